@@ -1,0 +1,109 @@
+//! The one typed configuration: defaults, then a TOML file (unknown keys refused), then
+//! `LIVEGATE_*` environment variables, then command-line flags. Validated once at start-up.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Everything Livegate can be told.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the HTTP server listens.
+    pub http: SocketAddr,
+    /// The UDP port for all media (0 picks a free one).
+    pub media_port: u16,
+    /// The address put in ICE candidates: the one clients can reach. Defaults to the first
+    /// non-loopback IPv4 address of this machine, else 127.0.0.1.
+    pub advertise_ip: Option<IpAddr>,
+    /// Whether the public URL is https (sets the cookie's Secure flag).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            media_port: 0,
+            advertise_ip: None,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if any) over the defaults, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Error> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `LIVEGATE_HTTP`, `LIVEGATE_MEDIA_PORT`, `LIVEGATE_ADVERTISE_IP`, `LIVEGATE_SECURE_COOKIES`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, Error> {
+            v.parse().map_err(|_| Error::Config(format!("{key} has an invalid value")))
+        }
+        if let Some(v) = get("LIVEGATE_HTTP") {
+            self.http = parse("LIVEGATE_HTTP", v)?;
+        }
+        if let Some(v) = get("LIVEGATE_MEDIA_PORT") {
+            self.media_port = parse("LIVEGATE_MEDIA_PORT", v)?;
+        }
+        if let Some(v) = get("LIVEGATE_ADVERTISE_IP") {
+            self.advertise_ip = Some(parse("LIVEGATE_ADVERTISE_IP", v)?);
+        }
+        if let Some(v) = get("LIVEGATE_SECURE_COOKIES") {
+            self.secure_cookies = parse("LIVEGATE_SECURE_COOKIES", v)?;
+        }
+        Ok(())
+    }
+
+    /// The advertised media address, resolving the default.
+    pub fn advertise_ip(&self) -> IpAddr {
+        self.advertise_ip.unwrap_or_else(default_advertise_ip)
+    }
+}
+
+/// The address of the interface that routes outward, found without sending anything.
+fn default_advertise_ip() -> IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| {
+        s.connect("192.0.2.1:9")?;
+        s.local_addr()
+    });
+    match probe {
+        Ok(addr) if !addr.ip().is_unspecified() => addr.ip(),
+        _ => IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let mut c: Config = toml::from_str("http = \"0.0.0.0:9000\"\nmedia_port = 5000\n").unwrap();
+        assert_eq!(c.media_port, 5000);
+        c.apply_env(|k| (k == "LIVEGATE_MEDIA_PORT").then(|| "6000".to_string())).unwrap();
+        assert_eq!(c.media_port, 6000);
+        assert_eq!(c.http.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("htpp = \"x\"").is_err());
+        let mut c = Config::default();
+        assert!(c.apply_env(|k| (k == "LIVEGATE_HTTP").then(|| "nope".to_string())).is_err());
+        assert_eq!(c, Config::default(), "a bad value changes nothing");
+    }
+}

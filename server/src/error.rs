@@ -1,0 +1,188 @@
+//! The stable error codes of the HTTP API and the signalling protocol, and the one HTTP error
+//! type that carries them.
+//!
+//! Every refusal a person or a client can meet has a machine code (stable, documented in
+//! `PROTOCOL.md` section 4) and a plain sentence. The same code travels over HTTP and the
+//! WebSocket so the web client shows the same words either way.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// Every error code Livegate sends. The serialized names are part of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    BadCredentials,
+    NotSignedIn,
+    ForbiddenRole,
+    NotFound,
+    NotOnRoster,
+    WrongSchool,
+    LessonNotLive,
+    TeacherAbsent,
+    RemovedByTeacher,
+    TicketInvalid,
+    NotJoined,
+    ProtocolMismatch,
+    BadMessage,
+    MessageTooLarge,
+    BadSdp,
+    UnsupportedMedia,
+    NotGranted,
+    UnknownStream,
+    DuplicateStream,
+    UnknownParticipant,
+    Replaced,
+    HeartbeatTimeout,
+    CrossSite,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "bad_request",
+            BadCredentials => "bad_credentials",
+            NotSignedIn => "not_signed_in",
+            ForbiddenRole => "forbidden_role",
+            NotFound => "not_found",
+            NotOnRoster => "not_on_roster",
+            WrongSchool => "wrong_school",
+            LessonNotLive => "lesson_not_live",
+            TeacherAbsent => "teacher_absent",
+            RemovedByTeacher => "removed_by_teacher",
+            TicketInvalid => "ticket_invalid",
+            NotJoined => "not_joined",
+            ProtocolMismatch => "protocol_mismatch",
+            BadMessage => "bad_message",
+            MessageTooLarge => "message_too_large",
+            BadSdp => "bad_sdp",
+            UnsupportedMedia => "unsupported_media",
+            NotGranted => "not_granted",
+            UnknownStream => "unknown_stream",
+            DuplicateStream => "duplicate_stream",
+            UnknownParticipant => "unknown_participant",
+            Replaced => "replaced",
+            HeartbeatTimeout => "heartbeat_timeout",
+            CrossSite => "cross_site",
+            Internal => "internal",
+        }
+    }
+
+    /// A plain sentence for the person who sees the error.
+    pub fn message(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "The request was not in the expected form.",
+            BadCredentials => "That email and password do not match an account.",
+            NotSignedIn => "Please sign in first.",
+            ForbiddenRole => "Your role does not allow this.",
+            NotFound => "There is no such class or lesson for you.",
+            NotOnRoster => "You are not on this class's roster, so you cannot join its lessons.",
+            WrongSchool => "This lesson belongs to another school.",
+            LessonNotLive => "This lesson is not live: it has not started or has already ended.",
+            TeacherAbsent => "The teacher has not joined yet. Please try again in a moment.",
+            RemovedByTeacher => "The teacher removed you from this lesson.",
+            TicketInvalid => "The join ticket is unknown, expired, already used or for another lesson.",
+            NotJoined => "The first message must be a join.",
+            ProtocolMismatch => "This client speaks a different protocol version; please reload the page.",
+            BadMessage => "The message was not understood.",
+            MessageTooLarge => "The message was too large.",
+            BadSdp => "The session description could not be used.",
+            UnsupportedMedia => "Only VP8 video and Opus audio, one track of each kind, are accepted.",
+            NotGranted => "The teacher has not allowed you to share that.",
+            UnknownStream => "There is no such stream of yours.",
+            DuplicateStream => "That stream id is already in use.",
+            UnknownParticipant => "There is no such participant in this lesson.",
+            Replaced => "You joined this lesson again from another window or device.",
+            HeartbeatTimeout => "The connection went quiet for too long.",
+            CrossSite => "Requests from other sites are refused.",
+            Internal => "Something went wrong on the server; nothing was changed.",
+        }
+    }
+
+    /// The HTTP status this code maps to.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            BadRequest | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia => StatusCode::BAD_REQUEST,
+            BadCredentials | NotSignedIn | TicketInvalid | NotJoined => StatusCode::UNAUTHORIZED,
+            ForbiddenRole | NotOnRoster | WrongSchool | RemovedByTeacher | NotGranted | CrossSite => {
+                StatusCode::FORBIDDEN
+            }
+            NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
+            LessonNotLive | TeacherAbsent | DuplicateStream | Replaced => StatusCode::CONFLICT,
+            MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HeartbeatTimeout => StatusCode::REQUEST_TIMEOUT,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The JSON body of every error: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The code and sentence inside [`ErrorBody`].
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: &'static str,
+}
+
+/// The one error type of the HTTP routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiError(pub ErrorCode);
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self(code)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.0, message: self.0.message() } };
+        (self.0.status(), Json(body)).into_response()
+    }
+}
+
+/// Errors inside the server crate that are not a person's mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("webrtc: {0}")]
+    Rtc(String),
+    #[error("the media engine has stopped")]
+    MediaGone,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        use ErrorCode::*;
+        for code in [
+            BadRequest, BadCredentials, NotSignedIn, ForbiddenRole, NotFound, NotOnRoster, WrongSchool,
+            LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, NotJoined, ProtocolMismatch,
+            BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, UnknownStream,
+            DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert!(code.message().ends_with('.'));
+        }
+    }
+}

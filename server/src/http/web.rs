@@ -1,0 +1,53 @@
+//! The embedded web client (the `web/` folder, compiled into the binary) and the security
+//! headers every response carries.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+use crate::error::{ApiError, ErrorCode};
+
+#[derive(RustEmbed)]
+#[folder = "../web/"]
+struct Assets;
+
+/// Serves a file of the web client; `/` and unknown page paths get `index.html`.
+pub async fn asset(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path.starts_with("api/") {
+        return ApiError(ErrorCode::NotFound).into_response();
+    }
+    let path = if path.is_empty() { "index.html" } else { path };
+    let (file, name) = match Assets::get(path) {
+        Some(f) => (f, path),
+        None if !path.contains('.') => match Assets::get("index.html") {
+            Some(f) => (f, "index.html"),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        },
+        None => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mime = mime_guess::from_path(name).first_or_octet_stream();
+    ([(header::CONTENT_TYPE, mime.as_ref().to_owned())], file.data).into_response()
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// Adds the security headers to every response.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(self), microphone=(self), display-capture=(self)"));
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

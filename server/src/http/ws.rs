@@ -1,0 +1,172 @@
+//! The signalling WebSocket: authorise with a ticket in the first message, then relay
+//! messages between the client and its lesson's task.
+//!
+//! One task per socket does everything: it reads the client, writes the lesson's outbox, and
+//! watches the heartbeat. When the lesson closes the outbox (the participant was removed,
+//! replaced or the lesson ended) the socket closes; when the socket closes the participant
+//! leaves the lesson.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use tokio::sync::{mpsc, oneshot};
+
+use super::App;
+use crate::admission::{decide, Decision};
+use crate::error::ErrorCode;
+use crate::ids::ParticipantId;
+use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, OUTBOX};
+use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+
+/// How long a new socket has to send `join`.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a socket may stay silent.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_NORMAL: u16 = 1000;
+
+/// `GET /ws`
+pub async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| run(app, socket))
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+    let text = serde_json::to_string(msg).unwrap_or_default();
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+async fn close(mut socket: WebSocket, code: u16, error: Option<ErrorCode>) {
+    if let Some(code) = error {
+        send(&mut socket, &ServerMsg::error(code, None)).await;
+    }
+    let reason = Utf8Bytes::from(error.map(|c| c.as_str()).unwrap_or(""));
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason }))).await;
+}
+
+/// What the client sent, reduced to what we act on.
+enum Incoming {
+    Msg(ClientMsg),
+    Bad,
+    TooBig,
+    Closed,
+}
+
+async fn next_message(socket: &mut WebSocket) -> Incoming {
+    loop {
+        return match socket.recv().await {
+            None | Some(Ok(Message::Close(_))) => Incoming::Closed,
+            Some(Err(e)) => {
+                let too_big = e.to_string().to_ascii_lowercase().contains("too long")
+                    || e.to_string().to_ascii_lowercase().contains("size");
+                if too_big { Incoming::TooBig } else { Incoming::Closed }
+            }
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
+                Ok(msg) => Incoming::Msg(msg),
+                Err(_) => Incoming::Bad,
+            },
+            Some(Ok(Message::Binary(_))) => Incoming::Bad,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        };
+    }
+}
+
+async fn run(app: App, mut socket: WebSocket) {
+    let first = tokio::time::timeout(JOIN_TIMEOUT, next_message(&mut socket)).await;
+    let (protocol, ticket) = match first {
+        Ok(Incoming::Msg(ClientMsg::Join { protocol, ticket })) => (protocol, ticket),
+        Ok(Incoming::TooBig) => return close(socket, CLOSE_TOO_BIG, Some(ErrorCode::MessageTooLarge)).await,
+        Ok(Incoming::Closed) => return,
+        _ => return close(socket, CLOSE_POLICY, Some(ErrorCode::NotJoined)).await,
+    };
+    if protocol != PROTOCOL_VERSION {
+        return close(socket, CLOSE_POLICY, Some(ErrorCode::ProtocolMismatch)).await;
+    }
+    let joined = match join(&app, &ticket).await {
+        Ok(joined) => joined,
+        Err(code) => return close(socket, CLOSE_POLICY, Some(code)).await,
+    };
+    let (lesson, participant, mut outbox) = joined;
+    let end = relay(&mut socket, &lesson, &participant, &mut outbox).await;
+    lesson.send(LessonMsg::Leave(participant)).await;
+    match end {
+        RelayEnd::ClientClosed => {}
+        RelayEnd::LessonClosed => close(socket, CLOSE_NORMAL, None).await,
+        RelayEnd::Error(code, close_code) => close(socket, close_code, Some(code)).await,
+    }
+}
+
+type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
+
+/// Redeems the ticket, runs the gate again, and joins the lesson.
+async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
+    let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
+    let user = app.directory.user(&user_id).ok_or(ErrorCode::TicketInvalid)?;
+    let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
+    let role = match decide(&app.facts(user, &lesson)) {
+        Decision::Admit(role) => role,
+        Decision::Refuse(code) => {
+            tracing::info!(lesson = %lesson_id, user = %user_id, reason = code.as_str(), "admission refused at join");
+            return Err(code);
+        }
+    };
+    let (tx, rx) = mpsc::channel(OUTBOX);
+    let (reply, answer) = oneshot::channel();
+    let req = JoinRequest { user: user.id.clone(), display_name: user.display_name.clone(), role, outbox: tx, reply };
+    if !lesson.send(LessonMsg::Join(req)).await {
+        return Err(ErrorCode::LessonNotLive);
+    }
+    let participant = answer.await.map_err(|_| ErrorCode::LessonNotLive)??;
+    tracing::info!(lesson = %lesson_id, %participant, ?role, "joined");
+    Ok((lesson, participant, rx))
+}
+
+enum RelayEnd {
+    ClientClosed,
+    LessonClosed,
+    Error(ErrorCode, u16),
+}
+
+async fn relay(
+    socket: &mut WebSocket,
+    lesson: &LessonHandle,
+    participant: &ParticipantId,
+    outbox: &mut mpsc::Receiver<ServerMsg>,
+) -> RelayEnd {
+    loop {
+        let heartbeat = tokio::time::sleep(HEARTBEAT_TIMEOUT);
+        tokio::select! {
+            out = outbox.recv() => match out {
+                Some(msg) => {
+                    if !send(socket, &msg).await {
+                        return RelayEnd::ClientClosed;
+                    }
+                }
+                None => return RelayEnd::LessonClosed,
+            },
+            incoming = next_message(socket) => match incoming {
+                Incoming::Msg(ClientMsg::Ping) => {
+                    if !send(socket, &ServerMsg::Pong).await {
+                        return RelayEnd::ClientClosed;
+                    }
+                }
+                Incoming::Msg(ClientMsg::Join { .. }) | Incoming::Bad => {
+                    if !send(socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await {
+                        return RelayEnd::ClientClosed;
+                    }
+                }
+                Incoming::Msg(msg) => {
+                    if !lesson.send(LessonMsg::Client(participant.clone(), msg)).await {
+                        return RelayEnd::LessonClosed;
+                    }
+                }
+                Incoming::TooBig => return RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG),
+                Incoming::Closed => return RelayEnd::ClientClosed,
+            },
+            _ = heartbeat => return RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY),
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! The media plane's I/O loop: one task owns the one UDP socket, every peer connection and the
+//! forwarding core, and drives them with datagrams and time.
+//!
+//! Lessons talk to it through [`MediaHandle`] commands (publish, receive, answer, close) and
+//! hear back through a per-stream event channel. The loop never awaits anyone but the socket
+//! and its own command queue: sends use `try_send_to`, events use `try_send`, so a slow
+//! consumer anywhere loses its own packets and never holds up forwarding.
+
+mod demux;
+mod offer;
+mod peer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
+pub use peer::Direction;
+
+use crate::error::ErrorCode;
+use crate::proto::CandidateInit;
+use crate::sfu::{Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind};
+use demux::Demux;
+use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
+
+/// Names one stream's peer connection across the engine and the lessons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey(pub u64);
+
+/// What the engine tells a stream's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// The stream's connection is up.
+    Connected(StreamKey),
+    /// The stream's connection failed or closed; its resources are gone.
+    Gone(StreamKey),
+}
+
+/// Who hears about a stream.
+pub type EventSink = mpsc::Sender<MediaEvent>;
+
+/// Counters for one stream, for tests and the hostile suite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub connected: bool,
+    pub rtp_packets_in: u64,
+    pub rtp_packets_out: u64,
+    pub bytes_out: u64,
+}
+
+enum Command {
+    Publish { key: StreamKey, offer: String, events: EventSink, reply: oneshot::Sender<Result<String, ErrorCode>> },
+    Receive {
+        key: StreamKey,
+        source: StreamKey,
+        kinds: Vec<TrackKind>,
+        events: EventSink,
+        reply: oneshot::Sender<Result<String, ErrorCode>>,
+    },
+    Answer { key: StreamKey, sdp: String, reply: oneshot::Sender<Result<(), ErrorCode>> },
+    Candidate { key: StreamKey, candidate: CandidateInit },
+    Close { key: StreamKey },
+    Stats { key: StreamKey, reply: oneshot::Sender<Option<StreamStats>> },
+}
+
+/// A cheap, cloneable way to reach the media engine.
+#[derive(Clone)]
+pub struct MediaHandle {
+    tx: mpsc::Sender<Command>,
+    next_key: Arc<AtomicU64>,
+    local_addr: SocketAddr,
+}
+
+impl MediaHandle {
+    /// A fresh stream key.
+    pub fn new_key(&self) -> StreamKey {
+        StreamKey(self.next_key.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The address clients send media to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Answers a publisher's offer. The caller has already checked the offer and the grants.
+    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink) -> Result<String, ErrorCode> {
+        self.call(|reply| Command::Publish { key, offer, events, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+    }
+
+    /// Makes a receive peer forwarding `source`'s tracks of `kinds`; returns its offer.
+    pub async fn receive(
+        &self,
+        key: StreamKey,
+        source: StreamKey,
+        kinds: Vec<TrackKind>,
+        events: EventSink,
+    ) -> Result<String, ErrorCode> {
+        self.call(|reply| Command::Receive { key, source, kinds, events, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+    }
+
+    /// Applies a receiver's answer.
+    pub async fn answer(&self, key: StreamKey, sdp: String) -> Result<(), ErrorCode> {
+        self.call(|reply| Command::Answer { key, sdp, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+    }
+
+    /// Adds a trickled candidate (best effort).
+    pub async fn candidate(&self, key: StreamKey, candidate: CandidateInit) {
+        let _ = self.tx.send(Command::Candidate { key, candidate }).await;
+    }
+
+    /// Closes a stream's peer connection; for a published stream, its receivers' sinks go too.
+    pub async fn close(&self, key: StreamKey) {
+        let _ = self.tx.send(Command::Close { key }).await;
+    }
+
+    /// Counters for one stream.
+    pub async fn stats(&self, key: StreamKey) -> Option<StreamStats> {
+        self.call(|reply| Command::Stats { key, reply }).await.flatten()
+    }
+}
+
+/// Binds the media socket and starts the engine task.
+pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr) -> std::io::Result<MediaHandle> {
+    let socket = UdpSocket::bind(bind).await?;
+    let local_addr = SocketAddr::new(advertise, socket.local_addr()?.port());
+    let (tx, rx) = mpsc::channel(1024);
+    let engine = Engine::new(local_addr);
+    tokio::spawn(engine.run(socket, rx));
+    Ok(MediaHandle { tx, next_key: Arc::new(AtomicU64::new(1)), local_addr })
+}
+
+struct PublishedTrack {
+    key: TrackKey,
+    receiver: rtc::rtp_transceiver::RTCRtpReceiverId,
+    ssrc: u32,
+}
+
+struct Stream {
+    peer: Peer,
+    events: EventSink,
+    /// For publish streams: tracks by their rtc track id.
+    published: HashMap<String, (TrackKind, PublishedTrack)>,
+    /// For receive streams: what it forwards and the tracks it sends.
+    source: Option<StreamKey>,
+    sends: Vec<SendTrack>,
+    sinks: Vec<SinkKey>,
+    stats: StreamStats,
+    deadline: Option<Instant>,
+}
+
+struct Engine {
+    local_addr: SocketAddr,
+    streams: HashMap<StreamKey, Stream>,
+    demux: Demux<StreamKey>,
+    forwarder: Forwarder,
+    track_owner: HashMap<TrackKey, StreamKey>,
+    sink_owner: HashMap<SinkKey, (StreamKey, usize)>,
+    next_id: u64,
+}
+
+impl Engine {
+    fn new(local_addr: SocketAddr) -> Self {
+        Self {
+            local_addr,
+            streams: HashMap::new(),
+            demux: Demux::default(),
+            forwarder: Forwarder::new(),
+            track_owner: HashMap::new(),
+            sink_owner: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    async fn run(mut self, socket: UdpSocket, mut rx: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = tokio::time::sleep_until(deadline.into());
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle_command(Instant::now(), cmd),
+                    None => break,
+                },
+                res = socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = res {
+                        self.handle_datagram(Instant::now(), from, &buf[..n]);
+                        // Take what else is already waiting before flushing, in one batch.
+                        for _ in 0..64 {
+                            match socket.try_recv_from(&mut buf) {
+                                Ok((n, from)) => self.handle_datagram(Instant::now(), from, &buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                _ = sleep => self.handle_timeout(Instant::now()),
+            }
+            self.flush(&socket);
+        }
+        tracing::info!("media engine stopped");
+    }
+
+    fn next_deadline(&mut self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(1);
+        let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
+        for stream in self.streams.values_mut() {
+            stream.deadline = stream.peer.poll_timeout();
+            if let Some(d) = stream.deadline {
+                next = next.min(d);
+            }
+        }
+        next
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<StreamKey> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.deadline.is_some_and(|d| d <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            if let Some(s) = self.streams.get_mut(&key) {
+                s.peer.handle_timeout(now);
+            }
+            self.process_events(now, key);
+        }
+        self.forwarder.handle_timeout(now);
+        self.process_forwarder(now);
+    }
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        let Some(key) = self.demux.route(from, data) else { return };
+        let Some(stream) = self.streams.get_mut(&key) else { return };
+        stream.peer.handle_datagram(now, from, data);
+        self.process_events(now, key);
+    }
+
+    fn handle_command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::Publish { key, offer, events, reply } => {
+                let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
+                    self.insert_stream(key, peer, events, None, Vec::new());
+                    answer
+                });
+                let _ = reply.send(result.map_err(peer_error_code));
+            }
+            Command::Receive { key, source, kinds, events, reply } => {
+                let label = format!("s{}", source.0);
+                let result = Peer::receive(now, self.local_addr, &kinds, &label).map(|(peer, sends, offer)| {
+                    self.insert_stream(key, peer, events, Some(source), sends);
+                    self.attach_sinks(now, key);
+                    offer
+                });
+                let _ = reply.send(result.map_err(peer_error_code));
+            }
+            Command::Answer { key, sdp, reply } => {
+                let result = match self.streams.get_mut(&key) {
+                    Some(s) if s.peer.direction == Direction::Receive => s.peer.apply_answer(now, sdp).map_err(peer_error_code),
+                    _ => Err(ErrorCode::UnknownStream),
+                };
+                let _ = reply.send(result);
+                self.process_events(now, key);
+            }
+            Command::Candidate { key, candidate } => {
+                if let Some(s) = self.streams.get_mut(&key) {
+                    let init = rtc::peer_connection::transport::RTCIceCandidateInit {
+                        candidate: candidate.candidate,
+                        sdp_mid: candidate.sdp_mid,
+                        sdp_mline_index: candidate.sdp_mline_index,
+                        username_fragment: candidate.username_fragment,
+                        ..Default::default()
+                    };
+                    let _ = s.peer.add_remote_candidate(init);
+                }
+            }
+            Command::Close { key } => self.remove_stream(key, false),
+            Command::Stats { key, reply } => {
+                let _ = reply.send(self.streams.get(&key).map(|s| s.stats));
+            }
+        }
+    }
+
+    fn insert_stream(&mut self, key: StreamKey, peer: Peer, events: EventSink, source: Option<StreamKey>, sends: Vec<SendTrack>) {
+        self.demux.add(peer.ufrag.clone(), key);
+        let stream = Stream {
+            peer,
+            events,
+            published: HashMap::new(),
+            source,
+            sends,
+            sinks: Vec::new(),
+            stats: StreamStats::default(),
+            deadline: None,
+        };
+        self.streams.insert(key, stream);
+    }
+
+    /// Connects a receive stream's send tracks to its source's open tracks.
+    fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
+        let Some(stream) = self.streams.get(&key) else { return };
+        let Some(source) = stream.source.and_then(|s| self.streams.get(&s)) else { return };
+        let mut new = Vec::new();
+        for (i, send) in stream.sends.iter().enumerate() {
+            if stream.sinks.iter().any(|s| self.sink_owner.get(s).is_some_and(|(_, idx)| *idx == i)) {
+                continue;
+            }
+            if let Some((_, track)) = source.published.values().find(|(kind, _)| *kind == send.kind) {
+                let pt = if send.kind == TrackKind::Video { VP8_PT } else { OPUS_PT };
+                new.push((i, track.key, SinkParams { ssrc: send.ssrc, payload_type: pt }));
+            }
+        }
+        for (i, track, params) in new {
+            let sink = SinkKey(self.next_id);
+            self.next_id += 1;
+            if self.forwarder.add_sink(now, sink, track, params) {
+                self.sink_owner.insert(sink, (key, i));
+                if let Some(s) = self.streams.get_mut(&key) {
+                    s.sinks.push(sink);
+                }
+            }
+        }
+        self.process_forwarder(now);
+    }
+
+    fn process_events(&mut self, now: Instant, key: StreamKey) {
+        loop {
+            let Some(stream) = self.streams.get_mut(&key) else { return };
+            let Some(event) = stream.peer.poll_event() else { break };
+            match event {
+                PeerEvent::Connected => {
+                    stream.stats.connected = true;
+                    let _ = stream.events.try_send(MediaEvent::Connected(key));
+                    for sink in stream.sinks.clone() {
+                        self.forwarder.handle_keyframe_request(now, sink);
+                    }
+                }
+                PeerEvent::Gone => {
+                    self.remove_stream(key, true);
+                    return;
+                }
+                PeerEvent::TrackOpened { track_id, kind, ssrc, receiver } => {
+                    if stream.peer.direction != Direction::Publish || stream.published.values().any(|(k, _)| *k == kind) {
+                        continue;
+                    }
+                    let track = TrackKey(self.next_id);
+                    self.next_id += 1;
+                    stream.published.insert(track_id, (kind, PublishedTrack { key: track, receiver, ssrc }));
+                    self.forwarder.add_track(track, kind);
+                    self.track_owner.insert(track, key);
+                    let receivers: Vec<StreamKey> =
+                        self.streams.iter().filter(|(_, s)| s.source == Some(key)).map(|(k, _)| *k).collect();
+                    for r in receivers {
+                        self.attach_sinks(now, r);
+                    }
+                }
+                PeerEvent::Rtp { track_id, packet } => {
+                    stream.stats.rtp_packets_in += 1;
+                    if let Some((_, track)) = stream.published.get(&track_id) {
+                        let track = track.key;
+                        self.forwarder.handle_rtp(now, track, &packet);
+                    }
+                }
+                PeerEvent::KeyframeRequest { track_id } => {
+                    let idx = stream.sends.iter().position(|s| s.track_id == track_id);
+                    let sink = idx.and_then(|i| stream.sinks.iter().find(|s| self.sink_owner.get(s).is_some_and(|(_, j)| *j == i)));
+                    if let Some(sink) = sink.copied() {
+                        self.forwarder.handle_keyframe_request(now, sink);
+                    }
+                }
+            }
+        }
+        self.process_forwarder(now);
+    }
+
+    fn process_forwarder(&mut self, now: Instant) {
+        while let Some(out) = self.forwarder.poll_output() {
+            match out {
+                Output::KeyframeRequest(track) => {
+                    let Some(owner) = self.track_owner.get(&track) else { continue };
+                    let Some(stream) = self.streams.get_mut(owner) else { continue };
+                    if let Some((_, t)) = stream.published.values().find(|(_, t)| t.key == track) {
+                        let (receiver, ssrc) = (t.receiver, t.ssrc);
+                        stream.peer.request_keyframe(now, receiver, ssrc);
+                    }
+                }
+                Output::SinkReady(sink) => self.send_sink(now, sink),
+            }
+        }
+    }
+
+    fn send_sink(&mut self, now: Instant, sink: SinkKey) {
+        let Some(&(owner, idx)) = self.sink_owner.get(&sink) else { return };
+        let Some(stream) = self.streams.get_mut(&owner) else { return };
+        if !stream.peer.is_connected() {
+            self.forwarder.discard_queue(now, sink);
+            return;
+        }
+        let sender = stream.sends[idx].sender;
+        while let Some(packet) = self.forwarder.pop_packet(sink) {
+            stream.stats.rtp_packets_out += 1;
+            stream.peer.send_rtp(now, sender, packet);
+        }
+    }
+
+    fn remove_stream(&mut self, key: StreamKey, notify: bool) {
+        let Some(mut stream) = self.streams.remove(&key) else { return };
+        stream.peer.close();
+        self.demux.remove(key);
+        for sink in &stream.sinks {
+            self.forwarder.remove_sink(*sink);
+            self.sink_owner.remove(sink);
+        }
+        for (_, track) in stream.published.values() {
+            for sink in self.forwarder.sinks_of(track.key).to_vec() {
+                if let Some((owner, _)) = self.sink_owner.remove(&sink) {
+                    if let Some(s) = self.streams.get_mut(&owner) {
+                        s.sinks.retain(|k| *k != sink);
+                    }
+                }
+            }
+            self.forwarder.remove_track(track.key);
+            self.track_owner.remove(&track.key);
+        }
+        if notify {
+            let _ = stream.events.try_send(MediaEvent::Gone(key));
+        }
+    }
+
+    fn flush(&mut self, socket: &UdpSocket) {
+        for stream in self.streams.values_mut() {
+            while let Some((to, data)) = stream.peer.poll_datagram() {
+                stream.stats.bytes_out += data.len() as u64;
+                // A full socket buffer drops the datagram: better than waiting for it.
+                let _ = socket.try_send_to(&data, to);
+            }
+        }
+    }
+}
+
+fn peer_error_code(e: peer::PeerError) -> ErrorCode {
+    match e {
+        peer::PeerError::BadSdp(_) => ErrorCode::BadSdp,
+        peer::PeerError::Rtc(msg) => {
+            tracing::warn!(error = %msg, "peer setup failed");
+            ErrorCode::BadSdp
+        }
+    }
+}

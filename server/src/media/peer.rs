@@ -1,0 +1,419 @@
+//! One WebRTC peer connection on the shared UDP port: a thin, typed layer over the sans-IO
+//! `rtc` crate.
+//!
+//! Livegate uses one peer connection per stream (as Galene does): a publisher's stream is
+//! offered by the client and answered here; each receiver's copy is offered from here and
+//! answered by the client. So there is never renegotiation, and a peer is either a
+//! [`Direction::Publish`] (receive-only here) or a [`Direction::Receive`] (send-only here).
+//!
+//! The server is ICE-lite with one host candidate, the shared socket's advertised address. Its
+//! ICE username fragment is chosen here, so the demultiplexer can route a STUN check to the
+//! right peer before it knows the client's address.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+use crate::ids::random_token;
+use crate::sfu::TrackKind;
+
+/// Payload types the server offers; a receiver's answer keeps them.
+pub const VP8_PT: u8 = 96;
+/// Opus payload type.
+pub const OPUS_PT: u8 = 111;
+
+/// Which way media flows on this peer, seen from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The client sends; the server receives.
+    Publish,
+    /// The server sends; the client receives.
+    Receive,
+}
+
+/// What happened on a peer, for the engine.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// DTLS and ICE are up: media can flow.
+    Connected,
+    /// The connection failed or closed; the engine drops the peer.
+    Gone,
+    /// A published track started (publish peers only).
+    TrackOpened { track_id: String, kind: TrackKind, ssrc: u32, receiver: RTCRtpReceiverId },
+    /// RTP from the client on a published track.
+    Rtp { track_id: String, packet: rtp::Packet },
+    /// The client asked for a keyframe on a track we send (receive peers only).
+    KeyframeRequest { track_id: String },
+}
+
+/// A track this server sends on a receive peer.
+#[derive(Debug, Clone)]
+pub struct SendTrack {
+    pub kind: TrackKind,
+    pub track_id: String,
+    pub ssrc: u32,
+    pub sender: RTCRtpSenderId,
+}
+
+/// Why a peer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("bad sdp: {0}")]
+    BadSdp(String),
+    #[error("webrtc: {0}")]
+    Rtc(String),
+}
+
+fn rtc_err(e: impl std::fmt::Display) -> PeerError {
+    PeerError::Rtc(e.to_string())
+}
+
+/// One peer connection and the bookkeeping the engine needs about it.
+pub struct Peer {
+    pc: RTCPeerConnection,
+    pub direction: Direction,
+    pub ufrag: String,
+    local_addr: SocketAddr,
+    events: VecDeque<PeerEvent>,
+    connected: bool,
+}
+
+impl Peer {
+    /// A publish peer from the client's offer. Returns the peer and the answer SDP.
+    pub fn publish(now: Instant, local_addr: SocketAddr, offer_sdp: String) -> Result<(Peer, String), PeerError> {
+        let offer = RTCSessionDescription::offer(offer_sdp).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        let mut peer = Self::build(now, local_addr, Direction::Publish)?;
+        peer.pc.set_remote_description(now, offer).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        peer.add_host_candidate()?;
+        let answer = peer.pc.create_answer(None).map_err(rtc_err)?;
+        let sdp = answer.sdp.clone();
+        peer.pc.set_local_description(now, answer).map_err(rtc_err)?;
+        peer.drain_events();
+        Ok((peer, sdp))
+    }
+
+    /// A receive peer sending the given kinds of track. Returns the peer, its tracks and the offer.
+    pub fn receive(
+        now: Instant,
+        local_addr: SocketAddr,
+        kinds: &[TrackKind],
+        stream_label: &str,
+    ) -> Result<(Peer, Vec<SendTrack>, String), PeerError> {
+        let mut peer = Self::build(now, local_addr, Direction::Receive)?;
+        let mut tracks = Vec::new();
+        for kind in kinds {
+            let ssrc = rand::random::<u32>() | 1;
+            let track_id = format!("t{}", random_token(6));
+            let (codec_kind, codec) = match kind {
+                TrackKind::Video => (RtpCodecKind::Video, vp8_codec().rtp_codec),
+                TrackKind::Audio => (RtpCodecKind::Audio, opus_codec().rtp_codec),
+            };
+            let track = MediaStreamTrack::new(
+                stream_label.to_owned(),
+                track_id.clone(),
+                track_id.clone(),
+                codec_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                    codec,
+                    ..Default::default()
+                }],
+            );
+            let sender = peer.pc.add_track(track).map_err(rtc_err)?;
+            tracks.push(SendTrack { kind: *kind, track_id, ssrc, sender });
+        }
+        peer.add_host_candidate()?;
+        let offer = peer.pc.create_offer(None).map_err(rtc_err)?;
+        let sdp = offer.sdp.clone();
+        peer.pc.set_local_description(now, offer).map_err(rtc_err)?;
+        peer.drain_events();
+        Ok((peer, tracks, sdp))
+    }
+
+    /// Applies the client's answer to our offer (receive peers).
+    pub fn apply_answer(&mut self, now: Instant, sdp: String) -> Result<(), PeerError> {
+        let answer = RTCSessionDescription::answer(sdp).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        self.pc.set_remote_description(now, answer).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        self.drain_events();
+        Ok(())
+    }
+
+    /// Adds a trickled remote candidate. Optional: the server learns addresses from checks.
+    pub fn add_remote_candidate(&mut self, candidate: RTCIceCandidateInit) -> Result<(), PeerError> {
+        self.pc.add_remote_candidate(candidate).map_err(rtc_err)
+    }
+
+    /// A datagram from the socket for this peer.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        let msg = TaggedBytesMut {
+            now,
+            transport: self.transport(from),
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = self.pc.handle_read(msg) {
+            tracing::debug!(error = %e, "peer read");
+        }
+        self.drain_events();
+    }
+
+    /// Advances the peer's timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Err(e) = self.pc.handle_timeout(now) {
+            tracing::debug!(error = %e, "peer timeout");
+        }
+        self.drain_events();
+    }
+
+    /// When the peer next needs [`Peer::handle_timeout`].
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.pc.poll_timeout()
+    }
+
+    /// The next datagram to send, with its destination.
+    pub fn poll_datagram(&mut self) -> Option<(SocketAddr, BytesMut)> {
+        self.pc.poll_write().map(|m| (m.transport.peer_addr, m.message))
+    }
+
+    /// The next thing that happened.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// True once ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Sends one RTP packet on a track of a receive peer.
+    pub fn send_rtp(&mut self, now: Instant, sender: RTCRtpSenderId, packet: rtp::Packet) -> bool {
+        match self.pc.rtp_sender(sender) {
+            Some(mut s) => s.write_rtp(now, packet).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Asks the client for a keyframe on a published track.
+    pub fn request_keyframe(&mut self, now: Instant, receiver: RTCRtpReceiverId, ssrc: u32) {
+        if let Some(mut r) = self.pc.rtp_receiver(receiver) {
+            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+            if let Err(e) = r.write_rtcp(now, vec![Box::new(pli)]) {
+                tracing::debug!(error = %e, "pli");
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(&mut self) {
+        let _ = self.pc.close();
+    }
+
+    fn build(now: Instant, local_addr: SocketAddr, direction: Direction) -> Result<Peer, PeerError> {
+        let mut media = media_engine().map_err(rtc_err)?;
+        let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
+        let registry = registry.with(Slot::Custom(20_000), KeyframeRequestTap::default());
+        let ufrag = random_token(8);
+        let settings = SettingEngineBuilder::new()
+            .with_lite(true)
+            .with_ice_credentials(ufrag.clone(), random_token(16))
+            .build();
+        let pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings)
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .map_err(rtc_err)?;
+        Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false })
+    }
+
+    fn add_host_candidate(&mut self) -> Result<(), PeerError> {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.local_addr.ip().to_string(),
+                port: self.local_addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(rtc_err)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(rtc_err)?;
+        self.pc.add_local_candidate(init).map_err(rtc_err)
+    }
+
+    fn transport(&self, peer_addr: SocketAddr) -> TransportContext {
+        TransportContext {
+            local_addr: self.local_addr,
+            peer_addr,
+            transport_protocol: TransportProtocol::UDP,
+            ecn: None,
+        }
+    }
+
+    /// Turns the library's events and reads into [`PeerEvent`]s.
+    fn drain_events(&mut self) {
+        while let Some(event) = self.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
+                    RTCPeerConnectionState::Connected if !self.connected => {
+                        self.connected = true;
+                        self.events.push_back(PeerEvent::Connected);
+                    }
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        self.events.push_back(PeerEvent::Gone);
+                    }
+                    _ => {}
+                },
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else { continue };
+                    let track = receiver.track();
+                    let kind = match track.kind() {
+                        RtpCodecKind::Video => TrackKind::Video,
+                        _ => TrackKind::Audio,
+                    };
+                    let Some(ssrc) = track.ssrcs().next() else { continue };
+                    self.events.push_back(PeerEvent::TrackOpened {
+                        track_id: init.track_id.clone(),
+                        kind,
+                        ssrc,
+                        receiver: init.receiver_id,
+                    });
+                }
+                _ => {}
+            }
+        }
+        while let Some(msg) = self.pc.poll_read() {
+            match msg.message {
+                RTCMessage::RtpPacket(track_id, packet) => self.events.push_back(PeerEvent::Rtp { track_id, packet }),
+                RTCMessage::RtcpPacket(track_id, packets) => {
+                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                        self.events.push_back(PeerEvent::KeyframeRequest { track_id });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {
+    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
+}
+
+fn vp8_codec() -> RTCRtpCodecParameters {
+    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![fb("goog-remb", ""), fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
+        },
+        payload_type: VP8_PT,
+    }
+}
+
+fn opus_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: OPUS_PT,
+    }
+}
+
+/// VP8 (with RTX) and Opus only: what every browser sends, what the recorder remuxes to WebM,
+/// and no ambiguity about which payload type a forwarded packet must carry.
+fn media_engine() -> rtc::shared::error::Result<MediaEngine> {
+    let mut m = MediaEngine::default();
+    m.register_codec(opus_codec(), RtpCodecKind::Audio)?;
+    m.register_codec(vp8_codec(), RtpCodecKind::Video)?;
+    let rtx = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_RTX.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: format!("apt={VP8_PT}"),
+            rtcp_feedback: vec![],
+        },
+        payload_type: VP8_PT + 1,
+    };
+    m.register_codec(rtx, RtpCodecKind::Video)?;
+    Ok(m)
+}
+
+/// Marks inbound PLI and FIR for delivery to the application, so the SFU can relay a
+/// receiver's keyframe request to the publisher. All other RTCP stays with the interceptors.
+#[derive(Default)]
+struct KeyframeRequestTap {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let ChainPacket::Rtcp(packets) = &msg.message.packet {
+            if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                msg.message.attributes.push(Attribute::DeliverToApplication);
+            }
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestTap {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}

@@ -1,0 +1,251 @@
+//! The signalling wire types: every WebSocket message, as tagged serde enums.
+//!
+//! `PROTOCOL.md` documents these; the golden test at the bottom freezes their JSON so a change
+//! to the wire is a deliberate act. Unknown fields are refused so a typo is an error rather
+//! than a silently ignored request.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::ids::{LessonId, ParticipantId, StreamId};
+
+/// The protocol version a client names in `join`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest WebSocket frame accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What a participant may send: the permissions a teacher grants to a pupil.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Media {
+    Microphone,
+    Camera,
+    Screen,
+}
+
+/// The kind of a published stream, which fixes the tracks it may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// One video track and at most one audio track.
+    Camera,
+    /// One audio track.
+    Microphone,
+    /// One video track.
+    Screen,
+}
+
+/// A participant's role inside one lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LessonRole {
+    Teacher,
+    Pupil,
+}
+
+/// The state of a lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LessonState {
+    Live,
+    Ended,
+}
+
+/// A lesson as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LessonSummary {
+    pub id: LessonId,
+    pub class_id: String,
+    pub class_name: String,
+    pub state: LessonState,
+    pub teacher_present: bool,
+    pub recording_notice: String,
+}
+
+/// A participant as the others see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: ParticipantId,
+    pub display_name: String,
+    pub role: LessonRole,
+    pub grants: Vec<Media>,
+    pub hand_raised: bool,
+    pub publishing: Vec<StreamKind>,
+}
+
+/// An ICE candidate as the browser's `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateInit {
+    pub candidate: String,
+    #[serde(default, rename = "sdpMid", skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(default, rename = "usernameFragment", skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+/// Messages from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Join { protocol: u32, ticket: String },
+    Publish { stream_id: StreamId, kind: StreamKind, sdp: String },
+    Unpublish { stream_id: StreamId },
+    Answer { stream_id: StreamId, sdp: String },
+    Candidate { stream_id: StreamId, candidate: Option<CandidateInit> },
+    Ping,
+    Grant { participant_id: ParticipantId, media: Media },
+    Revoke { participant_id: ParticipantId, media: Media },
+    Mute { participant_id: ParticipantId },
+    Remove { participant_id: ParticipantId },
+    EndLesson,
+    Hand { raised: bool },
+}
+
+/// Messages from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Joined {
+        participant_id: ParticipantId,
+        role: LessonRole,
+        lesson: LessonSummary,
+        participants: Vec<Participant>,
+        grants: Vec<Media>,
+    },
+    Answer { stream_id: StreamId, sdp: String },
+    Offer { stream_id: StreamId, publisher_id: ParticipantId, kind: StreamKind, sdp: String },
+    StreamEnded { stream_id: StreamId },
+    ParticipantJoined { participant: Participant },
+    ParticipantLeft { participant_id: ParticipantId },
+    ParticipantUpdated { participant: Participant },
+    Grants { grants: Vec<Media> },
+    Removed { reason: ErrorCode },
+    LessonEnded,
+    Pong,
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream_id: Option<StreamId>,
+    },
+}
+
+impl ServerMsg {
+    /// An `error` message carrying the code's standard sentence.
+    pub fn error(code: ErrorCode, stream_id: Option<StreamId>) -> Self {
+        Self::Error { code, message: code.message().to_owned(), stream_id }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(s: &str) -> ParticipantId {
+        ParticipantId::parse(s).unwrap()
+    }
+
+    fn sid(s: &str) -> StreamId {
+        StreamId::parse(s).unwrap()
+    }
+
+    /// Freezes the wire format: one example of every message, compared with a golden file.
+    #[test]
+    fn golden_wire_format() {
+        let lesson = LessonSummary {
+            id: LessonId::parse("les_1").unwrap(),
+            class_id: "7a".into(),
+            class_name: "7A Science".into(),
+            state: LessonState::Live,
+            teacher_present: true,
+            recording_notice: "This lesson is recorded.".into(),
+        };
+        let participant = Participant {
+            id: pid("p_1"),
+            display_name: "Ada".into(),
+            role: LessonRole::Pupil,
+            grants: vec![Media::Microphone],
+            hand_raised: false,
+            publishing: vec![StreamKind::Microphone],
+        };
+        let client = vec![
+            ClientMsg::Join { protocol: 1, ticket: "t".into() },
+            ClientMsg::Publish { stream_id: sid("cam"), kind: StreamKind::Camera, sdp: "v=0".into() },
+            ClientMsg::Unpublish { stream_id: sid("cam") },
+            ClientMsg::Answer { stream_id: sid("d_1"), sdp: "v=0".into() },
+            ClientMsg::Candidate {
+                stream_id: sid("cam"),
+                candidate: Some(CandidateInit {
+                    candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                    sdp_mid: Some("0".into()),
+                    sdp_mline_index: Some(0),
+                    username_fragment: None,
+                }),
+            },
+            ClientMsg::Ping,
+            ClientMsg::Grant { participant_id: pid("p_1"), media: Media::Camera },
+            ClientMsg::Revoke { participant_id: pid("p_1"), media: Media::Screen },
+            ClientMsg::Mute { participant_id: pid("p_1") },
+            ClientMsg::Remove { participant_id: pid("p_1") },
+            ClientMsg::EndLesson,
+            ClientMsg::Hand { raised: true },
+        ];
+        let server = vec![
+            ServerMsg::Joined {
+                participant_id: pid("p_1"),
+                role: LessonRole::Pupil,
+                lesson,
+                participants: vec![participant.clone()],
+                grants: vec![],
+            },
+            ServerMsg::Answer { stream_id: sid("cam"), sdp: "v=0".into() },
+            ServerMsg::Offer { stream_id: sid("d_1"), publisher_id: pid("p_2"), kind: StreamKind::Camera, sdp: "v=0".into() },
+            ServerMsg::StreamEnded { stream_id: sid("d_1") },
+            ServerMsg::ParticipantJoined { participant: participant.clone() },
+            ServerMsg::ParticipantLeft { participant_id: pid("p_1") },
+            ServerMsg::ParticipantUpdated { participant },
+            ServerMsg::Grants { grants: vec![Media::Microphone, Media::Camera] },
+            ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher },
+            ServerMsg::LessonEnded,
+            ServerMsg::Pong,
+            ServerMsg::error(ErrorCode::NotGranted, Some(sid("cam"))),
+        ];
+        let mut text = String::new();
+        for m in &client {
+            let line = serde_json::to_string(m).unwrap();
+            assert_eq!(&serde_json::from_str::<ClientMsg>(&line).unwrap(), m);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        for m in &server {
+            let line = serde_json::to_string(m).unwrap();
+            assert_eq!(&serde_json::from_str::<ServerMsg>(&line).unwrap(), m);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/golden/protocol-v1.jsonl");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(path, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(path).unwrap();
+        assert_eq!(text, golden, "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file");
+    }
+
+    #[test]
+    fn unknown_and_malformed_messages_are_refused() {
+        for bad in [
+            r#"{"type":"launch_missiles"}"#,
+            r#"{"type":"grant","participant_id":"p_1","media":"camera","extra":1}"#,
+            r#"{"type":"join","protocol":1}"#,
+            r#"{"type":"publish","stream_id":"../x","kind":"camera","sdp":""}"#,
+            r#"{"type":"publish","stream_id":"a","kind":"hologram","sdp":""}"#,
+            r#"[1,2,3]"#,
+            r#"not json"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMsg>(bad).is_err(), "{bad}");
+        }
+    }
+}

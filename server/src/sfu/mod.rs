@@ -1,0 +1,290 @@
+//! The media core: which packets go to whom. No sockets, no clock, no tasks.
+//!
+//! The [`Forwarder`] takes RTP packets from published tracks and the current time, and gives
+//! back rewritten packets per subscriber and keyframe requests for publishers. The I/O loop in
+//! `media` owns the socket and the peer connections and drives it. Because nothing here reads
+//! a clock or touches the network, the tests at the bottom run in virtual time.
+//!
+//! The forwarding table maps each source track to its sinks (one per subscriber and track).
+//! A sink chooses what it forwards from its source (today: everything, after a keyframe for
+//! video); simulcast layer choice per subscriber fits in [`Sink`] later, because rewriting is
+//! already per sink and continuous across a change of source SSRC.
+
+mod rewrite;
+mod vp8;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rtc::rtp;
+
+pub use rewrite::Rewriter;
+pub use vp8::is_vp8_keyframe_start;
+
+/// How often at most a publisher is asked for a keyframe for one track.
+pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
+
+/// How many packets wait for one sink before the oldest are dropped.
+pub const SINK_QUEUE_PACKETS: usize = 512;
+
+/// A published track, named by the I/O layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackKey(pub u64);
+
+/// One subscriber's copy of one track, named by the I/O layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SinkKey(pub u64);
+
+/// Audio or video: video sinks start on a keyframe, audio sinks start at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+/// How a sink's packets must look on the wire to its subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkParams {
+    pub ssrc: u32,
+    pub payload_type: u8,
+}
+
+/// Something the I/O loop must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Ask the publisher of this track for a keyframe (PLI).
+    KeyframeRequest(TrackKey),
+    /// Packets are waiting for this sink: call [`Forwarder::pop_packet`].
+    SinkReady(SinkKey),
+}
+
+struct Source {
+    kind: TrackKind,
+    sinks: Vec<SinkKey>,
+    last_keyframe_request: Option<Instant>,
+    keyframe_wanted: bool,
+}
+
+struct Sink {
+    source: TrackKey,
+    kind: TrackKind,
+    params: SinkParams,
+    rewriter: Rewriter,
+    queue: VecDeque<rtp::Packet>,
+    waiting_for_keyframe: bool,
+    dropped_since_pop: u16,
+    forwarded: u64,
+    dropped: u64,
+}
+
+/// Counters for one sink, for tests, stats and the hostile suite's byte counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    pub forwarded: u64,
+    pub dropped: u64,
+    pub queued: usize,
+}
+
+/// The forwarding table and its per-sink state.
+#[derive(Default)]
+pub struct Forwarder {
+    sources: HashMap<TrackKey, Source>,
+    sinks: HashMap<SinkKey, Sink>,
+    outputs: VecDeque<Output>,
+}
+
+impl Forwarder {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A publisher's track appeared.
+    pub fn add_track(&mut self, track: TrackKey, kind: TrackKind) {
+        self.sources.entry(track).or_insert(Source {
+            kind,
+            sinks: Vec::new(),
+            last_keyframe_request: None,
+            keyframe_wanted: false,
+        });
+    }
+
+    /// A publisher's track ended: its sinks are removed too.
+    pub fn remove_track(&mut self, track: TrackKey) {
+        if let Some(source) = self.sources.remove(&track) {
+            for sink in source.sinks {
+                self.sinks.remove(&sink);
+            }
+        }
+    }
+
+    /// A subscriber wants `track`. Asks the publisher for a keyframe so video starts fast.
+    /// Returns false if the track is unknown or the sink exists.
+    pub fn add_sink(&mut self, now: Instant, sink: SinkKey, track: TrackKey, params: SinkParams) -> bool {
+        if self.sinks.contains_key(&sink) {
+            return false;
+        }
+        let Some(source) = self.sources.get_mut(&track) else { return false };
+        source.sinks.push(sink);
+        let kind = source.kind;
+        self.sinks.insert(
+            sink,
+            Sink {
+                source: track,
+                kind,
+                params,
+                rewriter: Rewriter::new(params.ssrc, rand::random(), rand::random()),
+                queue: VecDeque::new(),
+                waiting_for_keyframe: kind == TrackKind::Video,
+                dropped_since_pop: 0,
+                forwarded: 0,
+                dropped: 0,
+            },
+        );
+        if kind == TrackKind::Video {
+            self.request_keyframe(now, track);
+        }
+        true
+    }
+
+    /// A subscriber no longer wants this sink.
+    pub fn remove_sink(&mut self, sink: SinkKey) {
+        if let Some(s) = self.sinks.remove(&sink) {
+            if let Some(source) = self.sources.get_mut(&s.source) {
+                source.sinks.retain(|k| *k != sink);
+            }
+        }
+    }
+
+    /// The subscriber of `sink` asked for a keyframe (PLI or FIR), or its transport just came up.
+    pub fn handle_keyframe_request(&mut self, now: Instant, sink: SinkKey) {
+        if let Some(track) = self.sinks.get(&sink).map(|s| s.source) {
+            self.request_keyframe(now, track);
+        }
+    }
+
+    /// A packet arrived on a published track: queue a copy for every sink of it.
+    pub fn handle_rtp(&mut self, now: Instant, track: TrackKey, packet: &rtp::Packet) {
+        let Some(source) = self.sources.get(&track) else { return };
+        let keyframe = source.kind == TrackKind::Video && is_vp8_keyframe_start(&packet.payload);
+        let mut want_keyframe = false;
+        for key in &source.sinks {
+            let Some(sink) = self.sinks.get_mut(key) else { continue };
+            if sink.waiting_for_keyframe {
+                if !keyframe {
+                    continue;
+                }
+                sink.waiting_for_keyframe = false;
+            }
+            if sink.queue.len() >= SINK_QUEUE_PACKETS {
+                // The subscriber cannot keep up: drop what it has not taken, and start it
+                // again on the next keyframe rather than feed it a broken picture.
+                sink.dropped += sink.queue.len() as u64;
+                sink.dropped_since_pop = sink.dropped_since_pop.wrapping_add(sink.queue.len() as u16);
+                sink.queue.clear();
+                if sink.kind == TrackKind::Video {
+                    sink.waiting_for_keyframe = !keyframe;
+                    want_keyframe |= !keyframe;
+                    if !keyframe {
+                        continue;
+                    }
+                }
+            }
+            let was_empty = sink.queue.is_empty();
+            sink.queue.push_back(packet.clone());
+            if was_empty {
+                self.outputs.push_back(Output::SinkReady(*key));
+            }
+        }
+        if want_keyframe {
+            self.request_keyframe(now, track);
+        }
+    }
+
+    /// The next packet for `sink`, rewritten for its subscriber.
+    pub fn pop_packet(&mut self, sink: SinkKey) -> Option<rtp::Packet> {
+        let s = self.sinks.get_mut(&sink)?;
+        let mut packet = s.queue.pop_front()?;
+        s.rewriter.skip(std::mem::take(&mut s.dropped_since_pop));
+        s.rewriter.rewrite(&mut packet.header);
+        packet.header.payload_type = s.params.payload_type;
+        // Extension ids are negotiated per peer connection; the publisher's mean nothing to
+        // the subscriber, so none are forwarded.
+        packet.header.extension = false;
+        packet.header.extension_profile = 0;
+        packet.header.extensions.clear();
+        packet.header.extensions_padding = 0;
+        s.forwarded += 1;
+        Some(packet)
+    }
+
+    /// Drops everything queued for `sink` (its transport is not accepting packets).
+    pub fn discard_queue(&mut self, now: Instant, sink: SinkKey) {
+        let Some(s) = self.sinks.get_mut(&sink) else { return };
+        let n = s.queue.len();
+        if n == 0 {
+            return;
+        }
+        s.queue.clear();
+        s.dropped += n as u64;
+        s.dropped_since_pop = s.dropped_since_pop.wrapping_add(n as u16);
+        if s.kind == TrackKind::Video {
+            s.waiting_for_keyframe = true;
+            let track = s.source;
+            self.request_keyframe(now, track);
+        }
+    }
+
+    /// The next thing the I/O loop must do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Counters for one sink.
+    pub fn sink_stats(&self, sink: SinkKey) -> Option<SinkStats> {
+        self.sinks.get(&sink).map(|s| SinkStats { forwarded: s.forwarded, dropped: s.dropped, queued: s.queue.len() })
+    }
+
+    /// The sinks of a track, in the order they were added.
+    pub fn sinks_of(&self, track: TrackKey) -> &[SinkKey] {
+        self.sources.get(&track).map(|s| s.sinks.as_slice()).unwrap_or(&[])
+    }
+
+    fn request_keyframe(&mut self, now: Instant, track: TrackKey) {
+        let Some(source) = self.sources.get_mut(&track) else { return };
+        let due = source.last_keyframe_request.is_none_or(|t| now.duration_since(t) >= KEYFRAME_THROTTLE);
+        if due {
+            source.last_keyframe_request = Some(now);
+            source.keyframe_wanted = false;
+            self.outputs.push_back(Output::KeyframeRequest(track));
+        } else {
+            source.keyframe_wanted = true;
+        }
+    }
+
+    /// Sends keyframe requests that were held back by the throttle once it allows.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<TrackKey> = self
+            .sources
+            .iter()
+            .filter(|(_, s)| s.keyframe_wanted)
+            .filter(|(_, s)| s.last_keyframe_request.is_none_or(|t| now.duration_since(t) >= KEYFRAME_THROTTLE))
+            .map(|(k, _)| *k)
+            .collect();
+        for track in due {
+            self.request_keyframe(now, track);
+        }
+    }
+
+    /// When [`Forwarder::handle_timeout`] next has work, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sources
+            .values()
+            .filter(|s| s.keyframe_wanted)
+            .filter_map(|s| s.last_keyframe_request.map(|t| t + KEYFRAME_THROTTLE))
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! Virtual-time tests of the forwarding core: no sockets, no clock.
+
+use super::*;
+use bytes::Bytes;
+use rtc::rtp::header::{Extension, Header};
+
+const VIDEO: TrackKey = TrackKey(1);
+const AUDIO: TrackKey = TrackKey(2);
+
+fn packet(ssrc: u32, seq: u16, ts: u32, keyframe: bool) -> rtp::Packet {
+    // VP8 descriptor S=1 PID=0, then the payload header with P=0 (key) or 1 (inter).
+    let payload = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0xaa, 0xbb];
+    rtp::Packet {
+        header: Header {
+            version: 2,
+            payload_type: 120,
+            ssrc,
+            sequence_number: seq,
+            timestamp: ts,
+            extension: true,
+            extension_profile: 0xBEDE,
+            extensions: vec![Extension { id: 3, payload: Bytes::from_static(&[1, 2]) }],
+            ..Default::default()
+        },
+        payload: Bytes::from(payload),
+    }
+}
+
+fn drain(f: &mut Forwarder) -> Vec<Output> {
+    std::iter::from_fn(|| f.poll_output()).collect()
+}
+
+fn pop_all(f: &mut Forwarder, sink: SinkKey) -> Vec<rtp::Packet> {
+    std::iter::from_fn(|| f.pop_packet(sink)).collect()
+}
+
+fn setup(now: Instant, sinks: u64) -> Forwarder {
+    let mut f = Forwarder::new();
+    f.add_track(VIDEO, TrackKind::Video);
+    for i in 0..sinks {
+        assert!(f.add_sink(now, SinkKey(i), VIDEO, SinkParams { ssrc: 1000 + i as u32, payload_type: 96 }));
+    }
+    f
+}
+
+#[test]
+fn every_subscriber_gets_every_packet_rewritten_and_gap_free() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 3);
+    for i in 0..100u16 {
+        f.handle_rtp(t0 + Duration::from_millis(i as u64 * 10), VIDEO, &packet(42, 60000u16.wrapping_add(i), i as u32 * 3000, i % 30 == 0));
+    }
+    for i in 0..3u64 {
+        let got = pop_all(&mut f, SinkKey(i));
+        assert_eq!(got.len(), 100, "sink {i}");
+        for (n, p) in got.iter().enumerate() {
+            assert_eq!(p.header.ssrc, 1000 + i as u32);
+            assert_eq!(p.header.payload_type, 96);
+            assert!(p.header.extensions.is_empty() && !p.header.extension);
+            assert_eq!(p.header.sequence_number, got[0].header.sequence_number.wrapping_add(n as u16));
+            assert_eq!(p.header.timestamp.wrapping_sub(got[0].header.timestamp), n as u32 * 3000);
+            assert_eq!(p.payload, packet(42, 0, 0, n % 30 == 0).payload);
+        }
+        assert_eq!(f.sink_stats(SinkKey(i)).unwrap().forwarded, 100);
+    }
+}
+
+#[test]
+fn video_sinks_start_on_a_keyframe_and_audio_at_once() {
+    let t0 = Instant::now();
+    let mut f = Forwarder::new();
+    f.add_track(VIDEO, TrackKind::Video);
+    f.add_track(AUDIO, TrackKind::Audio);
+    f.add_sink(t0, SinkKey(1), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
+    f.add_sink(t0, SinkKey(2), AUDIO, SinkParams { ssrc: 2, payload_type: 111 });
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    f.handle_rtp(t0, VIDEO, &packet(5, 1, 0, false));
+    f.handle_rtp(t0, AUDIO, &packet(6, 1, 0, false));
+    assert_eq!(drain(&mut f), vec![Output::SinkReady(SinkKey(2))]);
+    f.handle_rtp(t0, VIDEO, &packet(5, 2, 0, true));
+    assert_eq!(drain(&mut f), vec![Output::SinkReady(SinkKey(1))]);
+    assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
+}
+
+#[test]
+fn keyframe_requests_are_throttled_per_track() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 2);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // Both subscribers hammer PLI for 2 seconds of virtual time, every 10 ms.
+    let mut requests = Vec::new();
+    for ms in (0..2000).step_by(10) {
+        let now = t0 + Duration::from_millis(ms);
+        f.handle_keyframe_request(now, SinkKey(0));
+        f.handle_keyframe_request(now, SinkKey(1));
+        f.handle_timeout(now);
+        for out in drain(&mut f) {
+            assert_eq!(out, Output::KeyframeRequest(VIDEO));
+            requests.push(ms);
+        }
+    }
+    assert_eq!(requests, vec![500, 1000, 1500], "at most one request per 500 ms window");
+    // A request held back by the throttle is sent when the window opens.
+    let t1 = t0 + Duration::from_millis(2000);
+    f.handle_keyframe_request(t1, SinkKey(0));
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    f.handle_keyframe_request(t1 + Duration::from_millis(100), SinkKey(0));
+    assert!(drain(&mut f).is_empty());
+    assert_eq!(f.poll_timeout(), Some(t1 + KEYFRAME_THROTTLE));
+    f.handle_timeout(t1 + KEYFRAME_THROTTLE);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+}
+
+#[test]
+fn a_stalled_subscriber_does_not_delay_the_others() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 3);
+    drain(&mut f);
+    // Sink 2 never takes its packets; sinks 0 and 1 take theirs after every packet.
+    let total = SINK_QUEUE_PACKETS as u16 * 3;
+    let mut got = [0usize; 2];
+    for i in 0..total {
+        f.handle_rtp(t0 + Duration::from_millis(i as u64), VIDEO, &packet(9, i, i as u32 * 90, i % 100 == 0));
+        for (s, n) in got.iter_mut().enumerate() {
+            *n += pop_all(&mut f, SinkKey(s as u64)).len();
+        }
+    }
+    assert_eq!(got, [total as usize, total as usize], "healthy subscribers got every packet, at once");
+    let stalled = f.sink_stats(SinkKey(2)).unwrap();
+    assert!(stalled.queued <= SINK_QUEUE_PACKETS, "the stalled queue is bounded: {stalled:?}");
+    assert!(stalled.dropped > 0);
+    // The stall asked the publisher for a keyframe so the subscriber can recover.
+    assert!(drain(&mut f).contains(&Output::KeyframeRequest(VIDEO)));
+    // When it recovers its stream is still gap-free.
+    let out = pop_all(&mut f, SinkKey(2));
+    for w in out.windows(2) {
+        assert_eq!(w[1].header.sequence_number, w[0].header.sequence_number.wrapping_add(1));
+    }
+}
+
+#[test]
+fn removing_a_track_removes_its_sinks() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 2);
+    f.remove_track(VIDEO);
+    assert!(f.sink_stats(SinkKey(0)).is_none());
+    f.handle_rtp(t0, VIDEO, &packet(1, 1, 1, true));
+    assert!(f.pop_packet(SinkKey(0)).is_none());
+    assert!(!f.add_sink(t0, SinkKey(9), VIDEO, SinkParams { ssrc: 1, payload_type: 96 }));
+}
+
+#[test]
+fn an_unsubscribed_sink_gets_nothing_more() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 2);
+    f.handle_rtp(t0, VIDEO, &packet(1, 1, 1, true));
+    f.remove_sink(SinkKey(1));
+    f.handle_rtp(t0, VIDEO, &packet(1, 2, 1, false));
+    assert_eq!(pop_all(&mut f, SinkKey(0)).len(), 2);
+    assert!(f.pop_packet(SinkKey(1)).is_none());
+    assert_eq!(f.sinks_of(VIDEO), &[SinkKey(0)]);
+}
+
+proptest::proptest! {
+    /// Whatever the source does (reordering, SSRC changes, drops), each sink's output
+    /// sequence numbers only ever advance by one between packets taken in order.
+    #[test]
+    fn output_sequence_is_gap_free(steps in proptest::collection::vec((0u16..3, proptest::bool::ANY, 0u8..4), 1..300)) {
+        let t0 = Instant::now();
+        let mut f = setup(t0, 1);
+        let mut seq = 0u16;
+        let mut ssrc = 1u32;
+        let mut out = Vec::new();
+        for (i, (jump, key, action)) in steps.into_iter().enumerate() {
+            seq = seq.wrapping_add(1 + jump);
+            if action == 3 { ssrc += 1; }
+            f.handle_rtp(t0, VIDEO, &packet(ssrc, seq, i as u32, key || i == 0));
+            if action != 0 { out.extend(pop_all(&mut f, SinkKey(0))); }
+        }
+        out.extend(pop_all(&mut f, SinkKey(0)));
+        for w in out.windows(2) {
+            let step = w[1].header.sequence_number.wrapping_sub(w[0].header.sequence_number);
+            proptest::prop_assert!((1..=3).contains(&step), "step {}", step);
+        }
+    }
+}
