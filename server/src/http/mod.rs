@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, MethodRouter};
@@ -80,25 +81,25 @@ impl AppState {
     }
 }
 
-/// Every route, its access and its handler. The one place authorisation is declared.
-pub fn route_table() -> Vec<(&'static str, Access, MethodRouter<App>)> {
+/// Every route: its method, path, access and handler. The one place authorisation is declared.
+pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     use axum::routing::{delete, post};
     vec![
-        ("/api/health", Access::Public, get(api::health)),
-        ("/api/session", Access::Public, post(api::sign_in)),
-        ("/api/session", Access::SignedIn, delete(api::sign_out)),
-        ("/api/me", Access::SignedIn, get(api::me)),
-        ("/api/lessons", Access::Teacher, post(api::start_lesson)),
-        ("/api/lessons/{lesson_id}", Access::SignedIn, get(api::get_lesson)),
-        ("/api/lessons/{lesson_id}/ticket", Access::SignedIn, post(api::ticket)),
-        ("/ws", Access::Public, get(ws::upgrade)),
+        (Method::GET, "/api/health", Access::Public, get(api::health)),
+        (Method::POST, "/api/session", Access::Public, post(api::sign_in)),
+        (Method::DELETE, "/api/session", Access::SignedIn, delete(api::sign_out)),
+        (Method::GET, "/api/me", Access::SignedIn, get(api::me)),
+        (Method::POST, "/api/lessons", Access::Teacher, post(api::start_lesson)),
+        (Method::GET, "/api/lessons/{lesson_id}", Access::SignedIn, get(api::get_lesson)),
+        (Method::POST, "/api/lessons/{lesson_id}/ticket", Access::SignedIn, post(api::ticket)),
+        (Method::GET, "/ws", Access::Public, get(ws::upgrade)),
     ]
 }
 
 /// Builds the whole application router.
 pub fn router(app: App) -> Router {
     let mut router = Router::new();
-    for (path, access, handler) in route_table() {
+    for (_, path, access, handler) in route_table() {
         let guard = middleware::from_fn_with_state(app.clone(), move |state: State<App>, req: Request, next: Next| {
             authorize(access, state, req, next)
         });

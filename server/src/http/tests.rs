@@ -1,3 +1,147 @@
-//! Route-level tests without a socket: every declared route enforces its access.
+//! Route-level tests without a socket: every declared route enforces its access, and nothing
+//! of one school is reachable from another.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
 
 use super::*;
+
+async fn app() -> App {
+    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
+    Arc::new(AppState {
+        config: Config::default(),
+        directory: Directory::demo(),
+        sessions: Sessions::default(),
+        tickets: Tickets::default(),
+        media,
+        lessons: Mutex::new(HashMap::new()),
+    })
+}
+
+async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = router(app.clone()).oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+async fn sign_in(app: &App, email: &str, password: &str) -> String {
+    let mut req = Request::builder().method(Method::POST).uri("/api/session").header("content-type", "application/json");
+    req = req.header("host", "localhost");
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let res = router(app.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{email}");
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{lesson_id}", "les_0000")
+}
+
+fn code(v: &serde_json::Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn every_route_enforces_its_declared_access() {
+    let app = app().await;
+    let pupil = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
+    for (method, path, access, _) in route_table() {
+        {
+            let (status, body) = call(&app, method.clone(), &concrete(path), None, "{}").await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is routed");
+            match access {
+                Access::Public => assert_ne!(code(&body), "not_signed_in", "{method} {path}"),
+                Access::SignedIn | Access::Teacher => {
+                    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "not_signed_in"), "{method} {path}")
+                }
+            }
+            if access == Access::Teacher {
+                let (status, body) = call(&app, method.clone(), &concrete(path), Some(&pupil), "{}").await;
+                assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden_role"), "{method} {path} as pupil");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_school_cannot_reach_a_lesson() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let outsider = sign_in(&app, "teacher@other.sch.uk", "demo-teacher").await;
+    let outsider_pupil = sign_in(&app, "yan@pupils.other.sch.uk", "demo-pupil").await;
+    for who in [&outsider, &outsider_pupil] {
+        for (method, path) in [(Method::GET, format!("/api/lessons/{lesson}")), (Method::POST, format!("/api/lessons/{lesson}/ticket"))] {
+            let (status, body) = call(&app, method, &path, Some(who), "").await;
+            assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "wrong_school"), "{path}");
+        }
+    }
+    // Another school's teacher cannot start a lesson for this school's class either.
+    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&outsider), r#"{"class_id":"7a"}"#).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    // And a teacher of this school who does not teach the class cannot start it.
+    let other_teacher = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await;
+    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&other_teacher), r#"{"class_id":"7a"}"#).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden_role"));
+}
+
+#[tokio::test]
+async fn tickets_follow_the_gate() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
+    let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
+    let (_, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/lessons/{lesson}/ticket");
+    let (status, body) = call(&app, Method::POST, &path, Some(&owen), "").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_on_roster"));
+    let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the teacher has not joined yet");
+    let (status, body) = call(&app, Method::POST, &path, Some(&teacher), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ticket"].as_str().unwrap().len(), 32);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_stable_errors() {
+    let app = app().await;
+    for body in ["", "{", r#"{"email":"x"}"#, r#"{"email":"a@b.uk","password":"p","admin":true}"#] {
+        let (status, v) = call(&app, Method::POST, "/api/session", None, body).await;
+        assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"), "{body}");
+    }
+    let (status, v) = call(&app, Method::POST, "/api/session", None, r#"{"email":"ada@pupils.demo.sch.uk","password":"wrong"}"#).await;
+    assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, "bad_credentials"));
+    let huge = format!(r#"{{"email":"a@b.uk","password":"{}"}}"#, "x".repeat(100_000));
+    let (status, _) = call(&app, Method::POST, "/api/session", None, &huge).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "bodies over 64 KiB are refused");
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let (status, v) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"../../etc"}"#).await;
+    assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
+    let (status, v) = call(&app, Method::GET, "/api/lessons/les%20x", Some(&teacher), "").await;
+    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let app = app().await;
+    for path in ["/", "/api/health", "/api/me", "/nope.js"] {
+        let res = router(app.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let h = res.headers();
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    }
+}
