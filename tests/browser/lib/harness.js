@@ -1,0 +1,261 @@
+// Test harness for the browser end-to-end tests: starts the livegate binary in demo mode,
+// launches Debian's Chromium through playwright-core with fake camera and microphone, opens
+// one browser context per user, and reads WebRTC statistics through `window.livegate`.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+export const ARTIFACTS = path.resolve(here, '..', 'artifacts');
+
+/** Flags from reference/stack.md section 7, plus autoplay with sound and no user gesture. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+/**
+ * Parses a Content-Security-Policy header into directive name -> source list.
+ * (The tests check the header the server sends rather than adding one: a page the test
+ * fulfilled itself would lose Chromium's local-network classification, and its WebSocket to
+ * 127.0.0.1 would then be blocked.)
+ * @param {string} header
+ * @returns {Map<string, string[]>}
+ */
+export function parseCsp(header) {
+  const out = new Map();
+  for (const part of header.split(';')) {
+    const [name, ...sources] = part.trim().split(/\s+/);
+    if (name) out.set(name.toLowerCase(), sources);
+  }
+  return out;
+}
+
+export const DEMO = {
+  teacher: { email: 'teacher@demo.sch.uk', password: 'demo-teacher', name: 'Ms Rivera' },
+  ada: { email: 'ada@pupils.demo.sch.uk', password: 'demo-pupil', name: 'Ada' },
+  ben: { email: 'ben@pupils.demo.sch.uk', password: 'demo-pupil', name: 'Ben' },
+  cara: { email: 'cara@pupils.demo.sch.uk', password: 'demo-pupil', name: 'Cara' },
+  dev: { email: 'dev@pupils.demo.sch.uk', password: 'demo-pupil', name: 'Dev' },
+  owen: { email: 'owen@pupils.demo.sch.uk', password: 'demo-pupil', name: 'Owen' },
+};
+
+export function ensureArtifacts() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return ARTIFACTS;
+}
+
+/**
+ * Starts `livegate demo` on ephemeral ports and waits for its ready line.
+ * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>}>}
+ */
+export async function startServer() {
+  const bin = process.env.LIVEGATE_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livegate');
+  if (!existsSync(bin)) {
+    throw new Error(`livegate binary not found at ${bin}; run \`cargo build -p livegate\` or set LIVEGATE_BIN`);
+  }
+  const child = spawn(bin, [
+    'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', '127.0.0.1',
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+  /** @type {string[]} */
+  const log = [];
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => log.push(chunk));
+  child.stdout.setEncoding('utf8');
+  let stdout = '';
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within 30 s; stderr:\n${log.join('').slice(-4000)}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const m = /livegate ready http=(\S+) media=(\S+)/.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], media: m[2] });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`livegate exited early (code ${code}, signal ${signal}); stderr:\n${log.join('').slice(-4000)}`));
+    });
+  });
+  const { url, media } = /** @type {{url: string, media: string}} */ (await ready);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { url, media, log, stop };
+}
+
+/** Launches headless Chromium with fake media devices. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    // Playwright mutes audio output in headless mode; keep it on so playback is real.
+    ignoreDefaultArgs: ['--mute-audio'],
+  });
+}
+
+/**
+ * One person in their own browser context (own cookies), with console output collected.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} baseURL
+ * @param {string} label
+ * @param {{phone?: boolean, trackSockets?: boolean}} [opts]
+ */
+export async function newUser(browser, baseURL, label, opts = {}) {
+  const context = await browser.newContext({
+    baseURL,
+    ...(opts.phone
+      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+      : { viewport: { width: 1280, height: 800 } }),
+  });
+  await context.grantPermissions(['camera', 'microphone'], { origin: baseURL });
+  if (opts.trackSockets) {
+    // Keeps a reference to each WebSocket the page opens, so a test can cut one as a network
+    // failure would (the client did not ask for the close, so it must reconnect by itself),
+    // and logs the type and time of every frame sent and received.
+    await context.addInitScript(() => {
+      const Original = window.WebSocket;
+      /** @type {WebSocket[]} */
+      const sockets = [];
+      /** @type {{at: number, dir: 'out' | 'in', type: string}[]} */
+      const frames = [];
+      /** @param {unknown} data */
+      const typeOf = (data) => {
+        try { return String(JSON.parse(String(data)).type); } catch { return '?'; }
+      };
+      window.WebSocket = class extends Original {
+        /** @param {string | URL} url @param {string | string[]} [protocols] */
+        constructor(url, protocols) {
+          super(url, protocols);
+          sockets.push(this);
+          this.addEventListener('message', (e) => frames.push({ at: Date.now(), dir: 'in', type: typeOf(e.data) }));
+        }
+
+        /** @param {string | ArrayBufferLike | Blob | ArrayBufferView} data */
+        send(data) {
+          frames.push({ at: Date.now(), dir: 'out', type: typeOf(data) });
+          super.send(data);
+        }
+      };
+      Object.defineProperty(window, 'testSockets', { get: () => sockets.slice() });
+      Object.defineProperty(window, 'testFrames', { get: () => frames.slice() });
+    });
+  }
+  const page = await context.newPage();
+  /** @type {string[]} */
+  const console = [];
+  page.on('console', (msg) => console.push(`[${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', (err) => console.push(`[pageerror] ${err.message}`));
+  return { label, context, page, console };
+}
+
+/** @typedef {Awaited<ReturnType<typeof newUser>>} User */
+
+/**
+ * Signs in through the form and waits for the home view.
+ * @param {User} user
+ * @param {{email: string, password: string}} who
+ */
+export async function signIn(user, who) {
+  const { page } = user;
+  await page.goto('/');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#view-home').waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+/**
+ * WebRTC statistics of every peer connection the page holds, summarised.
+ * @param {import('playwright-core').Page} page
+ */
+export function mediaStats(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const entry of window.livegate.peerConnections()) {
+      const report = await entry.pc.getStats();
+      /** @type {any[]} */
+      const inbound = [];
+      /** @type {any[]} */
+      const outbound = [];
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp') {
+          inbound.push({ kind: s.kind, packetsReceived: s.packetsReceived || 0, framesDecoded: s.framesDecoded || 0 });
+        } else if (s.type === 'outbound-rtp') {
+          outbound.push({ kind: s.kind, packetsSent: s.packetsSent || 0, framesEncoded: s.framesEncoded || 0 });
+        }
+      });
+      out.push({
+        stream_id: entry.stream_id,
+        direction: entry.direction,
+        kind: entry.kind,
+        publisher_id: entry.publisher_id,
+        connectionState: entry.pc.connectionState,
+        inbound,
+        outbound,
+      });
+    }
+    return out;
+  });
+}
+
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes.
+ * @template T
+ * @param {() => Promise<T>} check
+ * @param {{timeoutMs: number, intervalMs?: number, what: string}} opts
+ * @returns {Promise<T>}
+ */
+export async function waitUntil(check, { timeoutMs, intervalMs = 50, what }) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** @param {import('playwright-core').Page} page */
+export function debugState(page) {
+  return page.evaluate(() => window.livegate.state());
+}
+
+/**
+ * Writes each user's console log and the server log to the artifacts folder.
+ * @param {User[]} users
+ * @param {string[]} serverLog
+ */
+export function saveLogs(users, serverLog) {
+  ensureArtifacts();
+  for (const u of users) writeFileSync(path.join(ARTIFACTS, `console-${u.label}.log`), u.console.join('\n'));
+  writeFileSync(path.join(ARTIFACTS, 'server.log'), serverLog.join(''));
+}
+
+/** @param {number[]} values */
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}

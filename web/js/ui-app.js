@@ -1,0 +1,297 @@
+// Entry module of the web client: routing between views (sign-in, home, recording notice,
+// message, lesson), sign-in and sign-out, and the read-only `window.livegate` debug hook.
+// Routes: `#/` home, `#/lessons/<id>` the recording notice and then the lesson itself.
+// @ts-check
+
+import * as api from './api.js';
+import { ApiError } from './api.js';
+import { explain } from './messages.js';
+import { announce, byId, showView, view } from './ui-dom.js';
+import { renderHome } from './ui-home.js';
+import { LessonView } from './ui-lesson.js';
+
+/** @typedef {import('./api.js').User} User */
+/** @typedef {import('./api.js').ClassSummary} ClassSummary */
+/** @typedef {import('./api.js').LessonSummary} LessonSummary */
+
+const HOME_REFRESH_MS = 8_000;
+
+const app = {
+  /** @type {User | null} */
+  user: null,
+  /** @type {ClassSummary[]} */
+  classes: [],
+  /** @type {LessonView | null} */
+  lesson: null,
+  /** @type {LessonSummary | null} */
+  noticeLesson: null,
+  /** @type {ReturnType<typeof setInterval> | null} */
+  homeTimer: null,
+  /** Bumped on every navigation so late responses for an old route are ignored. */
+  navigation: 0,
+};
+
+/** @returns {string | null} */
+function lessonIdFromHash() {
+  const m = /^#\/lessons\/([A-Za-z0-9_-]{1,128})$/.exec(location.hash);
+  return m ? m[1] : null;
+}
+
+/** @param {string} hash */
+function go(hash) {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
+}
+
+async function route() {
+  const nav = ++app.navigation;
+  stopHomeRefresh();
+  const lessonId = lessonIdFromHash();
+  if (app.lesson && app.lesson.lessonId !== lessonId) leaveLesson();
+  if (app.lesson) return; // already in this lesson
+  if (!app.user && !(await loadMe(nav))) return;
+  if (nav !== app.navigation) return;
+  if (lessonId) await openNotice(lessonId, nav);
+  else showHome();
+}
+
+/**
+ * Loads the signed-in user and their classes. Shows the sign-in form when signed out.
+ * @param {number} nav
+ * @returns {Promise<boolean>} whether a user is signed in
+ */
+async function loadMe(nav) {
+  try {
+    const data = await api.me();
+    setUser(data.user, data.classes);
+    return true;
+  } catch (err) {
+    if (nav !== app.navigation) return false;
+    if (err instanceof ApiError && err.code === 'not_signed_in') showSignIn();
+    else showMessage(err instanceof ApiError ? err.code : 'internal');
+    return false;
+  }
+}
+
+/** @param {User | null} user @param {ClassSummary[]} classes */
+function setUser(user, classes) {
+  app.user = user;
+  app.classes = classes;
+  byId('account').hidden = !user;
+  byId('account-name').textContent = user ? user.display_name : '';
+}
+
+// ---------------------------------------------------------------- sign-in and sign-out
+
+function showSignIn() {
+  setUser(null, []);
+  byId('signin-error').textContent = '';
+  showView('signin');
+  byId('signin-email').focus();
+}
+
+async function onSignIn(/** @type {SubmitEvent} */ ev) {
+  ev.preventDefault();
+  const email = /** @type {HTMLInputElement} */ (byId('signin-email'));
+  const password = /** @type {HTMLInputElement} */ (byId('signin-password'));
+  const error = byId('signin-error');
+  const submit = /** @type {HTMLButtonElement} */ (byId('signin-submit'));
+  if (!email.value.trim() || !password.value) {
+    error.textContent = 'Enter your email address and password.';
+    (email.value.trim() ? password : email).focus();
+    return;
+  }
+  submit.disabled = true;
+  error.textContent = '';
+  try {
+    await api.signIn(email.value.trim(), password.value);
+    password.value = '';
+    const data = await api.me();
+    setUser(data.user, data.classes);
+    await route();
+  } catch (err) {
+    const code = err instanceof ApiError ? err.code : 'internal';
+    error.textContent = explain(code).text;
+    password.focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function onSignOut() {
+  leaveLesson();
+  try {
+    await api.signOut();
+  } catch (err) {
+    console.warn('livegate: sign-out failed', err);
+  }
+  app.navigation++;
+  history.replaceState(null, '', '#/');
+  showSignIn();
+}
+
+// ---------------------------------------------------------------- home
+
+function showHome() {
+  if (!app.user) return;
+  byId('home-error').textContent = '';
+  renderHome(app.user, app.classes, homeActions);
+  if (view() !== 'home') showView('home');
+  app.homeTimer = setInterval(() => void refreshHome(), HOME_REFRESH_MS);
+}
+
+function stopHomeRefresh() {
+  if (app.homeTimer) clearInterval(app.homeTimer);
+  app.homeTimer = null;
+}
+
+async function refreshHome() {
+  if (view() !== 'home' || !app.user) return;
+  try {
+    const data = await api.me();
+    if (view() !== 'home') return;
+    setUser(data.user, data.classes);
+    renderHome(data.user, data.classes, homeActions);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'not_signed_in') showSignIn();
+  }
+}
+
+const homeActions = {
+  /** @param {string} classId @param {HTMLButtonElement} button */
+  async onStart(classId, button) {
+    button.disabled = true;
+    try {
+      const { lesson } = await api.startLesson(classId);
+      go(`#/lessons/${lesson.id}`);
+    } catch (err) {
+      byId('home-error').textContent = explain(err instanceof ApiError ? err.code : 'internal').text;
+    } finally {
+      button.disabled = false;
+    }
+  },
+  /** @param {string} lessonId */
+  onOpen(lessonId) {
+    go(`#/lessons/${lessonId}`);
+  },
+};
+
+// ---------------------------------------------------------------- recording notice
+
+/** @param {string} lessonId @param {number} nav */
+async function openNotice(lessonId, nav) {
+  let lesson;
+  try {
+    lesson = (await api.getLesson(lessonId)).lesson;
+  } catch (err) {
+    if (nav === app.navigation) showMessage(err instanceof ApiError ? err.code : 'internal', () => go(location.hash));
+    return;
+  }
+  if (nav !== app.navigation) return;
+  if (lesson.state !== 'live') {
+    showMessage('lesson_not_live', () => go(location.hash));
+    return;
+  }
+  app.noticeLesson = lesson;
+  const teacher = app.user?.role === 'teacher';
+  byId('notice-class').textContent = lesson.class_name;
+  byId('notice-text').textContent = lesson.recording_notice;
+  byId('notice-role-text').textContent = teacher
+    ? 'Your camera and microphone go live for the class when you join. You can share your screen too.'
+    : 'Your camera and microphone stay off. Your teacher can let you turn them on.';
+  byId('notice-join').textContent = teacher ? 'Start teaching' : 'Join lesson';
+  byId('notice-error').textContent = '';
+  showView('notice');
+}
+
+function onJoin() {
+  const lesson = app.noticeLesson;
+  if (!lesson || !app.user) return;
+  enterLesson(lesson, app.user);
+}
+
+/** @param {LessonSummary} lesson @param {User} user */
+function enterLesson(lesson, user) {
+  leaveLesson();
+  const lessonView = new LessonView(lesson, user, (code) => {
+    if (app.lesson !== lessonView) return;
+    app.lesson = null;
+    if (code === 'not_signed_in') {
+      showSignIn();
+      return;
+    }
+    showMessage(code, () => enterLesson(lesson, user));
+  });
+  app.lesson = lessonView;
+  showView('lesson');
+  lessonView.start();
+}
+
+function leaveLesson() {
+  const lesson = app.lesson;
+  app.lesson = null;
+  if (lesson) lesson.stop();
+}
+
+// ---------------------------------------------------------------- messages
+
+/**
+ * Shows a full-page explanation of a refusal or of how the lesson ended.
+ * @param {string} code
+ * @param {(() => void)} [retry]
+ */
+function showMessage(code, retry) {
+  const { title, text, retry: retryHelps } = explain(code);
+  if (!retryHelps) retry = undefined;
+  byId('message-title').textContent = title;
+  const p = byId('message-text');
+  p.textContent = text;
+  byId('view-message').dataset.code = code;
+  const retryButton = byId('message-retry');
+  retryButton.hidden = !retry;
+  retryButton.onclick = retry ? () => retry() : null;
+  byId('message-back').hidden = !app.user;
+  showView('message');
+  announce(`${title}. ${text}`);
+}
+
+// ---------------------------------------------------------------- debug hook for tests
+
+const debugHook = Object.freeze({
+  /** The current participant and connection state, as plain data. */
+  state() {
+    const conn = app.lesson ? app.lesson.connection : null;
+    return {
+      view: view(),
+      user: app.user ? { ...app.user } : null,
+      lesson_id: app.lesson ? app.lesson.lessonId : null,
+      participant_id: conn ? conn.participantId : null,
+      role: conn ? conn.role : null,
+      state: conn ? conn.state : 'idle',
+      end_code: conn ? conn.endCode : null,
+      refusal: view() === 'message' ? byId('view-message').dataset.code || null : null,
+      joined_at: conn ? conn.joinedAt : null,
+      grants: conn ? [...conn.grants] : [],
+      participants: conn ? [...conn.participants.values()].map((p) => ({ ...p })) : [],
+    };
+  },
+  /** Live peer connections: {stream_id, direction: 'recv' | 'send', kind, publisher_id, pc}. */
+  peerConnections() {
+    return app.lesson ? app.lesson.connection.peerConnections() : [];
+  },
+});
+Object.defineProperty(window, 'livegate', { value: debugHook, writable: false, configurable: false });
+
+// ---------------------------------------------------------------- start-up
+
+function init() {
+  byId('signin-form').addEventListener('submit', (ev) => void onSignIn(/** @type {SubmitEvent} */ (ev)));
+  byId('sign-out').addEventListener('click', () => void onSignOut());
+  byId('notice-join').addEventListener('click', onJoin);
+  byId('notice-back').addEventListener('click', () => go('#/'));
+  byId('message-back').addEventListener('click', () => go('#/'));
+  window.addEventListener('hashchange', () => void route());
+  void route();
+}
+
+init();
