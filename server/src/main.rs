@@ -59,7 +59,7 @@ impl Overrides {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "info,rtc=warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "info,rtc=warn,rtc_dtls=error".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

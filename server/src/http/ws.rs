@@ -93,7 +93,10 @@ async fn run(app: App, mut socket: WebSocket) {
     let end = relay(&mut socket, &lesson, &participant, &mut outbox).await;
     lesson.send(LessonMsg::Leave(participant)).await;
     match end {
-        RelayEnd::ClientClosed => {}
+        // Flushing sends the Close reply the library queued, so the client sees a clean close.
+        RelayEnd::ClientClosed => {
+            let _ = futures_util::SinkExt::flush(&mut socket).await;
+        }
         RelayEnd::LessonClosed => close(socket, CLOSE_NORMAL, None).await,
         RelayEnd::Error(code, close_code) => close(socket, close_code, Some(code)).await,
     }

@@ -68,6 +68,7 @@ impl<K: Copy + Eq> Demux<K> {
     }
 
     /// How many addresses are routed, for tests and stats.
+    #[cfg(test)]
     pub fn addresses(&self) -> usize {
         self.by_addr.len()
     }
