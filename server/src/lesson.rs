@@ -178,10 +178,13 @@ impl Lesson {
 
     fn send(&mut self, to: &ParticipantId, msg: ServerMsg) {
         let Some(m) = self.members.get(to) else { return };
-        if m.outbox.try_send(msg).is_err() && !self.dropped.contains(to) {
-            // Too slow (or gone): removed after this message; the socket task then sees its
-            // outbox close and disconnects.
-            tracing::warn!(participant = %to, "participant outbox full; dropping them");
+        let Err(e) = m.outbox.try_send(msg) else { return };
+        if !self.dropped.contains(to) {
+            // Too slow, or already gone: removed after this message; the socket task then
+            // sees its outbox close and disconnects.
+            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                tracing::warn!(participant = %to, "participant outbox full; dropping them");
+            }
             self.dropped.push(to.clone());
         }
     }

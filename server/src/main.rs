@@ -61,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "info,rtc=warn,rtc_dtls=error".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let (config, demo) = match cli.command {
@@ -85,9 +86,11 @@ async fn main() -> anyhow::Result<()> {
         running.http
     );
     println!("livegate ready http=http://{} media={}", running.http, running.media);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = running.task => { r??; }
         _ = tokio::signal::ctrl_c() => { eprintln!("shutting down"); }
+        _ = term.recv() => { eprintln!("shutting down"); }
     }
     Ok(())
 }

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The Livegate test command: `bash tests/run.sh [--only rust|browser|aiortc]... [--no-setup]`.
+#
+# Installs test tools (infra/setup.sh test), builds the workspace, then runs every suite even if
+# an earlier one failed: Rust (`cargo test --workspace`), browser (`node --test` in tests/browser)
+# and aiortc (pytest in tests/aiortc). The last line is `tests: N passed, N failed`; the exit code
+# is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the server binary.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+ONLY=()
+SETUP=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only)
+      [ $# -ge 2 ] || { echo "run.sh: --only needs rust, browser or aiortc" >&2; exit 2; }
+      ONLY+=("$2")
+      shift 2
+      ;;
+    --only=*)
+      ONLY+=("${1#--only=}")
+      shift
+      ;;
+    --no-setup)
+      SETUP=0
+      shift
+      ;;
+    -h | --help)
+      sed -n '2,7p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "run.sh: unknown argument $1" >&2
+      exit 2
+      ;;
+  esac
+done
+for s in "${ONLY[@]}"; do
+  case "$s" in rust | browser | aiortc) ;; *)
+    echo "run.sh: unknown suite $s (rust, browser, aiortc)" >&2
+    exit 2
+    ;;
+  esac
+done
+[ ${#ONLY[@]} -eq 0 ] && ONLY=(rust browser aiortc)
+wants() { [[ " ${ONLY[*]} " == *" $1 "* ]]; }
+
+[ -x "${HOME:-}/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+SUMMARY=()
+LOGDIR="$(mktemp -d)"
+trap 'rm -rf "$LOGDIR"' EXIT
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# record SUITE PASSED FAILED STATUS: add a suite's counts. A suite that exited non-zero without
+# reporting a failed test, or that ran no tests, counts as one failure.
+record() {
+  local suite=$1 passed=$2 failed=$3 status=$4 note=""
+  if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+    note=" (exit $status, no failed test reported)"
+  fi
+  if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+    note=" (ran no tests)"
+  fi
+  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  TOTAL_FAILED=$((TOTAL_FAILED + failed))
+  SUMMARY+=("$(printf '%-8s %4d passed, %d failed%s' "$suite" "$passed" "$failed" "$note")")
+}
+
+finish() {
+  banner summary
+  local line
+  for line in "${SUMMARY[@]}"; do echo "$line"; done
+  echo "tests: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+  [ "$TOTAL_FAILED" -eq 0 ] && exit 0
+  exit 1
+}
+
+# sum_matches FILE REGEX: the sum of the first capture group of REGEX over FILE's lines.
+sum_matches() {
+  sed -nE "s/$2/\\1/p" "$1" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# --- setup and build --------------------------------------------------------------------------
+
+if [ "$SETUP" -eq 1 ]; then
+  banner "setup (infra/setup.sh test)"
+  if ! bash infra/setup.sh test; then
+    record setup 0 1 1
+    finish
+  fi
+fi
+
+if [ -n "${LIVEGATE_BIN:-}" ]; then
+  case "$LIVEGATE_BIN" in /*) ;; *) LIVEGATE_BIN="$ROOT/$LIVEGATE_BIN" ;; esac
+else
+  LIVEGATE_BIN="$ROOT/target/debug/livegate"
+fi
+export LIVEGATE_BIN
+
+if wants rust; then
+  banner "build (cargo build --workspace --all-targets)"
+  build=(cargo build --workspace --all-targets)
+elif [ "$LIVEGATE_BIN" = "$ROOT/target/debug/livegate" ]; then
+  banner "build (cargo build -p livegate)"
+  build=(cargo build -p livegate)
+else
+  build=()
+fi
+if [ ${#build[@]} -gt 0 ] && ! "${build[@]}"; then
+  record build 0 1 1
+  finish
+fi
+echo "server binary: $LIVEGATE_BIN"
+
+# --- suites -----------------------------------------------------------------------------------
+
+if wants rust; then
+  banner "rust (cargo test --workspace --no-fail-fast)"
+  log="$LOGDIR/rust.log"
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  passed=$(sum_matches "$log" '^test result: .* ([0-9]+) passed;.*')
+  failed=$(sum_matches "$log" '^test result: .* ([0-9]+) failed;.*')
+  record rust "$passed" "$failed" "$status"
+fi
+
+if wants browser; then
+  banner "browser (node --test in tests/browser)"
+  if [ -f tests/browser/package.json ]; then
+    tap="$LOGDIR/browser.tap"
+    # spec reporter for people on stdout, TAP to a file for the counts.
+    (cd tests/browser && node --test --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap")
+    status=$?
+    passed=$(sum_matches "$tap" '^# pass ([0-9]+)$')
+    failed=$(sum_matches "$tap" '^# fail ([0-9]+)$')
+    cancelled=$(sum_matches "$tap" '^# cancelled ([0-9]+)$')
+    record browser "$passed" "$((failed + cancelled))" "$status"
+  else
+    echo "tests/browser/package.json is missing"
+    record browser 0 0 1
+  fi
+fi
+
+if wants aiortc; then
+  banner "aiortc (pytest in tests/aiortc)"
+  py="tests/aiortc/.venv/bin/python"
+  if [ -x "$py" ]; then
+    log="$LOGDIR/aiortc.log"
+    (cd tests/aiortc && PYTHONDONTWRITEBYTECODE=1 .venv/bin/python -m pytest -v) 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    # pytest's closing line, e.g. "==== 1 failed, 2 passed, 1 error in 9.12s ====".
+    last="$LOGDIR/aiortc.last"
+    grep -E '^=+ .* in [0-9.]+s' "$log" | tail -n 1 >"$last"
+    passed=$(sum_matches "$last" '.* ([0-9]+) passed.*')
+    failed=$(sum_matches "$last" '.* ([0-9]+) failed.*')
+    errors=$(sum_matches "$last" '.* ([0-9]+) errors?.*')
+    record aiortc "$passed" "$((failed + errors))" "$status"
+  else
+    echo "no venv at tests/aiortc/.venv (run infra/setup.sh test)"
+    record aiortc 0 0 1
+  fi
+fi
+
+finish
