@@ -21,6 +21,11 @@ pub struct Config {
     pub advertise_ip: Option<IpAddr>,
     /// Whether the public URL is https (sets the cookie's Secure flag).
     pub secure_cookies: bool,
+    /// `sqlite:path` or `postgres://...`. Default: `sqlite:<data_dir>/livegate.db` (for
+    /// `livegate demo`, an in-memory database that starts from the demo seed).
+    pub database_url: Option<String>,
+    /// Where Livegate keeps its files.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -30,6 +35,8 @@ impl Default for Config {
             media_port: 0,
             advertise_ip: None,
             secure_cookies: false,
+            database_url: None,
+            data_dir: "data".into(),
         }
     }
 }
@@ -65,7 +72,18 @@ impl Config {
         if let Some(v) = get("LIVEGATE_SECURE_COOKIES") {
             self.secure_cookies = parse("LIVEGATE_SECURE_COOKIES", v)?;
         }
+        if let Some(v) = get("LIVEGATE_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("LIVEGATE_DATA_DIR") {
+            self.data_dir = v.into();
+        }
         Ok(())
+    }
+
+    /// The database URL, resolving the default.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("livegate.db").display()))
     }
 
     /// The advertised media address, resolving the default.

@@ -3,15 +3,17 @@
 //! The crate is split so the parts that decide things have no I/O: [`sfu`] (forwarding),
 //! [`admission`] (who may join), [`proto`] (the wire). The parts that do I/O are [`media`] (the
 //! UDP loop around the `rtc` peer connections), [`lesson`] (one task per live lesson) and
-//! [`http`] (axum routes, sessions, the WebSocket, the embedded web client).
+//! [`http`] (axum routes, sessions, the WebSocket, the embedded web client) and [`store`]
+//! (SQLite or PostgreSQL: the directory, consent and the audit chain).
 
 pub mod admission;
 pub mod config;
-pub mod directory;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod lesson;
 pub mod media;
+pub mod password;
 pub mod proto;
 pub mod sfu;
+pub mod store;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use livegate::config::Config;
-use livegate::directory::Directory;
+use livegate::store::{self, Store};
 
 #[derive(Parser)]
 #[command(name = "livegate", version, about = "A livestream learning gateway for schools")]
@@ -19,6 +19,11 @@ struct Cli {
 enum Command {
     /// Run with the demo school (teachers, a class, pupils) so you can try a lesson.
     Demo(Overrides),
+    /// Check the audit chain: every entry intact and in order.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run from a configuration file.
     Serve {
         /// A TOML configuration file.
@@ -26,6 +31,17 @@ enum Command {
         config: Option<PathBuf>,
         #[command(flatten)]
         overrides: Overrides,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the chain; exits non-zero and says where if it is broken.
+    Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -40,6 +56,9 @@ struct Overrides {
     /// The address clients reach the media port on.
     #[arg(long)]
     advertise_ip: Option<IpAddr>,
+    /// The database: `sqlite:path` or `postgres://...`.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 impl Overrides {
@@ -52,6 +71,9 @@ impl Overrides {
         }
         if let Some(v) = self.advertise_ip {
             config.advertise_ip = Some(v);
+        }
+        if let Some(v) = self.database_url {
+            config.database_url = Some(v);
         }
     }
 }
@@ -67,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
     let (config, demo) = match cli.command {
         Command::Demo(o) => {
             let mut c = Config::load(None)?;
+            if c.database_url.is_none() && o.database_url.is_none() {
+                c.database_url = Some("sqlite::memory:".into());
+            }
             o.apply(&mut c);
             (c, true)
         }
@@ -75,16 +100,27 @@ async fn main() -> anyhow::Result<()> {
             overrides.apply(&mut c);
             (c, false)
         }
+        Command::Audit { command: AuditCommand::Verify { config, database_url } } => {
+            let mut c = Config::load(config.as_deref())?;
+            c.database_url = database_url.or(c.database_url);
+            return audit_verify(&c).await;
+        }
     };
-    if !demo {
-        anyhow::bail!("only the demo directory exists until the school directory lands; run `livegate demo`");
+    if config.database_url().starts_with("sqlite:") && !config.database_url().contains(":memory:") {
+        std::fs::create_dir_all(&config.data_dir)?;
     }
-    let running = livegate::http::serve(config, Directory::demo()).await?;
-    eprintln!(
-        "Livegate demo is running. Open http://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
-         then in another browser (or a private window) as ada@pupils.demo.sch.uk / demo-pupil.",
-        running.http
-    );
+    let store = Store::open(&config.database_url()).await?;
+    if demo && store::seed::seed_if_empty(&store).await? {
+        eprintln!("Loaded the demo school.");
+    }
+    let running = livegate::http::serve(config, store).await?;
+    if demo {
+        eprintln!(
+            "Livegate demo is running. Open http://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
+             then in another browser (or a private window) as ada@pupils.demo.sch.uk / demo-pupil.",
+            running.http
+        );
+    }
     println!("livegate ready http=http://{} media={}", running.http, running.media);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -93,4 +129,18 @@ async fn main() -> anyhow::Result<()> {
         _ = term.recv() => { eprintln!("shutting down"); }
     }
     Ok(())
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url()).await?;
+    match store.verify_audit().await? {
+        Ok((entries, head)) => {
+            println!("audit chain intact: {entries} entries, head {head}");
+            Ok(())
+        }
+        Err(fault) => {
+            println!("{fault}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{cleared_cookie, session_cookie, TICKET_LIFETIME};
 use super::{App, CurrentUser};
-use crate::admission::{decide, Decision, SchoolRole};
+use crate::admission::{decide, Decision};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ClassId, Email, LessonId};
 use crate::lesson::{self, LessonHandle, LessonInfo};
 use crate::proto::{LessonSummary, PROTOCOL_VERSION};
+use crate::store::{MemberKind, UserRecord};
+use crate::password;
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -36,12 +38,8 @@ pub struct UserView {
 }
 
 impl UserView {
-    fn of(user: &crate::directory::User) -> Self {
-        let role = match user.role {
-            SchoolRole::Teacher => "teacher",
-            SchoolRole::Pupil => "pupil",
-        };
-        Self { id: user.id.to_string(), display_name: user.display_name.clone(), role }
+    fn of(user: &UserRecord) -> Self {
+        Self { id: user.id.to_string(), display_name: user.display_name.clone(), role: user.role.as_str() }
     }
 }
 
@@ -63,10 +61,18 @@ pub async fn sign_in(State(app): State<App>, ApiJson(body): ApiJson<SignIn>) -> 
         return Err(ErrorCode::BadCredentials.into());
     }
     let email = Email::parse(&body.email).ok_or(ErrorCode::BadCredentials)?;
-    let user = app.directory.authenticate(&email, &body.password).ok_or(ErrorCode::BadCredentials)?;
+    let user = app.store.user_by_email(&email).await?;
+    // Verify against a decoy for unknown accounts so timing does not reveal which exist.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_owned());
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.unwrap_or(false);
+    let user = user.filter(|_| ok).ok_or(ErrorCode::BadCredentials)?;
+    if user.disabled {
+        return Err(ErrorCode::AccountDisabled.into());
+    }
     let token = app.sessions.create(user.id.clone());
     let cookie = session_cookie(&token, app.config.secure_cookies);
-    Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({"user": UserView::of(user)}))).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({"user": UserView::of(&user)}))).into_response())
 }
 
 /// `DELETE /api/session`
@@ -84,19 +90,20 @@ struct ClassSummary {
 }
 
 /// `GET /api/me`
-pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Json<serde_json::Value> {
+pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
     let classes: Vec<ClassSummary> = app
-        .directory
+        .store
         .classes_of(&user.id)
+        .await?
         .into_iter()
-        .map(|c| ClassSummary {
-            id: c.id.to_string(),
-            name: c.name.clone(),
+        .map(|(c, kind)| ClassSummary {
             live_lesson_id: app.live_lesson_of(&c.id).map(|l| l.info.id.clone()),
-            can_teach: c.teachers.contains(&user.id),
+            id: c.id.to_string(),
+            name: c.name,
+            can_teach: kind == MemberKind::Teacher && user.role == crate::store::Role::Teacher,
         })
         .collect();
-    Json(serde_json::json!({"user": UserView::of(&user), "classes": classes}))
+    Ok(Json(serde_json::json!({"user": UserView::of(&user), "classes": classes})))
 }
 
 #[derive(Deserialize)]
@@ -111,21 +118,22 @@ pub async fn start_lesson(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<StartLesson>,
 ) -> Result<Response, ApiError> {
-    let class = app.directory.class(&body.class_id).filter(|c| c.school == user.school).ok_or(ErrorCode::NotFound)?;
-    if !class.teachers.contains(&user.id) {
+    let class = app.store.class(&user.school, &body.class_id).await?.ok_or(ErrorCode::NotFound)?;
+    if app.store.membership(&class.id, &user.id).await? != Some(MemberKind::Teacher) {
         return Err(ErrorCode::ForbiddenRole.into());
     }
+    let notice = app.store.conduct(&class.school).await?.map(|c| c.recording_notice);
+    let notice = notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned());
     let mut lessons = app.lessons.lock().expect("lessons lock");
     if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {
         return Ok((StatusCode::OK, Json(serde_json::json!({"lesson": live.summary()}))).into_response());
     }
-    let school = app.directory.school(&class.school).ok_or(ErrorCode::Internal)?;
     let info = LessonInfo {
         id: LessonId::generate(),
         school: class.school.clone(),
         class: class.id.clone(),
         class_name: class.name.clone(),
-        recording_notice: school.recording_notice.clone(),
+        recording_notice: notice,
     };
     let handle = lesson::spawn(info, app.media.clone());
     let summary = handle.summary();
@@ -135,7 +143,7 @@ pub async fn start_lesson(
 }
 
 /// The lesson if this user may see it: same school, and teaching or on the roster.
-fn visible_lesson(app: &App, user: &crate::directory::User, id: &str) -> Result<LessonHandle, ApiError> {
+fn visible_lesson(app: &App, user: &UserRecord, id: &str) -> Result<LessonHandle, ApiError> {
     let id = LessonId::parse(id).ok_or(ErrorCode::NotFound)?;
     let lesson = app.lesson(&id).ok_or(ErrorCode::NotFound)?;
     if lesson.info.school != user.school {
@@ -151,7 +159,7 @@ pub async fn get_lesson(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lesson = visible_lesson(&app, &user, &id)?;
-    let facts = app.facts(&user, &lesson);
+    let facts = app.facts(&user, &lesson).await?;
     if !facts.teaches_class && !facts.on_roster {
         return Err(ErrorCode::NotOnRoster.into());
     }
@@ -166,12 +174,12 @@ pub async fn ticket(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lesson = visible_lesson(&app, &user, &id)?;
-    match decide(&app.facts(&user, &lesson)) {
+    match decide(&app.facts(&user, &lesson).await?) {
         Decision::Refuse(code) => {
             tracing::info!(lesson = %lesson.info.id, user = %user.id, reason = code.as_str(), "admission refused at ticket");
             Err(code.into())
         }
-        Decision::Admit(_) => {
+        Decision::Admit(_) | Decision::Lobby => {
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone());
             Ok(Json(serde_json::json!({
                 "ticket": ticket,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
-use crate::directory::User;
+use crate::store::UserRecord;
 use crate::ids::{random_token, LessonId, UserId};
 
 /// The session cookie's name.
@@ -25,7 +25,7 @@ pub const TICKET_LIFETIME: Duration = Duration::from_secs(30);
 
 /// The signed-in user, put in a request's extensions by the access guard.
 #[derive(Debug, Clone)]
-pub struct CurrentUser(pub User);
+pub struct CurrentUser(pub UserRecord);
 
 struct Session {
     user: UserId,

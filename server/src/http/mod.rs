@@ -21,9 +21,9 @@ use axum::Router;
 
 pub use auth::{CurrentUser, Sessions, Tickets};
 
-use crate::admission::{Facts, SchoolRole};
+use crate::admission::Facts;
 use crate::config::Config;
-use crate::directory::{Directory, User};
+use crate::store::{ConsentState, Role, Store, UserRecord};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ClassId, LessonId};
 use crate::lesson::LessonHandle;
@@ -39,12 +39,14 @@ pub enum Access {
     SignedIn,
     /// Signed-in teachers only.
     Teacher,
+    /// Signed-in superusers only (the school's administrators).
+    Superuser,
 }
 
 /// Everything the handlers share.
 pub struct AppState {
     pub config: Config,
-    pub directory: Directory,
+    pub store: Store,
     pub sessions: Sessions,
     pub tickets: Tickets,
     pub media: MediaHandle,
@@ -66,19 +68,33 @@ impl AppState {
     }
 
     /// The admission gate's facts for this user and lesson, now.
-    pub fn facts(&self, user: &User, lesson: &LessonHandle) -> Facts {
-        let class = self.directory.class(&lesson.info.class);
-        let shared = lesson.shared.lock().expect("lesson lock");
-        Facts {
-            role: user.role,
-            same_school: user.school == lesson.info.school,
-            teaches_class: class.is_some_and(|c| c.teachers.contains(&user.id)),
-            on_roster: class.is_some_and(|c| c.pupils.contains(&user.id)),
-            lesson_live: shared.live,
-            teacher_present: shared.teacher_present,
-            removed: shared.removed.contains(&user.id),
-        }
+    pub async fn facts(&self, user: &UserRecord, lesson: &LessonHandle) -> Result<Facts, ApiError> {
+        gather_facts(&self.store, user, lesson).await.map_err(ApiError::from)
     }
+}
+
+/// Gathers the gate's facts from the store and the live lesson.
+pub async fn gather_facts(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> crate::store::Result<Facts> {
+    let membership = store.membership(&lesson.info.class, &user.id).await?;
+    let domain_trusted = store.domain_trusted(&user.school, user.email.domain()).await?;
+    let consent = if user.role == Role::Pupil {
+        store.consent_state(&user.school, &user.id).await?
+    } else {
+        ConsentState::Missing
+    };
+    let shared = lesson.shared.lock().expect("lesson lock");
+    Ok(Facts {
+        role: user.role,
+        account_disabled: user.disabled,
+        same_school: user.school == lesson.info.school,
+        domain_trusted,
+        teaches_class: membership == Some(crate::store::MemberKind::Teacher),
+        on_roster: membership == Some(crate::store::MemberKind::Pupil),
+        consent,
+        lesson_live: shared.live,
+        teacher_present: shared.teacher_present,
+        removed: shared.removed.contains(&user.id),
+    })
 }
 
 /// Every route: its method, path, access and handler. The one place authorisation is declared.
@@ -119,8 +135,13 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
     }
     if access != Access::Public {
         let user = app.sessions.user_from(req.headers()).ok_or(ErrorCode::NotSignedIn)?;
-        let user = app.directory.user(&user).ok_or(ErrorCode::NotSignedIn)?.clone();
-        if access == Access::Teacher && user.role != SchoolRole::Teacher {
+        let user = app.store.user(&user).await?.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
+        let allowed = match access {
+            Access::Teacher => user.role == Role::Teacher,
+            Access::Superuser => user.role == Role::Superuser,
+            Access::Public | Access::SignedIn => true,
+        };
+        if !allowed {
             return Err(ErrorCode::ForbiddenRole.into());
         }
         req.extensions_mut().insert(CurrentUser(user));
@@ -137,14 +158,14 @@ pub struct Running {
 }
 
 /// Binds the media socket and the HTTP listener and starts serving.
-pub async fn serve(config: Config, directory: Directory) -> Result<Running, crate::error::Error> {
+pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error::Error> {
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
     let media = crate::media::start(media_bind, config.advertise_ip()).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
     let app = Arc::new(AppState {
         config,
-        directory,
+        store,
         sessions: Sessions::default(),
         tickets: Tickets::default(),
         media: media.clone(),

@@ -107,10 +107,13 @@ type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
 /// Redeems the ticket, runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
     let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
-    let user = app.directory.user(&user_id).ok_or(ErrorCode::TicketInvalid)?;
+    let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
-    let role = match decide(&app.facts(user, &lesson)) {
+    let facts = app.facts(&user, &lesson).await.map_err(|e| e.0)?;
+    let role = match decide(&facts) {
         Decision::Admit(role) => role,
+        // The lobby arrives with the lobby work; until then staff who do not teach wait outside.
+        Decision::Lobby => return Err(ErrorCode::InLobby),
         Decision::Refuse(code) => {
             tracing::info!(lesson = %lesson_id, user = %user_id, reason = code.as_str(), "admission refused at join");
             return Err(code);

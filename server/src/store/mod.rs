@@ -1,0 +1,211 @@
+//! The store: schools, users, classes and rosters, trusted domains, consent records, the
+//! code of conduct, privacy profiles and the audit chain, in SQLite (embedded, the default) or
+//! PostgreSQL (several nodes), behind one facade.
+//!
+//! Every query is scoped by school. Every change a superuser makes is appended to the audit
+//! chain in the same transaction as the change. Changes that can affect who may be in a live
+//! lesson are announced on [`Store::changes`], so lessons re-check their members at once.
+
+mod audit;
+mod consent;
+mod people;
+mod schema;
+pub mod seed;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use tokio::sync::broadcast;
+
+pub use audit::{AuditEntry, AuditFault};
+pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
+pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
+
+use crate::ids::SchoolId;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("no such record")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    #[error("invalid input: {0}")]
+    Invalid(&'static str),
+    #[error("unsupported database url (use sqlite: or postgres:)")]
+    BadUrl,
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        use crate::error::ErrorCode;
+        match e {
+            StoreError::NotFound => ErrorCode::NotFound.into(),
+            StoreError::Conflict => ErrorCode::Conflict.into(),
+            StoreError::Invalid(_) => ErrorCode::BadRequest.into(),
+            StoreError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                ErrorCode::Internal.into()
+            }
+            StoreError::BadUrl => ErrorCode::Internal.into(),
+        }
+    }
+}
+
+/// Shorthand for store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A school's role for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Superuser,
+    Teacher,
+    Leader,
+    Pupil,
+    External,
+}
+
+impl Role {
+    /// The role's stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Superuser => "superuser",
+            Role::Teacher => "teacher",
+            Role::Leader => "leader",
+            Role::Pupil => "pupil",
+            Role::External => "external",
+        }
+    }
+
+    /// Parses a stored or submitted role name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "superuser" => Role::Superuser,
+            "teacher" => Role::Teacher,
+            "leader" => Role::Leader,
+            "pupil" => Role::Pupil,
+            "external" => Role::External,
+            _ => return None,
+        })
+    }
+
+    /// Staff are everyone but pupils.
+    pub fn is_staff(self) -> bool {
+        self != Role::Pupil
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The database behind Livegate.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    changes: broadcast::Sender<SchoolId>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// `sqlite:path/to/file.db` or `postgres://user@host/db`.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = if let Some(path) = url.strip_prefix("sqlite:") {
+            if !path.starts_with(':') && !url.contains("mode=") {
+                format!("sqlite:{path}?mode=rwc")
+            } else {
+                url.to_owned()
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            url.to_owned()
+        } else {
+            return Err(StoreError::BadUrl);
+        };
+        let sqlite = url.starts_with("sqlite:");
+        // SQLite takes one writer at a time anyway; one connection also keeps an in-memory
+        // database alive for the life of the pool.
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .min_connections(if sqlite { 1 } else { 0 })
+            .idle_timeout(if sqlite { None } else { Some(std::time::Duration::from_secs(600)) })
+            .max_lifetime(if sqlite { None } else { Some(std::time::Duration::from_secs(1800)) })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let (changes, _) = broadcast::channel(256);
+        let store = Store { pool, changes };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The connection pool, for the store's own modules and tests.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Subscribes to announcements of changes that may affect live lessons, by school.
+    pub fn changes(&self) -> broadcast::Receiver<SchoolId> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, school: &SchoolId) {
+        let _ = self.changes.send(school.clone());
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, statements) in schema::MIGRATIONS {
+            let done: Option<AnyRow> = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&self.pool)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for sql in *statements {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "database migrated");
+        }
+        Ok(())
+    }
+}
+
+/// Reads a 0/1 flag column.
+fn flag(row: &AnyRow, col: &str) -> Result<bool> {
+    Ok(row.try_get::<i64, _>(col)? != 0)
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+fn conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Db(e),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,143 @@
+//! HTTP helper for the Livegate JSON API (PROTOCOL.md section 1): one cookie-holding client per
+//! signed-in user, with sign-in, lesson start and ticket requests.
+
+use crate::server::Server;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::fmt;
+use std::time::Duration;
+
+/// A refusal from the HTTP API: status plus the stable `error.code`.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub body: Value,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {} ({}) body={}", self.status, self.code, self.message, self.body)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// A WebSocket admission ticket from `POST /api/lessons/{id}/ticket`.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub ticket: String,
+    pub expires_in_ms: u64,
+    pub ws_path: String,
+}
+
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(server: &Server) -> Api {
+        Api::with_base(&server.http_base)
+    }
+
+    pub fn with_base(base: &str) -> Api {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .timeout(Duration::from_secs(10))
+            .no_proxy()
+            .build()
+            .expect("building reqwest client");
+        Api { client, base: base.trim_end_matches('/').to_string() }
+    }
+
+    /// Sends a request and returns the status and the JSON body (`Value::Null` if empty).
+    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.client.request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.with_context(|| format!("{method} {url}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.with_context(|| format!("reading body of {method} {url}"))?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|e| anyhow!("{method} {url} → {status}: body is not JSON ({e}): {text:?}"))?
+        };
+        Ok((status, value))
+    }
+
+    /// Turns a non-2xx response into an [`HttpError`], checking the error shape of section 1.
+    pub fn check(status: u16, body: Value) -> std::result::Result<Value, HttpError> {
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        let code = body
+            .pointer("/error/code")
+            .and_then(Value::as_str)
+            .unwrap_or("<missing error.code>")
+            .to_string();
+        let message = body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("<missing error.message>")
+            .to_string();
+        Err(HttpError { status, code, message, body })
+    }
+
+    /// `POST /api/session`; returns the `user` object.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Value> {
+        let (status, body) = self
+            .request(reqwest::Method::POST, "/api/session", Some(json!({"email": email, "password": password})))
+            .await?;
+        let body = Api::check(status, body).map_err(|e| anyhow!("sign-in as {email}: {e}"))?;
+        if status != 200 {
+            bail!("sign-in as {email}: expected 200, got {status}");
+        }
+        body.get("user").cloned().ok_or_else(|| anyhow!("sign-in as {email}: no `user` in {body}"))
+    }
+
+    /// `POST /api/lessons`; returns the status (201 new, 200 existing) and the LessonSummary.
+    pub async fn start_lesson(&self, class_id: &str) -> Result<(u16, Value)> {
+        let (status, body) = self
+            .request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": class_id})))
+            .await?;
+        let body = Api::check(status, body).map_err(|e| anyhow!("start lesson for {class_id}: {e}"))?;
+        let lesson = body
+            .get("lesson")
+            .cloned()
+            .ok_or_else(|| anyhow!("start lesson: no `lesson` in {body}"))?;
+        Ok((status, lesson))
+    }
+
+    /// `POST /api/lessons/{id}/ticket`. The outer error is a transport failure; the inner one a
+    /// refusal by the admission gate.
+    pub async fn ticket(&self, lesson_id: &str) -> Result<std::result::Result<Ticket, HttpError>> {
+        let path = format!("/api/lessons/{lesson_id}/ticket");
+        let (status, body) = self.request(reqwest::Method::POST, &path, None).await?;
+        match Api::check(status, body) {
+            Err(e) => Ok(Err(e)),
+            Ok(body) => {
+                let ticket = body
+                    .get("ticket")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("ticket response without `ticket`: {body}"))?
+                    .to_string();
+                let expires_in_ms = body.get("expires_in_ms").and_then(Value::as_u64).unwrap_or(0);
+                let ws_path = body.get("ws_path").and_then(Value::as_str).unwrap_or("/ws").to_string();
+                Ok(Ok(Ticket { ticket, expires_in_ms, ws_path }))
+            }
+        }
+    }
+
+    /// A ticket that must be granted.
+    pub async fn must_ticket(&self, lesson_id: &str) -> Result<Ticket> {
+        self.ticket(lesson_id)
+            .await?
+            .map_err(|e| anyhow!("ticket for lesson {lesson_id} refused: {e}"))
+    }
+}

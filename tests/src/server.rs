@@ -1,0 +1,186 @@
+//! Starts one `livegate demo` process per test on ephemeral ports, waits for its ready line,
+//! keeps its stderr log, and kills it when dropped (printing the log tail if the test did not
+//! finish cleanly).
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long the server may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How many stderr lines to print when a test fails.
+const LOG_TAIL: usize = 150;
+
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub http_base: String,
+    pub http_addr: SocketAddr,
+    /// The one UDP port all media goes through.
+    pub media_addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    finished: bool,
+}
+
+/// The server binary: `LIVEGATE_BIN`, else `<repo>/target/debug/livegate`.
+pub fn binary_path() -> PathBuf {
+    if let Ok(p) = std::env::var("LIVEGATE_BIN") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("debug")
+        .join("livegate")
+}
+
+/// Parses `livegate ready http=http://127.0.0.1:PORT media=127.0.0.1:PORT`.
+pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let rest = line.trim().strip_prefix("livegate ready ")?;
+    let mut http = None;
+    let mut media = None;
+    for field in rest.split_whitespace() {
+        if let Some(v) = field.strip_prefix("http=") {
+            http = v.strip_prefix("http://")?.trim_end_matches('/').parse().ok();
+        } else if let Some(v) = field.strip_prefix("media=") {
+            media = v.parse().ok();
+        }
+    }
+    Some((http?, media?))
+}
+
+impl Server {
+    /// Spawns `livegate demo --http 127.0.0.1:0 --media-port 0 --advertise-ip 127.0.0.1`.
+    pub async fn start() -> Result<Server> {
+        let bin = binary_path();
+        if !bin.exists() {
+            bail!(
+                "server binary {} not found (build it with `cargo build -p livegate` or set LIVEGATE_BIN)",
+                bin.display()
+            );
+        }
+        let mut child = Command::new(&bin)
+            .args([
+                "demo",
+                "--http",
+                "127.0.0.1:0",
+                "--media-port",
+                "0",
+                "--advertise-ip",
+                "127.0.0.1",
+            ])
+            .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning {}", bin.display()))?;
+
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(READY_TIMEOUT, async {
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        if let Some(addrs) = parse_ready_line(&line) {
+                            return Ok(addrs);
+                        }
+                        log.lock().unwrap().push(format!("[stdout] {line}"));
+                    }
+                    Ok(None) => return Err(anyhow!("server closed stdout before the ready line")),
+                    Err(e) => return Err(anyhow!("reading server stdout: {e}")),
+                }
+            }
+        })
+        .await;
+
+        let (http_addr, media_addr) = match ready {
+            Ok(Ok(addrs)) => addrs,
+            Ok(Err(e)) => {
+                let tail = tail(&log, LOG_TAIL);
+                let _ = child.start_kill();
+                bail!("{e}; server log:\n{tail}");
+            }
+            Err(_) => {
+                let tail = tail(&log, LOG_TAIL);
+                let _ = child.start_kill();
+                bail!("no ready line within {READY_TIMEOUT:?}; server log:\n{tail}");
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        {
+            let log = log.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock().unwrap().push(format!("[stdout] {line}"));
+                }
+            });
+        }
+
+        Ok(Server {
+            child,
+            http_base: format!("http://{http_addr}"),
+            http_addr,
+            media_addr,
+            log,
+            finished: false,
+        })
+    }
+
+    /// `ws://127.0.0.1:PORT{path}`
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.http_addr, path)
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last `n` lines the server logged.
+    pub fn log_tail(&self, n: usize) -> String {
+        tail(&self.log, n)
+    }
+
+    /// Marks the test as passed: the log is not printed on drop.
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+fn tail(log: &Arc<Mutex<Vec<String>>>, n: usize) -> String {
+    let log = log.lock().unwrap();
+    let start = log.len().saturating_sub(n);
+    log[start..].join("\n")
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if !self.finished || std::env::var_os("LIVEGATE_TEST_LOGS").is_some() {
+            eprintln!(
+                "---- livegate server log (last {LOG_TAIL} lines, http={}) ----\n{}\n---- end of server log ----",
+                self.http_base,
+                self.log_tail(LOG_TAIL)
+            );
+        }
+    }
+}
