@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{cleared_cookie, session_cookie, TICKET_LIFETIME};
 use super::{App, CurrentUser};
-use crate::admission::{decide, Decision};
+use crate::admission::Decision;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ClassId, Email, LessonId};
 use crate::lesson::{self, LessonHandle, LessonInfo};
@@ -174,11 +174,8 @@ pub async fn ticket(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lesson = visible_lesson(&app, &user, &id)?;
-    match decide(&app.facts(&user, &lesson).await?) {
-        Decision::Refuse(code) => {
-            tracing::info!(lesson = %lesson.info.id, user = %user.id, reason = code.as_str(), "admission refused at ticket");
-            Err(code.into())
-        }
+    match super::admit(&app, &user, &lesson, "ticket").await? {
+        Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone());
             Ok(Json(serde_json::json!({

@@ -73,6 +73,23 @@ impl AppState {
     }
 }
 
+/// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`).
+pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<crate::admission::Decision, ApiError> {
+    use crate::admission::Decision;
+    let decision = crate::admission::decide(&app.facts(user, lesson).await?);
+    let (action, reason) = match decision {
+        Decision::Admit(_) => ("admission.admit", None),
+        Decision::Lobby => ("admission.lobby", None),
+        Decision::Refuse(code) => ("admission.refuse", Some(code.as_str())),
+    };
+    let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
+    app.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
+    if let Some(reason) = reason {
+        tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, "admission refused");
+    }
+    Ok(decision)
+}
+
 /// Gathers the gate's facts from the store and the live lesson.
 pub async fn gather_facts(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> crate::store::Result<Facts> {
     let membership = store.membership(&lesson.info.class, &user.id).await?;

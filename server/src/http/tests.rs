@@ -112,6 +112,15 @@ async fn tickets_follow_the_gate() {
     let (status, body) = call(&app, Method::POST, &path, Some(&teacher), "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ticket"].as_str().unwrap().len(), 32);
+    // Every decision is on the audit chain, refusals with their reason.
+    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let entries = app.store.audit_entries(&school, 10).await.unwrap();
+    let actions: Vec<(&str, String)> = entries.iter().take(3).map(|e| (e.action.as_str(), e.detail.clone())).collect();
+    assert_eq!(actions[0].0, "admission.admit");
+    assert_eq!(actions[1].0, "admission.refuse");
+    assert!(actions[1].1.contains("teacher_absent"), "{actions:?}");
+    assert!(actions[2].1.contains("not_on_roster"), "{actions:?}");
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 
 use super::App;
-use crate::admission::{decide, Decision};
+use crate::admission::Decision;
 use crate::error::ErrorCode;
 use crate::ids::ParticipantId;
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, OUTBOX};
@@ -109,15 +109,11 @@ async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
     let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
     let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
-    let facts = app.facts(&user, &lesson).await.map_err(|e| e.0)?;
-    let role = match decide(&facts) {
+    let role = match super::admit(app, &user, &lesson, "join").await.map_err(|e| e.0)? {
         Decision::Admit(role) => role,
         // The lobby arrives with the lobby work; until then staff who do not teach wait outside.
         Decision::Lobby => return Err(ErrorCode::InLobby),
-        Decision::Refuse(code) => {
-            tracing::info!(lesson = %lesson_id, user = %user_id, reason = code.as_str(), "admission refused at join");
-            return Err(code);
-        }
+        Decision::Refuse(code) => return Err(code),
     };
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
