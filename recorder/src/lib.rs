@@ -1,0 +1,8 @@
+//! The Livegate recorder: every lesson recorded, sealed before it touches disk, and kept in
+//! object storage under names that say nothing about anyone.
+//!
+//! Modules: [`seal`] (the streaming AEAD format of segments and manifests) and [`keys`] (the
+//! school's key-encryption key and wrapped data keys).
+
+pub mod keys;
+pub mod seal;
