@@ -1,8 +1,10 @@
 //! The Livegate recorder: every lesson recorded, sealed before it touches disk, and kept in
 //! object storage under names that say nothing about anyone.
 //!
-//! Modules: [`seal`] (the streaming AEAD format of segments and manifests) and [`keys`] (the
-//! school's key-encryption key and wrapped data keys).
+//! Modules: [`seal`] (the streaming AEAD format of segments and manifests), [`keys`] (the
+//! school's key-encryption key and wrapped data keys) and [`webm`] (remuxing frames to WebM
+//! segments, and joining segments for export).
 
 pub mod keys;
 pub mod seal;
+pub mod webm;

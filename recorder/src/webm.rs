@@ -1,0 +1,281 @@
+//! WebM in and out with ffmpeg-next: frames to a self-contained segment (remux only, never
+//! transcoding), and segments joined back into one file for export.
+//!
+//! Times are milliseconds since the recording started, so consecutive segments line up and
+//! any prefix of a recording plays. Everything happens in memory: a segment is sealed before
+//! a byte of it reaches the disk.
+
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex, Once};
+
+use ffmpeg_next as ff;
+use ff::format::context::StreamIo;
+use ff::{codec, ffi, media, Packet, Rational};
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    Video,
+    Audio,
+}
+
+/// One coded frame, as it came off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub track: Track,
+    /// Milliseconds since the recording started.
+    pub time_ms: i64,
+    pub keyframe: bool,
+    pub data: Vec<u8>,
+}
+
+/// Which tracks a segment has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Width and height of the video, if there is video.
+    pub video: Option<(u32, u32)>,
+    pub audio: bool,
+}
+
+/// Why muxing or demuxing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebmError {
+    #[error("ffmpeg: {0}")]
+    Ffmpeg(#[from] ff::Error),
+    #[error("a segment has no tracks")]
+    Empty,
+    #[error("segments do not share one layout")]
+    Mismatch,
+}
+
+const MS: Rational = Rational(1, 1000);
+
+fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = ff::init();
+        ff::util::log::set_level(ff::util::log::Level::Error);
+    });
+}
+
+/// An in-memory file ffmpeg can write to and seek in.
+#[derive(Clone, Default)]
+struct MemFile(Arc<Mutex<Cursor<Vec<u8>>>>);
+
+impl Write for MemFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("memfile").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for MemFile {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.0.lock().expect("memfile").seek(pos)
+    }
+}
+
+impl MemFile {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(self.0.lock().expect("memfile").get_mut())
+    }
+}
+
+/// The 19-byte OpusHead Matroska wants as Opus's codec private data.
+fn opus_head() -> Vec<u8> {
+    let mut h = b"OpusHead".to_vec();
+    h.push(1); // version
+    h.push(2); // channels
+    h.extend_from_slice(&312u16.to_le_bytes()); // pre-skip
+    h.extend_from_slice(&48000u32.to_le_bytes());
+    h.extend_from_slice(&0i16.to_le_bytes()); // output gain
+    h.push(0); // channel mapping family
+    h
+}
+
+fn add_streams(out: &mut ff::format::context::Output, layout: &Layout) -> Result<Vec<Track>, WebmError> {
+    let mut order = Vec::new();
+    if let Some((w, h)) = layout.video {
+        let mut par = codec::Parameters::new();
+        par.set_medium(media::Type::Video);
+        par.set_id(codec::Id::VP8);
+        // SAFETY: `par` owns a valid AVCodecParameters; width and height are plain fields.
+        unsafe {
+            let p = par.as_mut_ptr();
+            (*p).width = w as i32;
+            (*p).height = h as i32;
+        }
+        let mut s = out.add_stream(codec::Id::None)?;
+        s.set_parameters(par);
+        s.set_time_base(MS);
+        order.push(Track::Video);
+    }
+    if layout.audio {
+        let mut par = codec::Parameters::new();
+        par.set_medium(media::Type::Audio);
+        par.set_id(codec::Id::OPUS);
+        let head = opus_head();
+        // SAFETY: the fields are plain data; extradata is allocated with av_mallocz and padded
+        // as ffmpeg requires, and ownership passes to the parameters (freed with them).
+        unsafe {
+            let p = par.as_mut_ptr();
+            (*p).sample_rate = 48000;
+            ffi::av_channel_layout_default(&mut (*p).ch_layout, 2);
+            let extra = ffi::av_mallocz(head.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize) as *mut u8;
+            std::ptr::copy_nonoverlapping(head.as_ptr(), extra, head.len());
+            (*p).extradata = extra;
+            (*p).extradata_size = head.len() as i32;
+        }
+        let mut s = out.add_stream(codec::Id::None)?;
+        s.set_parameters(par);
+        s.set_time_base(MS);
+        order.push(Track::Audio);
+    }
+    if order.is_empty() {
+        return Err(WebmError::Empty);
+    }
+    Ok(order)
+}
+
+/// Muxes frames (in time order) into one self-contained WebM file.
+pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    init();
+    let file = MemFile::default();
+    let io = StreamIo::from_write_seek(file.clone())?;
+    let mut out = ff::format::output_to_stream(io, None, Some("webm"))?;
+    let order = add_streams(&mut out, layout)?;
+    out.write_header()?;
+    for f in frames {
+        let Some(index) = order.iter().position(|t| *t == f.track) else { continue };
+        let mut pkt = Packet::copy(&f.data);
+        pkt.set_stream(index);
+        pkt.set_pts(Some(f.time_ms));
+        pkt.set_dts(Some(f.time_ms));
+        if f.keyframe || f.track == Track::Audio {
+            pkt.set_flags(codec::packet::Flags::KEY);
+        }
+        let tb = out.stream(index).map(|s| s.time_base()).unwrap_or(MS);
+        pkt.rescale_ts(MS, tb);
+        pkt.write_interleaved(&mut out)?;
+    }
+    out.write_trailer()?;
+    drop(out);
+    Ok(file.take())
+}
+
+/// Reads the frames and layout back out of a WebM file.
+pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
+    init();
+    let io = StreamIo::from_read_seek(Cursor::new(webm.to_vec()))?;
+    let mut input = ff::format::input_from_stream(io, None, None)?;
+    let mut layout = Layout { video: None, audio: false };
+    let mut tracks = Vec::new();
+    for s in input.streams() {
+        let par = s.parameters();
+        match par.medium() {
+            media::Type::Video => {
+                // SAFETY: reading plain fields of valid parameters.
+                let (w, h) = unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) };
+                layout.video = Some((w, h));
+                tracks.push((Some(Track::Video), s.time_base()));
+            }
+            media::Type::Audio => {
+                layout.audio = true;
+                tracks.push((Some(Track::Audio), s.time_base()));
+            }
+            _ => tracks.push((None, s.time_base())),
+        }
+    }
+    let mut frames = Vec::new();
+    for (stream, mut pkt) in input.packets() {
+        let Some((Some(track), tb)) = tracks.get(stream.index()).copied() else { continue };
+        pkt.rescale_ts(tb, MS);
+        frames.push(Frame {
+            track,
+            time_ms: pkt.pts().unwrap_or(0),
+            keyframe: pkt.is_key(),
+            data: pkt.data().unwrap_or_default().to_vec(),
+        });
+    }
+    Ok((layout, frames))
+}
+
+/// Joins segments (in order) into one WebM file, as for an export.
+pub fn concat(segments: &[Vec<u8>]) -> Result<Vec<u8>, WebmError> {
+    let mut layout = None;
+    let mut all = Vec::new();
+    for seg in segments {
+        let (l, frames) = demux(seg)?;
+        match layout {
+            None => layout = Some(l),
+            Some(prev) if prev != l => return Err(WebmError::Mismatch),
+            Some(_) => {}
+        }
+        all.extend(frames);
+    }
+    mux(&layout.ok_or(WebmError::Empty)?, &all)
+}
+
+/// Reads a whole stream, for callers that hold a reader.
+pub fn read_all(mut r: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn frames(start_ms: i64, seconds: i64) -> Vec<Frame> {
+        let mut v = Vec::new();
+        for i in 0..seconds * 50 {
+            let t = start_ms + i * 20;
+            if i % 5 == 0 {
+                // Not a decodable picture, but a well-formed VP8 frame header is not needed to remux.
+                v.push(Frame { track: Track::Video, time_ms: t, keyframe: i == 0, data: vec![0x10 | (i as u8 & 1), 1, 2, 3] });
+            }
+            v.push(Frame { track: Track::Audio, time_ms: t, keyframe: true, data: vec![0xfc, i as u8] });
+        }
+        v
+    }
+
+    #[test]
+    fn mux_demux_round_trip() {
+        let layout = Layout { video: Some((320, 240)), audio: true };
+        let input = frames(2000, 2);
+        let webm = mux(&layout, &input).unwrap();
+        assert_eq!(&webm[..4], &[0x1a, 0x45, 0xdf, 0xa3], "EBML magic");
+        let (l, out) = demux(&webm).unwrap();
+        assert_eq!(l, layout);
+        assert_eq!(out.len(), input.len());
+        let mut sorted = input.clone();
+        sorted.sort_by_key(|f| (f.time_ms, f.track == Track::Audio));
+        let mut got = out.clone();
+        got.sort_by_key(|f| (f.time_ms, f.track == Track::Audio));
+        for (a, b) in sorted.iter().zip(&got) {
+            assert_eq!((a.track, a.time_ms, &a.data), (b.track, b.time_ms, &b.data));
+        }
+    }
+
+    #[test]
+    fn concat_keeps_times() {
+        let layout = Layout { video: None, audio: true };
+        let a = mux(&layout, &frames(0, 1).into_iter().filter(|f| f.track == Track::Audio).collect::<Vec<_>>()).unwrap();
+        let b = mux(&layout, &frames(1000, 1).into_iter().filter(|f| f.track == Track::Audio).collect::<Vec<_>>()).unwrap();
+        let joined = concat(&[a, b]).unwrap();
+        let (_, out) = demux(&joined).unwrap();
+        assert_eq!(out.len(), 100);
+        assert_eq!(out.first().unwrap().time_ms, 0);
+        assert_eq!(out.last().unwrap().time_ms, 1980);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(demux(b"").is_err());
+        assert!(demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).is_err() || demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).unwrap().1.is_empty());
+        assert!(mux(&Layout { video: None, audio: false }, &[]).is_err());
+    }
+}
