@@ -5,6 +5,8 @@
 //! school's key-encryption key and wrapped data keys) and [`webm`] (remuxing frames to WebM
 //! segments, and joining segments for export).
 
+pub mod frames;
 pub mod keys;
+pub mod objstore;
 pub mod seal;
 pub mod webm;
