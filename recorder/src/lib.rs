@@ -9,4 +9,5 @@ pub mod frames;
 pub mod keys;
 pub mod objstore;
 pub mod seal;
+pub mod spool;
 pub mod webm;

@@ -1,0 +1,323 @@
+//! The local spool and the upload worker: segments are sealed, written durably to the spool,
+//! and uploaded to the object store by a supervised worker that retries with backoff.
+//!
+//! One folder per recording holds `meta.json` (ids and times only), `key.wrapped` (the data key
+//! wrapped by the school's KEK), the sealed segments, `segments.jsonl` (one line per durable
+//! segment) and, once the recording ends, `manifest.sealed`. An object-store outage loses
+//! nothing: the spool keeps everything until the store takes it. After a crash, [`recover`]
+//! finds recordings that never finished and closes them as interrupted, recording the gap.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ring::digest::{digest, SHA256};
+use serde::{Deserialize, Serialize};
+
+use crate::frames::Cut;
+use crate::keys::Kek;
+use crate::objstore::{write_durably, Objects};
+use crate::seal::{self, DataKey, Kind};
+use crate::webm::{self, Track};
+
+/// Why spooling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("webm: {0}")]
+    Webm(#[from] webm::WebmError),
+    #[error("seal: {0}")]
+    Seal(#[from] seal::SealError),
+    #[error("bad spool metadata: {0}")]
+    Meta(#[from] serde_json::Error),
+}
+
+/// What the manifest says about one segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub index: u64,
+    /// An opaque label of the stream within the lesson (`s1`, `s2`, ...).
+    pub stream: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub tracks: Vec<String>,
+    pub object: String,
+    pub sha256: String,
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Complete,
+    Interrupted,
+}
+
+/// The sealed index of a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub recording: String,
+    pub school: String,
+    pub started_at: i64,
+    pub status: Status,
+    /// For an interrupted recording: media after this time (ms since start) was lost.
+    pub lost_after_ms: Option<i64>,
+    pub segments: Vec<SegmentInfo>,
+}
+
+/// The plaintext facts kept beside a spooled recording (ids and times only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub recording: String,
+    pub school: String,
+    pub started_at: i64,
+}
+
+/// The object key of a recording's manifest.
+pub fn manifest_key(recording: &str) -> String {
+    format!("{recording}/manifest")
+}
+
+/// The object key of a recording's wrapped data key.
+pub fn key_object(recording: &str) -> String {
+    format!("{recording}/key")
+}
+
+/// The object key of a segment.
+pub fn segment_key(recording: &str, index: u64) -> String {
+    format!("{recording}/s{index:08}")
+}
+
+/// SHA-256 as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    digest(&SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes one recording's segments into the spool.
+pub struct RecordingWriter {
+    meta: Meta,
+    key: DataKey,
+    dir: PathBuf,
+    next_index: AtomicU64,
+    log: Mutex<std::fs::File>,
+}
+
+impl RecordingWriter {
+    /// Starts a recording in the spool. Fails (and the caller must fail closed) if the spool
+    /// cannot be written.
+    pub fn create(spool: &Path, meta: Meta, key: DataKey, kek: &Kek) -> Result<Self, SpoolError> {
+        let dir = spool.join(&meta.recording);
+        std::fs::create_dir_all(&dir)?;
+        write_durably(&dir.join("key.wrapped"), &kek.wrap(&meta.recording, &key)?)?;
+        write_durably(&dir.join("meta.json"), &serde_json::to_vec(&meta)?)?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("segments.jsonl"))?;
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(Self { meta, key, dir, next_index: AtomicU64::new(0), log: Mutex::new(log) })
+    }
+
+    /// The recording's id.
+    pub fn id(&self) -> &str {
+        &self.meta.recording
+    }
+
+    /// Muxes, seals and durably spools one segment of a stream.
+    pub fn write_segment(&self, stream: &str, cut: &Cut) -> Result<SegmentInfo, SpoolError> {
+        let webm = webm::mux(&cut.layout, &cut.frames)?;
+        let index = self.next_index.fetch_add(1, Ordering::SeqCst);
+        let sealed = seal::seal(&self.key, &self.meta.recording, Kind::Media, index, &webm)?;
+        let name = format!("s{index:08}");
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        write_durably(&tmp, &sealed)?;
+        std::fs::rename(&tmp, self.dir.join(format!("{name}.sealed")))?;
+        let mut tracks = Vec::new();
+        if cut.layout.video.is_some() {
+            tracks.push("video".to_owned());
+        }
+        if cut.layout.audio {
+            tracks.push("audio".to_owned());
+        }
+        let info = SegmentInfo {
+            index,
+            stream: stream.to_owned(),
+            start_ms: cut.start_ms,
+            end_ms: cut.end_ms,
+            tracks,
+            object: segment_key(&self.meta.recording, index),
+            sha256: sha256_hex(&sealed),
+        };
+        let mut log = self.log.lock().expect("spool log");
+        writeln!(log, "{}", serde_json::to_string(&info)?)?;
+        log.sync_all()?;
+        Ok(info)
+    }
+
+    /// Ends the recording: seals its manifest into the spool. Returns the manifest's hash.
+    pub fn finish(&self, status: Status) -> Result<String, SpoolError> {
+        finish_dir(&self.dir, &self.meta, &self.key, status)
+    }
+}
+
+fn read_segments(dir: &Path) -> Result<Vec<SegmentInfo>, SpoolError> {
+    let text = std::fs::read_to_string(dir.join("segments.jsonl")).unwrap_or_default();
+    // A line cut short by a crash is the segment in flight: it is lost, the rest stand.
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+fn finish_dir(dir: &Path, meta: &Meta, key: &DataKey, status: Status) -> Result<String, SpoolError> {
+    let mut segments = read_segments(dir)?;
+    segments.retain(|s| dir.join(format!("s{:08}.sealed", s.index)).exists() || dir.join(format!("s{:08}.uploaded", s.index)).exists());
+    segments.sort_by_key(|s| s.index);
+    let lost_after_ms = (status == Status::Interrupted).then(|| segments.iter().map(|s| s.end_ms).max().unwrap_or(0));
+    let manifest = Manifest {
+        version: 1,
+        recording: meta.recording.clone(),
+        school: meta.school.clone(),
+        started_at: meta.started_at,
+        status,
+        lost_after_ms,
+        segments,
+    };
+    let sealed = seal::seal(key, &meta.recording, Kind::Manifest, 0, &serde_json::to_vec(&manifest)?)?;
+    write_durably(&dir.join("manifest.tmp"), &sealed)?;
+    std::fs::rename(dir.join("manifest.tmp"), dir.join("manifest.sealed"))?;
+    Ok(sha256_hex(&sealed))
+}
+
+/// A recording the spool closed after a crash: its id and manifest hash, for the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub recording: String,
+    pub school: String,
+    pub manifest_sha256: String,
+}
+
+/// Finds recordings that never finished (the process died) and closes them as interrupted.
+/// `kek_for` gives the KEK of a school.
+pub fn recover(spool: &Path, kek_for: impl Fn(&str) -> Option<std::sync::Arc<Kek>>) -> Result<Vec<Recovered>, SpoolError> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(spool) else { return Ok(out) };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if dir.join("manifest.sealed").exists() || !dir.join("meta.json").exists() {
+            continue;
+        }
+        let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
+        let Some(kek) = kek_for(&meta.school) else { continue };
+        let key = kek.unwrap(&meta.recording, &std::fs::read(dir.join("key.wrapped"))?)?;
+        for tmp in std::fs::read_dir(&dir)?.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "tmp")) {
+            std::fs::remove_file(tmp.path())?;
+        }
+        let hash = finish_dir(&dir, &meta, &key, Status::Interrupted)?;
+        out.push(Recovered { recording: meta.recording, school: meta.school, manifest_sha256: hash });
+    }
+    Ok(out)
+}
+
+/// A recording whose every object is now in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    pub recording: String,
+    pub manifest_sha256: String,
+}
+
+/// Uploads everything spooled; returns the recordings completed by this pass. Stops at the
+/// first failure (the store is down): the caller backs off and calls again.
+pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>, crate::objstore::StoreError> {
+    let mut done = Vec::new();
+    let Ok(entries) = std::fs::read_dir(spool) else { return Ok(done) };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join("meta.json").exists()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let Some(recording) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        // The wrapped data key travels with the recording, so the KEK alone opens it anywhere.
+        let key_file = dir.join("key.wrapped");
+        if key_file.exists() {
+            objects.put(&key_object(&recording), &std::fs::read(&key_file)?).await?;
+        }
+        let mut sealed: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sealed") && !p.ends_with("manifest.sealed"))
+            .collect();
+        sealed.sort();
+        for path in sealed {
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            objects.put(&format!("{recording}/{stem}"), &std::fs::read(&path)?).await?;
+            std::fs::rename(&path, path.with_extension("uploaded"))?;
+        }
+        let manifest = dir.join("manifest.sealed");
+        if manifest.exists() {
+            let bytes = std::fs::read(&manifest)?;
+            objects.put(&manifest_key(&recording), &bytes).await?;
+            std::fs::remove_dir_all(&dir)?;
+            done.push(Uploaded { recording, manifest_sha256: sha256_hex(&bytes) });
+        }
+    }
+    Ok(done)
+}
+
+/// The supervised upload worker: drains the spool whenever woken or every two seconds,
+/// backing off from 0.5 s to 30 s while the store is failing. `on_done` hears of each
+/// recording that reached the store whole.
+pub async fn run_uploader(spool: PathBuf, objects: std::sync::Arc<Objects>, wake: std::sync::Arc<tokio::sync::Notify>, on_done: impl Fn(Uploaded) + Send + 'static) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match drain_once(&spool, &objects).await {
+            Ok(done) => {
+                backoff = Duration::from_millis(500);
+                for d in done {
+                    on_done(d);
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+            Err(e) => {
+                tracing_warn(&e);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn tracing_warn(e: &crate::objstore::StoreError) {
+    eprintln!("recorder: upload failed, will retry: {e}");
+}
+
+/// Opens a recording's manifest from the store. Returns it, its data key and the hash of the
+/// sealed manifest (what the audit chain holds).
+pub async fn open_recording(objects: &Objects, kek: &Kek, recording: &str) -> Result<(Manifest, DataKey, String), SpoolError> {
+    let io = |e: crate::objstore::StoreError| SpoolError::Io(std::io::Error::other(e));
+    let wrapped = objects.get(&key_object(recording)).await.map_err(io)?;
+    let key = kek.unwrap(recording, &wrapped)?;
+    let sealed = objects.get(&manifest_key(recording)).await.map_err(io)?;
+    let manifest: Manifest = serde_json::from_slice(&seal::open(&key, recording, Kind::Manifest, 0, &sealed)?)?;
+    if manifest.recording != recording {
+        return Err(SpoolError::Seal(seal::SealError::WrongSegment));
+    }
+    Ok((manifest, key, sha256_hex(&sealed)))
+}
+
+/// Fetches and opens one segment, checking its hash against the manifest first.
+pub async fn open_segment(objects: &Objects, key: &DataKey, recording: &str, info: &SegmentInfo) -> Result<Vec<u8>, SpoolError> {
+    let sealed = objects.get(&info.object).await.map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
+    if sha256_hex(&sealed) != info.sha256 {
+        return Err(SpoolError::Seal(seal::SealError::Tampered));
+    }
+    Ok(seal::open(key, recording, Kind::Media, info.index, &sealed)?)
+}
+
+/// The track names a segment carries, as [`Track`]s.
+pub fn tracks_of(info: &SegmentInfo) -> Vec<Track> {
+    info.tracks.iter().filter_map(|t| match t.as_str() {
+        "video" => Some(Track::Video),
+        "audio" => Some(Track::Audio),
+        _ => None,
+    }).collect()
+}
