@@ -3,6 +3,7 @@
 #
 #   infra/setup.sh run    system packages needed to build and run the server (ffmpeg-next's deps)
 #   infra/setup.sh test   the above, plus the test tools: ffmpeg CLI, Chromium + chromedriver,
+#                         PostgreSQL (run by infra/postgres.sh, never as a system service),
 #                         npm packages for tests/browser and a Python venv for tests/aiortc
 #
 # Run it as root (it uses sudo when not root). A second run with nothing changed touches no network.
@@ -51,7 +52,7 @@ stamp_of() {
 
 RUN_PACKAGES=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev)
-TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv)
+TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv postgresql postgresql-client)
 
 is_installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -5,6 +5,8 @@
 # an earlier one failed: Rust (`cargo test --workspace`), browser (`node --test` in tests/browser)
 # and aiortc (pytest in tests/aiortc). The last line is `tests: N passed, N failed`; the exit code
 # is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the server binary.
+# The Rust suite runs the store tests and the multi-node test on a throwaway PostgreSQL
+# (infra/postgres.sh, stopped at exit) unless LIVEGATE_TEST_POSTGRES_URL is already set.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +56,12 @@ TOTAL_PASSED=0
 TOTAL_FAILED=0
 SUMMARY=()
 LOGDIR="$(mktemp -d)"
-trap 'rm -rf "$LOGDIR"' EXIT
+PG_STARTED=0
+cleanup() {
+  [ "$PG_STARTED" -eq 1 ] && bash "$ROOT/infra/postgres.sh" stop || true
+  rm -rf "$LOGDIR"
+}
+trap cleanup EXIT
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 
@@ -122,6 +129,22 @@ fi
 echo "server binary: $LIVEGATE_BIN"
 
 # --- suites -----------------------------------------------------------------------------------
+
+if wants rust && [ -z "${LIVEGATE_TEST_POSTGRES_URL:-}" ]; then
+  banner "postgres (infra/postgres.sh start)"
+  # A cluster of our own, so parallel runs never stop each other's. (Not under $LOGDIR: the
+  # server runs as the postgres user, who cannot enter it.)
+  LIVEGATE_PG_DIR="$(mktemp -d /tmp/livegate-pg.XXXXXX)"
+  export LIVEGATE_PG_DIR
+  PG_STARTED=1
+  if url="$(bash infra/postgres.sh start)"; then
+    export LIVEGATE_TEST_POSTGRES_URL="$url"
+    echo "PostgreSQL for the store and multi-node tests: $url"
+  else
+    # The suites still run; the PostgreSQL halves then fail under CI or say they were skipped.
+    record postgres 0 1 1
+  fi
+fi
 
 if wants rust; then
   banner "rust (cargo test --workspace --no-fail-fast)"

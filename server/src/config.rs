@@ -26,6 +26,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where Livegate keeps its files.
     pub data_dir: std::path::PathBuf,
+    /// Sessions and sign-in limits (`[accounts]` in the file).
+    pub accounts: AccountsConfig,
+    /// A live lesson with no teacher connected for this long ends (seconds, at least 1).
+    pub teacher_absent_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -37,6 +41,8 @@ impl Default for Config {
             secure_cookies: false,
             database_url: None,
             data_dir: "data".into(),
+            accounts: AccountsConfig::default(),
+            teacher_absent_timeout_secs: 600,
         }
     }
 }
@@ -78,6 +84,9 @@ impl Config {
         if let Some(v) = get("LIVEGATE_DATA_DIR") {
             self.data_dir = v.into();
         }
+        if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
+            self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
+        }
         Ok(())
     }
 
@@ -86,9 +95,47 @@ impl Config {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("livegate.db").display()))
     }
 
+    /// How long a lesson may run without a teacher connected before it ends.
+    pub fn teacher_absent_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.teacher_absent_timeout_secs.max(1))
+    }
+
     /// The advertised media address, resolving the default.
     pub fn advertise_ip(&self) -> IpAddr {
         self.advertise_ip.unwrap_or_else(default_advertise_ip)
+    }
+}
+
+/// Sessions and sign-in limits. They live in the database, so nodes sharing one should be
+/// configured alike. Zero values are raised to 1.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// A session unused for this long ends (minutes).
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in, used or not (hours).
+    pub session_lifetime_hours: u64,
+    /// Failed sign-ins for one email address within the window before it is locked.
+    pub failures_per_email: u32,
+    /// Failed sign-ins from one client address (an IPv6 /64) within the window before it is locked.
+    pub failures_per_address: u32,
+    /// The failure window (minutes).
+    pub failure_window_minutes: u64,
+    /// Take the client address from the last `X-Forwarded-For` entry. Only behind a reverse
+    /// proxy that sets it: otherwise clients could pick their own address.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 120,
+            session_lifetime_hours: 12,
+            failures_per_email: 5,
+            failures_per_address: 30,
+            failure_window_minutes: 15,
+            trust_forwarded_for: false,
+        }
     }
 }
 
@@ -115,6 +162,18 @@ mod tests {
         c.apply_env(|k| (k == "LIVEGATE_MEDIA_PORT").then(|| "6000".to_string())).unwrap();
         assert_eq!(c.media_port, 6000);
         assert_eq!(c.http.port(), 9000);
+    }
+
+    #[test]
+    fn teacher_absent_timeout_from_file_and_env() {
+        assert_eq!(Config::default().teacher_absent_timeout(), std::time::Duration::from_secs(600));
+        let mut c: Config = toml::from_str("teacher_absent_timeout_secs = 30\n").unwrap();
+        assert_eq!(c.teacher_absent_timeout_secs, 30);
+        c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "2".to_string())).unwrap();
+        assert_eq!(c.teacher_absent_timeout(), std::time::Duration::from_secs(2));
+        assert!(c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "soon".to_string())).is_err());
+        c.teacher_absent_timeout_secs = 0;
+        assert_eq!(c.teacher_absent_timeout(), std::time::Duration::from_secs(1), "never zero");
     }
 
     #[test]

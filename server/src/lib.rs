@@ -15,5 +15,6 @@ pub mod lesson;
 pub mod media;
 pub mod password;
 pub mod proto;
+pub mod roster_csv;
 pub mod sfu;
 pub mod store;

@@ -59,6 +59,9 @@ struct Overrides {
     /// The database: `sqlite:path` or `postgres://...`.
     #[arg(long)]
     database_url: Option<String>,
+    /// End a live lesson after its teacher has been away this many seconds.
+    #[arg(long)]
+    teacher_absent_timeout_secs: Option<u64>,
 }
 
 impl Overrides {
@@ -74,6 +77,9 @@ impl Overrides {
         }
         if let Some(v) = self.database_url {
             config.database_url = Some(v);
+        }
+        if let Some(v) = self.teacher_absent_timeout_secs {
+            config.teacher_absent_timeout_secs = v;
         }
     }
 }
@@ -112,6 +118,10 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&config.database_url()).await?;
     if demo && store::seed::seed_if_empty(&store).await? {
         eprintln!("Loaded the demo school.");
+    }
+    if config.database_url().starts_with("postgres") {
+        // Several nodes may share this database: hear about each other's changes.
+        store.follow_other_nodes(std::time::Duration::from_millis(500));
     }
     let running = livegate::http::serve(config, store).await?;
     if demo {

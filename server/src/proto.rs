@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::ids::{LessonId, ParticipantId, StreamId};
+use crate::store::Role;
 
 /// The protocol version a client names in `join`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -42,6 +43,9 @@ pub enum StreamKind {
 pub enum LessonRole {
     Teacher,
     Pupil,
+    /// Staff from a trusted domain who do not teach the class, admitted from the lobby by the
+    /// teacher: they receive the lesson and publish only what the teacher grants, like a pupil.
+    Guest,
 }
 
 /// The state of a lesson.
@@ -72,6 +76,32 @@ pub struct Participant {
     pub grants: Vec<Media>,
     pub hand_raised: bool,
     pub publishing: Vec<StreamKind>,
+    /// A pupil's privacy profile (policy 40.8), sent only to the class's teacher and to the
+    /// pupil themself; absent for everyone else and for pupils without a profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyView>,
+}
+
+/// What a privacy profile means inside a lesson, for those allowed to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacyView {
+    /// The camera can never be granted or published.
+    pub camera_always_off: bool,
+    /// The name other pupils and guests see instead of the real one.
+    pub alias: Option<String>,
+    /// Left out of the participant lists other pupils and guests receive.
+    pub hidden_from_pupils: bool,
+}
+
+/// Someone waiting in the lobby, as the teacher sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LobbyEntry {
+    pub participant_id: ParticipantId,
+    pub display_name: String,
+    /// Their role at the school (`teacher`, `leader`, `superuser`, `external`).
+    pub role: Role,
+    /// Their email's domain, so the teacher can tell a colleague from a stranger.
+    pub domain: String,
 }
 
 /// An ICE candidate as the browser's `RTCIceCandidateInit`.
@@ -102,6 +132,8 @@ pub enum ClientMsg {
     Remove { participant_id: ParticipantId },
     EndLesson,
     Hand { raised: bool },
+    Admit { participant_id: ParticipantId },
+    Refuse { participant_id: ParticipantId },
 }
 
 /// Messages from the server to a client.
@@ -123,6 +155,8 @@ pub enum ServerMsg {
     ParticipantUpdated { participant: Participant },
     Grants { grants: Vec<Media> },
     Removed { reason: ErrorCode },
+    Lobby { participant_id: ParticipantId, lesson: LessonSummary },
+    LobbyUpdated { waiting: Vec<LobbyEntry> },
     LessonEnded,
     Pong,
     Error {
@@ -170,6 +204,16 @@ mod tests {
             grants: vec![Media::Microphone],
             hand_raised: false,
             publishing: vec![StreamKind::Microphone],
+            privacy: None,
+        };
+        let guarded = Participant {
+            id: pid("p_3"),
+            display_name: "Cara".into(),
+            role: LessonRole::Pupil,
+            grants: vec![],
+            hand_raised: true,
+            publishing: vec![],
+            privacy: Some(PrivacyView { camera_always_off: true, alias: Some("Star".into()), hidden_from_pupils: true }),
         };
         let client = vec![
             ClientMsg::Join { protocol: 1, ticket: "t".into() },
@@ -192,12 +236,14 @@ mod tests {
             ClientMsg::Remove { participant_id: pid("p_1") },
             ClientMsg::EndLesson,
             ClientMsg::Hand { raised: true },
+            ClientMsg::Admit { participant_id: pid("p_4") },
+            ClientMsg::Refuse { participant_id: pid("p_4") },
         ];
         let server = vec![
             ServerMsg::Joined {
                 participant_id: pid("p_1"),
                 role: LessonRole::Pupil,
-                lesson,
+                lesson: lesson.clone(),
                 participants: vec![participant.clone()],
                 grants: vec![],
             },
@@ -207,8 +253,19 @@ mod tests {
             ServerMsg::ParticipantJoined { participant: participant.clone() },
             ServerMsg::ParticipantLeft { participant_id: pid("p_1") },
             ServerMsg::ParticipantUpdated { participant },
+            ServerMsg::ParticipantUpdated { participant: guarded },
             ServerMsg::Grants { grants: vec![Media::Microphone, Media::Camera] },
             ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher },
+            ServerMsg::Removed { reason: ErrorCode::ConsentWithdrawn },
+            ServerMsg::Lobby { participant_id: pid("p_4"), lesson: lesson.clone() },
+            ServerMsg::LobbyUpdated {
+                waiting: vec![LobbyEntry {
+                    participant_id: pid("p_4"),
+                    display_name: "Dr Chen".into(),
+                    role: Role::External,
+                    domain: "partner.sch.uk".into(),
+                }],
+            },
             ServerMsg::LessonEnded,
             ServerMsg::Pong,
             ServerMsg::error(ErrorCode::NotGranted, Some(sid("cam"))),
@@ -240,6 +297,8 @@ mod tests {
             r#"{"type":"launch_missiles"}"#,
             r#"{"type":"grant","participant_id":"p_1","media":"camera","extra":1}"#,
             r#"{"type":"join","protocol":1}"#,
+            r#"{"type":"admit"}"#,
+            r#"{"type":"refuse","participant_id":"p 1"}"#,
             r#"{"type":"publish","stream_id":"../x","kind":"camera","sdp":""}"#,
             r#"{"type":"publish","stream_id":"a","kind":"hologram","sdp":""}"#,
             r#"[1,2,3]"#,

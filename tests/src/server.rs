@@ -57,6 +57,12 @@ pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
 impl Server {
     /// Spawns `livegate demo --http 127.0.0.1:0 --media-port 0 --advertise-ip 127.0.0.1`.
     pub async fn start() -> Result<Server> {
+        Server::start_with_args(&[]).await
+    }
+
+    /// Like [`start`](Self::start), with extra command-line flags (for example
+    /// `--teacher-absent-timeout-secs 2`).
+    pub async fn start_with_args(extra: &[&str]) -> Result<Server> {
         let bin = binary_path();
         if !bin.exists() {
             bail!(
@@ -74,6 +80,7 @@ impl Server {
                 "--advertise-ip",
                 "127.0.0.1",
             ])
+            .args(extra)
             .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

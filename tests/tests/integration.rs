@@ -7,17 +7,27 @@
 //! (the server's RUST_LOG, default `info`), `LIVEGATE_TEST_LOGS=1` (print every server's log,
 //! not only those of failed tests). Needs `ffmpeg` with libvpx and libopus for the test clip.
 
+#[path = "integration/admin.rs"]
+mod admin;
 #[path = "integration/admission.rs"]
 mod admission;
 #[path = "integration/bad_input.rs"]
 mod bad_input;
+#[path = "integration/enforcement.rs"]
+mod enforcement;
 #[path = "integration/grants.rs"]
 mod grants;
 #[path = "integration/http_api.rs"]
 mod http_api;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
+#[path = "integration/lobby.rs"]
+mod lobby;
 #[path = "integration/media_flow.rs"]
 mod media_flow;
+#[path = "integration/multinode.rs"]
+mod multinode;
+#[path = "integration/privacy.rs"]
+mod privacy;
 #[path = "integration/streams.rs"]
 mod streams;

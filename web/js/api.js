@@ -2,7 +2,7 @@
 // every failure turned into an ApiError carrying the server's stable error code.
 // @ts-check
 
-/** @typedef {'teacher' | 'pupil'} Role */
+/** @typedef {'superuser' | 'teacher' | 'leader' | 'pupil' | 'external'} Role */
 /** @typedef {'microphone' | 'camera' | 'screen'} Media */
 /** @typedef {'camera' | 'microphone' | 'screen'} StreamKind */
 /** @typedef {{id: string, display_name: string, role: Role}} User */

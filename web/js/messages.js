@@ -24,6 +24,30 @@ const EXPLANATIONS = {
     title: 'You were removed from the lesson',
     text: 'Your teacher removed you from this lesson, so you cannot join it again.',
   },
+  refused_by_teacher: {
+    title: 'The teacher did not let you in',
+    text: 'The teacher turned down your request to join this lesson. Contact them if you think this is a mistake.',
+  },
+  in_lobby: {
+    title: 'Waiting to be let in',
+    text: 'You are in the lobby. The teacher will let you in when they are ready.',
+  },
+  consent_withdrawn: {
+    title: 'You cannot join live lessons now',
+    text: 'The permission for you to join live lessons has been withdrawn. Ask your school what to do next.',
+  },
+  consent_opted_out: {
+    title: 'Live lessons are not for you right now',
+    text: 'Your parent or carer has chosen another way for you to learn. Your school will tell you what to do.',
+  },
+  account_disabled: {
+    title: 'This account is switched off',
+    text: 'Your account cannot be used at the moment. Please contact your school.',
+  },
+  camera_always_off: {
+    title: 'Camera stays off',
+    text: "The school's privacy setting keeps this camera off in live lessons.",
+  },
   wrong_school: {
     title: 'This lesson is at another school',
     text: 'This lesson belongs to a different school, so your account cannot join it.',
@@ -66,6 +90,18 @@ const EXPLANATIONS = {
     title: 'Sign-in failed',
     text: 'That email or password is not right. Check them and try again.',
   },
+  too_many_attempts: {
+    title: 'Too many tries',
+    text: 'There have been too many wrong passwords. Wait up to 15 minutes, then try again. If you have forgotten your password, ask your school for a new link.',
+  },
+  token_invalid: {
+    title: 'This link does not work',
+    text: 'The link has expired or has already been used. Ask your school for a new one.',
+  },
+  weak_password: {
+    title: 'Choose a longer password',
+    text: 'Your password needs at least 10 characters (and no more than 256).',
+  },
   not_granted: {
     title: 'Not allowed yet',
     text: 'Your teacher has not turned that on for you.',
@@ -78,6 +114,50 @@ const EXPLANATIONS = {
     title: 'Connection problem',
     text: 'Your browser and the lesson could not agree how to connect. Try again or use another browser.',
     retry: true,
+  },
+  conflict: {
+    title: 'Already there',
+    text: 'That already exists: an account with this email, a class with this name, this domain, or this person on the class.',
+  },
+  bad_request: {
+    title: 'Please check the form',
+    text: 'Something in the form is missing or not in the expected form. Check it and try again.',
+  },
+  role_mismatch: {
+    title: 'Role does not fit',
+    text: 'Only pupil accounts can join a class as pupils, and only teacher accounts as its teachers.',
+  },
+  cannot_change_self: {
+    title: 'Not on your own account',
+    text: 'You cannot disable your own account or change your own role. Ask another superuser.',
+  },
+  payload_too_large: {
+    title: 'File too large',
+    text: 'A roster file can be at most 5 MB. Split it into smaller files, for example one per year group.',
+  },
+  csv_not_utf8: {
+    title: 'File not readable',
+    text: 'The file is not UTF-8 text. In your spreadsheet, save it as "CSV UTF-8" and try again.',
+  },
+  csv_empty: {
+    title: 'No pupils in the file',
+    text: 'The file is empty or has only a header row.',
+  },
+  csv_bad_header: {
+    title: 'Columns not recognised',
+    text: 'The first row must name exactly these columns: pupil email, first name, last name, class.',
+  },
+  csv_malformed: {
+    title: 'Not a valid CSV file',
+    text: 'The file could not be read as CSV. Export it from your MIS or spreadsheet as CSV again.',
+  },
+  csv_too_many_rows: {
+    title: 'Too many rows',
+    text: 'A roster file can have at most 20,000 pupils. Split it into smaller files.',
+  },
+  roster_invalid: {
+    title: 'Nothing was imported',
+    text: 'Some rows have problems, so nothing was imported. Fix them in the file and check it again.',
   },
   network: {
     title: 'Cannot reach the server',
@@ -101,4 +181,27 @@ export function explain(code) {
     text: `The lesson could not continue (${code}). Please try again.`,
     retry: true,
   };
+}
+
+/**
+ * Why a pupil cannot join their class's lessons, in words for their teacher, by gate code.
+ * @type {Record<string, string>}
+ */
+const READINESS = {
+  consent_missing: 'No signed code-of-conduct form yet from the pupil and a parent or carer.',
+  consent_withdrawn: 'Consent for live lessons was withdrawn.',
+  consent_opted_out: 'A parent or carer opted out of live lessons; the school has another plan.',
+  domain_not_trusted: "Their email address is not on one of the school's trusted domains.",
+  account_disabled: 'Their account is disabled.',
+  not_on_roster: 'Not on the class list.',
+  in_lobby: 'Not a pupil account: they would wait in the lobby for you.',
+};
+
+/**
+ * The teacher-facing reason a pupil cannot join, for a gate refusal code.
+ * @param {string} code
+ * @returns {string}
+ */
+export function readinessReason(code) {
+  return READINESS[code] || `They cannot join yet (${code}).`;
 }

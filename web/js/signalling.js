@@ -7,11 +7,19 @@ import { ApiError, lessonTicket } from './api.js';
 
 /** @typedef {import('./api.js').Media} Media */
 /** @typedef {import('./api.js').StreamKind} StreamKind */
-/** @typedef {import('./api.js').Role} Role */
 /** @typedef {import('./api.js').LessonSummary} LessonSummary */
+/** A role inside a lesson: `guest` is staff let in from the lobby. @typedef {'teacher' | 'pupil' | 'guest'} Role */
+/**
+ * A pupil's privacy profile, sent only to the class's teachers and to the pupil themself.
+ * @typedef {{camera_always_off: boolean, alias: string | null, hidden_from_pupils: boolean}} PrivacyView
+ */
 /**
  * @typedef {{id: string, display_name: string, role: Role, grants: Media[],
- *   hand_raised: boolean, publishing: StreamKind[]}} Participant
+ *   hand_raised: boolean, publishing: StreamKind[], privacy?: PrivacyView}} Participant
+ */
+/**
+ * Someone waiting in the lobby, as teachers see them.
+ * @typedef {{participant_id: string, display_name: string, role: string, domain: string}} LobbyEntry
  */
 /**
  * A stream this client receives: the server offered it, we answered.
@@ -25,8 +33,9 @@ import { ApiError, lessonTicket } from './api.js';
  *   pc: RTCPeerConnection | null}} Publication
  */
 /**
- * idle → connecting → joined ⇄ reconnecting → closed. `closed` is final; `endCode` says why.
- * @typedef {'idle' | 'connecting' | 'joined' | 'reconnecting' | 'closed'} ConnectionState
+ * idle → connecting → (waiting →) joined ⇄ reconnecting → closed. `waiting`: in the lobby until
+ * a teacher admits us. `closed` is final; `endCode` says why.
+ * @typedef {'idle' | 'connecting' | 'waiting' | 'joined' | 'reconnecting' | 'closed'} ConnectionState
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -41,7 +50,8 @@ const BACKOFF_MAX_MS = 8_000;
 const FINAL_CODES = new Set([
   'not_on_roster', 'wrong_school', 'lesson_not_live', 'teacher_absent', 'removed_by_teacher',
   'replaced', 'protocol_mismatch', 'forbidden_role', 'not_found', 'not_signed_in',
-  'consent_missing', 'domain_not_trusted', 'bad_request',
+  'consent_missing', 'consent_withdrawn', 'consent_opted_out', 'domain_not_trusted',
+  'account_disabled', 'refused_by_teacher', 'bad_request',
 ]);
 
 /**
@@ -92,8 +102,10 @@ function preferServerCodecs(transceiver, trackKind) {
 /**
  * One participant's presence in one lesson. Events (all CustomEvent, details in brackets):
  * - `state` {state, attempt}: connection state changed
+ * - `waiting` {participantId, lesson}: we are in the lobby until a teacher admits us
  * - `joined` {participantId, role, lesson}
  * - `participants` {}: the participant list changed (read `participants`)
+ * - `lobby` {}: (teachers) who waits in the lobby changed (read `lobby`)
  * - `grants` {grants}: this client's grants changed
  * - `stream-added` {received: ReceivedStream}; `stream-removed` {streamId}
  * - `publication` {kind, live: boolean, code?: string}: a local stream went live or ended
@@ -117,6 +129,8 @@ export class LessonConnection extends EventTarget {
     this.lesson = null;
     /** @type {Map<string, Participant>} */
     this.participants = new Map();
+    /** @type {LobbyEntry[]} who waits in the lobby (teachers only) */
+    this.lobby = [];
     /** @type {Set<Media>} */
     this.grants = new Set();
     /** @type {Map<string, ReceivedStream>} */
@@ -208,6 +222,16 @@ export class LessonConnection extends EventTarget {
     this.send({ type: 'remove', participant_id: participantId });
   }
 
+  /** Lets someone in from the lobby as a guest. @param {string} participantId */
+  admit(participantId) {
+    this.send({ type: 'admit', participant_id: participantId });
+  }
+
+  /** Turns someone in the lobby away. @param {string} participantId */
+  refuse(participantId) {
+    this.send({ type: 'refuse', participant_id: participantId });
+  }
+
   endLesson() {
     this.send({ type: 'end_lesson' });
   }
@@ -278,7 +302,8 @@ export class LessonConnection extends EventTarget {
       this.scheduleReconnect();
     });
     this.joinTimer = setTimeout(() => {
-      if (generation === this.generation && this.state !== 'joined' && this.state !== 'closed') {
+      const settled = this.state === 'joined' || this.state === 'waiting' || this.state === 'closed';
+      if (generation === this.generation && !settled) {
         console.warn('livegate: no `joined` in time; reconnecting');
         this.restart();
       }
@@ -374,6 +399,11 @@ export class LessonConnection extends EventTarget {
   async handle(msg) {
     switch (msg.type) {
       case 'joined': return this.onJoined(msg);
+      case 'lobby': return this.onLobby(msg);
+      case 'lobby_updated':
+        this.lobby = Array.isArray(msg.waiting) ? msg.waiting : [];
+        this.emit('lobby', {});
+        return undefined;
       case 'answer': return this.onAnswer(msg.stream_id, msg.sdp);
       case 'offer': return this.onOffer(msg);
       case 'stream_ended': return this.onStreamEnded(msg.stream_id);
@@ -397,11 +427,33 @@ export class LessonConnection extends EventTarget {
     }
   }
 
+  /**
+   * In the lobby: the socket stays open (with its heartbeat) until a teacher admits us
+   * (`joined`) or refuses us (`removed`).
+   * @param {any} msg
+   */
+  onLobby(msg) {
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    this.joinTimer = null;
+    this.attempt = 0;
+    this.participantId = msg.participant_id;
+    this.lesson = msg.lesson;
+    this.setState('waiting');
+    this.startHeartbeat();
+    this.emit('waiting', { participantId: this.participantId, lesson: this.lesson });
+  }
+
+  startHeartbeat() {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_MS);
+  }
+
   /** @param {any} msg */
   async onJoined(msg) {
     if (this.joinTimer) clearTimeout(this.joinTimer);
     this.joinTimer = null;
     this.attempt = 0;
+    this.lobby = [];
     this.participantId = msg.participant_id;
     this.role = msg.role;
     this.lesson = msg.lesson;
@@ -409,7 +461,7 @@ export class LessonConnection extends EventTarget {
     this.grants = new Set(msg.grants || []);
     this.joinedAt = Date.now();
     this.setState('joined');
-    this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_MS);
+    this.startHeartbeat();
     this.emit('joined', { participantId: this.participantId, role: this.role, lesson: this.lesson });
     this.emit('participants', {});
     this.emit('grants', { grants: [...this.grants] });
@@ -448,12 +500,13 @@ export class LessonConnection extends EventTarget {
       this.emit('problem', { code, message });
       return;
     }
-    if (this.state !== 'joined') {
+    if (this.state !== 'joined' && this.state !== 'waiting') {
       // Refused at the gate, or the ticket was stale: the socket is about to close.
       if (isFinal(code, this.joinedAt !== null)) this.finish(code, message);
       return;
     }
-    if (code === 'replaced' || code === 'removed_by_teacher' || code === 'lesson_not_live') {
+    if (code === 'replaced' || code === 'removed_by_teacher' || code === 'lesson_not_live'
+      || code === 'refused_by_teacher') {
       this.finish(code, message);
       return;
     }
@@ -466,8 +519,15 @@ export class LessonConnection extends EventTarget {
    */
   mayPublish(kind, media) {
     if (this.role === 'teacher') return true;
+    if (kind === 'camera' && this.ownPrivacy()?.camera_always_off) return false;
     if (!this.grants.has(KIND_NEEDS[kind])) return false;
     return !(kind === 'camera' && media.getAudioTracks().length > 0 && !this.grants.has('microphone'));
+  }
+
+  /** This participant's own privacy profile, if the school set one. */
+  ownPrivacy() {
+    const me = this.participantId ? this.participants.get(this.participantId) : undefined;
+    return me && me.privacy ? me.privacy : null;
   }
 
   /**

@@ -1,6 +1,8 @@
 // Entry module of the web client: routing between views (sign-in, home, recording notice,
 // message, lesson), sign-in and sign-out, and the read-only `window.livegate` debug hook.
-// Routes: `#/` home, `#/lessons/<id>` the recording notice and then the lesson itself.
+// Routes: `#/` home, `#/lessons/<id>` the recording notice and then the lesson itself,
+// `#/set-password?token=...` the page an invite or reset link opens (no sign-in needed),
+// `#/admin/<section>` the superuser's administration pages (ui-admin.js; a superuser's home).
 // @ts-check
 
 import * as api from './api.js';
@@ -8,7 +10,10 @@ import { ApiError } from './api.js';
 import { explain } from './messages.js';
 import { announce, byId, showView, view } from './ui-dom.js';
 import { renderHome } from './ui-home.js';
+import { openSetPassword, setPasswordToken } from './ui-account.js';
 import { LessonView } from './ui-lesson.js';
+import { adminRoute, openAdmin, resetAdmin } from './ui-admin.js';
+import { renderReadiness } from './ui-admin-readiness.js';
 
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./api.js').ClassSummary} ClassSummary */
@@ -49,8 +54,23 @@ async function route() {
   const lessonId = lessonIdFromHash();
   if (app.lesson && app.lesson.lessonId !== lessonId) leaveLesson();
   if (app.lesson) return; // already in this lesson
+  const token = setPasswordToken();
+  if (token !== null) {
+    openSetPassword(token, onPasswordSet);
+    return;
+  }
   if (!app.user && !(await loadMe(nav))) return;
   if (nav !== app.navigation) return;
+  const admin = adminRoute();
+  if (admin || (!lessonId && app.user?.role === 'superuser')) {
+    if (app.user?.role !== 'superuser') {
+      showMessage('forbidden_role');
+      return;
+    }
+    if (!admin) history.replaceState(null, '', '#/admin/users');
+    await openAdmin(admin || { section: 'users', param: null }, go, () => showSignIn());
+    return;
+  }
   if (lessonId) await openNotice(lessonId, nav);
   else showHome();
 }
@@ -83,11 +103,22 @@ function setUser(user, classes) {
 
 // ---------------------------------------------------------------- sign-in and sign-out
 
-function showSignIn() {
+/** @param {string} [note] a line shown above the form, e.g. after setting a password */
+function showSignIn(note = '') {
   setUser(null, []);
   byId('signin-error').textContent = '';
+  const noteEl = byId('signin-note');
+  noteEl.textContent = note;
+  noteEl.hidden = !note;
   showView('signin');
   byId('signin-email').focus();
+}
+
+function onPasswordSet() {
+  // The link is spent; drop it from the address bar. Setting a password ends every session.
+  app.navigation++;
+  history.replaceState(null, '', '#/');
+  showSignIn('Your password is set. Sign in with your email address and your new password.');
 }
 
 async function onSignIn(/** @type {SubmitEvent} */ ev) {
@@ -126,6 +157,7 @@ async function onSignOut() {
     console.warn('livegate: sign-out failed', err);
   }
   app.navigation++;
+  resetAdmin();
   history.replaceState(null, '', '#/');
   showSignIn();
 }
@@ -136,6 +168,7 @@ function showHome() {
   if (!app.user) return;
   byId('home-error').textContent = '';
   renderHome(app.user, app.classes, homeActions);
+  void renderReadiness(app.user.role === 'teacher' ? app.classes : []);
   if (view() !== 'home') showView('home');
   app.homeTimer = setInterval(() => void refreshHome(), HOME_REFRESH_MS);
 }
@@ -193,13 +226,18 @@ async function openNotice(lessonId, nav) {
     return;
   }
   app.noticeLesson = lesson;
-  const teacher = app.user?.role === 'teacher';
+  const mine = app.classes.find((c) => c.id === lesson.class_id);
+  const teacher = Boolean(mine && mine.can_teach);
+  // Staff who neither teach nor are on the class wait in the lobby until the teacher admits them.
+  const visitor = !mine && app.user?.role !== 'pupil';
   byId('notice-class').textContent = lesson.class_name;
   byId('notice-text').textContent = lesson.recording_notice;
   byId('notice-role-text').textContent = teacher
     ? 'Your camera and microphone go live for the class when you join. You can share your screen too.'
-    : 'Your camera and microphone stay off. Your teacher can let you turn them on.';
-  byId('notice-join').textContent = teacher ? 'Start teaching' : 'Join lesson';
+    : visitor
+      ? 'You will wait in the lobby until the teacher lets you in. Your camera and microphone stay off unless the teacher allows them.'
+      : 'Your camera and microphone stay off. Your teacher can let you turn them on.';
+  byId('notice-join').textContent = teacher ? 'Start teaching' : visitor ? 'Ask to join' : 'Join lesson';
   byId('notice-error').textContent = '';
   showView('notice');
 }
@@ -273,6 +311,7 @@ const debugHook = Object.freeze({
       joined_at: conn ? conn.joinedAt : null,
       grants: conn ? [...conn.grants] : [],
       participants: conn ? [...conn.participants.values()].map((p) => ({ ...p })) : [],
+      lobby: conn ? conn.lobby.map((w) => ({ ...w })) : [],
     };
   },
   /** Live peer connections: {stream_id, direction: 'recv' | 'send', kind, publisher_id, pc}. */

@@ -1,6 +1,8 @@
-// The lesson view shell shared by teacher and pupil: creates the LessonConnection, shows the
-// lesson title and connection status next to the always-visible recording indicator, and hands
-// role-specific work to ui-teacher.js or ui-pupil.js.
+// The lesson view shell shared by every role: creates the LessonConnection, shows the lesson
+// title and connection status next to the always-visible recording indicator, shows the
+// waiting panel while a visiting member of staff is in the lobby, and hands role-specific work
+// to ui-teacher.js (the class's teacher) or ui-pupil.js (pupils, and guests let in from the
+// lobby) once the server says which role this person has in the lesson.
 // @ts-check
 
 import { LessonConnection } from './signalling.js';
@@ -11,6 +13,7 @@ import { PupilView } from './ui-pupil.js';
 
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./api.js').LessonSummary} LessonSummary */
+/** @typedef {import('./signalling.js').Role} Role */
 
 /**
  * What the role-specific controllers implement.
@@ -30,30 +33,35 @@ export class LessonView {
     this.onClosed = onClosed;
     this.connection = new LessonConnection(lesson.id);
     this.stopped = false;
-    /** @type {RoleController} */
-    this.controller = user.role === 'teacher'
-      ? new TeacherConsole(this.connection, this)
-      : new PupilView(this.connection, this);
+    /** @type {RoleController | null} created at the first `joined`, when the role is known */
+    this.controller = null;
+    /** @type {Role | null} */
+    this.controllerRole = null;
+    this.abort = new AbortController();
   }
 
   start() {
-    const teacher = this.user.role === 'teacher';
     byId('lesson-title').textContent = this.lesson.class_name;
-    byId('teacher-console').hidden = !teacher;
-    byId('pupil-view').hidden = teacher;
+    byId('teacher-console').hidden = true;
+    byId('pupil-view').hidden = true;
+    byId('lobby-wait').hidden = true;
     this.setStatus('Joining the lesson…');
     const conn = this.connection;
+    byId('lobby-leave').addEventListener('click', () => conn.leave(), { signal: this.abort.signal });
     conn.addEventListener('state', (ev) => this.onState(/** @type {CustomEvent} */ (ev).detail.state));
+    conn.addEventListener('waiting', () => this.onWaiting());
+    conn.addEventListener('joined', (ev) => this.onJoined(/** @type {CustomEvent} */ (ev).detail.role));
     conn.addEventListener('problem', (ev) => {
       const { code } = /** @type {CustomEvent} */ (ev).detail;
       this.setStatus(explain(code).text, true);
     });
     conn.addEventListener('closed', (ev) => {
       const { code } = /** @type {CustomEvent} */ (ev).detail;
-      this.controller.destroy();
+      this.destroyController();
+      this.abort.abort();
+      byId('lobby-wait').hidden = true;
       if (!this.stopped) this.onClosed(code);
     });
-    this.controller.start();
     conn.start();
   }
 
@@ -61,13 +69,46 @@ export class LessonView {
   stop() {
     this.stopped = true;
     this.connection.leave();
-    this.controller.destroy();
+    this.destroyController();
+    this.abort.abort();
+  }
+
+  destroyController() {
+    if (this.controller) this.controller.destroy();
+    this.controller = null;
+    this.controllerRole = null;
+  }
+
+  /** In the lobby: nothing of the lesson is shown until a teacher lets us in. */
+  onWaiting() {
+    this.destroyController();
+    byId('teacher-console').hidden = true;
+    byId('pupil-view').hidden = true;
+    byId('lobby-wait').hidden = false;
+  }
+
+  /**
+   * Shows the controls of this person's role in the lesson (reconnections keep them).
+   * @param {Role} role
+   */
+  onJoined(role) {
+    byId('lobby-wait').hidden = true;
+    if (this.controller && this.controllerRole === role) return;
+    this.destroyController();
+    const teacher = role === 'teacher';
+    byId('teacher-console').hidden = !teacher;
+    byId('pupil-view').hidden = teacher;
+    this.controllerRole = role;
+    this.controller = teacher ? new TeacherConsole(this.connection, this) : new PupilView(this.connection, this);
+    this.controller.start();
+    if (role === 'guest') this.setStatus('The teacher let you in. You are in the lesson as a guest.');
   }
 
   /** @param {string} state */
   onState(state) {
     if (state === 'connecting') this.setStatus('Joining the lesson…');
     else if (state === 'reconnecting') this.setStatus('Connection lost. Reconnecting…', true);
+    else if (state === 'waiting') this.setStatus('You are waiting for the teacher to let you in.');
     else if (state === 'joined') this.setStatus('You are in the lesson.');
   }
 

@@ -1,6 +1,8 @@
-// The pupil's lesson view: the teacher's video big (their screen, when shared, takes the stage
-// and the camera moves to a thumbnail), microphone and camera off by default and usable only
-// after the teacher's grant, raise hand, and the list of people in the lesson.
+// The pupil's lesson view, also used by guests the teacher let in from the lobby: the
+// teacher's video big (their screen, when shared, takes the stage and the camera moves to a
+// thumbnail), microphone and camera off by default and usable only after the teacher's grant
+// (the camera never, when the school's privacy setting keeps it off), raise hand, and the list
+// of people in the lesson as the server lets this person see it.
 // @ts-check
 
 import { byId, h, tryPlay } from './ui-dom.js';
@@ -100,9 +102,10 @@ export class PupilView {
    * other stream in the row below. Moving an element pauses it, so moved ones play again.
    */
   layout() {
+    // Only a known teacher takes the stage: a pupil hidden from this list stays in the row.
     const fromTeacher = [...this.tiles.values()].filter((t) => {
       const p = this.conn.participants.get(t.received.publisherId);
-      return !p || p.role === 'teacher';
+      return Boolean(p && p.role === 'teacher');
     });
     const main = fromTeacher.find((t) => t.received.kind === 'screen')
       || fromTeacher.find((t) => t.received.kind === 'camera')
@@ -141,6 +144,7 @@ export class PupilView {
       p.display_name,
       p.id === this.conn.participantId ? ' (you)' : '',
       p.role === 'teacher' ? ' (teacher)' : '',
+      p.role === 'guest' ? ' (guest)' : '',
       p.hand_raised ? h('span', { class: 'badge badge-hand' }, ['Hand raised']) : '',
     ])));
     byId('p-count').textContent = `(${people.length})`;
@@ -273,16 +277,21 @@ export class PupilView {
     const hand = byId('p-hand');
     mic.textContent = this.mic ? 'Turn mic off' : 'Turn mic on';
     cam.textContent = this.cam ? 'Turn camera off' : 'Turn camera on';
+    const privacy = this.conn.ownPrivacy();
+    const camLocked = Boolean(privacy && privacy.camera_always_off);
     mic.disabled = this.busy.microphone || !(this.mic || grants.has('microphone'));
-    cam.disabled = this.busy.camera || !(this.cam || grants.has('camera'));
+    cam.disabled = this.busy.camera || camLocked || !(this.cam || grants.has('camera'));
     mic.classList.toggle('is-on', Boolean(this.mic));
     cam.classList.toggle('is-on', Boolean(this.cam));
     hand.textContent = this.hand ? 'Lower hand' : 'Raise hand';
     hand.classList.toggle('is-on', this.hand);
     const allowed = [grants.has('microphone') ? 'microphone' : '', grants.has('camera') ? 'camera' : '']
       .filter(Boolean);
-    byId('p-grant-note').textContent = allowed.length === 0
+    const notes = [allowed.length === 0
       ? 'Your microphone and camera are off. Your teacher decides when you can turn them on.'
-      : `Your teacher lets you use your ${allowed.join(' and ')}.`;
+      : `Your teacher lets you use your ${allowed.join(' and ')}.`];
+    if (camLocked) notes.push('Your school has set your camera to stay off in live lessons.');
+    if (privacy && privacy.alias) notes.push(`Other pupils see you as "${privacy.alias}".`);
+    byId('p-grant-note').textContent = notes.join(' ');
   }
 }

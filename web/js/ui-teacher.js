@@ -1,6 +1,8 @@
 // The teacher's lesson console: own camera preview and publishing (camera + mic), optional
-// screen share, pupils' streams, and the pupil list with hand-raised state and the controls
-// grant/revoke microphone and camera, mute, remove; end the lesson.
+// screen share, pupils' streams, the lobby (staff waiting to join, with Admit and Refuse, and
+// the lesson's link to give them), and the list of pupils and guests with hand-raised state,
+// their privacy settings, and the controls grant/revoke microphone and camera, mute, remove;
+// end the lesson.
 // @ts-check
 
 import { byId, h, tryPlay, visuallyHidden } from './ui-dom.js';
@@ -9,6 +11,7 @@ import { deviceError, mediaTile, stopTracks } from './ui-media.js';
 /** @typedef {import('./signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('./signalling.js').Participant} Participant */
 /** @typedef {import('./signalling.js').ReceivedStream} ReceivedStream */
+/** @typedef {import('./signalling.js').LobbyEntry} LobbyEntry */
 /** @typedef {import('./ui-lesson.js').LessonView} LessonView */
 /** @typedef {import('./api.js').Media} Media */
 
@@ -30,6 +33,8 @@ export class TeacherConsole {
     this.items = new Map();
     /** @type {Map<string, HTMLElement>} tiles by stream id */
     this.tiles = new Map();
+    /** @type {Set<string>} lobby entries already announced */
+    this.knocked = new Set();
     this.cameraBusy = false;
     this.abort = new AbortController();
   }
@@ -40,6 +45,8 @@ export class TeacherConsole {
     byId('t-people').replaceChildren();
     byId('t-remote').replaceChildren();
     this.resetConfirm(byId('t-end'), 'End lesson');
+    byId('t-lobby-link').textContent = `${location.origin}/#/lessons/${conn.lessonId}`;
+    this.renderLobby();
     this.renderPeople();
     this.updateRemoteEmpty();
     this.updateButtons();
@@ -51,7 +58,9 @@ export class TeacherConsole {
       if (this.confirmFirst(button, 'Confirm: end for everyone', 'End lesson')) conn.endLesson();
     }, { signal });
     byId('t-people').addEventListener('click', (ev) => this.onPeopleClick(ev), { signal });
+    byId('t-lobby').addEventListener('click', (ev) => this.onLobbyClick(ev), { signal });
     conn.addEventListener('participants', () => this.renderPeople(), { signal });
+    conn.addEventListener('lobby', () => this.renderLobby(), { signal });
     conn.addEventListener('stream-added', (ev) => this.addTile(/** @type {CustomEvent} */ (ev).detail.received), { signal });
     conn.addEventListener('stream-removed', (ev) => this.removeTile(/** @type {CustomEvent} */ (ev).detail.streamId), { signal });
     conn.addEventListener('publication', (ev) => this.onPublication(/** @type {CustomEvent} */ (ev).detail), { signal });
@@ -71,6 +80,7 @@ export class TeacherConsole {
     this.tiles.clear();
     this.items.clear();
     byId('t-people').replaceChildren();
+    byId('t-lobby').replaceChildren();
   }
 
   // ---------------------------------------------------------------- own camera and screen
@@ -208,6 +218,41 @@ export class TeacherConsole {
     byId('t-remote-empty').hidden = this.tiles.size > 0;
   }
 
+  // ---------------------------------------------------------------- the lobby
+
+  renderLobby() {
+    const waiting = this.conn.lobby;
+    byId('t-lobby').replaceChildren(...waiting.map(lobbyItem));
+    byId('t-lobby-count').textContent = waiting.length ? `(${waiting.length})` : '';
+    byId('t-lobby-empty').hidden = waiting.length > 0;
+    const fresh = waiting.filter((w) => !this.knocked.has(w.participant_id));
+    if (fresh.length > 0) {
+      const names = fresh.map((w) => w.display_name).join(', ');
+      this.shell.setStatus(`${names} ${fresh.length === 1 ? 'is' : 'are'} waiting to join. Admit or refuse them in the list.`, true);
+    }
+    this.knocked = new Set(waiting.map((w) => w.participant_id));
+  }
+
+  /** @param {Event} ev */
+  onLobbyClick(ev) {
+    const target = /** @type {HTMLElement} */ (ev.target);
+    const button = /** @type {HTMLButtonElement | null} */ (target.closest('button[data-action]'));
+    const item = target.closest('li[data-participant-id]');
+    if (!button || !(item instanceof HTMLElement) || button.disabled) return;
+    const id = item.dataset.participantId || '';
+    const entry = this.conn.lobby.find((w) => w.participant_id === id);
+    if (!entry) return;
+    if (button.dataset.action === 'admit') {
+      button.disabled = true;
+      this.conn.admit(id);
+    } else if (button.dataset.action === 'refuse') {
+      if (this.confirmFirst(button, 'Confirm refuse', 'Refuse', entry.display_name)) {
+        button.disabled = true;
+        this.conn.refuse(id);
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- pupil list and controls
 
   renderPeople() {
@@ -300,6 +345,31 @@ function setLabel(button, label, name) {
   if (name) button.append(visuallyHidden(` for ${name}`));
 }
 
+/**
+ * One person waiting in the lobby: who they are (name, role, email domain) and the choices.
+ * @param {LobbyEntry} w
+ */
+function lobbyItem(w) {
+  const button = (/** @type {string} */ action, /** @type {string} */ cls, /** @type {string} */ label) => {
+    const b = h('button', { type: 'button', class: `btn btn-small ${cls}`, 'data-action': action });
+    setLabel(b, label, w.display_name);
+    return b;
+  };
+  return h('li', { class: 'person person-lobby', 'data-participant-id': w.participant_id, 'data-name': w.display_name }, [
+    h('div', { class: 'person-head' }, [h('span', { class: 'person-name' }, [w.display_name])]),
+    h('p', { class: 'person-note hint' }, [`${ROLE_WORDS[w.role] || 'Staff'} · ${w.domain}`]),
+    h('div', { class: 'person-actions' }, [
+      button('admit', 'btn-primary', 'Admit'),
+      button('refuse', 'btn-danger-quiet', 'Refuse'),
+    ]),
+  ]);
+}
+
+/** @type {Record<string, string>} */
+const ROLE_WORDS = {
+  teacher: 'Teacher', leader: 'School leader', superuser: 'School administrator', external: 'Visiting staff',
+};
+
 /** @param {string} id */
 function personItem(id) {
   const button = (/** @type {string} */ action, /** @type {string} */ cls) =>
@@ -310,6 +380,7 @@ function personItem(id) {
       h('span', { class: 'badge badge-hand', hidden: true }, ['Hand raised']),
       h('span', { class: 'badge badge-live', hidden: true }),
     ]),
+    h('p', { class: 'person-note hint', hidden: true }),
     h('div', { class: 'person-actions' }, [
       button('microphone', 'btn-secondary'),
       button('camera', 'btn-secondary'),
@@ -338,8 +409,18 @@ function updatePersonItem(item, p) {
   const cam = q('button[data-action="camera"]');
   const micGranted = p.grants.includes('microphone');
   const camGranted = p.grants.includes('camera');
+  const camLocked = Boolean(p.privacy && p.privacy.camera_always_off);
   setLabel(mic, micGranted ? 'Stop mic' : 'Allow mic', p.display_name);
-  setLabel(cam, camGranted ? 'Stop camera' : 'Allow camera', p.display_name);
+  setLabel(cam, camGranted ? 'Stop camera' : camLocked ? 'Camera stays off' : 'Allow camera', p.display_name);
+  /** @type {HTMLButtonElement} */ (cam).disabled = camLocked && !camGranted;
+  const notes = [];
+  if (p.role === 'guest') notes.push('Guest from the lobby');
+  if (p.privacy && p.privacy.alias) notes.push(`Pupils see "${p.privacy.alias}"`);
+  if (p.privacy && p.privacy.hidden_from_pupils) notes.push('Hidden from pupils');
+  if (camLocked) notes.push('Camera always off (school setting)');
+  const note = q('.person-note');
+  note.textContent = notes.join(' · ');
+  note.hidden = notes.length === 0;
   mic.classList.toggle('is-on', micGranted);
   cam.classList.toggle('is-on', camGranted);
   const mute = /** @type {HTMLButtonElement} */ (q('button[data-action="mute"]'));

@@ -7,15 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{cleared_cookie, session_cookie, TICKET_LIFETIME};
+use super::auth::{cleared_cookie, retry_after_secs, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn, TICKET_LIFETIME};
 use super::{App, CurrentUser};
 use crate::admission::Decision;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ClassId, Email, LessonId};
 use crate::lesson::{self, LessonHandle, LessonInfo};
 use crate::proto::{LessonSummary, PROTOCOL_VERSION};
-use crate::store::{MemberKind, UserRecord};
-use crate::password;
+use crate::store::{now_ms, MemberKind, UserRecord};
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -55,30 +54,36 @@ pub struct SignIn {
     password: String,
 }
 
-/// `POST /api/session`
-pub async fn sign_in(State(app): State<App>, ApiJson(body): ApiJson<SignIn>) -> Result<Response, ApiError> {
-    if body.password.len() > 1024 {
-        return Err(ErrorCode::BadCredentials.into());
+/// `POST /api/session`: password sign-in, limited per email and per client address (see
+/// `auth::SignInLimits`). A locked bucket refuses even the right password until it reopens.
+pub async fn sign_in(State(app): State<App>, ClientIp(ip): ClientIp, ApiJson(body): ApiJson<SignIn>) -> Result<Response, ApiError> {
+    let email = Email::parse(&body.email);
+    let attempt = Attempt::new(email.as_ref(), ip);
+    let limits = &app.sessions.limits;
+    if let Some(wait) = limits.begin(&app.store, &attempt, now_ms()).await? {
+        tracing::info!("sign-in refused: too many failed attempts");
+        let mut res = ApiError(ErrorCode::TooManyAttempts).into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+        return Ok(res);
     }
-    let email = Email::parse(&body.email).ok_or(ErrorCode::BadCredentials)?;
-    let user = app.store.user_by_email(&email).await?;
-    // Verify against a decoy for unknown accounts so timing does not reveal which exist.
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_owned());
-    let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.unwrap_or(false);
-    let user = user.filter(|_| ok).ok_or(ErrorCode::BadCredentials)?;
+    // A refusal leaves the attempt counted as a failure.
+    let claim = PasswordClaim { email, password: body.password };
+    let proof = PasswordSignIn.authenticate(&app.store, claim).await?;
+    limits.succeeded(&app.store, &attempt).await?;
+    let (user, method) = (proof.user, proof.method);
     if user.disabled {
         return Err(ErrorCode::AccountDisabled.into());
     }
-    let token = app.sessions.create(user.id.clone());
-    let cookie = session_cookie(&token, app.config.secure_cookies);
+    let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
+    let cookie = app.sessions.cookie(&token, app.config.secure_cookies);
+    tracing::info!(user = %user.id, ?method, "signed in");
     Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({"user": UserView::of(&user)}))).into_response())
 }
 
-/// `DELETE /api/session`
-pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
-    app.sessions.end(&headers);
-    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response()
+/// `DELETE /api/session`: ends the session on every node.
+pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    app.sessions.end(&app.store, &headers).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
 }
 
 #[derive(Serialize)]
@@ -135,7 +140,7 @@ pub async fn start_lesson(
         class_name: class.name.clone(),
         recording_notice: notice,
     };
-    let handle = lesson::spawn(info, app.media.clone());
+    let handle = lesson::spawn(info, app.media.clone(), app.store.clone(), app.config.teacher_absent_timeout());
     let summary = handle.summary();
     lessons.insert(handle.info.id.clone(), handle);
     tracing::info!(lesson = %summary.id, class = %class.id, "lesson started");
@@ -160,7 +165,9 @@ pub async fn get_lesson(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lesson = visible_lesson(&app, &user, &id)?;
     let facts = app.facts(&user, &lesson).await?;
-    if !facts.teaches_class && !facts.on_roster {
+    // Staff from a trusted domain may knock at the lobby, so they read the recording notice too.
+    let may_knock = facts.role.is_staff() && facts.domain_trusted && !facts.account_disabled;
+    if !facts.teaches_class && !facts.on_roster && !may_knock {
         return Err(ErrorCode::NotOnRoster.into());
     }
     let summary: LessonSummary = lesson.summary();

@@ -4,6 +4,8 @@
 //! Authorisation is declared once, in [`route_table`]: every route names its [`Access`], and
 //! the router is built from that table, so a route without a declared access cannot exist.
 
+pub mod account;
+mod admin;
 mod api;
 mod auth;
 mod web;
@@ -117,15 +119,52 @@ pub async fn gather_facts(store: &Store, user: &UserRecord, lesson: &LessonHandl
 /// Every route: its method, path, access and handler. The one place authorisation is declared.
 pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     use axum::routing::{delete, post};
-    vec![
+    let mut routes = vec![
         (Method::GET, "/api/health", Access::Public, get(api::health)),
         (Method::POST, "/api/session", Access::Public, post(api::sign_in)),
         (Method::DELETE, "/api/session", Access::SignedIn, delete(api::sign_out)),
         (Method::GET, "/api/me", Access::SignedIn, get(api::me)),
+        (Method::POST, "/api/account/password", Access::Public, post(account::set_password)),
+        (Method::POST, "/api/admin/users/{user_id}/invite", Access::Superuser, post(account::invite)),
+        (Method::POST, "/api/admin/users/{user_id}/reset", Access::Superuser, post(account::reset)),
         (Method::POST, "/api/lessons", Access::Teacher, post(api::start_lesson)),
         (Method::GET, "/api/lessons/{lesson_id}", Access::SignedIn, get(api::get_lesson)),
         (Method::POST, "/api/lessons/{lesson_id}/ticket", Access::SignedIn, post(api::ticket)),
         (Method::GET, "/ws", Access::Public, get(ws::upgrade)),
+        (Method::GET, "/api/classes/{class_id}/readiness", Access::Teacher, get(admin::people::readiness)),
+    ];
+    routes.extend(admin_routes());
+    routes
+}
+
+/// The school administration routes (PROTOCOL.md section 5): superusers only.
+fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
+    use admin::{consent as c, people as p, roster as r};
+    use axum::routing::{delete, patch, post, put};
+    let su = Access::Superuser;
+    vec![
+        (Method::GET, "/api/admin/users", su, get(p::list_users)),
+        (Method::POST, "/api/admin/users", su, post(p::create_user)),
+        (Method::PATCH, "/api/admin/users/{user_id}", su, patch(p::update_user)),
+        (Method::GET, "/api/admin/classes", su, get(p::list_classes)),
+        (Method::POST, "/api/admin/classes", su, post(p::create_class)),
+        (Method::GET, "/api/admin/classes/{class_id}", su, get(p::class_detail)),
+        (Method::POST, "/api/admin/classes/{class_id}/members", su, post(p::add_member)),
+        (Method::DELETE, "/api/admin/classes/{class_id}/members/{user_id}", su, delete(p::remove_member)),
+        (Method::GET, "/api/admin/classes/{class_id}/roster.csv", su, get(r::export)),
+        (Method::GET, "/api/admin/classes/{class_id}/without-consent", su, get(c::without_consent)),
+        // The one route with a larger body: it reads at most roster_csv::MAX_BYTES itself.
+        (Method::POST, "/api/admin/roster/import", su, post(r::import).layer(DefaultBodyLimit::max(crate::roster_csv::MAX_BYTES))),
+        (Method::GET, "/api/admin/domains", su, get(c::list_domains)),
+        (Method::POST, "/api/admin/domains", su, post(c::add_domain)),
+        (Method::DELETE, "/api/admin/domains/{domain}", su, delete(c::remove_domain)),
+        (Method::GET, "/api/admin/pupils/{user_id}/consents", su, get(c::pupil_consents)),
+        (Method::POST, "/api/admin/pupils/{user_id}/consents", su, post(c::record_consent)),
+        (Method::POST, "/api/admin/consents/{consent_id}/withdraw", su, post(c::withdraw_consent)),
+        (Method::GET, "/api/admin/pupils/{user_id}/privacy", su, get(c::get_privacy)),
+        (Method::PUT, "/api/admin/pupils/{user_id}/privacy", su, put(c::set_privacy)),
+        (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
+        (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
     ]
 }
 
@@ -151,8 +190,8 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         return Err(ErrorCode::CrossSite.into());
     }
     if access != Access::Public {
-        let user = app.sessions.user_from(req.headers()).ok_or(ErrorCode::NotSignedIn)?;
-        let user = app.store.user(&user).await?.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
+        let user = app.sessions.user_from(&app.store, req.headers()).await?;
+        let user = user.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
         let allowed = match access {
             Access::Teacher => user.role == Role::Teacher,
             Access::Superuser => user.role == Role::Superuser,
@@ -181,14 +220,16 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
     let app = Arc::new(AppState {
+        sessions: Sessions::new(&config.accounts),
         config,
         store,
-        sessions: Sessions::default(),
         tickets: Tickets::default(),
         media: media.clone(),
         lessons: Mutex::new(HashMap::new()),
     });
-    let task = tokio::spawn(async move { axum::serve(listener, router(app)).await });
+    // The peer address feeds the per-address sign-in limit.
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let task = tokio::spawn(async move { axum::serve(listener, service).await });
     Ok(Running { http, media: media.local_addr(), task })
 }
 

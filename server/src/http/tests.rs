@@ -8,7 +8,7 @@ use tower::ServiceExt;
 
 use super::*;
 
-async fn app() -> App {
+pub(super) async fn app() -> App {
     let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
     Arc::new(AppState {
         config: Config::default(),
@@ -20,7 +20,7 @@ async fn app() -> App {
     })
 }
 
-async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
+pub(super) async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
     let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
     if let Some(c) = cookie {
         req = req.header("cookie", c);
@@ -31,7 +31,7 @@ async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body:
     (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
 
-async fn sign_in(app: &App, email: &str, password: &str) -> String {
+pub(super) async fn sign_in(app: &App, email: &str, password: &str) -> String {
     let mut req = Request::builder().method(Method::POST).uri("/api/session").header("content-type", "application/json");
     req = req.header("host", "localhost");
     let body = serde_json::json!({"email": email, "password": password}).to_string();
@@ -42,11 +42,15 @@ async fn sign_in(app: &App, email: &str, password: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
+/// A declared path with every `{param}` filled in with a well-formed id that names nothing.
 fn concrete(path: &str) -> String {
-    path.replace("{lesson_id}", "les_0000")
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "x_0000" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
-fn code(v: &serde_json::Value) -> &str {
+pub(super) fn code(v: &serde_json::Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
 }
 

@@ -3,8 +3,8 @@
 //!
 //! One task per socket does everything: it reads the client, writes the lesson's outbox, and
 //! watches the heartbeat. When the lesson closes the outbox (the participant was removed,
-//! replaced or the lesson ended) the socket closes; when the socket closes the participant
-//! leaves the lesson.
+//! refused at the lobby, replaced, or the lesson ended) the socket closes; when the socket
+//! closes the participant leaves the lesson (or its lobby).
 
 use std::time::Duration;
 
@@ -109,20 +109,20 @@ async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
     let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
     let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
-    let role = match super::admit(app, &user, &lesson, "join").await.map_err(|e| e.0)? {
-        Decision::Admit(role) => role,
-        // The lobby arrives with the lobby work; until then staff who do not teach wait outside.
-        Decision::Lobby => return Err(ErrorCode::InLobby),
-        Decision::Refuse(code) => return Err(code),
-    };
+    // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
+    // until the teacher admits them. The lesson runs the gate once more when it seats anyone.
+    let decision = super::admit(app, &user, &lesson, "join").await.map_err(|e| e.0)?;
+    if let Decision::Refuse(code) = decision {
+        return Err(code);
+    }
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let req = JoinRequest { user: user.id.clone(), display_name: user.display_name.clone(), role, outbox: tx, reply };
+    let req = JoinRequest { user, outbox: tx, reply };
     if !lesson.send(LessonMsg::Join(req)).await {
         return Err(ErrorCode::LessonNotLive);
     }
     let participant = answer.await.map_err(|_| ErrorCode::LessonNotLive)??;
-    tracing::info!(lesson = %lesson_id, %participant, ?role, "joined");
+    tracing::info!(lesson = %lesson_id, %participant, lobby = decision == Decision::Lobby, "joined");
     Ok((lesson, participant, rx))
 }
 

@@ -3,14 +3,22 @@
 //!
 //! Lessons talk to it through [`MediaHandle`] commands (publish, receive, answer, close) and
 //! hear back through a per-stream event channel. The loop never awaits anyone but the socket
-//! and its own command queue: sends use `try_send_to`, events use `try_send`, so a slow
-//! consumer anywhere loses its own packets and never holds up forwarding.
+//! and its own command queue: sends never wait (a full socket buffer drops the datagram),
+//! events use `try_send`, so a slow consumer anywhere loses its own packets and never holds up
+//! forwarding.
+//!
+//! Per loop turn the cost follows the work, not the number of peers: only peers touched in the
+//! turn (a datagram, a send, a timer, a command) are flushed and have their timer re-read, and
+//! timers sit in one heap. Each touched peer's datagrams go out together, so the packets of one
+//! video frame to one subscriber leave in one segmented send (see `udp`).
 
 mod demux;
 mod offer;
 mod peer;
+mod udp;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,9 +32,12 @@ pub use peer::Direction;
 
 use crate::error::ErrorCode;
 use crate::proto::CandidateInit;
-use crate::sfu::{Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind};
+use crate::sfu::{FastMap, Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind};
 use demux::Demux;
 use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
+
+/// Datagrams read from the socket per loop turn before flushing, at most.
+const READ_BATCH: usize = 128;
 
 /// Names one stream's peer connection across the engine and the lessons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,36 +167,50 @@ struct Stream {
     sends: Vec<SendTrack>,
     sinks: Vec<SinkKey>,
     stats: StreamStats,
+    /// The peer's next timer as last read, and the one entered in the engine's heap.
     deadline: Option<Instant>,
+    /// Touched this turn: flush it and re-read its timer.
+    dirty: bool,
 }
 
 struct Engine {
     local_addr: SocketAddr,
-    streams: HashMap<StreamKey, Stream>,
+    streams: FastMap<StreamKey, Stream>,
     demux: Demux<StreamKey>,
     forwarder: Forwarder,
-    track_owner: HashMap<TrackKey, StreamKey>,
-    sink_owner: HashMap<SinkKey, (StreamKey, usize)>,
+    track_owner: FastMap<TrackKey, StreamKey>,
+    sink_owner: FastMap<SinkKey, (StreamKey, usize)>,
     next_id: u64,
+    /// Streams touched since the last flush.
+    dirty: Vec<StreamKey>,
+    /// Peer timers, earliest first; an entry is stale unless it matches its stream's deadline.
+    timers: BinaryHeap<Reverse<(Instant, StreamKey)>>,
+    /// Datagrams of one peer waiting to go out together.
+    out: Vec<(SocketAddr, bytes::BytesMut)>,
+    sender: udp::Sender,
 }
 
 impl Engine {
     fn new(local_addr: SocketAddr) -> Self {
         Self {
             local_addr,
-            streams: HashMap::new(),
+            streams: FastMap::default(),
             demux: Demux::default(),
             forwarder: Forwarder::new(),
-            track_owner: HashMap::new(),
-            sink_owner: HashMap::new(),
+            track_owner: FastMap::default(),
+            sink_owner: FastMap::default(),
             next_id: 1,
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            out: Vec::new(),
+            sender: udp::Sender::default(),
         }
     }
 
     async fn run(mut self, socket: UdpSocket, mut rx: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; 2048];
         loop {
-            let deadline = self.next_deadline();
+            let deadline = self.next_deadline(Instant::now());
             let sleep = tokio::time::sleep_until(deadline.into());
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -194,56 +219,77 @@ impl Engine {
                 },
                 res = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = res {
-                        self.handle_datagram(Instant::now(), from, &buf[..n]);
-                        // Take what else is already waiting before flushing, in one batch.
-                        for _ in 0..64 {
+                        let now = Instant::now();
+                        self.handle_datagram(now, from, &buf[..n]);
+                        // Take what else is already waiting before flushing, in one batch: a
+                        // frame's packets then leave for each subscriber together.
+                        for _ in 1..READ_BATCH {
                             match socket.try_recv_from(&mut buf) {
-                                Ok((n, from)) => self.handle_datagram(Instant::now(), from, &buf[..n]),
+                                Ok((n, from)) => self.handle_datagram(now, from, &buf[..n]),
                                 Err(_) => break,
                             }
                         }
                     }
                 }
-                _ = sleep => self.handle_timeout(Instant::now()),
+                _ = sleep => {}
             }
+            self.handle_timeout(Instant::now());
             self.flush(&socket);
         }
         tracing::info!("media engine stopped");
     }
 
-    fn next_deadline(&mut self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(1);
-        let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
-        for stream in self.streams.values_mut() {
-            stream.deadline = stream.peer.poll_timeout();
-            if let Some(d) = stream.deadline {
-                next = next.min(d);
+    /// Marks a stream as touched this turn.
+    fn touch(&mut self, key: StreamKey) {
+        if let Some(s) = self.streams.get_mut(&key) {
+            if !s.dirty {
+                s.dirty = true;
+                self.dirty.push(key);
             }
+        }
+    }
+
+    /// The earliest timer, dropping stale heap entries on the way.
+    fn next_deadline(&mut self, now: Instant) -> Instant {
+        let far = now + Duration::from_secs(1);
+        let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
+        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+            if self.streams.get(&key).is_some_and(|s| s.deadline == Some(t)) {
+                next = next.min(t);
+                break;
+            }
+            self.timers.pop();
         }
         next
     }
 
+    /// Runs the timers that are due.
     fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<StreamKey> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| s.deadline.is_some_and(|d| d <= now))
-            .map(|(k, _)| *k)
-            .collect();
-        for key in due {
-            if let Some(s) = self.streams.get_mut(&key) {
-                s.peer.handle_timeout(now);
+        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+            if t > now {
+                break;
             }
+            self.timers.pop();
+            let Some(s) = self.streams.get_mut(&key) else { continue };
+            if s.deadline != Some(t) {
+                continue;
+            }
+            s.deadline = None;
+            s.peer.handle_timeout(now);
+            self.touch(key);
             self.process_events(now, key);
         }
-        self.forwarder.handle_timeout(now);
-        self.process_forwarder(now);
+        if self.forwarder.poll_timeout().is_some_and(|t| t <= now) {
+            self.forwarder.handle_timeout(now);
+            self.process_forwarder(now);
+        }
     }
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let Some(key) = self.demux.route(from, data) else { return };
         let Some(stream) = self.streams.get_mut(&key) else { return };
         stream.peer.handle_datagram(now, from, data);
+        self.touch(key);
         self.process_events(now, key);
     }
 
@@ -271,6 +317,7 @@ impl Engine {
                     _ => Err(ErrorCode::UnknownStream),
                 };
                 let _ = reply.send(result);
+                self.touch(key);
                 self.process_events(now, key);
             }
             Command::Candidate { key, candidate } => {
@@ -283,6 +330,7 @@ impl Engine {
                         ..Default::default()
                     };
                     let _ = s.peer.add_remote_candidate(init);
+                    self.touch(key);
                 }
             }
             Command::Close { key } => self.remove_stream(key, false),
@@ -303,8 +351,10 @@ impl Engine {
             sinks: Vec::new(),
             stats: StreamStats::default(),
             deadline: None,
+            dirty: false,
         };
         self.streams.insert(key, stream);
+        self.touch(key);
     }
 
     /// Connects a receive stream's send tracks to its source's open tracks.
@@ -388,11 +438,12 @@ impl Engine {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
                 Output::KeyframeRequest(track) => {
-                    let Some(owner) = self.track_owner.get(&track) else { continue };
-                    let Some(stream) = self.streams.get_mut(owner) else { continue };
+                    let Some(&owner) = self.track_owner.get(&track) else { continue };
+                    let Some(stream) = self.streams.get_mut(&owner) else { continue };
                     if let Some((_, t)) = stream.published.values().find(|(_, t)| t.key == track) {
                         let (receiver, ssrc) = (t.receiver, t.ssrc);
                         stream.peer.request_keyframe(now, receiver, ssrc);
+                        self.touch(owner);
                     }
                 }
                 Output::SinkReady(sink) => self.send_sink(now, sink),
@@ -411,6 +462,10 @@ impl Engine {
         while let Some(packet) = self.forwarder.pop_packet(sink) {
             stream.stats.rtp_packets_out += 1;
             stream.peer.send_rtp(now, sender, packet);
+        }
+        if !stream.dirty {
+            stream.dirty = true;
+            self.dirty.push(owner);
         }
     }
 
@@ -438,14 +493,27 @@ impl Engine {
         }
     }
 
+    /// Sends what every touched peer has written and re-reads its timer.
     fn flush(&mut self, socket: &UdpSocket) {
-        for stream in self.streams.values_mut() {
-            while let Some((to, data)) = stream.peer.poll_datagram() {
-                stream.stats.bytes_out += data.len() as u64;
-                // A full socket buffer drops the datagram: better than waiting for it.
-                let _ = socket.try_send_to(&data, to);
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for key in dirty.drain(..) {
+            let Some(stream) = self.streams.get_mut(&key) else { continue };
+            stream.dirty = false;
+            while let Some(datagram) = stream.peer.poll_datagram() {
+                stream.stats.bytes_out += datagram.1.len() as u64;
+                self.out.push(datagram);
+            }
+            // A full socket buffer drops datagrams: better than waiting for it.
+            self.sender.send(socket, &mut self.out);
+            let next = stream.peer.poll_timeout();
+            if next != stream.deadline {
+                stream.deadline = next;
+                if let Some(t) = next {
+                    self.timers.push(Reverse((t, key)));
+                }
             }
         }
+        self.dirty = dirty;
     }
 }
 

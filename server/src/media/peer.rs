@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet as ChainPacket, ReceiverReportBuilder, Registry,
+    SenderReportBuilder, Slot, StreamInfo, TaggedPacket, TwccReceiverBuilder,
+};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
@@ -232,8 +235,20 @@ impl Peer {
 
     fn build(now: Instant, local_addr: SocketAddr, direction: Direction) -> Result<Peer, PeerError> {
         let mut media = media_engine().map_err(rtc_err)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
-        let registry = registry.with(Slot::Custom(20_000), KeyframeRequestTap::default());
+        // The default set's codecs, feedback and header extensions (so the SDP is the same for
+        // both directions), but only the interceptors this direction uses: every packet walks
+        // the whole chain, and a send-only peer never runs a receiver's (and the reverse).
+        let _ = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
+        let registry = match direction {
+            Direction::Publish => Registry::new()
+                .with(Slot::NackGenerator, NackGeneratorBuilder::new().build())
+                .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+                .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build()),
+            Direction::Receive => Registry::new()
+                .with(Slot::NackResponder, NackResponderBuilder::new().build())
+                .with(Slot::SenderReport, SenderReportBuilder::new().build())
+                .with(Slot::Custom(20_000), KeyframeRequestTap::default()),
+        };
         let ufrag = random_token(8);
         let settings = SettingEngineBuilder::new()
             .with_lite(true)

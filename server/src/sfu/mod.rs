@@ -14,6 +14,7 @@ mod rewrite;
 mod vp8;
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use rtc::rtp;
@@ -26,6 +27,35 @@ pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
 
 /// How many packets wait for one sink before the oldest are dropped.
 pub const SINK_QUEUE_PACKETS: usize = 512;
+
+/// A map keyed by the small integer keys of this crate ([`TrackKey`], [`SinkKey`], the media
+/// engine's stream keys): they are chosen by the server, not by clients, so they need no
+/// flooding-resistant hash, and the forwarding path looks them up per packet and subscriber.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// A multiplicative hash for integer keys (see [`FastMap`]).
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
 
 /// A published track, named by the I/O layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,8 +118,8 @@ pub struct SinkStats {
 /// The forwarding table and its per-sink state.
 #[derive(Default)]
 pub struct Forwarder {
-    sources: HashMap<TrackKey, Source>,
-    sinks: HashMap<SinkKey, Sink>,
+    sources: FastMap<TrackKey, Source>,
+    sinks: FastMap<SinkKey, Sink>,
     outputs: VecDeque<Output>,
 }
 
@@ -164,9 +194,14 @@ impl Forwarder {
     }
 
     /// A packet arrived on a published track: queue a copy for every sink of it.
+    ///
+    /// The copies share the payload; the header is copied once per sink, without the
+    /// publisher's header extensions (they mean nothing to a subscriber, see `pop_packet`),
+    /// so queueing a packet for a sink allocates nothing.
     pub fn handle_rtp(&mut self, now: Instant, track: TrackKey, packet: &rtp::Packet) {
         let Some(source) = self.sources.get(&track) else { return };
         let keyframe = source.kind == TrackKind::Video && is_vp8_keyframe_start(&packet.payload);
+        let packet = &without_extensions(packet);
         let mut want_keyframe = false;
         for key in &source.sinks {
             let Some(sink) = self.sinks.get_mut(key) else { continue };
@@ -283,6 +318,29 @@ impl Forwarder {
             .filter(|s| s.keyframe_wanted)
             .filter_map(|s| s.last_keyframe_request.map(|t| t + KEYFRAME_THROTTLE))
             .min()
+    }
+}
+
+/// A copy of `packet` with no header extensions (and so no heap allocation in its header when
+/// it has no CSRCs, which an SFU's publishers never send).
+fn without_extensions(packet: &rtp::Packet) -> rtp::Packet {
+    let h = &packet.header;
+    rtp::Packet {
+        header: rtp::header::Header {
+            version: h.version,
+            padding: h.padding,
+            extension: false,
+            marker: h.marker,
+            payload_type: h.payload_type,
+            sequence_number: h.sequence_number,
+            timestamp: h.timestamp,
+            ssrc: h.ssrc,
+            csrc: h.csrc.clone(),
+            extension_profile: 0,
+            extensions: Vec::new(),
+            extensions_padding: 0,
+        },
+        payload: packet.payload.clone(),
     }
 }
 

@@ -49,6 +49,11 @@ fn entry_hash(prev: &str, seq: i64, school: &str, at: i64, actor: &str, action: 
 
 /// Appends an entry inside the caller's transaction.
 pub async fn append(tx: &mut Transaction<'_, Any>, school: &SchoolId, actor: &str, action: &str, detail: &serde_json::Value) -> Result<()> {
+    if tx.backend_name() == "PostgreSQL" {
+        // Appends from concurrent transactions (any node) queue here until the holder
+        // commits, so each reads the true last entry and the chain never forks.
+        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7302)) AS l").execute(&mut **tx).await?;
+    }
     let last: Option<AnyRow> = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
     let (seq, prev) = match last {
         Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get::<String, _>("hash")?),

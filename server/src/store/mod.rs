@@ -6,9 +6,11 @@
 //! chain in the same transaction as the change. Changes that can affect who may be in a live
 //! lesson are announced on [`Store::changes`], so lessons re-check their members at once.
 
+mod accounts;
 mod audit;
 mod consent;
 mod people;
+pub mod roster;
 mod schema;
 pub mod seed;
 
@@ -18,6 +20,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use tokio::sync::broadcast;
 
+pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
@@ -166,19 +169,72 @@ impl Store {
         let _ = self.changes.send(school.clone());
     }
 
+    /// Announces changes other nodes made, so the 2-second rule holds across nodes sharing one
+    /// PostgreSQL database: every such change is on the audit chain, so this follows the chain
+    /// every `every` and announces the schools of entries that can affect who may be in a
+    /// lesson. Local changes are announced directly too; a repeat is harmless.
+    pub fn follow_other_nodes(&self, every: std::time::Duration) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut last: i64 = match sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM audit_log").fetch_one(&store.pool).await {
+                Ok(row) => row.try_get("m").unwrap_or(0),
+                Err(_) => 0,
+            };
+            loop {
+                tokio::time::sleep(every).await;
+                let rows = match sqlx::query("SELECT seq, school_id, action FROM audit_log WHERE seq > $1 ORDER BY seq")
+                    .bind(last)
+                    .fetch_all(&store.pool)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not follow the audit chain; retrying");
+                        continue;
+                    }
+                };
+                for row in rows {
+                    last = row.try_get("seq").unwrap_or(last);
+                    let action: String = row.try_get("action").unwrap_or_default();
+                    let school: String = row.try_get("school_id").unwrap_or_default();
+                    if affects_admission(&action) {
+                        if let Some(school) = SchoolId::parse(&school) {
+                            store.announce(&school);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     async fn migrate(&self) -> Result<()> {
+        // Nodes starting together on one PostgreSQL take turns: the first migrates, the others
+        // then find nothing to do. (SQLite has one connection, so it is serial anyway.)
+        let mut conn = self.pool.acquire().await?;
+        let postgres = conn.backend_name() == "PostgreSQL";
+        if postgres {
+            sqlx::query(PG_LOCK_MIGRATIONS).execute(&mut *conn).await?;
+        }
+        let done = self.migrate_on(&mut conn).await;
+        if postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7301) AS unlocked").execute(&mut *conn).await?;
+        }
+        done
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         for (version, statements) in schema::MIGRATIONS {
             let done: Option<AnyRow> = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?;
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             for sql in *statements {
                 sqlx::query(sql).execute(&mut *tx).await?;
             }
@@ -192,6 +248,18 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Takes the session-level advisory lock that serialises migrations across nodes. (The lock
+/// function returns `void`, which the `Any` driver cannot decode, hence the wrapper.)
+const PG_LOCK_MIGRATIONS: &str = "SELECT 1 AS locked FROM (SELECT pg_advisory_lock(7301)) AS l";
+
+/// True for audit actions that can change who may be in a live lesson.
+pub fn affects_admission(action: &str) -> bool {
+    matches!(
+        action,
+        "user.update" | "roster.remove" | "domain.remove" | "consent.record" | "consent.withdraw" | "privacy.set" | "conduct.publish"
+    ) || action.starts_with("roster.import")
 }
 
 /// Reads a 0/1 flag column.

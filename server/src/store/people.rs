@@ -74,7 +74,7 @@ fn id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(&s).ok_or(StoreError::Invalid("malformed id in database"))
 }
 
-fn user(row: &AnyRow) -> Result<UserRecord> {
+pub(super) fn user(row: &AnyRow) -> Result<UserRecord> {
     let email: String = row.try_get("email")?;
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
@@ -204,6 +204,10 @@ impl Store {
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        if disabled == Some(true) {
+            // A disabled account is signed out everywhere, on every node.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         }
         append(&mut tx, school, actor, "user.update", &json!({"user": id, "role": role, "disabled": disabled})).await?;
         tx.commit().await?;

@@ -4,7 +4,7 @@
 //! Never edit a migration that has shipped: add one.
 
 /// `(version, statements)`, applied in order, each version in one transaction.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(1, V1)];
+pub const MIGRATIONS: &[(i64, &[&str])] = &[(1, V1), (2, V2)];
 
 const V1: &[&str] = &[
     "CREATE TABLE schools (
@@ -96,4 +96,31 @@ const V1: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     )",
+];
+
+/// Accounts shared by every node: sign-in attempts for rate limiting (by hashed bucket: an
+/// email or a client address, never stored in clear; an attempt is written before its password
+/// is checked and removed if it succeeds), one-time set-password tokens (by hash), and an
+/// index to end a user's sessions.
+const V2: &[&str] = &[
+    "CREATE INDEX sessions_user ON sessions(user_id)",
+    "CREATE TABLE sign_in_failures (
+        bucket TEXT NOT NULL,
+        attempt TEXT NOT NULL,
+        at BIGINT NOT NULL
+    )",
+    "CREATE INDEX sign_in_failures_bucket ON sign_in_failures(bucket, at)",
+    "CREATE INDEX sign_in_failures_attempt ON sign_in_failures(attempt)",
+    "CREATE INDEX sign_in_failures_at ON sign_in_failures(at)",
+    "CREATE TABLE account_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        school_id TEXT NOT NULL REFERENCES schools(id),
+        purpose TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+    )",
+    "CREATE INDEX account_tokens_user ON account_tokens(user_id)",
 ];

@@ -12,7 +12,8 @@ pub(crate) async fn seeded_sqlite() -> Store {
     store
 }
 
-async fn postgres() -> Option<Store> {
+/// The URL of a fresh, empty PostgreSQL database, if the suite has a server.
+pub(crate) async fn postgres_url() -> Option<String> {
     let Ok(admin) = std::env::var("LIVEGATE_TEST_POSTGRES_URL") else {
         assert!(std::env::var_os("CI").is_none(), "CI must run the store suite on PostgreSQL: set LIVEGATE_TEST_POSTGRES_URL");
         return None;
@@ -21,8 +22,13 @@ async fn postgres() -> Option<Store> {
     let name = format!("lg_test_{}", crate::ids::random_token(6));
     let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    pool.close().await;
     let (base, _) = admin.rsplit_once('/').unwrap();
-    let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+async fn postgres() -> Option<Store> {
+    let store = Store::open(&postgres_url().await?).await.unwrap();
     seed::seed_if_empty(&store).await.unwrap();
     Some(store)
 }
@@ -144,4 +150,142 @@ async fn audit_chain_detects_delete_insert_and_reorder() {
     }
     let store = seeded_sqlite().await;
     assert!(store.verify_audit().await.unwrap().is_ok());
+}
+
+// ---------------------------------------------------------------- accounts (store/accounts.rs)
+
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+const TIMES: SessionTimes = SessionTimes { idle_ms: 120 * MIN, lifetime_ms: 720 * MIN, touch_every_ms: MIN };
+
+async fn last_seen(store: &Store, hash: &str) -> Option<i64> {
+    let row = sqlx::query("SELECT last_seen FROM sessions WHERE token_hash = $1").bind(hash).fetch_optional(store.pool()).await.unwrap();
+    row.map(|r| r.try_get::<i64, _>("last_seen").unwrap())
+}
+
+both!(sessions_idle_out_and_expire, |store: Store| async move {
+    let ada = uid(&store, "ada@pupils.demo.sch.uk").await;
+    let h = token_hash("session one");
+    store.create_session(&h, &ada, T0, TIMES).await.unwrap();
+    assert_eq!(store.session_user(&h, T0 + 1, TIMES).await.unwrap().unwrap().id, ada);
+    // Within a minute nothing is written; after it, last_seen moves.
+    store.session_user(&h, T0 + 30_000, TIMES).await.unwrap().unwrap();
+    assert_eq!(last_seen(&store, &h).await, Some(T0));
+    store.session_user(&h, T0 + 61_000, TIMES).await.unwrap().unwrap();
+    assert_eq!(last_seen(&store, &h).await, Some(T0 + 61_000));
+    // Idle for two hours: ended, and deleted.
+    assert!(store.session_user(&h, T0 + 61_000 + 120 * MIN, TIMES).await.unwrap().is_none());
+    assert_eq!(last_seen(&store, &h).await, None);
+    // Used every hour it still ends 12 hours after sign-in.
+    let h = token_hash("session two");
+    store.create_session(&h, &ada, T0, TIMES).await.unwrap();
+    for hour in 1..12 {
+        assert!(store.session_user(&h, T0 + hour * 60 * MIN, TIMES).await.unwrap().is_some(), "hour {hour}");
+    }
+    assert!(store.session_user(&h, T0 + 720 * MIN, TIMES).await.unwrap().is_none());
+    assert!(store.session_user(&token_hash("never issued"), T0, TIMES).await.unwrap().is_none());
+    // Creating a session sweeps ended ones.
+    let h3 = token_hash("session three");
+    store.create_session(&h3, &ada, T0, TIMES).await.unwrap();
+    store.create_session(&token_hash("session four"), &ada, T0 + 721 * MIN, TIMES).await.unwrap();
+    assert_eq!(last_seen(&store, &h3).await, None);
+});
+
+both!(sign_out_and_disabling_end_sessions, |store: Store| async move {
+    let ada = uid(&store, "ada@pupils.demo.sch.uk").await;
+    let ben = uid(&store, "ben@pupils.demo.sch.uk").await;
+    let (a1, a2, b1) = (token_hash("a1"), token_hash("a2"), token_hash("b1"));
+    for (h, u) in [(&a1, &ada), (&a2, &ada), (&b1, &ben)] {
+        store.create_session(h, u, T0, TIMES).await.unwrap();
+    }
+    assert!(store.end_session(&a1).await.unwrap());
+    assert!(!store.end_session(&a1).await.unwrap());
+    assert!(store.session_user(&a1, T0, TIMES).await.unwrap().is_none());
+    assert!(store.session_user(&a2, T0, TIMES).await.unwrap().is_some(), "only that session ended");
+    store.update_user("usr_admin", &demo(), &ada, None, Some(true)).await.unwrap();
+    store.update_user("usr_admin", &demo(), &ada, None, Some(false)).await.unwrap();
+    assert!(store.session_user(&a2, T0, TIMES).await.unwrap().is_none(), "disabling signs out everywhere, for good");
+    assert!(store.session_user(&b1, T0, TIMES).await.unwrap().is_some(), "other users keep theirs");
+    assert_eq!(store.end_sessions_of(&ben).await.unwrap(), 1);
+});
+
+both!(sign_in_failures_slide_out_of_the_window, |store: Store| async move {
+    let window = 15 * MIN;
+    for i in 0..3 {
+        store.record_failure(&["e:x", "a:y"], &format!("t{i}"), T0 + i * MIN, T0 + i * MIN - window).await.unwrap();
+    }
+    store.record_failure(&["a:y"], "t3", T0 + 3 * MIN, T0 + 3 * MIN - window).await.unwrap();
+    store.record_failure(&["e:x", "a:y"], "taken back", T0 + 3 * MIN, T0 + 3 * MIN - window).await.unwrap();
+    store.forget_attempt("taken back").await.unwrap();
+    assert_eq!(store.recent_failures("e:x", T0 + 3 * MIN - window, 10).await.unwrap(), vec![T0 + 2 * MIN, T0 + MIN, T0]);
+    assert_eq!(store.recent_failures("a:y", T0 - 1, 2).await.unwrap(), vec![T0 + 3 * MIN, T0 + 2 * MIN]);
+    assert_eq!(store.recent_failures("e:x", T0 + MIN, 10).await.unwrap(), vec![T0 + 2 * MIN], "older ones are outside");
+    store.clear_failures("e:x").await.unwrap();
+    assert!(store.recent_failures("e:x", 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.recent_failures("a:y", 0, 10).await.unwrap().len(), 4, "other buckets untouched");
+    // Recording forgets what has left every window.
+    store.record_failure(&["e:z"], "t4", T0 + 30 * MIN, T0 + 30 * MIN - window).await.unwrap();
+    assert!(store.recent_failures("a:y", 0, 10).await.unwrap().is_empty());
+});
+
+both!(set_password_tokens_are_single_use, |store: Store| async move {
+    let s = demo();
+    let ada = uid(&store, "ada@pupils.demo.sch.uk").await;
+    let h = token_hash("reset token");
+    let exp = store.issue_account_token("usr_admin", &s, &ada, TokenPurpose::Reset, &h, T0).await.unwrap();
+    assert_eq!(exp, T0 + 3600 * 1000);
+    let found = store.account_token(&h, T0 + 1).await.unwrap().unwrap();
+    assert_eq!((found.user.clone(), found.purpose), (ada.clone(), TokenPurpose::Reset));
+    assert!(store.account_token(&h, exp).await.unwrap().is_none(), "expired at its expiry");
+    assert!(matches!(store.use_account_token(&h, "new-hash", exp).await, Err(StoreError::NotFound)));
+    // Spending it sets the password, signs the user out everywhere and is audited.
+    store.create_session(&token_hash("ada session"), &ada, T0, TIMES).await.unwrap();
+    store.use_account_token(&h, "new-hash", T0 + 5).await.unwrap();
+    assert_eq!(store.user(&ada).await.unwrap().unwrap().password_hash.as_deref(), Some("new-hash"));
+    assert!(store.session_user(&token_hash("ada session"), T0 + 6, TIMES).await.unwrap().is_none());
+    let entries = store.audit_entries(&s, 2).await.unwrap();
+    assert_eq!((entries[0].action.as_str(), entries[1].action.as_str()), ("user.password", "account.reset"));
+    assert!(!entries[0].detail.contains("new-hash") && !entries[1].detail.contains("reset token"));
+    assert!(matches!(store.use_account_token(&h, "again", T0 + 7).await, Err(StoreError::NotFound)), "used once");
+    // A new link voids the previous one; another school's superuser cannot issue one.
+    let (i1, i2) = (token_hash("invite one"), token_hash("invite two"));
+    let exp = store.issue_account_token("usr_admin", &s, &ada, TokenPurpose::Invite, &i1, T0).await.unwrap();
+    assert_eq!(exp, T0 + 72 * 3600 * 1000);
+    store.issue_account_token("usr_admin", &s, &ada, TokenPurpose::Invite, &i2, T0 + 1).await.unwrap();
+    assert!(store.account_token(&i1, T0 + 2).await.unwrap().is_none());
+    assert!(store.account_token(&i2, T0 + 2).await.unwrap().is_some());
+    let other = SchoolId::parse("sch_other").unwrap();
+    let i3 = token_hash("invite three");
+    assert!(matches!(store.issue_account_token("x", &other, &ada, TokenPurpose::Invite, &i3, T0).await, Err(StoreError::NotFound)));
+    assert!(store.account_token(&i3, T0).await.unwrap().is_none());
+    assert!(store.verify_audit().await.unwrap().is_ok());
+});
+
+both!(concurrent_audit_appends_keep_one_chain, |store: Store| async move {
+    let (n, _) = store.verify_audit().await.unwrap().unwrap();
+    let writes = (0..24).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.audit(&demo(), "test", "test.concurrent", serde_json::json!({"i": i})).await })
+    });
+    for w in writes.collect::<Vec<_>>() {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(store.verify_audit().await.unwrap().unwrap().0, n + 24);
+});
+
+/// Several nodes starting at once on one PostgreSQL database migrate it exactly once.
+#[tokio::test]
+async fn nodes_starting_together_migrate_once() {
+    let Some(url) = postgres_url().await else { return };
+    let opens = (0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { Store::open(&url).await.map(|_| ()) })
+    });
+    for open in opens.collect::<Vec<_>>() {
+        open.await.unwrap().unwrap();
+    }
+    let store = Store::open(&url).await.unwrap();
+    let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(store.pool()).await.unwrap();
+    let versions: Vec<i64> = rows.iter().map(|r| r.try_get("version").unwrap()).collect();
+    assert_eq!(versions, schema::MIGRATIONS.iter().map(|(v, _)| *v).collect::<Vec<_>>());
 }

@@ -179,8 +179,9 @@ export async function newUser(browser, baseURL, label, opts = {}) {
 export async function signIn(user, who) {
   const { page } = user;
   await page.goto('/');
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByLabel('Password').fill(who.password);
+  // Exact labels: other views (set password, admin forms) have fields with similar names.
+  await page.getByLabel('Email', { exact: true }).fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#view-home').waitFor({ state: 'visible', timeout: 10_000 });
 }

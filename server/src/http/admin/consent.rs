@@ -1,0 +1,170 @@
+//! Trusted domains, consent records, the code of conduct and privacy profiles as a superuser
+//! manages them (policy 40.4.3, 40.6, 40.2 and 40.8).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{school_class, school_pupil, AdminUser};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::api::ApiJson;
+use crate::http::{App, CurrentUser};
+use crate::ids::is_token;
+use crate::store::{ConsentInput, ConsentState, PrivacyProfile};
+
+/// 2000-01-01 in UTC milliseconds: no form was signed before Livegate's schools existed.
+const EARLIEST_SIGNED_MS: i64 = 946_684_800_000;
+/// A form dated more than a day ahead is a typing mistake.
+const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
+
+/// `GET /api/admin/domains`
+pub async fn list_domains(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({"domains": app.store.trusted_domains(&me.school).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomain {
+    domain: String,
+    note: String,
+}
+
+/// `POST /api/admin/domains`: trusts a domain, with a note of why.
+pub async fn add_domain(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    ApiJson(body): ApiJson<NewDomain>,
+) -> Result<Response, ApiError> {
+    if body.note.chars().any(char::is_control) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    let domain = app.store.add_domain(me.id.as_str(), &me.school, &body.domain, &body.note).await?;
+    Ok((StatusCode::CREATED, Json(json!({"domain": domain}))).into_response())
+}
+
+/// `DELETE /api/admin/domains/{domain}`: anyone from it in a live lesson leaves at once.
+pub async fn remove_domain(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(domain): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match app.store.remove_domain(me.id.as_str(), &me.school, &domain).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        // A malformed domain cannot be one of the school's.
+        Err(crate::store::StoreError::Invalid(_)) => Err(ErrorCode::NotFound.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/admin/pupils/{user_id}/consents`: a pupil's consent state and records, newest first.
+pub async fn pupil_consents(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pupil = school_pupil(&app, &me, &id).await?;
+    let records = app.store.consents(&me.school, &pupil.id).await?;
+    let state = app.store.consent_state(&me.school, &pupil.id).await?;
+    Ok(Json(json!({"pupil": AdminUser::of(&pupil), "state": state, "records": records})))
+}
+
+/// `POST /api/admin/pupils/{user_id}/consents`: records a signed form (or a parent's opt-out).
+pub async fn record_consent(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ConsentInput>,
+) -> Result<Response, ApiError> {
+    let pupil = school_pupil(&app, &me, &id).await?;
+    let latest = crate::store::now_ms() + FUTURE_SLACK_MS;
+    if !(EARLIEST_SIGNED_MS..=latest).contains(&input.signed_on) || input.parent_name.chars().any(char::is_control) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    let consent_id = app.store.record_consent(me.id.as_str(), &me.school, &pupil.id, &input).await?;
+    let state = app.store.consent_state(&me.school, &pupil.id).await?;
+    Ok((StatusCode::CREATED, Json(json!({"consent_id": consent_id, "state": state}))).into_response())
+}
+
+/// `POST /api/admin/consents/{consent_id}/withdraw`: the pupil leaves any live lesson at once.
+pub async fn withdraw_consent(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !is_token(&id) {
+        return Err(ErrorCode::NotFound.into());
+    }
+    app.store.withdraw_consent(me.id.as_str(), &me.school, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/admin/classes/{class_id}/without-consent`: the class's pupils whose consent is
+/// not current, with their state.
+pub async fn without_consent(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let class = school_class(&app, &me, &id).await?;
+    let pupils = app.store.pupil_facts(&me.school, &class.id).await?.ok_or(ErrorCode::NotFound)?;
+    let list: Vec<serde_json::Value> = pupils
+        .iter()
+        .filter(|p| p.consent != ConsentState::Current)
+        .map(|p| json!({"user": AdminUser::of(&p.user), "consent": p.consent}))
+        .collect();
+    Ok(Json(json!({"class": {"id": class.id, "name": class.name}, "pupils": list})))
+}
+
+/// `GET /api/admin/conduct`: the current code of conduct and the version consent must be for.
+pub async fn get_conduct(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+    let conduct = app.store.conduct(&me.school).await?;
+    let school = app.store.school(&me.school).await?.ok_or(ErrorCode::NotFound)?;
+    Ok(Json(json!({"conduct": conduct, "required_version": school.conduct_version_required})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConduct {
+    text: String,
+    recording_notice: String,
+    require_resign: bool,
+}
+
+/// `POST /api/admin/conduct`: publishes a new version; with `require_resign`, consent for
+/// older versions stops counting (and pupils relying on it leave live lessons).
+pub async fn publish_conduct(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    ApiJson(body): ApiJson<NewConduct>,
+) -> Result<Response, ApiError> {
+    let version = app.store.publish_conduct(me.id.as_str(), &me.school, &body.text, &body.recording_notice, body.require_resign).await?;
+    Ok((StatusCode::CREATED, Json(json!({"version": version, "require_resign": body.require_resign}))).into_response())
+}
+
+/// `GET /api/admin/pupils/{user_id}/privacy`
+pub async fn get_privacy(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pupil = school_pupil(&app, &me, &id).await?;
+    Ok(Json(json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?})))
+}
+
+/// `PUT /api/admin/pupils/{user_id}/privacy`: replaces the pupil's privacy profile.
+pub async fn set_privacy(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    ApiJson(mut profile): ApiJson<PrivacyProfile>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pupil = school_pupil(&app, &me, &id).await?;
+    if let Some(alias) = &profile.alias {
+        profile.alias = Some(super::short_text(alias, 60)?);
+    }
+    app.store.set_privacy(me.id.as_str(), &me.school, &pupil.id, &profile).await?;
+    Ok(Json(json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?})))
+}

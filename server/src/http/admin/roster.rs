@@ -1,0 +1,166 @@
+//! Roster CSV import (preview, then apply) and export per class.
+//!
+//! The import body is kept only up to [`MAX_BYTES`]. Past that the upload is refused with
+//! `payload_too_large`, but the rest of the body is first read and thrown away (up to
+//! [`DRAIN_CAP`], for at most [`DRAIN_TIME`]): a server that answers while the client is still
+//! sending, then closes, makes the client's kernel discard the answer, so the person would see
+//! a broken connection instead of the reason. Anything declared larger than the cap is refused
+//! at once. A huge upload never costs more than 5 MiB of memory.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use ring::digest::{digest, SHA256};
+use serde_json::json;
+
+use super::school_class;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{App, CurrentUser};
+use crate::roster_csv::{self, FileError, MAX_BYTES};
+
+/// A whole-file CSV problem as the API shows it: the usual error shape plus the line and a
+/// sentence naming the column or cell count at fault.
+fn file_error(e: FileError) -> Response {
+    let body = json!({"error": {"code": e.code, "message": e.code.message(), "line": e.line, "detail": e.detail}});
+    (e.code.status(), Json(body)).into_response()
+}
+
+/// `apply=true|false` (default false); anything else is `bad_request`.
+fn apply_flag(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut apply = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        apply = match pair {
+            "apply=true" => true,
+            "apply=false" => false,
+            _ => return Err(ErrorCode::BadRequest.into()),
+        };
+    }
+    Ok(apply)
+}
+
+fn is_csv(headers: &HeaderMap) -> bool {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv")
+}
+
+/// The most of a refused upload that is read (and thrown away) so the client hears why.
+pub const DRAIN_CAP: usize = 64 * 1024 * 1024;
+/// How long a refused upload is read for at most.
+pub const DRAIN_TIME: Duration = Duration::from_secs(15);
+
+/// Reads the body up to [`MAX_BYTES`], or says it is too large (after draining, see above).
+async fn read_limited(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_CAP as u64) {
+        return Err(ErrorCode::PayloadTooLarge.into());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let mut too_large = declared.is_some_and(|n| n > MAX_BYTES as u64);
+    while !too_large {
+        match chunks.next().await {
+            None => return Ok(kept.freeze()),
+            Some(Err(_)) => return Err(ErrorCode::BadRequest.into()), // the client went away
+            Some(Ok(chunk)) => {
+                seen += chunk.len();
+                if seen > MAX_BYTES {
+                    too_large = true;
+                } else {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
+        }
+    }
+    drop(kept);
+    let drain = async {
+        while let Some(Ok(chunk)) = chunks.next().await {
+            seen += chunk.len();
+            if seen > DRAIN_CAP {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    Err(ErrorCode::PayloadTooLarge.into())
+}
+
+/// `POST /api/admin/roster/import?apply=false|true` with a `text/csv` body.
+pub async fn import(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let apply = apply_flag(query.as_deref())?;
+    if !is_csv(&headers) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    let bytes = read_limited(&headers, body).await?;
+    let rows = match roster_csv::parse(&bytes) {
+        Ok(rows) => rows,
+        Err(e) => return Ok(file_error(e)),
+    };
+    let sha256: String = digest(&SHA256, &bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let report = app.store.import_roster(me.id.as_str(), &me.school, &rows, apply, &sha256).await?;
+    tracing::info!(
+        school = %me.school,
+        rows = report.summary.rows,
+        errors = report.summary.rows_with_errors,
+        applied = report.applied,
+        "roster import"
+    );
+    if apply && !report.ok {
+        let code = ErrorCode::RosterInvalid;
+        let body = json!({"error": {"code": code, "message": code.message()}, "report": report});
+        return Ok((code.status(), Json(body)).into_response());
+    }
+    Ok(Json(json!({"report": report})).into_response())
+}
+
+/// `GET /api/admin/classes/{class_id}/roster.csv`: the class's pupils in the import format.
+/// The file name carries the class id, never a person's name.
+pub async fn export(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let class = school_class(&app, &me, &id).await?;
+    let (class, pupils) = app.store.class_pupils(&me.school, &class.id).await?.ok_or(ErrorCode::NotFound)?;
+    let csv = roster_csv::export(&class.name, pupils.iter().map(|u| (u.email.expose(), u.display_name.as_str())));
+    // Exports carry personal data out of Livegate, so each one is on the record.
+    app.store.audit(&me.school, me.id.as_str(), "roster.export", json!({"class": class.id, "pupils": pupils.len()})).await?;
+    let disposition = format!("attachment; filename=\"roster-{}.csv\"", class.id);
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_flag_is_strict() {
+        assert_eq!(apply_flag(None), Ok(false));
+        assert_eq!(apply_flag(Some("apply=true")), Ok(true));
+        assert_eq!(apply_flag(Some("apply=false")), Ok(false));
+        for bad in ["apply=1", "apply", "x=y", "apply=TRUE"] {
+            assert_eq!(apply_flag(Some(bad)), Err(ApiError(ErrorCode::BadRequest)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_text_csv_is_read() {
+        let mut h = HeaderMap::new();
+        assert!(!is_csv(&h));
+        h.insert(header::CONTENT_TYPE, "text/csv; charset=utf-8".parse().unwrap());
+        assert!(is_csv(&h));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_csv(&h));
+    }
+}
