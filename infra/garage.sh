@@ -4,7 +4,8 @@
 #   infra/garage.sh install        build and install Garage 2.5.0 once (cargo install; cached in ~/.cargo/bin)
 #   infra/garage.sh start DIR      start a single node with its data in DIR, create a bucket and a key,
 #                                  and write DIR/env (LIVEGATE_S3_* variables to source)
-#   infra/garage.sh stop DIR       stop the node started in DIR
+#   infra/garage.sh stop DIR       stop the node started in DIR (waits until it has exited)
+#   infra/garage.sh restart DIR    start the stopped node of DIR again, on the same data and ports
 #
 # Everything listens on 127.0.0.1 on free ports; nothing is reachable from elsewhere.
 set -euo pipefail
@@ -13,7 +14,7 @@ VERSION=2.5.0
 export PATH="$HOME/.cargo/bin:$PATH"
 
 install() {
-  if command -v garage >/dev/null 2>&1 && garage --version 2>/dev/null | grep -q "v$VERSION"; then
+  if command -v garage >/dev/null 2>&1 && garage --version 2>/dev/null | grep -qE "[v:]$VERSION( |$)"; then
     return 0
   fi
   echo "garage: building Garage $VERSION (about 7 minutes on 2 cores, once)"
@@ -48,15 +49,16 @@ root_domain = ".s3.garage.localhost"
 api_bind_addr = "127.0.0.1:$admin"
 admin_token = "$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 TOML
-  garage -c "$dir/garage.toml" server >"$dir/garage.log" 2>&1 &
-  echo $! >"$dir/garage.pid"
+  launch "$dir"
   local node=""
   for _ in $(seq 1 100); do
     node=$(garage -c "$dir/garage.toml" node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
     sleep 0.1
   done
   [ -n "$node" ] || { echo "garage: the node did not start; see $dir/garage.log" >&2; exit 1; }
-  garage -c "$dir/garage.toml" layout assign -z dc1 -c 1G "$node" >/dev/null
+  # The node id is read from disk; the commands below need the node's RPC port up.
+  wait_port "$rpc" || { echo "garage: the node's RPC port never opened; see $dir/garage.log" >&2; exit 1; }
+  retry garage -c "$dir/garage.toml" layout assign -z dc1 -c 1G "$node" >/dev/null
   garage -c "$dir/garage.toml" layout apply --version 1 >/dev/null
   garage -c "$dir/garage.toml" bucket create recordings >/dev/null
   local keyinfo
@@ -75,17 +77,65 @@ ENV
   echo "garage: running on 127.0.0.1:$s3 (settings in $dir/env)"
 }
 
-stop() {
+# Runs a command until it succeeds (at most 50 tries, 0.1 s apart).
+retry() {
+  local _
+  for _ in $(seq 1 49); do
+    "$@" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+# Runs the node of DIR in the background, its log appended to DIR/garage.log.
+launch() {
   local dir="$1"
-  if [ -f "$dir/garage.pid" ]; then
-    kill "$(cat "$dir/garage.pid")" 2>/dev/null || true
-    rm -f "$dir/garage.pid"
-  fi
+  garage -c "$dir/garage.toml" server >>"$dir/garage.log" 2>&1 &
+  echo $! >"$dir/garage.pid"
+}
+
+# The S3 port of DIR's node.
+s3_port() {
+  sed -nE 's/^LIVEGATE_S3_ENDPOINT=http:\/\/127\.0\.0\.1:([0-9]+)$/\1/p' "$1/env"
+}
+
+# Waits until something accepts connections on 127.0.0.1:PORT.
+wait_port() {
+  local _
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+restart() {
+  local dir="$1"
+  [ -f "$dir/garage.toml" ] && [ -f "$dir/env" ] || { echo "garage: nothing was started in $dir" >&2; exit 1; }
+  stop "$dir"
+  launch "$dir"
+  wait_port "$(s3_port "$dir")" || { echo "garage: the node did not restart; see $dir/garage.log" >&2; exit 1; }
+  echo "garage: running again on 127.0.0.1:$(s3_port "$dir")"
+}
+
+stop() {
+  local dir="$1" pid _
+  [ -f "$dir/garage.pid" ] || return 0
+  pid="$(cat "$dir/garage.pid")"
+  kill "$pid" 2>/dev/null || true
+  # Wait for it to exit, so its ports are free for a restart.
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/garage.pid"
 }
 
 case "${1:-}" in
   install) install ;;
   start) start "${2:?start needs a folder}" ;;
   stop) stop "${2:?stop needs a folder}" ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  restart) restart "${2:?restart needs a folder}" ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

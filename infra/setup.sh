@@ -4,6 +4,9 @@
 #   infra/setup.sh run    system packages needed to build and run the server (ffmpeg-next's deps)
 #   infra/setup.sh test   the above, plus the test tools: ffmpeg CLI, Chromium + chromedriver,
 #                         PostgreSQL (run by infra/postgres.sh, never as a system service),
+#                         Janus for the benchmark (started by tests/bench/bench.sh only),
+#                         Garage for the recording tests (infra/garage.sh install: built once
+#                         with cargo into ~/.cargo/bin),
 #                         npm packages for tests/browser and a Python venv for tests/aiortc
 #
 # Run it as root (it uses sudo when not root). A second run with nothing changed touches no network.
@@ -52,7 +55,7 @@ stamp_of() {
 
 RUN_PACKAGES=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev)
-TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv postgresql postgresql-client)
+TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv postgresql postgresql-client janus)
 
 is_installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -95,6 +98,12 @@ fi
   say "done (run)"
   exit 0
 }
+
+# --- Garage (S3-compatible storage) for the recording tests ----------------------------------
+
+# Idempotent: nothing happens when the right version is already in ~/.cargo/bin.
+bash "$ROOT/infra/garage.sh" install || die "garage: install failed (infra/garage.sh install)"
+say "garage: $(PATH="$HOME/.cargo/bin:$PATH" garage --version 2>/dev/null | head -n 1)"
 
 # --- npm packages for the browser suite -------------------------------------------------------
 

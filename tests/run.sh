@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The Livegate test command: `bash tests/run.sh [--only rust|browser|aiortc]... [--no-setup]`.
+# The Livegate test command: `bash tests/run.sh [--only rust|browser|aiortc|bench]... [--no-setup]`.
 #
 # Installs test tools (infra/setup.sh test), builds the workspace, then runs every suite even if
 # an earlier one failed: Rust (`cargo test --workspace`), browser (`node --test` in tests/browser)
-# and aiortc (pytest in tests/aiortc). The last line is `tests: N passed, N failed`; the exit code
-# is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the server binary.
+# aiortc (pytest in tests/aiortc) and bench (tests/bench/bench.sh --quick: Livegate and Janus
+# each forward to 10 subscribers for 5 s; it passes if both ran, media arrived decrypted through
+# each and the table printed; no speed thresholds). The last line is `tests: N passed, N failed`;
+# the exit code is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the
+# server binary.
 # The Rust suite runs the store tests and the multi-node test on a throwaway PostgreSQL
-# (infra/postgres.sh, stopped at exit) unless LIVEGATE_TEST_POSTGRES_URL is already set.
+# (infra/postgres.sh, stopped at exit) unless LIVEGATE_TEST_POSTGRES_URL is already set. Its
+# recording tests start throwaway Garage nodes (infra/garage.sh; setup installs Garage) and
+# use the livegate-recorder binary the build makes.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +22,7 @@ SETUP=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --only)
-      [ $# -ge 2 ] || { echo "run.sh: --only needs rust, browser or aiortc" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "run.sh: --only needs rust, browser, aiortc or bench" >&2; exit 2; }
       ONLY+=("$2")
       shift 2
       ;;
@@ -40,13 +45,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in "${ONLY[@]}"; do
-  case "$s" in rust | browser | aiortc) ;; *)
-    echo "run.sh: unknown suite $s (rust, browser, aiortc)" >&2
+  case "$s" in rust | browser | aiortc | bench) ;; *)
+    echo "run.sh: unknown suite $s (rust, browser, aiortc, bench)" >&2
     exit 2
     ;;
   esac
 done
-[ ${#ONLY[@]} -eq 0 ] && ONLY=(rust browser aiortc)
+[ ${#ONLY[@]} -eq 0 ] && ONLY=(rust browser aiortc bench)
 wants() { [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 
 [ -x "${HOME:-}/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
@@ -192,6 +197,16 @@ if wants aiortc; then
     echo "no venv at tests/aiortc/.venv (run infra/setup.sh test)"
     record aiortc 0 0 1
   fi
+fi
+
+if wants bench; then
+  banner "bench (tests/bench/bench.sh --quick: Livegate and Janus, 10 subscribers, 5 s)"
+  log="$LOGDIR/bench.log"
+  bash tests/bench/bench.sh --quick 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  passed=$(grep -c '^bench check: PASS' "$log")
+  failed=$(grep -c '^bench check: FAIL' "$log")
+  record bench "$passed" "$failed" "$status"
 fi
 
 finish

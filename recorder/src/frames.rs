@@ -16,6 +16,12 @@ use crate::webm::{Frame, Layout, Track};
 /// The target segment length.
 pub const SEGMENT_MS: i64 = 2000;
 
+/// How much shorter than [`SEGMENT_MS`] a segment may be cut. The server asks the publisher
+/// for a keyframe every [`SEGMENT_MS`], and each arrives a little early or late against the
+/// previous one (round trips and frame pacing vary): without this slack, a keyframe 20 ms
+/// early would be passed over and the segment would run to the next one, twice as long.
+pub const SEGMENT_SLACK_MS: i64 = 500;
+
 /// Reassembles one track's frames.
 pub struct Assembler {
     track: Track,
@@ -146,7 +152,7 @@ impl Segmenter {
             }
         }
         let starts_segment = if self.has_video { frame.track == Track::Video && frame.keyframe } else { true };
-        let due = self.start_ms.is_some_and(|s| frame.time_ms - s >= SEGMENT_MS);
+        let due = self.start_ms.is_some_and(|s| frame.time_ms - s >= SEGMENT_MS - SEGMENT_SLACK_MS);
         let cut = if starts_segment && due { self.take() } else { None };
         if self.start_ms.is_none() {
             if self.has_video && !(frame.track == Track::Video && frame.keyframe) {
@@ -241,5 +247,22 @@ mod tests {
             assert!(w[1].start_ms - w[0].start_ms >= SEGMENT_MS);
         }
         assert_eq!(cuts[0].start_ms, 80);
+    }
+
+    #[test]
+    fn a_keyframe_slightly_early_still_cuts() {
+        // Keyframes on request every ~2 s, each arriving a little earlier than the last.
+        let keys = [100, 2080, 4050, 6010, 7990];
+        let mut s = Segmenter::new(true, false);
+        let mut cuts = Vec::new();
+        for t in (0..9000).step_by(10) {
+            let key = keys.contains(&t);
+            if t % 30 == 0 || key {
+                cuts.extend(s.push(Frame { track: Track::Video, time_ms: t, keyframe: key, data: vec![u8::from(!key)] }));
+            }
+        }
+        let starts: Vec<i64> = cuts.iter().map(|c| c.start_ms).collect();
+        assert_eq!(starts, vec![100, 2080, 4050, 6010], "every requested keyframe starts a segment");
+        assert!(cuts.iter().all(|c| c.end_ms - c.start_ms <= SEGMENT_MS + 100));
     }
 }

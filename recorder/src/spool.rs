@@ -233,10 +233,16 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
     dirs.sort();
     for dir in dirs {
         let Some(recording) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        // Looked at before the segments are listed: once the manifest exists every segment is
+        // spooled, so none can appear after the listing and be lost when the folder goes.
+        let manifest = dir.join("manifest.sealed");
+        let finished = manifest.exists();
         // The wrapped data key travels with the recording, so the KEK alone opens it anywhere.
         let key_file = dir.join("key.wrapped");
-        if key_file.exists() {
+        let key_sent = dir.join("key.uploaded");
+        if key_file.exists() && !key_sent.exists() {
             objects.put(&key_object(&recording), &std::fs::read(&key_file)?).await?;
+            std::fs::write(&key_sent, b"")?;
         }
         let mut sealed: Vec<PathBuf> = std::fs::read_dir(&dir)?
             .flatten()
@@ -249,8 +255,7 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
             objects.put(&format!("{recording}/{stem}"), &std::fs::read(&path)?).await?;
             std::fs::rename(&path, path.with_extension("uploaded"))?;
         }
-        let manifest = dir.join("manifest.sealed");
-        if manifest.exists() {
+        if finished {
             let bytes = std::fs::read(&manifest)?;
             objects.put(&manifest_key(&recording), &bytes).await?;
             std::fs::remove_dir_all(&dir)?;
@@ -260,9 +265,13 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
     Ok(done)
 }
 
+/// The longest wait between upload attempts while the store is failing.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 /// The supervised upload worker: drains the spool whenever woken or every two seconds,
-/// backing off from 0.5 s to 30 s while the store is failing. `on_done` hears of each
-/// recording that reached the store whole.
+/// backing off from 0.5 s to [`MAX_BACKOFF`] while the store is failing, so it catches up
+/// within ten seconds of the store's return. `on_done` hears of each recording that reached
+/// the store whole.
 pub async fn run_uploader(spool: PathBuf, objects: std::sync::Arc<Objects>, wake: std::sync::Arc<tokio::sync::Notify>, on_done: impl Fn(Uploaded) + Send + 'static) {
     let mut backoff = Duration::from_millis(500);
     loop {
@@ -280,7 +289,7 @@ pub async fn run_uploader(spool: PathBuf, objects: std::sync::Arc<Objects>, wake
             Err(e) => {
                 tracing_warn(&e);
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }

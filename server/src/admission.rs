@@ -31,6 +31,8 @@ pub struct Facts {
     pub teacher_present: bool,
     /// The teacher removed this user from this lesson.
     pub removed: bool,
+    /// The lesson is being recorded (Appendix D): without it no pupil is admitted.
+    pub recording_ok: bool,
 }
 
 /// The gate's answer.
@@ -75,6 +77,9 @@ pub fn decide(f: &Facts) -> Decision {
         ConsentState::Withdrawn => return Refuse(ErrorCode::ConsentWithdrawn),
         ConsentState::OptedOut => return Refuse(ErrorCode::ConsentOptedOut),
     }
+    if !f.recording_ok {
+        return Refuse(ErrorCode::RecordingUnavailable);
+    }
     if !f.teacher_present {
         return Refuse(ErrorCode::TeacherAbsent);
     }
@@ -98,6 +103,7 @@ mod tests {
             lesson_live: true,
             teacher_present: true,
             removed: false,
+            recording_ok: true,
         }
     }
 
@@ -115,6 +121,7 @@ mod tests {
             (Facts { consent: ConsentState::Withdrawn, ..pupil() }, ErrorCode::ConsentWithdrawn),
             (Facts { consent: ConsentState::OptedOut, ..pupil() }, ErrorCode::ConsentOptedOut),
             (Facts { teacher_present: false, ..pupil() }, ErrorCode::TeacherAbsent),
+            (Facts { recording_ok: false, ..pupil() }, ErrorCode::RecordingUnavailable),
         ];
         for (facts, code) in cases {
             assert_eq!(decide(&facts), Decision::Refuse(code), "{facts:?}");
@@ -147,13 +154,13 @@ mod tests {
         #[test]
         fn no_pupil_admitted_without_every_condition(
             account_disabled: bool, same_school: bool, domain_trusted: bool, teaches_class: bool,
-            on_roster: bool, consent in any_consent(), lesson_live: bool, teacher_present: bool, removed: bool,
+            on_roster: bool, consent in any_consent(), lesson_live: bool, teacher_present: bool, removed: bool, recording_ok: bool,
         ) {
-            let f = Facts { role: Role::Pupil, account_disabled, same_school, domain_trusted, teaches_class, on_roster, consent, lesson_live, teacher_present, removed };
+            let f = Facts { role: Role::Pupil, account_disabled, same_school, domain_trusted, teaches_class, on_roster, consent, lesson_live, teacher_present, removed, recording_ok };
             let d = decide(&f);
             if d == Decision::Admit(LessonRole::Pupil) {
                 prop_assert!(on_roster && domain_trusted && consent == ConsentState::Current);
-                prop_assert!(!account_disabled && same_school && lesson_live && teacher_present && !removed);
+                prop_assert!(!account_disabled && same_school && lesson_live && teacher_present && !removed && recording_ok);
             }
             prop_assert!(d != Decision::Admit(LessonRole::Teacher) && d != Decision::Lobby);
         }

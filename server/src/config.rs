@@ -30,6 +30,22 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// A live lesson with no teacher connected for this long ends (seconds, at least 1).
     pub teacher_absent_timeout_secs: u64,
+    /// Where recordings go (`[recording]` in the file).
+    pub recording: RecordingConfig,
+}
+
+/// Recording settings. Unset paths live under `data_dir`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// The object store: `{kind = "local", path = ...}` (default `<data_dir>/recordings`) or
+    /// `{kind = "s3", endpoint, region, bucket, access_key, secret_key}`; the `LIVEGATE_S3_*`
+    /// environment variables select S3 too.
+    pub objects: Option<livegate_recorder::objstore::ObjectStoreConfig>,
+    /// The local spool where segments wait for the store (default `<data_dir>/spool`).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// Where the schools' key files are (`<school id>.key`; default `<data_dir>/keys`).
+    pub keys_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -43,6 +59,7 @@ impl Default for Config {
             data_dir: "data".into(),
             accounts: AccountsConfig::default(),
             teacher_absent_timeout_secs: 600,
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -84,10 +101,38 @@ impl Config {
         if let Some(v) = get("LIVEGATE_DATA_DIR") {
             self.data_dir = v.into();
         }
+        if let Some(endpoint) = get("LIVEGATE_S3_ENDPOINT") {
+            let need = |k: &str| get(k).ok_or_else(|| Error::Config(format!("{k} must be set with LIVEGATE_S3_ENDPOINT")));
+            self.recording.objects = Some(livegate_recorder::objstore::ObjectStoreConfig::S3 {
+                endpoint,
+                region: get("LIVEGATE_S3_REGION").unwrap_or_else(|| "garage".into()),
+                bucket: need("LIVEGATE_S3_BUCKET")?,
+                access_key: need("LIVEGATE_S3_ACCESS_KEY")?,
+                secret_key: need("LIVEGATE_S3_SECRET_KEY")?,
+            });
+        }
         if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
             self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
         }
         Ok(())
+    }
+
+    /// The recording object store, resolving the default.
+    pub fn objects(&self) -> livegate_recorder::objstore::ObjectStoreConfig {
+        self.recording
+            .objects
+            .clone()
+            .unwrap_or_else(|| livegate_recorder::objstore::ObjectStoreConfig::Local { path: self.data_dir.join("recordings") })
+    }
+
+    /// The spool folder, resolving the default.
+    pub fn spool_dir(&self) -> std::path::PathBuf {
+        self.recording.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
+    }
+
+    /// The key folder, resolving the default.
+    pub fn keys_dir(&self) -> std::path::PathBuf {
+        self.recording.keys_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     /// The database URL, resolving the default.

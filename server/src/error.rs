@@ -59,6 +59,10 @@ pub enum ErrorCode {
     Replaced,
     HeartbeatTimeout,
     CrossSite,
+    ReasonRequired,
+    RecordingUnavailable,
+    RecordingTampered,
+    ViewExpired,
     Internal,
 }
 
@@ -112,6 +116,10 @@ impl ErrorCode {
             Replaced => "replaced",
             HeartbeatTimeout => "heartbeat_timeout",
             CrossSite => "cross_site",
+            ReasonRequired => "reason_required",
+            RecordingUnavailable => "recording_unavailable",
+            RecordingTampered => "recording_tampered",
+            ViewExpired => "view_expired",
             Internal => "internal",
         }
     }
@@ -165,6 +173,10 @@ impl ErrorCode {
             Replaced => "You joined this lesson again from another window or device.",
             HeartbeatTimeout => "The connection went quiet for too long.",
             CrossSite => "Requests from other sites are refused.",
+            ReasonRequired => "Please give a reason (at least five characters); it is kept in the audit log.",
+            RecordingUnavailable => "Recording is not available, so this lesson cannot admit pupils (or this recording cannot be opened).",
+            RecordingTampered => "This recording failed its integrity check and will not be shown.",
+            ViewExpired => "This viewing has expired. Open the recording again.",
             Internal => "Something went wrong on the server; nothing was changed.",
         }
     }
@@ -188,6 +200,9 @@ impl ErrorCode {
             CannotChangeSelf => StatusCode::FORBIDDEN,
             MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HeartbeatTimeout => StatusCode::REQUEST_TIMEOUT,
+            ReasonRequired => StatusCode::BAD_REQUEST,
+            RecordingUnavailable | ViewExpired => StatusCode::CONFLICT,
+            RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -250,7 +265,8 @@ mod tests {
             CsvTooManyRows, RosterInvalid, RoleMismatch, CannotChangeSelf, WrongSchool,
             LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, TokenInvalid, WeakPassword, NotJoined, ProtocolMismatch,
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
-            DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, Internal,
+            DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
+            RecordingUnavailable, RecordingTampered, ViewExpired, Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -15,6 +15,7 @@ pub mod lesson;
 pub mod media;
 pub mod password;
 pub mod proto;
+pub mod recording;
 pub mod roster_csv;
 pub mod sfu;
 pub mod store;

@@ -62,6 +62,9 @@ struct Overrides {
     /// End a live lesson after its teacher has been away this many seconds.
     #[arg(long)]
     teacher_absent_timeout_secs: Option<u64>,
+    /// Where Livegate keeps its files (spool, recordings, keys).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -74,6 +77,9 @@ impl Overrides {
         }
         if let Some(v) = self.advertise_ip {
             config.advertise_ip = Some(v);
+        }
+        if let Some(v) = self.data_dir {
+            config.data_dir = v;
         }
         if let Some(v) = self.database_url {
             config.database_url = Some(v);
@@ -98,6 +104,10 @@ async fn main() -> anyhow::Result<()> {
             if c.database_url.is_none() && o.database_url.is_none() {
                 c.database_url = Some("sqlite::memory:".into());
             }
+            if std::env::var_os("LIVEGATE_DATA_DIR").is_none() && o.data_dir.is_none() {
+                // The demo's data is throwaway: its own folder, so several demos never meet.
+                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate::ids::random_token(6)));
+            }
             o.apply(&mut c);
             (c, true)
         }
@@ -118,6 +128,15 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&config.database_url()).await?;
     if demo && store::seed::seed_if_empty(&store).await? {
         eprintln!("Loaded the demo school.");
+    }
+    if demo {
+        // The demo schools get key-encryption keys of their own; a real school's superuser
+        // provides one (`livegate-recorder keygen`), or its lessons admit no pupils.
+        let keyring = livegate::recording::Keyring::new(config.keys_dir());
+        for school in ["sch_demo", "sch_other"] {
+            keyring.ensure(school)?;
+        }
+        eprintln!("Demo data (encrypted recordings, keys) is in {}", config.data_dir.display());
     }
     if config.database_url().starts_with("postgres") {
         // Several nodes may share this database: hear about each other's changes.

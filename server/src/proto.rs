@@ -65,6 +65,9 @@ pub struct LessonSummary {
     pub state: LessonState,
     pub teacher_present: bool,
     pub recording_notice: String,
+    /// True while the lesson is being recorded; false means recording is unavailable and no
+    /// pupil is admitted (the teacher's page says why).
+    pub recording: bool,
 }
 
 /// A participant as the others see them.
@@ -196,6 +199,7 @@ mod tests {
             state: LessonState::Live,
             teacher_present: true,
             recording_notice: "This lesson is recorded.".into(),
+            recording: true,
         };
         let participant = Participant {
             id: pid("p_1"),

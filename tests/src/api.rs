@@ -71,6 +71,21 @@ impl Api {
         Ok((status, value))
     }
 
+    /// `GET path` with an optional `Range` header; returns the status, the headers and the raw
+    /// body (for media).
+    pub async fn get_raw(&self, path: &str, range: Option<&str>) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.client.get(&url).timeout(Duration::from_secs(60));
+        if let Some(r) = range {
+            req = req.header(reqwest::header::RANGE, r);
+        }
+        let resp = req.send().await.with_context(|| format!("GET {url}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.with_context(|| format!("reading body of GET {url}"))?;
+        Ok((status, headers, body.to_vec()))
+    }
+
     /// Turns a non-2xx response into an [`HttpError`], checking the error shape of section 1.
     pub fn check(status: u16, body: Value) -> std::result::Result<Value, HttpError> {
         if (200..300).contains(&status) {

@@ -3,9 +3,12 @@
 //! (webrtc 0.21.1) against its single media port. The tests themselves live in `tests/`.
 
 pub mod api;
+pub mod garage;
 pub mod keyframe;
 pub mod media;
 pub mod participant;
+pub mod recorder_cost;
+pub mod recording;
 pub mod rtc_client;
 pub mod seed;
 pub mod server;
@@ -28,9 +31,18 @@ pub async fn run_test<F>(name: &str, body: F)
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    match tokio::time::timeout(TEST_LIMIT, body).await {
+    run_test_within(name, TEST_LIMIT, body).await
+}
+
+/// Like [`run_test`] with a longer limit, for tests that must let time pass (the recording
+/// tests: a lesson of several seconds, a storage outage of 30).
+pub async fn run_test_within<F>(name: &str, limit: Duration, body: F)
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    match tokio::time::timeout(limit, body).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => panic!("{name} failed: {e:#}"),
-        Err(_) => panic!("{name} timed out after {TEST_LIMIT:?}"),
+        Err(_) => panic!("{name} timed out after {limit:?}"),
     }
 }

@@ -63,6 +63,12 @@ impl Server {
     /// Like [`start`](Self::start), with extra command-line flags (for example
     /// `--teacher-absent-timeout-secs 2`).
     pub async fn start_with_args(extra: &[&str]) -> Result<Server> {
+        Server::launch("demo", extra, &[]).await
+    }
+
+    /// Runs `livegate <subcommand>` (`demo` or `serve`) on ephemeral loopback ports with extra
+    /// flags and environment variables (for example `LIVEGATE_S3_*`).
+    pub async fn launch(subcommand: &str, extra: &[&str], env: &[(String, String)]) -> Result<Server> {
         let bin = binary_path();
         if !bin.exists() {
             bail!(
@@ -72,7 +78,7 @@ impl Server {
         }
         let mut child = Command::new(&bin)
             .args([
-                "demo",
+                subcommand,
                 "--http",
                 "127.0.0.1:0",
                 "--media-port",
@@ -81,6 +87,7 @@ impl Server {
                 "127.0.0.1",
             ])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -160,6 +167,18 @@ impl Server {
     /// Whether the server process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The server's process id (for reading its CPU time from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and waits for it to exit.
+    pub async fn kill9(&mut self) -> Result<()> {
+        self.child.start_kill().context("sending SIGKILL to the server")?;
+        self.child.wait().await.context("waiting for the killed server")?;
+        Ok(())
     }
 
     /// The last `n` lines the server logged.

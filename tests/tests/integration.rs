@@ -29,5 +29,7 @@ mod media_flow;
 mod multinode;
 #[path = "integration/privacy.rs"]
 mod privacy;
+#[path = "integration/recording.rs"]
+mod recording;
 #[path = "integration/streams.rs"]
 mod streams;

@@ -9,7 +9,7 @@
 /** @typedef {{id: string, name: string, live_lesson_id: string | null, can_teach: boolean}} ClassSummary */
 /**
  * @typedef {{id: string, class_id: string, class_name: string, state: 'live' | 'ended',
- *   teacher_present: boolean, recording_notice: string}} LessonSummary
+ *   teacher_present: boolean, recording_notice: string, recording: boolean}} LessonSummary
  */
 /** @typedef {{ticket: string, expires_in_ms: number, ws_path: string}} Ticket */
 

@@ -159,6 +159,23 @@ const EXPLANATIONS = {
     title: 'Nothing was imported',
     text: 'Some rows have problems, so nothing was imported. Fix them in the file and check it again.',
   },
+  recording_unavailable: {
+    title: 'This lesson cannot be joined right now',
+    text: 'Lessons are only open to pupils while they are being recorded, and the recording is not working at the moment. Your teacher can see this too. Try again in a few minutes.',
+    retry: true,
+  },
+  reason_required: {
+    title: 'A reason is needed',
+    text: 'Write why you are doing this, in at least 5 characters. It is kept in the audit log.',
+  },
+  recording_tampered: {
+    title: 'This recording failed its check',
+    text: 'The recording does not match what was sealed when the lesson ended, so it will not be shown. Report this to your data protection officer.',
+  },
+  view_expired: {
+    title: 'This viewing has ended',
+    text: 'Viewings last one hour. Open the recording again, giving your reason.',
+  },
   network: {
     title: 'Cannot reach the server',
     text: 'Check your internet connection, then try again.',
@@ -181,6 +198,44 @@ export function explain(code) {
     text: `The lesson could not continue (${code}). Please try again.`,
     retry: true,
   };
+}
+
+/**
+ * Wording for staff where a code means something else to them than to a pupil.
+ * @type {Record<string, Record<string, Explanation>>}
+ */
+const FOR_STAFF = {
+  teacher: {
+    recording_unavailable: {
+      title: 'Recording is not working',
+      text: 'This lesson is not being recorded, so pupils cannot join it (anyone already in it has been taken out). End the lesson and start it again. If this keeps happening, tell your IT support.',
+    },
+  },
+  leader: {
+    recording_unavailable: {
+      title: 'This recording cannot be opened',
+      text: 'It is still being recorded, has been destroyed, or its storage cannot be reached right now. Try again later; if it persists, tell your IT support.',
+      retry: true,
+    },
+    not_found: {
+      title: 'Recording not found',
+      text: 'There is no recording with that link in your school. Go back to the list of recordings.',
+    },
+    forbidden_role: {
+      title: 'Recordings are for safeguarding leaders',
+      text: "Only your school's safeguarding leaders can review lesson recordings.",
+    },
+  },
+};
+
+/**
+ * Like explain(), with the wording for a teacher or a safeguarding leader where it differs.
+ * @param {string} code
+ * @param {'teacher' | 'leader'} audience
+ * @returns {Explanation}
+ */
+export function explainFor(code, audience) {
+  return FOR_STAFF[audience][code] || explain(code);
 }
 
 /**

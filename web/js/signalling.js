@@ -51,7 +51,7 @@ const FINAL_CODES = new Set([
   'not_on_roster', 'wrong_school', 'lesson_not_live', 'teacher_absent', 'removed_by_teacher',
   'replaced', 'protocol_mismatch', 'forbidden_role', 'not_found', 'not_signed_in',
   'consent_missing', 'consent_withdrawn', 'consent_opted_out', 'domain_not_trusted',
-  'account_disabled', 'refused_by_teacher', 'bad_request',
+  'account_disabled', 'refused_by_teacher', 'bad_request', 'recording_unavailable',
 ]);
 
 /**

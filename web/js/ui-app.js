@@ -2,18 +2,20 @@
 // message, lesson), sign-in and sign-out, and the read-only `window.livegate` debug hook.
 // Routes: `#/` home, `#/lessons/<id>` the recording notice and then the lesson itself,
 // `#/set-password?token=...` the page an invite or reset link opens (no sign-in needed),
-// `#/admin/<section>` the superuser's administration pages (ui-admin.js; a superuser's home).
+// `#/admin/<section>` the superuser's administration pages (ui-admin.js; a superuser's home),
+// `#/recordings[/<id>]` the safeguarding leader's recording pages (ui-leader.js; a leader's home).
 // @ts-check
 
 import * as api from './api.js';
 import { ApiError } from './api.js';
-import { explain } from './messages.js';
+import { explain, explainFor } from './messages.js';
 import { announce, byId, showView, view } from './ui-dom.js';
 import { renderHome } from './ui-home.js';
 import { openSetPassword, setPasswordToken } from './ui-account.js';
 import { LessonView } from './ui-lesson.js';
 import { adminRoute, openAdmin, resetAdmin } from './ui-admin.js';
 import { renderReadiness } from './ui-admin-readiness.js';
+import { leaderRoute, leaveLeader, openLeader, resetLeader } from './ui-leader.js';
 
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./api.js').ClassSummary} ClassSummary */
@@ -51,6 +53,7 @@ function go(hash) {
 async function route() {
   const nav = ++app.navigation;
   stopHomeRefresh();
+  if (!leaderRoute()) leaveLeader();
   const lessonId = lessonIdFromHash();
   if (app.lesson && app.lesson.lessonId !== lessonId) leaveLesson();
   if (app.lesson) return; // already in this lesson
@@ -69,6 +72,16 @@ async function route() {
     }
     if (!admin) history.replaceState(null, '', '#/admin/users');
     await openAdmin(admin || { section: 'users', param: null }, go, () => showSignIn());
+    return;
+  }
+  const leader = leaderRoute();
+  if (leader || (!lessonId && app.user?.role === 'leader')) {
+    if (app.user?.role !== 'leader') {
+      showMessage('forbidden_role', undefined, explainFor('forbidden_role', 'leader'));
+      return;
+    }
+    if (!leader) history.replaceState(null, '', '#/recordings');
+    await openLeader(leader || { id: null }, go, () => showSignIn());
     return;
   }
   if (lessonId) await openNotice(lessonId, nav);
@@ -158,6 +171,7 @@ async function onSignOut() {
   }
   app.navigation++;
   resetAdmin();
+  resetLeader();
   history.replaceState(null, '', '#/');
   showSignIn();
 }
@@ -238,6 +252,10 @@ async function openNotice(lessonId, nav) {
       ? 'You will wait in the lobby until the teacher lets you in. Your camera and microphone stay off unless the teacher allows them.'
       : 'Your camera and microphone stay off. Your teacher can let you turn them on.';
   byId('notice-join').textContent = teacher ? 'Start teaching' : visitor ? 'Ask to join' : 'Join lesson';
+  // Pupils are only admitted while the lesson is recorded: the teacher must know before starting.
+  const off = byId('notice-recording-off');
+  off.hidden = !(teacher && lesson.recording === false);
+  off.textContent = off.hidden ? '' : explainFor('recording_unavailable', 'teacher').text;
   byId('notice-error').textContent = '';
   showView('notice');
 }
@@ -277,9 +295,10 @@ function leaveLesson() {
  * Shows a full-page explanation of a refusal or of how the lesson ended.
  * @param {string} code
  * @param {(() => void)} [retry]
+ * @param {import('./messages.js').Explanation} [words] other wording than explain(code)
  */
-function showMessage(code, retry) {
-  const { title, text, retry: retryHelps } = explain(code);
+function showMessage(code, retry, words = explain(code)) {
+  const { title, text, retry: retryHelps } = words;
   if (!retryHelps) retry = undefined;
   byId('message-title').textContent = title;
   const p = byId('message-text');

@@ -35,7 +35,7 @@ export function visuallyHidden(text) {
   return h('span', { class: 'visually-hidden' }, [text]);
 }
 
-const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'notice', 'message', 'lesson'];
+const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'recordings', 'notice', 'message', 'lesson'];
 
 /** @type {string} */
 let currentView = 'loading';

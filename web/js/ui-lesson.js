@@ -2,11 +2,13 @@
 // title and connection status next to the always-visible recording indicator, shows the
 // waiting panel while a visiting member of staff is in the lobby, and hands role-specific work
 // to ui-teacher.js (the class's teacher) or ui-pupil.js (pupils, and guests let in from the
-// lobby) once the server says which role this person has in the lesson.
+// lobby) once the server says which role this person has in the lesson. When the lesson is not
+// being recorded (`lesson.recording` false, or the server reports `recording_unavailable`), the
+// indicator says "Not recording" and the teacher is told that pupils cannot join.
 // @ts-check
 
 import { LessonConnection } from './signalling.js';
-import { explain } from './messages.js';
+import { explain, explainFor } from './messages.js';
 import { byId } from './ui-dom.js';
 import { TeacherConsole } from './ui-teacher.js';
 import { PupilView } from './ui-pupil.js';
@@ -38,10 +40,13 @@ export class LessonView {
     /** @type {Role | null} */
     this.controllerRole = null;
     this.abort = new AbortController();
+    /** False once the server says the lesson is not being recorded. */
+    this.recording = lesson.recording !== false;
   }
 
   start() {
     byId('lesson-title').textContent = this.lesson.class_name;
+    this.showRecording();
     byId('teacher-console').hidden = true;
     byId('pupil-view').hidden = true;
     byId('lobby-wait').hidden = true;
@@ -53,6 +58,11 @@ export class LessonView {
     conn.addEventListener('joined', (ev) => this.onJoined(/** @type {CustomEvent} */ (ev).detail.role));
     conn.addEventListener('problem', (ev) => {
       const { code } = /** @type {CustomEvent} */ (ev).detail;
+      if (code === 'recording_unavailable') {
+        this.recording = false;
+        this.showRecording();
+        return;
+      }
       this.setStatus(explain(code).text, true);
     });
     conn.addEventListener('closed', (ev) => {
@@ -110,6 +120,16 @@ export class LessonView {
     else if (state === 'reconnecting') this.setStatus('Connection lost. Reconnecting…', true);
     else if (state === 'waiting') this.setStatus('You are waiting for the teacher to let you in.');
     else if (state === 'joined') this.setStatus('You are in the lesson.');
+    if (!this.recording && (state === 'joined' || state === 'connecting')) this.showRecording();
+  }
+
+  /** The recording indicator; while not recording, a warning that stays in the status line. */
+  showRecording() {
+    byId('rec-badge').classList.toggle('rec-badge-off', !this.recording);
+    byId('rec-badge-text').textContent = this.recording ? 'Recording' : 'Not recording';
+    if (this.recording) return;
+    const words = this.user.role === 'teacher' ? explainFor('recording_unavailable', 'teacher') : explain('recording_unavailable');
+    this.setStatus(words.text, true);
   }
 
   /**

@@ -129,22 +129,58 @@ pub async fn start_lesson(
     }
     let notice = app.store.conduct(&class.school).await?.map(|c| c.recording_notice);
     let notice = notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned());
-    let mut lessons = app.lessons.lock().expect("lessons lock");
-    if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {
+    if let Some(live) = app.live_lesson_of(&class.id) {
         return Ok((StatusCode::OK, Json(serde_json::json!({"lesson": live.summary()}))).into_response());
     }
+    let id = LessonId::generate();
+    let recorder = begin_recording(&app, &class.school, &id, &class.id, &user.id).await;
     let info = LessonInfo {
-        id: LessonId::generate(),
+        id,
         school: class.school.clone(),
         class: class.id.clone(),
         class_name: class.name.clone(),
         recording_notice: notice,
+        recorder,
     };
+    let mut lessons = app.lessons.lock().expect("lessons lock");
+    if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {
+        // Another request started it meanwhile: this recording ends empty.
+        if let Some(r) = &info.recorder {
+            r.send(crate::recording::RecorderMsg::Finish);
+        }
+        return Ok((StatusCode::OK, Json(serde_json::json!({"lesson": live.summary()}))).into_response());
+    }
     let handle = lesson::spawn(info, app.media.clone(), app.store.clone(), app.config.teacher_absent_timeout());
     let summary = handle.summary();
     lessons.insert(handle.info.id.clone(), handle);
     tracing::info!(lesson = %summary.id, class = %class.id, "lesson started");
     Ok((StatusCode::CREATED, Json(serde_json::json!({"lesson": summary}))).into_response())
+}
+
+/// Starts the lesson's recording. `None` means recording is unavailable: the lesson still
+/// starts, so the teacher is told why, but the gate admits no pupil (fail closed).
+async fn begin_recording(
+    app: &App,
+    school: &crate::ids::SchoolId,
+    lesson: &LessonId,
+    class: &ClassId,
+    teacher: &crate::ids::UserId,
+) -> Option<crate::recording::LessonRecorder> {
+    let service = app.recordings.as_ref()?;
+    let id = format!("rec_{}", crate::ids::random_token(12));
+    let recorder = match service.begin(school, &id, crate::store::now_ms()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(lesson = %lesson, error = %e, "recording could not start; pupils will be refused");
+            return None;
+        }
+    };
+    if let Err(e) = app.store.create_recording(school, &id, lesson, class, teacher, &recorder.wrapped_key).await {
+        tracing::error!(lesson = %lesson, error = %e, "recording could not be registered; pupils will be refused");
+        recorder.send(crate::recording::RecorderMsg::Finish);
+        return None;
+    }
+    Some(recorder)
 }
 
 /// The lesson if this user may see it: same school, and teaching or on the roster.

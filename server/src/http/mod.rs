@@ -7,6 +7,7 @@
 pub mod account;
 mod admin;
 mod api;
+mod recordings;
 mod auth;
 mod web;
 mod ws;
@@ -43,6 +44,8 @@ pub enum Access {
     Teacher,
     /// Signed-in superusers only (the school's administrators).
     Superuser,
+    /// Signed-in safeguarding leaders only (recordings).
+    Leader,
 }
 
 /// Everything the handlers share.
@@ -53,6 +56,10 @@ pub struct AppState {
     pub tickets: Tickets,
     pub media: MediaHandle,
     pub lessons: Mutex<HashMap<LessonId, LessonHandle>>,
+    /// The recording service; `None` only if it could not start (lessons then fail closed).
+    pub recordings: Option<Arc<crate::recording::Recordings>>,
+    /// Leaders' outstanding recording views.
+    pub views: recordings::Views,
 }
 
 /// The shared state as handlers receive it.
@@ -113,6 +120,7 @@ pub async fn gather_facts(store: &Store, user: &UserRecord, lesson: &LessonHandl
         lesson_live: shared.live,
         teacher_present: shared.teacher_present,
         removed: shared.removed.contains(&user.id),
+        recording_ok: crate::recording::LessonRecorder::healthy(lesson.info.recorder.as_ref()),
     })
 }
 
@@ -134,6 +142,12 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/classes/{class_id}/readiness", Access::Teacher, get(admin::people::readiness)),
     ];
     routes.extend(admin_routes());
+    routes.extend([
+        (Method::GET, "/api/recordings", Access::Leader, get(recordings::list)),
+        (Method::POST, "/api/recordings/{recording_id}/views", Access::Leader, post(recordings::open)),
+        (Method::GET, "/api/recordings/{recording_id}/streams/{label}", Access::Leader, get(recordings::media)),
+        (Method::POST, "/api/recordings/{recording_id}/hold", Access::Leader, post(recordings::hold)),
+    ]);
     routes
 }
 
@@ -195,6 +209,7 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         let allowed = match access {
             Access::Teacher => user.role == Role::Teacher,
             Access::Superuser => user.role == Role::Superuser,
+            Access::Leader => user.role == Role::Leader,
             Access::Public | Access::SignedIn => true,
         };
         if !allowed {
@@ -219,6 +234,7 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     let media = crate::media::start(media_bind, config.advertise_ip()).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
+    let recordings = start_recordings(&config, &store).await;
     let app = Arc::new(AppState {
         sessions: Sessions::new(&config.accounts),
         config,
@@ -226,11 +242,37 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
         tickets: Tickets::default(),
         media: media.clone(),
         lessons: Mutex::new(HashMap::new()),
+        recordings,
+        views: recordings::Views::default(),
     });
+    if let Some(r) = app.recordings.clone() {
+        tokio::spawn(crate::recording::retention(app.store.clone(), r));
+    }
     // The peer address feeds the per-address sign-in limit.
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(listener, service).await });
     Ok(Running { http, media: media.local_addr(), task })
+}
+
+/// Starts the recording service; a failure is logged and lessons then refuse pupils.
+async fn start_recordings(config: &Config, store: &Store) -> Option<Arc<crate::recording::Recordings>> {
+    let done_store = store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let on_finished = move |f: crate::recording::Finished| {
+        let store = done_store.clone();
+        handle.spawn(async move {
+            if let Err(e) = store.finish_recording(&f.recording, f.interrupted, &f.manifest_sha256).await {
+                tracing::error!(recording = %f.recording, error = %e, "could not record a finished recording");
+            }
+        });
+    };
+    match crate::recording::Recordings::start(config.spool_dir(), &config.objects(), config.keys_dir(), on_finished) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "recording is unavailable; lessons will not admit pupils");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub(super) async fn app() -> App {
         tickets: Tickets::default(),
         media,
         lessons: Mutex::new(HashMap::new()),
+        recordings: Some(crate::recording::test_service()),
+        views: recordings::Views::default(),
     })
 }
 
@@ -64,11 +66,11 @@ async fn every_route_enforces_its_declared_access() {
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is routed");
             match access {
                 Access::Public => assert_ne!(code(&body), "not_signed_in", "{method} {path}"),
-                Access::SignedIn | Access::Teacher | Access::Superuser => {
+                Access::SignedIn | Access::Teacher | Access::Superuser | Access::Leader => {
                     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "not_signed_in"), "{method} {path}")
                 }
             }
-            if matches!(access, Access::Teacher | Access::Superuser) {
+            if matches!(access, Access::Teacher | Access::Superuser | Access::Leader) {
                 let (status, body) = call(&app, method.clone(), &concrete(path), Some(&pupil), "{}").await;
                 assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden_role"), "{method} {path} as pupil");
             }

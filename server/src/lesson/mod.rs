@@ -56,6 +56,8 @@ pub struct LessonInfo {
     pub class: ClassId,
     pub class_name: String,
     pub recording_notice: String,
+    /// The lesson's recorder; `None` if recording could not start (pupils are then refused).
+    pub recorder: Option<crate::recording::LessonRecorder>,
 }
 
 /// A way to reach a lesson's task.
@@ -93,6 +95,7 @@ impl LessonHandle {
             state: if shared.live { LessonState::Live } else { LessonState::Ended },
             teacher_present: shared.teacher_present,
             recording_notice: self.info.recording_notice.clone(),
+            recording: crate::recording::LessonRecorder::healthy(self.info.recorder.as_ref()),
         }
     }
 
@@ -164,6 +167,7 @@ enum Wake {
     Msg(LessonMsg),
     Recheck,
     TeacherAway,
+    RecordingCheck,
 }
 
 /// Sleeps until `at`, or forever without one.
@@ -188,6 +192,9 @@ impl Lesson {
         let mut changes = Some(changes);
         loop {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
+            // While the recorder is healthy, check it every second: if it fails, the lesson
+            // fails closed at once.
+            let recording_check = self.handle.info.recorder.as_ref().filter(|r| !r.failed()).map(|_| Instant::now() + Duration::from_secs(1));
             let wake = tokio::select! {
                 m = rx.recv() => match m {
                     Some(m) => Wake::Msg(m),
@@ -197,6 +204,7 @@ impl Lesson {
                 () = enforce::next_change(&mut changes, &school) => Wake::Recheck,
                 () = until(self.recheck_at) => Wake::Recheck,
                 () = until(absent_deadline) => Wake::TeacherAway,
+                () = until(recording_check) => Wake::RecordingCheck,
             };
             match wake {
                 Wake::Msg(LessonMsg::Join(req)) => self.join(req).await,
@@ -207,6 +215,18 @@ impl Lesson {
                     // One re-check covers every announcement queued so far.
                     enforce::drain(&mut changes);
                     self.recheck().await;
+                }
+                Wake::RecordingCheck => {
+                    if let Some(r) = self.handle.info.recorder.clone().filter(|r| r.failed()) {
+                        tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
+                        let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
+                        let teachers: Vec<ParticipantId> =
+                            self.members.iter().filter(|(_, m)| m.role == LessonRole::Teacher).map(|(id, _)| id.clone()).collect();
+                        for t in teachers {
+                            self.send(&t, ServerMsg::error(ErrorCode::RecordingUnavailable, None));
+                        }
+                        self.recheck().await;
+                    }
                 }
                 Wake::TeacherAway => {
                     tracing::info!(lesson = %self.handle.info.id, "no teacher for the absence timeout; ending the lesson");
@@ -468,5 +488,8 @@ impl Lesson {
             s.live = false;
             s.teacher_present = false;
         });
+        if let Some(r) = &self.handle.info.recorder {
+            r.send(crate::recording::RecorderMsg::Finish);
+        }
     }
 }

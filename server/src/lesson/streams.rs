@@ -2,6 +2,7 @@
 //! every other member, answers and candidates, grants and their revocation, and streams that
 //! end because a peer connection went away.
 
+use crate::recording::RecorderMsg;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
 use crate::error::ErrorCode;
@@ -36,7 +37,19 @@ impl Lesson {
             return Err(fail(ErrorCode::NotGranted));
         }
         let key = self.media.new_key();
-        let answer = self.media.publish(key, sdp, self.media_tx.clone()).await.map_err(fail)?;
+        let recorder = self.handle.info.recorder.clone();
+        if let Some(r) = &recorder {
+            r.send(RecorderMsg::StreamStarted { stream: key, video: summary.video, audio: summary.audio });
+        }
+        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), recorder.clone()).await {
+            Ok(answer) => answer,
+            Err(code) => {
+                if let Some(r) = &recorder {
+                    r.send(RecorderMsg::StreamEnded(key));
+                }
+                return Err(fail(code));
+            }
+        };
         let Some(member) = self.members.get_mut(from) else {
             self.media.close(key).await;
             return Ok(());
@@ -117,6 +130,9 @@ impl Lesson {
             .ok_or((ErrorCode::UnknownStream, Some(stream_id.clone())))?;
         self.streams.remove(&published.key);
         self.media.close(published.key).await;
+        if let Some(r) = &self.handle.info.recorder {
+            r.send(RecorderMsg::StreamEnded(published.key));
+        }
         if !by_client {
             self.send(publisher, ServerMsg::StreamEnded { stream_id: stream_id.clone() });
         }

@@ -36,6 +36,7 @@ async fn fixture(absent: Duration) -> Fixture {
         class: class_7a(),
         class_name: "7A Science".into(),
         recording_notice: "recorded".into(),
+        recorder: Some(crate::recording::test_service().begin(&school(), &format!("rec_{}", crate::ids::random_token(6)), 0).unwrap()),
     };
     let lesson = spawn(info, media, store.clone(), absent);
     Fixture { store, lesson }

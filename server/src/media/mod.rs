@@ -31,6 +31,7 @@ pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
 
 use crate::error::ErrorCode;
+use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
 use crate::sfu::{FastMap, Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind};
 use demux::Demux;
@@ -38,6 +39,17 @@ use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
 const READ_BATCH: usize = 128;
+
+/// How long a video frame's packets wait for its last one before going out anyway.
+const FRAME_HOLD: Duration = Duration::from_millis(5);
+
+/// Subscribers whose frame is sent between two looks at the socket: a keyframe to hundreds of
+/// subscribers is a long fan-out, and audio (and everything else) arriving meanwhile should not
+/// wait for all of it.
+const FANOUT_CHUNK: usize = 32;
+
+/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long.
+pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_secs(2);
 
 /// Names one stream's peer connection across the engine and the lessons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,7 +77,13 @@ pub struct StreamStats {
 }
 
 enum Command {
-    Publish { key: StreamKey, offer: String, events: EventSink, reply: oneshot::Sender<Result<String, ErrorCode>> },
+    Publish {
+        key: StreamKey,
+        offer: String,
+        events: EventSink,
+        tap: Option<LessonRecorder>,
+        reply: oneshot::Sender<Result<String, ErrorCode>>,
+    },
     Receive {
         key: StreamKey,
         source: StreamKey,
@@ -105,8 +123,11 @@ impl MediaHandle {
     }
 
     /// Answers a publisher's offer. The caller has already checked the offer and the grants.
-    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink) -> Result<String, ErrorCode> {
-        self.call(|reply| Command::Publish { key, offer, events, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+    /// With a `tap`, a copy of every packet goes to the lesson's recorder (never waiting), and
+    /// the publisher is asked for a keyframe every [`RECORDING_KEYFRAME_EVERY`] so segments
+    /// can start on one.
+    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<LessonRecorder>) -> Result<String, ErrorCode> {
+        self.call(|reply| Command::Publish { key, offer, events, tap, reply }).await.unwrap_or(Err(ErrorCode::Internal))
     }
 
     /// Makes a receive peer forwarding `source`'s tracks of `kinds`; returns its offer.
@@ -171,6 +192,10 @@ struct Stream {
     deadline: Option<Instant>,
     /// Touched this turn: flush it and re-read its timer.
     dirty: bool,
+    /// The lesson's recorder, for publish streams of a recorded lesson.
+    tap: Option<LessonRecorder>,
+    /// When to next ask this publisher for a keyframe for the recording.
+    next_recording_keyframe: Option<Instant>,
 }
 
 struct Engine {
@@ -188,6 +213,10 @@ struct Engine {
     /// Datagrams of one peer waiting to go out together.
     out: Vec<(SocketAddr, bytes::BytesMut)>,
     sender: udp::Sender,
+    /// Per video track with a frame in progress: since when, and the sinks with packets of it.
+    held: FastMap<TrackKey, (Instant, Vec<SinkKey>)>,
+    /// Video sinks whose frame is complete, in order, waiting for their turn to be sent.
+    ready: std::collections::VecDeque<SinkKey>,
 }
 
 impl Engine {
@@ -204,6 +233,8 @@ impl Engine {
             timers: BinaryHeap::new(),
             out: Vec::new(),
             sender: udp::Sender::default(),
+            held: FastMap::default(),
+            ready: std::collections::VecDeque::new(),
         }
     }
 
@@ -235,6 +266,24 @@ impl Engine {
             }
             self.handle_timeout(Instant::now());
             self.flush(&socket);
+            // Long fan-outs go a chunk of subscribers at a time, with what arrived meanwhile
+            // (audio first of all, which is forwarded at once) handled between chunks.
+            while !self.ready.is_empty() {
+                let now = Instant::now();
+                for _ in 0..FANOUT_CHUNK {
+                    let Some(sink) = self.ready.pop_front() else { break };
+                    self.send_sink(now, sink);
+                }
+                self.flush(&socket);
+                for _ in 0..READ_BATCH {
+                    match udp::recv_now(&socket, &mut buf) {
+                        Ok((n, from)) => self.handle_datagram(Instant::now(), from, &buf[..n]),
+                        Err(_) => break,
+                    }
+                }
+                self.handle_timeout(Instant::now());
+                self.flush(&socket);
+            }
         }
         tracing::info!("media engine stopped");
     }
@@ -253,6 +302,9 @@ impl Engine {
     fn next_deadline(&mut self, now: Instant) -> Instant {
         let far = now + Duration::from_secs(1);
         let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
+        if let Some(t) = self.held.values().map(|(since, _)| *since + FRAME_HOLD).min() {
+            next = next.min(t);
+        }
         while let Some(Reverse((t, key))) = self.timers.peek().copied() {
             if self.streams.get(&key).is_some_and(|s| s.deadline == Some(t)) {
                 next = next.min(t);
@@ -283,6 +335,12 @@ impl Engine {
             self.forwarder.handle_timeout(now);
             self.process_forwarder(now);
         }
+        if self.held.values().any(|(since, _)| *since + FRAME_HOLD <= now) {
+            let due: Vec<TrackKey> = self.held.iter().filter(|(_, (since, _))| *since + FRAME_HOLD <= now).map(|(t, _)| *t).collect();
+            for track in due {
+                self.release(now, track);
+            }
+        }
     }
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
@@ -295,9 +353,12 @@ impl Engine {
 
     fn handle_command(&mut self, now: Instant, cmd: Command) {
         match cmd {
-            Command::Publish { key, offer, events, reply } => {
+            Command::Publish { key, offer, events, tap, reply } => {
                 let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
                     self.insert_stream(key, peer, events, None, Vec::new());
+                    if let Some(s) = self.streams.get_mut(&key) {
+                        s.tap = tap;
+                    }
                     answer
                 });
                 let _ = reply.send(result.map_err(peer_error_code));
@@ -352,6 +413,8 @@ impl Engine {
             stats: StreamStats::default(),
             deadline: None,
             dirty: false,
+            tap: None,
+            next_recording_keyframe: None,
         };
         self.streams.insert(key, stream);
         self.touch(key);
@@ -417,9 +480,17 @@ impl Engine {
                 }
                 PeerEvent::Rtp { track_id, packet } => {
                     stream.stats.rtp_packets_in += 1;
-                    if let Some((_, track)) = stream.published.get(&track_id) {
-                        let track = track.key;
-                        self.forwarder.handle_rtp(now, track, &packet);
+                    if let Some((kind, track)) = stream.published.get(&track_id) {
+                        let (kind, track_key, receiver, ssrc) = (*kind, track.key, track.receiver, track.ssrc);
+                        if let Some(tap) = &stream.tap {
+                            tap.offer(RecorderMsg::Rtp { stream: key, kind, packet: packet.clone(), at: now });
+                            if kind == TrackKind::Video && stream.next_recording_keyframe.is_none_or(|t| now >= t) {
+                                stream.next_recording_keyframe = Some(now + RECORDING_KEYFRAME_EVERY);
+                                stream.peer.request_keyframe(now, receiver, ssrc);
+                            }
+                        }
+                        self.forwarder.handle_rtp(now, track_key, &packet);
+                        self.forward_rtp(now, track_key, kind == TrackKind::Video, packet.header.marker);
                     }
                 }
                 PeerEvent::KeyframeRequest { track_id } => {
@@ -434,20 +505,47 @@ impl Engine {
         self.process_forwarder(now);
     }
 
-    fn process_forwarder(&mut self, now: Instant) {
+    /// Sends what [`Forwarder::handle_rtp`] queued. A video frame's packets wait for its last
+    /// one (the marker bit), at most [`FRAME_HOLD`], so each subscriber gets the frame in one
+    /// batch (one segmented send). The subscriber cannot decode the frame before its last packet
+    /// anyway, so the wait delays no picture; a lost last packet costs at most the hold.
+    fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::KeyframeRequest(track) => {
-                    let Some(&owner) = self.track_owner.get(&track) else { continue };
-                    let Some(stream) = self.streams.get_mut(&owner) else { continue };
-                    if let Some((_, t)) = stream.published.values().find(|(_, t)| t.key == track) {
-                        let (receiver, ssrc) = (t.receiver, t.ssrc);
-                        stream.peer.request_keyframe(now, receiver, ssrc);
-                        self.touch(owner);
-                    }
-                }
-                Output::SinkReady(sink) => self.send_sink(now, sink),
+                Output::SinkReady(sink) if video => self.held.entry(track).or_insert_with(|| (now, Vec::new())).1.push(sink),
+                other => self.handle_output(now, other),
             }
+        }
+        if video && marker {
+            self.release(now, track);
+        }
+    }
+
+    /// Queues the held packets of `track`'s frame for sending (see [`FANOUT_CHUNK`]).
+    fn release(&mut self, _now: Instant, track: TrackKey) {
+        if let Some((_, sinks)) = self.held.remove(&track) {
+            self.ready.extend(sinks);
+        }
+    }
+
+    fn process_forwarder(&mut self, now: Instant) {
+        while let Some(out) = self.forwarder.poll_output() {
+            self.handle_output(now, out);
+        }
+    }
+
+    fn handle_output(&mut self, now: Instant, out: Output) {
+        match out {
+            Output::KeyframeRequest(track) => {
+                let Some(&owner) = self.track_owner.get(&track) else { return };
+                let Some(stream) = self.streams.get_mut(&owner) else { return };
+                if let Some((_, t)) = stream.published.values().find(|(_, t)| t.key == track) {
+                    let (receiver, ssrc) = (t.receiver, t.ssrc);
+                    stream.peer.request_keyframe(now, receiver, ssrc);
+                    self.touch(owner);
+                }
+            }
+            Output::SinkReady(sink) => self.send_sink(now, sink),
         }
     }
 
@@ -486,6 +584,7 @@ impl Engine {
                 }
             }
             self.forwarder.remove_track(track.key);
+            self.held.remove(&track.key);
             self.track_owner.remove(&track.key);
         }
         if notify {

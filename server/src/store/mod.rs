@@ -10,6 +10,7 @@ mod accounts;
 mod audit;
 mod consent;
 mod people;
+mod recordings;
 pub mod roster;
 mod schema;
 pub mod seed;
@@ -24,6 +25,7 @@ pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
+pub use recordings::{unhex, RecordingFilter, RecordingRow};
 
 use crate::ids::SchoolId;
 

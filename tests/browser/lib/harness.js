@@ -60,16 +60,21 @@ export function ensureArtifacts() {
 
 /**
  * Starts `livegate demo` on ephemeral ports and waits for its ready line.
+ * @param {{dataDir?: string, args?: string[], env?: Record<string, string>}} [opts] `dataDir`
+ *   becomes `--data-dir` (recordings, keys and spool land there); `env` is added to the
+ *   server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags.
  * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>}>}
  */
-export async function startServer() {
+export async function startServer(opts = {}) {
   const bin = process.env.LIVEGATE_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livegate');
   if (!existsSync(bin)) {
     throw new Error(`livegate binary not found at ${bin}; run \`cargo build -p livegate\` or set LIVEGATE_BIN`);
   }
   const child = spawn(bin, [
     'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', '127.0.0.1',
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+    ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+    ...(opts.args || []),
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...(opts.env || {}) } });
   /** @type {string[]} */
   const log = [];
   child.stderr.setEncoding('utf8');
@@ -172,7 +177,8 @@ export async function newUser(browser, baseURL, label, opts = {}) {
 /** @typedef {Awaited<ReturnType<typeof newUser>>} User */
 
 /**
- * Signs in through the form and waits for the home view.
+ * Signs in through the form and waits for the home view (a safeguarding leader's home is the
+ * recordings view).
  * @param {User} user
  * @param {{email: string, password: string}} who
  */
@@ -183,7 +189,7 @@ export async function signIn(user, who) {
   await page.getByLabel('Email', { exact: true }).fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#view-home').waitFor({ state: 'visible', timeout: 10_000 });
+  await page.locator('#view-home:not([hidden]), #view-recordings:not([hidden])').waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 /**

@@ -210,6 +210,7 @@ pub async fn readiness(
                 lesson_live: true,
                 teacher_present: true,
                 removed: false,
+                recording_ok: true,
             };
             let reason = match decide(&facts) {
                 Decision::Admit(_) => None,

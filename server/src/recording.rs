@@ -1,0 +1,332 @@
+//! Every lesson recorded: the server side of the recorder.
+//!
+//! [`Recordings`] is the service: it owns the spool, the object store, the schools' keys and
+//! the supervised upload worker, and at start-up closes recordings a crash left open. Each live
+//! lesson gets a [`LessonRecorder`]: a thread of its own that the media engine feeds copies of
+//! published RTP through a bounded channel (`try_send`, so recording never slows forwarding),
+//! and that assembles frames, cuts two-second segments, and seals them into the spool. If the
+//! spool cannot be written the recorder reports failure, and the lesson fails closed: pupils
+//! are refused with `recording_unavailable`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use livegate_recorder::frames::{Assembler, Segmenter};
+use livegate_recorder::keys::Kek;
+use livegate_recorder::objstore::{ObjectStoreConfig, Objects};
+use livegate_recorder::seal::DataKey;
+use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
+use livegate_recorder::webm::Track;
+use rtc::rtp;
+
+use crate::ids::SchoolId;
+use crate::media::StreamKey;
+use crate::sfu::TrackKind;
+
+/// How many packets may wait for a lesson's recorder before new ones are dropped (counted).
+pub const RECORDER_QUEUE: usize = 8192;
+
+/// Why recording could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("no key-encryption key for this school")]
+    NoKey,
+    #[error("the spool cannot be written: {0}")]
+    Spool(String),
+    #[error("object store: {0}")]
+    Objects(String),
+}
+
+/// The schools' key-encryption keys: `<keys_dir>/<school id>.key`, or the environment
+/// variable `LIVEGATE_KEK_<SCHOOL ID IN CAPITALS>` (64 hex characters). Never the database.
+pub struct Keyring {
+    dir: PathBuf,
+    cache: Mutex<HashMap<String, Arc<Kek>>>,
+}
+
+impl Keyring {
+    /// A keyring reading from this folder.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The school's KEK, if one is configured.
+    pub fn get(&self, school: &str) -> Option<Arc<Kek>> {
+        if let Some(k) = self.cache.lock().expect("keyring").get(school) {
+            return Some(k.clone());
+        }
+        let env = format!("LIVEGATE_KEK_{}", school.to_ascii_uppercase());
+        let kek = match std::env::var(&env) {
+            Ok(hex) => Kek::from_hex(&hex).ok()?,
+            Err(_) => Kek::from_file(&self.dir.join(format!("{school}.key"))).ok()?,
+        };
+        let kek = Arc::new(kek);
+        self.cache.lock().expect("keyring").insert(school.to_owned(), kek.clone());
+        Some(kek)
+    }
+
+    /// Writes a new key file for a school that has none (the demo does this at start-up).
+    pub fn ensure(&self, school: &str) -> std::io::Result<()> {
+        let path = self.dir.join(format!("{school}.key"));
+        if self.get(school).is_some() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let hex = livegate_recorder::keys::generate_hex().map_err(std::io::Error::other)?;
+        livegate_recorder::objstore::write_durably(&path, format!("{hex}\n").as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+}
+
+/// A recording that reached the object store whole, or was closed after a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub recording: String,
+    pub school: String,
+    pub manifest_sha256: String,
+    pub interrupted: bool,
+}
+
+/// The recording service.
+pub struct Recordings {
+    pub spool: PathBuf,
+    pub objects: Arc<Objects>,
+    pub keyring: Keyring,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Recordings {
+    /// Opens the spool and the store, closes recordings a crash left open (reported through
+    /// `on_finished` as interrupted), and starts the upload worker.
+    pub fn start(
+        spool: PathBuf,
+        objects: &ObjectStoreConfig,
+        keys_dir: PathBuf,
+        on_finished: impl Fn(Finished) + Send + Sync + 'static,
+    ) -> Result<Arc<Self>, RecordingError> {
+        std::fs::create_dir_all(&spool).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let objects = Arc::new(Objects::open(objects).map_err(|e| RecordingError::Objects(e.to_string()))?);
+        let service = Arc::new(Self { spool, objects, keyring: Keyring::new(keys_dir), wake: Arc::new(tokio::sync::Notify::new()) });
+        let recovered = spool::recover(&service.spool, |school| service.keyring.get(school)).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let on_finished = Arc::new(on_finished);
+        for r in recovered {
+            tracing::warn!(recording = %r.recording, "a recording was interrupted by a restart; closed with the gap recorded");
+            on_finished(Finished { recording: r.recording, school: r.school, manifest_sha256: r.manifest_sha256, interrupted: true });
+        }
+        let done = on_finished.clone();
+        tokio::spawn(spool::run_uploader(service.spool.clone(), service.objects.clone(), service.wake.clone(), move |u| {
+            done(Finished { recording: u.recording, school: String::new(), manifest_sha256: u.manifest_sha256, interrupted: false })
+        }));
+        Ok(service)
+    }
+
+    /// Starts recording a lesson. Fails if the school has no key or the spool cannot be written.
+    pub fn begin(&self, school: &SchoolId, recording: &str, started_at: i64) -> Result<LessonRecorder, RecordingError> {
+        let kek = self.keyring.get(school.as_str()).ok_or(RecordingError::NoKey)?;
+        let key = DataKey::generate().map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let meta = Meta { recording: recording.to_owned(), school: school.to_string(), started_at };
+        let writer = RecordingWriter::create(&self.spool, meta, key, &kek).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let wrapped = std::fs::read(self.spool.join(recording).join("key.wrapped")).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        Ok(LessonRecorder::spawn(writer, wrapped, self.wake.clone()))
+    }
+}
+
+/// What the media engine and the lesson send a lesson's recorder.
+pub enum RecorderMsg {
+    /// A stream was published, with these tracks.
+    StreamStarted { stream: StreamKey, video: bool, audio: bool },
+    /// A copy of a published packet.
+    Rtp { stream: StreamKey, kind: TrackKind, packet: rtp::Packet, at: Instant },
+    /// A published stream ended.
+    StreamEnded(StreamKey),
+    /// The lesson ended: finish every stream and seal the manifest.
+    Finish,
+}
+
+/// A live lesson's recorder.
+#[derive(Clone)]
+pub struct LessonRecorder {
+    pub id: String,
+    /// The data key wrapped by the school's KEK (kept with the recording's row).
+    pub wrapped_key: Vec<u8>,
+    tx: std_mpsc::SyncSender<RecorderMsg>,
+    failed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+    segments: Arc<AtomicU64>,
+}
+
+struct StreamState {
+    label: String,
+    video: Assembler,
+    audio: Assembler,
+    segmenter: Segmenter,
+}
+
+impl std::fmt::Debug for LessonRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LessonRecorder").field("id", &self.id).field("failed", &self.failed()).finish()
+    }
+}
+
+impl LessonRecorder {
+    /// True if the lesson is being recorded and nothing has failed yet.
+    pub fn healthy(recorder: Option<&Self>) -> bool {
+        recorder.is_some_and(|r| !r.failed())
+    }
+
+    fn spawn(writer: RecordingWriter, wrapped_key: Vec<u8>, wake: Arc<tokio::sync::Notify>) -> Self {
+        let (tx, rx) = std_mpsc::sync_channel(RECORDER_QUEUE);
+        let failed = Arc::new(AtomicBool::new(false));
+        let segments = Arc::new(AtomicU64::new(0));
+        let me = Self { id: writer.id().to_owned(), wrapped_key, tx, failed: failed.clone(), dropped: Arc::new(AtomicU64::new(0)), segments: segments.clone() };
+        std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || run(writer, rx, failed, segments, wake))
+            .expect("spawn recorder thread");
+        me
+    }
+
+    /// Hands the recorder a copy of a packet without waiting; a full queue drops it (counted).
+    pub fn offer(&self, msg: RecorderMsg) {
+        if self.tx.try_send(msg).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends a control message (stream ended, finish), waiting for room if need be.
+    pub fn send(&self, msg: RecorderMsg) {
+        let _ = self.tx.send(msg);
+    }
+
+    /// True once writing to the spool has failed: the lesson must fail closed.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Segments written so far.
+    pub fn segments(&self) -> u64 {
+        self.segments.load(Ordering::Relaxed)
+    }
+
+    /// Packets dropped because the recorder fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+fn run(
+    writer: RecordingWriter,
+    rx: std_mpsc::Receiver<RecorderMsg>,
+    failed: Arc<AtomicBool>,
+    segments: Arc<AtomicU64>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    let start = Instant::now();
+    let mut streams: HashMap<StreamKey, StreamState> = HashMap::new();
+    let mut labels = 0usize;
+    let write = |label: &str, cut: livegate_recorder::frames::Cut| {
+        match writer.write_segment(label, &cut) {
+            Ok(_) => {
+                segments.fetch_add(1, Ordering::Relaxed);
+                wake.notify_one();
+            }
+            Err(e) => {
+                tracing::error!(recording = %writer.id(), error = %e, "recording failed; the lesson fails closed");
+                failed.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            RecorderMsg::StreamStarted { stream, video, audio } => {
+                let label = format!("s{}", labels + 1);
+                labels += 1;
+                streams.insert(stream, StreamState {
+                    label,
+                    video: Assembler::new(Track::Video),
+                    audio: Assembler::new(Track::Audio),
+                    segmenter: Segmenter::new(video, audio),
+                });
+            }
+            RecorderMsg::Rtp { stream, kind, packet, at } => {
+                let Some(state) = streams.get_mut(&stream) else { continue };
+                let ms = at.duration_since(start).as_millis() as i64;
+                let frame = match kind {
+                    TrackKind::Video => state.video.push(&packet, ms),
+                    TrackKind::Audio => state.audio.push(&packet, ms),
+                };
+                if let Some(cut) = frame.and_then(|f| state.segmenter.push(f)) {
+                    write(&state.label, cut);
+                }
+            }
+            RecorderMsg::StreamEnded(stream) => {
+                if let Some(mut s) = streams.remove(&stream) {
+                    if let Some(cut) = s.segmenter.finish() {
+                        write(&s.label, cut);
+                    }
+                }
+            }
+            RecorderMsg::Finish => break,
+        }
+    }
+    for (_, mut s) in streams.drain() {
+        if let Some(cut) = s.segmenter.finish() {
+            write(&s.label, cut);
+        }
+    }
+    // A recording that lost a segment to a spool failure says so: media after its last
+    // durable segment is missing.
+    let status = if failed.load(Ordering::Relaxed) { Status::Interrupted } else { Status::Complete };
+    match writer.finish(status) {
+        Ok(_) => wake.notify_one(),
+        Err(e) => tracing::error!(recording = %writer.id(), error = %e, "could not seal the manifest"),
+    }
+}
+
+/// Destroys recordings past their school's retention period (not on legal hold): their
+/// objects are deleted, then their wrapped data key is forgotten. Runs hourly.
+pub async fn retention(store: crate::store::Store, recordings: Arc<Recordings>) {
+    loop {
+        match store.expired_recordings(crate::store::now_ms()).await {
+            Ok(rows) => {
+                for row in rows {
+                    if let Err(e) = destroy(&store, &recordings, &row).await {
+                        tracing::warn!(recording = %row.id, error = %e, "could not destroy an expired recording; will retry");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention check failed; will retry"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+/// Deletes a recording's objects and then its key.
+pub async fn destroy(store: &crate::store::Store, recordings: &Recordings, row: &crate::store::RecordingRow) -> Result<(), RecordingError> {
+    let objects_err = |e: livegate_recorder::objstore::StoreError| RecordingError::Objects(e.to_string());
+    for key in recordings.objects.list(&row.id).await.map_err(objects_err)? {
+        recordings.objects.delete(&key).await.map_err(objects_err)?;
+    }
+    let school = SchoolId::parse(&row.school).ok_or(RecordingError::NoKey)?;
+    store.mark_destroyed(&school, &row.id).await.map_err(|e| RecordingError::Objects(e.to_string()))
+}
+
+/// A recording service in a fresh temporary folder with keys for the demo schools, for tests.
+#[cfg(test)]
+pub(crate) fn test_service() -> Arc<Recordings> {
+    let dir = std::env::temp_dir().join(format!("lg_rec_{}", crate::ids::random_token(6)));
+    let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
+    let service = Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recording service");
+    for school in ["sch_demo", "sch_other"] {
+        service.keyring.ensure(school).expect("demo key");
+    }
+    service
+}

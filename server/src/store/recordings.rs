@@ -1,0 +1,338 @@
+//! Recording rows: which lesson a recording belongs to, its wrapped data key, its state, its
+//! manifest hash, legal hold and destruction. Every change is audited in its transaction; a
+//! leader's view of a recording is audited before the first byte is served.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::audit::append;
+use super::{flag, now_ms, Result, Store, StoreError};
+use crate::ids::{ClassId, LessonId, SchoolId, UserId};
+
+/// The recordings table (migration 3).
+pub const MIGRATION: &[&str] = &[
+    "CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        school_id TEXT NOT NULL REFERENCES schools(id),
+        lesson_id TEXT NOT NULL,
+        class_id TEXT NOT NULL,
+        teacher_id TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        ended_at BIGINT,
+        status TEXT NOT NULL,
+        wrapped_key TEXT,
+        manifest_sha256 TEXT,
+        legal_hold BIGINT NOT NULL,
+        destroyed_at BIGINT
+    )",
+    "CREATE INDEX recordings_school ON recordings(school_id, started_at)",
+];
+
+/// A recording as leaders see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordingRow {
+    pub id: String,
+    pub school: String,
+    pub lesson_id: String,
+    pub class_id: String,
+    pub teacher_id: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    /// `recording`, `complete`, `interrupted`, `failed` or `destroyed`.
+    pub status: String,
+    #[serde(skip)]
+    pub wrapped_key: Option<String>,
+    pub manifest_sha256: Option<String>,
+    pub legal_hold: bool,
+    pub destroyed_at: Option<i64>,
+}
+
+/// Filters for listing recordings.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingFilter {
+    pub class_id: Option<String>,
+    pub teacher_id: Option<String>,
+    /// UTC ms, inclusive.
+    pub from: Option<i64>,
+    /// UTC ms, exclusive.
+    pub to: Option<i64>,
+}
+
+fn row(r: &AnyRow) -> Result<RecordingRow> {
+    Ok(RecordingRow {
+        id: r.try_get("id")?,
+        school: r.try_get("school_id")?,
+        lesson_id: r.try_get("lesson_id")?,
+        class_id: r.try_get("class_id")?,
+        teacher_id: r.try_get("teacher_id")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        status: r.try_get("status")?,
+        wrapped_key: r.try_get("wrapped_key")?,
+        manifest_sha256: r.try_get("manifest_sha256")?,
+        legal_hold: flag(r, "legal_hold")?,
+        destroyed_at: r.try_get("destroyed_at")?,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes the hex of a wrapped key.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+impl Store {
+    /// A recording began with its lesson.
+    pub async fn create_recording(&self, school: &SchoolId, id: &str, lesson: &LessonId, class: &ClassId, teacher: &UserId, wrapped_key: &[u8]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO recordings (id, school_id, lesson_id, class_id, teacher_id, started_at, status, wrapped_key, legal_hold) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'recording', $7, 0)",
+        )
+        .bind(id)
+        .bind(school.as_str())
+        .bind(lesson.as_str())
+        .bind(class.as_str())
+        .bind(teacher.as_str())
+        .bind(now_ms())
+        .bind(hex(wrapped_key))
+        .execute(&mut *tx)
+        .await?;
+        append(&mut tx, school, teacher.as_str(), "recording.start", &json!({"recording": id, "lesson": lesson})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A recording's manifest reached the store (or was sealed after a crash): its hash goes
+    /// into the audit chain.
+    pub async fn finish_recording(&self, id: &str, interrupted: bool, manifest_sha256: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("SELECT school_id FROM recordings WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+        let Some(r) = r else { return Err(StoreError::NotFound) };
+        let school = SchoolId::parse(&r.try_get::<String, _>("school_id")?).ok_or(StoreError::Invalid("school id"))?;
+        let status = if interrupted { "interrupted" } else { "complete" };
+        // An interrupted (or failed) recording stays so even when its upload completes later.
+        sqlx::query(
+            "UPDATE recordings SET status = CASE WHEN status IN ('interrupted', 'failed') THEN status ELSE $1 END, \
+             manifest_sha256 = $2, ended_at = COALESCE(ended_at, $3) WHERE id = $4",
+        )
+        .bind(status)
+        .bind(manifest_sha256)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        append(&mut tx, &school, "system", "recording.manifest", &json!({"recording": id, "sha256": manifest_sha256, "interrupted": interrupted})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a recording that stopped writing (fail closed).
+    pub async fn fail_recording(&self, school: &SchoolId, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE recordings SET status = 'failed' WHERE id = $1 AND school_id = $2").bind(id).bind(school.as_str()).execute(&mut *tx).await?;
+        append(&mut tx, school, "system", "recording.failed", &json!({"recording": id})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A school's recordings, newest first.
+    pub async fn recordings(&self, school: &SchoolId, f: &RecordingFilter) -> Result<Vec<RecordingRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM recordings WHERE school_id = $1 \
+             AND ($2 = '' OR class_id = $2) AND ($3 = '' OR teacher_id = $3) \
+             AND started_at >= $4 AND started_at < $5 ORDER BY started_at DESC LIMIT 500",
+        )
+        .bind(school.as_str())
+        .bind(f.class_id.clone().unwrap_or_default())
+        .bind(f.teacher_id.clone().unwrap_or_default())
+        .bind(f.from.unwrap_or(0))
+        .bind(f.to.unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// One recording of this school.
+    pub async fn recording(&self, school: &SchoolId, id: &str) -> Result<Option<RecordingRow>> {
+        let r = sqlx::query("SELECT * FROM recordings WHERE id = $1 AND school_id = $2").bind(id).bind(school.as_str()).fetch_optional(&self.pool).await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Records a leader's view, with its reason, before anything is served.
+    pub async fn record_view(&self, school: &SchoolId, leader: &UserId, id: &str, reason: &str, concern: Option<&str>) -> Result<()> {
+        let reason = reason.trim();
+        if reason.len() < 5 || reason.len() > 1000 || concern.is_some_and(|c| c.len() > 100) {
+            return Err(StoreError::Invalid("reason"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM recordings WHERE id = $1 AND school_id = $2 AND status <> 'destroyed'")
+            .bind(id)
+            .bind(school.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        append(&mut tx, school, leader.as_str(), "recording.view", &json!({"recording": id, "reason": reason, "concern": concern})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Places or lifts a legal hold.
+    pub async fn set_legal_hold(&self, school: &SchoolId, actor: &UserId, id: &str, on: bool, reason: &str) -> Result<()> {
+        if reason.trim().len() < 5 || reason.len() > 1000 {
+            return Err(StoreError::Invalid("reason"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE recordings SET legal_hold = $1 WHERE id = $2 AND school_id = $3 AND status <> 'destroyed'")
+            .bind(i64::from(on))
+            .bind(id)
+            .bind(school.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        append(&mut tx, school, actor.as_str(), "recording.hold", &json!({"recording": id, "on": on, "reason": reason.trim()})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recordings past their school's retention period, not on hold, not yet destroyed.
+    pub async fn expired_recordings(&self, now: i64) -> Result<Vec<RecordingRow>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM recordings r JOIN schools s ON s.id = r.school_id \
+             WHERE r.legal_hold = 0 AND r.status IN ('complete', 'interrupted', 'failed') \
+             AND r.started_at + s.retention_days * 86400000 < $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// The recording's objects are gone: forget its data key for good.
+    pub async fn mark_destroyed(&self, school: &SchoolId, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE recordings SET status = 'destroyed', wrapped_key = NULL, destroyed_at = $1 WHERE id = $2 AND school_id = $3")
+            .bind(now_ms())
+            .bind(id)
+            .bind(school.as_str())
+            .execute(&mut *tx)
+            .await?;
+        append(&mut tx, school, "system", "recording.destroy", &json!({"recording": id})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a school's retention period in days (superusers).
+    pub async fn set_retention(&self, school: &SchoolId, actor: &UserId, days: i64) -> Result<()> {
+        if !(1..=3650).contains(&days) {
+            return Err(StoreError::Invalid("retention days"));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE schools SET retention_days = $1 WHERE id = $2").bind(days).bind(school.as_str()).execute(&mut *tx).await?;
+        append(&mut tx, school, actor.as_str(), "school.retention", &json!({"days": days})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{postgres_url, seeded_sqlite};
+
+    fn demo() -> SchoolId {
+        SchoolId::parse("sch_demo").unwrap()
+    }
+
+    /// SQLite always, PostgreSQL when the suite has one.
+    async fn stores() -> Vec<Store> {
+        let mut out = vec![seeded_sqlite().await];
+        if let Some(url) = postgres_url().await {
+            let pg = Store::open(&url).await.unwrap();
+            crate::store::seed::seed_if_empty(&pg).await.unwrap();
+            out.push(pg);
+        }
+        out
+    }
+
+    async fn new_recording(store: &Store, id: &str) {
+        let (lesson, class, teacher) = (LessonId::generate(), ClassId::parse("7a").unwrap(), UserId::parse("usr_t").unwrap());
+        store.create_recording(&demo(), id, &lesson, &class, &teacher, &[1, 2, 3]).await.unwrap();
+    }
+
+    async fn status(store: &Store, id: &str) -> String {
+        store.recording(&demo(), id).await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn interrupted_and_failed_stay_so_when_the_upload_completes() {
+        for store in stores().await {
+            new_recording(&store, "rec_ok").await;
+            assert_eq!(status(&store, "rec_ok").await, "recording");
+            store.finish_recording("rec_ok", false, "aa").await.unwrap();
+            assert_eq!(status(&store, "rec_ok").await, "complete");
+            new_recording(&store, "rec_crash").await;
+            store.finish_recording("rec_crash", true, "bb").await.unwrap();
+            store.finish_recording("rec_crash", false, "bb").await.unwrap();
+            assert_eq!(status(&store, "rec_crash").await, "interrupted");
+            new_recording(&store, "rec_fail").await;
+            store.fail_recording(&demo(), "rec_fail").await.unwrap();
+            store.finish_recording("rec_fail", false, "cc").await.unwrap();
+            let row = store.recording(&demo(), "rec_fail").await.unwrap().unwrap();
+            assert_eq!((row.status.as_str(), row.manifest_sha256.as_deref()), ("failed", Some("cc")));
+            assert!(matches!(store.finish_recording("rec_none", false, "dd").await, Err(StoreError::NotFound)));
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_skips_held_and_destroyed_recordings() {
+        for store in stores().await {
+            let leader = UserId::parse("usr_l").unwrap();
+            new_recording(&store, "rec_old").await;
+            store.finish_recording("rec_old", false, "aa").await.unwrap();
+            let later = now_ms() + 31 * 86_400_000;
+            let expired = |rows: Vec<RecordingRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+            assert_eq!(expired(store.expired_recordings(later).await.unwrap()), vec!["rec_old"]);
+            assert!(store.expired_recordings(now_ms()).await.unwrap().is_empty(), "not before its time");
+            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "ok").await, Err(StoreError::Invalid(_))));
+            store.set_legal_hold(&demo(), &leader, "rec_old", true, "police request").await.unwrap();
+            assert!(store.expired_recordings(later).await.unwrap().is_empty(), "held");
+            store.set_legal_hold(&demo(), &leader, "rec_old", false, "released").await.unwrap();
+            store.mark_destroyed(&demo(), "rec_old").await.unwrap();
+            let row = store.recording(&demo(), "rec_old").await.unwrap().unwrap();
+            assert_eq!((row.status.as_str(), row.wrapped_key), ("destroyed", None));
+            assert!(store.expired_recordings(later).await.unwrap().is_empty(), "destroyed once");
+            assert!(matches!(store.record_view(&demo(), &leader, "rec_old", "a good reason", None).await, Err(StoreError::NotFound)));
+            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "too late now").await, Err(StoreError::NotFound)));
+        }
+    }
+
+    #[tokio::test]
+    async fn views_need_a_reason_and_the_right_school() {
+        for store in stores().await {
+            let leader = UserId::parse("usr_l").unwrap();
+            new_recording(&store, "rec_v").await;
+            for bad in ["", "    ", "abc", &"x".repeat(1001)] {
+                assert!(matches!(store.record_view(&demo(), &leader, "rec_v", bad, None).await, Err(StoreError::Invalid(_))), "{bad:?}");
+            }
+            let long_ref = "c".repeat(101);
+            assert!(matches!(store.record_view(&demo(), &leader, "rec_v", "a good reason", Some(&long_ref)).await, Err(StoreError::Invalid(_))));
+            let other = SchoolId::parse("sch_other").unwrap();
+            assert!(matches!(store.record_view(&other, &leader, "rec_v", "a good reason", None).await, Err(StoreError::NotFound)));
+            assert!(store.recording(&other, "rec_v").await.unwrap().is_none());
+            store.record_view(&demo(), &leader, "rec_v", "a good reason", Some("CPOMS-1")).await.unwrap();
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `livegate-bench-server`: the Livegate server (the `livegate` library's `http::serve`, the same
+//! code `livegate demo` runs) on an in-memory store holding the demo seed plus a bench roster:
+//! classes `bench1..benchK`, each taught by `bench-teacher{k}@demo.sch.uk` (password
+//! `demo-teacher`) with pupils `bench{k}-{i}@pupils.demo.sch.uk` (password `demo-pupil`, consent
+//! recorded). The demo seed's classes have four pupils, too few to load an SFU. Prints the same
+//! ready line as `livegate demo`.
+//!
+//! Every Livegate lesson is recorded (pupils are refused when recording is unavailable), so, as
+//! `livegate demo` does, the demo school gets a key and recordings go to a local folder under
+//! `--data-dir`: the benchmark's Livegate figures include the recorder's work.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use livegate::config::Config;
+use livegate::ids::{ClassId, Email, SchoolId};
+use livegate::store::{self, ConsentInput, MemberKind, Role, Store};
+
+#[derive(Parser)]
+#[command(name = "livegate-bench-server")]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    http: SocketAddr,
+    #[arg(long, default_value_t = 0)]
+    media_port: u16,
+    #[arg(long)]
+    advertise_ip: IpAddr,
+    /// Bench classes.
+    #[arg(long, default_value_t = 1)]
+    classes: usize,
+    /// Pupils per bench class.
+    #[arg(long, default_value_t = 30)]
+    pupils: usize,
+    /// Where keys, the spool and recordings go (created; the caller removes it).
+    #[arg(long)]
+    data_dir: std::path::PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber_init();
+    let args = Args::parse();
+    let mut config = Config::load(None)?;
+    config.http = args.http;
+    config.media_port = args.media_port;
+    config.advertise_ip = Some(args.advertise_ip);
+    config.database_url = Some("sqlite::memory:".into());
+    config.data_dir = args.data_dir;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::open(&config.database_url()).await?;
+    store::seed::seed_if_empty(&store).await?;
+    seed_bench(&store, args.classes, args.pupils).await?;
+    livegate::recording::Keyring::new(config.keys_dir()).ensure("sch_demo")?;
+    let running = livegate::http::serve(config, store).await?;
+    println!("livegate ready http=http://{} media={}", running.http, running.media);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = running.task => { r??; }
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// Warnings only (Janus runs at debug_level 3), to standard error; `LIVEGATE_LOG` overrides.
+fn tracing_subscriber_init() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "warn,rtc=error".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+async fn seed_bench(store: &Store, classes: usize, pupils: usize) -> Result<()> {
+    let school = SchoolId::parse("sch_demo").context("school id")?;
+    // One hash for every bench account: hashing hundreds at start-up would only slow the bench.
+    let teacher_hash = livegate::password::hash("demo-teacher");
+    let pupil_hash = livegate::password::hash("demo-pupil");
+    for k in 1..=classes {
+        let class = store
+            .create_class("bench", &school, ClassId::parse(&format!("bench{k}")), &format!("Bench class {k}"))
+            .await?;
+        let email = Email::parse(&format!("bench-teacher{k}@demo.sch.uk")).context("email")?;
+        let teacher = store.create_user("bench", &school, &email, &format!("Bench teacher {k}"), Role::Teacher, Some(teacher_hash.clone())).await?;
+        store.add_member("bench", &school, &class, &teacher, MemberKind::Teacher).await?;
+        for i in 1..=pupils {
+            let email = Email::parse(&format!("bench{k}-{i}@pupils.demo.sch.uk")).context("email")?;
+            let pupil = store.create_user("bench", &school, &email, &format!("Pupil {k}-{i}"), Role::Pupil, Some(pupil_hash.clone())).await?;
+            store.add_member("bench", &school, &class, &pupil, MemberKind::Pupil).await?;
+            let consent = ConsentInput {
+                pupil_signed: true,
+                parent_name: "Bench Parent".into(),
+                signed_on: store::now_ms(),
+                method: "paper".into(),
+                conduct_version: 1,
+                opt_out: false,
+            };
+            store.record_consent("bench", &school, &pupil, &consent).await?;
+        }
+    }
+    Ok(())
+}

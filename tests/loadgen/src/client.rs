@@ -1,0 +1,358 @@
+//! One client peer connection of the generator, on webrtc-rs's sans-IO `rtc` core: a publisher
+//! (sends the trace's VP8 and Opus tracks, offers) or a subscriber (receives, answers the
+//! SFU's offer). Each has its own UDP socket, ICE agent (full ICE, host candidate only), DTLS
+//! session (client role where it answers) and SRTP context; the engine feeds it datagrams and
+//! time and sends what it writes.
+//!
+//! Both SFUs see the same client: VP8 (with nack, nack pli, ccm fir) and Opus, no RTX, no TWCC,
+//! only the mid header extension, and the SRTP profile chosen on the command line. Interceptors
+//! are rtc's NACK generator and responder and its sender and receiver reports, plus a tap that
+//! hands PLI and FIR to the engine so the publisher can jump to a keyframe.
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use bytes::BytesMut;
+use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::{configure_nack, configure_rtcp_reports};
+use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+/// Payload types the generator offers as publisher.
+pub const VP8_PT: u8 = 96;
+pub const OPUS_PT: u8 = 111;
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+/// Which SRTP protection profile the client offers (the SFU picks among those offered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Srtp {
+    /// AES_CM_128_HMAC_SHA1_80: the headline profile, available everywhere.
+    Cm,
+    /// AEAD_AES_128_GCM.
+    Gcm,
+}
+
+/// What the engine hears from a peer.
+pub enum ClientEvent {
+    Connected,
+    Failed,
+    /// An RTP packet arrived on a received track.
+    Rtp { kind: Kind, packet: rtp::Packet },
+    /// The SFU asked this publisher for a keyframe.
+    KeyframeRequest,
+}
+
+/// A track the publisher sends.
+#[derive(Debug, Clone, Copy)]
+pub struct SendTrack {
+    pub kind: Kind,
+    pub sender: RTCRtpSenderId,
+    pub ssrc: u32,
+    pub payload_type: u8,
+}
+
+/// One peer connection and its socket.
+pub struct ClientPeer {
+    pub pc: RTCPeerConnection,
+    pub sock: UdpSocket,
+    pub local: SocketAddr,
+    pub connected: bool,
+    pub failed: bool,
+    /// The deadline registered in the engine's timer heap.
+    pub deadline: Option<Instant>,
+    recv_tracks: Vec<(String, Kind)>,
+}
+
+impl ClientPeer {
+    fn build(now: Instant, sock: UdpSocket, srtp: Srtp) -> Result<ClientPeer> {
+        let local = sock.local_addr()?;
+        let mut media = media_engine()?;
+        let registry = configure_nack(Registry::new(), &mut media);
+        let registry = configure_rtcp_reports(registry).with(Slot::Custom(20_000), KeyframeTap::default());
+        let profile = match srtp {
+            Srtp::Cm => SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+            Srtp::Gcm => SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
+        };
+        let settings = SettingEngineBuilder::new()
+            .with_srtp_protection_profiles(vec![profile])
+            .with_answering_dtls_role(RTCDtlsRole::Client)
+            .build();
+        let pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings)
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .map_err(|e| anyhow!("building a peer connection: {e}"))?;
+        Ok(ClientPeer { pc, sock, local, connected: false, failed: false, deadline: None, recv_tracks: Vec::new() })
+    }
+
+    /// A publisher sending VP8 and Opus; returns it, its tracks and its offer.
+    pub fn publisher(now: Instant, sock: UdpSocket, srtp: Srtp) -> Result<(ClientPeer, Vec<SendTrack>, String)> {
+        let mut peer = Self::build(now, sock, srtp)?;
+        let mut tracks = Vec::new();
+        for kind in [Kind::Audio, Kind::Video] {
+            let ssrc = rand::random::<u32>() | 1;
+            let (codec_kind, codec, pt) = match kind {
+                Kind::Video => (RtpCodecKind::Video, vp8_codec().rtp_codec, VP8_PT),
+                Kind::Audio => (RtpCodecKind::Audio, opus_codec().rtp_codec, OPUS_PT),
+            };
+            let id = format!("{kind:?}").to_lowercase();
+            let track = MediaStreamTrack::new(
+                "loadgen".to_owned(),
+                id.clone(),
+                id,
+                codec_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                    codec,
+                    ..Default::default()
+                }],
+            );
+            let sender = peer.pc.add_track(track).map_err(|e| anyhow!("add_track: {e}"))?;
+            tracks.push(SendTrack { kind, sender, ssrc, payload_type: pt });
+        }
+        peer.add_host_candidate()?;
+        let offer = peer.pc.create_offer(None).map_err(|e| anyhow!("create_offer: {e}"))?;
+        let sdp = offer.sdp.clone();
+        peer.pc.set_local_description(now, offer).map_err(|e| anyhow!("set_local_description: {e}"))?;
+        Ok((peer, tracks, sdp))
+    }
+
+    /// A subscriber answering the SFU's offer; returns it and its answer.
+    pub fn subscriber(now: Instant, sock: UdpSocket, srtp: Srtp, offer_sdp: &str) -> Result<(ClientPeer, String)> {
+        let mut peer = Self::build(now, sock, srtp)?;
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned()).map_err(|e| anyhow!("bad offer: {e}"))?;
+        peer.pc.set_remote_description(now, offer).map_err(|e| anyhow!("set_remote_description(offer): {e}"))?;
+        peer.add_host_candidate()?;
+        let answer = peer.pc.create_answer(None).map_err(|e| anyhow!("create_answer: {e}"))?;
+        let sdp = answer.sdp.clone();
+        peer.pc.set_local_description(now, answer).map_err(|e| anyhow!("set_local_description: {e}"))?;
+        Ok((peer, sdp))
+    }
+
+    /// Applies the SFU's answer to the publisher's offer.
+    pub fn apply_answer(&mut self, now: Instant, sdp: &str) -> Result<()> {
+        let answer = RTCSessionDescription::answer(sdp.to_owned()).map_err(|e| anyhow!("bad answer: {e}"))?;
+        self.pc.set_remote_description(now, answer).map_err(|e| anyhow!("set_remote_description(answer): {e}"))
+    }
+
+    fn add_host_candidate(&mut self) -> Result<()> {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.local.ip().to_string(),
+                port: self.local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(|e| anyhow!("host candidate: {e}"))?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(|e| anyhow!("candidate json: {e}"))?;
+        self.pc.add_local_candidate(init).map_err(|e| anyhow!("add_local_candidate: {e}"))
+    }
+
+    /// Feeds one datagram.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local,
+                peer_addr: from,
+                transport_protocol: TransportProtocol::UDP,
+                ecn: None,
+            },
+            message: BytesMut::from(data),
+        };
+        let _ = self.pc.handle_read(msg);
+    }
+
+    /// Drains what happened since the last call into `out`.
+    pub fn drain(&mut self, out: &mut VecDeque<ClientEvent>) {
+        while let Some(event) = self.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
+                    RTCPeerConnectionState::Connected if !self.connected => {
+                        self.connected = true;
+                        out.push_back(ClientEvent::Connected);
+                    }
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed if !self.failed => {
+                        self.failed = true;
+                        out.push_back(ClientEvent::Failed);
+                    }
+                    _ => {}
+                },
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else { continue };
+                    let kind = match receiver.track().kind() {
+                        RtpCodecKind::Video => Kind::Video,
+                        _ => Kind::Audio,
+                    };
+                    self.recv_tracks.push((init.track_id.clone(), kind));
+                }
+                _ => {}
+            }
+        }
+        while let Some(msg) = self.pc.poll_read() {
+            match msg.message {
+                rtc::peer_connection::message::RTCMessage::RtpPacket(track_id, packet) => {
+                    if let Some((_, kind)) = self.recv_tracks.iter().find(|(t, _)| *t == track_id) {
+                        out.push_back(ClientEvent::Rtp { kind: *kind, packet });
+                    }
+                }
+                rtc::peer_connection::message::RTCMessage::RtcpPacket(_, packets) => {
+                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                        out.push_back(ClientEvent::KeyframeRequest);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends what the peer has written; returns how many datagrams went out.
+    pub fn flush(&mut self, mut on_send: impl FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        while let Some(m) = self.pc.poll_write() {
+            on_send(&m.message);
+            crate::net::send(&self.sock, &m.message, m.transport.peer_addr);
+            n += 1;
+        }
+        n
+    }
+
+    /// Sends one RTP packet on a publisher track.
+    pub fn write_rtp(&mut self, now: Instant, sender: RTCRtpSenderId, packet: rtp::Packet) -> bool {
+        match self.pc.rtp_sender(sender) {
+            Some(mut s) => s.write_rtp(now, packet).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let _ = self.pc.handle_timeout(now);
+    }
+
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.pc.poll_timeout()
+    }
+}
+
+fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {
+    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
+}
+
+fn vp8_codec() -> RTCRtpCodecParameters {
+    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
+        },
+        payload_type: VP8_PT,
+    }
+}
+
+fn opus_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: OPUS_PT,
+    }
+}
+
+fn media_engine() -> Result<MediaEngine> {
+    let mut m = MediaEngine::default();
+    m.register_codec(opus_codec(), RtpCodecKind::Audio).map_err(|e| anyhow!("{e}"))?;
+    m.register_codec(vp8_codec(), RtpCodecKind::Video).map_err(|e| anyhow!("{e}"))?;
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        m.register_header_extension(
+            RTCRtpHeaderExtensionCapability { uri: rtc::sdp::extmap::SDES_MID_URI.to_owned() },
+            kind,
+            None,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(m)
+}
+
+/// Marks inbound PLI and FIR for delivery to the application.
+#[derive(Default)]
+struct KeyframeTap {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeTap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let ChainPacket::Rtcp(packets) = &msg.message.packet {
+            if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                msg.message.attributes.push(Attribute::DeliverToApplication);
+            }
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeTap {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
