@@ -189,7 +189,7 @@ impl LessonRecorder {
         let me = Self { id: writer.id().to_owned(), wrapped_key, tx, failed: failed.clone(), dropped: Arc::new(AtomicU64::new(0)), segments: segments.clone() };
         std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(writer, rx, failed, segments, wake))
+            .spawn(move || run(Sink { writer, failed, segments, wake }, rx))
             .expect("spawn recorder thread");
         me
     }
@@ -222,35 +222,51 @@ impl LessonRecorder {
     }
 }
 
-fn run(
+/// Where a lesson's segments go: the spool, and the counters the lesson watches.
+struct Sink {
     writer: RecordingWriter,
-    rx: std_mpsc::Receiver<RecorderMsg>,
     failed: Arc<AtomicBool>,
     segments: Arc<AtomicU64>,
     wake: Arc<tokio::sync::Notify>,
-) {
+}
+
+impl Sink {
+    /// Spools one segment and wakes the uploader; a failure marks the recording failed (the
+    /// lesson then fails closed).
+    fn write(&self, label: &str, cut: livegate_recorder::frames::Cut) {
+        match self.writer.write_segment(label, &cut) {
+            Ok(_) => {
+                self.segments.fetch_add(1, Ordering::Relaxed);
+                self.wake.notify_one();
+            }
+            Err(e) => {
+                tracing::error!(recording = %self.writer.id(), error = %e, "recording failed; the lesson fails closed");
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Seals the manifest. A recording that lost a segment to a spool failure says so: media
+    /// after its last durable segment is missing.
+    fn finish(&self) {
+        let status = if self.failed.load(Ordering::Relaxed) { Status::Interrupted } else { Status::Complete };
+        match self.writer.finish(status) {
+            Ok(_) => self.wake.notify_one(),
+            Err(e) => tracing::error!(recording = %self.writer.id(), error = %e, "could not seal the manifest"),
+        }
+    }
+}
+
+fn run(sink: Sink, rx: std_mpsc::Receiver<RecorderMsg>) {
     let start = Instant::now();
     let mut streams: HashMap<StreamKey, StreamState> = HashMap::new();
     let mut labels = 0usize;
-    let write = |label: &str, cut: livegate_recorder::frames::Cut| {
-        match writer.write_segment(label, &cut) {
-            Ok(_) => {
-                segments.fetch_add(1, Ordering::Relaxed);
-                wake.notify_one();
-            }
-            Err(e) => {
-                tracing::error!(recording = %writer.id(), error = %e, "recording failed; the lesson fails closed");
-                failed.store(true, Ordering::Relaxed);
-            }
-        }
-    };
     while let Ok(msg) = rx.recv() {
         match msg {
             RecorderMsg::StreamStarted { stream, video, audio } => {
-                let label = format!("s{}", labels + 1);
                 labels += 1;
                 streams.insert(stream, StreamState {
-                    label,
+                    label: format!("s{labels}"),
                     video: Assembler::new(Track::Video),
                     audio: Assembler::new(Track::Audio),
                     segmenter: Segmenter::new(video, audio),
@@ -264,13 +280,13 @@ fn run(
                     TrackKind::Audio => state.audio.push(&packet, ms),
                 };
                 if let Some(cut) = frame.and_then(|f| state.segmenter.push(f)) {
-                    write(&state.label, cut);
+                    sink.write(&state.label, cut);
                 }
             }
             RecorderMsg::StreamEnded(stream) => {
                 if let Some(mut s) = streams.remove(&stream) {
                     if let Some(cut) = s.segmenter.finish() {
-                        write(&s.label, cut);
+                        sink.write(&s.label, cut);
                     }
                 }
             }
@@ -279,16 +295,10 @@ fn run(
     }
     for (_, mut s) in streams.drain() {
         if let Some(cut) = s.segmenter.finish() {
-            write(&s.label, cut);
+            sink.write(&s.label, cut);
         }
     }
-    // A recording that lost a segment to a spool failure says so: media after its last
-    // durable segment is missing.
-    let status = if failed.load(Ordering::Relaxed) { Status::Interrupted } else { Status::Complete };
-    match writer.finish(status) {
-        Ok(_) => wake.notify_one(),
-        Err(e) => tracing::error!(recording = %writer.id(), error = %e, "could not seal the manifest"),
-    }
+    sink.finish();
 }
 
 /// Destroys recordings past their school's retention period (not on legal hold): their

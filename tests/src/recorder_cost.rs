@@ -68,11 +68,10 @@ pub struct PipelineRun {
     pub media_s: f64,
     pub packets: u64,
     pub segments: usize,
-    pub bytes_sealed: u64,
 }
 
 /// Runs `seconds` of the clip (VP8 at 30 fps + Opus every 20 ms) through the recorder's whole
-/// path into `dir` (spool and objects), as fast as it goes.
+/// path into `dir` (`spool/` and `objects/`), as fast as it goes.
 pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<PipelineRun> {
     let kek = Kek::from_hex(&generate_hex().map_err(|e| anyhow!("{e}"))?).map_err(|e| anyhow!("{e}"))?;
     let spool = dir.join("spool");
@@ -118,9 +117,11 @@ pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<Pipeli
     writer.finish(Status::Complete).map_err(|e| anyhow!("{e}"))?;
     let objects = Objects::open(&ObjectStoreConfig::Local { path: dir.join("objects") }).map_err(|e| anyhow!("{e}"))?;
     drain_once(&spool, &objects).await.map_err(|e| anyhow!("uploading: {e}"))?;
-    let mut bytes_sealed = 0;
-    for key in objects.list_all().await.map_err(|e| anyhow!("{e}"))? {
-        bytes_sealed += objects.get(&key).await.map_err(|e| anyhow!("{e}"))?.len() as u64;
-    }
-    Ok(PipelineRun { media_s: f64::from(seconds), packets, segments, bytes_sealed })
+    Ok(PipelineRun { media_s: f64::from(seconds), packets, segments })
+}
+
+/// The bytes stored under a folder (the run's objects, counted after the measurement).
+pub fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.path().is_dir() { bytes_under(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()
 }

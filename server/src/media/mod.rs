@@ -43,11 +43,6 @@ const READ_BATCH: usize = 128;
 /// How long a video frame's packets wait for its last one before going out anyway.
 const FRAME_HOLD: Duration = Duration::from_millis(5);
 
-/// Subscribers whose frame is sent between two looks at the socket: a keyframe to hundreds of
-/// subscribers is a long fan-out, and audio (and everything else) arriving meanwhile should not
-/// wait for all of it.
-const FANOUT_CHUNK: usize = 32;
-
 /// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long.
 pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_secs(2);
 
@@ -215,8 +210,8 @@ struct Engine {
     sender: udp::Sender,
     /// Per video track with a frame in progress: since when, and the sinks with packets of it.
     held: FastMap<TrackKey, (Instant, Vec<SinkKey>)>,
-    /// Video sinks whose frame is complete, in order, waiting for their turn to be sent.
-    ready: std::collections::VecDeque<SinkKey>,
+    /// A released hold's list, kept for the next one (no allocation per frame).
+    spare: Vec<SinkKey>,
 }
 
 impl Engine {
@@ -234,7 +229,7 @@ impl Engine {
             out: Vec::new(),
             sender: udp::Sender::default(),
             held: FastMap::default(),
-            ready: std::collections::VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -266,24 +261,6 @@ impl Engine {
             }
             self.handle_timeout(Instant::now());
             self.flush(&socket);
-            // Long fan-outs go a chunk of subscribers at a time, with what arrived meanwhile
-            // (audio first of all, which is forwarded at once) handled between chunks.
-            while !self.ready.is_empty() {
-                let now = Instant::now();
-                for _ in 0..FANOUT_CHUNK {
-                    let Some(sink) = self.ready.pop_front() else { break };
-                    self.send_sink(now, sink);
-                }
-                self.flush(&socket);
-                for _ in 0..READ_BATCH {
-                    match udp::recv_now(&socket, &mut buf) {
-                        Ok((n, from)) => self.handle_datagram(Instant::now(), from, &buf[..n]),
-                        Err(_) => break,
-                    }
-                }
-                self.handle_timeout(Instant::now());
-                self.flush(&socket);
-            }
         }
         tracing::info!("media engine stopped");
     }
@@ -512,7 +489,10 @@ impl Engine {
     fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::SinkReady(sink) if video => self.held.entry(track).or_insert_with(|| (now, Vec::new())).1.push(sink),
+                Output::SinkReady(sink) if video => {
+                    let spare = &mut self.spare;
+                    self.held.entry(track).or_insert_with(|| (now, std::mem::take(spare))).1.push(sink);
+                }
                 other => self.handle_output(now, other),
             }
         }
@@ -521,10 +501,14 @@ impl Engine {
         }
     }
 
-    /// Queues the held packets of `track`'s frame for sending (see [`FANOUT_CHUNK`]).
-    fn release(&mut self, _now: Instant, track: TrackKey) {
-        if let Some((_, sinks)) = self.held.remove(&track) {
-            self.ready.extend(sinks);
+    /// Sends the held packets of `track`'s frame.
+    fn release(&mut self, now: Instant, track: TrackKey) {
+        if let Some((_, mut sinks)) = self.held.remove(&track) {
+            for &sink in &sinks {
+                self.send_sink(now, sink);
+            }
+            sinks.clear();
+            self.spare = sinks;
         }
     }
 

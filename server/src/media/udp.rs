@@ -93,13 +93,6 @@ impl Sender {
     }
 }
 
-/// Reads one waiting datagram without waiting and without tokio's readiness bookkeeping (which
-/// only learns of new data when the task yields): for picking up packets that arrived while a
-/// long fan-out was running, within the same turn of the loop.
-pub fn recv_now(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-    sys::recv(socket, buf)
-}
-
 /// How many datagrams from the start of `out` form one segmentable run.
 pub fn run_length(out: &[(SocketAddr, BytesMut)]) -> usize {
     let Some((to, first)) = out.first() else { return 0 };
@@ -134,6 +127,7 @@ mod sys {
     use tokio::net::UdpSocket;
 
     #[repr(C)]
+    #[derive(Clone, Copy)]
     struct IoVec {
         base: *const c_void,
         len: usize,
@@ -176,38 +170,6 @@ mod sys {
 
     extern "C" {
         fn sendmsg(fd: c_int, msg: *const MsgHdr, flags: c_int) -> isize;
-        fn recvfrom(fd: c_int, buf: *mut c_void, len: usize, flags: c_int, addr: *mut c_void, addrlen: *mut u32) -> isize;
-    }
-
-    /// One `recvfrom` that never blocks.
-    pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        // Large and aligned enough for either address family (a sockaddr_storage is 128 bytes).
-        let mut storage = [0u64; 16];
-        let mut len = size_of::<[u64; 16]>() as u32;
-        // SAFETY: the buffers are valid for the lengths given.
-        let n = unsafe {
-            recvfrom(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), MSG_DONTWAIT, storage.as_mut_ptr().cast(), &mut len)
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel wrote a sockaddr of the family it names, within `storage`.
-        let from = unsafe {
-            let p = storage.as_ptr().cast::<u8>();
-            match std::ptr::read_unaligned(p.cast::<u16>()) {
-                AF_INET => {
-                    let a = std::ptr::read_unaligned(p.cast::<SockaddrIn>());
-                    SocketAddr::from((a.addr, u16::from_be_bytes(a.port)))
-                }
-                AF_INET6 => {
-                    let a = std::ptr::read_unaligned(p.cast::<SockaddrIn6>());
-                    let ip = std::net::Ipv6Addr::from(a.addr);
-                    SocketAddr::V6(std::net::SocketAddrV6::new(ip, u16::from_be_bytes(a.port), u32::from_be(a.flowinfo), a.scope_id))
-                }
-                _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "unknown address family")),
-            }
-        };
-        Ok((n as usize, from))
     }
 
     const AF_INET: u16 = 2;
@@ -220,7 +182,12 @@ mod sys {
     /// One `sendmsg` of `run` to `to`: with `segment`, cut at the first datagram's size (which
     /// needs the kernel's UDP segmentation); without, `run` must be one datagram.
     pub fn send(socket: &UdpSocket, to: SocketAddr, run: &[(SocketAddr, BytesMut)], segment: bool) -> io::Result<usize> {
-        let iov: Vec<IoVec> = run.iter().map(|(_, d)| IoVec { base: d.as_ptr().cast(), len: d.len() }).collect();
+        // On the stack: a run is at most MAX_SEGMENTS datagrams.
+        let mut iov = [IoVec { base: std::ptr::null(), len: 0 }; super::MAX_SEGMENTS];
+        let run = &run[..run.len().min(super::MAX_SEGMENTS)];
+        for (slot, (_, d)) in iov.iter_mut().zip(run) {
+            *slot = IoVec { base: d.as_ptr().cast(), len: d.len() };
+        }
         let total: usize = run.iter().map(|(_, d)| d.len()).sum();
         let segment_size = run[0].1.len() as u16;
         // A control buffer for one cmsg carrying a u16, 8-byte aligned: CMSG_SPACE(2) = 24.
@@ -254,7 +221,7 @@ mod sys {
             name,
             namelen,
             iov: iov.as_ptr(),
-            iovlen: iov.len(),
+            iovlen: run.len(),
             control: if segment { control.as_ptr().cast() } else { std::ptr::null() },
             controllen: if segment { size_of::<[u64; 3]>() } else { 0 },
             flags: 0,
@@ -281,10 +248,6 @@ mod sys {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP segmentation on this platform"));
         }
         socket.try_send_to(&run[0].1, to)
-    }
-
-    pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        socket.try_recv_from(buf)
     }
 }
 
@@ -339,10 +302,5 @@ mod tests {
         assert_eq!(got, vec![(1100, 0), (1100, 1), (1100, 2), (1100, 3), (1100, 4), (300, 9), (1200, 8)]);
         let (n, _) = other.recv_from(&mut buf).await.unwrap();
         assert_eq!((n, buf[0]), (50, 7));
-        // Nothing more is waiting; a new datagram is read at once, with its sender.
-        assert_eq!(recv_now(&rx, &mut buf).unwrap_err().kind(), io::ErrorKind::WouldBlock);
-        tx.send_to(&[5u8; 10], to).await.unwrap();
-        let (n, from) = recv_now(&rx, &mut buf).unwrap();
-        assert_eq!((n, from), (10, tx.local_addr().unwrap()));
     }
 }
