@@ -46,6 +46,9 @@ pub struct RecordingRow {
     pub manifest_sha256: Option<String>,
     pub legal_hold: bool,
     pub destroyed_at: Option<i64>,
+    /// The class's name and the teacher's display name, for the leader's pages (None if gone).
+    pub class_name: Option<String>,
+    pub teacher_name: Option<String>,
 }
 
 /// Filters for listing recordings.
@@ -74,6 +77,9 @@ fn row(r: &AnyRow) -> Result<RecordingRow> {
         manifest_sha256: r.try_get("manifest_sha256")?,
         legal_hold: flag(r, "legal_hold")?,
         destroyed_at: r.try_get("destroyed_at")?,
+        // Only the leader's queries join the names in.
+        class_name: r.try_get("class_name").ok().flatten(),
+        teacher_name: r.try_get("teacher_name").ok().flatten(),
     })
 }
 
@@ -147,9 +153,11 @@ impl Store {
     /// A school's recordings, newest first.
     pub async fn recordings(&self, school: &SchoolId, f: &RecordingFilter) -> Result<Vec<RecordingRow>> {
         let rows = sqlx::query(
-            "SELECT * FROM recordings WHERE school_id = $1 \
-             AND ($2 = '' OR class_id = $2) AND ($3 = '' OR teacher_id = $3) \
-             AND started_at >= $4 AND started_at < $5 ORDER BY started_at DESC LIMIT 500",
+            "SELECT r.*, c.name AS class_name, u.display_name AS teacher_name FROM recordings r \
+             LEFT JOIN classes c ON c.id = r.class_id LEFT JOIN users u ON u.id = r.teacher_id \
+             WHERE r.school_id = $1 \
+             AND ($2 = '' OR r.class_id = $2) AND ($3 = '' OR r.teacher_id = $3) \
+             AND r.started_at >= $4 AND r.started_at < $5 ORDER BY r.started_at DESC LIMIT 500",
         )
         .bind(school.as_str())
         .bind(f.class_id.clone().unwrap_or_default())
