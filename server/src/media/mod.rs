@@ -343,8 +343,8 @@ impl Engine {
             Command::Receive { key, source, kinds, events, reply } => {
                 let label = format!("s{}", source.0);
                 let result = Peer::receive(now, self.local_addr, &kinds, &label).map(|(peer, sends, offer)| {
+                    // Its sinks are attached when it connects (see `attach_sinks`).
                     self.insert_stream(key, peer, events, Some(source), sends);
-                    self.attach_sinks(now, key);
                     offer
                 });
                 let _ = reply.send(result.map_err(peer_error_code));
@@ -397,9 +397,14 @@ impl Engine {
         self.touch(key);
     }
 
-    /// Connects a receive stream's send tracks to its source's open tracks.
+    /// Connects a receive stream's send tracks to its source's open tracks, once the stream is
+    /// connected: adding a sink asks the publisher for a keyframe, and one asked for before the
+    /// subscriber can receive it is wasted and holds the next back by the throttle (500 ms).
     fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
         let Some(stream) = self.streams.get(&key) else { return };
+        if !stream.peer.is_connected() {
+            return;
+        }
         let Some(source) = stream.source.and_then(|s| self.streams.get(&s)) else { return };
         let mut new = Vec::new();
         for (i, send) in stream.sends.iter().enumerate() {
@@ -434,6 +439,9 @@ impl Engine {
                     let _ = stream.events.try_send(MediaEvent::Connected(key));
                     for sink in stream.sinks.clone() {
                         self.forwarder.handle_keyframe_request(now, sink);
+                    }
+                    if stream.peer.direction == Direction::Receive {
+                        self.attach_sinks(now, key);
                     }
                 }
                 PeerEvent::Gone => {
