@@ -4,14 +4,29 @@
 # generator to another, in ABBA order (Janus, Livegate, Livegate, Janus) per size, then prints
 # the table (`livegate-loadgen report`).
 #
-#   tests/bench/bench.sh [--quick] [--scenarios fanout,classes,storm] [--sizes "10 30 60 120"]
-#                        [--classes "1 2 4 8"] [--warmup 10] [--measure 60] [--runs abba|ab]
+#   tests/bench/bench.sh [--quick] [--scenarios fanout,classes,storm,recording]
+#                        [--sizes "10 30 60 120"] [--classes "1 2 4 8"] [--recording-sizes "240"]
+#                        [--batching-sizes "240"]
+#                        [--warmup 10] [--measure 60] [--runs abba|ab]
 #                        [--out DIR] [--no-build] [--profile release|debug] [--srtp cm|gcm]
-#                        [--janus-event-loops N]
+#                        [--janus-event-loops N] [--only-sfu janus|livegate|livegate-norec]
 #
 # Janus runs with event_loops = 1 (one event loop for every handle: on a single pinned core it
 # needed half the CPU per packet of the packaged one-thread-per-handle setting, and kept lower
 # latency); --janus-event-loops 0 runs it as packaged.
+#
+# Scenarios: fanout (one teacher to N pupils, --sizes), classes (K classes of 30, --classes),
+# storm (30 pupils all joining within one second), recording (Livegate alone, one teacher to N
+# pupils, --recording-sizes, with recording on and off in ABBA order: on, off, off, on).
+# Livegate always records (pupils are refused otherwise), so every Livegate figure but the
+# recording scenario's "off" rows includes recording to a local folder. "Off" is the bench
+# server's `--recording off`, which exists only in that bench binary (tests/loadgen): the
+# recorder runs, healthy, but is handed no media. Janus runs with record = false.
+# The batching scenario (not in the default list) compares Livegate with the bench server's
+# `--unbatched` (the send path before batching: one system call per datagram, no frame hold)
+# in ABBA order: unbatched, batched, batched, unbatched.
+#
+# Before each run, the machine's load average goes to OUT/loadavg.txt (the box is shared).
 #
 # --quick (CI): fanout only, 10 subscribers, 1 s warm-up, 5 s measured, one run per SFU, debug
 # build; prints `bench check: PASS|FAIL ...` lines and exits non-zero if a check failed. No
@@ -28,7 +43,9 @@ cd "$ROOT"
 [ -x "${HOME:-}/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
 
 QUICK=0
-SCENARIOS="fanout,classes,storm"
+SCENARIOS="fanout,classes,storm,recording"
+REC_SIZES="240"
+BATCH_SIZES="240"
 SIZES="10 30 60 120 180 240 360 480 560 640"
 CLASSES="1 2 4 8 12 16"
 WARMUP=10
@@ -39,12 +56,15 @@ BUILD=1
 SRTP=cm
 JANUS_LOOPS=1
 PROFILE=""
+ONLY_SFU=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --scenarios) SCENARIOS="$2"; shift 2 ;;
     --sizes) SIZES="$2"; shift 2 ;;
     --classes) CLASSES="$2"; shift 2 ;;
+    --recording-sizes) REC_SIZES="$2"; shift 2 ;;
+    --batching-sizes) BATCH_SIZES="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --measure) MEASURE="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
@@ -53,6 +73,7 @@ while [ $# -gt 0 ]; do
     --srtp) SRTP="$2"; shift 2 ;;
     --janus-event-loops) JANUS_LOOPS="$2"; shift 2 ;;
     --profile) PROFILE="$2"; shift 2 ;;
+    --only-sfu) ONLY_SFU="$2"; shift 2 ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -143,14 +164,21 @@ free_port() {
 
 # --- one segment --------------------------------------------------------------------------------
 # run_one SFU SCENARIO CLASSES PUPILS_PER_CLASS LABEL: starts the SFU, runs the generator, stops it.
+# SFU is janus, livegate, or livegate-norec (the bench server with --recording off). The
+# recording scenario drives the generator as fanout and labels its results "recording".
 run_one() {
   local sfu=$1 scenario=$2 classes=$3 pupils=$4 label=$5 pid url log pin_srv=("${prio[@]}")
+  local kind=$sfu gen_scenario=$scenario flags=()
+  [ "$sfu" = livegate-norec ] && kind=livegate flags=(--recording off)
+  [ "$sfu" = livegate-unbatched ] && kind=livegate flags=(--unbatched)
+  case "$scenario" in recording | batching) gen_scenario=fanout ;; esac
   [ -n "$SERVER_CPU" ] && pin_srv+=(taskset -c "$SERVER_CPU")
   log="$OUT/$sfu-$scenario-$classes-$pupils-$label.log"
-  if [ "$sfu" = livegate ]; then
+  echo "$sfu $scenario $classes x $pupils $label: load $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)" >>"$OUT/loadavg.txt"
+  if [ "$kind" = livegate ]; then
     rm -rf "$OUT/livegate-data"
     "${pin_srv[@]}" "$SERVER_BIN" --advertise-ip "$MEDIA_IP" --classes "$classes" --pupils "$pupils" \
-      --data-dir "$OUT/livegate-data" >"$log.out" 2>"$log" &
+      --data-dir "$OUT/livegate-data" "${flags[@]}" >"$log.out" 2>"$log" &
     pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1 300); do grep -q '^livegate ready' "$log.out" 2>/dev/null && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -176,8 +204,8 @@ run_one() {
   fi
   local limit
   limit=$(awk -v w="$WARMUP" -v m="$MEASURE" -v n="$((classes * pupils))" 'BEGIN { printf "%d", w + m + 120 + n }')
-  timeout "$limit" "${pin_gen[@]}" "$LOADGEN_BIN" run --sfu "$sfu" --url "$url" --media-ip "$MEDIA_IP" --server-pid "$pid" \
-    --scenario "$scenario" --classes "$classes" --subscribers "$pupils" --warmup "$WARMUP" --measure "$MEASURE" \
+  timeout "$limit" "${pin_gen[@]}" "$LOADGEN_BIN" run --sfu "$kind" --sfu-label "$sfu" --url "$url" --media-ip "$MEDIA_IP" \
+    --server-pid "$pid" --scenario "$gen_scenario" --scenario-label "$scenario" --classes "$classes" --subscribers "$pupils" --warmup "$WARMUP" --measure "$MEASURE" \
     --trace "$TRACE_DIR" --srtp "$SRTP" --label "$label" --out "$RESULTS" >/dev/null 2>>"$log.gen" &
   local gpid=$!
   PIDS+=("$gpid")
@@ -190,8 +218,11 @@ run_one() {
   return $rc
 }
 
-order() { # the SFU order for one size
-  if [ "$RUNS" = ab ]; then echo "janus livegate"; else echo "janus livegate livegate janus"; fi
+order() { # order SCENARIO: the SFU order for one size
+  local a=janus b=livegate
+  [ "$1" = recording ] && a=livegate b=livegate-norec
+  [ "$1" = batching ] && a=livegate-unbatched b=livegate
+  if [ "$RUNS" = ab ]; then echo "$a $b"; else echo "$a $b $b $a"; fi
 }
 
 # last_ok SFU SCENARIO CLASSES PUPILS: true if every run of that size met the capacity limits.
@@ -212,21 +243,23 @@ for scenario in "${scenario_list[@]}"; do
     fanout) shapes=(); for n in $SIZES; do shapes+=("1:$n"); done ;;
     classes) shapes=(); for k in $CLASSES; do shapes+=("$k:30"); done ;;
     storm) shapes=("1:30") ;;
+    recording) shapes=(); for n in $REC_SIZES; do shapes+=("1:$n"); done ;;
+    batching) shapes=(); for n in $BATCH_SIZES; do shapes+=("1:$n"); done ;;
     *) say "unknown scenario $scenario"; exit 2 ;;
   esac
   declare -A stopped=()
   for shape in "${shapes[@]}"; do
     classes=${shape%%:*} pupils=${shape##*:}
     i=0
-    for sfu in $(order); do
+    for sfu in $(order "$scenario"); do
       i=$((i + 1))
-      if [ -n "${stopped[$sfu]:-}" ]; then continue; fi
+      if [ -n "${stopped[$sfu]:-}" ] || { [ -n "$ONLY_SFU" ] && [ "$sfu" != "$ONLY_SFU" ]; }; then continue; fi
       say "$scenario classes=$classes pupils=$pupils: $sfu (run $i)"
       run_one "$sfu" "$scenario" "$classes" "$pupils" "r$i"
     done
     # A size that failed the limits in every run ends that SFU's ramp (larger ones would too).
     for sfu in janus livegate; do
-      if [ "$scenario" != storm ] && [ "$QUICK" -eq 0 ] && ! within_slo "$sfu" "$scenario" "$classes" "$pupils"; then
+      if [ "$scenario" = fanout ] || [ "$scenario" = classes ] && [ "$QUICK" -eq 0 ] && ! within_slo "$sfu" "$scenario" "$classes" "$pupils"; then
         stopped[$sfu]=1
       fi
     done
@@ -238,7 +271,7 @@ done
 # --- the table ----------------------------------------------------------------------------------
 {
   echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
-  echo "Command: tests/bench/bench.sh $([ "$QUICK" -eq 1 ] && echo --quick) --scenarios $SCENARIOS --sizes \"$SIZES\" --classes \"$CLASSES\" --warmup $WARMUP --measure $MEASURE --runs $RUNS --srtp $SRTP ($PROFILE build)"
+  echo "Command: tests/bench/bench.sh $([ "$QUICK" -eq 1 ] && echo --quick) --scenarios $SCENARIOS --sizes \"$SIZES\" --classes \"$CLASSES\" --recording-sizes \"$REC_SIZES\" --batching-sizes \"$BATCH_SIZES\" --warmup $WARMUP --measure $MEASURE --runs $RUNS --srtp $SRTP ($PROFILE build)"
   echo "SFU pinned to CPU ${SERVER_CPU:-none}, generator to CPU ${GEN_CPU:-none}, both at nice ${NICE:-0}; media over $IFACE ($MEDIA_IP); Janus event_loops ${JANUS_LOOPS:-packaged}"
   echo
 } >"$OUT/table.md"

@@ -20,7 +20,7 @@ mod udp;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,33 @@ const FRAME_HOLD: Duration = Duration::from_millis(5);
 
 /// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long.
 pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether publishers' packets are copied to their lesson's recorder. Always true in the
+/// `livegate` binary: no configuration, environment variable or request can change it. Only the
+/// benchmark's own server binary (`livegate-bench-server --recording off`, tests/loadgen) turns
+/// it off, to measure what recording costs: the lesson still starts a healthy recorder, so the
+/// admission gate behaves as in production, but the recorder is handed no media.
+static RECORDING_TAP: AtomicBool = AtomicBool::new(true);
+
+/// Benchmark only (see [`RECORDING_TAP`]): stop copying media to lesson recorders in this
+/// process. Never called by the `livegate` binary.
+#[doc(hidden)]
+pub fn bench_only_disable_recording_tap() {
+    RECORDING_TAP.store(false, Ordering::Relaxed);
+}
+
+/// Whether the engine batches sends: a video frame's packets wait for its last one and leave
+/// for each subscriber in one segmented send (see `udp`). Always true in the `livegate` binary;
+/// only the benchmark's server (`livegate-bench-server --unbatched`) turns it off, to measure
+/// the per-datagram send path this replaced (BENCHMARKS.md, "before and after").
+static BATCHED_SENDS: AtomicBool = AtomicBool::new(true);
+
+/// Benchmark only (see [`BATCHED_SENDS`]): engines started after this send every datagram with
+/// its own system call and forward video packet by packet. Never called by the `livegate` binary.
+#[doc(hidden)]
+pub fn bench_only_unbatched_sends() {
+    BATCHED_SENDS.store(false, Ordering::Relaxed);
+}
 
 /// Names one stream's peer connection across the engine and the lessons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -212,6 +239,8 @@ struct Engine {
     held: FastMap<TrackKey, (Instant, Vec<SinkKey>)>,
     /// A released hold's list, kept for the next one (no allocation per frame).
     spare: Vec<SinkKey>,
+    /// Hold video frames and segment sends (always, outside the benchmark's "before" runs).
+    batched: bool,
 }
 
 impl Engine {
@@ -227,9 +256,10 @@ impl Engine {
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             out: Vec::new(),
-            sender: udp::Sender::default(),
+            sender: if BATCHED_SENDS.load(Ordering::Relaxed) { udp::Sender::default() } else { udp::Sender::unsegmented() },
             held: FastMap::default(),
             spare: Vec::new(),
+            batched: BATCHED_SENDS.load(Ordering::Relaxed),
         }
     }
 
@@ -334,7 +364,7 @@ impl Engine {
                 let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
                     self.insert_stream(key, peer, events, None, Vec::new());
                     if let Some(s) = self.streams.get_mut(&key) {
-                        s.tap = tap;
+                        s.tap = tap.filter(|_| RECORDING_TAP.load(Ordering::Relaxed));
                     }
                     answer
                 });
@@ -497,7 +527,7 @@ impl Engine {
     fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::SinkReady(sink) if video => {
+                Output::SinkReady(sink) if video && self.batched => {
                     let spare = &mut self.spare;
                     self.held.entry(track).or_insert_with(|| (now, std::mem::take(spare))).1.push(sink);
                 }

@@ -47,6 +47,11 @@ impl Default for Sender {
 }
 
 impl Sender {
+    /// A sender that never segments: one system call per datagram.
+    pub fn unsegmented() -> Self {
+        Self { gso: false }
+    }
+
     /// Sends every datagram in `out` (in order) and empties it.
     pub fn send(&mut self, socket: &UdpSocket, out: &mut Vec<(SocketAddr, BytesMut)>) -> Sent {
         let mut sent = Sent::default();

@@ -108,6 +108,13 @@ struct RunArgs {
     /// Append the JSON result line here (also printed on stdout).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The SFU's name in the result, if not `--sfu` (e.g. `livegate-norec` for a bench server
+    /// with recording off).
+    #[arg(long)]
+    sfu_label: Option<String>,
+    /// The scenario's name in the result, if not `--scenario` (e.g. `recording`).
+    #[arg(long)]
+    scenario_label: Option<String>,
     /// Subscriptions in flight at once while ramping up (the storm scenario ignores it).
     #[arg(long, default_value_t = 8)]
     parallel: usize,
@@ -126,6 +133,8 @@ fn main() -> Result<()> {
                 Err(e) => {
                     eprintln!("loadgen: run failed: {e:#}");
                     let mut r = RunResult::empty(&format!("{:?}", args.sfu).to_lowercase(), &format!("{:?}", args.scenario).to_lowercase());
+                    r.sfu = args.sfu_label.clone().unwrap_or(r.sfu);
+                    r.scenario = args.scenario_label.clone().unwrap_or(r.scenario);
                     r.error = Some(format!("{e:#}"));
                     r
                 }
@@ -257,6 +266,7 @@ async fn run(args: RunArgs) -> Result<RunResult> {
     let cpu1 = pid.and_then(|p| procfs::cpu_seconds(p).ok());
     let gen1 = procfs::cpu_seconds(std::process::id()).ok();
     let rss = pid.and_then(|p| procfs::rss_kib(p).ok());
+    let loadavg = procfs::loadavg().ok();
     let threads = pid.and_then(|p| procfs::threads(p).ok());
 
     let mut r = {
@@ -270,6 +280,12 @@ async fn run(args: RunArgs) -> Result<RunResult> {
             .collect();
         let mut r = RunResult::empty(&format!("{:?}", args.sfu).to_lowercase(), &format!("{:?}", args.scenario).to_lowercase());
         r.label = args.label.clone();
+        if let Some(sfu) = &args.sfu_label {
+            r.sfu = sfu.clone();
+        }
+        if let Some(scenario) = &args.scenario_label {
+            r.scenario = scenario.clone();
+        }
         r.classes = classes;
         r.subscribers = total;
         r.warmup_s = args.warmup;
@@ -286,6 +302,9 @@ async fn run(args: RunArgs) -> Result<RunResult> {
         r.latency_p99_ms = e.window.latency.quantile_ms(0.99);
         r.join_p50_ms = measure::quantile(&mut joins, 0.50);
         r.join_p99_ms = measure::quantile(&mut joins, 0.99);
+        let mut connects: Vec<f64> =
+            e.subscribers.iter().filter_map(|s| s.connected_ns.map(|c| (c - s.subscribe_ns) as f64 / 1e6)).collect();
+        r.connect_p50_ms = measure::quantile(&mut connects, 0.50);
         r.publisher_packets = published;
         r.keyframe_requests = keyframe_requests;
         r.subscription_failures = failures.len();
@@ -304,6 +323,7 @@ async fn run(args: RunArgs) -> Result<RunResult> {
     r.server_rss_base_kib = rss_base;
     r.server_rss_kib = rss;
     r.server_threads = threads;
+    r.loadavg_1m = loadavg;
     if let (Some(base), Some(end)) = (rss_base, rss) {
         r.server_kib_per_subscriber = Some((end as f64 - base as f64) / total.max(1) as f64);
     }

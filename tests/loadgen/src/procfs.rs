@@ -42,6 +42,12 @@ pub fn threads(pid: u32) -> Result<u64> {
     Ok(line.split_whitespace().nth(1).context("bad Threads")?.parse()?)
 }
 
+/// The machine's one-minute load average (how busy the shared box was during a run).
+pub fn loadavg() -> Result<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg")?;
+    Ok(text.split_whitespace().next().context("empty loadavg")?.parse()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +63,6 @@ mod tests {
         assert!(cpu_seconds(me).unwrap() >= 0.0);
         assert!(rss_kib(me).unwrap() > 100);
         assert!(threads(me).unwrap() >= 1);
+        assert!(loadavg().unwrap() >= 0.0);
     }
 }

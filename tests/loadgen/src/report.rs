@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 pub const MAX_LOSS_PCT: f64 = 0.5;
 pub const MAX_P99_MS: f64 = 50.0;
 
+/// The SFU name of Livegate runs with recording off (the bench server's `--recording off`).
+pub const NO_RECORDING: &str = "livegate-norec";
+
+/// The SFU name of Livegate runs with the send path before batching (`--unbatched`).
+pub const UNBATCHED: &str = "livegate-unbatched";
+
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]
 #[serde(default)]
 pub struct RunResult {
@@ -44,7 +50,11 @@ pub struct RunResult {
     pub latency_p99_ms: Option<f64>,
     pub join_p50_ms: Option<f64>,
     pub join_p99_ms: Option<f64>,
+    /// Subscribe to ICE and DTLS connected, median (the rest of the join is the keyframe wait).
+    pub connect_p50_ms: Option<f64>,
     pub generator_cpu_util: Option<f64>,
+    /// The machine's one-minute load average at the end of the window (the box is shared).
+    pub loadavg_1m: Option<f64>,
     pub publisher_packets: u64,
     pub keyframe_requests: u64,
     pub ok: bool,
@@ -59,7 +69,7 @@ impl RunResult {
     /// A one-line human summary.
     pub fn summary(&self) -> String {
         format!(
-            "{} {} n={} ok={} fwd={:.0} pkt/s cpu={} us/pkt loss={:.3}% p50={} p99={} join_p50={} gen_cpu={}{}",
+            "{} {} n={} ok={} fwd={:.0} pkt/s cpu={} us/pkt loss={:.3}% p50={} p99={} connect_p50={} join_p50={} gen_cpu={}{}",
             self.sfu,
             self.scenario,
             self.subscribers,
@@ -69,6 +79,7 @@ impl RunResult {
             self.loss_pct,
             fmt(self.latency_p50_ms, 2),
             fmt(self.latency_p99_ms, 2),
+            fmt(self.connect_p50_ms, 0),
             fmt(self.join_p50_ms, 0),
             fmt(self.generator_cpu_util.map(|u| u * 100.0), 0),
             self.error.as_ref().map(|e| format!(" error={e}")).unwrap_or_default()
@@ -104,6 +115,7 @@ struct Row {
     join50: Option<f64>,
     join99: Option<f64>,
     gen_cpu: Option<f64>,
+    load: Option<f64>,
     within_slo: bool,
 }
 
@@ -123,6 +135,7 @@ fn row(runs: &[&RunResult]) -> Row {
         join50: m(&|r| r.join_p50_ms),
         join99: m(&|r| r.join_p99_ms),
         gen_cpu: m(&|r| r.generator_cpu_util.map(|u| u * 100.0)),
+        load: m(&|r| r.loadavg_1m),
         within_slo: !runs.is_empty() && runs.iter().all(|r| r.within_slo()),
     }
 }
@@ -155,8 +168,8 @@ pub fn table(results: &[RunResult]) -> String {
         groups.entry(&r.scenario).or_default().entry((r.classes, r.subscribers)).or_default().entry(&r.sfu).or_default().push(r);
     }
     let mut out = String::new();
-    out.push_str("| scenario | subscribers | SFU | runs ok | forwarded pkt/s | server CPU µs/pkt | server CPU % | server KiB/subscriber | loss % | added latency p50 ms | p99 ms | subscribe→keyframe p50 ms | p99 ms | generator CPU % |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | subscribers | SFU | runs ok | forwarded pkt/s | server CPU µs/pkt | server CPU % | server KiB/subscriber | loss % | added latency p50 ms | p99 ms | subscribe→keyframe p50 ms | p99 ms | generator CPU % | box load 1m |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut capacity: Vec<String> = Vec::new();
     for (scenario, sizes) in &groups {
         let mut cap: BTreeMap<&str, Option<usize>> = BTreeMap::new();
@@ -170,7 +183,7 @@ pub fn table(results: &[RunResult]) -> String {
                     *entry = Some(entry.map_or(*n, |c: usize| c.max(*n)));
                 }
                 out.push_str(&format!(
-                    "| {scenario} | {size} | {sfu} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {scenario} | {size} | {sfu} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     r.ok_runs,
                     r.runs,
                     fmt(r.pps, 0),
@@ -183,12 +196,19 @@ pub fn table(results: &[RunResult]) -> String {
                     fmt(r.join50, 0),
                     fmt(r.join99, 0),
                     fmt(r.gen_cpu, 0),
+                    fmt(r.load, 2),
                 ));
                 rows.insert(sfu, r);
             }
-            if let (Some(l), Some(j)) = (rows.get("livegate"), rows.get("janus")) {
+            let pairs = [
+                ("livegate", "janus", "*Livegate/Janus*"),
+                ("livegate", NO_RECORDING, "*recording on/off*"),
+                ("livegate", UNBATCHED, "*batched/unbatched*"),
+            ];
+            for (l, j, name) in pairs {
+                let (Some(l), Some(j)) = (rows.get(l), rows.get(j)) else { continue };
                 out.push_str(&format!(
-                    "| {scenario} | {size} | *Livegate/Janus* | | {} | {} | {} | {} | {} | {} | {} | {} | {} | |\n",
+                    "| {scenario} | {size} | {name} | | {} | {} | {} | {} | {} | {} | {} | {} | {} | | |\n",
                     ratio(l.pps, j.pps),
                     ratio(l.us_per_pkt, j.us_per_pkt),
                     ratio(l.cpu_util, j.cpu_util),
@@ -206,11 +226,12 @@ pub fn table(results: &[RunResult]) -> String {
             (Some(l), Some(j)) => format!(" (Livegate/Janus {:.2}x)", l as f64 / j as f64),
             _ => String::new(),
         };
-        capacity.push(format!(
-            "- {scenario}: Livegate {}, Janus {}{r}",
-            show("livegate"),
-            show("janus")
-        ));
+        if cap.contains_key("janus") {
+            capacity.push(format!("- {scenario}: Livegate {}, Janus {}{r}", show("livegate"), show("janus")));
+        } else {
+            let all: Vec<String> = cap.keys().map(|sfu| format!("{sfu} {}", show(sfu))).collect();
+            capacity.push(format!("- {scenario}: {}", all.join(", ")));
+        }
     }
     out.push_str(&format!(
         "\nCapacity (largest subscriber count tested with loss < {MAX_LOSS_PCT}% and p99 added latency < {MAX_P99_MS} ms in every run):\n\n"
@@ -253,5 +274,16 @@ mod tests {
         let t = table(&rs);
         assert!(t.contains("| fanout | 10 | *Livegate/Janus* | | 1.00x | 0.25x |"), "{t}");
         assert!(t.contains("- fanout: Livegate 100, Janus 10 (Livegate/Janus 10.00x)"), "{t}");
+    }
+
+    #[test]
+    fn recording_on_off_has_its_own_ratio() {
+        let mut rs = vec![result("livegate", 30, 0.0, 2.0, 6.0), result(NO_RECORDING, 30, 0.0, 2.0, 5.0)];
+        for r in &mut rs {
+            r.scenario = "recording".into();
+        }
+        let t = table(&rs);
+        assert!(t.contains("| recording | 30 | *recording on/off* | | 1.00x | 1.20x |"), "{t}");
+        assert!(t.contains("- recording: livegate 30, livegate-norec 30"), "{t}");
     }
 }

@@ -8,6 +8,15 @@
 //! Every Livegate lesson is recorded (pupils are refused when recording is unavailable), so, as
 //! `livegate demo` does, the demo school gets a key and recordings go to a local folder under
 //! `--data-dir`: the benchmark's Livegate figures include the recorder's work.
+//!
+//! `--recording off` exists only here, to measure what recording costs: it calls
+//! `media::bench_only_disable_recording_tap`, so each lesson still starts a healthy recorder (the
+//! admission gate works as in production and pupils are admitted) but the media engine hands it
+//! no packets, and the 2-second keyframe requests a recording needs are not sent. The
+//! `livegate` binary has no such switch: no configuration or request can turn recording off.
+//! Likewise `--unbatched` (`media::bench_only_unbatched_sends`) brings back the send path the
+//! batching replaced (each datagram its own system call, video forwarded packet by packet), so
+//! BENCHMARKS.md can show both in one session.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -35,12 +44,30 @@ struct Args {
     /// Where keys, the spool and recordings go (created; the caller removes it).
     #[arg(long)]
     data_dir: std::path::PathBuf,
+    /// `off`: the bench-only "recording off" measurement (see the module comment).
+    #[arg(long, value_enum, default_value = "on")]
+    recording: Recording,
+    /// The "before" send path for BENCHMARKS.md: no frame hold, one system call per datagram.
+    #[arg(long)]
+    unbatched: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Recording {
+    On,
+    Off,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber_init();
     let args = Args::parse();
+    if args.recording == Recording::Off {
+        livegate::media::bench_only_disable_recording_tap();
+    }
+    if args.unbatched {
+        livegate::media::bench_only_unbatched_sends();
+    }
     let mut config = Config::load(None)?;
     config.http = args.http;
     config.media_port = args.media_port;
