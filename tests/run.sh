@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The Livegate test command: `bash tests/run.sh [--only rust|browser|aiortc|bench]... [--no-setup]`.
+# The Livegate test command: `bash tests/run.sh [--only rust|browser|aiortc|bench|fuzz|soak]... [--no-setup]`.
 #
 # Installs test tools (infra/setup.sh test), builds the workspace, then runs every suite even if
 # an earlier one failed: Rust (`cargo test --workspace`), browser (`node --test` in tests/browser)
-# aiortc (pytest in tests/aiortc) and bench (tests/bench/bench.sh --quick: Livegate and Janus
+# aiortc (pytest in tests/aiortc), bench (tests/bench/bench.sh --quick: Livegate and Janus
 # each forward to 10 subscribers for 5 s; it passes if both ran, media arrived decrypted through
-# each and the table printed; no speed thresholds). The last line is `tests: N passed, N failed`;
+# each and the table printed; no speed thresholds), fuzz (fuzz/run.sh: each cargo-fuzz target
+# for 25 s from its seeds and regression inputs; one passed per target that ran without a
+# crash) and soak (tests/soak/soak.sh --short: a 50 s lesson, 1 teacher and 30 pupils; one
+# passed per check: memory, fds, threads, media). The last line is `tests: N passed, N failed`;
 # the exit code is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the
 # server binary.
 # The Rust suite runs the store tests and the multi-node test on a throwaway PostgreSQL
@@ -22,7 +25,7 @@ SETUP=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --only)
-      [ $# -ge 2 ] || { echo "run.sh: --only needs rust, browser, aiortc or bench" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "run.sh: --only needs rust, browser, aiortc, bench, fuzz or soak" >&2; exit 2; }
       ONLY+=("$2")
       shift 2
       ;;
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     -h | --help)
-      sed -n '2,7p' "$0"
+      sed -n '2,13p' "$0"
       exit 0
       ;;
     *)
@@ -45,13 +48,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in "${ONLY[@]}"; do
-  case "$s" in rust | browser | aiortc | bench) ;; *)
-    echo "run.sh: unknown suite $s (rust, browser, aiortc, bench)" >&2
+  case "$s" in rust | browser | aiortc | bench | fuzz | soak) ;; *)
+    echo "run.sh: unknown suite $s (rust, browser, aiortc, bench, fuzz, soak)" >&2
     exit 2
     ;;
   esac
 done
-[ ${#ONLY[@]} -eq 0 ] && ONLY=(rust browser aiortc bench)
+[ ${#ONLY[@]} -eq 0 ] && ONLY=(rust browser aiortc bench fuzz soak)
 wants() { [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 
 [ -x "${HOME:-}/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
@@ -207,6 +210,26 @@ if wants bench; then
   passed=$(grep -c '^bench check: PASS' "$log")
   failed=$(grep -c '^bench check: FAIL' "$log")
   record bench "$passed" "$failed" "$status"
+fi
+
+if wants fuzz; then
+  banner "fuzz (fuzz/run.sh: every cargo-fuzz target for 25 s)"
+  log="$LOGDIR/fuzz.log"
+  bash fuzz/run.sh --time 25 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  passed=$(grep -c '^fuzz check: PASS' "$log")
+  failed=$(grep -c '^fuzz check: FAIL' "$log")
+  record fuzz "$passed" "$failed" "$status"
+fi
+
+if wants soak; then
+  banner "soak (tests/soak/soak.sh --short: 1 teacher, 30 pupils, 50 s)"
+  log="$LOGDIR/soak.log"
+  bash tests/soak/soak.sh --short 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  passed=$(grep -c '^soak check: PASS' "$log")
+  failed=$(grep -c '^soak check: FAIL' "$log")
+  record soak "$passed" "$failed" "$status"
 fi
 
 finish
