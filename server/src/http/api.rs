@@ -115,6 +115,11 @@ pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<
 #[serde(deny_unknown_fields)]
 pub struct StartLesson {
     class_id: ClassId,
+    /// The planned start and end (UTC ms), for the livestream log; both or neither.
+    #[serde(default)]
+    scheduled_start: Option<i64>,
+    #[serde(default)]
+    scheduled_end: Option<i64>,
 }
 
 /// `POST /api/lessons`: a teacher starts (or gets back) the live lesson of their class.
@@ -124,6 +129,11 @@ pub async fn start_lesson(
     ApiJson(body): ApiJson<StartLesson>,
 ) -> Result<Response, ApiError> {
     let class = app.store.class(&user.school, &body.class_id).await?.ok_or(ErrorCode::NotFound)?;
+    let scheduled = match (body.scheduled_start, body.scheduled_end) {
+        (None, None) => None,
+        (Some(s), Some(e)) if 0 < s && s < e && e - s <= 24 * 3_600_000 => Some((s, e)),
+        _ => return Err(ErrorCode::BadRequest.into()),
+    };
     if app.store.membership(&class.id, &user.id).await? != Some(MemberKind::Teacher) {
         return Err(ErrorCode::ForbiddenRole.into());
     }
@@ -141,6 +151,8 @@ pub async fn start_lesson(
         class_name: class.name.clone(),
         recording_notice: notice,
         recorder,
+        started_by: user.id.clone(),
+        scheduled,
     };
     let mut lessons = app.lessons.lock().expect("lessons lock");
     if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {

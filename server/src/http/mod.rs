@@ -7,6 +7,8 @@
 pub mod account;
 mod admin;
 mod api;
+mod log;
+mod log_export;
 mod recordings;
 mod auth;
 mod web;
@@ -95,6 +97,16 @@ pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at:
     app.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
     if let Some(reason) = reason {
         tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, "admission refused");
+        let e = crate::store::log::NewEvent {
+            lesson: lesson.info.id.clone(),
+            school: lesson.info.school.clone(),
+            at: crate::store::now_ms(),
+            kind: crate::store::log::EventKind::Refused,
+            actor: None,
+            subject: Some(user.id.clone()),
+            detail: Some(reason.to_owned()),
+        };
+        app.store.log_event(&e).await?;
     }
     Ok(decision)
 }
@@ -148,7 +160,25 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/recordings/{recording_id}/streams/{label}", Access::Leader, get(recordings::media)),
         (Method::POST, "/api/recordings/{recording_id}/hold", Access::Leader, post(recordings::hold)),
     ]);
+    routes.extend(log_routes());
     routes
+}
+
+/// The livestream log (server/LOG.md). `SignedIn` routes decide in the handler, once, who
+/// may read what (`log::reader`): teachers their own lessons, leaders and superusers the
+/// school's, pupils and visitors nothing.
+fn log_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
+    use axum::routing::{post, put};
+    vec![
+        (Method::GET, "/api/log/lessons", Access::SignedIn, get(log::list)),
+        (Method::GET, "/api/log/lessons/{lesson_id}", Access::SignedIn, get(log::detail)),
+        (Method::POST, "/api/log/lessons/{lesson_id}/notes", Access::SignedIn, post(log::add_note)),
+        (Method::GET, "/api/log/pupils/{user_id}/attendance", Access::SignedIn, get(log::attendance)),
+        (Method::GET, "/api/log/intervals.csv", Access::SignedIn, get(log::intervals_export)),
+        (Method::GET, "/api/log/lessons.csv", Access::SignedIn, get(log::lessons_export)),
+        (Method::GET, "/api/log/concerns", Access::Leader, get(log::concerns)),
+        (Method::PUT, "/api/admin/time-zone", Access::Superuser, put(log::set_time_zone)),
+    ]
 }
 
 /// The school administration routes (PROTOCOL.md section 5): superusers only.
@@ -248,6 +278,8 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     if let Some(r) = app.recordings.clone() {
         tokio::spawn(crate::recording::retention(app.store.clone(), r));
     }
+    // Closes what a crashed server left open in the livestream log.
+    app.store.supervise_log();
     // The peer address feeds the per-address sign-in limit.
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(listener, service).await });

@@ -30,8 +30,11 @@ const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_NORMAL: u16 = 1000;
 
 /// `GET /ws`
-pub async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| run(app, socket))
+pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // The server's own observation of the client, summarised for the livestream log.
+    let ua = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let device = crate::lesson::device_summary(ua);
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| run(app, socket, device))
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
@@ -74,7 +77,7 @@ async fn next_message(socket: &mut WebSocket) -> Incoming {
     }
 }
 
-async fn run(app: App, mut socket: WebSocket) {
+async fn run(app: App, mut socket: WebSocket, device: String) {
     let first = tokio::time::timeout(JOIN_TIMEOUT, next_message(&mut socket)).await;
     let (protocol, ticket) = match first {
         Ok(Incoming::Msg(ClientMsg::Join { protocol, ticket })) => (protocol, ticket),
@@ -85,7 +88,7 @@ async fn run(app: App, mut socket: WebSocket) {
     if protocol != PROTOCOL_VERSION {
         return close(socket, CLOSE_POLICY, Some(ErrorCode::ProtocolMismatch)).await;
     }
-    let joined = match join(&app, &ticket).await {
+    let joined = match join(&app, &ticket, device).await {
         Ok(joined) => joined,
         Err(code) => return close(socket, CLOSE_POLICY, Some(code)).await,
     };
@@ -105,7 +108,7 @@ async fn run(app: App, mut socket: WebSocket) {
 type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
 
 /// Redeems the ticket, runs the gate again, and joins the lesson.
-async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
+async fn join(app: &App, ticket: &str, device: String) -> Result<Joined, ErrorCode> {
     let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
     let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
@@ -117,7 +120,7 @@ async fn join(app: &App, ticket: &str) -> Result<Joined, ErrorCode> {
     }
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let req = JoinRequest { user, outbox: tx, reply };
+    let req = JoinRequest { user, device, outbox: tx, reply };
     if !lesson.send(LessonMsg::Join(req)).await {
         return Err(ErrorCode::LessonNotLive);
     }

@@ -13,11 +13,13 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Instant;
 
+use super::journal::Left;
 use super::Lesson;
 use crate::admission::Decision;
 use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, SchoolId, UserId};
 use crate::proto::{LessonRole, ServerMsg};
+use crate::store::log::EventKind;
 use crate::store::PrivacyProfile;
 
 /// How soon a re-check that could not read the store is tried again.
@@ -111,8 +113,9 @@ impl Lesson {
     /// Removes someone the gate no longer admits, then records why.
     async fn revoke(&mut self, id: &ParticipantId, user: &UserId, code: ErrorCode) {
         tracing::info!(lesson = %self.handle.info.id, participant = %id, %user, reason = code.as_str(), "admission revoked");
+        self.journal_event(EventKind::AdmissionRevoked, None, Some(user), Some(code.as_str())).await;
         self.send(id, ServerMsg::Removed { reason: code });
-        self.leave(id).await;
+        self.leave(id, Left::Gate(code)).await;
         self.audit(user, "admission.revoke", user, Some(code)).await;
     }
 }

@@ -11,6 +11,7 @@ use super::{JoinRequest, Lesson, Refusal};
 use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, UserId};
 use crate::proto::{LessonRole, LobbyEntry, ServerMsg};
+use crate::store::log::EventKind;
 use crate::store::{PrivacyProfile, Role};
 
 /// Someone waiting to be let in.
@@ -20,6 +21,7 @@ pub(super) struct Waiting {
     pub role: Role,
     pub domain: String,
     pub outbox: mpsc::Sender<ServerMsg>,
+    pub device: String,
 }
 
 impl Lesson {
@@ -28,7 +30,7 @@ impl Lesson {
     }
 
     /// Puts a gated staff member in the lobby and tells them and the teachers.
-    pub(super) fn enter_lobby(&mut self, req: JoinRequest) {
+    pub(super) async fn enter_lobby(&mut self, req: JoinRequest) {
         let id = ParticipantId::generate();
         if req.reply.send(Ok(id.clone())).is_err() {
             return;
@@ -39,7 +41,9 @@ impl Lesson {
             role: req.user.role,
             domain: req.user.email.domain().to_owned(),
             outbox: req.outbox,
+            device: req.device,
         };
+        self.journal_event(EventKind::LobbyWaiting, None, Some(&waiting.user), None).await;
         self.lobby.push((id.clone(), waiting));
         tracing::info!(lesson = %self.handle.info.id, participant = %id, "waiting in the lobby");
         self.send(&id, ServerMsg::Lobby { participant_id: id.clone(), lesson: self.handle.summary() });
@@ -81,7 +85,8 @@ impl Lesson {
         let teacher = self.members.get(by).map(|m| m.user.clone()).ok_or((ErrorCode::Internal, None))?;
         self.admitted_guests.insert(waiting.user.clone());
         self.audit(&teacher, "lobby.admit", &waiting.user, None).await;
-        let seat = Seat { user: waiting.user, name: waiting.name, outbox: waiting.outbox };
+        self.journal_event(EventKind::LobbyAdmitted, Some(&teacher), Some(&waiting.user), None).await;
+        let seat = Seat { user: waiting.user, name: waiting.name, outbox: waiting.outbox, device: waiting.device };
         self.seat(target.clone(), seat, LessonRole::Guest, PrivacyProfile::default()).await;
         self.lobby_changed();
         Ok(())
@@ -99,6 +104,7 @@ impl Lesson {
         // Dropping the outbox closes their socket once the `removed` above is delivered.
         self.refused.insert(waiting.user.clone());
         self.audit(&teacher, "lobby.refuse", &waiting.user, Some(ErrorCode::RefusedByTeacher)).await;
+        self.journal_event(EventKind::LobbyRefused, Some(&teacher), Some(&waiting.user), Some(ErrorCode::RefusedByTeacher.as_str())).await;
         self.lobby_changed();
         Ok(())
     }

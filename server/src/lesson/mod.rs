@@ -14,6 +14,7 @@
 //! whose teacher has been away for the configured time.
 
 mod enforce;
+mod journal;
 mod lobby;
 mod people;
 mod streams;
@@ -32,8 +33,11 @@ use crate::error::ErrorCode;
 use crate::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
 use crate::media::{MediaEvent, MediaHandle, StreamKey};
 use crate::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
+use crate::store::log::EventKind;
 use crate::store::{PrivacyProfile, Store, UserRecord};
 
+pub use journal::device_summary;
+use journal::{Ended, Left};
 use lobby::Waiting;
 use people::{Member, Seat};
 
@@ -58,6 +62,9 @@ pub struct LessonInfo {
     pub recording_notice: String,
     /// The lesson's recorder; `None` if recording could not start (pupils are then refused).
     pub recorder: Option<crate::recording::LessonRecorder>,
+    /// The teacher who started it, and their planned start and end (UTC ms), for the log.
+    pub started_by: UserId,
+    pub scheduled: Option<(i64, i64)>,
 }
 
 /// A way to reach a lesson's task.
@@ -72,6 +79,8 @@ pub struct LessonHandle {
 /// gate again itself and decides: a seat in the lesson, a place in the lobby, or a refusal.
 pub struct JoinRequest {
     pub user: UserRecord,
+    /// A summary of the socket's User-Agent header ([`device_summary`]), for the log.
+    pub device: String,
     pub outbox: mpsc::Sender<ServerMsg>,
     pub reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
 }
@@ -134,6 +143,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         absent_timeout: teacher_absent_timeout,
         absent_since: Some(Instant::now()),
         recheck_at: None,
+        next_beat: Instant::now() + crate::store::log::HEARTBEAT,
     };
     tokio::spawn(lesson.run(rx, media_rx, changes));
     handle
@@ -160,6 +170,8 @@ struct Lesson {
     absent_since: Option<Instant>,
     /// When to try a failed re-check again.
     recheck_at: Option<Instant>,
+    /// When to heartbeat the livestream log next.
+    next_beat: Instant,
 }
 
 /// What woke the lesson task.
@@ -168,6 +180,7 @@ enum Wake {
     Recheck,
     TeacherAway,
     RecordingCheck,
+    Heartbeat,
 }
 
 /// Sleeps until `at`, or forever without one.
@@ -190,6 +203,7 @@ impl Lesson {
     ) {
         let school = self.handle.info.school.clone();
         let mut changes = Some(changes);
+        self.journal_start().await;
         loop {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
             // While the recorder is healthy, check it every second: if it fails, the lesson
@@ -205,11 +219,12 @@ impl Lesson {
                 () = until(self.recheck_at) => Wake::Recheck,
                 () = until(absent_deadline) => Wake::TeacherAway,
                 () = until(recording_check) => Wake::RecordingCheck,
+                () = tokio::time::sleep_until(self.next_beat) => Wake::Heartbeat,
             };
             match wake {
                 Wake::Msg(LessonMsg::Join(req)) => self.join(req).await,
                 Wake::Msg(LessonMsg::Client(from, msg)) => self.client(from, msg).await,
-                Wake::Msg(LessonMsg::Leave(who)) => self.leave(&who).await,
+                Wake::Msg(LessonMsg::Leave(who)) => self.leave(&who, Left::Closed).await,
                 Wake::Msg(LessonMsg::Media(event)) => self.media_event(event).await,
                 Wake::Recheck => {
                     // One re-check covers every announcement queued so far.
@@ -220,6 +235,7 @@ impl Lesson {
                     if let Some(r) = self.handle.info.recorder.clone().filter(|r| r.failed()) {
                         tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
                         let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
+                        self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id)).await;
                         let teachers: Vec<ParticipantId> =
                             self.members.iter().filter(|(_, m)| m.role == LessonRole::Teacher).map(|(id, _)| id.clone()).collect();
                         for t in teachers {
@@ -230,11 +246,15 @@ impl Lesson {
                 }
                 Wake::TeacherAway => {
                     tracing::info!(lesson = %self.handle.info.id, "no teacher for the absence timeout; ending the lesson");
-                    self.end().await;
+                    self.end(Ended::TeacherAway).await;
+                }
+                Wake::Heartbeat => {
+                    self.journal_heartbeat().await;
+                    self.next_beat = Instant::now() + crate::store::log::HEARTBEAT;
                 }
             }
             while let Some(slow) = self.dropped.pop() {
-                self.leave(&slow).await;
+                self.leave(&slow, Left::Slow).await;
             }
             if !self.handle.is_live() {
                 break;
@@ -313,6 +333,7 @@ impl Lesson {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(lesson = %self.handle.info.id, error = %e, "admission facts unavailable; refusing");
+                self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(ErrorCode::Internal.as_str())).await;
                 let _ = req.reply.send(Err(ErrorCode::Internal));
                 return;
             }
@@ -321,17 +342,19 @@ impl Lesson {
         let role = match decision {
             Decision::Admit(role) => role,
             Decision::Lobby if self.refused.contains(&user) => {
+                self.journal_event(EventKind::Refused, None, Some(&user), Some(ErrorCode::RefusedByTeacher.as_str())).await;
                 let _ = req.reply.send(Err(ErrorCode::RefusedByTeacher));
                 return;
             }
             Decision::Lobby if self.admitted_guests.contains(&user) => LessonRole::Guest,
             Decision::Lobby => {
                 self.replace(&user).await;
-                self.enter_lobby(req);
+                self.enter_lobby(req).await;
                 return;
             }
             Decision::Refuse(code) => {
                 self.audit(&user, "admission.refuse", &user, Some(code)).await;
+                self.journal_event(EventKind::Refused, None, Some(&user), Some(code.as_str())).await;
                 let _ = req.reply.send(Err(code));
                 return;
             }
@@ -354,7 +377,7 @@ impl Lesson {
         if req.reply.send(Ok(id.clone())).is_err() {
             return; // the socket went away meanwhile
         }
-        let seat = Seat { user, name: req.user.display_name, outbox: req.outbox };
+        let seat = Seat { user, name: req.user.display_name, outbox: req.outbox, device: req.device };
         self.seat(id, seat, role, privacy).await;
     }
 
@@ -369,7 +392,7 @@ impl Lesson {
             .collect();
         for id in old {
             self.send(&id, ServerMsg::error(ErrorCode::Replaced, None));
-            self.leave(&id).await;
+            self.leave(&id, Left::Replaced).await;
         }
     }
 
@@ -401,14 +424,14 @@ impl Lesson {
             ClientMsg::Unpublish { stream_id } => self.unpublish(&from, &stream_id, true).await,
             ClientMsg::Answer { stream_id, sdp } => self.answer(&from, stream_id, sdp).await,
             ClientMsg::Candidate { stream_id, candidate } => self.candidate(&from, stream_id, candidate).await,
-            ClientMsg::Grant { participant_id, media } => self.grant(&participant_id, media, true).await,
-            ClientMsg::Revoke { participant_id, media } => self.grant(&participant_id, media, false).await,
-            ClientMsg::Mute { participant_id } => self.mute(&participant_id).await,
-            ClientMsg::Remove { participant_id } => self.remove(&participant_id).await,
+            ClientMsg::Grant { participant_id, media } => self.grant(&from, &participant_id, media, true).await,
+            ClientMsg::Revoke { participant_id, media } => self.grant(&from, &participant_id, media, false).await,
+            ClientMsg::Mute { participant_id } => self.mute(&from, &participant_id).await,
+            ClientMsg::Remove { participant_id } => self.remove(&from, &participant_id).await,
             ClientMsg::Admit { participant_id } => self.admit(&from, &participant_id).await,
             ClientMsg::Refuse { participant_id } => self.refuse(&from, &participant_id).await,
             ClientMsg::EndLesson => {
-                self.end().await;
+                self.end(Ended::ByTeacher).await;
                 Ok(())
             }
             ClientMsg::Hand { raised } => self.hand(&from, raised),
@@ -429,7 +452,7 @@ impl Lesson {
     }
 
     /// Takes a pupil or guest out of the lesson for good (they cannot rejoin it).
-    async fn remove(&mut self, target: &ParticipantId) -> Result<(), Refusal> {
+    async fn remove(&mut self, by: &ParticipantId, target: &ParticipantId) -> Result<(), Refusal> {
         let member = self.members.get(target).ok_or((ErrorCode::UnknownParticipant, None))?;
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::UnknownParticipant, None));
@@ -437,16 +460,19 @@ impl Lesson {
         let user = member.user.clone();
         self.admitted_guests.remove(&user);
         self.set_shared(|s| {
-            s.removed.insert(user);
+            s.removed.insert(user.clone());
         });
+        self.journal_event(EventKind::Removed, self.user_of(by).as_ref(), Some(&user), None).await;
         self.send(target, ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher });
-        self.leave(target).await;
+        self.leave(target, Left::Removed).await;
         Ok(())
     }
 
-    async fn leave(&mut self, who: &ParticipantId) {
+    async fn leave(&mut self, who: &ParticipantId, why: Left) {
         if self.in_lobby(who) {
+            let user = self.user_of(who);
             self.leave_lobby(who);
+            self.journal_event(EventKind::LobbyLeft, None, user.as_ref(), Some(why.as_str())).await;
             return;
         }
         let Some(member) = self.members.get(who) else { return };
@@ -457,6 +483,7 @@ impl Lesson {
         // Only those who could see them hear that they left.
         let watchers: Vec<ParticipantId> =
             self.members.keys().filter(|v| *v != who && self.view_of(who, v).is_some()).cloned().collect();
+        self.journal_leave(who, why).await;
         let Some(member) = self.members.remove(who) else { return };
         for r in member.receiving.values() {
             self.streams.remove(&r.key);
@@ -470,7 +497,8 @@ impl Lesson {
         }
     }
 
-    async fn end(&mut self) {
+    async fn end(&mut self, why: Ended) {
+        self.journal_end(why).await;
         self.broadcast(ServerMsg::LessonEnded);
         let waiting: Vec<ParticipantId> = self.lobby.iter().map(|(id, _)| id.clone()).collect();
         for id in waiting {

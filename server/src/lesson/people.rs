@@ -33,6 +33,8 @@ pub(super) struct Seat {
     pub user: UserId,
     pub name: String,
     pub outbox: mpsc::Sender<ServerMsg>,
+    /// A summary of their browser and system, for the livestream log.
+    pub device: String,
 }
 
 pub(super) struct Member {
@@ -152,6 +154,7 @@ impl Lesson {
     /// Seats someone in the lesson: `joined` to them, `participant_joined` to whoever may see
     /// them, the lobby to a teacher, and an offer of every stream already published.
     pub(super) async fn seat(&mut self, id: ParticipantId, seat: Seat, role: LessonRole, privacy: PrivacyProfile) {
+        self.journal_seat(&id, &seat, role).await;
         let member = Member {
             user: seat.user,
             name: seat.name,

@@ -10,6 +10,7 @@ use crate::ids::{ParticipantId, StreamId};
 use crate::media::{check_offer, MediaEvent};
 use crate::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use crate::sfu::TrackKind;
+use crate::store::log::EventKind;
 
 impl Lesson {
     pub(super) async fn publish(&mut self, from: &ParticipantId, stream_id: StreamId, kind: StreamKind, sdp: String) -> Result<(), Refusal> {
@@ -160,7 +161,7 @@ impl Lesson {
     }
 
     /// The teacher's `grant` or `revoke`, for a pupil or a guest.
-    pub(super) async fn grant(&mut self, target: &ParticipantId, media: Media, allow: bool) -> Result<(), Refusal> {
+    pub(super) async fn grant(&mut self, by: &ParticipantId, target: &ParticipantId, media: Media, allow: bool) -> Result<(), Refusal> {
         let member = self.members.get(target).ok_or((ErrorCode::UnknownParticipant, None))?;
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::UnknownParticipant, None));
@@ -168,8 +169,11 @@ impl Lesson {
         if allow && media == Media::Camera && member.privacy.camera_always_off {
             return Err((ErrorCode::CameraAlwaysOff, None));
         }
+        let subject = member.user.clone();
         self.set_grant(target, media, allow).await;
         self.announce(target);
+        let kind = if allow { EventKind::Granted } else { EventKind::Revoked };
+        self.journal_event(kind, self.user_of(by).as_ref(), Some(&subject), Some(super::journal::media_name(media))).await;
         Ok(())
     }
 
@@ -203,15 +207,17 @@ impl Lesson {
         self.send(target, ServerMsg::Grants { grants });
     }
 
-    pub(super) async fn mute(&mut self, target: &ParticipantId) -> Result<(), Refusal> {
+    pub(super) async fn mute(&mut self, by: &ParticipantId, target: &ParticipantId) -> Result<(), Refusal> {
         let member = self.members.get(target).ok_or((ErrorCode::UnknownParticipant, None))?;
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::UnknownParticipant, None));
         }
+        let subject = member.user.clone();
         let ids: Vec<StreamId> = member.publishing.keys().cloned().collect();
         for id in ids {
             let _ = self.unpublish(target, &id, false).await;
         }
+        self.journal_event(EventKind::Muted, self.user_of(by).as_ref(), Some(&subject), None).await;
         Ok(())
     }
 

@@ -37,6 +37,8 @@ async fn fixture(absent: Duration) -> Fixture {
         class_name: "7A Science".into(),
         recording_notice: "recorded".into(),
         recorder: Some(crate::recording::test_service().begin(&school(), &format!("rec_{}", crate::ids::random_token(6)), 0).unwrap()),
+        started_by: UserId::parse("usr_teacher").unwrap(),
+        scheduled: None,
     };
     let lesson = spawn(info, media, store.clone(), absent);
     Fixture { store, lesson }
@@ -92,7 +94,7 @@ impl Client {
 async fn try_join(f: &Fixture, email: &str) -> Result<Client, ErrorCode> {
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let req = JoinRequest { user: user(&f.store, email).await, outbox: tx, reply };
+    let req = JoinRequest { user: user(&f.store, email).await, device: "test".into(), outbox: tx, reply };
     assert!(f.lesson.send(LessonMsg::Join(req)).await);
     let id = answer.await.unwrap()?;
     Ok(Client { id, rx })
@@ -227,7 +229,7 @@ async fn lobby_admit_and_refuse() {
     // Waiting before the teacher arrives is allowed; the teacher gets the lobby on joining.
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let req = JoinRequest { user: user(&f.store, "visitor@partner.sch.uk").await, outbox: tx, reply };
+    let req = JoinRequest { user: user(&f.store, "visitor@partner.sch.uk").await, device: "test".into(), outbox: tx, reply };
     assert!(f.lesson.send(LessonMsg::Join(req)).await);
     let mut visitor = Client { id: answer.await.unwrap().unwrap(), rx };
     match visitor.next().await {

@@ -9,6 +9,8 @@
 mod accounts;
 mod audit;
 mod consent;
+pub mod log;
+pub mod log_read;
 mod people;
 mod recordings;
 pub mod roster;
@@ -26,6 +28,7 @@ pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
+pub use log_read::{LogFilter, LogScope};
 
 use crate::ids::SchoolId;
 

@@ -1,0 +1,247 @@
+//! The livestream log's routes (server/LOG.md): lists, one lesson's log, notes, per-pupil
+//! attendance, the leaders' concern list, and the CSV exports.
+//!
+//! Who sees what is decided here once, by [`reader`]: a teacher sees the lessons of the
+//! classes they teach (or started), leaders and superusers the whole school's, and pupils and
+//! visiting staff nothing (`forbidden_role` on every route). Everything is scoped by the
+//! caller's school. Leaders' and superusers' readings and every export go on the audit chain.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::api::ApiJson;
+use super::log_export::{counts, intervals_csv, lessons_csv, Clock};
+use super::recordings::ApiQuery;
+use super::{App, CurrentUser};
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::{LessonId, UserId};
+use crate::store::log::NoteCategory;
+use crate::store::log_read::{intervals, LessonLog, LessonRow};
+use crate::store::{now_ms, LogFilter, LogScope, Role, UserRecord};
+
+/// What this user may read of the log; pupils and visiting staff may read none of it.
+fn reader(user: &UserRecord) -> Result<LogScope, ApiError> {
+    match user.role {
+        Role::Teacher => Ok(LogScope::Teacher(user.id.clone())),
+        Role::Leader | Role::Superuser => Ok(LogScope::School),
+        Role::Pupil | Role::External => Err(ErrorCode::ForbiddenRole.into()),
+    }
+}
+
+/// Audits a school-wide reading (leaders, superusers) or any export.
+async fn audit(app: &App, user: &UserRecord, scope: &LogScope, action: &str, detail: Value) -> Result<(), ApiError> {
+    if matches!(scope, LogScope::School) || action == "log.export" {
+        app.store.audit(&user.school, user.id.as_str(), action, detail).await?;
+    }
+    Ok(())
+}
+
+async fn clock(app: &App, user: &UserRecord) -> Result<Clock, ApiError> {
+    let school = app.store.school(&user.school).await?.ok_or(ErrorCode::NotFound)?;
+    Ok(Clock::new(&school.time_zone))
+}
+
+fn lesson_json(l: &LessonRow, clock: &Clock) -> Value {
+    let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("started_local".into(), clock.local(l.started_at).into());
+        o.insert("ended_local".into(), clock.local_opt(l.ended_at).into());
+        o.insert("scheduled_start_local".into(), clock.local_opt(l.scheduled_start).into());
+        o.insert("scheduled_end_local".into(), clock.local_opt(l.scheduled_end).into());
+    }
+    v
+}
+
+/// Adds `<field>_local` beside each of these time fields of a serialised row.
+fn with_local(row: impl serde::Serialize, fields: &[&str], clock: &Clock) -> Value {
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        for f in fields {
+            let local = clock.local_opt(o.get(*f).and_then(Value::as_i64));
+            o.insert(format!("{f}_local"), local.into());
+        }
+    }
+    v
+}
+
+fn log_json(log: &LessonLog, clock: &Clock, now: i64) -> Value {
+    json!({
+        "lesson": lesson_json(&log.lesson, clock),
+        "counts": counts(log),
+        "intervals": intervals(&log.sessions, now).iter().map(|i| with_local(i, &["joined_at", "left_at"], clock)).collect::<Vec<_>>(),
+        "sessions": log.sessions.iter().map(|s| with_local(s, &["joined_at", "left_at", "last_seen"], clock)).collect::<Vec<_>>(),
+        "events": log.events.iter().map(|e| with_local(e, &["at"], clock)).collect::<Vec<_>>(),
+        "notes": log.notes.iter().map(|n| with_local(n, &["at"], clock)).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/log/lessons`
+pub async fn list(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    ApiQuery(filter): ApiQuery<LogFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = reader(&user)?;
+    let clock = clock(&app, &user).await?;
+    audit(&app, &user, &scope, "log.view", json!({"list": filter})).await?;
+    let rows = app.store.log_lessons(&user.school, &scope, &filter).await?;
+    let lessons: Vec<Value> = rows.iter().map(|l| lesson_json(l, &clock)).collect();
+    Ok(Json(json!({"time_zone": clock.zone, "lessons": lessons})))
+}
+
+async fn one(app: &App, user: &UserRecord, scope: &LogScope, id: &str) -> Result<LessonLog, ApiError> {
+    let id = LessonId::parse(id).ok_or(ErrorCode::NotFound)?;
+    app.store.lesson_log(&user.school, scope, &id).await?.ok_or_else(|| ErrorCode::NotFound.into())
+}
+
+/// `GET /api/log/lessons/{lesson_id}`
+pub async fn detail(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = reader(&user)?;
+    let log = one(&app, &user, &scope, &id).await?;
+    audit(&app, &user, &scope, "log.view", json!({"lesson": log.lesson.id})).await?;
+    let clock = clock(&app, &user).await?;
+    let mut body = log_json(&log, &clock, now_ms());
+    body["time_zone"] = clock.zone.clone().into();
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    category: String,
+    text: String,
+    #[serde(default)]
+    corrects: Option<String>,
+}
+
+/// `POST /api/log/lessons/{lesson_id}/notes`: a teacher of the lesson or a leader appends a
+/// note, time-stamped by the server. There is no route to change or remove one.
+pub async fn add_note(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> Result<Response, ApiError> {
+    let scope = reader(&user)?;
+    if user.role == Role::Superuser {
+        return Err(ErrorCode::ForbiddenRole.into());
+    }
+    let category = NoteCategory::parse(&body.category).ok_or(ErrorCode::BadRequest)?;
+    let log = one(&app, &user, &scope, &id).await?;
+    let lesson = LessonId::parse(&log.lesson.id).ok_or(ErrorCode::NotFound)?;
+    let at = now_ms();
+    let note = app.store.add_note(&user.school, &lesson, &user.id, at, category, &body.text, body.corrects.as_deref()).await?;
+    if category == NoteCategory::Concern {
+        tracing::info!(lesson = %lesson, note, "concern noted in the livestream log");
+    }
+    Ok((StatusCode::CREATED, Json(json!({"note": {"id": note, "at": at, "category": category}}))).into_response())
+}
+
+/// `GET /api/log/pupils/{user_id}/attendance`: one pupil's presence across the lessons the
+/// caller may see.
+pub async fn attendance(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path(pupil): Path<String>,
+    ApiQuery(mut filter): ApiQuery<LogFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = reader(&user)?;
+    let pupil = UserId::parse(&pupil).ok_or(ErrorCode::NotFound)?;
+    let record = app.store.user(&pupil).await?.filter(|p| p.school == user.school).ok_or(ErrorCode::NotFound)?;
+    filter.pupil_id = Some(pupil.to_string());
+    audit(&app, &user, &scope, "log.view", json!({"pupil": pupil})).await?;
+    let clock = clock(&app, &user).await?;
+    let now = now_ms();
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for log in app.store.lesson_logs(&user.school, &scope, &filter).await? {
+        let mine: Vec<_> = intervals(&log.sessions, now).into_iter().filter(|i| i.user_id == pupil.as_str()).collect();
+        let seconds: i64 = mine.iter().map(|i| i.seconds).sum();
+        total += seconds;
+        let refusals: Vec<&str> = log
+            .events
+            .iter()
+            .filter(|e| e.subject_id.as_deref() == Some(pupil.as_str()) && e.kind == "refused")
+            .filter_map(|e| e.detail.as_deref())
+            .collect();
+        rows.push(json!({
+            "lesson": lesson_json(&log.lesson, &clock),
+            "present": !mine.is_empty(),
+            "seconds": seconds,
+            "intervals": mine.iter().map(|i| with_local(i, &["joined_at", "left_at"], &clock)).collect::<Vec<_>>(),
+            "refusals": refusals,
+        }));
+    }
+    Ok(Json(json!({
+        "time_zone": clock.zone,
+        "pupil": {"id": record.id, "display_name": record.display_name},
+        "total_seconds": total,
+        "lessons": rows,
+    })))
+}
+
+/// `GET /api/log/concerns`: the leaders' concern list, newest first.
+pub async fn concerns(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<Value>, ApiError> {
+    let clock = clock(&app, &user).await?;
+    audit(&app, &user, &LogScope::School, "log.view", json!({"concerns": true})).await?;
+    let rows = app.store.concerns(&user.school).await?;
+    let concerns: Vec<Value> = rows.iter().map(|c| with_local(c, &["at", "lesson_started_at"], &clock)).collect();
+    Ok(Json(json!({"time_zone": clock.zone, "concerns": concerns})))
+}
+
+fn csv_response(name: &str, body: String) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+async fn export(app: &App, user: &UserRecord, filter: &LogFilter, what: &str) -> Result<(Vec<LessonLog>, Clock), ApiError> {
+    let scope = reader(user)?;
+    audit(app, user, &scope, "log.export", json!({"export": what, "filter": filter})).await?;
+    let mut logs = app.store.lesson_logs(&user.school, &scope, filter).await?;
+    logs.reverse(); // oldest first reads best in a spreadsheet
+    Ok((logs, clock(app, user).await?))
+}
+
+/// `GET /api/log/intervals.csv`: one row per presence interval.
+pub async fn intervals_export(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    ApiQuery(filter): ApiQuery<LogFilter>,
+) -> Result<Response, ApiError> {
+    let (logs, clock) = export(&app, &user, &filter, "intervals").await?;
+    Ok(csv_response("livestream-log-attendance.csv", intervals_csv(&logs, &clock, now_ms())))
+}
+
+/// `GET /api/log/lessons.csv`: one row per lesson.
+pub async fn lessons_export(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    ApiQuery(filter): ApiQuery<LogFilter>,
+) -> Result<Response, ApiError> {
+    let (logs, clock) = export(&app, &user, &filter, "lessons").await?;
+    Ok(csv_response("livestream-log-lessons.csv", lessons_csv(&logs, &clock)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneBody {
+    time_zone: String,
+}
+
+/// `PUT /api/admin/time-zone`: the school's time zone for showing the log (superusers).
+pub async fn set_time_zone(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    ApiJson(body): ApiJson<ZoneBody>,
+) -> Result<StatusCode, ApiError> {
+    app.store.set_time_zone(&user.school, &user.id, body.time_zone.trim()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,142 @@
+//! The exports with injected times, frozen by golden files (`UPDATE_GOLDEN=1` rewrites them),
+//! and the school clock across the BST/GMT changes.
+
+use super::*;
+use crate::store::log_read::{EventRow, LessonRow, NoteRow, SessionRow};
+
+const MIN: i64 = 60_000;
+/// 2026-03-29 00:50 UTC: ten minutes before the clocks go forward (01:00 UTC, last Sunday of March).
+const SPRING: i64 = 1_774_745_400_000;
+/// 2026-10-25 00:30 UTC: 01:30 BST, half an hour before the clocks go back (01:00 UTC).
+const AUTUMN: i64 = 1_792_888_200_000;
+
+fn london() -> Clock {
+    Clock::new("Europe/London")
+}
+
+#[test]
+fn the_clock_follows_the_clock_changes() {
+    let c = london();
+    assert_eq!(c.local(SPRING), "2026-03-29 00:50:00 GMT");
+    assert_eq!(c.local(SPRING + 10 * MIN), "2026-03-29 02:00:00 BST", "01:00 GMT never happens");
+    assert_eq!(c.local(AUTUMN), "2026-10-25 01:30:00 BST");
+    assert_eq!(c.local(AUTUMN + 60 * MIN), "2026-10-25 01:30:00 GMT", "the repeated hour is told apart");
+    assert_eq!(c.local(AUTUMN - 24 * 60 * MIN), "2026-10-24 01:30:00 BST");
+    // Unknown zones fall back to the default; other zones work.
+    assert_eq!(Clock::new("Mars/Olympus").zone, DEFAULT_ZONE);
+    assert_eq!(Clock::new("UTC").local(SPRING), "2026-03-29 00:50:00 UTC");
+    assert_eq!(c.local(i64::MAX), "", "out of range is empty, not a panic");
+}
+
+#[test]
+fn formula_cells_are_defused() {
+    for (raw, want) in [("=1+1", "'=1+1"), ("+44 1234", "'+44 1234"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("Ada", "Ada"), ("", "")] {
+        assert_eq!(cell(raw), want);
+    }
+}
+
+fn session(id: &str, user: &str, name: &str, role: &str, joined: i64, left: Option<i64>, reason: Option<&str>) -> SessionRow {
+    SessionRow {
+        id: id.into(),
+        user_id: user.into(),
+        name: Some(name.into()),
+        role: role.into(),
+        joined_at: joined,
+        left_at: left,
+        left_reason: reason.map(Into::into),
+        last_seen: left.unwrap_or(joined),
+        recovered: false,
+        consent: if role == "pupil" { "current" } else { "not_required" }.into(),
+        conduct_version: (role == "pupil").then_some(1),
+        device: "Chrome 131 on Android".into(),
+    }
+}
+
+fn event(at: i64, kind: &str, subject: Option<&str>, detail: Option<&str>) -> EventRow {
+    EventRow { at, kind: kind.into(), actor_id: None, actor_name: None, subject_id: subject.map(Into::into), subject_name: None, detail: detail.map(Into::into) }
+}
+
+fn lesson(id: &str, class: &str, start: i64, end: Option<i64>, reason: Option<&str>) -> LessonRow {
+    LessonRow {
+        id: id.into(),
+        class_id: "7a".into(),
+        class_name: class.into(),
+        started_by: "usr_rivera".into(),
+        started_by_name: Some("Ms Rivera".into()),
+        recording_id: Some(format!("rec_{id}")),
+        recording_status: Some("complete".into()),
+        scheduled_start: Some(start),
+        scheduled_end: Some(start + 60 * MIN),
+        started_at: start,
+        ended_at: end,
+        end_reason: reason.map(Into::into),
+        last_seen: end.unwrap_or(start),
+    }
+}
+
+/// A spring lesson with a reconnect, a removal, a lobby admission and a refusal; an autumn
+/// one across the repeated hour that a crash ended.
+fn fixtures() -> Vec<LessonLog> {
+    let s = SPRING;
+    let spring = LessonLog {
+        lesson: lesson("les_spring", "7A Science", s, Some(s + 30 * MIN), Some("ended_by_teacher")),
+        sessions: vec![
+            session("p1", "usr_rivera", "Ms Rivera", "teacher", s, Some(s + 30 * MIN), Some("lesson_ended")),
+            session("p2", "usr_ada", "Ada", "pupil", s + MIN, Some(s + 5 * MIN), Some("left")),
+            // Back 10 s later: the same presence interval.
+            session("p3", "usr_ada", "Ada", "pupil", s + 5 * MIN + 10_000, Some(s + 30 * MIN), Some("lesson_ended")),
+            session("p4", "usr_ben", "=HYPERLINK(\"x\")", "pupil", s + 2 * MIN, Some(s + 12 * MIN), Some("removed_by_teacher")),
+            session("p5", "usr_chen", "Dr Chen, partner school", "guest", s + 15 * MIN, Some(s + 30 * MIN), Some("lesson_ended")),
+        ],
+        events: vec![
+            event(s + 3 * MIN, "refused", Some("usr_eve"), Some("consent_missing")),
+            event(s + 15 * MIN, "lobby_admitted", Some("usr_chen"), None),
+            event(s + 12 * MIN, "removed", Some("usr_ben"), None),
+        ],
+        notes: vec![NoteRow {
+            id: "note_1".into(),
+            lesson_id: "les_spring".into(),
+            author_id: "usr_rivera".into(),
+            author_name: Some("Ms Rivera".into()),
+            at: s + 12 * MIN,
+            category: "concern".into(),
+            body: "Ben shared an unsuitable image".into(),
+            corrects: None,
+        }],
+    };
+    let a = AUTUMN;
+    let mut crashed = session("q2", "usr_cara", "Cara", "pupil", a + 10 * MIN, Some(a + 70 * MIN), Some("server_stopped"));
+    crashed.recovered = true;
+    let autumn = LessonLog {
+        lesson: lesson("les_autumn", "7A Science", a, Some(a + 70 * MIN), Some("server_stopped")),
+        sessions: vec![session("q1", "usr_rivera", "Ms Rivera", "teacher", a, Some(a + 70 * MIN), Some("server_stopped")), crashed],
+        events: vec![],
+        notes: vec![],
+    };
+    vec![spring, autumn]
+}
+
+fn golden(name: &str, text: &str) {
+    let path = format!("{}/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, want, "the {name} export changed; if deliberate, document it in server/LOG.md and rerun with UPDATE_GOLDEN=1");
+}
+
+#[test]
+fn interval_export_is_frozen() {
+    let csv = intervals_csv(&fixtures(), &london(), AUTUMN + 100 * MIN);
+    golden("log-intervals.csv", &csv);
+    // Ada's reconnect is one interval of two connections, her 10 s away not counted.
+    let ada: Vec<&str> = csv.lines().filter(|l| l.contains("usr_ada")).collect();
+    assert_eq!(ada.len(), 1, "{csv}");
+    assert!(ada[0].contains(",1730,2,lesson_ended,"), "{}", ada[0]);
+    assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "formula defused: {csv}");
+}
+
+#[test]
+fn lesson_export_is_frozen() {
+    golden("log-lessons.csv", &lessons_csv(&fixtures(), &london()));
+}

@@ -1,0 +1,521 @@
+//! The Remote Learning Livestream Log: what happened in each lesson, written from server
+//! events only (the lesson task and the admission gate), never from what a client claims.
+//!
+//! Four append-mostly tables (migration 4): one row per lesson (class, who started it, the
+//! planned and actual times, its recording); one row per connection of a participant (a
+//! *session*: join, leave and why, consent state and code-of-conduct version at join, a device
+//! summary), merged into presence intervals when read ([`super::log_read`]); one row per event
+//! (admission decisions with their reasons, lobby, grants, mutes, removals, the end); and
+//! teachers' notes, which are append-only: there is no update or delete, a correction is a new
+//! note pointing at the one it corrects.
+//!
+//! While a lesson runs its task heartbeats the lesson and its open sessions ([`Store::log_heartbeat`]).
+//! After a crash, [`Store::recover_log`] closes whatever was left open at its last heartbeat and
+//! marks it so. Times are UTC milliseconds, passed in by the caller so tests can inject them.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::json;
+
+use super::audit::append;
+use super::{now_ms, Result, Store, StoreError};
+use crate::ids::{random_token, ClassId, LessonId, ParticipantId, SchoolId, UserId};
+
+/// The livestream log's tables (migration 4).
+pub const MIGRATION: &[&str] = &[
+    "CREATE TABLE log_lessons (
+        id TEXT PRIMARY KEY,
+        school_id TEXT NOT NULL REFERENCES schools(id),
+        class_id TEXT NOT NULL,
+        class_name TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        recording_id TEXT,
+        scheduled_start BIGINT,
+        scheduled_end BIGINT,
+        started_at BIGINT NOT NULL,
+        ended_at BIGINT,
+        end_reason TEXT,
+        last_seen BIGINT NOT NULL
+    )",
+    "CREATE INDEX log_lessons_school ON log_lessons(school_id, started_at)",
+    "CREATE TABLE log_sessions (
+        id TEXT NOT NULL,
+        lesson_id TEXT NOT NULL REFERENCES log_lessons(id),
+        school_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        joined_at BIGINT NOT NULL,
+        left_at BIGINT,
+        left_reason TEXT,
+        last_seen BIGINT NOT NULL,
+        recovered BIGINT NOT NULL,
+        consent TEXT NOT NULL,
+        conduct_version BIGINT,
+        device TEXT NOT NULL,
+        PRIMARY KEY (lesson_id, id)
+    )",
+    "CREATE INDEX log_sessions_user ON log_sessions(school_id, user_id)",
+    "CREATE TABLE log_events (
+        lesson_id TEXT NOT NULL REFERENCES log_lessons(id),
+        seq BIGINT NOT NULL,
+        school_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        actor_id TEXT,
+        subject_id TEXT,
+        detail TEXT,
+        PRIMARY KEY (lesson_id, seq)
+    )",
+    "CREATE TABLE log_notes (
+        id TEXT PRIMARY KEY,
+        lesson_id TEXT NOT NULL REFERENCES log_lessons(id),
+        school_id TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        category TEXT NOT NULL,
+        body TEXT NOT NULL,
+        corrects TEXT
+    )",
+    "CREATE INDEX log_notes_lesson ON log_notes(lesson_id)",
+    "CREATE INDEX log_notes_school ON log_notes(school_id, category, at)",
+];
+
+/// How often a running lesson heartbeats its open log rows.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// After how long without a heartbeat an open row belongs to a server that is gone.
+pub const STALE_MS: i64 = 30_000;
+/// The longest note a teacher may write.
+pub const MAX_NOTE: usize = 4000;
+
+/// What happened, as the log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    LessonStarted,
+    LessonEnded,
+    /// The gate admitted someone and they took a seat (detail: their role).
+    Admitted,
+    /// Someone left (detail: why).
+    Left,
+    /// The gate refused someone (detail: the reason code; where: ticket, join or lesson).
+    Refused,
+    LobbyWaiting,
+    LobbyLeft,
+    LobbyAdmitted,
+    LobbyRefused,
+    Granted,
+    Revoked,
+    Muted,
+    Removed,
+    /// A directory change took someone out (detail: the gate's reason).
+    AdmissionRevoked,
+    RecordingFailed,
+}
+
+impl EventKind {
+    /// The stored and exported name.
+    pub fn as_str(self) -> &'static str {
+        use EventKind::*;
+        match self {
+            LessonStarted => "lesson_started",
+            LessonEnded => "lesson_ended",
+            Admitted => "admitted",
+            Left => "left",
+            Refused => "refused",
+            LobbyWaiting => "lobby_waiting",
+            LobbyLeft => "lobby_left",
+            LobbyAdmitted => "lobby_admitted",
+            LobbyRefused => "lobby_refused",
+            Granted => "granted",
+            Revoked => "revoked",
+            Muted => "muted",
+            Removed => "removed",
+            AdmissionRevoked => "admission_revoked",
+            RecordingFailed => "recording_failed",
+        }
+    }
+}
+
+/// One event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub lesson: LessonId,
+    pub school: SchoolId,
+    pub at: i64,
+    pub kind: EventKind,
+    pub actor: Option<UserId>,
+    pub subject: Option<UserId>,
+    pub detail: Option<String>,
+}
+
+/// A lesson as it starts.
+#[derive(Debug, Clone)]
+pub struct NewLesson {
+    pub id: LessonId,
+    pub school: SchoolId,
+    pub class: ClassId,
+    pub class_name: String,
+    pub started_by: UserId,
+    pub recording_id: Option<String>,
+    /// The teacher's planned start and end, if given.
+    pub scheduled: Option<(i64, i64)>,
+    pub at: i64,
+}
+
+/// A participant taking a seat, as the server observed it.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: ParticipantId,
+    pub lesson: LessonId,
+    pub school: SchoolId,
+    pub user: UserId,
+    /// `teacher`, `pupil` or `guest`.
+    pub role: &'static str,
+    pub at: i64,
+    /// `current`, `missing`, `withdrawn`, `opted_out`, or `not_required` for staff.
+    pub consent: &'static str,
+    /// The code-of-conduct version of the consent in force, for pupils.
+    pub conduct_version: Option<i64>,
+    /// A short summary of the browser and system, from the WebSocket's User-Agent header.
+    pub device: String,
+}
+
+/// What a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteCategory {
+    Behaviour,
+    Concern,
+    Technical,
+}
+
+impl NoteCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteCategory::Behaviour => "behaviour",
+            NoteCategory::Concern => "concern",
+            NoteCategory::Technical => "technical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "behaviour" => NoteCategory::Behaviour,
+            "concern" => NoteCategory::Concern,
+            "technical" => NoteCategory::Technical,
+            _ => return None,
+        })
+    }
+}
+
+/// Orders events within a lesson. Lessons live on one node, so one counter per process is
+/// enough; it starts from the clock so it keeps rising across restarts.
+static SEQ: AtomicI64 = AtomicI64::new(0);
+
+fn next_seq() -> i64 {
+    let floor = now_ms().saturating_mul(1000);
+    let mut cur = SEQ.load(Ordering::Relaxed);
+    loop {
+        let next = cur.max(floor) + 1;
+        match SEQ.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => cur = seen,
+        }
+    }
+}
+
+async fn insert_event(conn: &mut sqlx::AnyConnection, e: &NewEvent) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO log_events (lesson_id, seq, school_id, at, kind, actor_id, subject_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.lesson.as_str())
+    .bind(next_seq())
+    .bind(e.school.as_str())
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.actor.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(e.subject.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(e.detail.clone())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens a lesson's log.
+    pub async fn log_lesson_start(&self, l: &NewLesson) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO log_lessons (id, school_id, class_id, class_name, started_by, recording_id, scheduled_start, scheduled_end, started_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(l.id.as_str())
+        .bind(l.school.as_str())
+        .bind(l.class.as_str())
+        .bind(&l.class_name)
+        .bind(l.started_by.as_str())
+        .bind(l.recording_id.clone())
+        .bind(l.scheduled.map(|s| s.0))
+        .bind(l.scheduled.map(|s| s.1))
+        .bind(l.at)
+        .execute(&mut *tx)
+        .await?;
+        let e = NewEvent {
+            lesson: l.id.clone(),
+            school: l.school.clone(),
+            at: l.at,
+            kind: EventKind::LessonStarted,
+            actor: Some(l.started_by.clone()),
+            subject: None,
+            detail: None,
+        };
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends one event.
+    pub async fn log_event(&self, e: &NewEvent) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_event(&mut *conn, e).await
+    }
+
+    /// A participant took a seat: their session opens and the admission is logged with it.
+    pub async fn log_join(&self, s: &NewSession) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO log_sessions (id, lesson_id, school_id, user_id, role, joined_at, last_seen, recovered, consent, conduct_version, device) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.lesson.as_str())
+        .bind(s.school.as_str())
+        .bind(s.user.as_str())
+        .bind(s.role)
+        .bind(s.at)
+        .bind(s.consent)
+        .bind(s.conduct_version)
+        .bind(&s.device)
+        .execute(&mut *tx)
+        .await?;
+        let e = NewEvent {
+            lesson: s.lesson.clone(),
+            school: s.school.clone(),
+            at: s.at,
+            kind: EventKind::Admitted,
+            actor: None,
+            subject: Some(s.user.clone()),
+            detail: Some(s.role.to_owned()),
+        };
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A participant's session closed, for `reason` (`left`, `reconnected`, `removed_by_teacher`,
+    /// a gate reason, ...). Closing a closed session changes nothing.
+    pub async fn log_leave(&self, school: &SchoolId, lesson: &LessonId, id: &ParticipantId, at: i64, reason: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<sqlx::any::AnyRow> = sqlx::query("SELECT user_id FROM log_sessions WHERE id = $1 AND lesson_id = $2 AND left_at IS NULL")
+            .bind(id.as_str())
+            .bind(lesson.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(()) };
+        let user: String = sqlx::Row::try_get(&row, "user_id")?;
+        sqlx::query("UPDATE log_sessions SET left_at = $1, left_reason = $2, last_seen = $1 WHERE id = $3 AND lesson_id = $4 AND left_at IS NULL")
+            .bind(at)
+            .bind(reason)
+            .bind(id.as_str())
+            .bind(lesson.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let e = NewEvent {
+            lesson: lesson.clone(),
+            school: school.clone(),
+            at,
+            kind: EventKind::Left,
+            actor: None,
+            subject: UserId::parse(&user),
+            detail: Some(reason.to_owned()),
+        };
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The lesson ended: every open session closes with it.
+    pub async fn log_lesson_end(&self, school: &SchoolId, lesson: &LessonId, at: i64, reason: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE log_sessions SET left_at = $1, left_reason = 'lesson_ended', last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL")
+            .bind(at)
+            .bind(lesson.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("UPDATE log_lessons SET ended_at = $1, end_reason = $2, last_seen = $1 WHERE id = $3 AND ended_at IS NULL")
+            .bind(at)
+            .bind(reason)
+            .bind(lesson.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() > 0 {
+            let e = NewEvent {
+                lesson: lesson.clone(),
+                school: school.clone(),
+                at,
+                kind: EventKind::LessonEnded,
+                actor: None,
+                subject: None,
+                detail: Some(reason.to_owned()),
+            };
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The lesson's task is alive at `at`, and so is everyone still in it.
+    pub async fn log_heartbeat(&self, lesson: &LessonId, at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE log_lessons SET last_seen = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(at)
+            .bind(lesson.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE log_sessions SET last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL")
+            .bind(at)
+            .bind(lesson.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes lessons and sessions left open by a server that stopped without closing them
+    /// (last heartbeat before `stale_before`), at their last heartbeat, marked as recovered.
+    /// Returns how many lessons it closed.
+    pub async fn recover_log(&self, stale_before: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, school_id, last_seen FROM log_lessons WHERE ended_at IS NULL AND last_seen < $1")
+            .bind(stale_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE log_sessions SET left_at = last_seen, left_reason = 'server_stopped', recovered = 1 \
+             WHERE left_at IS NULL AND last_seen < $1",
+        )
+        .bind(stale_before)
+        .execute(&mut *tx)
+        .await?;
+        for row in &rows {
+            use sqlx::Row;
+            let (id, school, at): (String, String, i64) = (row.try_get("id")?, row.try_get("school_id")?, row.try_get("last_seen")?);
+            let (Some(lesson), Some(school)) = (LessonId::parse(&id), SchoolId::parse(&school)) else { continue };
+            sqlx::query("UPDATE log_lessons SET ended_at = last_seen, end_reason = 'server_stopped' WHERE id = $1 AND ended_at IS NULL")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            let e = NewEvent { lesson, school, at, kind: EventKind::LessonEnded, actor: None, subject: None, detail: Some("server_stopped".into()) };
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Closes what a crashed server left open, then (for several nodes on one PostgreSQL)
+    /// keeps sweeping for rows whose node stopped heartbeating. A single SQLite server has no
+    /// other node, so at its start everything still open is left over from a crash.
+    pub fn supervise_log(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let sqlite = match store.pool.acquire().await {
+                Ok(c) => c.backend_name() == "SQLite",
+                Err(_) => false,
+            };
+            let first = if sqlite { i64::MAX } else { now_ms() - STALE_MS };
+            match store.recover_log(first).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(lessons = n, "closed lessons a stopped server left open in the livestream log"),
+                Err(e) => tracing::error!(error = %e, "could not recover the livestream log"),
+            }
+            if sqlite {
+                return;
+            }
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                if let Err(e) = store.recover_log(now_ms() - STALE_MS).await {
+                    tracing::warn!(error = %e, "livestream log sweep failed; retrying");
+                }
+            }
+        });
+    }
+
+    /// Appends a note to a lesson's log (and its addition to the audit chain). A note may
+    /// correct an earlier note of the same lesson; nothing is ever changed or removed.
+    pub async fn add_note(
+        &self,
+        school: &SchoolId,
+        lesson: &LessonId,
+        author: &UserId,
+        at: i64,
+        category: NoteCategory,
+        body: &str,
+        corrects: Option<&str>,
+    ) -> Result<String> {
+        let body = body.trim();
+        if body.is_empty() || body.chars().count() > MAX_NOTE {
+            return Err(StoreError::Invalid("note text"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM log_lessons WHERE id = $1 AND school_id = $2")
+            .bind(lesson.as_str())
+            .bind(school.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(c) = corrects {
+            let found = sqlx::query("SELECT 1 AS one FROM log_notes WHERE id = $1 AND lesson_id = $2")
+                .bind(c)
+                .bind(lesson.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::Invalid("corrects: no such note in this lesson"));
+            }
+        }
+        let id = format!("note_{}", random_token(12));
+        sqlx::query("INSERT INTO log_notes (id, lesson_id, school_id, author_id, at, category, body, corrects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&id)
+            .bind(lesson.as_str())
+            .bind(school.as_str())
+            .bind(author.as_str())
+            .bind(at)
+            .bind(category.as_str())
+            .bind(body)
+            .bind(corrects.map(str::to_owned))
+            .execute(&mut *tx)
+            .await?;
+        let detail = json!({"lesson": lesson, "note": id, "category": category.as_str(), "corrects": corrects});
+        append(&mut tx, school, author.as_str(), "log.note", &detail).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Sets the school's time zone (an IANA name such as `Europe/London`), audited.
+    pub async fn set_time_zone(&self, school: &SchoolId, actor: &UserId, zone: &str) -> Result<()> {
+        if zone.len() > 64 || jiff::tz::TimeZone::get(zone).is_err() {
+            return Err(StoreError::Invalid("time zone"));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE schools SET time_zone = $1 WHERE id = $2").bind(zone).bind(school.as_str()).execute(&mut *tx).await?;
+        append(&mut tx, school, actor.as_str(), "school.time_zone", &json!({"time_zone": zone})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

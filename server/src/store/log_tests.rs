@@ -1,0 +1,223 @@
+//! The livestream log's store tests, on SQLite always and PostgreSQL when the suite has one:
+//! a scripted lesson read back row by row, reconnects merged, recovery after a crash, notes
+//! append-only and audited, concerns listed, and every read scoped by school and teacher.
+
+use super::*;
+use crate::ids::{ClassId, Email};
+use crate::store::log_read::{intervals, LogFilter, LogScope};
+use crate::store::tests::{postgres_url, seeded_sqlite};
+
+async fn stores() -> Vec<Store> {
+    let mut out = vec![seeded_sqlite().await];
+    if let Some(url) = postgres_url().await {
+        let pg = Store::open(&url).await.unwrap();
+        crate::store::seed::seed_if_empty(&pg).await.unwrap();
+        out.push(pg);
+    }
+    out
+}
+
+fn demo() -> SchoolId {
+    SchoolId::parse("sch_demo").unwrap()
+}
+
+async fn uid(store: &Store, email: &str) -> UserId {
+    store.user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap().id
+}
+
+const T0: i64 = 1_800_000_000_000;
+
+fn ev(lesson: &LessonId, at: i64, kind: EventKind, actor: Option<&UserId>, subject: Option<&UserId>, detail: Option<&str>) -> NewEvent {
+    NewEvent { lesson: lesson.clone(), school: demo(), at, kind, actor: actor.cloned(), subject: subject.cloned(), detail: detail.map(Into::into) }
+}
+
+fn seat(lesson: &LessonId, id: &str, user: &UserId, role: &'static str, at: i64) -> NewSession {
+    NewSession {
+        id: ParticipantId::parse(id).unwrap(),
+        lesson: lesson.clone(),
+        school: demo(),
+        user: user.clone(),
+        role,
+        at,
+        consent: if role == "pupil" { "current" } else { "not_required" },
+        conduct_version: (role == "pupil").then_some(1),
+        device: "Firefox 128 on Linux".into(),
+    }
+}
+
+/// A lesson of 7a started by Ms Rivera at `T0`: Ada joins, reconnects and stays; Ben is
+/// removed; Eve is refused. Returns the lesson id.
+async fn scripted(store: &Store) -> LessonId {
+    let (rivera, ada, ben, eve) = (
+        uid(store, "teacher@demo.sch.uk").await,
+        uid(store, "ada@pupils.demo.sch.uk").await,
+        uid(store, "ben@pupils.demo.sch.uk").await,
+        uid(store, "eve@pupils.demo.sch.uk").await,
+    );
+    let lesson = LessonId::generate();
+    let l = NewLesson {
+        id: lesson.clone(),
+        school: demo(),
+        class: ClassId::parse("7a").unwrap(),
+        class_name: "7A Science".into(),
+        started_by: rivera.clone(),
+        recording_id: Some("rec_x".into()),
+        scheduled: Some((T0 - 60_000, T0 + 3_600_000)),
+        at: T0,
+    };
+    store.log_lesson_start(&l).await.unwrap();
+    store.log_join(&seat(&lesson, "p_t", &rivera, "teacher", T0 + 1_000)).await.unwrap();
+    store.log_join(&seat(&lesson, "p_a1", &ada, "pupil", T0 + 2_000)).await.unwrap();
+    store.log_event(&ev(&lesson, T0 + 3_000, EventKind::Refused, None, Some(&eve), Some("consent_missing"))).await.unwrap();
+    // Ada reconnects: the new connection replaces the old one.
+    store.log_join(&seat(&lesson, "p_a2", &ada, "pupil", T0 + 10_000)).await.unwrap();
+    store.log_leave(&demo(), &lesson, &ParticipantId::parse("p_a1").unwrap(), T0 + 10_000, "reconnected").await.unwrap();
+    store.log_join(&seat(&lesson, "p_b", &ben, "pupil", T0 + 11_000)).await.unwrap();
+    store.log_event(&ev(&lesson, T0 + 20_000, EventKind::Removed, Some(&rivera), Some(&ben), None)).await.unwrap();
+    store.log_leave(&demo(), &lesson, &ParticipantId::parse("p_b").unwrap(), T0 + 20_000, "removed_by_teacher").await.unwrap();
+    store.log_heartbeat(&lesson, T0 + 25_000).await.unwrap();
+    lesson
+}
+
+#[tokio::test]
+async fn a_scripted_lesson_reads_back_row_by_row() {
+    for store in stores().await {
+        let lesson = scripted(&store).await;
+        store.log_lesson_end(&demo(), &lesson, T0 + 60_000, "ended_by_teacher").await.unwrap();
+        // Leaving twice, or after the end, changes nothing.
+        store.log_leave(&demo(), &lesson, &ParticipantId::parse("p_b").unwrap(), T0 + 70_000, "left").await.unwrap();
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!((log.lesson.ended_at, log.lesson.end_reason.as_deref()), (Some(T0 + 60_000), Some("ended_by_teacher")));
+        assert_eq!(log.lesson.scheduled_start, Some(T0 - 60_000));
+        let events: Vec<(i64, &str, Option<&str>, Option<&str>)> = log
+            .events
+            .iter()
+            .map(|e| (e.at - T0, e.kind.as_str(), e.subject_name.as_deref(), e.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                (0, "lesson_started", None, None),
+                (1_000, "admitted", Some("Ms Rivera"), Some("teacher")),
+                (2_000, "admitted", Some("Ada"), Some("pupil")),
+                (3_000, "refused", Some("Eve"), Some("consent_missing")),
+                (10_000, "admitted", Some("Ada"), Some("pupil")),
+                (10_000, "left", Some("Ada"), Some("reconnected")),
+                (11_000, "admitted", Some("Ben"), Some("pupil")),
+                (20_000, "removed", Some("Ben"), None),
+                (20_000, "left", Some("Ben"), Some("removed_by_teacher")),
+                (60_000, "lesson_ended", None, Some("ended_by_teacher")),
+            ]
+        );
+        let sessions: Vec<(&str, i64, Option<i64>, Option<&str>)> =
+            log.sessions.iter().map(|s| (s.id.as_str(), s.joined_at - T0, s.left_at.map(|l| l - T0), s.left_reason.as_deref())).collect();
+        assert_eq!(
+            sessions,
+            vec![
+                ("p_t", 1_000, Some(60_000), Some("lesson_ended")),
+                ("p_a1", 2_000, Some(10_000), Some("reconnected")),
+                ("p_a2", 10_000, Some(60_000), Some("lesson_ended")),
+                ("p_b", 11_000, Some(20_000), Some("removed_by_teacher")),
+            ]
+        );
+        let merged = intervals(&log.sessions, T0 + 99_000);
+        let iv: Vec<(Option<&str>, i64, i64, usize, bool)> =
+            merged.iter().map(|i| (i.name.as_deref(), i.joined_at - T0, i.seconds, i.sessions, i.recovered)).collect();
+        assert_eq!(iv, vec![(Some("Ms Rivera"), 1_000, 59, 1, false), (Some("Ada"), 2_000, 58, 2, false), (Some("Ben"), 11_000, 9, 1, false)]);
+        assert_eq!(log.sessions[1].device, "Firefox 128 on Linux");
+        assert_eq!((log.sessions[1].consent.as_str(), log.sessions[1].conduct_version), ("current", Some(1)));
+    }
+}
+
+#[tokio::test]
+async fn recovery_closes_what_a_crash_left_open_at_the_last_heartbeat() {
+    for store in stores().await {
+        let lesson = scripted(&store).await;
+        // A lesson still heartbeating (another node's) is not touched.
+        let live = scripted(&store).await;
+        store.log_heartbeat(&live, T0 + 50_000).await.unwrap();
+        assert_eq!(store.recover_log(T0 + 40_000).await.unwrap(), 1);
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!((log.lesson.ended_at, log.lesson.end_reason.as_deref()), (Some(T0 + 25_000), Some("server_stopped")));
+        let open: Vec<(&str, Option<i64>, bool)> =
+            log.sessions.iter().map(|s| (s.id.as_str(), s.left_at.map(|l| l - T0), s.recovered)).collect();
+        assert_eq!(open, vec![("p_t", Some(25_000), true), ("p_a1", Some(10_000), false), ("p_a2", Some(25_000), true), ("p_b", Some(20_000), false)]);
+        assert_eq!(log.events.last().map(|e| (e.kind.as_str(), e.at - T0)), Some(("lesson_ended", 25_000)));
+        let still = store.lesson_log(&demo(), &LogScope::School, &live).await.unwrap().unwrap();
+        assert!(still.lesson.ended_at.is_none() && still.sessions.iter().any(|s| s.left_at.is_none()));
+        assert_eq!(store.recover_log(T0 + 40_000).await.unwrap(), 0, "once");
+    }
+}
+
+#[tokio::test]
+async fn notes_are_append_only_audited_and_concerns_are_listed_at_once() {
+    for store in stores().await {
+        let lesson = scripted(&store).await;
+        let rivera = uid(&store, "teacher@demo.sch.uk").await;
+        for bad in ["", "   ", &"x".repeat(MAX_NOTE + 1)] {
+            assert!(matches!(store.add_note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, bad, None).await, Err(StoreError::Invalid(_))));
+        }
+        let other = SchoolId::parse("sch_other").unwrap();
+        assert!(matches!(store.add_note(&other, &lesson, &rivera, T0, NoteCategory::Concern, "text", None).await, Err(StoreError::NotFound)));
+        let first = store.add_note(&demo(), &lesson, &rivera, T0 + 30_000, NoteCategory::Concern, "Ben showed something worrying", None).await.unwrap();
+        let concerns = store.concerns(&demo()).await.unwrap();
+        assert_eq!(concerns.len(), 1);
+        assert_eq!((concerns[0].note.id.as_str(), concerns[0].recording_id.as_deref(), concerns[0].class_name.as_str()), (first.as_str(), Some("rec_x"), "7A Science"));
+        assert!(store.concerns(&other).await.unwrap().is_empty());
+        assert!(matches!(
+            store.add_note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, "fix", Some("note_nope")).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let fix = store.add_note(&demo(), &lesson, &rivera, T0 + 40_000, NoteCategory::Behaviour, "Correction: it was Ben's brother", Some(&first)).await.unwrap();
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        let notes: Vec<(&str, &str, Option<&str>)> = log.notes.iter().map(|n| (n.id.as_str(), n.category.as_str(), n.corrects.as_deref())).collect();
+        assert_eq!(notes, vec![(first.as_str(), "concern", None), (fix.as_str(), "behaviour", Some(first.as_str()))]);
+        let audit = store.audit_entries(&demo(), 10_000).await.unwrap();
+        assert_eq!(audit.iter().filter(|e| e.action == "log.note").count(), 2);
+        assert!(audit.iter().all(|e| !e.detail.contains("worrying")), "the note's words stay out of the audit chain");
+        store.verify_audit().await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn reads_are_scoped_by_school_teacher_and_filter() {
+    for store in stores().await {
+        let lesson = scripted(&store).await;
+        let (rivera, okafor) = (uid(&store, "teacher@demo.sch.uk").await, uid(&store, "teacher2@demo.sch.uk").await);
+        let ids = |rows: Vec<crate::store::log_read::LessonRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let all = LogFilter::default();
+        assert_eq!(ids(store.log_lessons(&demo(), &LogScope::School, &all).await.unwrap()), vec![lesson.to_string()]);
+        assert_eq!(ids(store.log_lessons(&demo(), &LogScope::Teacher(rivera.clone()), &all).await.unwrap()), vec![lesson.to_string()]);
+        assert!(store.log_lessons(&demo(), &LogScope::Teacher(okafor.clone()), &all).await.unwrap().is_empty(), "8b's teacher");
+        assert!(store.lesson_log(&demo(), &LogScope::Teacher(okafor), &lesson).await.unwrap().is_none());
+        let other = SchoolId::parse("sch_other").unwrap();
+        assert!(store.log_lessons(&other, &LogScope::School, &all).await.unwrap().is_empty());
+        assert!(store.lesson_log(&other, &LogScope::School, &lesson).await.unwrap().is_none());
+        let by = |f: LogFilter| {
+            let store = store.clone();
+            async move { store.log_lessons(&demo(), &LogScope::School, &f).await.unwrap().len() }
+        };
+        let ben = uid(&store, "ben@pupils.demo.sch.uk").await.to_string();
+        let eve = uid(&store, "eve@pupils.demo.sch.uk").await.to_string();
+        let zoe = uid(&store, "zoe@pupils.demo.sch.uk").await.to_string();
+        assert_eq!(by(LogFilter { pupil_id: Some(ben), ..Default::default() }).await, 1);
+        assert_eq!(by(LogFilter { pupil_id: Some(eve), ..Default::default() }).await, 1, "a refusal counts as being in the lesson's log");
+        assert_eq!(by(LogFilter { pupil_id: Some(zoe), ..Default::default() }).await, 0);
+        assert_eq!(by(LogFilter { class_id: Some("8b".into()), ..Default::default() }).await, 0);
+        assert_eq!(by(LogFilter { from: Some(T0 + 1), ..Default::default() }).await, 0);
+        assert_eq!(by(LogFilter { from: Some(T0), to: Some(T0 + 1), ..Default::default() }).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn time_zone_is_a_checked_audited_setting() {
+    for store in stores().await {
+        let admin = uid(&store, "admin@demo.sch.uk").await;
+        assert_eq!(store.school(&demo()).await.unwrap().unwrap().time_zone, "Europe/London");
+        for bad in ["", "Mars/Olympus", &"x".repeat(100)] {
+            assert!(matches!(store.set_time_zone(&demo(), &admin, bad).await, Err(StoreError::Invalid(_))), "{bad}");
+        }
+        store.set_time_zone(&demo(), &admin, "Europe/Dublin").await.unwrap();
+        assert_eq!(store.school(&demo()).await.unwrap().unwrap().time_zone, "Europe/Dublin");
+    }
+}
