@@ -19,8 +19,11 @@ pub struct Config {
     /// The address put in ICE candidates: the one clients can reach. Defaults to the first
     /// non-loopback IPv4 address of this machine, else 127.0.0.1.
     pub advertise_ip: Option<IpAddr>,
-    /// Whether the public URL is https (sets the cookie's Secure flag).
+    /// Whether the public URL is https (sets the cookie's Secure flag and sends HSTS, for a
+    /// reverse proxy that terminates TLS).
     pub secure_cookies: bool,
+    /// Serve HTTPS directly with rustls (`[tls]` in the file: `cert` and `key`, PEM files).
+    pub tls: Option<TlsConfig>,
     /// `sqlite:path` or `postgres://...`. Default: `sqlite:<data_dir>/livegate.db` (for
     /// `livegate demo`, an in-memory database that starts from the demo seed).
     pub database_url: Option<String>,
@@ -32,6 +35,16 @@ pub struct Config {
     pub teacher_absent_timeout_secs: u64,
     /// Where recordings go (`[recording]` in the file).
     pub recording: RecordingConfig,
+    /// How long a join ticket stays valid (seconds, at least 1).
+    pub ticket_lifetime_secs: u64,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// Recording settings. Unset paths live under `data_dir`.
@@ -55,11 +68,13 @@ impl Default for Config {
             media_port: 0,
             advertise_ip: None,
             secure_cookies: false,
+            tls: None,
             database_url: None,
             data_dir: "data".into(),
             accounts: AccountsConfig::default(),
             teacher_absent_timeout_secs: 600,
             recording: RecordingConfig::default(),
+            ticket_lifetime_secs: 30,
         }
     }
 }
@@ -95,6 +110,11 @@ impl Config {
         if let Some(v) = get("LIVEGATE_SECURE_COOKIES") {
             self.secure_cookies = parse("LIVEGATE_SECURE_COOKIES", v)?;
         }
+        match (get("LIVEGATE_TLS_CERT"), get("LIVEGATE_TLS_KEY")) {
+            (Some(cert), Some(key)) => self.tls = Some(TlsConfig { cert: cert.into(), key: key.into() }),
+            (None, None) => {}
+            _ => return Err(Error::Config("LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together".into())),
+        }
         if let Some(v) = get("LIVEGATE_DATABASE_URL") {
             self.database_url = Some(v);
         }
@@ -110,6 +130,9 @@ impl Config {
                 access_key: need("LIVEGATE_S3_ACCESS_KEY")?,
                 secret_key: need("LIVEGATE_S3_SECRET_KEY")?,
             });
+        }
+        if let Some(v) = get("LIVEGATE_TICKET_LIFETIME_SECS") {
+            self.ticket_lifetime_secs = parse("LIVEGATE_TICKET_LIFETIME_SECS", v)?;
         }
         if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
             self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
@@ -140,9 +163,20 @@ impl Config {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("livegate.db").display()))
     }
 
+    /// How long a join ticket stays valid.
+    pub fn ticket_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ticket_lifetime_secs.max(1))
+    }
+
     /// How long a lesson may run without a teacher connected before it ends.
     pub fn teacher_absent_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.teacher_absent_timeout_secs.max(1))
+    }
+
+    /// Whether browsers reach this server over HTTPS (directly or through a proxy): then
+    /// responses carry HSTS.
+    pub fn https(&self) -> bool {
+        self.tls.is_some() || self.secure_cookies
     }
 
     /// The advertised media address, resolving the default.
@@ -219,6 +253,20 @@ mod tests {
         assert!(c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "soon".to_string())).is_err());
         c.teacher_absent_timeout_secs = 0;
         assert_eq!(c.teacher_absent_timeout(), std::time::Duration::from_secs(1), "never zero");
+    }
+
+    #[test]
+    fn tls_from_file_and_env() {
+        let c: Config = toml::from_str("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").unwrap();
+        assert_eq!(c.tls, Some(TlsConfig { cert: "c.pem".into(), key: "k.pem".into() }));
+        assert!(c.https());
+        assert!(toml::from_str::<Config>("[tls]\ncert = \"c.pem\"\n").is_err(), "a key is required");
+        let mut c = Config::default();
+        assert!(!c.https());
+        assert!(c.apply_env(|k| (k == "LIVEGATE_TLS_CERT").then(|| "c.pem".to_string())).is_err(), "cert without key");
+        assert_eq!(c.tls, None);
+        c.apply_env(|k| matches!(k, "LIVEGATE_TLS_CERT" | "LIVEGATE_TLS_KEY").then(|| "x.pem".to_string())).unwrap();
+        assert!(c.tls.is_some());
     }
 
     #[test]

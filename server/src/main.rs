@@ -65,6 +65,12 @@ struct Overrides {
     /// Where Livegate keeps its files (spool, recordings, keys).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -86,6 +92,9 @@ impl Overrides {
         }
         if let Some(v) = self.teacher_absent_timeout_secs {
             config.teacher_absent_timeout_secs = v;
+        }
+        if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
+            config.tls = Some(livegate::config::TlsConfig { cert, key });
         }
     }
 }
@@ -145,12 +154,14 @@ async fn main() -> anyhow::Result<()> {
     let running = livegate::http::serve(config, store).await?;
     if demo {
         eprintln!(
-            "Livegate demo is running. Open http://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
+            "Livegate demo is running. Open {}://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
              then in another browser (or a private window) as ada@pupils.demo.sch.uk / demo-pupil.",
+            if running.https { "https" } else { "http" },
             running.http
         );
     }
-    println!("livegate ready http=http://{} media={}", running.http, running.media);
+    let scheme = if running.https { "https" } else { "http" };
+    println!("livegate ready http={scheme}://{} media={}", running.http, running.media);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = running.task => { r??; }

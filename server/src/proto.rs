@@ -139,6 +139,25 @@ pub enum ClientMsg {
     Refuse { participant_id: ParticipantId },
 }
 
+impl ClientMsg {
+    /// Parses one client message. Serde lets the variants without fields (`ping`,
+    /// `end_lesson`) through with any extra fields, so those are checked again here: every
+    /// unknown field is an error, as for the other messages.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct TypeOnly {
+            #[serde(rename = "type")]
+            _type: String,
+        }
+        let msg: ClientMsg = serde_json::from_str(text)?;
+        if matches!(msg, ClientMsg::Ping | ClientMsg::EndLesson) {
+            serde_json::from_str::<TypeOnly>(text)?;
+        }
+        Ok(msg)
+    }
+}
+
 /// Messages from the server to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -307,8 +326,12 @@ mod tests {
             r#"{"type":"publish","stream_id":"a","kind":"hologram","sdp":""}"#,
             r#"[1,2,3]"#,
             r#"not json"#,
+            r#"{"type":"ping","as":"teacher"}"#,
+            r#"{"type":"end_lesson","force":true}"#,
         ] {
-            assert!(serde_json::from_str::<ClientMsg>(bad).is_err(), "{bad}");
+            assert!(ClientMsg::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(ClientMsg::parse(r#"{"type":"ping"}"#).unwrap(), ClientMsg::Ping);
+        assert_eq!(ClientMsg::parse(r#"{"type":"end_lesson"}"#).unwrap(), ClientMsg::EndLesson);
     }
 }

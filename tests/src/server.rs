@@ -39,14 +39,15 @@ pub fn binary_path() -> PathBuf {
         .join("livegate")
 }
 
-/// Parses `livegate ready http=http://127.0.0.1:PORT media=127.0.0.1:PORT`.
+/// Parses `livegate ready http=http://127.0.0.1:PORT media=127.0.0.1:PORT` (or `https://`).
 pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
     let rest = line.trim().strip_prefix("livegate ready ")?;
     let mut http = None;
     let mut media = None;
     for field in rest.split_whitespace() {
         if let Some(v) = field.strip_prefix("http=") {
-            http = v.strip_prefix("http://")?.trim_end_matches('/').parse().ok();
+            let v = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"))?;
+            http = v.trim_end_matches('/').parse().ok();
         } else if let Some(v) = field.strip_prefix("media=") {
             media = v.parse().ok();
         }
@@ -69,6 +70,17 @@ impl Server {
     /// Runs `livegate <subcommand>` (`demo` or `serve`) on ephemeral loopback ports with extra
     /// flags and environment variables (for example `LIVEGATE_S3_*`).
     pub async fn launch(subcommand: &str, extra: &[&str], env: &[(String, String)]) -> Result<Server> {
+        Server::launch_with(subcommand, extra, env, false).await
+    }
+
+    /// Like [`launch`](Self::launch), for a server kept in a `static` (shared by many tests,
+    /// so never dropped): it runs under `sh`, which kills it when the test process exits and
+    /// its stdin closes.
+    pub async fn launch_shared(subcommand: &str, extra: &[&str], env: &[(String, String)]) -> Result<Server> {
+        Server::launch_with(subcommand, extra, env, true).await
+    }
+
+    async fn launch_with(subcommand: &str, extra: &[&str], env: &[(String, String)], tied: bool) -> Result<Server> {
         let bin = binary_path();
         if !bin.exists() {
             bail!(
@@ -76,7 +88,17 @@ impl Server {
                 bin.display()
             );
         }
-        let mut child = Command::new(&bin)
+        let mut command = if tied {
+            let mut c = Command::new("sh");
+            c.args(["-c", "\"$@\" & pid=$!; read _line; kill $pid 2>/dev/null", "sh"]).arg(&bin);
+            c.stdin(Stdio::piped());
+            c
+        } else {
+            let mut c = Command::new(&bin);
+            c.stdin(Stdio::null());
+            c
+        };
+        let mut child = command
             .args([
                 subcommand,
                 "--http",
@@ -89,7 +111,6 @@ impl Server {
             .args(extra)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -115,7 +136,7 @@ impl Server {
                 match lines.next_line().await {
                     Ok(Some(line)) => {
                         if let Some(addrs) = parse_ready_line(&line) {
-                            return Ok(addrs);
+                            return Ok((addrs, line.contains("http=https://")));
                         }
                         log.lock().unwrap().push(format!("[stdout] {line}"));
                     }
@@ -126,8 +147,8 @@ impl Server {
         })
         .await;
 
-        let (http_addr, media_addr) = match ready {
-            Ok(Ok(addrs)) => addrs,
+        let ((http_addr, media_addr), https) = match ready {
+            Ok(Ok(ready)) => ready,
             Ok(Err(e)) => {
                 let tail = tail(&log, LOG_TAIL);
                 let _ = child.start_kill();
@@ -139,6 +160,7 @@ impl Server {
                 bail!("no ready line within {READY_TIMEOUT:?}; server log:\n{tail}");
             }
         };
+        let scheme = if https { "https" } else { "http" };
         // Keep draining stdout so the server never blocks on a full pipe.
         {
             let log = log.clone();
@@ -151,7 +173,7 @@ impl Server {
 
         Ok(Server {
             child,
-            http_base: format!("http://{http_addr}"),
+            http_base: format!("{scheme}://{http_addr}"),
             http_addr,
             media_addr,
             log,
@@ -159,9 +181,10 @@ impl Server {
         })
     }
 
-    /// `ws://127.0.0.1:PORT{path}`
+    /// `ws://127.0.0.1:PORT{path}` (`wss://` for a server speaking HTTPS).
     pub fn ws_url(&self, path: &str) -> String {
-        format!("ws://{}{}", self.http_addr, path)
+        let scheme = if self.http_base.starts_with("https://") { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.http_addr, path)
     }
 
     /// Whether the server process is still running.

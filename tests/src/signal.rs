@@ -280,6 +280,17 @@ impl Conn {
 }
 
 /// The `type` of a message, or "".
+    /// The per-participant byte counter: RTP payload bytes received on every stream offered to
+    /// this socket (zero for a participant who never got a peer connection).
+    pub fn media_bytes(&self) -> u64 {
+        self.subscriptions().iter().map(|s| s.stats.bytes()).sum()
+    }
+
+    /// RTP packets (video and audio) received on every stream offered to this socket.
+    pub fn media_packets(&self) -> u64 {
+        self.subscriptions().iter().map(|s| s.stats.video() + s.stats.audio()).sum()
+    }
+
 pub fn msg_type(m: &Value) -> &str {
     m.get("type").and_then(Value::as_str).unwrap_or("")
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{cleared_cookie, retry_after_secs, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn, TICKET_LIFETIME};
+use super::auth::{cleared_cookie, retry_after_secs, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn};
 use super::{App, CurrentUser};
 use crate::admission::Decision;
 use crate::error::{ApiError, ErrorCode};
@@ -235,7 +235,7 @@ pub async fn ticket(
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone());
             Ok(Json(serde_json::json!({
                 "ticket": ticket,
-                "expires_in_ms": TICKET_LIFETIME.as_millis() as u64,
+                "expires_in_ms": app.tickets.lifetime().as_millis() as u64,
                 "ws_path": "/ws",
             })))
         }

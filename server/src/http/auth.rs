@@ -361,19 +361,35 @@ struct Ticket {
 }
 
 /// Outstanding join tickets.
-#[derive(Default)]
 pub struct Tickets {
     map: Mutex<HashMap<String, Ticket>>,
+    lifetime: Duration,
+}
+
+impl Default for Tickets {
+    fn default() -> Self {
+        Self::with_lifetime(TICKET_LIFETIME)
+    }
 }
 
 impl Tickets {
+    /// No tickets yet; each one issued stays valid for `lifetime`.
+    pub fn with_lifetime(lifetime: Duration) -> Self {
+        Self { map: Mutex::new(HashMap::new()), lifetime }
+    }
+
+    /// How long a ticket stays valid.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
     /// Issues a ticket for this user and lesson.
     pub fn issue(&self, user: UserId, lesson: LessonId) -> String {
         let token = random_token(16);
         let now = Instant::now();
         let mut map = self.map.lock().expect("tickets lock");
         map.retain(|_, t| t.expires > now);
-        map.insert(token.clone(), Ticket { user, lesson, expires: now + TICKET_LIFETIME });
+        map.insert(token.clone(), Ticket { user, lesson, expires: now + self.lifetime });
         token
     }
 

@@ -11,6 +11,7 @@ mod log;
 mod log_export;
 mod recordings;
 mod auth;
+mod tls;
 mod web;
 mod ws;
 
@@ -221,16 +222,20 @@ pub fn router(app: App) -> Router {
         });
         router = router.route(path, handler.route_layer(guard));
     }
+    let https = app.config.https();
     router
         .fallback(web::asset)
-        .layer(middleware::from_fn(web::security_headers))
+        .layer(middleware::from_fn(move |req: Request, next: Next| web::security_headers(https, req, next)))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
 }
 
 /// Enforces a route's declared access and refuses cross-site writes.
 async fn authorize(access: Access, State(app): State<App>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    if req.method() != axum::http::Method::GET && auth::is_cross_site(req.headers()) {
+    // Writes, and WebSocket upgrades (a GET a browser sends from any page), must come from
+    // this site.
+    let upgrade = req.headers().contains_key(axum::http::header::UPGRADE);
+    if (req.method() != axum::http::Method::GET || upgrade) && auth::is_cross_site(req.headers()) {
         return Err(ErrorCode::CrossSite.into());
     }
     if access != Access::Public {
@@ -254,22 +259,27 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
 /// A running server: where it listens, and the task serving HTTP.
 pub struct Running {
     pub http: std::net::SocketAddr,
+    /// True when this server speaks HTTPS itself (`tls` configured).
+    pub https: bool,
     pub media: std::net::SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Binds the media socket and the HTTP listener and starts serving.
 pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error::Error> {
+    // A bad certificate or key stops start-up before anything listens.
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
     let media = crate::media::start(media_bind, config.advertise_ip()).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
     let recordings = start_recordings(&config, &store).await;
+    let tickets = Tickets::with_lifetime(config.ticket_lifetime());
     let app = Arc::new(AppState {
         sessions: Sessions::new(&config.accounts),
         config,
         store,
-        tickets: Tickets::default(),
+        tickets,
         media: media.clone(),
         lessons: Mutex::new(HashMap::new()),
         recordings,
@@ -282,8 +292,16 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     app.store.supervise_log();
     // The peer address feeds the per-address sign-in limit.
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let task = tokio::spawn(async move { axum::serve(listener, service).await });
-    Ok(Running { http, media: media.local_addr(), task })
+    let https = acceptor.is_some();
+    let task = match acceptor {
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
+            tokio::spawn(async move { axum::serve(listener, service).await })
+        }
+        None => tokio::spawn(async move { axum::serve(listener, service).await }),
+    };
+    Ok(Running { http, https, media: media.local_addr(), task })
 }
 
 /// Starts the recording service; a failure is logged and lessons then refuse pupils.

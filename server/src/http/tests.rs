@@ -9,9 +9,14 @@ use tower::ServiceExt;
 use super::*;
 
 pub(super) async fn app() -> App {
+    app_with(Config::default()).await
+}
+
+/// The app with a configuration of the test's choosing.
+pub(super) async fn app_with(config: Config) -> App {
     let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
     Arc::new(AppState {
-        config: Config::default(),
+        config,
         store: crate::store::tests::seeded_sqlite().await,
         sessions: Sessions::default(),
         tickets: Tickets::default(),
@@ -159,4 +164,62 @@ async fn every_response_carries_security_headers() {
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     }
+}
+
+/// Every declared route (unauthenticated, so mostly refusals), the web client, a 404 and a
+/// cross-site refusal carry the full set of security headers; HSTS only when browsers reach
+/// the server over HTTPS.
+#[tokio::test]
+async fn security_headers_on_every_route_and_hsts_only_over_https() {
+    let mut https = Config::default();
+    https.tls = Some(crate::config::TlsConfig { cert: "unused.pem".into(), key: "unused.pem".into() });
+    for (config, hsts) in [(Config::default(), false), (https, true)] {
+        let app = app_with(config).await;
+        let mut calls: Vec<(Method, String, Option<&str>)> = route_table().into_iter().map(|(m, p, _, _)| (m, concrete(p), None)).collect();
+        calls.extend(["/", "/nope.js", "/api/nope"].map(|p| (Method::GET, p.to_owned(), None)));
+        calls.push((Method::POST, "/api/lessons".into(), Some("https://evil.example")));
+        for (method, path, origin) in calls {
+            let mut req = Request::builder().method(method.clone()).uri(&path).header("content-type", "application/json").header("host", "school.example");
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            let res = router(app.clone()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap();
+            let h = res.headers();
+            let get = |k: &str| h.get(k).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let what = format!("{method} {path} ({})", res.status());
+            let csp = get("content-security-policy");
+            assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{what}: {csp}");
+            assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+            assert_eq!(get("x-frame-options"), "DENY", "{what}");
+            assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+            assert_eq!(get("cross-origin-opener-policy"), "same-origin", "{what}");
+            assert!(get("permissions-policy").contains("camera=(self)"), "{what}");
+            if path.starts_with("/api/") {
+                assert_eq!(get("cache-control"), "no-store", "{what}");
+            }
+            assert_eq!(h.contains_key("strict-transport-security"), hsts, "{what}: HSTS");
+            if origin.is_some() {
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{what}");
+            }
+        }
+    }
+}
+
+/// A WebSocket upgrade from another site's page is refused before the socket opens.
+#[tokio::test]
+async fn cross_site_websocket_upgrade_is_refused() {
+    let app = app().await;
+    let req = Request::get("/ws")
+        .header("host", "school.example")
+        .header("origin", "https://evil.example")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Body::empty())
+        .unwrap();
+    let res = router(app).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(code(&serde_json::from_slice(&body).unwrap()), "cross_site");
 }

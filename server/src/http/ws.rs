@@ -67,7 +67,7 @@ async fn next_message(socket: &mut WebSocket) -> Incoming {
                     || e.to_string().to_ascii_lowercase().contains("size");
                 if too_big { Incoming::TooBig } else { Incoming::Closed }
             }
-            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
+            Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
                 Ok(msg) => Incoming::Msg(msg),
                 Err(_) => Incoming::Bad,
             },

@@ -1,0 +1,346 @@
+//! Identity and admission: forged, expired, reused and cross-lesson tickets; other schools;
+//! pupils without consent, off the roster or from untrusted domains trying every route and
+//! every signalling message; sessions that are forged or signed out; the lobby.
+
+use crate::fixture::*;
+use anyhow::{bail, ensure, Result};
+use livegate_tests::participant::{open_and_join, SIGNAL_TIMEOUT};
+use livegate_tests::signal::msg_type;
+use livegate_tests::{seed, Api, Conn, Participant};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[test]
+fn forged_random_ticket_is_ticket_invalid() {
+    shared_case("forged_random_ticket_is_ticket_invalid", |s| async move {
+        let forged = format!("{:032x}", rand::random::<u128>());
+        join_refused(&s.server, "forger", &forged, "ticket_invalid").await?;
+        join_refused(&s.server, "forger", "", "ticket_invalid").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn forged_oversized_ticket_is_ticket_invalid() {
+    shared_case("forged_oversized_ticket_is_ticket_invalid", |s| async move {
+        let forged = "f".repeat(60 * 1024);
+        join_refused(&s.server, "forger", &forged, "ticket_invalid").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn reused_ticket_is_ticket_invalid() {
+    shared_case("reused_ticket_is_ticket_invalid", |s| async move {
+        let api = s.signed_in(&s.fresh_pupil().await?).await?;
+        let ticket = api.must_ticket(&s.lesson.id).await?;
+        let (first, reply) = open_and_join(&s.server, "first", "/ws", &ticket.ticket, 1).await?;
+        ensure!(msg_type(&reply) == "joined", "first use: {reply}");
+        let second = join_refused(&s.server, "replayer", &ticket.ticket, "ticket_invalid").await?;
+        no_media(&second)?;
+        // The replay did not replace the first socket.
+        first.ping_pong(SIGNAL_TIMEOUT).await?;
+        ensure!(first.closed().is_none(), "the first socket was closed by the replay");
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn expired_ticket_is_ticket_invalid() {
+    shared_case("expired_ticket_is_ticket_invalid", |s| async move {
+        let api = s.signed_in(&s.fresh_pupil().await?).await?;
+        let ticket = api.must_ticket(&s.lesson.id).await?;
+        ensure!(ticket.expires_in_ms == TICKET_SECS * 1000, "expires_in_ms {}", ticket.expires_in_ms);
+        tokio::time::sleep(Duration::from_millis(TICKET_SECS * 1000 + 700)).await;
+        join_refused(&s.server, "late", &ticket.ticket, "ticket_invalid").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn join_naming_another_lesson_is_not_joined() {
+    shared_case("join_naming_another_lesson_is_not_joined", |s| async move {
+        // A ticket names its lesson; a join that tries to name another one is not a join.
+        let api = s.signed_in(&s.fresh_pupil().await?).await?;
+        let ticket = api.must_ticket(&s.lesson.id).await?;
+        let conn = Conn::connect(&s.server.ws_url("/ws"), "lesson-hopper").await?;
+        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket, "lesson_id": s.history.id})).await?;
+        conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT).await?;
+        ensure!(conn.wait_closed(SIGNAL_TIMEOUT).await?.code == Some(1008), "want close 1008");
+        no_media(&conn)?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn other_class_ticket_joins_only_its_own_lesson() {
+    shared_case("other_class_ticket_joins_only_its_own_lesson", |s| async move {
+        // Zoe (8b) holds a good ticket for 8b: it seats her in 8b, never in the 7a lesson.
+        let zoe = Participant::join(&s.server, seed::ZOE, &s.history.id).await?;
+        let lesson = zoe.joined["lesson"]["id"].as_str().unwrap_or_default();
+        ensure!(lesson == s.history.id, "zoe's ticket seated her in {lesson}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        no_media(&zoe.conn)?;
+        let t = &s.lesson.teacher.id;
+        ensure!(zoe.conn.messages().iter().all(|m| !m.to_string().contains(t.as_str())), "zoe heard of the 7a teacher");
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn unknown_lesson_ticket_is_not_found() {
+    shared_case("unknown_lesson_ticket_is_not_found", |s| async move {
+        let api = s.signed_in(seed::ADA).await?;
+        ticket_refused(&api, "les_doesnotexist000", 404, "not_found").await?;
+        ticket_refused(&api, "..%2F..%2Fetc%2Fpasswd", 404, "not_found").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn other_school_teacher_ticket_is_wrong_school() {
+    shared_case("other_school_teacher_ticket_is_wrong_school", |s| async move {
+        let api = s.signed_in(seed::OTHER_TEACHER).await?;
+        ticket_refused(&api, &s.lesson.id, 403, "wrong_school").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn other_school_pupil_ticket_is_wrong_school() {
+    shared_case("other_school_pupil_ticket_is_wrong_school", |s| async move {
+        let api = s.signed_in(YAN).await?;
+        ticket_refused(&api, &s.lesson.id, 403, "wrong_school").await?;
+        let got = api.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
+        refused("yan reads the lesson", got, 403, "wrong_school")?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn pupil_without_consent_ticket_is_consent_missing() {
+    shared_case("pupil_without_consent_ticket_is_consent_missing", |s| async move {
+        ticket_refused(&s.signed_in(EVE).await?, &s.lesson.id, 403, "consent_missing").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn untrusted_domain_ticket_is_domain_not_trusted() {
+    shared_case("untrusted_domain_ticket_is_domain_not_trusted", |s| async move {
+        ticket_refused(&s.signed_in(FINN).await?, &s.lesson.id, 403, "domain_not_trusted").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn off_roster_ticket_is_not_on_roster() {
+    shared_case("off_roster_ticket_is_not_on_roster", |s| async move {
+        let owen = s.signed_in(seed::OWEN).await?;
+        ticket_refused(&owen, &s.lesson.id, 403, "not_on_roster").await?;
+        let got = owen.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
+        refused("owen reads the lesson", got, 403, "not_on_roster")?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn other_class_pupil_ticket_is_not_on_roster() {
+    shared_case("other_class_pupil_ticket_is_not_on_roster", |s| async move {
+        ticket_refused(&s.signed_in(seed::ZOE).await?, &s.lesson.id, 403, "not_on_roster").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A refused pupil calls every route of the route table: staff routes answer
+/// `forbidden_role`, the ticket their own refusal, and nothing else succeeds beyond their own
+/// profile, the health check and the lesson summary a rostered pupil may read.
+async fn every_route(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
+    let api = s.signed_in(email).await?;
+    for (method, path, access) in routes()? {
+        if path == "/ws" || (method == reqwest::Method::DELETE && path == "/api/session") {
+            continue; // the socket is the next case's; signing out would end this walk
+        }
+        let url = concrete(&path, &s.lesson.id);
+        let body = (method != reqwest::Method::GET).then(|| json!({}));
+        let (status, reply) = api.request(method.clone(), &url, body).await?;
+        let what = format!("{email}: {method} {url}");
+        ensure!(status < 500, "{what}: {status} {reply}");
+        let allowed = matches!(path.as_str(), "/api/health" | "/api/me")
+            || (path == "/api/lessons/{lesson_id}" && ticket_code != "not_on_roster");
+        if path == "/api/lessons/{lesson_id}/ticket" {
+            refused(&what, (status, reply), 403, ticket_code)?;
+        } else if access == Access::Staff {
+            refused(&what, (status, reply), 403, "forbidden_role")?;
+        } else if !allowed {
+            let e = Api::check(status, reply.clone()).err();
+            ensure!(e.as_ref().is_some_and(|e| !e.code.starts_with('<')), "{what}: want a refusal with a code, got {status} {reply}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn pupil_without_consent_tries_every_route() {
+    shared_case("pupil_without_consent_tries_every_route", |s| async move {
+        every_route(s, EVE, "consent_missing").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn untrusted_domain_pupil_tries_every_route() {
+    shared_case("untrusted_domain_pupil_tries_every_route", |s| async move {
+        every_route(s, FINN, "domain_not_trusted").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn off_roster_pupil_tries_every_route() {
+    shared_case("off_roster_pupil_tries_every_route", |s| async move {
+        every_route(s, seed::OWEN, "not_on_roster").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A refused pupil skips the web client and speaks signalling directly: with no ticket of
+/// their own every message they can send, as the first one, is `not_joined` (close 1008),
+/// and a join with a guessed ticket is `ticket_invalid`. Nothing carries media.
+async fn every_message(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
+    let api = s.signed_in(email).await?;
+    ticket_refused(&api, &s.lesson.id, 403, ticket_code).await?;
+    for msg in every_client_message(&s.lesson.teacher.id) {
+        let conn = Conn::connect(&s.server.ws_url("/ws"), email).await?;
+        conn.send(msg.clone()).await?;
+        conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT).await.map_err(|e| e.context(format!("first message {msg}")))?;
+        let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
+        ensure!(closed.code == Some(1008), "{msg}: want close 1008, got {closed:?}");
+        no_media(&conn)?;
+    }
+    // Nor can they guess one.
+    let guess = format!("{:032x}", rand::random::<u128>());
+    join_refused(&s.server, email, &guess, "ticket_invalid").await?;
+    Ok(())
+}
+
+#[test]
+fn pupil_without_consent_tries_every_signalling_message() {
+    shared_case("pupil_without_consent_tries_every_signalling_message", |s| async move {
+        every_message(s, EVE, "consent_missing").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn untrusted_domain_pupil_tries_every_signalling_message() {
+    shared_case("untrusted_domain_pupil_tries_every_signalling_message", |s| async move {
+        every_message(s, FINN, "domain_not_trusted").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn off_roster_pupil_tries_every_signalling_message() {
+    shared_case("off_roster_pupil_tries_every_signalling_message", |s| async move {
+        every_message(s, seed::OWEN, "not_on_roster").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn ticket_without_session_is_not_signed_in() {
+    shared_case("ticket_without_session_is_not_signed_in", |s| async move {
+        let anon = Api::new(&s.server);
+        ticket_refused(&anon, &s.lesson.id, 401, "not_signed_in").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// `GET /api/me` and the ticket route with a hand-made session cookie.
+async fn with_cookie(s: &Shared, cookie: &str) -> Result<Vec<(u16, Value)>> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let mut out = Vec::new();
+    for (method, path) in [(reqwest::Method::GET, "/api/me".to_string()), (reqwest::Method::POST, format!("/api/lessons/{}/ticket", s.lesson.id))] {
+        let resp = client.request(method, format!("{}{path}", s.server.http_base)).header("cookie", cookie).send().await?;
+        let status = resp.status().as_u16();
+        out.push((status, resp.json::<Value>().await.unwrap_or(Value::Null)));
+    }
+    Ok(out)
+}
+
+#[test]
+fn forged_session_cookie_is_not_signed_in() {
+    shared_case("forged_session_cookie_is_not_signed_in", |s| async move {
+        let forged = format!("livegate_session={:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+        for cookie in [forged.as_str(), "livegate_session=../../admin", "livegate_session="] {
+            for got in with_cookie(s, cookie).await? {
+                refused(cookie, got, 401, "not_signed_in")?;
+            }
+        }
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn signed_out_session_cookie_is_not_signed_in() {
+    shared_case("signed_out_session_cookie_is_not_signed_in", |s| async move {
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let resp = client
+            .post(format!("{}/api/session", s.server.http_base))
+            .json(&json!({"email": seed::ADA, "password": seed::PUPIL_PASSWORD}))
+            .send()
+            .await?;
+        let set = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let cookie = set.split(';').next().unwrap_or_default().to_string();
+        ensure!(cookie.starts_with("livegate_session="), "no session cookie: {set:?}");
+        let out = client.delete(format!("{}/api/session", s.server.http_base)).header("cookie", &cookie).send().await?;
+        ensure!(out.status().as_u16() == 204, "sign-out: {}", out.status());
+        for got in with_cookie(s, &cookie).await? {
+            refused("a signed-out cookie", got, 401, "not_signed_in")?;
+        }
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn wrong_password_is_bad_credentials() {
+    shared_case("wrong_password_is_bad_credentials", |s| async move {
+        // An address that is no account: the per-email lock of a real pupil stays untouched.
+        let api = Api::new(&s.server);
+        let body = json!({"email": "nobody-here@pupils.demo.sch.uk", "password": "guess-guess-guess"});
+        let got = api.request(reqwest::Method::POST, "/api/session", Some(body)).await?;
+        refused("a wrong password", got, 401, "bad_credentials")?;
+        ticket_refused(&api, &s.lesson.id, 401, "not_signed_in").await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn lobby_visitor_gets_no_media_and_cannot_act() {
+    shared_case("lobby_visitor_gets_no_media_and_cannot_act", |s| async move {
+        // Staff of a partner school wait in the lobby: no offer, no media, and signalling
+        // them past the lobby is refused until the teacher admits them (never, here).
+        let api = s.signed_in(VISITOR).await?;
+        let ticket = api.must_ticket(&s.lesson.id).await?;
+        let conn = Conn::connect(&s.server.ws_url(&ticket.ws_path), "visitor").await?;
+        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
+        let (_, reply) = conn.wait_for(0, SIGNAL_TIMEOUT, "`lobby`", |m| matches!(msg_type(m), "lobby" | "joined" | "error")).await?;
+        ensure!(msg_type(&reply) == "lobby", "visitor: want `lobby`, got {reply}");
+        for msg in every_client_message(&s.lesson.teacher.id) {
+            if msg_type(&msg) == "ping" {
+                continue;
+            }
+            let mark = conn.mark();
+            conn.send(msg.clone()).await?;
+            let err = conn.wait_error(mark, SIGNAL_TIMEOUT).await.map_err(|e| e.context(format!("lobby sent {msg}")))?;
+            ensure!(code(&err) == "in_lobby", "lobby sent {msg}: want in_lobby, got {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        no_media(&conn)?;
+        if conn.closed().is_some() {
+            bail!("the lobby socket closed: {:?}", conn.closed());
+        }
+        s.control_keeps_receiving().await
+    });
+}

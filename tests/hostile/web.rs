@@ -1,0 +1,229 @@
+//! HTTP hardening: the security headers on every route (errors and 404s too), cross-site
+//! writes and WebSocket upgrades refused with `cross_site`, the session cookie's flags, and
+//! HTTPS served directly with rustls: HSTS there and only there, signalling over `wss`.
+
+use crate::fixture::*;
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use livegate_tests::participant::SIGNAL_TIMEOUT;
+use livegate_tests::signal::msg_type;
+use livegate_tests::{seed, Server};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const EVIL: &str = "https://evil.example";
+
+/// Checks the headers every response must carry; `https` says whether HSTS must be there.
+fn check_headers(what: &str, path: &str, h: &reqwest::header::HeaderMap, https: bool) -> Result<()> {
+    let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let csp = get("content-security-policy");
+    ensure!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"), "{what}: CSP {csp:?}");
+    ensure!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: CSP allows unsafe code: {csp:?}");
+    for (k, v) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        ensure!(get(k) == v, "{what}: {k} is {:?}, want {v:?}", get(k));
+    }
+    let pp = get("permissions-policy");
+    ensure!(pp.contains("camera=(self)") && pp.contains("microphone=(self)"), "{what}: permissions-policy {pp:?}");
+    if path.starts_with("/api/") {
+        ensure!(get("cache-control") == "no-store", "{what}: cache-control {:?}", get("cache-control"));
+    }
+    let hsts = get("strict-transport-security");
+    if https {
+        ensure!(hsts.starts_with("max-age=") && !hsts.starts_with("max-age=0"), "{what}: HSTS {hsts:?}");
+    } else {
+        ensure!(hsts.is_empty(), "{what}: HSTS over plain HTTP: {hsts:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn security_headers_on_every_route() {
+    shared_case("security_headers_on_every_route", |s| async move {
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let mut paths: Vec<(reqwest::Method, String)> =
+            routes()?.into_iter().map(|(m, p, _)| (m, concrete(&p, &s.lesson.id))).collect();
+        for extra in ["/", "/index.html", "/api/nope", "/nope.js", "/some/page"] {
+            paths.push((reqwest::Method::GET, extra.to_string()));
+        }
+        for (method, path) in paths {
+            let resp = client.request(method.clone(), format!("{}{path}", s.server.http_base)).header("content-type", "application/json").body("{}").send().await?;
+            let what = format!("{method} {path} ({})", resp.status());
+            check_headers(&what, &path, resp.headers(), false)?;
+        }
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A client holding `email`'s session cookie.
+async fn session(s: &Shared, email: &str) -> Result<reqwest::Client> {
+    let client = reqwest::Client::builder().cookie_store(true).no_proxy().build()?;
+    let resp = client
+        .post(format!("{}/api/session", s.server.http_base))
+        .json(&json!({"email": email, "password": password(email)}))
+        .send()
+        .await?;
+    let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    ensure!(resp.status() == 200, "sign-in as {email}: {}", resp.status());
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        ensure!(cookie.contains(flag), "the session cookie lacks {flag}: {cookie}");
+    }
+    Ok(client)
+}
+
+async fn status_and_code(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+#[test]
+fn cross_site_writes_are_cross_site() {
+    shared_case("cross_site_writes_are_cross_site", |s| async move {
+        // A page on another site posting with the victim's cookie (a browser would send it
+        // only with SameSite=None; the Origin check holds even then).
+        let teacher = session(s, seed::TEACHER2).await?;
+        let url = format!("{}/api/lessons", s.server.http_base);
+        let body = json!({"class_id": "8b"});
+        for (k, v) in [("origin", EVIL), ("sec-fetch-site", "cross-site"), ("origin", "null")] {
+            let got = status_and_code(teacher.post(&url).header(k, v).json(&body).send().await?).await;
+            refused(&format!("POST /api/lessons with {k}: {v}"), got, 403, "cross_site")?;
+        }
+        let admin = session(s, ADMIN).await?;
+        let got = status_and_code(admin.post(format!("{}/api/admin/domains", s.server.http_base)).header("origin", EVIL).json(&json!({"domain": "evil.example", "note": "x"})).send().await?).await;
+        refused("adding a trusted domain cross-site", got, 403, "cross_site")?;
+        let (status, list) = s.admin.request(reqwest::Method::GET, "/api/admin/domains", None).await?;
+        ensure!(status == 200 && !list.to_string().contains("evil.example"), "the cross-site write changed the domains: {list}");
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn cross_site_ticket_request_is_cross_site() {
+    shared_case("cross_site_ticket_request_is_cross_site", |s| async move {
+        let pupil = session(s, &s.fresh_pupil().await?).await?;
+        let url = format!("{}/api/lessons/{}/ticket", s.server.http_base, s.lesson.id);
+        let got = status_and_code(pupil.post(&url).header("origin", EVIL).send().await?).await;
+        refused("a cross-site ticket", got, 403, "cross_site")?;
+        // The same request from the site itself is served.
+        let host = s.server.http_base.clone();
+        let (status, body) = status_and_code(pupil.post(&url).header("origin", host).send().await?).await;
+        ensure!(status == 200 && body["ticket"].is_string(), "a same-site ticket: {status} {body}");
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn cross_site_websocket_is_refused() {
+    shared_case("cross_site_websocket_is_refused", |s| async move {
+        let mut req = s.server.ws_url("/ws").into_client_request()?;
+        req.headers_mut().insert("origin", EVIL.parse()?);
+        match tokio_tungstenite::connect_async(req).await {
+            Ok(_) => bail!("a cross-site page opened the signalling socket"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                ensure!(resp.status().as_u16() == 403, "want 403, got {}", resp.status());
+                let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap_or_default();
+                ensure!(code(&body["error"]) == "cross_site", "want cross_site, got {body}");
+            }
+            Err(e) => bail!("want an HTTP 403 refusal, got {e}"),
+        }
+        // The site's own page may open it.
+        let mut req = s.server.ws_url("/ws").into_client_request()?;
+        req.headers_mut().insert("origin", s.server.http_base.parse()?);
+        tokio_tungstenite::connect_async(req).await.context("a same-site socket")?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, written as PEM files.
+fn certificate(dir: &std::path::Path) -> Result<(std::path::PathBuf, std::path::PathBuf, Vec<u8>)> {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem())?;
+    std::fs::write(&key, ck.signing_key.serialize_pem())?;
+    Ok((cert, key, ck.cert.der().to_vec()))
+}
+
+/// A TLS client trusting only `der`, with ring as its crypto provider.
+fn connector(der: &[u8]) -> Result<tokio_rustls::TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(der.to_vec()))?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// One HTTP/1.1 request over TLS; returns the status, the header block and the body.
+async fn https(server: &Server, tls: &tokio_rustls::TlsConnector, method: &str, path: &str, cookie: &str, body: &str) -> Result<(u16, String, String)> {
+    let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
+    let mut stream = tls.connect("localhost".try_into()?, tcp).await.context("TLS handshake")?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nCookie: {cookie}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await; // a close without close_notify is fine here
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| anyhow!("no header block in {text:?}"))?;
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| anyhow!("no status in {head:?}"))?;
+    Ok((status, head.to_ascii_lowercase(), body.to_string()))
+}
+
+#[test]
+fn https_with_rustls_sends_hsts_and_serves_wss() {
+    own_case("https_with_rustls_sends_hsts_and_serves_wss", async {
+        let dir = livegate_tests::recording::DataDir::new("tls")?;
+        let (cert, key, der) = certificate(&dir.path)?;
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let server = Server::launch("demo", &["--tls-cert", &cert, "--tls-key", &key], &[]).await?;
+        ensure!(server.http_base.starts_with("https://"), "the ready line says {}", server.http_base);
+        // Someone who does not speak TLS, then someone who hangs up mid-handshake.
+        let mut plain = tokio::net::TcpStream::connect(server.http_addr).await?;
+        plain.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        let mut junk = Vec::new();
+        let _ = tokio::time::timeout(SIGNAL_TIMEOUT, plain.read_to_end(&mut junk)).await;
+        ensure!(!String::from_utf8_lossy(&junk).contains("\"status\""), "plain HTTP was served on the TLS port");
+        drop(tokio::net::TcpStream::connect(server.http_addr).await?);
+
+        let tls = connector(&der)?;
+        let (status, head, _) = https(&server, &tls, "GET", "/api/health", "", "").await?;
+        ensure!(status == 200, "health over HTTPS: {status}");
+        ensure!(head.contains("strict-transport-security: max-age="), "no HSTS under TLS: {head}");
+        ensure!(head.contains("content-security-policy:") && head.contains("x-frame-options: deny"), "headers: {head}");
+        let (status, head, _) = https(&server, &tls, "GET", "/api/nope", "", "").await?;
+        ensure!(status == 404 && head.contains("strict-transport-security"), "404 over HTTPS: {status} {head}");
+
+        // Sign in, start a lesson and join it over wss.
+        let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
+        let (status, head, _) = https(&server, &tls, "POST", "/api/session", "", &creds).await?;
+        ensure!(status == 200, "sign-in over HTTPS: {status}");
+        let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).ok_or_else(|| anyhow!("no cookie: {head}"))?.to_string();
+        let (status, _, body) = https(&server, &tls, "POST", "/api/lessons", &cookie, &json!({"class_id": "7a"}).to_string()).await?;
+        ensure!(status == 201, "start a lesson over HTTPS: {status} {body}");
+        let lesson: Value = serde_json::from_str(&body)?;
+        let lesson_id = lesson["lesson"]["id"].as_str().unwrap_or_default().to_string();
+        let (status, _, body) = https(&server, &tls, "POST", &format!("/api/lessons/{lesson_id}/ticket"), &cookie, "").await?;
+        ensure!(status == 200, "ticket over HTTPS: {status} {body}");
+        let ticket: Value = serde_json::from_str(&body)?;
+
+        let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
+        let stream = tls.connect("localhost".try_into()?, tcp).await?;
+        let (mut ws, resp) = tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", server.http_addr.port()), stream).await.context("wss handshake")?;
+        ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
+        use futures_util::{SinkExt, StreamExt};
+        ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;
+        let reply = tokio::time::timeout(SIGNAL_TIMEOUT, ws.next()).await?.ok_or_else(|| anyhow!("wss closed"))??;
+        let reply: Value = serde_json::from_str(reply.to_text()?)?;
+        ensure!(msg_type(&reply) == "joined" && reply["role"] == json!("teacher"), "join over wss: {reply}");
+        server.finish();
+        Ok(())
+    });
+}
