@@ -9,6 +9,7 @@ pub mod media;
 pub mod participant;
 pub mod recorder_cost;
 pub mod recording;
+pub mod relay;
 pub mod rtc_client;
 pub mod seed;
 pub mod server;

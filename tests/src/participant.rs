@@ -6,7 +6,8 @@ use crate::api::Api;
 use crate::rtc_client::{self, PublishRefused, Publisher, Subscription};
 use crate::seed;
 use crate::server::Server;
-use crate::signal::{msg_type, Conn};
+use crate::relay::Relay;
+use crate::signal::{msg_type, Conn, OfferRewrite};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -36,6 +37,11 @@ pub struct Participant {
 /// and the server's first reply to it (`joined` or `error`).
 pub async fn open_and_join(server: &Server, label: &str, ws_path: &str, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
     let conn = Conn::connect(&server.ws_url(ws_path), label).await?;
+    join_on(conn, ticket, protocol).await
+}
+
+/// Sends `join` on an open socket; returns it and the server's first reply (`joined` or `error`).
+pub async fn join_on(conn: Conn, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
     let mark = conn.mark();
     conn.send(json!({"type": "join", "protocol": protocol, "ticket": ticket})).await?;
     let (_, reply) = conn
@@ -56,8 +62,24 @@ impl Participant {
 
     /// Joins with an already signed-in HTTP client.
     pub async fn join_with(server: &Server, api: Api, email: &str, lesson_id: &str) -> Result<Participant> {
+        Participant::join_rewriting(server, api, email, lesson_id, None).await
+    }
+
+    /// Joins, receiving media through `relay`: the server's offers are rewritten to name the
+    /// relay as the server's candidate before they are answered.
+    pub async fn join_through(server: &Server, email: &str, lesson_id: &str, relay: &Relay) -> Result<Participant> {
+        let api = Api::new(server);
+        api.sign_in(email, seed::password_for(email)).await?;
+        Participant::join_rewriting(server, api, email, lesson_id, Some(relay.sdp_rewrite())).await
+    }
+
+    async fn join_rewriting(server: &Server, api: Api, email: &str, lesson_id: &str, rewrite: Option<OfferRewrite>) -> Result<Participant> {
         let ticket = api.must_ticket(lesson_id).await.with_context(|| format!("{email}: ticket"))?;
-        let (conn, reply) = open_and_join(server, email, &ticket.ws_path, &ticket.ticket, 1).await?;
+        let conn = Conn::connect(&server.ws_url(&ticket.ws_path), email).await?;
+        if let Some(rewrite) = rewrite {
+            conn.rewrite_offers(rewrite);
+        }
+        let (conn, reply) = join_on(conn, &ticket.ticket, 1).await?;
         if msg_type(&reply) != "joined" {
             bail!("{email}: join refused: {reply}");
         }

@@ -42,9 +42,60 @@ pub struct RxStats {
     pub audio_packets: AtomicU64,
     pub audio_bytes: AtomicU64,
     pub keyframes: AtomicU64,
+    /// Video sequence numbers seen, to tell lost packets from late ones.
+    video_seqs: Mutex<SeqSet>,
+}
+
+/// Distinct RTP sequence numbers of one stream, unwrapped to 64 bits.
+#[derive(Default, Debug)]
+struct SeqSet {
+    seen: std::collections::HashSet<u64>,
+    first: Option<u64>,
+    last: u64,
+}
+
+impl SeqSet {
+    fn add(&mut self, seq: u16) {
+        let ext = match self.first {
+            None => {
+                self.first = Some(u64::from(seq) + (1 << 32));
+                self.first.unwrap_or_default()
+            }
+            // The unwrapped value nearest the last one seen.
+            Some(_) => {
+                let base = self.last & !0xffff;
+                [base.wrapping_sub(0x10000), base, base + 0x10000]
+                    .into_iter()
+                    .map(|b| b + u64::from(seq))
+                    .min_by_key(|v| v.abs_diff(self.last))
+                    .unwrap_or_default()
+            }
+        };
+        self.last = self.last.max(ext);
+        if let Some(f) = self.first.as_mut() {
+            *f = (*f).min(ext);
+        }
+        self.seen.insert(ext);
+    }
 }
 
 impl RxStats {
+    /// `(expected, received)` distinct video sequence numbers from the first to the last
+    /// seen: `expected - received` packets never arrived (lost and not retransmitted).
+    pub fn video_seq_span(&self) -> (u64, u64) {
+        let s = self.video_seqs.lock().unwrap();
+        match s.first {
+            Some(first) => (s.last - first + 1, s.seen.len() as u64),
+            None => (0, 0),
+        }
+    }
+
+    fn record_seq(&self, kind: RtpCodecKind, seq: u16) {
+        if kind == RtpCodecKind::Video {
+            self.video_seqs.lock().unwrap().add(seq);
+        }
+    }
+
     fn record(&self, kind: RtpCodecKind, payload: &[u8]) {
         match kind {
             RtpCodecKind::Video => {
@@ -111,7 +162,10 @@ impl PeerConnectionEventHandler for Events {
             let kind = track.kind().await;
             while let Some(ev) = track.poll().await {
                 match ev {
-                    TrackRemoteEvent::OnRtpPacket(p) => stats.record(kind, &p.payload),
+                    TrackRemoteEvent::OnRtpPacket(p) => {
+                        stats.record_seq(kind, p.header.sequence_number);
+                        stats.record(kind, &p.payload);
+                    }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
@@ -538,6 +592,7 @@ pub async fn publish(
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("answer without sdp: {reply}"))?
         .to_string();
+    let answer_sdp = conn.rewritten(answer_sdp);
     Ok(Ok(pending.start(kind, answer_sdp).await?))
 }
 

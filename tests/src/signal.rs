@@ -41,7 +41,12 @@ struct Inner {
     changed: watch::Sender<u64>,
     subs: Mutex<HashMap<String, Arc<Subscription>>>,
     label: String,
+    /// Applied to every server `offer`'s SDP before it is answered (see `rewrite_offers`).
+    offer_rewrite: Mutex<Option<OfferRewrite>>,
 }
+
+/// A change to the SDP of server offers (the impairment relay moves the candidate to itself).
+pub type OfferRewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 /// One signalling WebSocket.
 pub struct Conn {
@@ -75,6 +80,7 @@ impl Conn {
             changed,
             subs: Mutex::new(HashMap::new()),
             label: label.to_string(),
+            offer_rewrite: Mutex::new(None),
         });
         let reader = {
             let inner = inner.clone();
@@ -102,6 +108,22 @@ impl Conn {
             })
         };
         Ok(Conn { inner, tasks: Mutex::new(vec![reader]) })
+    }
+
+    /// Rewrites the SDP of every later server `offer` before answering it, and of the server's
+    /// `answer` to a `publish` (for example to send the media through an impairment relay).
+    /// Set it before joining.
+    pub fn rewrite_offers(&self, f: OfferRewrite) {
+        *self.inner.offer_rewrite.lock().unwrap() = Some(f);
+    }
+
+    /// `sdp` after the rewrite set with [`rewrite_offers`](Self::rewrite_offers), if any (the
+    /// publisher applies it to the server's `answer` too).
+    pub fn rewritten(&self, sdp: String) -> String {
+        match self.inner.offer_rewrite.lock().unwrap().clone() {
+            Some(f) => f(&sdp),
+            None => sdp,
+        }
     }
 
     pub fn label(&self) -> &str {
@@ -258,6 +280,17 @@ impl Conn {
         self.inner.subs.lock().unwrap().values().cloned().collect()
     }
 
+    /// The per-participant byte counter: RTP payload bytes received on every stream offered to
+    /// this socket (zero for a participant who never got a peer connection).
+    pub fn media_bytes(&self) -> u64 {
+        self.subscriptions().iter().map(|s| s.stats.bytes()).sum()
+    }
+
+    /// RTP packets (video and audio) received on every stream offered to this socket.
+    pub fn media_packets(&self) -> u64 {
+        self.subscriptions().iter().map(|s| s.stats.video() + s.stats.audio()).sum()
+    }
+
     pub fn subscription(&self, stream_id: &str) -> Option<Arc<Subscription>> {
         self.inner.subs.lock().unwrap().get(stream_id).cloned()
     }
@@ -280,17 +313,6 @@ impl Conn {
 }
 
 /// The `type` of a message, or "".
-    /// The per-participant byte counter: RTP payload bytes received on every stream offered to
-    /// this socket (zero for a participant who never got a peer connection).
-    pub fn media_bytes(&self) -> u64 {
-        self.subscriptions().iter().map(|s| s.stats.bytes()).sum()
-    }
-
-    /// RTP packets (video and audio) received on every stream offered to this socket.
-    pub fn media_packets(&self) -> u64 {
-        self.subscriptions().iter().map(|s| s.stats.video() + s.stats.audio()).sum()
-    }
-
 pub fn msg_type(m: &Value) -> &str {
     m.get("type").and_then(Value::as_str).unwrap_or("")
 }
@@ -348,11 +370,15 @@ fn handle_text(inner: &Arc<Inner>, text: &str) {
 /// Creates the subscription for a server `offer` and answers it in the background.
 fn start_answer(inner: &Arc<Inner>, offer: &Value) {
     let stream_id = offer.get("stream_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut sdp = offer.get("sdp").and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(rewrite) = inner.offer_rewrite.lock().unwrap().clone() {
+        sdp = rewrite(&sdp);
+    }
     let sub = Arc::new(Subscription::new(
         stream_id.clone(),
         offer.get("publisher_id").and_then(Value::as_str).unwrap_or_default().to_string(),
         offer.get("kind").and_then(Value::as_str).unwrap_or_default().to_string(),
-        offer.get("sdp").and_then(Value::as_str).unwrap_or_default().to_string(),
+        sdp,
     ));
     inner.subs.lock().unwrap().insert(stream_id.clone(), sub.clone());
     let inner2 = inner.clone();

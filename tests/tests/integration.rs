@@ -15,6 +15,8 @@ mod admission;
 mod bad_input;
 #[path = "integration/enforcement.rs"]
 mod enforcement;
+#[path = "integration/failure.rs"]
+mod failure;
 #[path = "integration/grants.rs"]
 mod grants;
 #[path = "integration/http_api.rs"]
@@ -23,6 +25,8 @@ mod http_api;
 mod lifecycle;
 #[path = "integration/lobby.rs"]
 mod lobby;
+#[path = "integration/log.rs"]
+mod log;
 #[path = "integration/media_flow.rs"]
 mod media_flow;
 #[path = "integration/multinode.rs"]
