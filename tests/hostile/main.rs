@@ -11,6 +11,7 @@
 //!
 //! Run: `cargo build -p livegate -p livegate-recorder && cargo test -p livegate-tests --test hostile`.
 
+mod catalogue;
 mod fixture;
 mod identity;
 mod privilege;

@@ -363,7 +363,7 @@ fn inserted_audit_row_fails_audit_verify() {
                 "INSERT INTO audit_log (seq, school_id, at, actor, action, detail, prev_hash, hash) \
                  SELECT 3, school_id, at, actor, 'recording.view', '{}', hash, hash FROM audit_log WHERE seq = 2",
             ],
-            "",
+            "its contents were changed",
         )
         .await
     });
