@@ -74,7 +74,8 @@ pub const MIGRATION: &[&str] = &[
         at BIGINT NOT NULL,
         category TEXT NOT NULL,
         body TEXT NOT NULL,
-        corrects TEXT
+        corrects TEXT,
+        seq BIGINT NOT NULL
     )",
     "CREATE INDEX log_notes_lesson ON log_notes(lesson_id)",
     "CREATE INDEX log_notes_school ON log_notes(school_id, category, at)",
@@ -486,7 +487,7 @@ impl Store {
             }
         }
         let id = format!("note_{}", random_token(12));
-        sqlx::query("INSERT INTO log_notes (id, lesson_id, school_id, author_id, at, category, body, corrects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO log_notes (id, lesson_id, school_id, author_id, at, category, body, corrects, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&id)
             .bind(lesson.as_str())
             .bind(school.as_str())
@@ -495,6 +496,7 @@ impl Store {
             .bind(category.as_str())
             .bind(body)
             .bind(corrects.map(str::to_owned))
+            .bind(next_seq())
             .execute(&mut *tx)
             .await?;
         let detail = json!({"lesson": lesson, "note": id, "category": category.as_str(), "corrects": corrects});

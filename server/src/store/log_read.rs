@@ -308,7 +308,7 @@ impl Store {
         .collect::<Result<Vec<_>>>()?;
         let notes = sqlx::query(
             "SELECT n.*, u.display_name AS author_name FROM log_notes n LEFT JOIN users u ON u.id = n.author_id \
-             WHERE n.lesson_id = $1 ORDER BY n.at, n.id",
+             WHERE n.lesson_id = $1 ORDER BY n.at, n.seq",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
@@ -337,7 +337,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT n.*, u.display_name AS author_name, l.class_name, l.started_at AS lesson_started_at, l.recording_id \
              FROM log_notes n JOIN log_lessons l ON l.id = n.lesson_id LEFT JOIN users u ON u.id = n.author_id \
-             WHERE n.school_id = $1 AND n.category = 'concern' ORDER BY n.at DESC, n.id LIMIT 500",
+             WHERE n.school_id = $1 AND n.category = 'concern' ORDER BY n.at DESC, n.seq DESC LIMIT 500",
         )
         .bind(school.as_str())
         .fetch_all(&self.pool)
