@@ -25,6 +25,8 @@ pub struct Server {
     pub media_addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
     finished: bool,
+    /// Runs under `sh` (see [`Server::launch_shared`]).
+    tied: bool,
 }
 
 /// The server binary: `LIVEGATE_BIN`, else `<repo>/target/debug/livegate`.
@@ -113,7 +115,7 @@ impl Server {
             .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            .kill_on_drop(!tied)
             .spawn()
             .with_context(|| format!("spawning {}", bin.display()))?;
 
@@ -178,6 +180,7 @@ impl Server {
             media_addr,
             log,
             finished: false,
+            tied,
         })
     }
 
@@ -223,7 +226,13 @@ fn tail(log: &Arc<Mutex<Vec<String>>>, n: usize) -> String {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        if self.tied {
+            // Closing its stdin makes the `sh` wrapper end the server, then itself; killing
+            // the wrapper would leave the server running.
+            drop(self.child.stdin.take());
+        } else {
+            let _ = self.child.start_kill();
+        }
         if !self.finished || std::env::var_os("LIVEGATE_TEST_LOGS").is_some() {
             eprintln!(
                 "---- livegate server log (last {LOG_TAIL} lines, http={}) ----\n{}\n---- end of server log ----",
