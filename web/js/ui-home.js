@@ -30,6 +30,7 @@ export function renderHome(user, classes, actions) {
     : 'When your teacher starts a live lesson, it appears here. This page updates by itself.';
 
   list.replaceChildren(...classes.map((c) => classCard(c, teacher, actions)));
+  byId('home-log').hidden = !teacher;
 
   const anyLive = classes.some((c) => c.live_lesson_id);
   const empty = byId('home-empty');
