@@ -245,3 +245,41 @@ pub async fn set_time_zone(
     app.store.set_time_zone(&user.school, &user.id, body.time_zone.trim()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    use super::super::tests::{app, call, sign_in};
+    use crate::ids::SchoolId;
+
+    #[tokio::test]
+    async fn school_wide_readings_and_every_export_are_audited() {
+        let app = app().await;
+        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+        let school = SchoolId::parse("sch_demo").unwrap();
+        let count = |action: &'static str| {
+            let store = app.store.clone();
+            let school = school.clone();
+            async move { store.audit_entries(&school, 100_000).await.unwrap().iter().filter(|e| e.action == action).count() }
+        };
+        assert_eq!(call(&app, Method::GET, "/api/log/lessons?class_id=7a", Some(&teacher), "").await.0, StatusCode::OK);
+        assert_eq!(count("log.view").await, 0, "a teacher reading their own lessons");
+        assert_eq!(call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(call(&app, Method::GET, "/api/log/concerns", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(count("log.view").await, 2);
+        assert_eq!(call(&app, Method::GET, "/api/log/intervals.csv", Some(&teacher), "").await.0, StatusCode::OK);
+        assert_eq!(call(&app, Method::GET, "/api/log/lessons.csv?from=0", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(count("log.export").await, 2);
+        let (status, body) = call(&app, Method::GET, "/api/log/lessons?colour=red", Some(&leader), "").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+        let admin = sign_in(&app, "admin@demo.sch.uk", "demo-admin").await;
+        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"Mars/Olympus"}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"Europe/Dublin"}"#).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, body) = call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await;
+        assert_eq!(body["time_zone"], "Europe/Dublin");
+    }
+}
