@@ -64,7 +64,7 @@ for t in "${TARGETS[@]}"; do
   execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
   if [ "$status" -eq 0 ]; then
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1)
-    echo "fuzz check: PASS $t (${execs:-?} runs in ${TIME}s, $cov, $(ls "$work" | wc -l) new corpus entries)"
+    echo "fuzz check: PASS $t (${execs:-?} runs in ${TIME}s, $cov, $(ls "$work" | wc -l) inputs in fuzz/target/corpus)"
   else
     failed=$((failed + 1))
     echo "fuzz check: FAIL $t (exit $status; log $log)"
