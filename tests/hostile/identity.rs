@@ -344,3 +344,38 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
         s.control_keeps_receiving().await
     });
 }
+
+#[test]
+fn superuser_reaches_into_another_school_gets_not_found() {
+    shared_case("superuser_reaches_into_another_school_gets_not_found", |s| async move {
+        // Demo Academy's superuser aims at Other School's pupil and class by their real ids:
+        // each is `not_found`, exactly as an id that does not exist, and nothing changes.
+        let yan = s.signed_in(YAN).await?;
+        let (_, me) = yan.request(reqwest::Method::GET, "/api/me", None).await?;
+        let yan_id = me["user"]["id"].as_str().unwrap_or_default().to_string();
+        ensure!(!yan_id.is_empty(), "no id for yan: {me}");
+        use reqwest::Method;
+        let consent = json!({"pupil_signed": true, "parent_name": "P", "signed_on": now_ms(), "method": "paper", "conduct_version": 1});
+        let attempts = [
+            (Method::POST, "/api/admin/classes/7a/members".to_string(), json!({"user_id": yan_id, "as": "pupil"})),
+            (Method::GET, "/api/admin/classes/9c".to_string(), Value::Null),
+            (Method::DELETE, format!("/api/admin/classes/9c/members/{yan_id}"), Value::Null),
+            (Method::POST, format!("/api/admin/pupils/{yan_id}/consents"), consent),
+            (Method::PATCH, format!("/api/admin/users/{yan_id}"), json!({"disabled": true})),
+            (Method::POST, format!("/api/admin/users/{yan_id}/reset"), Value::Null),
+            (Method::PUT, format!("/api/admin/pupils/{yan_id}/privacy"), json!({"camera_always_off": true, "alias": null, "hidden_from_pupils": false})),
+        ];
+        for (method, path, body) in attempts {
+            let body = (!body.is_null()).then_some(body);
+            let got = s.admin.request(method.clone(), &path, body).await?;
+            refused(&format!("demo superuser {method} {path}"), got, 404, "not_found")?;
+        }
+        // Another school's teacher cannot read 7a's readiness either.
+        let hale = s.signed_in(seed::OTHER_TEACHER).await?;
+        refused("readiness of 7a", hale.request(Method::GET, "/api/classes/7a/readiness", None).await?, 404, "not_found")?;
+        // Yan is still Other School's, enabled, and still refused here.
+        ensure!(yan.request(Method::GET, "/api/me", None).await?.0 == 200, "yan's account changed");
+        ticket_refused(&yan, &s.lesson.id, 403, "wrong_school").await?;
+        s.control_keeps_receiving().await
+    });
+}

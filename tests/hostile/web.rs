@@ -185,13 +185,15 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
         let (cert, key) = (cert.display().to_string(), key.display().to_string());
         let server = Server::launch("demo", &["--tls-cert", &cert, "--tls-key", &key], &[]).await?;
         ensure!(server.http_base.starts_with("https://"), "the ready line says {}", server.http_base);
-        // Someone who does not speak TLS, then someone who hangs up mid-handshake.
+        // Someone who does not speak TLS, then someone who hangs up before the handshake.
         let mut plain = tokio::net::TcpStream::connect(server.http_addr).await?;
         plain.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n").await?;
         let mut junk = Vec::new();
         let _ = tokio::time::timeout(SIGNAL_TIMEOUT, plain.read_to_end(&mut junk)).await;
         ensure!(!String::from_utf8_lossy(&junk).contains("\"status\""), "plain HTTP was served on the TLS port");
         drop(tokio::net::TcpStream::connect(server.http_addr).await?);
+        // And one who connects and never speaks, for the whole test: handshakes run apart.
+        let _silent = tokio::net::TcpStream::connect(server.http_addr).await?;
 
         let tls = connector(&der)?;
         let (status, head, _) = https(&server, &tls, "GET", "/api/health", "", "").await?;

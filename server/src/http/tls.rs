@@ -107,3 +107,40 @@ impl Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, n: u8, cert: &str, key: &str) -> TlsConfig {
+        let (c, k) = (dir.join(format!("cert{n}.pem")), dir.join(format!("key{n}.pem")));
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        TlsConfig { cert: c, key: k }
+    }
+
+    /// A missing, empty or garbled certificate or key stops start-up with a configuration
+    /// error naming which, rather than serving without TLS. (A good pair is served by the
+    /// hostile catalogue's HTTPS case.)
+    #[test]
+    fn bad_certificates_and_keys_are_configuration_errors() {
+        let dir = std::env::temp_dir().join(format!("livegate-tls-{}", crate::ids::random_token(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = TlsConfig { cert: dir.join("nope.pem"), key: dir.join("nope.key") };
+        let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let cases = [
+            (missing, "certificate"),
+            (config(&dir, 1, "", ""), "no certificate"),
+            (config(&dir, 2, "not pem at all", "x"), "no certificate"),
+            (config(&dir, 3, cert_block, "no key here"), "key"),
+        ];
+        for (tls, want) in cases {
+            match acceptor(&tls) {
+                Err(Error::Config(msg)) => assert!(msg.contains(want), "{msg:?} should mention {want:?}"),
+                Err(e) => panic!("want a configuration error, got {e}"),
+                Ok(_) => panic!("{tls:?} was accepted"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
