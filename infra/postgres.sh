@@ -7,6 +7,8 @@
 #           is reused.
 #   url     prints postgres://postgres@127.0.0.1:PORT/postgres for the running cluster.
 #   status  exits 0 if the cluster is running.
+#   halt    stops the cluster but keeps its directory: a later `start` brings the same data
+#           back on the same port (the failure tests restart PostgreSQL mid-lesson this way).
 #   stop    stops the cluster and deletes its directory.
 #
 # It never touches the system's own clusters or systemd. The server runs as the `postgres` OS
@@ -122,7 +124,12 @@ start() {
   fi
   [ -f "$DATA/PG_VERSION" ] || init_cluster "$bin"
   for tries in 1 2 3; do
-    port="$(pick_port)"
+    # A halted cluster comes back on its old port, so clients reconnect to the same URL.
+    if [ "$tries" -eq 1 ] && [ -f "$DIR/port" ] && port_free "$(cat "$DIR/port")"; then
+      port="$(cat "$DIR/port")"
+    else
+      port="$(pick_port)"
+    fi
     echo "$port" | as_owner tee "$DIR/port" >/dev/null
     if as_owner "$bin/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 30 -o "-p $port" >/dev/null 2>&1; then
       say "running in $DIR on 127.0.0.1:$port"
@@ -132,6 +139,12 @@ start() {
     say "start on port $port failed (try $tries): $(tail -n 2 "$LOG" 2>/dev/null || true)"
   done
   die "could not start PostgreSQL; log: $LOG"
+}
+
+halt() {
+  [ -f "$DATA/PG_VERSION" ] || die "no cluster in $DIR"
+  as_owner "$(bindir)/pg_ctl" stop -D "$DATA" -m fast -w >/dev/null 2>&1 || die "could not stop the cluster in $DIR"
+  say "halted (data kept in $DIR)"
 }
 
 stop() {
@@ -144,11 +157,12 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  halt) halt ;;
   url) url ;;
   status) running ;;
-  -h | --help) sed -n '2,14p' "$0" ;;
+  -h | --help) sed -n '2,16p' "$0" ;;
   *)
-    echo "usage: $0 start|stop|url|status" >&2
+    echo "usage: $0 start|stop|halt|url|status" >&2
     exit 2
     ;;
 esac

@@ -63,6 +63,7 @@ pub enum ErrorCode {
     RecordingUnavailable,
     RecordingTampered,
     ViewExpired,
+    StoreUnavailable,
     Internal,
 }
 
@@ -120,6 +121,7 @@ impl ErrorCode {
             RecordingUnavailable => "recording_unavailable",
             RecordingTampered => "recording_tampered",
             ViewExpired => "view_expired",
+            StoreUnavailable => "store_unavailable",
             Internal => "internal",
         }
     }
@@ -177,6 +179,7 @@ impl ErrorCode {
             RecordingUnavailable => "Recording is not available, so this lesson cannot admit pupils (or this recording cannot be opened).",
             RecordingTampered => "This recording failed its integrity check and will not be shown.",
             ViewExpired => "This viewing has expired. Open the recording again.",
+            StoreUnavailable => "The database cannot be reached just now; nothing was changed. Please try again shortly.",
             Internal => "Something went wrong on the server; nothing was changed.",
         }
     }
@@ -203,6 +206,7 @@ impl ErrorCode {
             ReasonRequired => StatusCode::BAD_REQUEST,
             RecordingUnavailable | ViewExpired => StatusCode::CONFLICT,
             RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
+            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -266,7 +270,7 @@ mod tests {
             LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, TokenInvalid, WeakPassword, NotJoined, ProtocolMismatch,
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
-            RecordingUnavailable, RecordingTampered, ViewExpired, Internal,
+            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -32,6 +32,7 @@ pub struct Ticket {
     pub ws_path: String,
 }
 
+#[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
     base: String,

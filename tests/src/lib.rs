@@ -7,6 +7,7 @@ pub mod garage;
 pub mod keyframe;
 pub mod media;
 pub mod participant;
+pub mod postgres;
 pub mod recorder_cost;
 pub mod recording;
 pub mod relay;

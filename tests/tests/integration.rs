@@ -27,8 +27,6 @@ mod lifecycle;
 mod lobby;
 #[path = "integration/log.rs"]
 mod log;
-#[path = "integration/log.rs"]
-mod log;
 #[path = "integration/media_flow.rs"]
 mod media_flow;
 #[path = "integration/multinode.rs"]

@@ -74,9 +74,12 @@ impl Lesson {
                 Ok(Verdict::Keep(None)) => {}
                 Ok(Verdict::Remove(code)) => self.revoke(&id, &user, code).await,
                 Err(e) => {
-                    // Nobody is removed on a guess; the check runs again shortly.
+                    // Nobody is removed on a guess; the whole check runs again shortly. (Stop
+                    // here: with the database down each further read would wait for it too,
+                    // holding up the lesson's task.)
                     tracing::error!(lesson = %self.handle.info.id, error = %e, "re-check could not read the store; retrying");
                     self.recheck_at = Some(Instant::now() + RETRY);
+                    return;
                 }
             }
         }

@@ -333,8 +333,8 @@ impl Lesson {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(lesson = %self.handle.info.id, error = %e, "admission facts unavailable; refusing");
-                self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(ErrorCode::Internal.as_str())).await;
-                let _ = req.reply.send(Err(ErrorCode::Internal));
+                self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(e.code().as_str())).await;
+                let _ = req.reply.send(Err(e.code()));
                 return;
             }
         };
@@ -365,7 +365,7 @@ impl Lesson {
                 Err(e) => {
                     // Without the profile the pupil cannot be shown safely: fail closed.
                     tracing::error!(lesson = %self.handle.info.id, error = %e, "privacy profile unavailable; refusing");
-                    let _ = req.reply.send(Err(ErrorCode::Internal));
+                    let _ = req.reply.send(Err(e.code()));
                     return;
                 }
             }

@@ -47,21 +47,47 @@ pub enum StoreError {
     BadUrl,
 }
 
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
+impl StoreError {
+    /// The stable code a client sees for this failure. A database that cannot be reached (down,
+    /// restarting, the connection cut) is `store_unavailable`: the call changed nothing (every
+    /// write is one transaction) and may be tried again.
+    pub fn code(&self) -> crate::error::ErrorCode {
         use crate::error::ErrorCode;
-        match e {
-            StoreError::NotFound => ErrorCode::NotFound.into(),
-            StoreError::Conflict => ErrorCode::Conflict.into(),
-            StoreError::Invalid(_) => ErrorCode::BadRequest.into(),
-            StoreError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                ErrorCode::Internal.into()
-            }
-            StoreError::BadUrl => ErrorCode::Internal.into(),
+        match self {
+            StoreError::NotFound => ErrorCode::NotFound,
+            StoreError::Conflict => ErrorCode::Conflict,
+            StoreError::Invalid(_) => ErrorCode::BadRequest,
+            StoreError::Db(e) if is_unavailable(e) => ErrorCode::StoreUnavailable,
+            StoreError::Db(_) | StoreError::BadUrl => ErrorCode::Internal,
         }
     }
 }
+
+/// True for errors that mean the database is unreachable rather than that the query is wrong:
+/// no connection within the acquire timeout, an I/O error, or PostgreSQL shutting down,
+/// starting up or refusing connections (SQLSTATE classes 08 and 57P).
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = e.code();
+        if let StoreError::Db(e) = &e {
+            tracing::error!(error = %e, code = code.as_str(), "database error");
+        }
+        code.into()
+    }
+}
+
+/// How long a call waits for a PostgreSQL connection (for example while it restarts) before it
+/// fails with `store_unavailable`. (SQLite's one connection keeps sqlx's default of 30 s: it
+/// cannot go away, and under load calls queue for it.)
+const PG_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -137,8 +163,12 @@ impl Store {
         };
         let sqlite = url.starts_with("sqlite:");
         // SQLite takes one writer at a time anyway; one connection also keeps an in-memory
-        // database alive for the life of the pool.
+        // database alive for the life of the pool. Every connection is checked before use, so
+        // after PostgreSQL restarts the dead ones are replaced rather than failing a call; while
+        // it is down a call waits up to PG_ACQUIRE_TIMEOUT for it, then fails `store_unavailable`.
         let pool = AnyPoolOptions::new()
+            .test_before_acquire(true)
+            .acquire_timeout(if sqlite { std::time::Duration::from_secs(30) } else { PG_ACQUIRE_TIMEOUT })
             .max_connections(if sqlite { 1 } else { 8 })
             .min_connections(if sqlite { 1 } else { 0 })
             .idle_timeout(if sqlite { None } else { Some(std::time::Duration::from_secs(600)) })
