@@ -9,14 +9,17 @@
 # load generator (tests/loadgen): one teacher publishing the bench trace (VP8 + Opus) and
 # --pupils subscribers (default 30), each its own ICE/DTLS/SRTP peer, for --minutes (default 30).
 # Every --interval seconds (default 5; 2 with --short) it samples the server process from /proc:
-# resident memory (VmRSS), open file descriptors (/proc/PID/fd) and threads. When the lesson
+# resident memory (VmRSS), open file descriptors (/proc/PID/fd), threads, and the live tokio
+# tasks the bench server reports (its --tasks-file, one task per lesson, per WebSocket, per
+# recording worker...). When the lesson
 # ends (the generator closes every socket; the teacher-absent timeout is 5 s here) it waits for
 # the server to settle. Checks, one `soak check: PASS|FAIL ...` line each:
 #   memory   RSS at the end of the lesson is less than 10 % above RSS at the end of warm-up
 #            (warm-up: the first 2 minutes of the lesson, 15 s with --short);
 #   fds      open descriptors come back to the idle baseline taken before the lesson;
 #   threads  threads come back to the idle baseline (the blocking pool's idle threads may
-#            take 10 s to go: the script waits up to 60 s for both);
+#            take 10 s to go: the script waits up to 60 s for all three);
+#   tasks    live tokio tasks come back to the idle baseline;
 #   media    every pupil connected and got video, and over the lesson's last minute (20 s with
 #            --short) the pupils together lost under 1 % of packets: one pupil who had stopped
 #            receiving would alone be 1/30 = 3.3 %;
@@ -88,13 +91,14 @@ trap 'exit 130' INT TERM
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-# sample PID PHASE: one CSV row: seconds since the start, phase, RSS KiB, fds, threads.
+tasks() { cat "$OUT/tasks" 2>/dev/null || echo 0; }
+# sample PID PHASE: one CSV row: seconds since the start, phase, RSS KiB, fds, threads, tasks.
 T0=$(date +%s)
 sample() {
   local r
   r=$(rss_kib "$1")
   [ -n "$r" ] || return 1
-  echo "$(($(date +%s) - T0)),$2,$r,$(fds "$1"),$(threads "$1")" >>"$OUT/samples.csv"
+  echo "$(($(date +%s) - T0)),$2,$r,$(fds "$1"),$(threads "$1"),$(tasks)" >>"$OUT/samples.csv"
 }
 
 # --- build and start --------------------------------------------------------------------------
@@ -106,10 +110,10 @@ fi
 TRACE_DIR="$TARGET/bench-trace"
 bash tests/bench/make-trace.sh "$TRACE_DIR" >&2 || say "no ffmpeg trace: the generator synthesises one"
 
-echo "t_s,phase,rss_kib,fds,threads" >"$OUT/samples.csv"
+echo "t_s,phase,rss_kib,fds,threads,tasks" >"$OUT/samples.csv"
 LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS=5 LIVEGATE_LOG="${LIVEGATE_LOG:-warn,rtc=error}" \
   "$SERVER_BIN" --advertise-ip 127.0.0.1 --classes 1 --pupils "$PUPILS" --data-dir "$OUT/livegate-data" \
-  >"$OUT/server.out" 2>"$OUT/server.log" &
+  --tasks-file "$OUT/tasks" >"$OUT/server.out" 2>"$OUT/server.log" &
 SPID=$!
 PIDS+=("$SPID")
 for _ in $(seq 1 300); do grep -q '^livegate ready' "$OUT/server.out" 2>/dev/null && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
@@ -117,8 +121,8 @@ URL="$(sed -n 's/^livegate ready http=\([^ ]*\).*/\1/p' "$OUT/server.out")"
 [ -n "$URL" ] || { check FAIL start "the server did not start; log $OUT/server.log"; exit 1; }
 sleep 3
 sample "$SPID" idle
-BASE_FDS=$(fds "$SPID") BASE_THREADS=$(threads "$SPID")
-say "server pid $SPID at $URL: idle with $BASE_FDS fds, $BASE_THREADS threads, $(rss_kib "$SPID") KiB"
+BASE_FDS=$(fds "$SPID") BASE_THREADS=$(threads "$SPID") BASE_TASKS=$(tasks)
+say "server pid $SPID at $URL: idle with $BASE_FDS fds, $BASE_THREADS threads, $BASE_TASKS tasks, $(rss_kib "$SPID") KiB"
 
 # --- the lesson -------------------------------------------------------------------------------
 # The generator's measured window is the lesson's last TAIL seconds, so its loss figure says
@@ -153,7 +157,7 @@ for _ in $(seq 1 60); do
   sleep 1
   kill -0 "$SPID" 2>/dev/null || break
   sample "$SPID" after
-  if [ "$(fds "$SPID")" -le "$BASE_FDS" ] && [ "$(threads "$SPID")" -le "$BASE_THREADS" ]; then
+  if [ "$(fds "$SPID")" -le "$BASE_FDS" ] && [ "$(threads "$SPID")" -le "$BASE_THREADS" ] && [ "$(tasks)" -le "$BASE_TASKS" ]; then
     settled=1
     break
   fi
@@ -164,14 +168,14 @@ python3 - "$OUT/samples.csv" "$OUT/result.jsonl" "$SHORT" <<'EOF'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 short = sys.argv[3] == "1"
-print(f"{'t (s)':>6} {'phase':<7} {'RSS (MiB)':>9} {'fds':>5} {'threads':>7}")
+print(f"{'t (s)':>6} {'phase':<7} {'RSS (MiB)':>9} {'fds':>5} {'threads':>7} {'tasks':>5}")
 last_minute = None
 for i, r in enumerate(rows):
     t = int(r["t_s"])
     keep = short or i == 0 or i == len(rows) - 1 or r["phase"] != rows[i - 1]["phase"] or t // 60 != last_minute
     last_minute = t // 60
     if keep:
-        print(f"{t:>6} {r['phase']:<7} {int(r['rss_kib']) / 1024:>9.1f} {r['fds']:>5} {r['threads']:>7}")
+        print(f"{t:>6} {r['phase']:<7} {int(r['rss_kib']) / 1024:>9.1f} {r['fds']:>5} {r['threads']:>7} {r['tasks']:>5}")
 try:
     res = [json.loads(l) for l in open(sys.argv[2]) if l.strip()][-1]
     print(f"generator: {res.get('subscribers_connected')} of {res.get('subscribers')} pupils connected, "
@@ -194,6 +198,8 @@ else
   check FAIL memory "no samples after warm-up (lesson too short or the generator failed)"
 fi
 END_FDS=$(tail -n 1 "$OUT/samples.csv" | cut -d, -f4) END_THREADS=$(tail -n 1 "$OUT/samples.csv" | cut -d, -f5)
+END_TASKS=$(tail -n 1 "$OUT/samples.csv" | cut -d, -f6)
+MAX_TASKS=$(awk -F, 'NR > 1 && $6 + 0 > m { m = $6 + 0 } END { print m + 0 }' "$OUT/samples.csv")
 MAX_FDS=$(awk -F, 'NR > 1 && $4 > m { m = $4 } END { print m + 0 }' "$OUT/samples.csv")
 MAX_THREADS=$(awk -F, 'NR > 1 && $5 > m { m = $5 } END { print m + 0 }' "$OUT/samples.csv")
 if [ "$settled" -eq 1 ] || [ "$END_FDS" -le "$BASE_FDS" ]; then
@@ -205,6 +211,11 @@ if [ "$END_THREADS" -le "$BASE_THREADS" ]; then
   check PASS threads "$BASE_THREADS idle, $MAX_THREADS in the lesson, $END_THREADS after"
 else
   check FAIL threads "$BASE_THREADS idle, $MAX_THREADS in the lesson, still $END_THREADS 60 s after"
+fi
+if [ "$BASE_TASKS" -gt 0 ] && [ "$END_TASKS" -le "$BASE_TASKS" ]; then
+  check PASS tasks "$BASE_TASKS idle, $MAX_TASKS in the lesson, $END_TASKS after"
+else
+  check FAIL tasks "$BASE_TASKS idle, $MAX_TASKS in the lesson, still $END_TASKS 60 s after"
 fi
 media=$(python3 - "$OUT/result.jsonl" "$PUPILS" <<'EOF'
 import json, sys

@@ -50,6 +50,10 @@ struct Args {
     /// The "before" send path for BENCHMARKS.md: no frame hold, one system call per datagram.
     #[arg(long)]
     unbatched: bool,
+    /// Rewrite this file every second with the number of live tokio tasks (tests/soak/soak.sh
+    /// reads it: tasks back at the idle count after a lesson means none leaked).
+    #[arg(long)]
+    tasks_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,6 +84,9 @@ async fn main() -> Result<()> {
     seed_bench(&store, args.classes, args.pupils).await?;
     livegate::recording::Keyring::new(config.keys_dir()).ensure("sch_demo")?;
     let running = livegate::http::serve(config, store).await?;
+    if let Some(path) = args.tasks_file {
+        tokio::spawn(write_task_count(path));
+    }
     println!("livegate ready http=http://{} media={}", running.http, running.media);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -88,6 +95,19 @@ async fn main() -> Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+/// Keeps `path` holding the runtime's count of live tasks (this one included).
+async fn write_task_count(path: std::path::PathBuf) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, format!("{}\n", metrics.num_alive_tasks())).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
 }
 
 /// Warnings only (Janus runs at debug_level 3), to standard error; `LIVEGATE_LOG` overrides.
