@@ -353,3 +353,19 @@ fn garbage_answer_to_a_real_offer_is_refused() {
         s.control_keeps_receiving().await
     });
 }
+
+#[test]
+fn compression_is_never_negotiated() {
+    shared_case("compression_is_never_negotiated", |s| async move {
+        // A client asking for permessage-deflate (a decompression bomb's way in) gets a socket
+        // without it, and the 64 KiB limit applies to what it sends.
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = s.server.ws_url("/ws").into_client_request()?;
+        req.headers_mut().insert("sec-websocket-extensions", "permessage-deflate; client_max_window_bits".parse()?);
+        let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+        ensure!(resp.status().as_u16() == 101, "upgrade: {}", resp.status());
+        ensure!(!resp.headers().contains_key("sec-websocket-extensions"), "the server agreed to {:?}", resp.headers().get("sec-websocket-extensions"));
+        drop(ws);
+        s.control_keeps_receiving().await
+    });
+}
