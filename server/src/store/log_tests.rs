@@ -221,3 +221,27 @@ async fn time_zone_is_a_checked_audited_setting() {
         assert_eq!(store.school(&demo()).await.unwrap().unwrap().time_zone, "Europe/Dublin");
     }
 }
+
+#[tokio::test]
+async fn a_refusal_may_be_logged_before_the_lesson_row() {
+    for store in stores().await {
+        // The ticket route can refuse someone before the new lesson's task has written its row.
+        let lesson = LessonId::generate();
+        let eve = uid(&store, "eve@pupils.demo.sch.uk").await;
+        store.log_event(&ev(&lesson, T0, EventKind::Refused, None, Some(&eve), Some("teacher_absent"))).await.unwrap();
+        let l = NewLesson {
+            id: lesson.clone(),
+            school: demo(),
+            class: ClassId::parse("7a").unwrap(),
+            class_name: "7A Science".into(),
+            started_by: uid(&store, "teacher@demo.sch.uk").await,
+            recording_id: None,
+            scheduled: None,
+            at: T0,
+        };
+        store.log_lesson_start(&l).await.unwrap();
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        let kinds: Vec<&str> = log.events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["refused", "lesson_started"]);
+    }
+}
