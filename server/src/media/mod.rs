@@ -429,7 +429,7 @@ impl Engine {
 
     /// Connects a receive stream's send tracks to its source's open tracks, once the stream is
     /// connected: adding a sink asks the publisher for a keyframe, and one asked for before the
-    /// subscriber can receive it is wasted and holds the next back by the throttle (500 ms).
+    /// subscriber can receive it is wasted and holds the next back by the throttle (`sfu::KEYFRAME_THROTTLE`).
     fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
         let Some(stream) = self.streams.get(&key) else { return };
         if !stream.peer.is_connected() {

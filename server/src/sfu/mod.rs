@@ -22,8 +22,11 @@ use rtc::rtp;
 pub use rewrite::Rewriter;
 pub use vp8::is_vp8_keyframe_start;
 
-/// How often at most a publisher is asked for a keyframe for one track.
-pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
+/// How often at most a publisher is asked for a keyframe for one track. A browser makes at most
+/// one keyframe per 300 ms for such requests anyway (libwebrtc's `kMinKeyframeSendIntervalMs`),
+/// so asking more often buys nothing, and asking less often makes joining pupils wait: each
+/// waits for the next request the throttle allows (BENCHMARKS.md, subscribe → keyframe).
+pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 
 /// How many packets wait for one sink before the oldest are dropped.
 pub const SINK_QUEUE_PACKETS: usize = 512;

@@ -99,9 +99,11 @@ fn keyframe_requests_are_throttled_per_track() {
             requests.push(ms);
         }
     }
-    assert_eq!(requests, vec![500, 1000, 1500], "at most one request per 500 ms window");
+    let step = KEYFRAME_THROTTLE.as_millis() as u64;
+    let expected: Vec<u64> = (1..).map(|k| k * step).take_while(|ms| *ms < 2000).collect();
+    assert_eq!(requests, expected, "at most one request per throttle window");
     // A request held back by the throttle is sent when the window opens.
-    let t1 = t0 + Duration::from_millis(2000);
+    let t1 = t0 + Duration::from_millis(expected.last().copied().unwrap_or(0)) + KEYFRAME_THROTTLE;
     f.handle_keyframe_request(t1, SinkKey(0));
     assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
     f.handle_keyframe_request(t1 + Duration::from_millis(100), SinkKey(0));
