@@ -42,16 +42,16 @@ async fn video_survives_five_percent_loss_through_nack() {
         let pupil = Participant::join_through(&server, seed::ADA, &lesson.id, &pupil_relay).await?;
         let sub = pupil.wait_stream_from(0, &lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
         sub.wait_media(MIN_VIDEO_PACKETS, MIN_AUDIO_PACKETS, MEDIA_TIMEOUT).await?;
-        let (expected_before, received_before) = sub.stats.video_seq_span();
         let video_before = sub.stats.video();
         tokio::time::sleep(LOSSY_WATCH).await;
 
+        // From the first video packet to the last: late (retransmitted) packets fill in gaps
+        // anywhere in the span, so the span is counted whole.
         let (expected, received) = sub.stats.video_seq_span();
-        let (expected, received) = (expected - expected_before, received - received_before);
         let lost = expected.saturating_sub(received);
         let (t, p) = (&teacher_relay.stats, &pupil_relay.stats);
         eprintln!(
-            "teacher's relay: {}\npupil's relay: {}\npupil: {}; {received} of {expected} video packets in {LOSSY_WATCH:?} ({lost} never arrived)",
+            "teacher's relay: {}\npupil's relay: {}\npupil: {}; {received} of {expected} video packets ({lost} never arrived)",
             t.summary(),
             p.summary(),
             sub.stats.summary()
