@@ -8,7 +8,7 @@
 # each and the table printed; no speed thresholds), fuzz (fuzz/run.sh: each cargo-fuzz target
 # for 25 s from its seeds and regression inputs; one passed per target that ran without a
 # crash) and soak (tests/soak/soak.sh --short: a 50 s lesson, 1 teacher and 30 pupils; one
-# passed per check: memory, fds, threads, media). The last line is `tests: N passed, N failed`;
+# passed per check: memory, fds, threads, tasks, media...). The last line is `tests: N passed, N failed`;
 # the exit code is non-zero if any suite failed or ran no tests. LIVEGATE_BIN overrides the
 # server binary.
 # The Rust suite runs the store tests and the multi-node test on a throwaway PostgreSQL
