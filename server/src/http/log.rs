@@ -253,6 +253,22 @@ mod tests {
     use super::super::tests::{app, call, sign_in};
     use crate::ids::SchoolId;
 
+    /// Walks the route table, so a log route added later is covered too.
+    #[tokio::test]
+    async fn pupils_and_visitors_are_refused_on_every_log_route() {
+        let app = app().await;
+        for (email, password) in [("ada@pupils.demo.sch.uk", "demo-pupil"), ("visitor@partner.sch.uk", "demo-teacher")] {
+            let cookie = sign_in(&app, email, password).await;
+            let routes: Vec<_> = super::super::route_table().into_iter().filter(|(_, p, _, _)| p.starts_with("/api/log/")).collect();
+            assert!(routes.len() >= 7);
+            for (method, path, _, _) in routes {
+                let path = path.replace("{lesson_id}", "les_x").replace("{user_id}", "usr_x");
+                let (status, body) = call(&app, method.clone(), &path, Some(&cookie), r#"{"category":"concern","text":"x"}"#).await;
+                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_role")), "{email}: {method} {path}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn school_wide_readings_and_every_export_are_audited() {
         let app = app().await;
