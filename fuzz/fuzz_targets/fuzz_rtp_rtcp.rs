@@ -102,34 +102,8 @@ impl World {
 
     fn run(&mut self, op: Op) {
         match op {
-            Op::Publisher { track, datagram } => {
-                let from: SocketAddr = "192.0.2.1:5000".parse().unwrap();
-                let _ = self.demux.route(from, &datagram);
-                if let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut datagram.as_slice()) {
-                    let _ = is_vp8_keyframe_start(&packet.payload);
-                    if let Ok(bytes) = packet.marshal() {
-                        let again = rtc::rtp::Packet::unmarshal(&mut &bytes[..]).expect("a marshalled packet parses");
-                        assert_eq!(again.payload, packet.payload);
-                    }
-                    self.f.handle_rtp(self.now, TRACKS[usize::from(track)].0, &packet);
-                }
-            }
-            Op::Subscriber { sink, datagram } => {
-                let (key, i) = Self::sink(sink);
-                let from = SocketAddr::from(([192, 0, 2, 2], 6000 + i as u16));
-                let _ = self.demux.route(from, &datagram);
-                if let Ok(packets) = rtc::rtcp::packet::unmarshal(&mut datagram.as_slice()) {
-                    let wants_keyframe = packets
-                        .iter()
-                        .any(|p| p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>());
-                    for p in &packets {
-                        let _ = p.marshal();
-                    }
-                    if wants_keyframe {
-                        self.f.handle_keyframe_request(self.now, key);
-                    }
-                }
-            }
+            Op::Publisher { track, datagram } => self.publisher(TRACKS[usize::from(track)].0, &datagram),
+            Op::Subscriber { sink, datagram } => self.subscriber(sink, &datagram),
             Op::Subscribe { sink, track, ssrc, payload_type } => {
                 let (key, i) = Self::sink(sink);
                 let params = SinkParams { ssrc, payload_type: payload_type & 0x7f };
@@ -146,17 +120,7 @@ impl World {
                 self.demux.remove(i as u8);
                 assert!(self.f.pop_packet(key).is_none());
             }
-            Op::Send { sink, n } => {
-                let (key, i) = Self::sink(sink);
-                for _ in 0..n {
-                    let Some(p) = self.f.pop_packet(key) else { break };
-                    let params = self.params[i].expect("packets only for a live sink");
-                    assert_eq!(p.header.ssrc, params.ssrc);
-                    assert_eq!(p.header.payload_type, params.payload_type);
-                    assert!(!p.header.extension && p.header.extensions.is_empty());
-                    let _ = p.marshal();
-                }
-            }
+            Op::Send { sink, n } => self.send(sink, n),
             Op::Discard { sink } => self.f.discard_queue(self.now, Self::sink(sink).0),
             Op::Republish { track } => {
                 let (key, kind) = TRACKS[usize::from(track)];
@@ -173,6 +137,52 @@ impl World {
                 }
             }
         }
+        self.check_outputs();
+    }
+
+    /// A datagram from the publisher: parsed as the peer connection parses RTP, then forwarded.
+    fn publisher(&mut self, track: TrackKey, datagram: &[u8]) {
+        let _ = self.demux.route(SocketAddr::from(([192, 0, 2, 1], 5000)), datagram);
+        let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut &datagram[..]) else { return };
+        let _ = is_vp8_keyframe_start(&packet.payload);
+        if let Ok(bytes) = packet.marshal() {
+            let again = rtc::rtp::Packet::unmarshal(&mut &bytes[..]).expect("a marshalled packet parses");
+            assert_eq!(again.payload, packet.payload);
+        }
+        self.f.handle_rtp(self.now, track, &packet);
+    }
+
+    /// A datagram from a subscriber: compound RTCP; a PLI or FIR asks for a keyframe.
+    fn subscriber(&mut self, sink: u8, datagram: &[u8]) {
+        let (key, i) = Self::sink(sink);
+        let _ = self.demux.route(SocketAddr::from(([192, 0, 2, 2], 6000 + i as u16)), datagram);
+        let Ok(packets) = rtc::rtcp::packet::unmarshal(&mut &datagram[..]) else { return };
+        let wants_keyframe =
+            packets.iter().any(|p| p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>());
+        for p in &packets {
+            let _ = p.marshal();
+        }
+        if wants_keyframe {
+            self.f.handle_keyframe_request(self.now, key);
+        }
+    }
+
+    /// The I/O loop takes up to `n` packets for a sink: each must be as its subscriber negotiated.
+    fn send(&mut self, sink: u8, n: u8) {
+        let (key, i) = Self::sink(sink);
+        for _ in 0..n {
+            let Some(p) = self.f.pop_packet(key) else { break };
+            let params = self.params[i].expect("packets only for a live sink");
+            assert_eq!(p.header.ssrc, params.ssrc);
+            assert_eq!(p.header.payload_type, params.payload_type);
+            assert!(!p.header.extension && p.header.extensions.is_empty());
+            let _ = p.marshal();
+        }
+    }
+
+    /// What the forwarder asks of the I/O loop names only live tracks and sinks, and no queue
+    /// is longer than allowed.
+    fn check_outputs(&mut self) {
         while let Some(out) = self.f.poll_output() {
             match out {
                 Output::KeyframeRequest(track) => assert!(TRACKS.iter().any(|(k, _)| *k == track)),
