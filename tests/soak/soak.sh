@@ -10,10 +10,9 @@
 # --pupils subscribers (default 30), each its own ICE/DTLS/SRTP peer, for --minutes (default 30).
 # Every --interval seconds (default 5; 2 with --short) it samples the server process from /proc:
 # resident memory (VmRSS), open file descriptors (/proc/PID/fd), threads, and the live tokio
-# tasks the bench server reports (its --tasks-file, one task per lesson, per WebSocket, per
-# recording worker...). When the lesson
-# ends (the generator closes every socket; the teacher-absent timeout is 5 s here) it waits for
-# the server to settle. Checks, one `soak check: PASS|FAIL ...` line each:
+# tasks the bench server reports (its --tasks-file: a task per lesson, per WebSocket, per
+# recording worker...). When the lesson ends (the generator closes every socket; the
+# teacher-absent timeout is 5 s here) it waits for the server to settle. Checks, one `soak check: PASS|FAIL ...` line each:
 #   memory   RSS at the end of the lesson is less than 10 % above RSS at the end of warm-up
 #            (warm-up: the first 2 minutes of the lesson, 15 s with --short);
 #   fds      open descriptors come back to the idle baseline taken before the lesson;
@@ -23,7 +22,8 @@
 #   media    every pupil connected and got video, and over the lesson's last minute (20 s with
 #            --short) the pupils together lost under 1 % of packets: one pupil who had stopped
 #            receiving would alone be 1/30 = 3.3 %;
-#   alive    the server process is still running at the end.
+#   alive    the server process is still running at the end;
+#   panics   none in the server's log.
 # Prints a table of samples (one row a minute; every row with --short) and the checks. Exit
 # status 0 only if every check passed. --short is the CI mode (about 90 s in all, debug build).
 # Samples: OUT/samples.csv; the generator's JSON result: OUT/result.jsonl.
