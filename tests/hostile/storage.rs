@@ -49,6 +49,7 @@ where
 
 impl Recorded {
     async fn start() -> Result<Recorded> {
+        remove_stale_folders();
         let dir = DataDir::new("hostile-storage")?;
         let args = dir.server_args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -65,6 +66,19 @@ impl Recorded {
 
     fn key_file(&self) -> PathBuf {
         self.dir.key_file("sch_demo")
+    }
+}
+
+/// The recorded server lives in a `static`, so its data folder is never dropped: remove those
+/// of earlier runs whose test process has gone (`livegate-hostile-storage-<pid>-<n>`).
+fn remove_stale_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("livegate-hostile-storage-").and_then(|r| r.split('-').next()) else { continue };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
@@ -92,8 +106,14 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A private copy of the object folder.
-fn objects_copy(r: &Recorded, label: &str) -> Result<DataDir> {
+/// A private copy of the object folder, taken between review-route cases (which change the
+/// live folder for a moment).
+async fn objects_copy(r: &Recorded, label: &str) -> Result<DataDir> {
+    let _turn = r.turn.lock().await;
+    copy_unlocked(r, label)
+}
+
+fn copy_unlocked(r: &Recorded, label: &str) -> Result<DataDir> {
     let copy = DataDir::new(label)?;
     copy_dir(&r.objects(), &copy.path).context("copying the objects")?;
     Ok(copy)
@@ -140,7 +160,7 @@ const ALTERED: &str = "the segment was altered or is incomplete";
 #[test]
 fn flipped_byte_in_a_segment_fails_verify() {
     storage_case("flipped_byte_in_a_segment_fails_verify", |r| async move {
-        let copy = objects_copy(r, "flip")?;
+        let copy = objects_copy(r, "flip").await?;
         verify_passes(&copy.path, &r.key_file(), &r.rec).await?;
         let seg = &segments(&copy.path, &r.rec)?[0];
         let mut data = std::fs::read(seg)?;
@@ -154,7 +174,7 @@ fn flipped_byte_in_a_segment_fails_verify() {
 #[test]
 fn truncated_segment_fails_verify() {
     storage_case("truncated_segment_fails_verify", |r| async move {
-        let copy = objects_copy(r, "trunc")?;
+        let copy = objects_copy(r, "trunc").await?;
         let seg = &segments(&copy.path, &r.rec)?[1];
         let data = std::fs::read(seg)?;
         std::fs::write(seg, &data[..data.len() - 100])?;
@@ -165,7 +185,7 @@ fn truncated_segment_fails_verify() {
 #[test]
 fn deleted_segment_fails_verify() {
     storage_case("deleted_segment_fails_verify", |r| async move {
-        let copy = objects_copy(r, "delete")?;
+        let copy = objects_copy(r, "delete").await?;
         let segs = segments(&copy.path, &r.rec)?;
         std::fs::remove_file(segs.last().unwrap())?;
         verify_fails(&copy.path, &r.key_file(), &r.rec, &[], "no such object").await
@@ -175,7 +195,7 @@ fn deleted_segment_fails_verify() {
 #[test]
 fn reordered_segments_fail_verify() {
     storage_case("reordered_segments_fail_verify", |r| async move {
-        let copy = objects_copy(r, "reorder")?;
+        let copy = objects_copy(r, "reorder").await?;
         let segs = segments(&copy.path, &r.rec)?;
         let (a, b) = (std::fs::read(&segs[0])?, std::fs::read(&segs[1])?);
         std::fs::write(&segs[0], &b)?;
@@ -187,7 +207,7 @@ fn reordered_segments_fail_verify() {
 #[test]
 fn segment_from_another_recording_fails_verify() {
     storage_case("segment_from_another_recording_fails_verify", |r| async move {
-        let copy = objects_copy(r, "swap")?;
+        let copy = objects_copy(r, "swap").await?;
         let ours = segments(&copy.path, &r.rec)?;
         let theirs = segments(&copy.path, &r.other)?;
         std::fs::copy(&theirs[0], &ours[0])?;
@@ -198,7 +218,7 @@ fn segment_from_another_recording_fails_verify() {
 #[test]
 fn swapped_manifest_fails_verify() {
     storage_case("swapped_manifest_fails_verify", |r| async move {
-        let copy = objects_copy(r, "manifest")?;
+        let copy = objects_copy(r, "manifest").await?;
         std::fs::copy(copy.path.join(&r.other).join("manifest"), copy.path.join(&r.rec).join("manifest"))?;
         verify_fails(&copy.path, &r.key_file(), &r.rec, &[], "manifest:").await
     });
@@ -207,15 +227,17 @@ fn swapped_manifest_fails_verify() {
 #[test]
 fn manifest_not_matching_the_audit_chain_fails_verify() {
     storage_case("manifest_not_matching_the_audit_chain_fails_verify", |r| async move {
+        let copy = objects_copy(r, "hash").await?;
         let wrong = "0".repeat(64);
-        verify_fails(&r.objects(), &r.key_file(), &r.rec, &["--manifest-sha256", &wrong], "is not the one in the audit chain").await
+        verify_fails(&copy.path, &r.key_file(), &r.rec, &["--manifest-sha256", &wrong], "is not the one in the audit chain").await
     });
 }
 
 #[test]
 fn wrong_school_key_fails_verify() {
     storage_case("wrong_school_key_fails_verify", |r| async move {
-        verify_fails(&r.objects(), &r.dir.key_file("sch_other"), &r.rec, &[], "manifest:").await
+        let copy = objects_copy(r, "key").await?;
+        verify_fails(&copy.path, &r.dir.key_file("sch_other"), &r.rec, &[], "manifest:").await
     });
 }
 
@@ -223,7 +245,7 @@ fn wrong_school_key_fails_verify() {
 /// `recording_tampered`, then restores the folder and checks the recording opens again.
 async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let _turn = r.turn.lock().await;
-    let backup = objects_copy(r, "backup")?;
+    let backup = copy_unlocked(r, "backup")?;
     let live = r.objects();
     tamper(&live)?;
     let result = async {
@@ -297,8 +319,10 @@ fn review_refuses_a_re_sealed_older_manifest() {
     });
 }
 
-/// A private copy of the server's SQLite database (with its write-ahead log).
-fn db_copy(r: &Recorded, label: &str) -> Result<(DataDir, PathBuf)> {
+/// A private copy of the server's SQLite database (with its write-ahead log), taken between
+/// review-route cases (whose views write to the audit log).
+async fn db_copy(r: &Recorded, label: &str) -> Result<(DataDir, PathBuf)> {
+    let _turn = r.turn.lock().await;
     let copy = DataDir::new(label)?;
     let db = r.dir.db_path();
     let target = copy.path.join("db.sqlite");
@@ -313,7 +337,7 @@ fn db_copy(r: &Recorded, label: &str) -> Result<(DataDir, PathBuf)> {
 
 /// Changes the copy with `sql`, then `livegate audit verify` must fail with `sentence`.
 async fn audit_fails(r: &Recorded, label: &str, sql: &[&str], sentence: &str) -> Result<()> {
-    let (_copy, db) = db_copy(r, label)?;
+    let (_copy, db) = db_copy(r, label).await?;
     let url = format!("sqlite:{}", db.display());
     let bin = livegate_tests::server::binary_path();
     let (ok, text) = run(&bin, &["audit".into(), "verify".into(), "--database-url".into(), url.clone()]).await?;
