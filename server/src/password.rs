@@ -24,6 +24,24 @@ pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// How many hashes or verifications run at once. Each Argon2id run takes 19 MiB; a class signing
+/// in together would otherwise run one per blocking thread, and the allocator keeps what each
+/// thread used (30 sign-ins took the server from 131 to 588 MiB in the soak, BENCHMARKS.md).
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Runs `work` (a hash or a verification) on a blocking thread once one of the few permits is
+/// free; `None` if the task failed.
+pub async fn run_bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = permits().acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// A hash that no password matches, verified against when an account does not exist so that
 /// timing does not reveal which emails have accounts.
 pub fn decoy() -> &'static str {

@@ -87,7 +87,7 @@ pub async fn set_password(State(app): State<App>, ApiJson(body): ApiJson<SetPass
         return Err(ErrorCode::WeakPassword.into());
     }
     let password = body.password;
-    let hashed = tokio::task::spawn_blocking(move || password::hash(&password)).await.map_err(|_| ErrorCode::Internal)?;
+    let hashed = password::run_bounded(move || password::hash(&password)).await.ok_or(ErrorCode::Internal)?;
     if hashed.is_empty() {
         return Err(ErrorCode::Internal.into());
     }

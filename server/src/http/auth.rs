@@ -100,7 +100,7 @@ impl Authenticator for PasswordSignIn {
         // Verify against a decoy for unknown accounts so timing does not reveal which exist.
         let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_owned());
         let password = claim.password;
-        let ok = tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.unwrap_or(false);
+        let ok = password::run_bounded(move || password::verify(&password, &stored)).await.unwrap_or(false);
         let user = user.filter(|_| ok).ok_or(ErrorCode::BadCredentials)?;
         Ok(Proof { user, method: AuthMethod::Password })
     }
