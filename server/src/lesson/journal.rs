@@ -195,9 +195,19 @@ impl Lesson {
         self.report("end", self.store.log_lesson_end(school, lesson, now_ms(), reason).await);
     }
 
-    /// The lesson and everyone in it are still here.
-    pub(super) async fn journal_heartbeat(&self) {
-        self.report("heartbeat", self.store.log_heartbeat(&self.handle.info.id, now_ms()).await);
+    /// The lesson and everyone in it are still here. The write runs beside the task, one at a
+    /// time: while the database is unreachable it waits up to the store's timeout, and the
+    /// lesson (grants, removals, enforcement) must not wait with it.
+    pub(super) fn journal_heartbeat(&mut self) {
+        if self.beating.as_ref().is_some_and(|b| !b.is_finished()) {
+            return;
+        }
+        let (store, lesson) = (self.store.clone(), self.handle.info.id.clone());
+        self.beating = Some(tokio::spawn(async move {
+            if let Err(e) = store.log_heartbeat(&lesson, now_ms()).await {
+                tracing::error!(%lesson, error = %e, what = "heartbeat", "could not write the livestream log");
+            }
+        }));
     }
 }
 

@@ -144,6 +144,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         absent_since: Some(Instant::now()),
         recheck_at: None,
         next_beat: Instant::now() + crate::store::log::HEARTBEAT,
+        beating: None,
     };
     tokio::spawn(lesson.run(rx, media_rx, changes));
     handle
@@ -172,6 +173,8 @@ struct Lesson {
     recheck_at: Option<Instant>,
     /// When to heartbeat the livestream log next.
     next_beat: Instant,
+    /// The heartbeat write in flight, if any (it runs beside the task; see `journal_heartbeat`).
+    beating: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What woke the lesson task.
@@ -249,7 +252,7 @@ impl Lesson {
                     self.end(Ended::TeacherAway).await;
                 }
                 Wake::Heartbeat => {
-                    self.journal_heartbeat().await;
+                    self.journal_heartbeat();
                     self.next_beat = Instant::now() + crate::store::log::HEARTBEAT;
                 }
             }

@@ -377,15 +377,16 @@ impl Store {
         Ok(())
     }
 
-    /// The lesson's task is alive at `at`, and so is everyone still in it.
+    /// The lesson's task is alive at `at`, and so is everyone still in it. It only moves
+    /// `last_seen` forward: a heartbeat written late never moves it back, nor before a join.
     pub async fn log_heartbeat(&self, lesson: &LessonId, at: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE log_lessons SET last_seen = $1 WHERE id = $2 AND ended_at IS NULL")
+        sqlx::query("UPDATE log_lessons SET last_seen = $1 WHERE id = $2 AND ended_at IS NULL AND last_seen < $1")
             .bind(at)
             .bind(lesson.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE log_sessions SET last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL")
+        sqlx::query("UPDATE log_sessions SET last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL AND last_seen < $1")
             .bind(at)
             .bind(lesson.as_str())
             .execute(&mut *tx)
