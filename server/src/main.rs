@@ -99,22 +99,9 @@ impl Overrides {
     }
 }
 
-/// Makes glibc serve every allocation of 4 MiB or more with its own mapping, returned to the system
-/// when freed. Each password check allocates 19 MiB (Argon2id); with glibc's moving threshold the
-/// second one onwards came from per-thread arenas that keep it, so a class signing in at once left
-/// the server about 400 MiB larger for good (measured: 21 sign-ins, +410 MiB before, see
-/// BENCHMARKS.md "Soak").
-fn return_large_blocks_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, under glibc's own lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    return_large_blocks_to_the_system();
+    livegate::password::return_large_blocks_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "info,rtc=warn,rtc_dtls=error".into()))
         .with_writer(std::io::stderr)

@@ -42,6 +42,19 @@ pub async fn run_bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 's
     tokio::task::spawn_blocking(work).await.ok()
 }
 
+/// Makes glibc serve every allocation of 4 MiB or more with its own mapping, returned to the system
+/// when freed. Each password check allocates 19 MiB (Argon2id); with glibc's moving threshold the
+/// second one onwards came from per-thread arenas that keep it, so a class signing in at once left
+/// the server about 400 MiB larger for good (measured: 21 sign-ins, +410 MiB before, see
+/// BENCHMARKS.md "Soak"). Every server binary calls it first thing.
+pub fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, under glibc's own lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
 /// A hash that no password matches, verified against when an account does not exist so that
 /// timing does not reveal which emails have accounts.
 pub fn decoy() -> &'static str {

@@ -64,6 +64,7 @@ enum Recording {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    livegate::password::return_large_blocks_to_the_system();
     tracing_subscriber_init();
     let args = Args::parse();
     if args.recording == Recording::Off {
