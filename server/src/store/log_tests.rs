@@ -5,21 +5,7 @@
 use super::*;
 use crate::ids::{ClassId, Email};
 use crate::store::log_read::{intervals, LogFilter, LogScope};
-use crate::store::tests::{postgres_url, seeded_sqlite};
-
-async fn stores() -> Vec<Store> {
-    let mut out = vec![seeded_sqlite().await];
-    if let Some(url) = postgres_url().await {
-        let pg = Store::open(&url).await.unwrap();
-        crate::store::seed::seed_if_empty(&pg).await.unwrap();
-        out.push(pg);
-    }
-    out
-}
-
-fn demo() -> SchoolId {
-    SchoolId::parse("sch_demo").unwrap()
-}
+use crate::store::tests::{demo, stores};
 
 async fn uid(store: &Store, email: &str) -> UserId {
     store.user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap().id

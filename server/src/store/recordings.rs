@@ -258,22 +258,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{postgres_url, seeded_sqlite};
-
-    fn demo() -> SchoolId {
-        SchoolId::parse("sch_demo").unwrap()
-    }
-
-    /// SQLite always, PostgreSQL when the suite has one.
-    async fn stores() -> Vec<Store> {
-        let mut out = vec![seeded_sqlite().await];
-        if let Some(url) = postgres_url().await {
-            let pg = Store::open(&url).await.unwrap();
-            crate::store::seed::seed_if_empty(&pg).await.unwrap();
-            out.push(pg);
-        }
-        out
-    }
+    use crate::store::tests::{demo, stores};
 
     async fn new_recording(store: &Store, id: &str) {
         let (lesson, class, teacher) = (LessonId::generate(), ClassId::parse("7a").unwrap(), UserId::parse("usr_t").unwrap());

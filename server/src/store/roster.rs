@@ -354,23 +354,8 @@ mod tests {
     use super::*;
     use crate::ids::Email;
     use crate::roster_csv::parse;
-    use crate::store::tests::{postgres_url, seeded_sqlite};
+    use crate::store::tests::{demo, stores};
     use crate::store::ConsentState;
-
-    fn demo() -> SchoolId {
-        SchoolId::parse("sch_demo").unwrap()
-    }
-
-    /// The stores to run each test on: SQLite always, PostgreSQL when the suite has one.
-    async fn stores() -> Vec<Store> {
-        let mut out = vec![seeded_sqlite().await];
-        if let Some(url) = postgres_url().await {
-            let pg = Store::open(&url).await.unwrap();
-            crate::store::seed::seed_if_empty(&pg).await.unwrap();
-            out.push(pg);
-        }
-        out
-    }
 
     async fn count(store: &Store, table: &str) -> i64 {
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(store.pool()).await.unwrap();

@@ -33,6 +33,18 @@ async fn postgres() -> Option<Store> {
     Some(store)
 }
 
+/// The seeded stores a test runs on: SQLite always, PostgreSQL when the suite has one.
+pub(crate) async fn stores() -> Vec<Store> {
+    let mut out = vec![seeded_sqlite().await];
+    out.extend(postgres().await);
+    out
+}
+
+/// The demo school's id.
+pub(crate) fn demo() -> SchoolId {
+    SchoolId::parse("sch_demo").unwrap()
+}
+
 /// Runs a test body against SQLite and, where available, PostgreSQL.
 macro_rules! both {
     ($name:ident, $body:expr) => {
@@ -45,10 +57,6 @@ macro_rules! both {
             }
         }
     };
-}
-
-fn demo() -> SchoolId {
-    SchoolId::parse("sch_demo").unwrap()
 }
 
 async fn uid(store: &Store, email: &str) -> UserId {
