@@ -80,13 +80,24 @@ impl SeqSet {
 }
 
 impl RxStats {
-    /// `(expected, received)` distinct video sequence numbers from the first to the last
-    /// seen: `expected - received` packets never arrived (lost and not retransmitted).
-    pub fn video_seq_span(&self) -> (u64, u64) {
+    /// The newest video sequence number seen so far (unwrapped), to pass to
+    /// [`RxStats::video_seq_span_to`] later.
+    pub fn video_seq_mark(&self) -> u64 {
+        self.video_seqs.lock().unwrap().last
+    }
+
+    /// `(expected, missing)` over the video sequence numbers from the first seen up to `mark`:
+    /// `missing` holds the positions (0 = the first) that never arrived, lost and not
+    /// retransmitted. Taking the mark a while before counting gives the packets near it time to
+    /// be recovered, so only real losses count.
+    pub fn video_seq_span_to(&self, mark: u64) -> (u64, Vec<u64>) {
         let s = self.video_seqs.lock().unwrap();
         match s.first {
-            Some(first) => (s.last - first + 1, s.seen.len() as u64),
-            None => (0, 0),
+            Some(first) if mark >= first => {
+                let missing = (first..=mark).filter(|n| !s.seen.contains(n)).map(|n| n - first).collect();
+                (mark - first + 1, missing)
+            }
+            _ => (0, Vec::new()),
         }
     }
 
