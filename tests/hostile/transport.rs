@@ -91,7 +91,7 @@ fn rtp(seq: u16) -> Vec<u8> {
     p.extend_from_slice(&rand::random::<u32>().to_be_bytes());
     p.extend_from_slice(&rand::random::<u32>().to_be_bytes());
     p.extend_from_slice(&[0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a]);
-    p.extend(std::iter::repeat(0xab).take(900));
+    p.extend(std::iter::repeat_n(0xab, 900));
     p
 }
 

@@ -55,7 +55,7 @@ fn encode_clip() -> Result<Clip> {
         let video = parse_ivf(&std::fs::read(&ivf)?)?;
         let opus = parse_ogg_opus(&std::fs::read(&ogg)?)?;
         if video.len() < 60 || !video[0].keyframe {
-            bail!("unexpected VP8 clip: {} frames, first keyframe={}", video.len(), video.first().map_or(false, |f| f.keyframe));
+            bail!("unexpected VP8 clip: {} frames, first keyframe={}", video.len(), video.first().is_some_and(|f| f.keyframe));
         }
         if opus.len() < 100 {
             bail!("unexpected Opus clip: {} packets", opus.len());
@@ -133,7 +133,7 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<Vec<Bytes>> {
             body += len;
             if len < 255 {
                 let packet = std::mem::take(&mut partial);
-                if !(packet.starts_with(b"OpusHead") || packet.starts_with(b"OpusTags")) && !packet.is_empty() {
+                if !(packet.starts_with(b"OpusHead") || packet.starts_with(b"OpusTags") || packet.is_empty()) {
                     packets.push(Bytes::from(packet));
                 }
             }

@@ -450,8 +450,12 @@ pub struct PendingPublisher {
     state: watch::Receiver<RTCPeerConnectionState>,
     clip: Arc<Clip>,
     keyframes_on_request: bool,
-    tracks: Vec<(RtpCodecKind, Arc<TrackLocalStaticSample>, u32, u8, Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>)>,
+    tracks: Vec<OfferedTrack>,
 }
+
+/// One track of a pending offer: its kind, the track, its SSRC, its default payload type and
+/// its transceiver.
+type OfferedTrack = (RtpCodecKind, Arc<TrackLocalStaticSample>, u32, u8, Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>);
 
 impl PendingPublisher {
     /// Builds a sendonly peer connection with VP8 video and/or Opus audio and creates its offer

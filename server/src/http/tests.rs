@@ -171,8 +171,7 @@ async fn every_response_carries_security_headers() {
 /// the server over HTTPS.
 #[tokio::test]
 async fn security_headers_on_every_route_and_hsts_only_over_https() {
-    let mut https = Config::default();
-    https.tls = Some(crate::config::TlsConfig { cert: "unused.pem".into(), key: "unused.pem".into() });
+    let https = Config { tls: Some(crate::config::TlsConfig { cert: "unused.pem".into(), key: "unused.pem".into() }), ..Config::default() };
     for (config, hsts) in [(Config::default(), false), (https, true)] {
         let app = app_with(config).await;
         let mut calls: Vec<(Method, String, Option<&str>)> = route_table().into_iter().map(|(m, p, _, _)| (m, concrete(p), None)).collect();

@@ -280,7 +280,7 @@ impl Store {
     /// Appends one event.
     pub async fn log_event(&self, e: &NewEvent) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
-        insert_event(&mut *conn, e).await
+        insert_event(&mut conn, e).await
     }
 
     /// A participant took a seat: their session opens and the admission is logged with it.

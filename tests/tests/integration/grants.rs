@@ -12,7 +12,7 @@ use std::time::Duration;
 fn has_grant(m: &Value, media: &str) -> bool {
     m.get("grants")
         .and_then(Value::as_array)
-        .map_or(false, |g| g.iter().any(|x| x.as_str() == Some(media)))
+        .is_some_and(|g| g.iter().any(|x| x.as_str() == Some(media)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +23,7 @@ async fn pupil_without_grant_cannot_publish() {
         let teacher = &lesson.teacher;
         let ada = Participant::join(&server, seed::ADA, &lesson.id).await?;
         ensure!(
-            ada.joined.get("grants").and_then(Value::as_array).map_or(false, |g| g.is_empty()),
+            ada.joined.get("grants").and_then(Value::as_array).is_some_and(|g| g.is_empty()),
             "ada should start with no grants: {}",
             ada.joined
         );
