@@ -303,9 +303,18 @@ class Participant:
 
     async def publish_camera(self, stream_id: str, video: MediaStreamTrack, audio: MediaStreamTrack | None):
         """Offer a `camera` stream (VP8 video and optionally Opus audio, send-only) and apply the answer."""
+        return await self.publish(stream_id, "camera", video, audio)
+
+    async def publish(
+        self, stream_id: str, kind: str, video: MediaStreamTrack | None, audio: MediaStreamTrack | None
+    ) -> RTCPeerConnection:
+        """Offer a stream of `kind` (VP8 video and/or Opus audio, send-only) and apply the answer."""
         pc = new_peer_connection()
-        vt = pc.addTransceiver(video, direction="sendonly")
-        vt.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"])
+        if video is not None:
+            vt = pc.addTransceiver(video, direction="sendonly")
+            vt.setCodecPreferences(
+                [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"]
+            )
         if audio is not None:
             at = pc.addTransceiver(audio, direction="sendonly")
             at.setCodecPreferences(
@@ -313,9 +322,7 @@ class Participant:
             )
         await pc.setLocalDescription(await pc.createOffer())
         self.published[stream_id] = pc
-        await self.send(
-            {"type": "publish", "stream_id": stream_id, "kind": "camera", "sdp": pc.localDescription.sdp}
-        )
+        await self.send({"type": "publish", "stream_id": stream_id, "kind": kind, "sdp": pc.localDescription.sdp})
         reply = await self.expect(
             lambda m: m["type"] in ("answer", "error") and m.get("stream_id") == stream_id,
             f"answer to publish {stream_id}",
