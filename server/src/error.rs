@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
+    BadDate,
     BadCredentials,
     NotSignedIn,
     ForbiddenRole,
@@ -73,6 +74,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             BadRequest => "bad_request",
+            BadDate => "bad_date",
             BadCredentials => "bad_credentials",
             NotSignedIn => "not_signed_in",
             ForbiddenRole => "forbidden_role",
@@ -131,6 +133,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             BadRequest => "The request was not in the expected form.",
+            BadDate => "Dates must be real calendar days written YYYY-MM-DD, and the first day may not be after the last.",
             BadCredentials => "That email and password do not match an account.",
             NotSignedIn => "Please sign in first.",
             ForbiddenRole => "Your role does not allow this.",
@@ -188,7 +191,7 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            BadRequest | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia | WeakPassword => StatusCode::BAD_REQUEST,
+            BadRequest | BadDate | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia | WeakPassword => StatusCode::BAD_REQUEST,
             BadCredentials | NotSignedIn | TicketInvalid | TokenInvalid | NotJoined => StatusCode::UNAUTHORIZED,
             ForbiddenRole | NotOnRoster | WrongSchool | RemovedByTeacher | NotGranted | CrossSite | DomainNotTrusted
             | ConsentMissing | ConsentWithdrawn | ConsentOptedOut | AccountDisabled | RefusedByTeacher | CameraAlwaysOff => {
@@ -263,7 +266,7 @@ mod tests {
     fn wire_names_match_serde() {
         use ErrorCode::*;
         for code in [
-            BadRequest, BadCredentials, NotSignedIn, ForbiddenRole, NotFound, NotOnRoster, DomainNotTrusted,
+            BadRequest, BadDate, BadCredentials, NotSignedIn, ForbiddenRole, NotFound, NotOnRoster, DomainNotTrusted,
             ConsentMissing, ConsentWithdrawn, ConsentOptedOut, AccountDisabled, InLobby, RefusedByTeacher,
             Conflict, TooManyAttempts, PayloadTooLarge, CsvNotUtf8, CsvEmpty, CsvBadHeader, CsvMalformed,
             CsvTooManyRows, RosterInvalid, RoleMismatch, CannotChangeSelf, WrongSchool,

@@ -3,7 +3,11 @@
 
 import { request } from './api.js';
 
-/** @typedef {{class_id?: string, pupil_id?: string, from?: number, to?: number}} LogFilter */
+/**
+ * The log's filters. Dates are calendar days as picked (`YYYY-MM-DD`, both inclusive); the
+ * server reads them as whole days in the school's time zone, not the browser's.
+ * @typedef {{class_id?: string, pupil_id?: string, from_date?: string, to_date?: string}} LogFilter
+ */
 
 /**
  * The filter as a query string (without `?`); empty values are left out.

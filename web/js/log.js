@@ -10,7 +10,7 @@ import { addNote, attendance, concerns, exportLinks, lessonLog, listLessons } fr
 
 /** @type {{role: string, display_name: string} | null} */
 let user = null;
-/** @type {{class_id?: string, from?: number, to?: number}} */
+/** @type {import('./log-api.js').LogFilter} */
 let filter = {};
 
 const SECTIONS = ['log-list', 'log-lesson', 'log-pupil'];
@@ -91,16 +91,15 @@ function lessonCard(l) {
   ]);
 }
 
-/** Reads the filter form into `filter` (dates as local midnights). */
+/**
+ * Reads the filter form into `filter`. The dates go as picked (`YYYY-MM-DD`): the server
+ * makes them whole days in the school's time zone, whatever this browser's clock says.
+ */
 function readFilter() {
   const cls = /** @type {HTMLSelectElement} */ (byId('filter-class')).value;
   const from = /** @type {HTMLInputElement} */ (byId('filter-from')).value;
   const to = /** @type {HTMLInputElement} */ (byId('filter-to')).value;
-  filter = {
-    class_id: cls || undefined,
-    from: from ? new Date(`${from}T00:00`).getTime() : undefined,
-    to: to ? new Date(`${to}T00:00`).getTime() + 86_400_000 : undefined,
-  };
+  filter = { class_id: cls || undefined, from_date: from || undefined, to_date: to || undefined };
 }
 
 async function drawList() {
@@ -120,6 +119,7 @@ async function drawList() {
   const links = exportLinks(filter);
   byId('export-intervals').setAttribute('href', links.intervals);
   byId('export-lessons').setAttribute('href', links.lessons);
+  byId('log-exports').hidden = false;
   show('log-list');
   if (user && user.role === 'leader') await drawConcerns();
 }
@@ -219,6 +219,7 @@ async function drawPupil(id) {
 
 async function render() {
   byId('log-error').textContent = '';
+  byId('filter-error').textContent = '';
   const r = route(location.hash);
   try {
     if (r.kind === 'lesson') await drawLesson(r.id);
@@ -226,6 +227,17 @@ async function render() {
     else await drawList();
     byId('log-title').focus({ preventScroll: true });
   } catch (err) {
+    if (r.kind === 'list' && err instanceof ApiError && err.code === 'bad_date') {
+      // Keep the filter on screen so the dates can be put right.
+      byId('log-lessons').replaceChildren();
+      byId('log-empty').hidden = true;
+      byId('log-exports').hidden = true;
+      const reversed = filter.from_date && filter.to_date && filter.from_date > filter.to_date;
+      byId('filter-error').textContent = reversed ? 'The From day must be on or before the To day.' : err.message;
+      show('log-list');
+      byId('filter-from').focus();
+      return;
+    }
     for (const s of SECTIONS) byId(s).hidden = true;
     fail(explain(err));
   }

@@ -124,6 +124,12 @@ export const getPrivacy = (pupilId) => request('GET', `/api/admin/pupils/${enc(p
 /** @param {string} pupilId @param {Privacy} privacy @returns {Promise<{pupil_id: string, privacy: Privacy}>} */
 export const setPrivacy = (pupilId, privacy) => request('PUT', `/api/admin/pupils/${enc(pupilId)}/privacy`, privacy);
 
+/** @returns {Promise<{time_zone: string, zones: string[]}>} the school's zone and those it may pick */
+export const getTimeZone = () => request('GET', '/api/admin/time-zone');
+
+/** @param {string} zone an IANA name such as Europe/London @returns {Promise<null>} */
+export const setTimeZone = (zone) => request('PUT', '/api/admin/time-zone', { time_zone: zone });
+
 /**
  * @param {string} classId
  * @returns {Promise<{class: {id: string, name: string}, pupils: ReadinessRow[]}>}

@@ -1,6 +1,7 @@
 // The superuser's administration view: routes `#/admin/<section>[/<id>]`, the section
 // navigation, and one section panel at a time (users, classes and rosters, trusted domains,
-// consent, code of conduct, privacy profiles), each drawn by its own ui-admin-*.js module.
+// consent, code of conduct, privacy profiles, time zone), each drawn by its own ui-admin-*.js
+// module.
 // @ts-check
 
 import { ApiError } from './api.js';
@@ -13,6 +14,7 @@ import { renderDomains } from './ui-admin-domains.js';
 import { renderConsent } from './ui-admin-consent.js';
 import { renderConduct } from './ui-admin-conduct.js';
 import { renderPrivacy } from './ui-admin-privacy.js';
+import { renderTimeZone } from './ui-admin-timezone.js';
 
 /** @typedef {import('./ui-admin-api.js').AdminUser} AdminUser */
 
@@ -35,6 +37,7 @@ const SECTIONS = {
   consent: renderConsent,
   conduct: renderConduct,
   privacy: renderPrivacy,
+  timezone: renderTimeZone,
 };
 
 /**

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::ApiJson;
-use super::log_export::{counts, intervals_csv, lessons_csv, Clock};
+use super::log_export::{counts, intervals_csv, lessons_csv, parse_day, zone_names, Clock};
 use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
 use crate::error::{ApiError, ErrorCode};
@@ -43,6 +43,32 @@ async fn audit(app: &App, user: &UserRecord, scope: &LogScope, action: &str, det
 async fn clock(app: &App, user: &UserRecord) -> Result<Clock, ApiError> {
     let school = app.store.school(&user.school).await?.ok_or(ErrorCode::NotFound)?;
     Ok(Clock::new(&school.time_zone))
+}
+
+/// The filters of the log's lists and exports as a reader sends them: `from_date` and
+/// `to_date` are calendar days (`YYYY-MM-DD`, both inclusive), whole days in the school's
+/// time zone, never the reader's. Unknown parameters are `bad_request`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pupil_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to_date: Option<String>,
+}
+
+impl LogQuery {
+    /// The store's filter: the days turned into UTC ms on the school's clock. A date that is
+    /// not a real `YYYY-MM-DD` day, or a range that ends before it starts, is `bad_date`.
+    pub fn filter(&self, clock: &Clock) -> Result<LogFilter, ApiError> {
+        let day = |s: &Option<String>| parse_day(s.as_deref().unwrap_or("")).map_err(|_| ApiError(ErrorCode::BadDate));
+        let (from, to) = clock.days(day(&self.from_date)?, day(&self.to_date)?).map_err(|_| ErrorCode::BadDate)?;
+        Ok(LogFilter { class_id: self.class_id.clone(), pupil_id: self.pupil_id.clone(), from, to })
+    }
 }
 
 fn lesson_json(l: &LessonRow, clock: &Clock) -> Value {
@@ -83,11 +109,12 @@ fn log_json(log: &LessonLog, clock: &Clock, now: i64) -> Value {
 pub async fn list(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-    ApiQuery(filter): ApiQuery<LogFilter>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = reader(&user)?;
     let clock = clock(&app, &user).await?;
-    audit(&app, &user, &scope, "log.view", json!({"list": filter})).await?;
+    let filter = query.filter(&clock)?;
+    audit(&app, &user, &scope, "log.view", json!({"list": query})).await?;
     let rows = app.store.log_lessons(&user.school, &scope, &filter).await?;
     let lessons: Vec<Value> = rows.iter().map(|l| lesson_json(l, &clock)).collect();
     Ok(Json(json!({"time_zone": clock.zone, "lessons": lessons})))
@@ -151,14 +178,15 @@ pub async fn attendance(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(pupil): Path<String>,
-    ApiQuery(mut filter): ApiQuery<LogFilter>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = reader(&user)?;
+    let clock = clock(&app, &user).await?;
+    let mut filter = query.filter(&clock)?;
     let pupil = UserId::parse(&pupil).ok_or(ErrorCode::NotFound)?;
     let record = app.store.user(&pupil).await?.filter(|p| p.school == user.school).ok_or(ErrorCode::NotFound)?;
     filter.pupil_id = Some(pupil.to_string());
     audit(&app, &user, &scope, "log.view", json!({"pupil": pupil})).await?;
-    let clock = clock(&app, &user).await?;
     let now = now_ms();
     let mut total = 0;
     let mut rows = Vec::new();
@@ -202,21 +230,23 @@ fn csv_response(name: &str, body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
 }
 
-async fn export(app: &App, user: &UserRecord, filter: &LogFilter, what: &str) -> Result<(Vec<LessonLog>, Clock), ApiError> {
+async fn export(app: &App, user: &UserRecord, query: &LogQuery, what: &str) -> Result<(Vec<LessonLog>, Clock), ApiError> {
     let scope = reader(user)?;
-    audit(app, user, &scope, "log.export", json!({"export": what, "filter": filter})).await?;
-    let mut logs = app.store.lesson_logs(&user.school, &scope, filter).await?;
+    let clock = clock(app, user).await?;
+    let filter = query.filter(&clock)?;
+    audit(app, user, &scope, "log.export", json!({"export": what, "filter": query})).await?;
+    let mut logs = app.store.lesson_logs(&user.school, &scope, &filter).await?;
     logs.reverse(); // oldest first reads best in a spreadsheet
-    Ok((logs, clock(app, user).await?))
+    Ok((logs, clock))
 }
 
 /// `GET /api/log/intervals.csv`: one row per presence interval.
 pub async fn intervals_export(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-    ApiQuery(filter): ApiQuery<LogFilter>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let (logs, clock) = export(&app, &user, &filter, "intervals").await?;
+    let (logs, clock) = export(&app, &user, &query, "intervals").await?;
     Ok(csv_response("livestream-log-attendance.csv", intervals_csv(&logs, &clock, now_ms())))
 }
 
@@ -224,9 +254,9 @@ pub async fn intervals_export(
 pub async fn lessons_export(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-    ApiQuery(filter): ApiQuery<LogFilter>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let (logs, clock) = export(&app, &user, &filter, "lessons").await?;
+    let (logs, clock) = export(&app, &user, &query, "lessons").await?;
     Ok(csv_response("livestream-log-lessons.csv", lessons_csv(&logs, &clock)))
 }
 
@@ -234,6 +264,12 @@ pub async fn lessons_export(
 #[serde(deny_unknown_fields)]
 pub struct ZoneBody {
     time_zone: String,
+}
+
+/// `GET /api/admin/time-zone`: the school's time zone and the zones it may pick (superusers).
+pub async fn get_time_zone(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<Value>, ApiError> {
+    let clock = clock(&app, &user).await?;
+    Ok(Json(json!({"time_zone": clock.zone, "zones": zone_names()})))
 }
 
 /// `PUT /api/admin/time-zone`: the school's time zone for showing the log (superusers).
@@ -286,7 +322,7 @@ mod tests {
         assert_eq!(call(&app, Method::GET, "/api/log/concerns", Some(&leader), "").await.0, StatusCode::OK);
         assert_eq!(count("log.view").await, 2);
         assert_eq!(call(&app, Method::GET, "/api/log/intervals.csv", Some(&teacher), "").await.0, StatusCode::OK);
-        assert_eq!(call(&app, Method::GET, "/api/log/lessons.csv?from=0", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(call(&app, Method::GET, "/api/log/lessons.csv?from_date=2026-01-01", Some(&leader), "").await.0, StatusCode::OK);
         assert_eq!(count("log.export").await, 2);
         let (status, body) = call(&app, Method::GET, "/api/log/lessons?colour=red", Some(&leader), "").await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
@@ -297,5 +333,112 @@ mod tests {
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (_, body) = call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await;
         assert_eq!(body["time_zone"], "Europe/Dublin");
+        let (status, body) = call(&app, Method::GET, "/api/admin/time-zone", Some(&admin), "").await;
+        assert_eq!((status, body["time_zone"].as_str()), (StatusCode::OK, Some("Europe/Dublin")));
+        assert!(body["zones"].as_array().is_some_and(|z| z.iter().any(|n| n == "Europe/London")));
+    }
+
+    /// Lessons of 7a started at these instants (RFC 3339, UTC), as the lesson task logs them.
+    async fn lessons_at(app: &crate::http::App, starts: &[&str]) -> Vec<String> {
+        use crate::ids::{ClassId, Email, LessonId};
+        let teacher = app.store.user_by_email(&Email::parse("teacher@demo.sch.uk").unwrap()).await.unwrap().unwrap();
+        let mut ids = Vec::new();
+        for start in starts {
+            let id = LessonId::generate();
+            let at = start.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+            let l = crate::store::log::NewLesson {
+                id: id.clone(),
+                school: SchoolId::parse("sch_demo").unwrap(),
+                class: ClassId::parse("7a").unwrap(),
+                class_name: "7A Science".into(),
+                started_by: teacher.id.clone(),
+                recording_id: None,
+                scheduled: None,
+                at,
+            };
+            app.store.log_lesson_start(&l).await.unwrap();
+            ids.push(id.to_string());
+        }
+        ids
+    }
+
+    /// The body of a GET that answers 200 with text (the CSV exports).
+    async fn text(app: &crate::http::App, path: &str, cookie: &str) -> String {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(path).header("cookie", cookie).body(axum::body::Body::empty()).unwrap();
+        let res = super::super::router(app.clone()).oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    /// The ids a list answer holds, or its error code.
+    fn ids(status: StatusCode, body: &serde_json::Value) -> Result<Vec<String>, String> {
+        match body["lessons"].as_array() {
+            Some(ls) if status == StatusCode::OK => Ok(ls.iter().filter_map(|l| l["id"].as_str().map(str::to_owned)).collect()),
+            _ => Err(format!("{status} {}", body["error"]["code"].as_str().unwrap_or(""))),
+        }
+    }
+
+    /// A day in the filter is the school's whole day: 23 hours on the day the clocks go
+    /// forward, 25 on the day they go back, and another zone's day once a superuser changes it.
+    #[tokio::test]
+    async fn the_date_filter_selects_lessons_by_the_schools_day() {
+        let app = app().await;
+        let late_march = "2026-03-29T23:30:00Z"; // 00:30 BST on Monday the 30th
+        let eve_of_autumn = "2026-10-24T23:30:00Z"; // 00:30 BST on Sunday the 25th
+        let late_autumn = "2026-10-25T23:30:00Z"; // 23:30 GMT on Sunday the 25th
+        let winter = "2026-12-01T12:00:00Z";
+        let all = lessons_at(&app, &[late_march, eve_of_autumn, late_autumn, winter]).await;
+        let [march, eve, late, dec] = [&all[0], &all[1], &all[2], &all[3]];
+        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let list = |q: &'static str| {
+            let (app, leader) = (app.clone(), leader.clone());
+            async move {
+                let (status, body) = call(&app, Method::GET, &format!("/api/log/lessons?{q}"), Some(&leader), "").await;
+                ids(status, &body)
+            }
+        };
+        assert_eq!(list("from_date=2026-03-30&to_date=2026-03-30").await, Ok(vec![march.clone()]));
+        assert_eq!(list("from_date=2026-03-29&to_date=2026-03-29").await, Ok(vec![]), "not on the UTC day");
+        assert_eq!(list("from_date=2026-10-25&to_date=2026-10-25").await, Ok(vec![late.clone(), eve.clone()]), "the 25-hour day, newest first");
+        assert_eq!(list("from_date=2026-10-24&to_date=2026-10-24").await, Ok(vec![]));
+        assert_eq!(list("from_date=2026-10-26").await, Ok(vec![dec.clone()]));
+        assert_eq!(list("to_date=2026-03-30").await, Ok(vec![march.clone()]));
+        assert_eq!(list("from_date=2026-03-01&to_date=2026-12-31&class_id=7a").await.map(|v| v.len()), Ok(4));
+        assert_eq!(list("from_date=&to_date=").await.map(|v| v.len()), Ok(4), "empty is no bound");
+        // The exports take the same days.
+        let csv = text(&app, "/api/log/lessons.csv?from_date=2026-10-25&to_date=2026-10-25", &leader).await;
+        assert!(csv.contains(eve.as_str()) && csv.contains(late.as_str()) && !csv.contains(march.as_str()) && !csv.contains(dec.as_str()), "{csv}");
+        // In New York the March lesson was on Sunday evening (19:30 EDT).
+        let admin = sign_in(&app, "admin@demo.sch.uk", "demo-admin").await;
+        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"America/New_York"}"#).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(list("from_date=2026-03-29&to_date=2026-03-29").await, Ok(vec![march.clone()]));
+        assert_eq!(list("from_date=2026-03-30&to_date=2026-03-30").await, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn bad_dates_are_refused_with_a_stable_code_and_change_nothing() {
+        let app = app().await;
+        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let school = SchoolId::parse("sch_demo").unwrap();
+        let before = app.store.audit_entries(&school, 100_000).await.unwrap().len();
+        for q in [
+            "from_date=2026-02-30", "to_date=2026-13-01", "from_date=2026-3-1", "from_date=20260301", "from_date=2026-03-01T00:00",
+            "from_date=yesterday", "from_date=1774742400000", "from_date=2026-03-02&to_date=2026-03-01", "to_date=%202026-03-01",
+        ] {
+            for path in ["/api/log/lessons", "/api/log/lessons.csv", "/api/log/intervals.csv", "/api/log/pupils/usr_x/attendance"] {
+                let (status, body) = call(&app, Method::GET, &format!("{path}?{q}"), Some(&leader), "").await;
+                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_date")), "{path}?{q}");
+                assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("YYYY-MM-DD")));
+            }
+        }
+        // The old millisecond bounds are gone: one way to filter by date.
+        for q in ["from=0", "to=1", "from_date=2026-03-01&from_date=2026-03-02"] {
+            let (status, body) = call(&app, Method::GET, &format!("/api/log/lessons?{q}"), Some(&leader), "").await;
+            assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{q}");
+        }
+        assert_eq!(app.store.audit_entries(&school, 100_000).await.unwrap().len(), before, "nothing audited, nothing read");
     }
 }

@@ -1,9 +1,11 @@
 //! The livestream log as people read it: times in the school's time zone (stored in UTC,
 //! shown across the clock changes with the zone's abbreviation, so the repeated hour in
-//! October is never ambiguous), and the two CSV exports (one row per presence interval, one
+//! October is never ambiguous), calendar days of the filters as the school's whole days, and
+//! the two CSV exports (one row per presence interval, one
 //! row per lesson), frozen by the golden files `server/golden/log-*.csv`. Every CSV cell that a
 //! spreadsheet would run as a formula is defused with a leading apostrophe.
 
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -40,6 +42,65 @@ impl Clock {
     pub fn local_opt(&self, ms: Option<i64>) -> String {
         ms.map(|ms| self.local(ms)).unwrap_or_default()
     }
+
+    /// The first instant of a calendar day in this zone, as UTC ms: local midnight, or the
+    /// first moment of the day where the clocks jump over midnight. `None` beyond the zone
+    /// database's range.
+    pub fn day_start(&self, day: Date) -> Option<i64> {
+        day.to_zoned(self.tz.clone()).ok().map(|z| z.timestamp().as_millisecond())
+    }
+
+    /// Whole school days `from..=to` (either may be absent) as UTC ms: `from` inclusive at the
+    /// start of its day, `to` exclusive at the start of the day after. A day is the school's,
+    /// so it is 23 hours long when the clocks go forward and 25 when they go back, whatever
+    /// the reader's own clock says. `None` where a bound is absent or beyond the calendar.
+    pub fn days(&self, from: Option<Date>, to: Option<Date>) -> Result<(Option<i64>, Option<i64>), BadDate> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(BadDate);
+            }
+        }
+        let start = from.and_then(|d| self.day_start(d));
+        let end = to.and_then(|d| d.tomorrow().ok()).and_then(|d| self.day_start(d));
+        Ok((start, end))
+    }
+}
+
+/// The zones a school may pick, sorted: the bundled database's places (`Europe/London`)
+/// and `UTC`; old aliases (`GB`, `US/Eastern`) and `Etc/` offsets are left out.
+pub fn zone_names() -> Vec<String> {
+    const AREAS: &[&str] = &["Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/", "Pacific/"];
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_owned())
+        .filter(|n| n == "UTC" || AREAS.iter().any(|a| n.starts_with(a)))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A date that is not a real calendar day written `YYYY-MM-DD`, or a range that ends before
+/// it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadDate;
+
+/// A calendar day written exactly `YYYY-MM-DD` (as an HTML date input sends it); an empty
+/// string is no day. Anything else, such as `2026-02-30`, `2026-3-1` or a time, is [`BadDate`].
+pub fn parse_day(s: &str) -> Result<Option<Date>, BadDate> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+        return Err(BadDate);
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<i16>().map_err(|_| BadDate);
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let month = i8::try_from(month).map_err(|_| BadDate)?;
+    let day = i8::try_from(day).map_err(|_| BadDate)?;
+    Date::new(year, month, day).map(Some).map_err(|_| BadDate)
 }
 
 /// A cell a spreadsheet will not run: text starting with `=`, `+`, `-`, `@`, a tab or a

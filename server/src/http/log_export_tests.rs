@@ -1,5 +1,5 @@
 //! The exports with injected times, frozen by golden files (`UPDATE_GOLDEN=1` rewrites them),
-//! and the school clock across the BST/GMT changes.
+//! the school clock across the BST/GMT changes, and the school's calendar days (the filters).
 
 use super::*;
 use crate::store::log_read::{EventRow, LessonRow, NoteRow, SessionRow};
@@ -26,6 +26,90 @@ fn the_clock_follows_the_clock_changes() {
     assert_eq!(Clock::new("Mars/Olympus").zone, DEFAULT_ZONE);
     assert_eq!(Clock::new("UTC").local(SPRING), "2026-03-29 00:50:00 UTC");
     assert_eq!(c.local(i64::MAX), "", "out of range is empty, not a panic");
+}
+
+/// UTC ms of an RFC 3339 instant.
+fn utc(s: &str) -> i64 {
+    s.parse::<Timestamp>().unwrap().as_millisecond()
+}
+
+fn day(s: &str) -> Option<Date> {
+    parse_day(s).unwrap()
+}
+
+/// The school's days, `from` inclusive and `to` exclusive, in UTC ms.
+fn days(c: &Clock, from: &str, to: &str) -> (Option<i64>, Option<i64>) {
+    c.days(day(from), day(to)).unwrap()
+}
+
+#[test]
+fn a_day_is_the_schools_day_across_the_clock_changes() {
+    let c = london();
+    // 29 March 2026, clocks forward: 23 hours, from 00:00 GMT to 00:00 BST (23:00 UTC).
+    assert_eq!(days(&c, "2026-03-29", "2026-03-29"), (Some(utc("2026-03-29T00:00:00Z")), Some(utc("2026-03-29T23:00:00Z"))));
+    // 25 October 2026, clocks back: 25 hours, from 00:00 BST (23:00 UTC the day before) to 00:00 GMT.
+    assert_eq!(days(&c, "2026-10-25", "2026-10-25"), (Some(utc("2026-10-24T23:00:00Z")), Some(utc("2026-10-26T00:00:00Z"))));
+    // A summer day starts at 23:00 UTC the day before; a winter day at midnight UTC.
+    assert_eq!(days(&c, "2026-06-16", ""), (Some(utc("2026-06-15T23:00:00Z")), None));
+    assert_eq!(days(&c, "", "2026-12-01"), (None, Some(utc("2026-12-02T00:00:00Z"))));
+    assert_eq!(days(&c, "", ""), (None, None));
+    // Lessons that a UTC (or a reader's own) midnight would put on the wrong day.
+    let within = |t: i64, from: &str, to: &str| {
+        let (a, b) = days(&c, from, to);
+        a.map_or(true, |a| t >= a) && b.map_or(true, |b| t < b)
+    };
+    let late_march = utc("2026-03-29T23:30:00Z"); // 00:30 BST on the 30th
+    assert!(within(late_march, "2026-03-30", "2026-03-30") && !within(late_march, "2026-03-29", "2026-03-29"));
+    let eve_of_autumn = utc("2026-10-24T23:30:00Z"); // 00:30 BST on the 25th
+    assert!(within(eve_of_autumn, "2026-10-25", "2026-10-25") && !within(eve_of_autumn, "2026-10-24", "2026-10-24"));
+    let late_autumn = utc("2026-10-25T23:30:00Z"); // 23:30 GMT, still the 25th
+    assert!(within(late_autumn, "2026-10-25", "2026-10-25") && !within(late_autumn, "2026-10-26", "2026-10-26"));
+    let saturday_night = utc("2026-03-28T23:30:00Z"); // 23:30 GMT on the 28th
+    assert!(within(saturday_night, "2026-03-28", "2026-03-28") && !within(saturday_night, "2026-03-29", "2026-03-29"));
+    // The same days in another zone are other instants.
+    assert_eq!(days(&Clock::new("UTC"), "2026-10-25", "2026-10-25"), (Some(utc("2026-10-25T00:00:00Z")), Some(utc("2026-10-26T00:00:00Z"))));
+}
+
+#[test]
+fn a_day_whose_midnight_never_happens_starts_when_the_clocks_land() {
+    // Chile puts its clocks forward at midnight: 6 September 2026 starts at 01:00 -03.
+    let santiago = Clock::new("America/Santiago");
+    assert_eq!(days(&santiago, "2026-09-06", "2026-09-06"), (Some(utc("2026-09-06T04:00:00Z")), Some(utc("2026-09-07T03:00:00Z"))));
+    // ... and back at midnight: 4 April 2026 runs 25 hours, to the one midnight of the 5th.
+    assert_eq!(days(&santiago, "2026-04-04", "2026-04-04"), (Some(utc("2026-04-04T03:00:00Z")), Some(utc("2026-04-05T04:00:00Z"))));
+}
+
+#[test]
+fn only_real_days_written_in_full_are_dates() {
+    assert_eq!(parse_day("2026-02-28"), Ok(Date::new(2026, 2, 28).ok()));
+    assert_eq!(parse_day("2028-02-29"), Ok(Date::new(2028, 2, 29).ok()), "a leap day");
+    assert_eq!(parse_day(""), Ok(None), "no day");
+    for bad in [
+        "2026-02-29", "2026-02-30", "2026-13-01", "2026-00-10", "2026-01-00", "2026-3-1", "26-03-01", "20260301", "2026/03/01",
+        "2026-03-01T00:00", "2026-03-01 ", " 2026-03-01", "+2026-03-01", "2026-0a-01", "yesterday", "1774742400000",
+        "\u{ff12}\u{ff10}\u{ff12}\u{ff16}-03-01", "2026-03-0\u{1d7ce}",
+    ] {
+        assert_eq!(parse_day(bad), Err(BadDate), "{bad:?}");
+    }
+    let c = london();
+    assert_eq!(c.days(day("2026-03-02"), day("2026-03-01")), Err(BadDate), "a range that ends before it starts");
+    assert!(c.days(day("2026-03-01"), day("2026-03-01")).is_ok(), "one day");
+    // The calendar's ends are no bound, not a panic.
+    assert_eq!(days(&c, "0000-01-01", "9999-12-31").1, None);
+    assert!(days(&c, "0000-01-01", "9999-12-31").0.is_some());
+}
+
+#[test]
+fn the_zone_list_holds_places_not_aliases() {
+    let zones = zone_names();
+    for z in ["Europe/London", "Europe/Dublin", "America/Santiago", "Asia/Kolkata", "UTC"] {
+        assert!(zones.iter().any(|n| n == z), "{z}");
+    }
+    for z in ["GB", "US/Eastern", "Etc/GMT+5", "posixrules"] {
+        assert!(!zones.iter().any(|n| n == z), "{z}");
+    }
+    assert!(zones.windows(2).all(|w| w[0] < w[1]), "sorted, once each");
+    assert!(zones.iter().all(|z| Clock::new(z).zone == *z), "every one is a zone the clock knows");
 }
 
 #[test]

@@ -178,6 +178,7 @@ fn log_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/log/intervals.csv", Access::SignedIn, get(log::intervals_export)),
         (Method::GET, "/api/log/lessons.csv", Access::SignedIn, get(log::lessons_export)),
         (Method::GET, "/api/log/concerns", Access::Leader, get(log::concerns)),
+        (Method::GET, "/api/admin/time-zone", Access::Superuser, get(log::get_time_zone)),
         (Method::PUT, "/api/admin/time-zone", Access::Superuser, put(log::set_time_zone)),
     ]
 }

@@ -113,9 +113,9 @@ pub struct ConcernRow {
     pub recording_id: Option<String>,
 }
 
-/// Filters for the log's lists and exports.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+/// Filters for the log's lists and exports, in UTC (the routes turn the reader's calendar
+/// days into these on the school's clock: `http::log::LogQuery`).
+#[derive(Debug, Clone, Default)]
 pub struct LogFilter {
     pub class_id: Option<String>,
     pub pupil_id: Option<String>,
