@@ -116,7 +116,7 @@ impl Lesson {
     /// Removes someone the gate no longer admits, then records why.
     async fn revoke(&mut self, id: &ParticipantId, user: &UserId, code: ErrorCode) {
         tracing::info!(lesson = %self.handle.info.id, participant = %id, %user, reason = code.as_str(), "admission revoked");
-        self.journal_event(EventKind::AdmissionRevoked, None, Some(user), Some(code.as_str())).await;
+        self.journal_event(EventKind::AdmissionRevoked, None, Some(user), Some(code.as_str()));
         self.send(id, ServerMsg::Removed { reason: code });
         self.leave(id, Left::Gate(code)).await;
         self.audit(user, "admission.revoke", user, Some(code)).await;

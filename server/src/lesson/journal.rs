@@ -1,18 +1,22 @@
-//! The lesson's side of the livestream log ([`crate::store::log`]): the lesson task writes what
-//! it does (seats, leaves with their reason, lobby decisions, grants, mutes, removals,
+//! The lesson's side of the livestream log ([`crate::store::log`]): the lesson task records
+//! what it does (seats, leaves with their reason, lobby decisions, grants, mutes, removals,
 //! refusals, the end) as it does it, and heartbeats its open rows so a crash can be closed
 //! at the last moment the server knew. Everything here is a server observation; the only
 //! thing taken from the client's side is the User-Agent header of its WebSocket, summarised.
 //!
-//! A write that fails is reported and the lesson goes on: the log never holds up a lesson.
+//! The lesson task never waits for the log: each entry is stamped with the moment the lesson
+//! acted and queued for the lesson's writer ([`super::journal_writer`]), which writes them in
+//! order on its own task, retries them while the database is unreachable, reports and drops
+//! one that fails for any other reason, and finishes the queue after the lesson has ended.
 
+use super::journal_writer::Entry;
 use super::people::Seat;
 use super::Lesson;
 use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, UserId};
 use crate::proto::LessonRole;
 use crate::store::log::{EventKind, NewEvent, NewLesson, NewSession};
-use crate::store::{now_ms, ConsentState};
+use crate::store::now_ms;
 
 /// Why someone left the lesson, as the log records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,15 +50,6 @@ impl Left {
 pub(super) enum Ended {
     ByTeacher,
     TeacherAway,
-}
-
-fn consent_name(c: ConsentState) -> &'static str {
-    match c {
-        ConsentState::Current => "current",
-        ConsentState::Missing => "missing",
-        ConsentState::Withdrawn => "withdrawn",
-        ConsentState::OptedOut => "opted_out",
-    }
 }
 
 /// A medium's wire name.
@@ -114,16 +109,10 @@ pub fn device_summary(ua: &str) -> String {
 }
 
 impl Lesson {
-    fn report(&self, what: &str, r: crate::store::Result<()>) {
-        if let Err(e) = r {
-            tracing::error!(lesson = %self.handle.info.id, error = %e, what, "could not write the livestream log");
-        }
-    }
-
     /// Opens the lesson's log: called first thing by its task.
-    pub(super) async fn journal_start(&self) {
+    pub(super) fn journal_start(&self) {
         let info = &self.handle.info;
-        let l = NewLesson {
+        self.journal.push(Entry::Start(NewLesson {
             id: info.id.clone(),
             school: info.school.clone(),
             class: info.class.clone(),
@@ -132,13 +121,12 @@ impl Lesson {
             recording_id: info.recorder.as_ref().map(|r| r.id.clone()),
             scheduled: info.scheduled,
             at: now_ms(),
-        };
-        self.report("lesson start", self.store.log_lesson_start(&l).await);
+        }));
     }
 
     /// Appends one event about this lesson.
-    pub(super) async fn journal_event(&self, kind: EventKind, actor: Option<&UserId>, subject: Option<&UserId>, detail: Option<&str>) {
-        let e = NewEvent {
+    pub(super) fn journal_event(&self, kind: EventKind, actor: Option<&UserId>, subject: Option<&UserId>, detail: Option<&str>) {
+        self.journal.push(Entry::Event(NewEvent {
             lesson: self.handle.info.id.clone(),
             school: self.handle.info.school.clone(),
             at: now_ms(),
@@ -146,8 +134,7 @@ impl Lesson {
             actor: actor.cloned(),
             subject: subject.cloned(),
             detail: detail.map(str::to_owned),
-        };
-        self.report(kind.as_str(), self.store.log_event(&e).await);
+        }));
     }
 
     /// The user of a member or of someone waiting in the lobby.
@@ -155,49 +142,46 @@ impl Lesson {
         self.members.get(id).map(|m| m.user.clone()).or_else(|| self.lobby.iter().find(|(w, _)| w == id).map(|(_, w)| w.user.clone()))
     }
 
-    /// Someone takes a seat: their session opens with their consent as it stands now.
-    pub(super) async fn journal_seat(&self, id: &ParticipantId, seat: &Seat, role: LessonRole) {
-        let school = &self.handle.info.school;
-        let (consent, conduct_version) = if role == LessonRole::Pupil {
-            let state = self.store.consent_state(school, &seat.user).await.map(consent_name).unwrap_or("unknown");
-            let version = self.store.consents(school, &seat.user).await.ok().and_then(|r| r.first().map(|c| c.conduct_version));
-            (state, version)
-        } else {
-            ("not_required", None)
-        };
-        let s = NewSession {
+    /// Someone takes a seat: their session opens. A pupil's consent (state and code-of-conduct
+    /// version) is read by the writer just before it writes the row, not here: the gate read
+    /// the database a moment ago, and a second read here could hold the lesson for the
+    /// store's timeout if the database went away in between (see `journal_writer`).
+    pub(super) fn journal_seat(&self, id: &ParticipantId, seat: &Seat, role: LessonRole) {
+        let session = NewSession {
             id: id.clone(),
             lesson: self.handle.info.id.clone(),
-            school: school.clone(),
+            school: self.handle.info.school.clone(),
             user: seat.user.clone(),
             role: role_name(role),
             at: now_ms(),
-            consent,
-            conduct_version,
+            consent: if role == LessonRole::Pupil { "unknown" } else { "not_required" },
+            conduct_version: None,
             device: seat.device.clone(),
         };
-        self.report("join", self.store.log_join(&s).await);
+        self.journal.push(Entry::Join { session, read_consent: role == LessonRole::Pupil });
     }
 
     /// A member's session closes.
-    pub(super) async fn journal_leave(&self, id: &ParticipantId, why: Left) {
-        let (school, lesson) = (&self.handle.info.school, &self.handle.info.id);
-        self.report("leave", self.store.log_leave(school, lesson, id, now_ms(), why.as_str()).await);
+    pub(super) fn journal_leave(&self, id: &ParticipantId, why: Left) {
+        let (school, lesson) = (self.handle.info.school.clone(), self.handle.info.id.clone());
+        self.journal.push(Entry::Leave { school, lesson, id: id.clone(), at: now_ms(), reason: why.as_str() });
     }
 
-    /// The lesson ends, and every open session with it.
-    pub(super) async fn journal_end(&self, why: Ended) {
+    /// The lesson ends, and every open session with it. (The writer still writes this, and
+    /// whatever is queued before it, after the lesson task has finished.)
+    pub(super) fn journal_end(&self, why: Ended) {
         let reason = match why {
             Ended::ByTeacher => "ended_by_teacher",
             Ended::TeacherAway => "teacher_absent",
         };
-        let (school, lesson) = (&self.handle.info.school, &self.handle.info.id);
-        self.report("end", self.store.log_lesson_end(school, lesson, now_ms(), reason).await);
+        let (school, lesson) = (self.handle.info.school.clone(), self.handle.info.id.clone());
+        self.journal.push(Entry::End { school, lesson, at: now_ms(), reason });
     }
 
     /// The lesson and everyone in it are still here. The write runs beside the task, one at a
-    /// time: while the database is unreachable it waits up to the store's timeout, and the
-    /// lesson (grants, removals, enforcement) must not wait with it.
+    /// time, outside the writer's queue: a heartbeat is worth nothing late, so while the
+    /// database is unreachable a missed one is simply skipped (never queued), and the lesson
+    /// (grants, removals, enforcement) does not wait for it.
     pub(super) fn journal_heartbeat(&mut self) {
         if self.beating.as_ref().is_some_and(|b| !b.is_finished()) {
             return;
@@ -205,7 +189,7 @@ impl Lesson {
         let (store, lesson) = (self.store.clone(), self.handle.info.id.clone());
         self.beating = Some(tokio::spawn(async move {
             if let Err(e) = store.log_heartbeat(&lesson, now_ms()).await {
-                tracing::error!(%lesson, error = %e, what = "heartbeat", "could not write the livestream log");
+                tracing::warn!(%lesson, error = %e, what = "heartbeat", "could not write the livestream log");
             }
         }));
     }

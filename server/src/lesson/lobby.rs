@@ -43,7 +43,7 @@ impl Lesson {
             outbox: req.outbox,
             device: req.device,
         };
-        self.journal_event(EventKind::LobbyWaiting, None, Some(&waiting.user), None).await;
+        self.journal_event(EventKind::LobbyWaiting, None, Some(&waiting.user), None);
         self.lobby.push((id.clone(), waiting));
         tracing::info!(lesson = %self.handle.info.id, participant = %id, "waiting in the lobby");
         self.send(&id, ServerMsg::Lobby { participant_id: id.clone(), lesson: self.handle.summary() });
@@ -85,7 +85,7 @@ impl Lesson {
         let teacher = self.members.get(by).map(|m| m.user.clone()).ok_or((ErrorCode::Internal, None))?;
         self.admitted_guests.insert(waiting.user.clone());
         self.audit(&teacher, "lobby.admit", &waiting.user, None).await;
-        self.journal_event(EventKind::LobbyAdmitted, Some(&teacher), Some(&waiting.user), None).await;
+        self.journal_event(EventKind::LobbyAdmitted, Some(&teacher), Some(&waiting.user), None);
         let seat = Seat { user: waiting.user, name: waiting.name, outbox: waiting.outbox, device: waiting.device };
         self.seat(target.clone(), seat, LessonRole::Guest, PrivacyProfile::default()).await;
         self.lobby_changed();
@@ -104,7 +104,7 @@ impl Lesson {
         // Dropping the outbox closes their socket once the `removed` above is delivered.
         self.refused.insert(waiting.user.clone());
         self.audit(&teacher, "lobby.refuse", &waiting.user, Some(ErrorCode::RefusedByTeacher)).await;
-        self.journal_event(EventKind::LobbyRefused, Some(&teacher), Some(&waiting.user), Some(ErrorCode::RefusedByTeacher.as_str())).await;
+        self.journal_event(EventKind::LobbyRefused, Some(&teacher), Some(&waiting.user), Some(ErrorCode::RefusedByTeacher.as_str()));
         self.lobby_changed();
         Ok(())
     }

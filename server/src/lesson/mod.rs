@@ -15,6 +15,7 @@
 
 mod enforce;
 mod journal;
+mod journal_writer;
 mod lobby;
 mod people;
 mod streams;
@@ -38,6 +39,8 @@ use crate::store::{PrivacyProfile, Store, UserRecord};
 
 pub use journal::device_summary;
 use journal::{Ended, Left};
+pub use journal_writer::Flushed;
+use journal_writer::Journal;
 use lobby::Waiting;
 use people::{Member, Seat};
 
@@ -73,6 +76,8 @@ pub struct LessonHandle {
     pub info: Arc<LessonInfo>,
     pub shared: Arc<Mutex<Shared>>,
     tx: mpsc::Sender<LessonMsg>,
+    /// Resolves when the lesson's livestream log writer has written its last entry and exited.
+    pub log_flushed: Flushed,
 }
 
 /// A request to join, from a WebSocket that presented a valid ticket. The lesson runs the
@@ -127,7 +132,9 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
     let (tx, rx) = mpsc::channel(1024);
     let (media_tx, media_rx) = mpsc::channel(1024);
     let shared = Arc::new(Mutex::new(Shared { live: true, ..Default::default() }));
-    let handle = LessonHandle { info: Arc::new(info), shared, tx };
+    // The log's writer runs beside the task: the task queues entries and never waits for them.
+    let (journal, log_flushed) = Journal::start(store.clone(), info.id.clone(), journal_writer::QUEUE, journal_writer::BACKOFF);
+    let handle = LessonHandle { info: Arc::new(info), shared, tx, log_flushed };
     let changes = store.changes();
     let lesson = Lesson {
         handle: handle.clone(),
@@ -145,6 +152,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         recheck_at: None,
         next_beat: Instant::now() + crate::store::log::HEARTBEAT,
         beating: None,
+        journal,
     };
     tokio::spawn(lesson.run(rx, media_rx, changes));
     handle
@@ -175,6 +183,9 @@ struct Lesson {
     next_beat: Instant,
     /// The heartbeat write in flight, if any (it runs beside the task; see `journal_heartbeat`).
     beating: Option<tokio::task::JoinHandle<()>>,
+    /// The livestream log's queue to its writer (`journal_writer`); dropped with the task, and
+    /// the writer then finishes what is queued.
+    journal: Journal,
 }
 
 /// What woke the lesson task.
@@ -206,7 +217,7 @@ impl Lesson {
     ) {
         let school = self.handle.info.school.clone();
         let mut changes = Some(changes);
-        self.journal_start().await;
+        self.journal_start();
         loop {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
             // While the recorder is healthy, check it every second: if it fails, the lesson
@@ -238,7 +249,7 @@ impl Lesson {
                     if let Some(r) = self.handle.info.recorder.clone().filter(|r| r.failed()) {
                         tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
                         let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
-                        self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id)).await;
+                        self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id));
                         let teachers: Vec<ParticipantId> =
                             self.members.iter().filter(|(_, m)| m.role == LessonRole::Teacher).map(|(id, _)| id.clone()).collect();
                         for t in teachers {
@@ -336,7 +347,7 @@ impl Lesson {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(lesson = %self.handle.info.id, error = %e, "admission facts unavailable; refusing");
-                self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(e.code().as_str())).await;
+                self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(e.code().as_str()));
                 let _ = req.reply.send(Err(e.code()));
                 return;
             }
@@ -345,7 +356,7 @@ impl Lesson {
         let role = match decision {
             Decision::Admit(role) => role,
             Decision::Lobby if self.refused.contains(&user) => {
-                self.journal_event(EventKind::Refused, None, Some(&user), Some(ErrorCode::RefusedByTeacher.as_str())).await;
+                self.journal_event(EventKind::Refused, None, Some(&user), Some(ErrorCode::RefusedByTeacher.as_str()));
                 let _ = req.reply.send(Err(ErrorCode::RefusedByTeacher));
                 return;
             }
@@ -357,7 +368,7 @@ impl Lesson {
             }
             Decision::Refuse(code) => {
                 self.audit(&user, "admission.refuse", &user, Some(code)).await;
-                self.journal_event(EventKind::Refused, None, Some(&user), Some(code.as_str())).await;
+                self.journal_event(EventKind::Refused, None, Some(&user), Some(code.as_str()));
                 let _ = req.reply.send(Err(code));
                 return;
             }
@@ -465,7 +476,7 @@ impl Lesson {
         self.set_shared(|s| {
             s.removed.insert(user.clone());
         });
-        self.journal_event(EventKind::Removed, self.user_of(by).as_ref(), Some(&user), None).await;
+        self.journal_event(EventKind::Removed, self.user_of(by).as_ref(), Some(&user), None);
         self.send(target, ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher });
         self.leave(target, Left::Removed).await;
         Ok(())
@@ -475,7 +486,7 @@ impl Lesson {
         if self.in_lobby(who) {
             let user = self.user_of(who);
             self.leave_lobby(who);
-            self.journal_event(EventKind::LobbyLeft, None, user.as_ref(), Some(why.as_str())).await;
+            self.journal_event(EventKind::LobbyLeft, None, user.as_ref(), Some(why.as_str()));
             return;
         }
         let Some(member) = self.members.get(who) else { return };
@@ -486,7 +497,7 @@ impl Lesson {
         // Only those who could see them hear that they left.
         let watchers: Vec<ParticipantId> =
             self.members.keys().filter(|v| *v != who && self.view_of(who, v).is_some()).cloned().collect();
-        self.journal_leave(who, why).await;
+        self.journal_leave(who, why);
         let Some(member) = self.members.remove(who) else { return };
         for r in member.receiving.values() {
             self.streams.remove(&r.key);
@@ -501,7 +512,7 @@ impl Lesson {
     }
 
     async fn end(&mut self, why: Ended) {
-        self.journal_end(why).await;
+        self.journal_end(why);
         self.broadcast(ServerMsg::LessonEnded);
         let waiting: Vec<ParticipantId> = self.lobby.iter().map(|(id, _)| id.clone()).collect();
         for id in waiting {

@@ -154,7 +154,7 @@ impl Lesson {
     /// Seats someone in the lesson: `joined` to them, `participant_joined` to whoever may see
     /// them, the lobby to a teacher, and an offer of every stream already published.
     pub(super) async fn seat(&mut self, id: ParticipantId, seat: Seat, role: LessonRole, privacy: PrivacyProfile) {
-        self.journal_seat(&id, &seat, role).await;
+        self.journal_seat(&id, &seat, role);
         let member = Member {
             user: seat.user,
             name: seat.name,

@@ -173,7 +173,7 @@ impl Lesson {
         self.set_grant(target, media, allow).await;
         self.announce(target);
         let kind = if allow { EventKind::Granted } else { EventKind::Revoked };
-        self.journal_event(kind, self.user_of(by).as_ref(), Some(&subject), Some(super::journal::media_name(media))).await;
+        self.journal_event(kind, self.user_of(by).as_ref(), Some(&subject), Some(super::journal::media_name(media)));
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl Lesson {
         for id in ids {
             let _ = self.unpublish(target, &id, false).await;
         }
-        self.journal_event(EventKind::Muted, self.user_of(by).as_ref(), Some(&subject), None).await;
+        self.journal_event(EventKind::Muted, self.user_of(by).as_ref(), Some(&subject), None);
         Ok(())
     }
 

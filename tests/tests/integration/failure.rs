@@ -1,7 +1,8 @@
 //! Failure tests (issue 7, reliability.md 5 and 7): what a lesson survives. A lossy network
 //! between a pupil and the server (a userspace impairment relay: 5 % loss, 30 ms delay,
 //! reordering) leaves the pupil's video whole thanks to NACK and retransmission; PostgreSQL
-//! restarting mid-lesson neither ends the lesson nor loses a write; `kill -9` mid-lesson leaves
+//! restarting mid-lesson neither ends the lesson nor loses a write (nor what the lesson did
+//! meanwhile: its livestream log is written once the database returns); `kill -9` mid-lesson leaves
 //! a recording that comes back `interrupted` with every segment verifying, and the server takes
 //! new lessons after the restart. (The storage outage is `recording::a_storage_outage_loses_nothing`.)
 //! tests/FAILURE.md says what each proves.
@@ -14,10 +15,11 @@ use livegate_tests::participant::{
 use livegate_tests::postgres::{self, PgCluster};
 use livegate_tests::recording::{field, leader, open_view, recorder_cli, wait_recording, DataDir, ADMIN, ADMIN_PASSWORD};
 use livegate_tests::relay::{Impairment, Relay, RelayConfig, RelayStats};
+use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test_within, seed, Api, Participant, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 /// Each test's limit: media must flow for several seconds, servers restart.
@@ -89,6 +91,61 @@ const PG_OUTAGE: Duration = Duration::from_secs(7);
 /// before the server stops waiting for it.
 const LATE_IN_OUTAGE: Duration = Duration::from_millis(6500);
 
+/// A bound on how long the lesson takes to act on two requests made while PostgreSQL is down.
+/// Generous (it takes milliseconds), and under the 5 s a livestream-log write once held the
+/// lesson for while the database was unreachable: it tells "acted on at once" from "stuck".
+const PROMPT: Duration = Duration::from_secs(4);
+
+/// Milliseconds since the Unix epoch, as the log records times.
+fn wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn has_grant(m: &Value, media: &str) -> bool {
+    m["grants"].as_array().is_some_and(|g| g.iter().any(|x| x == media))
+}
+
+/// While PostgreSQL is down the teacher grants Ada the microphone and takes it back: the
+/// lesson acts on both at once. Returns how long Ada waited for the second.
+async fn grant_and_revoke(lesson: &livegate_tests::participant::Lesson, ada: &Participant) -> Result<Duration> {
+    let mark = ada.conn.mark();
+    let asked = Instant::now();
+    for ty in ["grant", "revoke"] {
+        lesson.teacher.send(ty, json!({"participant_id": ada.id, "media": "microphone"})).await?;
+    }
+    let granted = |m: &Value| msg_type(m) == "grants" && has_grant(m, "microphone");
+    let (i, _) = ada.conn.wait_for(mark, PROMPT, "`grants` with the microphone", granted).await?;
+    let revoked = |m: &Value| msg_type(m) == "grants" && !has_grant(m, "microphone");
+    ada.conn.wait_for(i + 1, PROMPT, "`grants` without the microphone", revoked).await?;
+    Ok(asked.elapsed())
+}
+
+/// Waits for the lesson's log to hold the three events made during the outage (`[from, to]`,
+/// UTC ms), in order and at their own times; returns the log.
+async fn wait_outage_events(api: &Api, lesson: &str, (from, to): (i64, i64), within: Duration) -> Result<Value> {
+    let want = [("granted", "Ada", "microphone"), ("revoked", "Ada", "microphone"), ("left", "Cara", "left")];
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, log) = api.request(Method::GET, &format!("/api/log/lessons/{lesson}"), None).await?;
+        ensure!(status == 200, "the log after the outage: {status} {log}");
+        let seen: Vec<(&str, &str, &str, i64)> = log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (e["kind"].as_str().unwrap_or(""), e["subject_name"].as_str().unwrap_or(""), e["detail"].as_str().unwrap_or(""), e["at"].as_i64().unwrap_or(0)))
+            .filter(|e| ["granted", "revoked", "left"].contains(&e.0))
+            .collect();
+        if seen.len() >= want.len() {
+            let kinds: Vec<(&str, &str, &str)> = seen.iter().map(|e| (e.0, e.1, e.2)).collect();
+            ensure!(kinds == want, "the outage's events, in order: {kinds:?} in {log}");
+            ensure!(seen.iter().all(|e| (from..=to).contains(&e.3)), "times inside the outage {from}..{to}: {seen:?}");
+            return Ok(log);
+        }
+        ensure!(Instant::now() < deadline, "the log never showed what happened during the outage: {log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Adds a trusted domain as the superuser: `(status, body)`.
 async fn add_domain(admin: &Api, domain: &str) -> Result<(u16, Value)> {
     admin.request(Method::POST, "/api/admin/domains", Some(json!({"domain": domain, "note": "failure test"}))).await
@@ -105,8 +162,11 @@ fn spawn_add_domain(admin: &Api, domain: &'static str) -> tokio::task::JoinHandl
 /// dropped and the server does not crash. A superuser change made as the database goes down
 /// fails with the stable `store_unavailable` once the server stops waiting, having changed
 /// nothing, and succeeds when made again; one made shortly before the database returns waits
-/// for it and succeeds. Afterwards a new pupil is admitted with the admission on the audit
-/// chain, and the whole chain verifies.
+/// for it and succeeds. During the outage the teacher grants a pupil the microphone and takes it
+/// back, and another pupil leaves: the lesson acts at once (it does not wait for the log), and
+/// once the database returns the livestream log holds all three, in order, at the times they
+/// happened. Afterwards a new pupil is admitted with the admission on the audit chain, and the
+/// whole chain verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_lesson_loses_nothing() {
     run_test_within("a_postgres_restart_mid_lesson_loses_nothing", LIMIT, async {
@@ -117,21 +177,41 @@ async fn a_postgres_restart_mid_lesson_loses_nothing() {
         let mut server = Server::start_with_args(&["--database-url", &pg.url]).await?;
         let (lesson, camera) = live_7a_with_camera(&server).await?;
         let (ada, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
+        let cara = Participant::join(&server, seed::CARA, &lesson.id).await?;
         let admin = Api::new(&server);
         admin.sign_in(ADMIN, ADMIN_PASSWORD).await?;
 
         pg.halt().await?;
         let down = Instant::now();
+        let halted_ms = wall_ms();
         let video_at_halt = sub.stats.video();
         let early = spawn_add_domain(&admin, "early-in-outage.example.sch.uk");
+        // Log-worthy things the lesson does without the database.
+        let answered = grant_and_revoke(&lesson, &ada).await?;
+        ensure!(answered < PROMPT, "the lesson was slow to act while PostgreSQL was down: {answered:?}");
+        drop(cara); // her connection goes
         tokio::time::sleep_until((down + LATE_IN_OUTAGE).into()).await;
         let late = spawn_add_domain(&admin, "late-in-outage.example.sch.uk");
         tokio::time::sleep_until((down + PG_OUTAGE).into()).await;
         let video_in_outage = sub.stats.video() - video_at_halt;
         ensure!(video_in_outage > 100, "the pupil's video stalled while PostgreSQL was down: {video_in_outage} packets");
         ensure!(server.is_running(), "the server died with PostgreSQL");
+        let resumed_ms = wall_ms();
         pg.resume().await?;
-        eprintln!("PostgreSQL down for {:.1} s; {video_in_outage} video packets reached the pupil meanwhile", down.elapsed().as_secs_f64());
+        let up = Instant::now();
+        eprintln!(
+            "PostgreSQL down for {:.1} s; {video_in_outage} video packets reached the pupil meanwhile; a grant and a revoke made in the outage answered in {answered:?}",
+            down.elapsed().as_secs_f64()
+        );
+
+        // What the lesson did during the outage reaches the log once the database is back.
+        let log = wait_outage_events(&lesson.teacher.api, &lesson.id, (halted_ms, resumed_ms), Duration::from_secs(30)).await?;
+        eprintln!("the outage's log entries were written within {:.1} s of PostgreSQL's return", up.elapsed().as_secs_f64());
+        let cara_left = log["sessions"].as_array().into_iter().flatten().find(|x| x["name"] == "Cara").map(|x| (x["left_reason"].clone(), x["left_at"].as_i64()));
+        ensure!(
+            matches!(&cara_left, Some((reason, Some(at))) if reason == "left" && (halted_ms..=resumed_ms).contains(at)),
+            "Cara's session closes during the outage: {cara_left:?}"
+        );
 
         let (status, body) = early.await??;
         ensure!(status == 503 && body.pointer("/error/code") == Some(&json!("store_unavailable")), "the change early in the outage: {status} {body}");

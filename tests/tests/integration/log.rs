@@ -90,7 +90,22 @@ fn normalise(csv: &str, ids: &[(&str, &str)], seconds_col: Option<usize>) -> Res
     Ok(out)
 }
 
-/// Waits until the lesson's log says the lesson ended.
+/// Waits until the lesson's log holds at least `n` events. The lesson writes its log on a task
+/// of its own, a moment after it acts; the ticket route writes its refusals at once.
+async fn wait_events(api: &Api, lesson: &str, n: usize, within: Duration) -> Result<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let log = get_json(api, &format!("/api/log/lessons/{lesson}")).await?;
+        if log["events"].as_array().map_or(0, Vec::len) >= n {
+            return Ok(log);
+        }
+        ensure!(Instant::now() < deadline, "the log never held {n} events: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the lesson's log says the lesson ended (the lesson's writer writes its entries
+/// in order, so everything the lesson did before its end is written by then).
 async fn wait_ended(api: &Api, lesson: &str, within: Duration) -> Result<Value> {
     let deadline = Instant::now() + within;
     loop {
@@ -113,6 +128,9 @@ async fn a_scripted_lesson_gives_exactly_the_expected_log_and_csv() {
         // Ada's connection drops and she comes back: a new connection replaces the old one.
         let ada_again = Participant::join(&server, seed::ADA, &lesson.id).await?;
         ada.conn.expect_error(0, "replaced", SIGNAL_TIMEOUT).await?;
+        // Eve's refusal below is written by the ticket route, not the lesson's writer: it
+        // follows Ada's rows once those are written (events are listed in the order written).
+        wait_events(&teacher.api, &lesson.id, 5, SIGNAL_TIMEOUT).await?;
         let eve = signed_in(&server, EVE, seed::PUPIL_PASSWORD).await?;
         match eve.ticket(&lesson.id).await? {
             Err(e) => ensure!(e.code == "consent_missing", "eve: {e}"),
@@ -143,7 +161,7 @@ async fn a_scripted_lesson_gives_exactly_the_expected_log_and_csv() {
             ensure!(status == 404 || status == 405, "{method} on a note: {status}");
         }
 
-        let log = get_json(&teacher.api, &format!("/api/log/lessons/{}", lesson.id)).await?;
+        let log = wait_ended(&teacher.api, &lesson.id, SIGNAL_TIMEOUT).await?;
         let rivera = "Ms Rivera";
         let chen = "Dr Chen (partner school)";
         assert_eq!(
@@ -297,7 +315,7 @@ async fn pupils_visitors_and_other_schools_never_read_the_log() {
         let t_mark = lesson.teacher.conn.mark();
         lesson.teacher.send("end_lesson", json!({})).await?;
         lesson.teacher.conn.wait_type(t_mark, "lesson_ended", SIGNAL_TIMEOUT).await?;
-        let log = get_json(&lesson.teacher.api, &format!("/api/log/lessons/{}", lesson.id)).await?;
+        let log = wait_ended(&lesson.teacher.api, &lesson.id, SIGNAL_TIMEOUT).await?;
         let ada_id = log["sessions"].as_array().into_iter().flatten().find(|x| x["name"] == "Ada").map(|x| s(x, "user_id").to_owned());
         let ada_id = ada_id.ok_or_else(|| anyhow!("no Ada in {log}"))?;
 
