@@ -19,7 +19,7 @@ use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{LessonId, UserId};
-use crate::store::log::NoteCategory;
+use crate::store::log::{NewNote, NoteCategory};
 use crate::store::log_read::{intervals, LessonLog, LessonRow};
 use crate::store::{now_ms, LogFilter, LogScope, Role, UserRecord};
 
@@ -165,7 +165,15 @@ pub async fn add_note(
     let log = one(&app, &user, &scope, &id).await?;
     let lesson = LessonId::parse(&log.lesson.id).ok_or(ErrorCode::NotFound)?;
     let at = now_ms();
-    let note = app.store.add_note(&user.school, &lesson, &user.id, at, category, &body.text, body.corrects.as_deref()).await?;
+    let note = app.store.add_note(NewNote {
+        school: &user.school,
+        lesson: &lesson,
+        author: &user.id,
+        at,
+        category,
+        body: &body.text,
+        corrects: body.corrects.as_deref(),
+    }).await?;
     if category == NoteCategory::Concern {
         tracing::info!(lesson = %lesson, note, "concern noted in the livestream log");
     }

@@ -151,6 +151,18 @@ pub struct NewEvent {
     pub detail: Option<String>,
 }
 
+/// One note to append: `corrects` names an earlier note of the same lesson.
+#[derive(Debug, Clone, Copy)]
+pub struct NewNote<'a> {
+    pub school: &'a SchoolId,
+    pub lesson: &'a LessonId,
+    pub author: &'a UserId,
+    pub at: i64,
+    pub category: NoteCategory,
+    pub body: &'a str,
+    pub corrects: Option<&'a str>,
+}
+
 /// A lesson as it starts.
 #[derive(Debug, Clone)]
 pub struct NewLesson {
@@ -456,16 +468,8 @@ impl Store {
 
     /// Appends a note to a lesson's log (and its addition to the audit chain). A note may
     /// correct an earlier note of the same lesson; nothing is ever changed or removed.
-    pub async fn add_note(
-        &self,
-        school: &SchoolId,
-        lesson: &LessonId,
-        author: &UserId,
-        at: i64,
-        category: NoteCategory,
-        body: &str,
-        corrects: Option<&str>,
-    ) -> Result<String> {
+    pub async fn add_note(&self, note: NewNote<'_>) -> Result<String> {
+        let NewNote { school, lesson, author, at, category, body, corrects } = note;
         let body = body.trim();
         if body.is_empty() || body.chars().count() > MAX_NOTE {
             return Err(StoreError::Invalid("note text"));

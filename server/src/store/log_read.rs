@@ -195,14 +195,14 @@ pub fn intervals(sessions: &[SessionRow], now: i64) -> Vec<Interval> {
     for s in sorted {
         let end = s.left_at.unwrap_or(now).max(s.joined_at);
         let merge = out.last().is_some_and(|i| {
-            i.user_id == s.user_id && i.left_at.map_or(true, |left| s.joined_at <= left + RECONNECT_GRACE_MS)
+            i.user_id == s.user_id && i.left_at.is_none_or(|left| s.joined_at <= left + RECONNECT_GRACE_MS)
         });
         if merge {
             let i = out.last_mut().expect("checked");
             let start = s.joined_at.max(covered_to);
             i.seconds += (end - start).max(0);
             covered_to = covered_to.max(end);
-            let later = s.left_at.map_or(true, |l| i.left_at.is_some_and(|il| l >= il));
+            let later = s.left_at.is_none_or(|l| i.left_at.is_some_and(|il| l >= il));
             if later {
                 i.left_at = s.left_at;
                 i.end = s.left_reason.clone();

@@ -7,6 +7,19 @@ use crate::ids::{ClassId, Email};
 use crate::store::log_read::{intervals, LogFilter, LogScope};
 use crate::store::tests::{demo, stores};
 
+/// A note to add, its fields in order.
+fn note<'a>(
+    school: &'a SchoolId,
+    lesson: &'a LessonId,
+    author: &'a UserId,
+    at: i64,
+    category: NoteCategory,
+    body: &'a str,
+    corrects: Option<&'a str>,
+) -> NewNote<'a> {
+    NewNote { school, lesson, author, at, category, body, corrects }
+}
+
 async fn uid(store: &Store, email: &str) -> UserId {
     store.user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap().id
 }
@@ -141,20 +154,20 @@ async fn notes_are_append_only_audited_and_concerns_are_listed_at_once() {
         let lesson = scripted(&store).await;
         let rivera = uid(&store, "teacher@demo.sch.uk").await;
         for bad in ["", "   ", &"x".repeat(MAX_NOTE + 1)] {
-            assert!(matches!(store.add_note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, bad, None).await, Err(StoreError::Invalid(_))));
+            assert!(matches!(store.add_note(note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, bad, None)).await, Err(StoreError::Invalid(_))));
         }
         let other = SchoolId::parse("sch_other").unwrap();
-        assert!(matches!(store.add_note(&other, &lesson, &rivera, T0, NoteCategory::Concern, "text", None).await, Err(StoreError::NotFound)));
-        let first = store.add_note(&demo(), &lesson, &rivera, T0 + 30_000, NoteCategory::Concern, "Ben showed something worrying", None).await.unwrap();
+        assert!(matches!(store.add_note(note(&other, &lesson, &rivera, T0, NoteCategory::Concern, "text", None)).await, Err(StoreError::NotFound)));
+        let first = store.add_note(note(&demo(), &lesson, &rivera, T0 + 30_000, NoteCategory::Concern, "Ben showed something worrying", None)).await.unwrap();
         let concerns = store.concerns(&demo()).await.unwrap();
         assert_eq!(concerns.len(), 1);
         assert_eq!((concerns[0].note.id.as_str(), concerns[0].recording_id.as_deref(), concerns[0].class_name.as_str()), (first.as_str(), Some("rec_x"), "7A Science"));
         assert!(store.concerns(&other).await.unwrap().is_empty());
         assert!(matches!(
-            store.add_note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, "fix", Some("note_nope")).await,
+            store.add_note(note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, "fix", Some("note_nope"))).await,
             Err(StoreError::Invalid(_))
         ));
-        let fix = store.add_note(&demo(), &lesson, &rivera, T0 + 40_000, NoteCategory::Behaviour, "Correction: it was Ben's brother", Some(&first)).await.unwrap();
+        let fix = store.add_note(note(&demo(), &lesson, &rivera, T0 + 40_000, NoteCategory::Behaviour, "Correction: it was Ben's brother", Some(&first))).await.unwrap();
         let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
         let notes: Vec<(&str, &str, Option<&str>)> = log.notes.iter().map(|n| (n.id.as_str(), n.category.as_str(), n.corrects.as_deref())).collect();
         assert_eq!(notes, vec![(first.as_str(), "concern", None), (fix.as_str(), "behaviour", Some(first.as_str()))]);
