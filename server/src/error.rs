@@ -65,6 +65,7 @@ pub enum ErrorCode {
     RecordingTampered,
     ViewExpired,
     StoreUnavailable,
+    ServerStopping,
     Internal,
 }
 
@@ -124,6 +125,7 @@ impl ErrorCode {
             RecordingTampered => "recording_tampered",
             ViewExpired => "view_expired",
             StoreUnavailable => "store_unavailable",
+            ServerStopping => "server_stopping",
             Internal => "internal",
         }
     }
@@ -183,6 +185,7 @@ impl ErrorCode {
             RecordingTampered => "This recording failed its integrity check and will not be shown.",
             ViewExpired => "This viewing has expired. Open the recording again.",
             StoreUnavailable => "The database cannot be reached just now; nothing was changed. Please try again shortly.",
+            ServerStopping => "Livegate is restarting; try again in a minute.",
             Internal => "Something went wrong on the server; nothing was changed.",
         }
     }
@@ -209,7 +212,7 @@ impl ErrorCode {
             ReasonRequired => StatusCode::BAD_REQUEST,
             RecordingUnavailable | ViewExpired => StatusCode::CONFLICT,
             RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
-            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -273,7 +276,7 @@ mod tests {
             LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, TokenInvalid, WeakPassword, NotJoined, ProtocolMismatch,
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
-            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, Internal,
+            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

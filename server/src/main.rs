@@ -152,7 +152,9 @@ async fn main() -> anyhow::Result<()> {
         // Several nodes may share this database: hear about each other's changes.
         store.follow_other_nodes(std::time::Duration::from_millis(500));
     }
-    let running = livegate::http::serve(config, store).await?;
+    // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut running = livegate::http::serve(config, store).await?;
     if demo {
         eprintln!(
             "Livegate demo is running. Open {}://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
@@ -163,13 +165,30 @@ async fn main() -> anyhow::Result<()> {
     }
     let scheme = if running.https { "https" } else { "http" };
     println!("livegate ready http={scheme}://{} media={}", running.http, running.media);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = running.task => { r??; }
-        _ = tokio::signal::ctrl_c() => { eprintln!("shutting down"); }
-        _ = term.recv() => { eprintln!("shutting down"); }
+    let signal = tokio::select! {
+        r = &mut running.task => { r??; return Ok(()); }
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    };
+    stop(running, signal).await
+}
+
+/// Stops gracefully (`http::shutdown`): exits 0 if everything finished within the deadline,
+/// else 1 after saying what was left for the next start-up to close.
+async fn stop(running: livegate::http::Running, signal: &str) -> anyhow::Result<()> {
+    use livegate::http::shutdown::DEADLINE;
+    eprintln!("{signal}: stopping (ending live lessons, at most {} s)", DEADLINE.as_secs());
+    let report = running.stop(DEADLINE).await;
+    if report.unfinished.is_empty() {
+        tracing::info!(lessons = report.lessons_ended, "stopped cleanly: every lesson ended, its recording and log finished");
+        eprintln!("livegate stopped cleanly ({} live lesson(s) ended)", report.lessons_ended);
+        return Ok(());
     }
-    Ok(())
+    for what in &report.unfinished {
+        tracing::warn!(unfinished = %what, "left unfinished at the shutdown deadline");
+    }
+    eprintln!("livegate stopped at the {} s deadline with {} thing(s) unfinished", DEADLINE.as_secs(), report.unfinished.len());
+    std::process::exit(1);
 }
 
 async fn audit_verify(config: &Config) -> anyhow::Result<()> {

@@ -48,6 +48,29 @@ pub enum LessonRole {
     Guest,
 }
 
+/// Why a lesson ended, as `lesson_ended` says and the livestream log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The teacher ended it.
+    EndedByTeacher,
+    /// No teacher was connected for the absence timeout.
+    TeacherAbsent,
+    /// The server is stopping (a deploy or a restart); the lesson can be started again soon.
+    ServerStopping,
+}
+
+impl EndReason {
+    /// The reason as it appears on the wire and in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::EndedByTeacher => "ended_by_teacher",
+            EndReason::TeacherAbsent => "teacher_absent",
+            EndReason::ServerStopping => "server_stopping",
+        }
+    }
+}
+
 /// The state of a lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,7 +202,7 @@ pub enum ServerMsg {
     Removed { reason: ErrorCode },
     Lobby { participant_id: ParticipantId, lesson: LessonSummary },
     LobbyUpdated { waiting: Vec<LobbyEntry> },
-    LessonEnded,
+    LessonEnded { reason: EndReason },
     Pong,
     Error {
         code: ErrorCode,
@@ -289,7 +312,9 @@ mod tests {
                     domain: "partner.sch.uk".into(),
                 }],
             },
-            ServerMsg::LessonEnded,
+            ServerMsg::LessonEnded { reason: EndReason::EndedByTeacher },
+            ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent },
+            ServerMsg::LessonEnded { reason: EndReason::ServerStopping },
             ServerMsg::Pong,
             ServerMsg::error(ErrorCode::NotGranted, Some(sid("cam"))),
         ];

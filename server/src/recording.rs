@@ -161,6 +161,8 @@ pub struct LessonRecorder {
     failed: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
     segments: Arc<AtomicU64>,
+    /// Closes when the recorder's thread has exited (after sealing the manifest).
+    done: tokio::sync::watch::Receiver<()>,
 }
 
 struct StreamState {
@@ -186,10 +188,15 @@ impl LessonRecorder {
         let (tx, rx) = std_mpsc::sync_channel(RECORDER_QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
         let segments = Arc::new(AtomicU64::new(0));
-        let me = Self { id: writer.id().to_owned(), wrapped_key, tx, failed: failed.clone(), dropped: Arc::new(AtomicU64::new(0)), segments: segments.clone() };
+        let (exited, done) = tokio::sync::watch::channel(());
+        let dropped = Arc::new(AtomicU64::new(0));
+        let me = Self { id: writer.id().to_owned(), wrapped_key, tx, failed: failed.clone(), dropped, segments: segments.clone(), done };
         std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(Sink { writer, failed, segments, wake }, rx))
+            .spawn(move || {
+                run(Sink { writer, failed, segments, wake }, rx);
+                drop(exited);
+            })
             .expect("spawn recorder thread");
         me
     }
@@ -214,6 +221,14 @@ impl LessonRecorder {
     /// Segments written so far.
     pub fn segments(&self) -> u64 {
         self.segments.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the recorder has finished (after [`RecorderMsg::Finish`]): every stream's
+    /// last segment and the manifest are sealed in the spool, so the recording is whole even
+    /// if the process stops before the uploader has sent it.
+    pub async fn finished(&self) {
+        let mut done = self.done.clone();
+        while done.changed().await.is_ok() {}
     }
 
     /// Packets dropped because the recorder fell behind.

@@ -207,6 +207,24 @@ impl Server {
         Ok(())
     }
 
+    /// Sends the server SIGTERM (a graceful stop), without waiting for it to exit.
+    pub fn terminate(&self) -> Result<()> {
+        let pid = self.child.id().ok_or_else(|| anyhow!("the server has already exited"))?;
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM {pid}: {status}");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `within` for the server to exit and returns its exit status.
+    pub async fn wait_exit(&mut self, within: Duration) -> Result<std::process::ExitStatus> {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.context("waiting for the server to exit"),
+            Err(_) => bail!("the server did not exit within {within:?}"),
+        }
+    }
+
     /// The last `n` lines the server logged.
     pub fn log_tail(&self, n: usize) -> String {
         tail(&self.log, n)

@@ -35,5 +35,7 @@ mod multinode;
 mod privacy;
 #[path = "integration/recording.rs"]
 mod recording;
+#[path = "integration/shutdown.rs"]
+mod shutdown;
 #[path = "integration/streams.rs"]
 mod streams;

@@ -128,6 +128,7 @@ pub async fn start_lesson(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<StartLesson>,
 ) -> Result<Response, ApiError> {
+    app.shutdown.check()?;
     let class = app.store.class(&user.school, &body.class_id).await?.ok_or(ErrorCode::NotFound)?;
     let scheduled = match (body.scheduled_start, body.scheduled_end) {
         (None, None) => None,
@@ -155,6 +156,13 @@ pub async fn start_lesson(
         scheduled,
     };
     let mut lessons = app.lessons.lock().expect("lessons lock");
+    // Checked again under the lock: a shutdown sets its flag under it, then ends every lesson.
+    if app.shutdown.is_stopping() {
+        if let Some(r) = &info.recorder {
+            r.send(crate::recording::RecorderMsg::Finish);
+        }
+        return Err(ErrorCode::ServerStopping.into());
+    }
     if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {
         // Another request started it meanwhile: this recording ends empty.
         if let Some(r) = &info.recorder {
@@ -228,6 +236,7 @@ pub async fn ticket(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    app.shutdown.check()?;
     let lesson = visible_lesson(&app, &user, &id)?;
     match super::admit(&app, &user, &lesson, "ticket").await? {
         Decision::Refuse(code) => Err(code.into()),

@@ -11,6 +11,7 @@ mod log;
 mod log_export;
 mod recordings;
 mod auth;
+pub mod shutdown;
 mod tls;
 mod web;
 mod ws;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub recordings: Option<Arc<crate::recording::Recordings>>,
     /// Leaders' outstanding recording views.
     pub views: recordings::Views,
+    /// Whether the server is stopping (new work refused), and its open WebSockets.
+    pub shutdown: shutdown::Gate,
 }
 
 /// The shared state as handlers receive it.
@@ -264,6 +267,25 @@ pub struct Running {
     pub https: bool,
     pub media: std::net::SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    app: App,
+    /// Tells the HTTP server to stop accepting and finish its open requests.
+    stop_http: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    /// Stops gracefully within `within` ([`shutdown`]): refuses new work, ends every live
+    /// lesson with `server_stopping`, waits for their recordings and logs and sockets, then
+    /// stops HTTP. Says what was left unfinished if the time ran out.
+    pub async fn stop(mut self, within: std::time::Duration) -> shutdown::Report {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut report = shutdown::stop_lessons(&self.app, deadline).await;
+        let _ = self.stop_http.send(true);
+        if tokio::time::timeout_at(deadline, &mut self.task).await.is_err() {
+            report.unfinished.push("HTTP requests still open".to_owned());
+            self.task.abort();
+        }
+        report
+    }
 }
 
 /// Binds the media socket and the HTTP listener and starts serving.
@@ -285,6 +307,7 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
         lessons: Mutex::new(HashMap::new()),
         recordings,
         views: recordings::Views::default(),
+        shutdown: shutdown::Gate::default(),
     });
     if let Some(r) = app.recordings.clone() {
         tokio::spawn(crate::recording::retention(app.store.clone(), r));
@@ -292,17 +315,30 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     // Closes what a crashed server left open in the livestream log.
     app.store.supervise_log();
     // The peer address feeds the per-address sign-in limit.
-    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let https = acceptor.is_some();
+    let (stop_http, stopping) = tokio::sync::watch::channel(false);
+    let stopped = async move {
+        let mut stopping = stopping;
+        let _ = stopping.wait_for(|s| *s).await;
+    };
     let task = match acceptor {
         Some(acceptor) => {
             use axum::serve::ListenerExt;
             let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
-            tokio::spawn(async move { axum::serve(listener, service).await })
+            tokio::spawn(async move { axum::serve(listener, service).with_graceful_shutdown(stopped).await })
         }
-        None => tokio::spawn(async move { axum::serve(listener, service).await }),
+        None => {
+            use axum::serve::ListenerExt;
+            // Each signalling message goes out at once: with Nagle's algorithm a second small
+            // write (the offer after `joined`) waits for the client's delayed ACK, about 40 ms.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            tokio::spawn(async move { axum::serve(listener, service).with_graceful_shutdown(stopped).await })
+        }
     };
-    Ok(Running { http, https, media: media.local_addr(), task })
+    Ok(Running { http, https, media: media.local_addr(), task, app, stop_http })
 }
 
 /// Starts the recording service; a failure is logged and lessons then refuse pupils.

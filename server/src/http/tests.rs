@@ -24,6 +24,7 @@ pub(super) async fn app_with(config: Config) -> App {
         lessons: Mutex::new(HashMap::new()),
         recordings: Some(crate::recording::test_service()),
         views: recordings::Views::default(),
+        shutdown: shutdown::Gate::default(),
     })
 }
 

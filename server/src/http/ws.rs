@@ -34,7 +34,12 @@ pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws:
     // The server's own observation of the client, summarised for the livestream log.
     let ua = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let device = crate::lesson::device_summary(ua);
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| run(app, socket, device))
+    // Counted while open, so a graceful shutdown can wait for the sockets to close.
+    let open = super::shutdown::Socket::open(&app);
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
+        run(app, socket, device).await;
+        drop(open);
+    })
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
@@ -109,6 +114,7 @@ type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
 
 /// Redeems the ticket, runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, device: String) -> Result<Joined, ErrorCode> {
+    app.shutdown.check()?;
     let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
     let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;

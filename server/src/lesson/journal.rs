@@ -50,6 +50,20 @@ impl Left {
 pub(super) enum Ended {
     ByTeacher,
     TeacherAway,
+    /// The server is stopping (SIGTERM or Ctrl-C): it ends every live lesson of its own first.
+    ServerStopping,
+}
+
+impl Ended {
+    /// The reason `lesson_ended` carries; its name is also the log's `end_reason`.
+    pub(super) fn reason(self) -> crate::proto::EndReason {
+        use crate::proto::EndReason;
+        match self {
+            Ended::ByTeacher => EndReason::EndedByTeacher,
+            Ended::TeacherAway => EndReason::TeacherAbsent,
+            Ended::ServerStopping => EndReason::ServerStopping,
+        }
+    }
 }
 
 /// A medium's wire name.
@@ -170,10 +184,7 @@ impl Lesson {
     /// The lesson ends, and every open session with it. (The writer still writes this, and
     /// whatever is queued before it, after the lesson task has finished.)
     pub(super) fn journal_end(&self, why: Ended) {
-        let reason = match why {
-            Ended::ByTeacher => "ended_by_teacher",
-            Ended::TeacherAway => "teacher_absent",
-        };
+        let reason = why.reason().as_str();
         let (school, lesson) = (self.handle.info.school.clone(), self.handle.info.id.clone());
         self.journal.push(Entry::End { school, lesson, at: now_ms(), reason });
     }

@@ -96,6 +96,9 @@ pub enum LessonMsg {
     Client(ParticipantId, ClientMsg),
     Leave(ParticipantId),
     Media(MediaEvent),
+    /// The server is stopping: end the lesson now, as the teacher would, with the reason
+    /// `server_stopping` (see `http::shutdown`).
+    Stop,
 }
 
 impl LessonHandle {
@@ -240,6 +243,10 @@ impl Lesson {
                 Wake::Msg(LessonMsg::Client(from, msg)) => self.client(from, msg).await,
                 Wake::Msg(LessonMsg::Leave(who)) => self.leave(&who, Left::Closed).await,
                 Wake::Msg(LessonMsg::Media(event)) => self.media_event(event).await,
+                Wake::Msg(LessonMsg::Stop) => {
+                    tracing::info!(lesson = %self.handle.info.id, "the server is stopping; ending the lesson");
+                    self.end(Ended::ServerStopping).await;
+                }
                 Wake::Recheck => {
                     // One re-check covers every announcement queued so far.
                     enforce::drain(&mut changes);
@@ -513,10 +520,11 @@ impl Lesson {
 
     async fn end(&mut self, why: Ended) {
         self.journal_end(why);
-        self.broadcast(ServerMsg::LessonEnded);
+        let ended = ServerMsg::LessonEnded { reason: why.reason() };
+        self.broadcast(ended.clone());
         let waiting: Vec<ParticipantId> = self.lobby.iter().map(|(id, _)| id.clone()).collect();
         for id in waiting {
-            self.send(&id, ServerMsg::LessonEnded);
+            self.send(&id, ended.clone());
         }
         let keys: Vec<StreamKey> = self.streams.keys().copied().collect();
         for key in keys {

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::ids::{ClassId, Email};
-use crate::proto::{Media, Participant};
+use crate::proto::{EndReason, Media, Participant};
 use crate::store::{PrivacyProfile, Role};
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -184,7 +184,7 @@ async fn teacher_taken_off_the_class_is_removed_and_the_lesson_ends() {
     assert_eq!(removed_reason(&teacher.closed().await), Some(ErrorCode::NotOnRoster));
     // Ada is not removed for the teacher's absence; the lesson ends for her after the timeout.
     let seen = ada.closed().await;
-    assert!(seen.iter().any(|m| matches!(m, ServerMsg::LessonEnded)), "{seen:?}");
+    assert!(seen.iter().any(|m| matches!(m, ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent })), "{seen:?}");
     assert!(removed_reason(&seen).is_none());
     assert!(!f.lesson.is_live());
 }
@@ -204,12 +204,12 @@ async fn teacher_absence_gates_pupils_and_ends_the_lesson() {
     let _back = join(&f, "teacher@demo.sch.uk").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(f.lesson.is_live(), "ended although the teacher came back");
-    assert!(!ada.queued().iter().any(|m| matches!(m, ServerMsg::LessonEnded)));
+    assert!(!ada.queued().iter().any(|m| matches!(m, ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent })));
     // Gone for good: the lesson ends within the timeout.
     assert!(f.lesson.send(LessonMsg::Leave(_back.id.clone())).await);
     let started = std::time::Instant::now();
-    assert!(ada.closed().await.iter().any(|m| matches!(m, ServerMsg::LessonEnded)));
-    assert!(visitor.closed().await.iter().any(|m| matches!(m, ServerMsg::LessonEnded)));
+    assert!(ada.closed().await.iter().any(|m| matches!(m, ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent })));
+    assert!(visitor.closed().await.iter().any(|m| matches!(m, ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent })));
     assert!(started.elapsed() >= Duration::from_millis(500), "ended early: {:?}", started.elapsed());
     assert!(!f.lesson.is_live());
 }
@@ -378,4 +378,30 @@ async fn privacy_set_mid_lesson_applies_at_once() {
     ben.until("ada gone from the list", |m| matches!(m, ServerMsg::ParticipantLeft { participant_id } if *participant_id == ada_id)).await;
     teacher.until("ada hidden", |m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == ada_id && participant.privacy.as_ref().is_some_and(|p| p.hidden_from_pupils))).await;
     assert!(removed_reason(&ada.queued()).is_none(), "a profile does not remove anyone");
+}
+
+/// The server stopping ends the lesson as the teacher would, with its own reason: members and
+/// the lobby get `lesson_ended` with `server_stopping`, the recorder finishes its recording,
+/// and the log's writer drains the end (reason `server_stopping`, every session closed).
+#[tokio::test]
+async fn a_stopping_server_ends_the_lesson_with_its_own_reason() {
+    let f = fixture(Duration::from_secs(60)).await;
+    let mut teacher = join(&f, "teacher@demo.sch.uk").await;
+    let mut ada = join(&f, "ada@pupils.demo.sch.uk").await;
+    let mut visitor = join(&f, "visitor@partner.sch.uk").await;
+    assert!(f.lesson.send(LessonMsg::Stop).await);
+    let stopping = |m: &ServerMsg| matches!(m, ServerMsg::LessonEnded { reason: EndReason::ServerStopping });
+    for client in [&mut teacher, &mut ada, &mut visitor] {
+        let seen = client.closed().await;
+        assert!(seen.iter().any(stopping), "{seen:?}");
+    }
+    assert!(!f.lesson.is_live());
+    let recorder = f.lesson.info.recorder.clone().expect("recorded");
+    tokio::time::timeout(WAIT, recorder.finished()).await.expect("the recorder finishes");
+    tokio::time::timeout(WAIT, f.lesson.log_flushed.wait()).await.expect("the log drains");
+    let scope = crate::store::log_read::LogScope::School;
+    let log = f.store.lesson_log(&school(), &scope, &f.lesson.info.id).await.unwrap().expect("logged");
+    assert_eq!(log.lesson.end_reason.as_deref(), Some("server_stopping"));
+    assert_eq!(log.sessions.len(), 2, "teacher and Ada (the visitor waited in the lobby)");
+    assert!(log.sessions.iter().all(|s| s.left_reason.as_deref() == Some("lesson_ended") && !s.recovered), "{:?}", log.sessions);
 }
