@@ -69,6 +69,11 @@ const EXPLANATIONS = {
     title: 'The lesson has ended',
     text: 'Thanks for joining. You can close this page or go back to your classes.',
   },
+  server_stopping: {
+    title: 'Livegate is restarting',
+    text: 'The lesson stopped because Livegate is restarting. Try again in a minute: your teacher can start the lesson again.',
+    retry: true,
+  },
   left: {
     title: 'You left the lesson',
     text: 'You can join again while the lesson is still live.',

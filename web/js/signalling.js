@@ -418,7 +418,10 @@ export class LessonConnection extends EventTarget {
         return undefined;
       case 'grants': return this.onGrants(msg.grants);
       case 'removed': return this.finish(msg.reason || 'removed_by_teacher', 'removed');
-      case 'lesson_ended': return this.finish('lesson_ended', 'The lesson has ended.');
+      case 'lesson_ended':
+        // A server stopping for a restart ends its lessons with a reason of its own.
+        if (msg.reason === 'server_stopping') return this.finish('server_stopping', 'Livegate is restarting.');
+        return this.finish('lesson_ended', 'The lesson has ended.');
       case 'pong': return undefined;
       case 'error': return this.onError(msg);
       default:
