@@ -10,6 +10,7 @@
 #                        [--warmup 10] [--measure 60] [--runs abba|ab]
 #                        [--out DIR] [--no-build] [--profile release|debug] [--srtp cm|gcm]
 #                        [--janus-event-loops N] [--only-sfu janus|livegate|livegate-norec]
+#                        [--browser-keyframes]
 #
 # Janus runs with event_loops = 1 (one event loop for every handle: on a single pinned core it
 # needed half the CPU per packet of the packaged one-thread-per-handle setting, and kept lower
@@ -27,6 +28,11 @@
 # in ABBA order: unbatched, batched, batched, unbatched.
 #
 # Before each run, the machine's load average goes to OUT/loadavg.txt (the box is shared).
+# Each generator log (OUT/*.log.gen) ends with the join timeline: subscribe -> offer -> ICE ->
+# DTLS -> first RTP -> first keyframe, and which keyframe request the first keyframe came from.
+# --browser-keyframes: the generator's publishers drop a keyframe request that comes less than
+# 300 ms after the last they took and its subscribers send PLIs, as libwebrtc does (default: a
+# request that comes too soon is served 200 ms after the last, and subscribers send none).
 #
 # --quick (CI): fanout only, 10 subscribers, 1 s warm-up, 5 s measured, one run per SFU, debug
 # build; prints `bench check: PASS|FAIL ...` lines and exits non-zero if a check failed. No
@@ -57,6 +63,7 @@ SRTP=cm
 JANUS_LOOPS=1
 PROFILE=""
 ONLY_SFU=""
+GEN_FLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -74,6 +81,7 @@ while [ $# -gt 0 ]; do
     --janus-event-loops) JANUS_LOOPS="$2"; shift 2 ;;
     --profile) PROFILE="$2"; shift 2 ;;
     --only-sfu) ONLY_SFU="$2"; shift 2 ;;
+    --browser-keyframes) GEN_FLAGS+=(--browser-keyframes); shift ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -206,7 +214,7 @@ run_one() {
   limit=$(awk -v w="$WARMUP" -v m="$MEASURE" -v n="$((classes * pupils))" 'BEGIN { printf "%d", w + m + 120 + n }')
   timeout "$limit" "${pin_gen[@]}" "$LOADGEN_BIN" run --sfu "$kind" --sfu-label "$sfu" --url "$url" --media-ip "$MEDIA_IP" \
     --server-pid "$pid" --scenario "$gen_scenario" --scenario-label "$scenario" --classes "$classes" --subscribers "$pupils" --warmup "$WARMUP" --measure "$MEASURE" \
-    --trace "$TRACE_DIR" --srtp "$SRTP" --label "$label" --out "$RESULTS" >/dev/null 2>>"$log.gen" &
+    --trace "$TRACE_DIR" --srtp "$SRTP" --label "$label" --out "$RESULTS" "${GEN_FLAGS[@]}" >/dev/null 2>>"$log.gen" &
   local gpid=$!
   PIDS+=("$gpid")
   wait "$gpid"

@@ -24,11 +24,12 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -60,6 +61,9 @@ pub enum Srtp {
 
 /// What the engine hears from a peer.
 pub enum ClientEvent {
+    /// ICE found a working pair (DTLS starts now).
+    IceConnected,
+    /// ICE and DTLS are done: SRTP keys exist.
     Connected,
     Failed,
     /// An RTP packet arrived on a received track.
@@ -82,11 +86,14 @@ pub struct ClientPeer {
     pub pc: RTCPeerConnection,
     pub sock: UdpSocket,
     pub local: SocketAddr,
+    pub ice_connected: bool,
     pub connected: bool,
     pub failed: bool,
     /// The deadline registered in the engine's timer heap.
     pub deadline: Option<Instant>,
     recv_tracks: Vec<(String, Kind)>,
+    /// The SSRC of the video the SFU offered to send (subscribers), for keyframe requests.
+    video_ssrc: Option<u32>,
 }
 
 impl ClientPeer {
@@ -110,7 +117,7 @@ impl ClientPeer {
             .with_interceptor_registry(registry)
             .build(now)
             .map_err(|e| anyhow!("building a peer connection: {e}"))?;
-        Ok(ClientPeer { pc, sock, local, connected: false, failed: false, deadline: None, recv_tracks: Vec::new() })
+        Ok(ClientPeer { pc, sock, local, ice_connected: false, connected: false, failed: false, deadline: None, recv_tracks: Vec::new(), video_ssrc: None })
     }
 
     /// A publisher sending VP8 and Opus; returns it, its tracks and its offer.
@@ -148,6 +155,7 @@ impl ClientPeer {
     /// A subscriber answering the SFU's offer; returns it and its answer.
     pub fn subscriber(now: Instant, sock: UdpSocket, srtp: Srtp, offer_sdp: &str) -> Result<(ClientPeer, String)> {
         let mut peer = Self::build(now, sock, srtp)?;
+        peer.video_ssrc = video_ssrc(offer_sdp);
         let offer = RTCSessionDescription::offer(offer_sdp.to_owned()).map_err(|e| anyhow!("bad offer: {e}"))?;
         peer.pc.set_remote_description(now, offer).map_err(|e| anyhow!("set_remote_description(offer): {e}"))?;
         peer.add_host_candidate()?;
@@ -199,6 +207,10 @@ impl ClientPeer {
     pub fn drain(&mut self, out: &mut VecDeque<ClientEvent>) {
         while let Some(event) = self.pc.poll_event() {
             match event {
+                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(RTCIceConnectionState::Connected) if !self.ice_connected => {
+                    self.ice_connected = true;
+                    out.push_back(ClientEvent::IceConnected);
+                }
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
                     RTCPeerConnectionState::Connected if !self.connected => {
                         self.connected = true;
@@ -257,6 +269,22 @@ impl ClientPeer {
         }
     }
 
+    /// Sends a PLI for the received video (subscribers); false if there is none yet.
+    pub fn request_keyframe(&mut self, now: Instant) -> bool {
+        let Some(ssrc) = self.video_ssrc else { return false };
+        let ids: Vec<_> = self.pc.get_receivers().collect();
+        for id in ids {
+            let Some(mut r) = self.pc.rtp_receiver(id) else { continue };
+            if r.track().kind() == RtpCodecKind::Video {
+                // A compound packet (RFC 4585: a receiver report first), as browsers send.
+                let rr = ReceiverReport { ssrc: 1, ..Default::default() };
+                let pli = PictureLossIndication { sender_ssrc: 1, media_ssrc: ssrc };
+                return r.write_rtcp(now, vec![Box::new(rr), Box::new(pli)]).is_ok();
+            }
+        }
+        false
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         let _ = self.pc.handle_timeout(now);
     }
@@ -264,6 +292,12 @@ impl ClientPeer {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.pc.poll_timeout()
     }
+}
+
+/// The first `a=ssrc` of the offer's video section.
+fn video_ssrc(sdp: &str) -> Option<u32> {
+    let video = sdp.split("\nm=").find(|m| m.starts_with("video"))?;
+    video.lines().find_map(|l| l.trim().strip_prefix("a=ssrc:")?.split(' ').next()?.parse().ok())
 }
 
 fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {

@@ -51,8 +51,18 @@ pub struct Publisher {
     audio_cursor: usize,
     picture_id: u16,
     jump_wanted: bool,
-    last_jump: Option<Instant>,
+    /// When the publisher last honoured a keyframe request (see [`Engine::browser_keyframes`]).
+    last_accepted: Option<Instant>,
     pub keyframe_requests: u64,
+    /// Requests ignored because one was honoured less than [`BROWSER_KEYFRAME_INTERVAL`] before.
+    pub keyframe_requests_ignored: u64,
+    /// When each ignored request arrived.
+    pub ignored_at: Vec<i64>,
+    /// When each keyframe request arrived (CLOCK_REALTIME ns), for the join timeline.
+    pub requests_at: Vec<i64>,
+    /// When each keyframe's first packet was sent, and whether a request made it (a jump in
+    /// the trace) rather than the trace's own keyframe interval.
+    pub keyframes_at: Vec<(i64, bool)>,
     pub connected: bool,
     window_seq: [(u16, u16); 2],
     scratch: Vec<Bytes>,
@@ -63,9 +73,20 @@ pub struct Subscriber {
     pub class: usize,
     pub peer: Option<PeerId>,
     pub subscribe_ns: i64,
+    /// The SFU's offer arrived (the generator answers at once).
+    pub offer_ns: Option<i64>,
+    pub ice_ns: Option<i64>,
+    /// ICE and DTLS done.
     pub connected_ns: Option<i64>,
+    pub first_rtp_ns: Option<i64>,
     pub first_keyframe_ns: Option<i64>,
     pub failed: bool,
+    connected_at: Option<Instant>,
+    /// When this subscriber last sent a PLI, and whether it did for a first frame that was not
+    /// a keyframe (see [`Engine::ask_for_keyframes`]).
+    last_pli: Option<Instant>,
+    asked_on_delta: bool,
+    pub plis: u32,
     video: RxTrack,
     audio: RxTrack,
 }
@@ -100,12 +121,30 @@ pub struct Engine {
     media_ip: IpAddr,
     pub publishers: Vec<Publisher>,
     pub subscribers: Vec<Subscriber>,
+    /// Subscribers connected and still without a keyframe.
+    awaiting_keyframe: Vec<usize>,
     pub window: Window,
     pub wake: Rc<Notify>,
+    /// How keyframe requests are treated. False (the default, the model of every figure in
+    /// BENCHMARKS.md): a publisher remembers a request and jumps to a keyframe at most every
+    /// [`JUMP_INTERVAL`], so a request that comes too soon is served late, never lost;
+    /// subscribers send no PLI of their own. True (`--browser-keyframes`): the publisher drops a
+    /// request that comes less than [`BROWSER_KEYFRAME_INTERVAL`] after the last it honoured,
+    /// and subscribers ask for keyframes themselves, both as libwebrtc does.
+    pub browser_keyframes: bool,
 }
 
-/// How long a publisher waits between keyframe jumps (an encoder would not do more).
+/// Default model: a publisher jumps to a keyframe at most this often.
 const JUMP_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Browser model: a publisher honours a keyframe request (PLI or FIR) only if it honoured none
+/// in this long and drops it otherwise, as libwebrtc's sender does (`EncoderRtcpFeedback`,
+/// `kMinKeyframeSendIntervalMs` = 300).
+const BROWSER_KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
+
+/// Browser model: a subscriber without a keyframe asks again this often, as libwebrtc's
+/// receiver does (`VideoReceiveStream2`, `max_wait_for_keyframe` = 200 ms).
+const RECEIVER_KEYFRAME_RETRY: Duration = Duration::from_millis(200);
 
 impl Engine {
     pub fn new(trace: Rc<Trace>, srtp: Srtp, media_ip: IpAddr) -> Result<Engine> {
@@ -122,7 +161,9 @@ impl Engine {
             media_ip,
             publishers: Vec::new(),
             subscribers: Vec::new(),
+            awaiting_keyframe: Vec::new(),
             window: Window::default(),
+            browser_keyframes: false,
             wake: Rc::new(Notify::new()),
         })
     }
@@ -157,8 +198,12 @@ impl Engine {
             audio_cursor: 0,
             picture_id: rand::random::<u16>() & 0x7fff,
             jump_wanted: false,
-            last_jump: None,
+            last_accepted: None,
             keyframe_requests: 0,
+            keyframe_requests_ignored: 0,
+            ignored_at: Vec::new(),
+            requests_at: Vec::new(),
+            keyframes_at: Vec::new(),
             connected: false,
             window_seq: [(0, 0); 2],
             scratch: Vec::new(),
@@ -182,9 +227,16 @@ impl Engine {
             class,
             peer: None,
             subscribe_ns: realtime_ns(),
+            offer_ns: None,
+            ice_ns: None,
             connected_ns: None,
+            first_rtp_ns: None,
             first_keyframe_ns: None,
             failed: false,
+            connected_at: None,
+            last_pli: None,
+            asked_on_delta: false,
+            plis: 0,
             video: RxTrack::new(),
             audio: RxTrack::new(),
         });
@@ -194,6 +246,7 @@ impl Engine {
     /// Answers the SFU's offer for subscriber `index`; returns the answer.
     pub fn subscriber_offer(&mut self, index: usize, offer: &str) -> Result<String> {
         let sock = net::bind(self.media_ip).context("binding a subscriber socket")?;
+        self.subscribers[index].offer_ns = Some(realtime_ns());
         let (peer, answer) = ClientPeer::subscriber(Instant::now(), sock, self.srtp, offer)?;
         let id = self.insert(peer, Owner::Subscriber(index))?;
         self.subscribers[index].peer = Some(id);
@@ -269,10 +322,28 @@ impl Engine {
                 (Owner::Publisher(i), ClientEvent::KeyframeRequest) => {
                     let p = &mut self.publishers[i];
                     p.keyframe_requests += 1;
-                    p.jump_wanted = true;
+                    if !self.browser_keyframes {
+                        p.requests_at.push(rx_ns);
+                        p.jump_wanted = true;
+                    } else if p.last_accepted.is_none_or(|t| now.duration_since(t) >= BROWSER_KEYFRAME_INTERVAL) {
+                        p.last_accepted = Some(now);
+                        p.requests_at.push(rx_ns);
+                        p.jump_wanted = true;
+                    } else {
+                        p.keyframe_requests_ignored += 1;
+                        p.ignored_at.push(rx_ns);
+                    }
+                }
+                (Owner::Subscriber(i), ClientEvent::IceConnected) => {
+                    self.subscribers[i].ice_ns.get_or_insert(rx_ns);
                 }
                 (Owner::Subscriber(i), ClientEvent::Connected) => {
-                    self.subscribers[i].connected_ns = Some(rx_ns);
+                    let s = &mut self.subscribers[i];
+                    s.connected_ns = Some(rx_ns);
+                    s.connected_at = Some(now);
+                    if s.first_keyframe_ns.is_none() && self.browser_keyframes {
+                        self.awaiting_keyframe.push(i);
+                    }
                 }
                 (Owner::Subscriber(i), ClientEvent::Failed) | (Owner::Publisher(i), ClientEvent::Failed) => {
                     if let Owner::Subscriber(_) = owner {
@@ -281,7 +352,16 @@ impl Engine {
                         eprintln!("loadgen: publisher {i} connection failed");
                     }
                 }
-                (Owner::Subscriber(i), ClientEvent::Rtp { kind, packet }) => self.on_rtp(i, kind, &packet, rx_ns),
+                (Owner::Subscriber(i), ClientEvent::Rtp { kind, packet }) => {
+                    self.on_rtp(i, kind, &packet, rx_ns);
+                    let s = &self.subscribers[i];
+                    let delta_frame_first = self.browser_keyframes
+                        && kind == Kind::Video && packet.header.marker && s.first_keyframe_ns.is_none() && !s.asked_on_delta;
+                    if delta_frame_first {
+                        self.subscribers[i].asked_on_delta = true;
+                        self.send_pli(i, now);
+                    }
+                }
                 _ => {}
             }
         }
@@ -295,6 +375,9 @@ impl Engine {
             Kind::Audio => (&mut sub.audio, &publisher.audio.tx),
         };
         let mapped = rx.receive(tx, packet.header.sequence_number, &packet.payload);
+        if kind == Kind::Video {
+            sub.first_rtp_ns.get_or_insert(rx_ns);
+        }
         if kind == Kind::Video && sub.first_keyframe_ns.is_none() && trace::is_vp8_keyframe_start(&packet.payload) {
             sub.first_keyframe_ns = Some(rx_ns);
         }
@@ -325,6 +408,7 @@ impl Engine {
         for i in 0..self.publishers.len() {
             self.send_due(i, now);
         }
+        self.ask_for_keyframes(now);
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
@@ -346,6 +430,39 @@ impl Engine {
         self.dirty = dirty;
     }
 
+    /// Subscriber `i` sends a PLI now.
+    fn send_pli(&mut self, i: usize, now: Instant) {
+        let s = &mut self.subscribers[i];
+        let Some(id) = s.peer else { return };
+        s.last_pli = Some(now);
+        s.plis += 1;
+        if let Some(Some((peer, _))) = self.peers.get_mut(id) {
+            peer.request_keyframe(now);
+            self.dirty.push(id);
+        }
+    }
+
+    /// Subscribers still without a keyframe ask for one every [`RECEIVER_KEYFRAME_RETRY`] from
+    /// when they connected; each also asks once at once when its first whole frame is not a
+    /// keyframe (libwebrtc's `RtpVideoStreamReceiver2` does, since it cannot decode it). The
+    /// SFU sees the same client either way: Janus forwards those frames, Livegate does not.
+    fn ask_for_keyframes(&mut self, now: Instant) {
+        let mut k = 0;
+        while k < self.awaiting_keyframe.len() {
+            let i = self.awaiting_keyframe[k];
+            let s = &self.subscribers[i];
+            if s.first_keyframe_ns.is_some() || s.failed {
+                self.awaiting_keyframe.swap_remove(k);
+                continue;
+            }
+            let since = s.last_pli.max(s.connected_at);
+            if since.is_some_and(|t| now.duration_since(t) >= RECEIVER_KEYFRAME_RETRY) {
+                self.send_pli(i, now);
+            }
+            k += 1;
+        }
+    }
+
     /// Sends publisher `i`'s frames that are due.
     fn send_due(&mut self, i: usize, now: Instant) {
         let Some(start) = self.publishers[i].started else { return };
@@ -355,14 +472,21 @@ impl Engine {
         let p = &mut self.publishers[i];
         let mut sent = false;
         while start + Duration::from_micros(p.video_frames * trace::VIDEO_FRAME_US) <= now {
-            if p.jump_wanted && p.last_jump.is_none_or(|t| now.duration_since(t) >= JUMP_INTERVAL) {
+            let mut jumped = false;
+            // In the browser model a request was honoured when it came, so it jumps at once.
+            let may_jump = self.browser_keyframes || p.last_accepted.is_none_or(|t| now.duration_since(t) >= JUMP_INTERVAL);
+            if p.jump_wanted && may_jump {
                 p.jump_wanted = false;
-                p.last_jump = Some(now);
+                p.last_accepted = Some(now);
+                jumped = true;
                 if !trace.video[p.video_cursor].keyframe {
                     p.video_cursor = trace.next_keyframe(p.video_cursor);
                 }
             }
             let frame = &trace.video[p.video_cursor];
+            if frame.keyframe {
+                p.keyframes_at.push((realtime_ns(), jumped));
+            }
             p.scratch.clear();
             trace::packetize_vp8(&frame.data, p.picture_id, &mut p.scratch);
             let ts = p.video.ts_base.wrapping_add((p.video_frames as u32).wrapping_mul(trace::VIDEO_FRAME_TICKS));

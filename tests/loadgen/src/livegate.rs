@@ -78,11 +78,18 @@ impl Livegate {
 
     async fn join(&self, account: &Account) -> Result<Ws> {
         let lesson = self.lessons.borrow().get(account.class).cloned().context("lesson not started")?;
+        let trace = std::env::var_os("LOADGEN_TRACE_SIGNALLING").is_some();
+        let t0 = std::time::Instant::now();
         let (t, _) = self.post(&format!("/api/lessons/{lesson}/ticket"), Some(&account.cookie), json!({})).await?;
         let ticket = t["ticket"].as_str().context("no ticket")?.to_owned();
+        let t1 = t0.elapsed();
         let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url.as_str()).await.context("WebSocket connect")?;
+        let t2 = t0.elapsed();
         ws.send(Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket}).to_string())).await?;
         let joined = next_of(&mut ws, "joined").await?;
+        if trace {
+            eprintln!("loadgen: signalling ticket {t1:?}, websocket {:?}, joined {:?}", t2 - t1, t0.elapsed() - t2);
+        }
         if joined["type"] != "joined" {
             bail!("join refused: {joined}");
         }

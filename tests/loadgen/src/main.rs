@@ -16,6 +16,7 @@ mod measure;
 mod net;
 mod procfs;
 mod report;
+mod timeline;
 mod trace;
 
 use std::cell::RefCell;
@@ -118,6 +119,10 @@ struct RunArgs {
     /// Subscriptions in flight at once while ramping up (the storm scenario ignores it).
     #[arg(long, default_value_t = 8)]
     parallel: usize,
+    /// Treat keyframe requests as browsers do (engine::Engine::browser_keyframes): publishers
+    /// drop a request less than 300 ms after the last they honoured, subscribers send PLIs.
+    #[arg(long)]
+    browser_keyframes: bool,
 }
 
 fn main() -> Result<()> {
@@ -144,6 +149,9 @@ fn main() -> Result<()> {
             if let Some(path) = &args.out {
                 let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
                 writeln!(f, "{line}")?;
+            }
+            if let Some(t) = &result.timeline {
+                eprint!("join timeline ({} {}):\n{}", result.sfu, result.scenario, t.render());
             }
             eprintln!("{}", result.summary());
             std::process::exit(if result.ok { 0 } else { 1 });
@@ -182,6 +190,7 @@ async fn run(args: RunArgs) -> Result<RunResult> {
     let per_class = args.subscribers;
     let total = classes * per_class;
     let engine = Rc::new(RefCell::new(Engine::new(trace.clone(), srtp, args.media_ip)?));
+    engine.borrow_mut().browser_keyframes = args.browser_keyframes;
     let engine_task = tokio::task::spawn_local({
         let e = engine.clone();
         async move {
@@ -305,6 +314,10 @@ async fn run(args: RunArgs) -> Result<RunResult> {
         let mut connects: Vec<f64> =
             e.subscribers.iter().filter_map(|s| s.connected_ns.map(|c| (c - s.subscribe_ns) as f64 / 1e6)).collect();
         r.connect_p50_ms = measure::quantile(&mut connects, 0.50);
+        r.timeline = Some(timeline::build(&e.publishers, &e.subscribers));
+        if let Ok(path) = std::env::var("LOADGEN_TIMELINE_DUMP") {
+            timeline::dump(&path, &e.publishers, &e.subscribers);
+        }
         r.publisher_packets = published;
         r.keyframe_requests = keyframe_requests;
         r.subscription_failures = failures.len();

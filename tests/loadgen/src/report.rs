@@ -57,6 +57,8 @@ pub struct RunResult {
     pub loadavg_1m: Option<f64>,
     pub publisher_packets: u64,
     pub keyframe_requests: u64,
+    /// Where the join time went (crate::timeline).
+    pub timeline: Option<crate::timeline::Timeline>,
     pub ok: bool,
     pub error: Option<String>,
 }
