@@ -28,6 +28,12 @@ pub use vp8::is_vp8_keyframe_start;
 /// waits for the next request the throttle allows (BENCHMARKS.md, subscribe → keyframe).
 pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 
+/// How long a request may go unanswered before it is sent again while a subscriber still waits
+/// for a keyframe: the request or the keyframe may have been lost, or the publisher may have
+/// ignored it (a browser ignores requests less than 300 ms after the last one it honoured,
+/// such as the recorder's). A keyframe normally arrives one round trip and a frame later.
+pub const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
+
 /// How many packets wait for one sink before the oldest are dropped.
 pub const SINK_QUEUE_PACKETS: usize = 512;
 
@@ -95,7 +101,27 @@ struct Source {
     kind: TrackKind,
     sinks: Vec<SinkKey>,
     last_keyframe_request: Option<Instant>,
+    /// A request is owed: the throttle held it back.
     keyframe_wanted: bool,
+    /// A keyframe arrived since the last request.
+    answered: bool,
+    /// How many of its sinks are waiting for a keyframe.
+    waiting: usize,
+}
+
+impl Source {
+    /// When this source next needs [`Forwarder::handle_timeout`]: a held-back request when the
+    /// throttle allows it, or a repeat when the last request went unanswered while sinks wait.
+    fn next_request(&self) -> Option<Instant> {
+        let last = self.last_keyframe_request?;
+        if self.keyframe_wanted {
+            Some(last + KEYFRAME_THROTTLE)
+        } else if self.waiting > 0 && !self.answered {
+            Some(last + KEYFRAME_RETRY)
+        } else {
+            None
+        }
+    }
 }
 
 struct Sink {
@@ -139,6 +165,8 @@ impl Forwarder {
             sinks: Vec::new(),
             last_keyframe_request: None,
             keyframe_wanted: false,
+            answered: false,
+            waiting: 0,
         });
     }
 
@@ -160,6 +188,9 @@ impl Forwarder {
         let Some(source) = self.sources.get_mut(&track) else { return false };
         source.sinks.push(sink);
         let kind = source.kind;
+        if kind == TrackKind::Video {
+            source.waiting += 1;
+        }
         self.sinks.insert(
             sink,
             Sink {
@@ -185,6 +216,9 @@ impl Forwarder {
         if let Some(s) = self.sinks.remove(&sink) {
             if let Some(source) = self.sources.get_mut(&s.source) {
                 source.sinks.retain(|k| *k != sink);
+                if s.waiting_for_keyframe {
+                    source.waiting -= 1;
+                }
             }
         }
     }
@@ -206,6 +240,7 @@ impl Forwarder {
         let keyframe = source.kind == TrackKind::Video && is_vp8_keyframe_start(&packet.payload);
         let packet = &without_extensions(packet);
         let mut want_keyframe = false;
+        let mut waiting = source.waiting;
         for key in &source.sinks {
             let Some(sink) = self.sinks.get_mut(key) else { continue };
             if sink.waiting_for_keyframe {
@@ -213,6 +248,7 @@ impl Forwarder {
                     continue;
                 }
                 sink.waiting_for_keyframe = false;
+                waiting -= 1;
             }
             if sink.queue.len() >= SINK_QUEUE_PACKETS {
                 // The subscriber cannot keep up: drop what it has not taken, and start it
@@ -224,6 +260,7 @@ impl Forwarder {
                     sink.waiting_for_keyframe = !keyframe;
                     want_keyframe |= !keyframe;
                     if !keyframe {
+                        waiting += 1;
                         continue;
                     }
                 }
@@ -232,6 +269,15 @@ impl Forwarder {
             sink.queue.push_back(packet.clone());
             if was_empty {
                 self.outputs.push_back(Output::SinkReady(*key));
+            }
+        }
+        if let Some(source) = self.sources.get_mut(&track) {
+            source.waiting = waiting;
+            if keyframe {
+                // This keyframe serves every sink that was waiting, and a held-back request
+                // would only make another that nobody needs.
+                source.answered = true;
+                source.keyframe_wanted = false;
             }
         }
         if want_keyframe {
@@ -267,8 +313,12 @@ impl Forwarder {
         s.dropped += n as u64;
         s.dropped_since_pop = s.dropped_since_pop.wrapping_add(n as u16);
         if s.kind == TrackKind::Video {
+            let newly = !s.waiting_for_keyframe;
             s.waiting_for_keyframe = true;
             let track = s.source;
+            if let Some(source) = self.sources.get_mut(&track).filter(|_| newly) {
+                source.waiting += 1;
+            }
             self.request_keyframe(now, track);
         }
     }
@@ -294,21 +344,18 @@ impl Forwarder {
         if due {
             source.last_keyframe_request = Some(now);
             source.keyframe_wanted = false;
+            source.answered = false;
             self.outputs.push_back(Output::KeyframeRequest(track));
         } else {
             source.keyframe_wanted = true;
         }
     }
 
-    /// Sends keyframe requests that were held back by the throttle once it allows.
+    /// Sends keyframe requests that were held back by the throttle once it allows, and repeats
+    /// a request left unanswered for [`KEYFRAME_RETRY`] while a sink still waits.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<TrackKey> = self
-            .sources
-            .iter()
-            .filter(|(_, s)| s.keyframe_wanted)
-            .filter(|(_, s)| s.last_keyframe_request.is_none_or(|t| now.duration_since(t) >= KEYFRAME_THROTTLE))
-            .map(|(k, _)| *k)
-            .collect();
+        let due: Vec<TrackKey> =
+            self.sources.iter().filter(|(_, s)| s.next_request().is_some_and(|t| t <= now)).map(|(k, _)| *k).collect();
         for track in due {
             self.request_keyframe(now, track);
         }
@@ -316,11 +363,7 @@ impl Forwarder {
 
     /// When [`Forwarder::handle_timeout`] next has work, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sources
-            .values()
-            .filter(|s| s.keyframe_wanted)
-            .filter_map(|s| s.last_keyframe_request.map(|t| t + KEYFRAME_THROTTLE))
-            .min()
+        self.sources.values().filter_map(Source::next_request).min()
     }
 }
 

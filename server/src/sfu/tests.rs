@@ -114,6 +114,98 @@ fn keyframe_requests_are_throttled_per_track() {
 }
 
 #[test]
+fn a_keyframe_cancels_a_held_back_request_it_answered() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut f = setup(t0, 1);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // A second subscriber joins before the keyframe: its request is held back by the throttle.
+    f.add_sink(ms(10), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    assert!(drain(&mut f).is_empty());
+    assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_THROTTLE));
+    // The keyframe asked for by the first starts both, so nothing is owed any more.
+    f.handle_rtp(ms(40), VIDEO, &packet(5, 1, 0, true));
+    assert_eq!(pop_all(&mut f, SinkKey(0)).len(), 1);
+    assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
+    drain(&mut f);
+    assert_eq!(f.poll_timeout(), None);
+    f.handle_timeout(t0 + KEYFRAME_THROTTLE);
+    assert!(drain(&mut f).is_empty(), "no keyframe that nobody needs");
+}
+
+#[test]
+fn an_unanswered_request_is_repeated_while_a_subscriber_waits() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 1);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // The publisher ignored it (or it was lost): delta frames only.
+    f.handle_rtp(t0 + Duration::from_millis(30), VIDEO, &packet(5, 1, 0, false));
+    assert!(drain(&mut f).is_empty());
+    assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_RETRY));
+    f.handle_timeout(t0 + KEYFRAME_RETRY);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // Answered: the subscriber starts and nothing more is asked for.
+    let t1 = t0 + KEYFRAME_RETRY + Duration::from_millis(40);
+    f.handle_rtp(t1, VIDEO, &packet(5, 2, 0, true));
+    f.handle_rtp(t1, VIDEO, &packet(5, 3, 0, false));
+    assert_eq!(pop_all(&mut f, SinkKey(0)).len(), 2);
+    drain(&mut f);
+    assert_eq!(f.poll_timeout(), None);
+}
+
+#[test]
+fn nothing_is_repeated_for_a_subscriber_that_left() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 1);
+    drain(&mut f);
+    f.add_sink(t0 + KEYFRAME_THROTTLE, SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    drain(&mut f);
+    f.remove_sink(SinkKey(0));
+    assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_THROTTLE + KEYFRAME_RETRY), "sink 1 still waits");
+    f.remove_sink(SinkKey(1));
+    assert_eq!(f.poll_timeout(), None);
+}
+
+/// Thirty subscribers join 33 ms apart while the publisher behaves like a browser: it honours a
+/// request only 300 ms after the last it honoured, and its keyframe arrives 40 ms later.
+#[test]
+fn a_join_storm_starts_every_subscriber_with_requests_no_closer_than_the_throttle() {
+    let t0 = Instant::now();
+    let mut f = Forwarder::new();
+    f.add_track(VIDEO, TrackKind::Video);
+    let (mut honoured, mut keyframe_at, mut sent) = (None::<u64>, None::<u64>, Vec::new());
+    let mut started = [false; 30];
+    let mut seq = 0u16;
+    for ms in 0..3000u64 {
+        let now = t0 + Duration::from_millis(ms);
+        if ms % 33 == 0 && ms / 33 < 30 {
+            f.add_sink(now, SinkKey(ms / 33), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
+        }
+        if f.poll_timeout().is_some_and(|t| t <= now) {
+            f.handle_timeout(now);
+        }
+        if ms % 33 == 5 || keyframe_at == Some(ms) {
+            seq = seq.wrapping_add(1);
+            f.handle_rtp(now, VIDEO, &packet(5, seq, 0, keyframe_at == Some(ms)));
+        }
+        for out in drain(&mut f) {
+            if out == Output::KeyframeRequest(VIDEO) {
+                sent.push(ms);
+                if honoured.is_none_or(|h| ms >= h + 300) {
+                    honoured = Some(ms);
+                    keyframe_at = Some(ms + 40);
+                }
+            }
+        }
+        for (i, s) in started.iter_mut().enumerate() {
+            *s |= f.sink_stats(SinkKey(i as u64)).is_some_and(|st| st.queued > 0 || st.forwarded > 0);
+        }
+    }
+    assert!(started.iter().all(|s| *s), "every subscriber started: {started:?}");
+    assert!(sent.windows(2).all(|w| w[1] - w[0] >= KEYFRAME_THROTTLE.as_millis() as u64), "requests {sent:?}");
+}
+
+#[test]
 fn a_stalled_subscriber_does_not_delay_the_others() {
     let t0 = Instant::now();
     let mut f = setup(t0, 3);
