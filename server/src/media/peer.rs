@@ -102,7 +102,17 @@ pub struct Peer {
     local_addr: SocketAddr,
     events: VecDeque<PeerEvent>,
     connected: bool,
+    /// Receive peers: datagrams that came before the client's answer was applied, replayed
+    /// once it is (see [`EARLY_DATAGRAMS`]); `None` once answered, and for publish peers.
+    early: Option<Vec<(SocketAddr, BytesMut)>>,
 }
+
+/// How many datagrams a receive peer keeps from before its answer. The client answers and
+/// starts its connectivity checks at once, so its first check can overtake the answer (which
+/// goes through the lesson task); dropped, the check would be repeated only after the client's
+/// retransmission timeout, about 200 ms later. A few are enough for its first checks, and the
+/// bound keeps a client that sends checks without answering from growing anything.
+const EARLY_DATAGRAMS: usize = 4;
 
 impl Peer {
     /// A publish peer from the client's offer. Returns the peer and the answer SDP.
@@ -161,6 +171,9 @@ impl Peer {
         let answer = RTCSessionDescription::answer(sdp).map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.pc.set_remote_description(now, answer).map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.drain_events();
+        for (from, data) in self.early.take().unwrap_or_default() {
+            self.handle_datagram(now, from, &data);
+        }
         Ok(())
     }
 
@@ -171,6 +184,12 @@ impl Peer {
 
     /// A datagram from the socket for this peer.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if let Some(early) = &mut self.early {
+            if early.len() < EARLY_DATAGRAMS && data.len() <= 1500 {
+                early.push((from, BytesMut::from(data)));
+            }
+            return;
+        }
         let msg = TaggedBytesMut {
             now,
             transport: self.transport(from),
@@ -261,7 +280,8 @@ impl Peer {
             .with_interceptor_registry(registry)
             .build(now)
             .map_err(rtc_err)?;
-        Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false })
+        let early = (direction == Direction::Receive).then(Vec::new);
+        Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false, early })
     }
 
     fn add_host_candidate(&mut self) -> Result<(), PeerError> {
@@ -431,4 +451,56 @@ impl Interceptor for KeyframeRequestTap {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receive_peer(now: Instant) -> Peer {
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        Peer::receive(now, local, &[TrackKind::Video], "s1").unwrap().0
+    }
+
+    #[test]
+    fn datagrams_before_the_answer_are_kept_up_to_a_bound() {
+        let now = Instant::now();
+        let mut peer = receive_peer(now);
+        let from: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        for i in 0..100u8 {
+            peer.handle_datagram(now, from, &[0, 1, 0, 0, i]);
+        }
+        peer.handle_datagram(now, from, &[0u8; 4000]);
+        assert_eq!(peer.early.as_ref().map(Vec::len), Some(EARLY_DATAGRAMS));
+        // A bad answer changes nothing: still waiting, nothing replayed.
+        assert!(peer.apply_answer(now, "not sdp".to_owned()).is_err());
+        assert_eq!(peer.early.as_ref().map(Vec::len), Some(EARLY_DATAGRAMS));
+        assert!(!peer.is_connected());
+    }
+
+    #[test]
+    fn the_answer_replays_what_came_before_it() {
+        let now = Instant::now();
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (mut peer, _, offer) = Peer::receive(now, local, &[TrackKind::Video], "s1").unwrap();
+        let from: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        peer.handle_datagram(now, from, &[0, 1, 0, 0]);
+        // A client answering the offer, as a browser would.
+        let mut client = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media_engine().unwrap())
+            .build(now)
+            .unwrap();
+        client.set_remote_description(now, RTCSessionDescription::offer(offer).unwrap()).unwrap();
+        let answer = client.create_answer(None).unwrap();
+        client.set_local_description(now, answer.clone()).unwrap();
+        peer.apply_answer(now, answer.sdp).unwrap();
+        assert!(peer.early.is_none(), "replayed, and nothing more is kept back");
+        // Datagrams now go straight to the connection (this one is not STUN: dropped there).
+        peer.handle_datagram(now, from, &[0, 1, 0, 0]);
+        assert!(peer.early.is_none());
+        // A publish peer never keeps anything back.
+        let publish = Peer::build(now, local, Direction::Publish).unwrap();
+        assert!(publish.early.is_none());
+    }
 }
