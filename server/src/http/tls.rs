@@ -72,6 +72,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // As for plain HTTP (see `serve`): no Nagle delay on signalling messages.
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, handed) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
