@@ -153,8 +153,8 @@ async fn main() -> anyhow::Result<()> {
         store.follow_other_nodes(std::time::Duration::from_millis(500));
     }
     // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut running = livegate::http::serve(config, store).await?;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let running = livegate::http::serve(config, store).await?;
     if demo {
         eprintln!(
             "Livegate demo is running. Open {}://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
@@ -165,20 +165,25 @@ async fn main() -> anyhow::Result<()> {
     }
     let scheme = if running.https { "https" } else { "http" };
     println!("livegate ready http={scheme}://{} media={}", running.http, running.media);
+    serve_until_signal(running, term).await
+}
+
+/// Serves until the HTTP task ends or SIGTERM or Ctrl-C arrives, then stops gracefully
+/// (`http::shutdown`): exits 0 if everything finished within the deadline, else 1 after saying
+/// what was left for the next start-up to close. A second signal exits at once.
+async fn serve_until_signal(mut running: livegate::http::Running, mut term: tokio::signal::unix::Signal) -> anyhow::Result<()> {
+    use livegate::http::shutdown::DEADLINE;
     let signal = tokio::select! {
         r = &mut running.task => { r??; return Ok(()); }
         _ = tokio::signal::ctrl_c() => "Ctrl-C",
         _ = term.recv() => "SIGTERM",
     };
-    stop(running, signal).await
-}
-
-/// Stops gracefully (`http::shutdown`): exits 0 if everything finished within the deadline,
-/// else 1 after saying what was left for the next start-up to close.
-async fn stop(running: livegate::http::Running, signal: &str) -> anyhow::Result<()> {
-    use livegate::http::shutdown::DEADLINE;
-    eprintln!("{signal}: stopping (ending live lessons, at most {} s)", DEADLINE.as_secs());
-    let report = running.stop(DEADLINE).await;
+    eprintln!("{signal}: stopping (ending live lessons, at most {} s; a second signal exits at once)", DEADLINE.as_secs());
+    let report = tokio::select! {
+        report = running.stop(DEADLINE) => report,
+        _ = tokio::signal::ctrl_c() => stop_now(),
+        _ = term.recv() => stop_now(),
+    };
     if report.unfinished.is_empty() {
         tracing::info!(lessons = report.lessons_ended, "stopped cleanly: every lesson ended, its recording and log finished");
         eprintln!("livegate stopped cleanly ({} live lesson(s) ended)", report.lessons_ended);
@@ -188,6 +193,12 @@ async fn stop(running: livegate::http::Running, signal: &str) -> anyhow::Result<
         tracing::warn!(unfinished = %what, "left unfinished at the shutdown deadline");
     }
     eprintln!("livegate stopped at the {} s deadline with {} thing(s) unfinished", DEADLINE.as_secs(), report.unfinished.len());
+    std::process::exit(1);
+}
+
+/// A second signal during a graceful stop: exit now, leaving the rest to the next start-up.
+fn stop_now() -> ! {
+    eprintln!("a second signal: exiting now; the next start-up closes what is still open");
     std::process::exit(1);
 }
 
