@@ -3,14 +3,16 @@
 //! next start-up's crash recovery: the recording comes back `complete` (not `interrupted`) with
 //! every segment verifying, and the livestream log has the lesson's end and every session
 //! closed, none `recovered`. While the server stops, new lessons, tickets and joins are refused
-//! with `server_stopping`. (`failure::kill_9_mid_lesson_recovers_recording_and_log` is the
-//! crash this avoids; tests/FAILURE.md lists both.)
+//! with `server_stopping`. With several nodes on one PostgreSQL database only the stopping
+//! node's lessons end. (`failure::kill_9_mid_lesson_recovers_recording_and_log` is the crash
+//! this avoids; tests/FAILURE.md lists both.)
 
 use anyhow::{anyhow, ensure, Result};
-use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::postgres::{self, PgCluster};
 use livegate_tests::recording::{field, leader, recorder_cli, start_server, wait_recording, DataDir};
 use livegate_tests::signal::Conn;
-use livegate_tests::{run_test_within, seed, Api, Server};
+use livegate_tests::{run_test_within, seed, Api, Participant, Server};
 use reqwest::Method;
 use serde_json::Value;
 use std::time::Duration;
@@ -128,4 +130,54 @@ async fn log_is_closed(server: &Server, lesson_id: &str) -> Result<()> {
         ensure!(!i["left_at"].is_null() && i["end"] == "lesson_ended" && i["recovered"] == false, "interval: {i}");
     }
     Ok(())
+}
+
+/// Two nodes share one PostgreSQL database, each running a lesson (7a on A with Ada, 8b on B).
+/// SIGTERM to A ends A's lesson only: its people get `lesson_ended` with `server_stopping` and
+/// A exits 0, while B's lesson stays live and its teacher's socket is still served. Read
+/// through B, the log has A's lesson ended `server_stopping` and B's still open, and A's
+/// recording is `complete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_one_node_ends_only_its_lessons() {
+    run_test_within("sigterm_on_one_node_ends_only_its_lessons", LIMIT, async {
+        if !postgres::enabled("sigterm_on_one_node_ends_only_its_lessons")? {
+            return Ok(());
+        }
+        let pg = PgCluster::start().await?;
+        let mut a = Server::launch("demo", &["--database-url", &pg.url], &[]).await?;
+        let b = Server::launch("demo", &["--database-url", &pg.url], &[]).await?;
+        let on_a = start_lesson(&a, seed::TEACHER, seed::CLASS_7A).await?;
+        let ada = Participant::join(&a, seed::ADA, &on_a.id).await?;
+        let on_b = start_lesson(&b, seed::TEACHER2, seed::CLASS_8B).await?;
+        let (t_mark, a_mark, b_mark) = (on_a.teacher.conn.mark(), ada.conn.mark(), on_b.teacher.conn.mark());
+
+        a.terminate()?;
+        ended_by_stop(&on_a.teacher.conn, t_mark).await?;
+        ended_by_stop(&ada.conn, a_mark).await?;
+        let status = a.wait_exit(STOP_DEADLINE + Duration::from_secs(5)).await?;
+        ensure!(status.code() == Some(0), "node A exited with {status}");
+        a.finish();
+
+        // B's lesson goes on.
+        on_b.teacher.conn.ping_pong(SIGNAL_TIMEOUT).await?;
+        let since: Vec<Value> = on_b.teacher.conn.messages_since(b_mark);
+        ensure!(!since.iter().any(|m| m["type"] == "lesson_ended"), "B's lesson ended too: {since:?}");
+        let (status, body) = on_b.teacher.api.request(Method::GET, &format!("/api/lessons/{}", on_b.id), None).await?;
+        ensure!(status == 200 && body["lesson"]["state"] == "live", "B's lesson after A stopped: {status} {body}");
+        let (status, log) = on_b.teacher.api.request(Method::GET, &format!("/api/log/lessons/{}", on_b.id), None).await?;
+        ensure!(status == 200 && log["lesson"]["ended_at"].is_null(), "B's lesson in the log: {status} {log}");
+
+        // A's lesson, read through B.
+        let rivera = Api::new(&b);
+        rivera.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
+        let (status, log) = rivera.request(Method::GET, &format!("/api/log/lessons/{}", on_a.id), None).await?;
+        ensure!(status == 200 && log["lesson"]["end_reason"] == "server_stopping", "A's lesson in the log: {status} {log}");
+        let sessions = log["sessions"].as_array().cloned().unwrap_or_default();
+        ensure!(sessions.len() == 2 && sessions.iter().all(|s| s["left_reason"] == "lesson_ended" && s["recovered"] == false), "A's sessions: {log}");
+        let row = wait_recording(&leader(&b).await?, &on_a.id, &["complete", "interrupted", "failed"], SIGNAL_TIMEOUT).await?;
+        ensure!(field(&row, "status")? == "complete", "A's recording: {row}");
+        b.finish();
+        Ok(())
+    })
+    .await;
 }
