@@ -66,6 +66,7 @@ impl Gate {
 pub struct Socket(App);
 
 impl Socket {
+    /// Counts a WebSocket from its upgrade; the count drops when this is dropped.
     pub fn open(app: &App) -> Self {
         app.shutdown.sockets.fetch_add(1, Ordering::SeqCst);
         Self(app.clone())
