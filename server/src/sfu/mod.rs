@@ -34,6 +34,10 @@ pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 /// such as the recorder's). A keyframe normally arrives one round trip and a frame later.
 pub const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
 
+/// How many packets of the latest keyframe a video source keeps for subscribers that arrive
+/// while it is still the latest frame (see [`Forwarder::add_sink`]).
+pub const KEYFRAME_PACKETS: usize = 256;
+
 /// How many packets wait for one sink before the oldest are dropped.
 pub const SINK_QUEUE_PACKETS: usize = 512;
 
@@ -107,9 +111,37 @@ struct Source {
     answered: bool,
     /// How many of its sinks are waiting for a keyframe.
     waiting: usize,
+    /// The packets of the latest frame while it is a keyframe (video): a subscriber that
+    /// arrives before the next frame starts on it at once, and the next (delta) frame, which
+    /// refers to it, decodes. Emptied when the next frame starts.
+    keyframe: Vec<rtp::Packet>,
+    keyframe_ts: Option<u32>,
 }
 
 impl Source {
+    /// Keeps `packet` if it belongs to the latest frame and that frame is a keyframe.
+    fn keep_keyframe(&mut self, packet: &rtp::Packet, keyframe_start: bool) {
+        if self.kind != TrackKind::Video {
+            return;
+        }
+        let ts = packet.header.timestamp;
+        if keyframe_start {
+            self.keyframe.clear();
+            self.keyframe_ts = Some(ts);
+        } else if self.keyframe_ts != Some(ts) {
+            self.keyframe.clear();
+            self.keyframe_ts = None;
+            return;
+        }
+        if self.keyframe.len() < KEYFRAME_PACKETS {
+            self.keyframe.push(packet.clone());
+        } else {
+            // Too large to keep whole, and a part would not decode: keep none of it.
+            self.keyframe.clear();
+            self.keyframe_ts = None;
+        }
+    }
+
     /// When this source next needs [`Forwarder::handle_timeout`]: a held-back request when the
     /// throttle allows it, or a repeat when the last request went unanswered while sinks wait.
     fn next_request(&self) -> Option<Instant> {
@@ -167,6 +199,8 @@ impl Forwarder {
             keyframe_wanted: false,
             answered: false,
             waiting: 0,
+            keyframe: Vec::new(),
+            keyframe_ts: None,
         });
     }
 
@@ -179,7 +213,8 @@ impl Forwarder {
         }
     }
 
-    /// A subscriber wants `track`. Asks the publisher for a keyframe so video starts fast.
+    /// A subscriber wants `track`. Video starts on a keyframe: the one just forwarded if it is
+    /// still the latest frame, else the one asked of the publisher now.
     /// Returns false if the track is unknown or the sink exists.
     pub fn add_sink(&mut self, now: Instant, sink: SinkKey, track: TrackKey, params: SinkParams) -> bool {
         if self.sinks.contains_key(&sink) {
@@ -188,8 +223,13 @@ impl Forwarder {
         let Some(source) = self.sources.get_mut(&track) else { return false };
         source.sinks.push(sink);
         let kind = source.kind;
-        if kind == TrackKind::Video {
+        let queue: VecDeque<rtp::Packet> = source.keyframe.iter().cloned().collect();
+        let waiting = kind == TrackKind::Video && queue.is_empty();
+        if waiting {
             source.waiting += 1;
+        }
+        if !queue.is_empty() {
+            self.outputs.push_back(Output::SinkReady(sink));
         }
         self.sinks.insert(
             sink,
@@ -198,14 +238,14 @@ impl Forwarder {
                 kind,
                 params,
                 rewriter: Rewriter::new(params.ssrc, rand::random(), rand::random()),
-                queue: VecDeque::new(),
-                waiting_for_keyframe: kind == TrackKind::Video,
+                queue,
+                waiting_for_keyframe: waiting,
                 dropped_since_pop: 0,
                 forwarded: 0,
                 dropped: 0,
             },
         );
-        if kind == TrackKind::Video {
+        if waiting {
             self.request_keyframe(now, track);
         }
         true
@@ -273,6 +313,7 @@ impl Forwarder {
         }
         if let Some(source) = self.sources.get_mut(&track) {
             source.waiting = waiting;
+            source.keep_keyframe(packet, keyframe);
             if keyframe {
                 // This keyframe serves every sink that was waiting, and a held-back request
                 // would only make another that nobody needs.

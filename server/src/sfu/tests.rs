@@ -206,6 +206,51 @@ fn a_join_storm_starts_every_subscriber_with_requests_no_closer_than_the_throttl
 }
 
 #[test]
+fn a_subscriber_arriving_during_the_latest_keyframe_starts_on_it_at_once() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut f = setup(t0, 1);
+    drain(&mut f);
+    // A keyframe of three packets (one RTP timestamp) arrives.
+    f.handle_rtp(ms(30), VIDEO, &packet(5, 10, 3000, true));
+    f.handle_rtp(ms(30), VIDEO, &packet(5, 11, 3000, false));
+    drain(&mut f);
+    // A subscriber arrives before its last packet: it gets the first two now, asks nothing.
+    assert!(f.add_sink(ms(31), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 }));
+    assert_eq!(drain(&mut f), vec![Output::SinkReady(SinkKey(1))]);
+    f.handle_rtp(ms(32), VIDEO, &packet(5, 12, 3000, false));
+    let got = pop_all(&mut f, SinkKey(1));
+    assert_eq!(got.len(), 3);
+    assert!(is_vp8_keyframe_start(&got[0].payload), "it starts on the keyframe");
+    for w in got.windows(2) {
+        assert_eq!(w[1].header.sequence_number, w[0].header.sequence_number.wrapping_add(1));
+    }
+    // The next frame (a delta, which refers to that keyframe) follows as for everyone.
+    f.handle_rtp(ms(63), VIDEO, &packet(5, 13, 6000, false));
+    assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
+    // Once another frame has started, a newcomer waits for a new keyframe and asks for one.
+    drain(&mut f);
+    f.add_sink(ms(400), SinkKey(2), VIDEO, SinkParams { ssrc: 8, payload_type: 96 });
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    f.handle_rtp(ms(401), VIDEO, &packet(5, 14, 6000, false));
+    assert!(f.pop_packet(SinkKey(2)).is_none());
+}
+
+#[test]
+fn a_keyframe_too_large_to_keep_is_not_kept_in_part() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 1);
+    drain(&mut f);
+    for i in 0..=KEYFRAME_PACKETS as u16 {
+        f.handle_rtp(t0, VIDEO, &packet(5, i, 3000, i == 0));
+    }
+    drain(&mut f);
+    f.add_sink(t0, SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    assert!(f.pop_packet(SinkKey(1)).is_none(), "waits for a whole keyframe");
+    assert!(drain(&mut f).contains(&Output::KeyframeRequest(VIDEO)) || f.poll_timeout().is_some());
+}
+
+#[test]
 fn a_stalled_subscriber_does_not_delay_the_others() {
     let t0 = Instant::now();
     let mut f = setup(t0, 3);
