@@ -10,7 +10,7 @@
 #                        [--warmup 10] [--measure 60] [--runs abba|ab]
 #                        [--out DIR] [--no-build] [--profile release|debug] [--srtp cm|gcm]
 #                        [--janus-event-loops N] [--only-sfu janus|livegate|livegate-norec]
-#                        [--browser-keyframes]
+#                        [--browser-keyframes] [--ice-check-interval MS]
 #
 # Janus runs with event_loops = 1 (one event loop for every handle: on a single pinned core it
 # needed half the CPU per packet of the packaged one-thread-per-handle setting, and kept lower
@@ -33,6 +33,8 @@
 # --browser-keyframes: the generator's publishers drop a keyframe request that comes less than
 # 300 ms after the last they took and its subscribers send PLIs, as libwebrtc does (default: a
 # request that comes too soon is served 200 ms after the last, and subscribers send none).
+# --ice-check-interval MS: the generator's ICE check interval (default rtc's 200 ms, which is
+# also about how long its clients wait to nominate a pair on either SFU; browsers check faster).
 #
 # --quick (CI): fanout only, 10 subscribers, 1 s warm-up, 5 s measured, one run per SFU, debug
 # build; prints `bench check: PASS|FAIL ...` lines and exits non-zero if a check failed. No
@@ -82,6 +84,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE="$2"; shift 2 ;;
     --only-sfu) ONLY_SFU="$2"; shift 2 ;;
     --browser-keyframes) GEN_FLAGS+=(--browser-keyframes); shift ;;
+    --ice-check-interval) GEN_FLAGS+=(--ice-check-interval-ms "$2"); shift 2 ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac

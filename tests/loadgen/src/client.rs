@@ -39,6 +39,11 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
+/// The ICE agent's interval between connectivity checks, in ms (0: `rtc`'s default, 200 ms).
+/// With the default the client nominates its pair one interval after the first check succeeds,
+/// so about 200 ms of every join on either SFU is this client's own wait (`--ice-check-interval-ms`).
+pub static ICE_CHECK_INTERVAL_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Payload types the generator offers as publisher.
 pub const VP8_PT: u8 = 96;
 pub const OPUS_PT: u8 = 111;
@@ -106,9 +111,11 @@ impl ClientPeer {
             Srtp::Cm => SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
             Srtp::Gcm => SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
         };
+        let check_ms = ICE_CHECK_INTERVAL_MS.load(std::sync::atomic::Ordering::Relaxed);
         let settings = SettingEngineBuilder::new()
             .with_srtp_protection_profiles(vec![profile])
             .with_answering_dtls_role(RTCDtlsRole::Client)
+            .with_ice_connection_attempts((check_ms > 0).then(|| std::time::Duration::from_millis(check_ms)), None)
             .build();
         let pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())

@@ -123,6 +123,9 @@ struct RunArgs {
     /// drop a request less than 300 ms after the last they honoured, subscribers send PLIs.
     #[arg(long)]
     browser_keyframes: bool,
+    /// The client's ICE check interval in ms (0: rtc's default, 200 ms; browsers check faster).
+    #[arg(long, default_value_t = 0)]
+    ice_check_interval_ms: u64,
 }
 
 fn main() -> Result<()> {
@@ -191,6 +194,7 @@ async fn run(args: RunArgs) -> Result<RunResult> {
     let total = classes * per_class;
     let engine = Rc::new(RefCell::new(Engine::new(trace.clone(), srtp, args.media_ip)?));
     engine.borrow_mut().browser_keyframes = args.browser_keyframes;
+    client::ICE_CHECK_INTERVAL_MS.store(args.ice_check_interval_ms, std::sync::atomic::Ordering::Relaxed);
     let engine_task = tokio::task::spawn_local({
         let e = engine.clone();
         async move {
