@@ -56,7 +56,7 @@ fn a_day_is_the_schools_day_across_the_clock_changes() {
     // Lessons that a UTC (or a reader's own) midnight would put on the wrong day.
     let within = |t: i64, from: &str, to: &str| {
         let (a, b) = days(&c, from, to);
-        a.map_or(true, |a| t >= a) && b.map_or(true, |b| t < b)
+        a.is_none_or(|a| t >= a) && b.is_none_or(|b| t < b)
     };
     let late_march = utc("2026-03-29T23:30:00Z"); // 00:30 BST on the 30th
     assert!(within(late_march, "2026-03-30", "2026-03-30") && !within(late_march, "2026-03-29", "2026-03-29"));

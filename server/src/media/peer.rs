@@ -345,10 +345,8 @@ impl Peer {
         while let Some(msg) = self.pc.poll_read() {
             match msg.message {
                 RTCMessage::RtpPacket(track_id, packet) => self.events.push_back(PeerEvent::Rtp { track_id, packet }),
-                RTCMessage::RtcpPacket(track_id, packets) => {
-                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                        self.events.push_back(PeerEvent::KeyframeRequest { track_id });
-                    }
+                RTCMessage::RtcpPacket(track_id, packets) if packets.iter().any(|p| is_keyframe_request(p.as_ref())) => {
+                    self.events.push_back(PeerEvent::KeyframeRequest { track_id });
                 }
                 _ => {}
             }

@@ -247,10 +247,8 @@ impl ClientPeer {
                         out.push_back(ClientEvent::Rtp { kind: *kind, packet });
                     }
                 }
-                rtc::peer_connection::message::RTCMessage::RtcpPacket(_, packets) => {
-                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                        out.push_back(ClientEvent::KeyframeRequest);
-                    }
+                rtc::peer_connection::message::RTCMessage::RtcpPacket(_, packets) if packets.iter().any(|p| is_keyframe_request(p.as_ref())) => {
+                    out.push_back(ClientEvent::KeyframeRequest);
                 }
                 _ => {}
             }

@@ -165,7 +165,8 @@ pub fn print(files: &[PathBuf]) -> Result<()> {
 /// The table as markdown.
 pub fn table(results: &[RunResult]) -> String {
     // scenario -> (classes, subscribers) -> sfu -> runs
-    let mut groups: BTreeMap<&str, BTreeMap<(usize, usize), BTreeMap<&str, Vec<&RunResult>>>> = BTreeMap::new();
+    type BySfu<'a> = BTreeMap<&'a str, Vec<&'a RunResult>>;
+    let mut groups: BTreeMap<&str, BTreeMap<(usize, usize), BySfu>> = BTreeMap::new();
     for r in results {
         groups.entry(&r.scenario).or_default().entry((r.classes, r.subscribers)).or_default().entry(&r.sfu).or_default().push(r);
     }
