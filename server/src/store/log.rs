@@ -10,8 +10,11 @@
 //! note pointing at the one it corrects.
 //!
 //! While a lesson runs its task heartbeats the lesson and its open sessions ([`Store::log_heartbeat`]).
-//! After a crash, [`Store::recover_log`] closes whatever was left open at its last heartbeat and
-//! marks it so. Times are UTC milliseconds, passed in by the caller so tests can inject them.
+//! After a crash, [`Store::recover_log`] closes whatever was left open at the latest moment the
+//! log knows of (its last heartbeat, or a later event written before the crash) and marks it so.
+//! Events and notes are listed by the time they happened (`at`), then by `seq`, the order they
+//! were written, for ties: a lesson's writer may write its backlog late after an outage.
+//! Times are UTC milliseconds, passed in by the caller so tests can inject them.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -239,12 +242,34 @@ fn next_seq() -> i64 {
     }
 }
 
+/// The sweep's `stale_before` at `now`: rows whose heartbeat is older than [`STALE_MS`] —
+/// unless the database was unreachable until `back_since` (`None`: it still is, as far as the
+/// sweep knows) less than [`STALE_MS`] ago, when nothing is taken for stale (`i64::MIN`; the
+/// sweep then only finds out whether the database answers).
+pub fn sweep_cutoff(now: i64, back_since: Option<i64>) -> i64 {
+    match back_since {
+        Some(back) if now.saturating_sub(back) >= STALE_MS => now - STALE_MS,
+        _ => i64::MIN,
+    }
+}
+
+/// A sequence number after `last` (the highest a lesson already holds, perhaps written by
+/// another node whose clock runs ahead), so what is written now ties after it.
+fn seq_after(last: i64) -> i64 {
+    SEQ.fetch_max(last, Ordering::Relaxed);
+    next_seq()
+}
+
 async fn insert_event(conn: &mut sqlx::AnyConnection, e: &NewEvent) -> Result<()> {
+    insert_event_seq(conn, e, next_seq()).await
+}
+
+async fn insert_event_seq(conn: &mut sqlx::AnyConnection, e: &NewEvent, seq: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO log_events (lesson_id, seq, school_id, at, kind, actor_id, subject_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.lesson.as_str())
-    .bind(next_seq())
+    .bind(seq)
     .bind(e.school.as_str())
     .bind(e.at)
     .bind(e.kind.as_str())
@@ -256,13 +281,62 @@ async fn insert_event(conn: &mut sqlx::AnyConnection, e: &NewEvent) -> Result<()
     Ok(())
 }
 
+/// True if the lesson already holds an event the same as `e` in every field, to the
+/// millisecond: a write retried after its first commit succeeded but its answer was lost.
+async fn already_logged(conn: &mut sqlx::AnyConnection, e: &NewEvent) -> Result<bool> {
+    let found = sqlx::query(
+        "SELECT 1 AS one FROM log_events WHERE lesson_id = $1 AND at = $2 AND kind = $3 \
+         AND COALESCE(actor_id, '') = $4 AND COALESCE(subject_id, '') = $5 AND COALESCE(detail, '') = $6",
+    )
+    .bind(e.lesson.as_str())
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.actor.as_ref().map_or("", |u| u.as_str()).to_owned())
+    .bind(e.subject.as_ref().map_or("", |u| u.as_str()).to_owned())
+    .bind(e.detail.clone().unwrap_or_default())
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The latest time a lesson's log holds: its events, and its connections' joins and leaves.
+async fn latest_in_lesson(conn: &mut sqlx::AnyConnection, lesson: &str) -> Result<Option<i64>> {
+    use sqlx::Row;
+    let events = sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1").bind(lesson).fetch_one(&mut *conn).await?;
+    let sessions = sqlx::query("SELECT MAX(joined_at) AS j, MAX(left_at) AS l FROM log_sessions WHERE lesson_id = $1")
+        .bind(lesson)
+        .fetch_one(&mut *conn)
+        .await?;
+    let times: [Option<i64>; 3] = [events.try_get("m")?, sessions.try_get("j")?, sessions.try_get("l")?];
+    Ok(times.into_iter().flatten().max())
+}
+
+/// The latest event of a lesson about or by one person (a grant to them, a mute by them).
+async fn latest_of_person(conn: &mut sqlx::AnyConnection, lesson: &str, user: &str) -> Result<Option<i64>> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1 AND (subject_id = $2 OR actor_id = $2)")
+        .bind(lesson)
+        .bind(user)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("m")?)
+}
+
+/// The highest sequence number a lesson's events hold.
+async fn last_seq(conn: &mut sqlx::AnyConnection, lesson: &str) -> Result<i64> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT MAX(seq) AS s FROM log_events WHERE lesson_id = $1").bind(lesson).fetch_one(conn).await?;
+    Ok(row.try_get::<Option<i64>, _>("s")?.unwrap_or(0))
+}
+
 impl Store {
-    /// Opens a lesson's log.
+    /// Opens a lesson's log. Opening it again (a retried write whose first commit went
+    /// through) changes nothing.
     pub async fn log_lesson_start(&self, l: &NewLesson) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO log_lessons (id, school_id, class_id, class_name, started_by, recording_id, scheduled_start, scheduled_end, started_at, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING",
         )
         .bind(l.id.as_str())
         .bind(l.school.as_str())
@@ -275,6 +349,9 @@ impl Store {
         .bind(l.at)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Ok(());
+        }
         let e = NewEvent {
             lesson: l.id.clone(),
             school: l.school.clone(),
@@ -289,18 +366,24 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one event.
+    /// Appends one event. An event the same as one the lesson already holds, in every field
+    /// and to the millisecond, is taken for a retried write whose first commit went through
+    /// (its answer lost with the connection) and is not written twice.
     pub async fn log_event(&self, e: &NewEvent) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
+        if already_logged(&mut conn, e).await? {
+            return Ok(());
+        }
         insert_event(&mut conn, e).await
     }
 
     /// A participant took a seat: their session opens and the admission is logged with it.
+    /// The same seat written again (a retried write) changes nothing.
     pub async fn log_join(&self, s: &NewSession) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO log_sessions (id, lesson_id, school_id, user_id, role, joined_at, last_seen, recovered, consent, conduct_version, device) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9) ON CONFLICT (lesson_id, id) DO NOTHING",
         )
         .bind(s.id.as_str())
         .bind(s.lesson.as_str())
@@ -313,6 +396,9 @@ impl Store {
         .bind(&s.device)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Ok(());
+        }
         let e = NewEvent {
             lesson: s.lesson.clone(),
             school: s.school.clone(),
@@ -408,39 +494,63 @@ impl Store {
     }
 
     /// Closes lessons and sessions left open by a server that stopped without closing them
-    /// (last heartbeat before `stale_before`), at their last heartbeat, marked as recovered.
-    /// Returns how many lessons it closed.
+    /// (last heartbeat before `stale_before`), marked as recovered, at the latest moment the
+    /// log knows of: a connection at the latest of its last heartbeat, its join and the
+    /// latest event about or by its person; a lesson at the latest of its last heartbeat and
+    /// everything its log holds (so its recovered end never precedes an event written in the
+    /// seconds between the last heartbeat and the crash). A closed row is never reopened or
+    /// moved: a leave or an end that arrives for it later changes nothing. Returns how many
+    /// lessons it closed.
     pub async fn recover_log(&self, stale_before: i64) -> Result<u64> {
+        use sqlx::Row;
         let mut tx = self.pool.begin().await?;
+        let open = sqlx::query("SELECT lesson_id, id, user_id, joined_at, last_seen FROM log_sessions WHERE left_at IS NULL AND last_seen < $1")
+            .bind(stale_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &open {
+            let (lesson, id, user): (String, String, String) = (row.try_get("lesson_id")?, row.try_get("id")?, row.try_get("user_id")?);
+            let (joined, seen): (i64, i64) = (row.try_get("joined_at")?, row.try_get("last_seen")?);
+            let at = seen.max(joined).max(latest_of_person(&mut tx, &lesson, &user).await?.unwrap_or(i64::MIN));
+            sqlx::query("UPDATE log_sessions SET left_at = $1, left_reason = 'server_stopped', recovered = 1 WHERE lesson_id = $2 AND id = $3 AND left_at IS NULL")
+                .bind(at)
+                .bind(&lesson)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let rows = sqlx::query("SELECT id, school_id, last_seen FROM log_lessons WHERE ended_at IS NULL AND last_seen < $1")
             .bind(stale_before)
             .fetch_all(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE log_sessions SET left_at = last_seen, left_reason = 'server_stopped', recovered = 1 \
-             WHERE left_at IS NULL AND last_seen < $1",
-        )
-        .bind(stale_before)
-        .execute(&mut *tx)
-        .await?;
+        let mut closed = 0;
         for row in &rows {
-            use sqlx::Row;
-            let (id, school, at): (String, String, i64) = (row.try_get("id")?, row.try_get("school_id")?, row.try_get("last_seen")?);
+            let (id, school, seen): (String, String, i64) = (row.try_get("id")?, row.try_get("school_id")?, row.try_get("last_seen")?);
             let (Some(lesson), Some(school)) = (LessonId::parse(&id), SchoolId::parse(&school)) else { continue };
-            sqlx::query("UPDATE log_lessons SET ended_at = last_seen, end_reason = 'server_stopped' WHERE id = $1 AND ended_at IS NULL")
+            let at = seen.max(latest_in_lesson(&mut tx, &id).await?.unwrap_or(i64::MIN));
+            let done = sqlx::query("UPDATE log_lessons SET ended_at = $1, end_reason = 'server_stopped' WHERE id = $2 AND ended_at IS NULL")
+                .bind(at)
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
+            if done.rows_affected() == 0 {
+                continue; // another node's sweep closed it first
+            }
+            closed += 1;
+            let seq = seq_after(last_seq(&mut tx, &id).await?);
             let e = NewEvent { lesson, school, at, kind: EventKind::LessonEnded, actor: None, subject: None, detail: Some("server_stopped".into()) };
-            insert_event(&mut tx, &e).await?;
+            insert_event_seq(&mut tx, &e, seq).await?;
         }
         tx.commit().await?;
-        Ok(rows.len() as u64)
+        Ok(closed)
     }
 
     /// Closes what a crashed server left open, then (for several nodes on one PostgreSQL)
     /// keeps sweeping for rows whose node stopped heartbeating. A single SQLite server has no
-    /// other node, so at its start everything still open is left over from a crash.
+    /// other node, so at its start everything still open is left over from a crash. After
+    /// the database has been unreachable the sweep holds off until it has been back for
+    /// [`STALE_MS`] (see [`sweep_cutoff`]): every node's heartbeats failed with it, so rows of
+    /// live lessons look stale until their nodes have had time to beat again.
     pub fn supervise_log(&self) {
         let store = self.clone();
         tokio::spawn(async move {
@@ -449,18 +559,27 @@ impl Store {
                 Err(_) => false,
             };
             let first = if sqlite { i64::MAX } else { now_ms() - STALE_MS };
+            let mut back_since = Some(i64::MIN);
             match store.recover_log(first).await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(lessons = n, "closed lessons a stopped server left open in the livestream log"),
-                Err(e) => tracing::error!(error = %e, "could not recover the livestream log"),
+                Err(e) => {
+                    back_since = None;
+                    tracing::error!(error = %e, "could not recover the livestream log");
+                }
             }
             if sqlite {
                 return;
             }
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
-                if let Err(e) = store.recover_log(now_ms() - STALE_MS).await {
-                    tracing::warn!(error = %e, "livestream log sweep failed; retrying");
+                let now = now_ms();
+                match store.recover_log(sweep_cutoff(now, back_since)).await {
+                    Ok(_) => back_since = back_since.or(Some(now)),
+                    Err(e) => {
+                        back_since = None;
+                        tracing::warn!(error = %e, "livestream log sweep failed; retrying");
+                    }
                 }
             }
         });

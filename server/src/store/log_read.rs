@@ -1,6 +1,8 @@
 //! Reading the livestream log: lessons by filter and scope, one lesson's sessions, events and
 //! notes, presence intervals (a participant's sessions with reconnects merged), per-pupil
-//! attendance across lessons, and the leaders' concern list. Every query is scoped by school;
+//! attendance across lessons, and the leaders' concern list. Events and notes are listed in
+//! the order they happened (`at`), ties in the order written (`seq`): a lesson's entries may
+//! be written late, after a database outage, behind a refusal the ticket route wrote at once. Every query is scoped by school;
 //! a teacher's scope is further limited to the lessons of classes they teach or started.
 
 use sqlx::any::AnyRow;
@@ -288,7 +290,7 @@ impl Store {
         .collect::<Result<Vec<_>>>()?;
         let events = sqlx::query(
             "SELECT e.*, a.display_name AS actor_name, s.display_name AS subject_name FROM log_events e \
-             LEFT JOIN users a ON a.id = e.actor_id LEFT JOIN users s ON s.id = e.subject_id WHERE e.lesson_id = $1 ORDER BY e.seq",
+             LEFT JOIN users a ON a.id = e.actor_id LEFT JOIN users s ON s.id = e.subject_id WHERE e.lesson_id = $1 ORDER BY e.at, e.seq",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)

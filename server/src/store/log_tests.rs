@@ -44,6 +44,20 @@ fn seat(lesson: &LessonId, id: &str, user: &UserId, role: &'static str, at: i64)
     }
 }
 
+/// A lesson of 7a started by `teacher` at `T0`, unplanned and unrecorded.
+fn plain_lesson(lesson: &LessonId, teacher: &UserId) -> NewLesson {
+    NewLesson {
+        id: lesson.clone(),
+        school: demo(),
+        class: ClassId::parse("7a").unwrap(),
+        class_name: "7A Science".into(),
+        started_by: teacher.clone(),
+        recording_id: None,
+        scheduled: None,
+        at: T0,
+    }
+}
+
 /// A lesson of 7a started by Ms Rivera at `T0`: Ada joins, reconnects and stays; Ben is
 /// removed; Eve is refused. Returns the lesson id.
 async fn scripted(store: &Store) -> LessonId {
@@ -228,19 +242,127 @@ async fn a_refusal_may_be_logged_before_the_lesson_row() {
         let lesson = LessonId::generate();
         let eve = uid(&store, "eve@pupils.demo.sch.uk").await;
         store.log_event(&ev(&lesson, T0, EventKind::Refused, None, Some(&eve), Some("teacher_absent"))).await.unwrap();
-        let l = NewLesson {
-            id: lesson.clone(),
-            school: demo(),
-            class: ClassId::parse("7a").unwrap(),
-            class_name: "7A Science".into(),
-            started_by: uid(&store, "teacher@demo.sch.uk").await,
-            recording_id: None,
-            scheduled: None,
-            at: T0,
-        };
+        let l = plain_lesson(&lesson, &uid(&store, "teacher@demo.sch.uk").await);
         store.log_lesson_start(&l).await.unwrap();
         let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
         let kinds: Vec<&str> = log.events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, vec!["refused", "lesson_started"]);
     }
+}
+
+/// What a lesson's events read back as: (ms after `T0`, kind, subject's name, detail).
+async fn events_of(store: &Store, lesson: &LessonId) -> Vec<(i64, String, Option<String>, Option<String>)> {
+    let log = store.lesson_log(&demo(), &LogScope::School, lesson).await.unwrap().unwrap();
+    log.events.into_iter().map(|e| (e.at - T0, e.kind, e.subject_name, e.detail)).collect()
+}
+
+fn owned(rows: &[(i64, &str, Option<&str>, Option<&str>)]) -> Vec<(i64, String, Option<String>, Option<String>)> {
+    rows.iter().map(|(at, k, s, d)| (*at, k.to_string(), s.map(Into::into), d.map(Into::into))).collect()
+}
+
+#[tokio::test]
+async fn events_and_notes_are_listed_by_when_they_happened_not_when_written() {
+    for store in stores().await {
+        let (rivera, ada, eve) =
+            (uid(&store, "teacher@demo.sch.uk").await, uid(&store, "ada@pupils.demo.sch.uk").await, uid(&store, "eve@pupils.demo.sch.uk").await);
+        let lesson = LessonId::generate();
+        let l = plain_lesson(&lesson, &rivera);
+        store.log_lesson_start(&l).await.unwrap();
+        // During an outage the ticket route refuses Eve at +30 s and writes it at once; the
+        // lesson's queued backlog (+10 s to +25 s) is written after it.
+        store.log_event(&ev(&lesson, T0 + 30_000, EventKind::Refused, None, Some(&eve), Some("consent_missing"))).await.unwrap();
+        store.log_join(&seat(&lesson, "p_a", &ada, "pupil", T0 + 10_000)).await.unwrap();
+        store.log_event(&ev(&lesson, T0 + 20_000, EventKind::Granted, Some(&rivera), Some(&ada), Some("microphone"))).await.unwrap();
+        store.log_event(&ev(&lesson, T0 + 20_000, EventKind::Muted, Some(&rivera), Some(&ada), None)).await.unwrap();
+        store.log_leave(&demo(), &lesson, &ParticipantId::parse("p_a").unwrap(), T0 + 25_000, "left").await.unwrap();
+        // Retried writes whose first commit went through are not listed twice.
+        store.log_lesson_start(&l).await.unwrap();
+        store.log_join(&seat(&lesson, "p_a", &ada, "pupil", T0 + 10_000)).await.unwrap();
+        store.log_event(&ev(&lesson, T0 + 20_000, EventKind::Granted, Some(&rivera), Some(&ada), Some("microphone"))).await.unwrap();
+        store.log_lesson_end(&demo(), &lesson, T0 + 40_000, "ended_by_teacher").await.unwrap();
+        let want = [
+            (0, "lesson_started", None, None),
+            (10_000, "admitted", Some("Ada"), Some("pupil")),
+            (20_000, "granted", Some("Ada"), Some("microphone")),
+            (20_000, "muted", Some("Ada"), None), // a tie: in the order written
+            (25_000, "left", Some("Ada"), Some("left")),
+            (30_000, "refused", Some("Eve"), Some("consent_missing")),
+            (40_000, "lesson_ended", None, Some("ended_by_teacher")),
+        ];
+        assert_eq!(events_of(&store, &lesson).await, owned(&want));
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!(log.sessions.len(), 1, "the join written twice is one connection");
+        // Notes too: one written later about an earlier moment is listed before.
+        let late = store.add_note(note(&demo(), &lesson, &rivera, T0 + 35_000, NoteCategory::Technical, "sound dropped", None)).await.unwrap();
+        let early = store.add_note(note(&demo(), &lesson, &rivera, T0 + 15_000, NoteCategory::Behaviour, "Ada helped", None)).await.unwrap();
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!(log.notes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec![early.as_str(), late.as_str()]);
+    }
+}
+
+#[tokio::test]
+async fn recovery_closes_at_the_latest_time_the_log_knows() {
+    for store in stores().await {
+        let lesson = scripted(&store).await; // last heartbeat at +25 s
+        let (rivera, ada, cara, eve) = (
+            uid(&store, "teacher@demo.sch.uk").await,
+            uid(&store, "ada@pupils.demo.sch.uk").await,
+            uid(&store, "cara@pupils.demo.sch.uk").await,
+            uid(&store, "eve@pupils.demo.sch.uk").await,
+        );
+        // Written in the seconds between the last heartbeat and the crash.
+        store.log_event(&ev(&lesson, T0 + 27_000, EventKind::Granted, Some(&rivera), Some(&ada), Some("camera"))).await.unwrap();
+        store.log_join(&seat(&lesson, "p_c", &cara, "pupil", T0 + 28_000)).await.unwrap();
+        store.log_event(&ev(&lesson, T0 + 29_000, EventKind::Refused, None, Some(&eve), Some("consent_missing"))).await.unwrap();
+        assert_eq!(store.recover_log(T0 + 40_000).await.unwrap(), 1);
+        let log = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!((log.lesson.ended_at, log.lesson.end_reason.as_deref()), (Some(T0 + 29_000), Some("server_stopped")));
+        let closed: Vec<(&str, Option<i64>, Option<&str>, bool)> =
+            log.sessions.iter().map(|s| (s.id.as_str(), s.left_at.map(|l| l - T0), s.left_reason.as_deref(), s.recovered)).collect();
+        assert_eq!(
+            closed,
+            vec![
+                ("p_t", Some(27_000), Some("server_stopped"), true), // she granted at +27 s
+                ("p_a1", Some(10_000), Some("reconnected"), false),
+                ("p_a2", Some(27_000), Some("server_stopped"), true), // granted to at +27 s
+                ("p_b", Some(20_000), Some("removed_by_teacher"), false),
+                ("p_c", Some(28_000), Some("server_stopped"), true), // joined after the heartbeat
+            ]
+        );
+        let tail: Vec<(i64, &str)> = log.events.iter().rev().take(2).map(|e| (e.at - T0, e.kind.as_str())).collect();
+        assert_eq!(tail, vec![(29_000, "lesson_ended"), (29_000, "refused")], "the recovered end is listed last");
+        for s in &log.sessions {
+            let own = log.events.iter().filter(|e| e.subject_id.as_deref() == Some(s.user_id.as_str()) && e.kind != "left").map(|e| e.at).max();
+            assert!(s.left_at >= own.filter(|_| s.recovered) && s.left_at <= log.lesson.ended_at, "{s:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_late_leave_or_end_after_recovery_changes_nothing() {
+    for store in stores().await {
+        let lesson = scripted(&store).await;
+        assert_eq!(store.recover_log(T0 + 40_000).await.unwrap(), 1);
+        let before = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        // The writer retried after a long outage: the leaves and the end reach the store after
+        // the sweep closed the lesson, one earlier and one later than the recovered end.
+        let (a2, t) = (ParticipantId::parse("p_a2").unwrap(), ParticipantId::parse("p_t").unwrap());
+        store.log_leave(&demo(), &lesson, &a2, T0 + 22_000, "left").await.unwrap();
+        store.log_leave(&demo(), &lesson, &t, T0 + 50_000, "left").await.unwrap();
+        store.log_heartbeat(&lesson, T0 + 55_000).await.unwrap();
+        store.log_lesson_end(&demo(), &lesson, T0 + 60_000, "ended_by_teacher").await.unwrap();
+        store.log_lesson_end(&demo(), &lesson, T0 + 21_000, "teacher_absent").await.unwrap();
+        let after = store.lesson_log(&demo(), &LogScope::School, &lesson).await.unwrap().unwrap();
+        assert_eq!(after, before);
+        assert_eq!(store.recover_log(i64::MAX).await.unwrap(), 0, "nothing is open again");
+    }
+}
+
+#[test]
+fn the_sweep_holds_off_until_the_database_has_been_back_long_enough() {
+    let now = T0 + 100_000;
+    assert_eq!(sweep_cutoff(now, Some(i64::MIN)), now - STALE_MS, "never down");
+    assert_eq!(sweep_cutoff(now, None), i64::MIN, "still unreachable");
+    assert_eq!(sweep_cutoff(now, Some(now - 5_000)), i64::MIN, "back 5 s ago: live lessons have not beaten yet");
+    assert_eq!(sweep_cutoff(now, Some(now - STALE_MS)), now - STALE_MS);
 }
