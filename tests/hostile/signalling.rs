@@ -126,16 +126,37 @@ fn second_join_on_a_joined_socket_is_bad_message() {
     });
 }
 
+/// Sends one oversized frame on `conn`; the client must get BOTH the `message_too_large` error
+/// and the close frame 1009, not a reset, although the server stops reading mid-frame.
+async fn oversized_frame_gets_error_and_1009(conn: &Conn, pad: usize) -> Result<()> {
+    let frame = json!({"type": "ping", "pad": "a".repeat(pad)}).to_string();
+    let _ = conn.send_text(&frame).await; // the server stops reading mid-frame
+    let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
+    let too_large = conn.messages().iter().any(|m| msg_type(m) == "error" && code(m) == "message_too_large");
+    ensure!(too_large, "want a message_too_large error, got {closed:?}");
+    ensure!(closed.code == Some(1009), "want close 1009, got {closed:?}");
+    Ok(())
+}
+
 #[test]
 fn oversized_frame_closes_with_1009() {
     shared_case("oversized_frame_closes_with_1009", |s| async move {
         let pupil = s.join_fresh().await?;
-        let frame = json!({"type": "ping", "pad": "a".repeat(70 * 1024)}).to_string();
-        let _ = pupil.conn.send_text(&frame).await; // the server may close mid-write
-        let closed = pupil.conn.wait_closed(SIGNAL_TIMEOUT).await?;
-        let too_large = pupil.conn.messages().iter().any(|m| msg_type(m) == "error" && code(m) == "message_too_large");
-        ensure!(closed.code == Some(1009) || too_large, "want close 1009 / message_too_large, got {closed:?}");
+        oversized_frame_gets_error_and_1009(&pupil.conn, 70 * 1024).await?;
         s.nothing_from(&pupil.id)?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn oversized_first_frame_closes_with_1009() {
+    shared_case("oversized_first_frame_closes_with_1009", |s| async move {
+        // Just over the limit, and far over it (more than the socket buffers hold).
+        for pad in [70 * 1024, 1024 * 1024] {
+            let conn = Conn::connect(&s.server.ws_url("/ws"), "oversized-first").await?;
+            oversized_frame_gets_error_and_1009(&conn, pad).await.map_err(|e| e.context(format!("{pad} bytes")))?;
+            no_media(&conn)?;
+        }
         s.control_keeps_receiving().await
     });
 }

@@ -11,6 +11,7 @@ mod log;
 mod log_export;
 mod recordings;
 mod auth;
+mod linger;
 pub mod shutdown;
 mod tls;
 mod web;
@@ -332,8 +333,9 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
             use axum::serve::ListenerExt;
             // Each signalling message goes out at once: with Nagle's algorithm a second small
             // write (the offer after `joined`) waits for the client's delayed ACK, about 40 ms.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
+            // Dropped connections linger so the client reads the server's last words.
+            let listener = linger::LingeringListener(listener).tap_io(|io| {
+                let _ = io.tcp().set_nodelay(true);
             });
             tokio::spawn(async move { axum::serve(listener, service).with_graceful_shutdown(stopped).await })
         }

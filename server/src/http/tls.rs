@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::Listener;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -19,6 +19,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::linger::Lingering;
 use crate::config::TlsConfig;
 use crate::error::Error;
 
@@ -52,7 +53,7 @@ pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, Error> {
 
 /// A listener that hands axum only connections whose TLS handshake finished.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Lingering>, SocketAddr)>,
     local: SocketAddr,
 }
 
@@ -76,7 +77,7 @@ impl TlsListener {
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, handed) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(Lingering::new(tcp))).await {
                         Ok(Ok(tls)) => {
                             let _ = handed.send((tls, peer)).await;
                         }
@@ -94,7 +95,7 @@ impl TlsListener {
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Lingering>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

@@ -68,8 +68,12 @@ async fn next_message(socket: &mut WebSocket) -> Incoming {
         return match socket.recv().await {
             None | Some(Ok(Message::Close(_))) => Incoming::Closed,
             Some(Err(e)) => {
-                let too_big = e.to_string().to_ascii_lowercase().contains("too long")
-                    || e.to_string().to_ascii_lowercase().contains("size");
+                // A frame or message over the limit; the socket reads nothing more after it,
+                // but can still send the error and the close (the listener lingers on drop so
+                // the rest of the frame does not turn the close into a reset: http/linger.rs).
+                let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
+                    matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
+                });
                 if too_big { Incoming::TooBig } else { Incoming::Closed }
             }
             Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
