@@ -63,7 +63,8 @@ export function ensureArtifacts() {
  * @param {{dataDir?: string, args?: string[], env?: Record<string, string>}} [opts] `dataDir`
  *   becomes `--data-dir` (recordings, keys and spool land there); `env` is added to the
  *   server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags.
- * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>}>}
+ * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>,
+ *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
 export async function startServer(opts = {}) {
   const bin = process.env.LIVEGATE_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livegate');
@@ -105,7 +106,23 @@ export async function startServer(opts = {}) {
     await exited;
     clearTimeout(timer);
   };
-  return { url, media, log, stop };
+  /**
+   * Sends SIGTERM (a graceful stop) and waits for the process to exit by itself; SIGKILL only
+   * after `timeoutMs`, which the caller then sees as `signal: 'SIGKILL'`.
+   * @param {number} [timeoutMs]
+   * @returns {Promise<{code: number | null, signal: NodeJS.Signals | null}>}
+   */
+  const terminate = async (timeoutMs = 20_000) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    return { code: child.exitCode, signal: child.signalCode };
+  };
+  return { url, media, log, stop, terminate };
 }
 
 /** Launches headless Chromium with fake media devices. */
