@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use livegate_recorder::frames::{SEGMENT_MS, SEGMENT_SLACK_MS};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,7 +34,7 @@ pub use peer::Direction;
 use crate::error::ErrorCode;
 use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
-use crate::sfu::{FastMap, Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind};
+use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
 use demux::Demux;
 use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
 
@@ -43,8 +44,17 @@ const READ_BATCH: usize = 128;
 /// How long a video frame's packets wait for its last one before going out anyway.
 const FRAME_HOLD: Duration = Duration::from_millis(5);
 
-/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long.
-pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_secs(2);
+/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
+/// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
+pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_millis(SEGMENT_MS as u64);
+
+/// The keyframes a recorded video track needs, by the recorder's rule for cutting segments: a
+/// keyframe at least `SEGMENT_MS - SEGMENT_SLACK_MS` into a segment starts the next, so one
+/// that comes sooner (a pupil joining) does not put off the request for the next segment.
+const SEGMENT_KEYFRAMES: SegmentKeyframes = SegmentKeyframes {
+    every: RECORDING_KEYFRAME_EVERY,
+    shortest: Duration::from_millis((SEGMENT_MS - SEGMENT_SLACK_MS) as u64),
+};
 
 /// Whether publishers' packets are copied to their lesson's recorder. Always true in the
 /// `livegate` binary: no configuration, environment variable or request can change it. Only the
@@ -146,8 +156,8 @@ impl MediaHandle {
 
     /// Answers a publisher's offer. The caller has already checked the offer and the grants.
     /// With a `tap`, a copy of every packet goes to the lesson's recorder (never waiting), and
-    /// the publisher is asked for a keyframe every [`RECORDING_KEYFRAME_EVERY`] so segments
-    /// can start on one.
+    /// the publisher is asked for a keyframe about every [`RECORDING_KEYFRAME_EVERY`] so
+    /// segments can start on one (by the forwarder, with subscribers' requests).
     pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<LessonRecorder>) -> Result<String, ErrorCode> {
         self.call(|reply| Command::Publish { key, offer, events, tap, reply }).await.unwrap_or(Err(ErrorCode::Internal))
     }
@@ -216,8 +226,6 @@ struct Stream {
     dirty: bool,
     /// The lesson's recorder, for publish streams of a recorded lesson.
     tap: Option<LessonRecorder>,
-    /// When to next ask this publisher for a keyframe for the recording.
-    next_recording_keyframe: Option<Instant>,
 }
 
 struct Engine {
@@ -421,15 +429,15 @@ impl Engine {
             deadline: None,
             dirty: false,
             tap: None,
-            next_recording_keyframe: None,
         };
         self.streams.insert(key, stream);
         self.touch(key);
     }
 
     /// Connects a receive stream's send tracks to its source's open tracks, once the stream is
-    /// connected: adding a sink asks the publisher for a keyframe, and one asked for before the
-    /// subscriber can receive it is wasted and holds the next back by the throttle (`sfu::KEYFRAME_THROTTLE`).
+    /// connected: a video sink starts on the keyframe just forwarded if it is still the latest
+    /// frame, and otherwise asks the publisher for one; one asked for before the subscriber can
+    /// receive it would be wasted and hold the next back by the throttle (`sfu::KEYFRAME_THROTTLE`).
     fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
         let Some(stream) = self.streams.get(&key) else { return };
         if !stream.peer.is_connected() {
@@ -486,6 +494,9 @@ impl Engine {
                     self.next_id += 1;
                     stream.published.insert(track_id, (kind, PublishedTrack { key: track, receiver, ssrc }));
                     self.forwarder.add_track(track, kind);
+                    if stream.tap.is_some() {
+                        self.forwarder.record_keyframes(now, track, SEGMENT_KEYFRAMES);
+                    }
                     self.track_owner.insert(track, key);
                     let receivers: Vec<StreamKey> =
                         self.streams.iter().filter(|(_, s)| s.source == Some(key)).map(|(k, _)| *k).collect();
@@ -496,13 +507,9 @@ impl Engine {
                 PeerEvent::Rtp { track_id, packet } => {
                     stream.stats.rtp_packets_in += 1;
                     if let Some((kind, track)) = stream.published.get(&track_id) {
-                        let (kind, track_key, receiver, ssrc) = (*kind, track.key, track.receiver, track.ssrc);
+                        let (kind, track_key) = (*kind, track.key);
                         if let Some(tap) = &stream.tap {
                             tap.offer(RecorderMsg::Rtp { stream: key, kind, packet: packet.clone(), at: now });
-                            if kind == TrackKind::Video && stream.next_recording_keyframe.is_none_or(|t| now >= t) {
-                                stream.next_recording_keyframe = Some(now + RECORDING_KEYFRAME_EVERY);
-                                stream.peer.request_keyframe(now, receiver, ssrc);
-                            }
                         }
                         self.forwarder.handle_rtp(now, track_key, &packet);
                         self.forward_rtp(now, track_key, kind == TrackKind::Video, packet.header.marker);

@@ -5,6 +5,10 @@
 //! `media` owns the socket and the peer connections and drives it. Because nothing here reads
 //! a clock or touches the network, the tests at the bottom run in virtual time.
 //!
+//! Keyframe requests follow one policy per source track, whoever needs the keyframe: a joining
+//! or recovering subscriber, or the lesson's recording, which wants one every couple of seconds
+//! to cut segments on (see [`Forwarder::record_keyframes`]).
+//!
 //! The forwarding table maps each source track to its sinks (one per subscriber and track).
 //! A sink chooses what it forwards from its source (today: everything, after a keyframe for
 //! video); simulcast layer choice per subscriber fits in [`Sink`] later, because rewriting is
@@ -30,8 +34,9 @@ pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 
 /// How long a request may go unanswered before it is sent again while a subscriber still waits
 /// for a keyframe: the request or the keyframe may have been lost, or the publisher may have
-/// ignored it (a browser ignores requests less than 300 ms after the last one it honoured,
-/// such as the recorder's). A keyframe normally arrives one round trip and a frame later.
+/// ignored it (a browser ignores requests less than 300 ms after the last one it honoured, and
+/// network jitter can bring two requests that left [`KEYFRAME_THROTTLE`] apart closer than
+/// that). A keyframe normally arrives one round trip and a frame later.
 pub const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
 
 /// How many packets of the latest keyframe a video source keeps for subscribers that arrive
@@ -92,6 +97,15 @@ pub struct SinkParams {
     pub payload_type: u8,
 }
 
+/// The keyframes a recording of a track needs: its recorder cuts a segment at the first
+/// keyframe at least `shortest` after the one that started the current segment, and the
+/// publisher is asked for one if none has come `every` after it (or after the last request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentKeyframes {
+    pub every: Duration,
+    pub shortest: Duration,
+}
+
 /// Something the I/O loop must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -116,6 +130,34 @@ struct Source {
     /// refers to it, decodes. Emptied when the next frame starts.
     keyframe: Vec<rtp::Packet>,
     keyframe_ts: Option<u32>,
+    /// Keyframes for the track's recording, if it is recorded.
+    recording: Option<Recording>,
+}
+
+/// A recorded track's segment clock (see [`SegmentKeyframes`]).
+struct Recording {
+    rule: SegmentKeyframes,
+    /// When the recording began.
+    since: Instant,
+    /// The keyframe that started the current segment, by the recorder's rule.
+    segment_start: Option<Instant>,
+    /// The last time the recording asked for a keyframe (or found a request already made).
+    asked: Option<Instant>,
+}
+
+impl Recording {
+    /// When the recording next needs a keyframe asked for: at once until the first keyframe,
+    /// then `every` after the segment's start or the last request, whichever is later.
+    fn due(&self) -> Instant {
+        self.segment_start.max(self.asked).map_or(self.since, |t| t + self.rule.every)
+    }
+
+    /// A keyframe arrived: it starts a segment if the current one is long enough.
+    fn keyframe(&mut self, now: Instant) {
+        if self.segment_start.is_none_or(|s| now.duration_since(s) >= self.rule.shortest) {
+            self.segment_start = Some(now);
+        }
+    }
 }
 
 impl Source {
@@ -142,8 +184,18 @@ impl Source {
         }
     }
 
-    /// When this source next needs [`Forwarder::handle_timeout`]: a held-back request when the
-    /// throttle allows it, or a repeat when the last request went unanswered while sinks wait.
+    /// When this source next needs [`Forwarder::handle_timeout`]: for a subscriber or for the
+    /// recording, whichever is sooner.
+    fn next_timeout(&self) -> Option<Instant> {
+        let recording = self.recording.as_ref().map(Recording::due);
+        match (self.next_request(), recording) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When a subscriber's request is next due: a held-back request when the throttle allows
+    /// it, or a repeat when the last request went unanswered while sinks wait.
     fn next_request(&self) -> Option<Instant> {
         let last = self.last_keyframe_request?;
         if self.keyframe_wanted {
@@ -201,7 +253,17 @@ impl Forwarder {
             waiting: 0,
             keyframe: Vec::new(),
             keyframe_ts: None,
+            recording: None,
         });
+    }
+
+    /// The track is recorded: from now on its publisher is asked for the keyframes the
+    /// recording's segments start on, under the same throttle as subscribers' requests, so a
+    /// request or keyframe for either serves both. Ignored for an unknown or audio track.
+    pub fn record_keyframes(&mut self, now: Instant, track: TrackKey, rule: SegmentKeyframes) {
+        if let Some(source) = self.sources.get_mut(&track).filter(|s| s.kind == TrackKind::Video) {
+            source.recording = Some(Recording { rule, since: now, segment_start: None, asked: None });
+        }
     }
 
     /// A publisher's track ended: its sinks are removed too.
@@ -319,6 +381,9 @@ impl Forwarder {
                 // would only make another that nobody needs.
                 source.answered = true;
                 source.keyframe_wanted = false;
+                if let Some(recording) = &mut source.recording {
+                    recording.keyframe(now);
+                }
             }
         }
         if want_keyframe {
@@ -392,19 +457,36 @@ impl Forwarder {
         }
     }
 
-    /// Sends keyframe requests that were held back by the throttle once it allows, and repeats
-    /// a request left unanswered for [`KEYFRAME_RETRY`] while a sink still waits.
+    /// Asks for the keyframe a recording is due, unless a request within the throttle window
+    /// will bring one anyway: the publisher would ignore a second. (A request held back by the
+    /// throttle is either inside the window, or due now and sent just before this.)
+    fn request_recording_keyframe(&mut self, now: Instant, track: TrackKey) {
+        let Some(source) = self.sources.get_mut(&track) else { return };
+        let Some(recording) = source.recording.as_mut().filter(|r| r.due() <= now) else { return };
+        recording.asked = Some(now);
+        let recent = source.last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_THROTTLE);
+        if !recent {
+            self.request_keyframe(now, track);
+        }
+    }
+
+    /// Sends keyframe requests that were held back by the throttle once it allows, repeats
+    /// a request left unanswered for [`KEYFRAME_RETRY`] while a sink still waits, and asks for
+    /// the keyframes recordings are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<TrackKey> =
-            self.sources.iter().filter(|(_, s)| s.next_request().is_some_and(|t| t <= now)).map(|(k, _)| *k).collect();
+            self.sources.iter().filter(|(_, s)| s.next_timeout().is_some_and(|t| t <= now)).map(|(k, _)| *k).collect();
         for track in due {
-            self.request_keyframe(now, track);
+            if self.sources.get(&track).and_then(Source::next_request).is_some_and(|t| t <= now) {
+                self.request_keyframe(now, track);
+            }
+            self.request_recording_keyframe(now, track);
         }
     }
 
     /// When [`Forwarder::handle_timeout`] next has work, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sources.values().filter_map(Source::next_request).min()
+        self.sources.values().filter_map(Source::next_timeout).min()
     }
 }
 

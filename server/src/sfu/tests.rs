@@ -323,3 +323,172 @@ proptest::proptest! {
         }
     }
 }
+
+/// The recording's rule: a keyframe at least 1.5 s into a segment starts the next; ask 2 s on.
+const SEGMENTS: SegmentKeyframes = SegmentKeyframes { every: Duration::from_secs(2), shortest: Duration::from_millis(1500) };
+
+/// A recorded video track whose first keyframe arrived at `t0`.
+fn recorded(t0: Instant) -> Forwarder {
+    let mut f = Forwarder::new();
+    f.add_track(VIDEO, TrackKind::Video);
+    f.record_keyframes(t0, VIDEO, SEGMENTS);
+    f.handle_rtp(t0, VIDEO, &packet(5, 0, 0, true));
+    drain(&mut f);
+    f
+}
+
+/// Runs the timer at every millisecond in `from..to` and returns when requests went out.
+fn run_timer(f: &mut Forwarder, t0: Instant, from: u64, to: u64) -> Vec<u64> {
+    let mut sent = Vec::new();
+    for ms in from..to {
+        let now = t0 + Duration::from_millis(ms);
+        if f.poll_timeout().is_some_and(|t| t <= now) {
+            f.handle_timeout(now);
+        }
+        sent.extend(drain(f).into_iter().filter(|o| *o == Output::KeyframeRequest(VIDEO)).map(|_| ms));
+    }
+    sent
+}
+
+#[test]
+fn a_recording_asks_for_a_keyframe_at_once_until_the_first_arrives() {
+    let t0 = Instant::now();
+    let mut f = Forwarder::new();
+    f.add_track(VIDEO, TrackKind::Video);
+    f.add_track(AUDIO, TrackKind::Audio);
+    f.record_keyframes(t0, AUDIO, SEGMENTS);
+    assert_eq!(f.poll_timeout(), None, "audio needs no keyframes");
+    f.record_keyframes(t0, VIDEO, SEGMENTS);
+    // The first packet was not a keyframe (it was lost, or the recording began mid-stream).
+    f.handle_rtp(t0, VIDEO, &packet(5, 1, 0, false));
+    assert_eq!(f.poll_timeout(), Some(t0));
+    f.handle_timeout(t0);
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // Unanswered, it is asked again a segment later, not sooner.
+    assert_eq!(f.poll_timeout(), Some(t0 + SEGMENTS.every));
+}
+
+#[test]
+fn recording_requests_keep_coming_every_two_seconds_with_no_subscribers() {
+    let t0 = Instant::now();
+    // A publisher that ignores them all: one request per period, no more.
+    let mut f = recorded(t0);
+    assert_eq!(run_timer(&mut f, t0, 0, 10_001), vec![2000, 4000, 6000, 8000, 10_000]);
+    // A publisher that answers each 40 ms later: the next period counts from the keyframe.
+    let mut f = recorded(t0);
+    let mut sent = Vec::new();
+    for period in 0..5u64 {
+        let start = period * 2040;
+        let got = run_timer(&mut f, t0, start, start + 2040);
+        assert_eq!(got, vec![start + 2000], "period {period}");
+        sent.extend(got);
+        f.handle_rtp(t0 + Duration::from_millis(start + 2040), VIDEO, &packet(5, period as u16 + 1, 0, true));
+    }
+    assert_eq!(sent, vec![2000, 4040, 6080, 8120, 10_160]);
+}
+
+#[test]
+fn a_keyframe_that_can_start_a_segment_resets_the_recordings_period() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut f = recorded(t0);
+    // A keyframe 1.7 s in (a pupil's, say) starts the next segment: nothing is asked at 2 s.
+    f.handle_rtp(ms(1700), VIDEO, &packet(5, 1, 0, true));
+    assert_eq!(f.poll_timeout(), Some(ms(3700)));
+    assert!(run_timer(&mut f, t0, 1700, 3700).is_empty());
+    // The next, answered 40 ms later, starts a segment; one 0.5 s into that segment (a pupil
+    // joining, say) does not start another (the recorder will not cut there), so it does not
+    // put off the keyframe the segment ends on.
+    assert_eq!(run_timer(&mut f, t0, 3700, 3740), vec![3700]);
+    f.handle_rtp(ms(3740), VIDEO, &packet(5, 2, 0, true));
+    f.handle_rtp(ms(4240), VIDEO, &packet(5, 3, 0, true));
+    assert_eq!(run_timer(&mut f, t0, 3740, 5741), vec![5740]);
+}
+
+#[test]
+fn a_recording_request_and_a_join_just_after_it_make_one_request() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut f = recorded(t0);
+    f.handle_rtp(ms(1990), VIDEO, &packet(5, 1, 1, false));
+    assert_eq!(run_timer(&mut f, t0, 1990, 2001), vec![2000]);
+    // A pupil joins 100 ms later: the throttle holds its request back ...
+    f.add_sink(ms(2100), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    assert!(drain(&mut f).is_empty());
+    // ... and the recording's keyframe starts it and cancels the request.
+    f.handle_rtp(ms(2140), VIDEO, &packet(5, 2, 2, true));
+    assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
+    drain(&mut f);
+    assert!(run_timer(&mut f, t0, 2140, 4000).is_empty(), "one request for both");
+}
+
+#[test]
+fn a_join_just_before_the_recordings_request_is_the_only_request() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut f = recorded(t0);
+    f.handle_rtp(ms(1800), VIDEO, &packet(5, 1, 1, false));
+    f.add_sink(ms(1900), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
+    // The recording is due at 2 s, 100 ms after the pupil's request: that request serves it,
+    // and no second is sent, now or when the throttle would allow one, even if its keyframe
+    // is slow to come.
+    assert!(run_timer(&mut f, t0, 1900, 2350).is_empty(), "one request for both");
+    // Its keyframe starts the pupil and the next segment.
+    f.handle_rtp(ms(2350), VIDEO, &packet(5, 2, 2, true));
+    assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
+    drain(&mut f);
+    assert_eq!(f.poll_timeout(), Some(ms(4350)));
+    assert_eq!(run_timer(&mut f, t0, 2350, 4351), vec![4350]);
+}
+
+/// Pupils join at random moments through a recorded lesson while the publisher behaves like a
+/// browser (honours a request only 300 ms after the last it honoured, answers 40 ms later):
+/// the browser ignores none of the requests, every pupil starts, and keyframes come often
+/// enough for every segment to be cut about every 2 s.
+#[test]
+fn joins_during_a_recording_waste_no_request_and_segments_stay_about_two_seconds() {
+    let t0 = Instant::now();
+    let mut f = recorded(t0);
+    let joins: Vec<u64> = (0..12u64).map(|i| 100 + (i * 7919) % 11_000).collect();
+    let (mut honoured, mut keyframe_at, mut ignored, mut keyframes) = (None::<u64>, None::<u64>, 0, vec![0u64]);
+    let mut seq = 0u16;
+    for ms in 1..12_000u64 {
+        let now = t0 + Duration::from_millis(ms);
+        for (i, _) in joins.iter().enumerate().filter(|(_, j)| **j == ms) {
+            f.add_sink(now, SinkKey(i as u64), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
+        }
+        if f.poll_timeout().is_some_and(|t| t <= now) {
+            f.handle_timeout(now);
+        }
+        if ms % 33 == 5 || keyframe_at == Some(ms) {
+            seq = seq.wrapping_add(1);
+            f.handle_rtp(now, VIDEO, &packet(5, seq, seq as u32, keyframe_at == Some(ms)));
+            if keyframe_at == Some(ms) {
+                keyframes.push(ms);
+            }
+        }
+        for out in drain(&mut f) {
+            match out {
+                Output::KeyframeRequest(_) if honoured.is_none_or(|h| ms >= h + 300) => {
+                    honoured = Some(ms);
+                    keyframe_at = Some(ms + 40);
+                }
+                Output::KeyframeRequest(_) => ignored += 1,
+                Output::SinkReady(sink) => drop(pop_all(&mut f, sink)),
+            }
+        }
+    }
+    assert_eq!(ignored, 0, "requests the browser ignored");
+    for (i, at) in joins.iter().enumerate() {
+        assert!(f.sink_stats(SinkKey(i as u64)).unwrap().forwarded > 0, "pupil {i} joining at {at} ms started");
+    }
+    // The recorder's cuts: the first keyframe at least 1.5 s into each segment.
+    let mut cuts = vec![0u64];
+    for k in keyframes {
+        if k - cuts.last().unwrap() >= 1500 {
+            cuts.push(k);
+        }
+    }
+    assert!(cuts.windows(2).all(|w| w[1] - w[0] <= 2040), "segments start at {cuts:?}");
+}
