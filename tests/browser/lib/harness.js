@@ -277,6 +277,31 @@ export function saveLogs(users, serverLog) {
   writeFileSync(path.join(ARTIFACTS, 'server.log'), serverLog.join(''));
 }
 
+/**
+ * A test file's shared set-up: the artifacts folder, a demo server and a browser.
+ * @returns {Promise<{server: Awaited<ReturnType<typeof startServer>>, browser: import('playwright-core').Browser}>}
+ */
+export async function openSession() {
+  ensureArtifacts();
+  const server = await startServer();
+  const browser = await launchBrowser();
+  return { server, browser };
+}
+
+/**
+ * Tears down what `openSession` started (either may be missing if it failed part-way), after
+ * saving the users' console logs and the server log.
+ * @param {Awaited<ReturnType<typeof startServer>> | undefined} server
+ * @param {import('playwright-core').Browser | undefined} browser
+ * @param {User[]} users
+ */
+export async function closeSession(server, browser, users) {
+  if (server) saveLogs(users, server.log);
+  for (const u of users) await u.context.close().catch(() => {});
+  if (browser) await browser.close().catch(() => {});
+  if (server) await server.stop();
+}
+
 /** @param {number[]} values */
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);

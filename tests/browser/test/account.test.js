@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEMO, ensureArtifacts, launchBrowser, newUser, saveLogs, signIn, startServer } from '../lib/harness.js';
+import { closeSession, DEMO, newUser, openSession, signIn, startServer } from '../lib/harness.js';
 
 /**
  * One JSON call to the API from outside the browser.
@@ -35,9 +35,7 @@ describe('account pages in a real browser', () => {
   let link = '';
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
     const admin = await api(server.url, 'POST', '/api/session', { body: { email: 'admin@demo.sch.uk', password: 'demo-admin' } });
     const ada = await api(server.url, 'POST', '/api/session', { body: { email: DEMO.ada.email, password: DEMO.ada.password } });
     assert.equal(admin.status, 200);
@@ -48,12 +46,7 @@ describe('account pages in a real browser', () => {
     link = reset.body.link.url;
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('a reset link sets a new password once, on a phone', async () => {
     const ada = await newUser(browser, server.url, 'account-ada', { phone: true });

@@ -8,7 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  DEMO, debugState, ensureArtifacts, launchBrowser, newUser, saveLogs, signIn, startServer, waitUntil,
+  closeSession,
+  debugState,
+  DEMO,
+  newUser,
+  openSession,
+  signIn,
+  startServer,
+  waitUntil,
 } from '../lib/harness.js';
 import { startRelay } from '../lib/relay.js';
 
@@ -62,18 +69,13 @@ describe('a pupil on a lossy network', () => {
   const users = [];
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
     relay = await startRelay(server.media, { down: LOSSY, up: LOSSY, seed: 7 });
   });
 
   after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
     if (relay) relay.close();
-    if (server) await server.stop();
+    await closeSession(server, browser, users);
   });
 
   it('keeps decoding video at 5 % loss, 30 ms delay and reordering, with NACKs', async () => {

@@ -11,8 +11,18 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ARTIFACTS, DEMO, debugState, ensureArtifacts, launchBrowser, median, mediaStats, newUser,
-  parseCsp, saveLogs, signIn, startServer, waitUntil,
+  ARTIFACTS,
+  closeSession,
+  debugState,
+  DEMO,
+  median,
+  mediaStats,
+  newUser,
+  openSession,
+  parseCsp,
+  signIn,
+  startServer,
+  waitUntil,
 } from '../lib/harness.js';
 
 const FIRST_MEDIA_LIMIT_MS = 5_000;
@@ -38,17 +48,10 @@ describe('a live lesson in real browsers', () => {
   }
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('the teacher starts 7A, sees the recording notice, and publishes camera and microphone', async () => {
     const teacher = await user('teacher', { trackSockets: true });

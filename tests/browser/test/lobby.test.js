@@ -11,8 +11,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ARTIFACTS, DEMO, debugState, ensureArtifacts, launchBrowser, mediaStats, newUser, saveLogs, signIn,
-  startServer, waitUntil,
+  ARTIFACTS,
+  closeSession,
+  debugState,
+  DEMO,
+  mediaStats,
+  newUser,
+  openSession,
+  signIn,
+  startServer,
+  waitUntil,
 } from '../lib/harness.js';
 
 const ADMIN = { email: 'admin@demo.sch.uk', password: 'demo-admin' };
@@ -80,17 +88,10 @@ describe('the lobby, privacy profiles and live enforcement in real browsers', ()
   }
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('a superuser sets two privacy profiles, and the teacher starts 7A', async () => {
     const admin = await user('admin');

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS, DEMO, ensureArtifacts, launchBrowser, newUser, saveLogs, signIn, startServer } from '../lib/harness.js';
+import { ARTIFACTS, closeSession, DEMO, newUser, openSession, signIn, startServer } from '../lib/harness.js';
 
 const ADMIN = { email: 'admin@demo.sch.uk', password: 'demo-admin' };
 const SCHOOL_ZONE = 'Pacific/Kiritimati';
@@ -37,17 +37,10 @@ describe("the school's time zone and the log's days", () => {
   const users = [];
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('a superuser sets the time zone in the admin pages and it stays set', async () => {
     const admin = await newUser(browser, server.url, 'tz-admin', { phone: true });
@@ -122,10 +115,16 @@ describe("the school's time zone and the log's days", () => {
     await page.getByLabel('From').fill(schoolDay);
     await page.getByLabel('To').fill(schoolDay);
     await page.getByRole('button', { name: 'Show' }).click();
+    // The unfiltered list already shows the card: wait for the filtered one, drawn together
+    // with the export links that carry the filter's days.
+    const days = `from_date=${schoolDay}&to_date=${schoolDay}`;
+    await page.waitForFunction(
+      (want) => document.getElementById('export-lessons')?.getAttribute('href') === want,
+      `/api/log/lessons.csv?${days}`,
+    );
     await card.waitFor({ state: 'visible' });
     assert.equal(await card.count(), 1);
     assert.match(await card.textContent() || '', new RegExp(`^7A Science${schoolDay} \\d\\d:\\d\\d:\\d\\d `));
-    const days = `from_date=${schoolDay}&to_date=${schoolDay}`;
     assert.equal(await page.locator('#export-lessons').getAttribute('href'), `/api/log/lessons.csv?${days}`, 'the CSVs take the same days');
     assert.equal(await page.locator('#export-intervals').getAttribute('href'), `/api/log/intervals.csv?${days}`);
     const csv = await (await page.request.get(await page.locator('#export-lessons').getAttribute('href') || '')).text();

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS, DEMO, ensureArtifacts, launchBrowser, newUser, saveLogs, signIn, startServer } from '../lib/harness.js';
+import { ARTIFACTS, closeSession, DEMO, newUser, openSession, signIn, startServer } from '../lib/harness.js';
 
 const LEADER = { email: 'dsl@demo.sch.uk', password: 'demo-leader' };
 
@@ -64,17 +64,10 @@ describe('the livestream log page on a phone', () => {
   let lessonId = '';
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('shows a teacher their lesson, takes notes and prints', async () => {
     const teacher = await newUser(browser, server.url, 'log-teacher', { phone: true });

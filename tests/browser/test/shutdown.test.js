@@ -7,8 +7,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ARTIFACTS, DEMO, debugState, ensureArtifacts, launchBrowser, mediaStats, newUser, saveLogs,
-  signIn, startServer, waitUntil,
+  ARTIFACTS,
+  closeSession,
+  debugState,
+  DEMO,
+  mediaStats,
+  newUser,
+  openSession,
+  signIn,
+  startServer,
+  waitUntil,
 } from '../lib/harness.js';
 
 /** What the page says (web/js/messages.js, `server_stopping`). */
@@ -34,17 +42,10 @@ describe('a graceful stop in real browsers', () => {
   const users = [];
 
   before(async () => {
-    ensureArtifacts();
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await openSession());
   });
 
-  after(async () => {
-    if (server) saveLogs(users, server.log);
-    for (const u of users) await u.context.close().catch(() => {});
-    if (browser) await browser.close().catch(() => {});
-    if (server) await server.stop();
-  });
+  after(() => closeSession(server, browser, users));
 
   it('SIGTERM mid-lesson: teacher and phone pupil are told Livegate is restarting; exit 0', async () => {
     const teacher = await newUser(browser, server.url, 'stop-teacher');
