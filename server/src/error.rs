@@ -66,6 +66,7 @@ pub enum ErrorCode {
     ViewExpired,
     StoreUnavailable,
     ServerStopping,
+    RateLimited,
     Internal,
 }
 
@@ -126,6 +127,7 @@ impl ErrorCode {
             ViewExpired => "view_expired",
             StoreUnavailable => "store_unavailable",
             ServerStopping => "server_stopping",
+            RateLimited => "rate_limited",
             Internal => "internal",
         }
     }
@@ -186,6 +188,7 @@ impl ErrorCode {
             ViewExpired => "This viewing has expired. Open the recording again.",
             StoreUnavailable => "The database cannot be reached just now; nothing was changed. Please try again shortly.",
             ServerStopping => "Livegate is restarting; try again in a minute.",
+            RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
         }
     }
@@ -202,7 +205,7 @@ impl ErrorCode {
             }
             NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
             LessonNotLive | TeacherAbsent | DuplicateStream | Replaced | Conflict | InLobby => StatusCode::CONFLICT,
-            TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            TooManyAttempts | RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             CsvNotUtf8 | CsvEmpty | CsvBadHeader | CsvMalformed | CsvTooManyRows | RoleMismatch => StatusCode::BAD_REQUEST,
             RosterInvalid => StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,7 +279,7 @@ mod tests {
             LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, TokenInvalid, WeakPassword, NotJoined, ProtocolMismatch,
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
-            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, Internal,
+            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

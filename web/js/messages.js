@@ -74,6 +74,11 @@ const EXPLANATIONS = {
     text: 'The lesson stopped because Livegate is restarting. Try again in a minute: your teacher can start the lesson again.',
     retry: true,
   },
+  rate_limited: {
+    title: 'Slow down a little',
+    text: 'That was a lot of requests very quickly. Wait a moment, then try again.',
+    retry: true,
+  },
   left: {
     title: 'You left the lesson',
     text: 'You can join again while the lesson is still live.',
