@@ -19,3 +19,4 @@ pub mod recording;
 pub mod roster_csv;
 pub mod sfu;
 pub mod store;
+pub mod text;
