@@ -68,6 +68,7 @@ pub enum ErrorCode {
     ServerStopping,
     RateLimited,
     Internal,
+    TextInvalid,
 }
 
 impl ErrorCode {
@@ -129,6 +130,7 @@ impl ErrorCode {
             ServerStopping => "server_stopping",
             RateLimited => "rate_limited",
             Internal => "internal",
+            TextInvalid => "text_invalid",
         }
     }
 
@@ -182,7 +184,7 @@ impl ErrorCode {
             Replaced => "You joined this lesson again from another window or device.",
             HeartbeatTimeout => "The connection went quiet for too long.",
             CrossSite => "Requests from other sites are refused.",
-            ReasonRequired => "Please give a reason (at least five characters); it is kept in the audit log.",
+            ReasonRequired => "Please give a reason of at least five letters or digits; it is kept in the audit log.",
             RecordingUnavailable => "Recording is not available, so this lesson cannot admit pupils (or this recording cannot be opened).",
             RecordingTampered => "This recording failed its integrity check and will not be shown.",
             ViewExpired => "This viewing has expired. Open the recording again.",
@@ -190,6 +192,7 @@ impl ErrorCode {
             ServerStopping => "Livegate is restarting; try again in a minute.",
             RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
+            TextInvalid => "Some text cannot be accepted as written (too long, empty, or with invisible or direction-changing characters); nothing was changed.",
         }
     }
 
@@ -217,6 +220,7 @@ impl ErrorCode {
             RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
             StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            TextInvalid => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -264,6 +268,88 @@ pub enum Error {
     MediaGone,
 }
 
+/// A text field that the text policy ([`crate::text`]) refused: `text_invalid`, or
+/// `reason_required` for a reason that is empty or has too few letters (the code clients
+/// already know), with the field and why in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRefusal(pub crate::text::TextError);
+
+impl TextRefusal {
+    pub fn code(&self) -> ErrorCode {
+        use crate::text::{Kind, Problem};
+        match (self.0.field.kind, self.0.problem) {
+            (Kind::Reason, Problem::Empty | Problem::TooShort) => ErrorCode::ReasonRequired,
+            _ => ErrorCode::TextInvalid,
+        }
+    }
+}
+
+/// The body of a [`TextRefusal`]: the usual error shape plus `field` (its name in the request),
+/// `reason` (a stable name from [`crate::text::Problem`]) and `detail` (a sentence naming the
+/// field, never repeating its value).
+#[derive(Debug, Serialize)]
+pub struct TextErrorBody {
+    pub error: TextErrorDetail,
+}
+
+/// The inside of [`TextErrorBody`].
+#[derive(Debug, Serialize)]
+pub struct TextErrorDetail {
+    #[serde(flatten)]
+    pub base: ErrorDetail,
+    pub field: &'static str,
+    pub reason: crate::text::Problem,
+    pub detail: String,
+}
+
+impl IntoResponse for TextRefusal {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let error = TextErrorDetail {
+            base: ErrorDetail { code, message: code.message() },
+            field: self.0.field.name,
+            reason: self.0.problem,
+            detail: self.0.sentence(),
+        };
+        (code.status(), Json(TextErrorBody { error })).into_response()
+    }
+}
+
+/// The error of a route that takes text a person wrote: any [`ApiError`], or a refused text
+/// field (whose body says which field and why).
+#[derive(Debug)]
+pub enum InputError {
+    Api(ApiError),
+    Text(TextRefusal),
+}
+
+impl From<ApiError> for InputError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<ErrorCode> for InputError {
+    fn from(code: ErrorCode) -> Self {
+        Self::Api(ApiError(code))
+    }
+}
+
+impl From<crate::text::TextError> for InputError {
+    fn from(e: crate::text::TextError) -> Self {
+        Self::Text(TextRefusal(e))
+    }
+}
+
+impl IntoResponse for InputError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::Text(e) => e.into_response(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +366,7 @@ mod tests {
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
+            TextInvalid,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

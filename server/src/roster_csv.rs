@@ -14,15 +14,16 @@ use std::collections::HashMap;
 
 use crate::error::ErrorCode;
 use crate::ids::Email;
+use crate::text::{self, Field, TextError};
 
 /// The most data rows one file may have.
 pub const MAX_ROWS: usize = 20_000;
 /// The largest body the import route reads, in bytes.
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 /// The longest first or last name, in characters.
-pub const MAX_NAME: usize = 100;
-/// The longest class name, in bytes (the store's limit).
-pub const MAX_CLASS: usize = 100;
+pub const MAX_NAME: usize = text::FIRST_NAME.max;
+/// The longest class name, in characters.
+pub const MAX_CLASS: usize = text::CSV_CLASS.max;
 
 /// The columns, in the order [`export`] writes them.
 pub const COLUMNS: [&str; 4] = ["pupil email", "first name", "last name", "class"];
@@ -50,16 +51,25 @@ pub struct RowError {
     /// `bad_name`, `bad_class`, `email_in_use`, `not_a_pupil`.
     pub code: &'static str,
     pub message: String,
+    /// For `bad_name` and `bad_class`: the text policy's reason (`too_long`, `bidi_control`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<text::Problem>,
 }
 
 impl RowError {
     /// A row error with its sentence.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), reason: None }
+    }
+
+    /// A name or class the text policy refused.
+    fn text(code: &'static str, e: TextError) -> Self {
+        Self { code, message: e.sentence(), reason: Some(e.problem) }
     }
 }
 
-/// One data row as read, trimmed, with what the file alone shows to be wrong with it.
+/// One data row as read, with what the file alone shows to be wrong with it. Names and class
+/// are as the text policy stores them (NFC, trimmed) when they pass it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The line of the file (the header is line 1).
@@ -205,34 +215,25 @@ fn check_row(line: u64, email_text: String, first_name: String, last_name: Strin
     if email.is_none() {
         errors.push(RowError::new("bad_email", "This is not an email address."));
     }
-    // An empty last name is allowed here: it only matters for a pupil the import creates
-    // (the store checks that), and a one-word name exports with an empty last name.
-    for (what, name) in [("first name", &first_name), ("last name", &last_name)] {
-        if name.is_empty() && what == "last name" {
-            continue;
+    let mut policy = |code: &'static str, field: &Field, value: String| match text::clean(field, &value) {
+        Ok(clean) => clean,
+        Err(e) => {
+            errors.push(RowError::text(code, e));
+            value
         }
-        if let Some(problem) = name_problem(name, MAX_NAME) {
-            errors.push(RowError::new("bad_name", format!("The {what} {problem}.")));
+    };
+    let first_name = policy("bad_name", &text::FIRST_NAME, first_name);
+    // An empty last name is allowed: a one-word name exports with an empty last name.
+    let last_name = if last_name.is_empty() { last_name } else { policy("bad_name", &text::LAST_NAME, last_name) };
+    let class = policy("bad_class", &text::CSV_CLASS, class);
+    let mut row = Row { line, email_text, email, first_name, last_name, class, errors };
+    // The pupil's whole name is what the import stores; it has a limit of its own.
+    if !row.errors.iter().any(|e| e.code == "bad_name") {
+        if let Err(e) = text::clean(&text::DISPLAY_NAME, &row.display_name()) {
+            row.errors.push(RowError::text("bad_name", e));
         }
     }
-    if let Some(problem) = name_problem(&class, MAX_CLASS) {
-        errors.push(RowError::new("bad_class", format!("The class {problem}.")));
-    } else if class.len() > MAX_CLASS {
-        errors.push(RowError::new("bad_class", format!("The class is longer than {MAX_CLASS} characters.")));
-    }
-    Row { line, email_text, email, first_name, last_name, class, errors }
-}
-
-fn name_problem(s: &str, max: usize) -> Option<String> {
-    if s.is_empty() {
-        Some("is empty".to_owned())
-    } else if s.chars().count() > max {
-        Some(format!("is longer than {max} characters"))
-    } else if s.chars().any(char::is_control) {
-        Some("contains a control character".to_owned())
-    } else {
-        None
-    }
+    row
 }
 
 /// Marks a row that repeats an earlier (email, class) pair, or gives an earlier email a
@@ -372,6 +373,30 @@ mod tests {
         assert!(rows[4].errors[0].message.contains("Line 5"));
         assert_eq!(codes(&rows[5]), ["conflicting_names"]);
         assert!(rows[6].errors.is_empty(), "one pupil in two classes is two rows");
+    }
+
+    #[test]
+    fn names_follow_the_text_policy() {
+        let hundred = "y".repeat(MAX_NAME);
+        let file = format!(
+            "pupil email,first name,last name,class\n\
+             a@x.uk,Dr Chen \u{202E}(partner school),L,7A\n\
+             b@x.uk,\u{200B}\u{2060},L,7A\n\
+             c@x.uk,Zoe\u{308},O'Brien-N\u{303}u\u{301}n\u{303}ez,7A\n\
+             d@x.uk,{hundred},{hundred},7A\n\
+             e@x.uk,Si\u{E2}n,Ll\u{177}r,Blwyddyn 7\n\
+             f@x.uk,\u{645}\u{62D}\u{645}\u{62F},\u{639}\u{644}\u{64A},7A \u{2067}x\n"
+        );
+        let rows = parse(file.as_bytes()).unwrap();
+        let reasons = |r: &Row| r.errors.iter().map(|e| (e.code, e.reason.map(text::Problem::as_str))).collect::<Vec<_>>();
+        assert_eq!(reasons(&rows[0]), [("bad_name", Some("bidi_control"))]);
+        assert_eq!(reasons(&rows[1]), [("bad_name", Some("invisible_characters"))]);
+        assert!(rows[2].errors.is_empty(), "{:?}", rows[2].errors);
+        assert_eq!(rows[2].display_name(), "Zo\u{EB} O'Brien-\u{D1}\u{FA}\u{F1}ez", "stored as NFC");
+        assert_eq!(reasons(&rows[3]), [("bad_name", Some("too_long"))], "first and last fit, the whole name does not");
+        assert_eq!(rows[3].errors[0].message, "The name is longer than 200 characters.");
+        assert!(rows[4].errors.is_empty(), "Welsh: {:?}", rows[4].errors);
+        assert_eq!(reasons(&rows[5]), [("bad_class", Some("bidi_control"))], "Arabic names pass, the class does not");
     }
 
     #[test]

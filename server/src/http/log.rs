@@ -156,12 +156,13 @@ pub async fn add_note(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, crate::error::InputError> {
     let scope = reader(&user)?;
     if user.role == Role::Superuser {
         return Err(ErrorCode::ForbiddenRole.into());
     }
     let category = NoteCategory::parse(&body.category).ok_or(ErrorCode::BadRequest)?;
+    let text = crate::text::clean(&crate::text::LOG_NOTE, &body.text)?;
     let log = one(&app, &user, &scope, &id).await?;
     let lesson = LessonId::parse(&log.lesson.id).ok_or(ErrorCode::NotFound)?;
     let at = now_ms();
@@ -171,7 +172,7 @@ pub async fn add_note(
         author: &user.id,
         at,
         category,
-        body: &body.text,
+        body: &text,
         corrects: body.corrects.as_deref(),
     }).await?;
     if category == NoteCategory::Concern {

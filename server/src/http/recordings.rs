@@ -20,9 +20,10 @@ use serde::Deserialize;
 
 use super::api::ApiJson;
 use super::{App, CurrentUser};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, InputError};
 use crate::ids::{random_token, UserId};
 use crate::store::RecordingFilter;
+use crate::text;
 
 /// How long a view token lasts.
 pub const VIEW_LIFETIME: Duration = Duration::from_secs(3600);
@@ -80,17 +81,16 @@ pub async fn open(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OpenBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    if body.reason.trim().len() < 5 {
-        return Err(ErrorCode::ReasonRequired.into());
-    }
+) -> Result<Json<serde_json::Value>, InputError> {
+    let reason = text::clean(&text::REASON, &body.reason)?;
+    let concern = body.concern_ref.as_deref().map(|c| text::clean_optional(&text::CONCERN_REF, c)).transpose()?.flatten();
     let row = app.store.recording(&user.school, &id).await?.ok_or(ErrorCode::NotFound)?;
     if row.status == "destroyed" || row.manifest_sha256.is_none() {
         return Err(ErrorCode::RecordingUnavailable.into());
     }
     let recordings = app.recordings.as_ref().ok_or(ErrorCode::RecordingUnavailable)?;
     // The audit entry commits before anything about the recording's content is read.
-    app.store.record_view(&user.school, &user.id, &id, &body.reason, body.concern_ref.as_deref()).await?;
+    app.store.record_view(&user.school, &user.id, &id, &reason, concern.as_deref()).await?;
     let kek = recordings.keyring.get(user.school.as_str()).ok_or(ErrorCode::RecordingUnavailable)?;
     let (manifest, _, hash) = livegate_recorder::spool::open_recording(&recordings.objects, &kek, &id).await.map_err(open_error)?;
     if row.manifest_sha256.as_deref() != Some(hash.as_str()) {
@@ -245,11 +245,9 @@ pub async fn hold(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<HoldBody>,
-) -> Result<StatusCode, ApiError> {
-    if body.reason.trim().len() < 5 {
-        return Err(ErrorCode::ReasonRequired.into());
-    }
-    app.store.set_legal_hold(&user.school, &user.id, &id, body.on, &body.reason).await?;
+) -> Result<StatusCode, InputError> {
+    let reason = text::clean(&text::REASON, &body.reason)?;
+    app.store.set_legal_hold(&user.school, &user.id, &id, body.on, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,6 +13,7 @@ use sqlx::Row;
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
 use crate::ids::{random_token, SchoolId, UserId};
+use crate::text;
 
 /// A version of a school's code of conduct and recording notice.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,6 +37,18 @@ pub struct ConsentInput {
     pub conduct_version: i64,
     #[serde(default)]
     pub opt_out: bool,
+}
+
+impl ConsentInput {
+    /// The parent or carer's name as stored, through the text policy: a signed form names who
+    /// signed it; an opt-out needs no names (empty).
+    pub fn clean_parent_name(&self) -> std::result::Result<String, text::TextError> {
+        match text::clean_optional(&text::PARENT_NAME, &self.parent_name)? {
+            Some(name) => Ok(name),
+            None if self.opt_out => Ok(String::new()),
+            None => Err(text::TextError { field: text::PARENT_NAME, problem: text::Problem::Empty }),
+        }
+    }
 }
 
 /// A consent record as stored. `Debug` leaves out the parent's name.
@@ -136,9 +149,8 @@ impl Store {
     /// Publishes a new version of the code of conduct and recording notice. With
     /// `require_resign`, consent for older versions stops counting.
     pub async fn publish_conduct(&self, actor: &str, school: &SchoolId, text: &str, notice: &str, require_resign: bool) -> Result<i64> {
-        if text.trim().is_empty() || text.len() > 100_000 || notice.trim().is_empty() || notice.len() > 2_000 {
-            return Err(StoreError::Invalid("conduct text or recording notice"));
-        }
+        let conduct = text::clean(&text::CONDUCT_TEXT, text)?;
+        let notice = text::clean(&text::RECORDING_NOTICE, notice)?;
         let mut tx = self.pool.begin().await?;
         let last: Option<AnyRow> = sqlx::query("SELECT MAX(version) AS v FROM conduct_versions WHERE school_id = $1")
             .bind(school.as_str())
@@ -148,8 +160,8 @@ impl Store {
         sqlx::query("INSERT INTO conduct_versions (school_id, version, conduct_text, recording_notice, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(school.as_str())
             .bind(version)
-            .bind(text.trim())
-            .bind(notice.trim())
+            .bind(&conduct)
+            .bind(&notice)
             .bind(actor)
             .bind(now_ms())
             .execute(&mut *tx)
@@ -190,9 +202,7 @@ impl Store {
         if !matches!(input.method.as_str(), "paper" | "digital") {
             return Err(StoreError::Invalid("method must be paper or digital"));
         }
-        if input.parent_name.len() > 200 || (!input.opt_out && input.parent_name.trim().is_empty()) {
-            return Err(StoreError::Invalid("parent or carer name"));
-        }
+        let parent_name = input.clean_parent_name()?;
         let mut tx = self.pool.begin().await?;
         let is_pupil = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1 AND school_id = $2 AND role = 'pupil'")
             .bind(pupil.as_str())
@@ -219,7 +229,7 @@ impl Store {
         .bind(school.as_str())
         .bind(pupil.as_str())
         .bind(i64::from(input.pupil_signed))
-        .bind(input.parent_name.trim())
+        .bind(&parent_name)
         .bind(input.signed_on)
         .bind(&input.method)
         .bind(input.conduct_version)
@@ -269,9 +279,7 @@ impl Store {
 
     /// Sets a pupil's privacy profile.
     pub async fn set_privacy(&self, actor: &str, school: &SchoolId, pupil: &UserId, p: &PrivacyProfile) -> Result<()> {
-        if p.alias.as_ref().is_some_and(|a| a.trim().is_empty() || a.len() > 60) {
-            return Err(StoreError::Invalid("alias"));
-        }
+        let alias = p.alias.as_deref().map(|a| text::clean(&text::ALIAS, a)).transpose()?;
         let mut tx = self.pool.begin().await?;
         let is_pupil = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1 AND school_id = $2 AND role = 'pupil'")
             .bind(pupil.as_str())
@@ -286,7 +294,7 @@ impl Store {
             .bind(pupil.as_str())
             .bind(school.as_str())
             .bind(i64::from(p.camera_always_off))
-            .bind(p.alias.as_deref().map(str::trim))
+            .bind(alias.as_deref())
             .bind(i64::from(p.hidden_from_pupils))
             .execute(&mut *tx)
             .await?;

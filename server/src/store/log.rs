@@ -23,6 +23,7 @@ use serde_json::json;
 use super::audit::append;
 use super::{now_ms, Result, Store, StoreError};
 use crate::ids::{random_token, ClassId, LessonId, ParticipantId, SchoolId, UserId};
+use crate::text;
 
 /// The livestream log's tables (migration 4).
 pub const MIGRATION: &[&str] = &[
@@ -90,8 +91,8 @@ pub const MIGRATION: &[&str] = &[
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 /// After how long without a heartbeat an open row belongs to a server that is gone.
 pub const STALE_MS: i64 = 30_000;
-/// The longest note a teacher may write.
-pub const MAX_NOTE: usize = 4000;
+/// The longest note a teacher may write, in characters (the text policy's).
+pub const MAX_NOTE: usize = crate::text::LOG_NOTE.max;
 
 /// What happened, as the log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -589,10 +590,7 @@ impl Store {
     /// correct an earlier note of the same lesson; nothing is ever changed or removed.
     pub async fn add_note(&self, note: NewNote<'_>) -> Result<String> {
         let NewNote { school, lesson, author, at, category, body, corrects } = note;
-        let body = body.trim();
-        if body.is_empty() || body.chars().count() > MAX_NOTE {
-            return Err(StoreError::Invalid("note text"));
-        }
+        let body = text::clean(&text::LOG_NOTE, body)?;
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 AS one FROM log_lessons WHERE id = $1 AND school_id = $2")
             .bind(lesson.as_str())

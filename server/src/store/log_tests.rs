@@ -168,7 +168,7 @@ async fn notes_are_append_only_audited_and_concerns_are_listed_at_once() {
         let lesson = scripted(&store).await;
         let rivera = uid(&store, "teacher@demo.sch.uk").await;
         for bad in ["", "   ", &"x".repeat(MAX_NOTE + 1)] {
-            assert!(matches!(store.add_note(note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, bad, None)).await, Err(StoreError::Invalid(_))));
+            assert!(matches!(store.add_note(note(&demo(), &lesson, &rivera, T0, NoteCategory::Behaviour, bad, None)).await, Err(StoreError::Text(_))));
         }
         let other = SchoolId::parse("sch_other").unwrap();
         assert!(matches!(store.add_note(note(&other, &lesson, &rivera, T0, NoteCategory::Concern, "text", None)).await, Err(StoreError::NotFound)));

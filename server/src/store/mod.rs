@@ -45,6 +45,10 @@ pub enum StoreError {
     Invalid(&'static str),
     #[error("unsupported database url (use sqlite: or postgres:)")]
     BadUrl,
+    /// A text field the text policy refuses (the routes check first; this keeps every other
+    /// way in, such as seeding, to the same rules).
+    #[error("text: {0}")]
+    Text(#[from] crate::text::TextError),
 }
 
 impl StoreError {
@@ -59,6 +63,7 @@ impl StoreError {
             StoreError::Invalid(_) => ErrorCode::BadRequest,
             StoreError::Db(e) if is_unavailable(e) => ErrorCode::StoreUnavailable,
             StoreError::Db(_) | StoreError::BadUrl => ErrorCode::Internal,
+            StoreError::Text(e) => crate::error::TextRefusal(*e).code(),
         }
     }
 }
@@ -81,6 +86,15 @@ impl From<StoreError> for crate::error::ApiError {
             tracing::error!(error = %e, code = code.as_str(), "database error");
         }
         code.into()
+    }
+}
+
+impl From<StoreError> for crate::error::InputError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Text(e) => e.into(),
+            e => Self::Api(e.into()),
+        }
     }
 }
 

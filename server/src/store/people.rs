@@ -7,6 +7,7 @@ use sqlx::Row;
 use super::audit::append;
 use super::{conflict, flag, now_ms, Result, Role, Store, StoreError};
 use crate::ids::{ClassId, Email, SchoolId, UserId};
+use crate::text;
 
 /// A user as stored. `Debug` prints only the id and role.
 #[derive(Clone)]
@@ -124,10 +125,11 @@ impl Store {
 
     /// Creates a school (set-up and seeding only; not a superuser action).
     pub async fn create_school(&self, id: &SchoolId, name: &str, time_zone: &str) -> Result<()> {
+        let name = text::clean(&text::SCHOOL_NAME, name)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO schools (id, name, time_zone, conduct_version_required, retention_days, created_at) VALUES ($1, $2, $3, 1, 30, $4)")
             .bind(id.as_str())
-            .bind(name)
+            .bind(&name)
             .bind(time_zone)
             .bind(now_ms())
             .execute(&mut *tx)
@@ -169,16 +171,14 @@ impl Store {
         role: Role,
         password_hash: Option<String>,
     ) -> Result<UserId> {
-        if display_name.trim().is_empty() || display_name.len() > 200 {
-            return Err(StoreError::Invalid("display name"));
-        }
+        let display_name = text::clean(&text::DISPLAY_NAME, display_name)?;
         let id = UserId::generate();
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO users (id, school_id, email, display_name, role, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)")
             .bind(id.as_str())
             .bind(school.as_str())
             .bind(email.expose())
-            .bind(display_name.trim())
+            .bind(&display_name)
             .bind(role.as_str())
             .bind(password_hash)
             .bind(now_ms())
@@ -303,15 +303,13 @@ impl Store {
 
     /// Creates a class.
     pub async fn create_class(&self, actor: &str, school: &SchoolId, id: Option<ClassId>, name: &str) -> Result<ClassId> {
-        if name.trim().is_empty() || name.len() > 100 {
-            return Err(StoreError::Invalid("class name"));
-        }
+        let name = text::clean(&text::CLASS_NAME, name)?;
         let id = id.unwrap_or_else(ClassId::generate);
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO classes (id, school_id, name) VALUES ($1, $2, $3)")
             .bind(id.as_str())
             .bind(school.as_str())
-            .bind(name.trim())
+            .bind(&name)
             .execute(&mut *tx)
             .await
             .map_err(conflict)?;
@@ -391,14 +389,12 @@ impl Store {
     /// Trusts a domain, with a note of why.
     pub async fn add_domain(&self, actor: &str, school: &SchoolId, domain: &str, note: &str) -> Result<String> {
         let domain = normalise_domain(domain).ok_or(StoreError::Invalid("domain"))?;
-        if note.trim().is_empty() || note.len() > 500 {
-            return Err(StoreError::Invalid("note"));
-        }
+        let note = text::clean(&text::DOMAIN_NOTE, note)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO trusted_domains (school_id, domain, note, added_by, added_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(school.as_str())
             .bind(&domain)
-            .bind(note.trim())
+            .bind(&note)
             .bind(actor)
             .bind(now_ms())
             .execute(&mut *tx)

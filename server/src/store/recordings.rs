@@ -9,6 +9,7 @@ use sqlx::Row;
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
 use crate::ids::{ClassId, LessonId, SchoolId, UserId};
+use crate::text;
 
 /// The recordings table (migration 3).
 pub const MIGRATION: &[&str] = &[
@@ -177,10 +178,8 @@ impl Store {
 
     /// Records a leader's view, with its reason, before anything is served.
     pub async fn record_view(&self, school: &SchoolId, leader: &UserId, id: &str, reason: &str, concern: Option<&str>) -> Result<()> {
-        let reason = reason.trim();
-        if reason.len() < 5 || reason.len() > 1000 || concern.is_some_and(|c| c.len() > 100) {
-            return Err(StoreError::Invalid("reason"));
-        }
+        let reason = text::clean(&text::REASON, reason)?;
+        let concern = concern.map(|c| text::clean_optional(&text::CONCERN_REF, c)).transpose()?.flatten();
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 AS one FROM recordings WHERE id = $1 AND school_id = $2 AND status <> 'destroyed'")
             .bind(id)
@@ -197,9 +196,7 @@ impl Store {
 
     /// Places or lifts a legal hold.
     pub async fn set_legal_hold(&self, school: &SchoolId, actor: &UserId, id: &str, on: bool, reason: &str) -> Result<()> {
-        if reason.trim().len() < 5 || reason.len() > 1000 {
-            return Err(StoreError::Invalid("reason"));
-        }
+        let reason = text::clean(&text::REASON, reason)?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE recordings SET legal_hold = $1 WHERE id = $2 AND school_id = $3 AND status <> 'destroyed'")
             .bind(i64::from(on))
@@ -210,7 +207,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        append(&mut tx, school, actor.as_str(), "recording.hold", &json!({"recording": id, "on": on, "reason": reason.trim()})).await?;
+        append(&mut tx, school, actor.as_str(), "recording.hold", &json!({"recording": id, "on": on, "reason": reason})).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -299,7 +296,7 @@ mod tests {
             let expired = |rows: Vec<RecordingRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
             assert_eq!(expired(store.expired_recordings(later).await.unwrap()), vec!["rec_old"]);
             assert!(store.expired_recordings(now_ms()).await.unwrap().is_empty(), "not before its time");
-            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "ok").await, Err(StoreError::Invalid(_))));
+            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "ok").await, Err(StoreError::Text(_))));
             store.set_legal_hold(&demo(), &leader, "rec_old", true, "police request").await.unwrap();
             assert!(store.expired_recordings(later).await.unwrap().is_empty(), "held");
             store.set_legal_hold(&demo(), &leader, "rec_old", false, "released").await.unwrap();
@@ -317,11 +314,15 @@ mod tests {
         for store in stores().await {
             let leader = UserId::parse("usr_l").unwrap();
             new_recording(&store, "rec_v").await;
-            for bad in ["", "    ", "abc", &"x".repeat(1001)] {
-                assert!(matches!(store.record_view(&demo(), &leader, "rec_v", bad, None).await, Err(StoreError::Invalid(_))), "{bad:?}");
+            for bad in ["", "    ", "abc", "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}", "éé.", &"x".repeat(1001)] {
+                assert!(matches!(store.record_view(&demo(), &leader, "rec_v", bad, None).await, Err(StoreError::Text(_))), "{bad:?}");
             }
             let long_ref = "c".repeat(101);
-            assert!(matches!(store.record_view(&demo(), &leader, "rec_v", "a good reason", Some(&long_ref)).await, Err(StoreError::Invalid(_))));
+            assert!(matches!(store.record_view(&demo(), &leader, "rec_v", "a good reason", Some(&long_ref)).await, Err(StoreError::Text(_))));
+            // Characters, not bytes: 400 characters of Chinese are 1,200 bytes.
+            let chinese: String = "家长报告了课堂上的欺凌事件需要核实".chars().cycle().take(400).collect();
+            store.record_view(&demo(), &leader, "rec_v", &chinese, None).await.unwrap();
+            store.set_legal_hold(&demo(), &leader, "rec_v", true, &chinese).await.unwrap();
             let other = SchoolId::parse("sch_other").unwrap();
             assert!(matches!(store.record_view(&other, &leader, "rec_v", "a good reason", None).await, Err(StoreError::NotFound)));
             assert!(store.recording(&other, "rec_v").await.unwrap().is_none());

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{school_class, school_pupil, AdminUser};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
 use crate::ids::is_token;
 use crate::store::{ConsentInput, ConsentState, PrivacyProfile};
+use crate::text;
 
 /// 2000-01-01 in UTC milliseconds: no form was signed before Livegate's schools existed.
 const EARLIEST_SIGNED_MS: i64 = 946_684_800_000;
@@ -37,11 +38,9 @@ pub async fn add_domain(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewDomain>,
-) -> Result<Response, ApiError> {
-    if body.note.chars().any(char::is_control) {
-        return Err(ErrorCode::BadRequest.into());
-    }
-    let domain = app.store.add_domain(me.id.as_str(), &me.school, &body.domain, &body.note).await?;
+) -> Result<Response, InputError> {
+    let note = text::clean(&text::DOMAIN_NOTE, &body.note)?;
+    let domain = app.store.add_domain(me.id.as_str(), &me.school, &body.domain, &note).await?;
     Ok((StatusCode::CREATED, Json(json!({"domain": domain}))).into_response())
 }
 
@@ -76,13 +75,14 @@ pub async fn record_consent(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<ConsentInput>,
-) -> Result<Response, ApiError> {
+    ApiJson(mut input): ApiJson<ConsentInput>,
+) -> Result<Response, InputError> {
     let pupil = school_pupil(&app, &me, &id).await?;
     let latest = crate::store::now_ms() + FUTURE_SLACK_MS;
-    if !(EARLIEST_SIGNED_MS..=latest).contains(&input.signed_on) || input.parent_name.chars().any(char::is_control) {
+    if !(EARLIEST_SIGNED_MS..=latest).contains(&input.signed_on) {
         return Err(ErrorCode::BadRequest.into());
     }
+    input.parent_name = input.clean_parent_name()?;
     let consent_id = app.store.record_consent(me.id.as_str(), &me.school, &pupil.id, &input).await?;
     let state = app.store.consent_state(&me.school, &pupil.id).await?;
     Ok((StatusCode::CREATED, Json(json!({"consent_id": consent_id, "state": state}))).into_response())
@@ -139,8 +139,10 @@ pub async fn publish_conduct(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewConduct>,
-) -> Result<Response, ApiError> {
-    let version = app.store.publish_conduct(me.id.as_str(), &me.school, &body.text, &body.recording_notice, body.require_resign).await?;
+) -> Result<Response, InputError> {
+    let conduct = text::clean(&text::CONDUCT_TEXT, &body.text)?;
+    let notice = text::clean(&text::RECORDING_NOTICE, &body.recording_notice)?;
+    let version = app.store.publish_conduct(me.id.as_str(), &me.school, &conduct, &notice, body.require_resign).await?;
     Ok((StatusCode::CREATED, Json(json!({"version": version, "require_resign": body.require_resign}))).into_response())
 }
 
@@ -160,11 +162,9 @@ pub async fn set_privacy(
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(mut profile): ApiJson<PrivacyProfile>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<serde_json::Value>, InputError> {
     let pupil = school_pupil(&app, &me, &id).await?;
-    if let Some(alias) = &profile.alias {
-        profile.alias = Some(super::short_text(alias, 60)?);
-    }
+    profile.alias = profile.alias.as_deref().map(|alias| text::clean(&text::ALIAS, alias)).transpose()?;
     app.store.set_privacy(me.id.as_str(), &me.school, &pupil.id, &profile).await?;
     Ok(Json(json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?})))
 }

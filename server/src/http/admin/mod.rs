@@ -5,7 +5,9 @@
 //! Every handler scopes what it reads or changes to the caller's school: an id from another
 //! school is `not_found`, exactly like an id that does not exist, so nothing about another
 //! school can be learned. Changes go through store methods that append to the audit chain in
-//! the same transaction, with the superuser's id as the actor.
+//! the same transaction, with the superuser's id as the actor. Every name and note a person
+//! writes goes through the text policy ([`crate::text`]) first: a refusal is `text_invalid`
+//! with the field and why, and changes nothing.
 
 pub mod consent;
 pub mod people;
@@ -67,16 +69,6 @@ pub async fn school_pupil(app: &App, me: &UserRecord, id: &str) -> Result<UserRe
 pub async fn school_class(app: &App, me: &UserRecord, id: &str) -> Result<ClassRecord, ApiError> {
     let id = ClassId::parse(id).ok_or(ErrorCode::NotFound)?;
     Ok(app.store.class(&me.school, &id).await?.ok_or(ErrorCode::NotFound)?)
-}
-
-/// A short piece of text a person typed: trimmed, 1 to `max` characters, no control
-/// characters. `bad_request` otherwise.
-pub fn short_text(s: &str, max: usize) -> Result<String, ApiError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(ErrorCode::BadRequest.into());
-    }
-    Ok(t.to_owned())
 }
 
 #[cfg(test)]

@@ -8,13 +8,14 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{school_class, school_user, short_text, AdminUser};
+use super::{school_class, school_user, AdminUser};
 use crate::admission::{decide, Decision, Facts};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
 use crate::ids::Email;
 use crate::store::{MemberKind, Role};
+use crate::text;
 
 /// `GET /api/admin/users`: the school's users by display name.
 pub async fn list_users(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -35,9 +36,9 @@ pub async fn create_user(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewUser>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, InputError> {
     let email = Email::parse(&body.email).ok_or(ErrorCode::BadRequest)?;
-    let name = short_text(&body.display_name, 200)?;
+    let name = text::clean(&text::DISPLAY_NAME, &body.display_name)?;
     let id = app.store.create_user(me.id.as_str(), &me.school, &email, &name, body.role, None).await?;
     let user = app.store.user(&id).await?.ok_or(ErrorCode::Internal)?;
     tracing::info!(school = %me.school, user = %id, role = body.role.as_str(), "user created");
@@ -109,8 +110,8 @@ pub async fn create_class(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewClass>,
-) -> Result<Response, ApiError> {
-    let name = short_text(&body.name, 100)?;
+) -> Result<Response, InputError> {
+    let name = text::clean(&text::CLASS_NAME, &body.name)?;
     let id = app.store.create_class(me.id.as_str(), &me.school, None, &name).await?;
     Ok((StatusCode::CREATED, Json(json!({"class": {"id": id, "name": name}}))).into_response())
 }

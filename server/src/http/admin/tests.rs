@@ -101,13 +101,21 @@ async fn users_are_listed_created_and_changed() {
     let before = fingerprint(&app).await;
     for bad in [
         r#"{"email":"not-an-email","display_name":"X","role":"teacher"}"#,
-        r#"{"email":"x@demo.sch.uk","display_name":"  ","role":"teacher"}"#,
         r#"{"email":"x@demo.sch.uk","display_name":"X","role":"headteacher"}"#,
         r#"{"email":"x@demo.sch.uk","display_name":"X","role":"teacher","password":"p"}"#,
-        r#"{"email":"x@demo.sch.uk","display_name":"A\u0007B","role":"teacher"}"#,
     ] {
         let (status, body) = call(&app, Method::POST, "/api/admin/users", Some(&su), bad).await;
         assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"), "{bad}");
+    }
+    for (bad, reason) in [
+        (r#"{"email":"x@demo.sch.uk","display_name":"  ","role":"teacher"}"#, "empty"),
+        (r#"{"email":"x@demo.sch.uk","display_name":"A\u0007B","role":"teacher"}"#, "control_characters"),
+        (r#"{"email":"x@demo.sch.uk","display_name":"Dr Chen \u202e(partner school)","role":"teacher"}"#, "bidi_control"),
+        (r#"{"email":"x@demo.sch.uk","display_name":"\u200b\u2060","role":"teacher"}"#, "invisible_characters"),
+    ] {
+        let (status, body) = call(&app, Method::POST, "/api/admin/users", Some(&su), bad).await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "text_invalid"), "{bad}");
+        assert_eq!((body["error"]["field"].as_str(), body["error"]["reason"].as_str()), (Some("display_name"), Some(reason)), "{bad}");
     }
     assert_eq!(fingerprint(&app).await, before, "refused requests change nothing");
 
@@ -152,7 +160,8 @@ async fn classes_and_their_members() {
     let (status, body) = call(&app, Method::POST, "/api/admin/classes", Some(&su), r#"{"name":"9D Art"}"#).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
     let (status, body) = call(&app, Method::POST, "/api/admin/classes", Some(&su), r#"{"name":""}"#).await;
-    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"));
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "text_invalid"));
+    assert_eq!(body["error"]["detail"], "The class name is empty.");
 
     let (status, body) = call(&app, Method::GET, "/api/admin/classes/7a", Some(&su), "").await;
     assert_eq!(status, StatusCode::OK);
@@ -203,9 +212,14 @@ async fn trusted_domains() {
     assert_eq!(last_action(&app).await, "domain.add");
     let (status, body) = call(&app, Method::POST, "/api/admin/domains", Some(&su), add).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
-    for bad in [r#"{"domain":"no dots","note":"x"}"#, r#"{"domain":"ok.example","note":""}"#, r#"{"domain":"ok.example"}"#] {
+    for (bad, want) in [
+        (r#"{"domain":"no dots","note":"x"}"#, "bad_request"),
+        (r#"{"domain":"ok.example","note":""}"#, "text_invalid"),
+        (r#"{"domain":"ok.example","note":"Partner \u202e"}"#, "text_invalid"),
+        (r#"{"domain":"ok.example"}"#, "bad_request"),
+    ] {
         let (status, body) = call(&app, Method::POST, "/api/admin/domains", Some(&su), bad).await;
-        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"), "{bad}");
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, want), "{bad}");
     }
     let (status, _) = call(&app, Method::DELETE, "/api/admin/domains/home-mail.example", Some(&su), "").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -291,9 +305,13 @@ async fn code_of_conduct_versions() {
     assert_eq!(call(&app, Method::GET, &consents, Some(&su), "").await.1["state"], "missing", "old consent stops counting");
 
     let before = fingerprint(&app).await;
-    for bad in [r#"{"text":"","recording_notice":"n","require_resign":false}"#, r#"{"text":"t","recording_notice":"n"}"#] {
+    for (bad, want) in [
+        (r#"{"text":"","recording_notice":"n","require_resign":false}"#, "text_invalid"),
+        (r#"{"text":"t","recording_notice":"\u200b","require_resign":false}"#, "text_invalid"),
+        (r#"{"text":"t","recording_notice":"n"}"#, "bad_request"),
+    ] {
         let (status, body) = call(&app, Method::POST, "/api/admin/conduct", Some(&su), bad).await;
-        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"), "{bad}");
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, want), "{bad}");
     }
     assert_eq!(fingerprint(&app).await, before);
     assert_audit_ok(&app).await;
@@ -316,9 +334,15 @@ async fn privacy_profiles() {
 
     let before = fingerprint(&app).await;
     let long = json!({"camera_always_off": false, "alias": "x".repeat(61), "hidden_from_pupils": false}).to_string();
-    for bad in [long.as_str(), r#"{"camera_always_off":true}"#, r#"{"camera_always_off":true,"alias":null,"hidden_from_pupils":false,"x":1}"#, r#"{"camera_always_off":true,"alias":"  ","hidden_from_pupils":false}"#] {
+    for (bad, want) in [
+        (long.as_str(), "text_invalid"),
+        (r#"{"camera_always_off":true}"#, "bad_request"),
+        (r#"{"camera_always_off":true,"alias":null,"hidden_from_pupils":false,"x":1}"#, "bad_request"),
+        (r#"{"camera_always_off":true,"alias":"  ","hidden_from_pupils":false}"#, "text_invalid"),
+        (r#"{"camera_always_off":true,"alias":"\u3164","hidden_from_pupils":false}"#, "text_invalid"),
+    ] {
         let (status, body) = call(&app, Method::PUT, &path, Some(&su), bad).await;
-        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"), "{bad}");
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, want), "{bad}");
     }
     let teacher = id_of(&app, "teacher@demo.sch.uk").await;
     let (status, body) = call(&app, Method::PUT, &format!("/api/admin/pupils/{teacher}/privacy"), Some(&su), set).await;
