@@ -13,18 +13,26 @@
  */
 /** @typedef {{ticket: string, expires_in_ms: number, ws_path: string}} Ticket */
 
-/** An HTTP request that failed; `code` is the server's stable code, or `network`. */
+/**
+ * An HTTP request that failed; `code` is the server's stable code, or `network`. A refused
+ * text field (`text_invalid`, `reason_required`) also names the `field`, the `reason` and a
+ * `detail` sentence to show.
+ */
 export class ApiError extends Error {
   /**
    * @param {number} status HTTP status, 0 when the server could not be reached
    * @param {string} code stable error code from PROTOCOL.md section 4
    * @param {string} message a sentence from the server, for logs
+   * @param {{field?: string, reason?: string, detail?: string}} [text] a refused text field
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, text = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.field = text.field || '';
+    this.reason = text.reason || '';
+    this.detail = text.detail || '';
   }
 }
 
@@ -59,7 +67,8 @@ export async function request(method, path, body) {
     const e = data && typeof data === 'object' ? data.error : null;
     const code = e && typeof e.code === 'string' ? e.code : res.status >= 500 ? 'internal' : 'bad_request';
     const message = e && typeof e.message === 'string' ? e.message : `HTTP ${res.status}`;
-    throw new ApiError(res.status, code, message);
+    const str = (/** @type {unknown} */ v) => (typeof v === 'string' ? v : '');
+    throw new ApiError(res.status, code, message, e ? { field: str(e.field), reason: str(e.reason), detail: str(e.detail) } : {});
   }
   return data;
 }

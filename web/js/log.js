@@ -7,6 +7,7 @@
 import { ApiError, me } from './api.js';
 import { byId, h } from './ui-dom.js';
 import { addNote, attendance, concerns, exportLinks, lessonLog, listLessons } from './log-api.js';
+import { checkInputs } from './text.js';
 
 /** @type {{role: string, display_name: string} | null} */
 let user = null;
@@ -34,7 +35,7 @@ function explain(err) {
     if (err.code === 'forbidden_role') return 'The livestream log is for school staff.';
     if (err.code === 'not_found') return 'There is no such lesson in the log for you.';
     if (err.code === 'network') return 'The server could not be reached. Check your connection and try again.';
-    return err.message;
+    return err.detail || err.message;
   }
   return 'Something went wrong.';
 }
@@ -256,10 +257,12 @@ async function submitNote(ev) {
     text.focus();
     return;
   }
+  const [body] = checkInputs(error, [['log_note', text]]) || [];
+  if (!body) return;
   const button = /** @type {HTMLButtonElement} */ (form.querySelector('button[type="submit"]'));
   button.disabled = true;
   try {
-    await addNote(form.dataset.lesson || '', /** @type {any} */ (category), text.value);
+    await addNote(form.dataset.lesson || '', /** @type {any} */ (category), body);
     text.value = '';
     await drawLesson(form.dataset.lesson || '');
   } catch (err) {

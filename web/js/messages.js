@@ -74,6 +74,10 @@ const EXPLANATIONS = {
     text: 'The lesson stopped because Livegate is restarting. Try again in a minute: your teacher can start the lesson again.',
     retry: true,
   },
+  text_invalid: {
+    title: 'Check the text',
+    text: 'Some text cannot be accepted as written: it is empty or too long, or has invisible or direction-changing characters.',
+  },
   rate_limited: {
     title: 'Slow down a little',
     text: 'That was a lot of requests very quickly. Wait a moment, then try again.',
@@ -176,7 +180,7 @@ const EXPLANATIONS = {
   },
   reason_required: {
     title: 'A reason is needed',
-    text: 'Write why you are doing this, in at least 5 characters. It is kept in the audit log.',
+    text: 'Write why you are doing this, in at least 5 letters or digits. It is kept in the audit log.',
   },
   recording_tampered: {
     title: 'This recording failed its check',

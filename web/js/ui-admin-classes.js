@@ -9,6 +9,7 @@ import {
 } from './ui-admin-api.js';
 import { confirmButton, errorLine, errorText, field, picker, statusLine } from './ui-admin-common.js';
 import { importBox } from './ui-admin-import.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 /** @typedef {import('./ui-admin-api.js').Member} Member */
@@ -55,7 +56,7 @@ function drawClasses(list, classes) {
 
 /** @param {AdminContext} ctx */
 function addClassForm(ctx) {
-  const name = field('Class name', { required: true, maxlength: '100', autocomplete: 'off' });
+  const name = field('Class name', { required: true, autocomplete: 'off' });
   const error = errorLine();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, ['Add class']);
   const form = h('form', { class: 'form admin-form', novalidate: true }, [name.row, error, submit]);
@@ -66,8 +67,10 @@ function addClassForm(ctx) {
       error.textContent = 'Enter a name for the class.';
       return;
     }
+    const [className] = checkInputs(error, [['class_name', name.input]]) || [];
+    if (!className) return;
     try {
-      const created = await createClass(name.input.value.trim());
+      const created = await createClass(className);
       ctx.go(`#/admin/classes/${created.class.id}`);
     } catch (err) {
       error.textContent = errorText(err);

@@ -85,11 +85,13 @@ export function statusLine() {
 }
 
 /**
- * The plain sentence for a failed call.
+ * The plain sentence for a failed call: for a refused text field, the server's sentence
+ * naming the field and why.
  * @param {unknown} err
  * @returns {string}
  */
 export function errorText(err) {
+  if (err instanceof ApiError && err.field && err.detail) return err.detail;
   const code = err instanceof ApiError ? err.code : 'internal';
   return explain(code).text;
 }

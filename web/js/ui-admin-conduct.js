@@ -6,6 +6,7 @@
 import { h } from './ui-dom.js';
 import { getConduct, publishConduct } from './ui-admin-api.js';
 import { checkbox, confirmButton, day, errorLine, errorText, statusLine, textArea } from './ui-admin-common.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 
@@ -15,8 +16,8 @@ export async function renderConduct(ctx) {
   if (!ctx.isCurrent()) return;
   const done = statusLine();
   const error = errorLine();
-  const text = textArea('Code of conduct', { rows: '12', maxlength: '100000' });
-  const notice = textArea('Recording notice shown before every lesson', { rows: '3', maxlength: '2000' });
+  const text = textArea('Code of conduct', { rows: '12' });
+  const notice = textArea('Recording notice shown before every lesson', { rows: '3' });
   text.input.value = conduct ? conduct.text : '';
   notice.input.value = conduct ? conduct.recording_notice : '';
   const resign = checkbox('Everyone must sign this new version (until they do, pupils cannot join live lessons)');
@@ -26,9 +27,11 @@ export async function renderConduct(ctx) {
       error.textContent = 'Both the code of conduct and the recording notice need some text.';
       return;
     }
+    const [conductText, noticeText] = checkInputs(error, [['conduct_text', text.input], ['recording_notice', notice.input]]) || [];
+    if (!conductText || !noticeText) return;
     b.disabled = true;
     try {
-      const { version } = await publishConduct({ text: text.input.value, recording_notice: notice.input.value, require_resign: resign.input.checked });
+      const { version } = await publishConduct({ text: conductText, recording_notice: noticeText, require_resign: resign.input.checked });
       await renderConduct(ctx);
       const line = ctx.panel.querySelector('.admin-ok');
       if (line) line.textContent = `Version ${version} is published.`;

@@ -10,6 +10,7 @@ import {
 import {
   CONSENT_NAMES, checkbox, confirmButton, day, errorLine, errorText, field, picker, selectField, statusLine, todayInput,
 } from './ui-admin-common.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 /** @typedef {import('./ui-admin-api.js').AdminUser} AdminUser */
@@ -138,7 +139,7 @@ function recordItem(r, pupil, error, withdrawn) {
  */
 function consentForm(pupil, version, recorded) {
   const signed = checkbox('The pupil signed the form', { checked: true });
-  const parent = field('Parent or carer who signed', { maxlength: '200', autocomplete: 'off' });
+  const parent = field('Parent or carer who signed', { autocomplete: 'off' });
   const date = field('Date on the form', { type: 'date', required: true });
   date.input.value = todayInput();
   const method = selectField('How it was signed', [['paper', 'On paper'], ['digital', 'Digitally']]);
@@ -162,10 +163,12 @@ function consentForm(pupil, version, recorded) {
       date.input.focus();
       return;
     }
+    const checked = checkInputs(error, [['parent_name', parent.input, { optional: optOut.input.checked }]]);
+    if (!checked) return;
     try {
       await recordConsent(pupil.id, {
         pupil_signed: signed.input.checked,
-        parent_name: parent.input.value.trim(),
+        parent_name: checked[0] || '',
         signed_on: when,
         method: method.input.value === 'digital' ? 'digital' : 'paper',
         conduct_version: Number(ver.input.value),

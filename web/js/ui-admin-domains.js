@@ -6,6 +6,7 @@
 import { h } from './ui-dom.js';
 import { addDomain, listDomains, removeDomain } from './ui-admin-api.js';
 import { confirmButton, day, errorLine, errorText, field, statusLine } from './ui-admin-common.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 
@@ -48,7 +49,7 @@ export async function renderDomains(ctx) {
 /** @param {AdminContext} ctx */
 function addForm(ctx) {
   const domain = field('Domain', { required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'pupils.example.sch.uk' });
-  const note = field('Why it is trusted', { required: true, maxlength: '500' }, 'For example: "Staff of our partner school, who co-teach Year 9 science."');
+  const note = field('Why it is trusted', { required: true }, 'For example: "Staff of our partner school, who co-teach Year 9 science."');
   const error = errorLine();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, ['Trust this domain']);
   const form = h('form', { class: 'form admin-form', novalidate: true }, [domain.row, note.row, error, submit]);
@@ -59,8 +60,10 @@ function addForm(ctx) {
       error.textContent = 'Enter the domain and why it is trusted.';
       return;
     }
+    const [why] = checkInputs(error, [['domain_note', note.input]]) || [];
+    if (!why) return;
     try {
-      const added = await addDomain(domain.input.value.trim(), note.input.value.trim());
+      const added = await addDomain(domain.input.value.trim(), why);
       await renderDomains(ctx);
       const line = ctx.panel.querySelector('.admin-ok');
       if (line) line.textContent = `${added.domain} is now trusted.`;

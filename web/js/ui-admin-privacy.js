@@ -6,6 +6,7 @@
 import { h } from './ui-dom.js';
 import { getPrivacy, setPrivacy } from './ui-admin-api.js';
 import { checkbox, errorLine, errorText, field, picker, statusLine } from './ui-admin-common.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 /** @typedef {import('./ui-admin-api.js').AdminUser} AdminUser */
@@ -40,7 +41,7 @@ async function showProfile(box, pupil) {
     return;
   }
   const camera = checkbox('Camera always off, even if the teacher allows cameras', { checked: privacy.camera_always_off });
-  const alias = field('Name other pupils see (leave empty to use their own name)', { maxlength: '60', autocomplete: 'off' });
+  const alias = field('Name other pupils see (leave empty to use their own name)', { autocomplete: 'off' });
   alias.input.value = privacy.alias || '';
   const hidden = checkbox('Leave out of the lists other pupils see', { checked: privacy.hidden_from_pupils });
   const error = errorLine();
@@ -51,10 +52,12 @@ async function showProfile(box, pupil) {
     ev.preventDefault();
     error.textContent = '';
     done.textContent = '';
+    const checked = checkInputs(error, [['alias', alias.input, { optional: true }]]);
+    if (!checked) return;
     try {
       await setPrivacy(pupil.id, {
         camera_always_off: camera.input.checked,
-        alias: alias.input.value.trim() || null,
+        alias: checked[0],
         hidden_from_pupils: hidden.input.checked,
       });
       done.textContent = `Saved for ${pupil.display_name}. It applies in live lessons at once.`;

@@ -9,6 +9,7 @@ import { createUser, updateUser } from './ui-admin-api.js';
 import {
   ROLE_NAMES, button, confirmButton, errorLine, errorText, field, matching, selectField, statusLine,
 } from './ui-admin-common.js';
+import { checkInputs } from './text.js';
 
 /** @typedef {import('./ui-admin.js').AdminContext} AdminContext */
 /** @typedef {import('./ui-admin-api.js').AdminUser} AdminUser */
@@ -48,7 +49,7 @@ export async function renderUsers(ctx) {
 /** @param {AdminContext} ctx */
 function addForm(ctx) {
   const email = field('Email address', { type: 'email', autocomplete: 'off', inputmode: 'email', spellcheck: 'false', required: true });
-  const name = field('Name shown in lessons', { required: true, maxlength: '200' });
+  const name = field('Name shown in lessons', { required: true });
   const role = selectField('Role', ROLE_OPTIONS);
   role.input.value = 'pupil';
   const error = errorLine();
@@ -65,9 +66,11 @@ function addForm(ctx) {
       error.textContent = 'Enter an email address and a name.';
       return;
     }
+    const [displayName] = checkInputs(error, [['display_name', name.input]]) || [];
+    if (!displayName) return;
     submit.disabled = true;
     try {
-      const { user } = await createUser({ email: email.input.value.trim(), display_name: name.input.value.trim(), role: /** @type {Role} */ (role.input.value) });
+      const { user } = await createUser({ email: email.input.value.trim(), display_name: displayName, role: /** @type {Role} */ (role.input.value) });
       await ctx.users(true);
       done.textContent = `Added ${user.display_name}. They need an invite link to choose a password.`;
       invite.append(linkButton(user, 'invite'));

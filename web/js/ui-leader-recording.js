@@ -1,7 +1,8 @@
 // One recording on the leader's pages (`#/recordings/<id>`): what it is (class, teacher, times,
-// status, legal hold), the form that opens it (a reason of at least 5 characters and an
+// status, legal hold), the form that opens it (a reason of at least 5 letters or digits and an
 // optional concern reference, with a plain statement that the view is logged), then the
-// synchronised player; and the legal hold switch, which also needs a reason.
+// synchronised player; and the legal hold switch, which also needs a reason. Both check their
+// text with the server's text policy (text.js) before sending.
 // @ts-check
 
 import { ApiError } from './api.js';
@@ -11,13 +12,10 @@ import { errorLine, field, statusLine, textArea } from './ui-admin-common.js';
 import { listRecordings, openRecording, setLegalHold } from './ui-leader-api.js';
 import { SyncPlayer } from './ui-leader-player.js';
 import { badges, canOpen, className, length, statusWords, teacherName, when } from './ui-leader-words.js';
+import { REASON_MIN_LETTERS, checkInputs } from './text.js';
 
 /** @typedef {import('./ui-leader-api.js').Recording} Recording */
 /** @typedef {import('./ui-leader.js').LeaderContext} LeaderContext */
-
-const REASON_MIN = 5;
-const REASON_MAX = 1000;
-const CONCERN_MAX = 100;
 
 /** @type {SyncPlayer | null} */
 let player = null;
@@ -34,11 +32,13 @@ function codeOf(err) {
 }
 
 /**
- * Characters in a trimmed string (code points, so an emoji counts once).
- * @param {string} s
+ * What to say about a failed call: the server's sentence about a refused text field, or the
+ * plain words for its code.
+ * @param {unknown} err
  */
-function chars(s) {
-  return [...s.trim()].length;
+function errorSentence(err) {
+  if (err instanceof ApiError && err.field && err.detail) return err.detail;
+  return explainFor(codeOf(err), 'leader').text;
 }
 
 /**
@@ -109,13 +109,13 @@ function openSection(ctx, rec) {
     return [title, h('p', { class: 'rec-cannot' }, [why])];
   }
   const reason = textArea('Reason for viewing', {
-    required: true, minlength: String(REASON_MIN), maxlength: String(REASON_MAX), rows: '3',
+    required: true, rows: '3',
     'aria-describedby': 'rec-reason-hint', autocomplete: 'off',
   });
   reason.row.insertBefore(h('p', { id: 'rec-reason-hint', class: 'hint' }, [
-    `Why you need to watch it, for example the concern you are looking into. At least ${REASON_MIN} characters.`,
+    `Why you need to watch it, for example the concern you are looking into. At least ${REASON_MIN_LETTERS} letters or digits.`,
   ]), reason.input);
-  const concern = field('Concern reference (optional)', { maxlength: String(CONCERN_MAX), autocomplete: 'off', spellcheck: 'false' },
+  const concern = field('Concern reference (optional)', { autocomplete: 'off', spellcheck: 'false' },
     'The number of the concern in your safeguarding records, if there is one.');
   const error = errorLine();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, ['Open recording']);
@@ -152,19 +152,13 @@ function openSection(ctx, rec) {
  * @param {OpenForm} f
  */
 async function onOpen(ctx, rec, f) {
-  const reason = f.reason.value.trim();
-  const concern = f.concern.value.trim();
-  if (chars(reason) < REASON_MIN) {
-    f.error.textContent = explainFor('reason_required', 'leader').text;
-    f.reason.setAttribute('aria-invalid', 'true');
-    f.reason.focus();
-    return;
-  }
-  f.reason.removeAttribute('aria-invalid');
+  const checked = checkInputs(f.error, [['reason', f.reason], ['concern_ref', f.concern, { optional: true }]]);
+  if (!checked) return;
+  const [reason, concern] = checked;
   f.error.textContent = '';
   f.submit.disabled = true;
   try {
-    const opened = await openRecording(rec.id, reason, concern);
+    const opened = await openRecording(rec.id, reason || '', concern || '');
     if (!ctx.isCurrent()) return;
     closeRecording();
     const stage = h('div', { class: 'rec-player' });
@@ -179,7 +173,7 @@ async function onOpen(ctx, rec, f) {
     if (play instanceof HTMLElement) play.focus();
   } catch (err) {
     if (!ctx.isCurrent()) return;
-    f.error.textContent = explainFor(codeOf(err), 'leader').text;
+    f.error.textContent = errorSentence(err);
     f.submit.disabled = false;
   }
 }
@@ -199,7 +193,7 @@ function holdSection(rec, message, onChanged) {
     : "Off. This recording is destroyed automatically at the end of the school's retention period."]);
   if (rec.status === 'destroyed') return [title, h('p', {}, ['This recording has been destroyed; there is nothing left to hold.'])];
   const reason = textArea(on ? 'Reason for lifting the hold' : 'Reason for the hold', {
-    required: true, minlength: String(REASON_MIN), maxlength: String(REASON_MAX), rows: '2', autocomplete: 'off',
+    required: true, rows: '2', autocomplete: 'off',
   });
   const error = errorLine();
   const done = statusLine();
@@ -209,19 +203,16 @@ function holdSection(rec, message, onChanged) {
   const form = h('form', { class: 'rec-hold-form', novalidate: true }, [reason.row, error, h('div', { class: 'item-actions' }, [submit])]);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (chars(reason.input.value) < REASON_MIN) {
-      error.textContent = explainFor('reason_required', 'leader').text;
-      reason.input.focus();
-      return;
-    }
+    const [why] = checkInputs(error, [['reason', reason.input]]) || [];
+    if (!why) return;
     error.textContent = '';
     submit.disabled = true;
     try {
-      await setLegalHold(rec.id, !on, reason.input.value.trim());
+      await setLegalHold(rec.id, !on, why);
       rec.legal_hold = !on;
       onChanged(rec.legal_hold ? 'Legal hold placed. The reason is in the audit log.' : 'Legal hold lifted. The reason is in the audit log.');
     } catch (err) {
-      error.textContent = explainFor(codeOf(err), 'leader').text;
+      error.textContent = errorSentence(err);
       submit.disabled = false;
     }
   });

@@ -95,6 +95,33 @@ describe('school administration in a real browser', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-phone-users.png') });
   });
 
+  it('a forged name is refused in the form, in the server\'s words; an honest one is kept in NFC', async () => {
+    const { page } = admin;
+    const count = () => page.evaluate(async () => (await (await fetch('/api/admin/users')).json()).users.length);
+    const before = await count();
+    await page.getByText('Add a person').click();
+    await page.getByLabel('Email address').fill('chen@partner.sch.uk');
+    // "Dr Chen (partner school)" with a right-to-left override inside.
+    await page.getByLabel('Name shown in lessons').fill('Dr Chen \u202e(partner school)');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    const error = page.locator('#view-admin .form-error').filter({ hasText: 'direction' });
+    await error.waitFor();
+    assert.equal(await error.textContent(), 'The name contains a character that changes the direction of text.');
+    assert.equal(await page.getByLabel('Name shown in lessons').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Name shown in lessons').fill('\u200b\u2060');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await page.locator('#view-admin .form-error').filter({ hasText: 'invisible characters' }).waitFor();
+    assert.equal(await count(), before, 'nothing was sent');
+    // Typed decomposed (NFD), kept composed (NFC).
+    await page.getByLabel('Email address').fill('zoe.obrien@partner.sch.uk');
+    await page.getByLabel('Name shown in lessons').fill('Zoe\u0308 O\'Brien-N\u0303u\u0301n\u0303ez');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await page.locator('#view-admin .admin-ok').filter({ hasText: 'Added Zo\u00eb O\'Brien-\u00d1\u00fa\u00f1ez' }).waitFor();
+    assert.equal(await count(), before + 1);
+    const stored = await page.evaluate(async () => (await (await fetch('/api/admin/users')).json()).users.find((/** @type {any} */ u) => u.email === 'zoe.obrien@partner.sch.uk').display_name);
+    assert.equal(stored, 'Zo\u00eb O\'Brien-\u00d1\u00fa\u00f1ez');
+  });
+
   it('a roster with problems is shown row by row and nothing is imported', async () => {
     const { page } = admin;
     await page.getByRole('link', { name: 'Classes & rosters' }).click();
