@@ -405,3 +405,64 @@ fn reordered_audit_rows_fail_audit_verify() {
         .await
     });
 }
+
+/// The recording.view and recording.hold entries of the audit chain.
+async fn view_and_hold_entries(r: &Recorded) -> Result<Vec<livegate_tests::recording::AuditEntry>> {
+    let db = livegate_tests::recording::open_db(&r.dir.db_path()).await?;
+    let mut entries = livegate_tests::recording::audit(&db, "recording.view").await?;
+    entries.extend(livegate_tests::recording::audit(&db, "recording.hold").await?);
+    db.close().await;
+    Ok(entries)
+}
+
+/// Places (or lifts) the legal hold on 7a's recording with a reason.
+async fn hold(r: &Recorded, on: bool, reason: &str) -> Result<(u16, serde_json::Value)> {
+    let body = json!({"on": on, "reason": reason});
+    r.leader.request(reqwest::Method::POST, &format!("/api/recordings/{}/hold", r.rec), Some(body)).await
+}
+
+#[test]
+fn reasons_that_say_nothing_open_no_recording_and_audit_nothing() {
+    storage_case("reasons_that_say_nothing_open_no_recording_and_audit_nothing", |r| async move {
+        // Other cases open views too: take a turn so the audit count is ours alone.
+        let _turn = r.turn.lock().await;
+        let before = view_and_hold_entries(r).await?.len();
+        // The reasons: six zero-width spaces, two emoji, "éé." (and decomposed).
+        for reason in ["\u{200B}".repeat(6), "\u{1F600}\u{1F600}".into(), "\u{E9}\u{E9}.".into(), "e\u{301}e\u{301}.".into(), "  ok  ".into()] {
+            refused(&format!("open with {reason:?}"), try_open_view(&r.leader, &r.rec, json!({"reason": reason})).await?, 400, "reason_required")?;
+            refused(&format!("hold with {reason:?}"), hold(r, true, &reason).await?, 400, "reason_required")?;
+        }
+        // A reason that hides its words behind an override, or is far too long.
+        for (reason, why) in [("Checking \u{202E}gnihton".to_string(), "bidi_control"), ("x".repeat(1001), "too_long")] {
+            let (status, body) = try_open_view(&r.leader, &r.rec, json!({"reason": reason})).await?;
+            let e = &body["error"];
+            ensure!(status == 400 && e["code"] == "text_invalid" && e["field"] == "reason" && e["reason"] == why, "open, {why}: {status} {body}");
+            refused(&format!("hold, {why}"), hold(r, true, &reason).await?, 400, "text_invalid")?;
+        }
+        let (status, list) = r.leader.request(reqwest::Method::GET, "/api/recordings", None).await?;
+        let held = list["recordings"].as_array().and_then(|l| l.iter().find(|x| x["id"] == r.rec.as_str()).map(|x| x["legal_hold"].clone()));
+        ensure!(status == 200 && held == Some(json!(false)), "a refused hold changed the recording: {held:?}");
+        ensure!(view_and_hold_entries(r).await?.len() == before, "a refused reason reached the audit chain");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact() {
+    storage_case("a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact", |r| async move {
+        let _turn = r.turn.lock().await;
+        // 400 characters, 1,200 bytes: refused before the policy counted characters.
+        let reason: String = "\u{5BB6}\u{957F}\u{62A5}\u{544A}\u{4E86}\u{8BFE}\u{5802}\u{4E0A}\u{7684}\u{6B3A}\u{51CC}\u{4E8B}\u{4EF6}".chars().cycle().take(400).collect();
+        ensure!(reason.len() == 1200);
+        let view = open_view(&r.leader, &r.rec, &reason).await?;
+        ensure!(view["view"].is_string(), "no view: {view}");
+        for on in [true, false] {
+            let (status, body) = hold(r, on, &reason).await?;
+            ensure!(status == 204, "hold {on} with a Chinese reason: {status} {body}");
+        }
+        let entries = view_and_hold_entries(r).await?;
+        let ours = entries.iter().filter(|e| e.detail["reason"] == reason.as_str()).count();
+        ensure!(ours == 3, "the view and two holds should be audited with the reason intact; found {ours}");
+        Ok(())
+    });
+}

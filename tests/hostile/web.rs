@@ -229,3 +229,106 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
         Ok(())
     });
 }
+
+/// A text field refused by the text policy: 400 `text_invalid`, naming the field and why.
+fn text_refused(what: &str, got: (u16, Value), field: &str, reason: &str) -> Result<()> {
+    let e = &got.1["error"];
+    ensure!(
+        got.0 == 400 && e["code"] == "text_invalid" && e["field"] == field && e["reason"] == reason,
+        "{what}: expected 400 text_invalid {field} {reason}, got {} {}",
+        got.0,
+        got.1
+    );
+    Ok(())
+}
+
+/// What the superuser sees of the school's people and classes, to prove nothing changed.
+async fn directory(s: &Shared) -> Result<(Value, Value)> {
+    let (_, users) = s.admin.request(reqwest::Method::GET, "/api/admin/users", None).await?;
+    let (_, classes) = s.admin.request(reqwest::Method::GET, "/api/admin/classes", None).await?;
+    Ok((users, classes))
+}
+
+#[test]
+fn forged_names_are_text_invalid_and_change_nothing() {
+    shared_case("forged_names_are_text_invalid_and_change_nothing", |s| async move {
+        use reqwest::Method;
+        let before = directory(s).await?;
+        let email = format!("forged-{:08x}@partner.sch.uk", rand::random::<u32>());
+        for (name, reason) in [
+            ("Dr Chen \u{202E}(partner school)", "bidi_control"),
+            ("\u{202E})loohcs rentrap( nehC rD", "bidi_control"),
+            ("Dr Chen \u{2067}(partner school)\u{2069}", "bidi_control"),
+            ("Chen\u{200F}", "bidi_control"),
+            ("\u{200B}\u{2060}", "invisible_characters"),
+            ("\u{3164}", "invisible_characters"),
+            ("Ch\u{200B}en", "invisible_characters"),
+            ("...", "no_letters"),
+        ] {
+            let body = json!({"email": email, "display_name": name, "role": "teacher"});
+            let got = s.admin.request(Method::POST, "/api/admin/users", Some(body)).await?;
+            text_refused(&format!("a user named {name:?}"), got, "display_name", reason)?;
+        }
+        for name in ["7A \u{202E}ecneicS", "\u{200B}\u{200B}"] {
+            let got = s.admin.request(Method::POST, "/api/admin/classes", Some(json!({"name": name}))).await?;
+            ensure!(got.0 == 400 && got.1["error"]["code"] == "text_invalid", "a class named {name:?}: {got:?}");
+        }
+        // A pupil's privacy alias, and a roster file whose names carry an override.
+        let ada = s.admin.request(Method::GET, "/api/admin/users", None).await?.1["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["email"] == seed::ADA).cloned())
+            .ok_or_else(|| anyhow!("no Ada"))?;
+        let path = format!("/api/admin/pupils/{}/privacy", ada["id"].as_str().unwrap_or_default());
+        let privacy_before = s.admin.request(Method::GET, &path, None).await?.1;
+        let alias = json!({"camera_always_off": false, "alias": "Star\u{202E}", "hidden_from_pupils": false});
+        text_refused("a forged alias", s.admin.request(Method::PUT, &path, Some(alias)).await?, "alias", "bidi_control")?;
+        ensure!(s.admin.request(Method::GET, &path, None).await?.1 == privacy_before, "the refused alias changed the profile");
+        let admin = session(s, ADMIN).await?;
+        let csv = "pupil email,first name,last name,class\nforged@pupils.demo.sch.uk,Dr \u{202E}(partner school),Chen,7A Science\n";
+        let url = format!("{}/api/admin/roster/import?apply=true", s.server.http_base);
+        let (status, body) = status_and_code(admin.post(&url).header("content-type", "text/csv").body(csv).send().await?).await;
+        let row = &body["report"]["rows"][0]["errors"][0];
+        ensure!(
+            status == 422 && body["error"]["code"] == "roster_invalid" && row["code"] == "bad_name" && row["reason"] == "bidi_control",
+            "a roster row with an override: {status} {body}"
+        );
+        ensure!(directory(s).await? == before, "refused names changed the directory");
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn honest_names_in_any_script_are_kept_intact() {
+    shared_case("honest_names_in_any_script_are_kept_intact", |s| async move {
+        use reqwest::Method;
+        // Sent decomposed (NFD), stored and shown composed (NFC), so both spellings are one name.
+        let names = [
+            ("Zoe\u{308} O'Brien-N\u{303}u\u{301}n\u{303}ez", "Zo\u{EB} O'Brien-\u{D1}\u{FA}\u{F1}ez"),
+            ("Si\u{E2}n Ll\u{177}r ap Gwilym", "Si\u{E2}n Ll\u{177}r ap Gwilym"),
+            ("\u{645}\u{62D}\u{645}\u{62F} \u{639}\u{628}\u{62F} \u{627}\u{644}\u{644}\u{647}", "\u{645}\u{62D}\u{645}\u{62F} \u{639}\u{628}\u{62F} \u{627}\u{644}\u{644}\u{647}"),
+            ("\u{645}\u{62D}\u{645}\u{62F}\u{6CC}\u{200C}\u{646}\u{698}\u{627}\u{62F}", "\u{645}\u{62D}\u{645}\u{62F}\u{6CC}\u{200C}\u{646}\u{698}\u{627}\u{62F}"),
+            ("\u{5C71}\u{7530}\u{3000}\u{592A}\u{90CE}", "\u{5C71}\u{7530}\u{3000}\u{592A}\u{90CE}"),
+        ];
+        for (sent, shown) in names {
+            let email = format!("honest-{:08x}@partner.sch.uk", rand::random::<u32>());
+            let (status, body) = s.admin.request(Method::POST, "/api/admin/users", Some(json!({"email": email, "display_name": sent, "role": "teacher"}))).await?;
+            ensure!(status == 201 && body["user"]["display_name"] == shown, "{sent:?}: {status} {body}");
+            let (_, list) = s.admin.request(Method::GET, "/api/admin/users", None).await?;
+            let listed = list["users"].as_array().and_then(|u| u.iter().find(|u| u["email"] == email.as_str()).cloned());
+            ensure!(listed.is_some_and(|u| u["display_name"] == shown), "{sent:?} is not listed as {shown:?}");
+        }
+        let class = format!("Blwyddyn 7 Cymraeg {:04x}", rand::random::<u16>());
+        let (status, body) = s.admin.request(Method::POST, "/api/admin/classes", Some(json!({"name": class}))).await?;
+        ensure!(status == 201 && body["class"]["name"] == class.as_str(), "a Welsh class: {status} {body}");
+        // The teacher writes a note in Chinese into the live lesson's log; it reads back intact.
+        let note: String = "\u{5BB6}\u{957F}\u{62A5}\u{544A}\u{4E86}\u{8BFE}\u{5802}\u{4E0A}\u{7684}\u{4E8B}".repeat(40);
+        let teacher = s.signed_in(seed::TEACHER).await?;
+        let notes = format!("/api/log/lessons/{}/notes", s.lesson.id);
+        let (status, body) = teacher.request(Method::POST, &notes, Some(json!({"category": "behaviour", "text": note}))).await?;
+        ensure!(status == 201, "a 400-character Chinese note (1,200 bytes): {status} {body}");
+        text_refused("a note with an override", teacher.request(Method::POST, &notes, Some(json!({"category": "behaviour", "text": "ok \u{202E}kO"}))).await?, "text", "bidi_control")?;
+        let (_, log) = teacher.request(Method::GET, &format!("/api/log/lessons/{}", s.lesson.id), None).await?;
+        ensure!(log["notes"].as_array().is_some_and(|n| n.iter().any(|n| n["body"] == note.as_str())), "the Chinese note is not shown intact");
+        s.control_keeps_receiving().await
+    });
+}
