@@ -35,6 +35,14 @@ def roster():
           "cara@pupils.demo.sch.uk,Cara,Ng,7 a\r\n")
     write("fuzz_roster_csv", "seed-reordered.csv",
           "class,last_name,first-name,PUPIL EMAIL\n8B,Zed,Zoe,zoe@pupils.demo.sch.uk\n")
+    # The text policy's cases: overrides, invisible characters, NFD, scripts that need joiners.
+    write("fuzz_roster_csv", "seed-text-policy.csv",
+          "pupil email,first name,last name,class\n"
+          "a@x.uk,Dr \u202e(partner school),Chen,7A\n"
+          "b@x.uk,\u200b\u2060,L,7A \u2067x\n"
+          "c@x.uk,Zoe\u0308,O'Brien-N\u0303u\u0301n\u0303ez,Blwyddyn 7\n"
+          "d@x.uk,\u0645\u062d\u0645\u062f\u06cc\u200c\u0646\u0698\u0627\u062f,\u5c71\u7530,\u2b50\ufe0f 8B\n"
+          "e@x.uk,\u3164,x\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301,\U0001F3F4\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F\n")
 
 
 def sealed():
