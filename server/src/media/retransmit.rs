@@ -7,6 +7,11 @@
 //! sends back, and hands them to the policy; the retransmissions the policy allows leave after
 //! the media of the same turn, tagged as retransmissions. Streams without NACK negotiated
 //! (Opus) are never retransmitted, as before.
+//!
+//! The send queue the policy is told about is this interceptor's own: the chain takes its
+//! output at every walk and the engine sends every turn's datagrams at once, so today it holds
+//! one walk's packets at most, and what bounds a NACK's retransmissions in practice is the budget
+//! and `MAX_PENDING`; the rule matters once packets wait here between turns.
 
 use std::collections::VecDeque;
 use std::time::Instant;
