@@ -1,10 +1,15 @@
 //! Transport: raw datagrams at the one media port from addresses ICE never validated (garbage,
 //! STUN with a wrong or forged username, DTLS ClientHellos, spoofed RTP, truncated packets,
 //! floods). The stable answer to all of them is silence: the hostile socket receives zero
-//! bytes, and the lesson goes on.
+//! bytes, and the lesson goes on. And one admitted pupil who NACKs every packet over its real
+//! session: it gets its retransmission budget and no more.
 
 use crate::fixture::*;
 use anyhow::{anyhow, ensure, Context, Result};
+use livegate_tests::participant::{MEDIA_TIMEOUT, MIN_VIDEO_PACKETS, SIGNAL_TIMEOUT};
+use livegate_tests::relay::{Impairment, Relay, RelayConfig};
+use livegate_tests::Participant;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
@@ -170,5 +175,41 @@ fn udp_flood_leaves_the_lesson_serving() {
         s.control_keeps_receiving().await.context("after the flood")?;
         ensure!(s.control_sub.stats.video() > before, "the control pupil received nothing during the flood");
         Ok(())
+    });
+}
+
+/// The server's retransmission budget (`server/src/sfu/retransmit.rs`): a quarter of the media
+/// bytes and a burst of 16 kB; the relay counts SRTP bytes, a little more than the server's
+/// RTP bytes, hence a tenth more room.
+fn within_budget(resent: u64, media: u64) -> bool {
+    resent * 10 <= (media / 4 + 16_000) * 11
+}
+
+#[test]
+fn nacking_every_packet_gets_only_the_retransmission_budget() {
+    shared_case("nacking_every_packet_gets_only_the_retransmission_budget", |s| async move {
+        // Through an unimpaired relay, which counts what the server sends the pupil.
+        let relay = Relay::start(s.server.media_addr, RelayConfig { down: Impairment::default(), up: Impairment::default(), seed: 9, media_only: true }).await?;
+        let email = s.fresh_pupil().await?;
+        let pupil = Participant::join_through(&s.server, &email, &s.lesson.id, &relay).await?;
+        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        sub.wait_media(MIN_VIDEO_PACKETS, 0, MEDIA_TIMEOUT).await?;
+        let before = relay.offered();
+        // Every 50 ms for 5 s, a NACK of the 1,024 packets up to the newest (the whole history
+        // the server kept before the budget): each once answered in full.
+        for _ in 0..100 {
+            let (ssrc, newest) = sub.stats.video_newest().ok_or_else(|| anyhow!("no video"))?;
+            let oldest = newest.wrapping_sub(1023);
+            let nacks = (0..61u16).map(|i| NackPair { packet_id: oldest.wrapping_add(i * 17), lost_packets: 0xffff }).collect();
+            sub.send_rtcp(vec![Box::new(TransportLayerNack { sender_ssrc: 1, media_ssrc: ssrc, nacks })]).await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = relay.offered();
+        let (resent, media) = (after.1 - before.1, (after.0 - before.0) - (after.1 - before.1));
+        eprintln!("NACKing everything for 5 s: {resent} bytes retransmitted for {media} bytes of media; {}", relay.stats.summary());
+        ensure!(media > 0, "no media reached the pupil: {}", relay.stats.summary());
+        ensure!(within_budget(resent, media), "{resent} bytes retransmitted for {media} bytes of media");
+        s.control_keeps_receiving().await
     });
 }

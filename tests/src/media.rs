@@ -31,6 +31,24 @@ pub fn clip() -> Result<Arc<Clip>> {
         .map_err(|e| anyhow!("preparing test media with ffmpeg: {e}"))
 }
 
+/// The clip with every video frame padded (zeros after the VP8 data, which only a decoder would
+/// notice) to at least `bits_per_second` at 30 fps: a heavier lesson for the bandwidth tests,
+/// without encoding one.
+pub fn clip_at(bits_per_second: u64) -> Result<Arc<Clip>> {
+    let base = clip()?;
+    let frame_bytes = (bits_per_second / 8 / 30) as usize;
+    let video = base
+        .video
+        .iter()
+        .map(|f| {
+            let mut data = f.data.to_vec();
+            data.resize(data.len().max(frame_bytes), 0);
+            VideoFrame { data: Bytes::from(data), keyframe: f.keyframe }
+        })
+        .collect();
+    Ok(Arc::new(Clip { video, opus: base.opus.clone() }))
+}
+
 fn encode_clip() -> Result<Clip> {
     let dir = std::env::temp_dir().join(format!(
         "livegate-tests-media-{}-{}",

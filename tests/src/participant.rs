@@ -108,10 +108,19 @@ impl Participant {
         audio: bool,
         keyframes_on_request: bool,
     ) -> Result<std::result::Result<Publisher, Value>> {
-        let r = rtc_client::publish(&self.conn, stream_id, kind, video, audio, keyframes_on_request, SIGNAL_TIMEOUT)
+        let r = rtc_client::publish(&self.conn, stream_id, kind, video, audio, keyframes_on_request, None, SIGNAL_TIMEOUT)
             .await
             .with_context(|| format!("{}: publish {stream_id}", self.email))?;
         Ok(r.map_err(|PublishRefused::Error(v)| v))
+    }
+
+    /// Publishes a `camera` stream whose video runs at `bits_per_second` at least (the clip's
+    /// frames padded), with Opus audio.
+    pub async fn publish_camera_at(&self, stream_id: &str, bits_per_second: u64) -> Result<Publisher> {
+        rtc_client::publish(&self.conn, stream_id, "camera", true, true, false, Some(bits_per_second), SIGNAL_TIMEOUT)
+            .await
+            .with_context(|| format!("{}: publish {stream_id}", self.email))?
+            .map_err(|PublishRefused::Error(v)| anyhow!("{}: publish {stream_id} refused: {v}", self.email))
     }
 
     /// Publishes a stream that must be accepted.

@@ -5,7 +5,9 @@
 //! the server's replies back to the client.
 //!
 //! Each direction can drop, delay, jitter (and so reorder) datagrams, from a seeded RNG so a
-//! run can be repeated. By default only SRTP and SRTCP are impaired (first byte 128..=191):
+//! run can be repeated, and cap the bandwidth like a real bottleneck: a FIFO drained at the
+//! link's rate, whose datagrams that would wait longer than its queue allows are dropped
+//! (drop-tail). By default only SRTP and SRTCP are impaired (first byte 128..=191):
 //! STUN and DTLS pass untouched, so connection set-up is the same on every run and only the
 //! media sees the bad network. The RTP and RTCP headers are not encrypted, so the relay also
 //! counts what it saw: retransmissions from the server (RTX payload type, or a sequence number
@@ -38,13 +40,38 @@ pub struct Impairment {
     pub jitter: Duration,
     /// Fraction of datagrams given jitter, 0.0..=1.0.
     pub reorder: f64,
+    /// The link's rate in bits per second (0: not capped).
+    pub rate: u64,
+    /// How long a datagram may wait for the capped link; one that would wait longer is dropped.
+    pub queue: Duration,
 }
 
 impl Impairment {
     /// "WiFi high loss" from reliability.md 5.5 with reordering: `loss` lost, 30 ms late, one
     /// datagram in ten up to 20 ms later still.
     pub fn lossy(loss: f64) -> Impairment {
-        Impairment { loss, delay: Duration::from_millis(30), jitter: Duration::from_millis(20), reorder: 0.1 }
+        Impairment { loss, delay: Duration::from_millis(30), jitter: Duration::from_millis(20), reorder: 0.1, ..Default::default() }
+    }
+
+    /// A link of `rate` bits per second with a 150 ms queue (a home downlink's buffer) and 20 ms
+    /// of delay.
+    pub fn capped(rate: u64) -> Impairment {
+        Impairment { rate, queue: Duration::from_millis(150), delay: Duration::from_millis(20), ..Default::default() }
+    }
+
+    /// When a datagram of `len` bytes arriving `now` leaves a link that is free from `*free`,
+    /// or `None` if it would wait past the queue's limit (and is dropped). Moves `*free` on.
+    fn bottleneck(&self, now: Instant, free: &mut Instant, len: usize) -> Option<Instant> {
+        if self.rate == 0 {
+            return Some(now);
+        }
+        let start = now.max(*free);
+        if start - now > self.queue {
+            return None;
+        }
+        let done = start + Duration::from_secs_f64(len as f64 * 8.0 / self.rate as f64);
+        *free = done;
+        Some(done)
     }
 }
 
@@ -66,15 +93,20 @@ pub struct DirStats {
     /// Datagrams that arrived at the relay.
     pub received: AtomicU64,
     pub dropped: AtomicU64,
+    /// Of those, dropped because the capped link's queue was full.
+    pub overflowed: AtomicU64,
     /// Datagrams sent after one that arrived later than them.
     pub reordered: AtomicU64,
     pub forwarded: AtomicU64,
-    /// RTP packets (before any drop).
+    /// RTP packets (before any drop), and their bytes.
     pub rtp: AtomicU64,
+    pub rtp_bytes: AtomicU64,
     /// RTP packets with the RTX payload type (VP8's is 97).
     pub rtx: AtomicU64,
     /// RTP packets whose (SSRC, sequence number) had been seen before: plain retransmissions.
     pub repeats: AtomicU64,
+    /// Bytes of RTX packets and repeats.
+    pub retransmitted_bytes: AtomicU64,
     /// SRTCP compounds that start with a generic NACK (RTPFB, FMT 1).
     pub nacks: AtomicU64,
 }
@@ -90,14 +122,17 @@ impl DirStats {
     }
     pub fn summary(&self) -> String {
         format!(
-            "received={} dropped={} reordered={} forwarded={} rtp={} rtx={} repeats={} nacks={}",
+            "received={} dropped={} (overflowed {}) reordered={} forwarded={} rtp={} ({} B) rtx={} repeats={} ({} B) nacks={}",
             Self::get(&self.received),
             Self::get(&self.dropped),
+            Self::get(&self.overflowed),
             Self::get(&self.reordered),
             Self::get(&self.forwarded),
             Self::get(&self.rtp),
+            Self::get(&self.rtp_bytes),
             Self::get(&self.rtx),
             Self::get(&self.repeats),
+            Self::get(&self.retransmitted_bytes),
             Self::get(&self.nacks)
         )
     }
@@ -190,6 +225,11 @@ impl Relay {
         Ok(Relay { addr, server, stats, tasks: vec![scheduler, clients] })
     }
 
+    /// What the relay carried from the server so far: (RTP bytes, of which retransmissions).
+    pub fn offered(&self) -> (u64, u64) {
+        (RelayStats::load(&self.stats.down.rtp_bytes), RelayStats::load(&self.stats.down.retransmitted_bytes))
+    }
+
     /// Moves every candidate on the server's media address to the relay's, for
     /// [`Conn::rewrite_offers`](crate::signal::Conn::rewrite_offers).
     pub fn sdp_rewrite(&self) -> OfferRewrite {
@@ -248,6 +288,8 @@ async fn schedule(
     let mut arrivals = 0u64;
     // Highest arrival number sent so far, per direction (down, up).
     let mut sent_max = [0u64; 2];
+    // When each direction's capped link is next free.
+    let mut free = [Instant::now(); 2];
     let mut seen: [HashSet<(u32, u16)>; 2] = Default::default();
     loop {
         let next = heap.peek().map(|Reverse(d)| d.at);
@@ -265,7 +307,12 @@ async fn schedule(
                         dir.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    at += imp.delay;
+                    let Some(out) = imp.bottleneck(at, &mut free[usize::from(!a.down)], a.data.len()) else {
+                        dir.dropped.fetch_add(1, Ordering::Relaxed);
+                        dir.overflowed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    at = out + imp.delay;
                     if !imp.jitter.is_zero() && rng.gen_bool(imp.reorder.clamp(0.0, 1.0)) {
                         at += imp.jitter.mul_f64(rng.gen_range(0.2..=1.0));
                     }
@@ -327,14 +374,18 @@ fn count_packet(d: &[u8], dir: &DirStats, seen: &mut HashSet<(u32, u16)>) {
         return;
     }
     dir.rtp.fetch_add(1, Ordering::Relaxed);
-    if d[1] & 0x7f == 97 {
-        dir.rtx.fetch_add(1, Ordering::Relaxed);
-    }
+    dir.rtp_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
     let seq = u16::from_be_bytes([d[2], d[3]]);
     let ssrc = u32::from_be_bytes([d[8], d[9], d[10], d[11]]);
-    if !seen.insert((ssrc, seq)) {
-        dir.repeats.fetch_add(1, Ordering::Relaxed);
-    }
+    let counter = if d[1] & 0x7f == 97 {
+        &dir.rtx
+    } else if !seen.insert((ssrc, seq)) {
+        &dir.repeats
+    } else {
+        return;
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    dir.retransmitted_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
 }
 
 /// `sdp` with every `a=candidate` on `from` moved to `to`.
@@ -374,6 +425,25 @@ mod tests {
         assert!(!is_nack(&[0x81, 201, 0, 7]));
         assert!(!is_nack(&[0x80, 96, 0, 1]));
         assert!(!is_srtp(&[0x16, 0xfe, 0xfd]));
+    }
+
+    #[test]
+    fn a_capped_link_queues_then_drops_the_tail() {
+        let imp = Impairment::capped(800_000); // 1,000-byte datagrams take 10 ms each
+        let t0 = Instant::now();
+        let mut free = t0;
+        let out: Vec<Option<Instant>> = (0..40).map(|_| imp.bottleneck(t0, &mut free, 1000)).collect();
+        let ms = |t: Option<Instant>| t.map(|t| (t - t0).as_millis());
+        assert_eq!(ms(out[0]), Some(10));
+        assert_eq!(ms(out[14]), Some(150));
+        // The sixteenth waits 150 ms: the queue's limit; the rest would wait longer.
+        assert_eq!(ms(out[15]), Some(160));
+        assert!(out[16..].iter().all(Option::is_none));
+        // Once the queue drains the link carries again, at its rate.
+        let later = t0 + Duration::from_millis(500);
+        assert_eq!(imp.bottleneck(later, &mut free, 1000).map(|t| (t - later).as_millis()), Some(10));
+        // Uncapped: no wait, nothing dropped.
+        assert_eq!(Impairment::default().bottleneck(t0, &mut free, 100_000), Some(t0));
     }
 
     /// Loss, delay and reordering on a plain UDP echo: about `loss` is dropped, the rest

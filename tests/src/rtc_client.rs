@@ -42,6 +42,8 @@ pub struct RxStats {
     pub audio_packets: AtomicU64,
     pub audio_bytes: AtomicU64,
     pub keyframes: AtomicU64,
+    /// The SSRC of the video, as received.
+    video_ssrc: std::sync::atomic::AtomicU32,
     /// Video sequence numbers seen, to tell lost packets from late ones.
     video_seqs: Mutex<SeqSet>,
 }
@@ -101,10 +103,17 @@ impl RxStats {
         }
     }
 
-    fn record_seq(&self, kind: RtpCodecKind, seq: u16) {
+    fn record_seq(&self, kind: RtpCodecKind, ssrc: u32, seq: u16) {
         if kind == RtpCodecKind::Video {
+            self.video_ssrc.store(ssrc, Ordering::Relaxed);
             self.video_seqs.lock().unwrap().add(seq);
         }
+    }
+
+    /// The video's SSRC and newest sequence number, once some video arrived.
+    pub fn video_newest(&self) -> Option<(u32, u16)> {
+        let seqs = self.video_seqs.lock().unwrap();
+        seqs.first.map(|_| (self.video_ssrc.load(Ordering::Relaxed), seqs.last as u16))
     }
 
     fn record(&self, kind: RtpCodecKind, payload: &[u8]) {
@@ -153,6 +162,7 @@ struct Events {
     state: watch::Sender<RTCPeerConnectionState>,
     rx: Option<Arc<RxStats>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    remote: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
 }
 
 #[async_trait::async_trait]
@@ -169,12 +179,13 @@ impl PeerConnectionEventHandler for Events {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let Some(stats) = self.rx.clone() else { return };
+        self.remote.lock().unwrap().push(track.clone());
         let task = tokio::spawn(async move {
             let kind = track.kind().await;
             while let Some(ev) = track.poll().await {
                 match ev {
                     TrackRemoteEvent::OnRtpPacket(p) => {
-                        stats.record_seq(kind, p.header.sequence_number);
+                        stats.record_seq(kind, p.header.ssrc, p.header.sequence_number);
                         stats.record(kind, &p.payload);
                     }
                     TrackRemoteEvent::OnEnded => break,
@@ -196,6 +207,7 @@ async fn build_pc(
     media_engine: MediaEngine,
     rx: Option<Arc<RxStats>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    remote: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
     tap_keyframe_requests: bool,
 ) -> Result<BuiltPc> {
     let mut media_engine = media_engine;
@@ -205,7 +217,7 @@ async fn build_pc(
     }
     let (gathered_tx, gathered) = watch::channel(false);
     let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-    let events = Events { gathered: gathered_tx, state: state_tx, rx, tasks };
+    let events = Events { gathered: gathered_tx, state: state_tx, rx, tasks, remote };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
@@ -265,6 +277,8 @@ pub struct Subscription {
     error: Mutex<Option<String>>,
     ended: AtomicBool,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// The tracks received, to send RTCP about.
+    remote: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
 }
 
 impl Subscription {
@@ -280,7 +294,14 @@ impl Subscription {
             error: Mutex::new(None),
             ended: AtomicBool::new(false),
             tasks: Arc::new(Mutex::new(Vec::new())),
+            remote: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Sends RTCP (a NACK, say) to the server about the received tracks.
+    pub async fn send_rtcp(&self, packets: Vec<Box<dyn rtc::rtcp::Packet>>) -> Result<()> {
+        let track = self.remote.lock().unwrap().first().cloned().ok_or_else(|| anyhow!("no track received yet"))?;
+        track.write_rtcp(packets).await.context("writing RTCP")
     }
 
     pub(crate) fn set_error(&self, e: String) {
@@ -354,7 +375,7 @@ impl Drop for Subscription {
 pub async fn answer_offer(sub: &Arc<Subscription>) -> Result<String> {
     let mut me = MediaEngine::default();
     me.register_default_codecs()?;
-    let mut built = build_pc(me, Some(sub.stats.clone()), sub.tasks.clone(), false).await?;
+    let mut built = build_pc(me, Some(sub.stats.clone()), sub.tasks.clone(), sub.remote.clone(), false).await?;
     *sub.pc.lock().unwrap() = Some(built.pc.clone());
     *sub.state.lock().unwrap() = Some(built.state.clone());
     let offer = RTCSessionDescription::offer(sub.offer_sdp.clone()).context("parsing the server's offer")?;
@@ -461,14 +482,24 @@ impl PendingPublisher {
     /// Builds a sendonly peer connection with VP8 video and/or Opus audio and creates its offer
     /// (non-trickle: it carries our host candidate).
     pub async fn new(stream_id: &str, video: bool, audio: bool) -> Result<PendingPublisher> {
-        PendingPublisher::with_mode(stream_id, video, audio, false).await
+        PendingPublisher::with_mode(stream_id, video, audio, false, None).await
     }
 
     /// Like [`new`](Self::new). With `keyframes_on_request` the video sends one keyframe at the
     /// start and then only when the server asks (PLI/FIR); otherwise it loops the clip, which
-    /// has a keyframe every second.
-    pub async fn with_mode(stream_id: &str, video: bool, audio: bool, keyframes_on_request: bool) -> Result<PendingPublisher> {
-        let clip = tokio::task::spawn_blocking(media::clip).await??;
+    /// has a keyframe every second. With `video_rate` (bits per second) the video frames are
+    /// padded to at least that rate ([`media::clip_at`]).
+    pub async fn with_mode(
+        stream_id: &str,
+        video: bool,
+        audio: bool,
+        keyframes_on_request: bool,
+        video_rate: Option<u64>,
+    ) -> Result<PendingPublisher> {
+        let clip = match video_rate {
+            Some(rate) => tokio::task::spawn_blocking(move || media::clip_at(rate)).await??,
+            None => tokio::task::spawn_blocking(media::clip).await??,
+        };
         let mut me = MediaEngine::default();
         if video {
             me.register_codec(vp8_codec(), RtpCodecKind::Video)?;
@@ -476,7 +507,7 @@ impl PendingPublisher {
         if audio {
             me.register_codec(opus_codec(), RtpCodecKind::Audio)?;
         }
-        let mut built = build_pc(me, None, Arc::new(Mutex::new(Vec::new())), true).await?;
+        let mut built = build_pc(me, None, Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())), true).await?;
         let pc = built.pc.clone();
 
         let mut tracks = Vec::new();
@@ -573,8 +604,10 @@ impl PendingPublisher {
     }
 }
 
-/// Offers a stream (`publish`) on `conn`: VP8 video and/or Opus audio, sendonly. Returns the
-/// running publisher, or the server's `error` message.
+/// Offers a stream (`publish`) on `conn`: VP8 video (at least `video_rate` bits per second, if
+/// given) and/or Opus audio, sendonly. Returns the running publisher, or the server's `error`
+/// message.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish(
     conn: &Conn,
     stream_id: &str,
@@ -582,9 +615,10 @@ pub async fn publish(
     video: bool,
     audio: bool,
     keyframes_on_request: bool,
+    video_rate: Option<u64>,
     timeout: Duration,
 ) -> Result<std::result::Result<Publisher, PublishRefused>> {
-    let pending = PendingPublisher::with_mode(stream_id, video, audio, keyframes_on_request).await?;
+    let pending = PendingPublisher::with_mode(stream_id, video, audio, keyframes_on_request, video_rate).await?;
     let mark = conn.mark();
     conn.send(json!({"type": "publish", "stream_id": stream_id, "kind": kind, "sdp": pending.offer_sdp}))
         .await?;

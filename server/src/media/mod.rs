@@ -15,6 +15,7 @@
 mod demux;
 mod offer;
 mod peer;
+mod retransmit;
 mod udp;
 
 use std::cmp::Reverse;

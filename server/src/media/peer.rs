@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use rtc::interceptor::{
-    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet as ChainPacket, ReceiverReportBuilder, Registry,
-    SenderReportBuilder, Slot, StreamInfo, TaggedPacket, TwccReceiverBuilder,
+    Attribute, Interceptor, NackGeneratorBuilder, Packet as ChainPacket, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot,
+    StreamInfo, TaggedPacket, TwccReceiverBuilder,
 };
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -40,6 +40,7 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
+use super::retransmit::RetransmitInterceptor;
 use crate::ids::random_token;
 use crate::sfu::TrackKind;
 
@@ -256,7 +257,9 @@ impl Peer {
         let mut media = media_engine().map_err(rtc_err)?;
         // The default set's codecs, feedback and header extensions (so the SDP is the same for
         // both directions), but only the interceptors this direction uses: every packet walks
-        // the whole chain, and a send-only peer never runs a receiver's (and the reverse).
+        // the whole chain, and a send-only peer never runs a receiver's (and the reverse). NACKs
+        // are answered under the subscriber's retransmission budget (`sfu::retransmit`), in the
+        // library responder's place.
         let _ = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
         let registry = match direction {
             Direction::Publish => Registry::new()
@@ -264,7 +267,7 @@ impl Peer {
                 .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
                 .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build()),
             Direction::Receive => Registry::new()
-                .with(Slot::NackResponder, NackResponderBuilder::new().build())
+                .with(Slot::NackResponder, RetransmitInterceptor::default())
                 .with(Slot::SenderReport, SenderReportBuilder::new().build())
                 .with(Slot::Custom(20_000), KeyframeRequestTap::default()),
         };

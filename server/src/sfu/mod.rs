@@ -14,6 +14,7 @@
 //! video); simulcast layer choice per subscriber fits in [`Sink`] later, because rewriting is
 //! already per sink and continuous across a change of source SSRC.
 
+pub mod retransmit;
 mod rewrite;
 mod vp8;
 

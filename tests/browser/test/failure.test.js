@@ -7,17 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  closeSession,
-  debugState,
-  DEMO,
-  newUser,
-  openSession,
-  signIn,
-  startServer,
-  waitUntil,
-} from '../lib/harness.js';
-import { startRelay } from '../lib/relay.js';
+import { closeSession, openSession, startServer, waitUntil } from '../lib/harness.js';
+import { lessonThroughRelay, startRelay } from '../lib/relay.js';
 
 /** How long the pupil watches through the lossy relay. */
 const WATCH_MS = 10_000;
@@ -79,30 +70,7 @@ describe('a pupil on a lossy network', () => {
   });
 
   it('keeps decoding video at 5 % loss, 30 ms delay and reordering, with NACKs', async () => {
-    const teacher = await newUser(browser, server.url, 'teacher');
-    users.push(teacher);
-    await signIn(teacher, DEMO.teacher);
-    await teacher.page.locator('li[data-class-id="7a"]').getByRole('button', { name: /Start lesson|Rejoin lesson/ }).click();
-    await teacher.page.getByRole('button', { name: 'Start teaching' }).click();
-    await waitUntil(async () => (await debugState(teacher.page)).state === 'joined', { timeoutMs: 10_000, what: 'the teacher to join' });
-
-    const pupil = await newUser(browser, server.url, 'ada-lossy');
-    users.push(pupil);
-    const [host, port] = server.media.split(':');
-    // The server's offers name its media port; the pupil's browser is sent to the relay instead.
-    await pupil.context.addInitScript(({ from, to }) => {
-      const original = RTCPeerConnection.prototype.setRemoteDescription;
-      /** @param {RTCSessionDescriptionInit} desc @param {any[]} rest */
-      RTCPeerConnection.prototype.setRemoteDescription = function (desc, ...rest) {
-        const moved = desc && desc.sdp ? { type: desc.type, sdp: desc.sdp.split(from).join(to) } : desc;
-        return original.call(this, moved, ...rest);
-      };
-    }, { from: ` ${host} ${port} typ `, to: ` 127.0.0.1 ${relay.port} typ ` });
-    await signIn(pupil, DEMO.ada);
-    const join = pupil.page.locator('li[data-class-id="7a"]').getByRole('button', { name: /Join lesson/ });
-    await join.waitFor({ state: 'visible', timeout: 10_000 });
-    await join.click();
-    await pupil.page.getByRole('button', { name: 'Join lesson', exact: true }).click();
+    const { pupil } = await lessonThroughRelay(browser, server, relay, users, 'ada-lossy');
 
     const first = await waitUntil(async () => {
       const v = await inboundVideo(pupil.page);

@@ -4,7 +4,8 @@
 //! restarting mid-lesson neither ends the lesson nor loses a write (nor what the lesson did
 //! meanwhile: its livestream log is written once the database returns); `kill -9` mid-lesson leaves
 //! a recording that comes back `interrupted` with every segment verifying, and the server takes
-//! new lessons after the restart. (The storage outage is `recording::a_storage_outage_loses_nothing`.)
+//! new lessons after the restart; a pupil behind a thin link does not make the server multiply
+//! its output. (The storage outage is `recording::a_storage_outage_loses_nothing`.)
 //! tests/FAILURE.md says what each proves.
 
 use anyhow::{anyhow, ensure, Result};
@@ -78,6 +79,90 @@ async fn video_survives_five_percent_loss_through_nack() {
         ensure!(RelayStats::load(&p.up.nacks) > 0 && p.down.retransmissions() > 0, "no NACK/retransmission on the pupil's leg: {}", p.summary());
         ensure!(lost * 100 <= expected, "{lost} of {expected} video packets never reached the pupil");
         drop((sub, pupil, camera, lesson, teacher_relay, pupil_relay));
+        server.finish();
+        Ok(())
+    })
+    .await;
+}
+
+/// The thin link of issue 11, item 7: a pupil behind a 700 kbit/s downlink (150 ms of queue)
+/// receiving a 2.5 Mbit/s lesson.
+const THIN_LINK: u64 = 700_000;
+const HEAVY_VIDEO: u64 = 2_500_000;
+/// How long the two pupils are watched.
+const CAPPED_WATCH: Duration = Duration::from_secs(10);
+/// The server's retransmission budget (`server/src/sfu/retransmit.rs`): a quarter of the media
+/// bytes, plus a burst of 16 kB. (The relay counts SRTP bytes, a little more than the server's
+/// RTP bytes: the check leaves a tenth more room.)
+const RETRANSMIT_SHARE_PERCENT: u64 = 25;
+const RETRANSMIT_BURST: u64 = 16_000;
+
+/// Issue 11, item 7: one pupil behind a thin link must not make the server multiply its output.
+/// The teacher publishes 2.5 Mbit/s of video; Ada receives it through a 700 kbit/s downlink with
+/// a 150 ms drop-tail queue, so most of it is lost and her client NACKs it; Ben receives it
+/// through an unimpaired relay. Over ten seconds the server offers Ada no more than 1.5 times
+/// what it offers Ben (before the budget: 8 times, nearly all of it retransmissions that
+/// could not fit through her link), her retransmissions stay within a quarter of her media, and Ben's
+/// video arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_behind_a_thin_link_gets_a_bounded_share_of_retransmissions() {
+    run_test_within("a_pupil_behind_a_thin_link_gets_a_bounded_share_of_retransmissions", LIMIT, async {
+        let server = Server::start().await?;
+        let config = |down, seed| RelayConfig { down, up: Impairment::default(), seed, media_only: true };
+        let thin = Relay::start(server.media_addr, config(Impairment::capped(THIN_LINK), 3)).await?;
+        let open = Relay::start(server.media_addr, config(Impairment::default(), 4)).await?;
+        let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
+        let camera = lesson.teacher.publish_camera_at("cam", HEAVY_VIDEO).await?;
+        let ben = Participant::join_through(&server, seed::BEN, &lesson.id, &open).await?;
+        let ben_sub = ben.wait_stream_from(0, &lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        ben_sub.wait_media(MIN_VIDEO_PACKETS, MIN_AUDIO_PACKETS, MEDIA_TIMEOUT).await?;
+        let ada = Participant::join_through(&server, seed::ADA, &lesson.id, &thin).await?;
+        let ada_sub = ada.wait_stream_from(0, &lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        // Some of her video gets through (a keyframe of 2.5 Mbit/s may never arrive whole).
+        ada_sub.wait_media(0, MIN_AUDIO_PACKETS, MEDIA_TIMEOUT).await?;
+
+        let (thin_before, open_before, ben_video) = (thin.offered(), open.offered(), ben_sub.stats.video());
+        tokio::time::sleep(CAPPED_WATCH).await;
+        let mark = ben_sub.stats.video_seq_mark();
+        let (thin_after, open_after) = (thin.offered(), open.offered());
+        tokio::time::sleep(RECOVERY_TIME).await;
+        let (expected, missing) = ben_sub.stats.video_seq_span_to(mark);
+        let (to_ada, to_ada_resent) = (thin_after.0 - thin_before.0, thin_after.1 - thin_before.1);
+        let (to_ben, to_ben_resent) = (open_after.0 - open_before.0, open_after.1 - open_before.1);
+        let mbps = |bytes: u64| bytes as f64 * 8.0 / CAPPED_WATCH.as_secs_f64() / 1e6;
+        eprintln!(
+            "offered to Ada (behind {THIN_LINK} bit/s): {:.2} Mbit/s, {:.2} of it retransmissions; to Ben: {:.2} Mbit/s ({:.2}); \
+             Ben missed {} of {expected} video packets\nAda's relay: {}\nBen's relay: {}\nAda: {}; Ben: {}",
+            mbps(to_ada),
+            mbps(to_ada_resent),
+            mbps(to_ben),
+            mbps(to_ben_resent),
+            missing.len(),
+            thin.stats.summary(),
+            open.stats.summary(),
+            ada_sub.stats.summary(),
+            ben_sub.stats.summary()
+        );
+        ensure!(RelayStats::load(&thin.stats.down.overflowed) > 0, "the thin link never filled: {}", thin.stats.summary());
+        ensure!(RelayStats::load(&thin.stats.up.nacks) > 0, "Ada never NACKed: {}", thin.stats.summary());
+        ensure!(to_ben > HEAVY_VIDEO / 8 * CAPPED_WATCH.as_secs() / 2, "Ben was offered only {to_ben} bytes");
+        ensure!(
+            to_ada * 2 <= to_ben * 3,
+            "the server offered Ada {:.1} times what it offered Ben ({:.2} against {:.2} Mbit/s)",
+            to_ada as f64 / to_ben as f64,
+            mbps(to_ada),
+            mbps(to_ben)
+        );
+        let media = to_ada - to_ada_resent;
+        ensure!(
+            to_ada_resent * 10 <= (media * RETRANSMIT_SHARE_PERCENT / 100 + RETRANSMIT_BURST) * 11,
+            "{to_ada_resent} bytes retransmitted to Ada for {media} bytes of media"
+        );
+        // Ben, on a good link, is untouched: all his video arrives, and keeps arriving.
+        ensure!(missing.is_empty(), "Ben missed {} of {expected} video packets", missing.len());
+        ensure!(ben_sub.stats.video() > ben_video + 1000, "Ben's video stalled: {}", ben_sub.stats.summary());
+        ensure!(ada.conn.closed().is_none() && ben.conn.closed().is_none() && camera.tx.written() > 0, "the lesson broke down");
+        drop((ada_sub, ada, ben_sub, ben, camera, lesson, thin, open));
         server.finish();
         Ok(())
     })
