@@ -17,7 +17,7 @@ use super::App;
 use crate::admission::Decision;
 use crate::error::ErrorCode;
 use crate::ids::ParticipantId;
-use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, OUTBOX};
+use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
@@ -114,7 +114,7 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
     }
 }
 
-type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
+type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 
 /// Redeems the ticket, runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, device: String) -> Result<Joined, ErrorCode> {
@@ -149,15 +149,23 @@ async fn relay(
     socket: &mut WebSocket,
     lesson: &LessonHandle,
     participant: &ParticipantId,
-    outbox: &mut mpsc::Receiver<ServerMsg>,
+    outbox: &mut mpsc::Receiver<Outgoing>,
 ) -> RelayEnd {
     loop {
         let heartbeat = tokio::time::sleep(HEARTBEAT_TIMEOUT);
         tokio::select! {
             out = outbox.recv() => match out {
-                Some(msg) => {
+                // State comes as a marker: what is sent is the newest (`lesson::outbox`).
+                Some(Outgoing::Msg(msg)) => {
                     if !send(socket, &msg).await {
                         return RelayEnd::ClientClosed;
+                    }
+                }
+                Some(Outgoing::State(state)) => {
+                    for msg in state.take() {
+                        if !send(socket, &msg).await {
+                            return RelayEnd::ClientClosed;
+                        }
                     }
                 }
                 None => return RelayEnd::LessonClosed,

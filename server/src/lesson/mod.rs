@@ -2,10 +2,11 @@
 //! which streams go where.
 //!
 //! WebSocket tasks send a lesson [`LessonMsg`]s; the lesson answers each participant through
-//! their own bounded outbox. The lesson owns its participants' grants and streams and tells
-//! the media engine to open and close peer connections; it never touches a packet. A
-//! participant whose outbox is full is too slow to follow the lesson and is dropped rather
-//! than allowed to hold the lesson up.
+//! their own bounded outbox, in which the lesson's state (who is here, hands, the lobby,
+//! grants) is coalesced ([`outbox`]). The lesson owns its participants' grants and streams and
+//! tells the media engine to open and close peer connections; it never touches a packet. A
+//! participant whose outbox is full of events is too slow to follow the lesson and is dropped
+//! rather than allowed to hold the lesson up.
 //!
 //! The task also keeps the admission rules true while the lesson runs: it runs the gate again
 //! at every join and whenever the school's directory changes ([`enforce`]), keeps staff who do
@@ -17,6 +18,7 @@ mod enforce;
 mod journal;
 mod journal_writer;
 mod lobby;
+mod outbox;
 mod people;
 mod streams;
 #[cfg(test)]
@@ -42,9 +44,12 @@ use journal::{Ended, Left};
 pub use journal_writer::Flushed;
 use journal_writer::Journal;
 use lobby::Waiting;
+use outbox::{Outbox, Unsent};
+pub use outbox::{Coalesced, Outgoing};
 use people::{Member, Seat};
 
-/// How many messages may wait for one participant before they are dropped as too slow.
+/// How many events may wait for one participant before they are dropped as too slow (state
+/// changes do not count: they are coalesced, see [`outbox`]).
 pub const OUTBOX: usize = 256;
 
 /// Facts about a lesson that the HTTP side reads without asking the task.
@@ -86,7 +91,7 @@ pub struct JoinRequest {
     pub user: UserRecord,
     /// A summary of the socket's User-Agent header ([`device_summary`]), for the log.
     pub device: String,
-    pub outbox: mpsc::Sender<ServerMsg>,
+    pub outbox: mpsc::Sender<Outgoing>,
     pub reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
 }
 
@@ -285,7 +290,7 @@ impl Lesson {
     }
 
     /// Where messages for a participant or a lobby waiter go.
-    fn outbox(&self, to: &ParticipantId) -> Option<&mpsc::Sender<ServerMsg>> {
+    fn outbox(&self, to: &ParticipantId) -> Option<&Outbox> {
         if let Some(m) = self.members.get(to) {
             return Some(&m.outbox);
         }
@@ -294,11 +299,11 @@ impl Lesson {
 
     fn send(&mut self, to: &ParticipantId, msg: ServerMsg) {
         let Some(outbox) = self.outbox(to) else { return };
-        let Err(e) = outbox.try_send(msg) else { return };
+        let Err(e) = outbox.send(msg) else { return };
         if !self.dropped.contains(to) {
             // Too slow, or already gone: removed after this message; the socket task then
             // sees its outbox close and disconnects.
-            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+            if e == Unsent::Full {
                 tracing::warn!(participant = %to, "participant outbox full; dropping them");
             }
             self.dropped.push(to.clone());
@@ -398,7 +403,7 @@ impl Lesson {
         if req.reply.send(Ok(id.clone())).is_err() {
             return; // the socket went away meanwhile
         }
-        let seat = Seat { user, name: req.user.display_name, outbox: req.outbox, device: req.device };
+        let seat = Seat { user, name: req.user.display_name, outbox: Outbox::new(req.outbox), device: req.device };
         self.seat(id, seat, role, privacy).await;
     }
 
@@ -467,8 +472,10 @@ impl Lesson {
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::ForbiddenRole, None));
         }
-        member.hand = raised;
-        self.announce(from);
+        // A hand raised again changes nothing, so nobody hears of it.
+        if std::mem::replace(&mut member.hand, raised) != raised {
+            self.announce(from);
+        }
         Ok(())
     }
 
