@@ -68,6 +68,8 @@ pub enum ErrorCode {
     ServerStopping,
     RateLimited,
     Internal,
+    /// A participant kept sending signalling messages past their budgets and was removed.
+    TooManyMessages,
 }
 
 impl ErrorCode {
@@ -129,6 +131,7 @@ impl ErrorCode {
             ServerStopping => "server_stopping",
             RateLimited => "rate_limited",
             Internal => "internal",
+            TooManyMessages => "too_many_messages",
         }
     }
 
@@ -190,6 +193,7 @@ impl ErrorCode {
             ServerStopping => "Livegate is restarting; try again in a minute.",
             RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
+            TooManyMessages => "Your device sent too many messages too quickly, so it was taken out of the lesson. Wait a minute, then join again.",
         }
     }
 
@@ -205,7 +209,7 @@ impl ErrorCode {
             }
             NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
             LessonNotLive | TeacherAbsent | DuplicateStream | Replaced | Conflict | InLobby => StatusCode::CONFLICT,
-            TooManyAttempts | RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            TooManyAttempts | RateLimited | TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             CsvNotUtf8 | CsvEmpty | CsvBadHeader | CsvMalformed | CsvTooManyRows | RoleMismatch => StatusCode::BAD_REQUEST,
             RosterInvalid => StatusCode::UNPROCESSABLE_ENTITY,
@@ -280,6 +284,7 @@ mod tests {
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
+            TooManyMessages,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -5,6 +5,10 @@
 //! watches the heartbeat. When the lesson closes the outbox (the participant was removed,
 //! refused at the lobby, replaced, or the lesson ended) the socket closes; when the socket
 //! closes the participant leaves the lesson (or its lobby).
+//!
+//! The task also keeps the client to its budgets (`crate::budget`): a message past its kind's
+//! budget is answered `rate_limited` and dropped before it reaches the lesson, and a client
+//! that keeps on is removed by the lesson as a flooder.
 
 use std::time::Duration;
 
@@ -12,18 +16,22 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::App;
 use crate::admission::Decision;
+use crate::budget::{Budgets, Kind, Verdict};
 use crate::error::ErrorCode;
-use crate::ids::ParticipantId;
+use crate::ids::{ParticipantId, StreamId};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a socket may stay silent.
+/// How long a socket may go without a message of the protocol (`ping` is one).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a flooder's socket waits for the lesson's `removed` before it closes anyway.
+const REMOVAL_GRACE: Duration = Duration::from_secs(5);
 
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -42,17 +50,28 @@ pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws:
     })
 }
 
-async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+/// Writes one message.
+async fn write(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), RelayEnd> {
     let text = serde_json::to_string(msg).unwrap_or_default();
-    socket.send(Message::Text(text.into())).await.is_ok()
+    write_frame(socket, Message::Text(text.into())).await
+}
+
+async fn write_frame(socket: &mut WebSocket, frame: Message) -> Result<(), RelayEnd> {
+    socket.send(frame).await.map_err(|_| RelayEnd::ClientClosed)
 }
 
 async fn close(mut socket: WebSocket, code: u16, error: Option<ErrorCode>) {
     if let Some(code) = error {
-        send(&mut socket, &ServerMsg::error(code, None)).await;
+        if write(&mut socket, &ServerMsg::error(code, None)).await.is_err() {
+            return; // gone: no close frame either
+        }
     }
-    let reason = Utf8Bytes::from(error.map(|c| c.as_str()).unwrap_or(""));
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason }))).await;
+    close_frame(socket, code, error.map(|c| c.as_str()).unwrap_or("")).await;
+}
+
+async fn close_frame(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }));
+    let _ = write_frame(&mut socket, frame).await;
 }
 
 /// What the client sent, reduced to what we act on.
@@ -65,24 +84,43 @@ enum Incoming {
 
 async fn next_message(socket: &mut WebSocket) -> Incoming {
     loop {
-        return match socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => Incoming::Closed,
-            Some(Err(e)) => {
-                // A frame or message over the limit; the socket reads nothing more after it,
-                // but can still send the error and the close (the listener lingers on drop so
-                // the rest of the frame does not turn the close into a reset: http/linger.rs).
-                let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
-                    matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
-                });
-                if too_big { Incoming::TooBig } else { Incoming::Closed }
-            }
-            Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
-                Ok(msg) => Incoming::Msg(msg),
-                Err(_) => Incoming::Bad,
-            },
-            Some(Ok(Message::Binary(_))) => Incoming::Bad,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        return match next_frame(socket).await {
+            Frame::Msg(msg) => Incoming::Msg(msg),
+            Frame::Bad => Incoming::Bad,
+            Frame::TooBig => Incoming::TooBig,
+            Frame::Closed => Incoming::Closed,
+            Frame::Control => continue,
         };
+    }
+}
+
+/// One frame from the client, reduced to what we act on (Ping and Pong are [`Frame::Control`]).
+enum Frame {
+    Msg(ClientMsg),
+    Bad,
+    TooBig,
+    Closed,
+    Control,
+}
+
+async fn next_frame(socket: &mut WebSocket) -> Frame {
+    match socket.recv().await {
+        None | Some(Ok(Message::Close(_))) => Frame::Closed,
+        Some(Err(e)) => {
+            // A frame or message over the limit; the socket reads nothing more after it,
+            // but can still send the error and the close (the listener lingers on drop so
+            // the rest of the frame does not turn the close into a reset: http/linger.rs).
+            let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
+                matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
+            });
+            if too_big { Frame::TooBig } else { Frame::Closed }
+        }
+        Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
+            Ok(msg) => Frame::Msg(msg),
+            Err(_) => Frame::Bad,
+        },
+        Some(Ok(Message::Binary(_))) => Frame::Bad,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Control,
     }
 }
 
@@ -111,6 +149,7 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
         }
         RelayEnd::LessonClosed => close(socket, CLOSE_NORMAL, None).await,
         RelayEnd::Error(code, close_code) => close(socket, close_code, Some(code)).await,
+        RelayEnd::Flooded => close_frame(socket, CLOSE_POLICY, ErrorCode::TooManyMessages.as_str()).await,
     }
 }
 
@@ -143,6 +182,21 @@ enum RelayEnd {
     ClientClosed,
     LessonClosed,
     Error(ErrorCode, u16),
+    /// Removed for sending past the budgets: the lesson said `removed`; close with 1008.
+    Flooded,
+}
+
+/// One joined socket: the client on one side, the lesson's outbox on the other.
+struct Relay<'a> {
+    socket: &'a mut WebSocket,
+    lesson: &'a LessonHandle,
+    participant: &'a ParticipantId,
+    /// The last message of the protocol: the heartbeat counts from it.
+    spoke: Instant,
+    budgets: Budgets,
+    /// Set once the lesson has been told this client floods: read nothing more, deliver the
+    /// lesson's last words until this moment, then close.
+    removing: Option<Instant>,
 }
 
 async fn relay(
@@ -151,45 +205,87 @@ async fn relay(
     participant: &ParticipantId,
     outbox: &mut mpsc::Receiver<Outgoing>,
 ) -> RelayEnd {
+    let now = Instant::now();
+    let mut relay = Relay { socket, lesson, participant, spoke: now, budgets: Budgets::new(now.into_std()), removing: None };
     loop {
-        let heartbeat = tokio::time::sleep(HEARTBEAT_TIMEOUT);
-        tokio::select! {
+        let wake = relay.removing.unwrap_or(relay.spoke + HEARTBEAT_TIMEOUT);
+        let step = tokio::select! {
             out = outbox.recv() => match out {
-                // State comes as a marker: what is sent is the newest (`lesson::outbox`).
-                Some(Outgoing::Msg(msg)) => {
-                    if !send(socket, &msg).await {
-                        return RelayEnd::ClientClosed;
-                    }
-                }
-                Some(Outgoing::State(state)) => {
-                    for msg in state.take() {
-                        if !send(socket, &msg).await {
-                            return RelayEnd::ClientClosed;
-                        }
-                    }
-                }
-                None => return RelayEnd::LessonClosed,
+                Some(out) => relay.deliver(out).await,
+                None if relay.removing.is_some() => Err(RelayEnd::Flooded),
+                None => Err(RelayEnd::LessonClosed),
             },
-            incoming = next_message(socket) => match incoming {
-                Incoming::Msg(ClientMsg::Ping) => {
-                    if !send(socket, &ServerMsg::Pong).await {
-                        return RelayEnd::ClientClosed;
-                    }
-                }
-                Incoming::Msg(ClientMsg::Join { .. }) | Incoming::Bad => {
-                    if !send(socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await {
-                        return RelayEnd::ClientClosed;
-                    }
-                }
-                Incoming::Msg(msg) => {
-                    if !lesson.send(LessonMsg::Client(participant.clone(), msg)).await {
-                        return RelayEnd::LessonClosed;
-                    }
-                }
-                Incoming::TooBig => return RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG),
-                Incoming::Closed => return RelayEnd::ClientClosed,
-            },
-            _ = heartbeat => return RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY),
+            frame = next_frame(relay.socket), if relay.removing.is_none() => relay.incoming(frame).await,
+            () = tokio::time::sleep_until(wake) => relay.tick().await,
+        };
+        if let Err(end) = step {
+            return end;
         }
+    }
+}
+
+impl Relay<'_> {
+    /// Sends what the lesson queued; for state, the newest (`lesson::outbox`).
+    async fn deliver(&mut self, out: Outgoing) -> Result<(), RelayEnd> {
+        match out {
+            Outgoing::Msg(msg) => write(self.socket, &msg).await,
+            Outgoing::State(state) => {
+                for msg in state.take() {
+                    write(self.socket, &msg).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn incoming(&mut self, frame: Frame) -> Result<(), RelayEnd> {
+        let now = Instant::now();
+        let msg = match frame {
+            Frame::Control => return Ok(()),
+            Frame::Closed => return Err(RelayEnd::ClientClosed),
+            Frame::TooBig => return Err(RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG)),
+            Frame::Bad => None,
+            Frame::Msg(msg) => Some(msg),
+        };
+        self.spoke = now;
+        let kind = msg.as_ref().map_or(Kind::Bad, Kind::of);
+        match self.budgets.check(kind, now.into_std()) {
+            Verdict::Pass => {}
+            Verdict::Refuse => return write(self.socket, &ServerMsg::error(ErrorCode::RateLimited, msg.as_ref().and_then(stream_of))).await,
+            Verdict::Flooding => {
+                if !self.lesson.send(LessonMsg::Flooding(self.participant.clone())).await {
+                    return Err(RelayEnd::LessonClosed);
+                }
+                self.removing = Some(now + REMOVAL_GRACE);
+                return Ok(());
+            }
+        }
+        match msg {
+            Some(ClientMsg::Ping) => write(self.socket, &ServerMsg::Pong).await,
+            Some(ClientMsg::Join { .. }) | None => write(self.socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await,
+            Some(msg) => match self.lesson.send(LessonMsg::Client(self.participant.clone(), msg)).await {
+                true => Ok(()),
+                false => Err(RelayEnd::LessonClosed),
+            },
+        }
+    }
+
+    /// A timer fired: close a silent client, or end a removal.
+    async fn tick(&mut self) -> Result<(), RelayEnd> {
+        if self.removing.is_some() {
+            return Err(RelayEnd::Flooded);
+        }
+        Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY))
+    }
+}
+
+/// The stream a client message is about, so a refusal can name it.
+fn stream_of(msg: &ClientMsg) -> Option<StreamId> {
+    match msg {
+        ClientMsg::Publish { stream_id, .. }
+        | ClientMsg::Unpublish { stream_id }
+        | ClientMsg::Answer { stream_id, .. }
+        | ClientMsg::Candidate { stream_id, .. } => Some(stream_id.clone()),
+        _ => None,
     }
 }

@@ -6,7 +6,8 @@
 //! grants) is coalesced ([`outbox`]). The lesson owns its participants' grants and streams and
 //! tells the media engine to open and close peer connections; it never touches a packet. A
 //! participant whose outbox is full of events is too slow to follow the lesson and is dropped
-//! rather than allowed to hold the lesson up.
+//! rather than allowed to hold the lesson up; one who sends past their budgets (checked by
+//! their socket, `crate::budget`) is removed as a flooder and may not join again for a minute.
 //!
 //! The task also keeps the admission rules true while the lesson runs: it runs the gate again
 //! at every join and whenever the school's directory changes ([`enforce`]), keeps staff who do
@@ -51,6 +52,9 @@ use people::{Member, Seat};
 /// How many events may wait for one participant before they are dropped as too slow (state
 /// changes do not count: they are coalesced, see [`outbox`]).
 pub const OUTBOX: usize = 256;
+
+/// How long a participant removed for flooding must wait before joining this lesson again.
+pub const FLOOD_COOLDOWN: Duration = Duration::from_secs(60);
 
 /// Facts about a lesson that the HTTP side reads without asking the task.
 #[derive(Debug, Default)]
@@ -100,6 +104,8 @@ pub enum LessonMsg {
     Join(JoinRequest),
     Client(ParticipantId, ClientMsg),
     Leave(ParticipantId),
+    /// The participant's socket counted them past their budgets: remove them as a flooder.
+    Flooding(ParticipantId),
     Media(MediaEvent),
     /// The server is stopping: end the lesson now, as the teacher would, with the reason
     /// `server_stopping` (see `http::shutdown`).
@@ -155,6 +161,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         refused: HashSet::new(),
         streams: HashMap::new(),
         dropped: Vec::new(),
+        flooders: HashMap::new(),
         absent_timeout: teacher_absent_timeout,
         absent_since: Some(Instant::now()),
         recheck_at: None,
@@ -182,6 +189,8 @@ struct Lesson {
     streams: HashMap<StreamKey, (ParticipantId, StreamId)>,
     /// Participants whose outbox overflowed, to be removed after the current message.
     dropped: Vec<ParticipantId>,
+    /// Users removed for flooding, and when: they may not join again until [`FLOOD_COOLDOWN`].
+    flooders: HashMap<UserId, Instant>,
     absent_timeout: Duration,
     /// Since when no teacher has been connected; `None` while one is.
     absent_since: Option<Instant>,
@@ -247,6 +256,7 @@ impl Lesson {
                 Wake::Msg(LessonMsg::Join(req)) => self.join(req).await,
                 Wake::Msg(LessonMsg::Client(from, msg)) => self.client(from, msg).await,
                 Wake::Msg(LessonMsg::Leave(who)) => self.leave(&who, Left::Closed).await,
+                Wake::Msg(LessonMsg::Flooding(who)) => self.flooding(&who).await,
                 Wake::Msg(LessonMsg::Media(event)) => self.media_event(event).await,
                 Wake::Msg(LessonMsg::Stop) => {
                     tracing::info!(lesson = %self.handle.info.id, "the server is stopping; ending the lesson");
@@ -353,6 +363,11 @@ impl Lesson {
     }
 
     async fn join(&mut self, req: JoinRequest) {
+        if self.cooling_down(&req.user.id) {
+            self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(ErrorCode::RateLimited.as_str()));
+            let _ = req.reply.send(Err(ErrorCode::RateLimited));
+            return;
+        }
         // The gate runs again here, in the task, so a directory change announced between the
         // socket's check and this moment cannot let anyone in.
         let decision = match self.gate(&req.user).await {
@@ -477,6 +492,24 @@ impl Lesson {
             self.announce(from);
         }
         Ok(())
+    }
+
+    /// Whether `user` was removed for flooding less than [`FLOOD_COOLDOWN`] ago.
+    fn cooling_down(&mut self, user: &UserId) -> bool {
+        self.flooders.retain(|_, since| since.elapsed() < FLOOD_COOLDOWN);
+        self.flooders.contains_key(user)
+    }
+
+    /// Removes someone whose socket counted them past their budgets (`crate::budget`): they
+    /// get `removed` `too_many_messages`, the log records the removal, and they may not join
+    /// again for [`FLOOD_COOLDOWN`]. Everyone else only hears that they left.
+    async fn flooding(&mut self, who: &ParticipantId) {
+        let Some(user) = self.user_of(who) else { return };
+        tracing::warn!(lesson = %self.handle.info.id, participant = %who, "too many messages; removing them");
+        self.flooders.insert(user.clone(), Instant::now());
+        self.journal_event(EventKind::Removed, None, Some(&user), Some(ErrorCode::TooManyMessages.as_str()));
+        self.send(who, ServerMsg::Removed { reason: ErrorCode::TooManyMessages });
+        self.leave(who, Left::Flooding).await;
     }
 
     /// Takes a pupil or guest out of the lesson for good (they cannot rejoin it).

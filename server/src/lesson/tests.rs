@@ -479,3 +479,36 @@ async fn a_slow_reader_gets_the_latest_state_not_a_backlog() {
         .await;
     assert!(!someone_left.get(), "nobody was dropped");
 }
+
+/// A participant the socket reports as flooding is removed with `too_many_messages`, the
+/// others hear they left, the log records the removal, and they may not join again at once.
+#[tokio::test]
+async fn a_flooder_is_removed_logged_and_kept_out_for_a_while() {
+    let f = fixture(Duration::from_secs(60)).await;
+    let mut teacher = join(&f, "teacher@demo.sch.uk").await;
+    let mut ada = join(&f, "ada@pupils.demo.sch.uk").await;
+    saw_join(&mut teacher, &ada).await;
+    let ada_user = user(&f.store, "ada@pupils.demo.sch.uk").await;
+    assert!(f.lesson.send(LessonMsg::Flooding(ada.id.clone())).await);
+    assert_eq!(removed_reason(&ada.closed().await), Some(ErrorCode::TooManyMessages));
+    let ada_id = ada.id.clone();
+    teacher.until("ada left", |m| matches!(m, ServerMsg::ParticipantLeft { participant_id } if *participant_id == ada_id)).await;
+    assert_eq!(try_join(&f, "ada@pupils.demo.sch.uk").await.err(), Some(ErrorCode::RateLimited));
+    // Ben is not affected.
+    join(&f, "ben@pupils.demo.sch.uk").await;
+    let scope = crate::store::log_read::LogScope::School;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let log = f.store.lesson_log(&school(), &scope, &f.lesson.info.id).await.unwrap().expect("logged");
+        let removed = log.events.iter().any(|e| {
+            e.kind == "removed" && e.subject_id.as_deref() == Some(ada_user.id.as_str()) && e.detail.as_deref() == Some("too_many_messages")
+        });
+        let refused = log.events.iter().any(|e| e.kind == "refused" && e.detail.as_deref() == Some("rate_limited"));
+        let left = log.sessions.iter().any(|s| s.left_reason.as_deref() == Some("too_many_messages"));
+        if removed && refused && left {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the log lacks the removal: {:?} {:?}", log.events, log.sessions);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
