@@ -8,7 +8,10 @@
 //!
 //! The task also keeps the client to its budgets (`crate::budget`): a message past its kind's
 //! budget is answered `rate_limited` and dropped before it reaches the lesson, and a client
-//! that keeps on is removed by the lesson as a flooder.
+//! that keeps on is removed by the lesson as a flooder. It sends a WebSocket Ping when the
+//! client has been quiet for [`PING_AFTER`] and closes the socket if nothing comes back within
+//! [`PONG_DEADLINE`]; no write may take longer than [`WRITE_DEADLINE`]. So a dead or stalled
+//! reader is found in seconds, beside the app-level heartbeat (`ping`, [`HEARTBEAT_TIMEOUT`]).
 
 use std::time::Duration;
 
@@ -30,6 +33,12 @@ use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a socket may go without a message of the protocol (`ping` is one).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may be quiet (no frame at all) before the server sends a WebSocket Ping.
+pub const PING_AFTER: Duration = Duration::from_secs(5);
+/// How long after a Ping the client has to be heard from (a Pong or any frame).
+pub const PONG_DEADLINE: Duration = Duration::from_secs(10);
+/// The longest one write to the client may wait for the client to read.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a flooder's socket waits for the lesson's `removed` before it closes anyway.
 const REMOVAL_GRACE: Duration = Duration::from_secs(5);
 
@@ -50,20 +59,26 @@ pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws:
     })
 }
 
-/// Writes one message.
+/// Writes one message within [`WRITE_DEADLINE`].
 async fn write(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), RelayEnd> {
     let text = serde_json::to_string(msg).unwrap_or_default();
     write_frame(socket, Message::Text(text.into())).await
 }
 
+/// A reader who takes nothing for [`WRITE_DEADLINE`] has stalled: the socket is closed as
+/// silent rather than left holding its task and buffers.
 async fn write_frame(socket: &mut WebSocket, frame: Message) -> Result<(), RelayEnd> {
-    socket.send(frame).await.map_err(|_| RelayEnd::ClientClosed)
+    match tokio::time::timeout(WRITE_DEADLINE, socket.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(RelayEnd::ClientClosed),
+        Err(_) => Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY)),
+    }
 }
 
 async fn close(mut socket: WebSocket, code: u16, error: Option<ErrorCode>) {
     if let Some(code) = error {
         if write(&mut socket, &ServerMsg::error(code, None)).await.is_err() {
-            return; // gone: no close frame either
+            return; // gone or stalled: no close frame either
         }
     }
     close_frame(socket, code, error.map(|c| c.as_str()).unwrap_or("")).await;
@@ -94,7 +109,8 @@ async fn next_message(socket: &mut WebSocket) -> Incoming {
     }
 }
 
-/// One frame from the client, reduced to what we act on (Ping and Pong are [`Frame::Control`]).
+/// One frame from the client, reduced to what we act on; Ping and Pong frames are kept (as
+/// [`Frame::Control`]) because they show the client is alive.
 enum Frame {
     Msg(ClientMsg),
     Bad,
@@ -145,7 +161,7 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
     match end {
         // Flushing sends the Close reply the library queued, so the client sees a clean close.
         RelayEnd::ClientClosed => {
-            let _ = futures_util::SinkExt::flush(&mut socket).await;
+            let _ = tokio::time::timeout(WRITE_DEADLINE, futures_util::SinkExt::flush(&mut socket)).await;
         }
         RelayEnd::LessonClosed => close(socket, CLOSE_NORMAL, None).await,
         RelayEnd::Error(code, close_code) => close(socket, close_code, Some(code)).await,
@@ -186,13 +202,67 @@ enum RelayEnd {
     Flooded,
 }
 
+/// When the client was last heard from, and what is due because of it. Pure: the relay passes
+/// the time in.
+#[derive(Debug, Clone, Copy)]
+struct Liveness {
+    /// Any frame, a Pong included.
+    heard: Instant,
+    /// A message of the protocol: only these count for the heartbeat (`heartbeat_timeout`).
+    spoke: Instant,
+    /// When we sent a Ping that nothing has answered yet.
+    pinged: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Ping,
+    /// Silent past the heartbeat, or nothing at all since a Ping for [`PONG_DEADLINE`].
+    Dead,
+}
+
+impl Liveness {
+    fn new(now: Instant) -> Self {
+        Self { heard: now, spoke: now, pinged: None }
+    }
+
+    fn heard(&mut self, now: Instant) {
+        self.heard = now;
+        self.pinged = None;
+    }
+
+    fn spoke(&mut self, now: Instant) {
+        self.heard(now);
+        self.spoke = now;
+    }
+
+    /// The next moment [`due`](Self::due) may have something.
+    fn next(&self) -> Instant {
+        let quiet = match self.pinged {
+            Some(at) => at + PONG_DEADLINE,
+            None => self.heard + PING_AFTER,
+        };
+        quiet.min(self.spoke + HEARTBEAT_TIMEOUT)
+    }
+
+    fn due(&self, now: Instant) -> Option<Due> {
+        if now >= self.spoke + HEARTBEAT_TIMEOUT {
+            return Some(Due::Dead);
+        }
+        match self.pinged {
+            Some(at) if now >= at + PONG_DEADLINE => Some(Due::Dead),
+            None if now >= self.heard + PING_AFTER => Some(Due::Ping),
+            _ => None,
+        }
+    }
+}
+
 /// One joined socket: the client on one side, the lesson's outbox on the other.
 struct Relay<'a> {
     socket: &'a mut WebSocket,
     lesson: &'a LessonHandle,
     participant: &'a ParticipantId,
-    /// The last message of the protocol: the heartbeat counts from it.
-    spoke: Instant,
+    live: Liveness,
     budgets: Budgets,
     /// Set once the lesson has been told this client floods: read nothing more, deliver the
     /// lesson's last words until this moment, then close.
@@ -206,9 +276,9 @@ async fn relay(
     outbox: &mut mpsc::Receiver<Outgoing>,
 ) -> RelayEnd {
     let now = Instant::now();
-    let mut relay = Relay { socket, lesson, participant, spoke: now, budgets: Budgets::new(now.into_std()), removing: None };
+    let mut relay = Relay { socket, lesson, participant, live: Liveness::new(now), budgets: Budgets::new(now.into_std()), removing: None };
     loop {
-        let wake = relay.removing.unwrap_or(relay.spoke + HEARTBEAT_TIMEOUT);
+        let wake = relay.removing.unwrap_or_else(|| relay.live.next());
         let step = tokio::select! {
             out = outbox.recv() => match out {
                 Some(out) => relay.deliver(out).await,
@@ -241,13 +311,16 @@ impl Relay<'_> {
     async fn incoming(&mut self, frame: Frame) -> Result<(), RelayEnd> {
         let now = Instant::now();
         let msg = match frame {
-            Frame::Control => return Ok(()),
+            Frame::Control => {
+                self.live.heard(now);
+                return Ok(());
+            }
             Frame::Closed => return Err(RelayEnd::ClientClosed),
             Frame::TooBig => return Err(RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG)),
             Frame::Bad => None,
             Frame::Msg(msg) => Some(msg),
         };
-        self.spoke = now;
+        self.live.spoke(now);
         let kind = msg.as_ref().map_or(Kind::Bad, Kind::of);
         match self.budgets.check(kind, now.into_std()) {
             Verdict::Pass => {}
@@ -270,12 +343,20 @@ impl Relay<'_> {
         }
     }
 
-    /// A timer fired: close a silent client, or end a removal.
+    /// A timer fired: ping a quiet client, close a dead one, or end a removal.
     async fn tick(&mut self) -> Result<(), RelayEnd> {
         if self.removing.is_some() {
             return Err(RelayEnd::Flooded);
         }
-        Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY))
+        let now = Instant::now();
+        match self.live.due(now) {
+            Some(Due::Dead) => Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY)),
+            Some(Due::Ping) => {
+                self.live.pinged = Some(now);
+                write_frame(self.socket, Message::Ping(Default::default())).await
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -287,5 +368,61 @@ fn stream_of(msg: &ClientMsg) -> Option<StreamId> {
         | ClientMsg::Answer { stream_id, .. }
         | ClientMsg::Candidate { stream_id, .. } => Some(stream_id.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_quiet_client_is_pinged_and_closed_if_nothing_answers() {
+        let t0 = Instant::now();
+        let live = Liveness::new(t0);
+        assert_eq!(live.next(), t0 + PING_AFTER);
+        assert_eq!(live.due(t0 + PING_AFTER - Duration::from_millis(1)), None);
+        assert_eq!(live.due(t0 + PING_AFTER), Some(Due::Ping));
+        let mut pinged = live;
+        pinged.pinged = Some(t0 + PING_AFTER);
+        assert_eq!(pinged.next(), t0 + PING_AFTER + PONG_DEADLINE);
+        assert_eq!(pinged.due(t0 + PING_AFTER + s(1)), None, "no second ping while one is out");
+        assert_eq!(pinged.due(t0 + PING_AFTER + PONG_DEADLINE), Some(Due::Dead));
+        assert!(PING_AFTER + PONG_DEADLINE < HEARTBEAT_TIMEOUT, "the ping finds a dead reader before the heartbeat");
+    }
+
+    #[test]
+    fn a_client_answering_pings_lives_until_the_heartbeat() {
+        // Answers every Ping but sends no message: pinged, never dead by the ping, closed by
+        // the heartbeat (`heartbeat_timeout`) as before.
+        let t0 = Instant::now();
+        let mut live = Liveness::new(t0);
+        let mut t = t0;
+        while t < t0 + HEARTBEAT_TIMEOUT {
+            t = live.next();
+            match live.due(t) {
+                Some(Due::Ping) => {
+                    live.pinged = Some(t);
+                    live.heard(t + s(1));
+                }
+                Some(Due::Dead) => break,
+                None => {}
+            }
+        }
+        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT - Duration::from_millis(1)), None);
+        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT), Some(Due::Dead));
+        // A client that sends its `ping` every 10 s is never dead.
+        let mut live = Liveness::new(t0);
+        for i in 1..1_000 {
+            let t = t0 + s(10 * i);
+            if live.due(t - s(5)) == Some(Due::Ping) {
+                live.pinged = Some(t - s(5));
+            }
+            assert_ne!(live.due(t), Some(Due::Dead), "at {i}0 s");
+            live.spoke(t);
+        }
     }
 }
