@@ -69,6 +69,8 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     TextInvalid,
+    /// A participant kept sending signalling messages past their budgets and was removed.
+    TooManyMessages,
 }
 
 impl ErrorCode {
@@ -131,6 +133,7 @@ impl ErrorCode {
             RateLimited => "rate_limited",
             Internal => "internal",
             TextInvalid => "text_invalid",
+            TooManyMessages => "too_many_messages",
         }
     }
 
@@ -193,6 +196,7 @@ impl ErrorCode {
             RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
             TextInvalid => "Some text cannot be accepted as written (too long, empty, or with invisible or direction-changing characters); nothing was changed.",
+            TooManyMessages => "Your device sent too many messages too quickly, so it was taken out of the lesson. Wait a minute, then join again.",
         }
     }
 
@@ -208,7 +212,7 @@ impl ErrorCode {
             }
             NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
             LessonNotLive | TeacherAbsent | DuplicateStream | Replaced | Conflict | InLobby => StatusCode::CONFLICT,
-            TooManyAttempts | RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            TooManyAttempts | RateLimited | TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             CsvNotUtf8 | CsvEmpty | CsvBadHeader | CsvMalformed | CsvTooManyRows | RoleMismatch => StatusCode::BAD_REQUEST,
             RosterInvalid => StatusCode::UNPROCESSABLE_ENTITY,
@@ -367,6 +371,7 @@ mod tests {
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
             TextInvalid,
+            TooManyMessages,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -7,6 +7,7 @@
 //! (SQLite or PostgreSQL: the directory, consent and the audit chain).
 
 pub mod admission;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod http;

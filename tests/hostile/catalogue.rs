@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The case modules (the catalogue's chapters).
-const MODULES: [&str; 6] = ["identity", "privilege", "signalling", "transport", "storage", "web"];
+const MODULES: [&str; 7] = ["identity", "privilege", "signalling", "transport", "storage", "web", "flood"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -13,6 +13,7 @@
 
 mod catalogue;
 mod fixture;
+mod flood;
 mod identity;
 mod privilege;
 mod signalling;

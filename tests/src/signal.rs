@@ -32,6 +32,8 @@ struct State {
     /// Text frames from the server that were not JSON (a protocol violation by the server).
     non_json: Vec<String>,
     closed: Option<CloseInfo>,
+    /// WebSocket Ping frames from the server (the library answers each with a Pong).
+    pings: usize,
 }
 
 struct Inner {
@@ -95,7 +97,11 @@ impl Conn {
                             Some(f) => CloseInfo { code: Some(u16::from(f.code)), reason: f.reason.to_string() },
                             None => CloseInfo { code: None, reason: "close frame without code".into() },
                         }),
-                        Some(Ok(_)) => None, // binary, ping, pong: not part of the protocol's flow
+                        Some(Ok(Message::Ping(_))) => {
+                            inner.state.lock().unwrap().pings += 1;
+                            None
+                        }
+                        Some(Ok(_)) => None, // binary, pong: not part of the protocol's flow
                         Some(Err(e)) => Some(CloseInfo { code: None, reason: format!("read error: {e}") }),
                         None => Some(CloseInfo { code: None, reason: "stream ended".into() }),
                     };
@@ -178,6 +184,11 @@ impl Conn {
 
     pub fn non_json_frames(&self) -> Vec<String> {
         self.inner.state.lock().unwrap().non_json.clone()
+    }
+
+    /// How many WebSocket Ping frames the server has sent (each answered by the library).
+    pub fn pings(&self) -> usize {
+        self.inner.state.lock().unwrap().pings
     }
 
     pub fn closed(&self) -> Option<CloseInfo> {

@@ -83,6 +83,11 @@ const EXPLANATIONS = {
     text: 'That was a lot of requests very quickly. Wait a moment, then try again.',
     retry: true,
   },
+  too_many_messages: {
+    title: 'Taken out for sending too much',
+    text: 'Your device sent far too many messages very quickly, so it was taken out of the lesson. Wait a minute, then join again.',
+    retry: true,
+  },
   left: {
     title: 'You left the lesson',
     text: 'You can join again while the lesson is still live.',

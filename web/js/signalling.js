@@ -45,6 +45,8 @@ const JOIN_TIMEOUT_MS = 10_000;
 const PC_FAILURE_GRACE_MS = 3_000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 8_000;
+/** At most one `hand` this often, the newest state last: well inside the server's budget. */
+const HAND_INTERVAL_MS = 250;
 
 /** Codes that end the attempt to be in the lesson; retrying would not help. */
 const FINAL_CODES = new Set([
@@ -155,6 +157,10 @@ export class LessonConnection extends EventTarget {
     this.failureTimers = new Map();
     /** Messages are handled one at a time so an offer is applied before what follows it. */
     this.queue = Promise.resolve();
+    /** @type {boolean | null} a hand state waiting for the next `hand` slot */
+    this.handWanted = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.handTimer = null;
   }
 
   /** Starts joining. Safe to call once. */
@@ -197,9 +203,24 @@ export class LessonConnection extends EventTarget {
     this.closePc(publication.pc);
   }
 
-  /** @param {boolean} raised */
+  /**
+   * Raises or lowers the hand. However fast the button is pressed, the server gets at most one
+   * `hand` every 250 ms, the last one carrying the newest state (PROTOCOL.md "Budgets").
+   * @param {boolean} raised
+   */
   setHand(raised) {
-    this.send({ type: 'hand', raised });
+    this.handWanted = raised;
+    if (!this.handTimer) this.sendHand();
+  }
+
+  sendHand() {
+    if (this.handWanted === null) return;
+    this.send({ type: 'hand', raised: this.handWanted });
+    this.handWanted = null;
+    this.handTimer = setTimeout(() => {
+      this.handTimer = null;
+      this.sendHand();
+    }, HAND_INTERVAL_MS);
   }
 
   /** @param {string} participantId @param {Media} media */

@@ -5,6 +5,13 @@
 //! watches the heartbeat. When the lesson closes the outbox (the participant was removed,
 //! refused at the lobby, replaced, or the lesson ended) the socket closes; when the socket
 //! closes the participant leaves the lesson (or its lobby).
+//!
+//! The task also keeps the client to its budgets (`crate::budget`): a message past its kind's
+//! budget is answered `rate_limited` and dropped before it reaches the lesson, and a client
+//! that keeps on is removed by the lesson as a flooder. It sends a WebSocket Ping when the
+//! client has been quiet for [`PING_AFTER`] and closes the socket if nothing comes back within
+//! [`PONG_DEADLINE`]; no write may take longer than [`WRITE_DEADLINE`]. So a dead or stalled
+//! reader is found in seconds, beside the app-level heartbeat (`ping`, [`HEARTBEAT_TIMEOUT`]).
 
 use std::time::Duration;
 
@@ -12,18 +19,28 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::App;
 use crate::admission::Decision;
+use crate::budget::{Budgets, Kind, Verdict};
 use crate::error::ErrorCode;
-use crate::ids::ParticipantId;
-use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, OUTBOX};
+use crate::ids::{ParticipantId, StreamId};
+use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a socket may stay silent.
+/// How long a socket may go without a message of the protocol (`ping` is one).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may be quiet (no frame at all) before the server sends a WebSocket Ping.
+pub const PING_AFTER: Duration = Duration::from_secs(5);
+/// How long after a Ping the client has to be heard from (a Pong or any frame).
+pub const PONG_DEADLINE: Duration = Duration::from_secs(10);
+/// The longest one write to the client may wait for the client to read.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a flooder's socket waits for the lesson's `removed` before it closes anyway.
+const REMOVAL_GRACE: Duration = Duration::from_secs(5);
 
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -42,17 +59,34 @@ pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws:
     })
 }
 
-async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+/// Writes one message within [`WRITE_DEADLINE`].
+async fn write(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), RelayEnd> {
     let text = serde_json::to_string(msg).unwrap_or_default();
-    socket.send(Message::Text(text.into())).await.is_ok()
+    write_frame(socket, Message::Text(text.into())).await
+}
+
+/// A reader who takes nothing for [`WRITE_DEADLINE`] has stalled: the socket is closed as
+/// silent rather than left holding its task and buffers.
+async fn write_frame(socket: &mut WebSocket, frame: Message) -> Result<(), RelayEnd> {
+    match tokio::time::timeout(WRITE_DEADLINE, socket.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(RelayEnd::ClientClosed),
+        Err(_) => Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY)),
+    }
 }
 
 async fn close(mut socket: WebSocket, code: u16, error: Option<ErrorCode>) {
     if let Some(code) = error {
-        send(&mut socket, &ServerMsg::error(code, None)).await;
+        if write(&mut socket, &ServerMsg::error(code, None)).await.is_err() {
+            return; // gone or stalled: no close frame either
+        }
     }
-    let reason = Utf8Bytes::from(error.map(|c| c.as_str()).unwrap_or(""));
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason }))).await;
+    close_frame(socket, code, error.map(|c| c.as_str()).unwrap_or("")).await;
+}
+
+async fn close_frame(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }));
+    let _ = write_frame(&mut socket, frame).await;
 }
 
 /// What the client sent, reduced to what we act on.
@@ -65,24 +99,44 @@ enum Incoming {
 
 async fn next_message(socket: &mut WebSocket) -> Incoming {
     loop {
-        return match socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => Incoming::Closed,
-            Some(Err(e)) => {
-                // A frame or message over the limit; the socket reads nothing more after it,
-                // but can still send the error and the close (the listener lingers on drop so
-                // the rest of the frame does not turn the close into a reset: http/linger.rs).
-                let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
-                    matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
-                });
-                if too_big { Incoming::TooBig } else { Incoming::Closed }
-            }
-            Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
-                Ok(msg) => Incoming::Msg(msg),
-                Err(_) => Incoming::Bad,
-            },
-            Some(Ok(Message::Binary(_))) => Incoming::Bad,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        return match next_frame(socket).await {
+            Frame::Msg(msg) => Incoming::Msg(msg),
+            Frame::Bad => Incoming::Bad,
+            Frame::TooBig => Incoming::TooBig,
+            Frame::Closed => Incoming::Closed,
+            Frame::Control => continue,
         };
+    }
+}
+
+/// One frame from the client, reduced to what we act on; Ping and Pong frames are kept (as
+/// [`Frame::Control`]) because they show the client is alive.
+enum Frame {
+    Msg(ClientMsg),
+    Bad,
+    TooBig,
+    Closed,
+    Control,
+}
+
+async fn next_frame(socket: &mut WebSocket) -> Frame {
+    match socket.recv().await {
+        None | Some(Ok(Message::Close(_))) => Frame::Closed,
+        Some(Err(e)) => {
+            // A frame or message over the limit; the socket reads nothing more after it,
+            // but can still send the error and the close (the listener lingers on drop so
+            // the rest of the frame does not turn the close into a reset: http/linger.rs).
+            let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
+                matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
+            });
+            if too_big { Frame::TooBig } else { Frame::Closed }
+        }
+        Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
+            Ok(msg) => Frame::Msg(msg),
+            Err(_) => Frame::Bad,
+        },
+        Some(Ok(Message::Binary(_))) => Frame::Bad,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Control,
     }
 }
 
@@ -107,14 +161,15 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
     match end {
         // Flushing sends the Close reply the library queued, so the client sees a clean close.
         RelayEnd::ClientClosed => {
-            let _ = futures_util::SinkExt::flush(&mut socket).await;
+            let _ = tokio::time::timeout(WRITE_DEADLINE, futures_util::SinkExt::flush(&mut socket)).await;
         }
         RelayEnd::LessonClosed => close(socket, CLOSE_NORMAL, None).await,
         RelayEnd::Error(code, close_code) => close(socket, close_code, Some(code)).await,
+        RelayEnd::Flooded => close_frame(socket, CLOSE_POLICY, ErrorCode::TooManyMessages.as_str()).await,
     }
 }
 
-type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<ServerMsg>);
+type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 
 /// Redeems the ticket, runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, device: String) -> Result<Joined, ErrorCode> {
@@ -143,45 +198,231 @@ enum RelayEnd {
     ClientClosed,
     LessonClosed,
     Error(ErrorCode, u16),
+    /// Removed for sending past the budgets: the lesson said `removed`; close with 1008.
+    Flooded,
+}
+
+/// When the client was last heard from, and what is due because of it. Pure: the relay passes
+/// the time in.
+#[derive(Debug, Clone, Copy)]
+struct Liveness {
+    /// Any frame, a Pong included.
+    heard: Instant,
+    /// A message of the protocol: only these count for the heartbeat (`heartbeat_timeout`).
+    spoke: Instant,
+    /// When we sent a Ping that nothing has answered yet.
+    pinged: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Ping,
+    /// Silent past the heartbeat, or nothing at all since a Ping for [`PONG_DEADLINE`].
+    Dead,
+}
+
+impl Liveness {
+    fn new(now: Instant) -> Self {
+        Self { heard: now, spoke: now, pinged: None }
+    }
+
+    fn heard(&mut self, now: Instant) {
+        self.heard = now;
+        self.pinged = None;
+    }
+
+    fn spoke(&mut self, now: Instant) {
+        self.heard(now);
+        self.spoke = now;
+    }
+
+    /// The next moment [`due`](Self::due) may have something.
+    fn next(&self) -> Instant {
+        let quiet = match self.pinged {
+            Some(at) => at + PONG_DEADLINE,
+            None => self.heard + PING_AFTER,
+        };
+        quiet.min(self.spoke + HEARTBEAT_TIMEOUT)
+    }
+
+    fn due(&self, now: Instant) -> Option<Due> {
+        if now >= self.spoke + HEARTBEAT_TIMEOUT {
+            return Some(Due::Dead);
+        }
+        match self.pinged {
+            Some(at) if now >= at + PONG_DEADLINE => Some(Due::Dead),
+            None if now >= self.heard + PING_AFTER => Some(Due::Ping),
+            _ => None,
+        }
+    }
+}
+
+/// One joined socket: the client on one side, the lesson's outbox on the other.
+struct Relay<'a> {
+    socket: &'a mut WebSocket,
+    lesson: &'a LessonHandle,
+    participant: &'a ParticipantId,
+    live: Liveness,
+    budgets: Budgets,
+    /// Set once the lesson has been told this client floods: read nothing more, deliver the
+    /// lesson's last words until this moment, then close.
+    removing: Option<Instant>,
 }
 
 async fn relay(
     socket: &mut WebSocket,
     lesson: &LessonHandle,
     participant: &ParticipantId,
-    outbox: &mut mpsc::Receiver<ServerMsg>,
+    outbox: &mut mpsc::Receiver<Outgoing>,
 ) -> RelayEnd {
+    let now = Instant::now();
+    let mut relay = Relay { socket, lesson, participant, live: Liveness::new(now), budgets: Budgets::new(now.into_std()), removing: None };
     loop {
-        let heartbeat = tokio::time::sleep(HEARTBEAT_TIMEOUT);
-        tokio::select! {
+        let wake = relay.removing.unwrap_or_else(|| relay.live.next());
+        let step = tokio::select! {
             out = outbox.recv() => match out {
-                Some(msg) => {
-                    if !send(socket, &msg).await {
-                        return RelayEnd::ClientClosed;
-                    }
-                }
-                None => return RelayEnd::LessonClosed,
+                Some(out) => relay.deliver(out).await,
+                None if relay.removing.is_some() => Err(RelayEnd::Flooded),
+                None => Err(RelayEnd::LessonClosed),
             },
-            incoming = next_message(socket) => match incoming {
-                Incoming::Msg(ClientMsg::Ping) => {
-                    if !send(socket, &ServerMsg::Pong).await {
-                        return RelayEnd::ClientClosed;
-                    }
+            frame = next_frame(relay.socket), if relay.removing.is_none() => relay.incoming(frame).await,
+            () = tokio::time::sleep_until(wake) => relay.tick().await,
+        };
+        if let Err(end) = step {
+            return end;
+        }
+    }
+}
+
+impl Relay<'_> {
+    /// Sends what the lesson queued; for state, the newest (`lesson::outbox`).
+    async fn deliver(&mut self, out: Outgoing) -> Result<(), RelayEnd> {
+        match out {
+            Outgoing::Msg(msg) => write(self.socket, &msg).await,
+            Outgoing::State(state) => {
+                for msg in state.take() {
+                    write(self.socket, &msg).await?;
                 }
-                Incoming::Msg(ClientMsg::Join { .. }) | Incoming::Bad => {
-                    if !send(socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await {
-                        return RelayEnd::ClientClosed;
-                    }
+                Ok(())
+            }
+        }
+    }
+
+    async fn incoming(&mut self, frame: Frame) -> Result<(), RelayEnd> {
+        let now = Instant::now();
+        let msg = match frame {
+            Frame::Control => {
+                self.live.heard(now);
+                return Ok(());
+            }
+            Frame::Closed => return Err(RelayEnd::ClientClosed),
+            Frame::TooBig => return Err(RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG)),
+            Frame::Bad => None,
+            Frame::Msg(msg) => Some(msg),
+        };
+        self.live.spoke(now);
+        let kind = msg.as_ref().map_or(Kind::Bad, Kind::of);
+        match self.budgets.check(kind, now.into_std()) {
+            Verdict::Pass => {}
+            Verdict::Refuse => return write(self.socket, &ServerMsg::error(ErrorCode::RateLimited, msg.as_ref().and_then(stream_of))).await,
+            Verdict::Flooding => {
+                if !self.lesson.send(LessonMsg::Flooding(self.participant.clone())).await {
+                    return Err(RelayEnd::LessonClosed);
                 }
-                Incoming::Msg(msg) => {
-                    if !lesson.send(LessonMsg::Client(participant.clone(), msg)).await {
-                        return RelayEnd::LessonClosed;
-                    }
-                }
-                Incoming::TooBig => return RelayEnd::Error(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG),
-                Incoming::Closed => return RelayEnd::ClientClosed,
+                self.removing = Some(now + REMOVAL_GRACE);
+                return Ok(());
+            }
+        }
+        match msg {
+            Some(ClientMsg::Ping) => write(self.socket, &ServerMsg::Pong).await,
+            Some(ClientMsg::Join { .. }) | None => write(self.socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await,
+            Some(msg) => match self.lesson.send(LessonMsg::Client(self.participant.clone(), msg)).await {
+                true => Ok(()),
+                false => Err(RelayEnd::LessonClosed),
             },
-            _ = heartbeat => return RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY),
+        }
+    }
+
+    /// A timer fired: ping a quiet client, close a dead one, or end a removal.
+    async fn tick(&mut self) -> Result<(), RelayEnd> {
+        if self.removing.is_some() {
+            return Err(RelayEnd::Flooded);
+        }
+        let now = Instant::now();
+        match self.live.due(now) {
+            Some(Due::Dead) => Err(RelayEnd::Error(ErrorCode::HeartbeatTimeout, CLOSE_POLICY)),
+            Some(Due::Ping) => {
+                self.live.pinged = Some(now);
+                write_frame(self.socket, Message::Ping(Default::default())).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The stream a client message is about, so a refusal can name it.
+fn stream_of(msg: &ClientMsg) -> Option<StreamId> {
+    match msg {
+        ClientMsg::Publish { stream_id, .. }
+        | ClientMsg::Unpublish { stream_id }
+        | ClientMsg::Answer { stream_id, .. }
+        | ClientMsg::Candidate { stream_id, .. } => Some(stream_id.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_quiet_client_is_pinged_and_closed_if_nothing_answers() {
+        let t0 = Instant::now();
+        let live = Liveness::new(t0);
+        assert_eq!(live.next(), t0 + PING_AFTER);
+        assert_eq!(live.due(t0 + PING_AFTER - Duration::from_millis(1)), None);
+        assert_eq!(live.due(t0 + PING_AFTER), Some(Due::Ping));
+        let mut pinged = live;
+        pinged.pinged = Some(t0 + PING_AFTER);
+        assert_eq!(pinged.next(), t0 + PING_AFTER + PONG_DEADLINE);
+        assert_eq!(pinged.due(t0 + PING_AFTER + s(1)), None, "no second ping while one is out");
+        assert_eq!(pinged.due(t0 + PING_AFTER + PONG_DEADLINE), Some(Due::Dead));
+        assert!(PING_AFTER + PONG_DEADLINE < HEARTBEAT_TIMEOUT, "the ping finds a dead reader before the heartbeat");
+    }
+
+    #[test]
+    fn a_client_answering_pings_lives_until_the_heartbeat() {
+        // Answers every Ping but sends no message: pinged, never dead by the ping, closed by
+        // the heartbeat (`heartbeat_timeout`) as before.
+        let t0 = Instant::now();
+        let mut live = Liveness::new(t0);
+        let mut t = t0;
+        while t < t0 + HEARTBEAT_TIMEOUT {
+            t = live.next();
+            match live.due(t) {
+                Some(Due::Ping) => {
+                    live.pinged = Some(t);
+                    live.heard(t + s(1));
+                }
+                Some(Due::Dead) => break,
+                None => {}
+            }
+        }
+        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT - Duration::from_millis(1)), None);
+        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT), Some(Due::Dead));
+        // A client that sends its `ping` every 10 s is never dead.
+        let mut live = Liveness::new(t0);
+        for i in 1..1_000 {
+            let t = t0 + s(10 * i);
+            if live.due(t - s(5)) == Some(Due::Ping) {
+                live.pinged = Some(t - s(5));
+            }
+            assert_ne!(live.due(t), Some(Due::Dead), "at {i}0 s");
+            live.spoke(t);
         }
     }
 }

@@ -31,6 +31,8 @@ pub(super) enum Left {
     Removed,
     /// The gate no longer admits them, for this reason.
     Gate(ErrorCode),
+    /// They sent past their budgets and were removed (`crate::budget`).
+    Flooding,
 }
 
 impl Left {
@@ -41,6 +43,7 @@ impl Left {
             Left::Replaced => "reconnected",
             Left::Removed => "removed_by_teacher",
             Left::Gate(code) => code.as_str(),
+            Left::Flooding => ErrorCode::TooManyMessages.as_str(),
         }
     }
 }

@@ -4,8 +4,7 @@
 //! the gate refuses them first, and a directory change that makes a waiting person
 //! inadmissible removes them from the lobby like anyone else.
 
-use tokio::sync::mpsc;
-
+use super::outbox::Outbox;
 use super::people::Seat;
 use super::{JoinRequest, Lesson, Refusal};
 use crate::error::ErrorCode;
@@ -20,7 +19,7 @@ pub(super) struct Waiting {
     pub name: String,
     pub role: Role,
     pub domain: String,
-    pub outbox: mpsc::Sender<ServerMsg>,
+    pub outbox: Outbox,
     pub device: String,
 }
 
@@ -40,7 +39,7 @@ impl Lesson {
             name: req.user.display_name.clone(),
             role: req.user.role,
             domain: req.user.email.domain().to_owned(),
-            outbox: req.outbox,
+            outbox: Outbox::new(req.outbox),
             device: req.device,
         };
         self.journal_event(EventKind::LobbyWaiting, None, Some(&waiting.user), None);

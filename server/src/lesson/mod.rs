@@ -2,10 +2,12 @@
 //! which streams go where.
 //!
 //! WebSocket tasks send a lesson [`LessonMsg`]s; the lesson answers each participant through
-//! their own bounded outbox. The lesson owns its participants' grants and streams and tells
-//! the media engine to open and close peer connections; it never touches a packet. A
-//! participant whose outbox is full is too slow to follow the lesson and is dropped rather
-//! than allowed to hold the lesson up.
+//! their own bounded outbox, in which the lesson's state (who is here, hands, the lobby,
+//! grants) is coalesced ([`outbox`]). The lesson owns its participants' grants and streams and
+//! tells the media engine to open and close peer connections; it never touches a packet. A
+//! participant whose outbox is full of events is too slow to follow the lesson and is dropped
+//! rather than allowed to hold the lesson up; one who sends past their budgets (checked by
+//! their socket, `crate::budget`) is removed as a flooder and may not join again for a minute.
 //!
 //! The task also keeps the admission rules true while the lesson runs: it runs the gate again
 //! at every join and whenever the school's directory changes ([`enforce`]), keeps staff who do
@@ -17,6 +19,7 @@ mod enforce;
 mod journal;
 mod journal_writer;
 mod lobby;
+mod outbox;
 mod people;
 mod streams;
 #[cfg(test)]
@@ -42,10 +45,16 @@ use journal::{Ended, Left};
 pub use journal_writer::Flushed;
 use journal_writer::Journal;
 use lobby::Waiting;
+use outbox::{Outbox, Unsent};
+pub use outbox::{Coalesced, Outgoing};
 use people::{Member, Seat};
 
-/// How many messages may wait for one participant before they are dropped as too slow.
+/// How many events may wait for one participant before they are dropped as too slow (state
+/// changes do not count: they are coalesced, see [`outbox`]).
 pub const OUTBOX: usize = 256;
+
+/// How long a participant removed for flooding must wait before joining this lesson again.
+pub const FLOOD_COOLDOWN: Duration = Duration::from_secs(60);
 
 /// Facts about a lesson that the HTTP side reads without asking the task.
 #[derive(Debug, Default)]
@@ -86,7 +95,7 @@ pub struct JoinRequest {
     pub user: UserRecord,
     /// A summary of the socket's User-Agent header ([`device_summary`]), for the log.
     pub device: String,
-    pub outbox: mpsc::Sender<ServerMsg>,
+    pub outbox: mpsc::Sender<Outgoing>,
     pub reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
 }
 
@@ -95,6 +104,8 @@ pub enum LessonMsg {
     Join(JoinRequest),
     Client(ParticipantId, ClientMsg),
     Leave(ParticipantId),
+    /// The participant's socket counted them past their budgets: remove them as a flooder.
+    Flooding(ParticipantId),
     Media(MediaEvent),
     /// The server is stopping: end the lesson now, as the teacher would, with the reason
     /// `server_stopping` (see `http::shutdown`).
@@ -150,6 +161,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         refused: HashSet::new(),
         streams: HashMap::new(),
         dropped: Vec::new(),
+        flooders: HashMap::new(),
         absent_timeout: teacher_absent_timeout,
         absent_since: Some(Instant::now()),
         recheck_at: None,
@@ -177,6 +189,8 @@ struct Lesson {
     streams: HashMap<StreamKey, (ParticipantId, StreamId)>,
     /// Participants whose outbox overflowed, to be removed after the current message.
     dropped: Vec<ParticipantId>,
+    /// Users removed for flooding, and when: they may not join again until [`FLOOD_COOLDOWN`].
+    flooders: HashMap<UserId, Instant>,
     absent_timeout: Duration,
     /// Since when no teacher has been connected; `None` while one is.
     absent_since: Option<Instant>,
@@ -242,6 +256,7 @@ impl Lesson {
                 Wake::Msg(LessonMsg::Join(req)) => self.join(req).await,
                 Wake::Msg(LessonMsg::Client(from, msg)) => self.client(from, msg).await,
                 Wake::Msg(LessonMsg::Leave(who)) => self.leave(&who, Left::Closed).await,
+                Wake::Msg(LessonMsg::Flooding(who)) => self.flooding(&who).await,
                 Wake::Msg(LessonMsg::Media(event)) => self.media_event(event).await,
                 Wake::Msg(LessonMsg::Stop) => {
                     tracing::info!(lesson = %self.handle.info.id, "the server is stopping; ending the lesson");
@@ -285,7 +300,7 @@ impl Lesson {
     }
 
     /// Where messages for a participant or a lobby waiter go.
-    fn outbox(&self, to: &ParticipantId) -> Option<&mpsc::Sender<ServerMsg>> {
+    fn outbox(&self, to: &ParticipantId) -> Option<&Outbox> {
         if let Some(m) = self.members.get(to) {
             return Some(&m.outbox);
         }
@@ -294,11 +309,11 @@ impl Lesson {
 
     fn send(&mut self, to: &ParticipantId, msg: ServerMsg) {
         let Some(outbox) = self.outbox(to) else { return };
-        let Err(e) = outbox.try_send(msg) else { return };
+        let Err(e) = outbox.send(msg) else { return };
         if !self.dropped.contains(to) {
             // Too slow, or already gone: removed after this message; the socket task then
             // sees its outbox close and disconnects.
-            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+            if e == Unsent::Full {
                 tracing::warn!(participant = %to, "participant outbox full; dropping them");
             }
             self.dropped.push(to.clone());
@@ -348,6 +363,11 @@ impl Lesson {
     }
 
     async fn join(&mut self, req: JoinRequest) {
+        if self.cooling_down(&req.user.id) {
+            self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(ErrorCode::RateLimited.as_str()));
+            let _ = req.reply.send(Err(ErrorCode::RateLimited));
+            return;
+        }
         // The gate runs again here, in the task, so a directory change announced between the
         // socket's check and this moment cannot let anyone in.
         let decision = match self.gate(&req.user).await {
@@ -398,7 +418,7 @@ impl Lesson {
         if req.reply.send(Ok(id.clone())).is_err() {
             return; // the socket went away meanwhile
         }
-        let seat = Seat { user, name: req.user.display_name, outbox: req.outbox, device: req.device };
+        let seat = Seat { user, name: req.user.display_name, outbox: Outbox::new(req.outbox), device: req.device };
         self.seat(id, seat, role, privacy).await;
     }
 
@@ -467,9 +487,29 @@ impl Lesson {
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::ForbiddenRole, None));
         }
-        member.hand = raised;
-        self.announce(from);
+        // A hand raised again changes nothing, so nobody hears of it.
+        if std::mem::replace(&mut member.hand, raised) != raised {
+            self.announce(from);
+        }
         Ok(())
+    }
+
+    /// Whether `user` was removed for flooding less than [`FLOOD_COOLDOWN`] ago.
+    fn cooling_down(&mut self, user: &UserId) -> bool {
+        self.flooders.retain(|_, since| since.elapsed() < FLOOD_COOLDOWN);
+        self.flooders.contains_key(user)
+    }
+
+    /// Removes someone whose socket counted them past their budgets (`crate::budget`): they
+    /// get `removed` `too_many_messages`, the log records the removal, and they may not join
+    /// again for [`FLOOD_COOLDOWN`]. Everyone else only hears that they left.
+    async fn flooding(&mut self, who: &ParticipantId) {
+        let Some(user) = self.user_of(who) else { return };
+        tracing::warn!(lesson = %self.handle.info.id, participant = %who, "too many messages; removing them");
+        self.flooders.insert(user.clone(), Instant::now());
+        self.journal_event(EventKind::Removed, None, Some(&user), Some(ErrorCode::TooManyMessages.as_str()));
+        self.send(who, ServerMsg::Removed { reason: ErrorCode::TooManyMessages });
+        self.leave(who, Left::Flooding).await;
     }
 
     /// Takes a pupil or guest out of the lesson for good (they cannot rejoin it).

@@ -8,8 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use tokio::sync::mpsc;
-
+use super::outbox::Outbox;
 use super::Lesson;
 use crate::ids::{ParticipantId, StreamId, UserId};
 use crate::media::{OfferSummary, StreamKey};
@@ -32,7 +31,7 @@ pub(super) struct Receiving {
 pub(super) struct Seat {
     pub user: UserId,
     pub name: String,
-    pub outbox: mpsc::Sender<ServerMsg>,
+    pub outbox: Outbox,
     /// A summary of their browser and system, for the livestream log.
     pub device: String,
 }
@@ -41,7 +40,7 @@ pub(super) struct Member {
     pub user: UserId,
     pub name: String,
     pub role: LessonRole,
-    pub outbox: mpsc::Sender<ServerMsg>,
+    pub outbox: Outbox,
     pub grants: BTreeSet<Media>,
     pub hand: bool,
     pub publishing: HashMap<StreamId, Published>,

@@ -48,16 +48,35 @@ async fn user(store: &Store, email: &str) -> UserRecord {
     store.user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap()
 }
 
-/// One person's socket, as the lesson sees it.
+/// One person's socket, as the lesson sees it (state taken from the outbox's markers at once,
+/// as the socket task does).
 struct Client {
     id: ParticipantId,
-    rx: mpsc::Receiver<ServerMsg>,
+    rx: mpsc::Receiver<Outgoing>,
+    ready: std::collections::VecDeque<ServerMsg>,
 }
 
 impl Client {
+    fn new(id: ParticipantId, rx: mpsc::Receiver<Outgoing>) -> Self {
+        Self { id, rx, ready: Default::default() }
+    }
+
+    /// The next message; `None` once the outbox has closed.
+    async fn recv(&mut self) -> Option<ServerMsg> {
+        loop {
+            if let Some(m) = self.ready.pop_front() {
+                return Some(m);
+            }
+            match self.rx.recv().await? {
+                Outgoing::Msg(m) => return Some(m),
+                Outgoing::State(state) => self.ready.extend(state.take()),
+            }
+        }
+    }
+
     /// The next message, within [`WAIT`].
     async fn next(&mut self) -> ServerMsg {
-        tokio::time::timeout(WAIT, self.rx.recv()).await.expect("a message in time").expect("outbox open")
+        tokio::time::timeout(WAIT, self.recv()).await.expect("a message in time").expect("outbox open")
     }
 
     /// Skips messages until one matches.
@@ -65,7 +84,7 @@ impl Client {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match tokio::time::timeout(left, self.rx.recv()).await {
+            match tokio::time::timeout(left, self.recv()).await {
                 Ok(Some(m)) if f(&m) => return m,
                 Ok(Some(_)) => {}
                 Ok(None) => panic!("outbox closed while waiting for {what}"),
@@ -78,7 +97,7 @@ impl Client {
     async fn closed(&mut self) -> Vec<ServerMsg> {
         let mut seen = Vec::new();
         loop {
-            match tokio::time::timeout(WAIT, self.rx.recv()).await.expect("outbox closes in time") {
+            match tokio::time::timeout(WAIT, self.recv()).await.expect("outbox closes in time") {
                 Some(m) => seen.push(m),
                 None => return seen,
             }
@@ -87,7 +106,13 @@ impl Client {
 
     /// Messages already queued.
     fn queued(&mut self) -> Vec<ServerMsg> {
-        std::iter::from_fn(|| self.rx.try_recv().ok()).collect()
+        while let Ok(item) = self.rx.try_recv() {
+            match item {
+                Outgoing::Msg(m) => self.ready.push_back(m),
+                Outgoing::State(state) => self.ready.extend(state.take()),
+            }
+        }
+        self.ready.drain(..).collect()
     }
 }
 
@@ -97,13 +122,20 @@ async fn try_join(f: &Fixture, email: &str) -> Result<Client, ErrorCode> {
     let req = JoinRequest { user: user(&f.store, email).await, device: "test".into(), outbox: tx, reply };
     assert!(f.lesson.send(LessonMsg::Join(req)).await);
     let id = answer.await.unwrap()?;
-    Ok(Client { id, rx })
+    Ok(Client::new(id, rx))
 }
 
 async fn join(f: &Fixture, email: &str) -> Client {
     let mut c = try_join(f, email).await.unwrap_or_else(|e| panic!("{email} refused: {e:?}"));
     c.until("joined or lobby", |m| matches!(m, ServerMsg::Joined { .. } | ServerMsg::Lobby { .. })).await;
     c
+}
+
+/// `viewer` reads until it has heard that `who` joined. (A reader who has not, and so still has
+/// the join to read, would hear nothing of someone who joins and leaves: state is coalesced.)
+async fn saw_join(viewer: &mut Client, who: &Client) {
+    let id = who.id.clone();
+    viewer.until("participant_joined", |m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.id == id)).await;
 }
 
 async fn send(f: &Fixture, from: &Client, msg: ClientMsg) {
@@ -129,6 +161,7 @@ async fn withdrawn_consent_removes_only_that_pupil() {
     let f = fixture(Duration::from_secs(60)).await;
     let mut teacher = join(&f, "teacher@demo.sch.uk").await;
     let mut ada = join(&f, "ada@pupils.demo.sch.uk").await;
+    saw_join(&mut teacher, &ada).await;
     let mut ben = join(&f, "ben@pupils.demo.sch.uk").await;
     let ada_user = user(&f.store, "ada@pupils.demo.sch.uk").await;
     let consent = f.store.consents(&school(), &ada_user.id).await.unwrap().remove(0);
@@ -231,7 +264,7 @@ async fn lobby_admit_and_refuse() {
     let (reply, answer) = oneshot::channel();
     let req = JoinRequest { user: user(&f.store, "visitor@partner.sch.uk").await, device: "test".into(), outbox: tx, reply };
     assert!(f.lesson.send(LessonMsg::Join(req)).await);
-    let mut visitor = Client { id: answer.await.unwrap().unwrap(), rx };
+    let mut visitor = Client::new(answer.await.unwrap().unwrap(), rx);
     match visitor.next().await {
         ServerMsg::Lobby { participant_id, .. } => assert_eq!(participant_id, visitor.id),
         other => panic!("want lobby, got {other:?}"),
@@ -371,7 +404,8 @@ async fn privacy_set_mid_lesson_applies_at_once() {
     ada.until("camera revoked", |m| matches!(m, ServerMsg::Grants { grants } if !grants.contains(&Media::Camera))).await;
     let ada_id = ada.id.clone();
     ben.until("ada as Star", |m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == ada_id && participant.display_name == "Star")).await;
-    teacher.until("ada's profile", |m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == ada_id && participant.display_name == "Ada" && participant.privacy.is_some())).await;
+    // (The teacher has not read Ada's join yet, so the join comes with her profile in it.)
+    teacher.until("ada's profile", |m| matches!(m, ServerMsg::ParticipantJoined { participant } | ServerMsg::ParticipantUpdated { participant } if participant.id == ada_id && participant.display_name == "Ada" && participant.privacy.is_some())).await;
     // Now hidden: Ben is told she left; the teacher still sees her.
     let hidden = PrivacyProfile { hidden_from_pupils: true, ..profile };
     f.store.set_privacy("admin", &school(), &ada_user.id, &hidden).await.unwrap();
@@ -404,4 +438,77 @@ async fn a_stopping_server_ends_the_lesson_with_its_own_reason() {
     assert_eq!(log.lesson.end_reason.as_deref(), Some("server_stopping"));
     assert_eq!(log.sessions.len(), 2, "teacher and Ada (the visitor waited in the lobby)");
     assert!(log.sessions.iter().all(|s| s.left_reason.as_deref() == Some("lesson_ended") && !s.recovered), "{:?}", log.sessions);
+}
+
+/// A classmate who reads nothing while another pupil toggles a hand 3,001 times (sent straight
+/// to the lesson, past any socket budget) is not dropped: the toggles fold into the newest
+/// state, and when they read they get one update with the hand as it is now, not a backlog.
+#[tokio::test]
+async fn a_slow_reader_gets_the_latest_state_not_a_backlog() {
+    let f = fixture(Duration::from_secs(60)).await;
+    let mut teacher = join(&f, "teacher@demo.sch.uk").await;
+    let mut ada = join(&f, "ada@pupils.demo.sch.uk").await;
+    let mut ben = join(&f, "ben@pupils.demo.sch.uk").await;
+    for i in 0..3_001 {
+        send(&f, &ada, ClientMsg::Hand { raised: i % 2 == 0 }).await;
+    }
+    // Ada's next request is answered after every toggle was handled.
+    send(&f, &ada, ClientMsg::Unpublish { stream_id: StreamId::parse("nope").unwrap() }).await;
+    ada.until("unknown_stream", |m| matches!(m, ServerMsg::Error { code: ErrorCode::UnknownStream, .. })).await;
+    let ada_id = ada.id.clone();
+    let hands = |msgs: &[ServerMsg]| -> Vec<bool> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                ServerMsg::ParticipantUpdated { participant } if participant.id == ada_id => Some(participant.hand_raised),
+                _ => None,
+            })
+            .collect()
+    };
+    let seen = ben.queued();
+    assert_eq!(hands(&seen), vec![true], "ben gets the newest hand once: {seen:?}");
+    assert!(!seen.iter().any(|m| matches!(m, ServerMsg::Removed { .. })));
+    // Ben is still in the lesson: the teacher never heard that he left, and he is served.
+    send(&f, &ben, ClientMsg::Hand { raised: true }).await;
+    let ben_id = ben.id.clone();
+    let someone_left = std::cell::Cell::new(false);
+    teacher
+        .until("ben's hand", |m| {
+            someone_left.set(someone_left.get() || matches!(m, ServerMsg::ParticipantLeft { .. }));
+            matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == ben_id && participant.hand_raised)
+        })
+        .await;
+    assert!(!someone_left.get(), "nobody was dropped");
+}
+
+/// A participant the socket reports as flooding is removed with `too_many_messages`, the
+/// others hear they left, the log records the removal, and they may not join again at once.
+#[tokio::test]
+async fn a_flooder_is_removed_logged_and_kept_out_for_a_while() {
+    let f = fixture(Duration::from_secs(60)).await;
+    let mut teacher = join(&f, "teacher@demo.sch.uk").await;
+    let mut ada = join(&f, "ada@pupils.demo.sch.uk").await;
+    saw_join(&mut teacher, &ada).await;
+    let ada_user = user(&f.store, "ada@pupils.demo.sch.uk").await;
+    assert!(f.lesson.send(LessonMsg::Flooding(ada.id.clone())).await);
+    assert_eq!(removed_reason(&ada.closed().await), Some(ErrorCode::TooManyMessages));
+    let ada_id = ada.id.clone();
+    teacher.until("ada left", |m| matches!(m, ServerMsg::ParticipantLeft { participant_id } if *participant_id == ada_id)).await;
+    assert_eq!(try_join(&f, "ada@pupils.demo.sch.uk").await.err(), Some(ErrorCode::RateLimited));
+    // Ben is not affected.
+    join(&f, "ben@pupils.demo.sch.uk").await;
+    let scope = crate::store::log_read::LogScope::School;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let log = f.store.lesson_log(&school(), &scope, &f.lesson.info.id).await.unwrap().expect("logged");
+        let removed = log.events.iter().any(|e| {
+            e.kind == "removed" && e.subject_id.as_deref() == Some(ada_user.id.as_str()) && e.detail.as_deref() == Some("too_many_messages")
+        });
+        let refused = log.events.iter().any(|e| e.kind == "refused" && e.detail.as_deref() == Some("rate_limited"));
+        let left = log.sessions.iter().any(|s| s.left_reason.as_deref() == Some("too_many_messages"));
+        if removed && refused && left {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the log lacks the removal: {:?} {:?}", log.events, log.sessions);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
