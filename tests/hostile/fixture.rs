@@ -7,7 +7,7 @@
 //! server runs under `Server::launch_shared`, which ends it when the test process exits.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use livegate_tests::participant::{live_7a_with_camera, open_and_join, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Conn, Lesson, Participant, Publisher, Server, Subscription};
 use serde_json::{json, Value};
@@ -221,10 +221,21 @@ pub async fn ticket_refused(api: &Api, lesson_id: &str, status: u16, want: &str)
     }
 }
 
-/// Opens a socket, joins with `ticket`, and expects the join refused with `want` and the
-/// socket closed with 1008; returns the socket (to check it got no media).
+/// Opens a socket without a session, joins with `ticket`, and expects the join refused with
+/// `want` and the socket closed with 1008; returns the socket (to check it got no media).
 pub async fn join_refused(server: &Server, label: &str, ticket: &str, want: &str) -> Result<Conn> {
-    let (conn, reply) = open_and_join(server, label, "/ws", ticket, 1).await?;
+    join_refused_on(server, label, ticket, want, &[]).await
+}
+
+/// Like [`join_refused`], on a socket carrying `api`'s session and origin.
+pub async fn join_refused_as(api: &Api, server: &Server, label: &str, ticket: &str, want: &str) -> Result<Conn> {
+    join_refused_on(server, label, ticket, want, &api.ws_headers()).await
+}
+
+/// Like [`join_refused`], with these upgrade headers (a cookie, an origin, or none).
+pub async fn join_refused_on(server: &Server, label: &str, ticket: &str, want: &str, headers: &[(String, String)]) -> Result<Conn> {
+    let conn = Conn::connect_with(&server.ws_url("/ws"), label, headers).await?;
+    let (conn, reply) = join_on(conn, ticket, 1).await?;
     ensure!(msg_type(&reply) == "error" && code(&reply) == want, "{label}: want error {want}, got {reply}");
     let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
     ensure!(closed.code == Some(1008), "{label}: want close 1008, got {closed:?}");

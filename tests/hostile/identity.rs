@@ -4,7 +4,7 @@
 
 use crate::fixture::*;
 use anyhow::{bail, ensure, Result};
-use livegate_tests::participant::{open_and_join, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{open_and_join_as, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{seed, Api, Conn, Participant};
 use serde_json::{json, Value};
@@ -34,9 +34,10 @@ fn reused_ticket_is_ticket_invalid() {
     shared_case("reused_ticket_is_ticket_invalid", |s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
-        let (first, reply) = open_and_join(&s.server, "first", "/ws", &ticket.ticket, 1).await?;
+        let (first, reply) = open_and_join_as(&api, &s.server, "first", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "first use: {reply}");
-        let second = join_refused(&s.server, "replayer", &ticket.ticket, "ticket_invalid").await?;
+        // Replayed by its own holder's session: still spent.
+        let second = join_refused_as(&api, &s.server, "replayer", &ticket.ticket, "ticket_invalid").await?;
         no_media(&second)?;
         // The replay did not replace the first socket.
         first.ping_pong(SIGNAL_TIMEOUT).await?;
@@ -52,9 +53,67 @@ fn expired_ticket_is_ticket_invalid() {
         let ticket = api.must_ticket(&s.lesson.id).await?;
         ensure!(ticket.expires_in_ms == TICKET_SECS * 1000, "expires_in_ms {}", ticket.expires_in_ms);
         tokio::time::sleep(Duration::from_millis(TICKET_SECS * 1000 + 700)).await;
-        join_refused(&s.server, "late", &ticket.ticket, "ticket_invalid").await?;
+        join_refused_as(&api, &s.server, "late", &ticket.ticket, "ticket_invalid").await?;
         s.control_keeps_receiving().await
     });
+}
+
+/// A classmate's ticket in the wrong hands (Eve has no consent of her own): presented with
+/// Eve's session, with no session, with no session and no origin, and with the holder's own
+/// session from another origin, it is `ticket_invalid` each time, Eve receives nothing, and
+/// the ticket is not spent: its holder then joins with it and receives the lesson, and the
+/// log shows the holder, never Eve.
+#[test]
+fn stolen_ticket_seats_nobody_but_its_holder() {
+    shared_case("stolen_ticket_seats_nobody_but_its_holder", |s| async move {
+        let holder = s.signed_in(&s.fresh_pupil().await?).await?;
+        let holder_id = user_id(&holder).await?;
+        let ticket = holder.must_ticket(&s.lesson.id).await?;
+        let eve = s.signed_in(EVE).await?;
+        let eve_id = user_id(&eve).await?;
+        let origin = ("origin".to_owned(), holder.origin().to_owned());
+        let elsewhere = ("origin".to_owned(), holder.origin().replacen("http://", "https://", 1));
+        let holder_cookie = ("cookie".to_owned(), holder.cookie().unwrap_or_default());
+        let thefts = [
+            ("eve's session", eve.ws_headers()),
+            ("no session", vec![origin.clone()]),
+            ("no session, no origin", vec![]),
+            ("the holder's session from another origin", vec![holder_cookie, elsewhere]),
+        ];
+        let mut thieves = Vec::new();
+        for (label, headers) in thefts {
+            thieves.push(join_refused_on(&s.server, label, &ticket.ticket, "ticket_invalid", &headers).await?);
+        }
+        let (conn, reply) = open_and_join_as(&holder, &s.server, "holder", "/ws", &ticket.ticket, 1).await?;
+        ensure!(msg_type(&reply) == "joined", "the holder with the same ticket: {reply}");
+        let teacher = s.lesson.teacher.id.clone();
+        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        for thief in &thieves {
+            no_media(thief)?;
+        }
+        // The log seats the holder (written by the lesson's writer, so wait for it) and never Eve.
+        let path = format!("/api/log/lessons/{}", s.lesson.id);
+        let mut log = Value::Null;
+        for _ in 0..50 {
+            log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
+            if log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(holder_id))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seated = |id: &str| log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(id)));
+        ensure!(seated(&holder_id), "the holder is not in the log: {}", log["sessions"]);
+        let about_eve = log["events"].as_array().into_iter().flatten().filter(|e| e["subject_id"] == json!(eve_id) && e["kind"] != "refused").count();
+        ensure!(!seated(&eve_id) && about_eve == 0, "the log seats Eve: {} {}", log["sessions"], log["events"]);
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A signed-in client's user id.
+async fn user_id(api: &Api) -> Result<String> {
+    let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;
+    me["user"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no user id: {me}"))
 }
 
 #[test]
@@ -220,7 +279,7 @@ async fn every_message(s: &Shared, email: &str, ticket_code: &str) -> Result<()>
     }
     // Nor can they guess one.
     let guess = format!("{:032x}", rand::random::<u128>());
-    join_refused(&s.server, email, &guess, "ticket_invalid").await?;
+    join_refused_as(&api, &s.server, email, &guess, "ticket_invalid").await?;
     Ok(())
 }
 
@@ -323,7 +382,7 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
         // them past the lobby is refused until the teacher admits them (never, here).
         let api = s.signed_in(VISITOR).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
-        let conn = Conn::connect(&s.server.ws_url(&ticket.ws_path), "visitor").await?;
+        let conn = Conn::connect_with(&s.server.ws_url(&ticket.ws_path), "visitor", &api.ws_headers()).await?;
         conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
         let (_, reply) = conn.wait_for(0, SIGNAL_TIMEOUT, "`lobby`", |m| matches!(msg_type(m), "lobby" | "joined" | "error")).await?;
         ensure!(msg_type(&reply) == "lobby", "visitor: want `lobby`, got {reply}");

@@ -230,18 +230,21 @@ pub async fn get_lesson(
     Ok(Json(serde_json::json!({"lesson": summary})))
 }
 
-/// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket.
+/// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket, bound
+/// to the caller's session and to the `Origin` that asked for it.
 pub async fn ticket(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.shutdown.check()?;
     let lesson = visible_lesson(&app, &user, &id)?;
     match super::admit(&app, &user, &lesson, "ticket").await? {
         Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
-            let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone());
+            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone(), origin);
             Ok(Json(serde_json::json!({
                 "ticket": ticket,
                 "expires_in_ms": app.tickets.lifetime().as_millis() as u64,

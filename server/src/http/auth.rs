@@ -10,7 +10,10 @@
 //!
 //! A join ticket is a random 128-bit token for one user and one lesson, valid for 30 seconds
 //! and usable once: the WebSocket presents it in its first message, so no long-lived
-//! credential ever appears in a URL. Tickets stay in memory: a lesson lives on one node.
+//! credential ever appears in a URL. It is bound to its holder: only a socket whose upgrade
+//! carries the session of the user it was issued to, and the `Origin` of the request that
+//! asked for it, can spend it, so a ticket that leaks (a shared screen, a proxy log, a
+//! classmate's console) seats nobody else. Tickets stay in memory: a lesson lives on one node.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -357,7 +360,17 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
 struct Ticket {
     user: UserId,
     lesson: LessonId,
+    /// The `Origin` header of the ticket request (`None` for a client that sent none).
+    origin: Option<String>,
     expires: Instant,
+}
+
+/// Who presents a ticket: the user of the socket's session cookie, if any, and the `Origin`
+/// header of its upgrade request, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Presenter<'a> {
+    pub user: Option<&'a UserId>,
+    pub origin: Option<&'a str>,
 }
 
 /// Outstanding join tickets.
@@ -383,20 +396,32 @@ impl Tickets {
         self.lifetime
     }
 
-    /// Issues a ticket for this user and lesson.
-    pub fn issue(&self, user: UserId, lesson: LessonId) -> String {
+    /// Issues a ticket for this user and lesson, asked for from `origin`.
+    pub fn issue(&self, user: UserId, lesson: LessonId, origin: Option<&str>) -> String {
         let token = random_token(16);
         let now = Instant::now();
         let mut map = self.map.lock().expect("tickets lock");
         map.retain(|_, t| t.expires > now);
-        map.insert(token.clone(), Ticket { user, lesson, expires: now + self.lifetime });
+        let origin = origin.map(str::to_owned);
+        map.insert(token.clone(), Ticket { user, lesson, origin, expires: now + self.lifetime });
         token
     }
 
-    /// Uses a ticket up: the user and lesson it was for, if it was valid.
-    pub fn redeem(&self, token: &str) -> Option<(UserId, LessonId)> {
-        let ticket = self.map.lock().expect("tickets lock").remove(token)?;
-        (ticket.expires > Instant::now()).then_some((ticket.user, ticket.lesson))
+    /// Uses a ticket up: the user and lesson it was for, if it is valid and the presenter is
+    /// its holder (the session of the user it was issued to, from the origin that asked for
+    /// it). A ticket presented by anyone else is left as it was, so a thief cannot spend it
+    /// for its holder.
+    pub fn redeem(&self, token: &str, by: Presenter<'_>) -> Option<(UserId, LessonId)> {
+        let mut map = self.map.lock().expect("tickets lock");
+        let ticket = map.get(token)?;
+        if ticket.expires <= Instant::now() {
+            map.remove(token);
+            return None;
+        }
+        if by.user != Some(&ticket.user) || by.origin != ticket.origin.as_deref() {
+            return None;
+        }
+        map.remove(token).map(|t| (t.user, t.lesson))
     }
 }
 
@@ -423,10 +448,34 @@ mod tests {
         let t = Tickets::default();
         let user = UserId::generate();
         let lesson = LessonId::generate();
-        let token = t.issue(user.clone(), lesson.clone());
-        assert_eq!(t.redeem(&token), Some((user, lesson)));
-        assert_eq!(t.redeem(&token), None);
-        assert_eq!(t.redeem("forged"), None);
+        let token = t.issue(user.clone(), lesson.clone(), None);
+        let holder = Presenter { user: Some(&user), origin: None };
+        assert_eq!(t.redeem(&token, holder), Some((user.clone(), lesson)));
+        assert_eq!(t.redeem(&token, holder), None);
+        assert_eq!(t.redeem("forged", holder), None);
+    }
+
+    /// Only the session of the user a ticket was issued to, from the origin that asked for
+    /// it, can spend it; anyone else's attempt leaves it for its holder.
+    #[test]
+    fn tickets_are_bound_to_their_holder_and_origin() {
+        let t = Tickets::default();
+        let (user, thief, lesson) = (UserId::generate(), UserId::generate(), LessonId::generate());
+        let origin = "https://school.example";
+        let token = t.issue(user.clone(), lesson.clone(), Some(origin));
+        for by in [
+            Presenter { user: Some(&thief), origin: Some(origin) },
+            Presenter { user: None, origin: Some(origin) },
+            Presenter { user: Some(&user), origin: Some("http://school.example") },
+            Presenter { user: Some(&user), origin: None },
+        ] {
+            assert_eq!(t.redeem(&token, by), None, "{by:?}");
+        }
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: Some(origin) }), Some((user.clone(), lesson.clone())));
+        // A ticket asked for without an Origin (not a browser) is redeemed without one.
+        let token = t.issue(user.clone(), lesson.clone(), None);
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: Some(origin) }), None);
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: None }), Some((user, lesson)));
     }
 
     #[tokio::test]
