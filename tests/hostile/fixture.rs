@@ -106,13 +106,21 @@ impl Shared {
     /// A new pupil of 7a with current consent and the demo pupil password: admitted like Ada,
     /// but nobody else's account, so parallel cases never replace each other's sockets.
     pub async fn fresh_pupil(&self) -> Result<String> {
+        self.fresh_pupil_of_7a(true).await
+    }
+
+    /// A new pupil of 7a, with current consent or none (refused like Eve, but nobody else's
+    /// account, so a case that exhausts their budgets disturbs no other case).
+    pub async fn fresh_pupil_of_7a(&self, consented: bool) -> Result<String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let email = format!("hostile{n}-{:08x}@pupils.demo.sch.uk", rand::random::<u32>());
         let id = self.admin_call(reqwest::Method::POST, "/api/admin/users", json!({"email": email, "display_name": format!("Hostile {n}"), "role": "pupil"})).await?;
         let id = id["user"]["id"].as_str().ok_or_else(|| anyhow!("no user id: {id}"))?.to_string();
         self.admin_call(reqwest::Method::POST, "/api/admin/classes/7a/members", json!({"user_id": id, "as": "pupil"})).await?;
-        let consent = json!({"pupil_signed": true, "parent_name": "A Parent", "signed_on": now_ms(), "method": "paper", "conduct_version": self.conduct_version});
-        self.admin_call(reqwest::Method::POST, &format!("/api/admin/pupils/{id}/consents"), consent).await?;
+        if consented {
+            let consent = json!({"pupil_signed": true, "parent_name": "A Parent", "signed_on": now_ms(), "method": "paper", "conduct_version": self.conduct_version});
+            self.admin_call(reqwest::Method::POST, &format!("/api/admin/pupils/{id}/consents"), consent).await?;
+        }
         let link = self.admin_call(reqwest::Method::POST, &format!("/api/admin/users/{id}/invite"), Value::Null).await?;
         let url = link["link"]["url"].as_str().ok_or_else(|| anyhow!("no link: {link}"))?;
         let token = url.split("token=").nth(1).ok_or_else(|| anyhow!("no token in {url}"))?;

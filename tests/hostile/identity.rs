@@ -110,6 +110,48 @@ fn stolen_ticket_seats_nobody_but_its_holder() {
     });
 }
 
+/// A pupil without consent asks for 300 tickets, 30 at a time: past their budget the answer is
+/// `rate_limited` (429) without running the gate, every gate refusal that did run is one
+/// `refused` event in the log carrying their count (not 300 events), and a classmate asking
+/// right after gets a ticket, joins and receives the lesson.
+#[test]
+fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
+    shared_case("refused_pupils_ticket_flood_is_rate_limited_and_logged_once", |s| async move {
+        let flooder = s.signed_in(&s.fresh_pupil_of_7a(false).await?).await?;
+        let flooder_id = user_id(&flooder).await?;
+        let classmate = s.signed_in(&s.fresh_pupil().await?).await?;
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            let batch = (0..30).map(|_| flooder.ticket(&s.lesson.id));
+            for answer in futures_util::future::join_all(batch).await {
+                answers.push(answer?.err().map(|e| (e.status, e.code)));
+            }
+        }
+        let refused = answers.iter().filter(|a| *a == &Some((403, "consent_missing".to_owned()))).count();
+        let limited = answers.iter().filter(|a| *a == &Some((429, "rate_limited".to_owned()))).count();
+        ensure!(refused + limited == 300, "other answers: {:?}", answers.iter().filter(|a| a.as_ref().is_none_or(|(s, _)| *s != 403 && *s != 429)).collect::<Vec<_>>());
+        // The burst of 10 and what refilled meanwhile (one a second).
+        ensure!((10..=40).contains(&refused), "{refused} requests ran the gate");
+        let ticket = classmate.must_ticket(&s.lesson.id).await?;
+        let (conn, reply) = open_and_join_as(&classmate, &s.server, "classmate", "/ws", &ticket.ticket, 1).await?;
+        ensure!(msg_type(&reply) == "joined", "the classmate: {reply}");
+        let teacher = s.lesson.teacher.id.clone();
+        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        let path = format!("/api/log/lessons/{}", s.lesson.id);
+        let log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
+        let about: Vec<(String, String, i64)> = log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["subject_id"] == json!(flooder_id))
+            .map(|e| (e["kind"].as_str().unwrap_or("").to_owned(), e["detail"].as_str().unwrap_or("").to_owned(), e["count"].as_i64().unwrap_or(0)))
+            .collect();
+        ensure!(about == vec![("refused".to_owned(), "consent_missing".to_owned(), refused as i64)], "the log: {about:?}");
+        s.control_keeps_receiving().await
+    });
+}
+
 /// A signed-in client's user id.
 async fn user_id(api: &Api) -> Result<String> {
     let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;

@@ -230,26 +230,38 @@ pub async fn get_lesson(
     Ok(Json(serde_json::json!({"lesson": summary})))
 }
 
+/// A join ticket as the client receives it.
+#[derive(Serialize)]
+struct TicketBody {
+    ticket: String,
+    expires_in_ms: u64,
+    ws_path: &'static str,
+}
+
 /// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket, bound
-/// to the caller's session and to the `Origin` that asked for it.
+/// to the caller's session and to the `Origin` that asked for it. A person asking more often
+/// than their budget allows is `rate_limited` before the gate runs.
 pub async fn ticket(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     app.shutdown.check()?;
     let lesson = visible_lesson(&app, &user, &id)?;
+    if let Err(wait) = app.tickets.allow_request(&user.id) {
+        tracing::debug!(user = %user.id, "ticket request over budget");
+        let mut res = ApiError(ErrorCode::RateLimited).into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+        return Ok(res);
+    }
     match super::admit(&app, &user, &lesson, "ticket").await? {
         Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
             let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone(), origin);
-            Ok(Json(serde_json::json!({
-                "ticket": ticket,
-                "expires_in_ms": app.tickets.lifetime().as_millis() as u64,
-                "ws_path": "/ws",
-            })))
+            let body = TicketBody { ticket, expires_in_ms: app.tickets.lifetime().as_millis() as u64, ws_path: "/ws" };
+            Ok(Json(body).into_response())
         }
     }
 }

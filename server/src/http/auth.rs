@@ -373,10 +373,16 @@ pub struct Presenter<'a> {
     pub origin: Option<&'a str>,
 }
 
-/// Outstanding join tickets.
+/// Ticket requests a person may make at once, and then per second: a browser asks for one per
+/// join and one per reconnection (backing off to one every 8 s).
+pub const TICKET_BURST: u32 = 10;
+pub const TICKETS_PER_SECOND: f64 = 1.0;
+
+/// Outstanding join tickets, and each person's budget for asking for them.
 pub struct Tickets {
     map: Mutex<HashMap<String, Ticket>>,
     lifetime: Duration,
+    requests: super::budget::Budget<UserId>,
 }
 
 impl Default for Tickets {
@@ -388,7 +394,14 @@ impl Default for Tickets {
 impl Tickets {
     /// No tickets yet; each one issued stays valid for `lifetime`.
     pub fn with_lifetime(lifetime: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), lifetime }
+        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(TICKET_BURST, TICKETS_PER_SECOND) }
+    }
+
+    /// Takes one ticket request from this person's budget: `Err` with how long to wait when
+    /// they have asked too often (answered `rate_limited` before the admission gate runs, so a
+    /// loop of requests neither runs the gate nor writes the log each time).
+    pub fn allow_request(&self, user: &UserId) -> Result<(), Duration> {
+        self.requests.take(user, Instant::now())
     }
 
     /// How long a ticket stays valid.

@@ -223,3 +223,55 @@ async fn cross_site_websocket_upgrade_is_refused() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(code(&serde_json::from_slice(&body).unwrap()), "cross_site");
 }
+
+/// A refused pupil asking for tickets in a loop: past the budget every answer is
+/// `rate_limited` with a `Retry-After`, without running the gate; the refusals that did run
+/// are one log event with their count and one audit entry; a classmate asking meanwhile meets
+/// the gate as usual.
+#[tokio::test]
+async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
+    let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
+    let (_, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/lessons/{lesson}/ticket");
+    let (mut refused, mut limited) = (0, 0);
+    for _ in 0..300 {
+        let req = Request::post(&path).header("cookie", &owen).body(Body::empty()).unwrap();
+        let res = router(app.clone()).oneshot(req).await.unwrap();
+        let (status, retry) = (res.status(), res.headers().get("retry-after").cloned());
+        let body: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        match (status, code(&body)) {
+            (StatusCode::FORBIDDEN, "not_on_roster") => refused += 1,
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited") => {
+                assert!(retry.is_some_and(|r| r.to_str().unwrap().parse::<u64>().unwrap() >= 1), "Retry-After");
+                limited += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The burst, and what refilled while the loop ran (a second or two on a loaded machine).
+    assert!((auth::TICKET_BURST as usize..=auth::TICKET_BURST as usize + 20).contains(&refused), "{refused} gate runs");
+    assert_eq!(limited, 300 - refused);
+    let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the classmate meets the gate");
+    let owen_id = app.store.user_by_email(&crate::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
+    let lesson = LessonId::parse(&lesson).unwrap();
+    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        // The lesson's own row is written by its task; the refusals were written at once.
+        if let Some(log) = app.store.lesson_log(&school, &crate::store::LogScope::School, &lesson).await.unwrap() {
+            events = log.events.into_iter().filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str())).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let got: Vec<(&str, Option<&str>, i64)> = events.iter().map(|e| (e.kind.as_str(), e.detail.as_deref(), e.count)).collect();
+    assert_eq!(got, vec![("refused", Some("not_on_roster"), refused as i64)]);
+    let audited = app.store.audit_entries(&school, 100_000).await.unwrap();
+    let owens = audited.iter().filter(|e| e.action == "admission.refuse" && e.detail.contains(owen_id.as_str())).count();
+    assert_eq!(owens, 1, "one audit entry for the run");
+}
