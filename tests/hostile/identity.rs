@@ -152,6 +152,72 @@ fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
     });
 }
 
+/// A loopback address of its own for one case's client (any 127.0.0.0/8 address reaches the
+/// server), so the sign-in limits of parallel cases never meet.
+fn loopback() -> std::net::IpAddr {
+    std::net::IpAddr::from([127, rand::random::<u8>().max(1), rand::random::<u8>(), rand::random::<u8>().clamp(2, 254)])
+}
+
+/// A stranger on the owner's school network sends 50 wrong passwords for the owner's account:
+/// five are checked, then that address is held for the account (`too_many_attempts`, the right
+/// password included), and a second stranger address is held after one guess. The owner still
+/// signs in from home, and on their own laptop on that same network (a known device since its
+/// last sign-in), then gets a ticket, joins and receives the lesson.
+#[test]
+fn strangers_wrong_passwords_do_not_lock_out_the_owner() {
+    shared_case("strangers_wrong_passwords_do_not_lock_out_the_owner", |s| async move {
+        let owner = s.fresh_pupil().await?;
+        let base = s.server.http_base.as_str();
+        let (school, elsewhere, home) = (loopback(), loopback(), loopback());
+        let laptop = Api::from_address(base, Some(school));
+        laptop.sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        let stranger = Api::from_address(base, Some(school));
+        let attempt = |api: &Api, password: String| {
+            let (api, body) = (api.clone(), json!({"email": owner, "password": password}));
+            async move { api.request(reqwest::Method::POST, "/api/session", Some(body)).await }
+        };
+        let (mut checked, mut held) = (0, 0);
+        for i in 0..50 {
+            match Api::check_code(attempt(&stranger, format!("guess-{i}")).await?) {
+                (401, code) if code == "bad_credentials" => checked += 1,
+                (429, code) if code == "too_many_attempts" => held += 1,
+                other => bail!("guess {i}: {other:?}"),
+            }
+        }
+        ensure!((checked, held) == (5, 45), "{checked} guesses checked, {held} held");
+        refused("the stranger's right password", attempt(&stranger, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
+        let second = Api::from_address(base, Some(elsewhere));
+        refused("a second stranger's guess", attempt(&second, "guess".into()).await?, 401, "bad_credentials")?;
+        refused("then the second stranger", attempt(&second, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
+        Api::from_address(base, Some(home)).sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        laptop.sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        let pupil = Participant::join_with(&s.server, laptop, &owner, &s.lesson.id).await?;
+        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A class signs in together from one school address: 300 sign-ins with the right passwords
+/// sent at once (six pupils, fifty times each) all get in. They queue for the server's few
+/// hashing permits, so the server never runs more Argon2 hashes at once than it has permits.
+#[test]
+fn a_class_signing_in_at_once_from_one_address_all_get_in() {
+    shared_case("a_class_signing_in_at_once_from_one_address_all_get_in", |s| async move {
+        let school = loopback();
+        let pupils = [seed::ADA, seed::BEN, seed::CARA, seed::DEV, seed::OWEN, seed::ZOE];
+        let tries = (0..300).map(|i| {
+            let api = Api::from_address(&s.server.http_base, Some(school)).with_timeout(Duration::from_secs(28));
+            let body = json!({"email": pupils[i % pupils.len()], "password": seed::PUPIL_PASSWORD});
+            async move { api.request(reqwest::Method::POST, "/api/session", Some(body)).await.map(Api::check_code) }
+        });
+        let answers = futures_util::future::join_all(tries).await;
+        let refused: Vec<_> = answers.into_iter().filter(|a| !matches!(a, Ok((200, _)))).collect();
+        ensure!(refused.is_empty(), "{} of 300 refused: {:?}", refused.len(), refused.iter().take(5).collect::<Vec<_>>());
+        s.control_keeps_receiving().await
+    });
+}
+
 /// A signed-in client's user id.
 async fn user_id(api: &Api) -> Result<String> {
     let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;

@@ -38,6 +38,18 @@ pub struct Api {
     base: String,
     /// The session cookie (and any other) the server set, for the WebSocket upgrade too.
     jar: std::sync::Arc<reqwest::cookie::Jar>,
+    /// The address its connections leave from (`None`: the system's choice).
+    local: Option<std::net::IpAddr>,
+}
+
+fn client(jar: &std::sync::Arc<reqwest::cookie::Jar>, local: Option<std::net::IpAddr>, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .local_address(local)
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .expect("building reqwest client")
 }
 
 impl Api {
@@ -53,14 +65,13 @@ impl Api {
     /// on 127.0.0.1), so a test can be several client addresses.
     pub fn from_address(base: &str, local: Option<std::net::IpAddr>) -> Api {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .local_address(local)
-            .timeout(Duration::from_secs(10))
-            .no_proxy()
-            .build()
-            .expect("building reqwest client");
-        Api { client, base: base.trim_end_matches('/').to_string(), jar }
+        Api { client: client(&jar, local, Duration::from_secs(10)), base: base.trim_end_matches('/').to_string(), jar, local }
+    }
+
+    /// The same client with another timeout for each request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Api {
+        self.client = client(&self.jar, self.local, timeout);
+        self
     }
 
     /// The origin this client speaks for, as a browser on the server's page would send it.
@@ -133,6 +144,12 @@ impl Api {
             .unwrap_or("<missing error.message>")
             .to_string();
         Err(HttpError { status, code, message, body })
+    }
+
+    /// A response's status and its `error.code` ("" on success), for matching.
+    pub fn check_code((status, body): (u16, Value)) -> (u16, String) {
+        let code = Api::check(status, body).err().map(|e| e.code).unwrap_or_default();
+        (status, code)
     }
 
     /// `POST /api/session`; returns the `user` object.

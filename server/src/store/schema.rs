@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
     (3, super::recordings::MIGRATION),
     (4, super::log::MIGRATION),
     (5, super::log::REPEATS_MIGRATION),
+    (6, super::accounts::DEVICES_MIGRATION),
 ];
 
 const V1: &[&str] = &[
