@@ -275,3 +275,59 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
     let owens = audited.iter().filter(|e| e.action == "admission.refuse" && e.detail.contains(owen_id.as_str())).count();
     assert_eq!(owens, 1, "one audit entry for the run");
 }
+
+/// A teacher reads the attendance (and so the name) of pupils of the classes they teach, and
+/// of people in their own lessons' logs; any other user of the school, pupil or staff, is
+/// `not_found` exactly as an unknown id, with no name in the answer. Leaders read anyone's.
+#[tokio::test]
+async fn teachers_read_only_their_own_pupils_attendance() {
+    let app = app().await;
+    let uid = |email: &'static str| {
+        let store = app.store.clone();
+        async move { store.user_by_email(&crate::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+    };
+    let (ada, zoe, owen, admin) = (uid("ada@pupils.demo.sch.uk").await, uid("zoe@pupils.demo.sch.uk").await, uid("owen@pupils.demo.sch.uk").await, uid("admin@demo.sch.uk").await);
+    let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
+    let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
+    let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+    let read = |cookie: &str, who: &crate::ids::UserId| {
+        let (app, cookie, path) = (app.clone(), cookie.to_owned(), format!("/api/log/pupils/{who}/attendance"));
+        async move { call(&app, Method::GET, &path, Some(&cookie), "").await }
+    };
+    for who in [&ada, &owen, &admin] {
+        let (status, body) = read(&history, who).await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "teacher2 reads {who}");
+        assert!(body.get("pupil").is_none(), "{body}");
+    }
+    let (status, body) = read(&history, &zoe).await;
+    assert_eq!((status, body["pupil"]["display_name"].as_str().is_some()), (StatusCode::OK, true), "{body}");
+    assert_eq!(read(&science, &ada).await.0, StatusCode::OK);
+    // Owen, on no roster of teacher2's, was refused from teacher2's lesson: he is in its log.
+    let lesson = LessonId::generate();
+    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let start = crate::store::log::NewLesson {
+        id: lesson.clone(),
+        school: school.clone(),
+        class: ClassId::parse("8b").unwrap(),
+        class_name: "8B History".into(),
+        started_by: uid("teacher2@demo.sch.uk").await,
+        recording_id: None,
+        scheduled: None,
+        at: 1_800_000_000_000,
+    };
+    app.store.log_lesson_start(&start).await.unwrap();
+    let refused = crate::store::log::NewEvent {
+        lesson,
+        school,
+        at: 1_800_000_001_000,
+        kind: crate::store::log::EventKind::Refused,
+        actor: None,
+        subject: Some(owen.clone()),
+        detail: Some("not_on_roster".into()),
+    };
+    app.store.log_event(&refused).await.unwrap();
+    assert_eq!(read(&history, &owen).await.0, StatusCode::OK, "someone in their own lesson's log");
+    for who in [&ada, &owen, &admin, &zoe] {
+        assert_eq!(read(&leader, who).await.0, StatusCode::OK, "the leader reads {who}");
+    }
+}
