@@ -70,7 +70,7 @@ async fn five_failures_hold_the_guessing_address_not_the_owner() {
     let (status, _, _) = attempt(&app, "198.51.100.2", ada, "demo-pupil").await;
     assert_eq!(status, StatusCode::OK, "from an address that has not failed");
     let body = json!({"email": ada, "password": "demo-pupil"});
-    let (status, _, _) = send(&app, Method::POST, "/api/session", "203.0.113.1", &[("cookie", &device)], body).await;
+    let (status, _, _) = send(&app, Method::POST, "/api/session", "203.0.113.1", &[("cookie", device.as_str())], body).await;
     assert_eq!(status, StatusCode::OK, "her own browser at the guessing address");
     // Another account from the first address is unaffected.
     let (status, headers, _) = attempt(&app, "203.0.113.1", "ben@pupils.demo.sch.uk", "demo-pupil").await;

@@ -97,7 +97,7 @@ pub async fn sign_in(
     let session = app.sessions.cookie(&token, secure);
     let known = limits.remember_device(&app.store, device, &user.email, now_ms()).await?;
     tracing::info!(user = %user.id, ?method, "signed in");
-    let cookies = [(header::SET_COOKIE, session), (header::SET_COOKIE, device_cookie(&known, secure))];
+    let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, device_cookie(&known, secure))]);
     Ok((cookies, Json(SignedIn { user: UserView::of(&user) })).into_response())
 }
 

@@ -331,22 +331,22 @@ impl SignInLimits {
         let (per_email, window) = (self.per_email as usize, self.window_ms);
         // When a bucket whose failures are `times` (newest first) is back under `limit`.
         let reopens = |times: &[i64], limit: usize| (times.len() >= limit).then(|| times[limit - 1] + window);
-        let failures = |b: &str, limit: usize| store.recent_failures(b, since, limit as i64);
         let wait = |open_at: Option<i64>| open_at.filter(|t| *t > now).map(|t| Duration::from_millis((t - now) as u64));
         if let Some(device) = &attempt.device {
             if store.known_device(device, now - DEVICE_LIFETIME_MS).await? {
-                let open_at = reopens(&failures(device, per_email).await?, per_email);
-                return Ok(Check { known_device: true, wait: wait(open_at) });
+                let own = store.recent_failures(device, since, per_email as i64).await?;
+                return Ok(Check { known_device: true, wait: wait(reopens(&own, per_email)) });
             }
         }
-        let mut open_at = reopens(&failures(&attempt.address, self.per_address as usize).await?, self.per_address as usize);
+        let per_address = self.per_address as usize;
+        let mut open_at = reopens(&store.recent_failures(&attempt.address, since, per_address as i64).await?, per_address);
         if let (Some(pair), Some(email)) = (&attempt.pair, &attempt.email) {
-            let here = failures(pair, per_email).await?;
+            let here = store.recent_failures(pair, since, per_email as i64).await?;
             open_at = open_at.max(reopens(&here, per_email));
             if let Some(newest_here) = here.first() {
                 // Held until the email is back under its limit or this address's last failure
                 // for it has left the window, whichever comes first.
-                let everywhere = reopens(&failures(email, per_email).await?, per_email);
+                let everywhere = reopens(&store.recent_failures(email, since, per_email as i64).await?, per_email);
                 open_at = open_at.max(everywhere.map(|t| t.min(newest_here + window)));
             }
         }
