@@ -88,6 +88,15 @@ where
     runtime().block_on(run_test(name, body))
 }
 
+/// Like [`own_case`], for a case that must queue a lot of work (given `limit` instead of the
+/// usual 30 s, so a loaded machine does not fail it).
+pub fn own_case_within<Fut>(name: &str, limit: Duration, body: Fut)
+where
+    Fut: Future<Output = Result<()>>,
+{
+    runtime().block_on(livegate_tests::run_test_within(name, limit, body))
+}
+
 impl Shared {
     async fn start() -> Result<Shared> {
         let env = [("LIVEGATE_TICKET_LIFETIME_SECS".to_string(), TICKET_SECS.to_string())];

@@ -78,8 +78,9 @@ impl Conn {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = url.into_client_request().with_context(|| format!("{label}: WebSocket request for {url}"))?;
         for (name, value) in headers {
+            let value = value.parse().with_context(|| format!("header value for {name}"))?;
             let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse().with_context(|| format!("header {name}"))?;
-            req.headers_mut().append(name, value.parse().with_context(|| format!("header value for {name}"))?);
+            req.headers_mut().append(name, value);
         }
         let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
             .await
