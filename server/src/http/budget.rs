@@ -59,3 +59,43 @@ impl<K: Hash + Eq + Clone> Budget<K> {
         (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_refill_rate() {
+        let budget = Budget::new(3, 2.0);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(budget.take(&"eve", t0), Ok(()), "request {i} of the burst");
+        }
+        assert_eq!(budget.take(&"eve", t0), Err(Duration::from_millis(500)), "one more in half a second");
+        assert_eq!(budget.take(&"ada", t0), Ok(()), "each person has their own");
+        assert_eq!(budget.take(&"eve", t0 + Duration::from_millis(500)), Ok(()));
+        assert!(budget.take(&"eve", t0 + Duration::from_millis(600)).is_err());
+        // Idle long enough, the bucket is full again, never fuller.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(budget.take(&"eve", later), Ok(()));
+        }
+        assert!(budget.take(&"eve", later).is_err());
+    }
+
+    #[test]
+    fn the_map_stays_bounded() {
+        let budget = Budget::new(2, 1.0);
+        let t0 = Instant::now();
+        for key in 0..MAX_PEOPLE {
+            budget.take(&key, t0).unwrap();
+        }
+        // Everyone is mid-bucket: a newcomer is served without a bucket rather than growing the map.
+        assert_eq!(budget.take(&MAX_PEOPLE, t0), Ok(()));
+        assert_eq!(budget.buckets.lock().unwrap().len(), MAX_PEOPLE);
+        // Once their buckets have refilled, idle people make room.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(budget.take(&(MAX_PEOPLE + 1), later), Ok(()));
+        assert_eq!(budget.buckets.lock().unwrap().len(), 1);
+    }
+}
