@@ -194,9 +194,12 @@ pub struct AccountsConfig {
     pub session_idle_minutes: u64,
     /// A session ends this long after sign-in, used or not (hours).
     pub session_lifetime_hours: u64,
-    /// Failed sign-ins for one email address within the window before it is locked.
+    /// Failed sign-ins for one email within the window before it is held: from one client
+    /// address (for that address), on one known device (for that device), or from anywhere
+    /// (for every address that has failed for it once). See `http::auth::SignInLimits`.
     pub failures_per_email: u32,
-    /// Failed sign-ins from one client address (an IPv6 /64) within the window before it is locked.
+    /// Failed sign-ins from one client address (an IPv6 /64), any email, within the window
+    /// before the address is held.
     pub failures_per_address: u32,
     /// The failure window (minutes).
     pub failure_window_minutes: u64,

@@ -170,7 +170,7 @@ impl ErrorCode {
             LessonNotLive => "This lesson is not live: it has not started or has already ended.",
             TeacherAbsent => "The teacher has not joined yet. Please try again in a moment.",
             RemovedByTeacher => "The teacher removed you from this lesson.",
-            TicketInvalid => "The join ticket is unknown, expired, already used or for another lesson.",
+            TicketInvalid => "The join ticket is unknown, expired, already used, for another lesson, or not issued to this session.",
             TokenInvalid => "This link is unknown, has expired or has already been used. Ask the school for a new one.",
             WeakPassword => "Choose a password of at least 10 and at most 256 characters.",
             NotJoined => "The first message must be a join.",

@@ -29,17 +29,39 @@ pub fn verify(password: &str, stored: &str) -> bool {
 /// thread used (30 sign-ins took the server from 131 to 588 MiB in the soak, BENCHMARKS.md).
 fn permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores)
-    })
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(concurrency()))
+}
+
+/// How many hashes or verifications run at once on this server.
+pub fn concurrency() -> usize {
+    static MOST: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MOST.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// One of the few permits to hash or verify a password. Sign-in holds it across checking its
+/// limits, verifying and counting a failure, so guesses queued behind each other see each
+/// other's failures.
+pub struct Permit {
+    _held: tokio::sync::SemaphorePermit<'static>,
+}
+
+/// Waits for a permit; `None` only if the semaphore was closed (it never is).
+pub async fn permit() -> Option<Permit> {
+    permits().acquire().await.ok().map(|held| Permit { _held: held })
+}
+
+impl Permit {
+    /// Runs `work` (a hash or a verification) on a blocking thread under this permit; `None`
+    /// if the task failed.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        tokio::task::spawn_blocking(work).await.ok()
+    }
 }
 
 /// Runs `work` (a hash or a verification) on a blocking thread once one of the few permits is
 /// free; `None` if the task failed.
 pub async fn run_bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let _permit = permits().acquire().await.ok()?;
-    tokio::task::spawn_blocking(work).await.ok()
+    permit().await?.run(work).await
 }
 
 /// Makes glibc serve every allocation of 4 MiB or more with its own mapping, returned to the system

@@ -7,7 +7,7 @@
 //! server runs under `Server::launch_shared`, which ends it when the test process exits.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use livegate_tests::participant::{live_7a_with_camera, open_and_join, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Conn, Lesson, Participant, Publisher, Server, Subscription};
 use serde_json::{json, Value};
@@ -88,6 +88,15 @@ where
     runtime().block_on(run_test(name, body))
 }
 
+/// Like [`own_case`], for a case that must queue a lot of work (given `limit` instead of the
+/// usual 30 s, so a loaded machine does not fail it).
+pub fn own_case_within<Fut>(name: &str, limit: Duration, body: Fut)
+where
+    Fut: Future<Output = Result<()>>,
+{
+    runtime().block_on(livegate_tests::run_test_within(name, limit, body))
+}
+
 impl Shared {
     async fn start() -> Result<Shared> {
         let env = [("LIVEGATE_TICKET_LIFETIME_SECS".to_string(), TICKET_SECS.to_string())];
@@ -106,13 +115,21 @@ impl Shared {
     /// A new pupil of 7a with current consent and the demo pupil password: admitted like Ada,
     /// but nobody else's account, so parallel cases never replace each other's sockets.
     pub async fn fresh_pupil(&self) -> Result<String> {
+        self.fresh_pupil_of_7a(true).await
+    }
+
+    /// A new pupil of 7a, with current consent or none (refused like Eve, but nobody else's
+    /// account, so a case that exhausts their budgets disturbs no other case).
+    pub async fn fresh_pupil_of_7a(&self, consented: bool) -> Result<String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let email = format!("hostile{n}-{:08x}@pupils.demo.sch.uk", rand::random::<u32>());
         let id = self.admin_call(reqwest::Method::POST, "/api/admin/users", json!({"email": email, "display_name": format!("Hostile {n}"), "role": "pupil"})).await?;
         let id = id["user"]["id"].as_str().ok_or_else(|| anyhow!("no user id: {id}"))?.to_string();
         self.admin_call(reqwest::Method::POST, "/api/admin/classes/7a/members", json!({"user_id": id, "as": "pupil"})).await?;
-        let consent = json!({"pupil_signed": true, "parent_name": "A Parent", "signed_on": now_ms(), "method": "paper", "conduct_version": self.conduct_version});
-        self.admin_call(reqwest::Method::POST, &format!("/api/admin/pupils/{id}/consents"), consent).await?;
+        if consented {
+            let consent = json!({"pupil_signed": true, "parent_name": "A Parent", "signed_on": now_ms(), "method": "paper", "conduct_version": self.conduct_version});
+            self.admin_call(reqwest::Method::POST, &format!("/api/admin/pupils/{id}/consents"), consent).await?;
+        }
         let link = self.admin_call(reqwest::Method::POST, &format!("/api/admin/users/{id}/invite"), Value::Null).await?;
         let url = link["link"]["url"].as_str().ok_or_else(|| anyhow!("no link: {link}"))?;
         let token = url.split("token=").nth(1).ok_or_else(|| anyhow!("no token in {url}"))?;
@@ -221,10 +238,21 @@ pub async fn ticket_refused(api: &Api, lesson_id: &str, status: u16, want: &str)
     }
 }
 
-/// Opens a socket, joins with `ticket`, and expects the join refused with `want` and the
-/// socket closed with 1008; returns the socket (to check it got no media).
+/// Opens a socket without a session, joins with `ticket`, and expects the join refused with
+/// `want` and the socket closed with 1008; returns the socket (to check it got no media).
 pub async fn join_refused(server: &Server, label: &str, ticket: &str, want: &str) -> Result<Conn> {
-    let (conn, reply) = open_and_join(server, label, "/ws", ticket, 1).await?;
+    join_refused_on(server, label, ticket, want, &[]).await
+}
+
+/// Like [`join_refused`], on a socket carrying `api`'s session and origin.
+pub async fn join_refused_as(api: &Api, server: &Server, label: &str, ticket: &str, want: &str) -> Result<Conn> {
+    join_refused_on(server, label, ticket, want, &api.ws_headers()).await
+}
+
+/// Like [`join_refused`], with these upgrade headers (a cookie, an origin, or none).
+pub async fn join_refused_on(server: &Server, label: &str, ticket: &str, want: &str, headers: &[(String, String)]) -> Result<Conn> {
+    let conn = Conn::connect_with(&server.ws_url("/ws"), label, headers).await?;
+    let (conn, reply) = join_on(conn, ticket, 1).await?;
     ensure!(msg_type(&reply) == "error" && code(&reply) == want, "{label}: want error {want}, got {reply}");
     let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
     ensure!(closed.code == Some(1008), "{label}: want close 1008, got {closed:?}");

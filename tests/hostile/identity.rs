@@ -4,9 +4,9 @@
 
 use crate::fixture::*;
 use anyhow::{bail, ensure, Result};
-use livegate_tests::participant::{open_and_join, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{live_7a_with_camera, open_and_join_as, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
-use livegate_tests::{seed, Api, Conn, Participant};
+use livegate_tests::{seed, Api, Conn, Participant, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -34,9 +34,10 @@ fn reused_ticket_is_ticket_invalid() {
     shared_case("reused_ticket_is_ticket_invalid", |s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
-        let (first, reply) = open_and_join(&s.server, "first", "/ws", &ticket.ticket, 1).await?;
+        let (first, reply) = open_and_join_as(&api, &s.server, "first", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "first use: {reply}");
-        let second = join_refused(&s.server, "replayer", &ticket.ticket, "ticket_invalid").await?;
+        // Replayed by its own holder's session: still spent.
+        let second = join_refused_as(&api, &s.server, "replayer", &ticket.ticket, "ticket_invalid").await?;
         no_media(&second)?;
         // The replay did not replace the first socket.
         first.ping_pong(SIGNAL_TIMEOUT).await?;
@@ -52,9 +53,183 @@ fn expired_ticket_is_ticket_invalid() {
         let ticket = api.must_ticket(&s.lesson.id).await?;
         ensure!(ticket.expires_in_ms == TICKET_SECS * 1000, "expires_in_ms {}", ticket.expires_in_ms);
         tokio::time::sleep(Duration::from_millis(TICKET_SECS * 1000 + 700)).await;
-        join_refused(&s.server, "late", &ticket.ticket, "ticket_invalid").await?;
+        join_refused_as(&api, &s.server, "late", &ticket.ticket, "ticket_invalid").await?;
         s.control_keeps_receiving().await
     });
+}
+
+/// A classmate's ticket in the wrong hands (Eve has no consent of her own): presented with
+/// Eve's session, with no session, with no session and no origin, and with the holder's own
+/// session from another origin, it is `ticket_invalid` each time, Eve receives nothing, and
+/// the ticket is not spent: its holder then joins with it and receives the lesson, and the
+/// log shows the holder, never Eve.
+#[test]
+fn stolen_ticket_seats_nobody_but_its_holder() {
+    shared_case("stolen_ticket_seats_nobody_but_its_holder", |s| async move {
+        let holder = s.signed_in(&s.fresh_pupil().await?).await?;
+        let holder_id = user_id(&holder).await?;
+        let ticket = holder.must_ticket(&s.lesson.id).await?;
+        let eve = s.signed_in(EVE).await?;
+        let eve_id = user_id(&eve).await?;
+        let origin = ("origin".to_owned(), holder.origin().to_owned());
+        let elsewhere = ("origin".to_owned(), holder.origin().replacen("http://", "https://", 1));
+        let holder_cookie = ("cookie".to_owned(), holder.cookie().unwrap_or_default());
+        let thefts = [
+            ("eve's session", eve.ws_headers()),
+            ("no session", vec![origin.clone()]),
+            ("no session, no origin", vec![]),
+            ("the holder's session from another origin", vec![holder_cookie, elsewhere]),
+        ];
+        let mut thieves = Vec::new();
+        for (label, headers) in thefts {
+            thieves.push(join_refused_on(&s.server, label, &ticket.ticket, "ticket_invalid", &headers).await?);
+        }
+        let (conn, reply) = open_and_join_as(&holder, &s.server, "holder", "/ws", &ticket.ticket, 1).await?;
+        ensure!(msg_type(&reply) == "joined", "the holder with the same ticket: {reply}");
+        let teacher = s.lesson.teacher.id.clone();
+        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        for thief in &thieves {
+            no_media(thief)?;
+        }
+        // The log seats the holder (written by the lesson's writer, so wait for it) and never Eve.
+        let path = format!("/api/log/lessons/{}", s.lesson.id);
+        let mut log = Value::Null;
+        for _ in 0..50 {
+            log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
+            if log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(holder_id))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seated = |id: &str| log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(id)));
+        ensure!(seated(&holder_id), "the holder is not in the log: {}", log["sessions"]);
+        let about_eve = log["events"].as_array().into_iter().flatten().filter(|e| e["subject_id"] == json!(eve_id) && e["kind"] != "refused").count();
+        ensure!(!seated(&eve_id) && about_eve == 0, "the log seats Eve: {} {}", log["sessions"], log["events"]);
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A pupil without consent asks for 300 tickets, 30 at a time: past their budget the answer is
+/// `rate_limited` (429) without running the gate, every gate refusal that did run is one
+/// `refused` event in the log carrying their count (not 300 events), and a classmate asking
+/// right after gets a ticket, joins and receives the lesson.
+#[test]
+fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
+    shared_case("refused_pupils_ticket_flood_is_rate_limited_and_logged_once", |s| async move {
+        let flooder = s.signed_in(&s.fresh_pupil_of_7a(false).await?).await?;
+        let flooder_id = user_id(&flooder).await?;
+        let classmate = s.signed_in(&s.fresh_pupil().await?).await?;
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            let batch = (0..30).map(|_| flooder.ticket(&s.lesson.id));
+            for answer in futures_util::future::join_all(batch).await {
+                answers.push(answer?.err().map(|e| (e.status, e.code)));
+            }
+        }
+        let refused = answers.iter().filter(|a| *a == &Some((403, "consent_missing".to_owned()))).count();
+        let limited = answers.iter().filter(|a| *a == &Some((429, "rate_limited".to_owned()))).count();
+        ensure!(refused + limited == 300, "other answers: {:?}", answers.iter().filter(|a| a.as_ref().is_none_or(|(s, _)| *s != 403 && *s != 429)).collect::<Vec<_>>());
+        // The burst of 10 and what refilled meanwhile (one a second).
+        ensure!((10..=40).contains(&refused), "{refused} requests ran the gate");
+        let ticket = classmate.must_ticket(&s.lesson.id).await?;
+        let (conn, reply) = open_and_join_as(&classmate, &s.server, "classmate", "/ws", &ticket.ticket, 1).await?;
+        ensure!(msg_type(&reply) == "joined", "the classmate: {reply}");
+        let teacher = s.lesson.teacher.id.clone();
+        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        let path = format!("/api/log/lessons/{}", s.lesson.id);
+        let log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
+        let about: Vec<(String, String, i64)> = log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["subject_id"] == json!(flooder_id))
+            .map(|e| (e["kind"].as_str().unwrap_or("").to_owned(), e["detail"].as_str().unwrap_or("").to_owned(), e["count"].as_i64().unwrap_or(0)))
+            .collect();
+        ensure!(about == vec![("refused".to_owned(), "consent_missing".to_owned(), refused as i64)], "the log: {about:?}");
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A loopback address of its own for one case's client (any 127.0.0.0/8 address reaches the
+/// server), so the sign-in limits of parallel cases never meet.
+fn loopback() -> std::net::IpAddr {
+    std::net::IpAddr::from([127, rand::random::<u8>().max(1), rand::random::<u8>(), rand::random::<u8>().clamp(2, 254)])
+}
+
+/// A stranger on the owner's school network sends 50 wrong passwords for the owner's account:
+/// five are checked, then that address is held for the account (`too_many_attempts`, the right
+/// password included), and a second stranger address is held after one guess. The owner still
+/// signs in from home, and on their own laptop on that same network (a known device since its
+/// last sign-in), then gets a ticket, joins and receives the lesson.
+#[test]
+fn strangers_wrong_passwords_do_not_lock_out_the_owner() {
+    shared_case("strangers_wrong_passwords_do_not_lock_out_the_owner", |s| async move {
+        let owner = s.fresh_pupil().await?;
+        let base = s.server.http_base.as_str();
+        let (school, elsewhere, home) = (loopback(), loopback(), loopback());
+        let laptop = Api::from_address(base, Some(school));
+        laptop.sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        let stranger = Api::from_address(base, Some(school));
+        let attempt = |api: &Api, password: String| {
+            let (api, body) = (api.clone(), json!({"email": owner, "password": password}));
+            async move { api.request(reqwest::Method::POST, "/api/session", Some(body)).await }
+        };
+        let (mut checked, mut held) = (0, 0);
+        for i in 0..50 {
+            match Api::check_code(attempt(&stranger, format!("guess-{i}")).await?) {
+                (401, code) if code == "bad_credentials" => checked += 1,
+                (429, code) if code == "too_many_attempts" => held += 1,
+                other => bail!("guess {i}: {other:?}"),
+            }
+        }
+        ensure!((checked, held) == (5, 45), "{checked} guesses checked, {held} held");
+        refused("the stranger's right password", attempt(&stranger, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
+        let second = Api::from_address(base, Some(elsewhere));
+        refused("a second stranger's guess", attempt(&second, "guess".into()).await?, 401, "bad_credentials")?;
+        refused("then the second stranger", attempt(&second, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
+        Api::from_address(base, Some(home)).sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        laptop.sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        let pupil = Participant::join_with(&s.server, laptop, &owner, &s.lesson.id).await?;
+        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        sub.wait_media(15, 5, Duration::from_secs(12)).await?;
+        s.control_keeps_receiving().await
+    });
+}
+
+/// A class signs in together from one school address: 300 sign-ins with the right passwords
+/// sent at once (six pupils, fifty times each) all get in. They queue for the server's few
+/// hashing permits, so the server never runs more Argon2 hashes at once than it has permits.
+/// (A server of its own: the queue of 300 would hold up the shared server's other cases.)
+#[test]
+fn a_class_signing_in_at_once_from_one_address_all_get_in() {
+    own_case_within("a_class_signing_in_at_once_from_one_address_all_get_in", Duration::from_secs(180), async {
+        let server = Server::start().await?;
+        let school = loopback();
+        let pupils = [seed::ADA, seed::BEN, seed::CARA, seed::DEV, seed::OWEN, seed::ZOE];
+        let started = std::time::Instant::now();
+        let tries = (0..300).map(|i| {
+            let api = Api::from_address(&server.http_base, Some(school)).with_timeout(Duration::from_secs(150));
+            let body = json!({"email": pupils[i % pupils.len()], "password": seed::PUPIL_PASSWORD});
+            async move { api.request(reqwest::Method::POST, "/api/session", Some(body)).await.map(Api::check_code) }
+        });
+        let answers = futures_util::future::join_all(tries).await;
+        let refused: Vec<_> = answers.into_iter().filter(|a| !matches!(a, Ok((200, _)))).collect();
+        ensure!(refused.is_empty(), "{} of 300 refused: {:?}", refused.len(), refused.iter().take(5).collect::<Vec<_>>());
+        eprintln!("300 sign-ins from one address in {:?}", started.elapsed());
+        // The class then joins as usual.
+        let (lesson, _camera) = live_7a_with_camera(&server).await?;
+        pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
+        server.finish();
+        Ok(())
+    });
+}
+
+/// A signed-in client's user id.
+async fn user_id(api: &Api) -> Result<String> {
+    let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;
+    me["user"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no user id: {me}"))
 }
 
 #[test]
@@ -220,7 +395,7 @@ async fn every_message(s: &Shared, email: &str, ticket_code: &str) -> Result<()>
     }
     // Nor can they guess one.
     let guess = format!("{:032x}", rand::random::<u128>());
-    join_refused(&s.server, email, &guess, "ticket_invalid").await?;
+    join_refused_as(&api, &s.server, email, &guess, "ticket_invalid").await?;
     Ok(())
 }
 
@@ -323,7 +498,7 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
         // them past the lobby is refused until the teacher admits them (never, here).
         let api = s.signed_in(VISITOR).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
-        let conn = Conn::connect(&s.server.ws_url(&ticket.ws_path), "visitor").await?;
+        let conn = Conn::connect_with(&s.server.ws_url(&ticket.ws_path), "visitor", &api.ws_headers()).await?;
         conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
         let (_, reply) = conn.wait_for(0, SIGNAL_TIMEOUT, "`lobby`", |m| matches!(msg_type(m), "lobby" | "joined" | "error")).await?;
         ensure!(msg_type(&reply) == "lobby", "visitor: want `lobby`, got {reply}");

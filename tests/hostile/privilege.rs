@@ -6,7 +6,7 @@ use crate::fixture::*;
 use anyhow::{ensure, Result};
 use livegate_tests::participant::SIGNAL_TIMEOUT;
 use livegate_tests::signal::msg_type;
-use livegate_tests::{seed, Participant};
+use livegate_tests::{seed, Api, Participant};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -186,6 +186,30 @@ fn teacher_of_another_class_cannot_start_its_lesson() {
         let other = s.signed_in(seed::OTHER_TEACHER).await?;
         let got = other.request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"}))).await?;
         refused("another school's teacher starts 7a", got, 404, "not_found")?;
+        s.control_keeps_receiving().await
+    });
+}
+
+#[test]
+fn teacher_reads_attendance_of_someone_they_do_not_teach() {
+    shared_case("teacher_reads_attendance_of_someone_they_do_not_teach", |s| async move {
+        // Mr Teacher2 teaches 8b only. Ada (7a), the control pupil and the superuser are not
+        // his to read: `not_found`, as an unknown id, and no name in the answer. Zoe (8b) is.
+        let id = |api: Api| async move {
+            let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;
+            me["user"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no id: {me}"))
+        };
+        let teacher2 = s.signed_in(seed::TEACHER2).await?;
+        for email in [seed::ADA, ADMIN, seed::ZOE] {
+            let who = id(s.signed_in(email).await?).await?;
+            let (status, body) = teacher2.request(reqwest::Method::GET, &format!("/api/log/pupils/{who}/attendance"), None).await?;
+            if email == seed::ZOE {
+                ensure!(status == 200 && body["pupil"]["display_name"] == "Zoe", "his own pupil: {status} {body}");
+            } else {
+                ensure!(!body.to_string().contains("display_name"), "{email}'s name leaked: {body}");
+                refused(&format!("teacher2 reads {email}"), (status, body), 404, "not_found")?;
+            }
+        }
         s.control_keeps_receiving().await
     });
 }

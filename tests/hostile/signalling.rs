@@ -6,7 +6,7 @@
 use crate::fixture::*;
 use crate::privilege::grant;
 use anyhow::{bail, ensure, Result};
-use livegate_tests::participant::{open_and_join, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{open_and_join_as, SIGNAL_TIMEOUT};
 use livegate_tests::rtc_client::PendingPublisher;
 use livegate_tests::signal::msg_type;
 use livegate_tests::{Conn, Participant};
@@ -181,7 +181,7 @@ fn wrong_protocol_version_is_protocol_mismatch() {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         for version in [0, 2, 4_000_000_000] {
             let ticket = api.must_ticket(&s.lesson.id).await?;
-            let (conn, reply) = open_and_join(&s.server, "old-client", "/ws", &ticket.ticket, version).await?;
+            let (conn, reply) = open_and_join_as(&api, &s.server, "old-client", "/ws", &ticket.ticket, version).await?;
             ensure!(msg_type(&reply) == "error" && code(&reply) == "protocol_mismatch", "protocol {version}: {reply}");
             conn.wait_closed(SIGNAL_TIMEOUT).await?;
             no_media(&conn)?;

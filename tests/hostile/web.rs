@@ -218,7 +218,10 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
 
         let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
         let stream = tls.connect("localhost".try_into()?, tcp).await?;
-        let (mut ws, resp) = tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", server.http_addr.port()), stream).await.context("wss handshake")?;
+        // The upgrade carries the session the ticket was issued to (asked for without an Origin).
+        let mut req = format!("wss://localhost:{}/ws", server.http_addr.port()).into_client_request()?;
+        req.headers_mut().insert("cookie", cookie.parse()?);
+        let (mut ws, resp) = tokio_tungstenite::client_async(req, stream).await.context("wss handshake")?;
         ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
         use futures_util::{SinkExt, StreamExt};
         ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;

@@ -36,6 +36,20 @@ pub struct Ticket {
 pub struct Api {
     client: reqwest::Client,
     base: String,
+    /// The session cookie (and any other) the server set, for the WebSocket upgrade too.
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    /// The address its connections leave from (`None`: the system's choice).
+    local: Option<std::net::IpAddr>,
+}
+
+fn client(jar: &std::sync::Arc<reqwest::cookie::Jar>, local: Option<std::net::IpAddr>, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .local_address(local)
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .expect("building reqwest client")
 }
 
 impl Api {
@@ -44,13 +58,40 @@ impl Api {
     }
 
     pub fn with_base(base: &str) -> Api {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .timeout(Duration::from_secs(10))
-            .no_proxy()
-            .build()
-            .expect("building reqwest client");
-        Api { client, base: base.trim_end_matches('/').to_string() }
+        Api::from_address(base, None)
+    }
+
+    /// A client whose connections leave from `local` (any 127.0.0.0/8 address reaches a server
+    /// on 127.0.0.1), so a test can be several client addresses.
+    pub fn from_address(base: &str, local: Option<std::net::IpAddr>) -> Api {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        Api { client: client(&jar, local, Duration::from_secs(10)), base: base.trim_end_matches('/').to_string(), jar, local }
+    }
+
+    /// The same client with another timeout for each request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Api {
+        self.client = client(&self.jar, self.local, timeout);
+        self
+    }
+
+    /// The origin this client speaks for, as a browser on the server's page would send it.
+    pub fn origin(&self) -> &str {
+        &self.base
+    }
+
+    /// The `Cookie` header this client sends to the server (its session), if any.
+    pub fn cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().ok()?;
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
+    }
+
+    /// The headers a browser on the server's page sends with its WebSocket upgrade: the
+    /// session cookie and the page's `Origin`. A join ticket is redeemed only with both.
+    pub fn ws_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("origin".to_owned(), self.origin().to_owned())];
+        headers.extend(self.cookie().map(|c| ("cookie".to_owned(), c)));
+        headers
     }
 
     /// Sends a request and returns the status and the JSON body (`Value::Null` if empty).
@@ -105,6 +146,12 @@ impl Api {
         Err(HttpError { status, code, message, body })
     }
 
+    /// A response's status and its `error.code` ("" on success), for matching.
+    pub fn check_code((status, body): (u16, Value)) -> (u16, String) {
+        let code = Api::check(status, body).err().map(|e| e.code).unwrap_or_default();
+        (status, code)
+    }
+
     /// `POST /api/session`; returns the `user` object.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<Value> {
         let (status, body) = self
@@ -130,11 +177,14 @@ impl Api {
         Ok((status, lesson))
     }
 
-    /// `POST /api/lessons/{id}/ticket`. The outer error is a transport failure; the inner one a
-    /// refusal by the admission gate.
+    /// `POST /api/lessons/{id}/ticket`, from the server's own origin as a browser asks for it.
+    /// The outer error is a transport failure; the inner one a refusal by the admission gate.
     pub async fn ticket(&self, lesson_id: &str) -> Result<std::result::Result<Ticket, HttpError>> {
-        let path = format!("/api/lessons/{lesson_id}/ticket");
-        let (status, body) = self.request(reqwest::Method::POST, &path, None).await?;
+        let url = format!("{}/api/lessons/{lesson_id}/ticket", self.base);
+        let resp = self.client.post(&url).header("origin", self.origin()).send().await.with_context(|| format!("POST {url}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.with_context(|| format!("reading body of POST {url}"))?;
+        let body = serde_json::from_str(&text).map_err(|e| anyhow!("POST {url} → {status}: body is not JSON ({e}): {text:?}"))?;
         match Api::check(status, body) {
             Err(e) => Ok(Err(e)),
             Ok(body) => {

@@ -33,10 +33,17 @@ pub struct Participant {
     pub joined: Value,
 }
 
-/// Opens a socket and sends `join` with the given ticket and protocol version. Returns the socket
-/// and the server's first reply to it (`joined` or `error`).
+/// Opens a socket without a session and sends `join` with the given ticket and protocol
+/// version. Returns the socket and the server's first reply to it (`joined` or `error`).
 pub async fn open_and_join(server: &Server, label: &str, ws_path: &str, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
     let conn = Conn::connect(&server.ws_url(ws_path), label).await?;
+    join_on(conn, ticket, protocol).await
+}
+
+/// Like [`open_and_join`], on a socket carrying `api`'s session and origin, as the browser of
+/// the ticket's holder opens it.
+pub async fn open_and_join_as(api: &Api, server: &Server, label: &str, ws_path: &str, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
+    let conn = Conn::connect_with(&server.ws_url(ws_path), label, &api.ws_headers()).await?;
     join_on(conn, ticket, protocol).await
 }
 
@@ -75,7 +82,7 @@ impl Participant {
 
     async fn join_rewriting(server: &Server, api: Api, email: &str, lesson_id: &str, rewrite: Option<OfferRewrite>) -> Result<Participant> {
         let ticket = api.must_ticket(lesson_id).await.with_context(|| format!("{email}: ticket"))?;
-        let conn = Conn::connect(&server.ws_url(&ticket.ws_path), email).await?;
+        let conn = Conn::connect_with(&server.ws_url(&ticket.ws_path), email, &api.ws_headers()).await?;
         if let Some(rewrite) = rewrite {
             conn.rewrite_offers(rewrite);
         }

@@ -68,9 +68,23 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    /// Opens the socket. `label` names the user in failure messages.
+    /// Opens the socket without a session (an anonymous client). `label` names the user in
+    /// failure messages.
     pub async fn connect(url: &str, label: &str) -> Result<Conn> {
-        let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
+        Conn::connect_with(url, label, &[]).await
+    }
+
+    /// Opens the socket with these extra upgrade headers: a signed-in client's session cookie
+    /// and origin (`Api::ws_headers`), without which its join ticket is `ticket_invalid`.
+    pub async fn connect_with(url: &str, label: &str, headers: &[(String, String)]) -> Result<Conn> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().with_context(|| format!("{label}: WebSocket request for {url}"))?;
+        for (name, value) in headers {
+            let value = value.parse().with_context(|| format!("header value for {name}"))?;
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse().with_context(|| format!("header {name}"))?;
+            req.headers_mut().append(name, value);
+        }
+        let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
             .await
             .map_err(|_| anyhow!("{label}: WebSocket connect to {url} timed out"))?
             .with_context(|| format!("{label}: WebSocket connect to {url}"))?;

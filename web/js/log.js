@@ -180,7 +180,9 @@ function attendanceRow(i) {
 function eventItem(e) {
   const who = [e.subject_name, e.actor_name && e.subject_name ? `by ${e.actor_name}` : e.actor_name].filter(Boolean).join(' ');
   const detail = e.detail ? ` — ${word(e.detail)}` : '';
-  return h('li', { class: `log-event-${e.kind}` }, [h('span', { class: 'log-time' }, [e.at_local]), `${word(e.kind)}${who ? `: ${who}` : ''}${detail}`]);
+  // A refusal asked for again and again is one event with a count.
+  const repeated = e.count > 1 ? ` (${e.count} times, the last at ${e.last_at_local})` : '';
+  return h('li', { class: `log-event-${e.kind}` }, [h('span', { class: 'log-time' }, [e.at_local]), `${word(e.kind)}${who ? `: ${who}` : ''}${detail}${repeated}`]);
 }
 
 /** @param {any} n a note */

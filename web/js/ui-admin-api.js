@@ -56,7 +56,7 @@ export const listUsers = () => request('GET', '/api/admin/users');
 
 /**
  * @param {{email: string, display_name: string, role: Role}} user
- * @returns {Promise<{user: AdminUser, invite_url: string | null}>}
+ * @returns {Promise<{user: AdminUser}>}
  */
 export const createUser = (user) => request('POST', '/api/admin/users', user);
 

@@ -30,8 +30,9 @@ pub struct SetPasswordLink {
     pub expires_at: i64,
 }
 
-/// Issues a link for a user of the actor's school; `not_found` for anyone else. Other
-/// superuser routes (creating a user) call this to hand back an `invite_url`.
+/// Issues a link for a user of the actor's school; `not_found` for anyone else. Only the
+/// invite and reset routes issue links: creating a user does not, so no live link exists that
+/// the superuser did not ask for.
 pub async fn issue_link(app: &AppState, actor: &UserRecord, user: &UserId, purpose: TokenPurpose) -> Result<SetPasswordLink, ApiError> {
     let token = random_token(32);
     let expires_at = app.store.issue_account_token(actor.id.as_str(), &actor.school, user, purpose, &token_hash(&token), now_ms()).await?;

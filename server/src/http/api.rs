@@ -1,13 +1,17 @@
 //! The JSON API handlers. Each sees only what its route's access allows, and scopes
 //! everything to the caller's school and classes.
 
+use std::time::Duration;
+
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{cleared_cookie, retry_after_secs, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn};
+use super::auth::{
+    cleared_cookie, device_cookie, retry_after_secs, sent_device, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn,
+};
 use super::{App, CurrentUser};
 use crate::admission::Decision;
 use crate::error::{ApiError, ErrorCode};
@@ -54,30 +58,47 @@ pub struct SignIn {
     password: String,
 }
 
-/// `POST /api/session`: password sign-in, limited per email and per client address (see
-/// `auth::SignInLimits`). A locked bucket refuses even the right password until it reopens.
-pub async fn sign_in(State(app): State<App>, ClientIp(ip): ClientIp, ApiJson(body): ApiJson<SignIn>) -> Result<Response, ApiError> {
+/// The answer to a successful sign-in.
+#[derive(Serialize)]
+struct SignedIn {
+    user: UserView,
+}
+
+/// `POST /api/session`: password sign-in under the sign-in limits (`auth::SignInLimits`): a
+/// held attempt is `too_many_attempts` with `Retry-After`, whatever the password. A success
+/// also marks this browser as a known device for the account (the `livegate_device` cookie).
+pub async fn sign_in(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<SignIn>,
+) -> Result<Response, ApiError> {
     let email = Email::parse(&body.email);
-    let attempt = Attempt::new(email.as_ref(), ip);
-    let limits = &app.sessions.limits;
-    if let Some(wait) = limits.begin(&app.store, &attempt, now_ms()).await? {
-        tracing::info!("sign-in refused: too many failed attempts");
-        let mut res = ApiError(ErrorCode::TooManyAttempts).into_response();
-        res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
-        return Ok(res);
-    }
-    // A refusal leaves the attempt counted as a failure.
-    let claim = PasswordClaim { email, password: body.password };
-    let proof = PasswordSignIn.authenticate(&app.store, claim).await?;
-    limits.succeeded(&app.store, &attempt).await?;
+    let device = sent_device(&headers);
+    let attempt = Attempt::new(email.as_ref(), ip, device);
+    let limits = app.sessions.limits;
+    let claim = PasswordClaim { email: email.clone(), password: body.password, attempt: attempt.clone() };
+    let proof = match (PasswordSignIn { limits }).authenticate(&app.store, claim).await {
+        Err(ApiError(ErrorCode::TooManyAttempts)) => {
+            tracing::info!("sign-in refused: too many failed attempts");
+            let wait = limits.check(&app.store, &attempt, now_ms()).await?.wait.unwrap_or(Duration::from_secs(1));
+            let mut res = ApiError(ErrorCode::TooManyAttempts).into_response();
+            res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+            return Ok(res);
+        }
+        other => other?,
+    };
     let (user, method) = (proof.user, proof.method);
     if user.disabled {
         return Err(ErrorCode::AccountDisabled.into());
     }
     let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
-    let cookie = app.sessions.cookie(&token, app.config.secure_cookies);
+    let secure = app.config.secure_cookies;
+    let session = app.sessions.cookie(&token, secure);
+    let known = limits.remember_device(&app.store, device, &user.email, now_ms()).await?;
     tracing::info!(user = %user.id, ?method, "signed in");
-    Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({"user": UserView::of(&user)}))).into_response())
+    let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, device_cookie(&known, secure))]);
+    Ok((cookies, Json(SignedIn { user: UserView::of(&user) })).into_response())
 }
 
 /// `DELETE /api/session`: ends the session on every node.
@@ -230,23 +251,38 @@ pub async fn get_lesson(
     Ok(Json(serde_json::json!({"lesson": summary})))
 }
 
-/// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket.
+/// A join ticket as the client receives it.
+#[derive(Serialize)]
+struct TicketBody {
+    ticket: String,
+    expires_in_ms: u64,
+    ws_path: &'static str,
+}
+
+/// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket, bound
+/// to the caller's session and to the `Origin` that asked for it. A person asking more often
+/// than their budget allows is `rate_limited` before the gate runs.
 pub async fn ticket(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     app.shutdown.check()?;
     let lesson = visible_lesson(&app, &user, &id)?;
+    if let Err(wait) = app.tickets.allow_request(&user.id) {
+        tracing::debug!(user = %user.id, "ticket request over budget");
+        let mut res = ApiError(ErrorCode::RateLimited).into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+        return Ok(res);
+    }
     match super::admit(&app, &user, &lesson, "ticket").await? {
         Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
-            let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone());
-            Ok(Json(serde_json::json!({
-                "ticket": ticket,
-                "expires_in_ms": app.tickets.lifetime().as_millis() as u64,
-                "ws_path": "/ws",
-            })))
+            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone(), origin);
+            let body = TicketBody { ticket, expires_in_ms: app.tickets.lifetime().as_millis() as u64, ws_path: "/ws" };
+            Ok(Json(body).into_response())
         }
     }
 }

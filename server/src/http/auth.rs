@@ -5,12 +5,17 @@
 //! HTTPS). Only its SHA-256 is stored, in the database, so every node sharing the database
 //! accepts it and signing out on one node ends it on all. Sessions end after an idle timeout
 //! and an absolute lifetime; `last_seen` is written at most once a minute to keep requests
-//! read-only. Failed sign-ins are counted in the database per email and per client address,
-//! so a lockout holds across nodes too.
+//! read-only. Failed sign-ins (never attempts, never successes) are counted in the database
+//! per client address, per email from each address, per email from everywhere and per email on
+//! each known device (a browser that signed in to that account before, by a cookie), so a hold
+//! works across nodes, and a stranger's guesses hold the stranger, not the account's owner.
 //!
 //! A join ticket is a random 128-bit token for one user and one lesson, valid for 30 seconds
 //! and usable once: the WebSocket presents it in its first message, so no long-lived
-//! credential ever appears in a URL. Tickets stay in memory: a lesson lives on one node.
+//! credential ever appears in a URL. It is bound to its holder: only a socket whose upgrade
+//! carries the session of the user it was issued to, and the `Origin` of the request that
+//! asked for it, can spend it, so a ticket that leaks (a shared screen, a proxy log, a
+//! classmate's console) seats nobody else. Tickets stay in memory: a lesson lives on one node.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -80,18 +85,26 @@ pub trait Authenticator {
     fn authenticate(&self, store: &Store, claim: Self::Claim) -> impl Future<Output = Result<Proof, ApiError>> + Send;
 }
 
-/// Password sign-in.
-pub struct PasswordSignIn;
+/// Password sign-in, under the sign-in limits.
+pub struct PasswordSignIn {
+    pub limits: SignInLimits,
+}
 
-/// An email address (if it parsed) and a password.
+/// An email address (if it parsed), a password, and the attempt's rate-limit buckets.
 pub struct PasswordClaim {
     pub email: Option<Email>,
     pub password: String,
+    pub attempt: Attempt,
 }
 
 impl Authenticator for PasswordSignIn {
     type Claim = PasswordClaim;
 
+    /// Checks the limits, verifies and counts a failure all under one of the few hashing
+    /// permits (`password::permit`), so the hashing load stays bounded and a guess queued
+    /// behind others sees their failures: at most `password::concurrency() - 1` guesses past a
+    /// limit are verified on a node. A held attempt is `too_many_attempts`; correct passwords
+    /// count nothing, so any number of them may queue.
     async fn authenticate(&self, store: &Store, claim: PasswordClaim) -> Result<Proof, ApiError> {
         let user = match &claim.email {
             Some(email) => store.user_by_email(email).await?,
@@ -99,10 +112,23 @@ impl Authenticator for PasswordSignIn {
         };
         // Verify against a decoy for unknown accounts so timing does not reveal which exist.
         let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_owned());
+        let permit = password::permit().await.ok_or(ErrorCode::Internal)?;
+        let check = self.limits.check(store, &claim.attempt, crate::store::now_ms()).await?;
+        if check.wait.is_some() {
+            return Err(ErrorCode::TooManyAttempts.into());
+        }
         let password = claim.password;
-        let ok = password::run_bounded(move || password::verify(&password, &stored)).await.unwrap_or(false);
-        let user = user.filter(|_| ok).ok_or(ErrorCode::BadCredentials)?;
-        Ok(Proof { user, method: AuthMethod::Password })
+        let ok = permit.run(move || password::verify(&password, &stored)).await.unwrap_or(false);
+        match user.filter(|_| ok) {
+            Some(user) => {
+                self.limits.succeeded(store, &claim.attempt, check.known_device).await?;
+                Ok(Proof { user, method: AuthMethod::Password })
+            }
+            None => {
+                self.limits.failed(store, &claim.attempt, check.known_device, crate::store::now_ms()).await?;
+                Err(ErrorCode::BadCredentials.into())
+            }
+        }
     }
 }
 
@@ -186,13 +212,18 @@ impl Sessions {
 
 /// The session token from the request's cookie, if it has the right shape.
 fn cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_named(headers, COOKIE)
+}
+
+/// A 256-bit token from the request's cookie `name`, if it has the right shape.
+fn cookie_named<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
         .filter(|v| is_token(v))
 }
@@ -209,35 +240,59 @@ pub fn cleared_cookie() -> String {
 
 // ---------------------------------------------------------------- sign-in limits
 
-/// Failed sign-ins allowed per email and per client address within a sliding window.
+/// Failed sign-ins allowed within a sliding window (see [`SignInLimits::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignInLimits {
+    /// Per email from one client address, per email on one known device, and per email from
+    /// everywhere (past which only addresses that have not failed for it may try it).
     pub per_email: u32,
+    /// Per client address, whatever the email (a run of guesses across many accounts).
     pub per_address: u32,
     pub window_ms: i64,
 }
 
-/// One sign-in attempt: a random id and its rate-limit buckets, hashed so the failure table
-/// holds no email or address in clear.
+/// The device cookie: set by a successful sign-in, sent back only to `/api/session`. A browser
+/// that has signed in to an account before is a *known device* for it, and a stranger's
+/// failures never hold it back.
+pub const DEVICE_COOKIE: &str = "livegate_device";
+/// How long a browser stays a known device after its last sign-in.
+pub const DEVICE_LIFETIME_MS: i64 = 400 * 24 * 3600 * 1000;
+
+/// One sign-in attempt's rate-limit buckets, hashed so the tables hold no email, address or
+/// device token in clear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
-    id: String,
+    /// This email, from anywhere.
     email: Option<String>,
-    address: Option<String>,
+    /// Anything from this client address.
+    address: String,
+    /// This email from this client address.
+    pair: Option<String>,
+    /// This email on this browser, if it sent a device cookie.
+    device: Option<String>,
+}
+
+/// A bucket's name: its kind and the SHA-256 of what it counts.
+fn bucket(kind: &str, parts: &[&str]) -> String {
+    format!("{}:{}", &kind[..1], token_hash(&format!("{kind}:{}", parts.join("\n"))))
+}
+
+/// The bucket of a device (its cookie's token) signing in to an email.
+pub fn device_bucket(token: &str, email: &Email) -> String {
+    bucket("device", &[token, email.expose()])
 }
 
 impl Attempt {
-    /// The buckets for this email (if it parsed) and client address (if known).
-    pub fn new(email: Option<&Email>, address: Option<IpAddr>) -> Self {
+    /// The buckets for this email (if it parsed), client address (`None`: unknown, one shared
+    /// bucket) and device cookie token (if sent).
+    pub fn new(email: Option<&Email>, address: Option<IpAddr>, device: Option<&str>) -> Self {
+        let address = address.map_or_else(|| "unknown".to_owned(), address_key);
         Self {
-            id: random_token(16),
-            email: email.map(|e| format!("e:{}", token_hash(&format!("email:{}", e.expose())))),
-            address: address.map(|ip| format!("a:{}", token_hash(&format!("address:{}", address_key(ip))))),
+            email: email.map(|e| bucket("email", &[e.expose()])),
+            pair: email.map(|e| bucket("pair", &[e.expose(), &address])),
+            device: email.zip(device).map(|(e, d)| device_bucket(d, e)),
+            address: bucket("address", &[&address]),
         }
-    }
-
-    fn buckets(&self) -> Vec<&str> {
-        [&self.email, &self.address].into_iter().flatten().map(String::as_str).collect()
     }
 }
 
@@ -255,53 +310,90 @@ fn address_key(ip: IpAddr) -> String {
     }
 }
 
-impl SignInLimits {
-    /// Starts an attempt: counts it as a failure in its buckets *before* the password is
-    /// checked, so guesses sent in parallel cannot all slip under a limit. If a bucket is then
-    /// over its limit, the attempt is taken back (refusals do not prolong a lockout) and the
-    /// answer is how long to wait. A successful attempt is taken back by [`Self::succeeded`].
-    pub async fn begin(&self, store: &Store, attempt: &Attempt, now: i64) -> Result<Option<Duration>, StoreError> {
-        store.record_failure(&attempt.buckets(), &attempt.id, now, now - self.window_ms).await?;
-        let mut over = false;
-        for (bucket, limit) in [(&attempt.email, self.per_email), (&attempt.address, self.per_address)] {
-            let Some(bucket) = bucket else { continue };
-            let counted = store.recent_failures(bucket, now - self.window_ms, i64::from(limit) + 1).await?;
-            over |= counted.len() > limit as usize;
-        }
-        if !over {
-            return Ok(None);
-        }
-        store.forget_attempt(&attempt.id).await?;
-        let wait = self.blocked(store, attempt, now).await?;
-        // Another node's success may have just cleared the bucket: then one second will do.
-        Ok(Some(wait.unwrap_or(Duration::from_secs(1))))
-    }
+/// Whether an attempt may go ahead, and whether it comes from a known device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    pub known_device: bool,
+    /// How long until it may be made, if it may not be made now.
+    pub wait: Option<Duration>,
+}
 
-    /// How long until this attempt may be made, if a bucket is full now.
-    async fn blocked(&self, store: &Store, attempt: &Attempt, now: i64) -> Result<Option<Duration>, StoreError> {
-        let mut wait_ms = 0;
-        let buckets = [(&attempt.email, self.per_email), (&attempt.address, self.per_address)];
-        for (bucket, limit) in buckets {
-            let Some(bucket) = bucket else { continue };
-            let limit = limit as usize;
-            let times = store.recent_failures(bucket, now - self.window_ms, limit as i64).await?;
-            if times.len() >= limit {
-                // Open again when the limit-th newest failure leaves the window.
-                wait_ms = wait_ms.max(times[limit - 1] + self.window_ms - now);
+impl SignInLimits {
+    /// Whether this attempt may be made at `now`. Only failures count, never attempts in
+    /// progress or successes, so a class signing in together from one school network is never
+    /// held. A known device answers only for its own failures (`per_email` of them). Anyone else
+    /// is held when their address has failed `per_address` times, when this email has failed
+    /// `per_email` times from their address, or when it has failed `per_email` times from
+    /// anywhere and at least once from their address. So a stranger's guesses hold the
+    /// stranger: the owner's own browser, and an address that has not failed, still get in.
+    pub async fn check(&self, store: &Store, attempt: &Attempt, now: i64) -> Result<Check, StoreError> {
+        let since = now - self.window_ms;
+        let (per_email, window) = (self.per_email as usize, self.window_ms);
+        // When a bucket whose failures are `times` (newest first) is back under `limit`.
+        let reopens = |times: &[i64], limit: usize| (times.len() >= limit).then(|| times[limit - 1] + window);
+        let wait = |open_at: Option<i64>| open_at.filter(|t| *t > now).map(|t| Duration::from_millis((t - now) as u64));
+        if let Some(device) = &attempt.device {
+            if store.known_device(device, now - DEVICE_LIFETIME_MS).await? {
+                let own = store.recent_failures(device, since, per_email as i64).await?;
+                return Ok(Check { known_device: true, wait: wait(reopens(&own, per_email)) });
             }
         }
-        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms as u64)))
+        let per_address = self.per_address as usize;
+        let mut open_at = reopens(&store.recent_failures(&attempt.address, since, per_address as i64).await?, per_address);
+        if let (Some(pair), Some(email)) = (&attempt.pair, &attempt.email) {
+            let here = store.recent_failures(pair, since, per_email as i64).await?;
+            open_at = open_at.max(reopens(&here, per_email));
+            if let Some(newest_here) = here.first() {
+                // Held until the email is back under its limit or this address's last failure
+                // for it has left the window, whichever comes first.
+                let everywhere = reopens(&store.recent_failures(email, since, per_email as i64).await?, per_email);
+                open_at = open_at.max(everywhere.map(|t| t.min(newest_here + window)));
+            }
+        }
+        Ok(Check { known_device: false, wait: wait(open_at) })
     }
 
-    /// A successful attempt is no failure, and clears its email's failures; the address keeps
-    /// its earlier count, so one good account cannot reset a guessing run against others.
-    pub async fn succeeded(&self, store: &Store, attempt: &Attempt) -> Result<(), StoreError> {
-        store.forget_attempt(&attempt.id).await?;
-        match &attempt.email {
-            Some(bucket) => store.clear_failures(bucket).await,
-            None => Ok(()),
+    /// Counts a failed attempt in each of its buckets (its device's only if known), and
+    /// forgets failures that have left the window.
+    pub async fn failed(&self, store: &Store, attempt: &Attempt, known_device: bool, now: i64) -> Result<(), StoreError> {
+        let mut buckets: Vec<&str> = vec![&attempt.address];
+        buckets.extend(attempt.email.as_deref());
+        buckets.extend(attempt.pair.as_deref());
+        if known_device {
+            buckets.extend(attempt.device.as_deref());
+        }
+        store.record_failure(&buckets, &random_token(16), now, now - self.window_ms).await
+    }
+
+    /// A successful sign-in clears its known device's own failures. Nothing else: the owner
+    /// signing in does not hand a stranger at their address a fresh run of guesses.
+    pub async fn succeeded(&self, store: &Store, attempt: &Attempt, known_device: bool) -> Result<(), StoreError> {
+        match (&attempt.device, known_device) {
+            (Some(device), true) => store.clear_failures(device).await,
+            _ => Ok(()),
         }
     }
+
+    /// Remembers this browser as a known device for `email` after a successful sign-in: the
+    /// device cookie's token (the one it sent, or a new one) for the `Set-Cookie`.
+    pub async fn remember_device(&self, store: &Store, sent: Option<&str>, email: &Email, now: i64) -> Result<String, StoreError> {
+        let token = sent.map_or_else(|| random_token(32), str::to_owned);
+        let email_bucket = bucket("email", &[email.expose()]);
+        store.remember_device(&device_bucket(&token, email), &email_bucket, now, now - DEVICE_LIFETIME_MS).await?;
+        Ok(token)
+    }
+}
+
+/// The `Set-Cookie` value for a device cookie.
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = DEVICE_LIFETIME_MS / 1000;
+    format!("{DEVICE_COOKIE}={token}; Path=/api/session; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// The device cookie's token from a request, if it has the right shape.
+pub fn sent_device(headers: &HeaderMap) -> Option<&str> {
+    cookie_named(headers, DEVICE_COOKIE)
 }
 
 /// `Retry-After` seconds for a wait, rounded up.
@@ -357,13 +449,29 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
 struct Ticket {
     user: UserId,
     lesson: LessonId,
+    /// The `Origin` header of the ticket request (`None` for a client that sent none).
+    origin: Option<String>,
     expires: Instant,
 }
 
-/// Outstanding join tickets.
+/// Who presents a ticket: the user of the socket's session cookie, if any, and the `Origin`
+/// header of its upgrade request, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Presenter<'a> {
+    pub user: Option<&'a UserId>,
+    pub origin: Option<&'a str>,
+}
+
+/// Ticket requests a person may make at once, and then per second: a browser asks for one per
+/// join and one per reconnection (backing off to one every 8 s).
+pub const TICKET_BURST: u32 = 10;
+pub const TICKETS_PER_SECOND: f64 = 1.0;
+
+/// Outstanding join tickets, and each person's budget for asking for them.
 pub struct Tickets {
     map: Mutex<HashMap<String, Ticket>>,
     lifetime: Duration,
+    requests: super::budget::Budget<UserId>,
 }
 
 impl Default for Tickets {
@@ -375,7 +483,14 @@ impl Default for Tickets {
 impl Tickets {
     /// No tickets yet; each one issued stays valid for `lifetime`.
     pub fn with_lifetime(lifetime: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), lifetime }
+        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(TICKET_BURST, TICKETS_PER_SECOND) }
+    }
+
+    /// Takes one ticket request from this person's budget: `Err` with how long to wait when
+    /// they have asked too often (answered `rate_limited` before the admission gate runs, so a
+    /// loop of requests neither runs the gate nor writes the log each time).
+    pub fn allow_request(&self, user: &UserId) -> Result<(), Duration> {
+        self.requests.take(user, Instant::now())
     }
 
     /// How long a ticket stays valid.
@@ -383,20 +498,32 @@ impl Tickets {
         self.lifetime
     }
 
-    /// Issues a ticket for this user and lesson.
-    pub fn issue(&self, user: UserId, lesson: LessonId) -> String {
+    /// Issues a ticket for this user and lesson, asked for from `origin`.
+    pub fn issue(&self, user: UserId, lesson: LessonId, origin: Option<&str>) -> String {
         let token = random_token(16);
         let now = Instant::now();
         let mut map = self.map.lock().expect("tickets lock");
         map.retain(|_, t| t.expires > now);
-        map.insert(token.clone(), Ticket { user, lesson, expires: now + self.lifetime });
+        let origin = origin.map(str::to_owned);
+        map.insert(token.clone(), Ticket { user, lesson, origin, expires: now + self.lifetime });
         token
     }
 
-    /// Uses a ticket up: the user and lesson it was for, if it was valid.
-    pub fn redeem(&self, token: &str) -> Option<(UserId, LessonId)> {
-        let ticket = self.map.lock().expect("tickets lock").remove(token)?;
-        (ticket.expires > Instant::now()).then_some((ticket.user, ticket.lesson))
+    /// Uses a ticket up: the user and lesson it was for, if it is valid and the presenter is
+    /// its holder (the session of the user it was issued to, from the origin that asked for
+    /// it). A ticket presented by anyone else is left as it was, so a thief cannot spend it
+    /// for its holder.
+    pub fn redeem(&self, token: &str, by: Presenter<'_>) -> Option<(UserId, LessonId)> {
+        let mut map = self.map.lock().expect("tickets lock");
+        let ticket = map.get(token)?;
+        if ticket.expires <= Instant::now() {
+            map.remove(token);
+            return None;
+        }
+        if by.user != Some(&ticket.user) || by.origin != ticket.origin.as_deref() {
+            return None;
+        }
+        map.remove(token).map(|t| (t.user, t.lesson))
     }
 }
 
@@ -423,10 +550,34 @@ mod tests {
         let t = Tickets::default();
         let user = UserId::generate();
         let lesson = LessonId::generate();
-        let token = t.issue(user.clone(), lesson.clone());
-        assert_eq!(t.redeem(&token), Some((user, lesson)));
-        assert_eq!(t.redeem(&token), None);
-        assert_eq!(t.redeem("forged"), None);
+        let token = t.issue(user.clone(), lesson.clone(), None);
+        let holder = Presenter { user: Some(&user), origin: None };
+        assert_eq!(t.redeem(&token, holder), Some((user.clone(), lesson)));
+        assert_eq!(t.redeem(&token, holder), None);
+        assert_eq!(t.redeem("forged", holder), None);
+    }
+
+    /// Only the session of the user a ticket was issued to, from the origin that asked for
+    /// it, can spend it; anyone else's attempt leaves it for its holder.
+    #[test]
+    fn tickets_are_bound_to_their_holder_and_origin() {
+        let t = Tickets::default();
+        let (user, thief, lesson) = (UserId::generate(), UserId::generate(), LessonId::generate());
+        let origin = "https://school.example";
+        let token = t.issue(user.clone(), lesson.clone(), Some(origin));
+        for by in [
+            Presenter { user: Some(&thief), origin: Some(origin) },
+            Presenter { user: None, origin: Some(origin) },
+            Presenter { user: Some(&user), origin: Some("http://school.example") },
+            Presenter { user: Some(&user), origin: None },
+        ] {
+            assert_eq!(t.redeem(&token, by), None, "{by:?}");
+        }
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: Some(origin) }), Some((user.clone(), lesson.clone())));
+        // A ticket asked for without an Origin (not a browser) is redeemed without one.
+        let token = t.issue(user.clone(), lesson.clone(), None);
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: Some(origin) }), None);
+        assert_eq!(t.redeem(&token, Presenter { user: Some(&user), origin: None }), Some((user, lesson)));
     }
 
     #[tokio::test]
@@ -473,74 +624,142 @@ mod tests {
         assert!(toml::from_str::<crate::config::Config>("[accounts]\nfailures = 3\n").is_err());
     }
 
+    /// Attempts at `ada` from an address, with a device cookie or none.
+    fn at_ada(ip: &str, device: Option<&str>) -> Attempt {
+        Attempt::new(Some(&Email::parse("ada@pupils.demo.sch.uk").unwrap()), Some(ip.parse().unwrap()), device)
+    }
+
+    /// Fails `attempt` `n` times at `at`, each allowed.
+    async fn fail(limits: &SignInLimits, store: &Store, attempt: &Attempt, n: usize, at: i64) {
+        for i in 0..n {
+            let check = limits.check(store, attempt, at).await.unwrap();
+            assert_eq!(check.wait, None, "failure {i} should be allowed");
+            limits.failed(store, attempt, check.known_device, at).await.unwrap();
+        }
+    }
+
+    /// A stranger's wrong passwords hold the stranger: five from their address hold that
+    /// address for the email (and every further guess is refused uncounted), one from any other
+    /// address after that holds it too; the owner's address, which has not failed, and the
+    /// owner's own browser (a known device, even at the stranger's address) get through.
     #[tokio::test]
-    async fn failures_lock_an_email_for_the_window() {
+    async fn a_strangers_failures_hold_the_stranger_not_the_owner() {
         let store = seeded_sqlite().await;
         let limits = Sessions::default().limits;
         let ada = Email::parse("ada@pupils.demo.sch.uk").unwrap();
-        let ip: IpAddr = "203.0.113.7".parse().unwrap();
-        let from = |ip: &str| Attempt::new(Some(&ada), Some(ip.parse().unwrap()));
-        for i in 0..5 {
-            assert_eq!(limits.begin(&store, &from("203.0.113.7"), T0 + i * MIN).await.unwrap(), None, "attempt {i}");
-        }
-        // Locked until the oldest of the five leaves the 15-minute window.
-        let wait = limits.begin(&store, &from("203.0.113.7"), T0 + 5 * MIN).await.unwrap().unwrap();
-        assert_eq!(wait, Duration::from_millis(10 * MIN as u64));
-        assert_eq!(retry_after_secs(wait), 600);
-        assert!(limits.begin(&store, &from("198.51.100.1"), T0 + 5 * MIN).await.unwrap().is_some(), "per email, whatever the address");
+        let laptop = limits.remember_device(&store, None, &ada, T0).await.unwrap();
+        fail(&limits, &store, &at_ada("203.0.113.7", None), 5, T0).await;
+        let held = limits.check(&store, &at_ada("203.0.113.7", None), T0 + 5 * MIN).await.unwrap();
+        assert_eq!(held.wait, Some(Duration::from_millis(10 * MIN as u64)), "until the failures leave the 15-minute window");
+        assert_eq!(retry_after_secs(held.wait.unwrap()), 600);
+        // A second stranger's address gets one guess, then is held while the email is.
+        fail(&limits, &store, &at_ada("198.51.100.9", None), 1, T0 + 6 * MIN).await;
+        assert!(limits.check(&store, &at_ada("198.51.100.9", None), T0 + 6 * MIN).await.unwrap().wait.is_some());
+        // The owner from home, and on her own laptop at the stranger's address, are not held.
+        assert_eq!(limits.check(&store, &at_ada("192.0.2.50", None), T0 + 6 * MIN).await.unwrap().wait, None);
+        let own = limits.check(&store, &at_ada("203.0.113.7", Some(&laptop)), T0 + 6 * MIN).await.unwrap();
+        assert_eq!(own, Check { known_device: true, wait: None });
+        // A device cookie that never signed in to ada is no known device.
+        let forged = random_token(32);
+        assert!(limits.check(&store, &at_ada("203.0.113.7", Some(&forged)), T0 + 6 * MIN).await.unwrap().wait.is_some());
+        // Another email from the stranger's address is not held; at 15 minutes ada is open again.
+        let ben = Attempt::new(Some(&Email::parse("ben@pupils.demo.sch.uk").unwrap()), Some("203.0.113.7".parse().unwrap()), None);
+        assert_eq!(limits.check(&store, &ben, T0 + 6 * MIN).await.unwrap().wait, None);
+        assert_eq!(limits.check(&store, &at_ada("203.0.113.7", None), T0 + 15 * MIN).await.unwrap().wait, None);
+    }
+
+    /// A known device is held only by its own failures, and a success clears them.
+    #[tokio::test]
+    async fn a_known_device_answers_for_its_own_failures() {
+        let store = seeded_sqlite().await;
+        let limits = Sessions::default().limits;
+        let ada = Email::parse("ada@pupils.demo.sch.uk").unwrap();
+        let laptop = limits.remember_device(&store, None, &ada, T0).await.unwrap();
+        let phone = limits.remember_device(&store, None, &ada, T0).await.unwrap();
+        fail(&limits, &store, &at_ada("203.0.113.7", Some(&laptop)), 5, T0).await;
+        assert!(limits.check(&store, &at_ada("192.0.2.1", Some(&laptop)), T0).await.unwrap().wait.is_some(), "the laptop, anywhere");
+        assert_eq!(limits.check(&store, &at_ada("203.0.113.7", Some(&phone)), T0).await.unwrap().wait, None, "the phone");
+        limits.succeeded(&store, &at_ada("203.0.113.7", Some(&laptop)), true).await.unwrap();
+        assert_eq!(limits.check(&store, &at_ada("192.0.2.1", Some(&laptop)), T0).await.unwrap().wait, None);
+        // The same browser signing in to another account keeps its token and is known for both.
         let ben = Email::parse("ben@pupils.demo.sch.uk").unwrap();
-        let other_email = Attempt::new(Some(&ben), Some(ip));
-        assert_eq!(limits.begin(&store, &other_email, T0 + 5 * MIN).await.unwrap(), None, "the address has room");
-        limits.succeeded(&store, &other_email).await.unwrap();
-        // Refused attempts were not counted: at 15 minutes the first failure has left and there is room.
-        assert_eq!(limits.begin(&store, &from("203.0.113.7"), T0 + 15 * MIN).await.unwrap(), None, "open again");
-        assert!(limits.begin(&store, &from("203.0.113.7"), T0 + 15 * MIN).await.unwrap().is_some());
-        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(limits.remember_device(&store, Some(&laptop), &ben, T0).await.unwrap(), laptop);
+        assert!(store.known_device(&device_bucket(&laptop, &ben), T0 - 1).await.unwrap());
     }
 
     #[tokio::test]
-    async fn failures_lock_an_address_and_success_does_not_reset_it() {
+    async fn failures_lock_an_address_across_emails() {
         let store = seeded_sqlite().await;
         let limits = Sessions::default().limits;
         let ip: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let same_64: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         for i in 0..30 {
             let email = Email::parse(&format!("guess{i}@pupils.demo.sch.uk")).unwrap();
-            assert_eq!(limits.begin(&store, &Attempt::new(Some(&email), Some(ip)), T0 + i).await.unwrap(), None, "attempt {i}");
+            fail(&limits, &store, &Attempt::new(Some(&email), Some(ip), None), 1, T0 + i).await;
         }
         let ada = Email::parse("ada@pupils.demo.sch.uk").unwrap();
-        let attempt = Attempt::new(Some(&ada), Some(same_64));
-        assert!(limits.begin(&store, &attempt, T0 + 100).await.unwrap().is_some(), "the whole /64 is one bucket");
-        // A good sign-in clears the email's count, never the address's.
-        limits.succeeded(&store, &attempt).await.unwrap();
-        assert!(limits.begin(&store, &Attempt::new(Some(&ada), Some(ip)), T0 + 100).await.unwrap().is_some());
-        let elsewhere = Attempt::new(Some(&ada), Some("2001:db8:1:3::1".parse().unwrap()));
-        assert_eq!(limits.begin(&store, &elsewhere, T0 + 100).await.unwrap(), None);
+        assert!(limits.check(&store, &Attempt::new(Some(&ada), Some(same_64), None), T0 + 100).await.unwrap().wait.is_some(), "the whole /64");
+        assert!(limits.check(&store, &Attempt::new(None, Some(ip), None), T0 + 100).await.unwrap().wait.is_some(), "not an email");
+        let elsewhere = Attempt::new(Some(&ada), Some("2001:db8:1:3::1".parse().unwrap()), None);
+        assert_eq!(limits.check(&store, &elsewhere, T0 + 100).await.unwrap().wait, None);
     }
 
-    /// Guesses sent all at once are counted before any password is checked: at most the limit
-    /// get through (possibly none: a burst may lock itself out), on SQLite and on PostgreSQL
-    /// (several connections, as several nodes would have).
+    /// Guesses sent all at once queue for the hashing permits and check the limits under one,
+    /// so at most `concurrency() - 1` get past the limit (per node), on SQLite and PostgreSQL;
+    /// the right password sent 60 times at once from the same address all gets in.
     #[tokio::test]
-    async fn parallel_guesses_cannot_slip_under_the_limit() {
-        let mut stores = vec![seeded_sqlite().await];
-        if let Some(url) = crate::store::tests::postgres_url().await {
-            stores.push(Store::open(&url).await.unwrap());
-        }
-        for store in stores {
+    async fn parallel_guesses_are_held_and_parallel_sign_ins_are_not() {
+        for store in crate::store::tests::stores().await {
             let limits = Sessions::default().limits;
-            let ada = Email::parse("ada@pupils.demo.sch.uk").unwrap();
-            let tries = (0..20).map(|_| {
-                let (store, attempt) = (store.clone(), Attempt::new(Some(&ada), None));
-                tokio::spawn(async move { limits.begin(&store, &attempt, T0).await.unwrap().is_none() })
-            });
-            let mut allowed = 0;
-            for t in tries.collect::<Vec<_>>() {
-                allowed += usize::from(t.await.unwrap());
+            let tries = |email: &'static str, password: &'static str, n: usize| {
+                (0..n)
+                    .map(|_| {
+                        let store = store.clone();
+                        let email = Email::parse(email);
+                        let attempt = Attempt::new(email.as_ref(), Some("203.0.113.20".parse().unwrap()), None);
+                        let claim = PasswordClaim { email, password: password.into(), attempt };
+                        tokio::spawn(async move { PasswordSignIn { limits }.authenticate(&store, claim).await.map(|_| ()) })
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let mut answers = Vec::new();
+            for t in tries("ben@pupils.demo.sch.uk", "demo-pupil", 60).into_iter().chain(tries("ada@pupils.demo.sch.uk", "wrong", 20)) {
+                answers.push(t.await.unwrap());
             }
-            assert!(allowed <= 5, "{allowed} of 20 parallel guesses were checked");
-            let counted = store.recent_failures(&Attempt::new(Some(&ada), None).email.unwrap(), 0, 100).await.unwrap();
-            assert_eq!(counted.len(), allowed, "refused attempts are not counted");
+            let (signed_in, guesses) = answers.split_at(60);
+            assert!(signed_in.iter().all(Result::is_ok), "{signed_in:?}");
+            let checked = guesses.iter().filter(|r| **r == Err(ApiError(ErrorCode::BadCredentials))).count();
+            let held = guesses.iter().filter(|r| **r == Err(ApiError(ErrorCode::TooManyAttempts))).count();
+            assert_eq!(checked + held, 20);
+            assert!((5..5 + password::concurrency()).contains(&checked), "{checked} of 20 parallel guesses were checked");
+            let counted = store.recent_failures(at_ada("203.0.113.20", None).pair.as_ref().unwrap(), 0, 100).await.unwrap();
+            assert_eq!(counted.len(), checked, "held attempts are not counted");
+        }
+    }
+
+    /// Sign-in's password checks go through the hashing permits: with every permit taken, none
+    /// completes; released, all do.
+    #[tokio::test]
+    async fn sign_in_waits_for_a_hashing_permit() {
+        let store = seeded_sqlite().await;
+        let limits = Sessions::default().limits;
+        let mut held = Vec::new();
+        for _ in 0..password::concurrency() {
+            held.push(password::permit().await.unwrap());
+        }
+        let tries: Vec<_> = (0..10)
+            .map(|i| {
+                let store = store.clone();
+                let email = Email::parse("dev@pupils.demo.sch.uk");
+                let attempt = Attempt::new(email.as_ref(), Some(format!("192.0.2.{i}").parse().unwrap()), None);
+                tokio::spawn(async move { PasswordSignIn { limits }.authenticate(&store, PasswordClaim { email, password: "demo-pupil".into(), attempt }).await.is_ok() })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(tries.iter().all(|t| !t.is_finished()), "a sign-in ran without a permit");
+        drop(held);
+        for t in tries {
+            assert!(t.await.unwrap());
         }
     }
 
@@ -558,19 +777,23 @@ mod tests {
         h.insert("x-forwarded-for", "nonsense".parse().unwrap());
         assert_eq!(client_ip(&h, peer, true), peer);
         // Buckets never hold the email or address in clear.
-        let a = Attempt::new(Some(&Email::parse("ada@pupils.demo.sch.uk").unwrap()), Some(v4));
+        let a = Attempt::new(Some(&Email::parse("ada@pupils.demo.sch.uk").unwrap()), Some(v4), Some(&"d".repeat(64)));
         let shown = format!("{a:?}");
-        assert!(!shown.contains("ada") && !shown.contains("192.0.2.1"), "{shown}");
+        assert!(!shown.contains("ada") && !shown.contains("192.0.2.1") && !shown.contains("dddd"), "{shown}");
     }
 
     #[tokio::test]
     async fn password_sign_in_proves_or_refuses_alike() {
         let store = seeded_sqlite().await;
-        let claim = |email: &str, password: &str| PasswordClaim { email: Email::parse(email), password: password.into() };
-        let proof = PasswordSignIn.authenticate(&store, claim("ada@pupils.demo.sch.uk", "demo-pupil")).await.unwrap();
+        let claim = |email: &str, password: &str| {
+            let email = Email::parse(email);
+            PasswordClaim { attempt: Attempt::new(email.as_ref(), None, None), email, password: password.into() }
+        };
+        let sign_in = PasswordSignIn { limits: Sessions::default().limits };
+        let proof = sign_in.authenticate(&store, claim("ada@pupils.demo.sch.uk", "demo-pupil")).await.unwrap();
         assert_eq!((proof.user.email.expose(), proof.method), ("ada@pupils.demo.sch.uk", AuthMethod::Password));
         for (email, password) in [("ada@pupils.demo.sch.uk", "wrong"), ("nobody@demo.sch.uk", "demo-pupil"), ("not an email", "x")] {
-            let refused = PasswordSignIn.authenticate(&store, claim(email, password)).await.unwrap_err();
+            let refused = sign_in.authenticate(&store, claim(email, password)).await.unwrap_err();
             assert_eq!(refused, ApiError(ErrorCode::BadCredentials), "{email}");
         }
     }

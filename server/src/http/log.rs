@@ -100,7 +100,7 @@ fn log_json(log: &LessonLog, clock: &Clock, now: i64) -> Value {
         "counts": counts(log),
         "intervals": intervals(&log.sessions, now).iter().map(|i| with_local(i, &["joined_at", "left_at"], clock)).collect::<Vec<_>>(),
         "sessions": log.sessions.iter().map(|s| with_local(s, &["joined_at", "left_at", "last_seen"], clock)).collect::<Vec<_>>(),
-        "events": log.events.iter().map(|e| with_local(e, &["at"], clock)).collect::<Vec<_>>(),
+        "events": log.events.iter().map(|e| with_local(e, &["at", "last_at"], clock)).collect::<Vec<_>>(),
         "notes": log.notes.iter().map(|n| with_local(n, &["at"], clock)).collect::<Vec<_>>(),
     })
 }
@@ -181,8 +181,23 @@ pub async fn add_note(
     Ok((StatusCode::CREATED, Json(json!({"note": {"id": note, "at": at, "category": category}}))).into_response())
 }
 
+/// Whether a teacher may read this person's attendance (and so their name): a pupil of a class
+/// they teach, or someone already in the log of a lesson they may see. Anyone else's is not
+/// theirs to read.
+async fn teacher_may_read(app: &App, school: &crate::ids::SchoolId, teacher: &UserId, pupil: &UserId) -> Result<bool, ApiError> {
+    use crate::store::MemberKind;
+    for (class, kind) in app.store.classes_of(teacher).await? {
+        if kind == MemberKind::Teacher && app.store.membership(&class.id, pupil).await? == Some(MemberKind::Pupil) {
+            return Ok(true);
+        }
+    }
+    let in_their_lessons = LogFilter { pupil_id: Some(pupil.to_string()), ..LogFilter::default() };
+    Ok(!app.store.log_lessons(school, &LogScope::Teacher(teacher.clone()), &in_their_lessons).await?.is_empty())
+}
+
 /// `GET /api/log/pupils/{user_id}/attendance`: one pupil's presence across the lessons the
-/// caller may see.
+/// caller may see. A teacher reads only pupils of the classes they teach (or people in their
+/// own lessons' logs); anyone else is `not_found`, exactly as an unknown id.
 pub async fn attendance(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
@@ -194,6 +209,11 @@ pub async fn attendance(
     let mut filter = query.filter(&clock)?;
     let pupil = UserId::parse(&pupil).ok_or(ErrorCode::NotFound)?;
     let record = app.store.user(&pupil).await?.filter(|p| p.school == user.school).ok_or(ErrorCode::NotFound)?;
+    if let LogScope::Teacher(teacher) = &scope {
+        if !teacher_may_read(&app, &user.school, teacher, &pupil).await? {
+            return Err(ErrorCode::NotFound.into());
+        }
+    }
     filter.pupil_id = Some(pupil.to_string());
     audit(&app, &user, &scope, "log.view", json!({"pupil": pupil})).await?;
     let now = now_ms();

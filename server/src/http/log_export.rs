@@ -190,7 +190,8 @@ pub fn counts(log: &LessonLog) -> Counts {
             pupils.push(&s.user_id);
         }
     }
-    let events = |k: EventKind| log.events.iter().filter(|e| e.kind == k.as_str()).count();
+    // An event repeated (a refusal asked for again and again) counts each time it happened.
+    let events = |k: EventKind| log.events.iter().filter(|e| e.kind == k.as_str()).map(|e| e.count.max(1) as usize).sum::<usize>();
     Counts {
         teachers,
         pupils_present: pupils.len(),

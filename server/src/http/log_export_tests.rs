@@ -137,7 +137,8 @@ fn session(id: &str, user: &str, name: &str, role: &str, joined: i64, left: Opti
 }
 
 fn event(at: i64, kind: &str, subject: Option<&str>, detail: Option<&str>) -> EventRow {
-    EventRow { at, kind: kind.into(), actor_id: None, actor_name: None, subject_id: subject.map(Into::into), subject_name: None, detail: detail.map(Into::into) }
+    let (actor_id, actor_name, subject_name, count, last_at) = (None, None, None, 1, None);
+    EventRow { at, kind: kind.into(), actor_id, actor_name, subject_id: subject.map(Into::into), subject_name, detail: detail.map(Into::into), count, last_at }
 }
 
 fn lesson(id: &str, class: &str, start: i64, end: Option<i64>, reason: Option<&str>) -> LessonRow {
@@ -223,4 +224,17 @@ fn interval_export_is_frozen() {
 #[test]
 fn lesson_export_is_frozen() {
     golden("log-lessons.csv", &lessons_csv(&fixtures(), &london()));
+}
+
+/// A refusal repeated 300 times is one event of the log and 300 refusals in its counts and
+/// the lesson export.
+#[test]
+fn a_repeated_refusal_counts_every_attempt() {
+    let mut logs = fixtures();
+    let refused = &mut logs[0].events[0];
+    (refused.count, refused.last_at) = (300, Some(refused.at + 2_000));
+    assert_eq!(logs[0].events.iter().filter(|e| e.kind == "refused").count(), 1);
+    assert_eq!(counts(&logs[0]).refusals, 300);
+    let csv = lessons_csv(&logs[..1], &london());
+    assert_eq!(csv.lines().nth(1).unwrap().split(',').nth(12), Some("300"), "{csv}");
 }

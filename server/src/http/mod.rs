@@ -11,6 +11,7 @@ mod log;
 mod log_export;
 mod recordings;
 mod auth;
+mod budget;
 mod linger;
 pub mod shutdown;
 mod tls;
@@ -89,7 +90,9 @@ impl AppState {
     }
 }
 
-/// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`).
+/// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`). A
+/// refusal also goes into the livestream log; the same refusal repeated is counted on its
+/// first event and audited once (`Store::log_refusal`).
 pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<crate::admission::Decision, ApiError> {
     use crate::admission::Decision;
     let decision = crate::admission::decide(&app.facts(user, lesson).await?);
@@ -99,20 +102,21 @@ pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at:
         Decision::Refuse(code) => ("admission.refuse", Some(code.as_str())),
     };
     let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
-    app.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
-    if let Some(reason) = reason {
-        tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, "admission refused");
-        let e = crate::store::log::NewEvent {
-            lesson: lesson.info.id.clone(),
-            school: lesson.info.school.clone(),
-            at: crate::store::now_ms(),
-            kind: crate::store::log::EventKind::Refused,
-            actor: None,
-            subject: Some(user.id.clone()),
-            detail: Some(reason.to_owned()),
-        };
-        app.store.log_event(&e).await?;
-    }
+    let Some(reason) = reason else {
+        app.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
+        return Ok(decision);
+    };
+    let e = crate::store::log::NewEvent {
+        lesson: lesson.info.id.clone(),
+        school: lesson.info.school.clone(),
+        at: crate::store::now_ms(),
+        kind: crate::store::log::EventKind::Refused,
+        actor: None,
+        subject: Some(user.id.clone()),
+        detail: Some(reason.to_owned()),
+    };
+    let first = app.store.log_refusal(&e, user.id.as_str(), action, &detail).await?;
+    tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, repeated = !first, "admission refused");
     Ok(decision)
 }
 

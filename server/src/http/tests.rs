@@ -223,3 +223,111 @@ async fn cross_site_websocket_upgrade_is_refused() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(code(&serde_json::from_slice(&body).unwrap()), "cross_site");
 }
+
+/// A refused pupil asking for tickets in a loop: past the budget every answer is
+/// `rate_limited` with a `Retry-After`, without running the gate; the refusals that did run
+/// are one log event with their count and one audit entry; a classmate asking meanwhile meets
+/// the gate as usual.
+#[tokio::test]
+async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
+    let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
+    let (_, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/lessons/{lesson}/ticket");
+    let (mut refused, mut limited) = (0, 0);
+    for _ in 0..300 {
+        let req = Request::post(&path).header("cookie", &owen).body(Body::empty()).unwrap();
+        let res = router(app.clone()).oneshot(req).await.unwrap();
+        let (status, retry) = (res.status(), res.headers().get("retry-after").cloned());
+        let body: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        match (status, code(&body)) {
+            (StatusCode::FORBIDDEN, "not_on_roster") => refused += 1,
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited") => {
+                assert!(retry.is_some_and(|r| r.to_str().unwrap().parse::<u64>().unwrap() >= 1), "Retry-After");
+                limited += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The burst, and what refilled while the loop ran (a second or two on a loaded machine).
+    assert!((auth::TICKET_BURST as usize..=auth::TICKET_BURST as usize + 20).contains(&refused), "{refused} gate runs");
+    assert_eq!(limited, 300 - refused);
+    let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the classmate meets the gate");
+    let owen_id = app.store.user_by_email(&crate::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
+    let lesson = LessonId::parse(&lesson).unwrap();
+    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        // The lesson's own row is written by its task; the refusals were written at once.
+        if let Some(log) = app.store.lesson_log(&school, &crate::store::LogScope::School, &lesson).await.unwrap() {
+            events = log.events.into_iter().filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str())).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let got: Vec<(&str, Option<&str>, i64)> = events.iter().map(|e| (e.kind.as_str(), e.detail.as_deref(), e.count)).collect();
+    assert_eq!(got, vec![("refused", Some("not_on_roster"), refused as i64)]);
+    let audited = app.store.audit_entries(&school, 100_000).await.unwrap();
+    let owens = audited.iter().filter(|e| e.action == "admission.refuse" && e.detail.contains(owen_id.as_str())).count();
+    assert_eq!(owens, 1, "one audit entry for the run");
+}
+
+/// A teacher reads the attendance (and so the name) of pupils of the classes they teach, and
+/// of people in their own lessons' logs; any other user of the school, pupil or staff, is
+/// `not_found` exactly as an unknown id, with no name in the answer. Leaders read anyone's.
+#[tokio::test]
+async fn teachers_read_only_their_own_pupils_attendance() {
+    let app = app().await;
+    let uid = |email: &'static str| {
+        let store = app.store.clone();
+        async move { store.user_by_email(&crate::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+    };
+    let (ada, zoe, owen, admin) = (uid("ada@pupils.demo.sch.uk").await, uid("zoe@pupils.demo.sch.uk").await, uid("owen@pupils.demo.sch.uk").await, uid("admin@demo.sch.uk").await);
+    let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
+    let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
+    let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+    let read = |cookie: &str, who: &crate::ids::UserId| {
+        let (app, cookie, path) = (app.clone(), cookie.to_owned(), format!("/api/log/pupils/{who}/attendance"));
+        async move { call(&app, Method::GET, &path, Some(&cookie), "").await }
+    };
+    for who in [&ada, &owen, &admin] {
+        let (status, body) = read(&history, who).await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "teacher2 reads {who}");
+        assert!(body.get("pupil").is_none(), "{body}");
+    }
+    let (status, body) = read(&history, &zoe).await;
+    assert_eq!((status, body["pupil"]["display_name"].as_str().is_some()), (StatusCode::OK, true), "{body}");
+    assert_eq!(read(&science, &ada).await.0, StatusCode::OK);
+    // Owen, on no roster of teacher2's, was refused from teacher2's lesson: he is in its log.
+    let lesson = LessonId::generate();
+    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let start = crate::store::log::NewLesson {
+        id: lesson.clone(),
+        school: school.clone(),
+        class: ClassId::parse("8b").unwrap(),
+        class_name: "8B History".into(),
+        started_by: uid("teacher2@demo.sch.uk").await,
+        recording_id: None,
+        scheduled: None,
+        at: 1_800_000_000_000,
+    };
+    app.store.log_lesson_start(&start).await.unwrap();
+    let refused = crate::store::log::NewEvent {
+        lesson,
+        school,
+        at: 1_800_000_001_000,
+        kind: crate::store::log::EventKind::Refused,
+        actor: None,
+        subject: Some(owen.clone()),
+        detail: Some("not_on_roster".into()),
+    };
+    app.store.log_event(&refused).await.unwrap();
+    assert_eq!(read(&history, &owen).await.0, StatusCode::OK, "someone in their own lesson's log");
+    for who in [&ada, &owen, &admin, &zoe] {
+        assert_eq!(read(&leader, who).await.0, StatusCode::OK, "the leader reads {who}");
+    }
+}

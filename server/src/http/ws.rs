@@ -1,5 +1,6 @@
-//! The signalling WebSocket: authorise with a ticket in the first message, then relay
-//! messages between the client and its lesson's task.
+//! The signalling WebSocket: authorise with a ticket in the first message (redeemed only by
+//! the session and origin it was issued to), then relay messages between the client and its
+//! lesson's task.
 //!
 //! One task per socket does everything: it reads the client, writes the lesson's outbox, and
 //! watches the heartbeat. When the lesson closes the outbox (the participant was removed,
@@ -17,14 +18,16 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::auth::Presenter;
 use super::App;
 use crate::admission::Decision;
 use crate::budget::{Budgets, Kind, Verdict};
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ParticipantId, StreamId};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
@@ -46,15 +49,31 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_NORMAL: u16 = 1000;
 
+/// What the upgrade request said about who is connecting: the ticket is redeemed only by the
+/// session of its holder, from the origin that asked for it.
+struct Upgrade {
+    /// A summary of the User-Agent header, for the livestream log.
+    device: String,
+    /// Only the session cookie and the `Origin` header of the upgrade request.
+    headers: HeaderMap,
+}
+
 /// `GET /ws`
-pub async fn upgrade(State(app): State<App>, headers: axum::http::HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     // The server's own observation of the client, summarised for the livestream log.
-    let ua = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let device = crate::lesson::device_summary(ua);
+    let mut kept = HeaderMap::new();
+    for name in [header::COOKIE, header::ORIGIN] {
+        for value in headers.get_all(&name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    let upgrade = Upgrade { device, headers: kept };
     // Counted while open, so a graceful shutdown can wait for the sockets to close.
     let open = super::shutdown::Socket::open(&app);
     ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
-        run(app, socket, device).await;
+        run(app, socket, upgrade).await;
         drop(open);
     })
 }
@@ -140,7 +159,7 @@ async fn next_frame(socket: &mut WebSocket) -> Frame {
     }
 }
 
-async fn run(app: App, mut socket: WebSocket, device: String) {
+async fn run(app: App, mut socket: WebSocket, upgrade: Upgrade) {
     let first = tokio::time::timeout(JOIN_TIMEOUT, next_message(&mut socket)).await;
     let (protocol, ticket) = match first {
         Ok(Incoming::Msg(ClientMsg::Join { protocol, ticket })) => (protocol, ticket),
@@ -151,7 +170,7 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
     if protocol != PROTOCOL_VERSION {
         return close(socket, CLOSE_POLICY, Some(ErrorCode::ProtocolMismatch)).await;
     }
-    let joined = match join(&app, &ticket, device).await {
+    let joined = match join(&app, &ticket, upgrade).await {
         Ok(joined) => joined,
         Err(code) => return close(socket, CLOSE_POLICY, Some(code)).await,
     };
@@ -171,11 +190,17 @@ async fn run(app: App, mut socket: WebSocket, device: String) {
 
 type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 
-/// Redeems the ticket, runs the gate again, and joins the lesson.
-async fn join(app: &App, ticket: &str, device: String) -> Result<Joined, ErrorCode> {
+/// Redeems the ticket (only for its holder: checked before it is spent, so a thief's attempt
+/// leaves it usable), runs the gate again, and joins the lesson.
+async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, ErrorCode> {
     app.shutdown.check()?;
-    let (user_id, lesson_id) = app.tickets.redeem(ticket).ok_or(ErrorCode::TicketInvalid)?;
-    let user = app.store.user(&user_id).await.ok().flatten().ok_or(ErrorCode::TicketInvalid)?;
+    let session = app.sessions.user_from(&app.store, &upgrade.headers).await.map_err(|e| ApiError::from(e).0)?;
+    let origin = upgrade.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let by = Presenter { user: session.as_ref().map(|u| &u.id), origin };
+    let (_, lesson_id) = app.tickets.redeem(ticket, by).ok_or(ErrorCode::TicketInvalid)?;
+    // The session's user is the ticket's: the one read just now.
+    let user = session.ok_or(ErrorCode::TicketInvalid)?;
+    let device = upgrade.device;
     let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
     // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
     // until the teacher admits them. The lesson runs the gate once more when it seats anyone.

@@ -17,6 +17,22 @@ use super::people::user;
 use super::{Result, Store, StoreError, UserRecord};
 use crate::ids::{SchoolId, UserId};
 
+/// Known devices (migration 6): a browser that signed in to an account, by the hash of its
+/// device cookie with the account's email (`bucket`), and the hashed email it belongs to.
+pub const DEVICES_MIGRATION: &[&str] = &[
+    "CREATE TABLE sign_in_devices (
+        bucket TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used BIGINT NOT NULL
+    )",
+    "CREATE INDEX sign_in_devices_email ON sign_in_devices(email, last_used)",
+    "CREATE INDEX sign_in_devices_used ON sign_in_devices(last_used)",
+];
+
+/// How many known devices an email keeps (the most recently used).
+pub const DEVICES_PER_EMAIL: i64 = 20;
+
 /// The SHA-256 of a token (or any text), in lowercase hex.
 pub fn token_hash(token: &str) -> String {
     digest(&SHA256, token.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -185,6 +201,43 @@ impl Store {
     /// Forgets a bucket's failures (after a successful sign-in for that email).
     pub async fn clear_failures(&self, bucket: &str) -> Result<()> {
         sqlx::query("DELETE FROM sign_in_failures WHERE bucket = $1").bind(bucket).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// True if this device bucket (a browser with an email, hashed) signed in after `since`.
+    pub async fn known_device(&self, bucket: &str, since: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM sign_in_devices WHERE bucket = $1 AND last_used > $2")
+            .bind(bucket)
+            .bind(since)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Remembers that a device signed in to an email (both hashed bucket names) at `now`,
+    /// keeping the email's [`DEVICES_PER_EMAIL`] most recently used and forgetting every
+    /// device unused since `forget_before`, so the table stays bounded.
+    pub async fn remember_device(&self, bucket: &str, email: &str, now: i64, forget_before: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sign_in_devices WHERE last_used <= $1").bind(forget_before).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO sign_in_devices (bucket, email, created_at, last_used) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (bucket) DO UPDATE SET last_used = $3",
+        )
+        .bind(bucket)
+        .bind(email)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM sign_in_devices WHERE email = $1 AND bucket NOT IN \
+             (SELECT bucket FROM sign_in_devices WHERE email = $1 ORDER BY last_used DESC, bucket LIMIT $2)",
+        )
+        .bind(email)
+        .bind(DEVICES_PER_EMAIL)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

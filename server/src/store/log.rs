@@ -87,6 +87,14 @@ pub const MIGRATION: &[&str] = &[
     "CREATE INDEX log_notes_school ON log_notes(school_id, category, at)",
 ];
 
+/// Repeated refusals (migration 5): an event counts how many times it happened (1 for every
+/// event but a refusal repeated) and when it last did (`NULL`: only at `at`).
+pub const REPEATS_MIGRATION: &[&str] = &[
+    "ALTER TABLE log_events ADD COLUMN count BIGINT NOT NULL DEFAULT 1",
+    "ALTER TABLE log_events ADD COLUMN last_at BIGINT",
+    "CREATE INDEX log_events_subject ON log_events(lesson_id, subject_id)",
+];
+
 /// How often a running lesson heartbeats its open log rows.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 /// After how long without a heartbeat an open row belongs to a server that is gone.
@@ -104,7 +112,8 @@ pub enum EventKind {
     Admitted,
     /// Someone left (detail: why).
     Left,
-    /// The gate refused someone (detail: the reason code; where: ticket, join or lesson).
+    /// The gate refused someone (detail: the reason code; where: ticket, join or lesson). The
+    /// same refusal again is counted on this event ([`Store::log_refusal`]).
     Refused,
     LobbyWaiting,
     LobbyLeft,
@@ -376,6 +385,55 @@ impl Store {
             return Ok(());
         }
         insert_event(&mut conn, e).await
+    }
+
+    /// Records a refusal by the admission gate, and its place on the audit chain (`actor`,
+    /// `action`, `detail`). The same refusal again (same lesson, person and reason, with
+    /// nothing else about that person logged since) is counted on the earlier event, whose
+    /// `last_at` moves on, instead of being written again, and is not audited again: a person
+    /// asking again and again grows neither the log nor the chain, and both still show that
+    /// they were refused, the log how often. Returns true if this began a new event.
+    pub async fn log_refusal(&self, e: &NewEvent, actor: &str, action: &str, detail: &serde_json::Value) -> Result<bool> {
+        use sqlx::Row;
+        let mut tx = self.pool.begin().await?;
+        if tx.backend_name() == "PostgreSQL" {
+            // Refusals of one person arriving together (on any node) take turns, so they
+            // count on one event instead of each starting their own.
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7303)) AS l").execute(&mut *tx).await?;
+        }
+        let subject = e.subject.as_ref().map_or("", |u| u.as_str()).to_owned();
+        let latest = sqlx::query(
+            "SELECT seq, kind, actor_id, detail FROM log_events WHERE lesson_id = $1 AND subject_id = $2 ORDER BY at DESC, seq DESC LIMIT 1",
+        )
+        .bind(e.lesson.as_str())
+        .bind(&subject)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let same = match &latest {
+            Some(r) => {
+                let (kind, actor_id, detail): (String, Option<String>, Option<String>) =
+                    (r.try_get("kind")?, r.try_get("actor_id")?, r.try_get("detail")?);
+                kind == e.kind.as_str() && actor_id == e.actor.as_ref().map(|u| u.as_str().to_owned()) && detail == e.detail
+            }
+            None => false,
+        };
+        if let (true, Some(row)) = (same, &latest) {
+            sqlx::query(
+                "UPDATE log_events SET count = count + 1, \
+                 last_at = CASE WHEN COALESCE(last_at, at) < $3 THEN $3 ELSE COALESCE(last_at, at) END \
+                 WHERE lesson_id = $1 AND seq = $2",
+            )
+            .bind(e.lesson.as_str())
+            .bind(row.try_get::<i64, _>("seq")?)
+            .bind(e.at)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            insert_event(&mut tx, e).await?;
+            append(&mut tx, &e.school, actor, action, detail).await?;
+        }
+        tx.commit().await?;
+        Ok(!same)
     }
 
     /// A participant took a seat: their session opens and the admission is logged with it.

@@ -59,6 +59,9 @@ pub struct EventRow {
     pub subject_id: Option<String>,
     pub subject_name: Option<String>,
     pub detail: Option<String>,
+    /// How many times it happened: more than 1 for a refusal repeated (from `at` to `last_at`).
+    pub count: i64,
+    pub last_at: Option<i64>,
 }
 
 /// One note.
@@ -305,6 +308,8 @@ impl Store {
                 subject_id: r.try_get("subject_id")?,
                 subject_name: r.try_get("subject_name")?,
                 detail: r.try_get("detail")?,
+                count: r.try_get("count")?,
+                last_at: r.try_get("last_at")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

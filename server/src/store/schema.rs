@@ -4,7 +4,14 @@
 //! Never edit a migration that has shipped: add one.
 
 /// `(version, statements)`, applied in order, each version in one transaction.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(1, V1), (2, V2), (3, super::recordings::MIGRATION), (4, super::log::MIGRATION)];
+pub const MIGRATIONS: &[(i64, &[&str])] = &[
+    (1, V1),
+    (2, V2),
+    (3, super::recordings::MIGRATION),
+    (4, super::log::MIGRATION),
+    (5, super::log::REPEATS_MIGRATION),
+    (6, super::accounts::DEVICES_MIGRATION),
+];
 
 const V1: &[&str] = &[
     "CREATE TABLE schools (

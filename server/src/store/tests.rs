@@ -236,6 +236,25 @@ both!(sign_in_failures_slide_out_of_the_window, |store: Store| async move {
     assert!(store.recent_failures("a:y", 0, 10).await.unwrap().is_empty());
 });
 
+both!(known_devices_are_remembered_bounded_and_forgotten, |store: Store| async move {
+    let year = 400 * 24 * 60 * MIN;
+    store.remember_device("d:laptop", "e:ada", T0, T0 - year).await.unwrap();
+    assert!(store.known_device("d:laptop", T0 - 1).await.unwrap());
+    assert!(!store.known_device("d:phone", 0).await.unwrap());
+    assert!(!store.known_device("d:laptop", T0).await.unwrap(), "not used since");
+    store.remember_device("d:laptop", "e:ada", T0 + MIN, T0 + MIN - year).await.unwrap();
+    assert!(store.known_device("d:laptop", T0).await.unwrap(), "signing in again refreshes it");
+    // An email keeps its 20 most recently used devices.
+    for i in 0..25 {
+        store.remember_device(&format!("d:{i}"), "e:ben", T0 + 2 * MIN + i, T0 - year).await.unwrap();
+    }
+    assert!(!store.known_device("d:4", 0).await.unwrap() && store.known_device("d:5", 0).await.unwrap());
+    assert!(store.known_device("d:laptop", 0).await.unwrap(), "another email's devices stay");
+    // A device unused for the whole lifetime is forgotten at the next sign-in.
+    store.remember_device("d:new", "e:cara", T0 + year + 10 * MIN, T0 + 10 * MIN).await.unwrap();
+    assert!(!store.known_device("d:laptop", 0).await.unwrap());
+});
+
 both!(set_password_tokens_are_single_use, |store: Store| async move {
     let s = demo();
     let ada = uid(&store, "ada@pupils.demo.sch.uk").await;

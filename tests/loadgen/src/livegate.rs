@@ -83,7 +83,10 @@ impl Livegate {
         let (t, _) = self.post(&format!("/api/lessons/{lesson}/ticket"), Some(&account.cookie), json!({})).await?;
         let ticket = t["ticket"].as_str().context("no ticket")?.to_owned();
         let t1 = t0.elapsed();
-        let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url.as_str()).await.context("WebSocket connect")?;
+        // The ticket is redeemed only on a socket carrying the session it was issued to.
+        let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(self.ws_url.as_str())?;
+        req.headers_mut().insert("cookie", account.cookie.parse()?);
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.context("WebSocket connect")?;
         let t2 = t0.elapsed();
         ws.send(Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket}).to_string())).await?;
         let joined = next_of(&mut ws, "joined").await?;

@@ -1,7 +1,7 @@
 //! The admission gate at the ticket route and at `join`: off-roster pupils, pupils of another
 //! class, users of another school, and single-use, unforgeable tickets.
 
-use livegate_tests::participant::{live_7a_with_camera, open_and_join, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{live_7a_with_camera, open_and_join, open_and_join_as, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, HttpError, Server};
 use anyhow::{anyhow, ensure, Result};
@@ -99,11 +99,11 @@ async fn tickets_are_single_use_and_unforgeable() {
         let ticket = ada.must_ticket(&lesson.id).await?;
         ensure!(ticket.expires_in_ms > 0 && ticket.expires_in_ms <= 30_000, "expires_in_ms = {}", ticket.expires_in_ms);
         ensure!(ticket.ticket.len() >= 16, "ticket too short to carry 128 bits: {:?}", ticket.ticket);
-        let (first, reply) = open_and_join(&server, "ada#1", &ticket.ws_path, &ticket.ticket, 1).await?;
+        let (first, reply) = open_and_join_as(&ada, &server, "ada#1", &ticket.ws_path, &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "first use of the ticket: {reply}");
 
         // Second use of the same ticket.
-        let (_second, reply) = open_and_join(&server, "ada#2", &ticket.ws_path, &ticket.ticket, 1).await?;
+        let (_second, reply) = open_and_join_as(&ada, &server, "ada#2", &ticket.ws_path, &ticket.ticket, 1).await?;
         ensure!(
             msg_type(&reply) == "error" && reply.get("code").and_then(Value::as_str) == Some("ticket_invalid"),
             "reused ticket: want error ticket_invalid, got {reply}"

@@ -3,7 +3,7 @@
 //! serving a normal pupil who receives media.
 
 use livegate_tests::participant::{
-    live_7a_with_camera, open_and_join, pupil_receives_teacher_camera, start_lesson, Participant, SIGNAL_TIMEOUT,
+    live_7a_with_camera, open_and_join_as, pupil_receives_teacher_camera, start_lesson, Participant, SIGNAL_TIMEOUT,
 };
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Conn, Server};
@@ -149,7 +149,7 @@ async fn wrong_protocol_version_is_refused() {
         ada.sign_in(seed::ADA, seed::PUPIL_PASSWORD).await?;
         for version in [2, 0] {
             let ticket = ada.must_ticket(&lesson.id).await?;
-            let (conn, reply) = open_and_join(&server, "ada", &ticket.ws_path, &ticket.ticket, version).await?;
+            let (conn, reply) = open_and_join_as(&ada, &server, "ada", &ticket.ws_path, &ticket.ticket, version).await?;
             ensure!(
                 msg_type(&reply) == "error" && reply.get("code").and_then(Value::as_str) == Some("protocol_mismatch"),
                 "protocol {version}: want error protocol_mismatch, got {reply}"

@@ -30,7 +30,7 @@ pub async fn knock(server: &Server, email: &str, password: &str, lesson_id: &str
     let api = Api::new(server);
     api.sign_in(email, password).await?;
     let ticket = api.must_ticket(lesson_id).await?;
-    let conn = Conn::connect(&server.ws_url(&ticket.ws_path), email).await?;
+    let conn = Conn::connect_with(&server.ws_url(&ticket.ws_path), email, &api.ws_headers()).await?;
     conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
     let (_, reply) = conn
         .wait_for(0, SIGNAL_TIMEOUT, "`lobby`, `joined` or `error` after join", |m| matches!(msg_type(m), "lobby" | "joined" | "error"))
@@ -152,7 +152,7 @@ async fn refused_staff_are_told_and_cannot_knock_again() {
         teacher_sees_lobby(teacher, t_mark, &[]).await?;
         // Knocking again: the socket is refused with the same reason.
         let ticket = waiter.api.must_ticket(&lesson.id).await?;
-        let (_c, reply) = livegate_tests::participant::open_and_join(&server, "leader again", &ticket.ws_path, &ticket.ticket, 1).await?;
+        let (_c, reply) = livegate_tests::participant::open_and_join_as(&waiter.api, &server, "leader again", &ticket.ws_path, &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "error" && reply["code"] == "refused_by_teacher", "knocking again: {reply}");
         // Unknown ids are refused plainly.
         let t_mark = teacher.conn.mark();

@@ -41,7 +41,7 @@ async fn new_work_is_refused(teacher2: &Api, ben: &Api, lesson_id: &str, server:
     ensure!(refusal(status, &body) == (503, "server_stopping"), "a new lesson while stopping: {status} {body}");
     let (status, body) = ben.request(Method::POST, &format!("/api/lessons/{lesson_id}/ticket"), None).await?;
     ensure!(refusal(status, &body) == (503, "server_stopping"), "a ticket while stopping: {status} {body}");
-    let (_conn, reply) = join_on(Conn::connect(&server.ws_url("/ws"), "ben").await?, ben_ticket, 1).await?;
+    let (_conn, reply) = join_on(Conn::connect_with(&server.ws_url("/ws"), "ben", &ben.ws_headers()).await?, ben_ticket, 1).await?;
     ensure!(reply["type"] == "error" && reply["code"] == "server_stopping", "a join while stopping: {reply}");
     Ok(())
 }

@@ -42,16 +42,15 @@ pub async fn create_user(
     let id = app.store.create_user(me.id.as_str(), &me.school, &email, &name, body.role, None).await?;
     let user = app.store.user(&id).await?.ok_or(ErrorCode::Internal)?;
     tracing::info!(school = %me.school, user = %id, role = body.role.as_str(), "user created");
-    // The new account's invite link (72 hours). If issuing fails the account still exists and
-    // `POST /api/admin/users/{id}/invite` issues one; the URL is then null.
-    let invite_url = match crate::http::account::issue_link(&app, &me, &id, crate::store::TokenPurpose::Invite).await {
-        Ok(link) => Some(link.url),
-        Err(e) => {
-            tracing::warn!(user = %id, code = e.0.as_str(), "invite link not issued");
-            None
-        }
-    };
-    Ok((StatusCode::CREATED, Json(json!({"user": AdminUser::of(&user), "invite_url": invite_url}))).into_response())
+    // No invite link yet: a link is a live credential, issued (and audited) only when the
+    // superuser asks for it to hand over (`POST /api/admin/users/{id}/invite`).
+    Ok((StatusCode::CREATED, Json(CreatedUser { user: AdminUser::of(&user) })).into_response())
+}
+
+/// The answer to creating a user: the account, without a password or a link.
+#[derive(serde::Serialize)]
+pub struct CreatedUser {
+    user: AdminUser,
 }
 
 #[derive(Deserialize)]
