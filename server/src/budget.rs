@@ -8,7 +8,7 @@
 //! `grant` or `publish`, one `answer` per offer) never meets it, while a client sending
 //! thousands a second is refused after its burst and removed soon after.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::proto::ClientMsg;
 
@@ -45,6 +45,25 @@ impl TokenBucket {
         }
         self.level -= MICRO;
         true
+    }
+
+    /// How long from `now` until a token is there (zero if one is there now).
+    pub fn wait(&self, now: Instant) -> Duration {
+        let mut probe = self.clone();
+        probe.refill(now);
+        let missing = MICRO.saturating_sub(probe.level);
+        if missing == 0 || self.rate.per_second == 0 {
+            return Duration::ZERO;
+        }
+        // missing µ-tokens at per_second tokens a second: missing / per_second µs, rounded up.
+        Duration::from_micros(missing.div_ceil(u64::from(self.rate.per_second)))
+    }
+
+    /// Whether the bucket is full at `now` (its owner has been idle long enough to forget).
+    pub fn is_full(&self, now: Instant) -> bool {
+        let mut probe = self.clone();
+        probe.refill(now);
+        probe.level >= u64::from(self.rate.burst) * MICRO
     }
 
     fn refill(&mut self, now: Instant) {

@@ -465,7 +465,7 @@ pub struct Presenter<'a> {
 /// Ticket requests a person may make at once, and then per second: a browser asks for one per
 /// join and one per reconnection (backing off to one every 8 s).
 pub const TICKET_BURST: u32 = 10;
-pub const TICKETS_PER_SECOND: f64 = 1.0;
+pub const TICKETS_PER_SECOND: u32 = 1;
 
 /// Outstanding join tickets, and each person's budget for asking for them.
 pub struct Tickets {
@@ -483,7 +483,7 @@ impl Default for Tickets {
 impl Tickets {
     /// No tickets yet; each one issued stays valid for `lifetime`.
     pub fn with_lifetime(lifetime: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(TICKET_BURST, TICKETS_PER_SECOND) }
+        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(crate::budget::Rate { burst: TICKET_BURST, per_second: TICKETS_PER_SECOND }) }
     }
 
     /// Takes one ticket request from this person's budget: `Err` with how long to wait when

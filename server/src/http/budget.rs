@@ -2,7 +2,7 @@
 //! asking for join tickets in a loop is answered `rate_limited` instead of running the
 //! admission gate (and writing the livestream log and the audit chain) every time.
 //!
-//! A bucket holds `burst` tokens and refills at `per_second`; a request takes one. The map is
+//! Each key has a [`crate::budget::TokenBucket`] (the same bucket the signalling budgets use). The map is
 //! bounded: full buckets (idle people) are dropped when it grows, and past [`MAX_PEOPLE`] a
 //! newcomer is served unmetered rather than evicting anyone's history. Lessons live on one
 //! node, so a node's own count is the one that matters.
@@ -12,27 +12,22 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::budget::{Rate, TokenBucket};
+
 /// How many people's buckets are kept at most.
 pub const MAX_PEOPLE: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
 
 /// A token bucket per key.
 #[derive(Debug)]
 pub struct Budget<K> {
-    burst: f64,
-    per_second: f64,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    rate: Rate,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
 }
 
 impl<K: Hash + Eq + Clone> Budget<K> {
-    /// `burst` requests at once, then `per_second` on average.
-    pub fn new(burst: u32, per_second: f64) -> Self {
-        Self { burst: f64::from(burst.max(1)), per_second, buckets: Mutex::new(HashMap::new()) }
+    /// `rate.burst` requests at once, then `rate.per_second` on average.
+    pub fn new(rate: Rate) -> Self {
+        Self { rate, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one request from `key`'s budget at `now`: `Ok` if there was room, else how long
@@ -40,23 +35,16 @@ impl<K: Hash + Eq + Clone> Budget<K> {
     pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().expect("budget lock");
         if buckets.len() >= MAX_PEOPLE && !buckets.contains_key(key) {
-            buckets.retain(|_, b| self.level(b, now) < self.burst);
+            buckets.retain(|_, b| !b.is_full(now));
             if buckets.len() >= MAX_PEOPLE {
                 return Ok(());
             }
         }
-        let bucket = buckets.entry(key.clone()).or_insert(Bucket { tokens: self.burst, at: now });
-        bucket.tokens = self.level(bucket, now);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let bucket = buckets.entry(key.clone()).or_insert_with(|| TokenBucket::full(self.rate, now));
+        if bucket.take(now) {
             return Ok(());
         }
-        Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second))
-    }
-
-    fn level(&self, b: &Bucket, now: Instant) -> f64 {
-        (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst)
+        Err(bucket.wait(now))
     }
 }
 
@@ -66,7 +54,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_refill_rate() {
-        let budget = Budget::new(3, 2.0);
+        let budget = Budget::new(Rate { burst: 3, per_second: 2 });
         let t0 = Instant::now();
         for i in 0..3 {
             assert_eq!(budget.take(&"eve", t0), Ok(()), "request {i} of the burst");
@@ -85,7 +73,7 @@ mod tests {
 
     #[test]
     fn the_map_stays_bounded() {
-        let budget = Budget::new(2, 1.0);
+        let budget = Budget::new(Rate { burst: 2, per_second: 1 });
         let t0 = Instant::now();
         for key in 0..MAX_PEOPLE {
             budget.take(&key, t0).unwrap();
