@@ -68,6 +68,7 @@ pub enum ErrorCode {
     ServerStopping,
     RateLimited,
     Internal,
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
@@ -129,6 +130,7 @@ impl ErrorCode {
             ServerStopping => "server_stopping",
             RateLimited => "rate_limited",
             Internal => "internal",
+            MethodNotAllowed => "method_not_allowed",
         }
     }
 
@@ -190,6 +192,7 @@ impl ErrorCode {
             ServerStopping => "Livegate is restarting; try again in a minute.",
             RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
+            MethodNotAllowed => "That address does not take this kind of request.",
         }
     }
 
@@ -217,6 +220,7 @@ impl ErrorCode {
             RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
             StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 }
@@ -280,6 +284,7 @@ mod tests {
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
+            MethodNotAllowed,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -63,10 +63,15 @@ fn security_headers_on_every_route() {
 
 /// A client holding `email`'s session cookie.
 async fn session(s: &Shared, email: &str) -> Result<reqwest::Client> {
+    session_with(s, email, password(email)).await
+}
+
+/// A client holding the session cookie of `email` signed in with `password`.
+async fn session_with(s: &Shared, email: &str, password: &str) -> Result<reqwest::Client> {
     let client = reqwest::Client::builder().cookie_store(true).no_proxy().build()?;
     let resp = client
         .post(format!("{}/api/session", s.server.http_base))
-        .json(&json!({"email": email, "password": password(email)}))
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await?;
     let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
@@ -80,6 +85,76 @@ async fn session(s: &Shared, email: &str) -> Result<reqwest::Client> {
 async fn status_and_code(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// The answer must be the JSON error shape (`{"error": {"code", "message"}}`, served as JSON,
+/// with the security headers); returns its status and code.
+async fn json_error(what: &str, path: &str, resp: reqwest::Response) -> Result<(u16, String)> {
+    let status = resp.status().as_u16();
+    check_headers(what, path, resp.headers(), false)?;
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = resp.text().await?;
+    ensure!(ct.starts_with("application/json"), "{what}: {status} answered {ct:?}, not JSON: {text:?}");
+    let body: Value = serde_json::from_str(&text).with_context(|| format!("{what}: {text:?}"))?;
+    let (code, message) = (code(&body["error"]).to_string(), body["error"]["message"].as_str().unwrap_or_default());
+    ensure!(!code.is_empty() && !message.is_empty(), "{what}: {status} not the error shape: {body}");
+    Ok((status, code))
+}
+
+/// A malformed request: who sends it, `"METHOD path"`, headers, body, and the status and code
+/// it must get.
+type Malformed<'a> = (&'a reqwest::Client, &'static str, &'static [(&'static str, &'static str)], &'static str, u16, &'static str);
+
+/// Every refusal axum makes by itself is the JSON error shape with a stable code: each route's
+/// `{param}` as bytes that are not UTF-8 (`/api/lessons/%ff%fe`), asked by a superuser, a
+/// leader and a teacher (so every route's own role reaches the path); methods a route does not
+/// have; upgrades that are not WebSocket handshakes; bodies and queries of the wrong kind.
+#[test]
+fn malformed_requests_answer_the_json_error_shape() {
+    shared_case("malformed_requests_answer_the_json_error_shape", |s| async move {
+        let base = s.server.http_base.as_str();
+        let leader = session_with(s, livegate_tests::recording::LEADER, livegate_tests::recording::LEADER_PASSWORD).await?;
+        let staff = [session(s, ADMIN).await?, leader, session(s, seed::TEACHER).await?];
+        let mut walked = 0;
+        for (method, path, _) in routes()?.into_iter().filter(|(_, p, _)| p.contains('{')) {
+            let bad: Vec<&str> = path.split('/').map(|seg| if seg.starts_with('{') { "%ff%fe" } else { seg }).collect();
+            let bad = bad.join("/");
+            let mut got = Vec::new();
+            for client in &staff {
+                let resp = client.request(method.clone(), format!("{base}{bad}")).json(&json!({})).send().await?;
+                got.push(json_error(&format!("{method} {bad}"), &bad, resp).await?);
+            }
+            ensure!(got.iter().any(|(st, c)| *st == 400 && c == "bad_request"), "{method} {bad}: no bad_request: {got:?}");
+            walked += 1;
+        }
+        ensure!(walked >= 20, "only {walked} routes with a path parameter");
+        let anon = reqwest::Client::builder().no_proxy().build()?;
+        let (teacher, leader) = (&staff[2], &staff[1]);
+        let (upgrade, text, json) = (&[("connection", "upgrade"), ("upgrade", "websocket")][..], &[("content-type", "text/plain")][..], &[("content-type", "application/json")][..]);
+        // (who, "METHOD path", headers, body, status, code)
+        let cases: [Malformed; 9] = [
+            (&anon, "PUT /api/session", &[], "{}", 405, "method_not_allowed"),
+            (&anon, "PATCH /api/health", &[], "", 405, "method_not_allowed"),
+            (&anon, "DELETE /ws", &[], "", 405, "method_not_allowed"),
+            (&anon, "GET /ws", &[], "", 400, "bad_request"),
+            (&anon, "GET /ws", upgrade, "", 400, "bad_request"),
+            (&anon, "POST /api/session", text, "{}", 400, "bad_request"),
+            (&anon, "POST /api/session", json, "{\"email\": 7}", 400, "bad_request"),
+            (teacher, "GET /api/log/lessons?from=%ff%fe", &[], "", 400, "bad_request"),
+            (leader, "GET /api/recordings/%ff/streams/%fe?view=%ff", &[], "", 400, "bad_request"),
+        ];
+        for (client, request, headers, body, status, want) in cases {
+            let what = format!("{request} {headers:?} {body:?}");
+            let (method, path) = request.split_once(' ').ok_or_else(|| anyhow!("{request}"))?;
+            let mut req = client.request(method.parse()?, format!("{base}{path}")).body(body);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let got = json_error(&what, path, req.send().await?).await?;
+            ensure!(got == (status, want.to_string()), "{what}: want {status} {want}, got {got:?}");
+        }
+        s.control_keeps_receiving().await
+    });
 }
 
 #[test]

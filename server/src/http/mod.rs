@@ -10,6 +10,7 @@ mod api;
 mod log;
 mod log_export;
 mod recordings;
+mod rejection;
 mod auth;
 mod linger;
 pub mod shutdown;
@@ -230,6 +231,8 @@ pub fn router(app: App) -> Router {
     let https = app.config.https();
     router
         .fallback(web::asset)
+        // Inside the security headers, so the JSON answers it makes carry them too.
+        .layer(middleware::from_fn(rejection::json_errors))
         .layer(middleware::from_fn(move |req: Request, next: Next| web::security_headers(https, req, next)))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
