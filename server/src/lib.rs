@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod lesson;
+pub mod logs;
 pub mod media;
 pub mod password;
 pub mod proto;

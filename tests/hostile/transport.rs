@@ -1,12 +1,15 @@
 //! Transport: raw datagrams at the one media port from addresses ICE never validated (garbage,
 //! STUN with a wrong or forged username, DTLS ClientHellos, spoofed RTP, truncated packets,
-//! floods). The stable answer to all of them is silence: the hostile socket receives zero
-//! bytes, and the lesson goes on.
+//! floods): the stable answer to all of them is silence, the hostile socket receives zero
+//! bytes, the lesson goes on, and the log gets a counted summary with no ICE username in it.
 
 use crate::fixture::*;
 use anyhow::{anyhow, ensure, Context, Result};
+use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
+use livegate_tests::{seed, Participant, Server, Subscription};
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::time::Instant;
 
 /// How long a hostile socket listens for any answer.
 const LISTEN: Duration = Duration::from_millis(1500);
@@ -34,10 +37,9 @@ async fn send_all_expect_silence(s: &Shared, datagrams: &[Vec<u8>]) -> Result<()
     s.control_keeps_receiving().await
 }
 
-/// The server's ICE username fragment, from the offer the control pupil received.
-fn server_ufrag(s: &Shared) -> Result<String> {
-    s.control_sub
-        .offer_sdp
+/// The server's ICE username fragment, from an offer it sent.
+fn server_ufrag(sub: &Subscription) -> Result<String> {
+    sub.offer_sdp
         .lines()
         .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:").map(str::to_string))
         .ok_or_else(|| anyhow!("no a=ice-ufrag in the server's offer"))
@@ -116,7 +118,7 @@ fn stun_with_a_real_username_and_forged_integrity_gets_no_answer() {
     shared_case("stun_with_a_real_username_and_forged_integrity_gets_no_answer", |s| async move {
         // Another address claiming to be the control pupil's subscriber connection: without
         // the ICE password it cannot take the path over.
-        let ufrag = server_ufrag(s)?;
+        let ufrag = server_ufrag(&s.control_sub)?;
         let datagrams: Vec<Vec<u8>> = (0..20).map(|i| stun_binding(&format!("{ufrag}:hijack{i}"))).collect();
         send_all_expect_silence(s, &datagrams).await
     });
@@ -169,6 +171,54 @@ fn udp_flood_leaves_the_lesson_serving() {
         }
         s.control_keeps_receiving().await.context("after the flood")?;
         ensure!(s.control_sub.stats.video() > before, "the control pupil received nothing during the flood");
+        Ok(())
+    });
+}
+
+/// Slack on every deadline, for a loaded two-core machine.
+const MARGIN: Duration = Duration::from_secs(10);
+
+/// The control pupil still receives new video and answers on his socket.
+async fn keeps_receiving(dev: &Participant, sub: &Subscription) -> Result<()> {
+    let before = sub.stats.video();
+    let deadline = Instant::now() + MARGIN;
+    while sub.stats.video() < before + 15 {
+        ensure!(Instant::now() < deadline, "the control pupil stopped receiving ({})", sub.stats.summary());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dev.conn.ping_pong(SIGNAL_TIMEOUT).await.context("the control pupil's socket")?;
+    ensure!(dev.conn.closed().is_none(), "the control pupil's socket closed: {:?}", dev.conn.closed());
+    Ok(())
+}
+
+/// A burst of STUN checks naming the server's real ICE username fragment (forged remote
+/// part, random MESSAGE-INTEGRITY) used to write one or two WARN lines each quoting both ICE
+/// usernames. Now the log carries no ICE username at all, and the burst writes at most a
+/// counted summary line, not a thousand.
+#[test]
+fn hostile_stun_leaves_no_ice_username_in_the_log() {
+    own_case_within("hostile_stun_leaves_no_ice_username_in_the_log", Duration::from_secs(60), async {
+        let server = Server::launch("demo", &[], &[]).await?;
+        let (lesson, _camera) = live_7a_with_camera(&server).await?;
+        let (dev, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
+        let ufrag = server_ufrag(&sub)?;
+        let before = server.log_lines().len();
+        let sock = UdpSocket::bind("127.0.0.1:0").await?;
+        sock.connect(server.media_addr).await?;
+        for i in 0..500 {
+            sock.send(&stun_binding(&format!("{ufrag}:hijack{i}"))).await?;
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        keeps_receiving(&dev, &sub).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let lines = server.log_lines();
+        let leaked: Vec<&String> = lines.iter().filter(|l| l.contains(&ufrag)).collect();
+        ensure!(leaked.is_empty(), "{} log lines carry the server's ICE username, e.g. {:?}", leaked.len(), leaked.first());
+        let burst = &lines[before..];
+        ensure!(burst.len() <= 5, "the burst of 500 datagrams wrote {} log lines, e.g. {:?}", burst.len(), burst.first());
+        server.finish();
         Ok(())
     });
 }
