@@ -69,6 +69,7 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     MethodNotAllowed,
+    ServerBusy,
 }
 
 impl ErrorCode {
@@ -131,6 +132,7 @@ impl ErrorCode {
             RateLimited => "rate_limited",
             Internal => "internal",
             MethodNotAllowed => "method_not_allowed",
+            ServerBusy => "server_busy",
         }
     }
 
@@ -193,6 +195,7 @@ impl ErrorCode {
             RateLimited => "Too many requests in a short time. Please slow down and try again in a moment.",
             Internal => "Something went wrong on the server; nothing was changed.",
             MethodNotAllowed => "That address does not take this kind of request.",
+            ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
         }
     }
 
@@ -221,6 +224,7 @@ impl ErrorCode {
             StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -284,7 +288,7 @@ mod tests {
             BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
             DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
-            MethodNotAllowed,
+            MethodNotAllowed, ServerBusy,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -130,7 +130,8 @@ fn malformed_requests_answer_the_json_error_shape() {
         ensure!(walked >= 20, "only {walked} routes with a path parameter");
         let anon = reqwest::Client::builder().no_proxy().build()?;
         let (teacher, leader) = (&staff[2], &staff[1]);
-        let (upgrade, text, json) = (&[("connection", "upgrade"), ("upgrade", "websocket")][..], &[("content-type", "text/plain")][..], &[("content-type", "application/json")][..]);
+        let upgrade = &[("connection", "upgrade"), ("upgrade", "websocket")][..];
+        let (text, json) = (&[("content-type", "text/plain")][..], &[("content-type", "application/json")][..]);
         // (who, "METHOD path", headers, body, status, code)
         let cases: [Malformed; 9] = [
             (&anon, "PUT /api/session", &[], "{}", 405, "method_not_allowed"),
@@ -252,6 +253,35 @@ async fn https(server: &Server, tls: &tokio_rustls::TlsConnector, method: &str, 
     Ok((status, head.to_ascii_lowercase(), body.to_string()))
 }
 
+/// The teacher signs in over HTTPS, starts 7a, gets a ticket and joins over `wss` (the
+/// upgrade carries HSTS); returns the joined socket.
+async fn teacher_joins_over_wss(server: &Server, tls: &tokio_rustls::TlsConnector) -> Result<WssSocket> {
+    let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
+    let (status, head, _) = https(server, tls, "POST", "/api/session", "", &creds).await?;
+    ensure!(status == 200, "sign-in over HTTPS: {status}");
+    let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).ok_or_else(|| anyhow!("no cookie: {head}"))?.to_string();
+    let (status, _, body) = https(server, tls, "POST", "/api/lessons", &cookie, &json!({"class_id": "7a"}).to_string()).await?;
+    ensure!(status == 201, "start a lesson over HTTPS: {status} {body}");
+    let lesson: Value = serde_json::from_str(&body)?;
+    let lesson_id = lesson["lesson"]["id"].as_str().unwrap_or_default().to_string();
+    let (status, _, body) = https(server, tls, "POST", &format!("/api/lessons/{lesson_id}/ticket"), &cookie, "").await?;
+    ensure!(status == 200, "ticket over HTTPS: {status} {body}");
+    let ticket: Value = serde_json::from_str(&body)?;
+
+    let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
+    let stream = tls.connect("localhost".try_into()?, tcp).await?;
+    let (mut ws, resp) = tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", server.http_addr.port()), stream).await.context("wss handshake")?;
+    ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;
+    let reply = tokio::time::timeout(SIGNAL_TIMEOUT, ws.next()).await?.ok_or_else(|| anyhow!("wss closed"))??;
+    let reply: Value = serde_json::from_str(reply.to_text()?)?;
+    ensure!(msg_type(&reply) == "joined" && reply["role"] == json!("teacher"), "join over wss: {reply}");
+    Ok(ws)
+}
+
+type WssSocket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
 #[test]
 fn https_with_rustls_sends_hsts_and_serves_wss() {
     own_case("https_with_rustls_sends_hsts_and_serves_wss", async {
@@ -278,28 +308,69 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
         let (status, head, _) = https(&server, &tls, "GET", "/api/nope", "", "").await?;
         ensure!(status == 404 && head.contains("strict-transport-security"), "404 over HTTPS: {status} {head}");
 
-        // Sign in, start a lesson and join it over wss.
-        let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
-        let (status, head, _) = https(&server, &tls, "POST", "/api/session", "", &creds).await?;
-        ensure!(status == 200, "sign-in over HTTPS: {status}");
-        let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).ok_or_else(|| anyhow!("no cookie: {head}"))?.to_string();
-        let (status, _, body) = https(&server, &tls, "POST", "/api/lessons", &cookie, &json!({"class_id": "7a"}).to_string()).await?;
-        ensure!(status == 201, "start a lesson over HTTPS: {status} {body}");
-        let lesson: Value = serde_json::from_str(&body)?;
-        let lesson_id = lesson["lesson"]["id"].as_str().unwrap_or_default().to_string();
-        let (status, _, body) = https(&server, &tls, "POST", &format!("/api/lessons/{lesson_id}/ticket"), &cookie, "").await?;
-        ensure!(status == 200, "ticket over HTTPS: {status} {body}");
-        let ticket: Value = serde_json::from_str(&body)?;
+        teacher_joins_over_wss(&server, &tls).await?;
+        server.finish();
+        Ok(())
+    });
+}
 
-        let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
-        let stream = tls.connect("localhost".try_into()?, tcp).await?;
-        let (mut ws, resp) = tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", server.http_addr.port()), stream).await.context("wss handshake")?;
-        ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
+/// The same deadlines and caps over TLS (header and idle 3 s, 10 connections per address):
+/// from 127.0.0.2, five connections that never start the handshake and five that finish it
+/// and then send a request head one byte a second fill the per-address cap; more from there
+/// are closed at once, unserved (a handshake past the cap fails). Meanwhile the teacher, from
+/// 127.0.0.1, signs in over HTTPS, starts the lesson, gets a ticket and joins over `wss`. All
+/// ten are closed by the header deadline; the teacher's `wss` socket, open past both
+/// deadlines, still answers.
+#[test]
+fn tls_connections_get_the_same_deadlines_and_caps() {
+    own_case_within("tls_connections_get_the_same_deadlines_and_caps", std::time::Duration::from_secs(90), async {
+        use crate::transport::{closed_by, connect_from, drip};
+        use std::time::Duration;
+        use tokio::time::Instant;
+        let dir = livegate_tests::recording::DataDir::new("tls-caps")?;
+        let (cert, key, der) = certificate(&dir.path)?;
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let env = [("LIVEGATE_HEADER_TIMEOUT_SECS", "3"), ("LIVEGATE_IDLE_TIMEOUT_SECS", "3"), ("LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS", "10")];
+        let server = Server::launch("demo", &["--tls-cert", &cert, "--tls-key", &key], &env.map(|(k, v)| (k.to_string(), v.to_string()))).await?;
+        let tls = connector(&der)?;
+        let attacker = [127, 0, 0, 2];
+        let opened = Instant::now();
+        let (mut silent, mut dripping) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            silent.push(connect_from(attacker, server.http_addr).await?);
+            let tcp = connect_from(attacker, server.http_addr).await?;
+            let stream = tls.connect("localhost".try_into()?, tcp).await.context("a TLS handshake under the cap")?;
+            let (read, write) = tokio::io::split(stream);
+            dripping.push((read, drip(write)));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..5 {
+            let mut over = connect_from(attacker, server.http_addr).await?;
+            let said = closed_by(&mut over, Instant::now() + Duration::from_secs(5)).await;
+            ensure!(said.as_deref() == Some(""), "TLS connection {} past the cap: {said:?}", 10 + i);
+            let tcp = connect_from(attacker, server.http_addr).await?;
+            ensure!(tls.connect("localhost".try_into()?, tcp).await.is_err(), "a TLS handshake past the cap succeeded");
+        }
+        let mut ws = teacher_joins_over_wss(&server, &tls).await.context("the teacher during the attack")?;
+        let deadline = opened + Duration::from_secs(3 + 10);
+        for (i, tcp) in silent.iter_mut().enumerate() {
+            ensure!(closed_by(tcp, deadline).await.is_some(), "silent connection {i} still open {:?} after it opened", opened.elapsed());
+        }
+        for (i, (read, writer)) in dripping.iter_mut().enumerate() {
+            ensure!(closed_by(read, deadline).await.is_some(), "TLS slowloris {i} still open {:?} after it opened", opened.elapsed());
+            writer.abort();
+        }
         use futures_util::{SinkExt, StreamExt};
-        ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;
-        let reply = tokio::time::timeout(SIGNAL_TIMEOUT, ws.next()).await?.ok_or_else(|| anyhow!("wss closed"))??;
-        let reply: Value = serde_json::from_str(reply.to_text()?)?;
-        ensure!(msg_type(&reply) == "joined" && reply["role"] == json!("teacher"), "join over wss: {reply}");
+        ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "ping"}).to_string())).await?;
+        let pong = tokio::time::timeout(SIGNAL_TIMEOUT, async {
+            while let Some(Ok(m)) = ws.next().await {
+                if m.to_text().is_ok_and(|t| t.contains("\"pong\"")) {
+                    return true;
+                }
+            }
+            false
+        });
+        ensure!(pong.await.unwrap_or(false), "the teacher's wss socket no longer answers");
         server.finish();
         Ok(())
     });

@@ -79,6 +79,11 @@ const EXPLANATIONS = {
     text: 'That was a lot of requests very quickly. Wait a moment, then try again.',
     retry: true,
   },
+  server_busy: {
+    title: 'Livegate is very busy',
+    text: 'Too many connections are open just now. Wait a moment, then try again.',
+    retry: true,
+  },
   left: {
     title: 'You left the lesson',
     text: 'You can join again while the lesson is still live.',

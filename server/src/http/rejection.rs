@@ -13,7 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
 
 /// Headers of the original answer that still hold for the JSON one.
 const KEPT: [header::HeaderName; 2] = [header::ALLOW, header::RETRY_AFTER];
@@ -38,6 +38,13 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// The JSON error body of `code`, as bytes (for answers written below HTTP, such as a
+/// connection refused at a cap).
+pub fn body_bytes(code: ErrorCode) -> Vec<u8> {
+    let body = ErrorBody { error: ErrorDetail { code, message: code.message() } };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
 fn is_json(res: &Response) -> bool {
     res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
@@ -52,6 +59,7 @@ pub fn code_for(status: StatusCode) -> ErrorCode {
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServerBusy,
         s if s.is_server_error() => ErrorCode::Internal,
         _ => ErrorCode::BadRequest,
     }
