@@ -37,6 +37,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// How long a join ticket stays valid (seconds, at least 1).
     pub ticket_lifetime_secs: u64,
+    /// HTTP connection deadlines and caps (`[connections]` in the file).
+    pub connections: ConnectionsConfig,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -75,6 +77,7 @@ impl Default for Config {
             teacher_absent_timeout_secs: 600,
             recording: RecordingConfig::default(),
             ticket_lifetime_secs: 30,
+            connections: ConnectionsConfig::default(),
         }
     }
 }
@@ -136,6 +139,21 @@ impl Config {
         }
         if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
             self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
+        }
+        let c = &mut self.connections;
+        for (key, field) in [
+            ("LIVEGATE_HEADER_TIMEOUT_SECS", &mut c.header_timeout_secs),
+            ("LIVEGATE_IDLE_TIMEOUT_SECS", &mut c.idle_timeout_secs),
+        ] {
+            if let Some(v) = get(key) {
+                *field = parse(key, v)?;
+            }
+        }
+        let caps = [("LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS", &mut c.max_per_address), ("LIVEGATE_MAX_CONNECTIONS", &mut c.max_total)];
+        for (key, field) in caps {
+            if let Some(v) = get(key) {
+                *field = parse(key, v)?;
+            }
         }
         Ok(())
     }
@@ -221,6 +239,33 @@ impl Default for AccountsConfig {
     }
 }
 
+/// HTTP connection deadlines and caps, the same for plain HTTP and TLS. Zero timeouts are
+/// raised to 1 second.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// From a connection's accept to its first complete request head, the TLS handshake
+    /// included (seconds): a client that sends nothing, or a byte at a time, is closed.
+    pub header_timeout_secs: u64,
+    /// How long a kept-alive connection may wait for its next request head, and a request
+    /// body may stall while its handler waits for it (seconds). An upgraded WebSocket is no
+    /// longer HTTP: its own heartbeat watches it.
+    pub idle_timeout_secs: u64,
+    /// Open connections (WebSockets included) from one client address, an IPv6 /64 counting as
+    /// one; 0 for no cap. Not applied with `[accounts] trust_forwarded_for` (behind a reverse
+    /// proxy every connection comes from the proxy, which should limit each client itself).
+    pub max_per_address: usize,
+    /// Open connections in all (WebSockets included); kept below the process's descriptor
+    /// limit with room for the database, the recordings and the media socket.
+    pub max_total: usize,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self { header_timeout_secs: 10, idle_timeout_secs: 30, max_per_address: 1000, max_total: 8192 }
+    }
+}
+
 /// The address of the interface that routes outward, found without sending anything.
 fn default_advertise_ip() -> IpAddr {
     let probe = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| {
@@ -270,6 +315,23 @@ mod tests {
         assert_eq!(c.tls, None);
         c.apply_env(|k| matches!(k, "LIVEGATE_TLS_CERT" | "LIVEGATE_TLS_KEY").then(|| "x.pem".to_string())).unwrap();
         assert!(c.tls.is_some());
+    }
+
+    #[test]
+    fn connection_limits_from_file_and_env() {
+        assert_eq!(Config::default().connections.header_timeout_secs, 10);
+        let mut c: Config = toml::from_str("[connections]\nheader_timeout_secs = 3\nmax_per_address = 50\n").unwrap();
+        assert_eq!((c.connections.header_timeout_secs, c.connections.max_per_address), (3, 50));
+        assert_eq!(c.connections.idle_timeout_secs, 30, "unset keys keep their defaults");
+        c.apply_env(|k| match k {
+            "LIVEGATE_IDLE_TIMEOUT_SECS" => Some("4".into()),
+            "LIVEGATE_MAX_CONNECTIONS" => Some("200".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((c.connections.idle_timeout_secs, c.connections.max_total), (4, 200));
+        assert!(c.apply_env(|k| (k == "LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS").then(|| "-1".to_string())).is_err());
+        assert!(toml::from_str::<Config>("[connections]\nmax_conections = 5\n").is_err(), "unknown keys are refused");
     }
 
     #[test]

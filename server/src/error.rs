@@ -71,6 +71,8 @@ pub enum ErrorCode {
     TextInvalid,
     /// A participant kept sending signalling messages past their budgets and was removed.
     TooManyMessages,
+    MethodNotAllowed,
+    ServerBusy,
 }
 
 impl ErrorCode {
@@ -134,6 +136,8 @@ impl ErrorCode {
             Internal => "internal",
             TextInvalid => "text_invalid",
             TooManyMessages => "too_many_messages",
+            MethodNotAllowed => "method_not_allowed",
+            ServerBusy => "server_busy",
         }
     }
 
@@ -197,6 +201,8 @@ impl ErrorCode {
             Internal => "Something went wrong on the server; nothing was changed.",
             TextInvalid => "Some text cannot be accepted as written (too long, empty, or with invisible or direction-changing characters); nothing was changed.",
             TooManyMessages => "Your device sent too many messages too quickly, so it was taken out of the lesson. Wait a minute, then join again.",
+            MethodNotAllowed => "That address does not take this kind of request.",
+            ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
         }
     }
 
@@ -225,6 +231,8 @@ impl ErrorCode {
             StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             TextInvalid => StatusCode::BAD_REQUEST,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -372,6 +380,7 @@ mod tests {
             RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
             TextInvalid,
             TooManyMessages,
+            MethodNotAllowed, ServerBusy,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

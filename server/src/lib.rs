@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod lesson;
+pub mod logs;
 pub mod media;
 pub mod password;
 pub mod proto;

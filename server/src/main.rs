@@ -102,11 +102,7 @@ impl Overrides {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     livegate::password::return_large_blocks_to_the_system();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "info,rtc=warn,rtc_dtls=error".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    livegate::logs::init();
     let cli = Cli::parse();
     let (config, demo) = match cli.command {
         Command::Demo(o) => {

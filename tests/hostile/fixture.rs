@@ -88,8 +88,8 @@ where
     runtime().block_on(run_test(name, body))
 }
 
-/// Like [`own_case`], for a case that must queue a lot of work (given `limit` instead of the
-/// usual 30 s, so a loaded machine does not fail it).
+/// Like [`own_case`], with a limit of the case's choosing instead of `run_test`'s 30 s: for a
+/// case that must queue a lot of work, or let the server's deadlines pass, on a loaded machine.
 pub fn own_case_within<Fut>(name: &str, limit: Duration, body: Fut)
 where
     Fut: Future<Output = Result<()>>,

@@ -63,10 +63,15 @@ fn security_headers_on_every_route() {
 
 /// A client holding `email`'s session cookie.
 async fn session(s: &Shared, email: &str) -> Result<reqwest::Client> {
+    session_with(s, email, password(email)).await
+}
+
+/// A client holding the session cookie of `email` signed in with `password`.
+async fn session_with(s: &Shared, email: &str, password: &str) -> Result<reqwest::Client> {
     let client = reqwest::Client::builder().cookie_store(true).no_proxy().build()?;
     let resp = client
         .post(format!("{}/api/session", s.server.http_base))
-        .json(&json!({"email": email, "password": password(email)}))
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await?;
     let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
@@ -80,6 +85,77 @@ async fn session(s: &Shared, email: &str) -> Result<reqwest::Client> {
 async fn status_and_code(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// The answer must be the JSON error shape (`{"error": {"code", "message"}}`, served as JSON,
+/// with the security headers); returns its status and code.
+async fn json_error(what: &str, path: &str, resp: reqwest::Response) -> Result<(u16, String)> {
+    let status = resp.status().as_u16();
+    check_headers(what, path, resp.headers(), false)?;
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = resp.text().await?;
+    ensure!(ct.starts_with("application/json"), "{what}: {status} answered {ct:?}, not JSON: {text:?}");
+    let body: Value = serde_json::from_str(&text).with_context(|| format!("{what}: {text:?}"))?;
+    let (code, message) = (code(&body["error"]).to_string(), body["error"]["message"].as_str().unwrap_or_default());
+    ensure!(!code.is_empty() && !message.is_empty(), "{what}: {status} not the error shape: {body}");
+    Ok((status, code))
+}
+
+/// A malformed request: who sends it, `"METHOD path"`, headers, body, and the status and code
+/// it must get.
+type Malformed<'a> = (&'a reqwest::Client, &'static str, &'static [(&'static str, &'static str)], &'static str, u16, &'static str);
+
+/// Every refusal axum makes by itself is the JSON error shape with a stable code: each route's
+/// `{param}` as bytes that are not UTF-8 (`/api/lessons/%ff%fe`), asked by a superuser, a
+/// leader and a teacher (so every route's own role reaches the path); methods a route does not
+/// have; upgrades that are not WebSocket handshakes; bodies and queries of the wrong kind.
+#[test]
+fn malformed_requests_answer_the_json_error_shape() {
+    shared_case("malformed_requests_answer_the_json_error_shape", |s| async move {
+        let base = s.server.http_base.as_str();
+        let leader = session_with(s, livegate_tests::recording::LEADER, livegate_tests::recording::LEADER_PASSWORD).await?;
+        let staff = [session(s, ADMIN).await?, leader, session(s, seed::TEACHER).await?];
+        let mut walked = 0;
+        for (method, path, _) in routes()?.into_iter().filter(|(_, p, _)| p.contains('{')) {
+            let bad: Vec<&str> = path.split('/').map(|seg| if seg.starts_with('{') { "%ff%fe" } else { seg }).collect();
+            let bad = bad.join("/");
+            let mut got = Vec::new();
+            for client in &staff {
+                let resp = client.request(method.clone(), format!("{base}{bad}")).json(&json!({})).send().await?;
+                got.push(json_error(&format!("{method} {bad}"), &bad, resp).await?);
+            }
+            ensure!(got.iter().any(|(st, c)| *st == 400 && c == "bad_request"), "{method} {bad}: no bad_request: {got:?}");
+            walked += 1;
+        }
+        ensure!(walked >= 20, "only {walked} routes with a path parameter");
+        let anon = reqwest::Client::builder().no_proxy().build()?;
+        let (teacher, leader) = (&staff[2], &staff[1]);
+        let upgrade = &[("connection", "upgrade"), ("upgrade", "websocket")][..];
+        let (text, json) = (&[("content-type", "text/plain")][..], &[("content-type", "application/json")][..]);
+        // (who, "METHOD path", headers, body, status, code)
+        let cases: [Malformed; 9] = [
+            (&anon, "PUT /api/session", &[], "{}", 405, "method_not_allowed"),
+            (&anon, "PATCH /api/health", &[], "", 405, "method_not_allowed"),
+            (&anon, "DELETE /ws", &[], "", 405, "method_not_allowed"),
+            (&anon, "GET /ws", &[], "", 400, "bad_request"),
+            (&anon, "GET /ws", upgrade, "", 400, "bad_request"),
+            (&anon, "POST /api/session", text, "{}", 400, "bad_request"),
+            (&anon, "POST /api/session", json, "{\"email\": 7}", 400, "bad_request"),
+            (teacher, "GET /api/log/lessons?from=%ff%fe", &[], "", 400, "bad_request"),
+            (leader, "GET /api/recordings/%ff/streams/%fe?view=%ff", &[], "", 400, "bad_request"),
+        ];
+        for (client, request, headers, body, status, want) in cases {
+            let what = format!("{request} {headers:?} {body:?}");
+            let (method, path) = request.split_once(' ').ok_or_else(|| anyhow!("{request}"))?;
+            let mut req = client.request(method.parse()?, format!("{base}{path}")).body(body);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let got = json_error(&what, path, req.send().await?).await?;
+            ensure!(got == (status, want.to_string()), "{what}: want {status} {want}, got {got:?}");
+        }
+        s.control_keeps_receiving().await
+    });
 }
 
 #[test]
@@ -177,6 +253,38 @@ async fn https(server: &Server, tls: &tokio_rustls::TlsConnector, method: &str, 
     Ok((status, head.to_ascii_lowercase(), body.to_string()))
 }
 
+/// The teacher signs in over HTTPS, starts 7a, gets a ticket and joins over `wss` (the
+/// upgrade carries HSTS); returns the joined socket.
+async fn teacher_joins_over_wss(server: &Server, tls: &tokio_rustls::TlsConnector) -> Result<WssSocket> {
+    let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
+    let (status, head, _) = https(server, tls, "POST", "/api/session", "", &creds).await?;
+    ensure!(status == 200, "sign-in over HTTPS: {status}");
+    let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).ok_or_else(|| anyhow!("no cookie: {head}"))?.to_string();
+    let (status, _, body) = https(server, tls, "POST", "/api/lessons", &cookie, &json!({"class_id": "7a"}).to_string()).await?;
+    ensure!(status == 201, "start a lesson over HTTPS: {status} {body}");
+    let lesson: Value = serde_json::from_str(&body)?;
+    let lesson_id = lesson["lesson"]["id"].as_str().unwrap_or_default().to_string();
+    let (status, _, body) = https(server, tls, "POST", &format!("/api/lessons/{lesson_id}/ticket"), &cookie, "").await?;
+    ensure!(status == 200, "ticket over HTTPS: {status} {body}");
+    let ticket: Value = serde_json::from_str(&body)?;
+
+    let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
+    let stream = tls.connect("localhost".try_into()?, tcp).await?;
+    // The upgrade carries the session the ticket was issued to (asked for without an Origin).
+    let mut req = format!("wss://localhost:{}/ws", server.http_addr.port()).into_client_request()?;
+    req.headers_mut().insert("cookie", cookie.parse()?);
+    let (mut ws, resp) = tokio_tungstenite::client_async(req, stream).await.context("wss handshake")?;
+    ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;
+    let reply = tokio::time::timeout(SIGNAL_TIMEOUT, ws.next()).await?.ok_or_else(|| anyhow!("wss closed"))??;
+    let reply: Value = serde_json::from_str(reply.to_text()?)?;
+    ensure!(msg_type(&reply) == "joined" && reply["role"] == json!("teacher"), "join over wss: {reply}");
+    Ok(ws)
+}
+
+type WssSocket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
 #[test]
 fn https_with_rustls_sends_hsts_and_serves_wss() {
     own_case("https_with_rustls_sends_hsts_and_serves_wss", async {
@@ -203,31 +311,69 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
         let (status, head, _) = https(&server, &tls, "GET", "/api/nope", "", "").await?;
         ensure!(status == 404 && head.contains("strict-transport-security"), "404 over HTTPS: {status} {head}");
 
-        // Sign in, start a lesson and join it over wss.
-        let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
-        let (status, head, _) = https(&server, &tls, "POST", "/api/session", "", &creds).await?;
-        ensure!(status == 200, "sign-in over HTTPS: {status}");
-        let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).ok_or_else(|| anyhow!("no cookie: {head}"))?.to_string();
-        let (status, _, body) = https(&server, &tls, "POST", "/api/lessons", &cookie, &json!({"class_id": "7a"}).to_string()).await?;
-        ensure!(status == 201, "start a lesson over HTTPS: {status} {body}");
-        let lesson: Value = serde_json::from_str(&body)?;
-        let lesson_id = lesson["lesson"]["id"].as_str().unwrap_or_default().to_string();
-        let (status, _, body) = https(&server, &tls, "POST", &format!("/api/lessons/{lesson_id}/ticket"), &cookie, "").await?;
-        ensure!(status == 200, "ticket over HTTPS: {status} {body}");
-        let ticket: Value = serde_json::from_str(&body)?;
+        teacher_joins_over_wss(&server, &tls).await?;
+        server.finish();
+        Ok(())
+    });
+}
 
-        let tcp = tokio::net::TcpStream::connect(server.http_addr).await?;
-        let stream = tls.connect("localhost".try_into()?, tcp).await?;
-        // The upgrade carries the session the ticket was issued to (asked for without an Origin).
-        let mut req = format!("wss://localhost:{}/ws", server.http_addr.port()).into_client_request()?;
-        req.headers_mut().insert("cookie", cookie.parse()?);
-        let (mut ws, resp) = tokio_tungstenite::client_async(req, stream).await.context("wss handshake")?;
-        ensure!(resp.headers().contains_key("strict-transport-security"), "the wss upgrade lacks HSTS");
+/// The same deadlines and caps over TLS (header and idle 3 s, 10 connections per address):
+/// from 127.0.0.2, five connections that never start the handshake and five that finish it
+/// and then send a request head one byte a second fill the per-address cap; more from there
+/// are closed at once, unserved (a handshake past the cap fails). Meanwhile the teacher, from
+/// 127.0.0.1, signs in over HTTPS, starts the lesson, gets a ticket and joins over `wss`. All
+/// ten are closed by the header deadline; the teacher's `wss` socket, open past both
+/// deadlines, still answers.
+#[test]
+fn tls_connections_get_the_same_deadlines_and_caps() {
+    own_case_within("tls_connections_get_the_same_deadlines_and_caps", std::time::Duration::from_secs(90), async {
+        use crate::transport::{closed_by, connect_from, drip};
+        use std::time::Duration;
+        use tokio::time::Instant;
+        let dir = livegate_tests::recording::DataDir::new("tls-caps")?;
+        let (cert, key, der) = certificate(&dir.path)?;
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let env = [("LIVEGATE_HEADER_TIMEOUT_SECS", "3"), ("LIVEGATE_IDLE_TIMEOUT_SECS", "3"), ("LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS", "10")];
+        let server = Server::launch("demo", &["--tls-cert", &cert, "--tls-key", &key], &env.map(|(k, v)| (k.to_string(), v.to_string()))).await?;
+        let tls = connector(&der)?;
+        let attacker = [127, 0, 0, 2];
+        let opened = Instant::now();
+        let (mut silent, mut dripping) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            silent.push(connect_from(attacker, server.http_addr).await?);
+            let tcp = connect_from(attacker, server.http_addr).await?;
+            let stream = tls.connect("localhost".try_into()?, tcp).await.context("a TLS handshake under the cap")?;
+            let (read, write) = tokio::io::split(stream);
+            dripping.push((read, drip(write)));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..5 {
+            let mut over = connect_from(attacker, server.http_addr).await?;
+            let said = closed_by(&mut over, Instant::now() + Duration::from_secs(5)).await;
+            ensure!(said.as_deref() == Some(""), "TLS connection {} past the cap: {said:?}", 10 + i);
+            let tcp = connect_from(attacker, server.http_addr).await?;
+            ensure!(tls.connect("localhost".try_into()?, tcp).await.is_err(), "a TLS handshake past the cap succeeded");
+        }
+        let mut ws = teacher_joins_over_wss(&server, &tls).await.context("the teacher during the attack")?;
+        let deadline = opened + Duration::from_secs(3 + 10);
+        for (i, tcp) in silent.iter_mut().enumerate() {
+            ensure!(closed_by(tcp, deadline).await.is_some(), "silent connection {i} still open {:?} after it opened", opened.elapsed());
+        }
+        for (i, (read, writer)) in dripping.iter_mut().enumerate() {
+            ensure!(closed_by(read, deadline).await.is_some(), "TLS slowloris {i} still open {:?} after it opened", opened.elapsed());
+            writer.abort();
+        }
         use futures_util::{SinkExt, StreamExt};
-        ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket["ticket"]}).to_string())).await?;
-        let reply = tokio::time::timeout(SIGNAL_TIMEOUT, ws.next()).await?.ok_or_else(|| anyhow!("wss closed"))??;
-        let reply: Value = serde_json::from_str(reply.to_text()?)?;
-        ensure!(msg_type(&reply) == "joined" && reply["role"] == json!("teacher"), "join over wss: {reply}");
+        ws.send(tokio_tungstenite::tungstenite::Message::text(json!({"type": "ping"}).to_string())).await?;
+        let pong = tokio::time::timeout(SIGNAL_TIMEOUT, async {
+            while let Some(Ok(m)) = ws.next().await {
+                if m.to_text().is_ok_and(|t| t.contains("\"pong\"")) {
+                    return true;
+                }
+            }
+            false
+        });
+        ensure!(pong.await.unwrap_or(false), "the teacher's wss socket no longer answers");
         server.finish();
         Ok(())
     });

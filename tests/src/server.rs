@@ -230,6 +230,11 @@ impl Server {
         tail(&self.log, n)
     }
 
+    /// Every line the server logged so far (stderr, and stdout after the ready line).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Marks the test as passed: the log is not printed on drop.
     pub fn finish(mut self) {
         self.finished = true;

@@ -18,9 +18,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+
+use super::listen::Slot;
 
 /// The longest a dropped connection is drained.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -30,11 +31,20 @@ pub const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// A TCP stream that lingers when dropped (see the module comment).
 pub struct Lingering {
     tcp: Option<TcpStream>,
+    /// The connection's place under the caps, held until the drain has closed the socket.
+    slot: Option<Slot>,
 }
 
 impl Lingering {
+    /// A stream under no cap (the tests of this module).
+    #[cfg(test)]
     pub fn new(tcp: TcpStream) -> Self {
-        Self { tcp: Some(tcp) }
+        Self { tcp: Some(tcp), slot: None }
+    }
+
+    /// A stream that holds `slot` until its socket is closed.
+    pub fn counted(tcp: TcpStream, slot: Slot) -> Self {
+        Self { tcp: Some(tcp), slot: Some(slot) }
     }
 
     pub fn tcp(&self) -> &TcpStream {
@@ -49,9 +59,13 @@ impl Lingering {
 impl Drop for Lingering {
     fn drop(&mut self) {
         let Some(tcp) = self.tcp.take() else { return };
+        let slot = self.slot.take();
         // Outside a runtime (or while it shuts down) the stream just closes.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(drain(tcp));
+            runtime.spawn(async move {
+                drain(tcp).await;
+                drop(slot);
+            });
         }
     }
 }
@@ -101,23 +115,6 @@ impl AsyncWrite for Lingering {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.pinned().poll_shutdown(cx)
-    }
-}
-
-/// A plain TCP listener whose connections linger when dropped.
-pub struct LingeringListener(pub tokio::net::TcpListener);
-
-impl Listener for LingeringListener {
-    type Io = Lingering;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = Listener::accept(&mut self.0).await;
-        (Lingering::new(tcp), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Listener::local_addr(&self.0)
     }
 }
 

@@ -10,9 +10,11 @@ mod api;
 mod log;
 mod log_export;
 mod recordings;
+mod rejection;
 mod auth;
 mod budget;
 mod linger;
+mod listen;
 pub mod shutdown;
 mod tls;
 mod web;
@@ -234,6 +236,8 @@ pub fn router(app: App) -> Router {
     let https = app.config.https();
     router
         .fallback(web::asset)
+        // Inside the security headers, so the JSON answers it makes carry them too.
+        .layer(middleware::from_fn(rejection::json_errors))
         .layer(middleware::from_fn(move |req: Request, next: Next| web::security_headers(https, req, next)))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
@@ -319,31 +323,11 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error
     }
     // Closes what a crashed server left open in the livestream log.
     app.store.supervise_log();
-    // The peer address feeds the per-address sign-in limit.
-    let service = router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let https = acceptor.is_some();
+    let limits = listen::Limits::new(&app.config, listen::descriptor_limit());
+    tracing::info!(?limits, "HTTP connection limits");
     let (stop_http, stopping) = tokio::sync::watch::channel(false);
-    let stopped = async move {
-        let mut stopping = stopping;
-        let _ = stopping.wait_for(|s| *s).await;
-    };
-    let task = match acceptor {
-        Some(acceptor) => {
-            use axum::serve::ListenerExt;
-            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
-            tokio::spawn(async move { axum::serve(listener, service).with_graceful_shutdown(stopped).await })
-        }
-        None => {
-            use axum::serve::ListenerExt;
-            // Each signalling message goes out at once: with Nagle's algorithm a second small
-            // write (the offer after `joined`) waits for the client's delayed ACK, about 40 ms.
-            // Dropped connections linger so the client reads the server's last words.
-            let listener = linger::LingeringListener(listener).tap_io(|io| {
-                let _ = io.tcp().set_nodelay(true);
-            });
-            tokio::spawn(async move { axum::serve(listener, service).with_graceful_shutdown(stopped).await })
-        }
-    };
+    let task = tokio::spawn(listen::serve(listener, acceptor, limits, router(app.clone()), stopping));
     Ok(Running { http, https, media: media.local_addr(), task, app, stop_http })
 }
 

@@ -2,31 +2,19 @@
 //! `--tls-key` are configured; otherwise a reverse proxy in front terminates TLS
 //! (`infra/proxy/`).
 //!
-//! Handshakes run in a task per connection with a deadline, so a client that opens a socket
-//! and never speaks cannot hold up anyone else's handshake; only finished handshakes reach
-//! axum through [`TlsListener`].
+//! Handshakes run in each connection's own task (`listen`), within the connection's deadline
+//! for its first request head, so a client that opens a socket and never speaks holds up
+//! nobody else's handshake and is closed like a silent plain-HTTP connection.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::serve::Listener;
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::linger::Lingering;
 use crate::config::TlsConfig;
 use crate::error::Error;
-
-/// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Finished handshakes waiting for axum to take them.
-const BACKLOG: usize = 128;
 
 /// Reads the certificate chain and private key (PEM) into a rustls acceptor speaking
 /// HTTP/1.1 (WebSocket upgrades need it).
@@ -49,66 +37,6 @@ pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, Error> {
         .map_err(|e| bad("certificate and key", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// A listener that hands axum only connections whose TLS handshake finished.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<Lingering>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener`; each handshake runs in its own task.
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(BACKLOG);
-        tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tracing::warn!(error = %e, "accepting a TCP connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // As for plain HTTP (see `serve`): no Nagle delay on signalling messages.
-                let _ = tcp.set_nodelay(true);
-                let (acceptor, handed) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(Lingering::new(tcp))).await {
-                        Ok(Ok(tls)) => {
-                            let _ = handed.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
-                if tx.is_closed() {
-                    return;
-                }
-            }
-        });
-        Ok(Self { ready, local })
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<Lingering>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task ended (the runtime is shutting down): accept nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 #[cfg(test)]

@@ -649,8 +649,13 @@ impl Engine {
 fn peer_error_code(e: peer::PeerError) -> ErrorCode {
     match e {
         peer::PeerError::BadSdp(_) => ErrorCode::BadSdp,
-        peer::PeerError::Rtc(msg) => {
-            tracing::warn!(error = %msg, "peer setup failed");
+        peer::PeerError::Rtc(_) => {
+            // The library's reason can quote the offer's ICE credentials: not logged. A client
+            // can send bad offers as fast as it likes: one line per 10 s at most.
+            static FAILED: crate::logs::Throttle = crate::logs::Throttle::new();
+            if let Some(offers) = FAILED.hit(Instant::now()) {
+                tracing::warn!(offers, "peer setup failed; answered bad_sdp");
+            }
             ErrorCode::BadSdp
         }
     }

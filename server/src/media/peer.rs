@@ -196,16 +196,25 @@ impl Peer {
             transport: self.transport(from),
             message: BytesMut::from(data),
         };
-        if let Err(e) = self.pc.handle_read(msg) {
-            tracing::debug!(error = %e, "peer read");
+        if self.pc.handle_read(msg).is_err() {
+            // One per hostile datagram, and the library's reason quotes ICE usernames: count
+            // them, never print the reason.
+            static REFUSED: crate::logs::Throttle = crate::logs::Throttle::new();
+            if let Some(datagrams) = REFUSED.hit(now) {
+                let why = "forged or stale ICE checks, bad DTLS or SRTP; one line per 10 s at most";
+                tracing::info!(datagrams, why, "peer connections refused datagrams");
+            }
         }
         self.drain_events();
     }
 
     /// Advances the peer's timers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Err(e) = self.pc.handle_timeout(now) {
-            tracing::debug!(error = %e, "peer timeout");
+        if self.pc.handle_timeout(now).is_err() {
+            static FAILED: crate::logs::Throttle = crate::logs::Throttle::new();
+            if let Some(times) = FAILED.hit(now) {
+                tracing::debug!(times, "peer connection timers failed; one line per 10 s at most");
+            }
         }
         self.drain_events();
     }
@@ -242,8 +251,11 @@ impl Peer {
     pub fn request_keyframe(&mut self, now: Instant, receiver: RTCRtpReceiverId, ssrc: u32) {
         if let Some(mut r) = self.pc.rtp_receiver(receiver) {
             let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
-            if let Err(e) = r.write_rtcp(now, vec![Box::new(pli)]) {
-                tracing::debug!(error = %e, "pli");
+            if r.write_rtcp(now, vec![Box::new(pli)]).is_err() {
+                static FAILED: crate::logs::Throttle = crate::logs::Throttle::new();
+                if let Some(times) = FAILED.hit(now) {
+                    tracing::debug!(times, "keyframe requests could not be written; one line per 10 s at most");
+                }
             }
         }
     }

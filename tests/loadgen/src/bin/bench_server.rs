@@ -79,6 +79,8 @@ async fn main() -> Result<()> {
     config.advertise_ip = Some(args.advertise_ip);
     config.database_url = Some("sqlite::memory:".into());
     config.data_dir = args.data_dir;
+    // Every simulated pupil connects from this one machine: no per-address connection cap.
+    config.connections.max_per_address = 0;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.database_url()).await?;
     store::seed::seed_if_empty(&store).await?;
