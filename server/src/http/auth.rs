@@ -298,15 +298,9 @@ impl Attempt {
 
 /// One bucket per IPv4 address, and per /64 for IPv6 (one household or phone gets a whole /64).
 fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+    match super::listen::bucket(ip) {
+        IpAddr::V6(net) => format!("{net}/64"),
+        v4 => v4.to_string(),
     }
 }
 
@@ -768,7 +762,7 @@ mod tests {
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert_eq!(address_key(v4), address_key(mapped));
-        assert_eq!(address_key("2001:db8::1".parse().unwrap()), "2001:db8:0:0::/64");
+        assert_eq!(address_key("2001:db8::1".parse().unwrap()), "2001:db8::/64");
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "10.9.9.9, 203.0.113.5".parse().unwrap());
         let peer = Some("127.0.0.1".parse().unwrap());

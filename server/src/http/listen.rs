@@ -104,9 +104,9 @@ pub fn descriptor_limit() -> Option<u64> {
     Some(lim.rlim_cur)
 }
 
-/// One client address for the per-address cap: an IPv4 address, or an IPv6 /64 (one
-/// household or phone gets a whole /64).
-fn bucket(ip: IpAddr) -> IpAddr {
+/// One client address for the per-address cap and the sign-in limits: an IPv4 address, or an
+/// IPv6 /64 (one household or phone gets a whole /64).
+pub(super) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
