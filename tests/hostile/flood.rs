@@ -10,7 +10,7 @@ use crate::fixture::*;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use livegate_tests::participant::{open_and_join, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{open_and_join_as, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{Api, Participant};
 use serde_json::{json, Value};
@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -72,7 +73,12 @@ async fn raw_join(s: &Shared) -> Result<(Value, SplitSink<Ws, Message>, SplitStr
     let tcp = tokio::net::TcpSocket::new_v4()?;
     tcp.set_recv_buffer_size(4096)?;
     let tcp = tcp.connect(s.server.http_addr).await?;
-    let (ws, _) = tokio_tungstenite::client_async(s.server.ws_url(&ticket.ws_path), tcp).await?;
+    // The upgrade carries the pupil's session and origin, as a browser's does.
+    let mut req = s.server.ws_url(&ticket.ws_path).into_client_request()?;
+    for (name, value) in api.ws_headers() {
+        req.headers_mut().insert(reqwest::header::HeaderName::from_bytes(name.as_bytes())?, value.parse()?);
+    }
+    let (ws, _) = tokio_tungstenite::client_async(req, tcp).await?;
     let (mut sink, mut stream) = ws.split();
     sink.send(Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket}).to_string())).await?;
     let deadline = Instant::now() + SIGNAL_TIMEOUT;
@@ -236,7 +242,7 @@ async fn kept_out(s: &Shared, flooder: &Participant) -> Result<()> {
         Err(e) if e.code == "rate_limited" => return Ok(()),
         Err(e) => bail!("ticket after the removal: {e}"),
     };
-    join_refused(&s.server, "flooder again", &ticket.ticket, "rate_limited").await.map(drop)
+    join_refused_as(&flooder.api, &s.server, "flooder again", &ticket.ticket, "rate_limited").await.map(drop)
 }
 
 #[test]
@@ -351,7 +357,7 @@ fn an_idle_client_that_answers_pings_stays() {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         // Reads everything (the library answers each Ping) but sends no message of its own.
-        let (conn, reply) = open_and_join(&s.server, "idle", "/ws", &ticket.ticket, 1).await?;
+        let (conn, reply) = open_and_join_as(&api, &s.server, "idle", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "join: {reply}");
         tokio::time::sleep(Duration::from_secs(20)).await;
         ensure!(conn.closed().is_none(), "an idle client answering pings was closed: {:?}", conn.closed());
