@@ -2,15 +2,16 @@
 //!
 //! `verify <recording>` opens the manifest and every segment (each must authenticate and match
 //! its hash in the manifest) and prints the manifest's hash for comparison with the audit
-//! chain; `export <recording> --out lesson.webm` decrypts and joins one stream, for handing on
-//! to police or social care; `keygen --out FILE` writes a new key-encryption key.
+//! chain; `export <recording> --out lesson.webm` decrypts and joins one stream, segment by
+//! segment straight into the file, for handing on to police or social care; `keygen --out FILE` writes a new key-encryption key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use livegate_recorder::keys::{generate_hex, Kek};
 use livegate_recorder::objstore::{ObjectStoreConfig, Objects};
-use livegate_recorder::spool::{open_recording, open_segment};
+use livegate_recorder::seal::DataKey;
+use livegate_recorder::spool::{open_recording, open_segment, Manifest};
 use livegate_recorder::webm;
 
 const USAGE: &str = "usage:
@@ -91,20 +92,42 @@ async fn run(args: Args) -> Result<(), String> {
         "export" => {
             let out = args.flags.get("out").ok_or("--out is required")?;
             let stream = args.flags.get("stream").cloned().unwrap_or_else(|| "s1".into());
-            let mut parts = Vec::new();
-            for info in manifest.segments.iter().filter(|s| s.stream == stream) {
-                parts.push(open_segment(&objects, &key, &recording, info).await.map_err(|e| format!("segment {}: {e}", info.index))?);
+            // Written beside the target and renamed when whole, so a failed export leaves no
+            // file that looks finished.
+            let part = PathBuf::from(format!("{out}.part"));
+            let result = export(&objects, &key, &recording, &stream, &manifest, &part).await;
+            match result {
+                Ok(count) => {
+                    std::fs::rename(&part, out).map_err(|e| e.to_string())?;
+                    println!("exported {count} segments of stream {stream} to {out}");
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&part);
+                    Err(e)
+                }
             }
-            if parts.is_empty() {
-                return Err(format!("recording {recording} has no segments of stream {stream}"));
-            }
-            let joined = webm::concat(&parts).map_err(|e| e.to_string())?;
-            std::fs::write(out, joined).map_err(|e| e.to_string())?;
-            println!("exported {} segments of stream {stream} to {out}", parts.len());
-            Ok(())
         }
         other => Err(format!("unknown command {other}")),
     }
+}
+
+/// Decrypts and joins one stream into `part`, one segment at a time: memory stays flat however
+/// long the recording. Returns how many segments were joined.
+async fn export(objects: &Objects, key: &DataKey, recording: &str, stream: &str, manifest: &Manifest, part: &Path) -> Result<usize, String> {
+    let file = std::fs::File::create(part).map_err(|e| format!("{}: {e}", part.display()))?;
+    let mut joiner = webm::Joiner::new(file);
+    let mut count = 0;
+    for info in manifest.segments.iter().filter(|s| s.stream == stream) {
+        let segment = open_segment(objects, key, recording, info).await.map_err(|e| format!("segment {}: {e}", info.index))?;
+        joiner.push(&segment).map_err(|e| format!("segment {}: {e}", info.index))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(format!("recording {recording} has no segments of stream {stream}"));
+    }
+    joiner.finish().map_err(|e| e.to_string())?;
+    Ok(count)
 }
 
 #[tokio::main]

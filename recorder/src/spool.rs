@@ -33,6 +33,9 @@ pub enum SpoolError {
     Seal(#[from] seal::SealError),
     #[error("bad spool metadata: {0}")]
     Meta(#[from] serde_json::Error),
+    /// Reading from the object store failed (`NotFound`: the object is not there).
+    #[error("{0}")]
+    Store(#[from] crate::objstore::StoreError),
 }
 
 /// What the manifest says about one segment.
@@ -302,10 +305,9 @@ fn tracing_warn(e: &crate::objstore::StoreError) {
 /// Opens a recording's manifest from the store. Returns it, its data key and the hash of the
 /// sealed manifest (what the audit chain holds).
 pub async fn open_recording(objects: &Objects, kek: &Kek, recording: &str) -> Result<(Manifest, DataKey, String), SpoolError> {
-    let io = |e: crate::objstore::StoreError| SpoolError::Io(std::io::Error::other(e));
-    let wrapped = objects.get(&key_object(recording)).await.map_err(io)?;
+    let wrapped = objects.get(&key_object(recording)).await?;
     let key = kek.unwrap(recording, &wrapped)?;
-    let sealed = objects.get(&manifest_key(recording)).await.map_err(io)?;
+    let sealed = objects.get(&manifest_key(recording)).await?;
     let manifest: Manifest = serde_json::from_slice(&seal::open(&key, recording, Kind::Manifest, 0, &sealed)?)?;
     if manifest.recording != recording {
         return Err(SpoolError::Seal(seal::SealError::WrongSegment));
@@ -315,7 +317,7 @@ pub async fn open_recording(objects: &Objects, kek: &Kek, recording: &str) -> Re
 
 /// Fetches and opens one segment, checking its hash against the manifest first.
 pub async fn open_segment(objects: &Objects, key: &DataKey, recording: &str, info: &SegmentInfo) -> Result<Vec<u8>, SpoolError> {
-    let sealed = objects.get(&info.object).await.map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
+    let sealed = objects.get(&info.object).await?;
     if sha256_hex(&sealed) != info.sha256 {
         return Err(SpoolError::Seal(seal::SealError::Tampered));
     }

@@ -1,9 +1,10 @@
 //! WebM in and out with ffmpeg-next: frames to a self-contained segment (remux only, never
-//! transcoding), and segments joined back into one file for export.
+//! transcoding), and segments joined back into one file for export, one at a time.
 //!
 //! Times are milliseconds since the recording started, so consecutive segments line up and
-//! any prefix of a recording plays. Everything happens in memory: a segment is sealed before
-//! a byte of it reaches the disk.
+//! any prefix of a recording plays. A segment is muxed in memory: it is sealed before a byte of
+//! it reaches the disk. A join ([`Joiner`]) streams into its output, so an export's memory
+//! does not grow with the recording's length.
 
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, Once};
@@ -139,16 +140,22 @@ fn add_streams(out: &mut ff::format::context::Output, layout: &Layout) -> Result
     Ok(order)
 }
 
-/// Muxes frames (in time order) into one self-contained WebM file.
-pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
-    init();
-    let file = MemFile::default();
-    let io = StreamIo::from_write_seek(file.clone())?;
-    let mut out = ff::format::output_to_stream(io, None, Some("webm"))?;
-    let order = add_streams(&mut out, layout)?;
-    out.write_header()?;
-    for f in frames {
-        let Some(index) = order.iter().position(|t| *t == f.track) else { continue };
+/// An open WebM output: the header is written, frames go in one at a time.
+struct Muxer {
+    out: ff::format::context::Output,
+    order: Vec<Track>,
+}
+
+impl Muxer {
+    fn start(io: StreamIo, layout: &Layout) -> Result<Self, WebmError> {
+        let mut out = ff::format::output_to_stream(io, None, Some("webm"))?;
+        let order = add_streams(&mut out, layout)?;
+        out.write_header()?;
+        Ok(Self { out, order })
+    }
+
+    fn write(&mut self, f: &Frame) -> Result<(), WebmError> {
+        let Some(index) = self.order.iter().position(|t| *t == f.track) else { return Ok(()) };
         let mut pkt = Packet::copy(&f.data);
         pkt.set_stream(index);
         pkt.set_pts(Some(f.time_ms));
@@ -156,12 +163,28 @@ pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
         if f.keyframe || f.track == Track::Audio {
             pkt.set_flags(codec::packet::Flags::KEY);
         }
-        let tb = out.stream(index).map(|s| s.time_base()).unwrap_or(MS);
+        let tb = self.out.stream(index).map(|s| s.time_base()).unwrap_or(MS);
         pkt.rescale_ts(MS, tb);
-        pkt.write_interleaved(&mut out)?;
+        pkt.write_interleaved(&mut self.out)?;
+        Ok(())
     }
-    out.write_trailer()?;
-    drop(out);
+
+    /// Writes the trailer (cues, sizes) and closes the output.
+    fn finish(mut self) -> Result<(), WebmError> {
+        self.out.write_trailer()?;
+        Ok(())
+    }
+}
+
+/// Muxes frames (in time order) into one self-contained WebM file.
+pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    init();
+    let file = MemFile::default();
+    let mut muxer = Muxer::start(StreamIo::from_write_seek(file.clone())?, layout)?;
+    for f in frames {
+        muxer.write(f)?;
+    }
+    muxer.finish()?;
     Ok(file.take())
 }
 
@@ -202,20 +225,50 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     Ok((layout, frames))
 }
 
-/// Joins segments (in order) into one WebM file, as for an export.
-pub fn concat(segments: &[Vec<u8>]) -> Result<Vec<u8>, WebmError> {
-    let mut layout = None;
-    let mut all = Vec::new();
-    for seg in segments {
-        let (l, frames) = demux(seg)?;
-        match layout {
-            None => layout = Some(l),
-            Some(prev) if prev != l => return Err(WebmError::Mismatch),
-            Some(_) => {}
-        }
-        all.extend(frames);
+/// Joins segments into one WebM file as they come, one segment at a time, writing to `W` as
+/// it goes: an export of hours holds one segment in memory, never the recording. The frames
+/// and their times are exactly those of the segments, remuxed (never transcoded).
+pub struct Joiner<W> {
+    sink: Option<W>,
+    /// The output, and the layout of the first segment, which every other must share.
+    muxer: Option<(Muxer, Layout)>,
+}
+
+impl<W: Write + Seek + Send + 'static> Joiner<W> {
+    /// A joiner writing to `sink` (a file, usually); nothing is written before the first segment.
+    pub fn new(sink: W) -> Self {
+        Self { sink: Some(sink), muxer: None }
     }
-    mux(&layout.ok_or(WebmError::Empty)?, &all)
+
+    /// Appends one segment's frames. Fails if it is not WebM or its tracks differ from the first.
+    pub fn push(&mut self, segment: &[u8]) -> Result<(), WebmError> {
+        let (layout, frames) = demux(segment)?;
+        if let Some(sink) = self.sink.take() {
+            self.muxer = Some((Muxer::start(StreamIo::from_write_seek(sink)?, &layout)?, layout));
+        }
+        let Some((muxer, first)) = self.muxer.as_mut() else { return Err(WebmError::Empty) };
+        if *first != layout {
+            return Err(WebmError::Mismatch);
+        }
+        frames.iter().try_for_each(|f| muxer.write(f))
+    }
+
+    /// Finishes the file (its cues and sizes). Fails if no segment was pushed.
+    pub fn finish(self) -> Result<(), WebmError> {
+        self.muxer.ok_or(WebmError::Empty)?.0.finish()
+    }
+}
+
+/// Joins segments (in order) into one WebM file in memory (small recordings and tests; an
+/// export uses [`Joiner`] with a file).
+pub fn concat(segments: &[Vec<u8>]) -> Result<Vec<u8>, WebmError> {
+    let file = MemFile::default();
+    let mut joiner = Joiner::new(file.clone());
+    for seg in segments {
+        joiner.push(seg)?;
+    }
+    joiner.finish()?;
+    Ok(file.take())
 }
 
 /// Reads a whole stream, for callers that hold a reader.
@@ -270,6 +323,50 @@ mod tests {
         assert_eq!(out.len(), 100);
         assert_eq!(out.first().unwrap().time_ms, 0);
         assert_eq!(out.last().unwrap().time_ms, 1980);
+    }
+
+    /// What an export wrote before it streamed: every segment demuxed, then all muxed at once.
+    fn join_all_at_once(segments: &[Vec<u8>]) -> Vec<u8> {
+        let mut layout = None;
+        let mut all = Vec::new();
+        for seg in segments {
+            let (l, frames) = demux(seg).unwrap();
+            layout.get_or_insert(l);
+            all.extend(frames);
+        }
+        mux(&layout.unwrap(), &all).unwrap()
+    }
+
+    #[test]
+    fn joining_one_segment_at_a_time_writes_the_same_frames() {
+        // Byte for byte two joins differ (the muxer draws random segment and track ids), so
+        // compare what a player or ffprobe sees: the tracks and every frame with its time.
+        let layout = Layout { video: Some((320, 240)), audio: true };
+        let segments: Vec<Vec<u8>> = (0..4).map(|i| mux(&layout, &frames(i * 2000, 2)).unwrap()).collect();
+        let expected = demux(&join_all_at_once(&segments)).unwrap();
+        assert_eq!(demux(&concat(&segments).unwrap()).unwrap(), expected, "in memory");
+        let path = std::env::temp_dir().join(format!("lg_join_{}.webm", rand::random::<u64>()));
+        let mut joiner = Joiner::new(std::fs::File::create(&path).unwrap());
+        for seg in &segments {
+            joiner.push(seg).unwrap();
+        }
+        joiner.finish().unwrap();
+        let written = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let (l, out) = demux(&written).unwrap();
+        assert!(l == expected.0 && out == expected.1, "streamed to a file");
+        assert_eq!(out.len(), 4 * (100 + 20));
+        assert_eq!((out.first().unwrap().time_ms, out.last().unwrap().time_ms), (0, 7980));
+    }
+
+    #[test]
+    fn a_join_refuses_other_tracks_and_nothing() {
+        let both = mux(&Layout { video: Some((320, 240)), audio: true }, &frames(0, 1)).unwrap();
+        let audio: Vec<Frame> = frames(1000, 1).into_iter().filter(|f| f.track == Track::Audio).collect();
+        let audio_only = mux(&Layout { video: None, audio: true }, &audio).unwrap();
+        assert!(matches!(concat(&[both, audio_only]), Err(WebmError::Mismatch)));
+        assert!(matches!(concat(&[]), Err(WebmError::Empty)));
+        assert!(concat(&[b"not webm".to_vec()]).is_err());
     }
 
     #[test]

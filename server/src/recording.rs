@@ -6,7 +6,8 @@
 //! published RTP through a bounded channel (`try_send`, so recording never slows forwarding),
 //! and that assembles frames, cuts two-second segments, and seals them into the spool. If the
 //! spool cannot be written the recorder reports failure, and the lesson fails closed: pupils
-//! are refused with `recording_unavailable`.
+//! are refused with `recording_unavailable`. Leaders play recordings back segment by segment
+//! ([`playback`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ use rtc::rtp;
 use crate::ids::SchoolId;
 use crate::media::StreamKey;
 use crate::sfu::TrackKind;
+
+pub mod playback;
 
 /// How many packets may wait for a lesson's recorder before new ones are dropped (counted).
 pub const RECORDER_QUEUE: usize = 8192;
@@ -101,6 +104,8 @@ pub struct Recordings {
     pub objects: Arc<Objects>,
     pub keyring: Keyring,
     wake: Arc<tokio::sync::Notify>,
+    /// Bounds the segments being read for playback at once ([`playback::SEGMENT_READS`]).
+    playback_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Recordings {
@@ -114,7 +119,13 @@ impl Recordings {
     ) -> Result<Arc<Self>, RecordingError> {
         std::fs::create_dir_all(&spool).map_err(|e| RecordingError::Spool(e.to_string()))?;
         let objects = Arc::new(Objects::open(objects).map_err(|e| RecordingError::Objects(e.to_string()))?);
-        let service = Arc::new(Self { spool, objects, keyring: Keyring::new(keys_dir), wake: Arc::new(tokio::sync::Notify::new()) });
+        let service = Arc::new(Self {
+            spool,
+            objects,
+            keyring: Keyring::new(keys_dir),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            playback_reads: Arc::new(tokio::sync::Semaphore::new(playback::SEGMENT_READS)),
+        });
         let recovered = spool::recover(&service.spool, |school| service.keyring.get(school)).map_err(|e| RecordingError::Spool(e.to_string()))?;
         let on_finished = Arc::new(on_finished);
         for r in recovered {

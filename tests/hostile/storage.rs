@@ -1,6 +1,6 @@
 //! Storage and audit: tampered, truncated, deleted, swapped and reordered segments; swapped
 //! manifests; the wrong key; edited, deleted, inserted and reordered audit rows. Driven through
-//! the public surface: the leader's review route (`recording_tampered`), `livegate-recorder
+//! the public surface: the leader's segment route (`recording_tampered`), `livegate-recorder
 //! verify` and `livegate audit verify` (exit status 1 and their fixed fault sentences).
 //!
 //! One server records two short lessons once (7a and 8b); each CLI case works on its own copy
@@ -9,7 +9,7 @@
 use crate::fixture::*;
 use anyhow::{anyhow, ensure, Context, Result};
 use livegate_tests::participant::start_lesson;
-use livegate_tests::recording::{field, leader, open_view, recorder_bin, try_open_view, wait_recording, DataDir};
+use livegate_tests::recording::{fetch_stream, field, leader, open_view, recorder_bin, segment_path, try_open_view, wait_recording, DataDir};
 use livegate_tests::{seed, Api, Server};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -253,9 +253,10 @@ async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) 
             let got = try_open_view(&r.leader, &r.rec, json!({"reason": REASON})).await?;
             refused("opening", got, 500, "recording_tampered")
         } else {
+            // The player's way: segment after segment, until the damaged one is refused.
             let view = open_view(&r.leader, &r.rec, REASON).await?;
-            let (status, _, body) = r.leader.get_raw(&format!("/api/recordings/{}/streams/s1?view={}", r.rec, field(&view, "view")?), None).await?;
-            refused("media", (status, serde_json::from_slice(&body).unwrap_or_default()), 500, "recording_tampered")
+            let (_, refusal) = fetch_stream(&r.leader, &r.rec, &view, "s1").await?;
+            refused("media", refusal.ok_or_else(|| anyhow!("every segment was served"))?, 500, "recording_tampered")
         }
     }
     .await;
@@ -263,8 +264,10 @@ async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) 
     copy_dir(&backup.path.join(&r.rec), &live.join(&r.rec))?;
     result?;
     let view = open_view(&r.leader, &r.rec, REASON).await?;
-    let (status, _, _) = r.leader.get_raw(&format!("/api/recordings/{}/streams/s1?view={}", r.rec, field(&view, "view")?), Some("bytes=0-99")).await?;
+    let (status, _, _) = r.leader.get_raw(&segment_path(&r.rec, "s1", 0, field(&view, "view")?), Some("bytes=0-99")).await?;
     ensure!(status == 206, "after restoring, media is {status}");
+    let (_, refusal) = fetch_stream(&r.leader, &r.rec, &view, "s1").await?;
+    ensure!(refusal.is_none(), "after restoring, a segment is refused: {refusal:?}");
     Ok(())
 }
 

@@ -138,9 +138,36 @@ pub async fn open_view(api: &Api, recording: &str, reason: &str) -> Result<Value
     Api::check(status, body).map_err(|e| anyhow!("opening {recording}: {e}"))
 }
 
-/// The path of a stream's media with a view token.
-pub fn media_path(recording: &str, label: &str, view: &str) -> String {
-    format!("/api/recordings/{recording}/streams/{label}?view={view}")
+/// The path of segment `n` of a stream with a view token.
+pub fn segment_path(recording: &str, label: &str, n: usize, view: &str) -> String {
+    format!("/api/recordings/{recording}/streams/{label}/segments/{n}?view={view}")
+}
+
+/// How many segments an opened view lists for a stream.
+pub fn segment_count(opened: &Value, label: &str) -> Result<usize> {
+    let streams = opened.get("streams").and_then(Value::as_array).ok_or_else(|| anyhow!("no `streams` in {opened}"))?;
+    let stream = streams.iter().find(|s| s.get("label").and_then(Value::as_str) == Some(label)).ok_or_else(|| anyhow!("no stream {label}"))?;
+    stream.get("segments").and_then(Value::as_array).map(Vec::len).ok_or_else(|| anyhow!("no `segments` in {stream}"))
+}
+
+/// Fetches a stream of an opened view segment by segment, in order, as the player does; stops
+/// at the first that is not served. Returns the segments served and the refusal, if any
+/// (its status and JSON body).
+pub async fn fetch_stream(api: &Api, recording: &str, opened: &Value, label: &str) -> Result<(Vec<Vec<u8>>, Option<(u16, Value)>)> {
+    let view = field(opened, "view")?;
+    let mut served = Vec::new();
+    for n in 0..segment_count(opened, label)? {
+        let (status, headers, body) = api.get_raw(&segment_path(recording, label, n, view), None).await?;
+        if status != 200 {
+            return Ok((served, Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))));
+        }
+        let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if kind != "video/webm" || !contains_webm(&body[..64.min(body.len())]) {
+            bail!("segment {n} of {label} is {kind}, {} bytes, not WebM", body.len());
+        }
+        served.push(body);
+    }
+    Ok((served, None))
 }
 
 /// The `livegate-recorder` binary: `LIVEGATE_RECORDER_BIN`, else `<repo>/target/debug/livegate-recorder`.

@@ -1,6 +1,6 @@
 // REST calls of the safeguarding leader's recording pages (Access::Leader routes): list the
 // school's recordings, open one with a reason (which the server audits before serving a byte),
-// the URL of one stream of an opened recording, and placing or lifting a legal hold.
+// the URL of one segment of a stream of an opened recording, and placing or lifting a legal hold.
 // @ts-check
 
 import { request } from './api.js';
@@ -19,8 +19,16 @@ import { request } from './api.js';
  */
 
 /**
- * One stream of an opened recording; times are ms since the recording started.
- * @typedef {{label: string, start_ms: number, end_ms: number, tracks: string[] | null}} RecordedStream
+ * One segment of a stream: about two seconds of WebM that starts on a keyframe; times are ms
+ * since the recording started.
+ * @typedef {{start_ms: number, end_ms: number}} RecordedSegment
+ */
+
+/**
+ * One stream of an opened recording, with its segments in time order (fetched by position);
+ * times are ms since the recording started.
+ * @typedef {{label: string, start_ms: number, end_ms: number, tracks: string[] | null,
+ *   segments: RecordedSegment[]}} RecordedStream
  */
 
 /**
@@ -63,13 +71,15 @@ export function openRecording(id, reason, concernRef) {
 }
 
 /**
- * Where the browser fetches one stream of an opened recording (WebM, with range requests).
+ * Where the player fetches segment `n` (from 0) of a stream of an opened recording (WebM).
  * @param {string} id
  * @param {string} label
+ * @param {number} n
  * @param {string} view the token from openRecording
  */
-export function streamUrl(id, label, view) {
-  return `/api/recordings/${encodeURIComponent(id)}/streams/${encodeURIComponent(label)}?view=${encodeURIComponent(view)}`;
+export function segmentUrl(id, label, n, view) {
+  const stream = `/api/recordings/${encodeURIComponent(id)}/streams/${encodeURIComponent(label)}`;
+  return `${stream}/segments/${n}?view=${encodeURIComponent(view)}`;
 }
 
 /**

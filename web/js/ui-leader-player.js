@@ -3,13 +3,15 @@
 // it), all driven by one play/pause, seek and skip control so they stay together in time. The
 // common timeline is "time since the recording started" (the streams' start_ms / end_ms); a
 // stream outside its own span is paused and says so. While the large stream is playing it is
-// the clock (so buffering holds everything back); otherwise a wall clock is.
+// the clock (so buffering holds everything back); otherwise, and through a hole in its media,
+// a wall clock is. Each element is fed segment by segment around the common clock
+// (ui-leader-segments.js), and every segment carries the recording's own times, so an
+// element's time is the lesson's time.
 // @ts-check
 
-import { ApiError } from './api.js';
 import { explainFor } from './messages.js';
 import { h, tryPlay, visuallyHidden } from './ui-dom.js';
-import { streamUrl } from './ui-leader-api.js';
+import { SegmentFeed } from './ui-leader-segments.js';
 
 /** @typedef {import('./ui-leader-api.js').OpenedRecording} OpenedRecording */
 /** @typedef {import('./ui-leader-api.js').RecordedStream} RecordedStream */
@@ -34,7 +36,7 @@ export function clock(ms) {
 /**
  * @typedef {{
  *   stream: RecordedStream, video: HTMLVideoElement, tile: HTMLElement, state: HTMLElement,
- *   offsetS: number, failed: boolean,
+ *   feed: SegmentFeed | null, failed: boolean,
  * }} Track
  */
 
@@ -101,18 +103,12 @@ export class SyncPlayer {
     ]);
     const tile = h('figure', { class: hasVideo ? 'rec-tile' : 'rec-tile rec-tile-audio', 'data-label': stream.label }, [video, caption]);
     /** @type {Track} */
-    const track = { stream, video, tile, state, offsetS: 0, failed: false };
+    const track = { stream, video, tile, state, feed: null, failed: false };
     const signal = this.abort.signal;
-    video.addEventListener('loadedmetadata', () => {
-      // Streams keep the recording's own times (a stream that began 45 s in starts at 45 s);
-      // if a file ever starts at zero instead, its times are shifted by its start.
-      const absolute = Math.abs(video.duration - stream.end_ms / 1000) < 1 || !Number.isFinite(video.duration);
-      track.offsetS = absolute ? 0 : stream.start_ms / 1000;
-      video.dataset.offset = String(track.offsetS);
-      this.place(track, this.now(), true);
-    }, { signal });
-    video.addEventListener('error', () => void this.onError(track), { signal });
-    video.src = streamUrl(this.recordingId, stream.label, this.opened.view);
+    video.addEventListener('loadedmetadata', () => this.place(track, this.now(), true), { signal });
+    video.addEventListener('error', () => this.onError(track, 'internal'), { signal });
+    const source = { recordingId: this.recordingId, view: this.opened.view, stream };
+    track.feed = new SegmentFeed(video, source, (code) => this.onError(track, code));
     return track;
   }
 
@@ -177,8 +173,10 @@ export class SyncPlayer {
   now() {
     if (!this.playing) return this.baseMs;
     const m = this.main;
-    if (this.inSpan(m, this.baseMs) && !m.video.paused && !m.video.seeking && !m.failed && m.video.readyState >= 2) {
-      const t = (m.video.currentTime + m.offsetS) * 1000;
+    // Waiting for media holds the clock back; a hole in the recording's media does not.
+    const holding = m.video.readyState >= 2 && !(m.feed && m.feed.holeEnd() >= 0);
+    if (this.inSpan(m, this.baseMs) && !m.video.paused && !m.video.seeking && !m.failed && holding) {
+      const t = m.video.currentTime * 1000;
       if (t >= m.stream.start_ms - 50) return Math.min(t, this.endMs);
     }
     return Math.min(this.baseMs + (performance.now() - this.baseWall), this.endMs);
@@ -244,11 +242,17 @@ export class SyncPlayer {
    */
   place(track, ms, force) {
     const v = track.video;
-    if (track.failed || v.readyState < 1) return;
+    if (track.failed) return;
+    // The feed fetches what covers the clock even before the element has anything to show.
+    if (track.feed) track.feed.want(ms);
+    if (v.readyState < 1) return;
     const inside = this.inSpan(track, ms);
-    const want = Math.min(Math.max(ms, track.stream.start_ms), track.stream.end_ms) / 1000 - track.offsetS;
-    if (force || Math.abs(v.currentTime - want) > DRIFT_S) {
-      if (!v.seeking || force) v.currentTime = want;
+    const want = Math.min(Math.max(ms, track.stream.start_ms), track.stream.end_ms) / 1000;
+    // In a hole in its media the element shows its last picture; its time follows the clock
+    // at every tick, so it comes out of the hole together with the others.
+    const hole = track.feed !== null && track.feed.holeEnd() >= 0;
+    if (force || hole || Math.abs(v.currentTime - want) > DRIFT_S) {
+      if (!v.seeking || force || hole) v.currentTime = want;
     }
     if (inside && this.playing) {
       if (v.paused) void tryPlay(v);
@@ -269,25 +273,17 @@ export class SyncPlayer {
   }
 
   /**
-   * A stream failed to load: ask the server why (an expired view, a failed check...).
+   * A stream failed: a segment was refused (an expired view, a failed check...) or could not
+   * be fetched or played. Says why, in the leader's words.
    * @param {Track} track
+   * @param {string} code the server's error code, `network` or `internal`
    */
-  async onError(track) {
+  onError(track, code) {
     if (track.failed) return;
     track.failed = true;
     track.tile.classList.add('rec-tile-failed');
-    let code = 'internal';
-    try {
-      const res = await fetch(streamUrl(this.recordingId, track.stream.label, this.opened.view), {
-        headers: { range: 'bytes=0-0' }, credentials: 'same-origin',
-      });
-      if (!res.ok) {
-        const body = await res.json().catch(() => null);
-        code = body && body.error && typeof body.error.code === 'string' ? body.error.code : 'internal';
-      }
-    } catch (err) {
-      code = err instanceof ApiError ? err.code : 'network';
-    }
+    if (track.feed) track.feed.destroy();
+    track.video.pause();
     const { text } = explainFor(code, 'leader');
     track.state.textContent = `Could not play this stream. ${text}`;
     this.status.textContent = text;
@@ -299,6 +295,7 @@ export class SyncPlayer {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     for (const t of this.tracks) {
+      if (t.feed) t.feed.destroy();
       t.video.pause();
       t.video.removeAttribute('src');
       t.video.load();

@@ -1,8 +1,9 @@
 // One recording on the leader's pages (`#/recordings/<id>`): what it is (class, teacher, times,
 // status, legal hold), the form that opens it (a reason of at least 5 letters or digits and an
-// optional concern reference, with a plain statement that the view is logged), then the
-// synchronised player; and the legal hold switch, which also needs a reason. Both check their
-// text with the server's text policy (text.js) before sending.
+// optional concern reference, with a plain statement that the view is logged; in a browser that
+// cannot stream WebM, why it cannot), then the synchronised player; and the legal hold switch,
+// which also needs a reason. Both check their text with the server's text policy (text.js)
+// before sending.
 // @ts-check
 
 import { ApiError } from './api.js';
@@ -11,6 +12,7 @@ import { announce, h } from './ui-dom.js';
 import { errorLine, field, statusLine, textArea } from './ui-admin-common.js';
 import { listRecordings, openRecording, setLegalHold } from './ui-leader-api.js';
 import { SyncPlayer } from './ui-leader-player.js';
+import { playbackSupported } from './ui-leader-segments.js';
 import { badges, canOpen, className, length, statusWords, teacherName, when } from './ui-leader-words.js';
 import { REASON_MIN_LETTERS, checkInputs } from './text.js';
 
@@ -107,6 +109,13 @@ function openSection(ctx, rec) {
         ? 'This recording has been destroyed. Only this record of it remains.'
         : 'This recording cannot be opened: nothing of it was sealed.';
     return [title, h('p', { class: 'rec-cannot' }, [why])];
+  }
+  if (!playbackSupported()) {
+    // Checked before the form, so no view is logged that this browser could not play.
+    return [title, h('p', { class: 'rec-cannot' }, [
+      'This browser cannot play recordings: it cannot stream WebM video (iPhone and iPad browsers cannot). ',
+      'Open this page in Chrome, Edge or Firefox on a computer or an Android phone.',
+    ])];
   }
   const reason = textArea('Reason for viewing', {
     required: true, rows: '3',

@@ -168,7 +168,7 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     routes.extend([
         (Method::GET, "/api/recordings", Access::Leader, get(recordings::list)),
         (Method::POST, "/api/recordings/{recording_id}/views", Access::Leader, post(recordings::open)),
-        (Method::GET, "/api/recordings/{recording_id}/streams/{label}", Access::Leader, get(recordings::media)),
+        (Method::GET, "/api/recordings/{recording_id}/streams/{label}/segments/{n}", Access::Leader, get(recordings::segment)),
         (Method::POST, "/api/recordings/{recording_id}/hold", Access::Leader, post(recordings::hold)),
     ]);
     routes.extend(log_routes());

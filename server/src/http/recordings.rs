@@ -1,41 +1,27 @@
-//! Review of recordings by safeguarding leaders.
+//! Review of recordings by safeguarding leaders: thin routes over the recording service.
 //!
 //! A leader lists the school's recordings, opens one by giving a reason (and optionally a
 //! concern reference), and only then gets a short-lived view token: the view is written to the
-//! audit chain before a single byte of the recording is served. The server decrypts the
-//! recording's segments, joins each stream into one WebM, and serves it with range requests so
-//! the browser can seek. A leader can place or lift a legal hold, which stops retention from
-//! destroying the recording.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! audit chain before a single byte of the recording is read. The view lists each stream's
+//! segments; the player fetches them one at a time (`.../segments/{n}`), each checked and
+//! decrypted from the store on request ([`crate::recording::playback`]), with range requests.
+//! A leader can place or lift a legal hold, which stops retention from destroying the recording.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::api::ApiJson;
 use super::{App, CurrentUser};
 use crate::error::{ApiError, ErrorCode, InputError};
-use crate::ids::{random_token, UserId};
-use crate::store::RecordingFilter;
+use crate::recording::playback::{Playback, PlaybackError};
+use crate::store::{RecordingFilter, RecordingRow};
 use crate::text;
 
-/// How long a view token lasts.
-pub const VIEW_LIFETIME: Duration = Duration::from_secs(3600);
-
-struct View {
-    user: UserId,
-    recording: String,
-    expires: Instant,
-    /// Joined WebM per stream label, built on first request.
-    /// (`Bytes`, so a range is a slice of it, never a copy.)
-    files: HashMap<String, bytes::Bytes>,
-}
+pub use crate::recording::playback::Views;
 
 /// A query string whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiQuery<T>(pub T);
@@ -49,10 +35,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     }
 }
 
-/// Outstanding view tokens.
-#[derive(Default)]
-pub struct Views {
-    map: Mutex<HashMap<String, View>>,
+/// The body of `GET /api/recordings`.
+#[derive(Serialize)]
+pub struct RecordingList {
+    recordings: Vec<RecordingRow>,
 }
 
 /// `GET /api/recordings`
@@ -60,9 +46,9 @@ pub async fn list(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiQuery(filter): ApiQuery<RecordingFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let rows = app.store.recordings(&user.school, &filter).await?;
-    Ok(Json(serde_json::json!({ "recordings": rows })))
+) -> Result<Json<RecordingList>, ApiError> {
+    let recordings = app.store.recordings(&user.school, &filter).await?;
+    Ok(Json(RecordingList { recordings }))
 }
 
 #[derive(Deserialize)]
@@ -75,54 +61,72 @@ pub struct OpenBody {
     concern_ref: Option<String>,
 }
 
-/// `POST /api/recordings/{id}/views`: audits the view, then hands out a view token.
+/// One segment of a stream in an opened view: its times (ms since the recording started).
+#[derive(Serialize)]
+pub struct SegmentSpan {
+    start_ms: i64,
+    end_ms: i64,
+}
+
+/// One stream of an opened view; its segments are fetched by their position in `segments`.
+#[derive(Serialize)]
+pub struct OpenedStream {
+    label: String,
+    start_ms: i64,
+    end_ms: i64,
+    tracks: Vec<String>,
+    segments: Vec<SegmentSpan>,
+}
+
+/// The body of `POST /api/recordings/{id}/views`.
+#[derive(Serialize)]
+pub struct Opened {
+    view: String,
+    status: livegate_recorder::spool::Status,
+    lost_after_ms: Option<i64>,
+    streams: Vec<OpenedStream>,
+}
+
+impl Opened {
+    /// The view's index, without its token yet.
+    fn of(playback: &Playback) -> Self {
+        let streams = playback
+            .streams
+            .iter()
+            .map(|s| OpenedStream {
+                label: s.label.clone(),
+                start_ms: s.segments.iter().map(|g| g.start_ms).min().unwrap_or(0),
+                end_ms: s.segments.iter().map(|g| g.end_ms).max().unwrap_or(0),
+                tracks: s.tracks.clone(),
+                segments: s.segments.iter().map(|g| SegmentSpan { start_ms: g.start_ms, end_ms: g.end_ms }).collect(),
+            })
+            .collect();
+        Self { view: String::new(), status: playback.status, lost_after_ms: playback.lost_after_ms, streams }
+    }
+}
+
+/// `POST /api/recordings/{id}/views`: audits the view, then opens the recording (its manifest
+/// checked against the audit chain) and hands out a view token.
 pub async fn open(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OpenBody>,
-) -> Result<Json<serde_json::Value>, InputError> {
+) -> Result<Json<Opened>, InputError> {
     let reason = text::clean(&text::REASON, &body.reason)?;
     let concern = body.concern_ref.as_deref().map(|c| text::clean_optional(&text::CONCERN_REF, c)).transpose()?.flatten();
     let row = app.store.recording(&user.school, &id).await?.ok_or(ErrorCode::NotFound)?;
-    if row.status == "destroyed" || row.manifest_sha256.is_none() {
-        return Err(ErrorCode::RecordingUnavailable.into());
-    }
+    let audited = match row.manifest_sha256 {
+        Some(hash) if row.status != "destroyed" => hash,
+        _ => return Err(ErrorCode::RecordingUnavailable.into()),
+    };
     let recordings = app.recordings.as_ref().ok_or(ErrorCode::RecordingUnavailable)?;
     // The audit entry commits before anything about the recording's content is read.
     app.store.record_view(&user.school, &user.id, &id, &reason, concern.as_deref()).await?;
-    let kek = recordings.keyring.get(user.school.as_str()).ok_or(ErrorCode::RecordingUnavailable)?;
-    let (manifest, _, hash) = livegate_recorder::spool::open_recording(&recordings.objects, &kek, &id).await.map_err(open_error)?;
-    if row.manifest_sha256.as_deref() != Some(hash.as_str()) {
-        tracing::error!(recording = %id, "manifest does not match the audit chain");
-        return Err(ErrorCode::RecordingTampered.into());
-    }
-    let mut streams: Vec<serde_json::Value> = Vec::new();
-    let mut labels: Vec<&str> = manifest.segments.iter().map(|s| s.stream.as_str()).collect();
-    labels.sort();
-    labels.dedup();
-    for label in labels {
-        let segs: Vec<_> = manifest.segments.iter().filter(|s| s.stream == label).collect();
-        streams.push(serde_json::json!({
-            "label": label,
-            "start_ms": segs.iter().map(|s| s.start_ms).min(),
-            "end_ms": segs.iter().map(|s| s.end_ms).max(),
-            "tracks": segs.first().map(|s| s.tracks.clone()),
-        }));
-    }
-    let token = random_token(16);
-    let view = View { user: user.id.clone(), recording: id.clone(), expires: Instant::now() + VIEW_LIFETIME, files: HashMap::new() };
-    {
-        let mut map = app.views.map.lock().expect("views lock");
-        map.retain(|_, v| v.expires > Instant::now());
-        map.insert(token.clone(), view);
-    }
-    Ok(Json(serde_json::json!({
-        "view": token,
-        "status": manifest.status,
-        "lost_after_ms": manifest.lost_after_ms,
-        "streams": streams,
-    })))
+    let playback = recordings.open_playback(&user.school, &id, &audited).await.map_err(|e| playback_error(&id, e))?;
+    let mut opened = Opened::of(&playback);
+    opened.view = app.views.open(&user.id, &id, playback);
+    Ok(Json(opened))
 }
 
 #[derive(Deserialize)]
@@ -132,70 +136,37 @@ pub struct MediaQuery {
     view: String,
 }
 
-/// `GET /api/recordings/{id}/streams/{label}?view=TOKEN`: the stream as WebM, with ranges.
-pub async fn media(
+/// `GET /api/recordings/{id}/streams/{label}/segments/{n}?view=TOKEN`: segment `n` of a stream
+/// (from 0, as the view listed them) as WebM, with ranges.
+pub async fn segment(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-    Path((id, label)): Path<(String, String)>,
+    Path((id, label, n)): Path<(String, String, String)>,
     ApiQuery(q): ApiQuery<MediaQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cached = {
-        let map = app.views.map.lock().expect("views lock");
-        let view = map.get(&q.view).filter(|v| v.user == user.id && v.recording == id && v.expires > Instant::now());
-        let view = view.ok_or(ErrorCode::ViewExpired)?;
-        view.files.get(&label).cloned()
-    };
-    let file = match cached {
-        Some(f) => f,
-        None => {
-            let f = bytes::Bytes::from(build_stream(&app, &user.school, &id, &label).await?);
-            if let Some(v) = app.views.map.lock().expect("views lock").get_mut(&q.view) {
-                v.files.insert(label.clone(), f.clone());
-            }
-            f
-        }
-    };
-    Ok(ranged(&file, &headers))
+    let playback = app.views.playback(&q.view, &user.id, &id).ok_or(ErrorCode::ViewExpired)?;
+    // A position that is not a number names no segment, like one past the end.
+    let n: usize = n.parse().map_err(|_| ErrorCode::NotFound)?;
+    let webm = playback.segment(&label, n).await.map_err(|e| playback_error(&id, e))?;
+    Ok(ranged(&bytes::Bytes::from(webm), &headers))
 }
 
-/// Why a recording's manifest could not be opened: not there (yet) is `recording_unavailable`;
-/// present but failing authentication (or its key failing to unwrap) is `recording_tampered`.
-fn open_error(e: livegate_recorder::spool::SpoolError) -> ApiError {
-    use livegate_recorder::spool::SpoolError;
+/// The code for a recording that cannot be played: not there (yet), or no key, is
+/// `recording_unavailable`; anything that fails its hash, the audit chain or authentication
+/// (or a listed segment that is gone) is `recording_tampered`.
+fn playback_error(recording: &str, e: PlaybackError) -> ApiError {
     match e {
-        SpoolError::Seal(_) | SpoolError::Meta(_) => {
-            tracing::error!(error = %e, "a recording's manifest or key failed authentication");
+        PlaybackError::NoKey | PlaybackError::Unavailable(_) => {
+            tracing::warn!(recording, error = %e, "a recording could not be read");
+            ApiError(ErrorCode::RecordingUnavailable)
+        }
+        PlaybackError::NotAudited | PlaybackError::Tampered(_) => {
+            tracing::error!(recording, error = %e, "a recording failed its integrity check; nothing of it is served");
             ApiError(ErrorCode::RecordingTampered)
         }
-        SpoolError::Io(_) | SpoolError::Webm(_) => ApiError(ErrorCode::RecordingUnavailable),
+        PlaybackError::NotFound => ApiError(ErrorCode::NotFound),
     }
-}
-
-async fn build_stream(app: &App, school: &crate::ids::SchoolId, id: &str, label: &str) -> Result<Vec<u8>, ApiError> {
-    let recordings = app.recordings.as_ref().ok_or(ErrorCode::RecordingUnavailable)?;
-    let kek = recordings.keyring.get(school.as_str()).ok_or(ErrorCode::RecordingUnavailable)?;
-    let (manifest, key, hash) = livegate_recorder::spool::open_recording(&recordings.objects, &kek, id).await.map_err(open_error)?;
-    // The manifest may not have changed since the view was opened and checked.
-    let row = app.store.recording(school, id).await?.ok_or(ErrorCode::NotFound)?;
-    if row.manifest_sha256.as_deref() != Some(hash.as_str()) {
-        tracing::error!(recording = %id, "manifest does not match the audit chain");
-        return Err(ErrorCode::RecordingTampered.into());
-    }
-    let mut parts = Vec::new();
-    let mut segs: Vec<_> = manifest.segments.iter().filter(|s| s.stream == label).collect();
-    segs.sort_by_key(|s| s.start_ms);
-    if segs.is_empty() {
-        return Err(ErrorCode::NotFound.into());
-    }
-    for info in segs {
-        let part = livegate_recorder::spool::open_segment(&recordings.objects, &key, id, info).await.map_err(|_| ApiError(ErrorCode::RecordingTampered))?;
-        parts.push(part);
-    }
-    tokio::task::spawn_blocking(move || livegate_recorder::webm::concat(&parts))
-        .await
-        .map_err(|_| ApiError(ErrorCode::Internal))?
-        .map_err(|_| ApiError(ErrorCode::RecordingTampered))
 }
 
 /// Serves `file` whole or the one byte range the request asks for.
@@ -252,18 +223,4 @@ pub async fn hold(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-99", 1000), Some((0, 99)));
-        assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
-        for bad in ["bytes=1000-", "bytes=5-1", "items=0-1", "bytes=0-1,4-5", "bytes=a-b", "bytes=-"] {
-            assert_eq!(parse_range(bad, 1000), None, "{bad}");
-        }
-        assert_eq!(parse_range("bytes=0-0", 0), None);
-    }
-}
+mod tests;

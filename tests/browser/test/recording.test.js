@@ -2,8 +2,9 @@
 // and microphone) against the livegate binary: a teacher publishes her camera for about 8 s
 // while a pupil receives it, then ends the lesson. The safeguarding leader signs in, waits for
 // the recording to be complete, opens it through the page with a reason (an empty one is
-// refused), and the player really plays (time advances, frames decoded); a screenshot of a
-// 390x844 phone is saved. The CLI exports the recording and ffprobe finds VP8 and Opus lasting
+// refused), and the player really plays, fed segment by segment through Media Source Extensions
+// (time advances, frames decoded), and seeking to a later time with the slider fetches the
+// segment that covers it and plays on from there; a screenshot of a 390x844 phone is saved. The CLI exports the recording and ffprobe finds VP8 and Opus lasting
 // as long as the camera was published (within 1 s). The same again with the objects in a real
 // Garage (S3). From the other side: a pupil opening the leader's page gets a refusal and no
 // player, and the API refuses pupils and teachers the list and the stream. And when recording
@@ -77,6 +78,9 @@ function scenario(name) {
     publishedMs: 0,
     recordingId: '',
     viewToken: '',
+    /** Segment requests the leader's page made: `label/n`. */
+    /** @type {string[]} */
+    segmentRequests: [],
 
     /** @param {{env?: Record<string, string>}} [opts] */
     async start(opts = {}) {
@@ -204,11 +208,20 @@ async function leaderPlays(s, screenshot) {
 
   await page.getByLabel('Reason for viewing').fill('Pupil disclosure reported after the lesson');
   await page.getByLabel('Concern reference (optional)').fill('CONCERN-2026-041');
+  page.on('request', (req) => {
+    const m = /\/streams\/(s\d+)\/segments\/(\d+)\?/.exec(req.url());
+    if (m) s.segmentRequests.push(`${m[1]}/${m[2]}`);
+  });
+  const opening = page.waitForResponse((res) => res.request().method() === 'POST' && /\/views$/.test(new URL(res.url()).pathname));
   await page.getByRole('button', { name: 'Open recording' }).click();
+  const opened = await (await opening).json();
+  s.viewToken = String(opened.view);
+  const s1 = opened.streams.find((/** @type {any} */ x) => x.label === 's1');
+  assert.ok(s1 && s1.segments.length >= 3, `the view lists s1's segments: ${JSON.stringify(s1)}`);
   await page.locator('.rec-opened').waitFor();
-  const video = page.locator('video.rec-video').first();
+  const video = page.locator('.rec-stage video.rec-video');
   await video.waitFor({ state: 'attached' });
-  s.viewToken = String(new URL(String(await video.getAttribute('src')), s.server?.url).searchParams.get('view'));
+  assert.match(String(await video.getAttribute('src')), /^blob:/, 'the player is fed through Media Source Extensions');
   await page.getByRole('button', { name: 'Play' }).click();
   const first = await video.evaluate((v) => /** @type {HTMLVideoElement} */ (v).currentTime);
   const playing = await waitUntil(async () => {
@@ -221,6 +234,7 @@ async function leaderPlays(s, screenshot) {
   console.log(`player: ${first.toFixed(2)} s -> ${playing.t.toFixed(2)} s, ${playing.frames} frames, ${playing.w} px wide`);
   assert.ok(playing.w > 0, 'the video has a picture');
   if ((await page.locator('#recordings-panel video').count()) > 1) await checkTogether(page);
+  await checkSeek(page, s1, s.segmentRequests);
   if (screenshot) {
     await page.locator('.rec-viewing').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: path.join(ARTIFACTS, screenshot) });
@@ -238,7 +252,7 @@ async function checkTogether(page) {
   const videos = page.locator('#recordings-panel video.rec-video');
   const read = () => videos.evaluateAll((els) => els.map((el) => {
     const v = /** @type {HTMLVideoElement} */ (el);
-    const at = v.currentTime + Number(v.dataset.offset || 0);
+    const at = v.currentTime;
     return { label: String(v.dataset.label), at, paused: v.paused, frames: v.getVideoPlaybackQuality().totalVideoFrames };
   }));
   const together = await waitUntil(async () => {
@@ -264,6 +278,41 @@ async function checkTogether(page) {
   assert.equal(await page.locator('.rec-stage .rec-tile').getAttribute('data-label'), 's1');
   // Let both play again for the screenshot.
   await waitUntil(async () => (await read()).every((x) => !x.paused), { timeoutMs: 10_000, what: 'both to play again' });
+}
+
+/**
+ * Seeks the player to a later time with its slider: the large stream (s1) lands there, the
+ * segment that covers the target was fetched, and it plays on from there, decoding new frames.
+ * @param {import('playwright-core').Page} page
+ * @param {{start_ms: number, end_ms: number, segments: {start_ms: number, end_ms: number}[]}} s1
+ * @param {string[]} requested segment requests so far (`label/n`)
+ */
+async function checkSeek(page, s1, requested) {
+  const video = page.locator('.rec-stage video.rec-video');
+  const read = () => video.evaluate((el) => {
+    const v = /** @type {HTMLVideoElement} */ (el);
+    return { t: v.currentTime, paused: v.paused, frames: v.getVideoPlaybackQuality().totalVideoFrames };
+  });
+  const before = await read();
+  const target = s1.end_ms - 2_500;
+  await page.locator('input.rec-seek').evaluate((el, ms) => {
+    const input = /** @type {HTMLInputElement} */ (el);
+    input.value = String(ms);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, target);
+  const landed = await waitUntil(async () => {
+    const st = await read();
+    return st.t >= target / 1000 - 0.05 && st.t < target / 1000 + 1.5 && !st.paused ? st : null;
+  }, { timeoutMs: 10_000, intervalMs: 50, what: `the player to land at ${target} ms` });
+  const after = await waitUntil(async () => {
+    const st = await read();
+    return st.t >= landed.t + 0.5 && st.frames > landed.frames ? st : null;
+  }, { timeoutMs: 10_000, intervalMs: 100, what: 'the player to play on after the seek' });
+  const covering = s1.segments.reduce((found, seg, i) => (seg.start_ms <= target ? i : found), 0);
+  console.log(`seek: ${before.t.toFixed(2)} s -> ${target} ms, landed at ${landed.t.toFixed(2)} s, playing at ${after.t.toFixed(2)} s `
+    + `(${after.frames} frames); segments fetched: ${requested.join(' ')}`);
+  assert.ok(requested.includes(`s1/${covering}`), `segment ${covering} (covering ${target} ms) was fetched`);
+  assert.ok(requested.length <= 2 * s1.segments.length + 4, 'segments are fetched about once each');
 }
 
 /**
@@ -304,12 +353,12 @@ describe('recording: a lesson recorded, reviewed by the leader and exported (loc
     await page.screenshot({ path: path.join(ARTIFACTS, 'leader-laptop.png') });
     await page.setViewportSize({ width: 390, height: 844 });
     // A wrong view token is refused; the leader's own works with a range request.
-    const bad = await call(page, 'GET', `/api/recordings/${s.recordingId}/streams/s1?view=nottherightone`);
+    const bad = await call(page, 'GET', `/api/recordings/${s.recordingId}/streams/s1/segments/0?view=nottherightone`);
     assert.deepEqual([bad.status, bad.body?.error?.code], [409, 'view_expired']);
     const part = await page.evaluate(async (u) => {
       const res = await fetch(u, { headers: { range: 'bytes=0-99' } });
       return { status: res.status, type: res.headers.get('content-type'), range: res.headers.get('content-range') };
-    }, `/api/recordings/${s.recordingId}/streams/s1?view=${s.viewToken}`);
+    }, `/api/recordings/${s.recordingId}/streams/s1/segments/0?view=${s.viewToken}`);
     assert.equal(part.status, 206);
     assert.equal(part.type, 'video/webm');
     assert.match(String(part.range), /^bytes 0-99\/\d+$/);
@@ -349,7 +398,7 @@ describe('recording: a lesson recorded, reviewed by the leader and exported (loc
     for (const u of [ada, teacher]) {
       const list = await call(u.page, 'GET', '/api/recordings');
       assert.deepEqual([list.status, list.body?.error?.code], [403, 'forbidden_role'], `${u.label} lists nothing`);
-      const media = await call(u.page, 'GET', `/api/recordings/${s.recordingId}/streams/s1?view=${s.viewToken}`);
+      const media = await call(u.page, 'GET', `/api/recordings/${s.recordingId}/streams/s1/segments/0?view=${s.viewToken}`);
       assert.equal(media.status, 403, `${u.label} gets no media even with the leader's view token`);
       assert.notEqual(media.type, 'video/webm');
       const open = await call(u.page, 'POST', `/api/recordings/${s.recordingId}/views`, { reason: 'I want to see it' });

@@ -360,7 +360,8 @@ async fn call(api: &Api, route: &str, rec: &str, view: &str) -> Result<(u16, Val
         "list" => api.request(Method::GET, "/api/recordings", None).await,
         "open" => try_open_view(api, rec, reason).await,
         "media" => {
-            let (status, _, body) = api.get_raw(&media_path(rec, "s1", view), None).await?;
+            // The second segment: the one `tampering` changes.
+            let (status, _, body) = api.get_raw(&segment_path(rec, "s1", 1, view), None).await?;
             Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
         }
         "hold" => api.request(Method::POST, &format!("/api/recordings/{rec}/hold"), Some(json!({"on": true, "reason": REASON}))).await,
@@ -414,7 +415,7 @@ async fn bad_input(leader: &Api, db: &sqlx::SqlitePool, rec: &str) -> Result<()>
     }
     let filtered = leader.request(Method::GET, "/api/recordings?class_id=8b&from=0", None).await?;
     ensure!(filtered.0 == 200 && filtered.1["recordings"].as_array().is_some_and(|r| r.len() == 1), "filter by class: {filtered:?}");
-    let (status, _, body) = leader.get_raw(&format!("/api/recordings/{rec}/streams/s1"), None).await?;
+    let (status, _, body) = leader.get_raw(&format!("/api/recordings/{rec}/streams/s1/segments/0"), None).await?;
     refused("media without a view", (status, serde_json::from_slice(&body).unwrap_or(Value::Null)), 409, "view_expired")?;
     refused("open with a number", try_open_view(leader, rec, json!({"reason": 5})).await?, 400, "bad_request")?;
     refused("open with extra fields", try_open_view(leader, rec, json!({"reason": REASON, "x": 1})).await?, 400, "bad_request")?;
@@ -424,25 +425,39 @@ async fn bad_input(leader: &Api, db: &sqlx::SqlitePool, rec: &str) -> Result<()>
     Ok(())
 }
 
-/// Media needs the leader's own live token; ranges serve exact slices of the whole file.
-async fn media_and_ranges(server: &Server, leader: &Api, db: &sqlx::SqlitePool, rec: &str, view: &str) -> Result<()> {
+/// Media needs the leader's own live token; the stream comes segment by segment, each a WebM
+/// that starts on a keyframe, and ranges serve exact slices of a segment.
+async fn media_and_ranges(server: &Server, leader: &Api, db: &sqlx::SqlitePool, rec: &str, opened: &Value) -> Result<()> {
+    let view = field(opened, "view")?;
     let other = Api::new(server);
     other.sign_in("dsl@other.sch.uk", LEADER_PASSWORD).await?;
     refused("another leader with our token", call(&other, "media", rec, view).await?, 409, "view_expired")?;
     refused("a bogus token", call(leader, "media", rec, "bogus_token_123").await?, 409, "view_expired")?;
     refused("the token on another recording", call(leader, "media", "rec_someotherone", view).await?, 409, "view_expired")?;
-    let (status, headers, full) = leader.get_raw(&media_path(rec, "s1", view), None).await?;
-    ensure!(status == 200, "full media: {status}");
+    let count = segment_count(opened, "s1")?;
+    let (status, _, body) = leader.get_raw(&segment_path(rec, "s1", count, view), None).await?;
+    refused("a segment past the end", (status, serde_json::from_slice(&body).unwrap_or(Value::Null)), 404, "not_found")?;
+    let (segments, refusal) = fetch_stream(leader, rec, opened, "s1").await?;
+    ensure!(refusal.is_none() && segments.len() == count && count >= 2, "{} of {count} segments served: {refusal:?}", segments.len());
+    let total: usize = segments.iter().map(Vec::len).sum();
+    ensure!(total > 20_000, "the stream is {total} bytes");
+    for (n, seg) in segments.iter().enumerate() {
+        let (_, frames) = livegate_recorder::webm::demux(seg).map_err(|e| anyhow!("segment {n}: {e}"))?;
+        let first = frames.iter().find(|f| f.track == livegate_recorder::webm::Track::Video);
+        ensure!(first.is_some_and(|f| f.keyframe), "segment {n} does not start on a keyframe");
+    }
+    let (status, headers, full) = leader.get_raw(&segment_path(rec, "s1", 0, view), None).await?;
     let header = |h: &reqwest::header::HeaderMap, k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    ensure!(status == 200 && full == segments[0], "segment 0 again: {status}");
     ensure!(header(&headers, "content-type") == "video/webm" && header(&headers, "accept-ranges") == "bytes", "{headers:?}");
-    ensure!(contains_webm(&full[..64.min(full.len())]) && full.len() > 20_000, "full media is {} bytes, not WebM", full.len());
+    ensure!(header(&headers, "cache-control") == "no-store", "{headers:?}");
     let len = full.len();
     let cases = [("bytes=100-1099".to_owned(), 100, 1099), (format!("bytes={}-", len - 700), len - 700, len - 1), ("bytes=-500".into(), len - 500, len - 1), (format!("bytes=0-{}", len + 50), 0, len - 1)];
     for (range, a, b) in cases {
-        let (status, headers, body) = leader.get_raw(&media_path(rec, "s1", view), Some(&range)).await?;
+        let (status, headers, body) = leader.get_raw(&segment_path(rec, "s1", 0, view), Some(&range)).await?;
         ensure!(status == 206, "{range}: status {status}");
         ensure!(header(&headers, "content-range") == format!("bytes {a}-{b}/{len}"), "{range}: {headers:?}");
-        ensure!(body == full[a..=b], "{range}: the bytes differ from the whole file's slice");
+        ensure!(body == full[a..=b], "{range}: the bytes differ from the segment's slice");
     }
     // Serving media adds no view: there is exactly one, from opening.
     ensure!(audit(db, "recording.view").await?.len() == 1, "media requests changed the audit log");
@@ -467,7 +482,7 @@ async fn tampering(leader: &Api, dir: &DataDir, rec: &str, other: &str) -> Resul
     refused("a swapped manifest", try_open_view(leader, rec, json!({"reason": REASON})).await?, 500, "recording_tampered")?;
     std::fs::write(&manifest, &original)?;
     let view = open_view(leader, rec, REASON).await?;
-    let (status, _, _) = leader.get_raw(&media_path(rec, "s1", field(&view, "view")?), Some("bytes=0-99")).await?;
+    let (status, _, _) = leader.get_raw(&segment_path(rec, "s1", 0, field(&view, "view")?), Some("bytes=0-99")).await?;
     ensure!(status == 206, "after restoring, media: {status}");
     Ok(())
 }
@@ -508,7 +523,7 @@ async fn only_leaders_open_recordings_with_a_reason_audited_first() {
         ensure!(views[0].detail["concern"] == json!("CPOMS-1234"), "{views:?}");
         ensure!(view["status"] == json!("complete") && view["streams"][0]["label"] == json!("s1"), "view: {view}");
         ensure!(view["streams"][0]["tracks"] == json!(["video", "audio"]), "view: {view}");
-        media_and_ranges(&server, &leader, &db, &rec, field(&view, "view")?).await?;
+        media_and_ranges(&server, &leader, &db, &rec, &view).await?;
         tampering(&leader, &dir, &rec, &gone).await?;
 
         hold(&leader, &db, &rec, true).await?;
