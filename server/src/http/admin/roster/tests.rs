@@ -1,13 +1,17 @@
-//! Route tests for the roster CSV import and export: preview and apply, every whole-file and
-//! per-row refusal with its stable code and nothing partly applied, idempotent re-import,
-//! body limits that hold without reading a huge upload, and export round-trips.
+//! Tests of the roster CSV import and export: through the routes, preview and apply, every
+//! whole-file and per-row refusal with its stable code and nothing partly applied, idempotent
+//! re-import, body limits that hold without reading a huge upload, and export round-trips; and
+//! the strict readers of the `apply` flag and the content type. The route helpers they share
+//! with the other admin tests live in `http/admin/tests.rs`.
 
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use futures_util::stream;
 use serde_json::{json, Value};
 
-use super::tests::{admin, data_fingerprint, fingerprint, last_action, raw};
+use super::{apply_flag, is_csv};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::admin::tests::{admin, data_fingerprint, demo, fingerprint, last_action, raw};
 use crate::http::tests::{app, call, code};
 use crate::http::App;
 use crate::roster_csv::{MAX_BYTES, MAX_ROWS};
@@ -62,7 +66,7 @@ async fn preview_then_apply_then_reimport_changes_nothing() {
     assert_eq!(ada.display_name, "Ada", "import never renames anyone");
 
     // The audit chain has every change, then the import itself, and still verifies.
-    let entries = app.store.audit_entries(&super::tests::demo(), 6).await.unwrap();
+    let entries = app.store.audit_entries(&demo(), 6).await.unwrap();
     let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["user.create", "roster.add", "class.create", "roster.add", "roster.add", "roster.import"]);
     assert!(entries[0].detail.contains("\"memberships_created\":3") && entries[0].detail.contains("sha256"), "{}", entries[0].detail);
@@ -177,14 +181,14 @@ async fn a_huge_upload_is_refused_without_being_kept() {
     let (status, body) = import(&app, &su, true, Body::from_stream(chunks)).await;
     assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
     let read = pulled.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(read <= super::roster::DRAIN_CAP + 128 * 1024, "read {read} bytes of a 100 MB upload");
+    assert!(read <= super::DRAIN_CAP + 128 * 1024, "read {read} bytes of a 100 MB upload");
 
     // Declared larger than the drain cap: refused before any byte is read.
     let req = axum::http::Request::builder()
         .method(Method::POST)
         .uri("/api/admin/roster/import")
         .header("content-type", "text/csv")
-        .header("content-length", (super::roster::DRAIN_CAP + 1).to_string())
+        .header("content-length", (super::DRAIN_CAP + 1).to_string())
         .header("cookie", &su)
         .body(Body::from_stream(stream::iter(Vec::<Result<bytes::Bytes, std::io::Error>>::new())))
         .unwrap();
@@ -227,4 +231,24 @@ async fn export_is_spreadsheet_safe_and_round_trips() {
 
     let (status, body) = call(&app, Method::GET, "/api/admin/classes/cls_nothing/roster.csv", Some(&su), "").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[test]
+fn apply_flag_is_strict() {
+    assert_eq!(apply_flag(None), Ok(false));
+    assert_eq!(apply_flag(Some("apply=true")), Ok(true));
+    assert_eq!(apply_flag(Some("apply=false")), Ok(false));
+    for bad in ["apply=1", "apply", "x=y", "apply=TRUE"] {
+        assert_eq!(apply_flag(Some(bad)), Err(ApiError(ErrorCode::BadRequest)), "{bad}");
+    }
+}
+
+#[test]
+fn only_text_csv_is_read() {
+    let mut h = HeaderMap::new();
+    assert!(!is_csv(&h));
+    h.insert(header::CONTENT_TYPE, "text/csv; charset=utf-8".parse().unwrap());
+    assert!(is_csv(&h));
+    h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+    assert!(!is_csv(&h));
 }
