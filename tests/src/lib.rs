@@ -1,6 +1,7 @@
 //! Test harness for Livegate's end-to-end tests: starts the `livegate` binary, talks HTTP and
 //! WebSocket signalling (server/PROTOCOL.md) and runs real WebRTC publishers and subscribers
-//! (webrtc 0.21.1) against its single media port. The tests themselves live in `tests/`.
+//! (webrtc 0.21.1) against its single media port. The tests themselves live in `integration/`
+//! and `hostile/`, one test binary each.
 
 pub mod api;
 pub mod garage;
