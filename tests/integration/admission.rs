@@ -22,7 +22,7 @@ async fn expect_ticket_refused(api: &Api, lesson_id: &str, status: u16, code: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owen_not_on_roster_is_refused_and_gets_no_media() {
-    run_test("owen_not_on_roster_is_refused_and_gets_no_media", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         // Media is flowing in the lesson.
@@ -51,7 +51,7 @@ async fn owen_not_on_roster_is_refused_and_gets_no_media() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupil_of_7a_cannot_get_ticket_for_8b_lesson() {
-    run_test("pupil_of_7a_cannot_get_ticket_for_8b_lesson", async {
+    run_test(async {
         let server = Server::start().await?;
         let history = start_lesson(&server, seed::TEACHER2, seed::CLASS_8B).await?;
         let science = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
@@ -74,7 +74,7 @@ async fn pupil_of_7a_cannot_get_ticket_for_8b_lesson() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_school_cannot_get_ticket_for_7a_lesson() {
-    run_test("other_school_cannot_get_ticket_for_7a_lesson", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         // The seed has no pupil at Other School, so its teacher stands in for one.
@@ -90,7 +90,7 @@ async fn other_school_cannot_get_ticket_for_7a_lesson() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_are_single_use_and_unforgeable() {
-    run_test("tickets_are_single_use_and_unforgeable", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_sdp_in_publish() {
-    run_test("bad_sdp_in_publish", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let teacher = &lesson.teacher;
@@ -39,7 +39,7 @@ async fn bad_sdp_in_publish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_messages_are_bad_message() {
-    run_test("unknown_and_malformed_messages_are_bad_message", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -73,7 +73,7 @@ async fn unknown_and_malformed_messages_are_bad_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_before_join_is_not_joined_and_closes() {
-    run_test("message_before_join_is_not_joined_and_closes", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let firsts = [
@@ -104,7 +104,7 @@ async fn message_before_join_is_not_joined_and_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_frame_closes_socket() {
-    run_test("oversized_frame_closes_socket", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let ada = Participant::join(&server, seed::ADA, &lesson.id).await?;
@@ -142,7 +142,7 @@ async fn oversized_frame_closes_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_protocol_version_is_refused() {
-    run_test("wrong_protocol_version_is_refused", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let ada = livegate_tests::Api::new(&server);
@@ -167,7 +167,7 @@ async fn wrong_protocol_version_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupil_cannot_send_teacher_only_messages() {
-    run_test("pupil_cannot_send_teacher_only_messages", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;

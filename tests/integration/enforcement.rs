@@ -212,7 +212,7 @@ async fn ticket_refused(victim: &Participant, lesson_id: &str, code: &str) -> Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawn_consent_removes_the_pupil_within_two_seconds() {
-    run_test("withdrawn_consent_removes_the_pupil_within_two_seconds", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -235,7 +235,7 @@ async fn withdrawn_consent_removes_the_pupil_within_two_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roster_removal_removes_the_pupil_within_two_seconds() {
-    run_test("roster_removal_removes_the_pupil_within_two_seconds", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (_ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -252,7 +252,7 @@ async fn roster_removal_removes_the_pupil_within_two_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_account_and_parent_opt_out_remove_within_two_seconds() {
-    run_test("disabled_account_and_parent_opt_out_remove_within_two_seconds", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (_ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -274,7 +274,7 @@ async fn disabled_account_and_parent_opt_out_remove_within_two_seconds() {
 /// their domain; pupils on the school's own domain keep receiving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_domain_removes_the_guest_within_two_seconds() {
-    run_test("removed_domain_removes_the_guest_within_two_seconds", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (_ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;

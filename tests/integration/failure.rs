@@ -38,7 +38,7 @@ const RECOVERY_TIME: Duration = Duration::from_secs(2);
 /// be missing (5 % on each leg); with it, under 1 %.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_survives_five_percent_loss_through_nack() {
-    run_test_within("video_survives_five_percent_loss_through_nack", LIMIT, async {
+    run_test_within(LIMIT, async {
         let server = Server::start().await?;
         let lossy = |seed| RelayConfig { down: Impairment::lossy(0.05), up: Impairment::lossy(0.05), seed, media_only: true };
         let (teacher_relay, pupil_relay) = (Relay::start(server.media_addr, lossy(1)).await?, Relay::start(server.media_addr, lossy(2)).await?);
@@ -106,7 +106,7 @@ const RETRANSMIT_BURST: u64 = 16_000;
 /// video arrives whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pupil_behind_a_thin_link_gets_a_bounded_share_of_retransmissions() {
-    run_test_within("a_pupil_behind_a_thin_link_gets_a_bounded_share_of_retransmissions", LIMIT, async {
+    run_test_within(LIMIT, async {
         let server = Server::start().await?;
         let config = |down, seed| RelayConfig { down, up: Impairment::default(), seed, media_only: true };
         let thin = Relay::start(server.media_addr, config(Impairment::capped(THIN_LINK), 3)).await?;
@@ -254,7 +254,7 @@ fn spawn_add_domain(admin: &Api, domain: &'static str) -> tokio::task::JoinHandl
 /// whole chain verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_lesson_loses_nothing() {
-    run_test_within("a_postgres_restart_mid_lesson_loses_nothing", LIMIT, async {
+    run_test_within(LIMIT, async {
         if !postgres::enabled("a_postgres_restart_mid_lesson_loses_nothing")? {
             return Ok(());
         }
@@ -379,7 +379,7 @@ impl CrashSite {
 /// the log's rows and CSV.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_lesson_recovers_recording_and_log() {
-    run_test_within("kill_9_mid_lesson_recovers_recording_and_log", LIMIT, async {
+    run_test_within(LIMIT, async {
         let pg = if postgres::enabled("kill_9_mid_lesson_recovers_recording_and_log (on PostgreSQL; running on SQLite)").unwrap_or(false) {
             Some(PgCluster::start().await?)
         } else {

@@ -17,7 +17,7 @@ fn has_grant(m: &Value, media: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupil_without_grant_cannot_publish() {
-    run_test("pupil_without_grant_cannot_publish", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let teacher = &lesson.teacher;

@@ -20,7 +20,7 @@ fn expect_code(what: &str, status: u16, body: &Value, code: &str) -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_api_shapes_and_errors() {
-    run_test("http_api_shapes_and_errors", async {
+    run_test(async {
         let server = Server::start().await?;
         let anon = Api::new(&server);
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_replaces_old_socket() {
-    run_test("reconnect_replaces_old_socket", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (old, _) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -30,7 +30,7 @@ async fn reconnect_replaces_old_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_pupil_cannot_rejoin() {
-    run_test("removed_pupil_cannot_rejoin", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
@@ -65,7 +65,7 @@ async fn removed_pupil_cannot_rejoin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_lesson_ends_it_for_everyone() {
-    run_test("end_lesson_ends_it_for_everyone", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;

@@ -70,7 +70,7 @@ pub async fn admitted_guest(server: &Server, lesson: &Lesson, email: &str) -> Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_waits_unseen_then_is_admitted_as_a_guest() {
-    run_test("visitor_waits_unseen_then_is_admitted_as_a_guest", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
@@ -137,7 +137,7 @@ async fn admitted_guest_from(waiter: Waiter, teacher: &Participant) -> Result<Pa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_staff_are_told_and_cannot_knock_again() {
-    run_test("refused_staff_are_told_and_cannot_knock_again", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
@@ -168,7 +168,7 @@ async fn refused_staff_are_told_and_cannot_knock_again() {
 /// lesson); staff of another school neither.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_off_the_trusted_domains_reaches_the_lobby() {
-    run_test("nobody_off_the_trusted_domains_reaches_the_lobby", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let visitor = Api::new(&server);
@@ -203,7 +203,7 @@ async fn nobody_off_the_trusted_domains_reaches_the_lobby() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupils_wait_for_the_teacher_to_start_and_join() {
-    run_test("pupils_wait_for_the_teacher_to_start_and_join", async {
+    run_test(async {
         let server = Server::start().await?;
         let ada = Api::new(&server);
         ada.sign_in(seed::ADA, seed::PUPIL_PASSWORD).await?;
@@ -228,7 +228,7 @@ async fn pupils_wait_for_the_teacher_to_start_and_join() {
 /// lesson; one who stays away ends it for everyone, the lobby included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lesson_without_its_teacher_ends_after_the_timeout() {
-    run_test("a_lesson_without_its_teacher_ends_after_the_timeout", async {
+    run_test(async {
         let server = Server::start_with_args(&["--teacher-absent-timeout-secs", "2"]).await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let ada = Participant::join(&server, seed::ADA, &lesson.id).await?;

@@ -120,7 +120,7 @@ async fn wait_ended(api: &Api, lesson: &str, within: Duration) -> Result<Value> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_lesson_gives_exactly_the_expected_log_and_csv() {
-    run_test("a_scripted_lesson_gives_exactly_the_expected_log_and_csv", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let teacher = &lesson.teacher;
@@ -254,7 +254,7 @@ async fn a_scripted_lesson_gives_exactly_the_expected_log_and_csv() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_leaves_every_interval_closed_at_the_last_heartbeat_and_marked() {
-    run_test_within("a_crash_leaves_every_interval_closed_at_the_last_heartbeat_and_marked", Duration::from_secs(60), async {
+    run_test_within(Duration::from_secs(60), async {
         let dir = DataDir::new("log-crash")?;
         let mut server = start_server(&dir, &[]).await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
@@ -307,7 +307,7 @@ fn log_routes(lesson: &str, pupil: &str) -> Vec<(Method, String, Option<Value>)>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupils_visitors_and_other_schools_never_read_the_log() {
-    run_test("pupils_visitors_and_other_schools_never_read_the_log", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let ada = Participant::join(&server, seed::ADA, &lesson.id).await?;

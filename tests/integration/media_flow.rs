@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_teacher_three_pupils() {
-    run_test("one_teacher_three_pupils", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
@@ -78,7 +78,7 @@ async fn one_teacher_three_pupils() {
 /// (PROTOCOL.md "Streams"), and it does not ask more than once per 500 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_receivers_get_a_keyframe_on_request() {
-    run_test("new_receivers_get_a_keyframe_on_request", async {
+    run_test(async {
         let server = Server::start().await?;
         let lesson = livegate_tests::participant::start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
         let started = std::time::Instant::now();

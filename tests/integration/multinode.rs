@@ -57,7 +57,7 @@ fn code(v: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_sharing_postgres_share_accounts() {
-    run_test("nodes_sharing_postgres_share_accounts", async {
+    run_test(async {
         let Some(url) = fresh_database().await? else { return Ok(()) };
         let a = Server::start_with_args(&["--database-url", &url]).await?;
         let b = Server::start_with_args(&["--database-url", &url]).await?;

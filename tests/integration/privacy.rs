@@ -32,7 +32,7 @@ async fn teacher_saw_join(teacher: &Participant, id: &str) -> Result<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupils_see_the_alias_and_not_the_hidden_pupil_while_the_teacher_sees_all() {
-    run_test("pupils_see_the_alias_and_not_the_hidden_pupil_while_the_teacher_sees_all", async {
+    run_test(async {
         let server = Server::start().await?;
         let admin = Admin::sign_in(&server).await?;
         let alias = json!({"camera_always_off": false, "alias": "Star", "hidden_from_pupils": false});
@@ -92,7 +92,7 @@ async fn pupils_see_the_alias_and_not_the_hidden_pupil_while_the_teacher_sees_al
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_always_off_cannot_be_granted_published_or_kept() {
-    run_test("camera_always_off_cannot_be_granted_published_or_kept", async {
+    run_test(async {
         let server = Server::start().await?;
         let admin = Admin::sign_in(&server).await?;
         let off = json!({"camera_always_off": true, "alias": null, "hidden_from_pupils": false});

@@ -224,7 +224,7 @@ async fn record_and_check(server: &Server, dir: &DataDir, bucket: &Bucket<'_>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_to_a_local_folder_end_to_end() {
-    run_test_within("recorded_to_a_local_folder_end_to_end", LIMIT, async {
+    run_test_within(LIMIT, async {
         let dir = DataDir::new("rec-local")?;
         let server = start_server(&dir, &[]).await?;
         record_and_check(&server, &dir, &Bucket::Local(&dir)).await?;
@@ -236,7 +236,7 @@ async fn recorded_to_a_local_folder_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_to_garage_end_to_end() {
-    run_test_within("recorded_to_garage_end_to_end", LIMIT, async {
+    run_test_within(LIMIT, async {
         let garage = Garage::start().await?;
         let dir = DataDir::new("rec-garage")?;
         let server = start_server(&dir, &garage.env).await?;
@@ -253,7 +253,7 @@ async fn recorded_to_garage_end_to_end() {
 /// no gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_outage_loses_nothing() {
-    run_test_within("a_storage_outage_loses_nothing", LIMIT, async {
+    run_test_within(LIMIT, async {
         let garage = Garage::start().await?;
         let dir = DataDir::new("rec-outage")?;
         let server = start_server(&dir, &garage.env).await?;
@@ -294,7 +294,7 @@ async fn a_storage_outage_loses_nothing() {
 /// segment still authenticates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_loses_at_most_the_segment_in_flight() {
-    run_test_within("a_crash_loses_at_most_the_segment_in_flight", LIMIT, async {
+    run_test_within(LIMIT, async {
         let dir = DataDir::new("rec-crash")?;
         let mut server = start_server(&dir, &[]).await?;
         let live = live_lesson(&server).await?;
@@ -502,7 +502,7 @@ async fn hold(leader: &Api, db: &sqlx::SqlitePool, rec: &str, on: bool) -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_leaders_open_recordings_with_a_reason_audited_first() {
-    run_test_within("only_leaders_open_recordings_with_a_reason_audited_first", LIMIT, async {
+    run_test_within(LIMIT, async {
         let dir = DataDir::new("rec-access")?;
         let server = start_server(&dir, &[]).await?;
         let leader = leader(&server).await?;
@@ -587,7 +587,7 @@ async fn pupils_refused_without_recording(server: &Server) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_recording_no_pupils() {
-    run_test_within("no_recording_no_pupils", LIMIT, async {
+    run_test_within(LIMIT, async {
         // The spool cannot be created (a file is in its place).
         let dir = DataDir::new("rec-nospool")?;
         std::fs::write(dir.spool(), b"not a folder")?;
@@ -616,7 +616,7 @@ async fn no_recording_no_pupils() {
 /// `recording_unavailable`, the teacher gets that error, no pupil gets in, and the row says `failed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_failure_mid_lesson_removes_pupils() {
-    run_test_within("a_recording_failure_mid_lesson_removes_pupils", LIMIT, async {
+    run_test_within(LIMIT, async {
         let dir = DataDir::new("rec-fail")?;
         let server = start_server(&dir, &[]).await?;
         let live = live_lesson(&server).await?;
@@ -655,7 +655,7 @@ async fn a_recording_failure_mid_lesson_removes_pupils() {
 #[ignore = "a 60-second measurement; run by hand for BENCHMARKS.md"]
 async fn cost_of_recording_in_the_server() {
     use livegate_tests::recorder_cost::{process_cpu_s, threads_cpu_s};
-    run_test_within("cost_of_recording_in_the_server", Duration::from_secs(120), async {
+    run_test_within(Duration::from_secs(120), async {
         let dir = DataDir::new("rec-cost")?;
         let server = start_server(&dir, &[]).await?;
         let pid = server.pid().ok_or_else(|| anyhow!("no server pid"))?;
@@ -689,7 +689,7 @@ async fn cost_of_recording_in_the_server() {
 #[ignore = "a measurement; run by hand for BENCHMARKS.md"]
 async fn cost_of_the_recorder_path() {
     use livegate_tests::recorder_cost::{bytes_under, process_cpu_s, record_clip};
-    run_test_within("cost_of_the_recorder_path", Duration::from_secs(120), async {
+    run_test_within(Duration::from_secs(120), async {
         let clip = tokio::task::spawn_blocking(livegate_tests::media::clip).await??;
         let dir = DataDir::new("rec-path")?;
         let (cpu0, t0) = (process_cpu_s(std::process::id())?, Instant::now());

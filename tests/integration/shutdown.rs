@@ -53,7 +53,7 @@ async fn new_work_is_refused(teacher2: &Api, ben: &Api, lesson_id: &str, server:
 /// presence interval closed with the lesson, none recovered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_lessons_cleanly_and_exits_zero() {
-    run_test_within("sigterm_ends_lessons_cleanly_and_exits_zero", LIMIT, async {
+    run_test_within(LIMIT, async {
         let dir = DataDir::new("shutdown")?;
         let mut server = start_server(&dir, &[]).await?;
         let (lesson, camera) = live_7a_with_camera(&server).await?;
@@ -139,7 +139,7 @@ async fn log_is_closed(server: &Server, lesson_id: &str) -> Result<()> {
 /// recording is `complete`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_on_one_node_ends_only_its_lessons() {
-    run_test_within("sigterm_on_one_node_ends_only_its_lessons", LIMIT, async {
+    run_test_within(LIMIT, async {
         if !postgres::enabled("sigterm_on_one_node_ends_only_its_lessons")? {
             return Ok(());
         }

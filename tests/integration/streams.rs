@@ -15,7 +15,7 @@ fn code(m: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_errors_have_stable_codes() {
-    run_test("stream_errors_have_stable_codes", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
@@ -53,7 +53,7 @@ async fn stream_errors_have_stable_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_mute_and_unpublish() {
-    run_test("hand_mute_and_unpublish", async {
+    run_test(async {
         let server = Server::start().await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let teacher = &lesson.teacher;
