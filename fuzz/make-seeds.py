@@ -4,8 +4,8 @@
 Seeds are a few valid inputs per target, so the fuzzer starts from the shapes real clients
 send: the golden protocol lines, browser SDP offers (captured once from Debian's Chromium,
 kept in corpus/fuzz_sdp/ and not regenerated here), a roster file, the recorder's golden
-sealed segments, and scripts of RTP/RTCP for the media core (the script format is described
-in fuzz_targets/fuzz_rtp_rtcp.rs).
+sealed segments and WebM segments, and scripts of RTP/RTCP for the media core (the script
+format is described in fuzz_targets/fuzz_rtp_rtcp.rs).
 """
 import os
 import struct
@@ -44,6 +44,18 @@ def sealed():
     # Write-then-tamper mode: op, position, then the plaintext.
     write("fuzz_sealed_segment", "seed-tamper-flip", bytes([0x40, 0, 30]) + b"\x1aE\xdf\xa3 webm segment")
     write("fuzz_sealed_segment", "seed-tamper-truncate", bytes([1, 0, 40]) + bytes(range(200)))
+
+
+def webm():
+    segments = {}
+    for name in ("segment-av.webm", "segment-audio.webm", "segment-video.webm"):
+        with open(os.path.join(ROOT, "recorder/golden", name), "rb") as f:
+            segments[name] = f.read()
+        write("fuzz_webm_demux", "seed-golden-" + name, segments[name])
+    # Concat mode: an odd first byte, then segments as u16 length + bytes.
+    join = lambda *names: b"\x01" + b"".join(struct.pack("!H", len(segments[n])) + segments[n] for n in names)
+    write("fuzz_webm_demux", "seed-concat-av", join("segment-av.webm", "segment-av.webm"))
+    write("fuzz_webm_demux", "seed-concat-mismatch", join("segment-audio.webm", "segment-video.webm"))
 
 
 def rtp(pt, seq, ts, ssrc, payload, marker=False, ext=False):
@@ -134,3 +146,4 @@ if __name__ == "__main__":
     roster()
     sealed()
     media_core()
+    webm()

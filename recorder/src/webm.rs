@@ -42,10 +42,12 @@ pub struct Layout {
 pub enum WebmError {
     #[error("ffmpeg: {0}")]
     Ffmpeg(#[from] ff::Error),
-    #[error("a segment has no tracks")]
+    #[error("a segment has no tracks, or no frames on them")]
     Empty,
     #[error("segments do not share one layout")]
     Mismatch,
+    #[error("not a segment the recorder writes: {0}")]
+    Foreign(&'static str),
 }
 
 const MS: Rational = Rational(1, 1000);
@@ -139,12 +141,26 @@ fn add_streams(out: &mut ff::format::context::Output, layout: &Layout) -> Result
     Ok(order)
 }
 
-/// Muxes frames (in time order) into one self-contained WebM file.
+/// Muxes frames (in time order) into one self-contained WebM file. Refuses to write a file
+/// without a frame on its tracks: libavformat cannot read one back (its stream probe runs into
+/// the end of the file), so such a segment would make its whole stream fail to export.
 pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    mux_as("webm", layout, frames)
+}
+
+/// [`mux`] into another container (tests use it to make files that are not WebM).
+fn mux_as(format: &str, layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    let on_a_track = |f: &Frame| match f.track {
+        Track::Video => layout.video.is_some(),
+        Track::Audio => layout.audio,
+    };
+    if !frames.iter().any(on_a_track) {
+        return Err(WebmError::Empty);
+    }
     init();
     let file = MemFile::default();
     let io = StreamIo::from_write_seek(file.clone())?;
-    let mut out = ff::format::output_to_stream(io, None, Some("webm"))?;
+    let mut out = ff::format::output_to_stream(io, None, Some(format))?;
     let order = add_streams(&mut out, layout)?;
     out.write_header()?;
     for f in frames {
@@ -165,28 +181,38 @@ pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
     Ok(file.take())
 }
 
-/// Reads the frames and layout back out of a WebM file.
+/// Reads the frames and layout back out of a WebM file the recorder wrote. Anything else is
+/// refused rather than read as if it were one: another container (libavformat would otherwise
+/// probe every format it knows, playlists that open other files among them), a codec other
+/// than VP8 or Opus (a remux would label its frames VP8 or Opus), or two tracks of one kind.
 pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     init();
     let io = StreamIo::from_read_seek(Cursor::new(webm.to_vec()))?;
-    let mut input = ff::format::input_from_stream(io, None, None)?;
+    let mut only_webm = ff::Dictionary::new();
+    only_webm.set("format_whitelist", "matroska,webm");
+    let mut input = ff::format::input_from_stream(io, None, Some(only_webm))?;
     let mut layout = Layout { video: None, audio: false };
     let mut tracks = Vec::new();
     for s in input.streams() {
         let par = s.parameters();
-        match par.medium() {
-            media::Type::Video => {
-                // SAFETY: reading plain fields of valid parameters.
-                let (w, h) = unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) };
-                layout.video = Some((w, h));
-                tracks.push((Some(Track::Video), s.time_base()));
-            }
-            media::Type::Audio => {
-                layout.audio = true;
-                tracks.push((Some(Track::Audio), s.time_base()));
-            }
-            _ => tracks.push((None, s.time_base())),
+        let (kind, codec) = match par.medium() {
+            media::Type::Video => (Some(Track::Video), Some(codec::Id::VP8)),
+            media::Type::Audio => (Some(Track::Audio), Some(codec::Id::OPUS)),
+            _ => (None, None),
+        };
+        if codec.is_some_and(|c| c != par.id()) {
+            return Err(WebmError::Foreign("a codec other than VP8 or Opus"));
         }
+        if kind.is_some() && tracks.iter().any(|(k, _)| *k == kind) {
+            return Err(WebmError::Foreign("two tracks of one kind"));
+        }
+        match kind {
+            // SAFETY: reading plain fields of valid parameters.
+            Some(Track::Video) => layout.video = Some(unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) }),
+            Some(Track::Audio) => layout.audio = true,
+            None => {}
+        }
+        tracks.push((kind, s.time_base()));
     }
     let mut frames = Vec::new();
     for (stream, mut pkt) in input.packets() {
@@ -270,6 +296,72 @@ mod tests {
         assert_eq!(out.len(), 100);
         assert_eq!(out.first().unwrap().time_ms, 0);
         assert_eq!(out.last().unwrap().time_ms, 1980);
+    }
+
+    /// The golden segments: their layout and the frames they hold.
+    fn golden_cases() -> [(&'static str, Layout, Vec<Frame>); 3] {
+        let only = |track, v: Vec<Frame>| v.into_iter().filter(|f| f.track == track).collect::<Vec<_>>();
+        [
+            ("segment-av.webm", Layout { video: Some((320, 240)), audio: true }, frames(0, 1)),
+            ("segment-audio.webm", Layout { video: None, audio: true }, only(Track::Audio, frames(1000, 1))),
+            ("segment-video.webm", Layout { video: Some((640, 360)), audio: false }, only(Track::Video, frames(2000, 1))),
+        ]
+    }
+
+    /// Segments written by an earlier build still demux to their frames (old recordings stay
+    /// playable). Compared by content, not bytes: the muxer writes ffmpeg's version into the
+    /// header. `UPDATE_GOLDEN=1` rewrites them; the fuzz corpus copies them (fuzz/make-seeds.py).
+    #[test]
+    fn golden_segments_still_demux() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/golden");
+        for (name, layout, input) in golden_cases() {
+            let path = format!("{dir}/{name}");
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&path, mux(&layout, &input).unwrap()).unwrap();
+            }
+            let (l, out) = demux(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(l, layout, "{name}");
+            for track in [Track::Video, Track::Audio] {
+                let want: Vec<_> = input.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
+                let got: Vec<_> = out.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
+                assert_eq!(got, want, "{name} {track:?}");
+            }
+        }
+    }
+
+    /// Found by fuzz_webm_demux: a segment with tracks but no frames was written, and could not
+    /// be read back (so a stream holding one could not be exported).
+    #[test]
+    fn a_segment_without_frames_is_refused() {
+        let av = Layout { video: Some((320, 240)), audio: true };
+        for (layout, frames) in [
+            (av, vec![]),
+            (Layout { video: None, audio: true }, vec![]),
+            (Layout { video: None, audio: true }, frames(0, 1).into_iter().filter(|f| f.track == Track::Video).collect()),
+        ] {
+            assert!(matches!(mux(&layout, &frames), Err(WebmError::Empty)), "{layout:?} with {} frames", frames.len());
+        }
+        // One frame on one of two tracks is a segment, and reads back.
+        let one = [Frame { track: Track::Audio, time_ms: 0, keyframe: true, data: vec![0xfc, 1] }];
+        assert_eq!(demux(&mux(&av, &one).unwrap()).unwrap().1, one);
+    }
+
+    /// Found by fuzz_webm_demux: a segment whose codec was not VP8 was read as video and remuxed
+    /// labelled VP8. Only what the recorder writes is read: WebM, VP8, Opus, one track of each.
+    #[test]
+    fn only_what_the_recorder_writes_is_read() {
+        let av = mux(&Layout { video: Some((320, 240)), audio: true }, &frames(0, 1)).unwrap();
+        assert!(demux(&av).is_ok());
+        // The same file with its video codec renamed (V_VP8 to V_VP9, same length).
+        let at = av.windows(5).position(|w| w == b"V_VP8").unwrap();
+        let mut vp9 = av.clone();
+        vp9[at + 4] = b'9';
+        assert!(matches!(demux(&vp9), Err(WebmError::Foreign(_))), "another codec");
+        // The same Opus frames in another container libavformat reads (Ogg).
+        let audio: Vec<Frame> = frames(0, 1).into_iter().filter(|f| f.track == Track::Audio).collect();
+        let ogg = mux_as("ogg", &Layout { video: None, audio: true }, &audio).unwrap();
+        assert_eq!(&ogg[..4], b"OggS");
+        assert!(demux(&ogg).is_err(), "an Ogg file is not a segment");
     }
 
     #[test]
