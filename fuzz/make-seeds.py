@@ -4,8 +4,9 @@
 Seeds are a few valid inputs per target, so the fuzzer starts from the shapes real clients
 send: the golden protocol lines, browser SDP offers (captured once from Debian's Chromium,
 kept in corpus/fuzz_sdp/ and not regenerated here), a roster file, the recorder's golden
-sealed segments and WebM segments, and scripts of RTP/RTCP for the media core (the script
-format is described in fuzz_targets/fuzz_rtp_rtcp.rs).
+sealed segments and WebM segments, scripts of RTP/RTCP for the media core (the script format
+is described in fuzz_targets/fuzz_rtp_rtcp.rs) and one request per HTTP route
+(fuzz_http_bodies).
 """
 import os
 import struct
@@ -56,6 +57,88 @@ def webm():
     join = lambda *names: b"\x01" + b"".join(struct.pack("!H", len(segments[n])) + segments[n] for n in names)
     write("fuzz_webm_demux", "seed-concat-av", join("segment-av.webm", "segment-av.webm"))
     write("fuzz_webm_demux", "seed-concat-mismatch", join("segment-audio.webm", "segment-video.webm"))
+
+
+# Roles and content types of fuzz_http_bodies (ROLES in common/school.rs, CONTENT_TYPES there).
+NOBODY, SUPERUSER, TEACHER, LEADER, PUPIL, OTHER_TEACHER, VISITOR = range(7)
+JSON, NO_TYPE, CSV = 0, 1, 2
+# Real users by index (school, then email): 0 ada, 1 admin, 2 ben, 5 dsl, 6 eve, 8 owen, 10
+# teacher, 12 zoe, 14 yan (the other school). $uN in a body is the n-th user's id, $kN the n-th
+# consent record's.
+ADA, ADMIN, EVE, TEACHER_ID, YAN = 0, 1, 6, 10, 14
+
+
+def http_req(route, role, body=b"", params=(), ctype=JSON, query=None, cross_site=False):
+    """One request: the route by name, then role, content type, flags, parameters, query, body."""
+    name = route.encode()
+    out = bytes([0xFF, len(name)]) + name + bytes([role, ctype, (1 if query is not None else 0) | (2 if cross_site else 0)])
+    out += bytes(params)
+    if query is not None:
+        out += bytes([len(query)]) + query.encode()
+    body = body.encode() if isinstance(body, str) else body
+    return out + struct.pack("!H", len(body)) + body
+
+
+def http():
+    start = http_req("POST /api/lessons", TEACHER, '{"class_id":"7a"}')
+    consent = '{"pupil_signed":true,"parent_name":"P. Parent","signed_on":1700000000000,"method":"paper","conduct_version":1}'
+    seeds = {
+        "health": http_req("GET /api/health", NOBODY),
+        "sign-in": http_req("POST /api/session", NOBODY, '{"email":"ada@pupils.demo.sch.uk","password":"demo-pupil"}'),
+        "sign-in-wrong": http_req("POST /api/session", NOBODY, '{"email":"ada@pupils.demo.sch.uk","password":"nope"}'),
+        "sign-out": http_req("DELETE /api/session", PUPIL) + http_req("GET /api/me", PUPIL),
+        "me": http_req("GET /api/me", TEACHER),
+        "set-password": http_req("POST /api/admin/users/{user_id}/invite", SUPERUSER, params=[EVE])
+        + http_req("POST /api/account/password", NOBODY, '{"token":"' + "ab" * 32 + '","password":"a long new password"}'),
+        "reset": http_req("POST /api/admin/users/{user_id}/reset", SUPERUSER, params=[TEACHER_ID]),
+        "lesson-ticket": start + http_req("GET /api/lessons/{lesson_id}", PUPIL, params=[0])
+        + http_req("POST /api/lessons/{lesson_id}/ticket", TEACHER, params=[0]),
+        "lesson-cross-site": http_req("POST /api/lessons", TEACHER, '{"class_id":"7a"}', cross_site=True),
+        "readiness": http_req("GET /api/classes/{class_id}/readiness", TEACHER, params=[0]),
+        "users": http_req("GET /api/admin/users", SUPERUSER),
+        "create-user": http_req("POST /api/admin/users", SUPERUSER,
+                                '{"email":"new@pupils.demo.sch.uk","display_name":"New Pupil","role":"pupil"}'),
+        "update-user": http_req("PATCH /api/admin/users/{user_id}", SUPERUSER, '{"role":"leader","disabled":true}', params=[TEACHER_ID]),
+        "classes": http_req("GET /api/admin/classes", SUPERUSER) + http_req("POST /api/admin/classes", SUPERUSER, '{"name":"9Z Art"}'),
+        "class-members": http_req("GET /api/admin/classes/{class_id}", SUPERUSER, params=[1])
+        + http_req("POST /api/admin/classes/{class_id}/members", SUPERUSER, '{"user_id":"$u8","as":"pupil"}', params=[1])
+        + http_req("DELETE /api/admin/classes/{class_id}/members/{user_id}", SUPERUSER, params=[0, ADA]),
+        "roster-export": http_req("GET /api/admin/classes/{class_id}/roster.csv", SUPERUSER, params=[0])
+        + http_req("GET /api/admin/classes/{class_id}/without-consent", SUPERUSER, params=[0]),
+        "roster-import": http_req("POST /api/admin/roster/import", SUPERUSER,
+                                  "pupil email,first name,last name,class\r\nnew@pupils.demo.sch.uk,New,Pupil,7A Science\r\n",
+                                  ctype=CSV, query="apply=true"),
+        "domains": http_req("GET /api/admin/domains", SUPERUSER)
+        + http_req("POST /api/admin/domains", SUPERUSER, '{"domain":"New.Example.sch.uk","note":"Our partner school"}')
+        + http_req("DELETE /api/admin/domains/{domain}", SUPERUSER, params=[2]),
+        "consents": http_req("GET /api/admin/pupils/{user_id}/consents", SUPERUSER, params=[ADA])
+        + http_req("POST /api/admin/pupils/{user_id}/consents", SUPERUSER, consent, params=[EVE])
+        + http_req("POST /api/admin/consents/{consent_id}/withdraw", SUPERUSER, params=[0]),
+        "privacy": http_req("GET /api/admin/pupils/{user_id}/privacy", SUPERUSER, params=[ADA])
+        + http_req("PUT /api/admin/pupils/{user_id}/privacy", SUPERUSER,
+                   '{"camera_always_off":true,"alias":"Star","hidden_from_pupils":true}', params=[ADA]),
+        "conduct": http_req("GET /api/admin/conduct", SUPERUSER)
+        + http_req("POST /api/admin/conduct", SUPERUSER, '{"text":"Be kind.","recording_notice":"Recorded.","require_resign":true}'),
+        "recordings": http_req("GET /api/recordings", LEADER, query="class_id=7a&from=0&to=9999999999999")
+        + http_req("POST /api/recordings/{recording_id}/views", LEADER, '{"reason":"A concern was raised","concern_ref":"C-1"}', params=[0])
+        + http_req("GET /api/recordings/{recording_id}/streams/{label}", LEADER, params=[0, 0], query="view=abc"),
+        "hold": http_req("POST /api/recordings/{recording_id}/hold", LEADER, '{"on":true,"reason":"Police request"}', params=[0]),
+        "log": start + http_req("GET /api/log/lessons", LEADER, query="class_id=7a&from_date=2026-01-01&to_date=2026-12-31")
+        + http_req("GET /api/log/lessons/{lesson_id}", TEACHER, params=[0]),
+        "log-note": start + http_req("POST /api/log/lessons/{lesson_id}/notes", TEACHER,
+                                     '{"category":"concern","text":"Ada seemed upset","corrects":null}', params=[0]),
+        "log-attendance": http_req("GET /api/log/pupils/{user_id}/attendance", LEADER, params=[ADA])
+        + http_req("GET /api/log/concerns", LEADER),
+        "log-exports": http_req("GET /api/log/intervals.csv", LEADER, query="from_date=2026-01-01")
+        + http_req("GET /api/log/lessons.csv", TEACHER),
+        "time-zone": http_req("GET /api/admin/time-zone", SUPERUSER)
+        + http_req("PUT /api/admin/time-zone", SUPERUSER, '{"time_zone":"Europe/Paris"}'),
+        "other-school": http_req("GET /api/admin/users", OTHER_TEACHER) + http_req("GET /api/lessons/{lesson_id}", VISITOR, params=[0])
+        + http_req("GET /api/admin/pupils/{user_id}/consents", SUPERUSER, params=[YAN]),
+        "fuzzed-param": http_req("GET /api/admin/classes/{class_id}", SUPERUSER, params=[0xC0, 5, *b"7a/.."]),
+    }
+    for name, data in seeds.items():
+        write("fuzz_http_bodies", "seed-" + name, data)
 
 
 def rtp(pt, seq, ts, ssrc, payload, marker=False, ext=False):
@@ -147,3 +230,4 @@ if __name__ == "__main__":
     sealed()
     media_core()
     webm()
+    http()
