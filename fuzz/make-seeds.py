@@ -5,9 +5,10 @@ Seeds are a few valid inputs per target, so the fuzzer starts from the shapes re
 send: the golden protocol lines, browser SDP offers (captured once from Debian's Chromium,
 kept in corpus/fuzz_sdp/ and not regenerated here), a roster file, the recorder's golden
 sealed segments and WebM segments, scripts of RTP/RTCP for the media core (the script format
-is described in fuzz_targets/fuzz_rtp_rtcp.rs) and one request per HTTP route
-(fuzz_http_bodies).
+is described in fuzz_targets/fuzz_rtp_rtcp.rs), one request per HTTP route (fuzz_http_bodies)
+and manifests (fuzz_manifest).
 """
+import json
 import os
 import struct
 
@@ -141,6 +142,36 @@ def http():
         write("fuzz_http_bodies", "seed-" + name, data)
 
 
+# fuzz_manifest: the recording, and the SHA-256 of the golden segments as the target seals them
+# (SEGMENTS in fuzz_targets/fuzz_manifest.rs; the target stops if they drift).
+RECORDING = "rec_0000000000000000000f022e"
+SEGMENT_SHA256 = ["ed87433a3394b566e8a17febc5db61065026384a89f7e5084fa3e6ee8af1f8f1",
+                  "67730ac42957c8898b286aa08b70b2135db3d84589df4eedaee7df25605cab0b",
+                  "daf4ff8b5b93b86c80ebac111f910f1587825c882c3ebc4a6482456b110044c7"]
+
+
+def manifest():
+    def segment(index, stream, start, end, tracks):
+        return {"index": index, "stream": stream, "start_ms": start, "end_ms": end, "tracks": tracks,
+                "object": f"{RECORDING}/s{index:08}", "sha256": SEGMENT_SHA256[index]}
+
+    def doc(segments, status="complete", lost=None, recording=RECORDING):
+        return json.dumps({"version": 1, "recording": recording, "school": "sch_demo", "started_at": 1767000000000,
+                           "status": status, "lost_after_ms": lost, "segments": segments}, separators=(",", ":"))
+
+    av, audio, video = segment(0, "s1", 0, 1000, ["video", "audio"]), segment(1, "s2", 1000, 2000, ["audio"]), \
+        segment(2, "s3", 2000, 3000, ["video"])
+    write("fuzz_manifest", "seed-complete", doc([av, audio, video]))
+    write("fuzz_manifest", "seed-interrupted", doc([av], status="interrupted", lost=1000))
+    write("fuzz_manifest", "seed-empty", doc([]))
+    # Two segments of one stream whose layouts differ (they do not join), and a segment whose
+    # index is not the one it was sealed as.
+    write("fuzz_manifest", "seed-mismatch", doc([dict(av, stream="s1"), dict(audio, stream="s1")]))
+    write("fuzz_manifest", "seed-wrong-index", doc([dict(av, index=2)]))
+    write("fuzz_manifest", "seed-other-recording", doc([av], recording="rec_ffffffffffffffffffffffff"))
+    write("fuzz_manifest", "seed-segment-lines", "\n".join(json.dumps(x) for x in [av, audio]))
+
+
 def rtp(pt, seq, ts, ssrc, payload, marker=False, ext=False):
     first = 0x90 if ext else 0x80
     head = struct.pack("!BBHII", first, (0x80 if marker else 0) | pt, seq, ts, ssrc)
@@ -231,3 +262,4 @@ if __name__ == "__main__":
     media_core()
     webm()
     http()
+    manifest()
