@@ -5,8 +5,9 @@ Seeds are a few valid inputs per target, so the fuzzer starts from the shapes re
 send: the golden protocol lines, browser SDP offers (captured once from Debian's Chromium,
 kept in corpus/fuzz_sdp/ and not regenerated here), a roster file, the recorder's golden
 sealed segments and WebM segments, scripts of RTP/RTCP for the media core (the script format
-is described in fuzz_targets/fuzz_rtp_rtcp.rs), one request per HTTP route (fuzz_http_bodies)
-and manifests (fuzz_manifest).
+is described in fuzz_targets/fuzz_rtp_rtcp.rs), one request per HTTP route
+(fuzz_http_bodies), manifests (fuzz_manifest) and scripts for the media engine's peer
+connections (fuzz_media_engine).
 """
 import json
 import os
@@ -255,6 +256,89 @@ def media_core():
     write("fuzz_rtp_rtcp", "seed-slow-subscriber", flood + op_send(0, 255))
 
 
+# fuzz_media_engine: a script of steps (Op::read in fuzz_targets/fuzz_media_engine.rs).
+C_RECEIVER, C_PUBLISHER, F1, F2 = 0, 1, 2, 3
+P_CHROMIUM, P_PUBLISHED, P_RECEIVE = 0, 1, 2
+
+
+def m_inject(frm, data):
+    return bytes([0, frm]) + struct.pack("!H", len(data)) + data
+
+
+def m_stun(frm, peer, use_candidate=True, controlling=True, wrong_password=False, no_fingerprint=False, tie=7):
+    flags = int(use_candidate) | 2 * int(controlling) | 4 * int(wrong_password) | 8 * int(no_fingerprint)
+    return bytes([1, frm, peer, flags, tie])
+
+
+def m_pump(rounds):
+    return bytes([2, rounds])
+
+
+def m_tamper(to_server, nth, pos, xor):
+    return bytes([3, int(to_server), nth]) + struct.pack("!H", pos) + bytes([xor])
+
+
+def m_wait(ms):
+    return bytes([4]) + struct.pack("!H", ms)
+
+
+def m_client_rtp(video, data, raw=False):
+    return bytes([5, int(video) | 2 * int(raw)]) + struct.pack("!H", len(data)) + data
+
+
+def m_server_rtp(video, data):
+    return bytes([6, int(video)]) + struct.pack("!H", len(data)) + data
+
+
+def m_control(what, peer, data=b""):
+    return bytes([7, what, peer, len(data)]) + data
+
+
+def dtls_client_hello():
+    """A DTLS 1.2 ClientHello as a WebRTC client sends it: ECDHE-ECDSA with AES-GCM, use_srtp."""
+    ext = b""
+    ext += struct.pack("!HH", 0x0017, 0)  # extended master secret
+    ext += struct.pack("!HHB", 0xFF01, 1, 0)  # renegotiation info (empty)
+    ext += struct.pack("!HHHHH", 0x000A, 6, 4, 0x001D, 0x0017)  # supported groups: x25519, P-256
+    ext += struct.pack("!HHBB", 0x000B, 2, 1, 0)  # EC point formats: uncompressed
+    ext += struct.pack("!HHHHH", 0x000D, 6, 4, 0x0403, 0x0804)  # signature algorithms
+    ext += struct.pack("!HHHHHB", 0x000E, 7, 4, 0x0007, 0x0001, 0)  # use_srtp: GCM, CM-SHA1-80
+    body = b"\xfe\xfd" + bytes(range(32)) + b"\x00" + b"\x00"  # version, random, session id, cookie
+    body += struct.pack("!HHH", 4, 0xC02B, 0xC00A) + b"\x01\x00"  # cipher suites, compression
+    body += struct.pack("!H", len(ext)) + ext
+    hs = bytes([1]) + len(body).to_bytes(3, "big") + struct.pack("!H", 0) + b"\x00\x00\x00" + len(body).to_bytes(3, "big") + body
+    return bytes([22]) + b"\xfe\xff" + struct.pack("!HIH", 0, 0, 0)[:8] + struct.pack("!H", len(hs)) + hs
+
+
+def srtp_like(ssrc, seq):
+    """An RTP header and a payload that is not ciphertext under anyone's key, with a 10-byte tag."""
+    return rtp(96, seq, seq * 3000, ssrc, bytes([0x10, 0, 0x9D, 0x01, 0x2A]) + b"\x55" * 40) + b"\xa5" * 10
+
+
+def media_engine():
+    vp8_key = rtp(96, 1, 3000, 0, bytes([0x10, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00]) + b"\xaa" * 60, marker=True)
+    opus = rtp(111, 1, 960, 0, b"\xfc" + b"\x11" * 30, ext=True)
+    connect = m_pump(64) + m_pump(64) + m_pump(64)
+    lesson = connect + m_client_rtp(True, vp8_key) + m_client_rtp(False, opus) + m_pump(8)
+    lesson += m_server_rtp(True, vp8_key) + m_server_rtp(False, opus) + m_pump(8)
+    lesson += m_control(1, 0) + m_pump(8) + m_control(0, P_PUBLISHED) + m_pump(8) + m_wait(1500) + m_pump(16)
+    write("fuzz_media_engine", "seed-two-clients-connect", lesson)
+    chromium = m_stun(F1, P_CHROMIUM) + m_pump(4) + m_inject(F1, dtls_client_hello()) + m_pump(8)
+    chromium += m_inject(F1, srtp_like(0x1234, 1)) + m_inject(F1, srtp_like(0x1234, 2)) + m_wait(3000)
+    chromium += m_stun(F1, P_CHROMIUM, wrong_password=True) + m_stun(F2, P_CHROMIUM, no_fingerprint=True) + m_pump(4)
+    chromium += m_stun(F1, P_CHROMIUM, controlling=False, use_candidate=False) + m_wait(30000) + m_pump(4)
+    write("fuzz_media_engine", "seed-chromium-ice-dtls-srtp", chromium)
+    spoof = connect + m_inject(C_PUBLISHER, srtp_like(0x1060, 7)) + m_inject(F1, srtp_like(0x1060, 8))
+    spoof += m_stun(F1, P_RECEIVE) + m_pump(8) + m_server_rtp(True, vp8_key) + m_pump(4)
+    write("fuzz_media_engine", "seed-spoofed-srtp-and-moved-receiver", spoof)
+    tamper = b"".join(m_tamper(d, n, 13, 0xFF) for d, n in [(1, 0), (0, 1), (1, 3)]) + m_tamper(0, 2, 0, 0) + connect
+    write("fuzz_media_engine", "seed-handshake-tampered", tamper)
+    cands = connect + m_control(3, P_RECEIVE, b"candidate:1 1 udp 2122194687 203.0.113.9 40000 typ host")
+    cands += m_control(3, P_CHROMIUM, b"candidate:2 1 udp 1 198.51.100.3 40000 typ srflx raddr 0.0.0.0 rport 0")
+    cands += m_control(2, P_PUBLISHED) + m_pump(8) + m_server_rtp(True, vp8_key) + m_wait(10000) + m_pump(8)
+    write("fuzz_media_engine", "seed-candidates-and-close", cands)
+
+
 if __name__ == "__main__":
     signalling()
     roster()
@@ -263,3 +347,4 @@ if __name__ == "__main__":
     webm()
     http()
     manifest()
+    media_engine()
