@@ -48,6 +48,8 @@ pub enum WebmError {
     Mismatch,
     #[error("not a segment the recorder writes: {0}")]
     Foreign(&'static str),
+    #[error("a frame is timed before the recording started")]
+    BeforeStart,
 }
 
 const MS: Rational = Rational(1, 1000);
@@ -141,9 +143,10 @@ fn add_streams(out: &mut ff::format::context::Output, layout: &Layout) -> Result
     Ok(order)
 }
 
-/// Muxes frames (in time order) into one self-contained WebM file. Refuses to write a file
-/// without a frame on its tracks: libavformat cannot read one back (its stream probe runs into
-/// the end of the file), so such a segment would make its whole stream fail to export.
+/// Muxes frames (in time order, none before 0) into one self-contained WebM file. Refuses to
+/// write a file without a frame on its tracks: libavformat cannot read one back (its stream
+/// probe runs into the end of the file), so such a segment would make its whole stream fail to
+/// export.
 pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
     mux_as("webm", layout, frames)
 }
@@ -156,6 +159,11 @@ fn mux_as(format: &str, layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, We
     };
     if !frames.iter().any(on_a_track) {
         return Err(WebmError::Empty);
+    }
+    // libavformat would shift every track so the earliest frame starts at 0: refused instead,
+    // so a segment's times are always the recording's.
+    if frames.iter().any(|f| f.time_ms < 0) {
+        return Err(WebmError::BeforeStart);
     }
     init();
     let file = MemFile::default();
@@ -362,6 +370,17 @@ mod tests {
         let ogg = mux_as("ogg", &Layout { video: None, audio: true }, &audio).unwrap();
         assert_eq!(&ogg[..4], b"OggS");
         assert!(demux(&ogg).is_err(), "an Ogg file is not a segment");
+    }
+
+    /// Found by fuzz_webm_demux: an audio frame at -2 ms made libavformat shift every track of
+    /// the remuxed segment by 2 ms.
+    #[test]
+    fn a_frame_before_the_start_is_refused() {
+        let layout = Layout { video: Some((320, 240)), audio: true };
+        let mut input = frames(0, 1);
+        input.insert(1, Frame { track: Track::Audio, time_ms: -2, keyframe: true, data: vec![0xfc, 9] });
+        assert!(matches!(mux(&layout, &input), Err(WebmError::BeforeStart)));
+        assert!(mux(&layout, &input[2..]).is_ok());
     }
 
     #[test]
