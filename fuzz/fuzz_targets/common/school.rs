@@ -77,6 +77,7 @@ impl School {
     fn new() -> School {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+        remove_stale(&base);
         let dir = base.join(format!("livegate-fuzz-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("fuzz dir");
@@ -179,6 +180,19 @@ impl School {
         if std::fs::read_dir(&objects).is_ok_and(|mut d| d.next().is_some()) {
             let _ = std::fs::remove_dir_all(&objects);
             let _ = std::fs::create_dir_all(&objects);
+        }
+    }
+}
+
+/// Removes the folders of fuzz processes that have exited (a process cannot remove its own: the
+/// fixture lives in a static, and libFuzzer exits without dropping it).
+fn remove_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("livegate-fuzz-").and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
