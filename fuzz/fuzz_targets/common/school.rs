@@ -278,7 +278,7 @@ struct ErrorDetail {
 /// Checks one answer: a non-2xx answer is the JSON error shape with a known code, that code's
 /// status and sentence; a 5xx only for the codes that are one by design. Returns the code.
 pub fn check(what: &str, status: StatusCode, body: &[u8]) -> Option<ErrorCode> {
-    if status.is_success() || known_text_rejection(status, body) {
+    if status.is_success() {
         return None;
     }
     let shape: ErrorShape = serde_json::from_slice(body).unwrap_or_else(|e| {
@@ -295,12 +295,4 @@ pub fn check(what: &str, status: StatusCode, body: &[u8]) -> Option<ErrorCode> {
         );
     }
     Some(code)
-}
-
-/// Axum's own answer to a path segment that does not decode as UTF-8 is plain text (issue 11,
-/// item 8). The JSON error layer that fixes the whole class (`http/rejection.rs`, branch
-/// h11-transport) is not in this branch: until it is merged this one known answer is let
-/// through. Delete this function once it is, so the target holds every answer to the shape.
-fn known_text_rejection(status: StatusCode, body: &[u8]) -> bool {
-    status == StatusCode::BAD_REQUEST && body.starts_with(b"Invalid URL: ")
 }
