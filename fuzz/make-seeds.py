@@ -69,7 +69,7 @@ def webm():
     write("fuzz_webm_demux", "seed-concat-mismatch", join("segment-audio.webm", "segment-video.webm"))
 
 
-# Roles and content types of fuzz_http_bodies (ROLES in common/school.rs, CONTENT_TYPES there).
+# Roles and content types of fuzz_http_bodies (ROLES in src/school.rs, CONTENT_TYPES there).
 NOBODY, SUPERUSER, TEACHER, LEADER, PUPIL, OTHER_TEACHER, VISITOR = range(7)
 JSON, NO_TYPE, CSV = 0, 1, 2
 # Real users by index (school, then email): 0 ada, 1 admin, 2 ben, 5 dsl, 6 eve, 8 owen, 10

@@ -1,4 +1,4 @@
-//! HTTP requests through the real router, end to end in process (`common/school.rs`): the input
+//! HTTP requests through the real router, end to end in process (`fuzz/src/school.rs`): the input
 //! picks up to three requests, each a route of `route_table()` (every method and path with its
 //! declared access, the WebSocket upgrade aside: `fuzz_signalling` covers its messages), who
 //! sends it, its path parameters (real ids of the seed's schools or fuzzed bytes), a query
@@ -25,9 +25,7 @@ use axum::http::Method;
 use libfuzzer_sys::fuzz_target;
 use livegate::http::{route_table, Access};
 
-#[path = "common/school.rs"]
-mod school;
-use school::{check, School, RECORDING};
+use livegate_fuzz::school::{self, check, School, RECORDING};
 
 const CONTENT_TYPES: [Option<&str>; 6] = [
     Some("application/json"),

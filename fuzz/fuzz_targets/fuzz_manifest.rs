@@ -1,7 +1,7 @@
 //! Bytes as a recording's manifest: the JSON the recorder seals (`livegate_recorder::spool::
 //! Manifest`, and its `SegmentInfo` lines as the spool's `segments.jsonl` keeps them), then
 //! everything the server does with a manifest when a leader opens the recording, end to end
-//! through the HTTP routes (`common/school.rs`).
+//! through the HTTP routes (`fuzz/src/school.rs`).
 //!
 //! Per input: the bytes parse as a `Manifest` or not; one that parses serialises and parses
 //! back to itself, and each of its segments gives its object key and tracks as the recorder
@@ -26,9 +26,7 @@ use livegate::error::ErrorCode;
 use livegate_recorder::seal::{self, DataKey, Kind};
 use livegate_recorder::spool::{key_object, manifest_key, segment_key, sha256_hex, tracks_of, Manifest, SegmentInfo};
 
-#[path = "common/school.rs"]
-mod school;
-use school::{check, School, RECORDING};
+use livegate_fuzz::school::{self, check, School, RECORDING};
 
 /// The leader of the demo school (`school::ROLES`).
 const LEADER: usize = 3;
