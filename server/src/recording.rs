@@ -355,21 +355,14 @@ pub async fn destroy(store: &crate::store::Store, recordings: &Recordings, row: 
     store.mark_destroyed(&school, &row.id).await.map_err(|e| RecordingError::Objects(e.to_string()))
 }
 
-/// What other modules' unit tests share (the recordings themselves are tested end to end in
-/// `tests/integration/recording.rs`).
+/// A recording service in a fresh temporary folder with keys for the demo schools, for tests.
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A recording service in a fresh temporary folder with keys for the demo schools.
-    pub(crate) fn test_service() -> Arc<Recordings> {
-        let dir = std::env::temp_dir().join(format!("lg_rec_{}", crate::ids::random_token(6)));
-        let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
-        let service =
-            Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recording service");
-        for school in ["sch_demo", "sch_other"] {
-            service.keyring.ensure(school).expect("demo key");
-        }
-        service
+pub(crate) fn test_service() -> Arc<Recordings> {
+    let dir = std::env::temp_dir().join(format!("lg_rec_{}", crate::ids::random_token(6)));
+    let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
+    let service = Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recording service");
+    for school in ["sch_demo", "sch_other"] {
+        service.keyring.ensure(school).expect("demo key");
     }
+    service
 }

@@ -22,7 +22,7 @@ pub(super) async fn app_with(config: Config) -> App {
         tickets: Tickets::default(),
         media,
         lessons: Mutex::new(HashMap::new()),
-        recordings: Some(crate::recording::tests::test_service()),
+        recordings: Some(crate::recording::test_service()),
         views: recordings::Views::default(),
         shutdown: shutdown::Gate::default(),
     })

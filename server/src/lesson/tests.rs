@@ -30,14 +30,13 @@ struct Fixture {
 async fn fixture(absent: Duration) -> Fixture {
     let store = crate::store::tests::seeded_sqlite().await;
     let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
-    let recording = format!("rec_{}", crate::ids::random_token(6));
     let info = LessonInfo {
         id: LessonId::generate(),
         school: school(),
         class: class_7a(),
         class_name: "7A Science".into(),
         recording_notice: "recorded".into(),
-        recorder: Some(crate::recording::tests::test_service().begin(&school(), &recording, 0).unwrap()),
+        recorder: Some(crate::recording::test_service().begin(&school(), &format!("rec_{}", crate::ids::random_token(6)), 0).unwrap()),
         started_by: UserId::parse("usr_teacher").unwrap(),
         scheduled: None,
     };

@@ -9,7 +9,7 @@ use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::{self, Frame, Layout, Track};
 
 use super::*;
-use crate::recording::tests::test_service;
+use crate::recording::test_service;
 
 /// Two seconds of a small camera with sound from `start_ms`, starting on a keyframe.
 fn cut(start_ms: i64) -> Cut {
