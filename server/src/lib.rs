@@ -6,19 +6,16 @@
 //! [`http`] (axum routes, sessions, the WebSocket, the embedded web client) and [`store`]
 //! (SQLite or PostgreSQL: the directory, consent and the audit chain).
 
-pub mod admission;
-pub mod budget;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod ids;
 pub mod lesson;
 pub mod logs;
 pub mod media;
 pub mod password;
-pub mod proto;
 pub mod recording;
-pub mod roster_csv;
 pub mod sfu;
 pub mod store;
-pub mod text;
+
+// Moved to livegate-core; re-exported so the old paths keep working.
+pub use livegate_core::{admission, budget, ids, proto, roster_csv, text};

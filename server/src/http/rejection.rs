@@ -68,6 +68,7 @@ pub fn code_for(status: StatusCode) -> ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpStatus;
     use axum::body::Body;
     use axum::extract::{DefaultBodyLimit, Path, Query};
     use axum::routing::{get, post};

@@ -25,7 +25,9 @@ use tokio::sync::broadcast;
 
 pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
-pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
+pub use consent::{ConductText, ConsentInput, ConsentRecord};
+// The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
+pub use livegate_core::school::{ConsentState, PrivacyProfile, Role};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
 pub use log_read::{LogFilter, LogScope};
@@ -105,47 +107,6 @@ const PG_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// A school's role for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Superuser,
-    Teacher,
-    Leader,
-    Pupil,
-    External,
-}
-
-impl Role {
-    /// The role's stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Superuser => "superuser",
-            Role::Teacher => "teacher",
-            Role::Leader => "leader",
-            Role::Pupil => "pupil",
-            Role::External => "external",
-        }
-    }
-
-    /// Parses a stored or submitted role name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "superuser" => Role::Superuser,
-            "teacher" => Role::Teacher,
-            "leader" => Role::Leader,
-            "pupil" => Role::Pupil,
-            "external" => Role::External,
-            _ => return None,
-        })
-    }
-
-    /// Staff are everyone but pupils.
-    pub fn is_staff(self) -> bool {
-        self != Role::Pupil
-    }
-}
 
 /// Milliseconds since the Unix epoch, UTC.
 pub fn now_ms() -> i64 {

@@ -19,7 +19,7 @@ use ring::digest::{digest, SHA256};
 use serde_json::json;
 
 use super::school_class;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, HttpStatus};
 use crate::http::{App, CurrentUser};
 use crate::roster_csv::{self, FileError, MAX_BYTES};
 

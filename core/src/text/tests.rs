@@ -126,7 +126,7 @@ fn sentences_name_the_field_and_never_the_value() {
 #[test]
 fn field_table_golden() {
     let golden: serde_json::Value = serde_json::from_str(include_str!("fields.json")).unwrap();
-    assert_eq!(serde_json::to_value(FIELDS).unwrap(), golden, "update server/src/text/fields.json and web/js/text.js together");
+    assert_eq!(serde_json::to_value(FIELDS).unwrap(), golden, "update core/src/text/fields.json and web/js/text.js together");
 }
 
 /// Any text at all, with a bias to the characters the rules are about.

@@ -44,10 +44,11 @@
 //!   anywhere else (they can smuggle hidden ASCII text) and the interlinear annotation
 //!   characters (U+FFF9 to U+FFFB), which hide text.
 //!
-//! Pure: no I/O, no tokio, sqlx or axum (it is meant for the `livegate-core` crate). The web
-//! client checks the same rules before sending (`web/js/text.js`); `text_cases.json` holds the
-//! cases both sides are tested against. Stored values written before this policy are not
-//! migrated: they are shown as they are, and any change to them goes through these rules.
+//! Pure, as all of `livegate-core`: no I/O. The web client checks the same rules before sending
+//! (`web/js/text.js`); `text/cases.json` beside this file holds the cases both sides are tested
+//! against, and `text/fields.json` the field table both keep. Stored values written before this
+//! policy are not migrated: they are shown as they are, and any change to them goes through
+//! these rules.
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
