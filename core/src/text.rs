@@ -54,6 +54,8 @@ use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
+use crate::codes::ErrorCode;
+
 /// The fewest letters or digits a reason must have.
 pub const REASON_MIN_LETTERS: usize = 5;
 /// The most combining marks allowed in a row.
@@ -156,6 +158,15 @@ pub struct TextError {
 }
 
 impl TextError {
+    /// The stable code of this refusal: `reason_required` for a reason that is empty or has too
+    /// few letters (the code clients already knew before this policy), else `text_invalid`.
+    pub fn code(&self) -> ErrorCode {
+        match (self.field.kind, self.problem) {
+            (Kind::Reason, Problem::Empty | Problem::TooShort) => ErrorCode::ReasonRequired,
+            _ => ErrorCode::TextInvalid,
+        }
+    }
+
     /// A sentence for the person who wrote it, naming the field ("The class name is longer
     /// than 100 characters."). It never repeats the value.
     pub fn sentence(&self) -> String {

@@ -7,7 +7,6 @@
 //! (SQLite or PostgreSQL: the directory, consent and the audit chain).
 
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod lesson;
 pub mod logs;

@@ -121,6 +121,15 @@ fn sentences_name_the_field_and_never_the_value() {
     }
 }
 
+#[test]
+fn a_missing_reason_keeps_its_own_code() {
+    assert_eq!(clean(&REASON, " ").unwrap_err().code(), ErrorCode::ReasonRequired);
+    assert_eq!(clean(&REASON, "éé.").unwrap_err().code(), ErrorCode::ReasonRequired);
+    assert_eq!(clean(&REASON, "A real \u{202E}reason").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(clean(&LOG_NOTE, " ").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(clean(&DISPLAY_NAME, "\u{200B}").unwrap_err().code(), ErrorCode::TextInvalid);
+}
+
 /// The web client keeps a copy of the field table (`web/js/text.js`); this golden file is what
 /// both are checked against, so a limit changed here and not there fails a test.
 #[test]

@@ -12,10 +12,12 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::auth::is_token;
 use super::{App, AppState, CurrentUser};
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{random_token, UserId};
 use crate::password;
 use crate::store::{now_ms, token_hash, StoreError, TokenPurpose, UserRecord};

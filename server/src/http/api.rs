@@ -9,12 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use livegate_core::codes::ErrorCode;
+
 use super::auth::{
     cleared_cookie, device_cookie, retry_after_secs, sent_device, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn,
 };
 use super::{App, CurrentUser};
 use crate::admission::Decision;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{ClassId, Email, LessonId};
 use crate::lesson::{self, LessonHandle, LessonInfo};
 use crate::proto::{LessonSummary, PROTOCOL_VERSION};

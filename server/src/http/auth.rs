@@ -27,9 +27,11 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use livegate_core::codes::ErrorCode;
+
 use super::App;
 use crate::config::AccountsConfig;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{random_token, Email, LessonId, UserId};
 use crate::password;
 use crate::store::{token_hash, SessionTimes, Store, StoreError, UserRecord};

@@ -272,7 +272,7 @@ fn refuse(tcp: TcpStream, cap: Refused, plain: bool, slots: &Arc<Slots>) {
 
 /// The fixed answer to a connection refused at a cap.
 fn busy_response() -> Vec<u8> {
-    let body = super::rejection::body_bytes(crate::error::ErrorCode::ServerBusy);
+    let body = super::rejection::body_bytes(livegate_core::codes::ErrorCode::ServerBusy);
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          retry-after: 5\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",

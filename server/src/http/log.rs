@@ -13,11 +13,13 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::log_export::{counts, intervals_csv, lessons_csv, parse_day, zone_names, Clock};
 use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{LessonId, UserId};
 use crate::store::log::{NewNote, NoteCategory};
 use crate::store::log_read::{intervals, LessonLog, LessonRow};
@@ -156,7 +158,7 @@ pub async fn add_note(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteBody>,
-) -> Result<Response, crate::error::InputError> {
+) -> Result<Response, crate::http::error::InputError> {
     let scope = reader(&user)?;
     if user.role == Role::Superuser {
         return Err(ErrorCode::ForbiddenRole.into());

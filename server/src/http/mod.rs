@@ -5,6 +5,7 @@
 //! the router is built from that table, so a route without a declared access cannot exist.
 
 pub mod account;
+pub mod error;
 mod admin;
 mod api;
 mod log;
@@ -32,10 +33,12 @@ use axum::Router;
 
 pub use auth::{CurrentUser, Sessions, Tickets};
 
+use livegate_core::codes::ErrorCode;
+
 use crate::admission::Facts;
 use crate::config::Config;
 use crate::store::{ConsentState, Role, Store, UserRecord};
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{ClassId, LessonId};
 use crate::lesson::LessonHandle;
 use crate::media::MediaHandle;
@@ -298,7 +301,7 @@ impl Running {
 }
 
 /// Binds the media socket and the HTTP listener and starts serving.
-pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error::Error> {
+pub async fn serve(config: Config, store: Store) -> Result<Running, crate::config::StartupError> {
     // A bad certificate or key stops start-up before anything listens.
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);

@@ -14,9 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::{App, CurrentUser};
-use crate::error::{ApiError, ErrorCode, InputError};
+use crate::http::error::{ApiError, InputError};
 use crate::recording::playback::{Playback, PlaybackError};
 use crate::store::{RecordingFilter, RecordingRow};
 use crate::text;

@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use tokio::time::{timeout_at, Instant};
 
+use livegate_core::codes::ErrorCode;
+
 use super::App;
-use crate::error::ErrorCode;
 use crate::lesson::{LessonHandle, LessonMsg};
 
 /// How long a graceful shutdown may take before the process exits anyway.

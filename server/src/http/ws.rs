@@ -23,11 +23,13 @@ use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use livegate_core::codes::ErrorCode;
+
 use super::auth::Presenter;
 use super::App;
 use crate::admission::Decision;
 use crate::budget::{Budgets, Kind, Verdict};
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{ParticipantId, StreamId};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};

@@ -13,10 +13,11 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Instant;
 
+use livegate_core::codes::ErrorCode;
+
 use super::journal::Left;
 use super::Lesson;
 use crate::admission::Decision;
-use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, SchoolId, UserId};
 use crate::proto::{LessonRole, ServerMsg};
 use crate::store::log::EventKind;

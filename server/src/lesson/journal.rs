@@ -9,10 +9,11 @@
 //! order on its own task, retries them while the database is unreachable, reports and drops
 //! one that fails for any other reason, and finishes the queue after the lesson has ended.
 
+use livegate_core::codes::ErrorCode;
+
 use super::journal_writer::Entry;
 use super::people::Seat;
 use super::Lesson;
-use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, UserId};
 use crate::proto::LessonRole;
 use crate::store::log::{EventKind, NewEvent, NewLesson, NewSession};

@@ -29,7 +29,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::watch;
 
-use crate::error::ErrorCode;
+use livegate_core::codes::ErrorCode;
+
 use crate::ids::{LessonId, ParticipantId, SchoolId};
 use crate::store::log::{NewEvent, NewLesson, NewSession};
 use crate::store::{self, ConsentState, Store, StoreError};

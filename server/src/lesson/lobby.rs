@@ -4,10 +4,11 @@
 //! the gate refuses them first, and a directory change that makes a waiting person
 //! inadmissible removes them from the lobby like anyone else.
 
+use livegate_core::codes::ErrorCode;
+
 use super::outbox::Outbox;
 use super::people::Seat;
 use super::{JoinRequest, Lesson, Refusal};
-use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, UserId};
 use crate::proto::{LessonRole, LobbyEntry, ServerMsg};
 use crate::store::log::EventKind;

@@ -32,8 +32,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+use livegate_core::codes::ErrorCode;
+
 use crate::admission::Decision;
-use crate::error::ErrorCode;
 use crate::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
 use crate::media::{MediaEvent, MediaHandle, StreamKey};
 use crate::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};

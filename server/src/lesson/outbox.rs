@@ -157,7 +157,7 @@ impl Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use livegate_core::codes::ErrorCode;
     use crate::proto::LessonRole;
 
     fn person(id: &str, hand: bool) -> Participant {

@@ -32,7 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
 
-use crate::error::ErrorCode;
+use livegate_core::codes::ErrorCode;
+
 use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
 use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};

@@ -6,7 +6,8 @@
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
 
-use crate::error::ErrorCode;
+use livegate_core::codes::ErrorCode;
+
 use crate::proto::StreamKind;
 
 /// The largest SDP accepted, in bytes.

@@ -32,6 +32,8 @@ pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
 pub use log_read::{LogFilter, LogScope};
 
+use livegate_core::codes::ErrorCode;
+
 use crate::ids::SchoolId;
 
 /// Why a store call failed.
@@ -57,15 +59,14 @@ impl StoreError {
     /// The stable code a client sees for this failure. A database that cannot be reached (down,
     /// restarting, the connection cut) is `store_unavailable`: the call changed nothing (every
     /// write is one transaction) and may be tried again.
-    pub fn code(&self) -> crate::error::ErrorCode {
-        use crate::error::ErrorCode;
+    pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::NotFound => ErrorCode::NotFound,
             StoreError::Conflict => ErrorCode::Conflict,
             StoreError::Invalid(_) => ErrorCode::BadRequest,
             StoreError::Db(e) if is_unavailable(e) => ErrorCode::StoreUnavailable,
             StoreError::Db(_) | StoreError::BadUrl => ErrorCode::Internal,
-            StoreError::Text(e) => crate::error::TextRefusal(*e).code(),
+            StoreError::Text(e) => e.code(),
         }
     }
 }
@@ -78,25 +79,6 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
         _ => false,
-    }
-}
-
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
-        let code = e.code();
-        if let StoreError::Db(e) = &e {
-            tracing::error!(error = %e, code = code.as_str(), "database error");
-        }
-        code.into()
-    }
-}
-
-impl From<StoreError> for crate::error::InputError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Text(e) => e.into(),
-            e => Self::Api(e.into()),
-        }
     }
 }
 

@@ -8,8 +8,10 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use livegate_core::codes::ErrorCode;
+
 use super::{school_class, school_pupil, AdminUser};
-use crate::error::{ApiError, ErrorCode, InputError};
+use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
 use crate::ids::is_token;

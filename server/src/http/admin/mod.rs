@@ -15,8 +15,10 @@ pub mod roster;
 
 use serde::Serialize;
 
+use livegate_core::codes::ErrorCode;
+
 use super::App;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::ids::{ClassId, UserId};
 use crate::store::{ClassRecord, Role, UserRecord};
 

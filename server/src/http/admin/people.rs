@@ -8,9 +8,11 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use livegate_core::codes::ErrorCode;
+
 use super::{school_class, school_user, AdminUser};
 use crate::admission::{decide, Decision, Facts};
-use crate::error::{ApiError, ErrorCode, InputError};
+use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
 use crate::ids::Email;
