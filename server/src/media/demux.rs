@@ -4,15 +4,25 @@
 //! (`server:client`), which finds the peer; that peer then owns the sender's address, so the
 //! DTLS, SRTP and SRTCP that follow from the same address reach it too. A client that moves
 //! (a network change) sends new checks from its new address and is re-routed.
+//!
+//! A binding request that claims the controlled role is dropped here, before any peer sees
+//! it. The server is ICE-lite, so it is always the controlled agent and a real client always
+//! says ICE-CONTROLLING. The `rtc` agent handles a role conflict before it checks a request's
+//! integrity: one forged request with ICE-CONTROLLED and a small tie-breaker, from anywhere,
+//! would switch the server to the controlling role, and a lite agent that controls falls back
+//! to a full one and sends checks to every candidate the client named, addresses the server
+//! has never heard from (found by `fuzz/fuzz_media_engine`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 const STUN_MAGIC: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+const BINDING_REQUEST: [u8; 2] = [0x00, 0x01];
 const ATTR_USERNAME: u16 = 0x0006;
+const ATTR_ICE_CONTROLLED: u16 = 0x8029;
 
-/// The server's username fragment from a STUN message's USERNAME, if it is one.
-pub fn stun_server_ufrag(data: &[u8]) -> Option<&str> {
+/// The value of the first attribute of type `attr` in a STUN message, if it is one and has it.
+fn stun_attribute(data: &[u8], attr: u16) -> Option<&[u8]> {
     if data.len() < 20 || data[0] & 0xc0 != 0 || data[4..8] != STUN_MAGIC {
         return None;
     }
@@ -23,13 +33,23 @@ pub fn stun_server_ufrag(data: &[u8]) -> Option<&str> {
         let typ = u16::from_be_bytes([body[i], body[i + 1]]);
         let alen = u16::from_be_bytes([body[i + 2], body[i + 3]]) as usize;
         let value = body.get(i + 4..i + 4 + alen)?;
-        if typ == ATTR_USERNAME {
-            let text = std::str::from_utf8(value).ok()?;
-            return text.split(':').next();
+        if typ == attr {
+            return Some(value);
         }
         i += 4 + alen.div_ceil(4) * 4;
     }
     None
+}
+
+/// The server's username fragment from a STUN message's USERNAME, if it is one.
+pub fn stun_server_ufrag(data: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(stun_attribute(data, ATTR_USERNAME)?).ok()?;
+    text.split(':').next()
+}
+
+/// True for a binding request that claims the controlled role (see the module comment).
+fn claims_controlled(data: &[u8]) -> bool {
+    data.starts_with(&BINDING_REQUEST) && stun_attribute(data, ATTR_ICE_CONTROLLED).is_some()
 }
 
 /// Maps ufrags and addresses to peers of type `K`.
@@ -57,8 +77,11 @@ impl<K: Copy + Eq> Demux<K> {
         self.by_addr.retain(|_, k| *k != key);
     }
 
-    /// Which peer a datagram from `from` belongs to.
+    /// Which peer a datagram from `from` belongs to; `None` drops it.
     pub fn route(&mut self, from: SocketAddr, data: &[u8]) -> Option<K> {
+        if claims_controlled(data) {
+            return None;
+        }
         if let Some(ufrag) = stun_server_ufrag(data) {
             let key = *self.by_ufrag.get(ufrag)?;
             self.by_addr.insert(from, key);
@@ -110,6 +133,56 @@ mod tests {
         d.remove(2);
         assert_eq!(d.route(a, &[0x16]), None);
         assert_eq!(d.addresses(), 0);
+    }
+
+    /// Found by fuzz/fuzz_media_engine: a forged binding request that claims the controlled role
+    /// (a wrong MESSAGE-INTEGRITY, from an address the server never heard from) switched the
+    /// lite server to controlling, and it then sent checks to the candidate the offer named.
+    /// The demultiplexer drops such requests; a client's own ICE-CONTROLLING checks still route.
+    #[test]
+    fn a_forged_controlled_check_cannot_make_the_server_contact_named_candidates() {
+        let now = std::time::Instant::now();
+        let victim = "192.0.2.66:9";
+        let offer = format!(
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+             c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\na=ice-ufrag:cli1\r\n\
+             a=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 {}\r\na=setup:actpass\r\na=rtcp-mux\r\n\
+             a=candidate:1 1 udp 2122194687 {} {} typ host\r\n",
+            ["AB"; 32].join(":"),
+            victim.split(':').next().unwrap(),
+            victim.split(':').nth(1).unwrap(),
+        );
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (mut peer, _answer) = crate::media::peer::Peer::publish(now, local, offer).unwrap();
+        let mut demux = Demux::default();
+        demux.add(peer.ufrag.clone(), 1u32);
+        let attacker: SocketAddr = "203.0.113.5:4000".parse().unwrap();
+        let mut forged = binding_request(&format!("{}:cli1", peer.ufrag));
+        for (typ, value) in [(ATTR_ICE_CONTROLLED, vec![0; 8]), (0x0008, vec![0xab; 20])] {
+            forged.extend_from_slice(&typ.to_be_bytes());
+            forged.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            forged.extend_from_slice(&value);
+        }
+        let len = (forged.len() - 20) as u16;
+        forged[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &forged), None, "dropped before any peer sees it");
+        if demux.route(attacker, &forged).is_some() {
+            peer.handle_datagram(now, attacker, &forged);
+        }
+        let mut sent = Vec::new();
+        for ms in (0..5000).step_by(50) {
+            peer.handle_timeout(now + std::time::Duration::from_millis(ms));
+            while let Some((to, _)) = peer.poll_datagram() {
+                sent.push(to);
+            }
+        }
+        assert!(sent.is_empty(), "the server contacted {sent:?}");
+        // The honest client's checks claim ICE-CONTROLLING, and still reach the peer.
+        let mut honest = binding_request(&format!("{}:cli1", peer.ufrag));
+        honest.extend_from_slice(&[0x80, 0x2a, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let len = (honest.len() - 20) as u16;
+        honest[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &honest), Some(1));
     }
 
     #[test]
