@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             }
             if std::env::var_os("LIVEGATE_DATA_DIR").is_none() && o.data_dir.is_none() {
                 // The demo's data is throwaway: its own folder, so several demos never meet.
-                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate::ids::random_token(6)));
+                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate_core::ids::random_token(6)));
             }
             o.apply(&mut c);
             (c, true)

@@ -18,7 +18,7 @@ use super::api::ApiJson;
 use super::auth::is_token;
 use super::{App, AppState, CurrentUser};
 use crate::http::error::ApiError;
-use crate::ids::{random_token, UserId};
+use livegate_core::ids::{random_token, UserId};
 use crate::password;
 use crate::store::{now_ms, token_hash, StoreError, TokenPurpose, UserRecord};
 

@@ -15,11 +15,11 @@ use super::auth::{
     cleared_cookie, device_cookie, retry_after_secs, sent_device, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn,
 };
 use super::{App, CurrentUser};
-use crate::admission::Decision;
+use livegate_core::admission::Decision;
 use crate::http::error::ApiError;
-use crate::ids::{ClassId, Email, LessonId};
+use livegate_core::ids::{ClassId, Email, LessonId};
 use crate::lesson::{self, LessonHandle, LessonInfo};
-use crate::proto::{LessonSummary, PROTOCOL_VERSION};
+use livegate_core::proto::{LessonSummary, PROTOCOL_VERSION};
 use crate::store::{now_ms, MemberKind, UserRecord};
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
@@ -128,7 +128,7 @@ pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<
             live_lesson_id: app.live_lesson_of(&c.id).map(|l| l.info.id.clone()),
             id: c.id.to_string(),
             name: c.name,
-            can_teach: kind == MemberKind::Teacher && user.role == crate::store::Role::Teacher,
+            can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
     Ok(Json(serde_json::json!({"user": UserView::of(&user), "classes": classes})))
@@ -204,13 +204,13 @@ pub async fn start_lesson(
 /// starts, so the teacher is told why, but the gate admits no pupil (fail closed).
 async fn begin_recording(
     app: &App,
-    school: &crate::ids::SchoolId,
+    school: &livegate_core::ids::SchoolId,
     lesson: &LessonId,
     class: &ClassId,
-    teacher: &crate::ids::UserId,
+    teacher: &livegate_core::ids::UserId,
 ) -> Option<crate::recording::LessonRecorder> {
     let service = app.recordings.as_ref()?;
-    let id = format!("rec_{}", crate::ids::random_token(12));
+    let id = format!("rec_{}", livegate_core::ids::random_token(12));
     let recorder = match service.begin(school, &id, crate::store::now_ms()) {
         Ok(r) => r,
         Err(e) => {

@@ -32,7 +32,7 @@ use livegate_core::codes::ErrorCode;
 use super::App;
 use crate::config::AccountsConfig;
 use crate::http::error::ApiError;
-use crate::ids::{random_token, Email, LessonId, UserId};
+use livegate_core::ids::{random_token, Email, LessonId, UserId};
 use crate::password;
 use crate::store::{token_hash, SessionTimes, Store, StoreError, UserRecord};
 
@@ -479,7 +479,7 @@ impl Default for Tickets {
 impl Tickets {
     /// No tickets yet; each one issued stays valid for `lifetime`.
     pub fn with_lifetime(lifetime: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(crate::budget::Rate { burst: TICKET_BURST, per_second: TICKETS_PER_SECOND }) }
+        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(livegate_core::budget::Rate { burst: TICKET_BURST, per_second: TICKETS_PER_SECOND }) }
     }
 
     /// Takes one ticket request from this person's budget: `Err` with how long to wait when

@@ -37,11 +37,12 @@ pub use auth::{CurrentUser, Sessions, Tickets};
 
 use livegate_core::codes::ErrorCode;
 
-use crate::admission::Facts;
+use livegate_core::admission::Facts;
 use crate::config::Config;
-use crate::store::{ConsentState, Role, Store, UserRecord};
+use crate::store::{Store, UserRecord};
+use livegate_core::school::{ConsentState, Role};
 use crate::http::error::ApiError;
-use crate::ids::{ClassId, LessonId};
+use livegate_core::ids::{ClassId, LessonId};
 use crate::lesson::LessonHandle;
 use crate::media::MediaHandle;
 
@@ -100,9 +101,9 @@ impl AppState {
 /// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`). A
 /// refusal also goes into the livestream log; the same refusal repeated is counted on its
 /// first event and audited once (`Store::log_refusal`).
-pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<crate::admission::Decision, ApiError> {
-    use crate::admission::Decision;
-    let decision = crate::admission::decide(&app.facts(user, lesson).await?);
+pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<livegate_core::admission::Decision, ApiError> {
+    use livegate_core::admission::Decision;
+    let decision = livegate_core::admission::decide(&app.facts(user, lesson).await?);
     let (action, reason) = match decision {
         Decision::Admit(_) => ("admission.admit", None),
         Decision::Lobby => ("admission.lobby", None),
@@ -215,7 +216,7 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/admin/classes/{class_id}/roster.csv", su, get(r::export)),
         (Method::GET, "/api/admin/classes/{class_id}/without-consent", su, get(c::without_consent)),
         // The one route with a larger body: it reads at most roster_csv::MAX_BYTES itself.
-        (Method::POST, "/api/admin/roster/import", su, post(r::import).layer(DefaultBodyLimit::max(crate::roster_csv::MAX_BYTES))),
+        (Method::POST, "/api/admin/roster/import", su, post(r::import).layer(DefaultBodyLimit::max(livegate_core::roster_csv::MAX_BYTES))),
         (Method::GET, "/api/admin/domains", su, get(c::list_domains)),
         (Method::POST, "/api/admin/domains", su, post(c::add_domain)),
         (Method::DELETE, "/api/admin/domains/{domain}", su, delete(c::remove_domain)),

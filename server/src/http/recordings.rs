@@ -21,7 +21,7 @@ use super::{App, CurrentUser};
 use crate::http::error::{ApiError, InputError};
 use crate::recording::playback::{Playback, PlaybackError};
 use crate::store::{RecordingFilter, RecordingRow};
-use crate::text;
+use livegate_core::text;
 
 pub use crate::recording::playback::Views;
 

@@ -125,7 +125,7 @@ async fn tickets_follow_the_gate() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ticket"].as_str().unwrap().len(), 32);
     // Every decision is on the audit chain, refusals with their reason.
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let entries = app.store.audit_entries(&school, 10).await.unwrap();
     let actions: Vec<(&str, String)> = entries.iter().take(3).map(|e| (e.action.as_str(), e.detail.clone())).collect();
     assert_eq!(actions[0].0, "admission.admit");
@@ -257,9 +257,9 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
     assert_eq!(limited, 300 - refused);
     let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the classmate meets the gate");
-    let owen_id = app.store.user_by_email(&crate::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
+    let owen_id = app.store.user_by_email(&livegate_core::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
     let lesson = LessonId::parse(&lesson).unwrap();
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let mut events = Vec::new();
     for _ in 0..100 {
         // The lesson's own row is written by its task; the refusals were written at once.
@@ -284,13 +284,13 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     let app = app().await;
     let uid = |email: &'static str| {
         let store = app.store.clone();
-        async move { store.user_by_email(&crate::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+        async move { store.user_by_email(&livegate_core::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
     };
     let (ada, zoe, owen, admin) = (uid("ada@pupils.demo.sch.uk").await, uid("zoe@pupils.demo.sch.uk").await, uid("owen@pupils.demo.sch.uk").await, uid("admin@demo.sch.uk").await);
     let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
     let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
     let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
-    let read = |cookie: &str, who: &crate::ids::UserId| {
+    let read = |cookie: &str, who: &livegate_core::ids::UserId| {
         let (app, cookie, path) = (app.clone(), cookie.to_owned(), format!("/api/log/pupils/{who}/attendance"));
         async move { call(&app, Method::GET, &path, Some(&cookie), "").await }
     };
@@ -304,7 +304,7 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     assert_eq!(read(&science, &ada).await.0, StatusCode::OK);
     // Owen, on no roster of teacher2's, was refused from teacher2's lesson: he is in its log.
     let lesson = LessonId::generate();
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let start = crate::store::log::NewLesson {
         id: lesson.clone(),
         school: school.clone(),

@@ -54,7 +54,7 @@ mod tests {
     /// hostile catalogue's HTTPS case.)
     #[test]
     fn bad_certificates_and_keys_are_configuration_errors() {
-        let dir = std::env::temp_dir().join(format!("livegate-tls-{}", crate::ids::random_token(6)));
+        let dir = std::env::temp_dir().join(format!("livegate-tls-{}", livegate_core::ids::random_token(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let missing = TlsConfig { cert: dir.join("nope.pem"), key: dir.join("nope.key") };
         let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";

@@ -7,7 +7,7 @@
 //! refused at the lobby, replaced, or the lesson ended) the socket closes; when the socket
 //! closes the participant leaves the lesson (or its lobby).
 //!
-//! The task also keeps the client to its budgets (`crate::budget`): a message past its kind's
+//! The task also keeps the client to its budgets (`livegate_core::budget`): a message past its kind's
 //! budget is answered `rate_limited` and dropped before it reaches the lesson, and a client
 //! that keeps on is removed by the lesson as a flooder. It sends a WebSocket Ping when the
 //! client has been quiet for [`PING_AFTER`] and closes the socket if nothing comes back within
@@ -27,12 +27,12 @@ use livegate_core::codes::ErrorCode;
 
 use super::auth::Presenter;
 use super::App;
-use crate::admission::Decision;
-use crate::budget::{Budgets, Kind, Verdict};
+use livegate_core::admission::Decision;
+use livegate_core::budget::{Budgets, Kind, Verdict};
 use crate::http::error::ApiError;
-use crate::ids::{ParticipantId, StreamId};
+use livegate_core::ids::{ParticipantId, StreamId};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
-use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use livegate_core::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);

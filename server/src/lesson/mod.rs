@@ -7,7 +7,7 @@
 //! tells the media engine to open and close peer connections; it never touches a packet. A
 //! participant whose outbox is full of events is too slow to follow the lesson and is dropped
 //! rather than allowed to hold the lesson up; one who sends past their budgets (checked by
-//! their socket, `crate::budget`) is removed as a flooder and may not join again for a minute.
+//! their socket, `livegate_core::budget`) is removed as a flooder and may not join again for a minute.
 //!
 //! The task also keeps the admission rules true while the lesson runs: it runs the gate again
 //! at every join and whenever the school's directory changes ([`enforce`]), keeps staff who do
@@ -34,12 +34,13 @@ use tokio::time::Instant;
 
 use livegate_core::codes::ErrorCode;
 
-use crate::admission::Decision;
-use crate::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
+use livegate_core::admission::Decision;
+use livegate_core::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
 use crate::media::{MediaEvent, MediaHandle, StreamKey};
-use crate::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
+use livegate_core::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
 use crate::store::log::EventKind;
-use crate::store::{PrivacyProfile, Store, UserRecord};
+use crate::store::{Store, UserRecord};
+use livegate_core::school::PrivacyProfile;
 
 pub use journal::device_summary;
 use journal::{Ended, Left};
@@ -347,7 +348,7 @@ impl Lesson {
     /// The gate for `user`, now, with this lesson's facts.
     async fn gate(&self, user: &UserRecord) -> crate::store::Result<Decision> {
         let facts = crate::http::gather_facts(&self.store, user, &self.handle).await?;
-        Ok(crate::admission::decide(&facts))
+        Ok(livegate_core::admission::decide(&facts))
     }
 
     /// Appends an admission event about `user` to the school's audit chain.
@@ -501,7 +502,7 @@ impl Lesson {
         self.flooders.contains_key(user)
     }
 
-    /// Removes someone whose socket counted them past their budgets (`crate::budget`): they
+    /// Removes someone whose socket counted them past their budgets (`livegate_core::budget`): they
     /// get `removed` `too_many_messages`, the log records the removal, and they may not join
     /// again for [`FLOOD_COOLDOWN`]. Everyone else only hears that they left.
     async fn flooding(&mut self, who: &ParticipantId) {

@@ -7,9 +7,9 @@ use livegate_core::codes::ErrorCode;
 use crate::recording::RecorderMsg;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
-use crate::ids::{ParticipantId, StreamId};
+use livegate_core::ids::{ParticipantId, StreamId};
 use crate::media::{check_offer, MediaEvent};
-use crate::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
+use livegate_core::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use crate::sfu::TrackKind;
 use crate::store::log::EventKind;
 

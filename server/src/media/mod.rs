@@ -41,7 +41,7 @@ pub mod fuzzing {
 use livegate_core::codes::ErrorCode;
 
 use crate::recording::{LessonRecorder, RecorderMsg};
-use crate::proto::CandidateInit;
+use livegate_core::proto::CandidateInit;
 use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
 use demux::Demux;
 use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};

@@ -8,7 +8,7 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 
 use livegate_core::codes::ErrorCode;
 
-use crate::proto::StreamKind;
+use livegate_core::proto::StreamKind;
 
 /// The largest SDP accepted, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;

@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
-use crate::ids::{random_token, SchoolId, UserId};
-use crate::text;
+use livegate_core::ids::{random_token, SchoolId, UserId};
+use livegate_core::text;
 use livegate_core::school::{ConsentState, PrivacyProfile};
 
 /// A version of a school's code of conduct and recording notice.

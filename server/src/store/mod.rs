@@ -27,14 +27,13 @@ pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord};
 // The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
-pub use livegate_core::school::{ConsentState, PrivacyProfile, Role};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
 pub use log_read::{LogFilter, LogScope};
 
 use livegate_core::codes::ErrorCode;
 
-use crate::ids::SchoolId;
+use livegate_core::ids::SchoolId;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +51,7 @@ pub enum StoreError {
     /// A text field the text policy refuses (the routes check first; this keeps every other
     /// way in, such as seeding, to the same rules).
     #[error("text: {0}")]
-    Text(#[from] crate::text::TextError),
+    Text(#[from] livegate_core::text::TextError),
 }
 
 impl StoreError {

@@ -6,7 +6,7 @@
 //! school is `not_found`, exactly like an id that does not exist, so nothing about another
 //! school can be learned. Changes go through store methods that append to the audit chain in
 //! the same transaction, with the superuser's id as the actor. Every name and note a person
-//! writes goes through the text policy ([`crate::text`]) first: a refusal is `text_invalid`
+//! writes goes through the text policy ([`livegate_core::text`]) first: a refusal is `text_invalid`
 //! with the field and why, and changes nothing.
 
 pub mod consent;
@@ -19,8 +19,9 @@ use livegate_core::codes::ErrorCode;
 
 use super::App;
 use crate::http::error::ApiError;
-use crate::ids::{ClassId, UserId};
-use crate::store::{ClassRecord, Role, UserRecord};
+use livegate_core::ids::{ClassId, UserId};
+use crate::store::{ClassRecord, UserRecord};
+use livegate_core::school::Role;
 
 /// A user as a superuser sees them.
 #[derive(Debug, Serialize)]

@@ -23,7 +23,7 @@ use livegate_core::codes::ErrorCode;
 use super::school_class;
 use crate::http::error::{status_of, ApiError};
 use crate::http::{App, CurrentUser};
-use crate::roster_csv::{self, FileError, MAX_BYTES};
+use livegate_core::roster_csv::{self, FileError, MAX_BYTES};
 
 /// A whole-file CSV problem as the API shows it: the usual error shape plus the line and a
 /// sentence naming the column or cell count at fault.

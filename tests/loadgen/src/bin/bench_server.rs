@@ -23,8 +23,9 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::{Context, Result};
 use clap::Parser;
 use livegate::config::Config;
-use livegate::ids::{ClassId, Email, SchoolId};
-use livegate::store::{self, ConsentInput, MemberKind, Role, Store};
+use livegate::store::{self, ConsentInput, MemberKind, Store};
+use livegate_core::ids::{ClassId, Email, SchoolId};
+use livegate_core::school::Role;
 
 #[derive(Parser)]
 #[command(name = "livegate-bench-server")]
