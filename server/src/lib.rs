@@ -16,5 +16,6 @@ pub mod logs;
 pub mod media;
 pub mod password;
 pub mod recording;
+pub mod serve;
 pub mod sfu;
 pub mod store;

@@ -15,9 +15,9 @@ mod rejection;
 mod auth;
 mod budget;
 mod linger;
-mod listen;
+pub(crate) mod listen;
 pub mod shutdown;
-mod tls;
+pub(crate) mod tls;
 mod web;
 mod ws;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -40,7 +40,7 @@ use livegate_core::codes::ErrorCode;
 use livegate_core::admission::Facts;
 use crate::config::Config;
 use crate::store::{Store, UserRecord};
-use livegate_core::school::{ConsentState, Role};
+use livegate_core::school::Role;
 use crate::http::error::ApiError;
 use livegate_core::ids::{ClassId, LessonId};
 use crate::lesson::LessonHandle;
@@ -94,7 +94,7 @@ impl AppState {
 
     /// The admission gate's facts for this user and lesson, now.
     pub async fn facts(&self, user: &UserRecord, lesson: &LessonHandle) -> Result<Facts, ApiError> {
-        gather_facts(&self.store, user, lesson).await.map_err(ApiError::from)
+        crate::lesson::facts::gather(&self.store, user, lesson).await.map_err(ApiError::from)
     }
 }
 
@@ -126,31 +126,6 @@ pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at:
     let first = app.store.log_refusal(&e, user.id.as_str(), action, &detail).await?;
     tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, repeated = !first, "admission refused");
     Ok(decision)
-}
-
-/// Gathers the gate's facts from the store and the live lesson.
-pub async fn gather_facts(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> crate::store::Result<Facts> {
-    let membership = store.membership(&lesson.info.class, &user.id).await?;
-    let domain_trusted = store.domain_trusted(&user.school, user.email.domain()).await?;
-    let consent = if user.role == Role::Pupil {
-        store.consent_state(&user.school, &user.id).await?
-    } else {
-        ConsentState::Missing
-    };
-    let shared = lesson.shared.lock().expect("lesson lock");
-    Ok(Facts {
-        role: user.role,
-        account_disabled: user.disabled,
-        same_school: user.school == lesson.info.school,
-        domain_trusted,
-        teaches_class: membership == Some(crate::store::MemberKind::Teacher),
-        on_roster: membership == Some(crate::store::MemberKind::Pupil),
-        consent,
-        lesson_live: shared.live,
-        teacher_present: shared.teacher_present,
-        removed: shared.removed.contains(&user.id),
-        recording_ok: crate::recording::LessonRecorder::healthy(lesson.info.recorder.as_ref()),
-    })
 }
 
 /// Every route: its method, path, access and handler. The one place authorisation is declared.
@@ -272,90 +247,6 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         req.extensions_mut().insert(CurrentUser(user));
     }
     Ok(next.run(req).await)
-}
-
-
-/// A running server: where it listens, and the task serving HTTP.
-pub struct Running {
-    pub http: std::net::SocketAddr,
-    /// True when this server speaks HTTPS itself (`tls` configured).
-    pub https: bool,
-    pub media: std::net::SocketAddr,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
-    app: App,
-    /// Tells the HTTP server to stop accepting and finish its open requests.
-    stop_http: tokio::sync::watch::Sender<bool>,
-}
-
-impl Running {
-    /// Stops gracefully within `within` ([`shutdown`]): refuses new work, ends every live
-    /// lesson with `server_stopping`, waits for their recordings and logs and sockets, then
-    /// stops HTTP. Says what was left unfinished if the time ran out.
-    pub async fn stop(mut self, within: std::time::Duration) -> shutdown::Report {
-        let deadline = tokio::time::Instant::now() + within;
-        let mut report = shutdown::stop_lessons(&self.app, deadline).await;
-        let _ = self.stop_http.send(true);
-        if tokio::time::timeout_at(deadline, &mut self.task).await.is_err() {
-            report.unfinished.push("HTTP requests still open".to_owned());
-            self.task.abort();
-        }
-        report
-    }
-}
-
-/// Binds the media socket and the HTTP listener and starts serving.
-pub async fn serve(config: Config, store: Store) -> Result<Running, crate::config::StartupError> {
-    // A bad certificate or key stops start-up before anything listens.
-    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
-    let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
-    let media = crate::media::start(media_bind, config.advertise_ip()).await?;
-    let listener = tokio::net::TcpListener::bind(config.http).await?;
-    let http = listener.local_addr()?;
-    let recordings = start_recordings(&config, &store).await;
-    let tickets = Tickets::with_lifetime(config.ticket_lifetime());
-    let app = Arc::new(AppState {
-        sessions: Sessions::new(&config.accounts),
-        config,
-        store,
-        tickets,
-        media: media.clone(),
-        lessons: Mutex::new(HashMap::new()),
-        recordings,
-        views: recordings::Views::default(),
-        shutdown: shutdown::Gate::default(),
-    });
-    if let Some(r) = app.recordings.clone() {
-        tokio::spawn(crate::recording::retention(app.store.clone(), r));
-    }
-    // Closes what a crashed server left open in the livestream log.
-    app.store.supervise_log();
-    let https = acceptor.is_some();
-    let limits = listen::Limits::new(&app.config, listen::descriptor_limit());
-    tracing::info!(?limits, "HTTP connection limits");
-    let (stop_http, stopping) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(listen::serve(listener, acceptor, limits, router(app.clone()), stopping));
-    Ok(Running { http, https, media: media.local_addr(), task, app, stop_http })
-}
-
-/// Starts the recording service; a failure is logged and lessons then refuse pupils.
-async fn start_recordings(config: &Config, store: &Store) -> Option<Arc<crate::recording::Recordings>> {
-    let done_store = store.clone();
-    let handle = tokio::runtime::Handle::current();
-    let on_finished = move |f: crate::recording::Finished| {
-        let store = done_store.clone();
-        handle.spawn(async move {
-            if let Err(e) = store.finish_recording(&f.recording, f.interrupted, &f.manifest_sha256).await {
-                tracing::error!(recording = %f.recording, error = %e, "could not record a finished recording");
-            }
-        });
-    };
-    match crate::recording::Recordings::start(config.spool_dir(), &config.objects(), config.keys_dir(), on_finished) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::error!(error = %e, "recording is unavailable; lessons will not admit pupils");
-            None
-        }
-    }
 }
 
 #[cfg(test)]

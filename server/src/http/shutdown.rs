@@ -98,7 +98,7 @@ fn begin(app: &App) -> Vec<LessonHandle> {
 }
 
 /// Steps 1 to 3 of the module's list (the caller stops HTTP).
-pub(super) async fn stop_lessons(app: &App, deadline: Instant) -> Report {
+pub(crate) async fn stop_lessons(app: &App, deadline: Instant) -> Report {
     let lessons = begin(app);
     let live: Vec<&LessonHandle> = lessons.iter().filter(|l| l.is_live()).collect();
     tracing::info!(live = live.len(), "stopping: new lessons and joins are refused; ending every live lesson");

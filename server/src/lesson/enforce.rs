@@ -91,7 +91,7 @@ impl Lesson {
         let Some(record) = self.store.user(user).await? else {
             return Ok(Verdict::Remove(ErrorCode::AccountDisabled));
         };
-        let mut facts = crate::http::gather_facts(&self.store, &record, &self.handle).await?;
+        let mut facts = super::facts::gather(&self.store, &record, &self.handle).await?;
         facts.teacher_present = true;
         let keep = match (role, livegate_core::admission::decide(&facts)) {
             (_, Decision::Refuse(code)) => return Ok(Verdict::Remove(code)),

@@ -16,6 +16,7 @@
 //! whose teacher has been away for the configured time.
 
 mod enforce;
+pub mod facts;
 mod journal;
 mod journal_writer;
 mod lobby;
@@ -58,7 +59,7 @@ pub const OUTBOX: usize = 256;
 /// How long a participant removed for flooding must wait before joining this lesson again.
 pub const FLOOD_COOLDOWN: Duration = Duration::from_secs(60);
 
-/// Facts about a lesson that the HTTP side reads without asking the task.
+/// Facts about a lesson that the gate ([`facts`]) reads without asking the task.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub live: bool,
@@ -347,7 +348,7 @@ impl Lesson {
 
     /// The gate for `user`, now, with this lesson's facts.
     async fn gate(&self, user: &UserRecord) -> crate::store::Result<Decision> {
-        let facts = crate::http::gather_facts(&self.store, user, &self.handle).await?;
+        let facts = facts::gather(&self.store, user, &self.handle).await?;
         Ok(livegate_core::admission::decide(&facts))
     }
 

@@ -1,4 +1,4 @@
-//! `livegate-bench-server`: the Livegate server (the `livegate` library's `http::serve`, the same
+//! `livegate-bench-server`: the Livegate server (the `livegate` library's `serve::serve`, the same
 //! code `livegate demo` runs) on an in-memory store holding the demo seed plus a bench roster:
 //! classes `bench1..benchK`, each taught by `bench-teacher{k}@demo.sch.uk` (password
 //! `demo-teacher`) with pupils `bench{k}-{i}@pupils.demo.sch.uk` (password `demo-pupil`, consent
@@ -87,7 +87,7 @@ async fn main() -> Result<()> {
     store::seed::seed_if_empty(&store).await?;
     seed_bench(&store, args.classes, args.pupils).await?;
     livegate::recording::Keyring::new(config.keys_dir()).ensure("sch_demo")?;
-    let running = livegate::http::serve(config, store).await?;
+    let running = livegate::serve::serve(config, store).await?;
     if let Some(path) = args.tasks_file {
         tokio::spawn(write_task_count(path));
     }
