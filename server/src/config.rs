@@ -223,7 +223,7 @@ pub struct AccountsConfig {
     pub session_lifetime_hours: u64,
     /// Failed sign-ins for one email within the window before it is held: from one client
     /// address (for that address), on one known device (for that device), or from anywhere
-    /// (for every address that has failed for it once). See `http::auth::SignInLimits`.
+    /// (for every address that has failed for it once). See `app::access::SignInLimits`.
     pub failures_per_email: u32,
     /// Failed sign-ins from one client address (an IPv6 /64), any email, within the window
     /// before the address is held.

@@ -6,10 +6,10 @@
 //! This is the one place that knows every layer: it sits above them all (nothing imports it but
 //! `main.rs` and the bench server), so the layers below never have to reach up to be wired.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::config::{Config, StartupError};
+use crate::app::{self, App, Livegate};
 use crate::http;
 use crate::store::{self, Store};
 
@@ -46,18 +46,18 @@ pub struct Running {
     pub https: bool,
     pub media: std::net::SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
-    app: http::App,
+    app: App,
     /// Tells the HTTP server to stop accepting and finish its open requests.
     stop_http: tokio::sync::watch::Sender<bool>,
 }
 
 impl Running {
-    /// Stops gracefully within `within` ([`http::shutdown`]): refuses new work, ends every live
+    /// Stops gracefully within `within` ([`app::shutdown`]): refuses new work, ends every live
     /// lesson with `server_stopping`, waits for their recordings and logs and sockets, then
     /// stops HTTP. Says what was left unfinished if the time ran out.
-    pub async fn stop(mut self, within: std::time::Duration) -> http::shutdown::Report {
+    pub async fn stop(mut self, within: std::time::Duration) -> app::shutdown::Report {
         let deadline = tokio::time::Instant::now() + within;
-        let mut report = http::shutdown::stop_lessons(&self.app, deadline).await;
+        let mut report = app::shutdown::stop_lessons(&self.app, deadline).await;
         let _ = self.stop_http.send(true);
         if tokio::time::timeout_at(deadline, &mut self.task).await.is_err() {
             report.unfinished.push("HTTP requests still open".to_owned());
@@ -75,19 +75,9 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, StartupError
     let media = crate::media::start(media_bind, config.advertise_ip()).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
-    let recordings = start_recordings(&config, &store).await;
-    let tickets = http::Tickets::with_lifetime(config.ticket_lifetime());
-    let app = Arc::new(http::AppState {
-        sessions: http::Sessions::new(&config.accounts),
-        config,
-        store,
-        tickets,
-        media: media.clone(),
-        lessons: Mutex::new(HashMap::new()),
-        recordings,
-        views: crate::recording::playback::Views::default(),
-        shutdown: http::shutdown::Gate::default(),
-    });
+    let (gate, stored) = app::shutdown::Gate::with_signal();
+    let recordings = start_recordings(&config, &store, stored).await;
+    let app = Livegate::new(config, store, media.clone(), recordings, gate);
     if let Some(r) = app.recordings.clone() {
         tokio::spawn(crate::recording::retention(app.store.clone(), r));
     }
@@ -102,15 +92,17 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, StartupError
 }
 
 /// Starts the recording service; a failure is logged and lessons then refuse pupils.
-async fn start_recordings(config: &Config, store: &Store) -> Option<Arc<crate::recording::Recordings>> {
+async fn start_recordings(config: &Config, store: &Store, stored: app::shutdown::StoredSignal) -> Option<Arc<crate::recording::Recordings>> {
     let done_store = store.clone();
     let handle = tokio::runtime::Handle::current();
     let on_finished = move |f: crate::recording::Finished| {
-        let store = done_store.clone();
+        let (store, stored) = (done_store.clone(), stored.clone());
         handle.spawn(async move {
             if let Err(e) = store.finish_recording(&f.recording, f.interrupted, &f.manifest_sha256).await {
                 tracing::error!(recording = %f.recording, error = %e, "could not record a finished recording");
             }
+            // Written or not, a shutdown waiting for this recording reads its row again.
+            stored.notify();
         });
     };
     match crate::recording::Recordings::start(config.spool_dir(), &config.objects(), config.keys_dir(), on_finished) {
@@ -123,10 +115,10 @@ async fn start_recordings(config: &Config, store: &Store) -> Option<Arc<crate::r
 }
 
 /// Serves until the HTTP task ends or SIGTERM or Ctrl-C arrives, then stops gracefully
-/// ([`crate::http::shutdown`]): exits 0 if everything finished within the deadline, else 1 after saying
+/// ([`crate::app::shutdown`]): exits 0 if everything finished within the deadline, else 1 after saying
 /// what was left for the next start-up to close. A second signal exits at once.
 pub async fn until_signal(mut running: Running, mut term: tokio::signal::unix::Signal) -> anyhow::Result<()> {
-    use crate::http::shutdown::DEADLINE;
+    use crate::app::shutdown::DEADLINE;
     let signal = tokio::select! {
         r = &mut running.task => { r??; return Ok(()); }
         _ = tokio::signal::ctrl_c() => "Ctrl-C",

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode};
 use livegate::config::Config;
-use livegate::http::{fuzzing, router, App};
+use livegate::app::App;
+use livegate::http::{fuzzing, router};
 use livegate::lesson::LessonMsg;
 use livegate::media::MediaHandle;
 use livegate::recording::Recordings;
@@ -233,7 +234,7 @@ async fn template_rows(store: &Store) -> Ids {
 /// Ends every lesson the input started, as a shutdown would, and waits until each one's
 /// recorder has sealed its recording and its log writer has exited.
 async fn end_lessons(app: &App) {
-    let lessons: Vec<_> = app.lessons.lock().unwrap().drain().map(|(_, l)| l).collect();
+    let lessons = app.lessons.take_all();
     for lesson in &lessons {
         let _ = lesson.send(LessonMsg::Stop).await;
     }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use livegate_core::codes::ErrorCode;
 use livegate_core::text::{Problem, TextError};
 
+use crate::app::AppError;
 use crate::store::StoreError;
 
 /// The HTTP status of each code: the code's face in this layer (the core's codes know no HTTP).
@@ -156,6 +157,15 @@ impl From<StoreError> for ApiError {
             tracing::error!(error = %e, code = code.as_str(), "database error");
         }
         code.into()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Refused(code) => code.into(),
+            AppError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -1,5 +1,7 @@
-//! The HTTP side: the route table with each route's required access, sessions and tickets,
-//! the JSON API, the WebSocket and the embedded web client.
+//! The HTTP side: the route table with each route's required access, thin handlers over the
+//! application layer (`crate::app`), the WebSocket, the embedded web client, and the HTTP face
+//! of errors (each code's status, `error.rs`). Nothing below `http` imports it: the lesson, the
+//! application and the store know no request, header, cookie or status.
 //!
 //! Authorisation is declared once, in [`route_table`]: every route names its [`Access`], and
 //! the router is built from that table, so a route without a declared access cannot exist.
@@ -13,18 +15,13 @@ mod log_export;
 mod recordings;
 mod rejection;
 mod auth;
-mod budget;
 mod linger;
 pub(crate) mod listen;
-pub mod shutdown;
 pub(crate) mod tls;
 mod web;
 mod ws;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::Method;
@@ -33,18 +30,13 @@ use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 
-pub use auth::{CurrentUser, Sessions, Tickets};
+pub use auth::CurrentUser;
 
 use livegate_core::codes::ErrorCode;
 
-use livegate_core::admission::Facts;
-use crate::config::Config;
-use crate::store::{Store, UserRecord};
+use crate::app::App;
 use livegate_core::school::Role;
 use crate::http::error::ApiError;
-use livegate_core::ids::{ClassId, LessonId};
-use crate::lesson::LessonHandle;
-use crate::media::MediaHandle;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,72 +52,6 @@ pub enum Access {
     Superuser,
     /// Signed-in safeguarding leaders only (recordings).
     Leader,
-}
-
-/// Everything the handlers share.
-pub struct AppState {
-    pub config: Config,
-    pub store: Store,
-    pub sessions: Sessions,
-    pub tickets: Tickets,
-    pub media: MediaHandle,
-    pub lessons: Mutex<HashMap<LessonId, LessonHandle>>,
-    /// The recording service; `None` only if it could not start (lessons then fail closed).
-    pub recordings: Option<Arc<crate::recording::Recordings>>,
-    /// Leaders' outstanding recording views.
-    pub views: recordings::Views,
-    /// Whether the server is stopping (new work refused), and its open WebSockets.
-    pub shutdown: shutdown::Gate,
-}
-
-/// The shared state as handlers receive it.
-pub type App = Arc<AppState>;
-
-impl AppState {
-    /// A lesson by id.
-    pub fn lesson(&self, id: &LessonId) -> Option<LessonHandle> {
-        self.lessons.lock().expect("lessons lock").get(id).cloned()
-    }
-
-    /// The live lesson of a class, if any.
-    pub fn live_lesson_of(&self, class: &ClassId) -> Option<LessonHandle> {
-        self.lessons.lock().expect("lessons lock").values().find(|l| &l.info.class == class && l.is_live()).cloned()
-    }
-
-    /// The admission gate's facts for this user and lesson, now.
-    pub async fn facts(&self, user: &UserRecord, lesson: &LessonHandle) -> Result<Facts, ApiError> {
-        crate::lesson::facts::gather(&self.store, user, lesson).await.map_err(ApiError::from)
-    }
-}
-
-/// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`). A
-/// refusal also goes into the livestream log; the same refusal repeated is counted on its
-/// first event and audited once (`Store::log_refusal`).
-pub async fn admit(app: &AppState, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<livegate_core::admission::Decision, ApiError> {
-    use livegate_core::admission::Decision;
-    let decision = livegate_core::admission::decide(&app.facts(user, lesson).await?);
-    let (action, reason) = match decision {
-        Decision::Admit(_) => ("admission.admit", None),
-        Decision::Lobby => ("admission.lobby", None),
-        Decision::Refuse(code) => ("admission.refuse", Some(code.as_str())),
-    };
-    let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
-    let Some(reason) = reason else {
-        app.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
-        return Ok(decision);
-    };
-    let e = crate::store::log::NewEvent {
-        lesson: lesson.info.id.clone(),
-        school: lesson.info.school.clone(),
-        at: crate::store::now_ms(),
-        kind: crate::store::log::EventKind::Refused,
-        actor: None,
-        subject: Some(user.id.clone()),
-        detail: Some(reason.to_owned()),
-    };
-    let first = app.store.log_refusal(&e, user.id.as_str(), action, &detail).await?;
-    tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, repeated = !first, "admission refused");
-    Ok(decision)
 }
 
 /// Every route: its method, path, access and handler. The one place authorisation is declared.
@@ -233,7 +159,7 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         return Err(ErrorCode::CrossSite.into());
     }
     if access != Access::Public {
-        let user = app.sessions.user_from(&app.store, req.headers()).await?;
+        let user = app.sessions.user_from(&app.store, auth::session_token(req.headers())).await?;
         let user = user.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
         let allowed = match access {
             Access::Teacher => user.role == Role::Teacher,

@@ -23,8 +23,6 @@ use crate::recording::playback::{Playback, PlaybackError};
 use crate::store::{RecordingFilter, RecordingRow};
 use livegate_core::text;
 
-pub use crate::recording::playback::Views;
-
 /// A query string whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiQuery<T>(pub T);
 

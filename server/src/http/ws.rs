@@ -25,7 +25,8 @@ use tokio::time::Instant;
 
 use livegate_core::codes::ErrorCode;
 
-use super::auth::Presenter;
+use super::auth::session_token;
+use crate::app::access::Presenter;
 use super::App;
 use livegate_core::admission::Decision;
 use livegate_core::budget::{Budgets, Kind, Verdict};
@@ -73,7 +74,7 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUp
     }
     let upgrade = Upgrade { device, headers: kept };
     // Counted while open, so a graceful shutdown can wait for the sockets to close.
-    let open = super::shutdown::Socket::open(&app);
+    let open = crate::app::shutdown::Socket::open(&app);
     ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
         run(app, socket, upgrade).await;
         drop(open);
@@ -195,18 +196,18 @@ type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 /// Redeems the ticket (only for its holder: checked before it is spent, so a thief's attempt
 /// leaves it usable), runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, ErrorCode> {
-    app.shutdown.check()?;
-    let session = app.sessions.user_from(&app.store, &upgrade.headers).await.map_err(|e| ApiError::from(e).0)?;
+    app.lessons.check_open()?;
+    let session = app.sessions.user_from(&app.store, session_token(&upgrade.headers)).await.map_err(|e| ApiError::from(e).0)?;
     let origin = upgrade.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let by = Presenter { user: session.as_ref().map(|u| &u.id), origin };
     let (_, lesson_id) = app.tickets.redeem(ticket, by).ok_or(ErrorCode::TicketInvalid)?;
     // The session's user is the ticket's: the one read just now.
     let user = session.ok_or(ErrorCode::TicketInvalid)?;
     let device = upgrade.device;
-    let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
+    let lesson = app.lessons.get(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
     // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
     // until the teacher admits them. The lesson runs the gate once more when it seats anyone.
-    let decision = super::admit(app, &user, &lesson, "join").await.map_err(|e| e.0)?;
+    let decision = app.admit(&user, &lesson, "join").await.map_err(|e| ApiError::from(e).0)?;
     if let Decision::Refuse(code) = decision {
         return Err(code);
     }

@@ -111,7 +111,7 @@ pub enum LessonMsg {
     Flooding(ParticipantId),
     Media(MediaEvent),
     /// The server is stopping: end the lesson now, as the teacher would, with the reason
-    /// `server_stopping` (see `http::shutdown`).
+    /// `server_stopping` (see `app::shutdown`).
     Stop,
 }
 
