@@ -25,7 +25,7 @@ def write(target, name, data):
 
 
 def signalling():
-    with open(os.path.join(ROOT, "server/golden/protocol-v1.jsonl")) as f:
+    with open(os.path.join(ROOT, "core/golden/protocol-v1.jsonl")) as f:
         for i, line in enumerate(l for l in f if l.strip()):
             write("fuzz_signalling", f"seed-golden-{i:02}.json", line.strip())
 

@@ -114,7 +114,7 @@ fn encode(bytes: &[u8], query: bool) -> String {
 }
 
 /// The path with its parameters filled in: real ids of the seed (`Param::Real`) or fuzzed ones.
-fn path(school: &School, app: &livegate::http::App, template: &str, params: &[Param]) -> String {
+fn path(school: &School, app: &livegate::app::App, template: &str, params: &[Param]) -> String {
     let mut params = params.iter();
     let segments = template.split('/').map(|seg| {
         let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else { return seg.to_owned() };
@@ -133,7 +133,7 @@ fn path(school: &School, app: &livegate::http::App, template: &str, params: &[Pa
             "label" => pick(&["s1", "s2"].map(String::from)),
             "lesson_id" => {
                 // A lesson an earlier request of this input started, or one that does not exist.
-                let live: Vec<String> = app.lessons.lock().unwrap().keys().map(|k| k.to_string()).collect();
+                let live: Vec<String> = app.lessons.ids().iter().map(|k| k.to_string()).collect();
                 live.get(i).cloned().unwrap_or_else(|| "les_00000000000000000000".to_owned())
             }
             other => panic!("a route parameter this target does not know: {other}"),

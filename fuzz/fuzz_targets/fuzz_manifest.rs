@@ -22,7 +22,7 @@
 use axum::body::Body;
 use axum::http::Method;
 use libfuzzer_sys::fuzz_target;
-use livegate::error::ErrorCode;
+use livegate_core::codes::ErrorCode;
 use livegate_recorder::seal::{self, DataKey, Kind};
 use livegate_recorder::spool::{key_object, manifest_key, segment_key, sha256_hex, tracks_of, Manifest, SegmentInfo};
 

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use livegate::{roster_csv, text};
+use livegate_core::{roster_csv, text};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(rows) = roster_csv::parse(data) else { return };

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use livegate::media::check_offer;
-use livegate::proto::StreamKind;
+use livegate_core::proto::StreamKind;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sdp) = std::str::from_utf8(data) else { return };

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use livegate::proto::{ClientMsg, ServerMsg};
+use livegate_core::proto::{ClientMsg, ServerMsg};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

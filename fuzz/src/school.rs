@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode};
 use livegate::config::Config;
-use livegate::error::ErrorCode;
-use livegate::http::{fuzzing, router, App};
-use livegate::ids::{ClassId, Email, LessonId, SchoolId};
+use livegate::app::App;
+use livegate::http::{fuzzing, router};
 use livegate::lesson::LessonMsg;
 use livegate::media::MediaHandle;
 use livegate::recording::Recordings;
 use livegate::store::Store;
+use livegate_core::codes::ErrorCode;
+use livegate_core::ids::{ClassId, Email, LessonId, SchoolId};
 use livegate_recorder::objstore::ObjectStoreConfig;
 use tower::ServiceExt;
 
@@ -233,7 +234,7 @@ async fn template_rows(store: &Store) -> Ids {
 /// Ends every lesson the input started, as a shutdown would, and waits until each one's
 /// recorder has sealed its recording and its log writer has exited.
 async fn end_lessons(app: &App) {
-    let lessons: Vec<_> = app.lessons.lock().unwrap().drain().map(|(_, l)| l).collect();
+    let lessons = app.lessons.take_all();
     for lesson in &lessons {
         let _ = lesson.send(LessonMsg::Stop).await;
     }
@@ -285,7 +286,7 @@ pub fn check(what: &str, status: StatusCode, body: &[u8]) -> Option<ErrorCode> {
         panic!("{what}: {status} answered without the JSON error shape ({e}): {:?}", String::from_utf8_lossy(body))
     });
     let code = shape.error.code;
-    assert_eq!(code.status(), status, "{what}: {} with the wrong status", code.as_str());
+    assert_eq!(livegate::http::error::status_of(code), status, "{what}: {} with the wrong status", code.as_str());
     assert_eq!(shape.error.message, code.message(), "{what}: {} with another sentence", code.as_str());
     if status.is_server_error() {
         assert!(

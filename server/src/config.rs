@@ -6,7 +6,16 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::Error;
+/// Why Livegate could not start: a configuration it refuses (file, environment or flags), or an
+/// I/O failure while reading its files or binding its sockets. A refusal on the wire is a
+/// `livegate_core::codes::ErrorCode` instead; this one only ever reaches the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// Everything Livegate can be told.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,11 +93,11 @@ impl Default for Config {
 
 impl Config {
     /// Loads the file (if any) over the defaults, then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, StartupError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-                toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+                let text = std::fs::read_to_string(path).map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?
             }
             None => Config::default(),
         };
@@ -97,9 +106,9 @@ impl Config {
     }
 
     /// Applies `LIVEGATE_HTTP`, `LIVEGATE_MEDIA_PORT`, `LIVEGATE_ADVERTISE_IP`, `LIVEGATE_SECURE_COOKIES`.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
-        fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, Error> {
-            v.parse().map_err(|_| Error::Config(format!("{key} has an invalid value")))
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), StartupError> {
+        fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, StartupError> {
+            v.parse().map_err(|_| StartupError::Config(format!("{key} has an invalid value")))
         }
         if let Some(v) = get("LIVEGATE_HTTP") {
             self.http = parse("LIVEGATE_HTTP", v)?;
@@ -116,7 +125,7 @@ impl Config {
         match (get("LIVEGATE_TLS_CERT"), get("LIVEGATE_TLS_KEY")) {
             (Some(cert), Some(key)) => self.tls = Some(TlsConfig { cert: cert.into(), key: key.into() }),
             (None, None) => {}
-            _ => return Err(Error::Config("LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together".into())),
+            _ => return Err(StartupError::Config("LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together".into())),
         }
         if let Some(v) = get("LIVEGATE_DATABASE_URL") {
             self.database_url = Some(v);
@@ -125,7 +134,7 @@ impl Config {
             self.data_dir = v.into();
         }
         if let Some(endpoint) = get("LIVEGATE_S3_ENDPOINT") {
-            let need = |k: &str| get(k).ok_or_else(|| Error::Config(format!("{k} must be set with LIVEGATE_S3_ENDPOINT")));
+            let need = |k: &str| get(k).ok_or_else(|| StartupError::Config(format!("{k} must be set with LIVEGATE_S3_ENDPOINT")));
             self.recording.objects = Some(livegate_recorder::objstore::ObjectStoreConfig::S3 {
                 endpoint,
                 region: get("LIVEGATE_S3_REGION").unwrap_or_else(|| "garage".into()),
@@ -214,7 +223,7 @@ pub struct AccountsConfig {
     pub session_lifetime_hours: u64,
     /// Failed sign-ins for one email within the window before it is held: from one client
     /// address (for that address), on one known device (for that device), or from anywhere
-    /// (for every address that has failed for it once). See `http::auth::SignInLimits`.
+    /// (for every address that has failed for it once). See `app::access::SignInLimits`.
     pub failures_per_email: u32,
     /// Failed sign-ins from one client address (an IPv6 /64), any email, within the window
     /// before the address is held.

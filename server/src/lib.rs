@@ -1,24 +1,27 @@
 //! Livegate: a livestream learning gateway for schools.
 //!
-//! The crate is split so the parts that decide things have no I/O: [`sfu`] (forwarding),
-//! [`admission`] (who may join), [`proto`] (the wire). The parts that do I/O are [`media`] (the
-//! UDP loop around the `rtc` peer connections), [`lesson`] (one task per live lesson) and
-//! [`http`] (axum routes, sessions, the WebSocket, the embedded web client) and [`store`]
-//! (SQLite or PostgreSQL: the directory, consent and the audit chain).
+//! The vocabulary and the rules that need no I/O (ids, error codes, roles and consent, the
+//! signalling protocol, the admission gate, roster files, the text policy) are the crate
+//! `livegate_core`; this crate names them there, never through a copy or a re-export.
+//!
+//! Layers, each importing only those below it: [`serve`] (the composition root, used by
+//! `main.rs` and the bench server) wires everything; [`http`] (the route table, thin handlers,
+//! the WebSocket, the embedded web client and the HTTP status of each error code) calls
+//! [`app`] (the live school day without HTTP: lessons and the stop flag, admission, sessions
+//! and tickets, the graceful shutdown); below it [`lesson`] (one task per live lesson, which
+//! gathers its own admission facts), [`recording`], [`media`] (the UDP loop around the `rtc`
+//! peer connections, over the sans-IO forwarder [`sfu`]) and [`store`] (SQLite or PostgreSQL:
+//! the directory, consent and the audit chain). Nothing outside `http`, `serve` and `main.rs`
+//! imports `http`.
 
-pub mod admission;
-pub mod budget;
+pub mod app;
 pub mod config;
-pub mod error;
 pub mod http;
-pub mod ids;
 pub mod lesson;
 pub mod logs;
 pub mod media;
 pub mod password;
-pub mod proto;
 pub mod recording;
-pub mod roster_csv;
+pub mod serve;
 pub mod sfu;
 pub mod store;
-pub mod text;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use livegate::config::Config;
-use livegate::store::{self, Store};
+use livegate::store::Store;
 
 #[derive(Parser)]
 #[command(name = "livegate", version, about = "A livestream learning gateway for schools")]
@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             }
             if std::env::var_os("LIVEGATE_DATA_DIR").is_none() && o.data_dir.is_none() {
                 // The demo's data is throwaway: its own folder, so several demos never meet.
-                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate::ids::random_token(6)));
+                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate_core::ids::random_token(6)));
             }
             o.apply(&mut c);
             (c, true)
@@ -128,29 +128,10 @@ async fn main() -> anyhow::Result<()> {
             return audit_verify(&c).await;
         }
     };
-    if config.database_url().starts_with("sqlite:") && !config.database_url().contains(":memory:") {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
-    let store = Store::open(&config.database_url()).await?;
-    if demo && store::seed::seed_if_empty(&store).await? {
-        eprintln!("Loaded the demo school.");
-    }
-    if demo {
-        // The demo schools get key-encryption keys of their own; a real school's superuser
-        // provides one (`livegate-recorder keygen`), or its lessons admit no pupils.
-        let keyring = livegate::recording::Keyring::new(config.keys_dir());
-        for school in ["sch_demo", "sch_other"] {
-            keyring.ensure(school)?;
-        }
-        eprintln!("Demo data (encrypted recordings, keys) is in {}", config.data_dir.display());
-    }
-    if config.database_url().starts_with("postgres") {
-        // Several nodes may share this database: hear about each other's changes.
-        store.follow_other_nodes(std::time::Duration::from_millis(500));
-    }
+    let store = livegate::serve::open_store(&config, demo).await?;
     // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let running = livegate::http::serve(config, store).await?;
+    let running = livegate::serve::serve(config, store).await?;
     if demo {
         eprintln!(
             "Livegate demo is running. Open {}://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
@@ -161,41 +142,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let scheme = if running.https { "https" } else { "http" };
     println!("livegate ready http={scheme}://{} media={}", running.http, running.media);
-    serve_until_signal(running, term).await
-}
-
-/// Serves until the HTTP task ends or SIGTERM or Ctrl-C arrives, then stops gracefully
-/// (`http::shutdown`): exits 0 if everything finished within the deadline, else 1 after saying
-/// what was left for the next start-up to close. A second signal exits at once.
-async fn serve_until_signal(mut running: livegate::http::Running, mut term: tokio::signal::unix::Signal) -> anyhow::Result<()> {
-    use livegate::http::shutdown::DEADLINE;
-    let signal = tokio::select! {
-        r = &mut running.task => { r??; return Ok(()); }
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = term.recv() => "SIGTERM",
-    };
-    eprintln!("{signal}: stopping (ending live lessons, at most {} s; a second signal exits at once)", DEADLINE.as_secs());
-    let report = tokio::select! {
-        report = running.stop(DEADLINE) => report,
-        _ = tokio::signal::ctrl_c() => stop_now(),
-        _ = term.recv() => stop_now(),
-    };
-    if report.unfinished.is_empty() {
-        tracing::info!(lessons = report.lessons_ended, "stopped cleanly: every lesson ended, its recording and log finished");
-        eprintln!("livegate stopped cleanly ({} live lesson(s) ended)", report.lessons_ended);
-        return Ok(());
-    }
-    for what in &report.unfinished {
-        tracing::warn!(unfinished = %what, "left unfinished at the shutdown deadline");
-    }
-    eprintln!("livegate stopped at the {} s deadline with {} thing(s) unfinished", DEADLINE.as_secs(), report.unfinished.len());
-    std::process::exit(1);
-}
-
-/// A second signal during a graceful stop: exit now, leaving the rest to the next start-up.
-fn stop_now() -> ! {
-    eprintln!("a second signal: exiting now; the next start-up closes what is still open");
-    std::process::exit(1);
+    livegate::serve::until_signal(running, term).await
 }
 
 async fn audit_verify(config: &Config) -> anyhow::Result<()> {

@@ -23,7 +23,7 @@ use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::Track;
 use rtc::rtp;
 
-use crate::ids::SchoolId;
+use livegate_core::ids::SchoolId;
 use crate::media::StreamKey;
 use crate::sfu::TrackKind;
 
@@ -358,7 +358,7 @@ pub async fn destroy(store: &crate::store::Store, recordings: &Recordings, row: 
 /// A recording service in a fresh temporary folder with keys for the demo schools, for tests.
 #[cfg(test)]
 pub(crate) fn test_service() -> Arc<Recordings> {
-    let dir = std::env::temp_dir().join(format!("lg_rec_{}", crate::ids::random_token(6)));
+    let dir = std::env::temp_dir().join(format!("lg_rec_{}", livegate_core::ids::random_token(6)));
     let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
     let service = Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recording service");
     for school in ["sch_demo", "sch_other"] {

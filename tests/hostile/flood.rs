@@ -26,7 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Messages the flood tries to send; the server removes the flooder long before the end.
 const FLOOD: usize = 10_000;
-/// The `hand` budget (server/src/budget.rs): 20 at once, then 5 a second.
+/// The `hand` budget (core/src/budget.rs): 20 at once, then 5 a second.
 const HAND_BURST: usize = 20;
 /// The teacher may hear of the flooder's hand at most this often: the burst plus 5 a second
 /// for the few seconds a flood can last before its sender is removed (measured: about 20).

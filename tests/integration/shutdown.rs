@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// The test's limit: media flows, the server stops and starts again.
 const LIMIT: Duration = Duration::from_secs(90);
-/// The server's shutdown deadline (`http::shutdown::DEADLINE`): it exits by then whatever.
+/// The server's shutdown deadline (`app::shutdown::DEADLINE`): it exits by then whatever.
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// `lesson_ended` with the reason `server_stopping`, received on `conn` since `mark`.

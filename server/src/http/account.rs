@@ -12,11 +12,14 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::auth::is_token;
-use super::{App, AppState, CurrentUser};
-use crate::error::{ApiError, ErrorCode};
-use crate::ids::{random_token, UserId};
+use super::{App, CurrentUser};
+use crate::app::Livegate;
+use crate::http::error::ApiError;
+use livegate_core::ids::{random_token, UserId};
 use crate::password;
 use crate::store::{now_ms, token_hash, StoreError, TokenPurpose, UserRecord};
 
@@ -33,14 +36,14 @@ pub struct SetPasswordLink {
 /// Issues a link for a user of the actor's school; `not_found` for anyone else. Only the
 /// invite and reset routes issue links: creating a user does not, so no live link exists that
 /// the superuser did not ask for.
-pub async fn issue_link(app: &AppState, actor: &UserRecord, user: &UserId, purpose: TokenPurpose) -> Result<SetPasswordLink, ApiError> {
+pub async fn issue_link(app: &Livegate, actor: &UserRecord, user: &UserId, purpose: TokenPurpose) -> Result<SetPasswordLink, ApiError> {
     let token = random_token(32);
     let expires_at = app.store.issue_account_token(actor.id.as_str(), &actor.school, user, purpose, &token_hash(&token), now_ms()).await?;
     tracing::info!(user = %user, actor = %actor.id, purpose = purpose.as_str(), "set-password link issued");
     Ok(SetPasswordLink { url: format!("/#/set-password?token={token}"), purpose, expires_at })
 }
 
-async fn issue(app: &AppState, actor: &UserRecord, user_id: &str, purpose: TokenPurpose) -> Result<Json<serde_json::Value>, ApiError> {
+async fn issue(app: &Livegate, actor: &UserRecord, user_id: &str, purpose: TokenPurpose) -> Result<Json<serde_json::Value>, ApiError> {
     let user = UserId::parse(user_id).ok_or(ErrorCode::NotFound)?;
     let link = issue_link(app, actor, &user, purpose).await?;
     Ok(Json(serde_json::json!({"link": link})))

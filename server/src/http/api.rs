@@ -9,16 +9,18 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{
-    cleared_cookie, device_cookie, retry_after_secs, sent_device, Attempt, Authenticator, ClientIp, PasswordClaim, PasswordSignIn,
-};
+use livegate_core::codes::ErrorCode;
+
+use super::auth::{cleared_cookie, device_cookie, retry_after_secs, sent_device, session_cookie, session_token, ClientIp};
 use super::{App, CurrentUser};
-use crate::admission::Decision;
-use crate::error::{ApiError, ErrorCode};
-use crate::ids::{ClassId, Email, LessonId};
-use crate::lesson::{self, LessonHandle, LessonInfo};
-use crate::proto::{LessonSummary, PROTOCOL_VERSION};
+use crate::app::access::{Attempt, Authenticator, PasswordClaim, PasswordSignIn};
+use crate::app::lessons::Started;
+use crate::app::AppError;
+use crate::http::error::ApiError;
 use crate::store::{now_ms, MemberKind, UserRecord};
+use livegate_core::admission::Decision;
+use livegate_core::ids::{ClassId, Email, LessonId};
+use livegate_core::proto::{LessonSummary, PROTOCOL_VERSION};
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -79,7 +81,7 @@ pub async fn sign_in(
     let limits = app.sessions.limits;
     let claim = PasswordClaim { email: email.clone(), password: body.password, attempt: attempt.clone() };
     let proof = match (PasswordSignIn { limits }).authenticate(&app.store, claim).await {
-        Err(ApiError(ErrorCode::TooManyAttempts)) => {
+        Err(AppError::Refused(ErrorCode::TooManyAttempts)) => {
             tracing::info!("sign-in refused: too many failed attempts");
             let wait = limits.check(&app.store, &attempt, now_ms()).await?.wait.unwrap_or(Duration::from_secs(1));
             let mut res = ApiError(ErrorCode::TooManyAttempts).into_response();
@@ -94,7 +96,7 @@ pub async fn sign_in(
     }
     let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
     let secure = app.config.secure_cookies;
-    let session = app.sessions.cookie(&token, secure);
+    let session = session_cookie(&app.sessions, &token, secure);
     let known = limits.remember_device(&app.store, device, &user.email, now_ms()).await?;
     tracing::info!(user = %user.id, ?method, "signed in");
     let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, device_cookie(&known, secure))]);
@@ -103,7 +105,7 @@ pub async fn sign_in(
 
 /// `DELETE /api/session`: ends the session on every node.
 pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
-    app.sessions.end(&app.store, &headers).await?;
+    app.sessions.end(&app.store, session_token(&headers)).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
 }
 
@@ -123,10 +125,10 @@ pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<
         .await?
         .into_iter()
         .map(|(c, kind)| ClassSummary {
-            live_lesson_id: app.live_lesson_of(&c.id).map(|l| l.info.id.clone()),
+            live_lesson_id: app.lessons.live_of(&c.id).map(|l| l.info.id.clone()),
             id: c.id.to_string(),
             name: c.name,
-            can_teach: kind == MemberKind::Teacher && user.role == crate::store::Role::Teacher,
+            can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
     Ok(Json(serde_json::json!({"user": UserView::of(&user), "classes": classes})))
@@ -143,95 +145,18 @@ pub struct StartLesson {
     scheduled_end: Option<i64>,
 }
 
-/// `POST /api/lessons`: a teacher starts (or gets back) the live lesson of their class.
+/// `POST /api/lessons`: a teacher starts (or gets back) the live lesson of their class: 201
+/// with a new lesson, 200 with the one already live.
 pub async fn start_lesson(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<StartLesson>,
 ) -> Result<Response, ApiError> {
-    app.shutdown.check()?;
-    let class = app.store.class(&user.school, &body.class_id).await?.ok_or(ErrorCode::NotFound)?;
-    let scheduled = match (body.scheduled_start, body.scheduled_end) {
-        (None, None) => None,
-        (Some(s), Some(e)) if 0 < s && s < e && e - s <= 24 * 3_600_000 => Some((s, e)),
-        _ => return Err(ErrorCode::BadRequest.into()),
+    let (status, summary) = match app.start_lesson(&user, &body.class_id, (body.scheduled_start, body.scheduled_end)).await? {
+        Started::New(summary) => (StatusCode::CREATED, summary),
+        Started::Existing(summary) => (StatusCode::OK, summary),
     };
-    if app.store.membership(&class.id, &user.id).await? != Some(MemberKind::Teacher) {
-        return Err(ErrorCode::ForbiddenRole.into());
-    }
-    let notice = app.store.conduct(&class.school).await?.map(|c| c.recording_notice);
-    let notice = notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned());
-    if let Some(live) = app.live_lesson_of(&class.id) {
-        return Ok((StatusCode::OK, Json(serde_json::json!({"lesson": live.summary()}))).into_response());
-    }
-    let id = LessonId::generate();
-    let recorder = begin_recording(&app, &class.school, &id, &class.id, &user.id).await;
-    let info = LessonInfo {
-        id,
-        school: class.school.clone(),
-        class: class.id.clone(),
-        class_name: class.name.clone(),
-        recording_notice: notice,
-        recorder,
-        started_by: user.id.clone(),
-        scheduled,
-    };
-    let mut lessons = app.lessons.lock().expect("lessons lock");
-    // Checked again under the lock: a shutdown sets its flag under it, then ends every lesson.
-    if app.shutdown.is_stopping() {
-        if let Some(r) = &info.recorder {
-            r.send(crate::recording::RecorderMsg::Finish);
-        }
-        return Err(ErrorCode::ServerStopping.into());
-    }
-    if let Some(live) = lessons.values().find(|l| l.info.class == class.id && l.is_live()) {
-        // Another request started it meanwhile: this recording ends empty.
-        if let Some(r) = &info.recorder {
-            r.send(crate::recording::RecorderMsg::Finish);
-        }
-        return Ok((StatusCode::OK, Json(serde_json::json!({"lesson": live.summary()}))).into_response());
-    }
-    let handle = lesson::spawn(info, app.media.clone(), app.store.clone(), app.config.teacher_absent_timeout());
-    let summary = handle.summary();
-    lessons.insert(handle.info.id.clone(), handle);
-    tracing::info!(lesson = %summary.id, class = %class.id, "lesson started");
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"lesson": summary}))).into_response())
-}
-
-/// Starts the lesson's recording. `None` means recording is unavailable: the lesson still
-/// starts, so the teacher is told why, but the gate admits no pupil (fail closed).
-async fn begin_recording(
-    app: &App,
-    school: &crate::ids::SchoolId,
-    lesson: &LessonId,
-    class: &ClassId,
-    teacher: &crate::ids::UserId,
-) -> Option<crate::recording::LessonRecorder> {
-    let service = app.recordings.as_ref()?;
-    let id = format!("rec_{}", crate::ids::random_token(12));
-    let recorder = match service.begin(school, &id, crate::store::now_ms()) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(lesson = %lesson, error = %e, "recording could not start; pupils will be refused");
-            return None;
-        }
-    };
-    if let Err(e) = app.store.create_recording(school, &id, lesson, class, teacher, &recorder.wrapped_key).await {
-        tracing::error!(lesson = %lesson, error = %e, "recording could not be registered; pupils will be refused");
-        recorder.send(crate::recording::RecorderMsg::Finish);
-        return None;
-    }
-    Some(recorder)
-}
-
-/// The lesson if this user may see it: same school, and teaching or on the roster.
-fn visible_lesson(app: &App, user: &UserRecord, id: &str) -> Result<LessonHandle, ApiError> {
-    let id = LessonId::parse(id).ok_or(ErrorCode::NotFound)?;
-    let lesson = app.lesson(&id).ok_or(ErrorCode::NotFound)?;
-    if lesson.info.school != user.school {
-        return Err(ErrorCode::WrongSchool.into());
-    }
-    Ok(lesson)
+    Ok((status, Json(serde_json::json!({"lesson": summary}))).into_response())
 }
 
 /// `GET /api/lessons/{id}`
@@ -240,7 +165,7 @@ pub async fn get_lesson(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let lesson = visible_lesson(&app, &user, &id)?;
+    let lesson = app.visible_lesson(&user, &id)?;
     let facts = app.facts(&user, &lesson).await?;
     // Staff from a trusted domain may knock at the lobby, so they read the recording notice too.
     let may_knock = facts.role.is_staff() && facts.domain_trusted && !facts.account_disabled;
@@ -268,15 +193,15 @@ pub async fn ticket(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    app.shutdown.check()?;
-    let lesson = visible_lesson(&app, &user, &id)?;
+    app.lessons.check_open()?;
+    let lesson = app.visible_lesson(&user, &id)?;
     if let Err(wait) = app.tickets.allow_request(&user.id) {
         tracing::debug!(user = %user.id, "ticket request over budget");
         let mut res = ApiError(ErrorCode::RateLimited).into_response();
         res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
         return Ok(res);
     }
-    match super::admit(&app, &user, &lesson, "ticket").await? {
+    match app.admit(&user, &lesson, "ticket").await? {
         Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
             let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());

@@ -1,16 +1,14 @@
 //! What the fuzz targets (`fuzz/`) need to serve requests in process: the application state as
-//! [`super::serve`] builds it, over a store, media engine and recording service of the caller's
+//! `crate::serve::serve` builds it, over a store, media engine and recording service of the caller's
 //! choosing, without a socket (requests go through [`super::router`] with `oneshot`).
 //!
 //! Compiled with the cargo feature `fuzzing`, which only the fuzz workspace turns on (never the
-//! `livegate` binary), and in this crate's tests, so a field added to [`AppState`] breaks
+//! `livegate` binary), and in this crate's tests, so a change to [`Livegate::new`] breaks
 //! `cargo test` here rather than the fuzz build.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::recordings::Views;
-use super::{shutdown, App, AppState, Sessions, Tickets};
+use crate::app::{shutdown, App, Livegate};
 use crate::config::Config;
 use crate::media::MediaHandle;
 use crate::recording::Recordings;
@@ -18,17 +16,7 @@ use crate::store::Store;
 
 /// The application over `store`, with sessions, tickets and sign-in limits from `config`.
 pub fn app(config: Config, store: Store, media: MediaHandle, recordings: Option<Arc<Recordings>>) -> App {
-    Arc::new(AppState {
-        sessions: Sessions::new(&config.accounts),
-        tickets: Tickets::with_lifetime(config.ticket_lifetime()),
-        config,
-        store,
-        media,
-        lessons: Mutex::new(HashMap::new()),
-        recordings,
-        views: Views::default(),
-        shutdown: shutdown::Gate::default(),
-    })
+    Livegate::new(config, store, media, recordings, shutdown::Gate::default())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! ([`Stalling`]).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +39,7 @@ use tokio_rustls::TlsAcceptor;
 use super::linger::Lingering;
 use crate::config::Config;
 use crate::logs::Throttle;
+use crate::app::access::address_bucket as bucket;
 
 /// Refused connections closed gently at once (their answer read before the close); past this
 /// they are closed straight, so refusing never holds many descriptors.
@@ -102,18 +103,6 @@ pub fn descriptor_limit() -> Option<u64> {
         }
     }
     Some(lim.rlim_cur)
-}
-
-/// One client address for the per-address cap and the sign-in limits: an IPv4 address, or an
-/// IPv6 /64 (one household or phone gets a whole /64).
-pub(super) fn bucket(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u64::MAX as u128))),
-        },
-        v4 => v4,
-    }
 }
 
 /// Which cap refused a connection.
@@ -272,7 +261,7 @@ fn refuse(tcp: TcpStream, cap: Refused, plain: bool, slots: &Arc<Slots>) {
 
 /// The fixed answer to a connection refused at a cap.
 fn busy_response() -> Vec<u8> {
-    let body = super::rejection::body_bytes(crate::error::ErrorCode::ServerBusy);
+    let body = super::rejection::body_bytes(livegate_core::codes::ErrorCode::ServerBusy);
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          retry-after: 5\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",

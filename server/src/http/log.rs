@@ -13,15 +13,18 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::log_export::{counts, intervals_csv, lessons_csv, parse_day, zone_names, Clock};
 use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
-use crate::error::{ApiError, ErrorCode};
-use crate::ids::{LessonId, UserId};
+use crate::http::error::ApiError;
+use livegate_core::ids::{LessonId, UserId};
 use crate::store::log::{NewNote, NoteCategory};
 use crate::store::log_read::{intervals, LessonLog, LessonRow};
-use crate::store::{now_ms, LogFilter, LogScope, Role, UserRecord};
+use crate::store::{now_ms, LogFilter, LogScope, UserRecord};
+use livegate_core::school::Role;
 
 /// What this user may read of the log; pupils and visiting staff may read none of it.
 fn reader(user: &UserRecord) -> Result<LogScope, ApiError> {
@@ -156,13 +159,13 @@ pub async fn add_note(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteBody>,
-) -> Result<Response, crate::error::InputError> {
+) -> Result<Response, crate::http::error::InputError> {
     let scope = reader(&user)?;
     if user.role == Role::Superuser {
         return Err(ErrorCode::ForbiddenRole.into());
     }
     let category = NoteCategory::parse(&body.category).ok_or(ErrorCode::BadRequest)?;
-    let text = crate::text::clean(&crate::text::LOG_NOTE, &body.text)?;
+    let text = livegate_core::text::clean(&livegate_core::text::LOG_NOTE, &body.text)?;
     let log = one(&app, &user, &scope, &id).await?;
     let lesson = LessonId::parse(&log.lesson.id).ok_or(ErrorCode::NotFound)?;
     let at = now_ms();
@@ -184,7 +187,7 @@ pub async fn add_note(
 /// Whether a teacher may read this person's attendance (and so their name): a pupil of a class
 /// they teach, or someone already in the log of a lesson they may see. Anyone else's is not
 /// theirs to read.
-async fn teacher_may_read(app: &App, school: &crate::ids::SchoolId, teacher: &UserId, pupil: &UserId) -> Result<bool, ApiError> {
+async fn teacher_may_read(app: &App, school: &livegate_core::ids::SchoolId, teacher: &UserId, pupil: &UserId) -> Result<bool, ApiError> {
     use crate::store::MemberKind;
     for (class, kind) in app.store.classes_of(teacher).await? {
         if kind == MemberKind::Teacher && app.store.membership(&class.id, pupil).await? == Some(MemberKind::Pupil) {
@@ -316,7 +319,7 @@ mod tests {
     use axum::http::{Method, StatusCode};
 
     use super::super::tests::{app, call, sign_in};
-    use crate::ids::SchoolId;
+    use livegate_core::ids::SchoolId;
 
     /// Walks the route table, so a log route added later is covered too.
     #[tokio::test]
@@ -369,7 +372,7 @@ mod tests {
 
     /// Lessons of 7a started at these instants (RFC 3339, UTC), as the lesson task logs them.
     async fn lessons_at(app: &crate::http::App, starts: &[&str]) -> Vec<String> {
-        use crate::ids::{ClassId, Email, LessonId};
+        use livegate_core::ids::{ClassId, Email, LessonId};
         let teacher = app.store.user_by_email(&Email::parse("teacher@demo.sch.uk").unwrap()).await.unwrap().unwrap();
         let mut ids = Vec::new();
         for start in starts {

@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use livegate_core::codes::ErrorCode;
+
 use super::api::ApiJson;
 use super::{App, CurrentUser};
-use crate::error::{ApiError, ErrorCode, InputError};
+use crate::http::error::{ApiError, InputError};
 use crate::recording::playback::{Playback, PlaybackError};
 use crate::store::{RecordingFilter, RecordingRow};
-use crate::text;
-
-pub use crate::recording::playback::Views;
+use livegate_core::text;
 
 /// A query string whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiQuery<T>(pub T);

@@ -13,7 +13,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
+use livegate_core::codes::ErrorCode;
+
+use crate::http::error::{ApiError, ErrorBody, ErrorDetail};
 
 /// Headers of the original answer that still hold for the JSON one.
 const KEPT: [header::HeaderName; 2] = [header::ALLOW, header::RETRY_AFTER];
@@ -149,7 +151,7 @@ mod tests {
             assert_eq!(code, want, "{method} {uri}: {status} {v}");
             assert!(v["error"]["message"].as_str().is_some_and(|m| m.ends_with('.')), "{method} {uri}: {v}");
             let wire: ErrorCode = serde_json::from_value(v["error"]["code"].clone()).unwrap();
-            assert_eq!(status, wire.status(), "{method} {uri}: the status is the code's");
+            assert_eq!(status, crate::http::error::status_of(wire), "{method} {uri}: the status is the code's");
             assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
             if want == "method_not_allowed" {
                 assert!(headers.contains_key(header::ALLOW), "{method} {uri}: Allow is kept");

@@ -7,6 +7,8 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
+use crate::config::Config;
+use livegate_core::ids::{ClassId, LessonId};
 
 pub(super) async fn app() -> App {
     app_with(Config::default()).await
@@ -15,17 +17,8 @@ pub(super) async fn app() -> App {
 /// The app with a configuration of the test's choosing.
 pub(super) async fn app_with(config: Config) -> App {
     let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
-    Arc::new(AppState {
-        config,
-        store: crate::store::tests::seeded_sqlite().await,
-        sessions: Sessions::default(),
-        tickets: Tickets::default(),
-        media,
-        lessons: Mutex::new(HashMap::new()),
-        recordings: Some(crate::recording::test_service()),
-        views: recordings::Views::default(),
-        shutdown: shutdown::Gate::default(),
-    })
+    let recordings = Some(crate::recording::test_service());
+    crate::app::Livegate::new(config, crate::store::tests::seeded_sqlite().await, media, recordings, crate::app::shutdown::Gate::default())
 }
 
 pub(super) async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
@@ -125,7 +118,7 @@ async fn tickets_follow_the_gate() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ticket"].as_str().unwrap().len(), 32);
     // Every decision is on the audit chain, refusals with their reason.
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let entries = app.store.audit_entries(&school, 10).await.unwrap();
     let actions: Vec<(&str, String)> = entries.iter().take(3).map(|e| (e.action.as_str(), e.detail.clone())).collect();
     assert_eq!(actions[0].0, "admission.admit");
@@ -253,13 +246,13 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
         }
     }
     // The burst, and what refilled while the loop ran (a second or two on a loaded machine).
-    assert!((auth::TICKET_BURST as usize..=auth::TICKET_BURST as usize + 20).contains(&refused), "{refused} gate runs");
+    assert!((crate::app::access::TICKET_BURST as usize..=crate::app::access::TICKET_BURST as usize + 20).contains(&refused), "{refused} gate runs");
     assert_eq!(limited, 300 - refused);
     let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the classmate meets the gate");
-    let owen_id = app.store.user_by_email(&crate::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
+    let owen_id = app.store.user_by_email(&livegate_core::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
     let lesson = LessonId::parse(&lesson).unwrap();
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let mut events = Vec::new();
     for _ in 0..100 {
         // The lesson's own row is written by its task; the refusals were written at once.
@@ -284,13 +277,13 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     let app = app().await;
     let uid = |email: &'static str| {
         let store = app.store.clone();
-        async move { store.user_by_email(&crate::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+        async move { store.user_by_email(&livegate_core::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
     };
     let (ada, zoe, owen, admin) = (uid("ada@pupils.demo.sch.uk").await, uid("zoe@pupils.demo.sch.uk").await, uid("owen@pupils.demo.sch.uk").await, uid("admin@demo.sch.uk").await);
     let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
     let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
     let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
-    let read = |cookie: &str, who: &crate::ids::UserId| {
+    let read = |cookie: &str, who: &livegate_core::ids::UserId| {
         let (app, cookie, path) = (app.clone(), cookie.to_owned(), format!("/api/log/pupils/{who}/attendance"));
         async move { call(&app, Method::GET, &path, Some(&cookie), "").await }
     };
@@ -304,7 +297,7 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     assert_eq!(read(&science, &ada).await.0, StatusCode::OK);
     // Owen, on no roster of teacher2's, was refused from teacher2's lesson: he is in its log.
     let lesson = LessonId::generate();
-    let school = crate::ids::SchoolId::parse("sch_demo").unwrap();
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let start = crate::store::log::NewLesson {
         id: lesson.clone(),
         school: school.clone(),
@@ -330,4 +323,33 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     for who in [&ada, &owen, &admin, &zoe] {
         assert_eq!(read(&leader, who).await.0, StatusCode::OK, "the leader reads {who}");
     }
+}
+
+/// Once stopping, new lessons and tickets are refused with `server_stopping` (503); the live
+/// lesson ends; and a recording that cannot reach the store in time is named as unfinished
+/// at the deadline (this test's service never marks one `complete`).
+#[tokio::test]
+async fn stopping_refuses_new_work_ends_lessons_and_names_what_is_left() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(700);
+    let report = crate::app::shutdown::stop_lessons(&app, deadline).await;
+    assert_eq!(report.lessons_ended, 1);
+    assert_eq!(report.unfinished.len(), 1, "{:?}", report.unfinished);
+    assert!(report.unfinished[0].contains("not yet uploaded"), "{:?}", report.unfinished);
+    let (status, body) = call(&app, Method::GET, &format!("/api/lessons/{lesson}"), Some(&teacher), "").await;
+    assert_eq!((status, body["lesson"]["state"].as_str()), (StatusCode::OK, Some("ended")));
+    let refusals = [
+        (Method::POST, "/api/lessons".to_owned(), r#"{"class_id":"7a"}"#),
+        (Method::POST, format!("/api/lessons/{lesson}/ticket"), ""),
+    ];
+    for (method, path, body) in refusals {
+        let (status, body) = call(&app, method, &path, Some(&teacher), body).await;
+        assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "server_stopping"), "{path}");
+        assert_eq!(body["error"]["message"], "Livegate is restarting; try again in a minute.");
+    }
+    assert!(app.lessons.len() == 1, "no lesson started after the stop");
 }

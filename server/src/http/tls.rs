@@ -13,19 +13,18 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::TlsConfig;
-use crate::error::Error;
+use crate::config::{StartupError, TlsConfig};
 
 /// Reads the certificate chain and private key (PEM) into a rustls acceptor speaking
 /// HTTP/1.1 (WebSocket upgrades need it).
-pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, Error> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| Error::Config(format!("TLS {what}: {e}"));
+pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, StartupError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| StartupError::Config(format!("TLS {what}: {e}"));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
         .map_err(|e| bad("certificate", &e))?
         .collect::<Result<_, _>>()
         .map_err(|e| bad("certificate", &e))?;
     if certs.is_empty() {
-        return Err(Error::Config("TLS certificate: the file holds no certificate".into()));
+        return Err(StartupError::Config("TLS certificate: the file holds no certificate".into()));
     }
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad("key", &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -55,7 +54,7 @@ mod tests {
     /// hostile catalogue's HTTPS case.)
     #[test]
     fn bad_certificates_and_keys_are_configuration_errors() {
-        let dir = std::env::temp_dir().join(format!("livegate-tls-{}", crate::ids::random_token(6)));
+        let dir = std::env::temp_dir().join(format!("livegate-tls-{}", livegate_core::ids::random_token(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let missing = TlsConfig { cert: dir.join("nope.pem"), key: dir.join("nope.key") };
         let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
@@ -67,7 +66,7 @@ mod tests {
         ];
         for (tls, want) in cases {
             match acceptor(&tls) {
-                Err(Error::Config(msg)) => assert!(msg.contains(want), "{msg:?} should mention {want:?}"),
+                Err(StartupError::Config(msg)) => assert!(msg.contains(want), "{msg:?} should mention {want:?}"),
                 Err(e) => panic!("want a configuration error, got {e}"),
                 Ok(_) => panic!("{tls:?} was accepted"),
             }

@@ -9,7 +9,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-use crate::error::{ApiError, ErrorCode};
+use livegate_core::codes::ErrorCode;
+
+use crate::http::error::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "../web/"]

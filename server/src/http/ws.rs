@@ -7,7 +7,7 @@
 //! refused at the lobby, replaced, or the lesson ended) the socket closes; when the socket
 //! closes the participant leaves the lesson (or its lobby).
 //!
-//! The task also keeps the client to its budgets (`crate::budget`): a message past its kind's
+//! The task also keeps the client to its budgets (`livegate_core::budget`): a message past its kind's
 //! budget is answered `rate_limited` and dropped before it reaches the lesson, and a client
 //! that keeps on is removed by the lesson as a flooder. It sends a WebSocket Ping when the
 //! client has been quiet for [`PING_AFTER`] and closes the socket if nothing comes back within
@@ -23,14 +23,17 @@ use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::auth::Presenter;
+use livegate_core::codes::ErrorCode;
+
+use super::auth::session_token;
+use crate::app::access::Presenter;
 use super::App;
-use crate::admission::Decision;
-use crate::budget::{Budgets, Kind, Verdict};
-use crate::error::{ApiError, ErrorCode};
-use crate::ids::{ParticipantId, StreamId};
+use livegate_core::admission::Decision;
+use livegate_core::budget::{Budgets, Kind, Verdict};
+use crate::http::error::ApiError;
+use livegate_core::ids::{ParticipantId, StreamId};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
-use crate::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use livegate_core::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,7 +74,7 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUp
     }
     let upgrade = Upgrade { device, headers: kept };
     // Counted while open, so a graceful shutdown can wait for the sockets to close.
-    let open = super::shutdown::Socket::open(&app);
+    let open = crate::app::shutdown::Socket::open(&app);
     ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
         run(app, socket, upgrade).await;
         drop(open);
@@ -193,18 +196,18 @@ type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 /// Redeems the ticket (only for its holder: checked before it is spent, so a thief's attempt
 /// leaves it usable), runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, ErrorCode> {
-    app.shutdown.check()?;
-    let session = app.sessions.user_from(&app.store, &upgrade.headers).await.map_err(|e| ApiError::from(e).0)?;
+    app.lessons.check_open()?;
+    let session = app.sessions.user_from(&app.store, session_token(&upgrade.headers)).await.map_err(|e| ApiError::from(e).0)?;
     let origin = upgrade.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let by = Presenter { user: session.as_ref().map(|u| &u.id), origin };
     let (_, lesson_id) = app.tickets.redeem(ticket, by).ok_or(ErrorCode::TicketInvalid)?;
     // The session's user is the ticket's: the one read just now.
     let user = session.ok_or(ErrorCode::TicketInvalid)?;
     let device = upgrade.device;
-    let lesson = app.lesson(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
+    let lesson = app.lessons.get(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
     // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
     // until the teacher admits them. The lesson runs the gate once more when it seats anyone.
-    let decision = super::admit(app, &user, &lesson, "join").await.map_err(|e| e.0)?;
+    let decision = app.admit(&user, &lesson, "join").await.map_err(|e| ApiError::from(e).0)?;
     if let Decision::Refuse(code) = decision {
         return Err(code);
     }

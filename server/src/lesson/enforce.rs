@@ -13,14 +13,15 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Instant;
 
+use livegate_core::codes::ErrorCode;
+
 use super::journal::Left;
 use super::Lesson;
-use crate::admission::Decision;
-use crate::error::ErrorCode;
-use crate::ids::{ParticipantId, SchoolId, UserId};
-use crate::proto::{LessonRole, ServerMsg};
+use livegate_core::admission::Decision;
+use livegate_core::ids::{ParticipantId, SchoolId, UserId};
+use livegate_core::proto::{LessonRole, ServerMsg};
 use crate::store::log::EventKind;
-use crate::store::PrivacyProfile;
+use livegate_core::school::PrivacyProfile;
 
 /// How soon a re-check that could not read the store is tried again.
 const RETRY: Duration = Duration::from_millis(500);
@@ -90,9 +91,9 @@ impl Lesson {
         let Some(record) = self.store.user(user).await? else {
             return Ok(Verdict::Remove(ErrorCode::AccountDisabled));
         };
-        let mut facts = crate::http::gather_facts(&self.store, &record, &self.handle).await?;
+        let mut facts = super::facts::gather(&self.store, &record, &self.handle).await?;
         facts.teacher_present = true;
-        let keep = match (role, crate::admission::decide(&facts)) {
+        let keep = match (role, livegate_core::admission::decide(&facts)) {
             (_, Decision::Refuse(code)) => return Ok(Verdict::Remove(code)),
             (Some(LessonRole::Teacher), Decision::Admit(LessonRole::Teacher)) => true,
             (Some(LessonRole::Pupil), Decision::Admit(LessonRole::Pupil)) => true,

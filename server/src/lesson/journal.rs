@@ -9,12 +9,13 @@
 //! order on its own task, retries them while the database is unreachable, reports and drops
 //! one that fails for any other reason, and finishes the queue after the lesson has ended.
 
+use livegate_core::codes::ErrorCode;
+
 use super::journal_writer::Entry;
 use super::people::Seat;
 use super::Lesson;
-use crate::error::ErrorCode;
-use crate::ids::{ParticipantId, UserId};
-use crate::proto::LessonRole;
+use livegate_core::ids::{ParticipantId, UserId};
+use livegate_core::proto::LessonRole;
 use crate::store::log::{EventKind, NewEvent, NewLesson, NewSession};
 use crate::store::now_ms;
 
@@ -31,7 +32,7 @@ pub(super) enum Left {
     Removed,
     /// The gate no longer admits them, for this reason.
     Gate(ErrorCode),
-    /// They sent past their budgets and were removed (`crate::budget`).
+    /// They sent past their budgets and were removed (`livegate_core::budget`).
     Flooding,
 }
 
@@ -59,8 +60,8 @@ pub(super) enum Ended {
 
 impl Ended {
     /// The reason `lesson_ended` carries; its name is also the log's `end_reason`.
-    pub(super) fn reason(self) -> crate::proto::EndReason {
-        use crate::proto::EndReason;
+    pub(super) fn reason(self) -> livegate_core::proto::EndReason {
+        use livegate_core::proto::EndReason;
         match self {
             Ended::ByTeacher => EndReason::EndedByTeacher,
             Ended::TeacherAway => EndReason::TeacherAbsent,
@@ -70,8 +71,8 @@ impl Ended {
 }
 
 /// A medium's wire name.
-pub(super) fn media_name(m: crate::proto::Media) -> &'static str {
-    use crate::proto::Media;
+pub(super) fn media_name(m: livegate_core::proto::Media) -> &'static str {
+    use livegate_core::proto::Media;
     match m {
         Media::Microphone => "microphone",
         Media::Camera => "camera",

@@ -29,10 +29,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::watch;
 
-use crate::error::ErrorCode;
-use crate::ids::{LessonId, ParticipantId, SchoolId};
+use livegate_core::codes::ErrorCode;
+
+use livegate_core::ids::{LessonId, ParticipantId, SchoolId};
 use crate::store::log::{NewEvent, NewLesson, NewSession};
-use crate::store::{self, ConsentState, Store, StoreError};
+use crate::store::{self, Store, StoreError};
+use livegate_core::school::ConsentState;
 
 /// How many entries may wait for the database per lesson: at a few hundred bytes each, about
 /// a megabyte. A lesson writes a handful a minute; a refusal each time someone tries to join

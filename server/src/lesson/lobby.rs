@@ -4,14 +4,15 @@
 //! the gate refuses them first, and a directory change that makes a waiting person
 //! inadmissible removes them from the lobby like anyone else.
 
+use livegate_core::codes::ErrorCode;
+
 use super::outbox::Outbox;
 use super::people::Seat;
 use super::{JoinRequest, Lesson, Refusal};
-use crate::error::ErrorCode;
-use crate::ids::{ParticipantId, UserId};
-use crate::proto::{LessonRole, LobbyEntry, ServerMsg};
+use livegate_core::ids::{ParticipantId, UserId};
+use livegate_core::proto::{LessonRole, LobbyEntry, ServerMsg};
 use crate::store::log::EventKind;
-use crate::store::{PrivacyProfile, Role};
+use livegate_core::school::{PrivacyProfile, Role};
 
 /// Someone waiting to be let in.
 pub(super) struct Waiting {

@@ -7,7 +7,7 @@
 //! tells the media engine to open and close peer connections; it never touches a packet. A
 //! participant whose outbox is full of events is too slow to follow the lesson and is dropped
 //! rather than allowed to hold the lesson up; one who sends past their budgets (checked by
-//! their socket, `crate::budget`) is removed as a flooder and may not join again for a minute.
+//! their socket, `livegate_core::budget`) is removed as a flooder and may not join again for a minute.
 //!
 //! The task also keeps the admission rules true while the lesson runs: it runs the gate again
 //! at every join and whenever the school's directory changes ([`enforce`]), keeps staff who do
@@ -16,6 +16,7 @@
 //! whose teacher has been away for the configured time.
 
 mod enforce;
+pub mod facts;
 mod journal;
 mod journal_writer;
 mod lobby;
@@ -30,13 +31,15 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::admission::Decision;
-use crate::error::ErrorCode;
-use crate::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
+use livegate_core::codes::ErrorCode;
+
+use livegate_core::admission::Decision;
+use livegate_core::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
 use crate::media::{MediaEvent, MediaHandle, StreamKey};
-use crate::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
+use livegate_core::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
 use crate::store::log::EventKind;
-use crate::store::{PrivacyProfile, Store, UserRecord};
+use crate::store::{Store, UserRecord};
+use livegate_core::school::PrivacyProfile;
 
 pub use journal::device_summary;
 use journal::{Ended, Left};
@@ -54,7 +57,7 @@ pub const OUTBOX: usize = 256;
 /// How long a participant removed for flooding must wait before joining this lesson again.
 pub const FLOOD_COOLDOWN: Duration = Duration::from_secs(60);
 
-/// Facts about a lesson that the HTTP side reads without asking the task.
+/// Facts about a lesson that the gate ([`facts`]) reads without asking the task.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub live: bool,
@@ -106,7 +109,7 @@ pub enum LessonMsg {
     Flooding(ParticipantId),
     Media(MediaEvent),
     /// The server is stopping: end the lesson now, as the teacher would, with the reason
-    /// `server_stopping` (see `http::shutdown`).
+    /// `server_stopping` (see `app::shutdown`).
     Stop,
 }
 
@@ -343,8 +346,8 @@ impl Lesson {
 
     /// The gate for `user`, now, with this lesson's facts.
     async fn gate(&self, user: &UserRecord) -> crate::store::Result<Decision> {
-        let facts = crate::http::gather_facts(&self.store, user, &self.handle).await?;
-        Ok(crate::admission::decide(&facts))
+        let facts = facts::gather(&self.store, user, &self.handle).await?;
+        Ok(livegate_core::admission::decide(&facts))
     }
 
     /// Appends an admission event about `user` to the school's audit chain.
@@ -498,7 +501,7 @@ impl Lesson {
         self.flooders.contains_key(user)
     }
 
-    /// Removes someone whose socket counted them past their budgets (`crate::budget`): they
+    /// Removes someone whose socket counted them past their budgets (`livegate_core::budget`): they
     /// get `removed` `too_many_messages`, the log records the removal, and they may not join
     /// again for [`FLOOD_COOLDOWN`]. Everyone else only hears that they left.
     async fn flooding(&mut self, who: &ParticipantId) {

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::ids::ParticipantId;
-use crate::proto::{LobbyEntry, Media, Participant, ServerMsg};
+use livegate_core::ids::ParticipantId;
+use livegate_core::proto::{LobbyEntry, Media, Participant, ServerMsg};
 
 /// One item of an outbox channel.
 pub enum Outgoing {
@@ -157,8 +157,8 @@ impl Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
-    use crate::proto::LessonRole;
+    use livegate_core::codes::ErrorCode;
+    use livegate_core::proto::LessonRole;
 
     fn person(id: &str, hand: bool) -> Participant {
         Participant {

@@ -10,10 +10,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::outbox::Outbox;
 use super::Lesson;
-use crate::ids::{ParticipantId, StreamId, UserId};
+use livegate_core::ids::{ParticipantId, StreamId, UserId};
 use crate::media::{OfferSummary, StreamKey};
-use crate::proto::{LessonRole, Media, Participant, PrivacyView, ServerMsg, StreamKind};
-use crate::store::PrivacyProfile;
+use livegate_core::proto::{LessonRole, Media, Participant, PrivacyView, ServerMsg, StreamKind};
+use livegate_core::school::PrivacyProfile;
 
 pub(super) struct Published {
     pub key: StreamKey,

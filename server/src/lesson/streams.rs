@@ -2,13 +2,14 @@
 //! every other member, answers and candidates, grants and their revocation, and streams that
 //! end because a peer connection went away.
 
+use livegate_core::codes::ErrorCode;
+
 use crate::recording::RecorderMsg;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
-use crate::error::ErrorCode;
-use crate::ids::{ParticipantId, StreamId};
+use livegate_core::ids::{ParticipantId, StreamId};
 use crate::media::{check_offer, MediaEvent};
-use crate::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
+use livegate_core::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use crate::sfu::TrackKind;
 use crate::store::log::EventKind;
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
-use crate::ids::{ClassId, Email};
-use crate::proto::{EndReason, Media, Participant};
-use crate::store::{PrivacyProfile, Role};
+use livegate_core::ids::{ClassId, Email};
+use livegate_core::proto::{EndReason, Media, Participant};
+use livegate_core::school::{PrivacyProfile, Role};
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -36,7 +36,7 @@ async fn fixture(absent: Duration) -> Fixture {
         class: class_7a(),
         class_name: "7A Science".into(),
         recording_notice: "recorded".into(),
-        recorder: Some(crate::recording::test_service().begin(&school(), &format!("rec_{}", crate::ids::random_token(6)), 0).unwrap()),
+        recorder: Some(crate::recording::test_service().begin(&school(), &format!("rec_{}", livegate_core::ids::random_token(6)), 0).unwrap()),
         started_by: UserId::parse("usr_teacher").unwrap(),
         scheduled: None,
     };
@@ -378,7 +378,7 @@ async fn privacy_profiles_shape_views_and_lock_the_camera() {
     send(&f, &teacher, ClientMsg::Grant { participant_id: ada.id.clone(), media: Media::Camera }).await;
     teacher.until("camera_always_off", |m| matches!(m, ServerMsg::Error { code: ErrorCode::CameraAlwaysOff, .. })).await;
     // Her camera publish is refused with the same code, before any SDP is looked at.
-    send(&f, &ada, ClientMsg::Publish { stream_id: StreamId::parse("cam").unwrap(), kind: crate::proto::StreamKind::Camera, sdp: "v=0".into() }).await;
+    send(&f, &ada, ClientMsg::Publish { stream_id: StreamId::parse("cam").unwrap(), kind: livegate_core::proto::StreamKind::Camera, sdp: "v=0".into() }).await;
     let mut ada = ada;
     ada.until("camera_always_off", |m| matches!(m, ServerMsg::Error { code: ErrorCode::CameraAlwaysOff, .. })).await;
     // Cara's hand, raised, reaches the teacher but never Ben.

@@ -38,9 +38,10 @@ pub mod fuzzing {
     pub use super::peer::{Peer, PeerEvent, SendTrack};
 }
 
-use crate::error::ErrorCode;
+use livegate_core::codes::ErrorCode;
+
 use crate::recording::{LessonRecorder, RecorderMsg};
-use crate::proto::CandidateInit;
+use livegate_core::proto::CandidateInit;
 use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
 use demux::Demux;
 use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};

@@ -6,8 +6,9 @@
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
 
-use crate::error::ErrorCode;
-use crate::proto::StreamKind;
+use livegate_core::codes::ErrorCode;
+
+use livegate_core::proto::StreamKind;
 
 /// The largest SDP accepted, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;

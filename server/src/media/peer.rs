@@ -41,7 +41,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use super::retransmit::RetransmitInterceptor;
-use crate::ids::random_token;
+use livegate_core::ids::random_token;
 use crate::sfu::TrackKind;
 
 /// Payload types the server offers; a receiver's answer keeps them.

@@ -22,7 +22,7 @@ use livegate_recorder::spool::{self, SpoolError, Status};
 use ring::digest::{digest, SHA256};
 
 use super::Recordings;
-use crate::ids::{random_token, SchoolId, UserId};
+use livegate_core::ids::{random_token, SchoolId, UserId};
 
 /// How long a view token lasts.
 pub const VIEW_LIFETIME: Duration = Duration::from_secs(3600);

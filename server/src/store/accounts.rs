@@ -15,7 +15,7 @@ use sqlx::Row;
 use super::audit::append;
 use super::people::user;
 use super::{Result, Store, StoreError, UserRecord};
-use crate::ids::{SchoolId, UserId};
+use livegate_core::ids::{SchoolId, UserId};
 
 /// Known devices (migration 6): a browser that signed in to an account, by the hash of its
 /// device cookie with the account's email (`bucket`), and the hashed email it belongs to.

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{now_ms, Result, Store};
-use crate::ids::SchoolId;
+use livegate_core::ids::SchoolId;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -12,8 +12,9 @@ use sqlx::Row;
 
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
-use crate::ids::{random_token, SchoolId, UserId};
-use crate::text;
+use livegate_core::ids::{random_token, SchoolId, UserId};
+use livegate_core::text;
+use livegate_core::school::{ConsentState, PrivacyProfile};
 
 /// A version of a school's code of conduct and recording notice.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -72,27 +73,6 @@ impl std::fmt::Debug for ConsentRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsentRecord").field("id", &self.id).field("pupil_id", &self.pupil_id).finish_non_exhaustive()
     }
-}
-
-/// A pupil's consent, as the admission gate sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentState {
-    Current,
-    Missing,
-    Withdrawn,
-    OptedOut,
-}
-
-/// A vulnerable pupil's privacy profile (policy 40.8).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrivacyProfile {
-    pub camera_always_off: bool,
-    /// Shown to other pupils instead of the pupil's name.
-    pub alias: Option<String>,
-    /// Left out of lists other pupils see.
-    pub hidden_from_pupils: bool,
 }
 
 fn consent(row: &AnyRow) -> Result<ConsentRecord> {

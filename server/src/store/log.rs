@@ -22,8 +22,8 @@ use serde_json::json;
 
 use super::audit::append;
 use super::{now_ms, Result, Store, StoreError};
-use crate::ids::{random_token, ClassId, LessonId, ParticipantId, SchoolId, UserId};
-use crate::text;
+use livegate_core::ids::{random_token, ClassId, LessonId, ParticipantId, SchoolId, UserId};
+use livegate_core::text;
 
 /// The livestream log's tables (migration 4).
 pub const MIGRATION: &[&str] = &[
@@ -100,7 +100,7 @@ pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 /// After how long without a heartbeat an open row belongs to a server that is gone.
 pub const STALE_MS: i64 = 30_000;
 /// The longest note a teacher may write, in characters (the text policy's).
-pub const MAX_NOTE: usize = crate::text::LOG_NOTE.max;
+pub const MAX_NOTE: usize = livegate_core::text::LOG_NOTE.max;
 
 /// What happened, as the log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

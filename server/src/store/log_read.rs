@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{flag, Result, Store};
-use crate::ids::{LessonId, SchoolId, UserId};
+use livegate_core::ids::{LessonId, SchoolId, UserId};
 
 /// Sessions of one person less than this apart are one presence interval (a reconnect).
 pub const RECONNECT_GRACE_MS: i64 = 20_000;
@@ -276,7 +276,7 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let lesson = lesson_row(&row)?;
         if let LogScope::Teacher(t) = scope {
-            let teaches = self.membership(&crate::ids::ClassId::parse(&lesson.class_id).ok_or(super::StoreError::Invalid("class id"))?, t).await?;
+            let teaches = self.membership(&livegate_core::ids::ClassId::parse(&lesson.class_id).ok_or(super::StoreError::Invalid("class id"))?, t).await?;
             if lesson.started_by != t.as_str() && teaches != Some(super::MemberKind::Teacher) {
                 return Ok(None);
             }

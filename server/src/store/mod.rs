@@ -25,12 +25,15 @@ use tokio::sync::broadcast;
 
 pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
-pub use consent::{ConductText, ConsentInput, ConsentRecord, ConsentState, PrivacyProfile};
+pub use consent::{ConductText, ConsentInput, ConsentRecord};
+// The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
 pub use log_read::{LogFilter, LogScope};
 
-use crate::ids::SchoolId;
+use livegate_core::codes::ErrorCode;
+
+use livegate_core::ids::SchoolId;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,22 +51,21 @@ pub enum StoreError {
     /// A text field the text policy refuses (the routes check first; this keeps every other
     /// way in, such as seeding, to the same rules).
     #[error("text: {0}")]
-    Text(#[from] crate::text::TextError),
+    Text(#[from] livegate_core::text::TextError),
 }
 
 impl StoreError {
     /// The stable code a client sees for this failure. A database that cannot be reached (down,
     /// restarting, the connection cut) is `store_unavailable`: the call changed nothing (every
     /// write is one transaction) and may be tried again.
-    pub fn code(&self) -> crate::error::ErrorCode {
-        use crate::error::ErrorCode;
+    pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::NotFound => ErrorCode::NotFound,
             StoreError::Conflict => ErrorCode::Conflict,
             StoreError::Invalid(_) => ErrorCode::BadRequest,
             StoreError::Db(e) if is_unavailable(e) => ErrorCode::StoreUnavailable,
             StoreError::Db(_) | StoreError::BadUrl => ErrorCode::Internal,
-            StoreError::Text(e) => crate::error::TextRefusal(*e).code(),
+            StoreError::Text(e) => e.code(),
         }
     }
 }
@@ -79,25 +81,6 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
-        let code = e.code();
-        if let StoreError::Db(e) = &e {
-            tracing::error!(error = %e, code = code.as_str(), "database error");
-        }
-        code.into()
-    }
-}
-
-impl From<StoreError> for crate::error::InputError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Text(e) => e.into(),
-            e => Self::Api(e.into()),
-        }
-    }
-}
-
 /// How long a call waits for a PostgreSQL connection (for example while it restarts) before it
 /// fails with `store_unavailable`. (SQLite's one connection keeps sqlx's default of 30 s: it
 /// cannot go away, and under load calls queue for it.)
@@ -105,47 +88,6 @@ const PG_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// A school's role for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Superuser,
-    Teacher,
-    Leader,
-    Pupil,
-    External,
-}
-
-impl Role {
-    /// The role's stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Superuser => "superuser",
-            Role::Teacher => "teacher",
-            Role::Leader => "leader",
-            Role::Pupil => "pupil",
-            Role::External => "external",
-        }
-    }
-
-    /// Parses a stored or submitted role name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "superuser" => Role::Superuser,
-            "teacher" => Role::Teacher,
-            "leader" => Role::Leader,
-            "pupil" => Role::Pupil,
-            "external" => Role::External,
-            _ => return None,
-        })
-    }
-
-    /// Staff are everyone but pupils.
-    pub fn is_staff(self) -> bool {
-        self != Role::Pupil
-    }
-}
 
 /// Milliseconds since the Unix epoch, UTC.
 pub fn now_ms() -> i64 {

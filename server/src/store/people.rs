@@ -5,9 +5,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::audit::append;
-use super::{conflict, flag, now_ms, Result, Role, Store, StoreError};
-use crate::ids::{ClassId, Email, SchoolId, UserId};
-use crate::text;
+use super::{conflict, flag, now_ms, Result, Store, StoreError};
+use livegate_core::school::Role;
+use livegate_core::ids::{ClassId, Email, SchoolId, UserId};
+use livegate_core::text;
 
 /// A user as stored. `Debug` prints only the id and role.
 #[derive(Clone)]

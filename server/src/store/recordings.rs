@@ -8,8 +8,8 @@ use sqlx::Row;
 
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
-use crate::ids::{ClassId, LessonId, SchoolId, UserId};
-use crate::text;
+use livegate_core::ids::{ClassId, LessonId, SchoolId, UserId};
+use livegate_core::text;
 
 /// The recordings table (migration 3).
 pub const MIGRATION: &[&str] = &[

@@ -1,4 +1,4 @@
-//! Roster import from the school's MIS (CSV rows already parsed by [`crate::roster_csv`]),
+//! Roster import from the school's MIS (CSV rows already parsed by [`livegate_core::roster_csv`]),
 //! and the per-class queries behind the roster export, the "without consent" list and the
 //! teacher's readiness list.
 //!
@@ -18,9 +18,10 @@ use sqlx::{Any, Row as _, Transaction};
 
 use super::audit::append;
 use super::consent::consent_state;
-use super::{Result, Role, Store, StoreError};
-use crate::ids::{ClassId, SchoolId, UserId};
-use crate::roster_csv::{Row, RowError};
+use super::{Result, Store, StoreError};
+use livegate_core::school::Role;
+use livegate_core::ids::{ClassId, SchoolId, UserId};
+use livegate_core::roster_csv::{Row, RowError};
 
 use super::people::{ClassRecord, MemberKind, UserRecord};
 
@@ -82,7 +83,7 @@ pub struct ImportReport {
 pub struct PupilFacts {
     pub user: UserRecord,
     pub domain_trusted: bool,
-    pub consent: super::ConsentState,
+    pub consent: livegate_core::school::ConsentState,
 }
 
 /// What the database holds that an import is checked against.
@@ -112,7 +113,7 @@ async fn load_directory(tx: &mut Transaction<'_, Any>, school: &SchoolId, rows: 
     for r in &class_rows {
         let id = ClassId::parse(&text(r, "id")?).ok_or(StoreError::Invalid("malformed id in database"))?;
         // Of two classes whose names differ only in case, the first by name is used.
-        classes.entry(crate::roster_csv::class_key(&text(r, "name")?)).or_insert(id);
+        classes.entry(livegate_core::roster_csv::class_key(&text(r, "name")?)).or_insert(id);
     }
     let mut emails: Vec<&str> = rows.iter().filter_map(|r| r.email.as_ref().map(|e| e.expose())).collect();
     emails.sort_unstable();
@@ -352,10 +353,10 @@ async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Email;
-    use crate::roster_csv::parse;
+    use livegate_core::ids::Email;
+    use livegate_core::roster_csv::parse;
     use crate::store::tests::{demo, stores};
-    use crate::store::ConsentState;
+    use livegate_core::school::ConsentState;
 
     async fn count(store: &Store, table: &str) -> i64 {
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(store.pool()).await.unwrap();

@@ -2,8 +2,9 @@
 //! records, created through the store like real data. `livegate demo` loads it into an empty
 //! database, so a newcomer can try a lesson and see every admission rule at work.
 
-use super::{ConsentInput, MemberKind, Result, Role, Store};
-use crate::ids::{ClassId, Email, SchoolId, UserId};
+use super::{ConsentInput, MemberKind, Result, Store};
+use livegate_core::school::Role;
+use livegate_core::ids::{ClassId, Email, SchoolId, UserId};
 use crate::password;
 
 /// The neutral code-of-conduct template every new school starts from (Livegate's own words).

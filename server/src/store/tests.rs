@@ -3,7 +3,8 @@
 //! absence is a failure, not a skip). Each PostgreSQL test gets a database of its own.
 
 use super::*;
-use crate::ids::{ClassId, Email, UserId};
+use livegate_core::ids::{ClassId, Email, UserId};
+use livegate_core::school::{ConsentState, Role};
 
 /// A fresh in-memory SQLite store with the demo seed.
 pub(crate) async fn seeded_sqlite() -> Store {
@@ -19,7 +20,7 @@ pub(crate) async fn postgres_url() -> Option<String> {
         return None;
     };
     sqlx::any::install_default_drivers();
-    let name = format!("lg_test_{}", crate::ids::random_token(6));
+    let name = format!("lg_test_{}", livegate_core::ids::random_token(6));
     let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
     pool.close().await;

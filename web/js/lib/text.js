@@ -1,7 +1,7 @@
-// The text policy of server/src/text.rs, in the browser: the same fields, limits and rules, so
+// The text policy of core/src/text.rs, in the browser: the same fields, limits and rules, so
 // a form says what is wrong before sending, in the server's words. Lengths are Unicode
 // characters (code points) after NFC, never UTF-16 units, which is what `maxlength` would
-// count. The server decides; server/src/text/cases.json is run against both
+// count. The server decides; core/src/text/cases.json is run against both
 // (tests/browser/test/text-policy.test.js). Stored values written before the policy are not
 // re-checked until someone changes them.
 // @ts-check
@@ -10,7 +10,7 @@
 /** @typedef {{id: string, name: string, label: string, kind: Kind, max: number}} Field */
 /** @typedef {{ok: true, value: string} | {ok: false, reason: string, detail: string}} Checked */
 
-/** Every field, as server/src/text/fields.json (a test keeps the two equal). @type {Field[]} */
+/** Every field, as core/src/text/fields.json (a test keeps the two equal). @type {Field[]} */
 export const FIELDS = [
   { id: 'display_name', name: 'display_name', label: 'name', kind: 'name', max: 200 },
   { id: 'class_name', name: 'name', label: 'class name', kind: 'name', max: 100 },

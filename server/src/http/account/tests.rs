@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::http::tests::{app, call, code, sign_in};
 use crate::http::{router, App};
-use crate::ids::{Email, SchoolId, UserId};
+use livegate_core::ids::{Email, SchoolId, UserId};
 use crate::store::{now_ms, token_hash, TokenPurpose};
 
 /// Sends a JSON request from a client address, with extra headers; returns status, headers, body.
@@ -108,7 +108,7 @@ async fn forged_expired_and_ended_sessions_are_not_signed_in() {
     }
     // A session whose last use was over two hours ago.
     let ada = id_of(&app, "ada@pupils.demo.sch.uk").await;
-    let token = crate::ids::random_token(32);
+    let token = livegate_core::ids::random_token(32);
     app.store.create_session(&token_hash(&token), &ada, now_ms() - 121 * 60_000, app.sessions.times()).await.unwrap();
     let (status, v) = me(format!("livegate_session={token}")).await;
     assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, "not_signed_in"), "idle too long");
@@ -174,7 +174,7 @@ async fn bad_expired_and_foreign_links_are_refused() {
     // An invite issued 73 hours ago has expired.
     let ada = id_of(&app, "ada@pupils.demo.sch.uk").await;
     let demo = SchoolId::parse("sch_demo").unwrap();
-    let token = crate::ids::random_token(32);
+    let token = livegate_core::ids::random_token(32);
     let issued = now_ms() - 73 * 3_600_000;
     app.store.issue_account_token("usr_admin", &demo, &ada, TokenPurpose::Invite, &token_hash(&token), issued).await.unwrap();
     let body = json!({"token": token, "password": "long enough pass"}).to_string();

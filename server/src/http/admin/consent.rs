@@ -8,13 +8,16 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use livegate_core::codes::ErrorCode;
+
 use super::{school_class, school_pupil, AdminUser};
-use crate::error::{ApiError, ErrorCode, InputError};
+use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
-use crate::ids::is_token;
-use crate::store::{ConsentInput, ConsentState, PrivacyProfile};
-use crate::text;
+use livegate_core::ids::is_token;
+use crate::store::ConsentInput;
+use livegate_core::school::{ConsentState, PrivacyProfile};
+use livegate_core::text;
 
 /// 2000-01-01 in UTC milliseconds: no form was signed before Livegate's schools existed.
 const EARLIEST_SIGNED_MS: i64 = 946_684_800_000;

@@ -6,7 +6,7 @@
 //! school is `not_found`, exactly like an id that does not exist, so nothing about another
 //! school can be learned. Changes go through store methods that append to the audit chain in
 //! the same transaction, with the superuser's id as the actor. Every name and note a person
-//! writes goes through the text policy ([`crate::text`]) first: a refusal is `text_invalid`
+//! writes goes through the text policy ([`livegate_core::text`]) first: a refusal is `text_invalid`
 //! with the field and why, and changes nothing.
 
 pub mod consent;
@@ -15,10 +15,13 @@ pub mod roster;
 
 use serde::Serialize;
 
+use livegate_core::codes::ErrorCode;
+
 use super::App;
-use crate::error::{ApiError, ErrorCode};
-use crate::ids::{ClassId, UserId};
-use crate::store::{ClassRecord, Role, UserRecord};
+use crate::http::error::ApiError;
+use livegate_core::ids::{ClassId, UserId};
+use crate::store::{ClassRecord, UserRecord};
+use livegate_core::school::Role;
 
 /// A user as a superuser sees them.
 #[derive(Debug, Serialize)]

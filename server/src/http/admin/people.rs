@@ -8,14 +8,17 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use livegate_core::codes::ErrorCode;
+
 use super::{school_class, school_user, AdminUser};
-use crate::admission::{decide, Decision, Facts};
-use crate::error::{ApiError, ErrorCode, InputError};
+use livegate_core::admission::{decide, Decision, Facts};
+use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
 use crate::http::{App, CurrentUser};
-use crate::ids::Email;
-use crate::store::{MemberKind, Role};
-use crate::text;
+use livegate_core::ids::Email;
+use crate::store::MemberKind;
+use livegate_core::school::Role;
+use livegate_core::text;
 
 /// `GET /api/admin/users`: the school's users by display name.
 pub async fn list_users(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {

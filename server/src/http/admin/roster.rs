@@ -18,16 +18,18 @@ use axum::{Extension, Json};
 use ring::digest::{digest, SHA256};
 use serde_json::json;
 
+use livegate_core::codes::ErrorCode;
+
 use super::school_class;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{status_of, ApiError};
 use crate::http::{App, CurrentUser};
-use crate::roster_csv::{self, FileError, MAX_BYTES};
+use livegate_core::roster_csv::{self, FileError, MAX_BYTES};
 
 /// A whole-file CSV problem as the API shows it: the usual error shape plus the line and a
 /// sentence naming the column or cell count at fault.
 fn file_error(e: FileError) -> Response {
     let body = json!({"error": {"code": e.code, "message": e.code.message(), "line": e.line, "detail": e.detail}});
-    (e.code.status(), Json(body)).into_response()
+    (status_of(e.code), Json(body)).into_response()
 }
 
 /// `apply=true|false` (default false); anything else is `bad_request`.
@@ -119,7 +121,7 @@ pub async fn import(
     if apply && !report.ok {
         let code = ErrorCode::RosterInvalid;
         let body = json!({"error": {"code": code, "message": code.message()}, "report": report});
-        return Ok((code.status(), Json(body)).into_response());
+        return Ok((status_of(code), Json(body)).into_response());
     }
     Ok(Json(json!({"report": report})).into_response())
 }

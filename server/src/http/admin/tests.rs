@@ -12,8 +12,8 @@ use tower::ServiceExt;
 
 use crate::http::tests::{app, call, code, sign_in};
 use crate::http::{route_table, router, Access, App};
-use crate::ids::{Email, SchoolId};
-use crate::store::Role;
+use livegate_core::ids::{Email, SchoolId};
+use livegate_core::school::Role;
 
 pub(super) fn demo() -> SchoolId {
     SchoolId::parse("sch_demo").unwrap()
@@ -427,7 +427,7 @@ fn cross_calls(f: &Foreign) -> Vec<(Method, &'static str, String, String)> {
 async fn foreign_ids(app: &App, school: &str, pupil: &str, class: &str, domain: &str, own_class: &str, own_pupil: &str) -> Foreign {
     let school = SchoolId::parse(school).unwrap();
     let pupil = id_of(app, pupil).await;
-    let consent = app.store.consents(&school, &crate::ids::UserId::parse(&pupil).unwrap()).await.unwrap().remove(0).id;
+    let consent = app.store.consents(&school, &livegate_core::ids::UserId::parse(&pupil).unwrap()).await.unwrap().remove(0).id;
     Foreign { pupil, class: class.to_owned(), domain: domain.to_owned(), consent, own_class: own_class.to_owned(), own_pupil: id_of(app, own_pupil).await }
 }
 

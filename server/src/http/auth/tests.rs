@@ -1,8 +1,16 @@
-//! Unit tests of sign-in, sessions and join tickets: single-use tickets bound to their holder
-//! and origin, cookies and configured lifetimes, the sign-in holds (a stranger's failures hold
-//! the stranger, not the owner), the hashing permit, client addresses and cross-site detection.
+//! Unit tests of sign-in, sessions and join tickets (`app::access`, driven through this
+//! module's cookies and addresses): single-use tickets bound to their holder and origin,
+//! cookies and configured lifetimes, the sign-in holds (a stranger's failures hold the
+//! stranger, not the owner), the hashing permit, client addresses and cross-site detection.
 
 use super::*;
+use crate::app::access::*;
+use crate::config::AccountsConfig;
+use crate::password;
+use livegate_core::codes::ErrorCode;
+use livegate_core::ids::{random_token, Email, LessonId, UserId};
+use crate::store::Store;
+use std::time::Duration;
 use crate::store::tests::seeded_sqlite;
 
 const T0: i64 = 1_700_000_000_000;
@@ -61,22 +69,22 @@ async fn sessions_need_a_live_well_formed_cookie() {
     let token = s.create(&store, &ada.id, T0).await.unwrap();
     assert!(is_token(&token));
     let h = with_cookie(&token);
-    assert_eq!(s.user_at(&store, &h, T0 + 1).await.unwrap().unwrap().id, ada.id);
+    assert_eq!(s.user_at(&store, session_token(&h), T0 + 1).await.unwrap().unwrap().id, ada.id);
     for forged in ["a".repeat(64), token.to_uppercase(), format!("{token}0"), String::new(), "../x".into()] {
-        assert!(s.user_at(&store, &with_cookie(&forged), T0 + 1).await.unwrap().is_none(), "{forged}");
+        assert!(s.user_at(&store, session_token(&with_cookie(&forged)), T0 + 1).await.unwrap().is_none(), "{forged}");
     }
-    assert!(s.user_at(&store, &HeaderMap::new(), T0).await.unwrap().is_none());
+    assert!(s.user_at(&store, session_token(&HeaderMap::new()), T0).await.unwrap().is_none());
     // Two hours idle and it is gone.
-    assert!(s.user_at(&store, &h, T0 + 120 * MIN).await.unwrap().is_none());
+    assert!(s.user_at(&store, session_token(&h), T0 + 120 * MIN).await.unwrap().is_none());
     let token = s.create(&store, &ada.id, T0).await.unwrap();
     let h = with_cookie(&token);
-    s.end(&store, &h).await.unwrap();
-    assert!(s.user_at(&store, &h, T0 + 1).await.unwrap().is_none(), "signed out");
-    let cookie = s.cookie(&token, true);
+    s.end(&store, session_token(&h)).await.unwrap();
+    assert!(s.user_at(&store, session_token(&h), T0 + 1).await.unwrap().is_none(), "signed out");
+    let cookie = session_cookie(&s, &token, true);
     for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=43200"] {
         assert!(cookie.contains(part), "{cookie}");
     }
-    assert!(!s.cookie(&token, false).contains("Secure"));
+    assert!(!session_cookie(&s, &token, false).contains("Secure"));
 }
 
 #[tokio::test]
@@ -87,9 +95,9 @@ async fn configured_lifetimes_apply() {
     let ada = email_of(&store, "ada@pupils.demo.sch.uk").await;
     let h = with_cookie(&s.create(&store, &ada.id, T0).await.unwrap());
     for minute in [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56] {
-        assert!(s.user_at(&store, &h, T0 + minute * MIN).await.unwrap().is_some(), "minute {minute}");
+        assert!(s.user_at(&store, session_token(&h), T0 + minute * MIN).await.unwrap().is_some(), "minute {minute}");
     }
-    assert!(s.user_at(&store, &h, T0 + 60 * MIN).await.unwrap().is_none(), "an hour after sign-in");
+    assert!(s.user_at(&store, session_token(&h), T0 + 60 * MIN).await.unwrap().is_none(), "an hour after sign-in");
     let zero = Sessions::new(&AccountsConfig { session_idle_minutes: 0, failures_per_email: 0, ..AccountsConfig::default() });
     assert_eq!((zero.times().idle_ms, zero.limits.per_email), (MIN, 1), "zero is raised to 1");
     let parsed: crate::config::Config = toml::from_str("[accounts]\nfailures_per_email = 3\n").unwrap();
@@ -191,7 +199,7 @@ async fn parallel_guesses_are_held_and_parallel_sign_ins_are_not() {
                     let email = Email::parse(email);
                     let attempt = Attempt::new(email.as_ref(), Some("203.0.113.20".parse().unwrap()), None);
                     let claim = PasswordClaim { email, password: password.into(), attempt };
-                    tokio::spawn(async move { PasswordSignIn { limits }.authenticate(&store, claim).await.map(|_| ()) })
+                    tokio::spawn(async move { PasswordSignIn { limits }.authenticate(&store, claim).await.map(|_| ()).map_err(|e| e.code()) })
                 })
                 .collect::<Vec<_>>()
         };
@@ -201,11 +209,11 @@ async fn parallel_guesses_are_held_and_parallel_sign_ins_are_not() {
         }
         let (signed_in, guesses) = answers.split_at(60);
         assert!(signed_in.iter().all(Result::is_ok), "{signed_in:?}");
-        let checked = guesses.iter().filter(|r| **r == Err(ApiError(ErrorCode::BadCredentials))).count();
-        let held = guesses.iter().filter(|r| **r == Err(ApiError(ErrorCode::TooManyAttempts))).count();
+        let checked = guesses.iter().filter(|r| **r == Err(ErrorCode::BadCredentials)).count();
+        let held = guesses.iter().filter(|r| **r == Err(ErrorCode::TooManyAttempts)).count();
         assert_eq!(checked + held, 20);
         assert!((5..5 + password::concurrency()).contains(&checked), "{checked} of 20 parallel guesses were checked");
-        let counted = store.recent_failures(at_ada("203.0.113.20", None).pair.as_ref().unwrap(), 0, 100).await.unwrap();
+        let counted = store.recent_failures(at_ada("203.0.113.20", None).pair_bucket().unwrap(), 0, 100).await.unwrap();
         assert_eq!(counted.len(), checked, "held attempts are not counted");
     }
 }
@@ -267,7 +275,7 @@ async fn password_sign_in_proves_or_refuses_alike() {
     assert_eq!((proof.user.email.expose(), proof.method), ("ada@pupils.demo.sch.uk", AuthMethod::Password));
     for (email, password) in [("ada@pupils.demo.sch.uk", "wrong"), ("nobody@demo.sch.uk", "demo-pupil"), ("not an email", "x")] {
         let refused = sign_in.authenticate(&store, claim(email, password)).await.unwrap_err();
-        assert_eq!(refused, ApiError(ErrorCode::BadCredentials), "{email}");
+        assert_eq!(refused.code(), ErrorCode::BadCredentials, "{email}");
     }
 }
 

@@ -10,9 +10,9 @@ use tower::ServiceExt;
 use super::parse_range;
 use crate::http::tests::{app, call, code, sign_in};
 use crate::http::{router, App};
-use crate::ids::{ClassId, LessonId, SchoolId};
+use livegate_core::ids::{ClassId, LessonId, SchoolId};
 use crate::recording::playback::tests::{object_path, stored_recording};
-use crate::store::Role;
+use livegate_core::school::Role;
 
 #[test]
 fn ranges() {
@@ -47,7 +47,7 @@ async fn recording(app: &App, school: &str, teacher: &str) -> String {
     let service = app.recordings.clone().unwrap();
     let (id, hash) = stored_recording(&service, school, 3).await;
     let school = SchoolId::parse(school).unwrap();
-    let teacher = app.store.user_by_email(&crate::ids::Email::parse(teacher).unwrap()).await.unwrap().unwrap();
+    let teacher = app.store.user_by_email(&livegate_core::ids::Email::parse(teacher).unwrap()).await.unwrap().unwrap();
     let (lesson, class) = (LessonId::generate(), ClassId::parse("7a").unwrap());
     app.store.create_recording(&school, &id, &lesson, &class, &teacher.id, b"wrapped").await.unwrap();
     app.store.finish_recording(&id, false, &hash).await.unwrap();
@@ -81,7 +81,7 @@ async fn viewing() -> Viewing {
 /// A new leader of `school`, signed in.
 async fn new_leader(app: &App, school: &str, email: &str) -> String {
     let school = SchoolId::parse(school).unwrap();
-    let address = crate::ids::Email::parse(email).unwrap();
+    let address = livegate_core::ids::Email::parse(email).unwrap();
     app.store.create_user("test", &school, &address, "Another DSL", Role::Leader, Some(crate::password::hash("demo-leader"))).await.unwrap();
     sign_in(app, email, "demo-leader").await
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::*;
-use crate::ids::{ClassId, Email, UserId};
+use livegate_core::ids::{ClassId, Email, UserId};
 use crate::store::log::EventKind;
 use crate::store::log_read::LogScope;
 use crate::store::tests::{demo, stores};

@@ -3,7 +3,7 @@
 //! append-only and audited, concerns listed, and every read scoped by school and teacher.
 
 use super::*;
-use crate::ids::{ClassId, Email};
+use livegate_core::ids::{ClassId, Email};
 use crate::store::log_read::{intervals, LogFilter, LogScope};
 use crate::store::tests::{demo, stores};
 

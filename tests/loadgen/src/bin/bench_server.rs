@@ -1,4 +1,4 @@
-//! `livegate-bench-server`: the Livegate server (the `livegate` library's `http::serve`, the same
+//! `livegate-bench-server`: the Livegate server (the `livegate` library's `serve::serve`, the same
 //! code `livegate demo` runs) on an in-memory store holding the demo seed plus a bench roster:
 //! classes `bench1..benchK`, each taught by `bench-teacher{k}@demo.sch.uk` (password
 //! `demo-teacher`) with pupils `bench{k}-{i}@pupils.demo.sch.uk` (password `demo-pupil`, consent
@@ -23,8 +23,9 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::{Context, Result};
 use clap::Parser;
 use livegate::config::Config;
-use livegate::ids::{ClassId, Email, SchoolId};
-use livegate::store::{self, ConsentInput, MemberKind, Role, Store};
+use livegate::store::{self, ConsentInput, MemberKind, Store};
+use livegate_core::ids::{ClassId, Email, SchoolId};
+use livegate_core::school::Role;
 
 #[derive(Parser)]
 #[command(name = "livegate-bench-server")]
@@ -86,7 +87,7 @@ async fn main() -> Result<()> {
     store::seed::seed_if_empty(&store).await?;
     seed_bench(&store, args.classes, args.pupils).await?;
     livegate::recording::Keyring::new(config.keys_dir()).ensure("sch_demo")?;
-    let running = livegate::http::serve(config, store).await?;
+    let running = livegate::serve::serve(config, store).await?;
     if let Some(path) = args.tasks_file {
         tokio::spawn(write_task_count(path));
     }

@@ -10,11 +10,12 @@ use futures_util::stream;
 use serde_json::{json, Value};
 
 use super::{apply_flag, is_csv};
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
+use livegate_core::codes::ErrorCode;
 use crate::http::admin::tests::{admin, data_fingerprint, demo, fingerprint, last_action, raw};
 use crate::http::tests::{app, call, code};
 use crate::http::App;
-use crate::roster_csv::{MAX_BYTES, MAX_ROWS};
+use livegate_core::roster_csv::{MAX_BYTES, MAX_ROWS};
 
 const HEADER: &str = "pupil email,first name,last name,class\n";
 
@@ -57,12 +58,12 @@ async fn preview_then_apply_then_reimport_changes_nothing() {
 
     let (status, body) = import(&app, &su, true, file.clone()).await;
     assert_eq!((status, body["report"]["applied"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
-    let nia = app.store.user_by_email(&crate::ids::Email::parse("nia@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap();
-    assert_eq!((nia.display_name.as_str(), nia.role, nia.password_hash.is_none()), ("Nia Obi", crate::store::Role::Pupil, true));
+    let nia = app.store.user_by_email(&livegate_core::ids::Email::parse("nia@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap();
+    assert_eq!((nia.display_name.as_str(), nia.role, nia.password_hash.is_none()), ("Nia Obi", livegate_core::school::Role::Pupil, true));
     let (_, classes) = call(&app, Method::GET, "/api/admin/classes", Some(&su), "").await;
     let drama = classes["classes"].as_array().unwrap().iter().find(|c| c["name"] == "10X Drama").unwrap().clone();
     assert_eq!(drama["pupils"], 2);
-    let ada = app.store.user_by_email(&crate::ids::Email::parse("ada@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap();
+    let ada = app.store.user_by_email(&livegate_core::ids::Email::parse("ada@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap();
     assert_eq!(ada.display_name, "Ada", "import never renames anyone");
 
     // The audit chain has every change, then the import itself, and still verifies.

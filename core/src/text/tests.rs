@@ -121,12 +121,21 @@ fn sentences_name_the_field_and_never_the_value() {
     }
 }
 
+#[test]
+fn a_missing_reason_keeps_its_own_code() {
+    assert_eq!(clean(&REASON, " ").unwrap_err().code(), ErrorCode::ReasonRequired);
+    assert_eq!(clean(&REASON, "éé.").unwrap_err().code(), ErrorCode::ReasonRequired);
+    assert_eq!(clean(&REASON, "A real \u{202E}reason").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(clean(&LOG_NOTE, " ").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(clean(&DISPLAY_NAME, "\u{200B}").unwrap_err().code(), ErrorCode::TextInvalid);
+}
+
 /// The web client keeps a copy of the field table (`web/js/text.js`); this golden file is what
 /// both are checked against, so a limit changed here and not there fails a test.
 #[test]
 fn field_table_golden() {
     let golden: serde_json::Value = serde_json::from_str(include_str!("fields.json")).unwrap();
-    assert_eq!(serde_json::to_value(FIELDS).unwrap(), golden, "update server/src/text/fields.json and web/js/text.js together");
+    assert_eq!(serde_json::to_value(FIELDS).unwrap(), golden, "update core/src/text/fields.json and web/js/text.js together");
 }
 
 /// Any text at all, with a bias to the characters the rules are about.

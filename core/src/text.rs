@@ -44,14 +44,17 @@
 //!   anywhere else (they can smuggle hidden ASCII text) and the interlinear annotation
 //!   characters (U+FFF9 to U+FFFB), which hide text.
 //!
-//! Pure: no I/O, no tokio, sqlx or axum (it is meant for the `livegate-core` crate). The web
-//! client checks the same rules before sending (`web/js/text.js`); `text_cases.json` holds the
-//! cases both sides are tested against. Stored values written before this policy are not
-//! migrated: they are shown as they are, and any change to them goes through these rules.
+//! Pure, as all of `livegate-core`: no I/O. The web client checks the same rules before sending
+//! (`web/js/text.js`); `text/cases.json` beside this file holds the cases both sides are tested
+//! against, and `text/fields.json` the field table both keep. Stored values written before this
+//! policy are not migrated: they are shown as they are, and any change to them goes through
+//! these rules.
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+
+use crate::codes::ErrorCode;
 
 /// The fewest letters or digits a reason must have.
 pub const REASON_MIN_LETTERS: usize = 5;
@@ -155,6 +158,15 @@ pub struct TextError {
 }
 
 impl TextError {
+    /// The stable code of this refusal: `reason_required` for a reason that is empty or has too
+    /// few letters (the code clients already knew before this policy), else `text_invalid`.
+    pub fn code(&self) -> ErrorCode {
+        match (self.field.kind, self.problem) {
+            (Kind::Reason, Problem::Empty | Problem::TooShort) => ErrorCode::ReasonRequired,
+            _ => ErrorCode::TextInvalid,
+        }
+    }
+
     /// A sentence for the person who wrote it, naming the field ("The class name is longer
     /// than 100 characters."). It never repeats the value.
     pub fn sentence(&self) -> String {

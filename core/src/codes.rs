@@ -1,19 +1,34 @@
-//! The stable error codes of the HTTP API and the signalling protocol, and the one HTTP error
-//! type that carries them.
+//! The stable error codes of the HTTP API and the signalling protocol, each with a plain
+//! sentence.
 //!
 //! Every refusal a person or a client can meet has a machine code (stable, documented in
-//! `PROTOCOL.md` section 4) and a plain sentence. The same code travels over HTTP and the
-//! WebSocket so the web client shows the same words either way.
+//! `server/PROTOCOL.md` section 4) and a sentence for the person. The same code travels over
+//! HTTP and the WebSocket, so the web client shows the same words either way. What a code means
+//! to HTTP (its status, the JSON body) is the server's `http::error`, not this module's: the
+//! rules that name a code (the admission gate, a lesson, the media engine) know nothing of HTTP.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 
-/// Every error code Livegate sends. The serialized names are part of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`] and [`ErrorCode::ALL`] from one list, so no code can be left out of
+/// `ALL` (and so out of the tests that walk it).
+macro_rules! error_codes {
+    ($($(#[$attr:meta])* $code:ident,)+) => {
+        /// Every error code Livegate sends. The serialized names are part of the protocol; new
+        /// codes go at the end.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[$attr])* $code,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order declared.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)+];
+        }
+    };
+}
+
+error_codes! {
     BadRequest,
     BadDate,
     BadCredentials,
@@ -205,161 +220,6 @@ impl ErrorCode {
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
         }
     }
-
-    /// The HTTP status this code maps to.
-    pub fn status(self) -> StatusCode {
-        use ErrorCode::*;
-        match self {
-            BadRequest | BadDate | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia | WeakPassword => StatusCode::BAD_REQUEST,
-            BadCredentials | NotSignedIn | TicketInvalid | TokenInvalid | NotJoined => StatusCode::UNAUTHORIZED,
-            ForbiddenRole | NotOnRoster | WrongSchool | RemovedByTeacher | NotGranted | CrossSite | DomainNotTrusted
-            | ConsentMissing | ConsentWithdrawn | ConsentOptedOut | AccountDisabled | RefusedByTeacher | CameraAlwaysOff => {
-                StatusCode::FORBIDDEN
-            }
-            NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
-            LessonNotLive | TeacherAbsent | DuplicateStream | Replaced | Conflict | InLobby => StatusCode::CONFLICT,
-            TooManyAttempts | RateLimited | TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            CsvNotUtf8 | CsvEmpty | CsvBadHeader | CsvMalformed | CsvTooManyRows | RoleMismatch => StatusCode::BAD_REQUEST,
-            RosterInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-            CannotChangeSelf => StatusCode::FORBIDDEN,
-            MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            HeartbeatTimeout => StatusCode::REQUEST_TIMEOUT,
-            ReasonRequired => StatusCode::BAD_REQUEST,
-            RecordingUnavailable | ViewExpired => StatusCode::CONFLICT,
-            RecordingTampered => StatusCode::INTERNAL_SERVER_ERROR,
-            StoreUnavailable | ServerStopping => StatusCode::SERVICE_UNAVAILABLE,
-            Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            TextInvalid => StatusCode::BAD_REQUEST,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-/// The JSON body of every error: `{"error": {"code": ..., "message": ...}}`.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// The code and sentence inside [`ErrorBody`].
-#[derive(Debug, Serialize)]
-pub struct ErrorDetail {
-    pub code: ErrorCode,
-    pub message: &'static str,
-}
-
-/// The one error type of the HTTP routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiError(pub ErrorCode);
-
-impl From<ErrorCode> for ApiError {
-    fn from(code: ErrorCode) -> Self {
-        Self(code)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.0, message: self.0.message() } };
-        (self.0.status(), Json(body)).into_response()
-    }
-}
-
-/// Errors inside the server crate that are not a person's mistake.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("webrtc: {0}")]
-    Rtc(String),
-    #[error("the media engine has stopped")]
-    MediaGone,
-}
-
-/// A text field that the text policy ([`crate::text`]) refused: `text_invalid`, or
-/// `reason_required` for a reason that is empty or has too few letters (the code clients
-/// already know), with the field and why in the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TextRefusal(pub crate::text::TextError);
-
-impl TextRefusal {
-    pub fn code(&self) -> ErrorCode {
-        use crate::text::{Kind, Problem};
-        match (self.0.field.kind, self.0.problem) {
-            (Kind::Reason, Problem::Empty | Problem::TooShort) => ErrorCode::ReasonRequired,
-            _ => ErrorCode::TextInvalid,
-        }
-    }
-}
-
-/// The body of a [`TextRefusal`]: the usual error shape plus `field` (its name in the request),
-/// `reason` (a stable name from [`crate::text::Problem`]) and `detail` (a sentence naming the
-/// field, never repeating its value).
-#[derive(Debug, Serialize)]
-pub struct TextErrorBody {
-    pub error: TextErrorDetail,
-}
-
-/// The inside of [`TextErrorBody`].
-#[derive(Debug, Serialize)]
-pub struct TextErrorDetail {
-    #[serde(flatten)]
-    pub base: ErrorDetail,
-    pub field: &'static str,
-    pub reason: crate::text::Problem,
-    pub detail: String,
-}
-
-impl IntoResponse for TextRefusal {
-    fn into_response(self) -> Response {
-        let code = self.code();
-        let error = TextErrorDetail {
-            base: ErrorDetail { code, message: code.message() },
-            field: self.0.field.name,
-            reason: self.0.problem,
-            detail: self.0.sentence(),
-        };
-        (code.status(), Json(TextErrorBody { error })).into_response()
-    }
-}
-
-/// The error of a route that takes text a person wrote: any [`ApiError`], or a refused text
-/// field (whose body says which field and why).
-#[derive(Debug)]
-pub enum InputError {
-    Api(ApiError),
-    Text(TextRefusal),
-}
-
-impl From<ApiError> for InputError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
-    }
-}
-
-impl From<ErrorCode> for InputError {
-    fn from(code: ErrorCode) -> Self {
-        Self::Api(ApiError(code))
-    }
-}
-
-impl From<crate::text::TextError> for InputError {
-    fn from(e: crate::text::TextError) -> Self {
-        Self::Text(TextRefusal(e))
-    }
-}
-
-impl IntoResponse for InputError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Api(e) => e.into_response(),
-            Self::Text(e) => e.into_response(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -368,23 +228,13 @@ mod tests {
 
     #[test]
     fn wire_names_match_serde() {
-        use ErrorCode::*;
-        for code in [
-            BadRequest, BadDate, BadCredentials, NotSignedIn, ForbiddenRole, NotFound, NotOnRoster, DomainNotTrusted,
-            ConsentMissing, ConsentWithdrawn, ConsentOptedOut, AccountDisabled, InLobby, RefusedByTeacher,
-            Conflict, TooManyAttempts, PayloadTooLarge, CsvNotUtf8, CsvEmpty, CsvBadHeader, CsvMalformed,
-            CsvTooManyRows, RosterInvalid, RoleMismatch, CannotChangeSelf, WrongSchool,
-            LessonNotLive, TeacherAbsent, RemovedByTeacher, TicketInvalid, TokenInvalid, WeakPassword, NotJoined, ProtocolMismatch,
-            BadMessage, MessageTooLarge, BadSdp, UnsupportedMedia, NotGranted, CameraAlwaysOff, UnknownStream,
-            DuplicateStream, UnknownParticipant, Replaced, HeartbeatTimeout, CrossSite, ReasonRequired,
-            RecordingUnavailable, RecordingTampered, ViewExpired, StoreUnavailable, ServerStopping, RateLimited, Internal,
-            TextInvalid,
-            TooManyMessages,
-            MethodNotAllowed, ServerBusy,
-        ] {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
-            assert!(code.message().ends_with('.'));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+            assert!(code.message().ends_with('.'), "{code:?}");
+            assert!(seen.insert(code.as_str()), "{code:?}: two codes with one name");
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! In order, all within one deadline ([`DEADLINE`]):
 //! 1. the server stops taking new work: starting a lesson, a join ticket and a WebSocket join
-//!    are refused with `server_stopping` (503) — the flag is set under the lessons' lock, so a
-//!    lesson is either started before it (and ended below) or refused;
+//!    are refused with `server_stopping` — the flag belongs to the lesson registry
+//!    ([`super::lessons::Lessons::stop`]), so a lesson is either started before it (and ended
+//!    below) or refused;
 //! 2. every live lesson of this server (on PostgreSQL with several nodes, only this node's)
 //!    ends as if its teacher had ended it, with the reason `server_stopping`: everyone in it and
 //!    in its lobby gets `lesson_ended`, its recorder seals the recording as complete, and its
@@ -12,53 +13,70 @@
 //! 3. the shutdown waits for each lesson's recorder to finish, for its recording to reach the
 //!    object store (its row `complete`), and for its log writer to drain; then for the
 //!    participants' WebSockets to close (each closes once its lesson's end is sent);
-//! 4. the HTTP server stops accepting and finishes its open requests.
+//! 4. the HTTP server stops accepting and finishes its open requests (the caller's part,
+//!    `crate::serve::Running::stop`).
+//!
+//! Every wait is on a signal, never a poll: a recording's row is read again only when the
+//! recording service says it stored one ([`StoredSignal`]), and the WebSocket count
+//! is a `watch` value that the last socket to close brings to zero.
 //!
 //! Whatever has not finished by the deadline is named in the [`Report`], and the process exits
 //! anyway: a recording sealed but not yet uploaded is uploaded by the next start-up; one not
 //! sealed, and log rows not written, are closed by the next start-up's recovery as after a
 //! crash (`interrupted`, `server_stopped`).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
 
 use super::App;
-use crate::error::ErrorCode;
 use crate::lesson::{LessonHandle, LessonMsg};
 
 /// How long a graceful shutdown may take before the process exits anyway.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// How often the shutdown looks again at what it waits for in the database or on sockets.
-const POLL: Duration = Duration::from_millis(50);
+/// How long the shutdown waits before reading a recording's row again after the store failed
+/// to answer (the one wait that is not on a signal: a store that is down sends none).
+const STORE_RETRY: Duration = Duration::from_millis(500);
 
-/// Whether the server is stopping, and how many WebSockets are open.
-#[derive(Debug, Default)]
+/// What a graceful stop waits for: the WebSockets open now, and a count of the recordings the
+/// recording service has stored (each one's row then no longer says `recording`).
+#[derive(Debug)]
 pub struct Gate {
-    stopping: AtomicBool,
-    sockets: AtomicUsize,
+    sockets: watch::Sender<usize>,
+    stored: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::with_signal().0
+    }
+}
+
+/// The recording service's side of [`Gate`]: it says when a recording's upload has finished and
+/// its row is written, which wakes a shutdown waiting for that recording.
+#[derive(Debug, Clone)]
+pub struct StoredSignal(Arc<watch::Sender<u64>>);
+
+impl StoredSignal {
+    /// A recording was stored (or its row could not be written: either way, read it again).
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 impl Gate {
-    /// True once a shutdown has begun.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-
-    /// Refuses new work (lessons, tickets, joins) once a shutdown has begun.
-    pub fn check(&self) -> Result<(), ErrorCode> {
-        if self.is_stopping() {
-            Err(ErrorCode::ServerStopping)
-        } else {
-            Ok(())
-        }
+    /// A gate, and the signal the recording service's completions are told on.
+    pub fn with_signal() -> (Self, StoredSignal) {
+        let stored = Arc::new(watch::Sender::new(0));
+        (Self { sockets: watch::Sender::new(0), stored: stored.clone() }, StoredSignal(stored))
     }
 
     /// WebSockets open now.
     pub fn sockets(&self) -> usize {
-        self.sockets.load(Ordering::SeqCst)
+        *self.sockets.borrow()
     }
 }
 
@@ -68,14 +86,14 @@ pub struct Socket(App);
 impl Socket {
     /// Counts a WebSocket from its upgrade; the count drops when this is dropped.
     pub fn open(app: &App) -> Self {
-        app.shutdown.sockets.fetch_add(1, Ordering::SeqCst);
+        app.shutdown.sockets.send_modify(|n| *n += 1);
         Self(app.clone())
     }
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.0.shutdown.sockets.fetch_sub(1, Ordering::SeqCst);
+        self.0.shutdown.sockets.send_modify(|n| *n -= 1);
     }
 }
 
@@ -88,17 +106,9 @@ pub struct Report {
     pub unfinished: Vec<String>,
 }
 
-/// Sets the stopping flag and returns every lesson this server runs (live or recently ended).
-/// Under the lessons' lock, so no lesson starts unseen after it.
-fn begin(app: &App) -> Vec<LessonHandle> {
-    let lessons = app.lessons.lock().expect("lessons lock");
-    app.shutdown.stopping.store(true, Ordering::SeqCst);
-    lessons.values().cloned().collect()
-}
-
 /// Steps 1 to 3 of the module's list (the caller stops HTTP).
-pub(super) async fn stop_lessons(app: &App, deadline: Instant) -> Report {
-    let lessons = begin(app);
+pub async fn stop_lessons(app: &App, deadline: Instant) -> Report {
+    let lessons = app.lessons.stop();
     let live: Vec<&LessonHandle> = lessons.iter().filter(|l| l.is_live()).collect();
     tracing::info!(live = live.len(), "stopping: new lessons and joins are refused; ending every live lesson");
     for lesson in &live {
@@ -135,55 +145,28 @@ async fn finish_lesson(app: &App, lesson: &LessonHandle, was_live: bool, deadlin
 }
 
 /// Resolves once the recording's row has left `recording` (the uploader stored it whole and
-/// marked it `complete`), or the row is not there.
+/// marked it `complete`), or the row is not there. Reads the row again each time the recording
+/// service says it stored a recording.
 async fn recording_stored(app: &App, lesson: &LessonHandle, recording: &str) {
+    let mut stored = app.shutdown.stored.subscribe();
     loop {
         match app.store.recording(&lesson.info.school, recording).await {
             Ok(row) if row.as_ref().is_none_or(|r| r.status != "recording") => return,
-            _ => tokio::time::sleep(POLL).await,
+            // The gate keeps a sender as long as the application lives: changed() fails only
+            // when none is left, and then nothing will ever be stored.
+            Ok(_) => {
+                if stored.changed().await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => tokio::time::sleep(STORE_RETRY).await,
         }
     }
 }
 
 /// Resolves once no WebSocket is open.
 async fn sockets_closed(app: &App) {
-    while app.shutdown.sockets() > 0 {
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::{Method, StatusCode};
-
-    use super::super::tests::{app, call, code, sign_in};
-    use super::*;
-
-    /// Once stopping, new lessons and tickets are refused with `server_stopping` (503); the live
-    /// lesson ends; and a recording that cannot reach the store in time is named as unfinished
-    /// at the deadline (this test's service never marks one `complete`).
-    #[tokio::test]
-    async fn stopping_refuses_new_work_ends_lessons_and_names_what_is_left() {
-        let app = app().await;
-        let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-        let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
-        assert_eq!(status, StatusCode::CREATED);
-        let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
-        let report = stop_lessons(&app, Instant::now() + Duration::from_millis(700)).await;
-        assert_eq!(report.lessons_ended, 1);
-        assert_eq!(report.unfinished.len(), 1, "{:?}", report.unfinished);
-        assert!(report.unfinished[0].contains("not yet uploaded"), "{:?}", report.unfinished);
-        let (status, body) = call(&app, Method::GET, &format!("/api/lessons/{lesson}"), Some(&teacher), "").await;
-        assert_eq!((status, body["lesson"]["state"].as_str()), (StatusCode::OK, Some("ended")));
-        let refusals = [
-            (Method::POST, "/api/lessons".to_owned(), r#"{"class_id":"7a"}"#),
-            (Method::POST, format!("/api/lessons/{lesson}/ticket"), ""),
-        ];
-        for (method, path, body) in refusals {
-            let (status, body) = call(&app, method, &path, Some(&teacher), body).await;
-            assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "server_stopping"), "{path}");
-            assert_eq!(body["error"]["message"], "Livegate is restarting; try again in a minute.");
-        }
-        assert!(app.lessons.lock().unwrap().len() == 1, "no lesson started after the stop");
-    }
+    let mut open = app.shutdown.sockets.subscribe();
+    // Fails only if the sender is gone, when no socket can be counted any more either.
+    let _ = open.wait_for(|n| *n == 0).await;
 }

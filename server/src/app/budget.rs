@@ -2,7 +2,7 @@
 //! asking for join tickets in a loop is answered `rate_limited` instead of running the
 //! admission gate (and writing the livestream log and the audit chain) every time.
 //!
-//! Each key has a [`crate::budget::TokenBucket`] (the same bucket the signalling budgets use). The map is
+//! Each key has a [`livegate_core::budget::TokenBucket`] (the same bucket the signalling budgets use). The map is
 //! bounded: full buckets (idle people) are dropped when it grows, and past [`MAX_PEOPLE`] a
 //! newcomer is served unmetered rather than evicting anyone's history. Lessons live on one
 //! node, so a node's own count is the one that matters.
@@ -12,7 +12,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::budget::{Rate, TokenBucket};
+use livegate_core::budget::{Rate, TokenBucket};
 
 /// How many people's buckets are kept at most.
 pub const MAX_PEOPLE: usize = 10_000;

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::ids::{LessonId, ParticipantId, StreamId};
-use crate::store::Role;
+use crate::school::Role;
 
 /// The protocol version a client names in `join`.
 pub const PROTOCOL_VERSION: u32 = 1;

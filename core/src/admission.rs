@@ -6,9 +6,9 @@
 //! Callers gather [`Facts`] from the store and the live lesson; nothing here reads a clock or
 //! a database, so every branch is tested below.
 
-use crate::error::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::proto::LessonRole;
-use crate::store::{ConsentState, Role};
+use crate::school::{ConsentState, Role};
 
 /// Everything the gate needs to know, gathered at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

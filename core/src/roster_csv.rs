@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::ids::Email;
 use crate::text::{self, Field, TextError};
 

@@ -1,0 +1,83 @@
+//! The school's vocabulary about people: a user's [`Role`], a pupil's [`ConsentState`] and a
+//! vulnerable pupil's [`PrivacyProfile`] (policy 40.8).
+//!
+//! These are the words the admission gate, the lesson and the wire share. Where they are kept
+//! is the store's business: it turns them into its columns and back itself.
+
+use serde::{Deserialize, Serialize};
+
+/// A school's role for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Superuser,
+    Teacher,
+    Leader,
+    Pupil,
+    External,
+}
+
+impl Role {
+    /// The role's name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Superuser => "superuser",
+            Role::Teacher => "teacher",
+            Role::Leader => "leader",
+            Role::Pupil => "pupil",
+            Role::External => "external",
+        }
+    }
+
+    /// Parses a role's name (from a form, a file or a stored value).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "superuser" => Role::Superuser,
+            "teacher" => Role::Teacher,
+            "leader" => Role::Leader,
+            "pupil" => Role::Pupil,
+            "external" => Role::External,
+            _ => return None,
+        })
+    }
+
+    /// Staff are everyone but pupils.
+    pub fn is_staff(self) -> bool {
+        self != Role::Pupil
+    }
+}
+
+/// A pupil's consent, as the admission gate sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    Current,
+    Missing,
+    Withdrawn,
+    OptedOut,
+}
+
+/// A vulnerable pupil's privacy profile (policy 40.8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyProfile {
+    pub camera_always_off: bool,
+    /// Shown to other pupils instead of the pupil's name.
+    pub alias: Option<String>,
+    /// Left out of lists other pupils see.
+    pub hidden_from_pupils: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_the_wire_names_and_parse_back() {
+        for role in [Role::Superuser, Role::Teacher, Role::Leader, Role::Pupil, Role::External] {
+            assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{}\"", role.as_str()));
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("Teacher"), None);
+    }
+}
