@@ -1,6 +1,6 @@
 //! Livegate: a livestream learning gateway for schools.
 //!
-//! The crate is split so the parts that decide things have no I/O: [`sfu`] (forwarding),
+//! The crate is split so the parts that decide things have no I/O: `livegate_sfu` (forwarding),
 //! [`admission`] (who may join), [`proto`] (the wire). The parts that do I/O are [`media`] (the
 //! UDP loop around the `rtc` peer connections), [`lesson`] (one task per live lesson) and
 //! [`http`] (axum routes, sessions, the WebSocket, the embedded web client) and [`store`]
@@ -19,6 +19,5 @@ pub mod password;
 pub mod proto;
 pub mod recording;
 pub mod roster_csv;
-pub mod sfu;
 pub mod store;
 pub mod text;

@@ -25,7 +25,7 @@ use rtc::rtp;
 
 use crate::ids::SchoolId;
 use crate::media::StreamKey;
-use crate::sfu::TrackKind;
+use livegate_sfu::TrackKind;
 
 pub mod playback;
 

@@ -9,7 +9,7 @@ use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, StreamId};
 use crate::media::{check_offer, MediaEvent};
 use crate::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
-use crate::sfu::TrackKind;
+use livegate_sfu::TrackKind;
 use crate::store::log::EventKind;
 
 impl Lesson {

@@ -12,7 +12,6 @@
 //! timers sit in one heap. Each touched peer's datagrams go out together, so the packets of one
 //! video frame to one subscriber leave in one segmented send (see `udp`).
 
-mod demux;
 mod offer;
 mod peer;
 mod retransmit;
@@ -35,8 +34,8 @@ pub use peer::Direction;
 use crate::error::ErrorCode;
 use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
-use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
-use demux::Demux;
+use livegate_sfu::demux::Demux;
+use livegate_sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
 use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
@@ -438,7 +437,7 @@ impl Engine {
     /// Connects a receive stream's send tracks to its source's open tracks, once the stream is
     /// connected: a video sink starts on the keyframe just forwarded if it is still the latest
     /// frame, and otherwise asks the publisher for one; one asked for before the subscriber can
-    /// receive it would be wasted and hold the next back by the throttle (`sfu::KEYFRAME_THROTTLE`).
+    /// receive it would be wasted and hold the next back by the throttle (`livegate_sfu::KEYFRAME_THROTTLE`).
     fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
         let Some(stream) = self.streams.get(&key) else { return };
         if !stream.peer.is_connected() {
@@ -452,7 +451,8 @@ impl Engine {
             }
             if let Some((_, track)) = source.published.values().find(|(kind, _)| *kind == send.kind) {
                 let pt = if send.kind == TrackKind::Video { VP8_PT } else { OPUS_PT };
-                new.push((i, track.key, SinkParams { ssrc: send.ssrc, payload_type: pt }));
+                let params = SinkParams { ssrc: send.ssrc, payload_type: pt, first_seq: rand::random(), first_ts: rand::random() };
+                new.push((i, track.key, params));
             }
         }
         for (i, track, params) in new {

@@ -42,7 +42,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use super::retransmit::RetransmitInterceptor;
 use crate::ids::random_token;
-use crate::sfu::TrackKind;
+use livegate_sfu::TrackKind;
 
 /// Payload types the server offers; a receiver's answer keeps them.
 pub const VP8_PT: u8 = 96;
@@ -270,7 +270,7 @@ impl Peer {
         // The default set's codecs, feedback and header extensions (so the SDP is the same for
         // both directions), but only the interceptors this direction uses: every packet walks
         // the whole chain, and a send-only peer never runs a receiver's (and the reverse). NACKs
-        // are answered under the subscriber's retransmission budget (`sfu::retransmit`), in the
+        // are answered under the subscriber's retransmission budget (`livegate_sfu::retransmit`), in the
         // library responder's place.
         let _ = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
         let registry = match direction {

@@ -1,9 +1,11 @@
-//! Routes datagrams on the shared UDP port to peer connections.
+//! Routes datagrams on the shared UDP port to peer connections: the server's media loop asks
+//! [`Demux::route`] which peer each datagram it reads belongs to, naming peers by its own keys.
 //!
 //! A STUN binding request names the server's ICE username fragment in its USERNAME attribute
 //! (`server:client`), which finds the peer; that peer then owns the sender's address, so the
 //! DTLS, SRTP and SRTCP that follow from the same address reach it too. A client that moves
-//! (a network change) sends new checks from its new address and is re-routed.
+//! (a network change) sends new checks from its new address and is re-routed. Both maps are
+//! keyed by what clients send, so they keep std's flooding-resistant hash.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
