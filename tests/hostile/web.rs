@@ -142,7 +142,7 @@ fn malformed_requests_answer_the_json_error_shape() {
             (&anon, "POST /api/session", text, "{}", 400, "bad_request"),
             (&anon, "POST /api/session", json, "{\"email\": 7}", 400, "bad_request"),
             (teacher, "GET /api/log/lessons?from=%ff%fe", &[], "", 400, "bad_request"),
-            (leader, "GET /api/recordings/%ff/streams/%fe?view=%ff", &[], "", 400, "bad_request"),
+            (leader, "GET /api/recordings/%ff/streams/%fe/segments/%fd?view=%ff", &[], "", 400, "bad_request"),
         ];
         for (client, request, headers, body, status, want) in cases {
             let what = format!("{request} {headers:?} {body:?}");

@@ -86,6 +86,7 @@ const EXPLANATIONS = {
   too_many_messages: {
     title: 'Taken out for sending too much',
     text: 'Your device sent far too many messages very quickly, so it was taken out of the lesson. Wait a minute, then join again.',
+  },
   server_busy: {
     title: 'Livegate is very busy',
     text: 'Too many connections are open just now. Wait a moment, then try again.',
