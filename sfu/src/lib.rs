@@ -25,7 +25,9 @@
 //!   its [`rewrite`] of SSRC, sequence number and timestamp;
 //! - [`vp8`]: just enough of the VP8 payload format to see where a keyframe starts;
 //! - [`retransmit`]: which NACKed packets a subscriber gets again (its retransmission budget);
-//! - [`demux`]: which peer a datagram on the shared UDP port belongs to.
+//! - [`demux`]: which peer a datagram on the shared UDP port belongs to;
+//! - [`profile`]: the codecs, payload types and keyframe-request interceptor every Livegate
+//!   peer uses (the server's, the test clients', the load generator's).
 //!
 //! # What may never be imported here
 //!
@@ -37,6 +39,7 @@
 
 pub mod demux;
 pub mod forwarder;
+pub mod profile;
 pub mod retransmit;
 pub mod rewrite;
 pub mod vp8;

@@ -36,7 +36,7 @@ use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
 use livegate_sfu::demux::Demux;
 use livegate_sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
-use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
+use peer::{Peer, PeerEvent, SendTrack};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
 const READ_BATCH: usize = 128;
@@ -450,8 +450,8 @@ impl Engine {
                 continue;
             }
             if let Some((_, track)) = source.published.values().find(|(kind, _)| *kind == send.kind) {
-                let pt = if send.kind == TrackKind::Video { VP8_PT } else { OPUS_PT };
-                let params = SinkParams { ssrc: send.ssrc, payload_type: pt, first_seq: rand::random(), first_ts: rand::random() };
+                let payload_type = livegate_sfu::profile::payload_type(send.kind);
+                let params = SinkParams { ssrc: send.ssrc, payload_type, first_seq: rand::random(), first_ts: rand::random() };
                 new.push((i, track.key, params));
             }
         }

@@ -15,39 +15,27 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rtc::interceptor::{
-    Attribute, Interceptor, NackGeneratorBuilder, Packet as ChainPacket, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot,
-    StreamInfo, TaggedPacket, TwccReceiverBuilder,
-};
-use rtc::media_stream::MediaStreamTrack;
+use rtc::interceptor::{NackGeneratorBuilder, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::shared::TaggedBytesMut;
 
 use super::retransmit::RetransmitInterceptor;
 use crate::ids::random_token;
+use livegate_sfu::profile::{self, is_keyframe_request, media_engine, KeyframeRequestTap, Remb};
 use livegate_sfu::TrackKind;
-
-/// Payload types the server offers; a receiver's answer keeps them.
-pub const VP8_PT: u8 = 96;
-/// Opus payload type.
-pub const OPUS_PT: u8 = 111;
 
 /// Which way media flows on this peer, seen from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,21 +129,7 @@ impl Peer {
         for kind in kinds {
             let ssrc = rand::random::<u32>() | 1;
             let track_id = format!("t{}", random_token(6));
-            let (codec_kind, codec) = match kind {
-                TrackKind::Video => (RtpCodecKind::Video, vp8_codec().rtp_codec),
-                TrackKind::Audio => (RtpCodecKind::Audio, opus_codec().rtp_codec),
-            };
-            let track = MediaStreamTrack::new(
-                stream_label.to_owned(),
-                track_id.clone(),
-                track_id.clone(),
-                codec_kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                    codec,
-                    ..Default::default()
-                }],
-            );
+            let track = profile::send_track(stream_label, &track_id, &track_id, *kind, Remb::Offered, ssrc);
             let sender = peer.pc.add_track(track).map_err(rtc_err)?;
             tracks.push(SendTrack { kind: *kind, track_id, ssrc, sender });
         }
@@ -193,7 +167,7 @@ impl Peer {
         }
         let msg = TaggedBytesMut {
             now,
-            transport: self.transport(from),
+            transport: profile::udp_transport(self.local_addr, from),
             message: BytesMut::from(data),
         };
         if self.pc.handle_read(msg).is_err() {
@@ -281,7 +255,7 @@ impl Peer {
             Direction::Receive => Registry::new()
                 .with(Slot::NackResponder, RetransmitInterceptor::default())
                 .with(Slot::SenderReport, SenderReportBuilder::new().build())
-                .with(Slot::Custom(20_000), KeyframeRequestTap::default()),
+                .with(profile::KEYFRAME_REQUEST_TAP_SLOT, KeyframeRequestTap::default()),
         };
         let ufrag = random_token(8);
         let settings = SettingEngineBuilder::new()
@@ -300,29 +274,8 @@ impl Peer {
     }
 
     fn add_host_candidate(&mut self) -> Result<(), PeerError> {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.local_addr.ip().to_string(),
-                port: self.local_addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(rtc_err)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(rtc_err)?;
+        let init = profile::host_candidate(self.local_addr).map_err(rtc_err)?;
         self.pc.add_local_candidate(init).map_err(rtc_err)
-    }
-
-    fn transport(&self, peer_addr: SocketAddr) -> TransportContext {
-        TransportContext {
-            local_addr: self.local_addr,
-            peer_addr,
-            transport_protocol: TransportProtocol::UDP,
-            ecn: None,
-        }
     }
 
     /// Turns the library's events and reads into [`PeerEvent`]s.
@@ -367,103 +320,6 @@ impl Peer {
             }
         }
     }
-}
-
-fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {
-    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
-}
-
-fn vp8_codec() -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![fb("goog-remb", ""), fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
-        },
-        payload_type: VP8_PT,
-    }
-}
-
-fn opus_codec() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: OPUS_PT,
-    }
-}
-
-/// VP8 (with RTX) and Opus only: what every browser sends, what the recorder remuxes to WebM,
-/// and no ambiguity about which payload type a forwarded packet must carry.
-fn media_engine() -> rtc::shared::error::Result<MediaEngine> {
-    let mut m = MediaEngine::default();
-    m.register_codec(opus_codec(), RtpCodecKind::Audio)?;
-    m.register_codec(vp8_codec(), RtpCodecKind::Video)?;
-    let rtx = RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_RTX.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: format!("apt={VP8_PT}"),
-            rtcp_feedback: vec![],
-        },
-        payload_type: VP8_PT + 1,
-    };
-    m.register_codec(rtx, RtpCodecKind::Video)?;
-    Ok(m)
-}
-
-/// Marks inbound PLI and FIR for delivery to the application, so the SFU can relay a
-/// receiver's keyframe request to the publisher. All other RTCP stays with the interceptors.
-#[derive(Default)]
-struct KeyframeRequestTap {
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let ChainPacket::Rtcp(packets) = &msg.message.packet {
-            if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                msg.message.attributes.push(Attribute::DeliverToApplication);
-            }
-        }
-        self.read.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequestTap {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]

@@ -119,30 +119,6 @@ pub fn packetize_vp8(frame: &[u8], picture_id: u16, out: &mut Vec<Bytes>) {
     }
 }
 
-/// True if an RTP payload is the first packet of a VP8 keyframe (RFC 7741).
-pub fn is_vp8_keyframe_start(payload: &[u8]) -> bool {
-    let Some(&first) = payload.first() else { return false };
-    if first & 0x10 == 0 || first & 0x07 != 0 {
-        return false;
-    }
-    let mut i = 1;
-    if first & 0x80 != 0 {
-        let Some(&x) = payload.get(1) else { return false };
-        i = 2;
-        if x & 0x80 != 0 {
-            let Some(&p) = payload.get(2) else { return false };
-            i += if p & 0x80 != 0 { 2 } else { 1 };
-        }
-        if x & 0x40 != 0 {
-            i += 1;
-        }
-        if x & 0x30 != 0 {
-            i += 1;
-        }
-    }
-    payload.get(i).is_some_and(|b| b & 0x01 == 0)
-}
-
 fn parse_ivf(data: &[u8]) -> Result<Vec<VideoFrame>> {
     if data.len() < 32 || &data[0..4] != b"DKIF" || &data[8..12] != b"VP80" {
         bail!("video.ivf is not a VP8 IVF file");
@@ -190,6 +166,7 @@ fn parse_ogg_opus(data: &[u8]) -> Result<Vec<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livegate_sfu::is_vp8_keyframe_start;
 
     #[test]
     fn synthetic_trace_has_the_benchmark_shape() {
