@@ -24,6 +24,7 @@
 //! - [`forwarder`]: the forwarding table, per-sink queues and keyframe policy ([`Forwarder`]);
 //!   its [`rewrite`] of SSRC, sequence number and timestamp;
 //! - [`vp8`]: just enough of the VP8 payload format to see where a keyframe starts;
+//! - [`hold`]: a video frame's packets wait for its last one, to leave together ([`FrameHold`]);
 //! - [`retransmit`]: which NACKed packets a subscriber gets again (its retransmission budget);
 //! - [`demux`]: which peer a datagram on the shared UDP port belongs to;
 //! - [`profile`]: the codecs, payload types and keyframe-request interceptor every Livegate
@@ -39,6 +40,7 @@
 
 pub mod demux;
 pub mod forwarder;
+pub mod hold;
 pub mod profile;
 pub mod retransmit;
 pub mod rewrite;
@@ -48,5 +50,6 @@ pub use forwarder::{
     FastMap, Forwarder, KeyHasher, Output, SegmentKeyframes, SinkKey, SinkParams, SinkStats, TrackKey, TrackKind,
     KEYFRAME_PACKETS, KEYFRAME_RETRY, KEYFRAME_THROTTLE, SINK_QUEUE_PACKETS,
 };
+pub use hold::{FrameHold, FRAME_HOLD};
 pub use rewrite::Rewriter;
 pub use vp8::is_vp8_keyframe_start;

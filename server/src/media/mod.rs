@@ -35,14 +35,11 @@ use crate::error::ErrorCode;
 use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
 use livegate_sfu::demux::Demux;
-use livegate_sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
+use livegate_sfu::{FastMap, Forwarder, FrameHold, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
 use peer::{Peer, PeerEvent, SendTrack};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
 const READ_BATCH: usize = 128;
-
-/// How long a video frame's packets wait for its last one before going out anyway.
-const FRAME_HOLD: Duration = Duration::from_millis(5);
 
 /// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
 /// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
@@ -243,10 +240,8 @@ struct Engine {
     /// Datagrams of one peer waiting to go out together.
     out: Vec<(SocketAddr, bytes::BytesMut)>,
     sender: udp::Sender,
-    /// Per video track with a frame in progress: since when, and the sinks with packets of it.
-    held: FastMap<TrackKey, (Instant, Vec<SinkKey>)>,
-    /// A released hold's list, kept for the next one (no allocation per frame).
-    spare: Vec<SinkKey>,
+    /// Video sinks waiting for the end of their frame.
+    hold: FrameHold,
     /// Hold video frames and segment sends (always, outside the benchmark's "before" runs).
     batched: bool,
 }
@@ -265,8 +260,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             out: Vec::new(),
             sender: if BATCHED_SENDS.load(Ordering::Relaxed) { udp::Sender::default() } else { udp::Sender::unsegmented() },
-            held: FastMap::default(),
-            spare: Vec::new(),
+            hold: FrameHold::new(),
             batched: BATCHED_SENDS.load(Ordering::Relaxed),
         }
     }
@@ -317,7 +311,7 @@ impl Engine {
     fn next_deadline(&mut self, now: Instant) -> Instant {
         let far = now + Duration::from_secs(1);
         let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
-        if let Some(t) = self.held.values().map(|(since, _)| *since + FRAME_HOLD).min() {
+        if let Some(t) = self.hold.poll_timeout() {
             next = next.min(t);
         }
         while let Some(Reverse((t, key))) = self.timers.peek().copied() {
@@ -350,12 +344,8 @@ impl Engine {
             self.forwarder.handle_timeout(now);
             self.process_forwarder(now);
         }
-        if self.held.values().any(|(since, _)| *since + FRAME_HOLD <= now) {
-            let due: Vec<TrackKey> = self.held.iter().filter(|(_, (since, _))| *since + FRAME_HOLD <= now).map(|(t, _)| *t).collect();
-            for track in due {
-                self.release(now, track);
-            }
-        }
+        self.hold.handle_timeout(now);
+        self.send_released(now);
     }
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
@@ -529,32 +519,25 @@ impl Engine {
     }
 
     /// Sends what [`Forwarder::handle_rtp`] queued. A video frame's packets wait for its last
-    /// one (the marker bit), at most [`FRAME_HOLD`], so each subscriber gets the frame in one
-    /// batch (one segmented send). The subscriber cannot decode the frame before its last packet
-    /// anyway, so the wait delays no picture; a lost last packet costs at most the hold.
+    /// one (the marker bit) in the [`FrameHold`], so each subscriber gets the frame in one batch
+    /// (one segmented send).
     fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::SinkReady(sink) if video && self.batched => {
-                    let spare = &mut self.spare;
-                    self.held.entry(track).or_insert_with(|| (now, std::mem::take(spare))).1.push(sink);
-                }
+                Output::SinkReady(sink) if video && self.batched => self.hold.hold(now, track, sink),
                 other => self.handle_output(now, other),
             }
         }
         if video && marker {
-            self.release(now, track);
+            self.hold.handle_frame_end(track);
+            self.send_released(now);
         }
     }
 
-    /// Sends the held packets of `track`'s frame.
-    fn release(&mut self, now: Instant, track: TrackKey) {
-        if let Some((_, mut sinks)) = self.held.remove(&track) {
-            for &sink in &sinks {
-                self.send_sink(now, sink);
-            }
-            sinks.clear();
-            self.spare = sinks;
+    /// Sends the packets of the frames the hold let go.
+    fn send_released(&mut self, now: Instant) {
+        while let Some(sink) = self.hold.poll_release() {
+            self.send_sink(now, sink);
         }
     }
 
@@ -614,7 +597,7 @@ impl Engine {
                 }
             }
             self.forwarder.remove_track(track.key);
-            self.held.remove(&track.key);
+            self.hold.remove_track(track.key);
             self.track_owner.remove(&track.key);
         }
         if notify {
