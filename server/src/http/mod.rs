@@ -299,10 +299,15 @@ impl Running {
 
 /// Binds the media socket and the HTTP listener and starts serving.
 pub async fn serve(config: Config, store: Store) -> Result<Running, crate::error::Error> {
+    serve_with(config, store, crate::media::Options::default()).await
+}
+
+/// [`serve`] with the media engine's options: only the benchmark's server changes them.
+pub async fn serve_with(config: Config, store: Store, media: crate::media::Options) -> Result<Running, crate::error::Error> {
     // A bad certificate or key stops start-up before anything listens.
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
-    let media = crate::media::start(media_bind, config.advertise_ip()).await?;
+    let media = crate::media::start(media_bind, config.advertise_ip(), media).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
     let recordings = start_recordings(&config, &store).await;

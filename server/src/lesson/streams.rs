@@ -7,7 +7,7 @@ use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
 use crate::error::ErrorCode;
 use crate::ids::{ParticipantId, StreamId};
-use crate::media::{check_offer, MediaEvent};
+use crate::media::{check_offer, MediaEvent, Tap};
 use crate::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use livegate_sfu::TrackKind;
 use crate::store::log::EventKind;
@@ -42,7 +42,8 @@ impl Lesson {
         if let Some(r) = &recorder {
             r.send(RecorderMsg::StreamStarted { stream: key, video: summary.video, audio: summary.audio });
         }
-        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), recorder.clone()).await {
+        let tap = recorder.clone().map(|r| Box::new(r) as Box<dyn Tap>);
+        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), tap).await {
             Ok(answer) => answer,
             Err(code) => {
                 if let Some(r) = &recorder {

@@ -11,74 +11,40 @@
 //! turn (a datagram, a send, a timer, a command) are flushed and have their timer re-read, and
 //! timers sit in one heap. Each touched peer's datagrams go out together, so the packets of one
 //! video frame to one subscriber leave in one segmented send (see `udp`).
+//!
+//! What decides (forwarding, the frame hold, the demultiplexer, the WebRTC profile) is the
+//! sans-IO `livegate_sfu`; this module is its I/O around it. It never imports the recording
+//! side: a recorded stream comes with a [`Tap`] that gets copies of its packets, and the
+//! benchmark's switches are [`Options`] given at [`start`].
 
 mod offer;
 mod peer;
 mod retransmit;
+mod tap;
 mod udp;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use livegate_recorder::frames::{SEGMENT_MS, SEGMENT_SLACK_MS};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
+pub use tap::{Options, Tap};
 
 use crate::error::ErrorCode;
-use crate::recording::{LessonRecorder, RecorderMsg};
 use crate::proto::CandidateInit;
 use livegate_sfu::demux::Demux;
-use livegate_sfu::{FastMap, Forwarder, FrameHold, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
+use livegate_sfu::{FastMap, Forwarder, FrameHold, Output, SinkKey, SinkParams, TrackKey, TrackKind};
 use peer::{Peer, PeerEvent, SendTrack};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
 const READ_BATCH: usize = 128;
-
-/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
-/// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
-pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_millis(SEGMENT_MS as u64);
-
-/// The keyframes a recorded video track needs, by the recorder's rule for cutting segments: a
-/// keyframe at least `SEGMENT_MS - SEGMENT_SLACK_MS` into a segment starts the next, so one
-/// that comes sooner (a pupil joining) does not put off the request for the next segment.
-const SEGMENT_KEYFRAMES: SegmentKeyframes = SegmentKeyframes {
-    every: RECORDING_KEYFRAME_EVERY,
-    shortest: Duration::from_millis((SEGMENT_MS - SEGMENT_SLACK_MS) as u64),
-};
-
-/// Whether publishers' packets are copied to their lesson's recorder. Always true in the
-/// `livegate` binary: no configuration, environment variable or request can change it. Only the
-/// benchmark's own server binary (`livegate-bench-server --recording off`, tests/loadgen) turns
-/// it off, to measure what recording costs: the lesson still starts a healthy recorder, so the
-/// admission gate behaves as in production, but the recorder is handed no media.
-static RECORDING_TAP: AtomicBool = AtomicBool::new(true);
-
-/// Benchmark only (see [`RECORDING_TAP`]): stop copying media to lesson recorders in this
-/// process. Never called by the `livegate` binary.
-#[doc(hidden)]
-pub fn bench_only_disable_recording_tap() {
-    RECORDING_TAP.store(false, Ordering::Relaxed);
-}
-
-/// Whether the engine batches sends: a video frame's packets wait for its last one and leave
-/// for each subscriber in one segmented send (see `udp`). Always true in the `livegate` binary;
-/// only the benchmark's server (`livegate-bench-server --unbatched`) turns it off, to measure
-/// the per-datagram send path this replaced (BENCHMARKS.md, "before and after").
-static BATCHED_SENDS: AtomicBool = AtomicBool::new(true);
-
-/// Benchmark only (see [`BATCHED_SENDS`]): engines started after this send every datagram with
-/// its own system call and forward video packet by packet. Never called by the `livegate` binary.
-#[doc(hidden)]
-pub fn bench_only_unbatched_sends() {
-    BATCHED_SENDS.store(false, Ordering::Relaxed);
-}
 
 /// Names one stream's peer connection across the engine and the lessons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -110,7 +76,7 @@ enum Command {
         key: StreamKey,
         offer: String,
         events: EventSink,
-        tap: Option<LessonRecorder>,
+        tap: Option<Box<dyn Tap>>,
         reply: oneshot::Sender<Result<String, ErrorCode>>,
     },
     Receive {
@@ -152,10 +118,10 @@ impl MediaHandle {
     }
 
     /// Answers a publisher's offer. The caller has already checked the offer and the grants.
-    /// With a `tap`, a copy of every packet goes to the lesson's recorder (never waiting), and
-    /// the publisher is asked for a keyframe about every [`RECORDING_KEYFRAME_EVERY`] so
-    /// segments can start on one (by the forwarder, with subscribers' requests).
-    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<LessonRecorder>) -> Result<String, ErrorCode> {
+    /// With a `tap` (the lesson's recorder), a copy of every packet goes to it (never waiting),
+    /// and the publisher is asked for the keyframes it needs (by the forwarder, with
+    /// subscribers' requests), unless the engine's [`Options::tap_enabled`] is off.
+    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<Box<dyn Tap>>) -> Result<String, ErrorCode> {
         self.call(|reply| Command::Publish { key, offer, events, tap, reply }).await.unwrap_or(Err(ErrorCode::Internal))
     }
 
@@ -191,12 +157,12 @@ impl MediaHandle {
     }
 }
 
-/// Binds the media socket and starts the engine task.
-pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr) -> std::io::Result<MediaHandle> {
+/// Binds the media socket and starts the engine task, with `options` for its whole life.
+pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr, options: Options) -> std::io::Result<MediaHandle> {
     let socket = UdpSocket::bind(bind).await?;
     let local_addr = SocketAddr::new(advertise, socket.local_addr()?.port());
     let (tx, rx) = mpsc::channel(1024);
-    let engine = Engine::new(local_addr);
+    let engine = Engine::new(local_addr, options);
     tokio::spawn(engine.run(socket, rx));
     Ok(MediaHandle { tx, next_key: Arc::new(AtomicU64::new(1)), local_addr })
 }
@@ -221,8 +187,8 @@ struct Stream {
     deadline: Option<Instant>,
     /// Touched this turn: flush it and re-read its timer.
     dirty: bool,
-    /// The lesson's recorder, for publish streams of a recorded lesson.
-    tap: Option<LessonRecorder>,
+    /// Who gets a copy of its packets (publish streams of a recorded lesson).
+    tap: Option<Box<dyn Tap>>,
 }
 
 struct Engine {
@@ -242,12 +208,12 @@ struct Engine {
     sender: udp::Sender,
     /// Video sinks waiting for the end of their frame.
     hold: FrameHold,
-    /// Hold video frames and segment sends (always, outside the benchmark's "before" runs).
-    batched: bool,
+    /// Fixed at start (always the default, outside the benchmark).
+    options: Options,
 }
 
 impl Engine {
-    fn new(local_addr: SocketAddr) -> Self {
+    fn new(local_addr: SocketAddr, options: Options) -> Self {
         Self {
             local_addr,
             streams: FastMap::default(),
@@ -259,9 +225,9 @@ impl Engine {
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             out: Vec::new(),
-            sender: if BATCHED_SENDS.load(Ordering::Relaxed) { udp::Sender::default() } else { udp::Sender::unsegmented() },
+            sender: if options.batched_sends { udp::Sender::default() } else { udp::Sender::unsegmented() },
             hold: FrameHold::new(),
-            batched: BATCHED_SENDS.load(Ordering::Relaxed),
+            options,
         }
     }
 
@@ -362,7 +328,7 @@ impl Engine {
                 let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
                     self.insert_stream(key, peer, events, None, Vec::new());
                     if let Some(s) = self.streams.get_mut(&key) {
-                        s.tap = tap.filter(|_| RECORDING_TAP.load(Ordering::Relaxed));
+                        s.tap = tap.filter(|_| self.options.tap_enabled);
                     }
                     answer
                 });
@@ -485,8 +451,8 @@ impl Engine {
                     self.next_id += 1;
                     stream.published.insert(track_id, (kind, PublishedTrack { key: track, receiver, ssrc }));
                     self.forwarder.add_track(track, kind);
-                    if stream.tap.is_some() {
-                        self.forwarder.record_keyframes(now, track, SEGMENT_KEYFRAMES);
+                    if let Some(rule) = stream.tap.as_ref().and_then(|tap| tap.keyframes()) {
+                        self.forwarder.record_keyframes(now, track, rule);
                     }
                     self.track_owner.insert(track, key);
                     let receivers: Vec<StreamKey> =
@@ -500,7 +466,7 @@ impl Engine {
                     if let Some((kind, track)) = stream.published.get(&track_id) {
                         let (kind, track_key) = (*kind, track.key);
                         if let Some(tap) = &stream.tap {
-                            tap.offer(RecorderMsg::Rtp { stream: key, kind, packet: packet.clone(), at: now });
+                            tap.offer(key, kind, &packet, now);
                         }
                         self.forwarder.handle_rtp(now, track_key, &packet);
                         self.forward_rtp(now, track_key, kind == TrackKind::Video, packet.header.marker);
@@ -524,7 +490,7 @@ impl Engine {
     fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::SinkReady(sink) if video && self.batched => self.hold.hold(now, track, sink),
+                Output::SinkReady(sink) if video && self.options.batched_sends => self.hold.hold(now, track, sink),
                 other => self.handle_output(now, other),
             }
         }
