@@ -15,7 +15,10 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::setting_engine::SettingEngine;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -113,6 +116,23 @@ pub fn media_engine() -> rtc::shared::error::Result<MediaEngine> {
     };
     m.register_codec(rtx, RtpCodecKind::Video)?;
     Ok(m)
+}
+
+/// A peer connection with the default configuration (no ICE servers: the server is ICE-lite on
+/// one address and clients offer host candidates) and the given settings, codecs and
+/// interceptors.
+pub fn peer_connection(
+    now: Instant,
+    settings: SettingEngine,
+    media: MediaEngine,
+    interceptors: Registry,
+) -> rtc::shared::error::Result<RTCPeerConnection> {
+    RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_setting_engine(settings)
+        .with_media_engine(media)
+        .with_interceptor_registry(interceptors)
+        .build(now)
 }
 
 /// A track to send: one encoding with the given SSRC and the kind's codec.

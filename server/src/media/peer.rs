@@ -18,13 +18,12 @@ use bytes::BytesMut;
 use rtc::interceptor::{NackGeneratorBuilder, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -262,13 +261,7 @@ impl Peer {
             .with_lite(true)
             .with_ice_credentials(ufrag.clone(), random_token(16))
             .build();
-        let pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_setting_engine(settings)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .build(now)
-            .map_err(rtc_err)?;
+        let pc = profile::peer_connection(now, settings, media, registry).map_err(rtc_err)?;
         let early = (direction == Direction::Receive).then(Vec::new);
         Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false, early })
     }
@@ -325,6 +318,8 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+    use rtc::peer_connection::RTCPeerConnectionBuilder;
 
     fn receive_peer(now: Instant) -> Peer {
         let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();

@@ -23,12 +23,11 @@ use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::interceptor_registry::{configure_nack, configure_rtcp_reports};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
 use rtc::peer_connection::transport::RTCDtlsRole;
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
@@ -104,13 +103,7 @@ impl ClientPeer {
             .with_answering_dtls_role(RTCDtlsRole::Client)
             .with_ice_connection_attempts((check_ms > 0).then(|| std::time::Duration::from_millis(check_ms)), None)
             .build();
-        let pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_setting_engine(settings)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .build(now)
-            .map_err(|e| anyhow!("building a peer connection: {e}"))?;
+        let pc = profile::peer_connection(now, settings, media, registry).map_err(|e| anyhow!("building a peer connection: {e}"))?;
         Ok(ClientPeer { pc, sock, local, ice_connected: false, connected: false, failed: false, deadline: None, recv_tracks: Vec::new(), video_ssrc: None })
     }
 

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use livegate_sfu::{is_vp8_keyframe_start, TrackKind};
 use rtc::rtp;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::client::{ClientEvent, ClientPeer, SendTrack, Srtp};
-use livegate_sfu::{is_vp8_keyframe_start, TrackKind};
 use crate::measure::{Histogram, Rx, RxTrack, TxTrack};
 use crate::net::{self, realtime_ns, Epoll, RecvBatch};
 use crate::trace::{self, Trace};
