@@ -15,7 +15,7 @@
 //!   would be acted on late, against a state that has moved on;
 //! - `poll_timeout` says when `handle_timeout` next has work; nothing happens between calls.
 //!
-//! So every rule here (the keyframe throttle, the retransmission budget) is
+//! So every rule here (the keyframe throttle, the frame hold, the retransmission budget) is
 //! tested in virtual time, deterministically, and fuzzed as a scripted scenario
 //! (`fuzz/fuzz_targets/fuzz_rtp_rtcp.rs`).
 //!
@@ -34,8 +34,8 @@
 //!
 //! tokio or any other async runtime, sockets, threads, locks, channels, `rand`, logging, and
 //! the clock (`Instant::now`, `SystemTime::now`: `clippy.toml` here forbids them outside the
-//! tests). The dependencies are `rtc` (packet types and its interceptor trait, itself sans-IO)
-//! and `bytes`; `cargo tree -p livegate-sfu -e normal` shows no tokio. Nothing here knows the
+//! tests). The dependencies are `rtc` (packet types, its interceptor trait and the
+//! peer-connection builders the profile configures; itself sans-IO) and `bytes`; `cargo tree -p livegate-sfu -e normal` shows no tokio. Nothing here knows the
 //! server, a lesson or a recording: the server names tracks and sinks with its own keys.
 
 pub mod demux;
