@@ -12,7 +12,7 @@
 //!
 //! The forwarding table maps each source track to its sinks (one per subscriber and track).
 //! A sink chooses what it forwards from its source (today: everything, after a keyframe for
-//! video); simulcast layer choice per subscriber fits in [`Sink`] later, because rewriting is
+//! video); simulcast layer choice per subscriber fits in `Sink` later, because rewriting is
 //! already per sink and continuous across a change of source SSRC.
 
 use std::collections::{HashMap, VecDeque};
