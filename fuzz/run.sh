@@ -16,7 +16,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-TARGETS_ALL=(fuzz_signalling fuzz_sdp fuzz_roster_csv fuzz_sealed_segment fuzz_rtp_rtcp)
+TARGETS_ALL=(fuzz_signalling fuzz_sdp fuzz_roster_csv fuzz_sealed_segment fuzz_rtp_rtcp fuzz_webm_demux fuzz_http_bodies fuzz_manifest fuzz_media_engine)
 TIME=25
 TARGETS=()
 while [ $# -gt 0 ]; do

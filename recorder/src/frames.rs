@@ -56,7 +56,10 @@ impl Assembler {
         }
         self.last_ts = Some(ts);
         let (origin_ts, origin_ms) = *self.origin.get_or_insert((self.extended_ts, arrival_ms));
-        origin_ms + (self.extended_ts - origin_ts) * 1000 / self.clock_rate
+        // A packet stamped before the track's first (reordered, or a publisher's clock going
+        // back) is placed at the recording's start, never before it: a segment has no time
+        // before 0, and `webm::mux` refuses one rather than shift every track to make room.
+        (origin_ms + (self.extended_ts - origin_ts) * 1000 / self.clock_rate).max(0)
     }
 
     /// One RTP packet (in arrival order) at `arrival_ms` since the recording started.
@@ -223,6 +226,17 @@ mod tests {
         let f0 = a.push(&rtp(1, u32::MAX - 479, true, vec![1]), 500).unwrap();
         let f1 = a.push(&rtp(2, 480, true, vec![2]), 520).unwrap();
         assert_eq!((f0.time_ms, f1.time_ms), (500, 520));
+    }
+
+    /// A publisher's timestamps going back before its first packet, early in a recording, gave
+    /// frames a time before the recording started (which `webm::mux` now refuses).
+    #[test]
+    fn a_timestamp_before_the_first_is_placed_at_the_start() {
+        let mut a = Assembler::new(Track::Audio);
+        let f0 = a.push(&rtp(1, 96_000, true, vec![1]), 10).unwrap();
+        let f1 = a.push(&rtp(2, 0, true, vec![2]), 30).unwrap();
+        let f2 = a.push(&rtp(3, 96_960, true, vec![3]), 50).unwrap();
+        assert_eq!((f0.time_ms, f1.time_ms, f2.time_ms), (10, 0, 30));
     }
 
     #[test]

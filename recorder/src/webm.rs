@@ -43,10 +43,14 @@ pub struct Layout {
 pub enum WebmError {
     #[error("ffmpeg: {0}")]
     Ffmpeg(#[from] ff::Error),
-    #[error("a segment has no tracks")]
+    #[error("a segment has no tracks, or no frames on them")]
     Empty,
     #[error("segments do not share one layout")]
     Mismatch,
+    #[error("not a segment the recorder writes: {0}")]
+    Foreign(&'static str),
+    #[error("a frame is timed before the recording started")]
+    BeforeStart,
 }
 
 const MS: Rational = Rational(1, 1000);
@@ -144,14 +148,16 @@ fn add_streams(out: &mut ff::format::context::Output, layout: &Layout) -> Result
 struct Muxer {
     out: ff::format::context::Output,
     order: Vec<Track>,
+    /// Frames written on a track so far.
+    written: usize,
 }
 
 impl Muxer {
-    fn start(io: StreamIo, layout: &Layout) -> Result<Self, WebmError> {
-        let mut out = ff::format::output_to_stream(io, None, Some("webm"))?;
+    fn start(io: StreamIo, format: &str, layout: &Layout) -> Result<Self, WebmError> {
+        let mut out = ff::format::output_to_stream(io, None, Some(format))?;
         let order = add_streams(&mut out, layout)?;
         out.write_header()?;
-        Ok(Self { out, order })
+        Ok(Self { out, order, written: 0 })
     }
 
     fn write(&mut self, f: &Frame) -> Result<(), WebmError> {
@@ -166,6 +172,7 @@ impl Muxer {
         let tb = self.out.stream(index).map(|s| s.time_base()).unwrap_or(MS);
         pkt.rescale_ts(MS, tb);
         pkt.write_interleaved(&mut self.out)?;
+        self.written += 1;
         Ok(())
     }
 
@@ -176,11 +183,31 @@ impl Muxer {
     }
 }
 
-/// Muxes frames (in time order) into one self-contained WebM file.
+/// Muxes frames (in time order, none before 0) into one self-contained WebM file. Refuses to
+/// write a file without a frame on its tracks: libavformat cannot read one back (its stream
+/// probe runs into the end of the file), so such a segment would make its whole stream fail to
+/// export.
 pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    mux_as("webm", layout, frames)
+}
+
+/// [`mux`] into another container (tests use it to make files that are not WebM).
+fn mux_as(format: &str, layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
+    let on_a_track = |f: &Frame| match f.track {
+        Track::Video => layout.video.is_some(),
+        Track::Audio => layout.audio,
+    };
+    if !frames.iter().any(on_a_track) {
+        return Err(WebmError::Empty);
+    }
+    // libavformat would shift every track so the earliest frame starts at 0: refused instead,
+    // so a segment's times are always the recording's.
+    if frames.iter().any(|f| f.time_ms < 0) {
+        return Err(WebmError::BeforeStart);
+    }
     init();
     let file = MemFile::default();
-    let mut muxer = Muxer::start(StreamIo::from_write_seek(file.clone())?, layout)?;
+    let mut muxer = Muxer::start(StreamIo::from_write_seek(file.clone())?, format, layout)?;
     for f in frames {
         muxer.write(f)?;
     }
@@ -188,28 +215,38 @@ pub fn mux(layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, WebmError> {
     Ok(file.take())
 }
 
-/// Reads the frames and layout back out of a WebM file.
+/// Reads the frames and layout back out of a WebM file the recorder wrote. Anything else is
+/// refused rather than read as if it were one: another container (libavformat would otherwise
+/// probe every format it knows, playlists that open other files among them), a codec other
+/// than VP8 or Opus (a remux would label its frames VP8 or Opus), or two tracks of one kind.
 pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     init();
     let io = StreamIo::from_read_seek(Cursor::new(webm.to_vec()))?;
-    let mut input = ff::format::input_from_stream(io, None, None)?;
+    let mut only_webm = ff::Dictionary::new();
+    only_webm.set("format_whitelist", "matroska,webm");
+    let mut input = ff::format::input_from_stream(io, None, Some(only_webm))?;
     let mut layout = Layout { video: None, audio: false };
     let mut tracks = Vec::new();
     for s in input.streams() {
         let par = s.parameters();
-        match par.medium() {
-            media::Type::Video => {
-                // SAFETY: reading plain fields of valid parameters.
-                let (w, h) = unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) };
-                layout.video = Some((w, h));
-                tracks.push((Some(Track::Video), s.time_base()));
-            }
-            media::Type::Audio => {
-                layout.audio = true;
-                tracks.push((Some(Track::Audio), s.time_base()));
-            }
-            _ => tracks.push((None, s.time_base())),
+        let (kind, codec) = match par.medium() {
+            media::Type::Video => (Some(Track::Video), Some(codec::Id::VP8)),
+            media::Type::Audio => (Some(Track::Audio), Some(codec::Id::OPUS)),
+            _ => (None, None),
+        };
+        if codec.is_some_and(|c| c != par.id()) {
+            return Err(WebmError::Foreign("a codec other than VP8 or Opus"));
         }
+        if kind.is_some() && tracks.iter().any(|(k, _)| *k == kind) {
+            return Err(WebmError::Foreign("two tracks of one kind"));
+        }
+        match kind {
+            // SAFETY: reading plain fields of valid parameters.
+            Some(Track::Video) => layout.video = Some(unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) }),
+            Some(Track::Audio) => layout.audio = true,
+            None => {}
+        }
+        tracks.push((kind, s.time_base()));
     }
     let mut frames = Vec::new();
     for (stream, mut pkt) in input.packets() {
@@ -240,11 +277,15 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
         Self { sink: Some(sink), muxer: None }
     }
 
-    /// Appends one segment's frames. Fails if it is not WebM or its tracks differ from the first.
+    /// Appends one segment's frames. Fails if it is not a segment the recorder writes, its
+    /// tracks differ from the first's, or a frame is timed before the start (as [`mux`] does).
     pub fn push(&mut self, segment: &[u8]) -> Result<(), WebmError> {
         let (layout, frames) = demux(segment)?;
+        if frames.iter().any(|f| f.time_ms < 0) {
+            return Err(WebmError::BeforeStart);
+        }
         if let Some(sink) = self.sink.take() {
-            self.muxer = Some((Muxer::start(StreamIo::from_write_seek(sink)?, &layout)?, layout));
+            self.muxer = Some((Muxer::start(StreamIo::from_write_seek(sink)?, "webm", &layout)?, layout));
         }
         let Some((muxer, first)) = self.muxer.as_mut() else { return Err(WebmError::Empty) };
         if *first != layout {
@@ -253,9 +294,14 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
         frames.iter().try_for_each(|f| muxer.write(f))
     }
 
-    /// Finishes the file (its cues and sizes). Fails if no segment was pushed.
+    /// Finishes the file (its cues and sizes). Fails if no frame was written: libavformat
+    /// could not read the file back.
     pub fn finish(self) -> Result<(), WebmError> {
-        self.muxer.ok_or(WebmError::Empty)?.0.finish()
+        let (muxer, _) = self.muxer.ok_or(WebmError::Empty)?;
+        if muxer.written == 0 {
+            return Err(WebmError::Empty);
+        }
+        muxer.finish()
     }
 }
 
@@ -367,6 +413,83 @@ mod tests {
         assert!(matches!(concat(&[both, audio_only]), Err(WebmError::Mismatch)));
         assert!(matches!(concat(&[]), Err(WebmError::Empty)));
         assert!(concat(&[b"not webm".to_vec()]).is_err());
+    }
+
+    /// The golden segments: their layout and the frames they hold.
+    fn golden_cases() -> [(&'static str, Layout, Vec<Frame>); 3] {
+        let only = |track, v: Vec<Frame>| v.into_iter().filter(|f| f.track == track).collect::<Vec<_>>();
+        [
+            ("segment-av.webm", Layout { video: Some((320, 240)), audio: true }, frames(0, 1)),
+            ("segment-audio.webm", Layout { video: None, audio: true }, only(Track::Audio, frames(1000, 1))),
+            ("segment-video.webm", Layout { video: Some((640, 360)), audio: false }, only(Track::Video, frames(2000, 1))),
+        ]
+    }
+
+    /// Segments written by an earlier build still demux to their frames (old recordings stay
+    /// playable). Compared by content, not bytes: the muxer writes ffmpeg's version into the
+    /// header. `UPDATE_GOLDEN=1` rewrites them; the fuzz corpus copies them (fuzz/make-seeds.py).
+    #[test]
+    fn golden_segments_still_demux() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/golden");
+        for (name, layout, input) in golden_cases() {
+            let path = format!("{dir}/{name}");
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&path, mux(&layout, &input).unwrap()).unwrap();
+            }
+            let (l, out) = demux(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(l, layout, "{name}");
+            for track in [Track::Video, Track::Audio] {
+                let want: Vec<_> = input.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
+                let got: Vec<_> = out.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
+                assert_eq!(got, want, "{name} {track:?}");
+            }
+        }
+    }
+
+    /// Found by fuzz_webm_demux: a segment with tracks but no frames was written, and could not
+    /// be read back (so a stream holding one could not be exported).
+    #[test]
+    fn a_segment_without_frames_is_refused() {
+        let av = Layout { video: Some((320, 240)), audio: true };
+        for (layout, frames) in [
+            (av, vec![]),
+            (Layout { video: None, audio: true }, vec![]),
+            (Layout { video: None, audio: true }, frames(0, 1).into_iter().filter(|f| f.track == Track::Video).collect()),
+        ] {
+            assert!(matches!(mux(&layout, &frames), Err(WebmError::Empty)), "{layout:?} with {} frames", frames.len());
+        }
+        // One frame on one of two tracks is a segment, and reads back.
+        let one = [Frame { track: Track::Audio, time_ms: 0, keyframe: true, data: vec![0xfc, 1] }];
+        assert_eq!(demux(&mux(&av, &one).unwrap()).unwrap().1, one);
+    }
+
+    /// Found by fuzz_webm_demux: a segment whose codec was not VP8 was read as video and remuxed
+    /// labelled VP8. Only what the recorder writes is read: WebM, VP8, Opus, one track of each.
+    #[test]
+    fn only_what_the_recorder_writes_is_read() {
+        let av = mux(&Layout { video: Some((320, 240)), audio: true }, &frames(0, 1)).unwrap();
+        assert!(demux(&av).is_ok());
+        // The same file with its video codec renamed (V_VP8 to V_VP9, same length).
+        let at = av.windows(5).position(|w| w == b"V_VP8").unwrap();
+        let mut vp9 = av.clone();
+        vp9[at + 4] = b'9';
+        assert!(matches!(demux(&vp9), Err(WebmError::Foreign(_))), "another codec");
+        // The same Opus frames in another container libavformat reads (Ogg).
+        let audio: Vec<Frame> = frames(0, 1).into_iter().filter(|f| f.track == Track::Audio).collect();
+        let ogg = mux_as("ogg", &Layout { video: None, audio: true }, &audio).unwrap();
+        assert_eq!(&ogg[..4], b"OggS");
+        assert!(demux(&ogg).is_err(), "an Ogg file is not a segment");
+    }
+
+    /// Found by fuzz_webm_demux: an audio frame at -2 ms made libavformat shift every track of
+    /// the remuxed segment by 2 ms.
+    #[test]
+    fn a_frame_before_the_start_is_refused() {
+        let layout = Layout { video: Some((320, 240)), audio: true };
+        let mut input = frames(0, 1);
+        input.insert(1, Frame { track: Track::Audio, time_ms: -2, keyframe: true, data: vec![0xfc, 9] });
+        assert!(matches!(mux(&layout, &input), Err(WebmError::BeforeStart)));
+        assert!(mux(&layout, &input[2..]).is_ok());
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn runtime() -> &'static Runtime {
 static SHARED: OnceCell<Shared> = OnceCell::const_new();
 
 /// Runs a case against the shared lesson.
-pub fn shared_case<F, Fut>(name: &str, body: F)
+pub fn shared_case<F, Fut>(body: F)
 where
     F: FnOnce(&'static Shared) -> Fut,
     Fut: Future<Output = Result<()>>,
@@ -74,27 +74,27 @@ where
             .and_then(|r| r);
         let shared = match shared {
             Ok(s) => s,
-            Err(e) => panic!("{name}: starting the shared lesson failed: {e:#}"),
+            Err(e) => panic!("{}: starting the shared lesson failed: {e:#}", livegate_tests::test_name()),
         };
-        run_test(name, body(shared)).await
+        run_test(body(shared)).await
     })
 }
 
 /// Runs a case that needs a server of its own (it changes the lesson or the server).
-pub fn own_case<Fut>(name: &str, body: Fut)
+pub fn own_case<Fut>(body: Fut)
 where
     Fut: Future<Output = Result<()>>,
 {
-    runtime().block_on(run_test(name, body))
+    runtime().block_on(run_test(body))
 }
 
 /// Like [`own_case`], with a limit of the case's choosing instead of `run_test`'s 30 s: for a
 /// case that must queue a lot of work, or let the server's deadlines pass, on a loaded machine.
-pub fn own_case_within<Fut>(name: &str, limit: Duration, body: Fut)
+pub fn own_case_within<Fut>(limit: Duration, body: Fut)
 where
     Fut: Future<Output = Result<()>>,
 {
-    runtime().block_on(livegate_tests::run_test_within(name, limit, body))
+    runtime().block_on(livegate_tests::run_test_within(limit, body))
 }
 
 impl Shared {

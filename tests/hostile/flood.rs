@@ -247,7 +247,7 @@ async fn kept_out(s: &Shared, flooder: &Participant) -> Result<()> {
 
 #[test]
 fn hand_flood_is_rate_limited_then_removed_and_spares_a_slow_classmate() {
-    shared_case("hand_flood_is_rate_limited_then_removed_and_spares_a_slow_classmate", |s| async move {
+    shared_case(|s| async move {
         let slow = SlowReader::join(s).await?;
         let honest = s.join_fresh().await?;
         let flooder = s.join_fresh().await?;
@@ -293,7 +293,7 @@ fn hand_flood_is_rate_limited_then_removed_and_spares_a_slow_classmate() {
 
 #[test]
 fn floods_of_other_kinds_are_rate_limited_per_kind_then_removed() {
-    shared_case("floods_of_other_kinds_are_rate_limited_per_kind_then_removed", |s| async move {
+    shared_case(|s| async move {
         let teacher = s.lesson.teacher.id.clone();
         // (message, the answer each gets within the budget, that budget's burst)
         let kinds = [
@@ -320,7 +320,7 @@ fn floods_of_other_kinds_are_rate_limited_per_kind_then_removed() {
 
 #[test]
 fn a_reader_that_answers_nothing_is_closed_by_the_ping_deadline() {
-    shared_case("a_reader_that_answers_nothing_is_closed_by_the_ping_deadline", |s| async move {
+    shared_case(|s| async move {
         let teacher = &s.lesson.teacher.conn;
         let mark = teacher.mark();
         // Joined, then it neither reads (so it answers no Ping) nor sends anything.
@@ -353,7 +353,7 @@ fn a_reader_that_answers_nothing_is_closed_by_the_ping_deadline() {
 
 #[test]
 fn an_idle_client_that_answers_pings_stays() {
-    shared_case("an_idle_client_that_answers_pings_stays", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         // Reads everything (the library answers each Ping) but sends no message of its own.

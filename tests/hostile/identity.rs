@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[test]
 fn forged_random_ticket_is_ticket_invalid() {
-    shared_case("forged_random_ticket_is_ticket_invalid", |s| async move {
+    shared_case(|s| async move {
         let forged = format!("{:032x}", rand::random::<u128>());
         join_refused(&s.server, "forger", &forged, "ticket_invalid").await?;
         join_refused(&s.server, "forger", "", "ticket_invalid").await?;
@@ -22,7 +22,7 @@ fn forged_random_ticket_is_ticket_invalid() {
 
 #[test]
 fn forged_oversized_ticket_is_ticket_invalid() {
-    shared_case("forged_oversized_ticket_is_ticket_invalid", |s| async move {
+    shared_case(|s| async move {
         let forged = "f".repeat(60 * 1024);
         join_refused(&s.server, "forger", &forged, "ticket_invalid").await?;
         s.control_keeps_receiving().await
@@ -31,7 +31,7 @@ fn forged_oversized_ticket_is_ticket_invalid() {
 
 #[test]
 fn reused_ticket_is_ticket_invalid() {
-    shared_case("reused_ticket_is_ticket_invalid", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         let (first, reply) = open_and_join_as(&api, &s.server, "first", "/ws", &ticket.ticket, 1).await?;
@@ -48,7 +48,7 @@ fn reused_ticket_is_ticket_invalid() {
 
 #[test]
 fn expired_ticket_is_ticket_invalid() {
-    shared_case("expired_ticket_is_ticket_invalid", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         ensure!(ticket.expires_in_ms == TICKET_SECS * 1000, "expires_in_ms {}", ticket.expires_in_ms);
@@ -65,7 +65,7 @@ fn expired_ticket_is_ticket_invalid() {
 /// log shows the holder, never Eve.
 #[test]
 fn stolen_ticket_seats_nobody_but_its_holder() {
-    shared_case("stolen_ticket_seats_nobody_but_its_holder", |s| async move {
+    shared_case(|s| async move {
         let holder = s.signed_in(&s.fresh_pupil().await?).await?;
         let holder_id = user_id(&holder).await?;
         let ticket = holder.must_ticket(&s.lesson.id).await?;
@@ -116,7 +116,7 @@ fn stolen_ticket_seats_nobody_but_its_holder() {
 /// right after gets a ticket, joins and receives the lesson.
 #[test]
 fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
-    shared_case("refused_pupils_ticket_flood_is_rate_limited_and_logged_once", |s| async move {
+    shared_case(|s| async move {
         let flooder = s.signed_in(&s.fresh_pupil_of_7a(false).await?).await?;
         let flooder_id = user_id(&flooder).await?;
         let classmate = s.signed_in(&s.fresh_pupil().await?).await?;
@@ -165,7 +165,7 @@ fn loopback() -> std::net::IpAddr {
 /// last sign-in), then gets a ticket, joins and receives the lesson.
 #[test]
 fn strangers_wrong_passwords_do_not_lock_out_the_owner() {
-    shared_case("strangers_wrong_passwords_do_not_lock_out_the_owner", |s| async move {
+    shared_case(|s| async move {
         let owner = s.fresh_pupil().await?;
         let base = s.server.http_base.as_str();
         let (school, elsewhere, home) = (loopback(), loopback(), loopback());
@@ -204,7 +204,7 @@ fn strangers_wrong_passwords_do_not_lock_out_the_owner() {
 /// (A server of its own: the queue of 300 would hold up the shared server's other cases.)
 #[test]
 fn a_class_signing_in_at_once_from_one_address_all_get_in() {
-    own_case_within("a_class_signing_in_at_once_from_one_address_all_get_in", Duration::from_secs(180), async {
+    own_case_within(Duration::from_secs(180), async {
         let server = Server::start().await?;
         let school = loopback();
         let pupils = [seed::ADA, seed::BEN, seed::CARA, seed::DEV, seed::OWEN, seed::ZOE];
@@ -234,7 +234,7 @@ async fn user_id(api: &Api) -> Result<String> {
 
 #[test]
 fn join_naming_another_lesson_is_not_joined() {
-    shared_case("join_naming_another_lesson_is_not_joined", |s| async move {
+    shared_case(|s| async move {
         // A ticket names its lesson; a join that tries to name another one is not a join.
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
@@ -249,7 +249,7 @@ fn join_naming_another_lesson_is_not_joined() {
 
 #[test]
 fn other_class_ticket_joins_only_its_own_lesson() {
-    shared_case("other_class_ticket_joins_only_its_own_lesson", |s| async move {
+    shared_case(|s| async move {
         // Zoe (8b) holds a good ticket for 8b: it seats her in 8b, never in the 7a lesson.
         let zoe = Participant::join(&s.server, seed::ZOE, &s.history.id).await?;
         let lesson = zoe.joined["lesson"]["id"].as_str().unwrap_or_default();
@@ -264,7 +264,7 @@ fn other_class_ticket_joins_only_its_own_lesson() {
 
 #[test]
 fn unknown_lesson_ticket_is_not_found() {
-    shared_case("unknown_lesson_ticket_is_not_found", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(seed::ADA).await?;
         ticket_refused(&api, "les_doesnotexist000", 404, "not_found").await?;
         ticket_refused(&api, "..%2F..%2Fetc%2Fpasswd", 404, "not_found").await?;
@@ -274,7 +274,7 @@ fn unknown_lesson_ticket_is_not_found() {
 
 #[test]
 fn other_school_teacher_ticket_is_wrong_school() {
-    shared_case("other_school_teacher_ticket_is_wrong_school", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(seed::OTHER_TEACHER).await?;
         ticket_refused(&api, &s.lesson.id, 403, "wrong_school").await?;
         s.control_keeps_receiving().await
@@ -283,7 +283,7 @@ fn other_school_teacher_ticket_is_wrong_school() {
 
 #[test]
 fn other_school_pupil_ticket_is_wrong_school() {
-    shared_case("other_school_pupil_ticket_is_wrong_school", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(YAN).await?;
         ticket_refused(&api, &s.lesson.id, 403, "wrong_school").await?;
         let got = api.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
@@ -294,7 +294,7 @@ fn other_school_pupil_ticket_is_wrong_school() {
 
 #[test]
 fn pupil_without_consent_ticket_is_consent_missing() {
-    shared_case("pupil_without_consent_ticket_is_consent_missing", |s| async move {
+    shared_case(|s| async move {
         ticket_refused(&s.signed_in(EVE).await?, &s.lesson.id, 403, "consent_missing").await?;
         s.control_keeps_receiving().await
     });
@@ -302,7 +302,7 @@ fn pupil_without_consent_ticket_is_consent_missing() {
 
 #[test]
 fn untrusted_domain_ticket_is_domain_not_trusted() {
-    shared_case("untrusted_domain_ticket_is_domain_not_trusted", |s| async move {
+    shared_case(|s| async move {
         ticket_refused(&s.signed_in(FINN).await?, &s.lesson.id, 403, "domain_not_trusted").await?;
         s.control_keeps_receiving().await
     });
@@ -310,7 +310,7 @@ fn untrusted_domain_ticket_is_domain_not_trusted() {
 
 #[test]
 fn off_roster_ticket_is_not_on_roster() {
-    shared_case("off_roster_ticket_is_not_on_roster", |s| async move {
+    shared_case(|s| async move {
         let owen = s.signed_in(seed::OWEN).await?;
         ticket_refused(&owen, &s.lesson.id, 403, "not_on_roster").await?;
         let got = owen.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
@@ -321,7 +321,7 @@ fn off_roster_ticket_is_not_on_roster() {
 
 #[test]
 fn other_class_pupil_ticket_is_not_on_roster() {
-    shared_case("other_class_pupil_ticket_is_not_on_roster", |s| async move {
+    shared_case(|s| async move {
         ticket_refused(&s.signed_in(seed::ZOE).await?, &s.lesson.id, 403, "not_on_roster").await?;
         s.control_keeps_receiving().await
     });
@@ -357,7 +357,7 @@ async fn every_route(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
 
 #[test]
 fn pupil_without_consent_tries_every_route() {
-    shared_case("pupil_without_consent_tries_every_route", |s| async move {
+    shared_case(|s| async move {
         every_route(s, EVE, "consent_missing").await?;
         s.control_keeps_receiving().await
     });
@@ -365,7 +365,7 @@ fn pupil_without_consent_tries_every_route() {
 
 #[test]
 fn untrusted_domain_pupil_tries_every_route() {
-    shared_case("untrusted_domain_pupil_tries_every_route", |s| async move {
+    shared_case(|s| async move {
         every_route(s, FINN, "domain_not_trusted").await?;
         s.control_keeps_receiving().await
     });
@@ -373,7 +373,7 @@ fn untrusted_domain_pupil_tries_every_route() {
 
 #[test]
 fn off_roster_pupil_tries_every_route() {
-    shared_case("off_roster_pupil_tries_every_route", |s| async move {
+    shared_case(|s| async move {
         every_route(s, seed::OWEN, "not_on_roster").await?;
         s.control_keeps_receiving().await
     });
@@ -401,7 +401,7 @@ async fn every_message(s: &Shared, email: &str, ticket_code: &str) -> Result<()>
 
 #[test]
 fn pupil_without_consent_tries_every_signalling_message() {
-    shared_case("pupil_without_consent_tries_every_signalling_message", |s| async move {
+    shared_case(|s| async move {
         every_message(s, EVE, "consent_missing").await?;
         s.control_keeps_receiving().await
     });
@@ -409,7 +409,7 @@ fn pupil_without_consent_tries_every_signalling_message() {
 
 #[test]
 fn untrusted_domain_pupil_tries_every_signalling_message() {
-    shared_case("untrusted_domain_pupil_tries_every_signalling_message", |s| async move {
+    shared_case(|s| async move {
         every_message(s, FINN, "domain_not_trusted").await?;
         s.control_keeps_receiving().await
     });
@@ -417,7 +417,7 @@ fn untrusted_domain_pupil_tries_every_signalling_message() {
 
 #[test]
 fn off_roster_pupil_tries_every_signalling_message() {
-    shared_case("off_roster_pupil_tries_every_signalling_message", |s| async move {
+    shared_case(|s| async move {
         every_message(s, seed::OWEN, "not_on_roster").await?;
         s.control_keeps_receiving().await
     });
@@ -425,7 +425,7 @@ fn off_roster_pupil_tries_every_signalling_message() {
 
 #[test]
 fn ticket_without_session_is_not_signed_in() {
-    shared_case("ticket_without_session_is_not_signed_in", |s| async move {
+    shared_case(|s| async move {
         let anon = Api::new(&s.server);
         ticket_refused(&anon, &s.lesson.id, 401, "not_signed_in").await?;
         s.control_keeps_receiving().await
@@ -446,7 +446,7 @@ async fn with_cookie(s: &Shared, cookie: &str) -> Result<Vec<(u16, Value)>> {
 
 #[test]
 fn forged_session_cookie_is_not_signed_in() {
-    shared_case("forged_session_cookie_is_not_signed_in", |s| async move {
+    shared_case(|s| async move {
         let forged = format!("livegate_session={:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
         for cookie in [forged.as_str(), "livegate_session=../../admin", "livegate_session="] {
             for got in with_cookie(s, cookie).await? {
@@ -459,7 +459,7 @@ fn forged_session_cookie_is_not_signed_in() {
 
 #[test]
 fn signed_out_session_cookie_is_not_signed_in() {
-    shared_case("signed_out_session_cookie_is_not_signed_in", |s| async move {
+    shared_case(|s| async move {
         let client = reqwest::Client::builder().no_proxy().build()?;
         let resp = client
             .post(format!("{}/api/session", s.server.http_base))
@@ -480,7 +480,7 @@ fn signed_out_session_cookie_is_not_signed_in() {
 
 #[test]
 fn wrong_password_is_bad_credentials() {
-    shared_case("wrong_password_is_bad_credentials", |s| async move {
+    shared_case(|s| async move {
         // An address that is no account: the per-email lock of a real pupil stays untouched.
         let api = Api::new(&s.server);
         let body = json!({"email": "nobody-here@pupils.demo.sch.uk", "password": "guess-guess-guess"});
@@ -493,7 +493,7 @@ fn wrong_password_is_bad_credentials() {
 
 #[test]
 fn lobby_visitor_gets_no_media_and_cannot_act() {
-    shared_case("lobby_visitor_gets_no_media_and_cannot_act", |s| async move {
+    shared_case(|s| async move {
         // Staff of a partner school wait in the lobby: no offer, no media, and signalling
         // them past the lobby is refused until the teacher admits them (never, here).
         let api = s.signed_in(VISITOR).await?;
@@ -522,7 +522,7 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
 
 #[test]
 fn superuser_reaches_into_another_school_gets_not_found() {
-    shared_case("superuser_reaches_into_another_school_gets_not_found", |s| async move {
+    shared_case(|s| async move {
         // Demo Academy's superuser aims at Other School's pupil and class by their real ids:
         // each is `not_found`, exactly as an id that does not exist, and nothing changes.
         let yan = s.signed_in(YAN).await?;

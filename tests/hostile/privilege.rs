@@ -26,47 +26,47 @@ async fn teacher_only(s: &Shared, msg: impl Fn(&Participant) -> Value) -> Result
 
 #[test]
 fn pupil_grants_themself_the_microphone() {
-    shared_case("pupil_grants_themself_the_microphone", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |p| json!({"type": "grant", "participant_id": p.id, "media": "microphone"})).await
     });
 }
 
 #[test]
 fn pupil_revokes_the_teachers_camera() {
-    shared_case("pupil_revokes_the_teachers_camera", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |_| json!({"type": "revoke", "participant_id": s.lesson.teacher.id, "media": "camera"})).await
     });
 }
 
 #[test]
 fn pupil_mutes_the_teacher() {
-    shared_case("pupil_mutes_the_teacher", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |_| json!({"type": "mute", "participant_id": s.lesson.teacher.id})).await
     });
 }
 
 #[test]
 fn pupil_removes_another_pupil() {
-    shared_case("pupil_removes_another_pupil", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |_| json!({"type": "remove", "participant_id": s.control.id})).await
     });
 }
 
 #[test]
 fn pupil_ends_the_lesson() {
-    shared_case("pupil_ends_the_lesson", |s| async move { teacher_only(s, |_| json!({"type": "end_lesson"})).await });
+    shared_case(|s| async move { teacher_only(s, |_| json!({"type": "end_lesson"})).await });
 }
 
 #[test]
 fn pupil_admits_from_the_lobby() {
-    shared_case("pupil_admits_from_the_lobby", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |p| json!({"type": "admit", "participant_id": p.id})).await
     });
 }
 
 #[test]
 fn pupil_refuses_from_the_lobby() {
-    shared_case("pupil_refuses_from_the_lobby", |s| async move {
+    shared_case(|s| async move {
         teacher_only(s, |_| json!({"type": "refuse", "participant_id": s.control.id})).await
     });
 }
@@ -87,24 +87,24 @@ async fn publish_without_grant(s: &Shared, kind: &str, video: bool, audio: bool)
 
 #[test]
 fn pupil_publishes_camera_without_grant() {
-    shared_case("pupil_publishes_camera_without_grant", |s| async move { publish_without_grant(s, "camera", true, true).await });
+    shared_case(|s| async move { publish_without_grant(s, "camera", true, true).await });
 }
 
 #[test]
 fn pupil_publishes_screen_without_grant() {
-    shared_case("pupil_publishes_screen_without_grant", |s| async move { publish_without_grant(s, "screen", true, false).await });
+    shared_case(|s| async move { publish_without_grant(s, "screen", true, false).await });
 }
 
 #[test]
 fn pupil_publishes_microphone_without_grant() {
-    shared_case("pupil_publishes_microphone_without_grant", |s| async move {
+    shared_case(|s| async move {
         publish_without_grant(s, "microphone", false, true).await
     });
 }
 
 #[test]
 fn microphone_grant_does_not_allow_camera() {
-    shared_case("microphone_grant_does_not_allow_camera", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         grant(s, &pupil, "microphone").await?;
         let err = match pupil.try_publish("cam-with-mic-grant", "camera", true, true).await? {
@@ -119,7 +119,7 @@ fn microphone_grant_does_not_allow_camera() {
 
 #[test]
 fn pupil_unpublishes_the_teachers_stream() {
-    shared_case("pupil_unpublishes_the_teachers_stream", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let t_mark = s.lesson.teacher.conn.mark();
         expect_error(&pupil, json!({"type": "unpublish", "stream_id": "cam"}), "unknown_stream").await?;
@@ -161,17 +161,17 @@ async fn staff_routes(s: &Shared, prefix: &str) -> Result<()> {
 
 #[test]
 fn pupil_calls_every_admin_route() {
-    shared_case("pupil_calls_every_admin_route", |s| async move { staff_routes(s, "/api/admin/").await });
+    shared_case(|s| async move { staff_routes(s, "/api/admin/").await });
 }
 
 #[test]
 fn pupil_calls_every_recording_route() {
-    shared_case("pupil_calls_every_recording_route", |s| async move { staff_routes(s, "/api/recordings").await });
+    shared_case(|s| async move { staff_routes(s, "/api/recordings").await });
 }
 
 #[test]
 fn pupil_starts_a_lesson_or_reads_readiness() {
-    shared_case("pupil_starts_a_lesson_or_reads_readiness", |s| async move {
+    shared_case(|s| async move {
         staff_routes(s, "/api/lessons").await?;
         staff_routes(s, "/api/classes/").await
     });
@@ -179,7 +179,7 @@ fn pupil_starts_a_lesson_or_reads_readiness() {
 
 #[test]
 fn teacher_of_another_class_cannot_start_its_lesson() {
-    shared_case("teacher_of_another_class_cannot_start_its_lesson", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(seed::TEACHER2).await?;
         let got = api.request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"}))).await?;
         refused("teacher2 starts 7a", got, 403, "forbidden_role")?;
@@ -192,7 +192,7 @@ fn teacher_of_another_class_cannot_start_its_lesson() {
 
 #[test]
 fn teacher_reads_attendance_of_someone_they_do_not_teach() {
-    shared_case("teacher_reads_attendance_of_someone_they_do_not_teach", |s| async move {
+    shared_case(|s| async move {
         // Mr Teacher2 teaches 8b only. Ada (7a), the control pupil and the superuser are not
         // his to read: `not_found`, as an unknown id, and no name in the answer. Zoe (8b) is.
         let id = |api: Api| async move {

@@ -29,7 +29,7 @@ async fn frames_get(s: &Shared, frames: &[String], want: &str) -> Result<Partici
 
 #[test]
 fn malformed_json_is_bad_message() {
-    shared_case("malformed_json_is_bad_message", |s| async move {
+    shared_case(|s| async move {
         let frames = ["{", "{\"type\": \"ping\"", "null", "\"ping\"", "[]", "{\"type\":\"ping\"}{\"type\":\"ping\"}", ""].map(String::from);
         frames_get(s, &frames, "bad_message").await.map(drop)
     });
@@ -37,7 +37,7 @@ fn malformed_json_is_bad_message() {
 
 #[test]
 fn unknown_message_type_is_bad_message() {
-    shared_case("unknown_message_type_is_bad_message", |s| async move {
+    shared_case(|s| async move {
         let frames = [json!({"type": "become_teacher"}), json!({"type": "PING"}), json!({"type": ""}), json!({"no_type": 1})].map(|v| v.to_string());
         frames_get(s, &frames, "bad_message").await.map(drop)
     });
@@ -45,7 +45,7 @@ fn unknown_message_type_is_bad_message() {
 
 #[test]
 fn unknown_field_is_bad_message() {
-    shared_case("unknown_field_is_bad_message", |s| async move {
+    shared_case(|s| async move {
         let frames = [
             json!({"type": "hand", "raised": true, "role": "teacher"}),
             json!({"type": "ping", "as": "teacher"}),
@@ -58,7 +58,7 @@ fn unknown_field_is_bad_message() {
 
 #[test]
 fn wrong_field_types_are_bad_message() {
-    shared_case("wrong_field_types_are_bad_message", |s| async move {
+    shared_case(|s| async move {
         let frames = [
             json!({"type": "hand", "raised": "yes"}),
             json!({"type": "hand"}),
@@ -73,7 +73,7 @@ fn wrong_field_types_are_bad_message() {
 
 #[test]
 fn bad_ids_are_bad_message() {
-    shared_case("bad_ids_are_bad_message", |s| async move {
+    shared_case(|s| async move {
         let long = "s".repeat(5000);
         let frames = [
             json!({"type": "unpublish", "stream_id": "../../etc/passwd"}),
@@ -88,7 +88,7 @@ fn bad_ids_are_bad_message() {
 
 #[test]
 fn binary_and_invalid_utf8_frames_are_bad_message() {
-    shared_case("binary_and_invalid_utf8_frames_are_bad_message", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         for bytes in [vec![0xff, 0xfe, 0x00], b"{\"type\":\"ping\"}".to_vec(), vec![0xc3, 0x28]] {
             let mark = pupil.conn.mark();
@@ -103,7 +103,7 @@ fn binary_and_invalid_utf8_frames_are_bad_message() {
 
 #[test]
 fn deeply_nested_json_is_bad_message() {
-    shared_case("deeply_nested_json_is_bad_message", |s| async move {
+    shared_case(|s| async move {
         // 10,000 levels of nesting in well under the 64 KiB frame limit.
         let depth = 10_000;
         let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
@@ -114,7 +114,7 @@ fn deeply_nested_json_is_bad_message() {
 
 #[test]
 fn second_join_on_a_joined_socket_is_bad_message() {
-    shared_case("second_join_on_a_joined_socket_is_bad_message", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let ticket = pupil.api.must_ticket(&s.history.id).await;
         // Not on 8b's roster, so no ticket there; a second join of any kind is refused anyway.
@@ -140,7 +140,7 @@ async fn oversized_frame_gets_error_and_1009(conn: &Conn, pad: usize) -> Result<
 
 #[test]
 fn oversized_frame_closes_with_1009() {
-    shared_case("oversized_frame_closes_with_1009", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         oversized_frame_gets_error_and_1009(&pupil.conn, 70 * 1024).await?;
         s.nothing_from(&pupil.id)?;
@@ -150,7 +150,7 @@ fn oversized_frame_closes_with_1009() {
 
 #[test]
 fn oversized_first_frame_closes_with_1009() {
-    shared_case("oversized_first_frame_closes_with_1009", |s| async move {
+    shared_case(|s| async move {
         // Just over the limit, and far over it (more than the socket buffers hold).
         for pad in [70 * 1024, 1024 * 1024] {
             let conn = Conn::connect(&s.server.ws_url("/ws"), "oversized-first").await?;
@@ -163,7 +163,7 @@ fn oversized_first_frame_closes_with_1009() {
 
 #[test]
 fn first_message_not_join_is_not_joined() {
-    shared_case("first_message_not_join_is_not_joined", |s| async move {
+    shared_case(|s| async move {
         for msg in every_client_message(&s.lesson.teacher.id) {
             let conn = Conn::connect(&s.server.ws_url("/ws"), "anonymous").await?;
             conn.send(msg.clone()).await?;
@@ -177,7 +177,7 @@ fn first_message_not_join_is_not_joined() {
 
 #[test]
 fn wrong_protocol_version_is_protocol_mismatch() {
-    shared_case("wrong_protocol_version_is_protocol_mismatch", |s| async move {
+    shared_case(|s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         for version in [0, 2, 4_000_000_000] {
             let ticket = api.must_ticket(&s.lesson.id).await?;
@@ -192,7 +192,7 @@ fn wrong_protocol_version_is_protocol_mismatch() {
 
 #[test]
 fn silent_socket_is_closed_not_joined() {
-    shared_case("silent_socket_is_closed_not_joined", |s| async move {
+    shared_case(|s| async move {
         // Opens a socket and says nothing: closed after the join timeout (5 s).
         let conn = Conn::connect(&s.server.ws_url("/ws"), "silent").await?;
         let closed = conn.wait_closed(Duration::from_secs(10)).await?;
@@ -205,7 +205,7 @@ fn silent_socket_is_closed_not_joined() {
 
 #[test]
 fn bad_message_flood_gets_an_answer_each() {
-    shared_case("bad_message_flood_gets_an_answer_each", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let n = 500;
         let mark = pupil.conn.mark();
@@ -222,7 +222,7 @@ fn bad_message_flood_gets_an_answer_each() {
 
 #[test]
 fn ping_flood_leaves_the_lesson_serving() {
-    shared_case("ping_flood_leaves_the_lesson_serving", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let n = 3000;
         let mark = pupil.conn.mark();
@@ -242,7 +242,7 @@ fn ping_flood_leaves_the_lesson_serving() {
 
 #[test]
 fn answer_for_unknown_stream_is_unknown_stream() {
-    shared_case("answer_for_unknown_stream_is_unknown_stream", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         expect_error(&pupil, json!({"type": "answer", "stream_id": "nope", "sdp": "v=0\r\n"}), "unknown_stream").await?;
         s.control_keeps_receiving().await
@@ -251,7 +251,7 @@ fn answer_for_unknown_stream_is_unknown_stream() {
 
 #[test]
 fn candidate_before_publish_is_unknown_stream() {
-    shared_case("candidate_before_publish_is_unknown_stream", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let cand = json!({"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", "sdpMid": "0"});
         expect_error(&pupil, json!({"type": "candidate", "stream_id": "later", "candidate": cand}), "unknown_stream").await?;
@@ -262,7 +262,7 @@ fn candidate_before_publish_is_unknown_stream() {
 
 #[test]
 fn unpublish_twice_is_unknown_stream() {
-    shared_case("unpublish_twice_is_unknown_stream", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         grant(s, &pupil, "microphone").await?;
         let mic = pupil.publish("mic", "microphone", false, true).await?;
@@ -295,7 +295,7 @@ async fn publish_sdp(s: &Shared, sdp: &str, want: &str) -> Result<()> {
 
 #[test]
 fn malformed_sdp_is_bad_sdp() {
-    shared_case("malformed_sdp_is_bad_sdp", |s| async move {
+    shared_case(|s| async move {
         for sdp in ["", "hello", "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n", "v=9\r\nm=audio x RTP/AVP\r\n\0\0\0"] {
             publish_sdp(s, sdp, "bad_sdp").await?;
         }
@@ -305,7 +305,7 @@ fn malformed_sdp_is_bad_sdp() {
 
 #[test]
 fn oversized_sdp_is_refused() {
-    shared_case("oversized_sdp_is_refused", |s| async move {
+    shared_case(|s| async move {
         // Just under the 64 KiB frame: a real offer padded with 60 KiB of attributes.
         // Over the 32 KiB SDP limit, inside the 64 KiB frame: a real offer padded with
         // attributes nobody knows.
@@ -320,7 +320,7 @@ fn oversized_sdp_is_refused() {
 
 #[test]
 fn nine_hundred_media_sections_are_refused() {
-    shared_case("nine_hundred_media_sections_are_refused", |s| async move {
+    shared_case(|s| async move {
         // A real offer followed by 900 bare audio sections: still under the SDP size limit.
         let offer = PendingPublisher::new("many", false, true).await?;
         let mut sdp = offer.offer_sdp.clone();
@@ -335,7 +335,7 @@ fn nine_hundred_media_sections_are_refused() {
 
 #[test]
 fn video_offered_as_microphone_is_unsupported_media() {
-    shared_case("video_offered_as_microphone_is_unsupported_media", |s| async move {
+    shared_case(|s| async move {
         let offer = PendingPublisher::new("vid", true, true).await?;
         let sdp = offer.offer_sdp.clone();
         offer.close().await;
@@ -345,7 +345,7 @@ fn video_offered_as_microphone_is_unsupported_media() {
 
 #[test]
 fn duplicate_stream_id_is_duplicate_stream() {
-    shared_case("duplicate_stream_id_is_duplicate_stream", |s| async move {
+    shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         grant(s, &pupil, "microphone").await?;
         let mic = pupil.publish("twin", "microphone", false, true).await?;
@@ -361,7 +361,7 @@ fn duplicate_stream_id_is_duplicate_stream() {
 
 #[test]
 fn garbage_answer_to_a_real_offer_is_refused() {
-    shared_case("garbage_answer_to_a_real_offer_is_refused", |s| async move {
+    shared_case(|s| async move {
         // The pupil's client answers the camera offer properly; a second, garbage answer for
         // the same stream must not break the stream for anyone.
         let pupil = s.join_fresh().await?;
@@ -377,7 +377,7 @@ fn garbage_answer_to_a_real_offer_is_refused() {
 
 #[test]
 fn compression_is_never_negotiated() {
-    shared_case("compression_is_never_negotiated", |s| async move {
+    shared_case(|s| async move {
         // A client asking for permessage-deflate (a decompression bomb's way in) gets a socket
         // without it, and the 64 KiB limit applies to what it sends.
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -34,12 +34,12 @@ struct Recorded {
 static RECORDED: OnceCell<Recorded> = OnceCell::const_new();
 
 /// Runs a storage case against the recorded server.
-fn storage_case<F, Fut>(name: &str, body: F)
+fn storage_case<F, Fut>(body: F)
 where
     F: FnOnce(&'static Recorded) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    own_case(name, async move {
+    own_case(async move {
         let r = tokio::time::timeout(Duration::from_secs(120), RECORDED.get_or_try_init(Recorded::start))
             .await
             .map_err(|_| anyhow!("recording the lessons timed out"))??;
@@ -159,7 +159,7 @@ const ALTERED: &str = "the segment was altered or is incomplete";
 
 #[test]
 fn flipped_byte_in_a_segment_fails_verify() {
-    storage_case("flipped_byte_in_a_segment_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "flip").await?;
         verify_passes(&copy.path, &r.key_file(), &r.rec).await?;
         let seg = &segments(&copy.path, &r.rec)?[0];
@@ -173,7 +173,7 @@ fn flipped_byte_in_a_segment_fails_verify() {
 
 #[test]
 fn truncated_segment_fails_verify() {
-    storage_case("truncated_segment_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "trunc").await?;
         let seg = &segments(&copy.path, &r.rec)?[1];
         let data = std::fs::read(seg)?;
@@ -184,7 +184,7 @@ fn truncated_segment_fails_verify() {
 
 #[test]
 fn deleted_segment_fails_verify() {
-    storage_case("deleted_segment_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "delete").await?;
         let segs = segments(&copy.path, &r.rec)?;
         std::fs::remove_file(segs.last().unwrap())?;
@@ -194,7 +194,7 @@ fn deleted_segment_fails_verify() {
 
 #[test]
 fn reordered_segments_fail_verify() {
-    storage_case("reordered_segments_fail_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "reorder").await?;
         let segs = segments(&copy.path, &r.rec)?;
         let (a, b) = (std::fs::read(&segs[0])?, std::fs::read(&segs[1])?);
@@ -206,7 +206,7 @@ fn reordered_segments_fail_verify() {
 
 #[test]
 fn segment_from_another_recording_fails_verify() {
-    storage_case("segment_from_another_recording_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "swap").await?;
         let ours = segments(&copy.path, &r.rec)?;
         let theirs = segments(&copy.path, &r.other)?;
@@ -217,7 +217,7 @@ fn segment_from_another_recording_fails_verify() {
 
 #[test]
 fn swapped_manifest_fails_verify() {
-    storage_case("swapped_manifest_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "manifest").await?;
         std::fs::copy(copy.path.join(&r.other).join("manifest"), copy.path.join(&r.rec).join("manifest"))?;
         verify_fails(&copy.path, &r.key_file(), &r.rec, &[], "manifest:").await
@@ -226,7 +226,7 @@ fn swapped_manifest_fails_verify() {
 
 #[test]
 fn manifest_not_matching_the_audit_chain_fails_verify() {
-    storage_case("manifest_not_matching_the_audit_chain_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "hash").await?;
         let wrong = "0".repeat(64);
         verify_fails(&copy.path, &r.key_file(), &r.rec, &["--manifest-sha256", &wrong], "is not the one in the audit chain").await
@@ -235,7 +235,7 @@ fn manifest_not_matching_the_audit_chain_fails_verify() {
 
 #[test]
 fn wrong_school_key_fails_verify() {
-    storage_case("wrong_school_key_fails_verify", |r| async move {
+    storage_case(|r| async move {
         let copy = objects_copy(r, "key").await?;
         verify_fails(&copy.path, &r.dir.key_file("sch_other"), &r.rec, &[], "manifest:").await
     });
@@ -273,7 +273,7 @@ async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) 
 
 #[test]
 fn review_refuses_a_truncated_segment() {
-    storage_case("review_refuses_a_truncated_segment", |r| async move {
+    storage_case(|r| async move {
         review_refuses(r, false, |live| {
             let seg = &segments(live, &r.rec)?[0];
             let data = std::fs::read(seg)?;
@@ -285,7 +285,7 @@ fn review_refuses_a_truncated_segment() {
 
 #[test]
 fn review_refuses_reordered_segments() {
-    storage_case("review_refuses_reordered_segments", |r| async move {
+    storage_case(|r| async move {
         review_refuses(r, false, |live| {
             let segs = segments(live, &r.rec)?;
             let (a, b) = (std::fs::read(&segs[0])?, std::fs::read(&segs[1])?);
@@ -298,14 +298,14 @@ fn review_refuses_reordered_segments() {
 
 #[test]
 fn review_refuses_a_deleted_segment() {
-    storage_case("review_refuses_a_deleted_segment", |r| async move {
+    storage_case(|r| async move {
         review_refuses(r, false, |live| Ok(std::fs::remove_file(&segments(live, &r.rec)?[1])?)).await
     });
 }
 
 #[test]
 fn review_refuses_a_segment_from_another_recording() {
-    storage_case("review_refuses_a_segment_from_another_recording", |r| async move {
+    storage_case(|r| async move {
         review_refuses(r, false, |live| {
             let theirs = segments(live, &r.other)?;
             Ok(std::fs::copy(&theirs[0], &segments(live, &r.rec)?[0]).map(drop)?)
@@ -316,7 +316,7 @@ fn review_refuses_a_segment_from_another_recording() {
 
 #[test]
 fn review_refuses_a_re_sealed_older_manifest() {
-    storage_case("review_refuses_a_re_sealed_older_manifest", |r| async move {
+    storage_case(|r| async move {
         // Another recording's genuine manifest under this one's name.
         review_refuses(r, true, |live| Ok(std::fs::copy(live.join(&r.other).join("manifest"), live.join(&r.rec).join("manifest")).map(drop)?)).await
     });
@@ -358,28 +358,28 @@ async fn audit_fails(r: &Recorded, label: &str, sql: &[&str], sentence: &str) ->
 
 #[test]
 fn edited_audit_row_fails_audit_verify() {
-    storage_case("edited_audit_row_fails_audit_verify", |r| async move {
+    storage_case(|r| async move {
         audit_fails(r, "audit-edit", &["UPDATE audit_log SET detail = '{\"reason\":\"nothing to see\"}' WHERE seq = 3"], "its contents were changed").await
     });
 }
 
 #[test]
 fn edited_audit_actor_fails_audit_verify() {
-    storage_case("edited_audit_actor_fails_audit_verify", |r| async move {
+    storage_case(|r| async move {
         audit_fails(r, "audit-actor", &["UPDATE audit_log SET actor = 'usr_someoneelse' WHERE seq = (SELECT MAX(seq) FROM audit_log)"], "its contents were changed").await
     });
 }
 
 #[test]
 fn deleted_audit_row_fails_audit_verify() {
-    storage_case("deleted_audit_row_fails_audit_verify", |r| async move {
+    storage_case(|r| async move {
         audit_fails(r, "audit-delete", &["DELETE FROM audit_log WHERE seq = 2"], "an entry is missing").await
     });
 }
 
 #[test]
 fn inserted_audit_row_fails_audit_verify() {
-    storage_case("inserted_audit_row_fails_audit_verify", |r| async move {
+    storage_case(|r| async move {
         // Make room after entry 2 and slip a forged entry in, keeping the sequence whole.
         audit_fails(
             r,
@@ -398,7 +398,7 @@ fn inserted_audit_row_fails_audit_verify() {
 
 #[test]
 fn reordered_audit_rows_fail_audit_verify() {
-    storage_case("reordered_audit_rows_fail_audit_verify", |r| async move {
+    storage_case(|r| async move {
         audit_fails(
             r,
             "audit-reorder",
@@ -426,7 +426,7 @@ async fn hold(r: &Recorded, on: bool, reason: &str) -> Result<(u16, serde_json::
 
 #[test]
 fn reasons_that_say_nothing_open_no_recording_and_audit_nothing() {
-    storage_case("reasons_that_say_nothing_open_no_recording_and_audit_nothing", |r| async move {
+    storage_case(|r| async move {
         // Other cases open views too: take a turn so the audit count is ours alone.
         let _turn = r.turn.lock().await;
         let before = view_and_hold_entries(r).await?.len();
@@ -452,7 +452,7 @@ fn reasons_that_say_nothing_open_no_recording_and_audit_nothing() {
 
 #[test]
 fn a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact() {
-    storage_case("a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact", |r| async move {
+    storage_case(|r| async move {
         let _turn = r.turn.lock().await;
         // 400 characters, 1,200 bytes: refused before the policy counted characters.
         let reason: String = "\u{5BB6}\u{957F}\u{62A5}\u{544A}\u{4E86}\u{8BFE}\u{5802}\u{4E0A}\u{7684}\u{6B3A}\u{51CC}\u{4E8B}\u{4EF6}".chars().cycle().take(400).collect();

@@ -107,7 +107,7 @@ fn rtp(seq: u16) -> Vec<u8> {
 
 #[test]
 fn garbage_datagrams_get_no_answer() {
-    shared_case("garbage_datagrams_get_no_answer", |s| async move {
+    shared_case(|s| async move {
         let datagrams: Vec<Vec<u8>> = (0..300).map(|i| (0..(1 + (i * 37) % 1400)).map(|_| rand::random::<u8>()).collect()).collect();
         send_all_expect_silence(s, &datagrams).await
     });
@@ -115,7 +115,7 @@ fn garbage_datagrams_get_no_answer() {
 
 #[test]
 fn stun_with_unknown_username_gets_no_answer() {
-    shared_case("stun_with_unknown_username_gets_no_answer", |s| async move {
+    shared_case(|s| async move {
         let datagrams: Vec<Vec<u8>> = (0..20).map(|i| stun_binding(&format!("nosuch{i}:attacker"))).collect();
         send_all_expect_silence(s, &datagrams).await
     });
@@ -123,7 +123,7 @@ fn stun_with_unknown_username_gets_no_answer() {
 
 #[test]
 fn stun_with_a_real_username_and_forged_integrity_gets_no_answer() {
-    shared_case("stun_with_a_real_username_and_forged_integrity_gets_no_answer", |s| async move {
+    shared_case(|s| async move {
         // Another address claiming to be the control pupil's subscriber connection: without
         // the ICE password it cannot take the path over.
         let ufrag = server_ufrag(&s.control_sub)?;
@@ -134,7 +134,7 @@ fn stun_with_a_real_username_and_forged_integrity_gets_no_answer() {
 
 #[test]
 fn dtls_client_hello_from_an_unvalidated_port_gets_no_answer() {
-    shared_case("dtls_client_hello_from_an_unvalidated_port_gets_no_answer", |s| async move {
+    shared_case(|s| async move {
         let mut hello = vec![0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0];
         let body: Vec<u8> = [vec![0x01, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x40, 0xfe, 0xfd], (0..50).map(|_| rand::random::<u8>()).collect()].concat();
         hello.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -145,7 +145,7 @@ fn dtls_client_hello_from_an_unvalidated_port_gets_no_answer() {
 
 #[test]
 fn spoofed_rtp_from_an_unknown_address_gets_no_answer() {
-    shared_case("spoofed_rtp_from_an_unknown_address_gets_no_answer", |s| async move {
+    shared_case(|s| async move {
         let datagrams: Vec<Vec<u8>> = (0..500).map(rtp).collect();
         send_all_expect_silence(s, &datagrams).await
     });
@@ -153,7 +153,7 @@ fn spoofed_rtp_from_an_unknown_address_gets_no_answer() {
 
 #[test]
 fn truncated_stun_rtp_and_rtcp_get_no_answer() {
-    shared_case("truncated_stun_rtp_and_rtcp_get_no_answer", |s| async move {
+    shared_case(|s| async move {
         let stun = stun_binding("x:y");
         let datagrams = vec![
             stun[..20].to_vec(),                                  // header claiming attributes that are not there
@@ -169,7 +169,7 @@ fn truncated_stun_rtp_and_rtcp_get_no_answer() {
 
 #[test]
 fn udp_flood_leaves_the_lesson_serving() {
-    shared_case("udp_flood_leaves_the_lesson_serving", |s| async move {
+    shared_case(|s| async move {
         let before = s.control_sub.stats.video();
         let sock = raw(s).await?;
         let junk = vec![0x42u8; 1200];
@@ -183,7 +183,7 @@ fn udp_flood_leaves_the_lesson_serving() {
     });
 }
 
-/// The server's retransmission budget (`server/src/sfu/retransmit.rs`): a quarter of the media
+/// The server's retransmission budget (`sfu/src/retransmit.rs`): a quarter of the media
 /// bytes and a burst of 16 kB; the relay counts SRTP bytes, a little more than the server's
 /// RTP bytes, hence a tenth more room.
 fn within_budget(resent: u64, media: u64) -> bool {
@@ -192,7 +192,7 @@ fn within_budget(resent: u64, media: u64) -> bool {
 
 #[test]
 fn nacking_every_packet_gets_only_the_retransmission_budget() {
-    shared_case("nacking_every_packet_gets_only_the_retransmission_budget", |s| async move {
+    shared_case(|s| async move {
         // Through an unimpaired relay, which counts what the server sends the pupil.
         let relay = Relay::start(s.server.media_addr, RelayConfig { down: Impairment::default(), up: Impairment::default(), seed: 9, media_only: true }).await?;
         let email = s.fresh_pupil().await?;
@@ -241,7 +241,7 @@ async fn keeps_receiving(dev: &Participant, sub: &Subscription) -> Result<()> {
 /// counted summary line, not a thousand.
 #[test]
 fn hostile_stun_leaves_no_ice_username_in_the_log() {
-    own_case_within("hostile_stun_leaves_no_ice_username_in_the_log", Duration::from_secs(60), async {
+    own_case_within(Duration::from_secs(60), async {
         let server = Server::launch("demo", &[], &[]).await?;
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         let (dev, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
@@ -357,7 +357,7 @@ async fn health_from(from: [u8; 4], server: &Server) -> Result<()> {
 /// deadline, are not cut.
 #[test]
 fn silent_and_slowloris_connections_are_closed_and_capped_per_address() {
-    own_case_within("silent_and_slowloris_connections_are_closed_and_capped_per_address", Duration::from_secs(90), async {
+    own_case_within(Duration::from_secs(90), async {
         let (server, lesson, _camera, dev, dev_sub) = capped_server(400).await?;
         let attacker = [127, 0, 0, 2];
         let opened = Instant::now();
@@ -415,7 +415,7 @@ fn silent_and_slowloris_connections_are_closed_and_capped_per_address() {
 /// between heartbeats, stays open and keeps receiving.
 #[test]
 fn idle_keep_alive_is_closed_but_an_open_websocket_is_not() {
-    own_case_within("idle_keep_alive_is_closed_but_an_open_websocket_is_not", Duration::from_secs(90), async {
+    own_case_within(Duration::from_secs(90), async {
         let (server, _lesson, _camera, dev, dev_sub) = capped_server(400).await?;
         let mut kept = TcpStream::connect(server.http_addr).await?;
         for _ in 0..2 {
@@ -442,7 +442,7 @@ fn idle_keep_alive_is_closed_but_an_open_websocket_is_not() {
 /// Ada signs in, joins and receives.
 #[test]
 fn connections_past_the_global_cap_get_server_busy_until_it_frees() {
-    own_case_within("connections_past_the_global_cap_get_server_busy_until_it_frees", Duration::from_secs(90), async {
+    own_case_within(Duration::from_secs(90), async {
         let (server, lesson, _camera, dev, dev_sub) = capped_server(60).await?;
         let opened = Instant::now();
         let mut silent = Vec::new();

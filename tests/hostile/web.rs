@@ -45,7 +45,7 @@ fn check_headers(what: &str, path: &str, h: &reqwest::header::HeaderMap, https: 
 
 #[test]
 fn security_headers_on_every_route() {
-    shared_case("security_headers_on_every_route", |s| async move {
+    shared_case(|s| async move {
         let client = reqwest::Client::builder().no_proxy().build()?;
         let mut paths: Vec<(reqwest::Method, String)> =
             routes()?.into_iter().map(|(m, p, _)| (m, concrete(&p, &s.lesson.id))).collect();
@@ -111,7 +111,7 @@ type Malformed<'a> = (&'a reqwest::Client, &'static str, &'static [(&'static str
 /// have; upgrades that are not WebSocket handshakes; bodies and queries of the wrong kind.
 #[test]
 fn malformed_requests_answer_the_json_error_shape() {
-    shared_case("malformed_requests_answer_the_json_error_shape", |s| async move {
+    shared_case(|s| async move {
         let base = s.server.http_base.as_str();
         let leader = session_with(s, livegate_tests::recording::LEADER, livegate_tests::recording::LEADER_PASSWORD).await?;
         let staff = [session(s, ADMIN).await?, leader, session(s, seed::TEACHER).await?];
@@ -160,7 +160,7 @@ fn malformed_requests_answer_the_json_error_shape() {
 
 #[test]
 fn cross_site_writes_are_cross_site() {
-    shared_case("cross_site_writes_are_cross_site", |s| async move {
+    shared_case(|s| async move {
         // A page on another site posting with the victim's cookie (a browser would send it
         // only with SameSite=None; the Origin check holds even then).
         let teacher = session(s, seed::TEACHER2).await?;
@@ -181,7 +181,7 @@ fn cross_site_writes_are_cross_site() {
 
 #[test]
 fn cross_site_ticket_request_is_cross_site() {
-    shared_case("cross_site_ticket_request_is_cross_site", |s| async move {
+    shared_case(|s| async move {
         let pupil = session(s, &s.fresh_pupil().await?).await?;
         let url = format!("{}/api/lessons/{}/ticket", s.server.http_base, s.lesson.id);
         let got = status_and_code(pupil.post(&url).header("origin", EVIL).send().await?).await;
@@ -196,7 +196,7 @@ fn cross_site_ticket_request_is_cross_site() {
 
 #[test]
 fn cross_site_websocket_is_refused() {
-    shared_case("cross_site_websocket_is_refused", |s| async move {
+    shared_case(|s| async move {
         let mut req = s.server.ws_url("/ws").into_client_request()?;
         req.headers_mut().insert("origin", EVIL.parse()?);
         match tokio_tungstenite::connect_async(req).await {
@@ -287,7 +287,7 @@ type WssSocket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStr
 
 #[test]
 fn https_with_rustls_sends_hsts_and_serves_wss() {
-    own_case("https_with_rustls_sends_hsts_and_serves_wss", async {
+    own_case(async {
         let dir = livegate_tests::recording::DataDir::new("tls")?;
         let (cert, key, der) = certificate(&dir.path)?;
         let (cert, key) = (cert.display().to_string(), key.display().to_string());
@@ -326,7 +326,7 @@ fn https_with_rustls_sends_hsts_and_serves_wss() {
 /// deadlines, still answers.
 #[test]
 fn tls_connections_get_the_same_deadlines_and_caps() {
-    own_case_within("tls_connections_get_the_same_deadlines_and_caps", std::time::Duration::from_secs(90), async {
+    own_case_within(std::time::Duration::from_secs(90), async {
         use crate::transport::{closed_by, connect_from, drip};
         use std::time::Duration;
         use tokio::time::Instant;
@@ -400,7 +400,7 @@ async fn directory(s: &Shared) -> Result<(Value, Value)> {
 
 #[test]
 fn forged_names_are_text_invalid_and_change_nothing() {
-    shared_case("forged_names_are_text_invalid_and_change_nothing", |s| async move {
+    shared_case(|s| async move {
         use reqwest::Method;
         let before = directory(s).await?;
         let email = format!("forged-{:08x}@partner.sch.uk", rand::random::<u32>());
@@ -448,7 +448,7 @@ fn forged_names_are_text_invalid_and_change_nothing() {
 
 #[test]
 fn honest_names_in_any_script_are_kept_intact() {
-    shared_case("honest_names_in_any_script_are_kept_intact", |s| async move {
+    shared_case(|s| async move {
         use reqwest::Method;
         // Sent decomposed (NFD), stored and shown composed (NFC), so both spellings are one name.
         let names = [

@@ -103,5 +103,4 @@ pub async fn set_password(State(app): State<App>, ApiJson(body): ApiJson<SetPass
 }
 
 #[cfg(test)]
-#[path = "account_tests.rs"]
 mod tests;

@@ -235,5 +235,4 @@ pub fn lessons_csv(logs: &[LessonLog], clock: &Clock) -> String {
 }
 
 #[cfg(test)]
-#[path = "log_export_tests.rs"]
 mod tests;

@@ -19,6 +19,8 @@ pub mod shutdown;
 mod tls;
 mod web;
 mod ws;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

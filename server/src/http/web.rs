@@ -1,5 +1,7 @@
 //! The embedded web client (the `web/` folder, compiled into the binary) and the security
-//! headers every response carries.
+//! headers every response carries. Only the client's pages, styles, scripts and images are
+//! served: the folder also holds files for the people who work on it (`web/README.md`,
+//! `web/tsconfig.json`). Nothing here names a script: the pages do (`web/README.md`).
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -13,6 +15,9 @@ use crate::error::{ApiError, ErrorCode};
 #[folder = "../web/"]
 struct Assets;
 
+/// The kinds of file a browser gets from `web/`, by extension; any other file there is 404.
+const SERVED: [&str; 4] = ["html", "css", "js", "svg"];
+
 /// Serves a file of the web client; `/` and unknown page paths get `index.html`.
 pub async fn asset(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
@@ -20,7 +25,8 @@ pub async fn asset(uri: Uri) -> Response {
         return ApiError(ErrorCode::NotFound).into_response();
     }
     let path = if path.is_empty() { "index.html" } else { path };
-    let (file, name) = match Assets::get(path) {
+    let served = path.rsplit_once('.').is_some_and(|(_, ext)| SERVED.contains(&ext));
+    let (file, name) = match Assets::get(path).filter(|_| served) {
         Some(f) => (f, path),
         None if !path.contains('.') => match Assets::get("index.html") {
             Some(f) => (f, "index.html"),
@@ -60,4 +66,39 @@ pub async fn security_headers(https: bool, req: Request, next: Next) -> Response
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(path: &'static str) -> Response {
+        asset(Uri::from_static(path)).await
+    }
+
+    /// The pages and the module each loads are served with their types; `web/`'s files for
+    /// developers are not, though they are embedded with the rest.
+    #[tokio::test]
+    async fn serves_the_client_and_not_its_developer_files() {
+        for (path, mime) in [
+            ("/", "text/html"),
+            ("/log.html", "text/html"),
+            ("/js/app.js", "javascript"),
+            ("/js/log/index.js", "javascript"),
+            ("/js/lib/api.js", "javascript"),
+            ("/css/app.css", "text/css"),
+            ("/img/icon.svg", "image/svg+xml"),
+            ("/admin/users", "text/html"),
+        ] {
+            let res = get(path).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let ty = res.headers()[header::CONTENT_TYPE].to_str().unwrap();
+            assert!(ty.contains(mime), "{path}: {ty}");
+        }
+        for path in ["/tsconfig.json", "/README.md"] {
+            assert!(Assets::get(&path[1..]).is_some(), "{path} is in web/, so this test means something");
+            assert_eq!(get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        assert_eq!(get("/js/nope.js").await.status(), StatusCode::NOT_FOUND);
+    }
 }

@@ -243,5 +243,4 @@ impl<S: Sink> Writer<S> {
 }
 
 #[cfg(test)]
-#[path = "journal_writer_tests.rs"]
 mod tests;

@@ -22,8 +22,6 @@ mod lobby;
 mod outbox;
 mod people;
 mod streams;
-#[cfg(test)]
-mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -583,3 +581,6 @@ impl Lesson {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

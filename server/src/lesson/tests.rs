@@ -1,7 +1,7 @@
 //! Unit tests of the lesson task against a real store (in-memory SQLite with the demo seed)
 //! and a real media engine on loopback: live enforcement after directory changes, the lobby,
 //! privacy profiles from both sides, and the teacher-absence timeout. No WebRTC here: the
-//! integration suite (tests/tests/integration) covers media.
+//! integration suite (tests/integration) covers media.
 
 use std::time::Duration;
 

@@ -36,6 +36,12 @@ use tokio::sync::{mpsc, oneshot};
 pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
 pub use tap::{Options, Tap};
+/// The peer connection as the engine drives it, for the fuzz target `fuzz_media_engine` (the
+/// cargo feature `fuzzing`, never in the `livegate` binary).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use super::peer::{Peer, PeerEvent, SendTrack};
+}
 
 use crate::error::ErrorCode;
 use crate::proto::CandidateInit;

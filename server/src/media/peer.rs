@@ -318,6 +318,7 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livegate_sfu::demux::{binding_request, Demux, ATTR_ICE_CONTROLLED};
     use rtc::peer_connection::configuration::RTCConfigurationBuilder;
     use rtc::peer_connection::RTCPeerConnectionBuilder;
 
@@ -366,5 +367,56 @@ mod tests {
         // A publish peer never keeps anything back.
         let publish = Peer::build(now, local, Direction::Publish).unwrap();
         assert!(publish.early.is_none());
+    }
+
+    /// Found by fuzz/fuzz_media_engine: a forged binding request that claims the controlled role
+    /// (a wrong MESSAGE-INTEGRITY, from an address the server never heard from) switched the
+    /// lite server to controlling, and it then sent checks to the candidate the offer named.
+    /// The demultiplexer (`livegate_sfu::demux`) drops such requests; a client's own
+    /// ICE-CONTROLLING checks still route.
+    #[test]
+    fn a_forged_controlled_check_cannot_make_the_server_contact_named_candidates() {
+        let now = std::time::Instant::now();
+        let victim = "192.0.2.66:9";
+        let offer = format!(
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+             c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\na=ice-ufrag:cli1\r\n\
+             a=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 {}\r\na=setup:actpass\r\na=rtcp-mux\r\n\
+             a=candidate:1 1 udp 2122194687 {} {} typ host\r\n",
+            ["AB"; 32].join(":"),
+            victim.split(':').next().unwrap(),
+            victim.split(':').nth(1).unwrap(),
+        );
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (mut peer, _answer) = Peer::publish(now, local, offer).unwrap();
+        let mut demux = Demux::default();
+        demux.add(peer.ufrag.clone(), 1u32);
+        let attacker: SocketAddr = "203.0.113.5:4000".parse().unwrap();
+        let mut forged = binding_request(&format!("{}:cli1", peer.ufrag));
+        for (typ, value) in [(ATTR_ICE_CONTROLLED, vec![0; 8]), (0x0008, vec![0xab; 20])] {
+            forged.extend_from_slice(&typ.to_be_bytes());
+            forged.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            forged.extend_from_slice(&value);
+        }
+        let len = (forged.len() - 20) as u16;
+        forged[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &forged), None, "dropped before any peer sees it");
+        if demux.route(attacker, &forged).is_some() {
+            peer.handle_datagram(now, attacker, &forged);
+        }
+        let mut sent = Vec::new();
+        for ms in (0..5000).step_by(50) {
+            peer.handle_timeout(now + std::time::Duration::from_millis(ms));
+            while let Some((to, _)) = peer.poll_datagram() {
+                sent.push(to);
+            }
+        }
+        assert!(sent.is_empty(), "the server contacted {sent:?}");
+        // The honest client's checks claim ICE-CONTROLLING, and still reach the peer.
+        let mut honest = binding_request(&format!("{}:cli1", peer.ufrag));
+        honest.extend_from_slice(&[0x80, 0x2a, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let len = (honest.len() - 20) as u16;
+        honest[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &honest), Some(1));
     }
 }

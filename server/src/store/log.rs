@@ -701,5 +701,4 @@ impl Store {
 }
 
 #[cfg(test)]
-#[path = "log_tests.rs"]
 mod tests;

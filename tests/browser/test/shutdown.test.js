@@ -19,7 +19,7 @@ import {
   waitUntil,
 } from '../lib/harness.js';
 
-/** What the page says (web/js/messages.js, `server_stopping`). */
+/** What the page says (web/js/lib/messages.js, `server_stopping`). */
 const RESTARTING = {
   title: 'Livegate is restarting',
   text: 'The lesson stopped because Livegate is restarting. Try again in a minute: your teacher can start the lesson again.',

@@ -1,4 +1,4 @@
-// The web client's copy of the text policy (web/js/text.js) against the server's own cases
+// The web client's copy of the text policy (web/js/lib/text.js) against the server's own cases
 // (server/src/text/cases.json, run by the server's unit tests too) and field table
 // (server/src/text/fields.json), so the browser refuses exactly what the server refuses and
 // says it in the same words. Plain Node: no browser, no server.
@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { FIELDS, check, fieldById, sentence } from '../../../web/js/text.js';
+import { FIELDS, check, fieldById, sentence } from '../../../web/js/lib/text.js';
 
 const serverFile = (/** @type {string} */ name) => JSON.parse(readFileSync(new URL(`../../../server/src/text/${name}`, import.meta.url), 'utf8'));
 

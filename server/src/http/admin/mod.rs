@@ -73,5 +73,3 @@ pub async fn school_class(app: &App, me: &UserRecord, id: &str) -> Result<ClassR
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod import_tests;

@@ -141,26 +141,4 @@ pub async fn export(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn apply_flag_is_strict() {
-        assert_eq!(apply_flag(None), Ok(false));
-        assert_eq!(apply_flag(Some("apply=true")), Ok(true));
-        assert_eq!(apply_flag(Some("apply=false")), Ok(false));
-        for bad in ["apply=1", "apply", "x=y", "apply=TRUE"] {
-            assert_eq!(apply_flag(Some(bad)), Err(ApiError(ErrorCode::BadRequest)), "{bad}");
-        }
-    }
-
-    #[test]
-    fn only_text_csv_is_read() {
-        let mut h = HeaderMap::new();
-        assert!(!is_csv(&h));
-        h.insert(header::CONTENT_TYPE, "text/csv; charset=utf-8".parse().unwrap());
-        assert!(is_csv(&h));
-        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
-        assert!(!is_csv(&h));
-    }
-}
+mod tests;

@@ -1,0 +1,94 @@
+// REST calls of the safeguarding leader's recording pages (Access::Leader routes): list the
+// school's recordings, open one with a reason (which the server audits before serving a byte),
+// the URL of one segment of a stream of an opened recording, and placing or lifting a legal hold.
+// @ts-check
+
+import { request } from '../lib/api.js';
+
+/**
+ * A recording as the list returns it. `class_name`, `teacher_name` and `lost_after_ms` are
+ * shown when the server sends them; otherwise the page falls back to ids.
+ * @typedef {{
+ *   id: string, lesson_id: string, class_id: string, teacher_id: string,
+ *   class_name?: string, teacher_name?: string,
+ *   started_at: number, ended_at: number | null,
+ *   status: 'recording' | 'complete' | 'interrupted' | 'failed' | 'destroyed',
+ *   manifest_sha256: string | null, legal_hold: boolean, destroyed_at: number | null,
+ *   lost_after_ms?: number | null,
+ * }} Recording
+ */
+
+/**
+ * One segment of a stream: about two seconds of WebM that starts on a keyframe; times are ms
+ * since the recording started.
+ * @typedef {{start_ms: number, end_ms: number}} RecordedSegment
+ */
+
+/**
+ * One stream of an opened recording, with its segments in time order (fetched by position);
+ * times are ms since the recording started.
+ * @typedef {{label: string, start_ms: number, end_ms: number, tracks: string[] | null,
+ *   segments: RecordedSegment[]}} RecordedStream
+ */
+
+/**
+ * What opening a recording returns: a short-lived view token and the streams.
+ * @typedef {{view: string, status: 'complete' | 'interrupted', lost_after_ms: number | null,
+ *   streams: RecordedStream[]}} OpenedRecording
+ */
+
+/**
+ * Filters for the list; times are UTC ms (`to` exclusive).
+ * @typedef {{class_id?: string, teacher_id?: string, from?: number, to?: number}} RecordingFilter
+ */
+
+/**
+ * @param {RecordingFilter} [filter]
+ * @returns {Promise<{recordings: Recording[]}>}
+ */
+export function listRecordings(filter = {}) {
+  const q = new URLSearchParams();
+  if (filter.class_id) q.set('class_id', filter.class_id);
+  if (filter.teacher_id) q.set('teacher_id', filter.teacher_id);
+  if (filter.from !== undefined) q.set('from', String(filter.from));
+  if (filter.to !== undefined) q.set('to', String(filter.to));
+  const qs = q.toString();
+  return request('GET', `/api/recordings${qs ? `?${qs}` : ''}`);
+}
+
+/**
+ * Opens a recording: the server writes the view and its reason to the audit log first.
+ * @param {string} id
+ * @param {string} reason at least 5 characters
+ * @param {string} concernRef optional; empty means none
+ * @returns {Promise<OpenedRecording>}
+ */
+export function openRecording(id, reason, concernRef) {
+  /** @type {{reason: string, concern_ref?: string}} */
+  const body = { reason };
+  if (concernRef) body.concern_ref = concernRef;
+  return request('POST', `/api/recordings/${encodeURIComponent(id)}/views`, body);
+}
+
+/**
+ * Where the player fetches segment `n` (from 0) of a stream of an opened recording (WebM).
+ * @param {string} id
+ * @param {string} label
+ * @param {number} n
+ * @param {string} view the token from openRecording
+ */
+export function segmentUrl(id, label, n, view) {
+  const stream = `/api/recordings/${encodeURIComponent(id)}/streams/${encodeURIComponent(label)}`;
+  return `${stream}/segments/${n}?view=${encodeURIComponent(view)}`;
+}
+
+/**
+ * Places (`on`) or lifts a legal hold; retention never destroys a held recording.
+ * @param {string} id
+ * @param {boolean} on
+ * @param {string} reason at least 5 characters
+ * @returns {Promise<null>}
+ */
+export function setLegalHold(id, on, reason) {
+  return request('POST', `/api/recordings/${encodeURIComponent(id)}/hold`, { on, reason });
+}

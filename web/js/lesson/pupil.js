@@ -1,0 +1,297 @@
+// The pupil's lesson view, also used by guests the teacher let in from the lobby: the
+// teacher's video big (their screen, when shared, takes the stage and the camera moves to a
+// thumbnail), microphone and camera off by default and usable only after the teacher's grant
+// (the camera never, when the school's privacy setting keeps it off), raise hand, and the list
+// of people in the lesson as the server lets this person see it.
+// @ts-check
+
+import { byId, h, tryPlay } from '../lib/dom.js';
+import { deviceError, mediaTile, playAll, stopTracks } from './media.js';
+
+/** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
+/** @typedef {import('../lib/signalling.js').ReceivedStream} ReceivedStream */
+/** @typedef {import('./index.js').LessonView} LessonView */
+/** @typedef {import('../lib/api.js').Media} Media */
+
+/** @typedef {{tile: HTMLElement, media: HTMLMediaElement, received: ReceivedStream}} Tile */
+
+export class PupilView {
+  /**
+   * @param {LessonConnection} conn
+   * @param {LessonView} shell
+   */
+  constructor(conn, shell) {
+    this.conn = conn;
+    this.shell = shell;
+    /** @type {MediaStream | null} */
+    this.mic = null;
+    /** @type {MediaStream | null} */
+    this.cam = null;
+    this.busy = { microphone: false, camera: false };
+    this.hand = false;
+    /** @type {Set<Media>} grants seen last time, to tell the pupil what changed */
+    this.knownGrants = new Set();
+    /** @type {Map<string, Tile>} */
+    this.tiles = new Map();
+    this.abort = new AbortController();
+  }
+
+  start() {
+    const signal = this.abort.signal;
+    const conn = this.conn;
+    this.resetDom();
+    byId('p-hand').addEventListener('click', () => this.toggleHand(), { signal });
+    byId('p-mic').addEventListener('click', () => void this.toggleMic(), { signal });
+    byId('p-cam').addEventListener('click', () => void this.toggleCam(), { signal });
+    byId('p-leave').addEventListener('click', () => conn.leave(), { signal });
+    byId('p-sound').addEventListener('click', () => void this.unlockSound(), { signal });
+    conn.addEventListener('participants', () => this.onParticipants(), { signal });
+    conn.addEventListener('grants', () => this.onGrants(), { signal });
+    conn.addEventListener('stream-added', (ev) => this.addStream(/** @type {CustomEvent} */ (ev).detail.received), { signal });
+    conn.addEventListener('stream-removed', (ev) => this.removeStream(/** @type {CustomEvent} */ (ev).detail.streamId), { signal });
+    conn.addEventListener('publication', (ev) => this.onPublication(/** @type {CustomEvent} */ (ev).detail), { signal });
+    this.updateControls();
+  }
+
+  destroy() {
+    this.abort.abort();
+    stopTracks(this.mic);
+    stopTracks(this.cam);
+    this.mic = null;
+    this.cam = null;
+    for (const t of this.tiles.values()) {
+      t.media.srcObject = null;
+      t.tile.remove();
+    }
+    this.tiles.clear();
+    /** @type {HTMLVideoElement} */ (byId('p-self')).srcObject = null;
+    byId('p-self-tile').hidden = true;
+  }
+
+  resetDom() {
+    byId('p-stage').replaceChildren(byId('p-waiting'));
+    byId('p-waiting').hidden = false;
+    byId('p-others').replaceChildren();
+    byId('p-people').replaceChildren();
+    byId('p-sound').hidden = true;
+    byId('p-self-tile').hidden = true;
+  }
+
+  // ---------------------------------------------------------------- received streams
+
+  /** @param {ReceivedStream} received */
+  addStream(received) {
+    this.removeStream(received.streamId);
+    const { tile, media } = mediaTile(received, this.shell.nameOf(received.publisherId));
+    this.tiles.set(received.streamId, { tile, media, received });
+    this.layout();
+  }
+
+  /** @param {string} streamId */
+  removeStream(streamId) {
+    const t = this.tiles.get(streamId);
+    if (!t) return;
+    t.media.srcObject = null;
+    t.tile.remove();
+    this.tiles.delete(streamId);
+    this.layout();
+  }
+
+  /**
+   * Puts the teacher's screen (or, without one, the teacher's camera) on the stage and every
+   * other stream in the row below. Moving an element pauses it, so moved ones play again.
+   */
+  layout() {
+    // Only a known teacher takes the stage: a pupil hidden from this list stays in the row.
+    const fromTeacher = [...this.tiles.values()].filter((t) => {
+      const p = this.conn.participants.get(t.received.publisherId);
+      return Boolean(p && p.role === 'teacher');
+    });
+    const main = fromTeacher.find((t) => t.received.kind === 'screen')
+      || fromTeacher.find((t) => t.received.kind === 'camera')
+      || null;
+    const stage = byId('p-stage');
+    const others = byId('p-others');
+    /** @type {HTMLMediaElement[]} */
+    const toPlay = [];
+    for (const t of this.tiles.values()) {
+      const parent = t === main ? stage : others;
+      t.tile.classList.toggle('tile-main', t === main);
+      if (t.tile.parentElement !== parent) {
+        parent.append(t.tile);
+        toPlay.push(t.media);
+      }
+    }
+    byId('p-waiting').hidden = Boolean(main);
+    stage.classList.toggle('stage-live', Boolean(main));
+    void Promise.all(toPlay.map(tryPlay)).then((ok) => {
+      if (!ok.every(Boolean)) byId('p-sound').hidden = false;
+    });
+  }
+
+  async unlockSound() {
+    const ok = (await playAll(byId('p-stage'))) && (await playAll(byId('p-others')));
+    byId('p-sound').hidden = ok;
+  }
+
+  // ---------------------------------------------------------------- people, hand and grants
+
+  onParticipants() {
+    const me = this.conn.participantId ? this.conn.participants.get(this.conn.participantId) : undefined;
+    if (me) this.hand = me.hand_raised;
+    const people = [...this.conn.participants.values()];
+    byId('p-people').replaceChildren(...people.map((p) => h('li', { class: 'person-compact' }, [
+      p.display_name,
+      p.id === this.conn.participantId ? ' (you)' : '',
+      p.role === 'teacher' ? ' (teacher)' : '',
+      p.role === 'guest' ? ' (guest)' : '',
+      p.hand_raised ? h('span', { class: 'badge badge-hand' }, ['Hand raised']) : '',
+    ])));
+    byId('p-count').textContent = `(${people.length})`;
+    this.layout();
+    this.updateControls();
+  }
+
+  toggleHand() {
+    this.hand = !this.hand;
+    this.conn.setHand(this.hand);
+    this.shell.setStatus(this.hand ? 'Your hand is raised. Your teacher can see it.' : 'You lowered your hand.');
+    this.updateControls();
+  }
+
+  onGrants() {
+    const grants = this.conn.grants;
+    for (const media of /** @type {Media[]} */ (['microphone', 'camera'])) {
+      const word = media === 'microphone' ? 'microphone' : 'camera';
+      if (grants.has(media) && !this.knownGrants.has(media)) {
+        this.shell.setStatus(`Your teacher says you can use your ${word}. Turn it on when you are ready.`, true);
+      } else if (!grants.has(media) && this.knownGrants.has(media)) {
+        this.stopLocal(media);
+        this.shell.setStatus(`Your teacher turned off your ${word}.`, true);
+      }
+    }
+    this.knownGrants = new Set(grants);
+    this.updateControls();
+  }
+
+  // ---------------------------------------------------------------- own microphone and camera
+
+  async toggleMic() {
+    if (this.mic) {
+      this.stopLocal('microphone');
+      this.shell.setStatus('Your microphone is off.');
+      return;
+    }
+    await this.startLocal('microphone');
+  }
+
+  async toggleCam() {
+    if (this.cam) {
+      this.stopLocal('camera');
+      this.shell.setStatus('Your camera is off.');
+      return;
+    }
+    await this.startLocal('camera');
+  }
+
+  /** @param {Media} media */
+  async startLocal(media) {
+    if (!this.conn.grants.has(media) || this.busy[/** @type {'microphone' | 'camera'} */ (media)]) return;
+    const which = /** @type {'microphone' | 'camera'} */ (media);
+    this.busy[which] = true;
+    this.updateControls();
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(
+        which === 'microphone' ? { audio: true } : { video: true },
+      );
+      if (this.abort.signal.aborted || !this.conn.grants.has(which)) {
+        stopTracks(stream);
+        return;
+      }
+      if (which === 'microphone') {
+        this.mic = stream;
+      } else {
+        this.cam = stream;
+        const self = /** @type {HTMLVideoElement} */ (byId('p-self'));
+        self.muted = true;
+        self.srcObject = stream;
+        byId('p-self-tile').hidden = false;
+        void tryPlay(self);
+      }
+      this.conn.publish(which, stream);
+    } catch (err) {
+      this.shell.setStatus(`Your ${which} did not start. ${deviceError(err)}`, true);
+    } finally {
+      this.busy[which] = false;
+      this.updateControls();
+    }
+  }
+
+  /** @param {Media} media */
+  stopLocal(media) {
+    if (media === 'microphone' && this.mic) {
+      this.conn.unpublish('microphone');
+      stopTracks(this.mic);
+      this.mic = null;
+    } else if (media === 'camera' && this.cam) {
+      this.conn.unpublish('camera');
+      stopTracks(this.cam);
+      this.cam = null;
+      /** @type {HTMLVideoElement} */ (byId('p-self')).srcObject = null;
+      byId('p-self-tile').hidden = true;
+    }
+    this.updateControls();
+  }
+
+  /** @param {{kind: string, live: boolean, code?: string}} detail */
+  onPublication(detail) {
+    const word = detail.kind === 'microphone' ? 'microphone' : 'camera';
+    if (detail.live) {
+      this.shell.setStatus(detail.kind === 'microphone'
+        ? 'Your microphone is on. The class can hear you.'
+        : 'Your camera is on. The class can see you.');
+      return;
+    }
+    const had = detail.kind === 'microphone' ? this.mic : this.cam;
+    if (!had) return;
+    // The server closed the stream: the teacher muted us, revoked the grant, or refused it.
+    if (detail.kind === 'microphone') {
+      stopTracks(this.mic);
+      this.mic = null;
+    } else if (detail.kind === 'camera') {
+      stopTracks(this.cam);
+      this.cam = null;
+      /** @type {HTMLVideoElement} */ (byId('p-self')).srcObject = null;
+      byId('p-self-tile').hidden = true;
+    }
+    this.shell.setStatus(detail.code === 'stream_ended'
+      ? `Your teacher turned your ${word} off.`
+      : `Your ${word} could not be shared.`, true);
+    this.updateControls();
+  }
+
+  updateControls() {
+    const grants = this.conn.grants;
+    const mic = /** @type {HTMLButtonElement} */ (byId('p-mic'));
+    const cam = /** @type {HTMLButtonElement} */ (byId('p-cam'));
+    const hand = byId('p-hand');
+    mic.textContent = this.mic ? 'Turn mic off' : 'Turn mic on';
+    cam.textContent = this.cam ? 'Turn camera off' : 'Turn camera on';
+    const privacy = this.conn.ownPrivacy();
+    const camLocked = Boolean(privacy && privacy.camera_always_off);
+    mic.disabled = this.busy.microphone || !(this.mic || grants.has('microphone'));
+    cam.disabled = this.busy.camera || camLocked || !(this.cam || grants.has('camera'));
+    mic.classList.toggle('is-on', Boolean(this.mic));
+    cam.classList.toggle('is-on', Boolean(this.cam));
+    hand.textContent = this.hand ? 'Lower hand' : 'Raise hand';
+    hand.classList.toggle('is-on', this.hand);
+    const allowed = [grants.has('microphone') ? 'microphone' : '', grants.has('camera') ? 'camera' : '']
+      .filter(Boolean);
+    const notes = [allowed.length === 0
+      ? 'Your microphone and camera are off. Your teacher decides when you can turn them on.'
+      : `Your teacher lets you use your ${allowed.join(' and ')}.`];
+    if (camLocked) notes.push('Your school has set your camera to stay off in live lessons.');
+    if (privacy && privacy.alias) notes.push(`Other pupils see you as "${privacy.alias}".`);
+    byId('p-grant-note').textContent = notes.join(' ');
+  }
+}
