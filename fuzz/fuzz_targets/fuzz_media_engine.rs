@@ -1,6 +1,6 @@
 //! Datagrams through the media engine's peer connections: the DTLS, SRTP and ICE path of the
 //! `rtc` crate as `livegate::media` drives it. Three server peers share one address, routed by
-//! the engine's own demultiplexer (`media/demux.rs`, compiled in by path as in `fuzz_rtp_rtcp`):
+//! the engine's own demultiplexer (`livegate_sfu::demux`, as in `fuzz_rtp_rtcp`):
 //! a publisher answered to a real Chromium camera offer (`corpus/fuzz_sdp/`), whose far end is
 //! the script itself (STUN checks it signs with the right credentials, raw datagrams); and a
 //! publisher and a receiver whose far ends are real `rtc` clients, connecting through ICE and
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use livegate::media::fuzzing::{Peer, PeerEvent, SendTrack};
-use livegate::sfu::TrackKind;
+use livegate_sfu::{demux, TrackKind};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -42,10 +42,6 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::Unmarshal;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-
-#[allow(dead_code)]
-#[path = "../../server/src/media/demux.rs"]
-mod demux;
 
 /// The server's one media address.
 const SERVER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 3478);

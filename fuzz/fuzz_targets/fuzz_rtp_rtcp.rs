@@ -1,5 +1,5 @@
 //! RTP and RTCP through the media core. The input is a script: datagrams from a publisher
-//! (parsed as RTP the way the peer connection parses it, then handed to the `sfu::Forwarder`
+//! (parsed as RTP the way the peer connection parses it, then handed to the `livegate_sfu::Forwarder`
 //! on its track), datagrams from subscribers (parsed as compound RTCP; PLI/FIR become keyframe
 //! requests on their sink), subscribers coming and going, the I/O loop taking packets or
 //! dropping a sink's queue, and time passing. Every datagram also goes through the shared
@@ -12,16 +12,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use livegate::sfu::{is_vp8_keyframe_start, Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind, SINK_QUEUE_PACKETS};
+use livegate_sfu::demux;
+use livegate_sfu::{is_vp8_keyframe_start, Forwarder, Output, SinkKey, SinkParams, TrackKey, TrackKind, SINK_QUEUE_PACKETS};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::shared::marshal::{Marshal, Unmarshal};
-
-// The engine's demultiplexer is private to `livegate::media` and has no dependencies, so the
-// target compiles the real file rather than widen the crate's API.
-#[allow(dead_code)]
-#[path = "../../server/src/media/demux.rs"]
-mod demux;
 
 const TRACKS: [(TrackKey, TrackKind); 2] = [(TrackKey(1), TrackKind::Video), (TrackKey(2), TrackKind::Audio)];
 
@@ -106,7 +101,9 @@ impl World {
             Op::Subscriber { sink, datagram } => self.subscriber(sink, &datagram),
             Op::Subscribe { sink, track, ssrc, payload_type } => {
                 let (key, i) = Self::sink(sink);
-                let params = SinkParams { ssrc, payload_type: payload_type & 0x7f };
+                // The start values come from the SSRC so the script format stays as it was.
+                let (first_seq, first_ts) = (ssrc as u16, ssrc.rotate_left(16));
+                let params = SinkParams { ssrc, payload_type: payload_type & 0x7f, first_seq, first_ts };
                 if self.f.add_sink(self.now, key, TRACKS[usize::from(track)].0, params) {
                     assert!(self.params[i].is_none(), "a sink was added twice");
                     self.params[i] = Some(params);

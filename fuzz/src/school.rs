@@ -83,7 +83,7 @@ impl School {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("fuzz dir");
         let (media, recordings) = rt.block_on(async {
-            let media = livegate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.expect("media");
+            let media = livegate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap(), Default::default()).await.expect("media");
             let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
             let recordings = Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recordings");
             for school in ["sch_demo", "sch_other"] {

@@ -10,7 +10,8 @@
 //! [`app`] (the live school day without HTTP: lessons and the stop flag, admission, sessions
 //! and tickets, the graceful shutdown); below it [`lesson`] (one task per live lesson, which
 //! gathers its own admission facts), [`recording`], [`media`] (the UDP loop around the `rtc`
-//! peer connections, over the sans-IO forwarder [`sfu`]) and [`store`] (SQLite or PostgreSQL:
+//! peer connections, over the sans-IO crate `livegate_sfu`: forwarding, rewriting, VP8, the
+//! frame hold and the WebRTC profile every peer shares) and [`store`] (SQLite or PostgreSQL:
 //! the directory, consent and the audit chain). Nothing outside `http`, `serve` and `main.rs`
 //! imports `http`.
 
@@ -23,5 +24,4 @@ pub mod media;
 pub mod password;
 pub mod recording;
 pub mod serve;
-pub mod sfu;
 pub mod store;

@@ -3,7 +3,8 @@
 //! [`Recordings`] is the service: it owns the spool, the object store, the schools' keys and
 //! the supervised upload worker, and at start-up closes recordings a crash left open. Each live
 //! lesson gets a [`LessonRecorder`]: a thread of its own that the media engine feeds copies of
-//! published RTP through a bounded channel (`try_send`, so recording never slows forwarding),
+//! published RTP through a bounded channel (it is the stream's `media::Tap`; `try_send`, so
+//! recording never slows forwarding),
 //! and that assembles frames, cuts two-second segments, and seals them into the spool. If the
 //! spool cannot be written the recorder reports failure, and the lesson fails closed: pupils
 //! are refused with `recording_unavailable`. Leaders play recordings back segment by segment
@@ -13,9 +14,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use livegate_recorder::frames::{Assembler, Segmenter};
+use livegate_recorder::frames::{Assembler, Segmenter, SEGMENT_MS, SEGMENT_SLACK_MS};
 use livegate_recorder::keys::Kek;
 use livegate_recorder::objstore::{ObjectStoreConfig, Objects};
 use livegate_recorder::seal::DataKey;
@@ -24,10 +25,22 @@ use livegate_recorder::webm::Track;
 use rtc::rtp;
 
 use livegate_core::ids::SchoolId;
-use crate::media::StreamKey;
-use crate::sfu::TrackKind;
+use crate::media::{StreamKey, Tap};
+use livegate_sfu::{SegmentKeyframes, TrackKind};
 
 pub mod playback;
+
+/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
+/// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
+pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_millis(SEGMENT_MS as u64);
+
+/// The keyframes a recorded video track needs, by the recorder's rule for cutting segments: a
+/// keyframe at least `SEGMENT_MS - SEGMENT_SLACK_MS` into a segment starts the next, so one
+/// that comes sooner (a pupil joining) does not put off the request for the next segment.
+const SEGMENT_KEYFRAMES: SegmentKeyframes = SegmentKeyframes {
+    every: RECORDING_KEYFRAME_EVERY,
+    shortest: Duration::from_millis((SEGMENT_MS - SEGMENT_SLACK_MS) as u64),
+};
 
 /// How many packets may wait for a lesson's recorder before new ones are dropped (counted).
 pub const RECORDER_QUEUE: usize = 8192;
@@ -212,13 +225,6 @@ impl LessonRecorder {
         me
     }
 
-    /// Hands the recorder a copy of a packet without waiting; a full queue drops it (counted).
-    pub fn offer(&self, msg: RecorderMsg) {
-        if self.tx.try_send(msg).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     /// Sends a control message (stream ended, finish), waiting for room if need be.
     pub fn send(&self, msg: RecorderMsg) {
         let _ = self.tx.send(msg);
@@ -245,6 +251,22 @@ impl LessonRecorder {
     /// Packets dropped because the recorder fell behind.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The media engine copies a recorded lesson's published packets to its recorder, and asks
+/// publishers for a keyframe about every [`RECORDING_KEYFRAME_EVERY`] so segments can start
+/// on one.
+impl Tap for LessonRecorder {
+    fn keyframes(&self) -> Option<SegmentKeyframes> {
+        Some(SEGMENT_KEYFRAMES)
+    }
+
+    /// Hands the recorder a copy of a packet without waiting; a full queue drops it (counted).
+    fn offer(&self, stream: StreamKey, kind: TrackKind, packet: &rtp::Packet, at: Instant) {
+        if self.tx.try_send(RecorderMsg::Rtp { stream, kind, packet: packet.clone(), at }).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -69,10 +69,15 @@ impl Running {
 
 /// Binds the media socket and the HTTP listener and starts serving.
 pub async fn serve(config: Config, store: Store) -> Result<Running, StartupError> {
+    serve_with(config, store, crate::media::Options::default()).await
+}
+
+/// [`serve`] with the media engine's options: only the benchmark's server changes them.
+pub async fn serve_with(config: Config, store: Store, options: crate::media::Options) -> Result<Running, StartupError> {
     // A bad certificate or key stops start-up before anything listens.
     let acceptor = config.tls.as_ref().map(http::tls::acceptor).transpose()?;
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
-    let media = crate::media::start(media_bind, config.advertise_ip()).await?;
+    let media = crate::media::start(media_bind, config.advertise_ip(), options).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
     let (gate, stored) = app::shutdown::Gate::with_signal();

@@ -183,7 +183,7 @@ fn udp_flood_leaves_the_lesson_serving() {
     });
 }
 
-/// The server's retransmission budget (`server/src/sfu/retransmit.rs`): a quarter of the media
+/// The server's retransmission budget (`sfu/src/retransmit.rs`): a quarter of the media
 /// bytes and a burst of 16 kB; the relay counts SRTP bytes, a little more than the server's
 /// RTP bytes, hence a tenth more room.
 fn within_budget(resent: u64, media: u64) -> bool {

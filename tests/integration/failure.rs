@@ -91,7 +91,7 @@ const THIN_LINK: u64 = 700_000;
 const HEAVY_VIDEO: u64 = 2_500_000;
 /// How long the two pupils are watched.
 const CAPPED_WATCH: Duration = Duration::from_secs(10);
-/// The server's retransmission budget (`server/src/sfu/retransmit.rs`): a quarter of the media
+/// The server's retransmission budget (`sfu/src/retransmit.rs`): a quarter of the media
 /// bytes, plus a burst of 16 kB. (The relay counts SRTP bytes, a little more than the server's
 /// RTP bytes: the check leaves a tenth more room.)
 const RETRANSMIT_SHARE_PERCENT: u64 = 25;

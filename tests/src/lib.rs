@@ -5,7 +5,6 @@
 
 pub mod api;
 pub mod garage;
-pub mod keyframe;
 pub mod media;
 pub mod participant;
 pub mod postgres;

@@ -1,6 +1,6 @@
 //! Test media: encodes a short VP8 clip (IVF) and an Opus clip (Ogg) once per test process with
-//! the ffmpeg CLI, parses them into frames/packets held in memory, and inspects received VP8 RTP
-//! payloads for keyframes.
+//! the ffmpeg CLI and parses them into frames/packets held in memory. (Received VP8 is checked
+//! for keyframes with the server's own `livegate_sfu::is_vp8_keyframe_start`.)
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
@@ -161,58 +161,8 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<Vec<Bytes>> {
     Ok(packets)
 }
 
-/// Whether a VP8 RTP payload (RFC 7741 descriptor + payload) starts a keyframe.
-pub fn vp8_rtp_is_keyframe(payload: &[u8]) -> bool {
-    if payload.is_empty() {
-        return false;
-    }
-    let b0 = payload[0];
-    let extended = b0 & 0x80 != 0;
-    let start = b0 & 0x10 != 0;
-    let partition = b0 & 0x07;
-    let mut i = 1;
-    if extended {
-        let Some(&b1) = payload.get(i) else { return false };
-        i += 1;
-        if b1 & 0x80 != 0 {
-            // PictureID: 7 or 15 bits.
-            let Some(&pid) = payload.get(i) else { return false };
-            i += if pid & 0x80 != 0 { 2 } else { 1 };
-        }
-        if b1 & 0x40 != 0 {
-            i += 1; // TL0PICIDX
-        }
-        if b1 & 0x20 != 0 || b1 & 0x10 != 0 {
-            i += 1; // TID/Y/KEYIDX
-        }
-    }
-    if !start || partition != 0 {
-        return false;
-    }
-    // Frame tag P bit 0 = keyframe, followed by the start code 9d 01 2a.
-    payload.len() >= i + 6 && payload[i] & 0x01 == 0 && payload[i + 3..i + 6] == [0x9d, 0x01, 0x2a]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn keyframe_detection() {
-        // S=1, PID=0, no extension; keyframe tag + start code.
-        let key = [0x10, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01];
-        assert!(vp8_rtp_is_keyframe(&key));
-        // Same with an extension carrying a 15-bit picture id.
-        let key_ext = [0x90, 0x80, 0x81, 0x23, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a];
-        assert!(vp8_rtp_is_keyframe(&key_ext));
-        // Interframe (P bit set).
-        let inter = [0x10, 0x51, 0x00, 0x00, 0x9d, 0x01, 0x2a];
-        assert!(!vp8_rtp_is_keyframe(&inter));
-        // Continuation packet (S=0).
-        let cont = [0x00, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a];
-        assert!(!vp8_rtp_is_keyframe(&cont));
-    }
-
     #[test]
     fn ready_line() {
         let (h, m) = crate::server::parse_ready_line(

@@ -2,18 +2,13 @@
 //! (sendonly) and loops the test clip at real-time pace, and a subscriber that answers a server
 //! `offer` and counts the RTP it receives per kind (packets, bytes, VP8 keyframes).
 
-use crate::keyframe::{is_keyframe_request, KeyframeRequestTap};
 use crate::media::{self, Clip};
 use crate::signal::{msg_type, Conn};
 use anyhow::{anyhow, bail, Context, Result};
-use rtc::interceptor::Slot;
 use rtc::media::Sample;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use livegate_sfu::profile::{self, is_keyframe_request, Remb};
+use livegate_sfu::{is_vp8_keyframe_start, TrackKind};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +26,6 @@ use webrtc::peer_connection::{
 };
 
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
-const VP8_PT: u8 = 96;
-const OPUS_PT: u8 = 111;
 
 /// Counters for the RTP one subscription received.
 #[derive(Default, Debug)]
@@ -121,7 +114,7 @@ impl RxStats {
             RtpCodecKind::Video => {
                 self.video_packets.fetch_add(1, Ordering::Relaxed);
                 self.video_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
-                if media::vp8_rtp_is_keyframe(payload) {
+                if is_vp8_keyframe_start(payload) {
                     self.keyframes.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -213,7 +206,7 @@ async fn build_pc(
     let mut media_engine = media_engine;
     let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
     if tap_keyframe_requests {
-        registry = registry.with(Slot::from(14_000), KeyframeRequestTap::default());
+        registry = profile::with_keyframe_request_tap(registry);
     }
     let (gathered_tx, gathered) = watch::channel(false);
     let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
@@ -236,33 +229,6 @@ async fn wait_gathered(rx: &mut watch::Receiver<bool>) -> Result<()> {
         .map_err(|_| anyhow!("ICE gathering did not complete within {GATHER_TIMEOUT:?}"))?
         .map_err(|_| anyhow!("peer connection dropped during ICE gathering"))?;
     Ok(())
-}
-
-fn vp8_codec() -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir"), fb("goog-remb", "")],
-        },
-        payload_type: VP8_PT,
-    }
-}
-
-fn opus_codec() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: OPUS_PT,
-    }
 }
 
 /// One stream the server offered to a participant (the receiving side).
@@ -502,38 +468,24 @@ impl PendingPublisher {
         };
         let mut me = MediaEngine::default();
         if video {
-            me.register_codec(vp8_codec(), RtpCodecKind::Video)?;
+            me.register_codec(profile::vp8_codec(Remb::Offered), RtpCodecKind::Video)?;
         }
         if audio {
-            me.register_codec(opus_codec(), RtpCodecKind::Audio)?;
+            me.register_codec(profile::opus_codec(), RtpCodecKind::Audio)?;
         }
         let mut built = build_pc(me, None, Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())), true).await?;
         let pc = built.pc.clone();
 
         let mut tracks = Vec::new();
-        for (enabled, kind, codec) in [
-            (video, RtpCodecKind::Video, vp8_codec()),
-            (audio, RtpCodecKind::Audio, opus_codec()),
-        ] {
+        for (enabled, kind, track_kind) in [(video, RtpCodecKind::Video, TrackKind::Video), (audio, RtpCodecKind::Audio, TrackKind::Audio)] {
             if !enabled {
                 continue;
             }
             let ssrc = rand::random::<u32>();
             let label = if kind == RtpCodecKind::Video { "video" } else { "audio" };
-            let track = Arc::new(TrackLocalStaticSample::new(
-                Instant::now(),
-                MediaStreamTrack::new(
-                    stream_id.to_string(),
-                    format!("{stream_id}-{label}"),
-                    label.to_string(),
-                    kind,
-                    vec![RTCRtpEncodingParameters {
-                        rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                        codec: codec.rtp_codec.clone(),
-                        ..Default::default()
-                    }],
-                ),
-            )?);
+            let track_id = format!("{stream_id}-{label}");
+            let track = profile::send_track(stream_id, &track_id, label, track_kind, Remb::Offered, ssrc);
+            let track = Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?);
             let transceiver = pc
                 .add_transceiver_from_track(
                     track.clone() as Arc<dyn TrackLocal>,
@@ -544,7 +496,7 @@ impl PendingPublisher {
                     }),
                 )
                 .await?;
-            tracks.push((kind, track, ssrc, codec.payload_type, transceiver));
+            tracks.push((kind, track, ssrc, profile::payload_type(track_kind), transceiver));
         }
 
         let offer = pc.create_offer(None).await?;

@@ -16,7 +16,7 @@ pub(super) async fn app() -> App {
 
 /// The app with a configuration of the test's choosing.
 pub(super) async fn app_with(config: Config) -> App {
-    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
+    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap(), Default::default()).await.unwrap();
     let recordings = Some(crate::recording::test_service());
     crate::app::Livegate::new(config, crate::store::tests::seeded_sqlite().await, media, recordings, crate::app::shutdown::Gate::default())
 }

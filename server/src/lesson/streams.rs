@@ -8,9 +8,9 @@ use crate::recording::RecorderMsg;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
 use livegate_core::ids::{ParticipantId, StreamId};
-use crate::media::{check_offer, MediaEvent};
+use crate::media::{check_offer, MediaEvent, Tap};
 use livegate_core::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
-use crate::sfu::TrackKind;
+use livegate_sfu::TrackKind;
 use crate::store::log::EventKind;
 
 impl Lesson {
@@ -43,7 +43,8 @@ impl Lesson {
         if let Some(r) = &recorder {
             r.send(RecorderMsg::StreamStarted { stream: key, video: summary.video, audio: summary.audio });
         }
-        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), recorder.clone()).await {
+        let tap = recorder.clone().map(|r| Box::new(r) as Box<dyn Tap>);
+        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), tap).await {
             Ok(answer) => answer,
             Err(code) => {
                 if let Some(r) = &recorder {

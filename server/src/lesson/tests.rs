@@ -29,7 +29,7 @@ struct Fixture {
 
 async fn fixture(absent: Duration) -> Fixture {
     let store = crate::store::tests::seeded_sqlite().await;
-    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap()).await.unwrap();
+    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap(), Default::default()).await.unwrap();
     let info = LessonInfo {
         id: LessonId::generate(),
         school: school(),

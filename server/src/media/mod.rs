@@ -11,26 +11,31 @@
 //! turn (a datagram, a send, a timer, a command) are flushed and have their timer re-read, and
 //! timers sit in one heap. Each touched peer's datagrams go out together, so the packets of one
 //! video frame to one subscriber leave in one segmented send (see `udp`).
+//!
+//! What decides (forwarding, the frame hold, the demultiplexer, the WebRTC profile) is the
+//! sans-IO `livegate_sfu`; this module is its I/O around it. It never imports the recording
+//! side: a recorded stream comes with a [`Tap`] that gets copies of its packets, and the
+//! benchmark's switches are [`Options`] given at [`start`].
 
-mod demux;
 mod offer;
 mod peer;
 mod retransmit;
+mod tap;
 mod udp;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use livegate_recorder::frames::{SEGMENT_MS, SEGMENT_SLACK_MS};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
+pub use tap::{Options, Tap};
 /// The peer connection as the engine drives it, for the fuzz target `fuzz_media_engine` (the
 /// cargo feature `fuzzing`, never in the `livegate` binary).
 #[cfg(feature = "fuzzing")]
@@ -39,57 +44,13 @@ pub mod fuzzing {
 }
 
 use livegate_core::codes::ErrorCode;
-
-use crate::recording::{LessonRecorder, RecorderMsg};
 use livegate_core::proto::CandidateInit;
-use crate::sfu::{FastMap, Forwarder, Output, SegmentKeyframes, SinkKey, SinkParams, TrackKey, TrackKind};
-use demux::Demux;
-use peer::{Peer, PeerEvent, SendTrack, OPUS_PT, VP8_PT};
+use livegate_sfu::demux::Demux;
+use livegate_sfu::{FastMap, Forwarder, FrameHold, Output, SinkKey, SinkParams, TrackKey, TrackKind};
+use peer::{Peer, PeerEvent, SendTrack};
 
 /// Datagrams read from the socket per loop turn before flushing, at most.
 const READ_BATCH: usize = 128;
-
-/// How long a video frame's packets wait for its last one before going out anyway.
-const FRAME_HOLD: Duration = Duration::from_millis(5);
-
-/// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
-/// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
-pub const RECORDING_KEYFRAME_EVERY: Duration = Duration::from_millis(SEGMENT_MS as u64);
-
-/// The keyframes a recorded video track needs, by the recorder's rule for cutting segments: a
-/// keyframe at least `SEGMENT_MS - SEGMENT_SLACK_MS` into a segment starts the next, so one
-/// that comes sooner (a pupil joining) does not put off the request for the next segment.
-const SEGMENT_KEYFRAMES: SegmentKeyframes = SegmentKeyframes {
-    every: RECORDING_KEYFRAME_EVERY,
-    shortest: Duration::from_millis((SEGMENT_MS - SEGMENT_SLACK_MS) as u64),
-};
-
-/// Whether publishers' packets are copied to their lesson's recorder. Always true in the
-/// `livegate` binary: no configuration, environment variable or request can change it. Only the
-/// benchmark's own server binary (`livegate-bench-server --recording off`, tests/loadgen) turns
-/// it off, to measure what recording costs: the lesson still starts a healthy recorder, so the
-/// admission gate behaves as in production, but the recorder is handed no media.
-static RECORDING_TAP: AtomicBool = AtomicBool::new(true);
-
-/// Benchmark only (see [`RECORDING_TAP`]): stop copying media to lesson recorders in this
-/// process. Never called by the `livegate` binary.
-#[doc(hidden)]
-pub fn bench_only_disable_recording_tap() {
-    RECORDING_TAP.store(false, Ordering::Relaxed);
-}
-
-/// Whether the engine batches sends: a video frame's packets wait for its last one and leave
-/// for each subscriber in one segmented send (see `udp`). Always true in the `livegate` binary;
-/// only the benchmark's server (`livegate-bench-server --unbatched`) turns it off, to measure
-/// the per-datagram send path this replaced (BENCHMARKS.md, "before and after").
-static BATCHED_SENDS: AtomicBool = AtomicBool::new(true);
-
-/// Benchmark only (see [`BATCHED_SENDS`]): engines started after this send every datagram with
-/// its own system call and forward video packet by packet. Never called by the `livegate` binary.
-#[doc(hidden)]
-pub fn bench_only_unbatched_sends() {
-    BATCHED_SENDS.store(false, Ordering::Relaxed);
-}
 
 /// Names one stream's peer connection across the engine and the lessons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,7 +82,7 @@ enum Command {
         key: StreamKey,
         offer: String,
         events: EventSink,
-        tap: Option<LessonRecorder>,
+        tap: Option<Box<dyn Tap>>,
         reply: oneshot::Sender<Result<String, ErrorCode>>,
     },
     Receive {
@@ -163,10 +124,10 @@ impl MediaHandle {
     }
 
     /// Answers a publisher's offer. The caller has already checked the offer and the grants.
-    /// With a `tap`, a copy of every packet goes to the lesson's recorder (never waiting), and
-    /// the publisher is asked for a keyframe about every [`RECORDING_KEYFRAME_EVERY`] so
-    /// segments can start on one (by the forwarder, with subscribers' requests).
-    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<LessonRecorder>) -> Result<String, ErrorCode> {
+    /// With a `tap` (the lesson's recorder), a copy of every packet goes to it (never waiting),
+    /// and the publisher is asked for the keyframes it needs (by the forwarder, with
+    /// subscribers' requests), unless the engine's [`Options::tap_enabled`] is off.
+    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<Box<dyn Tap>>) -> Result<String, ErrorCode> {
         self.call(|reply| Command::Publish { key, offer, events, tap, reply }).await.unwrap_or(Err(ErrorCode::Internal))
     }
 
@@ -202,12 +163,12 @@ impl MediaHandle {
     }
 }
 
-/// Binds the media socket and starts the engine task.
-pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr) -> std::io::Result<MediaHandle> {
+/// Binds the media socket and starts the engine task, with `options` for its whole life.
+pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr, options: Options) -> std::io::Result<MediaHandle> {
     let socket = UdpSocket::bind(bind).await?;
     let local_addr = SocketAddr::new(advertise, socket.local_addr()?.port());
     let (tx, rx) = mpsc::channel(1024);
-    let engine = Engine::new(local_addr);
+    let engine = Engine::new(local_addr, options);
     tokio::spawn(engine.run(socket, rx));
     Ok(MediaHandle { tx, next_key: Arc::new(AtomicU64::new(1)), local_addr })
 }
@@ -232,8 +193,8 @@ struct Stream {
     deadline: Option<Instant>,
     /// Touched this turn: flush it and re-read its timer.
     dirty: bool,
-    /// The lesson's recorder, for publish streams of a recorded lesson.
-    tap: Option<LessonRecorder>,
+    /// Who gets a copy of its packets (publish streams of a recorded lesson).
+    tap: Option<Box<dyn Tap>>,
 }
 
 struct Engine {
@@ -251,16 +212,14 @@ struct Engine {
     /// Datagrams of one peer waiting to go out together.
     out: Vec<(SocketAddr, bytes::BytesMut)>,
     sender: udp::Sender,
-    /// Per video track with a frame in progress: since when, and the sinks with packets of it.
-    held: FastMap<TrackKey, (Instant, Vec<SinkKey>)>,
-    /// A released hold's list, kept for the next one (no allocation per frame).
-    spare: Vec<SinkKey>,
-    /// Hold video frames and segment sends (always, outside the benchmark's "before" runs).
-    batched: bool,
+    /// Video sinks waiting for the end of their frame.
+    hold: FrameHold,
+    /// Fixed at start (always the default, outside the benchmark).
+    options: Options,
 }
 
 impl Engine {
-    fn new(local_addr: SocketAddr) -> Self {
+    fn new(local_addr: SocketAddr, options: Options) -> Self {
         Self {
             local_addr,
             streams: FastMap::default(),
@@ -272,10 +231,9 @@ impl Engine {
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             out: Vec::new(),
-            sender: if BATCHED_SENDS.load(Ordering::Relaxed) { udp::Sender::default() } else { udp::Sender::unsegmented() },
-            held: FastMap::default(),
-            spare: Vec::new(),
-            batched: BATCHED_SENDS.load(Ordering::Relaxed),
+            sender: if options.batched_sends { udp::Sender::default() } else { udp::Sender::unsegmented() },
+            hold: FrameHold::new(),
+            options,
         }
     }
 
@@ -325,7 +283,7 @@ impl Engine {
     fn next_deadline(&mut self, now: Instant) -> Instant {
         let far = now + Duration::from_secs(1);
         let mut next = self.forwarder.poll_timeout().unwrap_or(far).min(far);
-        if let Some(t) = self.held.values().map(|(since, _)| *since + FRAME_HOLD).min() {
+        if let Some(t) = self.hold.poll_timeout() {
             next = next.min(t);
         }
         while let Some(Reverse((t, key))) = self.timers.peek().copied() {
@@ -358,12 +316,8 @@ impl Engine {
             self.forwarder.handle_timeout(now);
             self.process_forwarder(now);
         }
-        if self.held.values().any(|(since, _)| *since + FRAME_HOLD <= now) {
-            let due: Vec<TrackKey> = self.held.iter().filter(|(_, (since, _))| *since + FRAME_HOLD <= now).map(|(t, _)| *t).collect();
-            for track in due {
-                self.release(now, track);
-            }
-        }
+        self.hold.handle_timeout(now);
+        self.send_released(now);
     }
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
@@ -380,7 +334,7 @@ impl Engine {
                 let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
                     self.insert_stream(key, peer, events, None, Vec::new());
                     if let Some(s) = self.streams.get_mut(&key) {
-                        s.tap = tap.filter(|_| RECORDING_TAP.load(Ordering::Relaxed));
+                        s.tap = tap.filter(|_| self.options.tap_enabled);
                     }
                     answer
                 });
@@ -445,7 +399,7 @@ impl Engine {
     /// Connects a receive stream's send tracks to its source's open tracks, once the stream is
     /// connected: a video sink starts on the keyframe just forwarded if it is still the latest
     /// frame, and otherwise asks the publisher for one; one asked for before the subscriber can
-    /// receive it would be wasted and hold the next back by the throttle (`sfu::KEYFRAME_THROTTLE`).
+    /// receive it would be wasted and hold the next back by the throttle (`livegate_sfu::KEYFRAME_THROTTLE`).
     fn attach_sinks(&mut self, now: Instant, key: StreamKey) {
         let Some(stream) = self.streams.get(&key) else { return };
         if !stream.peer.is_connected() {
@@ -458,8 +412,9 @@ impl Engine {
                 continue;
             }
             if let Some((_, track)) = source.published.values().find(|(kind, _)| *kind == send.kind) {
-                let pt = if send.kind == TrackKind::Video { VP8_PT } else { OPUS_PT };
-                new.push((i, track.key, SinkParams { ssrc: send.ssrc, payload_type: pt }));
+                let payload_type = livegate_sfu::profile::payload_type(send.kind);
+                let params = SinkParams { ssrc: send.ssrc, payload_type, first_seq: rand::random(), first_ts: rand::random() };
+                new.push((i, track.key, params));
             }
         }
         for (i, track, params) in new {
@@ -502,8 +457,8 @@ impl Engine {
                     self.next_id += 1;
                     stream.published.insert(track_id, (kind, PublishedTrack { key: track, receiver, ssrc }));
                     self.forwarder.add_track(track, kind);
-                    if stream.tap.is_some() {
-                        self.forwarder.record_keyframes(now, track, SEGMENT_KEYFRAMES);
+                    if let Some(rule) = stream.tap.as_ref().and_then(|tap| tap.keyframes()) {
+                        self.forwarder.record_keyframes(now, track, rule);
                     }
                     self.track_owner.insert(track, key);
                     let receivers: Vec<StreamKey> =
@@ -517,7 +472,7 @@ impl Engine {
                     if let Some((kind, track)) = stream.published.get(&track_id) {
                         let (kind, track_key) = (*kind, track.key);
                         if let Some(tap) = &stream.tap {
-                            tap.offer(RecorderMsg::Rtp { stream: key, kind, packet: packet.clone(), at: now });
+                            tap.offer(key, kind, &packet, now);
                         }
                         self.forwarder.handle_rtp(now, track_key, &packet);
                         self.forward_rtp(now, track_key, kind == TrackKind::Video, packet.header.marker);
@@ -536,32 +491,25 @@ impl Engine {
     }
 
     /// Sends what [`Forwarder::handle_rtp`] queued. A video frame's packets wait for its last
-    /// one (the marker bit), at most [`FRAME_HOLD`], so each subscriber gets the frame in one
-    /// batch (one segmented send). The subscriber cannot decode the frame before its last packet
-    /// anyway, so the wait delays no picture; a lost last packet costs at most the hold.
+    /// one (the marker bit) in the [`FrameHold`], so each subscriber gets the frame in one batch
+    /// (one segmented send).
     fn forward_rtp(&mut self, now: Instant, track: TrackKey, video: bool, marker: bool) {
         while let Some(out) = self.forwarder.poll_output() {
             match out {
-                Output::SinkReady(sink) if video && self.batched => {
-                    let spare = &mut self.spare;
-                    self.held.entry(track).or_insert_with(|| (now, std::mem::take(spare))).1.push(sink);
-                }
+                Output::SinkReady(sink) if video && self.options.batched_sends => self.hold.hold(now, track, sink),
                 other => self.handle_output(now, other),
             }
         }
         if video && marker {
-            self.release(now, track);
+            self.hold.handle_frame_end(track);
+            self.send_released(now);
         }
     }
 
-    /// Sends the held packets of `track`'s frame.
-    fn release(&mut self, now: Instant, track: TrackKey) {
-        if let Some((_, mut sinks)) = self.held.remove(&track) {
-            for &sink in &sinks {
-                self.send_sink(now, sink);
-            }
-            sinks.clear();
-            self.spare = sinks;
+    /// Sends the packets of the frames the hold let go.
+    fn send_released(&mut self, now: Instant) {
+        while let Some(sink) = self.hold.poll_release() {
+            self.send_sink(now, sink);
         }
     }
 
@@ -621,7 +569,7 @@ impl Engine {
                 }
             }
             self.forwarder.remove_track(track.key);
-            self.held.remove(&track.key);
+            self.hold.remove_track(track.key);
             self.track_owner.remove(&track.key);
         }
         if notify {

@@ -15,39 +15,26 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rtc::interceptor::{
-    Attribute, Interceptor, NackGeneratorBuilder, Packet as ChainPacket, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot,
-    StreamInfo, TaggedPacket, TwccReceiverBuilder,
-};
-use rtc::media_stream::MediaStreamTrack;
+use rtc::interceptor::{NackGeneratorBuilder, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit};
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::shared::TaggedBytesMut;
 
 use super::retransmit::RetransmitInterceptor;
 use livegate_core::ids::random_token;
-use crate::sfu::TrackKind;
-
-/// Payload types the server offers; a receiver's answer keeps them.
-pub const VP8_PT: u8 = 96;
-/// Opus payload type.
-pub const OPUS_PT: u8 = 111;
+use livegate_sfu::profile::{self, is_keyframe_request, media_engine, KeyframeRequestTap, Remb};
+use livegate_sfu::TrackKind;
 
 /// Which way media flows on this peer, seen from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,21 +128,7 @@ impl Peer {
         for kind in kinds {
             let ssrc = rand::random::<u32>() | 1;
             let track_id = format!("t{}", random_token(6));
-            let (codec_kind, codec) = match kind {
-                TrackKind::Video => (RtpCodecKind::Video, vp8_codec().rtp_codec),
-                TrackKind::Audio => (RtpCodecKind::Audio, opus_codec().rtp_codec),
-            };
-            let track = MediaStreamTrack::new(
-                stream_label.to_owned(),
-                track_id.clone(),
-                track_id.clone(),
-                codec_kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                    codec,
-                    ..Default::default()
-                }],
-            );
+            let track = profile::send_track(stream_label, &track_id, &track_id, *kind, Remb::Offered, ssrc);
             let sender = peer.pc.add_track(track).map_err(rtc_err)?;
             tracks.push(SendTrack { kind: *kind, track_id, ssrc, sender });
         }
@@ -193,7 +166,7 @@ impl Peer {
         }
         let msg = TaggedBytesMut {
             now,
-            transport: self.transport(from),
+            transport: profile::udp_transport(self.local_addr, from),
             message: BytesMut::from(data),
         };
         if self.pc.handle_read(msg).is_err() {
@@ -270,7 +243,7 @@ impl Peer {
         // The default set's codecs, feedback and header extensions (so the SDP is the same for
         // both directions), but only the interceptors this direction uses: every packet walks
         // the whole chain, and a send-only peer never runs a receiver's (and the reverse). NACKs
-        // are answered under the subscriber's retransmission budget (`sfu::retransmit`), in the
+        // are answered under the subscriber's retransmission budget (`livegate_sfu::retransmit`), in the
         // library responder's place.
         let _ = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
         let registry = match direction {
@@ -281,48 +254,21 @@ impl Peer {
             Direction::Receive => Registry::new()
                 .with(Slot::NackResponder, RetransmitInterceptor::default())
                 .with(Slot::SenderReport, SenderReportBuilder::new().build())
-                .with(Slot::Custom(20_000), KeyframeRequestTap::default()),
+                .with(profile::KEYFRAME_REQUEST_TAP_SLOT, KeyframeRequestTap::default()),
         };
         let ufrag = random_token(8);
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
             .with_ice_credentials(ufrag.clone(), random_token(16))
             .build();
-        let pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_setting_engine(settings)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .build(now)
-            .map_err(rtc_err)?;
+        let pc = profile::peer_connection(now, settings, media, registry).map_err(rtc_err)?;
         let early = (direction == Direction::Receive).then(Vec::new);
         Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false, early })
     }
 
     fn add_host_candidate(&mut self) -> Result<(), PeerError> {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.local_addr.ip().to_string(),
-                port: self.local_addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(rtc_err)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(rtc_err)?;
+        let init = profile::host_candidate(self.local_addr).map_err(rtc_err)?;
         self.pc.add_local_candidate(init).map_err(rtc_err)
-    }
-
-    fn transport(&self, peer_addr: SocketAddr) -> TransportContext {
-        TransportContext {
-            local_addr: self.local_addr,
-            peer_addr,
-            transport_protocol: TransportProtocol::UDP,
-            ecn: None,
-        }
     }
 
     /// Turns the library's events and reads into [`PeerEvent`]s.
@@ -369,106 +315,12 @@ impl Peer {
     }
 }
 
-fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {
-    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
-}
-
-fn vp8_codec() -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![fb("goog-remb", ""), fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
-        },
-        payload_type: VP8_PT,
-    }
-}
-
-fn opus_codec() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: OPUS_PT,
-    }
-}
-
-/// VP8 (with RTX) and Opus only: what every browser sends, what the recorder remuxes to WebM,
-/// and no ambiguity about which payload type a forwarded packet must carry.
-fn media_engine() -> rtc::shared::error::Result<MediaEngine> {
-    let mut m = MediaEngine::default();
-    m.register_codec(opus_codec(), RtpCodecKind::Audio)?;
-    m.register_codec(vp8_codec(), RtpCodecKind::Video)?;
-    let rtx = RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_RTX.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: format!("apt={VP8_PT}"),
-            rtcp_feedback: vec![],
-        },
-        payload_type: VP8_PT + 1,
-    };
-    m.register_codec(rtx, RtpCodecKind::Video)?;
-    Ok(m)
-}
-
-/// Marks inbound PLI and FIR for delivery to the application, so the SFU can relay a
-/// receiver's keyframe request to the publisher. All other RTCP stays with the interceptors.
-#[derive(Default)]
-struct KeyframeRequestTap {
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let ChainPacket::Rtcp(packets) = &msg.message.packet {
-            if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                msg.message.attributes.push(Attribute::DeliverToApplication);
-            }
-        }
-        self.read.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequestTap {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livegate_sfu::demux::{binding_request, Demux, ATTR_ICE_CONTROLLED};
+    use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+    use rtc::peer_connection::RTCPeerConnectionBuilder;
 
     fn receive_peer(now: Instant) -> Peer {
         let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
@@ -515,5 +367,56 @@ mod tests {
         // A publish peer never keeps anything back.
         let publish = Peer::build(now, local, Direction::Publish).unwrap();
         assert!(publish.early.is_none());
+    }
+
+    /// Found by fuzz/fuzz_media_engine: a forged binding request that claims the controlled role
+    /// (a wrong MESSAGE-INTEGRITY, from an address the server never heard from) switched the
+    /// lite server to controlling, and it then sent checks to the candidate the offer named.
+    /// The demultiplexer (`livegate_sfu::demux`) drops such requests; a client's own
+    /// ICE-CONTROLLING checks still route.
+    #[test]
+    fn a_forged_controlled_check_cannot_make_the_server_contact_named_candidates() {
+        let now = std::time::Instant::now();
+        let victim = "192.0.2.66:9";
+        let offer = format!(
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+             c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\na=ice-ufrag:cli1\r\n\
+             a=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 {}\r\na=setup:actpass\r\na=rtcp-mux\r\n\
+             a=candidate:1 1 udp 2122194687 {} {} typ host\r\n",
+            ["AB"; 32].join(":"),
+            victim.split(':').next().unwrap(),
+            victim.split(':').nth(1).unwrap(),
+        );
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (mut peer, _answer) = Peer::publish(now, local, offer).unwrap();
+        let mut demux = Demux::default();
+        demux.add(peer.ufrag.clone(), 1u32);
+        let attacker: SocketAddr = "203.0.113.5:4000".parse().unwrap();
+        let mut forged = binding_request(&format!("{}:cli1", peer.ufrag));
+        for (typ, value) in [(ATTR_ICE_CONTROLLED, vec![0; 8]), (0x0008, vec![0xab; 20])] {
+            forged.extend_from_slice(&typ.to_be_bytes());
+            forged.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            forged.extend_from_slice(&value);
+        }
+        let len = (forged.len() - 20) as u16;
+        forged[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &forged), None, "dropped before any peer sees it");
+        if demux.route(attacker, &forged).is_some() {
+            peer.handle_datagram(now, attacker, &forged);
+        }
+        let mut sent = Vec::new();
+        for ms in (0..5000).step_by(50) {
+            peer.handle_timeout(now + std::time::Duration::from_millis(ms));
+            while let Some((to, _)) = peer.poll_datagram() {
+                sent.push(to);
+            }
+        }
+        assert!(sent.is_empty(), "the server contacted {sent:?}");
+        // The honest client's checks claim ICE-CONTROLLING, and still reach the peer.
+        let mut honest = binding_request(&format!("{}:cli1", peer.ufrag));
+        honest.extend_from_slice(&[0x80, 0x2a, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let len = (honest.len() - 20) as u16;
+        honest[2..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(demux.route(attacker, &honest), Some(1));
     }
 }

@@ -1,5 +1,5 @@
 //! The retransmission budget in a receive peer's interceptor chain: the glue between the `rtc`
-//! crate's packets and [`sfu::retransmit::Retransmitter`](crate::sfu::retransmit::Retransmitter).
+//! crate's packets and [`livegate_sfu::retransmit::Retransmitter`].
 //!
 //! It takes the place of the library's `NackResponder`, which answers every NACK in full from its
 //! own buffer. Sitting where that did (wire-ward of the sender reports), it sees every media
@@ -24,7 +24,7 @@ use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::TransportContext;
 
-use crate::sfu::retransmit::{Retransmitter, RtxParams};
+use livegate_sfu::retransmit::{Retransmitter, RtxParams};
 
 /// A receive peer's retransmission interceptor.
 #[derive(Default)]

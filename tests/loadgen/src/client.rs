@@ -6,8 +6,9 @@
 //!
 //! Both SFUs see the same client: VP8 (with nack, nack pli, ccm fir) and Opus, no RTX, no TWCC,
 //! only the mid header extension, and the SRTP profile chosen on the command line. Interceptors
-//! are rtc's NACK generator and responder and its sender and receiver reports, plus a tap that
-//! hands PLI and FIR to the engine so the publisher can jump to a keyframe.
+//! are rtc's NACK generator and responder and its sender and receiver reports, plus the tap that
+//! hands PLI and FIR to the engine so the publisher can jump to a keyframe. The codecs, payload
+//! types and the tap are the server's own (`livegate_sfu::profile`), without `goog-remb`.
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
@@ -15,45 +16,30 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use bytes::BytesMut;
+use livegate_sfu::profile::{self, is_keyframe_request, Remb};
+use livegate_sfu::TrackKind;
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
-use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
-use rtc::media_stream::MediaStreamTrack;
+use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::interceptor_registry::{configure_nack, configure_rtcp_reports};
-use rtc::peer_connection::configuration::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate};
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::peer_connection::transport::RTCDtlsRole;
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RTCRtpHeaderExtensionCapability, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpHeaderExtensionCapability, RtpCodecKind};
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::shared::TaggedBytesMut;
 
 /// The ICE agent's interval between connectivity checks, in ms (0: `rtc`'s default, 200 ms).
 /// With the default the client nominates its pair one interval after the first check succeeds,
 /// so about 200 ms of every join on either SFU is this client's own wait (`--ice-check-interval-ms`).
 pub static ICE_CHECK_INTERVAL_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Payload types the generator offers as publisher.
-pub const VP8_PT: u8 = 96;
-pub const OPUS_PT: u8 = 111;
-
-/// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Audio,
-    Video,
-}
 
 /// Which SRTP protection profile the client offers (the SFU picks among those offered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +58,7 @@ pub enum ClientEvent {
     Connected,
     Failed,
     /// An RTP packet arrived on a received track.
-    Rtp { kind: Kind, packet: rtp::Packet },
+    Rtp { kind: TrackKind, packet: rtp::Packet },
     /// The SFU asked this publisher for a keyframe.
     KeyframeRequest,
 }
@@ -80,7 +66,7 @@ pub enum ClientEvent {
 /// A track the publisher sends.
 #[derive(Debug, Clone, Copy)]
 pub struct SendTrack {
-    pub kind: Kind,
+    pub kind: TrackKind,
     pub sender: RTCRtpSenderId,
     pub ssrc: u32,
     pub payload_type: u8,
@@ -96,7 +82,7 @@ pub struct ClientPeer {
     pub failed: bool,
     /// The deadline registered in the engine's timer heap.
     pub deadline: Option<Instant>,
-    recv_tracks: Vec<(String, Kind)>,
+    recv_tracks: Vec<(String, TrackKind)>,
     /// The SSRC of the video the SFU offered to send (subscribers), for keyframe requests.
     video_ssrc: Option<u32>,
 }
@@ -106,7 +92,7 @@ impl ClientPeer {
         let local = sock.local_addr()?;
         let mut media = media_engine()?;
         let registry = configure_nack(Registry::new(), &mut media);
-        let registry = configure_rtcp_reports(registry).with(Slot::Custom(20_000), KeyframeTap::default());
+        let registry = profile::with_keyframe_request_tap(configure_rtcp_reports(registry));
         let profile = match srtp {
             Srtp::Cm => SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
             Srtp::Gcm => SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
@@ -117,13 +103,7 @@ impl ClientPeer {
             .with_answering_dtls_role(RTCDtlsRole::Client)
             .with_ice_connection_attempts((check_ms > 0).then(|| std::time::Duration::from_millis(check_ms)), None)
             .build();
-        let pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_setting_engine(settings)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .build(now)
-            .map_err(|e| anyhow!("building a peer connection: {e}"))?;
+        let pc = profile::peer_connection(now, settings, media, registry).map_err(|e| anyhow!("building a peer connection: {e}"))?;
         Ok(ClientPeer { pc, sock, local, ice_connected: false, connected: false, failed: false, deadline: None, recv_tracks: Vec::new(), video_ssrc: None })
     }
 
@@ -131,26 +111,12 @@ impl ClientPeer {
     pub fn publisher(now: Instant, sock: UdpSocket, srtp: Srtp) -> Result<(ClientPeer, Vec<SendTrack>, String)> {
         let mut peer = Self::build(now, sock, srtp)?;
         let mut tracks = Vec::new();
-        for kind in [Kind::Audio, Kind::Video] {
+        for kind in [TrackKind::Audio, TrackKind::Video] {
             let ssrc = rand::random::<u32>() | 1;
-            let (codec_kind, codec, pt) = match kind {
-                Kind::Video => (RtpCodecKind::Video, vp8_codec().rtp_codec, VP8_PT),
-                Kind::Audio => (RtpCodecKind::Audio, opus_codec().rtp_codec, OPUS_PT),
-            };
             let id = format!("{kind:?}").to_lowercase();
-            let track = MediaStreamTrack::new(
-                "loadgen".to_owned(),
-                id.clone(),
-                id,
-                codec_kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                    codec,
-                    ..Default::default()
-                }],
-            );
+            let track = profile::send_track("loadgen", &id, &id, kind, Remb::Omitted, ssrc);
             let sender = peer.pc.add_track(track).map_err(|e| anyhow!("add_track: {e}"))?;
-            tracks.push(SendTrack { kind, sender, ssrc, payload_type: pt });
+            tracks.push(SendTrack { kind, sender, ssrc, payload_type: profile::payload_type(kind) });
         }
         peer.add_host_candidate()?;
         let offer = peer.pc.create_offer(None).map_err(|e| anyhow!("create_offer: {e}"))?;
@@ -179,19 +145,7 @@ impl ClientPeer {
     }
 
     fn add_host_candidate(&mut self) -> Result<()> {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.local.ip().to_string(),
-                port: self.local.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(|e| anyhow!("host candidate: {e}"))?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(|e| anyhow!("candidate json: {e}"))?;
+        let init = profile::host_candidate(self.local).map_err(|e| anyhow!("host candidate: {e}"))?;
         self.pc.add_local_candidate(init).map_err(|e| anyhow!("add_local_candidate: {e}"))
     }
 
@@ -199,12 +153,7 @@ impl ClientPeer {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let msg = TaggedBytesMut {
             now,
-            transport: TransportContext {
-                local_addr: self.local,
-                peer_addr: from,
-                transport_protocol: TransportProtocol::UDP,
-                ecn: None,
-            },
+            transport: profile::udp_transport(self.local, from),
             message: BytesMut::from(data),
         };
         let _ = self.pc.handle_read(msg);
@@ -232,8 +181,8 @@ impl ClientPeer {
                 RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
                     let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else { continue };
                     let kind = match receiver.track().kind() {
-                        RtpCodecKind::Video => Kind::Video,
-                        _ => Kind::Audio,
+                        RtpCodecKind::Video => TrackKind::Video,
+                        _ => TrackKind::Audio,
                     };
                     self.recv_tracks.push((init.track_id.clone(), kind));
                 }
@@ -305,41 +254,10 @@ fn video_ssrc(sdp: &str) -> Option<u32> {
     video.lines().find_map(|l| l.trim().strip_prefix("a=ssrc:")?.split(' ').next()?.parse().ok())
 }
 
-fn is_keyframe_request(p: &dyn rtc::rtcp::packet::Packet) -> bool {
-    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
-}
-
-fn vp8_codec() -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
-        },
-        payload_type: VP8_PT,
-    }
-}
-
-fn opus_codec() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: OPUS_PT,
-    }
-}
-
 fn media_engine() -> Result<MediaEngine> {
     let mut m = MediaEngine::default();
-    m.register_codec(opus_codec(), RtpCodecKind::Audio).map_err(|e| anyhow!("{e}"))?;
-    m.register_codec(vp8_codec(), RtpCodecKind::Video).map_err(|e| anyhow!("{e}"))?;
+    m.register_codec(profile::opus_codec(), RtpCodecKind::Audio).map_err(|e| anyhow!("{e}"))?;
+    m.register_codec(profile::vp8_codec(Remb::Omitted), RtpCodecKind::Video).map_err(|e| anyhow!("{e}"))?;
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         m.register_header_extension(
             RTCRtpHeaderExtensionCapability { uri: rtc::sdp::extmap::SDES_MID_URI.to_owned() },
@@ -349,49 +267,4 @@ fn media_engine() -> Result<MediaEngine> {
         .map_err(|e| anyhow!("{e}"))?;
     }
     Ok(m)
-}
-
-/// Marks inbound PLI and FIR for delivery to the application.
-#[derive(Default)]
-struct KeyframeTap {
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeTap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let ChainPacket::Rtcp(packets) = &msg.message.packet {
-            if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                msg.message.attributes.push(Attribute::DeliverToApplication);
-            }
-        }
-        self.read.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeTap {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }

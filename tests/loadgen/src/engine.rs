@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use livegate_sfu::{is_vp8_keyframe_start, TrackKind};
 use rtc::rtp;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
-use crate::client::{ClientEvent, ClientPeer, Kind, SendTrack, Srtp};
+use crate::client::{ClientEvent, ClientPeer, SendTrack, Srtp};
 use crate::measure::{Histogram, Rx, RxTrack, TxTrack};
 use crate::net::{self, realtime_ns, Epoll, RecvBatch};
 use crate::trace::{self, Trace};
@@ -183,14 +184,14 @@ impl Engine {
         let (peer, tracks, offer) = ClientPeer::publisher(Instant::now(), sock, self.srtp)?;
         let index = self.publishers.len();
         let id = self.insert(peer, Owner::Publisher(index))?;
-        let state = |kind: Kind| {
+        let state = |kind: TrackKind| {
             let track = *tracks.iter().find(|t| t.kind == kind).expect("track");
             TxState { track, ts_base: rand::random(), tx: TxTrack::new(rand::random()) }
         };
         self.publishers.push(Publisher {
             peer: id,
-            video: state(Kind::Video),
-            audio: state(Kind::Audio),
+            video: state(TrackKind::Video),
+            audio: state(TrackKind::Audio),
             started: None,
             video_frames: 0,
             audio_frames: 0,
@@ -356,7 +357,7 @@ impl Engine {
                     self.on_rtp(i, kind, &packet, rx_ns);
                     let s = &self.subscribers[i];
                     let delta_frame_first = self.browser_keyframes
-                        && kind == Kind::Video && packet.header.marker && s.first_keyframe_ns.is_none() && !s.asked_on_delta;
+                        && kind == TrackKind::Video && packet.header.marker && s.first_keyframe_ns.is_none() && !s.asked_on_delta;
                     if delta_frame_first {
                         self.subscribers[i].asked_on_delta = true;
                         self.send_pli(i, now);
@@ -367,18 +368,18 @@ impl Engine {
         }
     }
 
-    fn on_rtp(&mut self, index: usize, kind: Kind, packet: &rtp::Packet, rx_ns: i64) {
+    fn on_rtp(&mut self, index: usize, kind: TrackKind, packet: &rtp::Packet, rx_ns: i64) {
         let sub = &mut self.subscribers[index];
         let publisher = &self.publishers[sub.class];
         let (rx, tx) = match kind {
-            Kind::Video => (&mut sub.video, &publisher.video.tx),
-            Kind::Audio => (&mut sub.audio, &publisher.audio.tx),
+            TrackKind::Video => (&mut sub.video, &publisher.video.tx),
+            TrackKind::Audio => (&mut sub.audio, &publisher.audio.tx),
         };
         let mapped = rx.receive(tx, packet.header.sequence_number, &packet.payload);
-        if kind == Kind::Video {
+        if kind == TrackKind::Video {
             sub.first_rtp_ns.get_or_insert(rx_ns);
         }
-        if kind == Kind::Video && sub.first_keyframe_ns.is_none() && trace::is_vp8_keyframe_start(&packet.payload) {
+        if kind == TrackKind::Video && sub.first_keyframe_ns.is_none() && is_vp8_keyframe_start(&packet.payload) {
             sub.first_keyframe_ns = Some(rx_ns);
         }
         let w = &mut self.window;

@@ -1,6 +1,7 @@
 //! The media trace every publisher sends: VP8 frames (720p30, about 1.5 Mbit/s, a keyframe
 //! every 2 s) and Opus packets (20 ms), read once from the fixture `tests/bench/make-trace.sh`
-//! encodes with ffmpeg (`video.ivf`, `audio.ogg`), or synthesised when there is no fixture.
+//! encodes with ffmpeg (`video.ivf`, `audio.ogg`, read by the test harness's `media` readers),
+//! or synthesised when there is no fixture.
 //!
 //! Frames are kept whole; the publisher cuts them into RTP payloads (RFC 7741, equal-size
 //! fragments, a 15-bit picture id) as it sends, so the picture id keeps counting across loops of
@@ -10,6 +11,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use bytes::{BufMut, Bytes, BytesMut};
+// The fixture's containers are read as the integration tests read their clip.
+use livegate_tests::media::{parse_ivf, parse_ogg_opus};
+pub use livegate_tests::media::VideoFrame;
 
 /// Largest VP8 fragment per RTP packet: with the 4-byte descriptor, the 12-byte RTP header and
 /// the 10-byte SRTP tag, a packet stays under 1,200 bytes.
@@ -20,12 +24,6 @@ pub const VIDEO_FRAME_TICKS: u32 = 3000;
 /// Opus packet interval (20 ms) in microseconds and in 48 kHz ticks.
 pub const AUDIO_FRAME_US: u64 = 20_000;
 pub const AUDIO_FRAME_TICKS: u32 = 960;
-
-/// One VP8 frame.
-pub struct VideoFrame {
-    pub data: Bytes,
-    pub keyframe: bool,
-}
 
 /// The whole trace, looped by each publisher.
 pub struct Trace {
@@ -40,8 +38,8 @@ impl Trace {
     pub fn load(dir: &Path) -> Result<Trace> {
         let ivf = std::fs::read(dir.join("video.ivf")).with_context(|| format!("reading {}/video.ivf", dir.display()))?;
         let ogg = std::fs::read(dir.join("audio.ogg")).with_context(|| format!("reading {}/audio.ogg", dir.display()))?;
-        let video = parse_ivf(&ivf)?;
-        let audio = parse_ogg_opus(&ogg)?;
+        let video = parse_ivf(&ivf).context("video.ivf")?;
+        let audio = parse_ogg_opus(&ogg).context("audio.ogg")?;
         if !video.first().is_some_and(|f| f.keyframe) {
             bail!("video.ivf must start with a keyframe");
         }
@@ -119,77 +117,10 @@ pub fn packetize_vp8(frame: &[u8], picture_id: u16, out: &mut Vec<Bytes>) {
     }
 }
 
-/// True if an RTP payload is the first packet of a VP8 keyframe (RFC 7741).
-pub fn is_vp8_keyframe_start(payload: &[u8]) -> bool {
-    let Some(&first) = payload.first() else { return false };
-    if first & 0x10 == 0 || first & 0x07 != 0 {
-        return false;
-    }
-    let mut i = 1;
-    if first & 0x80 != 0 {
-        let Some(&x) = payload.get(1) else { return false };
-        i = 2;
-        if x & 0x80 != 0 {
-            let Some(&p) = payload.get(2) else { return false };
-            i += if p & 0x80 != 0 { 2 } else { 1 };
-        }
-        if x & 0x40 != 0 {
-            i += 1;
-        }
-        if x & 0x30 != 0 {
-            i += 1;
-        }
-    }
-    payload.get(i).is_some_and(|b| b & 0x01 == 0)
-}
-
-fn parse_ivf(data: &[u8]) -> Result<Vec<VideoFrame>> {
-    if data.len() < 32 || &data[0..4] != b"DKIF" || &data[8..12] != b"VP80" {
-        bail!("video.ivf is not a VP8 IVF file");
-    }
-    let header_len = u16::from_le_bytes([data[6], data[7]]) as usize;
-    let mut i = header_len;
-    let mut frames = Vec::new();
-    while i + 12 <= data.len() {
-        let size = u32::from_le_bytes(data[i..i + 4].try_into().unwrap()) as usize;
-        let start = i + 12;
-        let Some(frame) = data.get(start..start + size) else { bail!("video.ivf is truncated") };
-        let keyframe = frame.first().is_some_and(|b| b & 0x01 == 0);
-        frames.push(VideoFrame { data: Bytes::copy_from_slice(frame), keyframe });
-        i = start + size;
-    }
-    Ok(frames)
-}
-
-/// Opus packets from an Ogg stream, skipping the OpusHead and OpusTags headers.
-fn parse_ogg_opus(data: &[u8]) -> Result<Vec<Bytes>> {
-    let mut packets = Vec::new();
-    let mut partial: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i + 27 <= data.len() {
-        if &data[i..i + 4] != b"OggS" {
-            bail!("audio.ogg: bad page at byte {i}");
-        }
-        let nseg = data[i + 26] as usize;
-        let table = data.get(i + 27..i + 27 + nseg).context("audio.ogg is truncated")?;
-        let mut pos = i + 27 + nseg;
-        for &lace in table {
-            let seg = data.get(pos..pos + lace as usize).context("audio.ogg is truncated")?;
-            partial.extend_from_slice(seg);
-            pos += lace as usize;
-            if lace < 255 {
-                packets.push(Bytes::from(std::mem::take(&mut partial)));
-            }
-        }
-        i = pos;
-    }
-    let packets: Vec<Bytes> = packets.into_iter().filter(|p| !p.starts_with(b"OpusHead") && !p.starts_with(b"OpusTags")).collect();
-    Ok(packets)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livegate_sfu::is_vp8_keyframe_start;
 
     #[test]
     fn synthetic_trace_has_the_benchmark_shape() {

@@ -1,4 +1,4 @@
-//! `livegate-bench-server`: the Livegate server (the `livegate` library's `serve::serve`, the same
+//! `livegate-bench-server`: the Livegate server (the `livegate` library's `serve::serve_with`, the same
 //! code `livegate demo` runs) on an in-memory store holding the demo seed plus a bench roster:
 //! classes `bench1..benchK`, each taught by `bench-teacher{k}@demo.sch.uk` (password
 //! `demo-teacher`) with pupils `bench{k}-{i}@pupils.demo.sch.uk` (password `demo-pupil`, consent
@@ -9,14 +9,15 @@
 //! `livegate demo` does, the demo school gets a key and recordings go to a local folder under
 //! `--data-dir`: the benchmark's Livegate figures include the recorder's work.
 //!
-//! `--recording off` exists only here, to measure what recording costs: it calls
-//! `media::bench_only_disable_recording_tap`, so each lesson still starts a healthy recorder (the
-//! admission gate works as in production and pupils are admitted) but the media engine hands it
-//! no packets, and the 2-second keyframe requests a recording needs are not sent. The
-//! `livegate` binary has no such switch: no configuration or request can turn recording off.
-//! Likewise `--unbatched` (`media::bench_only_unbatched_sends`) brings back the send path the
-//! batching replaced (each datagram its own system call, video forwarded packet by packet), so
-//! BENCHMARKS.md can show both in one session.
+//! `--recording off` exists only here, to measure what recording costs: it starts the media
+//! engine with `media::Options::tap_enabled` off, so each lesson still starts a healthy recorder
+//! (the admission gate works as in production and pupils are admitted) but the media engine
+//! hands it no packets, and the 2-second keyframe requests a recording needs are not sent. The
+//! `livegate` binary has no such switch: it always starts the engine with the default options,
+//! and no configuration or request can turn recording off. Likewise `--unbatched`
+//! (`media::Options::batched_sends` off) brings back the send path the batching replaced (each
+//! datagram its own system call, video forwarded packet by packet), so BENCHMARKS.md can show
+//! both in one session.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -68,12 +69,7 @@ async fn main() -> Result<()> {
     livegate::password::return_large_blocks_to_the_system();
     tracing_subscriber_init();
     let args = Args::parse();
-    if args.recording == Recording::Off {
-        livegate::media::bench_only_disable_recording_tap();
-    }
-    if args.unbatched {
-        livegate::media::bench_only_unbatched_sends();
-    }
+    let media = livegate::media::Options { batched_sends: !args.unbatched, tap_enabled: args.recording == Recording::On };
     let mut config = Config::load(None)?;
     config.http = args.http;
     config.media_port = args.media_port;
@@ -87,7 +83,7 @@ async fn main() -> Result<()> {
     store::seed::seed_if_empty(&store).await?;
     seed_bench(&store, args.classes, args.pupils).await?;
     livegate::recording::Keyring::new(config.keys_dir()).ensure("sch_demo")?;
-    let running = livegate::serve::serve(config, store).await?;
+    let running = livegate::serve::serve_with(config, store, media).await?;
     if let Some(path) = args.tasks_file {
         tokio::spawn(write_task_count(path));
     }

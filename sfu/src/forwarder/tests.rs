@@ -1,4 +1,6 @@
-//! Virtual-time tests of the forwarding core: no sockets, no clock.
+//! Virtual-time tests of the forwarding core: no sockets, no clock (one real instant is the
+//! origin of virtual time).
+#![allow(clippy::disallowed_methods)]
 
 use super::*;
 use bytes::Bytes;
@@ -26,6 +28,11 @@ fn packet(ssrc: u32, seq: u16, ts: u32, keyframe: bool) -> rtp::Packet {
     }
 }
 
+/// A sink's parameters, starting near the wrap of both counters (the caller's random draw).
+fn params(ssrc: u32, payload_type: u8) -> SinkParams {
+    SinkParams { ssrc, payload_type, first_seq: 65_530, first_ts: u32::MAX - 5_000 }
+}
+
 fn drain(f: &mut Forwarder) -> Vec<Output> {
     std::iter::from_fn(|| f.poll_output()).collect()
 }
@@ -38,7 +45,7 @@ fn setup(now: Instant, sinks: u64) -> Forwarder {
     let mut f = Forwarder::new();
     f.add_track(VIDEO, TrackKind::Video);
     for i in 0..sinks {
-        assert!(f.add_sink(now, SinkKey(i), VIDEO, SinkParams { ssrc: 1000 + i as u32, payload_type: 96 }));
+        assert!(f.add_sink(now, SinkKey(i), VIDEO, params(1000 + i as u32, 96)));
     }
     f
 }
@@ -66,13 +73,27 @@ fn every_subscriber_gets_every_packet_rewritten_and_gap_free() {
 }
 
 #[test]
+fn a_sink_starts_at_the_sequence_number_and_timestamp_it_was_given() {
+    let t0 = Instant::now();
+    let mut f = setup(t0, 1);
+    f.handle_rtp(t0, VIDEO, &packet(42, 7, 123_456, true));
+    f.handle_rtp(t0, VIDEO, &packet(42, 8, 126_456, false));
+    let got = pop_all(&mut f, SinkKey(0));
+    let start = params(0, 0);
+    assert_eq!(got[0].header.sequence_number, start.first_seq);
+    assert_eq!(got[0].header.timestamp, start.first_ts);
+    assert_eq!(got[1].header.sequence_number, start.first_seq + 1);
+    assert_eq!(got[1].header.timestamp, start.first_ts.wrapping_add(3000));
+}
+
+#[test]
 fn video_sinks_start_on_a_keyframe_and_audio_at_once() {
     let t0 = Instant::now();
     let mut f = Forwarder::new();
     f.add_track(VIDEO, TrackKind::Video);
     f.add_track(AUDIO, TrackKind::Audio);
-    f.add_sink(t0, SinkKey(1), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
-    f.add_sink(t0, SinkKey(2), AUDIO, SinkParams { ssrc: 2, payload_type: 111 });
+    f.add_sink(t0, SinkKey(1), VIDEO, params(1, 96));
+    f.add_sink(t0, SinkKey(2), AUDIO, params(2, 111));
     assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
     f.handle_rtp(t0, VIDEO, &packet(5, 1, 0, false));
     f.handle_rtp(t0, AUDIO, &packet(6, 1, 0, false));
@@ -120,7 +141,7 @@ fn a_keyframe_cancels_a_held_back_request_it_answered() {
     let mut f = setup(t0, 1);
     assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
     // A second subscriber joins before the keyframe: its request is held back by the throttle.
-    f.add_sink(ms(10), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    f.add_sink(ms(10), SinkKey(1), VIDEO, params(7, 96));
     assert!(drain(&mut f).is_empty());
     assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_THROTTLE));
     // The keyframe asked for by the first starts both, so nothing is owed any more.
@@ -158,7 +179,7 @@ fn nothing_is_repeated_for_a_subscriber_that_left() {
     let t0 = Instant::now();
     let mut f = setup(t0, 1);
     drain(&mut f);
-    f.add_sink(t0 + KEYFRAME_THROTTLE, SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    f.add_sink(t0 + KEYFRAME_THROTTLE, SinkKey(1), VIDEO, params(7, 96));
     drain(&mut f);
     f.remove_sink(SinkKey(0));
     assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_THROTTLE + KEYFRAME_RETRY), "sink 1 still waits");
@@ -179,7 +200,7 @@ fn a_join_storm_starts_every_subscriber_with_requests_no_closer_than_the_throttl
     for ms in 0..3000u64 {
         let now = t0 + Duration::from_millis(ms);
         if ms % 33 == 0 && ms / 33 < 30 {
-            f.add_sink(now, SinkKey(ms / 33), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
+            f.add_sink(now, SinkKey(ms / 33), VIDEO, params(1, 96));
         }
         if f.poll_timeout().is_some_and(|t| t <= now) {
             f.handle_timeout(now);
@@ -216,7 +237,7 @@ fn a_subscriber_arriving_during_the_latest_keyframe_starts_on_it_at_once() {
     f.handle_rtp(ms(30), VIDEO, &packet(5, 11, 3000, false));
     drain(&mut f);
     // A subscriber arrives before its last packet: it gets the first two now, asks nothing.
-    assert!(f.add_sink(ms(31), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 }));
+    assert!(f.add_sink(ms(31), SinkKey(1), VIDEO, params(7, 96)));
     assert_eq!(drain(&mut f), vec![Output::SinkReady(SinkKey(1))]);
     f.handle_rtp(ms(32), VIDEO, &packet(5, 12, 3000, false));
     let got = pop_all(&mut f, SinkKey(1));
@@ -230,7 +251,7 @@ fn a_subscriber_arriving_during_the_latest_keyframe_starts_on_it_at_once() {
     assert_eq!(pop_all(&mut f, SinkKey(1)).len(), 1);
     // Once another frame has started, a newcomer waits for a new keyframe and asks for one.
     drain(&mut f);
-    f.add_sink(ms(400), SinkKey(2), VIDEO, SinkParams { ssrc: 8, payload_type: 96 });
+    f.add_sink(ms(400), SinkKey(2), VIDEO, params(8, 96));
     assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
     f.handle_rtp(ms(401), VIDEO, &packet(5, 14, 6000, false));
     assert!(f.pop_packet(SinkKey(2)).is_none());
@@ -245,7 +266,7 @@ fn a_keyframe_too_large_to_keep_is_not_kept_in_part() {
         f.handle_rtp(t0, VIDEO, &packet(5, i, 3000, i == 0));
     }
     drain(&mut f);
-    f.add_sink(t0, SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    f.add_sink(t0, SinkKey(1), VIDEO, params(7, 96));
     assert!(f.pop_packet(SinkKey(1)).is_none(), "waits for a whole keyframe");
     assert!(drain(&mut f).contains(&Output::KeyframeRequest(VIDEO)) || f.poll_timeout().is_some());
 }
@@ -285,7 +306,7 @@ fn removing_a_track_removes_its_sinks() {
     assert!(f.sink_stats(SinkKey(0)).is_none());
     f.handle_rtp(t0, VIDEO, &packet(1, 1, 1, true));
     assert!(f.pop_packet(SinkKey(0)).is_none());
-    assert!(!f.add_sink(t0, SinkKey(9), VIDEO, SinkParams { ssrc: 1, payload_type: 96 }));
+    assert!(!f.add_sink(t0, SinkKey(9), VIDEO, params(1, 96)));
 }
 
 #[test]
@@ -413,7 +434,7 @@ fn a_recording_request_and_a_join_just_after_it_make_one_request() {
     f.handle_rtp(ms(1990), VIDEO, &packet(5, 1, 1, false));
     assert_eq!(run_timer(&mut f, t0, 1990, 2001), vec![2000]);
     // A pupil joins 100 ms later: the throttle holds its request back ...
-    f.add_sink(ms(2100), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    f.add_sink(ms(2100), SinkKey(1), VIDEO, params(7, 96));
     assert!(drain(&mut f).is_empty());
     // ... and the recording's keyframe starts it and cancels the request.
     f.handle_rtp(ms(2140), VIDEO, &packet(5, 2, 2, true));
@@ -428,7 +449,7 @@ fn a_join_just_before_the_recordings_request_is_the_only_request() {
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let mut f = recorded(t0);
     f.handle_rtp(ms(1800), VIDEO, &packet(5, 1, 1, false));
-    f.add_sink(ms(1900), SinkKey(1), VIDEO, SinkParams { ssrc: 7, payload_type: 96 });
+    f.add_sink(ms(1900), SinkKey(1), VIDEO, params(7, 96));
     assert_eq!(drain(&mut f), vec![Output::KeyframeRequest(VIDEO)]);
     // The recording is due at 2 s, 100 ms after the pupil's request: that request serves it,
     // and no second is sent, now or when the throttle would allow one, even if its keyframe
@@ -456,7 +477,7 @@ fn joins_during_a_recording_waste_no_request_and_segments_stay_about_two_seconds
     for ms in 1..12_000u64 {
         let now = t0 + Duration::from_millis(ms);
         for (i, _) in joins.iter().enumerate().filter(|(_, j)| **j == ms) {
-            f.add_sink(now, SinkKey(i as u64), VIDEO, SinkParams { ssrc: 1, payload_type: 96 });
+            f.add_sink(now, SinkKey(i as u64), VIDEO, params(1, 96));
         }
         if f.poll_timeout().is_some_and(|t| t <= now) {
             f.handle_timeout(now);

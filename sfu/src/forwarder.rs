@@ -1,9 +1,10 @@
-//! The media core: which packets go to whom. No sockets, no clock, no tasks.
+//! The forwarding table: which packets go to whom.
 //!
 //! The [`Forwarder`] takes RTP packets from published tracks and the current time, and gives
 //! back rewritten packets per subscriber and keyframe requests for publishers. The I/O loop in
-//! `media` owns the socket and the peer connections and drives it. Because nothing here reads
-//! a clock or touches the network, the tests at the bottom run in virtual time.
+//! the server's `media` owns the socket and the peer connections and drives it (the contract
+//! is in the crate's top comment). Because nothing here reads a clock or touches the network,
+//! the tests in `forwarder/tests.rs` run in virtual time.
 //!
 //! Keyframe requests follow one policy per source track, whoever needs the keyframe: a joining
 //! or recovering subscriber, or the lesson's recording, which wants one every couple of seconds
@@ -11,12 +12,8 @@
 //!
 //! The forwarding table maps each source track to its sinks (one per subscriber and track).
 //! A sink chooses what it forwards from its source (today: everything, after a keyframe for
-//! video); simulcast layer choice per subscriber fits in [`Sink`] later, because rewriting is
+//! video); simulcast layer choice per subscriber fits in `Sink` later, because rewriting is
 //! already per sink and continuous across a change of source SSRC.
-
-pub mod retransmit;
-mod rewrite;
-mod vp8;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -24,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use rtc::rtp;
 
-pub use rewrite::Rewriter;
-pub use vp8::is_vp8_keyframe_start;
+use crate::rewrite::Rewriter;
+use crate::vp8::is_vp8_keyframe_start;
 
 /// How often at most a publisher is asked for a keyframe for one track. A browser makes at most
 /// one keyframe per 300 ms for such requests anyway (libwebrtc's `kMinKeyframeSendIntervalMs`),
@@ -96,6 +93,11 @@ pub enum TrackKind {
 pub struct SinkParams {
     pub ssrc: u32,
     pub payload_type: u8,
+    /// The sequence number and timestamp its stream starts at: random, drawn by the caller
+    /// (RFC 3550 5.1, so that a stream's start reveals nothing and known-plaintext attacks on
+    /// SRTP gain nothing from it).
+    pub first_seq: u16,
+    pub first_ts: u32,
 }
 
 /// The keyframes a recording of a track needs: its recorder cuts a segment at the first
@@ -300,7 +302,7 @@ impl Forwarder {
                 source: track,
                 kind,
                 params,
-                rewriter: Rewriter::new(params.ssrc, rand::random(), rand::random()),
+                rewriter: Rewriter::new(params.ssrc, params.first_seq, params.first_ts),
                 queue,
                 waiting_for_keyframe: waiting,
                 dropped_since_pop: 0,

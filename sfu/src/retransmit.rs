@@ -59,7 +59,7 @@ pub const MAX_PENDING: usize = 64;
 
 /// A subscriber's send queue (media waiting plus retransmissions) at which retransmissions are
 /// dropped rather than queued: the forwarder's own bound on what waits for one subscriber.
-pub const QUEUE_LIMIT: usize = super::SINK_QUEUE_PACKETS;
+pub const QUEUE_LIMIT: usize = crate::forwarder::SINK_QUEUE_PACKETS;
 
 /// Sender reports remembered per stream, to match the receiver's reports against.
 const REPORTS: usize = 4;
@@ -337,6 +337,7 @@ fn rtx_packet(original: &rtp::Packet, rtx: RtxParams, seq: u16) -> rtp::Packet {
 
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real instant as the origin of virtual time
 mod tests {
     use super::*;
     use bytes::Bytes;

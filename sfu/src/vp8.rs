@@ -48,4 +48,21 @@ mod tests {
             let _ = is_vp8_keyframe_start(&[0x90, 0xf0, 0x81, 0x23, 0x04, 0x05, 0x00][..len]);
         }
     }
+
+    #[test]
+    fn keyframe_detection() {
+        // What the test clients' encoder sends (these cases were the test harness's own copy of
+        // this check): a keyframe's payload header, then the start code 9d 01 2a.
+        let key = [0x10, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01];
+        assert!(is_vp8_keyframe_start(&key));
+        // Same with an extension carrying a 15-bit picture id.
+        let key_ext = [0x90, 0x80, 0x81, 0x23, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a];
+        assert!(is_vp8_keyframe_start(&key_ext));
+        // Interframe (P bit set).
+        let inter = [0x10, 0x51, 0x00, 0x00, 0x9d, 0x01, 0x2a];
+        assert!(!is_vp8_keyframe_start(&inter));
+        // Continuation packet (S=0).
+        let cont = [0x00, 0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a];
+        assert!(!is_vp8_keyframe_start(&cont));
+    }
 }
