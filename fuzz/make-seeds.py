@@ -173,10 +173,12 @@ def manifest():
     write("fuzz_manifest", "seed-complete", doc([av, audio, video]))
     write("fuzz_manifest", "seed-interrupted", doc([av], status="interrupted", lost=1000))
     write("fuzz_manifest", "seed-empty", doc([]))
-    # Two segments of one stream whose layouts differ (they do not join), and a segment whose
-    # index is not the one it was sealed as.
+    # Two segments of one stream whose layouts differ, a segment whose index does not give the
+    # object it names (refused when the view opens), and one whose hash is another segment's
+    # (refused when it is asked for).
     write("fuzz_manifest", "seed-mismatch", doc([dict(av, stream="s1"), dict(audio, stream="s1")]))
     write("fuzz_manifest", "seed-wrong-index", doc([dict(av, index=2)]))
+    write("fuzz_manifest", "seed-swapped-hash", doc([dict(video, sha256=SEGMENT_SHA256[0])]))
     write("fuzz_manifest", "seed-other-recording", doc([av], recording="rec_ffffffffffffffffffffffff"))
     write("fuzz_manifest", "seed-segment-lines", "\n".join(json.dumps(x) for x in [av, audio]))
 

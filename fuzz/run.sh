@@ -10,7 +10,10 @@
 # committed seeds. One line per target: `fuzz check: PASS <target> ...` or `fuzz check: FAIL
 # <target> ...` with the crashing input under fuzz/artifacts/<target>/ (copy it into
 # fuzz/regressions/<target>/ once the bug is fixed). Exit status 0 only if every target passed.
-# FUZZ_JOBS=N runs N targets at once (default 1: the machine has 2 shared cores).
+# Targets run one after another. To run several at once, start one run.sh per target: each
+# target has its own log (fuzz/target/logs/<target>.log), corpus and artifacts folder, the
+# in-process school of the HTTP targets lives in /dev/shm/livegate-fuzz-<pid>, and cargo's
+# lock makes the builds wait for each other (the same target twice at once would share them).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --time) TIME=${2:?--time needs seconds}; shift 2 ;;
     --time=*) TIME=${1#--time=}; shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz/run.sh: unknown argument $1" >&2; exit 2 ;;
     *) TARGETS+=("$1"); shift ;;
   esac

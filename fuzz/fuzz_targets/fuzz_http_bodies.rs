@@ -131,6 +131,8 @@ fn path(school: &School, app: &livegate::app::App, template: &str, params: &[Par
             "domain" => pick(&["demo.sch.uk", "pupils.demo.sch.uk", "partner.sch.uk", "other.sch.uk"].map(String::from)),
             "recording_id" => pick(&[RECORDING.to_owned(), "rec_ffffffffffffffffffffffff".to_owned()]),
             "label" => pick(&["s1", "s2"].map(String::from)),
+            // A segment's position: the first ones, and past the end (one past a usize too).
+            "n" => pick(&["0", "1", "2", "3", "4294967296", "18446744073709551616"].map(String::from)),
             "lesson_id" => {
                 // A lesson an earlier request of this input started, or one that does not exist.
                 let live: Vec<String> = app.lessons.ids().iter().map(|k| k.to_string()).collect();

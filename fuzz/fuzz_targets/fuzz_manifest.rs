@@ -12,8 +12,9 @@
 //! (`GET .../streams/{label}/segments/{n}`, the first three and one past the last).
 //!
 //! Checks besides "no panic": every answer is one the protocol allows (`school::check`); the
-//! view opens exactly when the bytes parse as a manifest of this recording (otherwise
-//! `recording_tampered`); a segment is served only as a WebM that demuxes, and otherwise refused
+//! view opens exactly when the bytes parse as a manifest of this recording whose segments each
+//! name their own object and a SHA-256 in hex, as the recorder writes them (otherwise
+//! `recording_tampered`: opening a view indexes the segments, see `opens`); a segment is served only as a WebM that demuxes, and otherwise refused
 //! with `recording_tampered` (a segment that fails its hash, index or authentication) or
 //! `not_found` (past the last); the audit chain still verifies.
 
@@ -96,6 +97,14 @@ fn parse(data: &[u8]) -> Option<Manifest> {
     Some(m)
 }
 
+/// Whether the server opens this manifest: it is this recording's, and every segment names the
+/// object its index gives (`segment_key`) and a SHA-256 as 64 hex digits. The recorder writes
+/// nothing else; a manifest that names another object is refused when the view opens.
+fn opens(m: &Manifest) -> bool {
+    let hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    m.recording == RECORDING && m.segments.iter().all(|s| s.object == segment_key(RECORDING, s.index) && hash(&s.sha256))
+}
+
 #[derive(serde::Deserialize)]
 struct Opened {
     view: String,
@@ -114,14 +123,14 @@ fuzz_target!(|data: &[u8]| {
     let run = school.begin();
     let hash = store_objects(&school, data);
     school.rt.block_on(run.store.finish_recording(RECORDING, false, &hash)).expect("the row takes the hash");
-    let opens = manifest.as_ref().is_some_and(|m| m.recording == RECORDING);
+    let opens = manifest.as_ref().is_some_and(opens);
     let views = format!("/api/recordings/{RECORDING}/views");
     let req = school::request(&school, Method::POST, &views, LEADER).header("content-type", "application/json");
     let req = req.body(Body::from(r#"{"reason":"A concern was raised"}"#)).unwrap();
     let (res, body) = school.rt.block_on(school::send(&run.app, req));
     let code = check(&views, res.status(), &body);
     if !opens {
-        assert_eq!(code, Some(ErrorCode::RecordingTampered), "a manifest that is not this recording's opened");
+        assert_eq!(code, Some(ErrorCode::RecordingTampered), "a manifest that is not this recording's, or names other objects, opened");
         school.end(run);
         return;
     }

@@ -103,7 +103,9 @@ impl Assembler {
             return None;
         }
         let c = self.current.take()?;
-        if c.broken || (self.need_keyframe && !c.keyframe) {
+        // Shorter than a VP8 frame tag: no decoder takes it, and `webm::mux` refuses it (its
+        // keyframe flag would not survive an export), so it is dropped like a broken frame.
+        if c.broken || c.data.len() < crate::webm::VP8_MIN_FRAME || (self.need_keyframe && !c.keyframe) {
             self.need_keyframe = true;
             return None;
         }
@@ -218,6 +220,20 @@ mod tests {
         assert!(a.push(&rtp(8, 9000, true, vp8(true, false)), 100).is_none());
         let f = a.push(&rtp(9, 12000, true, vp8(true, true)), 133).unwrap();
         assert_eq!(f.time_ms, 33 + 100, "timed from the RTP clock, not arrival");
+    }
+
+    /// A publisher's VP8 frame under 3 bytes (found through fuzz_webm_demux): dropped, and video
+    /// waits for the next keyframe, so no segment holds one (`webm::mux` refuses it).
+    #[test]
+    fn a_vp8_frame_shorter_than_its_tag_is_dropped() {
+        let mut a = Assembler::new(Track::Video);
+        assert!(a.push(&rtp(1, 0, true, vp8(true, true)), 0).is_some());
+        // Descriptor with the X byte (S bit, PID 0, no extensions), then a frame of 2 bytes.
+        assert!(a.push(&rtp(2, 3000, true, vec![0x90, 0x00, 0x01, 0x07]), 33).is_none(), "a 2-byte interframe");
+        assert!(a.push(&rtp(3, 6000, true, vp8(true, false)), 66).is_none(), "video waits for a keyframe");
+        assert!(a.push(&rtp(4, 9000, true, vec![0x90, 0x00, 0x00, 0x07]), 100).is_none(), "a 2-byte keyframe");
+        let f = a.push(&rtp(5, 12000, true, vp8(true, true)), 133).unwrap();
+        assert!(f.keyframe && f.data.len() >= crate::webm::VP8_MIN_FRAME);
     }
 
     #[test]

@@ -55,6 +55,16 @@ pub enum WebmError {
 
 const MS: Rational = Rational(1, 1000);
 
+/// The shortest VP8 frame: its frame tag is 3 bytes. libavformat reads a VP8 frame's keyframe
+/// flag from that tag, and a shorter frame inherits the flag of the frame before it, so a
+/// remux or a join would change it; neither is written or read.
+pub const VP8_MIN_FRAME: usize = 3;
+
+/// Whether a frame is too short to be VP8 (see [`VP8_MIN_FRAME`]).
+fn too_short(f: &Frame) -> bool {
+    f.track == Track::Video && f.data.len() < VP8_MIN_FRAME
+}
+
 fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -205,6 +215,9 @@ fn mux_as(format: &str, layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, We
     if frames.iter().any(|f| f.time_ms < 0) {
         return Err(WebmError::BeforeStart);
     }
+    if frames.iter().any(too_short) {
+        return Err(WebmError::Foreign("a VP8 frame shorter than its frame tag"));
+    }
     init();
     let file = MemFile::default();
     let mut muxer = Muxer::start(StreamIo::from_write_seek(file.clone())?, format, layout)?;
@@ -252,12 +265,11 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     for (stream, mut pkt) in input.packets() {
         let Some((Some(track), tb)) = tracks.get(stream.index()).copied() else { continue };
         pkt.rescale_ts(tb, MS);
-        frames.push(Frame {
-            track,
-            time_ms: pkt.pts().unwrap_or(0),
-            keyframe: pkt.is_key(),
-            data: pkt.data().unwrap_or_default().to_vec(),
-        });
+        let frame = Frame { track, time_ms: pkt.pts().unwrap_or(0), keyframe: pkt.is_key(), data: pkt.data().unwrap_or_default().to_vec() };
+        if too_short(&frame) {
+            return Err(WebmError::Foreign("a VP8 frame shorter than its frame tag"));
+        }
+        frames.push(frame);
     }
     Ok((layout, frames))
 }
@@ -490,6 +502,32 @@ mod tests {
         input.insert(1, Frame { track: Track::Audio, time_ms: -2, keyframe: true, data: vec![0xfc, 9] });
         assert!(matches!(mux(&layout, &input), Err(WebmError::BeforeStart)));
         assert!(mux(&layout, &input[2..]).is_ok());
+    }
+
+    /// Found by fuzz_webm_demux: a 2-byte VP8 frame marked a keyframe was read back from a
+    /// join as an interframe (libavformat took the flag of the frame before it).
+    #[test]
+    fn a_vp8_frame_shorter_than_its_tag_is_refused() {
+        let layout = Layout { video: Some((320, 240)), audio: true };
+        let mut input = frames(0, 1);
+        input.push(Frame { track: Track::Video, time_ms: 1000, keyframe: true, data: vec![0xfc, 4] });
+        assert!(matches!(mux(&layout, &input), Err(WebmError::Foreign(_))));
+        assert!(mux(&layout, &input[..input.len() - 1]).is_ok());
+        // Written anyway (as another muxer could), it is not read either.
+        let tiny = vec![Frame { track: Track::Video, time_ms: 0, keyframe: true, data: vec![0x10, 1] }];
+        let file = mux_unchecked(&layout, &tiny);
+        assert!(matches!(demux(&file), Err(WebmError::Foreign(_))));
+        assert!(matches!(concat(&[mux(&layout, &frames(0, 1)).unwrap(), file]), Err(WebmError::Foreign(_))));
+    }
+
+    /// Muxes without the checks of [`mux`], to make files the recorder never writes.
+    fn mux_unchecked(layout: &Layout, frames: &[Frame]) -> Vec<u8> {
+        init();
+        let file = MemFile::default();
+        let mut muxer = Muxer::start(StreamIo::from_write_seek(file.clone()).unwrap(), "webm", layout).unwrap();
+        frames.iter().for_each(|f| muxer.write(f).unwrap());
+        muxer.finish().unwrap();
+        file.take()
     }
 
     #[test]

@@ -88,9 +88,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Decodes the hex of a wrapped key.
+/// Decodes hex (either case). Only hex digits: `from_str_radix` alone would also take a sign,
+/// so `+f+f` would decode as `[15, 15]`.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -264,6 +265,15 @@ mod tests {
 
     async fn status(store: &Store, id: &str) -> String {
         store.recording(&demo(), id).await.unwrap().unwrap().status
+    }
+
+    #[test]
+    fn unhex_takes_hex_digits_only() {
+        assert_eq!(unhex("00ff7Fa0"), Some(vec![0, 255, 127, 160]));
+        assert_eq!(unhex(&hex(&[1, 2, 254])), Some(vec![1, 2, 254]));
+        for bad in ["+f+f", "0", "0g", " f", "-0", "é0"] {
+            assert_eq!(unhex(bad), None, "{bad:?}");
+        }
     }
 
     #[tokio::test]
