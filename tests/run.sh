@@ -136,6 +136,24 @@ if [ ${#build[@]} -gt 0 ] && ! "${build[@]}"; then
 fi
 echo "server binary: $LIVEGATE_BIN"
 
+# --- gates: formatting (rustfmt.toml) and lints, both fail the run -----------------------------
+
+if wants rust; then
+  banner "gates (cargo fmt --all --check; cargo clippy --workspace --all-targets -- -D warnings)"
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  gate_passed=0 gate_failed=0
+  for gate in "cargo fmt --all --check" "cargo clippy --workspace --all-targets -- -D warnings"; do
+    if $gate; then
+      echo "gate: PASS $gate"
+      gate_passed=$((gate_passed + 1))
+    else
+      echo "gate: FAIL $gate"
+      gate_failed=$((gate_failed + 1))
+    fi
+  done
+  record gates "$gate_passed" "$gate_failed" 0
+fi
+
 # --- suites -----------------------------------------------------------------------------------
 
 if wants rust && [ -z "${LIVEGATE_TEST_POSTGRES_URL:-}" ]; then

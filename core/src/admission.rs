@@ -66,7 +66,11 @@ pub fn decide(f: &Facts) -> Decision {
         return Refuse(ErrorCode::RemovedByTeacher);
     }
     if f.role.is_staff() {
-        return if f.teaches_class && f.role == Role::Teacher { Admit(LessonRole::Teacher) } else { Lobby };
+        return if f.teaches_class && f.role == Role::Teacher {
+            Admit(LessonRole::Teacher)
+        } else {
+            Lobby
+        };
     }
     if !f.on_roster {
         return Refuse(ErrorCode::NotOnRoster);
@@ -111,31 +115,130 @@ mod tests {
     fn every_branch() {
         assert_eq!(decide(&pupil()), Decision::Admit(LessonRole::Pupil));
         let cases = [
-            (Facts { account_disabled: true, ..pupil() }, ErrorCode::AccountDisabled),
-            (Facts { same_school: false, ..pupil() }, ErrorCode::WrongSchool),
-            (Facts { domain_trusted: false, ..pupil() }, ErrorCode::DomainNotTrusted),
-            (Facts { lesson_live: false, ..pupil() }, ErrorCode::LessonNotLive),
-            (Facts { removed: true, ..pupil() }, ErrorCode::RemovedByTeacher),
-            (Facts { on_roster: false, ..pupil() }, ErrorCode::NotOnRoster),
-            (Facts { consent: ConsentState::Missing, ..pupil() }, ErrorCode::ConsentMissing),
-            (Facts { consent: ConsentState::Withdrawn, ..pupil() }, ErrorCode::ConsentWithdrawn),
-            (Facts { consent: ConsentState::OptedOut, ..pupil() }, ErrorCode::ConsentOptedOut),
-            (Facts { teacher_present: false, ..pupil() }, ErrorCode::TeacherAbsent),
-            (Facts { recording_ok: false, ..pupil() }, ErrorCode::RecordingUnavailable),
+            (
+                Facts {
+                    account_disabled: true,
+                    ..pupil()
+                },
+                ErrorCode::AccountDisabled,
+            ),
+            (
+                Facts {
+                    same_school: false,
+                    ..pupil()
+                },
+                ErrorCode::WrongSchool,
+            ),
+            (
+                Facts {
+                    domain_trusted: false,
+                    ..pupil()
+                },
+                ErrorCode::DomainNotTrusted,
+            ),
+            (
+                Facts {
+                    lesson_live: false,
+                    ..pupil()
+                },
+                ErrorCode::LessonNotLive,
+            ),
+            (
+                Facts {
+                    removed: true,
+                    ..pupil()
+                },
+                ErrorCode::RemovedByTeacher,
+            ),
+            (
+                Facts {
+                    on_roster: false,
+                    ..pupil()
+                },
+                ErrorCode::NotOnRoster,
+            ),
+            (
+                Facts {
+                    consent: ConsentState::Missing,
+                    ..pupil()
+                },
+                ErrorCode::ConsentMissing,
+            ),
+            (
+                Facts {
+                    consent: ConsentState::Withdrawn,
+                    ..pupil()
+                },
+                ErrorCode::ConsentWithdrawn,
+            ),
+            (
+                Facts {
+                    consent: ConsentState::OptedOut,
+                    ..pupil()
+                },
+                ErrorCode::ConsentOptedOut,
+            ),
+            (
+                Facts {
+                    teacher_present: false,
+                    ..pupil()
+                },
+                ErrorCode::TeacherAbsent,
+            ),
+            (
+                Facts {
+                    recording_ok: false,
+                    ..pupil()
+                },
+                ErrorCode::RecordingUnavailable,
+            ),
         ];
         for (facts, code) in cases {
             assert_eq!(decide(&facts), Decision::Refuse(code), "{facts:?}");
         }
-        let teacher = Facts { role: Role::Teacher, teaches_class: true, on_roster: false, teacher_present: false, consent: ConsentState::Missing, ..pupil() };
+        let teacher = Facts {
+            role: Role::Teacher,
+            teaches_class: true,
+            on_roster: false,
+            teacher_present: false,
+            consent: ConsentState::Missing,
+            ..pupil()
+        };
         assert_eq!(decide(&teacher), Decision::Admit(LessonRole::Teacher));
-        assert_eq!(decide(&Facts { lesson_live: false, ..teacher }), Decision::Refuse(ErrorCode::LessonNotLive));
-        assert_eq!(decide(&Facts { domain_trusted: false, ..teacher }), Decision::Refuse(ErrorCode::DomainNotTrusted));
+        assert_eq!(
+            decide(&Facts {
+                lesson_live: false,
+                ..teacher
+            }),
+            Decision::Refuse(ErrorCode::LessonNotLive)
+        );
+        assert_eq!(
+            decide(&Facts {
+                domain_trusted: false,
+                ..teacher
+            }),
+            Decision::Refuse(ErrorCode::DomainNotTrusted)
+        );
         for role in [Role::Teacher, Role::Leader, Role::Superuser, Role::External] {
-            let staff = Facts { role, teaches_class: false, ..teacher };
-            assert_eq!(decide(&staff), Decision::Lobby, "{role:?} who does not teach the class waits");
+            let staff = Facts {
+                role,
+                teaches_class: false,
+                ..teacher
+            };
+            assert_eq!(
+                decide(&staff),
+                Decision::Lobby,
+                "{role:?} who does not teach the class waits"
+            );
         }
         // Only a teacher role teaches, even if a membership row says otherwise.
-        assert_eq!(decide(&Facts { role: Role::External, ..teacher }), Decision::Lobby);
+        assert_eq!(
+            decide(&Facts {
+                role: Role::External,
+                ..teacher
+            }),
+            Decision::Lobby
+        );
     }
 
     fn any_consent() -> impl Strategy<Value = ConsentState> {

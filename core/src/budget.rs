@@ -34,7 +34,11 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at `now`.
     pub fn full(rate: Rate, now: Instant) -> Self {
-        Self { rate, level: u64::from(rate.burst) * MICRO, last: now }
+        Self {
+            rate,
+            level: u64::from(rate.burst) * MICRO,
+            last: now,
+        }
     }
 
     /// Takes one token if there is one; false if the budget is spent for now.
@@ -73,7 +77,9 @@ impl TokenBucket {
         let capacity = u64::from(self.rate.burst) * MICRO;
         // Micro-tokens gained = elapsed µs × tokens per second; u128 so hours cannot overflow.
         let gained = elapsed.as_micros().saturating_mul(u128::from(self.rate.per_second));
-        self.level = u64::try_from(u128::from(self.level).saturating_add(gained)).unwrap_or(u64::MAX).min(capacity);
+        self.level = u64::try_from(u128::from(self.level).saturating_add(gained))
+            .unwrap_or(u64::MAX)
+            .min(capacity);
     }
 }
 
@@ -160,7 +166,10 @@ impl Kind {
 /// Refused messages a participant may send before they are removed as a flooder: a client
 /// that meets a budget now and then is told `rate_limited` and stays; one that keeps sending
 /// past it goes.
-pub const STRIKES: Rate = Rate { burst: 100, per_second: 1 };
+pub const STRIKES: Rate = Rate {
+    burst: 100,
+    per_second: 1,
+};
 
 /// What to do with one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +192,10 @@ pub struct Budgets {
 impl Budgets {
     /// Full budgets at `now`.
     pub fn new(now: Instant) -> Self {
-        Self { buckets: Kind::ALL.iter().map(|k| TokenBucket::full(k.rate(), now)).collect(), strikes: TokenBucket::full(STRIKES, now) }
+        Self {
+            buckets: Kind::ALL.iter().map(|k| TokenBucket::full(k.rate(), now)).collect(),
+            strikes: TokenBucket::full(STRIKES, now),
+        }
     }
 
     /// Counts one message of `kind` at `now`.
@@ -211,7 +223,13 @@ mod tests {
     #[test]
     fn a_bucket_gives_its_burst_then_its_rate() {
         let t0 = Instant::now();
-        let mut b = TokenBucket::full(Rate { burst: 3, per_second: 2 }, t0);
+        let mut b = TokenBucket::full(
+            Rate {
+                burst: 3,
+                per_second: 2,
+            },
+            t0,
+        );
         assert!((0..3).all(|_| b.take(t0)));
         assert!(!b.take(t0), "the burst is spent");
         assert!(!b.take(t0 + ms(499)));
@@ -226,7 +244,13 @@ mod tests {
     #[test]
     fn a_bucket_counts_fractions_exactly() {
         let t0 = Instant::now();
-        let mut b = TokenBucket::full(Rate { burst: 1, per_second: 3 }, t0);
+        let mut b = TokenBucket::full(
+            Rate {
+                burst: 1,
+                per_second: 3,
+            },
+            t0,
+        );
         assert!(b.take(t0));
         // 333 ms is 0.999 of a token; 1 ms more makes a whole one, however the time is split.
         let mut t = t0;
@@ -242,7 +266,9 @@ mod tests {
         // 2,000 messages a second for 10 s against 20 at once and 5 a second.
         let t0 = Instant::now();
         let mut b = TokenBucket::full(Kind::Hand.rate(), t0);
-        let passed = (0..20_000u64).filter(|i| b.take(t0 + Duration::from_micros(i * 500))).count();
+        let passed = (0..20_000u64)
+            .filter(|i| b.take(t0 + Duration::from_micros(i * 500)))
+            .count();
         assert!((69..=71).contains(&passed), "{passed} passed");
     }
 
@@ -295,6 +321,12 @@ mod tests {
             assert!(r.burst >= 1 && r.per_second >= 1, "{kind:?}");
         }
         assert_eq!(Kind::of(&ClientMsg::Hand { raised: true }), Kind::Hand);
-        assert_eq!(Kind::of(&ClientMsg::Join { protocol: 1, ticket: "t".into() }), Kind::Bad);
+        assert_eq!(
+            Kind::of(&ClientMsg::Join {
+                protocol: 1,
+                ticket: "t".into()
+            }),
+            Kind::Bad
+        );
     }
 }

@@ -146,20 +146,51 @@ pub struct CandidateInit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    Join { protocol: u32, ticket: String },
-    Publish { stream_id: StreamId, kind: StreamKind, sdp: String },
-    Unpublish { stream_id: StreamId },
-    Answer { stream_id: StreamId, sdp: String },
-    Candidate { stream_id: StreamId, candidate: Option<CandidateInit> },
+    Join {
+        protocol: u32,
+        ticket: String,
+    },
+    Publish {
+        stream_id: StreamId,
+        kind: StreamKind,
+        sdp: String,
+    },
+    Unpublish {
+        stream_id: StreamId,
+    },
+    Answer {
+        stream_id: StreamId,
+        sdp: String,
+    },
+    Candidate {
+        stream_id: StreamId,
+        candidate: Option<CandidateInit>,
+    },
     Ping,
-    Grant { participant_id: ParticipantId, media: Media },
-    Revoke { participant_id: ParticipantId, media: Media },
-    Mute { participant_id: ParticipantId },
-    Remove { participant_id: ParticipantId },
+    Grant {
+        participant_id: ParticipantId,
+        media: Media,
+    },
+    Revoke {
+        participant_id: ParticipantId,
+        media: Media,
+    },
+    Mute {
+        participant_id: ParticipantId,
+    },
+    Remove {
+        participant_id: ParticipantId,
+    },
     EndLesson,
-    Hand { raised: bool },
-    Admit { participant_id: ParticipantId },
-    Refuse { participant_id: ParticipantId },
+    Hand {
+        raised: bool,
+    },
+    Admit {
+        participant_id: ParticipantId,
+    },
+    Refuse {
+        participant_id: ParticipantId,
+    },
 }
 
 impl ClientMsg {
@@ -192,17 +223,44 @@ pub enum ServerMsg {
         participants: Vec<Participant>,
         grants: Vec<Media>,
     },
-    Answer { stream_id: StreamId, sdp: String },
-    Offer { stream_id: StreamId, publisher_id: ParticipantId, kind: StreamKind, sdp: String },
-    StreamEnded { stream_id: StreamId },
-    ParticipantJoined { participant: Participant },
-    ParticipantLeft { participant_id: ParticipantId },
-    ParticipantUpdated { participant: Participant },
-    Grants { grants: Vec<Media> },
-    Removed { reason: ErrorCode },
-    Lobby { participant_id: ParticipantId, lesson: LessonSummary },
-    LobbyUpdated { waiting: Vec<LobbyEntry> },
-    LessonEnded { reason: EndReason },
+    Answer {
+        stream_id: StreamId,
+        sdp: String,
+    },
+    Offer {
+        stream_id: StreamId,
+        publisher_id: ParticipantId,
+        kind: StreamKind,
+        sdp: String,
+    },
+    StreamEnded {
+        stream_id: StreamId,
+    },
+    ParticipantJoined {
+        participant: Participant,
+    },
+    ParticipantLeft {
+        participant_id: ParticipantId,
+    },
+    ParticipantUpdated {
+        participant: Participant,
+    },
+    Grants {
+        grants: Vec<Media>,
+    },
+    Removed {
+        reason: ErrorCode,
+    },
+    Lobby {
+        participant_id: ParticipantId,
+        lesson: LessonSummary,
+    },
+    LobbyUpdated {
+        waiting: Vec<LobbyEntry>,
+    },
+    LessonEnded {
+        reason: EndReason,
+    },
     Pong,
     Error {
         code: ErrorCode,
@@ -215,7 +273,11 @@ pub enum ServerMsg {
 impl ServerMsg {
     /// An `error` message carrying the code's standard sentence.
     pub fn error(code: ErrorCode, stream_id: Option<StreamId>) -> Self {
-        Self::Error { code, message: code.message().to_owned(), stream_id }
+        Self::Error {
+            code,
+            message: code.message().to_owned(),
+            stream_id,
+        }
     }
 }
 
@@ -259,13 +321,27 @@ mod tests {
             grants: vec![],
             hand_raised: true,
             publishing: vec![],
-            privacy: Some(PrivacyView { camera_always_off: true, alias: Some("Star".into()), hidden_from_pupils: true }),
+            privacy: Some(PrivacyView {
+                camera_always_off: true,
+                alias: Some("Star".into()),
+                hidden_from_pupils: true,
+            }),
         };
         let client = vec![
-            ClientMsg::Join { protocol: 1, ticket: "t".into() },
-            ClientMsg::Publish { stream_id: sid("cam"), kind: StreamKind::Camera, sdp: "v=0".into() },
+            ClientMsg::Join {
+                protocol: 1,
+                ticket: "t".into(),
+            },
+            ClientMsg::Publish {
+                stream_id: sid("cam"),
+                kind: StreamKind::Camera,
+                sdp: "v=0".into(),
+            },
             ClientMsg::Unpublish { stream_id: sid("cam") },
-            ClientMsg::Answer { stream_id: sid("d_1"), sdp: "v=0".into() },
+            ClientMsg::Answer {
+                stream_id: sid("d_1"),
+                sdp: "v=0".into(),
+            },
             ClientMsg::Candidate {
                 stream_id: sid("cam"),
                 candidate: Some(CandidateInit {
@@ -276,14 +352,28 @@ mod tests {
                 }),
             },
             ClientMsg::Ping,
-            ClientMsg::Grant { participant_id: pid("p_1"), media: Media::Camera },
-            ClientMsg::Revoke { participant_id: pid("p_1"), media: Media::Screen },
-            ClientMsg::Mute { participant_id: pid("p_1") },
-            ClientMsg::Remove { participant_id: pid("p_1") },
+            ClientMsg::Grant {
+                participant_id: pid("p_1"),
+                media: Media::Camera,
+            },
+            ClientMsg::Revoke {
+                participant_id: pid("p_1"),
+                media: Media::Screen,
+            },
+            ClientMsg::Mute {
+                participant_id: pid("p_1"),
+            },
+            ClientMsg::Remove {
+                participant_id: pid("p_1"),
+            },
             ClientMsg::EndLesson,
             ClientMsg::Hand { raised: true },
-            ClientMsg::Admit { participant_id: pid("p_4") },
-            ClientMsg::Refuse { participant_id: pid("p_4") },
+            ClientMsg::Admit {
+                participant_id: pid("p_4"),
+            },
+            ClientMsg::Refuse {
+                participant_id: pid("p_4"),
+            },
         ];
         let server = vec![
             ServerMsg::Joined {
@@ -293,17 +383,38 @@ mod tests {
                 participants: vec![participant.clone()],
                 grants: vec![],
             },
-            ServerMsg::Answer { stream_id: sid("cam"), sdp: "v=0".into() },
-            ServerMsg::Offer { stream_id: sid("d_1"), publisher_id: pid("p_2"), kind: StreamKind::Camera, sdp: "v=0".into() },
+            ServerMsg::Answer {
+                stream_id: sid("cam"),
+                sdp: "v=0".into(),
+            },
+            ServerMsg::Offer {
+                stream_id: sid("d_1"),
+                publisher_id: pid("p_2"),
+                kind: StreamKind::Camera,
+                sdp: "v=0".into(),
+            },
             ServerMsg::StreamEnded { stream_id: sid("d_1") },
-            ServerMsg::ParticipantJoined { participant: participant.clone() },
-            ServerMsg::ParticipantLeft { participant_id: pid("p_1") },
+            ServerMsg::ParticipantJoined {
+                participant: participant.clone(),
+            },
+            ServerMsg::ParticipantLeft {
+                participant_id: pid("p_1"),
+            },
             ServerMsg::ParticipantUpdated { participant },
             ServerMsg::ParticipantUpdated { participant: guarded },
-            ServerMsg::Grants { grants: vec![Media::Microphone, Media::Camera] },
-            ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher },
-            ServerMsg::Removed { reason: ErrorCode::ConsentWithdrawn },
-            ServerMsg::Lobby { participant_id: pid("p_4"), lesson: lesson.clone() },
+            ServerMsg::Grants {
+                grants: vec![Media::Microphone, Media::Camera],
+            },
+            ServerMsg::Removed {
+                reason: ErrorCode::RemovedByTeacher,
+            },
+            ServerMsg::Removed {
+                reason: ErrorCode::ConsentWithdrawn,
+            },
+            ServerMsg::Lobby {
+                participant_id: pid("p_4"),
+                lesson: lesson.clone(),
+            },
             ServerMsg::LobbyUpdated {
                 waiting: vec![LobbyEntry {
                     participant_id: pid("p_4"),
@@ -312,14 +423,22 @@ mod tests {
                     domain: "partner.sch.uk".into(),
                 }],
             },
-            ServerMsg::LessonEnded { reason: EndReason::EndedByTeacher },
-            ServerMsg::LessonEnded { reason: EndReason::TeacherAbsent },
-            ServerMsg::LessonEnded { reason: EndReason::ServerStopping },
+            ServerMsg::LessonEnded {
+                reason: EndReason::EndedByTeacher,
+            },
+            ServerMsg::LessonEnded {
+                reason: EndReason::TeacherAbsent,
+            },
+            ServerMsg::LessonEnded {
+                reason: EndReason::ServerStopping,
+            },
             ServerMsg::Pong,
             ServerMsg::error(ErrorCode::NotGranted, Some(sid("cam"))),
             // Appended (not beside the other removals) so the fuzz seeds made from these
             // lines keep their numbers.
-            ServerMsg::Removed { reason: ErrorCode::TooManyMessages },
+            ServerMsg::Removed {
+                reason: ErrorCode::TooManyMessages,
+            },
         ];
         let mut text = String::new();
         for m in &client {
@@ -339,7 +458,10 @@ mod tests {
             std::fs::write(path, &text).unwrap();
         }
         let golden = std::fs::read_to_string(path).unwrap();
-        assert_eq!(text, golden, "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file");
+        assert_eq!(
+            text, golden,
+            "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file"
+        );
     }
 
     #[test]
@@ -360,6 +482,9 @@ mod tests {
             assert!(ClientMsg::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ClientMsg::parse(r#"{"type":"ping"}"#).unwrap(), ClientMsg::Ping);
-        assert_eq!(ClientMsg::parse(r#"{"type":"end_lesson"}"#).unwrap(), ClientMsg::EndLesson);
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"end_lesson"}"#).unwrap(),
+            ClientMsg::EndLesson
+        );
     }
 }

@@ -40,7 +40,11 @@ pub struct FileError {
 
 impl FileError {
     fn new(code: ErrorCode, line: Option<u64>, detail: impl Into<String>) -> Self {
-        Self { code, line, detail: detail.into() }
+        Self {
+            code,
+            line,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -59,12 +63,20 @@ pub struct RowError {
 impl RowError {
     /// A row error with its sentence.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason: None }
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+        }
     }
 
     /// A name or class the text policy refused.
     fn text(code: &'static str, e: TextError) -> Self {
-        Self { code, message: e.sentence(), reason: Some(e.problem) }
+        Self {
+            code,
+            message: e.sentence(),
+            reason: Some(e.problem),
+        }
     }
 }
 
@@ -104,7 +116,10 @@ pub fn class_key(name: &str) -> String {
 
 /// Header names compare without case, spaces, `_` or `-`.
 fn header_key(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace() && *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Reads a roster file. `Err` for a problem with the whole file; otherwise every data row,
@@ -112,13 +127,20 @@ fn header_key(s: &str) -> String {
 pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64 + 1;
-        FileError::new(ErrorCode::CsvNotUtf8, Some(line), "Save the file as CSV UTF-8 and try again.")
+        FileError::new(
+            ErrorCode::CsvNotUtf8,
+            Some(line),
+            "Save the file as CSV UTF-8 and try again.",
+        )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(FileError::new(ErrorCode::CsvEmpty, None, "The file is empty."));
     }
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| malformed(e, text))?.clone();
     let order = columns(&header)?;
     let mut rows = Vec::new();
@@ -145,7 +167,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
         rows.push(check_row(line, field(0), field(1), field(2), field(3)));
     }
     if rows.is_empty() {
-        return Err(FileError::new(ErrorCode::CsvEmpty, None, "The file has a header row but no pupils."));
+        return Err(FileError::new(
+            ErrorCode::CsvEmpty,
+            None,
+            "The file has a header row but no pupils.",
+        ));
     }
     mark_duplicates(&mut rows);
     Ok(rows)
@@ -187,23 +213,44 @@ fn malformed(e: csv::Error, text: &str) -> FileError {
 /// For each of [`COLUMNS`], its index in the file.
 fn columns(header: &csv::StringRecord) -> Result<[usize; 4], FileError> {
     let wanted: Vec<String> = COLUMNS.iter().map(|c| header_key(c)).collect();
-    let expected = || format!("The header row must name exactly these columns: {}.", COLUMNS.join(", "));
+    let expected = || {
+        format!(
+            "The header row must name exactly these columns: {}.",
+            COLUMNS.join(", ")
+        )
+    };
     let mut found: [Option<usize>; 4] = [None; 4];
     for (i, name) in header.iter().enumerate() {
         let key = header_key(name);
         let Some(col) = wanted.iter().position(|w| *w == key) else {
             let shown: String = name.trim().chars().take(40).collect();
-            let what = if shown.is_empty() { format!("Column {} has no name", i + 1) } else { format!("Column {} (\"{shown}\") is not one Livegate reads", i + 1) };
-            return Err(FileError::new(ErrorCode::CsvBadHeader, Some(1), format!("{what}. {}", expected())));
+            let what = if shown.is_empty() {
+                format!("Column {} has no name", i + 1)
+            } else {
+                format!("Column {} (\"{shown}\") is not one Livegate reads", i + 1)
+            };
+            return Err(FileError::new(
+                ErrorCode::CsvBadHeader,
+                Some(1),
+                format!("{what}. {}", expected()),
+            ));
         };
         if found[col].replace(i).is_some() {
-            return Err(FileError::new(ErrorCode::CsvBadHeader, Some(1), format!("The column \"{}\" appears twice. {}", COLUMNS[col], expected())));
+            return Err(FileError::new(
+                ErrorCode::CsvBadHeader,
+                Some(1),
+                format!("The column \"{}\" appears twice. {}", COLUMNS[col], expected()),
+            ));
         }
     }
     let mut order = [0; 4];
     for (col, slot) in found.iter().enumerate() {
         order[col] = slot.ok_or_else(|| {
-            FileError::new(ErrorCode::CsvBadHeader, Some(1), format!("The column \"{}\" is missing. {}", COLUMNS[col], expected()))
+            FileError::new(
+                ErrorCode::CsvBadHeader,
+                Some(1),
+                format!("The column \"{}\" is missing. {}", COLUMNS[col], expected()),
+            )
         })?;
     }
     Ok(order)
@@ -224,9 +271,21 @@ fn check_row(line: u64, email_text: String, first_name: String, last_name: Strin
     };
     let first_name = policy("bad_name", &text::FIRST_NAME, first_name);
     // An empty last name is allowed: a one-word name exports with an empty last name.
-    let last_name = if last_name.is_empty() { last_name } else { policy("bad_name", &text::LAST_NAME, last_name) };
+    let last_name = if last_name.is_empty() {
+        last_name
+    } else {
+        policy("bad_name", &text::LAST_NAME, last_name)
+    };
     let class = policy("bad_class", &text::CSV_CLASS, class);
-    let mut row = Row { line, email_text, email, first_name, last_name, class, errors };
+    let mut row = Row {
+        line,
+        email_text,
+        email,
+        first_name,
+        last_name,
+        class,
+        errors,
+    };
     // The pupil's whole name is what the import stores; it has a limit of its own.
     if !row.errors.iter().any(|e| e.code == "bad_name") {
         if let Err(e) = text::clean(&text::DISPLAY_NAME, &row.display_name()) {
@@ -242,15 +301,23 @@ fn mark_duplicates(rows: &mut [Row]) {
     let mut seen_pair: HashMap<(String, String), u64> = HashMap::new();
     let mut seen_name: HashMap<String, (u64, String, String)> = HashMap::new();
     for row in rows.iter_mut() {
-        let Some(email) = row.email.as_ref().map(|e| e.expose().to_owned()) else { continue };
+        let Some(email) = row.email.as_ref().map(|e| e.expose().to_owned()) else {
+            continue;
+        };
         if let Some(first) = seen_pair.get(&(email.clone(), row.class_key())) {
-            row.errors.push(RowError::new("duplicate_row", format!("Line {first} already puts this pupil in this class.")));
+            row.errors.push(RowError::new(
+                "duplicate_row",
+                format!("Line {first} already puts this pupil in this class."),
+            ));
             continue;
         }
         seen_pair.insert((email.clone(), row.class_key()), row.line);
         match seen_name.get(&email) {
             Some((first, f, l)) if (f, l) != (&row.first_name, &row.last_name) => {
-                row.errors.push(RowError::new("conflicting_names", format!("Line {first} gives this email a different name.")));
+                row.errors.push(RowError::new(
+                    "conflicting_names",
+                    format!("Line {first} gives this email a different name."),
+                ));
             }
             Some(_) => {}
             None => {
@@ -282,7 +349,9 @@ pub fn split_name(display_name: &str) -> (String, String) {
 
 /// Writes a roster file: the header and one row per (email, display name), all in `class`.
 pub fn export<'a>(class: &str, pupils: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     // Writing to a Vec cannot fail; a failure would only lose the row.
     let _ = w.write_record(COLUMNS);
     for (email, name) in pupils {
@@ -306,7 +375,14 @@ mod tests {
         let rows = parse(file.as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].email.as_ref().unwrap().expose(), "ada@pupils.demo.sch.uk");
-        assert_eq!((rows[0].first_name.as_str(), rows[0].last_name.as_str(), rows[0].class.as_str()), ("Ada", "Lovelace", "7A Science"));
+        assert_eq!(
+            (
+                rows[0].first_name.as_str(),
+                rows[0].last_name.as_str(),
+                rows[0].class.as_str()
+            ),
+            ("Ada", "Lovelace", "7A Science")
+        );
         assert_eq!(rows[0].line, 2);
         assert_eq!(rows[1].line, 5);
         assert!(rows.iter().all(|r| r.errors.is_empty()));
@@ -319,11 +395,23 @@ mod tests {
             (b"", ErrorCode::CsvEmpty),
             (b"  \r\n", ErrorCode::CsvEmpty),
             (b"pupil email,first name,last name,class\n", ErrorCode::CsvEmpty),
-            (b"pupil email,first name,last name,class,year\nada@x.uk,A,L,7A,7\n", ErrorCode::CsvBadHeader),
-            (b"pupil email,first name,class\nada@x.uk,A,7A\n", ErrorCode::CsvBadHeader),
+            (
+                b"pupil email,first name,last name,class,year\nada@x.uk,A,L,7A,7\n",
+                ErrorCode::CsvBadHeader,
+            ),
+            (
+                b"pupil email,first name,class\nada@x.uk,A,7A\n",
+                ErrorCode::CsvBadHeader,
+            ),
             (b"ada@x.uk,Ada,Lovelace,7A\n", ErrorCode::CsvBadHeader),
-            (b"pupil email,first name,last name,class\nada@x.uk,A,L\n", ErrorCode::CsvMalformed),
-            (b"pupil email,first name,last name,class\nada@x.uk,Ad\xe9,L,7A\n", ErrorCode::CsvNotUtf8),
+            (
+                b"pupil email,first name,last name,class\nada@x.uk,A,L\n",
+                ErrorCode::CsvMalformed,
+            ),
+            (
+                b"pupil email,first name,last name,class\nada@x.uk,Ad\xe9,L,7A\n",
+                ErrorCode::CsvNotUtf8,
+            ),
         ];
         for (file, code) in cases {
             assert_eq!(parse(file).unwrap_err().code, code, "{}", String::from_utf8_lossy(file));
@@ -331,7 +419,10 @@ mod tests {
         let e = parse(b"pupil email,first name,last name,class,class\n").unwrap_err();
         assert!(e.detail.contains("twice"), "{e:?}");
         let e = parse(b"pupil email,first name,last name,class,Year Group\n").unwrap_err();
-        assert!(e.detail.contains("Year Group") && e.detail.contains("pupil email, first name"), "{e:?}");
+        assert!(
+            e.detail.contains("Year Group") && e.detail.contains("pupil email, first name"),
+            "{e:?}"
+        );
         let e = parse(b"pupil email,first name,last name,class\n\nada@x.uk,\xff,L,7A\n").unwrap_err();
         assert_eq!(e.line, Some(3));
         let e = parse(b"pupil email,first name,last name,class\r\nada@x.uk,A,L,7A\r\nben@x.uk,B\r\n").unwrap_err();
@@ -369,7 +460,11 @@ mod tests {
         assert_eq!(codes(&rows[1]), ["bad_name"]);
         assert_eq!(codes(&rows[2]), ["bad_name", "bad_class"]);
         assert!(rows[3].errors.is_empty());
-        assert_eq!(codes(&rows[4]), ["duplicate_row"], "the same pupil and class, whatever the case");
+        assert_eq!(
+            codes(&rows[4]),
+            ["duplicate_row"],
+            "the same pupil and class, whatever the case"
+        );
         assert!(rows[4].errors[0].message.contains("Line 5"));
         assert_eq!(codes(&rows[5]), ["conflicting_names"]);
         assert!(rows[6].errors.is_empty(), "one pupil in two classes is two rows");
@@ -388,38 +483,76 @@ mod tests {
              f@x.uk,\u{645}\u{62D}\u{645}\u{62F},\u{639}\u{644}\u{64A},7A \u{2067}x\n"
         );
         let rows = parse(file.as_bytes()).unwrap();
-        let reasons = |r: &Row| r.errors.iter().map(|e| (e.code, e.reason.map(text::Problem::as_str))).collect::<Vec<_>>();
+        let reasons = |r: &Row| {
+            r.errors
+                .iter()
+                .map(|e| (e.code, e.reason.map(text::Problem::as_str)))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(reasons(&rows[0]), [("bad_name", Some("bidi_control"))]);
         assert_eq!(reasons(&rows[1]), [("bad_name", Some("invisible_characters"))]);
         assert!(rows[2].errors.is_empty(), "{:?}", rows[2].errors);
-        assert_eq!(rows[2].display_name(), "Zo\u{EB} O'Brien-\u{D1}\u{FA}\u{F1}ez", "stored as NFC");
-        assert_eq!(reasons(&rows[3]), [("bad_name", Some("too_long"))], "first and last fit, the whole name does not");
+        assert_eq!(
+            rows[2].display_name(),
+            "Zo\u{EB} O'Brien-\u{D1}\u{FA}\u{F1}ez",
+            "stored as NFC"
+        );
+        assert_eq!(
+            reasons(&rows[3]),
+            [("bad_name", Some("too_long"))],
+            "first and last fit, the whole name does not"
+        );
         assert_eq!(rows[3].errors[0].message, "The name is longer than 200 characters.");
         assert!(rows[4].errors.is_empty(), "Welsh: {:?}", rows[4].errors);
-        assert_eq!(reasons(&rows[5]), [("bad_class", Some("bidi_control"))], "Arabic names pass, the class does not");
+        assert_eq!(
+            reasons(&rows[5]),
+            [("bad_class", Some("bidi_control"))],
+            "Arabic names pass, the class does not"
+        );
     }
 
     #[test]
     fn never_panics_on_odd_bytes() {
-        for file in [&b"\""[..], b"\"\n\"", b"a\0b\n\xef\xbb\xbf", b",,,,\n,,,,", b"\r\r\r", b"pupil email\n\"unterminated"] {
+        for file in [
+            &b"\""[..],
+            b"\"\n\"",
+            b"a\0b\n\xef\xbb\xbf",
+            b",,,,\n,,,,",
+            b"\r\r\r",
+            b"pupil email\n\"unterminated",
+        ] {
             let _ = parse(file);
         }
     }
 
     #[test]
     fn export_is_spreadsheet_safe_and_reads_back() {
-        let out = export("7A Science", [("ada@pupils.demo.sch.uk", "Ada Lovelace"), ("=cmd@x.uk", "+Eve -Bad"), ("zoe@x.uk", "Zoe")]);
+        let out = export(
+            "7A Science",
+            [
+                ("ada@pupils.demo.sch.uk", "Ada Lovelace"),
+                ("=cmd@x.uk", "+Eve -Bad"),
+                ("zoe@x.uk", "Zoe"),
+            ],
+        );
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(text.starts_with("pupil email,first name,last name,class\r\n"));
         assert!(text.contains("'=cmd@x.uk,'+Eve,'-Bad,7A Science"), "{text}");
         let rows = parse(&out).unwrap();
         assert_eq!(rows[0].display_name(), "Ada Lovelace");
         assert_eq!(rows[0].class, "7A Science");
-        assert!(rows[2].errors.is_empty(), "a one-word name has an empty last name: {:?}", rows[2].errors);
+        assert!(
+            rows[2].errors.is_empty(),
+            "a one-word name has an empty last name: {:?}",
+            rows[2].errors
+        );
         assert_eq!(rows[2].display_name(), "Zoe");
         assert_eq!(safe_cell("@SUM(1)"), "'@SUM(1)");
         assert_eq!(safe_cell("plain"), "plain");
-        assert_eq!(split_name("Mary Ann Smith"), ("Mary".to_owned(), "Ann Smith".to_owned()));
+        assert_eq!(
+            split_name("Mary Ann Smith"),
+            ("Mary".to_owned(), "Ann Smith".to_owned())
+        );
         assert_eq!(class_key("  7A   Science "), "7a science");
     }
 }

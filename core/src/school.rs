@@ -74,7 +74,13 @@ mod tests {
 
     #[test]
     fn role_names_are_the_wire_names_and_parse_back() {
-        for role in [Role::Superuser, Role::Teacher, Role::Leader, Role::Pupil, Role::External] {
+        for role in [
+            Role::Superuser,
+            Role::Teacher,
+            Role::Leader,
+            Role::Pupil,
+            Role::External,
+        ] {
             assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{}\"", role.as_str()));
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }

@@ -88,7 +88,13 @@ pub struct Field {
 }
 
 const fn field(id: &'static str, name: &'static str, label: &'static str, kind: Kind, max: usize) -> Field {
-    Field { id, name, label, kind, max }
+    Field {
+        id,
+        name,
+        label,
+        kind,
+        max,
+    }
 }
 
 pub const DISPLAY_NAME: Field = field("display_name", "display_name", "name", Kind::Name, 200);
@@ -105,12 +111,30 @@ pub const REASON: Field = field("reason", "reason", "reason", Kind::Reason, 1000
 pub const LOG_NOTE: Field = field("log_note", "text", "note", Kind::Note, 4000);
 pub const DOMAIN_NOTE: Field = field("domain_note", "note", "note", Kind::Note, 500);
 pub const CONDUCT_TEXT: Field = field("conduct_text", "text", "code of conduct", Kind::Note, 100_000);
-pub const RECORDING_NOTICE: Field = field("recording_notice", "recording_notice", "recording notice", Kind::Note, 2000);
+pub const RECORDING_NOTICE: Field = field(
+    "recording_notice",
+    "recording_notice",
+    "recording notice",
+    Kind::Note,
+    2000,
+);
 
 /// Every field, for the tests and the web client's table.
 pub const FIELDS: [Field; 14] = [
-    DISPLAY_NAME, CLASS_NAME, ALIAS, PARENT_NAME, SCHOOL_NAME, CONCERN_REF, FIRST_NAME, LAST_NAME, CSV_CLASS, REASON, LOG_NOTE,
-    DOMAIN_NOTE, CONDUCT_TEXT, RECORDING_NOTICE,
+    DISPLAY_NAME,
+    CLASS_NAME,
+    ALIAS,
+    PARENT_NAME,
+    SCHOOL_NAME,
+    CONCERN_REF,
+    FIRST_NAME,
+    LAST_NAME,
+    CSV_CLASS,
+    REASON,
+    LOG_NOTE,
+    DOMAIN_NOTE,
+    CONDUCT_TEXT,
+    RECORDING_NOTICE,
 ];
 
 /// Why a value was refused. The names are stable (the `reason` of a `text_invalid` error).
@@ -176,7 +200,9 @@ impl TextError {
             Problem::TooShort => format!("needs at least {REASON_MIN_LETTERS} letters or digits"),
             Problem::TooLong => format!("is longer than {max} characters"),
             Problem::NoLetters => "needs at least one letter or digit".to_owned(),
-            Problem::ControlCharacters if self.field.kind == Kind::Name => "must be one line without control characters".to_owned(),
+            Problem::ControlCharacters if self.field.kind == Kind::Name => {
+                "must be one line without control characters".to_owned()
+            }
             Problem::ControlCharacters => "contains a control character".to_owned(),
             Problem::BidiControl => "contains a character that changes the direction of text".to_owned(),
             Problem::InvisibleCharacters => "contains invisible characters (such as zero-width spaces)".to_owned(),
@@ -203,7 +229,11 @@ pub fn clean(field: &Field, input: &str) -> Result<String, TextError> {
     if input.len() > field.max.saturating_mul(12).saturating_add(64) {
         return Err(refuse(Problem::TooLong));
     }
-    let normal: String = if field.kind.multi_line() { unify_line_breaks(input) } else { input.to_owned() };
+    let normal: String = if field.kind.multi_line() {
+        unify_line_breaks(input)
+    } else {
+        input.to_owned()
+    };
     let normal: String = normal.nfc().collect();
     let value = normal.trim();
     let chars: Vec<char> = value.chars().collect();
@@ -215,7 +245,11 @@ pub fn clean(field: &Field, input: &str) -> Result<String, TextError> {
     }
     let letters = chars.iter().filter(|c| is_letter_or_digit(**c)).count();
     match field.kind {
-        Kind::Name if letters == 0 => Err(refuse(if chars.is_empty() { Problem::Empty } else { Problem::NoLetters })),
+        Kind::Name if letters == 0 => Err(refuse(if chars.is_empty() {
+            Problem::Empty
+        } else {
+            Problem::NoLetters
+        })),
         Kind::Reason if !chars.iter().any(|c| is_visible(*c)) => Err(refuse(Problem::Empty)),
         Kind::Reason if letters < REASON_MIN_LETTERS => Err(refuse(Problem::TooShort)),
         Kind::Note if !chars.iter().any(|c| is_visible(*c)) => Err(refuse(Problem::Empty)),
@@ -243,7 +277,11 @@ fn first_problem(kind: Kind, chars: &[char]) -> Option<Problem> {
     for (i, &c) in chars.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| chars[p]);
         let next = chars.get(i + 1).copied();
-        marks = if c.general_category_group() == GeneralCategoryGroup::Mark { marks + 1 } else { 0 };
+        marks = if c.general_category_group() == GeneralCategoryGroup::Mark {
+            marks + 1
+        } else {
+            0
+        };
         if marks > MAX_MARKS_IN_A_ROW {
             return Some(Problem::TooManyMarks);
         }
@@ -270,8 +308,12 @@ fn first_problem(kind: Kind, chars: &[char]) -> Option<Problem> {
 fn common_char_problem(c: char, multi_line: bool) -> Option<Problem> {
     match c.general_category() {
         GeneralCategory::Control if multi_line && matches!(c, '\n' | '\t') => None,
-        GeneralCategory::Control | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => Some(Problem::ControlCharacters),
-        GeneralCategory::PrivateUse | GeneralCategory::Unassigned | GeneralCategory::Surrogate => Some(Problem::UnsupportedCharacters),
+        GeneralCategory::Control | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some(Problem::ControlCharacters)
+        }
+        GeneralCategory::PrivateUse | GeneralCategory::Unassigned | GeneralCategory::Surrogate => {
+            Some(Problem::UnsupportedCharacters)
+        }
         _ if is_bidi_override(c) => Some(Problem::BidiControl),
         _ => None,
     }
@@ -284,7 +326,8 @@ fn name_char_problem(c: char, prev: Option<char>, next: Option<char>) -> Option<
     if is_bidi_mark(c) {
         return Some(Problem::BidiControl);
     }
-    let joiner_in_word = matches!(c, '\u{200C}' | '\u{200D}') && prev.is_some_and(joinable) && next.is_some_and(joinable);
+    let joiner_in_word =
+        matches!(c, '\u{200C}' | '\u{200D}') && prev.is_some_and(joinable) && next.is_some_and(joinable);
     let selector_on_base = is_variation_selector(c) && prev.is_some_and(|p| is_visible(p) && !is_variation_selector(p));
     if (is_invisible(c) && !joiner_in_word && !selector_on_base) || c == '\u{2800}' {
         return Some(Problem::InvisibleCharacters);
@@ -327,7 +370,8 @@ fn is_invisible(c: char) -> bool {
     c.general_category() == GeneralCategory::Format
         || matches!(
             c,
-            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FFA0}'
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'
+                ..='\u{180F}' | '\u{3164}' | '\u{FFA0}'
         )
         || is_variation_selector(c)
         || ('\u{E0000}'..='\u{E0FFF}').contains(&c)
@@ -335,18 +379,29 @@ fn is_invisible(c: char) -> bool {
 
 /// A letter or mark of a script that writes zero-width joiners inside words.
 fn joinable(c: char) -> bool {
-    c >= '\u{0590}' && matches!(c.general_category_group(), GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark) && !is_invisible(c)
+    c >= '\u{0590}'
+        && matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark
+        )
+        && !is_invisible(c)
 }
 
 /// Letters and digits (categories L and N), not counting the invisible Hangul fillers.
 fn is_letter_or_digit(c: char) -> bool {
-    matches!(c.general_category_group(), GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number) && !is_invisible(c)
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
+    ) && !is_invisible(c)
 }
 
 /// A character that shows something: a letter, digit, punctuation or symbol.
 fn is_visible(c: char) -> bool {
     is_letter_or_digit(c)
-        || (matches!(c.general_category_group(), GeneralCategoryGroup::Punctuation | GeneralCategoryGroup::Symbol) && c != '\u{2800}')
+        || (matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Punctuation | GeneralCategoryGroup::Symbol
+        ) && c != '\u{2800}')
 }
 
 #[cfg(test)]

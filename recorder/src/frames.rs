@@ -46,7 +46,16 @@ impl Assembler {
     /// An assembler for a VP8 (90 kHz) or Opus (48 kHz) track.
     pub fn new(track: Track) -> Self {
         let clock_rate = if track == Track::Video { 90_000 } else { 48_000 };
-        Self { track, clock_rate, origin: None, last_ts: None, extended_ts: 0, current: None, need_keyframe: track == Track::Video, last_seq: None }
+        Self {
+            track,
+            clock_rate,
+            origin: None,
+            last_ts: None,
+            extended_ts: 0,
+            current: None,
+            need_keyframe: track == Track::Video,
+            last_seq: None,
+        }
     }
 
     fn time_ms(&mut self, ts: u32, arrival_ms: i64) -> i64 {
@@ -72,7 +81,12 @@ impl Assembler {
                 return None;
             }
             let time_ms = self.time_ms(packet.header.timestamp, arrival_ms);
-            return Some(Frame { track: Track::Audio, time_ms, keyframe: true, data: packet.payload.to_vec() });
+            return Some(Frame {
+                track: Track::Audio,
+                time_ms,
+                keyframe: true,
+                data: packet.payload.to_vec(),
+            });
         }
         self.push_video(packet, arrival_ms, gap)
     }
@@ -93,7 +107,12 @@ impl Assembler {
         if depack.s == 1 && depack.pid == 0 {
             // The first packet of a frame: the payload header's P bit is the inverse key flag.
             let keyframe = chunk.first().is_some_and(|b| b & 1 == 0);
-            self.current = Some(Partial { ts, data: Vec::new(), keyframe, broken: false });
+            self.current = Some(Partial {
+                ts,
+                data: Vec::new(),
+                keyframe,
+                broken: false,
+            });
         } else if let Some(c) = self.current.as_mut() {
             c.broken |= gap;
         }
@@ -111,7 +130,12 @@ impl Assembler {
         }
         self.need_keyframe = false;
         let time_ms = self.time_ms(ts, arrival_ms);
-        Some(Frame { track: Track::Video, time_ms, keyframe: c.keyframe, data: c.data })
+        Some(Frame {
+            track: Track::Video,
+            time_ms,
+            keyframe: c.keyframe,
+            data: c.data,
+        })
     }
 }
 
@@ -146,7 +170,13 @@ pub struct Cut {
 impl Segmenter {
     /// A segmenter for a stream with these tracks.
     pub fn new(has_video: bool, has_audio: bool) -> Self {
-        Self { has_video, has_audio, frames: Vec::new(), start_ms: None, dimensions: None }
+        Self {
+            has_video,
+            has_audio,
+            frames: Vec::new(),
+            start_ms: None,
+            dimensions: None,
+        }
     }
 
     /// Adds a frame; returns the previous segment when this frame starts a new one.
@@ -156,8 +186,14 @@ impl Segmenter {
                 self.dimensions = Some(d);
             }
         }
-        let starts_segment = if self.has_video { frame.track == Track::Video && frame.keyframe } else { true };
-        let due = self.start_ms.is_some_and(|s| frame.time_ms - s >= SEGMENT_MS - SEGMENT_SLACK_MS);
+        let starts_segment = if self.has_video {
+            frame.track == Track::Video && frame.keyframe
+        } else {
+            true
+        };
+        let due = self
+            .start_ms
+            .is_some_and(|s| frame.time_ms - s >= SEGMENT_MS - SEGMENT_SLACK_MS);
         let cut = if starts_segment && due { self.take() } else { None };
         if self.start_ms.is_none() {
             if self.has_video && !(frame.track == Track::Video && frame.keyframe) {
@@ -180,8 +216,20 @@ impl Segmenter {
         let mut frames = std::mem::take(&mut self.frames);
         frames.sort_by_key(|f| f.time_ms);
         let end_ms = frames.last().map(|f| f.time_ms + 20).unwrap_or(start_ms);
-        let video = if self.has_video { Some(self.dimensions.unwrap_or((640, 480))) } else { None };
-        Some(Cut { layout: Layout { video, audio: self.has_audio }, frames, start_ms, end_ms })
+        let video = if self.has_video {
+            Some(self.dimensions.unwrap_or((640, 480)))
+        } else {
+            None
+        };
+        Some(Cut {
+            layout: Layout {
+                video,
+                audio: self.has_audio,
+            },
+            frames,
+            start_ms,
+            end_ms,
+        })
     }
 }
 
@@ -191,14 +239,33 @@ mod tests {
     use rtc::rtp::header::Header;
 
     fn rtp(seq: u16, ts: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
-        rtp::Packet { header: Header { sequence_number: seq, timestamp: ts, marker, ..Default::default() }, payload: Bytes::from(payload) }
+        rtp::Packet {
+            header: Header {
+                sequence_number: seq,
+                timestamp: ts,
+                marker,
+                ..Default::default()
+            },
+            payload: Bytes::from(payload),
+        }
     }
 
     fn vp8(first: bool, key: bool) -> Vec<u8> {
         // Descriptor: S bit on the first packet, PID 0; then payload bytes.
         let mut v = vec![if first { 0x10 } else { 0x00 }];
         if first {
-            v.extend_from_slice(&[if key { 0x00 } else { 0x01 }, 0, 0, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
+            v.extend_from_slice(&[
+                if key { 0x00 } else { 0x01 },
+                0,
+                0,
+                0x9d,
+                0x01,
+                0x2a,
+                0x40,
+                0x01,
+                0xf0,
+                0x00,
+            ]);
         } else {
             v.extend_from_slice(&[0xaa; 5]);
         }
@@ -209,7 +276,10 @@ mod tests {
     fn assembles_frames_and_drops_broken_ones() {
         let mut a = Assembler::new(Track::Video);
         assert!(a.push(&rtp(1, 0, false, vp8(true, false)), 0).is_none());
-        assert!(a.push(&rtp(2, 0, true, vp8(false, false)), 0).is_none(), "an interframe before any keyframe is useless");
+        assert!(
+            a.push(&rtp(2, 0, true, vp8(false, false)), 0).is_none(),
+            "an interframe before any keyframe is useless"
+        );
         assert!(a.push(&rtp(3, 3000, false, vp8(true, true)), 33).is_none());
         let f = a.push(&rtp(4, 3000, true, vp8(false, true)), 33).unwrap();
         assert!(f.keyframe);
@@ -229,9 +299,18 @@ mod tests {
         let mut a = Assembler::new(Track::Video);
         assert!(a.push(&rtp(1, 0, true, vp8(true, true)), 0).is_some());
         // Descriptor with the X byte (S bit, PID 0, no extensions), then a frame of 2 bytes.
-        assert!(a.push(&rtp(2, 3000, true, vec![0x90, 0x00, 0x01, 0x07]), 33).is_none(), "a 2-byte interframe");
-        assert!(a.push(&rtp(3, 6000, true, vp8(true, false)), 66).is_none(), "video waits for a keyframe");
-        assert!(a.push(&rtp(4, 9000, true, vec![0x90, 0x00, 0x00, 0x07]), 100).is_none(), "a 2-byte keyframe");
+        assert!(
+            a.push(&rtp(2, 3000, true, vec![0x90, 0x00, 0x01, 0x07]), 33).is_none(),
+            "a 2-byte interframe"
+        );
+        assert!(
+            a.push(&rtp(3, 6000, true, vp8(true, false)), 66).is_none(),
+            "video waits for a keyframe"
+        );
+        assert!(
+            a.push(&rtp(4, 9000, true, vec![0x90, 0x00, 0x00, 0x07]), 100).is_none(),
+            "a 2-byte keyframe"
+        );
         let f = a.push(&rtp(5, 12000, true, vp8(true, true)), 133).unwrap();
         assert!(f.keyframe && f.data.len() >= crate::webm::VP8_MIN_FRAME);
     }
@@ -263,9 +342,19 @@ mod tests {
             let t = i * 20;
             let key = i % 50 == 4; // a keyframe every second, the first at 80 ms
             if i % 2 == 0 {
-                cuts.extend(s.push(Frame { track: Track::Video, time_ms: t, keyframe: key, data: vec![u8::from(!key)] }));
+                cuts.extend(s.push(Frame {
+                    track: Track::Video,
+                    time_ms: t,
+                    keyframe: key,
+                    data: vec![u8::from(!key)],
+                }));
             }
-            cuts.extend(s.push(Frame { track: Track::Audio, time_ms: t, keyframe: true, data: vec![9] }));
+            cuts.extend(s.push(Frame {
+                track: Track::Audio,
+                time_ms: t,
+                keyframe: true,
+                data: vec![9],
+            }));
         }
         cuts.extend(s.finish());
         assert!(cuts.len() >= 3);
@@ -288,11 +377,20 @@ mod tests {
         for t in (0..9000).step_by(10) {
             let key = keys.contains(&t);
             if t % 30 == 0 || key {
-                cuts.extend(s.push(Frame { track: Track::Video, time_ms: t, keyframe: key, data: vec![u8::from(!key)] }));
+                cuts.extend(s.push(Frame {
+                    track: Track::Video,
+                    time_ms: t,
+                    keyframe: key,
+                    data: vec![u8::from(!key)],
+                }));
             }
         }
         let starts: Vec<i64> = cuts.iter().map(|c| c.start_ms).collect();
-        assert_eq!(starts, vec![100, 2080, 4050, 6010], "every requested keyframe starts a segment");
+        assert_eq!(
+            starts,
+            vec![100, 2080, 4050, 6010],
+            "every requested keyframe starts a segment"
+        );
         assert!(cuts.iter().all(|c| c.end_ms - c.start_ms <= SEGMENT_MS + 100));
     }
 }

@@ -40,9 +40,12 @@ impl Kek {
         }
         let mut bytes = [0u8; 32];
         for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(t.get(2 * i..2 * i + 2).ok_or(KeyError::Format)?, 16).map_err(|_| KeyError::Format)?;
+            *b = u8::from_str_radix(t.get(2 * i..2 * i + 2).ok_or(KeyError::Format)?, 16)
+                .map_err(|_| KeyError::Format)?;
         }
-        Ok(Self(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::Format)?)))
+        Ok(Self(LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::Format)?,
+        )))
     }
 
     /// Reads a key file (as written by [`generate_hex`]).
@@ -117,6 +120,9 @@ mod tests {
         assert!(Kek::from_hex("abc").is_err());
         assert!(Kek::from_hex(&"zz".repeat(32)).is_err());
         assert!(Kek::from_hex(&format!(" {} \n", "ab".repeat(32))).is_ok());
-        assert_eq!(format!("{:?}", Kek::from_hex(&"ab".repeat(32)).unwrap()), "Kek(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Kek::from_hex(&"ab".repeat(32)).unwrap()),
+            "Kek(<redacted>)"
+        );
     }
 }

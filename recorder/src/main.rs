@@ -40,12 +40,18 @@ fn parse() -> Result<Args, String> {
             return Err(format!("unexpected argument {a}"));
         }
     }
-    Ok(Args { command, recording, flags })
+    Ok(Args {
+        command,
+        recording,
+        flags,
+    })
 }
 
 fn objects(flags: &std::collections::HashMap<String, String>) -> Result<Objects, String> {
     let config = if let Some(dir) = flags.get("local") {
-        ObjectStoreConfig::Local { path: PathBuf::from(dir) }
+        ObjectStoreConfig::Local {
+            path: PathBuf::from(dir),
+        }
     } else if let Some(endpoint) = flags.get("s3-endpoint") {
         ObjectStoreConfig::S3 {
             endpoint: endpoint.clone(),
@@ -69,17 +75,24 @@ async fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     let recording = args.recording.clone().ok_or("which recording?")?;
-    let kek = Kek::from_file(args.flags.get("key-file").ok_or("--key-file is required")?.as_ref()).map_err(|e| e.to_string())?;
+    let kek = Kek::from_file(args.flags.get("key-file").ok_or("--key-file is required")?.as_ref())
+        .map_err(|e| e.to_string())?;
     let objects = objects(&args.flags)?;
-    let (manifest, key, hash) = open_recording(&objects, &kek, &recording).await.map_err(|e| format!("manifest: {e}"))?;
+    let (manifest, key, hash) = open_recording(&objects, &kek, &recording)
+        .await
+        .map_err(|e| format!("manifest: {e}"))?;
     match args.command.as_str() {
         "verify" => {
             for info in &manifest.segments {
-                open_segment(&objects, &key, &recording, info).await.map_err(|e| format!("segment {}: {e}", info.index))?;
+                open_segment(&objects, &key, &recording, info)
+                    .await
+                    .map_err(|e| format!("segment {}: {e}", info.index))?;
             }
             if let Some(expected) = args.flags.get("manifest-sha256") {
                 if !expected.eq_ignore_ascii_case(&hash) {
-                    return Err(format!("the manifest's hash {hash} is not the one in the audit chain ({expected})"));
+                    return Err(format!(
+                        "the manifest's hash {hash} is not the one in the audit chain ({expected})"
+                    ));
                 }
             }
             println!(
@@ -114,13 +127,24 @@ async fn run(args: Args) -> Result<(), String> {
 
 /// Decrypts and joins one stream into `part`, one segment at a time: memory stays flat however
 /// long the recording. Returns how many segments were joined.
-async fn export(objects: &Objects, key: &DataKey, recording: &str, stream: &str, manifest: &Manifest, part: &Path) -> Result<usize, String> {
+async fn export(
+    objects: &Objects,
+    key: &DataKey,
+    recording: &str,
+    stream: &str,
+    manifest: &Manifest,
+    part: &Path,
+) -> Result<usize, String> {
     let file = std::fs::File::create(part).map_err(|e| format!("{}: {e}", part.display()))?;
     let mut joiner = webm::Joiner::new(file);
     let mut count = 0;
     for info in manifest.segments.iter().filter(|s| s.stream == stream) {
-        let segment = open_segment(objects, key, recording, info).await.map_err(|e| format!("segment {}: {e}", info.index))?;
-        joiner.push(&segment).map_err(|e| format!("segment {}: {e}", info.index))?;
+        let segment = open_segment(objects, key, recording, info)
+            .await
+            .map_err(|e| format!("segment {}: {e}", info.index))?;
+        joiner
+            .push(&segment)
+            .map_err(|e| format!("segment {}: {e}", info.index))?;
         count += 1;
     }
     if count == 0 {

@@ -29,7 +29,13 @@ pub enum ObjectStoreConfig {
     /// A folder on this machine.
     Local { path: PathBuf },
     /// An S3-compatible bucket, addressed path-style.
-    S3 { endpoint: String, region: String, bucket: String, access_key: String, secret_key: String },
+    S3 {
+        endpoint: String,
+        region: String,
+        bucket: String,
+        access_key: String,
+        secret_key: String,
+    },
 }
 
 /// An object store.
@@ -42,8 +48,16 @@ pub enum Objects {
 fn check_key(key: &str) -> Result<(), StoreError> {
     let ok = !key.is_empty()
         && key.len() <= 200
-        && key.split('/').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-    if ok { Ok(()) } else { Err(StoreError::BadKey) }
+        && key.split('/').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadKey)
+    }
 }
 
 fn s3_err(e: impl std::fmt::Display) -> StoreError {
@@ -58,8 +72,17 @@ impl Objects {
                 std::fs::create_dir_all(path)?;
                 Ok(Objects::Local(path.clone()))
             }
-            ObjectStoreConfig::S3 { endpoint, region, bucket, access_key, secret_key } => {
-                let region = Region::Custom { region: region.clone(), endpoint: endpoint.clone() };
+            ObjectStoreConfig::S3 {
+                endpoint,
+                region,
+                bucket,
+                access_key,
+                secret_key,
+            } => {
+                let region = Region::Custom {
+                    region: region.clone(),
+                    endpoint: endpoint.clone(),
+                };
                 let creds = Credentials::new(Some(access_key), Some(secret_key), None, None, None).map_err(s3_err)?;
                 let bucket = Bucket::new(bucket, region, creds).map_err(s3_err)?.with_path_style();
                 Ok(Objects::S3(bucket))
@@ -92,7 +115,11 @@ impl Objects {
             }
             Objects::S3(bucket) => {
                 let r = bucket.put_object(key, data).await.map_err(s3_err)?;
-                if r.status_code() / 100 == 2 { Ok(()) } else { Err(StoreError::S3(format!("status {}", r.status_code()))) }
+                if r.status_code() / 100 == 2 {
+                    Ok(())
+                } else {
+                    Err(StoreError::S3(format!("status {}", r.status_code())))
+                }
             }
         }
     }
@@ -151,7 +178,10 @@ impl Objects {
             }
             Objects::S3(bucket) => {
                 let pages = bucket.list(format!("{prefix}/"), None).await.map_err(s3_err)?;
-                pages.into_iter().flat_map(|p| p.contents.into_iter().map(|o| o.key)).collect()
+                pages
+                    .into_iter()
+                    .flat_map(|p| p.contents.into_iter().map(|o| o.key))
+                    .collect()
             }
         };
         keys.sort();
@@ -166,7 +196,10 @@ impl Objects {
             Objects::Local(root) => {
                 let mut keys = Vec::new();
                 let prefixes = match std::fs::read_dir(root) {
-                    Ok(entries) => entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>(),
+                    Ok(entries) => entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>(),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
                     Err(e) => return Err(e.into()),
                 };
@@ -177,7 +210,10 @@ impl Objects {
             }
             Objects::S3(bucket) => {
                 let pages = bucket.list(String::new(), None).await.map_err(s3_err)?;
-                pages.into_iter().flat_map(|p| p.contents.into_iter().map(|o| o.key)).collect()
+                pages
+                    .into_iter()
+                    .flat_map(|p| p.contents.into_iter().map(|o| o.key))
+                    .collect()
             }
         };
         keys.sort();
@@ -204,12 +240,21 @@ mod tests {
         store.put("rec_ab12/s00000001", b"one").await.unwrap();
         store.put("rec_ab12/s00000000", b"zero").await.unwrap();
         assert_eq!(store.get("rec_ab12/s00000001").await.unwrap(), b"one");
-        assert_eq!(store.list("rec_ab12").await.unwrap(), vec!["rec_ab12/s00000000", "rec_ab12/s00000001"]);
+        assert_eq!(
+            store.list("rec_ab12").await.unwrap(),
+            vec!["rec_ab12/s00000000", "rec_ab12/s00000001"]
+        );
         store.put("rec_cd34/key", b"k").await.unwrap();
-        assert_eq!(store.list_all().await.unwrap(), vec!["rec_ab12/s00000000", "rec_ab12/s00000001", "rec_cd34/key"]);
+        assert_eq!(
+            store.list_all().await.unwrap(),
+            vec!["rec_ab12/s00000000", "rec_ab12/s00000001", "rec_cd34/key"]
+        );
         store.delete("rec_ab12/s00000001").await.unwrap();
         store.delete("rec_ab12/s00000001").await.unwrap();
-        assert!(matches!(store.get("rec_ab12/s00000001").await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get("rec_ab12/s00000001").await,
+            Err(StoreError::NotFound)
+        ));
         for bad in ["", "../etc/passwd", "Rec/x", "a//b", "a/b.c", "/abs"] {
             assert!(matches!(store.put(bad, b"x").await, Err(StoreError::BadKey)), "{bad}");
         }

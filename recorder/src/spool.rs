@@ -97,7 +97,11 @@ pub fn segment_key(recording: &str, index: u64) -> String {
 
 /// SHA-256 as lowercase hex.
 pub fn sha256_hex(data: &[u8]) -> String {
-    digest(&SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    digest(&SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes one recording's segments into the spool.
@@ -117,9 +121,18 @@ impl RecordingWriter {
         std::fs::create_dir_all(&dir)?;
         write_durably(&dir.join("key.wrapped"), &kek.wrap(&meta.recording, &key)?)?;
         write_durably(&dir.join("meta.json"), &serde_json::to_vec(&meta)?)?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("segments.jsonl"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("segments.jsonl"))?;
         std::fs::File::open(&dir)?.sync_all()?;
-        Ok(Self { meta, key, dir, next_index: AtomicU64::new(0), log: Mutex::new(log) })
+        Ok(Self {
+            meta,
+            key,
+            dir,
+            next_index: AtomicU64::new(0),
+            log: Mutex::new(log),
+        })
     }
 
     /// The recording's id.
@@ -172,7 +185,9 @@ fn read_segments(dir: &Path) -> Result<Vec<SegmentInfo>, SpoolError> {
 
 fn finish_dir(dir: &Path, meta: &Meta, key: &DataKey, status: Status) -> Result<String, SpoolError> {
     let mut segments = read_segments(dir)?;
-    segments.retain(|s| dir.join(format!("s{:08}.sealed", s.index)).exists() || dir.join(format!("s{:08}.uploaded", s.index)).exists());
+    segments.retain(|s| {
+        dir.join(format!("s{:08}.sealed", s.index)).exists() || dir.join(format!("s{:08}.uploaded", s.index)).exists()
+    });
     segments.sort_by_key(|s| s.index);
     let lost_after_ms = (status == Status::Interrupted).then(|| segments.iter().map(|s| s.end_ms).max().unwrap_or(0));
     let manifest = Manifest {
@@ -200,9 +215,14 @@ pub struct Recovered {
 
 /// Finds recordings that never finished (the process died) and closes them as interrupted.
 /// `kek_for` gives the KEK of a school.
-pub fn recover(spool: &Path, kek_for: impl Fn(&str) -> Option<std::sync::Arc<Kek>>) -> Result<Vec<Recovered>, SpoolError> {
+pub fn recover(
+    spool: &Path,
+    kek_for: impl Fn(&str) -> Option<std::sync::Arc<Kek>>,
+) -> Result<Vec<Recovered>, SpoolError> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(spool) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(spool) else {
+        return Ok(out);
+    };
     for entry in entries.flatten() {
         let dir = entry.path();
         if dir.join("manifest.sealed").exists() || !dir.join("meta.json").exists() {
@@ -211,11 +231,18 @@ pub fn recover(spool: &Path, kek_for: impl Fn(&str) -> Option<std::sync::Arc<Kek
         let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
         let Some(kek) = kek_for(&meta.school) else { continue };
         let key = kek.unwrap(&meta.recording, &std::fs::read(dir.join("key.wrapped"))?)?;
-        for tmp in std::fs::read_dir(&dir)?.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "tmp")) {
+        for tmp in std::fs::read_dir(&dir)?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "tmp"))
+        {
             std::fs::remove_file(tmp.path())?;
         }
         let hash = finish_dir(&dir, &meta, &key, Status::Interrupted)?;
-        out.push(Recovered { recording: meta.recording, school: meta.school, manifest_sha256: hash });
+        out.push(Recovered {
+            recording: meta.recording,
+            school: meta.school,
+            manifest_sha256: hash,
+        });
     }
     Ok(out)
 }
@@ -231,11 +258,19 @@ pub struct Uploaded {
 /// first failure (the store is down): the caller backs off and calls again.
 pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>, crate::objstore::StoreError> {
     let mut done = Vec::new();
-    let Ok(entries) = std::fs::read_dir(spool) else { return Ok(done) };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join("meta.json").exists()).collect();
+    let Ok(entries) = std::fs::read_dir(spool) else {
+        return Ok(done);
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("meta.json").exists())
+        .collect();
     dirs.sort();
     for dir in dirs {
-        let Some(recording) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        let Some(recording) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
         // Looked at before the segments are listed: once the manifest exists every segment is
         // spooled, so none can appear after the listing and be lost when the folder goes.
         let manifest = dir.join("manifest.sealed");
@@ -255,14 +290,19 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
         sealed.sort();
         for path in sealed {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-            objects.put(&format!("{recording}/{stem}"), &std::fs::read(&path)?).await?;
+            objects
+                .put(&format!("{recording}/{stem}"), &std::fs::read(&path)?)
+                .await?;
             std::fs::rename(&path, path.with_extension("uploaded"))?;
         }
         if finished {
             let bytes = std::fs::read(&manifest)?;
             objects.put(&manifest_key(&recording), &bytes).await?;
             std::fs::remove_dir_all(&dir)?;
-            done.push(Uploaded { recording, manifest_sha256: sha256_hex(&bytes) });
+            done.push(Uploaded {
+                recording,
+                manifest_sha256: sha256_hex(&bytes),
+            });
         }
     }
     Ok(done)
@@ -275,7 +315,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// backing off from 0.5 s to [`MAX_BACKOFF`] while the store is failing, so it catches up
 /// within ten seconds of the store's return. `on_done` hears of each recording that reached
 /// the store whole.
-pub async fn run_uploader(spool: PathBuf, objects: std::sync::Arc<Objects>, wake: std::sync::Arc<tokio::sync::Notify>, on_done: impl Fn(Uploaded) + Send + 'static) {
+pub async fn run_uploader(
+    spool: PathBuf,
+    objects: std::sync::Arc<Objects>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    on_done: impl Fn(Uploaded) + Send + 'static,
+) {
     let mut backoff = Duration::from_millis(500);
     loop {
         match drain_once(&spool, &objects).await {
@@ -304,7 +349,11 @@ fn tracing_warn(e: &crate::objstore::StoreError) {
 
 /// Opens a recording's manifest from the store. Returns it, its data key and the hash of the
 /// sealed manifest (what the audit chain holds).
-pub async fn open_recording(objects: &Objects, kek: &Kek, recording: &str) -> Result<(Manifest, DataKey, String), SpoolError> {
+pub async fn open_recording(
+    objects: &Objects,
+    kek: &Kek,
+    recording: &str,
+) -> Result<(Manifest, DataKey, String), SpoolError> {
     let wrapped = objects.get(&key_object(recording)).await?;
     let key = kek.unwrap(recording, &wrapped)?;
     let sealed = objects.get(&manifest_key(recording)).await?;
@@ -316,7 +365,12 @@ pub async fn open_recording(objects: &Objects, kek: &Kek, recording: &str) -> Re
 }
 
 /// Fetches and opens one segment, checking its hash against the manifest first.
-pub async fn open_segment(objects: &Objects, key: &DataKey, recording: &str, info: &SegmentInfo) -> Result<Vec<u8>, SpoolError> {
+pub async fn open_segment(
+    objects: &Objects,
+    key: &DataKey,
+    recording: &str,
+    info: &SegmentInfo,
+) -> Result<Vec<u8>, SpoolError> {
     let sealed = objects.get(&info.object).await?;
     if sha256_hex(&sealed) != info.sha256 {
         return Err(SpoolError::Seal(seal::SealError::Tampered));
@@ -326,9 +380,12 @@ pub async fn open_segment(objects: &Objects, key: &DataKey, recording: &str, inf
 
 /// The track names a segment carries, as [`Track`]s.
 pub fn tracks_of(info: &SegmentInfo) -> Vec<Track> {
-    info.tracks.iter().filter_map(|t| match t.as_str() {
-        "video" => Some(Track::Video),
-        "audio" => Some(Track::Audio),
-        _ => None,
-    }).collect()
+    info.tracks
+        .iter()
+        .filter_map(|t| match t.as_str() {
+            "video" => Some(Track::Video),
+            "audio" => Some(Track::Audio),
+            _ => None,
+        })
+        .collect()
 }

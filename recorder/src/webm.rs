@@ -9,9 +9,9 @@
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, Once};
 
-use ffmpeg_next as ff;
 use ff::format::context::StreamIo;
 use ff::{codec, ffi, media, Packet, Rational};
+use ffmpeg_next as ff;
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,9 @@ impl Muxer {
     }
 
     fn write(&mut self, f: &Frame) -> Result<(), WebmError> {
-        let Some(index) = self.order.iter().position(|t| *t == f.track) else { return Ok(()) };
+        let Some(index) = self.order.iter().position(|t| *t == f.track) else {
+            return Ok(());
+        };
         let mut pkt = Packet::copy(&f.data);
         pkt.set_stream(index);
         pkt.set_pts(Some(f.time_ms));
@@ -238,7 +240,10 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     let mut only_webm = ff::Dictionary::new();
     only_webm.set("format_whitelist", "matroska,webm");
     let mut input = ff::format::input_from_stream(io, None, Some(only_webm))?;
-    let mut layout = Layout { video: None, audio: false };
+    let mut layout = Layout {
+        video: None,
+        audio: false,
+    };
     let mut tracks = Vec::new();
     for s in input.streams() {
         let par = s.parameters();
@@ -255,7 +260,9 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
         }
         match kind {
             // SAFETY: reading plain fields of valid parameters.
-            Some(Track::Video) => layout.video = Some(unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) }),
+            Some(Track::Video) => {
+                layout.video = Some(unsafe { ((*par.as_ptr()).width as u32, (*par.as_ptr()).height as u32) })
+            }
             Some(Track::Audio) => layout.audio = true,
             None => {}
         }
@@ -263,9 +270,16 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     }
     let mut frames = Vec::new();
     for (stream, mut pkt) in input.packets() {
-        let Some((Some(track), tb)) = tracks.get(stream.index()).copied() else { continue };
+        let Some((Some(track), tb)) = tracks.get(stream.index()).copied() else {
+            continue;
+        };
         pkt.rescale_ts(tb, MS);
-        let frame = Frame { track, time_ms: pkt.pts().unwrap_or(0), keyframe: pkt.is_key(), data: pkt.data().unwrap_or_default().to_vec() };
+        let frame = Frame {
+            track,
+            time_ms: pkt.pts().unwrap_or(0),
+            keyframe: pkt.is_key(),
+            data: pkt.data().unwrap_or_default().to_vec(),
+        };
         if too_short(&frame) {
             return Err(WebmError::Foreign("a VP8 frame shorter than its frame tag"));
         }
@@ -286,7 +300,10 @@ pub struct Joiner<W> {
 impl<W: Write + Seek + Send + 'static> Joiner<W> {
     /// A joiner writing to `sink` (a file, usually); nothing is written before the first segment.
     pub fn new(sink: W) -> Self {
-        Self { sink: Some(sink), muxer: None }
+        Self {
+            sink: Some(sink),
+            muxer: None,
+        }
     }
 
     /// Appends one segment's frames. Fails if it is not a segment the recorder writes, its
@@ -299,7 +316,9 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
         if let Some(sink) = self.sink.take() {
             self.muxer = Some((Muxer::start(StreamIo::from_write_seek(sink)?, "webm", &layout)?, layout));
         }
-        let Some((muxer, first)) = self.muxer.as_mut() else { return Err(WebmError::Empty) };
+        let Some((muxer, first)) = self.muxer.as_mut() else {
+            return Err(WebmError::Empty);
+        };
         if *first != layout {
             return Err(WebmError::Mismatch);
         }
@@ -346,16 +365,29 @@ mod tests {
             let t = start_ms + i * 20;
             if i % 5 == 0 {
                 // Not a decodable picture, but a well-formed VP8 frame header is not needed to remux.
-                v.push(Frame { track: Track::Video, time_ms: t, keyframe: i == 0, data: vec![0x10 | (i as u8 & 1), 1, 2, 3] });
+                v.push(Frame {
+                    track: Track::Video,
+                    time_ms: t,
+                    keyframe: i == 0,
+                    data: vec![0x10 | (i as u8 & 1), 1, 2, 3],
+                });
             }
-            v.push(Frame { track: Track::Audio, time_ms: t, keyframe: true, data: vec![0xfc, i as u8] });
+            v.push(Frame {
+                track: Track::Audio,
+                time_ms: t,
+                keyframe: true,
+                data: vec![0xfc, i as u8],
+            });
         }
         v
     }
 
     #[test]
     fn mux_demux_round_trip() {
-        let layout = Layout { video: Some((320, 240)), audio: true };
+        let layout = Layout {
+            video: Some((320, 240)),
+            audio: true,
+        };
         let input = frames(2000, 2);
         let webm = mux(&layout, &input).unwrap();
         assert_eq!(&webm[..4], &[0x1a, 0x45, 0xdf, 0xa3], "EBML magic");
@@ -373,9 +405,26 @@ mod tests {
 
     #[test]
     fn concat_keeps_times() {
-        let layout = Layout { video: None, audio: true };
-        let a = mux(&layout, &frames(0, 1).into_iter().filter(|f| f.track == Track::Audio).collect::<Vec<_>>()).unwrap();
-        let b = mux(&layout, &frames(1000, 1).into_iter().filter(|f| f.track == Track::Audio).collect::<Vec<_>>()).unwrap();
+        let layout = Layout {
+            video: None,
+            audio: true,
+        };
+        let a = mux(
+            &layout,
+            &frames(0, 1)
+                .into_iter()
+                .filter(|f| f.track == Track::Audio)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let b = mux(
+            &layout,
+            &frames(1000, 1)
+                .into_iter()
+                .filter(|f| f.track == Track::Audio)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
         let joined = concat(&[a, b]).unwrap();
         let (_, out) = demux(&joined).unwrap();
         assert_eq!(out.len(), 100);
@@ -399,7 +448,10 @@ mod tests {
     fn joining_one_segment_at_a_time_writes_the_same_frames() {
         // Byte for byte two joins differ (the muxer draws random segment and track ids), so
         // compare what a player or ffprobe sees: the tracks and every frame with its time.
-        let layout = Layout { video: Some((320, 240)), audio: true };
+        let layout = Layout {
+            video: Some((320, 240)),
+            audio: true,
+        };
         let segments: Vec<Vec<u8>> = (0..4).map(|i| mux(&layout, &frames(i * 2000, 2)).unwrap()).collect();
         let expected = demux(&join_all_at_once(&segments)).unwrap();
         assert_eq!(demux(&concat(&segments).unwrap()).unwrap(), expected, "in memory");
@@ -419,9 +471,26 @@ mod tests {
 
     #[test]
     fn a_join_refuses_other_tracks_and_nothing() {
-        let both = mux(&Layout { video: Some((320, 240)), audio: true }, &frames(0, 1)).unwrap();
-        let audio: Vec<Frame> = frames(1000, 1).into_iter().filter(|f| f.track == Track::Audio).collect();
-        let audio_only = mux(&Layout { video: None, audio: true }, &audio).unwrap();
+        let both = mux(
+            &Layout {
+                video: Some((320, 240)),
+                audio: true,
+            },
+            &frames(0, 1),
+        )
+        .unwrap();
+        let audio: Vec<Frame> = frames(1000, 1)
+            .into_iter()
+            .filter(|f| f.track == Track::Audio)
+            .collect();
+        let audio_only = mux(
+            &Layout {
+                video: None,
+                audio: true,
+            },
+            &audio,
+        )
+        .unwrap();
         assert!(matches!(concat(&[both, audio_only]), Err(WebmError::Mismatch)));
         assert!(matches!(concat(&[]), Err(WebmError::Empty)));
         assert!(concat(&[b"not webm".to_vec()]).is_err());
@@ -431,9 +500,30 @@ mod tests {
     fn golden_cases() -> [(&'static str, Layout, Vec<Frame>); 3] {
         let only = |track, v: Vec<Frame>| v.into_iter().filter(|f| f.track == track).collect::<Vec<_>>();
         [
-            ("segment-av.webm", Layout { video: Some((320, 240)), audio: true }, frames(0, 1)),
-            ("segment-audio.webm", Layout { video: None, audio: true }, only(Track::Audio, frames(1000, 1))),
-            ("segment-video.webm", Layout { video: Some((640, 360)), audio: false }, only(Track::Video, frames(2000, 1))),
+            (
+                "segment-av.webm",
+                Layout {
+                    video: Some((320, 240)),
+                    audio: true,
+                },
+                frames(0, 1),
+            ),
+            (
+                "segment-audio.webm",
+                Layout {
+                    video: None,
+                    audio: true,
+                },
+                only(Track::Audio, frames(1000, 1)),
+            ),
+            (
+                "segment-video.webm",
+                Layout {
+                    video: Some((640, 360)),
+                    audio: false,
+                },
+                only(Track::Video, frames(2000, 1)),
+            ),
         ]
     }
 
@@ -451,8 +541,16 @@ mod tests {
             let (l, out) = demux(&std::fs::read(&path).unwrap()).unwrap();
             assert_eq!(l, layout, "{name}");
             for track in [Track::Video, Track::Audio] {
-                let want: Vec<_> = input.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
-                let got: Vec<_> = out.iter().filter(|f| f.track == track).map(|f| (f.time_ms, &f.data)).collect();
+                let want: Vec<_> = input
+                    .iter()
+                    .filter(|f| f.track == track)
+                    .map(|f| (f.time_ms, &f.data))
+                    .collect();
+                let got: Vec<_> = out
+                    .iter()
+                    .filter(|f| f.track == track)
+                    .map(|f| (f.time_ms, &f.data))
+                    .collect();
                 assert_eq!(got, want, "{name} {track:?}");
             }
         }
@@ -462,16 +560,40 @@ mod tests {
     /// be read back (so a stream holding one could not be exported).
     #[test]
     fn a_segment_without_frames_is_refused() {
-        let av = Layout { video: Some((320, 240)), audio: true };
+        let av = Layout {
+            video: Some((320, 240)),
+            audio: true,
+        };
         for (layout, frames) in [
             (av, vec![]),
-            (Layout { video: None, audio: true }, vec![]),
-            (Layout { video: None, audio: true }, frames(0, 1).into_iter().filter(|f| f.track == Track::Video).collect()),
+            (
+                Layout {
+                    video: None,
+                    audio: true,
+                },
+                vec![],
+            ),
+            (
+                Layout {
+                    video: None,
+                    audio: true,
+                },
+                frames(0, 1).into_iter().filter(|f| f.track == Track::Video).collect(),
+            ),
         ] {
-            assert!(matches!(mux(&layout, &frames), Err(WebmError::Empty)), "{layout:?} with {} frames", frames.len());
+            assert!(
+                matches!(mux(&layout, &frames), Err(WebmError::Empty)),
+                "{layout:?} with {} frames",
+                frames.len()
+            );
         }
         // One frame on one of two tracks is a segment, and reads back.
-        let one = [Frame { track: Track::Audio, time_ms: 0, keyframe: true, data: vec![0xfc, 1] }];
+        let one = [Frame {
+            track: Track::Audio,
+            time_ms: 0,
+            keyframe: true,
+            data: vec![0xfc, 1],
+        }];
         assert_eq!(demux(&mux(&av, &one).unwrap()).unwrap().1, one);
     }
 
@@ -479,7 +601,14 @@ mod tests {
     /// labelled VP8. Only what the recorder writes is read: WebM, VP8, Opus, one track of each.
     #[test]
     fn only_what_the_recorder_writes_is_read() {
-        let av = mux(&Layout { video: Some((320, 240)), audio: true }, &frames(0, 1)).unwrap();
+        let av = mux(
+            &Layout {
+                video: Some((320, 240)),
+                audio: true,
+            },
+            &frames(0, 1),
+        )
+        .unwrap();
         assert!(demux(&av).is_ok());
         // The same file with its video codec renamed (V_VP8 to V_VP9, same length).
         let at = av.windows(5).position(|w| w == b"V_VP8").unwrap();
@@ -488,7 +617,15 @@ mod tests {
         assert!(matches!(demux(&vp9), Err(WebmError::Foreign(_))), "another codec");
         // The same Opus frames in another container libavformat reads (Ogg).
         let audio: Vec<Frame> = frames(0, 1).into_iter().filter(|f| f.track == Track::Audio).collect();
-        let ogg = mux_as("ogg", &Layout { video: None, audio: true }, &audio).unwrap();
+        let ogg = mux_as(
+            "ogg",
+            &Layout {
+                video: None,
+                audio: true,
+            },
+            &audio,
+        )
+        .unwrap();
         assert_eq!(&ogg[..4], b"OggS");
         assert!(demux(&ogg).is_err(), "an Ogg file is not a segment");
     }
@@ -497,9 +634,20 @@ mod tests {
     /// the remuxed segment by 2 ms.
     #[test]
     fn a_frame_before_the_start_is_refused() {
-        let layout = Layout { video: Some((320, 240)), audio: true };
+        let layout = Layout {
+            video: Some((320, 240)),
+            audio: true,
+        };
         let mut input = frames(0, 1);
-        input.insert(1, Frame { track: Track::Audio, time_ms: -2, keyframe: true, data: vec![0xfc, 9] });
+        input.insert(
+            1,
+            Frame {
+                track: Track::Audio,
+                time_ms: -2,
+                keyframe: true,
+                data: vec![0xfc, 9],
+            },
+        );
         assert!(matches!(mux(&layout, &input), Err(WebmError::BeforeStart)));
         assert!(mux(&layout, &input[2..]).is_ok());
     }
@@ -508,16 +656,32 @@ mod tests {
     /// join as an interframe (libavformat took the flag of the frame before it).
     #[test]
     fn a_vp8_frame_shorter_than_its_tag_is_refused() {
-        let layout = Layout { video: Some((320, 240)), audio: true };
+        let layout = Layout {
+            video: Some((320, 240)),
+            audio: true,
+        };
         let mut input = frames(0, 1);
-        input.push(Frame { track: Track::Video, time_ms: 1000, keyframe: true, data: vec![0xfc, 4] });
+        input.push(Frame {
+            track: Track::Video,
+            time_ms: 1000,
+            keyframe: true,
+            data: vec![0xfc, 4],
+        });
         assert!(matches!(mux(&layout, &input), Err(WebmError::Foreign(_))));
         assert!(mux(&layout, &input[..input.len() - 1]).is_ok());
         // Written anyway (as another muxer could), it is not read either.
-        let tiny = vec![Frame { track: Track::Video, time_ms: 0, keyframe: true, data: vec![0x10, 1] }];
+        let tiny = vec![Frame {
+            track: Track::Video,
+            time_ms: 0,
+            keyframe: true,
+            data: vec![0x10, 1],
+        }];
         let file = mux_unchecked(&layout, &tiny);
         assert!(matches!(demux(&file), Err(WebmError::Foreign(_))));
-        assert!(matches!(concat(&[mux(&layout, &frames(0, 1)).unwrap(), file]), Err(WebmError::Foreign(_))));
+        assert!(matches!(
+            concat(&[mux(&layout, &frames(0, 1)).unwrap(), file]),
+            Err(WebmError::Foreign(_))
+        ));
     }
 
     /// Muxes without the checks of [`mux`], to make files the recorder never writes.
@@ -533,7 +697,17 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(demux(b"").is_err());
-        assert!(demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).is_err() || demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).unwrap().1.is_empty());
-        assert!(mux(&Layout { video: None, audio: false }, &[]).is_err());
+        assert!(
+            demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).is_err()
+                || demux(&[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0]).unwrap().1.is_empty()
+        );
+        assert!(mux(
+            &Layout {
+                video: None,
+                audio: false
+            },
+            &[]
+        )
+        .is_err());
     }
 }

@@ -26,17 +26,42 @@ fn camera(seconds: i64) -> Vec<Frame> {
         let t = i * 20;
         if i % 2 == 0 {
             let key = i % 50 == 0;
-            let mut data = vec![if key { 0x00 } else { 0x01 }, 0, 0, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+            let mut data = vec![
+                if key { 0x00 } else { 0x01 },
+                0,
+                0,
+                0x9d,
+                0x01,
+                0x2a,
+                0x40,
+                0x01,
+                0xf0,
+                0x00,
+            ];
             data.extend(std::iter::repeat_n(0x55u8, 200));
-            v.push(Frame { track: Track::Video, time_ms: t, keyframe: key, data });
+            v.push(Frame {
+                track: Track::Video,
+                time_ms: t,
+                keyframe: key,
+                data,
+            });
         }
-        v.push(Frame { track: Track::Audio, time_ms: t, keyframe: true, data: vec![0xfc, 0xff, 0xfe] });
+        v.push(Frame {
+            track: Track::Audio,
+            time_ms: t,
+            keyframe: true,
+            data: vec![0xfc, 0xff, 0xfe],
+        });
     }
     v
 }
 
 fn record(spool: &Path, kek: &Kek, id: &str, seconds: i64, finish: bool) -> usize {
-    let meta = Meta { recording: id.into(), school: "sch_demo".into(), started_at: 0 };
+    let meta = Meta {
+        recording: id.into(),
+        school: "sch_demo".into(),
+        started_at: 0,
+    };
     let writer = RecordingWriter::create(spool, meta, DataKey::generate().unwrap(), kek).unwrap();
     let mut seg = Segmenter::new(true, true);
     let mut n = 0;
@@ -58,7 +83,11 @@ fn record(spool: &Path, kek: &Kek, id: &str, seconds: i64, finish: bool) -> usiz
 fn no_plaintext_webm(dir: &Path) {
     for entry in walk(dir) {
         let bytes = std::fs::read(&entry).unwrap();
-        assert!(!bytes.windows(4).any(|w| w == [0x1a, 0x45, 0xdf, 0xa3]), "plaintext WebM in {}", entry.display());
+        assert!(
+            !bytes.windows(4).any(|w| w == [0x1a, 0x45, 0xdf, 0xa3]),
+            "plaintext WebM in {}",
+            entry.display()
+        );
     }
 }
 
@@ -66,14 +95,28 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
 
 fn cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_livegate-recorder")).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(env!("CARGO_BIN_EXE_livegate-recorder"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[tokio::test]
@@ -86,7 +129,10 @@ async fn record_upload_verify_export() {
     assert!((4..=6).contains(&segments), "about two-second segments: {segments}");
     no_plaintext_webm(&spool_dir);
 
-    let objects = Objects::open(&ObjectStoreConfig::Local { path: store_dir.clone() }).unwrap();
+    let objects = Objects::open(&ObjectStoreConfig::Local {
+        path: store_dir.clone(),
+    })
+    .unwrap();
     let done = spool::drain_once(&spool_dir, &objects).await.unwrap();
     assert_eq!(done.len(), 1);
     assert!(walk(&spool_dir).is_empty(), "the spool drains completely");
@@ -94,23 +140,65 @@ async fn record_upload_verify_export() {
 
     let store = store_dir.to_str().unwrap();
     let key = key_file.to_str().unwrap();
-    let (ok, text) = cli(&["verify", "rec_complete", "--key-file", key, "--local", store, "--manifest-sha256", &done[0].manifest_sha256]);
+    let (ok, text) = cli(&[
+        "verify",
+        "rec_complete",
+        "--key-file",
+        key,
+        "--local",
+        store,
+        "--manifest-sha256",
+        &done[0].manifest_sha256,
+    ]);
     assert!(ok, "{text}");
     assert!(text.contains(&format!("{segments} segments verified")), "{text}");
-    let (ok, text) = cli(&["verify", "rec_complete", "--key-file", key, "--local", store, "--manifest-sha256", &"0".repeat(64)]);
+    let (ok, text) = cli(&[
+        "verify",
+        "rec_complete",
+        "--key-file",
+        key,
+        "--local",
+        store,
+        "--manifest-sha256",
+        &"0".repeat(64),
+    ]);
     assert!(!ok && text.contains("audit chain"), "{text}");
 
     let out = work.join("lesson.webm");
-    let (ok, text) = cli(&["export", "rec_complete", "--key-file", key, "--local", store, "--out", out.to_str().unwrap()]);
+    let (ok, text) = cli(&[
+        "export",
+        "rec_complete",
+        "--key-file",
+        key,
+        "--local",
+        store,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(ok, "{text}");
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "default=nw=1"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name:format=duration",
+            "-of",
+            "default=nw=1",
+        ])
         .arg(&out)
         .output()
         .expect("ffprobe (Debian package ffmpeg) must be installed");
     let text = String::from_utf8_lossy(&probe.stdout);
-    assert!(text.contains("codec_name=vp8") && text.contains("codec_name=opus"), "{text}");
-    let duration: f64 = text.lines().find_map(|l| l.strip_prefix("duration=")).unwrap().parse().unwrap();
+    assert!(
+        text.contains("codec_name=vp8") && text.contains("codec_name=opus"),
+        "{text}"
+    );
+    let duration: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("duration="))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((duration - 10.0).abs() < 1.0, "duration {duration}");
 
     // A flipped byte in one stored segment is caught by verify.
@@ -122,7 +210,14 @@ async fn record_upload_verify_export() {
     assert!(!ok && text.contains("segment 2"), "{text}");
     // A wrong key opens nothing.
     std::fs::write(work.join("other.key"), generate_hex().unwrap()).unwrap();
-    let (ok, _) = cli(&["verify", "rec_complete", "--key-file", work.join("other.key").to_str().unwrap(), "--local", store]);
+    let (ok, _) = cli(&[
+        "verify",
+        "rec_complete",
+        "--key-file",
+        work.join("other.key").to_str().unwrap(),
+        "--local",
+        store,
+    ]);
     assert!(!ok);
 }
 
@@ -132,17 +227,33 @@ async fn a_crash_loses_at_most_the_segment_in_flight() {
     let kek = Arc::new(Kek::from_hex(&generate_hex().unwrap()).unwrap());
     // The process "dies" after 9 seconds: no finish, and a half-written segment left behind.
     let written = record(&spool_dir, &kek, "rec_crashed", 9, false);
-    std::fs::write(spool_dir.join("rec_crashed").join(format!("s{written:08}.tmp")), b"half a segment").unwrap();
+    std::fs::write(
+        spool_dir.join("rec_crashed").join(format!("s{written:08}.tmp")),
+        b"half a segment",
+    )
+    .unwrap();
     let recovered = spool::recover(&spool_dir, |_| Some(kek.clone())).unwrap();
     assert_eq!(recovered.len(), 1);
-    assert!(spool::recover(&spool_dir, |_| Some(kek.clone())).unwrap().is_empty(), "recovery happens once");
-    let objects = Objects::open(&ObjectStoreConfig::Local { path: store_dir.clone() }).unwrap();
-    assert_eq!(spool::drain_once(&spool_dir, &objects).await.unwrap()[0].manifest_sha256, recovered[0].manifest_sha256);
+    assert!(
+        spool::recover(&spool_dir, |_| Some(kek.clone())).unwrap().is_empty(),
+        "recovery happens once"
+    );
+    let objects = Objects::open(&ObjectStoreConfig::Local {
+        path: store_dir.clone(),
+    })
+    .unwrap();
+    assert_eq!(
+        spool::drain_once(&spool_dir, &objects).await.unwrap()[0].manifest_sha256,
+        recovered[0].manifest_sha256
+    );
     let (manifest, key, _) = spool::open_recording(&objects, &kek, "rec_crashed").await.unwrap();
     assert_eq!(manifest.status, Status::Interrupted);
     assert_eq!(manifest.segments.len(), written);
     let lost_after = manifest.lost_after_ms.unwrap();
-    assert!(lost_after >= 9000 - 2 * livegate_recorder::frames::SEGMENT_MS, "at most one segment lost: {lost_after}");
+    assert!(
+        lost_after >= 9000 - 2 * livegate_recorder::frames::SEGMENT_MS,
+        "at most one segment lost: {lost_after}"
+    );
     for info in &manifest.segments {
         spool::open_segment(&objects, &key, "rec_crashed", info).await.unwrap();
     }

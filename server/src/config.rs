@@ -96,7 +96,8 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, StartupError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?;
                 toml::from_str(&text).map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?
             }
             None => Config::default(),
@@ -108,7 +109,8 @@ impl Config {
     /// Applies `LIVEGATE_HTTP`, `LIVEGATE_MEDIA_PORT`, `LIVEGATE_ADVERTISE_IP`, `LIVEGATE_SECURE_COOKIES`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), StartupError> {
         fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, StartupError> {
-            v.parse().map_err(|_| StartupError::Config(format!("{key} has an invalid value")))
+            v.parse()
+                .map_err(|_| StartupError::Config(format!("{key} has an invalid value")))
         }
         if let Some(v) = get("LIVEGATE_HTTP") {
             self.http = parse("LIVEGATE_HTTP", v)?;
@@ -123,9 +125,18 @@ impl Config {
             self.secure_cookies = parse("LIVEGATE_SECURE_COOKIES", v)?;
         }
         match (get("LIVEGATE_TLS_CERT"), get("LIVEGATE_TLS_KEY")) {
-            (Some(cert), Some(key)) => self.tls = Some(TlsConfig { cert: cert.into(), key: key.into() }),
+            (Some(cert), Some(key)) => {
+                self.tls = Some(TlsConfig {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
             (None, None) => {}
-            _ => return Err(StartupError::Config("LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together".into())),
+            _ => {
+                return Err(StartupError::Config(
+                    "LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together".into(),
+                ))
+            }
         }
         if let Some(v) = get("LIVEGATE_DATABASE_URL") {
             self.database_url = Some(v);
@@ -134,7 +145,9 @@ impl Config {
             self.data_dir = v.into();
         }
         if let Some(endpoint) = get("LIVEGATE_S3_ENDPOINT") {
-            let need = |k: &str| get(k).ok_or_else(|| StartupError::Config(format!("{k} must be set with LIVEGATE_S3_ENDPOINT")));
+            let need = |k: &str| {
+                get(k).ok_or_else(|| StartupError::Config(format!("{k} must be set with LIVEGATE_S3_ENDPOINT")))
+            };
             self.recording.objects = Some(livegate_recorder::objstore::ObjectStoreConfig::S3 {
                 endpoint,
                 region: get("LIVEGATE_S3_REGION").unwrap_or_else(|| "garage".into()),
@@ -158,7 +171,10 @@ impl Config {
                 *field = parse(key, v)?;
             }
         }
-        let caps = [("LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS", &mut c.max_per_address), ("LIVEGATE_MAX_CONNECTIONS", &mut c.max_total)];
+        let caps = [
+            ("LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS", &mut c.max_per_address),
+            ("LIVEGATE_MAX_CONNECTIONS", &mut c.max_total),
+        ];
         for (key, field) in caps {
             if let Some(v) = get(key) {
                 *field = parse(key, v)?;
@@ -172,22 +188,32 @@ impl Config {
         self.recording
             .objects
             .clone()
-            .unwrap_or_else(|| livegate_recorder::objstore::ObjectStoreConfig::Local { path: self.data_dir.join("recordings") })
+            .unwrap_or_else(|| livegate_recorder::objstore::ObjectStoreConfig::Local {
+                path: self.data_dir.join("recordings"),
+            })
     }
 
     /// The spool folder, resolving the default.
     pub fn spool_dir(&self) -> std::path::PathBuf {
-        self.recording.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
+        self.recording
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("spool"))
     }
 
     /// The key folder, resolving the default.
     pub fn keys_dir(&self) -> std::path::PathBuf {
-        self.recording.keys_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
+        self.recording
+            .keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     /// The database URL, resolving the default.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("livegate.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("livegate.db").display()))
     }
 
     /// How long a join ticket stays valid.
@@ -271,7 +297,12 @@ pub struct ConnectionsConfig {
 
 impl Default for ConnectionsConfig {
     fn default() -> Self {
-        Self { header_timeout_secs: 10, idle_timeout_secs: 30, max_per_address: 1000, max_total: 8192 }
+        Self {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            max_per_address: 1000,
+            max_total: 8192,
+        }
     }
 }
 
@@ -295,34 +326,59 @@ mod tests {
     fn file_then_env() {
         let mut c: Config = toml::from_str("http = \"0.0.0.0:9000\"\nmedia_port = 5000\n").unwrap();
         assert_eq!(c.media_port, 5000);
-        c.apply_env(|k| (k == "LIVEGATE_MEDIA_PORT").then(|| "6000".to_string())).unwrap();
+        c.apply_env(|k| (k == "LIVEGATE_MEDIA_PORT").then(|| "6000".to_string()))
+            .unwrap();
         assert_eq!(c.media_port, 6000);
         assert_eq!(c.http.port(), 9000);
     }
 
     #[test]
     fn teacher_absent_timeout_from_file_and_env() {
-        assert_eq!(Config::default().teacher_absent_timeout(), std::time::Duration::from_secs(600));
+        assert_eq!(
+            Config::default().teacher_absent_timeout(),
+            std::time::Duration::from_secs(600)
+        );
         let mut c: Config = toml::from_str("teacher_absent_timeout_secs = 30\n").unwrap();
         assert_eq!(c.teacher_absent_timeout_secs, 30);
-        c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "2".to_string())).unwrap();
+        c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "2".to_string()))
+            .unwrap();
         assert_eq!(c.teacher_absent_timeout(), std::time::Duration::from_secs(2));
-        assert!(c.apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "soon".to_string())).is_err());
+        assert!(c
+            .apply_env(|k| (k == "LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS").then(|| "soon".to_string()))
+            .is_err());
         c.teacher_absent_timeout_secs = 0;
-        assert_eq!(c.teacher_absent_timeout(), std::time::Duration::from_secs(1), "never zero");
+        assert_eq!(
+            c.teacher_absent_timeout(),
+            std::time::Duration::from_secs(1),
+            "never zero"
+        );
     }
 
     #[test]
     fn tls_from_file_and_env() {
         let c: Config = toml::from_str("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").unwrap();
-        assert_eq!(c.tls, Some(TlsConfig { cert: "c.pem".into(), key: "k.pem".into() }));
+        assert_eq!(
+            c.tls,
+            Some(TlsConfig {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
         assert!(c.https());
-        assert!(toml::from_str::<Config>("[tls]\ncert = \"c.pem\"\n").is_err(), "a key is required");
+        assert!(
+            toml::from_str::<Config>("[tls]\ncert = \"c.pem\"\n").is_err(),
+            "a key is required"
+        );
         let mut c = Config::default();
         assert!(!c.https());
-        assert!(c.apply_env(|k| (k == "LIVEGATE_TLS_CERT").then(|| "c.pem".to_string())).is_err(), "cert without key");
+        assert!(
+            c.apply_env(|k| (k == "LIVEGATE_TLS_CERT").then(|| "c.pem".to_string()))
+                .is_err(),
+            "cert without key"
+        );
         assert_eq!(c.tls, None);
-        c.apply_env(|k| matches!(k, "LIVEGATE_TLS_CERT" | "LIVEGATE_TLS_KEY").then(|| "x.pem".to_string())).unwrap();
+        c.apply_env(|k| matches!(k, "LIVEGATE_TLS_CERT" | "LIVEGATE_TLS_KEY").then(|| "x.pem".to_string()))
+            .unwrap();
         assert!(c.tls.is_some());
     }
 
@@ -330,7 +386,10 @@ mod tests {
     fn connection_limits_from_file_and_env() {
         assert_eq!(Config::default().connections.header_timeout_secs, 10);
         let mut c: Config = toml::from_str("[connections]\nheader_timeout_secs = 3\nmax_per_address = 50\n").unwrap();
-        assert_eq!((c.connections.header_timeout_secs, c.connections.max_per_address), (3, 50));
+        assert_eq!(
+            (c.connections.header_timeout_secs, c.connections.max_per_address),
+            (3, 50)
+        );
         assert_eq!(c.connections.idle_timeout_secs, 30, "unset keys keep their defaults");
         c.apply_env(|k| match k {
             "LIVEGATE_IDLE_TIMEOUT_SECS" => Some("4".into()),
@@ -339,15 +398,22 @@ mod tests {
         })
         .unwrap();
         assert_eq!((c.connections.idle_timeout_secs, c.connections.max_total), (4, 200));
-        assert!(c.apply_env(|k| (k == "LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS").then(|| "-1".to_string())).is_err());
-        assert!(toml::from_str::<Config>("[connections]\nmax_conections = 5\n").is_err(), "unknown keys are refused");
+        assert!(c
+            .apply_env(|k| (k == "LIVEGATE_MAX_CONNECTIONS_PER_ADDRESS").then(|| "-1".to_string()))
+            .is_err());
+        assert!(
+            toml::from_str::<Config>("[connections]\nmax_conections = 5\n").is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("htpp = \"x\"").is_err());
         let mut c = Config::default();
-        assert!(c.apply_env(|k| (k == "LIVEGATE_HTTP").then(|| "nope".to_string())).is_err());
+        assert!(c
+            .apply_env(|k| (k == "LIVEGATE_HTTP").then(|| "nope".to_string()))
+            .is_err());
         assert_eq!(c, Config::default(), "a bad value changes nothing");
     }
 }

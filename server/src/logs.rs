@@ -37,7 +37,11 @@ where
     let directives = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_DIRECTIVES));
     let quiet = tracing_subscriber::filter::filter_fn(|meta| target_allowed(meta.target()));
-    tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_filter(directives).with_filter(quiet)
+    tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .with_filter(directives)
+        .with_filter(quiet)
 }
 
 /// Installs the log for the process: standard error, `LIVEGATE_LOG` or
@@ -46,7 +50,9 @@ where
 pub fn init() {
     let directives = std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| DEFAULT_DIRECTIVES.to_owned());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::registry().with(layer(&directives, std::io::stderr, ansi)).init();
+    tracing_subscriber::registry()
+        .with(layer(&directives, std::io::stderr, ansi))
+        .init();
 }
 
 /// Lets one line through per [`Throttle::PERIOD`], carrying how many occurrences it stands for.
@@ -65,7 +71,9 @@ impl Throttle {
     pub const PERIOD: Duration = Duration::from_secs(10);
 
     pub const fn new() -> Self {
-        Self { state: Mutex::new(ThrottleState { next: None, count: 0 }) }
+        Self {
+            state: Mutex::new(ThrottleState { next: None, count: 0 }),
+        }
     }
 
     /// Counts one occurrence at `now`. When a line is due, returns how many occurred since the
@@ -121,7 +129,8 @@ mod tests {
     #[test]
     fn quiet_libraries_never_reach_the_log() {
         let out = Captured::default();
-        let subscriber = tracing_subscriber::registry().with(layer("trace,rtc_ice=trace,tungstenite=trace", out.clone(), false));
+        let subscriber =
+            tracing_subscriber::registry().with(layer("trace,rtc_ice=trace,tungstenite=trace", out.clone(), false));
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(target: "rtc_ice::agent", "discard message, expected(srvufrag:cli) actual(srvufrag:evil)");
             tracing::warn!(target: "rtc::peer_connection::handler", "ice.handle_read got error: expected(srvufrag:cli)");

@@ -112,7 +112,8 @@ async fn main() -> anyhow::Result<()> {
             }
             if std::env::var_os("LIVEGATE_DATA_DIR").is_none() && o.data_dir.is_none() {
                 // The demo's data is throwaway: its own folder, so several demos never meet.
-                c.data_dir = std::env::temp_dir().join(format!("livegate-demo-{}", livegate_core::ids::random_token(6)));
+                c.data_dir =
+                    std::env::temp_dir().join(format!("livegate-demo-{}", livegate_core::ids::random_token(6)));
             }
             o.apply(&mut c);
             (c, true)
@@ -122,7 +123,9 @@ async fn main() -> anyhow::Result<()> {
             overrides.apply(&mut c);
             (c, false)
         }
-        Command::Audit { command: AuditCommand::Verify { config, database_url } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { config, database_url },
+        } => {
             let mut c = Config::load(config.as_deref())?;
             c.database_url = database_url.or(c.database_url);
             return audit_verify(&c).await;
@@ -141,7 +144,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let scheme = if running.https { "https" } else { "http" };
-    println!("livegate ready http={scheme}://{} media={}", running.http, running.media);
+    println!(
+        "livegate ready http={scheme}://{} media={}",
+        running.http, running.media
+    );
     livegate::serve::until_signal(running, term).await
 }
 

@@ -13,7 +13,10 @@ pub const MAX_LENGTH: usize = 256;
 /// Hashes a password.
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
 }
 
 /// Checks a password against a stored hash; false for a malformed hash.

@@ -24,8 +24,8 @@ use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::Track;
 use rtc::rtp;
 
-use livegate_core::ids::SchoolId;
 use crate::media::{StreamKey, Tap};
+use livegate_core::ids::SchoolId;
 use livegate_sfu::{SegmentKeyframes, TrackKind};
 
 pub mod playback;
@@ -66,7 +66,10 @@ pub struct Keyring {
 impl Keyring {
     /// A keyring reading from this folder.
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir, cache: Mutex::new(HashMap::new()) }
+        Self {
+            dir,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The school's KEK, if one is configured.
@@ -80,7 +83,10 @@ impl Keyring {
             Err(_) => Kek::from_file(&self.dir.join(format!("{school}.key"))).ok()?,
         };
         let kek = Arc::new(kek);
-        self.cache.lock().expect("keyring").insert(school.to_owned(), kek.clone());
+        self.cache
+            .lock()
+            .expect("keyring")
+            .insert(school.to_owned(), kek.clone());
         Some(kek)
     }
 
@@ -139,16 +145,32 @@ impl Recordings {
             wake: Arc::new(tokio::sync::Notify::new()),
             playback_reads: Arc::new(tokio::sync::Semaphore::new(playback::SEGMENT_READS)),
         });
-        let recovered = spool::recover(&service.spool, |school| service.keyring.get(school)).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let recovered = spool::recover(&service.spool, |school| service.keyring.get(school))
+            .map_err(|e| RecordingError::Spool(e.to_string()))?;
         let on_finished = Arc::new(on_finished);
         for r in recovered {
             tracing::warn!(recording = %r.recording, "a recording was interrupted by a restart; closed with the gap recorded");
-            on_finished(Finished { recording: r.recording, school: r.school, manifest_sha256: r.manifest_sha256, interrupted: true });
+            on_finished(Finished {
+                recording: r.recording,
+                school: r.school,
+                manifest_sha256: r.manifest_sha256,
+                interrupted: true,
+            });
         }
         let done = on_finished.clone();
-        tokio::spawn(spool::run_uploader(service.spool.clone(), service.objects.clone(), service.wake.clone(), move |u| {
-            done(Finished { recording: u.recording, school: String::new(), manifest_sha256: u.manifest_sha256, interrupted: false })
-        }));
+        tokio::spawn(spool::run_uploader(
+            service.spool.clone(),
+            service.objects.clone(),
+            service.wake.clone(),
+            move |u| {
+                done(Finished {
+                    recording: u.recording,
+                    school: String::new(),
+                    manifest_sha256: u.manifest_sha256,
+                    interrupted: false,
+                })
+            },
+        ));
         Ok(service)
     }
 
@@ -156,9 +178,15 @@ impl Recordings {
     pub fn begin(&self, school: &SchoolId, recording: &str, started_at: i64) -> Result<LessonRecorder, RecordingError> {
         let kek = self.keyring.get(school.as_str()).ok_or(RecordingError::NoKey)?;
         let key = DataKey::generate().map_err(|e| RecordingError::Spool(e.to_string()))?;
-        let meta = Meta { recording: recording.to_owned(), school: school.to_string(), started_at };
-        let writer = RecordingWriter::create(&self.spool, meta, key, &kek).map_err(|e| RecordingError::Spool(e.to_string()))?;
-        let wrapped = std::fs::read(self.spool.join(recording).join("key.wrapped")).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let meta = Meta {
+            recording: recording.to_owned(),
+            school: school.to_string(),
+            started_at,
+        };
+        let writer =
+            RecordingWriter::create(&self.spool, meta, key, &kek).map_err(|e| RecordingError::Spool(e.to_string()))?;
+        let wrapped = std::fs::read(self.spool.join(recording).join("key.wrapped"))
+            .map_err(|e| RecordingError::Spool(e.to_string()))?;
         Ok(LessonRecorder::spawn(writer, wrapped, self.wake.clone()))
     }
 }
@@ -166,9 +194,18 @@ impl Recordings {
 /// What the media engine and the lesson send a lesson's recorder.
 pub enum RecorderMsg {
     /// A stream was published, with these tracks.
-    StreamStarted { stream: StreamKey, video: bool, audio: bool },
+    StreamStarted {
+        stream: StreamKey,
+        video: bool,
+        audio: bool,
+    },
     /// A copy of a published packet.
-    Rtp { stream: StreamKey, kind: TrackKind, packet: rtp::Packet, at: Instant },
+    Rtp {
+        stream: StreamKey,
+        kind: TrackKind,
+        packet: rtp::Packet,
+        at: Instant,
+    },
     /// A published stream ended.
     StreamEnded(StreamKey),
     /// The lesson ended: finish every stream and seal the manifest.
@@ -198,7 +235,10 @@ struct StreamState {
 
 impl std::fmt::Debug for LessonRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LessonRecorder").field("id", &self.id).field("failed", &self.failed()).finish()
+        f.debug_struct("LessonRecorder")
+            .field("id", &self.id)
+            .field("failed", &self.failed())
+            .finish()
     }
 }
 
@@ -214,11 +254,27 @@ impl LessonRecorder {
         let segments = Arc::new(AtomicU64::new(0));
         let (exited, done) = tokio::sync::watch::channel(());
         let dropped = Arc::new(AtomicU64::new(0));
-        let me = Self { id: writer.id().to_owned(), wrapped_key, tx, failed: failed.clone(), dropped, segments: segments.clone(), done };
+        let me = Self {
+            id: writer.id().to_owned(),
+            wrapped_key,
+            tx,
+            failed: failed.clone(),
+            dropped,
+            segments: segments.clone(),
+            done,
+        };
         std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                run(Sink { writer, failed, segments, wake }, rx);
+                run(
+                    Sink {
+                        writer,
+                        failed,
+                        segments,
+                        wake,
+                    },
+                    rx,
+                );
                 drop(exited);
             })
             .expect("spawn recorder thread");
@@ -264,7 +320,16 @@ impl Tap for LessonRecorder {
 
     /// Hands the recorder a copy of a packet without waiting; a full queue drops it (counted).
     fn offer(&self, stream: StreamKey, kind: TrackKind, packet: &rtp::Packet, at: Instant) {
-        if self.tx.try_send(RecorderMsg::Rtp { stream, kind, packet: packet.clone(), at }).is_err() {
+        if self
+            .tx
+            .try_send(RecorderMsg::Rtp {
+                stream,
+                kind,
+                packet: packet.clone(),
+                at,
+            })
+            .is_err()
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -297,7 +362,11 @@ impl Sink {
     /// Seals the manifest. A recording that lost a segment to a spool failure says so: media
     /// after its last durable segment is missing.
     fn finish(&self) {
-        let status = if self.failed.load(Ordering::Relaxed) { Status::Interrupted } else { Status::Complete };
+        let status = if self.failed.load(Ordering::Relaxed) {
+            Status::Interrupted
+        } else {
+            Status::Complete
+        };
         match self.writer.finish(status) {
             Ok(_) => self.wake.notify_one(),
             Err(e) => tracing::error!(recording = %self.writer.id(), error = %e, "could not seal the manifest"),
@@ -313,15 +382,25 @@ fn run(sink: Sink, rx: std_mpsc::Receiver<RecorderMsg>) {
         match msg {
             RecorderMsg::StreamStarted { stream, video, audio } => {
                 labels += 1;
-                streams.insert(stream, StreamState {
-                    label: format!("s{labels}"),
-                    video: Assembler::new(Track::Video),
-                    audio: Assembler::new(Track::Audio),
-                    segmenter: Segmenter::new(video, audio),
-                });
+                streams.insert(
+                    stream,
+                    StreamState {
+                        label: format!("s{labels}"),
+                        video: Assembler::new(Track::Video),
+                        audio: Assembler::new(Track::Audio),
+                        segmenter: Segmenter::new(video, audio),
+                    },
+                );
             }
-            RecorderMsg::Rtp { stream, kind, packet, at } => {
-                let Some(state) = streams.get_mut(&stream) else { continue };
+            RecorderMsg::Rtp {
+                stream,
+                kind,
+                packet,
+                at,
+            } => {
+                let Some(state) = streams.get_mut(&stream) else {
+                    continue;
+                };
                 let ms = at.duration_since(start).as_millis() as i64;
                 let frame = match kind {
                     TrackKind::Video => state.video.push(&packet, ms),
@@ -368,20 +447,29 @@ pub async fn retention(store: crate::store::Store, recordings: Arc<Recordings>) 
 }
 
 /// Deletes a recording's objects and then its key.
-pub async fn destroy(store: &crate::store::Store, recordings: &Recordings, row: &crate::store::RecordingRow) -> Result<(), RecordingError> {
+pub async fn destroy(
+    store: &crate::store::Store,
+    recordings: &Recordings,
+    row: &crate::store::RecordingRow,
+) -> Result<(), RecordingError> {
     let objects_err = |e: livegate_recorder::objstore::StoreError| RecordingError::Objects(e.to_string());
     for key in recordings.objects.list(&row.id).await.map_err(objects_err)? {
         recordings.objects.delete(&key).await.map_err(objects_err)?;
     }
     let school = SchoolId::parse(&row.school).ok_or(RecordingError::NoKey)?;
-    store.mark_destroyed(&school, &row.id).await.map_err(|e| RecordingError::Objects(e.to_string()))
+    store
+        .mark_destroyed(&school, &row.id)
+        .await
+        .map_err(|e| RecordingError::Objects(e.to_string()))
 }
 
 /// A recording service in a fresh temporary folder with keys for the demo schools, for tests.
 #[cfg(test)]
 pub(crate) fn test_service() -> Arc<Recordings> {
     let dir = std::env::temp_dir().join(format!("lg_rec_{}", livegate_core::ids::random_token(6)));
-    let objects = ObjectStoreConfig::Local { path: dir.join("objects") };
+    let objects = ObjectStoreConfig::Local {
+        path: dir.join("objects"),
+    };
     let service = Recordings::start(dir.join("spool"), &objects, dir.join("keys"), |_| {}).expect("recording service");
     for school in ["sch_demo", "sch_other"] {
         service.keyring.ensure(school).expect("demo key");

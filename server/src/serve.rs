@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, StartupError};
 use crate::app::{self, App, Livegate};
+use crate::config::{Config, StartupError};
 use crate::http;
 use crate::store::{self, Store};
 
@@ -30,7 +30,10 @@ pub async fn open_store(config: &Config, demo: bool) -> anyhow::Result<Store> {
         for school in ["sch_demo", "sch_other"] {
             keyring.ensure(school)?;
         }
-        eprintln!("Demo data (encrypted recordings, keys) is in {}", config.data_dir.display());
+        eprintln!(
+            "Demo data (encrypted recordings, keys) is in {}",
+            config.data_dir.display()
+        );
     }
     if config.database_url().starts_with("postgres") {
         // Several nodes may share this database: hear about each other's changes.
@@ -92,18 +95,38 @@ pub async fn serve_with(config: Config, store: Store, options: crate::media::Opt
     let limits = http::listen::Limits::new(&app.config, http::listen::descriptor_limit());
     tracing::info!(?limits, "HTTP connection limits");
     let (stop_http, stopping) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(http::listen::serve(listener, acceptor, limits, http::router(app.clone()), stopping));
-    Ok(Running { http, https, media: media.local_addr(), task, app, stop_http })
+    let task = tokio::spawn(http::listen::serve(
+        listener,
+        acceptor,
+        limits,
+        http::router(app.clone()),
+        stopping,
+    ));
+    Ok(Running {
+        http,
+        https,
+        media: media.local_addr(),
+        task,
+        app,
+        stop_http,
+    })
 }
 
 /// Starts the recording service; a failure is logged and lessons then refuse pupils.
-async fn start_recordings(config: &Config, store: &Store, stored: app::shutdown::StoredSignal) -> Option<Arc<crate::recording::Recordings>> {
+async fn start_recordings(
+    config: &Config,
+    store: &Store,
+    stored: app::shutdown::StoredSignal,
+) -> Option<Arc<crate::recording::Recordings>> {
     let done_store = store.clone();
     let handle = tokio::runtime::Handle::current();
     let on_finished = move |f: crate::recording::Finished| {
         let (store, stored) = (done_store.clone(), stored.clone());
         handle.spawn(async move {
-            if let Err(e) = store.finish_recording(&f.recording, f.interrupted, &f.manifest_sha256).await {
+            if let Err(e) = store
+                .finish_recording(&f.recording, f.interrupted, &f.manifest_sha256)
+                .await
+            {
                 tracing::error!(recording = %f.recording, error = %e, "could not record a finished recording");
             }
             // Written or not, a shutdown waiting for this recording reads its row again.
@@ -129,21 +152,34 @@ pub async fn until_signal(mut running: Running, mut term: tokio::signal::unix::S
         _ = tokio::signal::ctrl_c() => "Ctrl-C",
         _ = term.recv() => "SIGTERM",
     };
-    eprintln!("{signal}: stopping (ending live lessons, at most {} s; a second signal exits at once)", DEADLINE.as_secs());
+    eprintln!(
+        "{signal}: stopping (ending live lessons, at most {} s; a second signal exits at once)",
+        DEADLINE.as_secs()
+    );
     let report = tokio::select! {
         report = running.stop(DEADLINE) => report,
         _ = tokio::signal::ctrl_c() => stop_now(),
         _ = term.recv() => stop_now(),
     };
     if report.unfinished.is_empty() {
-        tracing::info!(lessons = report.lessons_ended, "stopped cleanly: every lesson ended, its recording and log finished");
-        eprintln!("livegate stopped cleanly ({} live lesson(s) ended)", report.lessons_ended);
+        tracing::info!(
+            lessons = report.lessons_ended,
+            "stopped cleanly: every lesson ended, its recording and log finished"
+        );
+        eprintln!(
+            "livegate stopped cleanly ({} live lesson(s) ended)",
+            report.lessons_ended
+        );
         return Ok(());
     }
     for what in &report.unfinished {
         tracing::warn!(unfinished = %what, "left unfinished at the shutdown deadline");
     }
-    eprintln!("livegate stopped at the {} s deadline with {} thing(s) unfinished", DEADLINE.as_secs(), report.unfinished.len());
+    eprintln!(
+        "livegate stopped at the {} s deadline with {} thing(s) unfinished",
+        DEADLINE.as_secs(),
+        report.unfinished.len()
+    );
     std::process::exit(1);
 }
 
@@ -152,4 +188,3 @@ fn stop_now() -> ! {
     eprintln!("a second signal: exiting now; the next start-up closes what is still open");
     std::process::exit(1);
 }
-

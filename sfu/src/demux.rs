@@ -83,7 +83,10 @@ pub struct Demux<K> {
 
 impl<K: Copy + Eq> Default for Demux<K> {
     fn default() -> Self {
-        Self { by_ufrag: HashMap::new(), by_addr: HashMap::new() }
+        Self {
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+        }
     }
 }
 
@@ -131,7 +134,11 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:5001".parse().unwrap();
         assert_eq!(d.route(a, &binding_request("srv2:cli")), Some(2));
-        assert_eq!(d.route(a, &[0x16, 0xfe, 0xfd]), Some(2), "DTLS from the learned address");
+        assert_eq!(
+            d.route(a, &[0x16, 0xfe, 0xfd]),
+            Some(2),
+            "DTLS from the learned address"
+        );
         assert_eq!(d.route(b, &[0x80, 0x60]), None, "unknown address");
         assert_eq!(d.route(b, &binding_request("nope:cli")), None);
         // The client moves: new checks from a new address re-route it.

@@ -152,12 +152,17 @@ impl Recording {
     /// When the recording next needs a keyframe asked for: at once until the first keyframe,
     /// then `every` after the segment's start or the last request, whichever is later.
     fn due(&self) -> Instant {
-        self.segment_start.max(self.asked).map_or(self.since, |t| t + self.rule.every)
+        self.segment_start
+            .max(self.asked)
+            .map_or(self.since, |t| t + self.rule.every)
     }
 
     /// A keyframe arrived: it starts a segment if the current one is long enough.
     fn keyframe(&mut self, now: Instant) {
-        if self.segment_start.is_none_or(|s| now.duration_since(s) >= self.rule.shortest) {
+        if self
+            .segment_start
+            .is_none_or(|s| now.duration_since(s) >= self.rule.shortest)
+        {
             self.segment_start = Some(now);
         }
     }
@@ -265,7 +270,12 @@ impl Forwarder {
     /// request or keyframe for either serves both. Ignored for an unknown or audio track.
     pub fn record_keyframes(&mut self, now: Instant, track: TrackKey, rule: SegmentKeyframes) {
         if let Some(source) = self.sources.get_mut(&track).filter(|s| s.kind == TrackKind::Video) {
-            source.recording = Some(Recording { rule, since: now, segment_start: None, asked: None });
+            source.recording = Some(Recording {
+                rule,
+                since: now,
+                segment_start: None,
+                asked: None,
+            });
         }
     }
 
@@ -285,7 +295,9 @@ impl Forwarder {
         if self.sinks.contains_key(&sink) {
             return false;
         }
-        let Some(source) = self.sources.get_mut(&track) else { return false };
+        let Some(source) = self.sources.get_mut(&track) else {
+            return false;
+        };
         source.sinks.push(sink);
         let kind = source.kind;
         let queue: VecDeque<rtp::Packet> = source.keyframe.iter().cloned().collect();
@@ -439,7 +451,11 @@ impl Forwarder {
 
     /// Counters for one sink.
     pub fn sink_stats(&self, sink: SinkKey) -> Option<SinkStats> {
-        self.sinks.get(&sink).map(|s| SinkStats { forwarded: s.forwarded, dropped: s.dropped, queued: s.queue.len() })
+        self.sinks.get(&sink).map(|s| SinkStats {
+            forwarded: s.forwarded,
+            dropped: s.dropped,
+            queued: s.queue.len(),
+        })
     }
 
     /// The sinks of a track, in the order they were added.
@@ -448,8 +464,12 @@ impl Forwarder {
     }
 
     fn request_keyframe(&mut self, now: Instant, track: TrackKey) {
-        let Some(source) = self.sources.get_mut(&track) else { return };
-        let due = source.last_keyframe_request.is_none_or(|t| now.duration_since(t) >= KEYFRAME_THROTTLE);
+        let Some(source) = self.sources.get_mut(&track) else {
+            return;
+        };
+        let due = source
+            .last_keyframe_request
+            .is_none_or(|t| now.duration_since(t) >= KEYFRAME_THROTTLE);
         if due {
             source.last_keyframe_request = Some(now);
             source.keyframe_wanted = false;
@@ -464,10 +484,16 @@ impl Forwarder {
     /// will bring one anyway: the publisher would ignore a second. (A request held back by the
     /// throttle is either inside the window, or due now and sent just before this.)
     fn request_recording_keyframe(&mut self, now: Instant, track: TrackKey) {
-        let Some(source) = self.sources.get_mut(&track) else { return };
-        let Some(recording) = source.recording.as_mut().filter(|r| r.due() <= now) else { return };
+        let Some(source) = self.sources.get_mut(&track) else {
+            return;
+        };
+        let Some(recording) = source.recording.as_mut().filter(|r| r.due() <= now) else {
+            return;
+        };
         recording.asked = Some(now);
-        let recent = source.last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_THROTTLE);
+        let recent = source
+            .last_keyframe_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_THROTTLE);
         if !recent {
             self.request_keyframe(now, track);
         }
@@ -477,10 +503,19 @@ impl Forwarder {
     /// a request left unanswered for [`KEYFRAME_RETRY`] while a sink still waits, and asks for
     /// the keyframes recordings are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<TrackKey> =
-            self.sources.iter().filter(|(_, s)| s.next_timeout().is_some_and(|t| t <= now)).map(|(k, _)| *k).collect();
+        let due: Vec<TrackKey> = self
+            .sources
+            .iter()
+            .filter(|(_, s)| s.next_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
         for track in due {
-            if self.sources.get(&track).and_then(Source::next_request).is_some_and(|t| t <= now) {
+            if self
+                .sources
+                .get(&track)
+                .and_then(Source::next_request)
+                .is_some_and(|t| t <= now)
+            {
                 self.request_keyframe(now, track);
             }
             self.request_recording_keyframe(now, track);

@@ -36,7 +36,11 @@ impl FrameHold {
     /// first sink held for a frame starts its [`FRAME_HOLD`].
     pub fn hold(&mut self, now: Instant, track: TrackKey, sink: SinkKey) {
         let spare = &mut self.spare;
-        self.held.entry(track).or_insert_with(|| (now, std::mem::take(spare))).1.push(sink);
+        self.held
+            .entry(track)
+            .or_insert_with(|| (now, std::mem::take(spare)))
+            .1
+            .push(sink);
     }
 
     /// `track`'s frame is complete (its marker bit): its sinks are released.
@@ -52,7 +56,12 @@ impl FrameHold {
         if !self.held.values().any(|(since, _)| *since + FRAME_HOLD <= now) {
             return;
         }
-        let due: Vec<TrackKey> = self.held.iter().filter(|(_, (since, _))| *since + FRAME_HOLD <= now).map(|(t, _)| *t).collect();
+        let due: Vec<TrackKey> = self
+            .held
+            .iter()
+            .filter(|(_, (since, _))| *since + FRAME_HOLD <= now)
+            .map(|(t, _)| *t)
+            .collect();
         for track in due {
             self.handle_frame_end(track);
         }

@@ -60,7 +60,10 @@ pub fn payload_type(kind: TrackKind) -> u8 {
 
 /// VP8 with keyframe requests (FIR, PLI) and NACKs, and REMB if asked.
 pub fn vp8_codec(remb: Remb) -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
     let mut rtcp_feedback = vec![fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")];
     if remb == Remb::Offered {
         rtcp_feedback.insert(0, fb("goog-remb", ""));
@@ -136,7 +139,14 @@ pub fn peer_connection(
 }
 
 /// A track to send: one encoding with the given SSRC and the kind's codec.
-pub fn send_track(stream_id: &str, track_id: &str, label: &str, kind: TrackKind, remb: Remb, ssrc: u32) -> MediaStreamTrack {
+pub fn send_track(
+    stream_id: &str,
+    track_id: &str,
+    label: &str,
+    kind: TrackKind,
+    remb: Remb,
+    ssrc: u32,
+) -> MediaStreamTrack {
     let codec_kind = match kind {
         TrackKind::Video => RtpCodecKind::Video,
         TrackKind::Audio => RtpCodecKind::Audio,
@@ -147,7 +157,10 @@ pub fn send_track(stream_id: &str, track_id: &str, label: &str, kind: TrackKind,
         label.to_owned(),
         codec_kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec: codec(kind, remb).rtp_codec,
             ..Default::default()
         }],
@@ -173,7 +186,12 @@ pub fn host_candidate(addr: SocketAddr) -> rtc::shared::error::Result<RTCIceCand
 
 /// How a datagram between `local` and `peer` travels: UDP, no ECN.
 pub fn udp_transport(local: SocketAddr, peer: SocketAddr) -> TransportContext {
-    TransportContext { local_addr: local, peer_addr: peer, transport_protocol: TransportProtocol::UDP, ecn: None }
+    TransportContext {
+        local_addr: local,
+        peer_addr: peer,
+        transport_protocol: TransportProtocol::UDP,
+        ecn: None,
+    }
 }
 
 /// Whether an RTCP packet asks for a keyframe (PLI or FIR).
@@ -241,7 +259,14 @@ mod tests {
 
     #[test]
     fn the_server_offers_remb_and_the_load_generator_does_not() {
-        let types = |remb| vp8_codec(remb).rtp_codec.rtcp_feedback.iter().map(|f| f.typ.clone()).collect::<Vec<_>>();
+        let types = |remb| {
+            vp8_codec(remb)
+                .rtp_codec
+                .rtcp_feedback
+                .iter()
+                .map(|f| f.typ.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(types(Remb::Offered), ["goog-remb", "ccm", "nack", "nack"]);
         assert_eq!(types(Remb::Omitted), ["ccm", "nack", "nack"]);
         assert_eq!(payload_type(TrackKind::Video), vp8_codec(Remb::Omitted).payload_type);
@@ -256,10 +281,23 @@ mod tests {
         let tagged = |packets: Vec<Box<dyn rtc::rtcp::Packet>>| {
             let mut tap = KeyframeRequestTap::default();
             let message = AttributedPacket::new(ChainPacket::Rtcp(packets));
-            tap.handle_read(TaggedPacket { now: Instant::now(), transport: TransportContext::default(), message }).unwrap();
-            tap.poll_read().expect("passed on").message.has(&Attribute::DeliverToApplication)
+            tap.handle_read(TaggedPacket {
+                now: Instant::now(),
+                transport: TransportContext::default(),
+                message,
+            })
+            .unwrap();
+            tap.poll_read()
+                .expect("passed on")
+                .message
+                .has(&Attribute::DeliverToApplication)
         };
-        let pli = || Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc: 1 }) as Box<dyn rtc::rtcp::Packet>;
+        let pli = || {
+            Box::new(PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: 1,
+            }) as Box<dyn rtc::rtcp::Packet>
+        };
         assert!(tagged(vec![pli()]));
         assert!(tagged(vec![Box::new(ReceiverReport::default()), pli()]));
         assert!(!tagged(vec![Box::new(ReceiverReport::default())]));

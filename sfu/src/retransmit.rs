@@ -175,7 +175,15 @@ impl Retransmitter {
     pub fn bind(&mut self, ssrc: u32, rtx: Option<RtxParams>, rtx_seq: u16) {
         self.unbind(ssrc);
         let history = std::iter::repeat_with(|| None).take(HISTORY_PACKETS).collect();
-        self.streams.push(Stream { ssrc, rtx, rtx_seq, history, loss: 0, reports: [None; REPORTS], next_report: 0 });
+        self.streams.push(Stream {
+            ssrc,
+            rtx,
+            rtx_seq,
+            history,
+            loss: 0,
+            reports: [None; REPORTS],
+            next_report: 0,
+        });
     }
 
     /// The stream `ssrc` stopped.
@@ -187,13 +195,20 @@ impl Retransmitter {
     /// included): keep it, and earn budget for it.
     pub fn on_sent(&mut self, now: Instant, packet: &rtp::Packet, queued: usize) {
         let seq = packet.header.sequence_number;
-        let Some(stream) = self.streams.iter_mut().find(|s| s.ssrc == packet.header.ssrc) else { return };
+        let Some(stream) = self.streams.iter_mut().find(|s| s.ssrc == packet.header.ssrc) else {
+            return;
+        };
         let bytes = wire_bytes(packet);
         self.stats.media_bytes += bytes;
         let earned = bytes * SHARE_PERCENT * (256 - u64::from(stream.loss));
         self.tokens = (self.tokens + earned).min(BURST_BYTES * UNITS_PER_BYTE);
         // Cloning shares the payload and copies a header without extensions: no allocation.
-        stream.history[Stream::slot(seq)] = Some(Sent { packet: packet.clone(), at: now, tries: 0, resent_at: None });
+        stream.history[Stream::slot(seq)] = Some(Sent {
+            packet: packet.clone(),
+            at: now,
+            tries: 0,
+            resent_at: None,
+        });
         while !self.pending.is_empty() && queued + self.pending.len() > QUEUE_LIMIT {
             if let Some(dropped) = self.pending.pop_front() {
                 self.refund(&dropped);
@@ -213,11 +228,23 @@ impl Retransmitter {
     /// report it last had (`lsr`, 0 for none) and how long it held it (`dlsr`, in 1/65536 s),
     /// which give the round trip (RFC 3550, 6.4.1).
     pub fn on_receiver_report(&mut self, now: Instant, ssrc: u32, fraction_lost: u8, lsr: u32, dlsr: u32) {
-        let Some(stream) = self.streams.iter_mut().find(|s| s.ssrc == ssrc) else { return };
+        let Some(stream) = self.streams.iter_mut().find(|s| s.ssrc == ssrc) else {
+            return;
+        };
         stream.loss = fraction_lost;
-        let Some((_, sent)) = stream.reports.iter().flatten().find(|(mid, _)| lsr != 0 && *mid == lsr).copied() else { return };
+        let Some((_, sent)) = stream
+            .reports
+            .iter()
+            .flatten()
+            .find(|(mid, _)| lsr != 0 && *mid == lsr)
+            .copied()
+        else {
+            return;
+        };
         let held = Duration::from_secs_f64(f64::from(dlsr) / 65536.0);
-        let Some(rtt) = now.checked_duration_since(sent).and_then(|d| d.checked_sub(held)) else { return };
+        let Some(rtt) = now.checked_duration_since(sent).and_then(|d| d.checked_sub(held)) else {
+            return;
+        };
         // Smoothed as TCP does, and never past the horizon: a report claiming a longer round
         // trip only makes its sender wait longer for its own retransmissions.
         let rtt = rtt.min(HORIZON);
@@ -245,7 +272,10 @@ impl Retransmitter {
     fn consider(&mut self, now: Instant, index: usize, seq: u16, first_tries: bool, queued: usize) {
         let gap = self.retransmit_gap();
         let stream = &mut self.streams[index];
-        let Some(sent) = stream.history[Stream::slot(seq)].as_mut().filter(|s| s.packet.header.sequence_number == seq) else {
+        let Some(sent) = stream.history[Stream::slot(seq)]
+            .as_mut()
+            .filter(|s| s.packet.header.sequence_number == seq)
+        else {
             if first_tries {
                 self.stats.unknown += 1;
             }
@@ -335,7 +365,6 @@ fn rtx_packet(original: &rtp::Packet, rtx: RtxParams, seq: u16) -> rtp::Packet {
     }
 }
 
-
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // one real instant as the origin of virtual time
 mod tests {
@@ -343,13 +372,23 @@ mod tests {
     use bytes::Bytes;
 
     const VIDEO: u32 = 0x1111;
-    const RTX: RtxParams = RtxParams { ssrc: 0x2222, payload_type: 97 };
+    const RTX: RtxParams = RtxParams {
+        ssrc: 0x2222,
+        payload_type: 97,
+    };
     /// 1,000 bytes on the wire.
     const PAYLOAD: usize = 988;
 
     fn packet(seq: u16) -> rtp::Packet {
         rtp::Packet {
-            header: rtp::header::Header { version: 2, ssrc: VIDEO, payload_type: 96, sequence_number: seq, timestamp: u32::from(seq) * 3000, ..Default::default() },
+            header: rtp::header::Header {
+                version: 2,
+                ssrc: VIDEO,
+                payload_type: 96,
+                sequence_number: seq,
+                timestamp: u32::from(seq) * 3000,
+                ..Default::default()
+            },
             payload: Bytes::from(vec![seq as u8; PAYLOAD]),
         }
     }
@@ -386,9 +425,21 @@ mod tests {
         let out = drain(&mut r);
         assert_eq!(out.len(), 3);
         for (p, (seq, rtx_seq)) in out.iter().zip([(10u16, 500u16), (11, 501), (40, 502)]) {
-            assert_eq!((p.header.ssrc, p.header.payload_type, p.header.sequence_number, p.header.version), (RTX.ssrc, 97, rtx_seq, 2));
+            assert_eq!(
+                (
+                    p.header.ssrc,
+                    p.header.payload_type,
+                    p.header.sequence_number,
+                    p.header.version
+                ),
+                (RTX.ssrc, 97, rtx_seq, 2)
+            );
             assert_eq!(p.header.timestamp, u32::from(seq) * 3000);
-            assert_eq!(&p.payload[..2], &seq.to_be_bytes(), "the original sequence number first");
+            assert_eq!(
+                &p.payload[..2],
+                &seq.to_be_bytes(),
+                "the original sequence number first"
+            );
             assert_eq!(&p.payload[2..], &packet(seq).payload[..]);
         }
         // Without RTX the packet goes again as it was.
@@ -499,7 +550,10 @@ mod tests {
         r.tokens = 1000 * UNITS_PER_BYTE;
         r.on_nack(t0 + RTT_FLOOR, VIDEO, &nack(&[1, 2]), 0);
         let out = drain(&mut r);
-        assert_eq!(out.iter().map(|p| p.header.sequence_number).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            out.iter().map(|p| p.header.sequence_number).collect::<Vec<_>>(),
+            vec![2]
+        );
     }
 
     #[test]
@@ -518,7 +572,10 @@ mod tests {
         let tokens = r.tokens;
         r.on_sent(t0, &packet(20), QUEUE_LIMIT - 1);
         let out = drain(&mut r);
-        assert_eq!(out.iter().map(|p| p.header.sequence_number).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(
+            out.iter().map(|p| p.header.sequence_number).collect::<Vec<_>>(),
+            vec![5]
+        );
         assert!(r.tokens > tokens);
         // At most MAX_PENDING wait at once.
         send(&mut r, t0, 21..200);
@@ -546,7 +603,13 @@ mod tests {
         }
         let s = r.stats();
         assert_eq!(s.media_bytes, 3000 * 1000);
-        assert!(resent <= s.media_bytes * SHARE_PERCENT / 100 + BURST_BYTES, "{resent} resent for {s:?}");
-        assert!(resent >= s.media_bytes * SHARE_PERCENT / 100 * 9 / 10, "the honest share is used: {s:?}");
+        assert!(
+            resent <= s.media_bytes * SHARE_PERCENT / 100 + BURST_BYTES,
+            "{resent} resent for {s:?}"
+        );
+        assert!(
+            resent >= s.media_bytes * SHARE_PERCENT / 100 * 9 / 10,
+            "the honest share is used: {s:?}"
+        );
     }
 }

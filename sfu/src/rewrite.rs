@@ -44,7 +44,11 @@ impl Rewriter {
             // A new source: continue right after the last packet sent. The timestamp moves on
             // by one tick so the subscriber's jitter buffer sees time going forward.
             self.seq_offset = self.last_out_seq.wrapping_add(1).wrapping_sub(header.sequence_number);
-            let next_ts = if self.started { self.last_out_ts.wrapping_add(1) } else { self.last_out_ts };
+            let next_ts = if self.started {
+                self.last_out_ts.wrapping_add(1)
+            } else {
+                self.last_out_ts
+            };
             self.ts_offset = next_ts.wrapping_sub(header.timestamp);
             self.source_ssrc = Some(header.ssrc);
         }
@@ -72,7 +76,12 @@ mod tests {
     use super::*;
 
     fn header(ssrc: u32, seq: u16, ts: u32) -> Header {
-        Header { ssrc, sequence_number: seq, timestamp: ts, ..Default::default() }
+        Header {
+            ssrc,
+            sequence_number: seq,
+            timestamp: ts,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -87,7 +96,10 @@ mod tests {
         let mut h = header(2, 9, 77);
         r.rewrite(&mut h);
         out.push((h.ssrc, h.sequence_number, h.timestamp));
-        assert_eq!(out, vec![(7, 65534, 1000), (7, 65535, 4000), (7, 0, 7000), (7, 1, 7001)]);
+        assert_eq!(
+            out,
+            vec![(7, 65534, 1000), (7, 65535, 4000), (7, 0, 7000), (7, 1, 7001)]
+        );
     }
 
     #[test]

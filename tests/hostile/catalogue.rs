@@ -7,7 +7,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The case modules (the catalogue's chapters).
-const MODULES: [&str; 7] = ["identity", "privilege", "signalling", "transport", "storage", "web", "flood"];
+const MODULES: [&str; 7] = [
+    "identity",
+    "privilege",
+    "signalling",
+    "transport",
+    "storage",
+    "web",
+    "flood",
+];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -47,13 +55,22 @@ fn pytest_functions(text: &str) -> BTreeSet<String> {
 /// root); an error if it is one but names no test function of that file.
 fn cited_test_exists(span: &str) -> Result<bool> {
     let rust = span.split_once(".rs::").map(|(file, name)| (file, name, "rs"));
-    let Some((file, name, ext)) = rust.or_else(|| span.split_once(".py::").map(|(file, name)| (file, name, "py"))) else {
+    let Some((file, name, ext)) = rust.or_else(|| span.split_once(".py::").map(|(file, name)| (file, name, "py")))
+    else {
         return Ok(false);
     };
     let path = repo().join(format!("{file}.{ext}"));
     let text = read(&path)?;
-    let names = if ext == "rs" { test_functions(&text) } else { pytest_functions(&text) };
-    ensure!(names.contains(name), "`{span}`: {} has no test function {name}", path.display());
+    let names = if ext == "rs" {
+        test_functions(&text)
+    } else {
+        pytest_functions(&text)
+    };
+    ensure!(
+        names.contains(name),
+        "`{span}`: {} has no test function {name}",
+        path.display()
+    );
     Ok(true)
 }
 
@@ -84,9 +101,16 @@ fn readme_lists_every_case_once() -> Result<()> {
     let cases = cases()?;
     let missing: Vec<_> = cases.difference(&unique).collect();
     let stale: Vec<_> = unique.difference(&cases).collect();
-    ensure!(missing.is_empty() && stale.is_empty(), "README.md is out of date: missing {missing:?}, no such case {stale:?}");
+    ensure!(
+        missing.is_empty() && stale.is_empty(),
+        "README.md is out of date: missing {missing:?}, no such case {stale:?}"
+    );
     ensure!(cases.len() >= 64, "only {} hostile cases", cases.len());
-    ensure!(readme.contains(&format!("{} named hostile cases", cases.len())), "README.md's count is not {}", cases.len());
+    ensure!(
+        readme.contains(&format!("{} named hostile cases", cases.len())),
+        "README.md's count is not {}",
+        cases.len()
+    );
     Ok(())
 }
 
@@ -101,9 +125,16 @@ fn every_test_security_md_cites_exists() -> Result<()> {
     }
     ensure!(checked >= 64, "SECURITY.md cites only {checked} tests");
     // Every promise names at least one test.
-    for section in security.split("\n## ").skip(1).filter(|s| s.starts_with(char::is_numeric)) {
+    for section in security
+        .split("\n## ")
+        .skip(1)
+        .filter(|s| s.starts_with(char::is_numeric))
+    {
         let title = section.lines().next().unwrap_or_default();
-        ensure!(section.contains(".rs::") || section.contains(".py::"), "SECURITY.md: promise {title:?} names no test");
+        ensure!(
+            section.contains(".rs::") || section.contains(".py::"),
+            "SECURITY.md: promise {title:?} names no test"
+        );
     }
     Ok(())
 }
@@ -120,7 +151,9 @@ fn the_pytest_function_reader_sees_plain_and_async_tests() {
     let text = "def test_a(server):\n    pass\nasync def test_b():\n    pass\ndef helper():\n    pass\nclass TestC:\n    def test_c(self):\n        pass\n";
     let names: Vec<String> = pytest_functions(text).into_iter().collect();
     assert_eq!(names, ["test_a", "test_b", "test_c"]);
-    assert!(cited_test_exists("tests/aiortc/test_aiortc_pupil.py::test_pupil_receives_and_decodes_teacher_camera").unwrap());
+    assert!(
+        cited_test_exists("tests/aiortc/test_aiortc_pupil.py::test_pupil_receives_and_decodes_teacher_camera").unwrap()
+    );
     assert!(cited_test_exists("tests/aiortc/test_aiortc_pupil.py::test_no_such_thing").is_err());
     assert!(!cited_test_exists("identity::reused_ticket_is_ticket_invalid").unwrap());
 }

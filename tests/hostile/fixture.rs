@@ -7,7 +7,9 @@
 //! server runs under `Server::launch_shared`, which ends it when the test process exits.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{
+    join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT,
+};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Conn, Lesson, Participant, Publisher, Server, Subscription};
 use serde_json::{json, Value};
@@ -55,7 +57,11 @@ pub struct Shared {
 fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("building the runtime")
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("building the runtime")
     })
 }
 
@@ -74,7 +80,10 @@ where
             .and_then(|r| r);
         let shared = match shared {
             Ok(s) => s,
-            Err(e) => panic!("{}: starting the shared lesson failed: {e:#}", livegate_tests::test_name()),
+            Err(e) => panic!(
+                "{}: starting the shared lesson failed: {e:#}",
+                livegate_tests::test_name()
+            ),
         };
         run_test(body(shared)).await
     })
@@ -102,14 +111,30 @@ impl Shared {
         let env = [("LIVEGATE_TICKET_LIFETIME_SECS".to_string(), TICKET_SECS.to_string())];
         let server = Server::launch_shared("demo", &[], &env).await?;
         let (lesson, camera) = live_7a_with_camera(&server).await.context("7a with camera")?;
-        let (control, control_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await.context("control pupil")?;
-        let history = start_lesson(&server, seed::TEACHER2, seed::CLASS_8B).await.context("8b lesson")?;
+        let (control, control_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV)
+            .await
+            .context("control pupil")?;
+        let history = start_lesson(&server, seed::TEACHER2, seed::CLASS_8B)
+            .await
+            .context("8b lesson")?;
         let admin = Api::new(&server);
         admin.sign_in(ADMIN, ADMIN_PASSWORD).await?;
         let (status, body) = admin.request(reqwest::Method::GET, "/api/admin/conduct", None).await?;
         let body = Api::check(status, body).map_err(|e| anyhow!("conduct: {e}"))?;
-        let conduct_version = body["required_version"].as_i64().ok_or_else(|| anyhow!("no required_version: {body}"))?;
-        Ok(Shared { server, lesson, _camera: camera, control, control_sub, history, admin, conduct_version, next: AtomicU32::new(1) })
+        let conduct_version = body["required_version"]
+            .as_i64()
+            .ok_or_else(|| anyhow!("no required_version: {body}"))?;
+        Ok(Shared {
+            server,
+            lesson,
+            _camera: camera,
+            control,
+            control_sub,
+            history,
+            admin,
+            conduct_version,
+            next: AtomicU32::new(1),
+        })
     }
 
     /// A new pupil of 7a with current consent and the demo pupil password: admitted like Ada,
@@ -123,19 +148,48 @@ impl Shared {
     pub async fn fresh_pupil_of_7a(&self, consented: bool) -> Result<String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let email = format!("hostile{n}-{:08x}@pupils.demo.sch.uk", rand::random::<u32>());
-        let id = self.admin_call(reqwest::Method::POST, "/api/admin/users", json!({"email": email, "display_name": format!("Hostile {n}"), "role": "pupil"})).await?;
-        let id = id["user"]["id"].as_str().ok_or_else(|| anyhow!("no user id: {id}"))?.to_string();
-        self.admin_call(reqwest::Method::POST, "/api/admin/classes/7a/members", json!({"user_id": id, "as": "pupil"})).await?;
+        let id = self
+            .admin_call(
+                reqwest::Method::POST,
+                "/api/admin/users",
+                json!({"email": email, "display_name": format!("Hostile {n}"), "role": "pupil"}),
+            )
+            .await?;
+        let id = id["user"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no user id: {id}"))?
+            .to_string();
+        self.admin_call(
+            reqwest::Method::POST,
+            "/api/admin/classes/7a/members",
+            json!({"user_id": id, "as": "pupil"}),
+        )
+        .await?;
         if consented {
             let consent = json!({"pupil_signed": true, "parent_name": "A Parent", "signed_on": now_ms(), "method": "paper", "conduct_version": self.conduct_version});
-            self.admin_call(reqwest::Method::POST, &format!("/api/admin/pupils/{id}/consents"), consent).await?;
+            self.admin_call(
+                reqwest::Method::POST,
+                &format!("/api/admin/pupils/{id}/consents"),
+                consent,
+            )
+            .await?;
         }
-        let link = self.admin_call(reqwest::Method::POST, &format!("/api/admin/users/{id}/invite"), Value::Null).await?;
+        let link = self
+            .admin_call(
+                reqwest::Method::POST,
+                &format!("/api/admin/users/{id}/invite"),
+                Value::Null,
+            )
+            .await?;
         let url = link["link"]["url"].as_str().ok_or_else(|| anyhow!("no link: {link}"))?;
         let token = url.split("token=").nth(1).ok_or_else(|| anyhow!("no token in {url}"))?;
         let anon = Api::new(&self.server);
         let (status, body) = anon
-            .request(reqwest::Method::POST, "/api/account/password", Some(json!({"token": token, "password": seed::PUPIL_PASSWORD})))
+            .request(
+                reqwest::Method::POST,
+                "/api/account/password",
+                Some(json!({"token": token, "password": seed::PUPIL_PASSWORD})),
+            )
             .await?;
         Api::check(status, body).map_err(|e| anyhow!("setting the password: {e}"))?;
         Ok(email)
@@ -168,14 +222,32 @@ impl Shared {
         let deadline = tokio::time::Instant::now() + KEEPS_RECEIVING;
         while sub.stats.video() < before + CONTROL_PACKETS {
             if tokio::time::Instant::now() > deadline {
-                bail!("the control pupil stopped receiving: {} new video packets in {KEEPS_RECEIVING:?} ({})", sub.stats.video() - before, sub.stats.summary());
+                bail!(
+                    "the control pupil stopped receiving: {} new video packets in {KEEPS_RECEIVING:?} ({})",
+                    sub.stats.video() - before,
+                    sub.stats.summary()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.control.conn.ping_pong(SIGNAL_TIMEOUT).await.context("the control pupil's socket")?;
+        self.control
+            .conn
+            .ping_pong(SIGNAL_TIMEOUT)
+            .await
+            .context("the control pupil's socket")?;
         for p in [&self.control, &self.lesson.teacher] {
-            let bad: Vec<Value> = p.conn.messages().into_iter().filter(|m| matches!(msg_type(m), "removed" | "lesson_ended")).collect();
-            ensure!(bad.is_empty() && p.conn.closed().is_none(), "{} was disturbed: {bad:?} closed={:?}", p.email, p.conn.closed());
+            let bad: Vec<Value> = p
+                .conn
+                .messages()
+                .into_iter()
+                .filter(|m| matches!(msg_type(m), "removed" | "lesson_ended"))
+                .collect();
+            ensure!(
+                bad.is_empty() && p.conn.closed().is_none(),
+                "{} was disturbed: {bad:?} closed={:?}",
+                p.email,
+                p.conn.closed()
+            );
         }
         Ok(())
     }
@@ -184,9 +256,19 @@ impl Shared {
     /// theirs reached the teacher or the control pupil.
     pub fn nothing_from(&self, participant_id: &str) -> Result<()> {
         for p in [&self.lesson.teacher, &self.control] {
-            let leaked: Vec<_> = p.conn.subscriptions().into_iter().filter(|s| s.publisher_id == participant_id).collect();
+            let leaked: Vec<_> = p
+                .conn
+                .subscriptions()
+                .into_iter()
+                .filter(|s| s.publisher_id == participant_id)
+                .collect();
             let bytes: u64 = leaked.iter().map(|s| s.stats.bytes()).sum();
-            ensure!(leaked.is_empty(), "{} was offered {} stream(s) of {participant_id} carrying {bytes} bytes", p.email, leaked.len());
+            ensure!(
+                leaked.is_empty(),
+                "{} was offered {} stream(s) of {participant_id} carrying {bytes} bytes",
+                p.email,
+                leaked.len()
+            );
         }
         Ok(())
     }
@@ -203,14 +285,26 @@ pub fn password(email: &str) -> &'static str {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The hostile socket received no media byte and no offer (it never got a peer connection).
 pub fn no_media(conn: &Conn) -> Result<()> {
     let offers = conn.messages().iter().filter(|m| msg_type(m) == "offer").count();
-    ensure!(conn.media_bytes() == 0, "{} received {} media bytes", conn.label(), conn.media_bytes());
-    ensure!(offers == 0 && conn.subscriptions().is_empty(), "{} was offered {offers} stream(s)", conn.label());
+    ensure!(
+        conn.media_bytes() == 0,
+        "{} received {} media bytes",
+        conn.label(),
+        conn.media_bytes()
+    );
+    ensure!(
+        offers == 0 && conn.subscriptions().is_empty(),
+        "{} was offered {offers} stream(s)",
+        conn.label()
+    );
     Ok(())
 }
 
@@ -232,7 +326,10 @@ pub async fn ticket_refused(api: &Api, lesson_id: &str, status: u16, want: &str)
     match api.ticket(lesson_id).await? {
         Ok(t) => bail!("ticket granted ({}); want {status} {want}", t.ticket),
         Err(e) => {
-            ensure!(e.status == status && e.code == want, "ticket: want {status} {want}, got {e}");
+            ensure!(
+                e.status == status && e.code == want,
+                "ticket: want {status} {want}, got {e}"
+            );
             Ok(())
         }
     }
@@ -250,10 +347,19 @@ pub async fn join_refused_as(api: &Api, server: &Server, label: &str, ticket: &s
 }
 
 /// Like [`join_refused`], with these upgrade headers (a cookie, an origin, or none).
-pub async fn join_refused_on(server: &Server, label: &str, ticket: &str, want: &str, headers: &[(String, String)]) -> Result<Conn> {
+pub async fn join_refused_on(
+    server: &Server,
+    label: &str,
+    ticket: &str,
+    want: &str,
+    headers: &[(String, String)],
+) -> Result<Conn> {
     let conn = Conn::connect_with(&server.ws_url("/ws"), label, headers).await?;
     let (conn, reply) = join_on(conn, ticket, 1).await?;
-    ensure!(msg_type(&reply) == "error" && code(&reply) == want, "{label}: want error {want}, got {reply}");
+    ensure!(
+        msg_type(&reply) == "error" && code(&reply) == want,
+        "{label}: want error {want}, got {reply}"
+    );
     let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
     ensure!(closed.code == Some(1008), "{label}: want close 1008, got {closed:?}");
     no_media(&conn)?;
@@ -264,7 +370,10 @@ pub async fn join_refused_on(server: &Server, label: &str, ticket: &str, want: &
 pub async fn expect_error(p: &Participant, msg: Value, want: &str) -> Result<Value> {
     let mark = p.conn.mark();
     p.conn.send(msg.clone()).await?;
-    p.conn.expect_error(mark, want, SIGNAL_TIMEOUT).await.with_context(|| format!("sent {msg}"))
+    p.conn
+        .expect_error(mark, want, SIGNAL_TIMEOUT)
+        .await
+        .with_context(|| format!("sent {msg}"))
 }
 
 /// Sends one raw text frame as `p` and expects exactly the error `want` in reply.
@@ -272,7 +381,10 @@ pub async fn expect_error_text(p: &Participant, text: &str, want: &str) -> Resul
     let mark = p.conn.mark();
     p.conn.send_text(text).await?;
     let shown: String = text.chars().take(80).collect();
-    p.conn.expect_error(mark, want, SIGNAL_TIMEOUT).await.with_context(|| format!("sent {shown:?}"))
+    p.conn
+        .expect_error(mark, want, SIGNAL_TIMEOUT)
+        .await
+        .with_context(|| format!("sent {shown:?}"))
 }
 
 /// Every signalling message a client can send, each well-formed, as a hostile peer would
@@ -312,14 +424,20 @@ pub fn routes() -> Result<Vec<(reqwest::Method, String, Access)>> {
     let mut out = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| l.starts_with("(Method::")) {
         let mut parts = line.trim_start_matches("(Method::").splitn(3, ',');
-        let (Some(method), Some(path), Some(rest)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(method), Some(path), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
         let path = path.trim().trim_matches('"').to_string();
         let access = match rest.trim().split(',').next().unwrap_or("") {
             "Access::Public" => Access::Public,
             "Access::SignedIn" => Access::SignedIn,
             _ => Access::Staff,
         };
-        out.push((method.parse().map_err(|_| anyhow!("bad method in {line}"))?, path, access));
+        out.push((
+            method.parse().map_err(|_| anyhow!("bad method in {line}"))?,
+            path,
+            access,
+        ));
     }
     ensure!(out.len() >= 30, "found only {} routes in {}", out.len(), src.display());
     Ok(out)

@@ -76,20 +76,31 @@ async fn raw_join(s: &Shared) -> Result<(Value, SplitSink<Ws, Message>, SplitStr
     // The upgrade carries the pupil's session and origin, as a browser's does.
     let mut req = s.server.ws_url(&ticket.ws_path).into_client_request()?;
     for (name, value) in api.ws_headers() {
-        req.headers_mut().insert(reqwest::header::HeaderName::from_bytes(name.as_bytes())?, value.parse()?);
+        req.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())?,
+            value.parse()?,
+        );
     }
     let (ws, _) = tokio_tungstenite::client_async(req, tcp).await?;
     let (mut sink, mut stream) = ws.split();
-    sink.send(Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket}).to_string())).await?;
+    sink.send(Message::text(
+        json!({"type": "join", "protocol": 1, "ticket": ticket.ticket}).to_string(),
+    ))
+    .await?;
     let deadline = Instant::now() + SIGNAL_TIMEOUT;
     loop {
-        let frame = tokio::time::timeout_at(deadline, stream.next()).await.map_err(|_| anyhow!("no `joined` in time"))?;
+        let frame = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| anyhow!("no `joined` in time"))?;
         if let Some(Ok(Message::Text(t))) = frame {
             let v: Value = serde_json::from_str(t.as_str())?;
             ensure!(msg_type(&v) == "joined", "join refused: {v}");
             return Ok((v, sink, stream));
         }
-        ensure!(matches!(frame, Some(Ok(_))), "the socket ended before `joined`: {frame:?}");
+        ensure!(
+            matches!(frame, Some(Ok(_))),
+            "the socket ended before `joined`: {frame:?}"
+        );
     }
 }
 
@@ -127,13 +138,25 @@ impl SlowReader {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(5)).await;
-                    if sink.lock().await.send(Message::text(r#"{"type":"ping"}"#)).await.is_err() {
+                    if sink
+                        .lock()
+                        .await
+                        .send(Message::text(r#"{"type":"ping"}"#))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
             })
         };
-        Ok(SlowReader { id, joined, seen, sink, tasks: vec![reader, heartbeat] })
+        Ok(SlowReader {
+            id,
+            joined,
+            seen,
+            sink,
+            tasks: vec![reader, heartbeat],
+        })
     }
 
     fn messages(&self) -> Vec<Value> {
@@ -148,18 +171,29 @@ impl SlowReader {
     async fn ping_pong(&self, within: Duration) -> Result<()> {
         let mark = self.messages().len();
         self.sink.lock().await.send(Message::text(r#"{"type":"ping"}"#)).await?;
-        self.wait(within, "a pong", |log| log[mark.min(log.len())..].iter().any(|m| msg_type(m) == "pong")).await
+        self.wait(within, "a pong", |log| {
+            log[mark.min(log.len())..].iter().any(|m| msg_type(m) == "pong")
+        })
+        .await
     }
 
     /// Waits until `done` holds for everything read so far.
     async fn wait(&self, within: Duration, what: &str, done: impl Fn(&[Value]) -> bool) -> Result<()> {
         let deadline = Instant::now() + within;
         loop {
-            ensure!(self.closed().is_none(), "the slow reader was closed ({:?}) waiting for {what}", self.closed());
+            ensure!(
+                self.closed().is_none(),
+                "the slow reader was closed ({:?}) waiting for {what}",
+                self.closed()
+            );
             if done(&self.messages()) {
                 return Ok(());
             }
-            ensure!(Instant::now() < deadline, "the slow reader saw no {what} in {within:?}: {:?}", self.messages());
+            ensure!(
+                Instant::now() < deadline,
+                "the slow reader saw no {what} in {within:?}: {:?}",
+                self.messages()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -174,7 +208,10 @@ impl SlowReader {
         for m in self.messages() {
             match msg_type(&m) {
                 "participant_joined" | "participant_updated" => {
-                    people.insert(m["participant"]["id"].as_str().unwrap_or_default().to_string(), m["participant"].clone());
+                    people.insert(
+                        m["participant"]["id"].as_str().unwrap_or_default().to_string(),
+                        m["participant"].clone(),
+                    );
                 }
                 "participant_left" => {
                     people.remove(m["participant_id"].as_str().unwrap_or_default());
@@ -199,16 +236,31 @@ async fn flood(p: &Participant, n: usize, msg: impl Fn(usize) -> Value) {
 /// The flooder got `rate_limited`, then `removed` `too_many_messages`, and its socket closed
 /// with 1008; returns what it got before `removed`.
 async fn refused_then_removed(p: &Participant, mark: usize) -> Result<Vec<Value>> {
-    let closed = p.conn.wait_closed(Duration::from_secs(20)).await.context("the flooder was never disconnected")?;
+    let closed = p
+        .conn
+        .wait_closed(Duration::from_secs(20))
+        .await
+        .context("the flooder was never disconnected")?;
     let mut log = p.conn.messages_since(mark);
     let first_limited = log.iter().position(|m| code(m) == "rate_limited");
     let removed = log.iter().position(|m| msg_type(m) == "removed");
     let (Some(first_limited), Some(removed)) = (first_limited, removed) else {
-        bail!("want rate_limited then removed; got {} messages, closed {closed:?}: {:?}", log.len(), log.iter().rev().take(5).collect::<Vec<_>>())
+        bail!(
+            "want rate_limited then removed; got {} messages, closed {closed:?}: {:?}",
+            log.len(),
+            log.iter().rev().take(5).collect::<Vec<_>>()
+        )
     };
     ensure!(first_limited < removed, "removed before any rate_limited");
-    ensure!(log[removed]["reason"] == json!("too_many_messages"), "removed: {}", log[removed]);
-    ensure!(closed.code == Some(1008) && closed.reason == "too_many_messages", "want close 1008 too_many_messages, got {closed:?}");
+    ensure!(
+        log[removed]["reason"] == json!("too_many_messages"),
+        "removed: {}",
+        log[removed]
+    );
+    ensure!(
+        closed.code == Some(1008) && closed.reason == "too_many_messages",
+        "want close 1008 too_many_messages, got {closed:?}"
+    );
     log.truncate(removed);
     Ok(log)
 }
@@ -217,19 +269,28 @@ async fn refused_then_removed(p: &Participant, mark: usize) -> Result<Vec<Value>
 /// the detail `too_many_messages` and no actor.
 async fn removal_logged(s: &Shared, flooder: &Participant) -> Result<()> {
     let me = flooder.api.request(reqwest::Method::GET, "/api/me", None).await?;
-    let user = Api::check(me.0, me.1).map_err(|e| anyhow!("/api/me: {e}"))?["user"]["id"].as_str().unwrap_or_default().to_string();
+    let user = Api::check(me.0, me.1).map_err(|e| anyhow!("/api/me: {e}"))?["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let path = format!("/api/log/lessons/{}", s.lesson.id);
     let deadline = Instant::now() + SIGNAL_TIMEOUT;
     loop {
         let (status, body) = s.lesson.teacher.api.request(reqwest::Method::GET, &path, None).await?;
         let log = Api::check(status, body).map_err(|e| anyhow!("{path}: {e}"))?;
         let found = log["events"].as_array().into_iter().flatten().any(|e| {
-            e["kind"] == json!("removed") && e["subject_id"] == json!(user) && e["detail"] == json!("too_many_messages") && e["actor_id"].is_null()
+            e["kind"] == json!("removed")
+                && e["subject_id"] == json!(user)
+                && e["detail"] == json!("too_many_messages")
+                && e["actor_id"].is_null()
         });
         if found {
             return Ok(());
         }
-        ensure!(Instant::now() < deadline, "no `removed` `too_many_messages` event for {user} in the log");
+        ensure!(
+            Instant::now() < deadline,
+            "no `removed` `too_many_messages` event for {user} in the log"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -242,7 +303,9 @@ async fn kept_out(s: &Shared, flooder: &Participant) -> Result<()> {
         Err(e) if e.code == "rate_limited" => return Ok(()),
         Err(e) => bail!("ticket after the removal: {e}"),
     };
-    join_refused_as(&flooder.api, &s.server, "flooder again", &ticket.ticket, "rate_limited").await.map(drop)
+    join_refused_as(&flooder.api, &s.server, "flooder again", &ticket.ticket, "rate_limited")
+        .await
+        .map(drop)
 }
 
 #[test]
@@ -258,20 +321,29 @@ fn hand_flood_is_rate_limited_then_removed_and_spares_a_slow_classmate() {
             tokio::time::sleep(Duration::from_millis(20)).await;
             honest.send("hand", json!({"raised": true})).await
         };
-        let (_, raised) = tokio::join!(flood(&flooder, FLOOD, |i| json!({"type": "hand", "raised": i % 2 == 0})), raised);
+        let (_, raised) = tokio::join!(
+            flood(&flooder, FLOOD, |i| json!({"type": "hand", "raised": i % 2 == 0})),
+            raised
+        );
         raised?;
         refused_then_removed(&flooder, f_mark).await?;
         // The teacher hears that the flooder left, and heard of their hand a bounded number of times.
         let fid = flooder.id.clone();
         teacher
-            .wait_for(t_mark, SIGNAL_TIMEOUT, "the flooder leaving", |m| msg_type(m) == "participant_left" && m["participant_id"] == json!(fid))
+            .wait_for(t_mark, SIGNAL_TIMEOUT, "the flooder leaving", |m| {
+                msg_type(m) == "participant_left" && m["participant_id"] == json!(fid)
+            })
             .await?;
         let updates = teacher
             .messages_since(t_mark)
             .iter()
             .filter(|m| msg_type(m) == "participant_updated" && m["participant"]["id"] == json!(flooder.id))
             .count();
-        ensure!(updates <= TEACHER_BOUND, "the teacher got {updates} updates of the flooder's hand in {:?}", started.elapsed());
+        ensure!(
+            updates <= TEACHER_BOUND,
+            "the teacher got {updates} updates of the flooder's hand in {:?}",
+            started.elapsed()
+        );
         removal_logged(s, &flooder).await?;
         kept_out(s, &flooder).await?;
         // The slow classmate was not evicted: it ends with the latest state and still gets pongs.
@@ -282,8 +354,14 @@ fn hand_flood_is_rate_limited_then_removed_and_spares_a_slow_classmate() {
         })
         .await?;
         slow.ping_pong(Duration::from_secs(20)).await?;
-        ensure!(!slow.messages().iter().any(|m| msg_type(m) == "removed"), "the slow reader was removed");
-        let slow_left = teacher.messages_since(t_mark).iter().any(|m| msg_type(m) == "participant_left" && m["participant_id"] == json!(slow.id));
+        ensure!(
+            !slow.messages().iter().any(|m| msg_type(m) == "removed"),
+            "the slow reader was removed"
+        );
+        let slow_left = teacher
+            .messages_since(t_mark)
+            .iter()
+            .any(|m| msg_type(m) == "participant_left" && m["participant_id"] == json!(slow.id));
         ensure!(!slow_left, "the teacher heard the slow reader leave");
         honest.conn.ping_pong(SIGNAL_TIMEOUT).await?;
         s.nothing_from(&flooder.id)?;
@@ -297,21 +375,38 @@ fn floods_of_other_kinds_are_rate_limited_per_kind_then_removed() {
         let teacher = s.lesson.teacher.id.clone();
         // (message, the answer each gets within the budget, that budget's burst)
         let kinds = [
-            (json!({"type": "grant", "participant_id": teacher, "media": "camera"}), "forbidden_role", 30),
-            (json!({"type": "unpublish", "stream_id": "nothing"}), "unknown_stream", 10),
-            (json!({"type": "answer", "stream_id": "nothing", "sdp": "v=0\r\n"}), "unknown_stream", 200),
+            (
+                json!({"type": "grant", "participant_id": teacher, "media": "camera"}),
+                "forbidden_role",
+                30,
+            ),
+            (
+                json!({"type": "unpublish", "stream_id": "nothing"}),
+                "unknown_stream",
+                10,
+            ),
+            (
+                json!({"type": "answer", "stream_id": "nothing", "sdp": "v=0\r\n"}),
+                "unknown_stream",
+                200,
+            ),
         ];
         for (msg, answer, burst) in kinds {
             let flooder = s.join_fresh().await?;
             let mark = flooder.conn.mark();
             let m = msg.clone();
             flood(&flooder, FLOOD, move |_| m.clone()).await;
-            let before = refused_then_removed(&flooder, mark).await.with_context(|| format!("flooding {msg}"))?;
+            let before = refused_then_removed(&flooder, mark)
+                .await
+                .with_context(|| format!("flooding {msg}"))?;
             // The lesson answers what passed; the socket answers the rest `rate_limited`.
             let answered = before.iter().filter(|m| code(m) == answer).count();
             // The burst (less the client's own `answer` to the teacher's offer, which counts
             // too), and at most a few more refilled while the flood lasted.
-            ensure!((burst - 1..=burst + 10).contains(&answered), "{msg}: {answered} `{answer}` answers before rate_limited (burst {burst})");
+            ensure!(
+                (burst - 1..=burst + 10).contains(&answered),
+                "{msg}: {answered} `{answer}` answers before rate_limited (burst {burst})"
+            );
             s.nothing_from(&flooder.id)?;
         }
         s.control_keeps_receiving().await
@@ -343,8 +438,15 @@ fn a_reader_that_answers_nothing_is_closed_by_the_ping_deadline() {
                 _ => {}
             }
         }
-        ensure!(pings >= 1, "no WebSocket Ping was sent (closed after {:?})", started.elapsed());
-        ensure!(error.as_deref().is_some_and(|e| e.contains("heartbeat_timeout")), "want heartbeat_timeout, got {error:?}");
+        ensure!(
+            pings >= 1,
+            "no WebSocket Ping was sent (closed after {:?})",
+            started.elapsed()
+        );
+        ensure!(
+            error.as_deref().is_some_and(|e| e.contains("heartbeat_timeout")),
+            "want heartbeat_timeout, got {error:?}"
+        );
         // (Reading late, the close frame can be lost to a reset once the server has gone.)
         ensure!(close.is_none_or(|c| c == 1008), "want close 1008, got {close:?}");
         s.control_keeps_receiving().await
@@ -360,7 +462,11 @@ fn an_idle_client_that_answers_pings_stays() {
         let (conn, reply) = open_and_join_as(&api, &s.server, "idle", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "join: {reply}");
         tokio::time::sleep(Duration::from_secs(20)).await;
-        ensure!(conn.closed().is_none(), "an idle client answering pings was closed: {:?}", conn.closed());
+        ensure!(
+            conn.closed().is_none(),
+            "an idle client answering pings was closed: {:?}",
+            conn.closed()
+        );
         ensure!(conn.pings() >= 2, "{} WebSocket Pings in 20 s of quiet", conn.pings());
         conn.ping_pong(SIGNAL_TIMEOUT).await?;
         s.control_keeps_receiving().await

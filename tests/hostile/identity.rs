@@ -4,7 +4,9 @@
 
 use crate::fixture::*;
 use anyhow::{bail, ensure, Result};
-use livegate_tests::participant::{live_7a_with_camera, open_and_join_as, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{
+    live_7a_with_camera, open_and_join_as, pupil_receives_teacher_camera, SIGNAL_TIMEOUT,
+};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{seed, Api, Conn, Participant, Server};
 use serde_json::{json, Value};
@@ -51,7 +53,11 @@ fn expired_ticket_is_ticket_invalid() {
     shared_case(|s| async move {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
-        ensure!(ticket.expires_in_ms == TICKET_SECS * 1000, "expires_in_ms {}", ticket.expires_in_ms);
+        ensure!(
+            ticket.expires_in_ms == TICKET_SECS * 1000,
+            "expires_in_ms {}",
+            ticket.expires_in_ms
+        );
         tokio::time::sleep(Duration::from_millis(TICKET_SECS * 1000 + 700)).await;
         join_refused_as(&api, &s.server, "late", &ticket.ticket, "ticket_invalid").await?;
         s.control_keeps_receiving().await
@@ -78,7 +84,10 @@ fn stolen_ticket_seats_nobody_but_its_holder() {
             ("eve's session", eve.ws_headers()),
             ("no session", vec![origin.clone()]),
             ("no session, no origin", vec![]),
-            ("the holder's session from another origin", vec![holder_cookie, elsewhere]),
+            (
+                "the holder's session from another origin",
+                vec![holder_cookie, elsewhere],
+            ),
         ];
         let mut thieves = Vec::new();
         for (label, headers) in thefts {
@@ -87,7 +96,11 @@ fn stolen_ticket_seats_nobody_but_its_holder() {
         let (conn, reply) = open_and_join_as(&holder, &s.server, "holder", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "the holder with the same ticket: {reply}");
         let teacher = s.lesson.teacher.id.clone();
-        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        let sub = conn
+            .wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| {
+                m["publisher_id"] == json!(teacher)
+            })
+            .await?;
         sub.wait_media(15, 5, Duration::from_secs(12)).await?;
         for thief in &thieves {
             no_media(thief)?;
@@ -97,15 +110,32 @@ fn stolen_ticket_seats_nobody_but_its_holder() {
         let mut log = Value::Null;
         for _ in 0..50 {
             log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
-            if log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(holder_id))) {
+            if log["sessions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(holder_id)))
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let seated = |id: &str| log["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(id)));
+        let seated = |id: &str| {
+            log["sessions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["user_id"] == json!(id)))
+        };
         ensure!(seated(&holder_id), "the holder is not in the log: {}", log["sessions"]);
-        let about_eve = log["events"].as_array().into_iter().flatten().filter(|e| e["subject_id"] == json!(eve_id) && e["kind"] != "refused").count();
-        ensure!(!seated(&eve_id) && about_eve == 0, "the log seats Eve: {} {}", log["sessions"], log["events"]);
+        let about_eve = log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["subject_id"] == json!(eve_id) && e["kind"] != "refused")
+            .count();
+        ensure!(
+            !seated(&eve_id) && about_eve == 0,
+            "the log seats Eve: {} {}",
+            log["sessions"],
+            log["events"]
+        );
         s.control_keeps_receiving().await
     });
 }
@@ -127,16 +157,33 @@ fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
                 answers.push(answer?.err().map(|e| (e.status, e.code)));
             }
         }
-        let refused = answers.iter().filter(|a| *a == &Some((403, "consent_missing".to_owned()))).count();
-        let limited = answers.iter().filter(|a| *a == &Some((429, "rate_limited".to_owned()))).count();
-        ensure!(refused + limited == 300, "other answers: {:?}", answers.iter().filter(|a| a.as_ref().is_none_or(|(s, _)| *s != 403 && *s != 429)).collect::<Vec<_>>());
+        let refused = answers
+            .iter()
+            .filter(|a| *a == &Some((403, "consent_missing".to_owned())))
+            .count();
+        let limited = answers
+            .iter()
+            .filter(|a| *a == &Some((429, "rate_limited".to_owned())))
+            .count();
+        ensure!(
+            refused + limited == 300,
+            "other answers: {:?}",
+            answers
+                .iter()
+                .filter(|a| a.as_ref().is_none_or(|(s, _)| *s != 403 && *s != 429))
+                .collect::<Vec<_>>()
+        );
         // The burst of 10 and what refilled meanwhile (one a second).
         ensure!((10..=40).contains(&refused), "{refused} requests ran the gate");
         let ticket = classmate.must_ticket(&s.lesson.id).await?;
         let (conn, reply) = open_and_join_as(&classmate, &s.server, "classmate", "/ws", &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "the classmate: {reply}");
         let teacher = s.lesson.teacher.id.clone();
-        let sub = conn.wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| m["publisher_id"] == json!(teacher)).await?;
+        let sub = conn
+            .wait_offer(0, SIGNAL_TIMEOUT, "the teacher's camera", |m| {
+                m["publisher_id"] == json!(teacher)
+            })
+            .await?;
         sub.wait_media(15, 5, Duration::from_secs(12)).await?;
         let path = format!("/api/log/lessons/{}", s.lesson.id);
         let log = s.admin.request(reqwest::Method::GET, &path, None).await?.1;
@@ -145,9 +192,18 @@ fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
             .into_iter()
             .flatten()
             .filter(|e| e["subject_id"] == json!(flooder_id))
-            .map(|e| (e["kind"].as_str().unwrap_or("").to_owned(), e["detail"].as_str().unwrap_or("").to_owned(), e["count"].as_i64().unwrap_or(0)))
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap_or("").to_owned(),
+                    e["detail"].as_str().unwrap_or("").to_owned(),
+                    e["count"].as_i64().unwrap_or(0),
+                )
+            })
             .collect();
-        ensure!(about == vec![("refused".to_owned(), "consent_missing".to_owned(), refused as i64)], "the log: {about:?}");
+        ensure!(
+            about == vec![("refused".to_owned(), "consent_missing".to_owned(), refused as i64)],
+            "the log: {about:?}"
+        );
         s.control_keeps_receiving().await
     });
 }
@@ -155,7 +211,12 @@ fn refused_pupils_ticket_flood_is_rate_limited_and_logged_once() {
 /// A loopback address of its own for one case's client (any 127.0.0.0/8 address reaches the
 /// server), so the sign-in limits of parallel cases never meet.
 fn loopback() -> std::net::IpAddr {
-    std::net::IpAddr::from([127, rand::random::<u8>().max(1), rand::random::<u8>(), rand::random::<u8>().clamp(2, 254)])
+    std::net::IpAddr::from([
+        127,
+        rand::random::<u8>().max(1),
+        rand::random::<u8>(),
+        rand::random::<u8>().clamp(2, 254),
+    ])
 }
 
 /// A stranger on the owner's school network sends 50 wrong passwords for the owner's account:
@@ -185,14 +246,33 @@ fn strangers_wrong_passwords_do_not_lock_out_the_owner() {
             }
         }
         ensure!((checked, held) == (5, 45), "{checked} guesses checked, {held} held");
-        refused("the stranger's right password", attempt(&stranger, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
+        refused(
+            "the stranger's right password",
+            attempt(&stranger, seed::PUPIL_PASSWORD.into()).await?,
+            429,
+            "too_many_attempts",
+        )?;
         let second = Api::from_address(base, Some(elsewhere));
-        refused("a second stranger's guess", attempt(&second, "guess".into()).await?, 401, "bad_credentials")?;
-        refused("then the second stranger", attempt(&second, seed::PUPIL_PASSWORD.into()).await?, 429, "too_many_attempts")?;
-        Api::from_address(base, Some(home)).sign_in(&owner, seed::PUPIL_PASSWORD).await?;
+        refused(
+            "a second stranger's guess",
+            attempt(&second, "guess".into()).await?,
+            401,
+            "bad_credentials",
+        )?;
+        refused(
+            "then the second stranger",
+            attempt(&second, seed::PUPIL_PASSWORD.into()).await?,
+            429,
+            "too_many_attempts",
+        )?;
+        Api::from_address(base, Some(home))
+            .sign_in(&owner, seed::PUPIL_PASSWORD)
+            .await?;
         laptop.sign_in(&owner, seed::PUPIL_PASSWORD).await?;
         let pupil = Participant::join_with(&s.server, laptop, &owner, &s.lesson.id).await?;
-        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        let sub = pupil
+            .wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT)
+            .await?;
         sub.wait_media(15, 5, Duration::from_secs(12)).await?;
         s.control_keeps_receiving().await
     });
@@ -212,11 +292,20 @@ fn a_class_signing_in_at_once_from_one_address_all_get_in() {
         let tries = (0..300).map(|i| {
             let api = Api::from_address(&server.http_base, Some(school)).with_timeout(Duration::from_secs(150));
             let body = json!({"email": pupils[i % pupils.len()], "password": seed::PUPIL_PASSWORD});
-            async move { api.request(reqwest::Method::POST, "/api/session", Some(body)).await.map(Api::check_code) }
+            async move {
+                api.request(reqwest::Method::POST, "/api/session", Some(body))
+                    .await
+                    .map(Api::check_code)
+            }
         });
         let answers = futures_util::future::join_all(tries).await;
         let refused: Vec<_> = answers.into_iter().filter(|a| !matches!(a, Ok((200, _)))).collect();
-        ensure!(refused.is_empty(), "{} of 300 refused: {:?}", refused.len(), refused.iter().take(5).collect::<Vec<_>>());
+        ensure!(
+            refused.is_empty(),
+            "{} of 300 refused: {:?}",
+            refused.len(),
+            refused.iter().take(5).collect::<Vec<_>>()
+        );
         eprintln!("300 sign-ins from one address in {:?}", started.elapsed());
         // The class then joins as usual.
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
@@ -229,7 +318,10 @@ fn a_class_signing_in_at_once_from_one_address_all_get_in() {
 /// A signed-in client's user id.
 async fn user_id(api: &Api) -> Result<String> {
     let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;
-    me["user"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no user id: {me}"))
+    me["user"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no user id: {me}"))
 }
 
 #[test]
@@ -239,9 +331,13 @@ fn join_naming_another_lesson_is_not_joined() {
         let api = s.signed_in(&s.fresh_pupil().await?).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         let conn = Conn::connect(&s.server.ws_url("/ws"), "lesson-hopper").await?;
-        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket, "lesson_id": s.history.id})).await?;
+        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket, "lesson_id": s.history.id}))
+            .await?;
         conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT).await?;
-        ensure!(conn.wait_closed(SIGNAL_TIMEOUT).await?.code == Some(1008), "want close 1008");
+        ensure!(
+            conn.wait_closed(SIGNAL_TIMEOUT).await?.code == Some(1008),
+            "want close 1008"
+        );
         no_media(&conn)?;
         s.control_keeps_receiving().await
     });
@@ -257,7 +353,10 @@ fn other_class_ticket_joins_only_its_own_lesson() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         no_media(&zoe.conn)?;
         let t = &s.lesson.teacher.id;
-        ensure!(zoe.conn.messages().iter().all(|m| !m.to_string().contains(t.as_str())), "zoe heard of the 7a teacher");
+        ensure!(
+            zoe.conn.messages().iter().all(|m| !m.to_string().contains(t.as_str())),
+            "zoe heard of the 7a teacher"
+        );
         s.control_keeps_receiving().await
     });
 }
@@ -286,7 +385,9 @@ fn other_school_pupil_ticket_is_wrong_school() {
     shared_case(|s| async move {
         let api = s.signed_in(YAN).await?;
         ticket_refused(&api, &s.lesson.id, 403, "wrong_school").await?;
-        let got = api.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
+        let got = api
+            .request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None)
+            .await?;
         refused("yan reads the lesson", got, 403, "wrong_school")?;
         s.control_keeps_receiving().await
     });
@@ -313,7 +414,9 @@ fn off_roster_ticket_is_not_on_roster() {
     shared_case(|s| async move {
         let owen = s.signed_in(seed::OWEN).await?;
         ticket_refused(&owen, &s.lesson.id, 403, "not_on_roster").await?;
-        let got = owen.request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None).await?;
+        let got = owen
+            .request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None)
+            .await?;
         refused("owen reads the lesson", got, 403, "not_on_roster")?;
         s.control_keeps_receiving().await
     });
@@ -349,7 +452,10 @@ async fn every_route(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
             refused(&what, (status, reply), 403, "forbidden_role")?;
         } else if !allowed {
             let e = Api::check(status, reply.clone()).err();
-            ensure!(e.as_ref().is_some_and(|e| !e.code.starts_with('<')), "{what}: want a refusal with a code, got {status} {reply}");
+            ensure!(
+                e.as_ref().is_some_and(|e| !e.code.starts_with('<')),
+                "{what}: want a refusal with a code, got {status} {reply}"
+            );
         }
     }
     Ok(())
@@ -388,7 +494,9 @@ async fn every_message(s: &Shared, email: &str, ticket_code: &str) -> Result<()>
     for msg in every_client_message(&s.lesson.teacher.id) {
         let conn = Conn::connect(&s.server.ws_url("/ws"), email).await?;
         conn.send(msg.clone()).await?;
-        conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT).await.map_err(|e| e.context(format!("first message {msg}")))?;
+        conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT)
+            .await
+            .map_err(|e| e.context(format!("first message {msg}")))?;
         let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
         ensure!(closed.code == Some(1008), "{msg}: want close 1008, got {closed:?}");
         no_media(&conn)?;
@@ -436,8 +544,15 @@ fn ticket_without_session_is_not_signed_in() {
 async fn with_cookie(s: &Shared, cookie: &str) -> Result<Vec<(u16, Value)>> {
     let client = reqwest::Client::builder().no_proxy().build()?;
     let mut out = Vec::new();
-    for (method, path) in [(reqwest::Method::GET, "/api/me".to_string()), (reqwest::Method::POST, format!("/api/lessons/{}/ticket", s.lesson.id))] {
-        let resp = client.request(method, format!("{}{path}", s.server.http_base)).header("cookie", cookie).send().await?;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/me".to_string()),
+        (reqwest::Method::POST, format!("/api/lessons/{}/ticket", s.lesson.id)),
+    ] {
+        let resp = client
+            .request(method, format!("{}{path}", s.server.http_base))
+            .header("cookie", cookie)
+            .send()
+            .await?;
         let status = resp.status().as_u16();
         out.push((status, resp.json::<Value>().await.unwrap_or(Value::Null)));
     }
@@ -447,7 +562,11 @@ async fn with_cookie(s: &Shared, cookie: &str) -> Result<Vec<(u16, Value)>> {
 #[test]
 fn forged_session_cookie_is_not_signed_in() {
     shared_case(|s| async move {
-        let forged = format!("livegate_session={:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+        let forged = format!(
+            "livegate_session={:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
         for cookie in [forged.as_str(), "livegate_session=../../admin", "livegate_session="] {
             for got in with_cookie(s, cookie).await? {
                 refused(cookie, got, 401, "not_signed_in")?;
@@ -466,10 +585,19 @@ fn signed_out_session_cookie_is_not_signed_in() {
             .json(&json!({"email": seed::ADA, "password": seed::PUPIL_PASSWORD}))
             .send()
             .await?;
-        let set = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let set = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let cookie = set.split(';').next().unwrap_or_default().to_string();
         ensure!(cookie.starts_with("livegate_session="), "no session cookie: {set:?}");
-        let out = client.delete(format!("{}/api/session", s.server.http_base)).header("cookie", &cookie).send().await?;
+        let out = client
+            .delete(format!("{}/api/session", s.server.http_base))
+            .header("cookie", &cookie)
+            .send()
+            .await?;
         ensure!(out.status().as_u16() == 204, "sign-out: {}", out.status());
         for got in with_cookie(s, &cookie).await? {
             refused("a signed-out cookie", got, 401, "not_signed_in")?;
@@ -499,8 +627,13 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
         let api = s.signed_in(VISITOR).await?;
         let ticket = api.must_ticket(&s.lesson.id).await?;
         let conn = Conn::connect_with(&s.server.ws_url(&ticket.ws_path), "visitor", &api.ws_headers()).await?;
-        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
-        let (_, reply) = conn.wait_for(0, SIGNAL_TIMEOUT, "`lobby`", |m| matches!(msg_type(m), "lobby" | "joined" | "error")).await?;
+        conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket}))
+            .await?;
+        let (_, reply) = conn
+            .wait_for(0, SIGNAL_TIMEOUT, "`lobby`", |m| {
+                matches!(msg_type(m), "lobby" | "joined" | "error")
+            })
+            .await?;
         ensure!(msg_type(&reply) == "lobby", "visitor: want `lobby`, got {reply}");
         for msg in every_client_message(&s.lesson.teacher.id) {
             if msg_type(&msg) == "ping" {
@@ -508,7 +641,10 @@ fn lobby_visitor_gets_no_media_and_cannot_act() {
             }
             let mark = conn.mark();
             conn.send(msg.clone()).await?;
-            let err = conn.wait_error(mark, SIGNAL_TIMEOUT).await.map_err(|e| e.context(format!("lobby sent {msg}")))?;
+            let err = conn
+                .wait_error(mark, SIGNAL_TIMEOUT)
+                .await
+                .map_err(|e| e.context(format!("lobby sent {msg}")))?;
             ensure!(code(&err) == "in_lobby", "lobby sent {msg}: want in_lobby, got {err}");
         }
         tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -532,13 +668,29 @@ fn superuser_reaches_into_another_school_gets_not_found() {
         use reqwest::Method;
         let consent = json!({"pupil_signed": true, "parent_name": "P", "signed_on": now_ms(), "method": "paper", "conduct_version": 1});
         let attempts = [
-            (Method::POST, "/api/admin/classes/7a/members".to_string(), json!({"user_id": yan_id, "as": "pupil"})),
+            (
+                Method::POST,
+                "/api/admin/classes/7a/members".to_string(),
+                json!({"user_id": yan_id, "as": "pupil"}),
+            ),
             (Method::GET, "/api/admin/classes/9c".to_string(), Value::Null),
-            (Method::DELETE, format!("/api/admin/classes/9c/members/{yan_id}"), Value::Null),
+            (
+                Method::DELETE,
+                format!("/api/admin/classes/9c/members/{yan_id}"),
+                Value::Null,
+            ),
             (Method::POST, format!("/api/admin/pupils/{yan_id}/consents"), consent),
-            (Method::PATCH, format!("/api/admin/users/{yan_id}"), json!({"disabled": true})),
+            (
+                Method::PATCH,
+                format!("/api/admin/users/{yan_id}"),
+                json!({"disabled": true}),
+            ),
             (Method::POST, format!("/api/admin/users/{yan_id}/reset"), Value::Null),
-            (Method::PUT, format!("/api/admin/pupils/{yan_id}/privacy"), json!({"camera_always_off": true, "alias": null, "hidden_from_pupils": false})),
+            (
+                Method::PUT,
+                format!("/api/admin/pupils/{yan_id}/privacy"),
+                json!({"camera_always_off": true, "alias": null, "hidden_from_pupils": false}),
+            ),
         ];
         for (method, path, body) in attempts {
             let body = (!body.is_null()).then_some(body);
@@ -547,9 +699,17 @@ fn superuser_reaches_into_another_school_gets_not_found() {
         }
         // Another school's teacher cannot read 7a's readiness either.
         let hale = s.signed_in(seed::OTHER_TEACHER).await?;
-        refused("readiness of 7a", hale.request(Method::GET, "/api/classes/7a/readiness", None).await?, 404, "not_found")?;
+        refused(
+            "readiness of 7a",
+            hale.request(Method::GET, "/api/classes/7a/readiness", None).await?,
+            404,
+            "not_found",
+        )?;
         // Yan is still Other School's, enabled, and still refused here.
-        ensure!(yan.request(Method::GET, "/api/me", None).await?.0 == 200, "yan's account changed");
+        ensure!(
+            yan.request(Method::GET, "/api/me", None).await?.0 == 200,
+            "yan's account changed"
+        );
         ticket_refused(&yan, &s.lesson.id, 403, "wrong_school").await?;
         s.control_keeps_receiving().await
     });

@@ -19,7 +19,10 @@ async fn teacher_only(s: &Shared, msg: impl Fn(&Participant) -> Value) -> Result
     expect_error(&pupil, msg(&pupil), "forbidden_role").await?;
     pupil.conn.ping_pong(SIGNAL_TIMEOUT).await?;
     let after = pupil.conn.messages_since(mark);
-    ensure!(after.iter().all(|m| msg_type(m) != "grants"), "the pupil's grants changed: {after:?}");
+    ensure!(
+        after.iter().all(|m| msg_type(m) != "grants"),
+        "the pupil's grants changed: {after:?}"
+    );
     s.nothing_from(&pupil.id)?;
     s.control_keeps_receiving().await
 }
@@ -27,14 +30,22 @@ async fn teacher_only(s: &Shared, msg: impl Fn(&Participant) -> Value) -> Result
 #[test]
 fn pupil_grants_themself_the_microphone() {
     shared_case(|s| async move {
-        teacher_only(s, |p| json!({"type": "grant", "participant_id": p.id, "media": "microphone"})).await
+        teacher_only(
+            s,
+            |p| json!({"type": "grant", "participant_id": p.id, "media": "microphone"}),
+        )
+        .await
     });
 }
 
 #[test]
 fn pupil_revokes_the_teachers_camera() {
     shared_case(|s| async move {
-        teacher_only(s, |_| json!({"type": "revoke", "participant_id": s.lesson.teacher.id, "media": "camera"})).await
+        teacher_only(
+            s,
+            |_| json!({"type": "revoke", "participant_id": s.lesson.teacher.id, "media": "camera"}),
+        )
+        .await
     });
 }
 
@@ -47,9 +58,9 @@ fn pupil_mutes_the_teacher() {
 
 #[test]
 fn pupil_removes_another_pupil() {
-    shared_case(|s| async move {
-        teacher_only(s, |_| json!({"type": "remove", "participant_id": s.control.id})).await
-    });
+    shared_case(
+        |s| async move { teacher_only(s, |_| json!({"type": "remove", "participant_id": s.control.id})).await },
+    );
 }
 
 #[test]
@@ -59,16 +70,14 @@ fn pupil_ends_the_lesson() {
 
 #[test]
 fn pupil_admits_from_the_lobby() {
-    shared_case(|s| async move {
-        teacher_only(s, |p| json!({"type": "admit", "participant_id": p.id})).await
-    });
+    shared_case(|s| async move { teacher_only(s, |p| json!({"type": "admit", "participant_id": p.id})).await });
 }
 
 #[test]
 fn pupil_refuses_from_the_lobby() {
-    shared_case(|s| async move {
-        teacher_only(s, |_| json!({"type": "refuse", "participant_id": s.control.id})).await
-    });
+    shared_case(
+        |s| async move { teacher_only(s, |_| json!({"type": "refuse", "participant_id": s.control.id})).await },
+    );
 }
 
 /// A pupil publishes `kind` without a grant: `not_granted`, and nobody is offered it.
@@ -97,9 +106,7 @@ fn pupil_publishes_screen_without_grant() {
 
 #[test]
 fn pupil_publishes_microphone_without_grant() {
-    shared_case(|s| async move {
-        publish_without_grant(s, "microphone", false, true).await
-    });
+    shared_case(|s| async move { publish_without_grant(s, "microphone", false, true).await });
 }
 
 #[test]
@@ -122,8 +129,20 @@ fn pupil_unpublishes_the_teachers_stream() {
     shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let t_mark = s.lesson.teacher.conn.mark();
-        expect_error(&pupil, json!({"type": "unpublish", "stream_id": "cam"}), "unknown_stream").await?;
-        let ended: Vec<Value> = s.lesson.teacher.conn.messages_since(t_mark).into_iter().filter(|m| msg_type(m) == "stream_ended").collect();
+        expect_error(
+            &pupil,
+            json!({"type": "unpublish", "stream_id": "cam"}),
+            "unknown_stream",
+        )
+        .await?;
+        let ended: Vec<Value> = s
+            .lesson
+            .teacher
+            .conn
+            .messages_since(t_mark)
+            .into_iter()
+            .filter(|m| msg_type(m) == "stream_ended")
+            .collect();
         ensure!(ended.is_empty(), "the teacher's stream ended: {ended:?}");
         s.nothing_from(&pupil.id)?;
         s.control_keeps_receiving().await
@@ -133,12 +152,18 @@ fn pupil_unpublishes_the_teachers_stream() {
 /// The teacher grants `media` to `pupil`, who must be told.
 pub async fn grant(s: &Shared, pupil: &Participant, media: &str) -> Result<()> {
     let mark = pupil.conn.mark();
-    s.lesson.teacher.send("grant", json!({"participant_id": pupil.id, "media": media})).await?;
+    s.lesson
+        .teacher
+        .send("grant", json!({"participant_id": pupil.id, "media": media}))
+        .await?;
     let media = media.to_string();
     pupil
         .conn
         .wait_for(mark, SIGNAL_TIMEOUT, "`grants`", move |m| {
-            msg_type(m) == "grants" && m["grants"].as_array().is_some_and(|g| g.iter().any(|x| x.as_str() == Some(media.as_str())))
+            msg_type(m) == "grants"
+                && m["grants"]
+                    .as_array()
+                    .is_some_and(|g| g.iter().any(|x| x.as_str() == Some(media.as_str())))
         })
         .await?;
     Ok(())
@@ -148,11 +173,20 @@ pub async fn grant(s: &Shared, pupil: &Participant, media: &str) -> Result<()> {
 async fn staff_routes(s: &Shared, prefix: &str) -> Result<()> {
     let api = s.signed_in(&s.fresh_pupil().await?).await?;
     let mut tried = 0;
-    for (method, path, access) in routes()?.into_iter().filter(|(_, p, a)| p.starts_with(prefix) && *a == Access::Staff) {
+    for (method, path, access) in routes()?
+        .into_iter()
+        .filter(|(_, p, a)| p.starts_with(prefix) && *a == Access::Staff)
+    {
         let url = concrete(&path, &s.lesson.id);
-        let body = (method != reqwest::Method::GET).then(|| json!({"class_id": "7a", "reason": "curious pupil", "on": true}));
+        let body =
+            (method != reqwest::Method::GET).then(|| json!({"class_id": "7a", "reason": "curious pupil", "on": true}));
         let got = api.request(method.clone(), &url, body).await?;
-        refused(&format!("pupil {method} {url} ({access:?})"), got, 403, "forbidden_role")?;
+        refused(
+            &format!("pupil {method} {url} ({access:?})"),
+            got,
+            403,
+            "forbidden_role",
+        )?;
         tried += 1;
     }
     ensure!(tried > 0, "no staff routes under {prefix}");
@@ -181,10 +215,14 @@ fn pupil_starts_a_lesson_or_reads_readiness() {
 fn teacher_of_another_class_cannot_start_its_lesson() {
     shared_case(|s| async move {
         let api = s.signed_in(seed::TEACHER2).await?;
-        let got = api.request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"}))).await?;
+        let got = api
+            .request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"})))
+            .await?;
         refused("teacher2 starts 7a", got, 403, "forbidden_role")?;
         let other = s.signed_in(seed::OTHER_TEACHER).await?;
-        let got = other.request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"}))).await?;
+        let got = other
+            .request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": "7a"})))
+            .await?;
         refused("another school's teacher starts 7a", got, 404, "not_found")?;
         s.control_keeps_receiving().await
     });
@@ -197,16 +235,27 @@ fn teacher_reads_attendance_of_someone_they_do_not_teach() {
         // his to read: `not_found`, as an unknown id, and no name in the answer. Zoe (8b) is.
         let id = |api: Api| async move {
             let (_, me) = api.request(reqwest::Method::GET, "/api/me", None).await?;
-            me["user"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no id: {me}"))
+            me["user"]["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("no id: {me}"))
         };
         let teacher2 = s.signed_in(seed::TEACHER2).await?;
         for email in [seed::ADA, ADMIN, seed::ZOE] {
             let who = id(s.signed_in(email).await?).await?;
-            let (status, body) = teacher2.request(reqwest::Method::GET, &format!("/api/log/pupils/{who}/attendance"), None).await?;
+            let (status, body) = teacher2
+                .request(reqwest::Method::GET, &format!("/api/log/pupils/{who}/attendance"), None)
+                .await?;
             if email == seed::ZOE {
-                ensure!(status == 200 && body["pupil"]["display_name"] == "Zoe", "his own pupil: {status} {body}");
+                ensure!(
+                    status == 200 && body["pupil"]["display_name"] == "Zoe",
+                    "his own pupil: {status} {body}"
+                );
             } else {
-                ensure!(!body.to_string().contains("display_name"), "{email}'s name leaked: {body}");
+                ensure!(
+                    !body.to_string().contains("display_name"),
+                    "{email}'s name leaked: {body}"
+                );
                 refused(&format!("teacher2 reads {email}"), (status, body), 404, "not_found")?;
             }
         }

@@ -30,7 +30,16 @@ async fn frames_get(s: &Shared, frames: &[String], want: &str) -> Result<Partici
 #[test]
 fn malformed_json_is_bad_message() {
     shared_case(|s| async move {
-        let frames = ["{", "{\"type\": \"ping\"", "null", "\"ping\"", "[]", "{\"type\":\"ping\"}{\"type\":\"ping\"}", ""].map(String::from);
+        let frames = [
+            "{",
+            "{\"type\": \"ping\"",
+            "null",
+            "\"ping\"",
+            "[]",
+            "{\"type\":\"ping\"}{\"type\":\"ping\"}",
+            "",
+        ]
+        .map(String::from);
         frames_get(s, &frames, "bad_message").await.map(drop)
     });
 }
@@ -38,7 +47,13 @@ fn malformed_json_is_bad_message() {
 #[test]
 fn unknown_message_type_is_bad_message() {
     shared_case(|s| async move {
-        let frames = [json!({"type": "become_teacher"}), json!({"type": "PING"}), json!({"type": ""}), json!({"no_type": 1})].map(|v| v.to_string());
+        let frames = [
+            json!({"type": "become_teacher"}),
+            json!({"type": "PING"}),
+            json!({"type": ""}),
+            json!({"no_type": 1}),
+        ]
+        .map(|v| v.to_string());
         frames_get(s, &frames, "bad_message").await.map(drop)
     });
 }
@@ -90,7 +105,11 @@ fn bad_ids_are_bad_message() {
 fn binary_and_invalid_utf8_frames_are_bad_message() {
     shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
-        for bytes in [vec![0xff, 0xfe, 0x00], b"{\"type\":\"ping\"}".to_vec(), vec![0xc3, 0x28]] {
+        for bytes in [
+            vec![0xff, 0xfe, 0x00],
+            b"{\"type\":\"ping\"}".to_vec(),
+            vec![0xc3, 0x28],
+        ] {
             let mark = pupil.conn.mark();
             pupil.conn.send_message(Message::binary(bytes)).await?;
             pupil.conn.expect_error(mark, "bad_message", SIGNAL_TIMEOUT).await?;
@@ -107,7 +126,11 @@ fn deeply_nested_json_is_bad_message() {
         // 10,000 levels of nesting in well under the 64 KiB frame limit.
         let depth = 10_000;
         let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        let objects = format!("{{\"type\":\"hand\",\"raised\":{}true{}}}", "{\"a\":".repeat(depth / 2), "}".repeat(depth / 2));
+        let objects = format!(
+            "{{\"type\":\"hand\",\"raised\":{}true{}}}",
+            "{\"a\":".repeat(depth / 2),
+            "}".repeat(depth / 2)
+        );
         frames_get(s, &[arrays, objects], "bad_message").await.map(drop)
     });
 }
@@ -132,7 +155,10 @@ async fn oversized_frame_gets_error_and_1009(conn: &Conn, pad: usize) -> Result<
     let frame = json!({"type": "ping", "pad": "a".repeat(pad)}).to_string();
     let _ = conn.send_text(&frame).await; // the server stops reading mid-frame
     let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
-    let too_large = conn.messages().iter().any(|m| msg_type(m) == "error" && code(m) == "message_too_large");
+    let too_large = conn
+        .messages()
+        .iter()
+        .any(|m| msg_type(m) == "error" && code(m) == "message_too_large");
     ensure!(too_large, "want a message_too_large error, got {closed:?}");
     ensure!(closed.code == Some(1009), "want close 1009, got {closed:?}");
     Ok(())
@@ -154,7 +180,9 @@ fn oversized_first_frame_closes_with_1009() {
         // Just over the limit, and far over it (more than the socket buffers hold).
         for pad in [70 * 1024, 1024 * 1024] {
             let conn = Conn::connect(&s.server.ws_url("/ws"), "oversized-first").await?;
-            oversized_frame_gets_error_and_1009(&conn, pad).await.map_err(|e| e.context(format!("{pad} bytes")))?;
+            oversized_frame_gets_error_and_1009(&conn, pad)
+                .await
+                .map_err(|e| e.context(format!("{pad} bytes")))?;
             no_media(&conn)?;
         }
         s.control_keeps_receiving().await
@@ -167,8 +195,13 @@ fn first_message_not_join_is_not_joined() {
         for msg in every_client_message(&s.lesson.teacher.id) {
             let conn = Conn::connect(&s.server.ws_url("/ws"), "anonymous").await?;
             conn.send(msg.clone()).await?;
-            conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT).await.map_err(|e| e.context(format!("{msg}")))?;
-            ensure!(conn.wait_closed(SIGNAL_TIMEOUT).await?.code == Some(1008), "{msg}: want close 1008");
+            conn.expect_error(0, "not_joined", SIGNAL_TIMEOUT)
+                .await
+                .map_err(|e| e.context(format!("{msg}")))?;
+            ensure!(
+                conn.wait_closed(SIGNAL_TIMEOUT).await?.code == Some(1008),
+                "{msg}: want close 1008"
+            );
             no_media(&conn)?;
         }
         s.control_keeps_receiving().await
@@ -182,7 +215,10 @@ fn wrong_protocol_version_is_protocol_mismatch() {
         for version in [0, 2, 4_000_000_000] {
             let ticket = api.must_ticket(&s.lesson.id).await?;
             let (conn, reply) = open_and_join_as(&api, &s.server, "old-client", "/ws", &ticket.ticket, version).await?;
-            ensure!(msg_type(&reply) == "error" && code(&reply) == "protocol_mismatch", "protocol {version}: {reply}");
+            ensure!(
+                msg_type(&reply) == "error" && code(&reply) == "protocol_mismatch",
+                "protocol {version}: {reply}"
+            );
             conn.wait_closed(SIGNAL_TIMEOUT).await?;
             no_media(&conn)?;
         }
@@ -197,7 +233,11 @@ fn silent_socket_is_closed_not_joined() {
         let conn = Conn::connect(&s.server.ws_url("/ws"), "silent").await?;
         let closed = conn.wait_closed(Duration::from_secs(10)).await?;
         ensure!(closed.code == Some(1008), "want close 1008, got {closed:?}");
-        ensure!(conn.messages().iter().any(|m| code(m) == "not_joined"), "no not_joined: {:?}", conn.messages());
+        ensure!(
+            conn.messages().iter().any(|m| code(m) == "not_joined"),
+            "no not_joined: {:?}",
+            conn.messages()
+        );
         no_media(&conn)?;
         s.control_keeps_receiving().await
     });
@@ -213,7 +253,12 @@ fn bad_message_flood_gets_an_answer_each() {
             pupil.conn.send_text(&format!("{{\"type\":\"flood{i}\"}}")).await?;
         }
         pupil.conn.ping_pong(Duration::from_secs(20)).await?;
-        let errors = pupil.conn.messages_since(mark).iter().filter(|m| code(m) == "bad_message").count();
+        let errors = pupil
+            .conn
+            .messages_since(mark)
+            .iter()
+            .filter(|m| code(m) == "bad_message")
+            .count();
         ensure!(errors == n, "{errors} bad_message replies for {n} bad frames");
         s.nothing_from(&pupil.id)?;
         s.control_keeps_receiving().await
@@ -229,12 +274,24 @@ fn ping_flood_leaves_the_lesson_serving() {
         for _ in 0..n {
             pupil.conn.send(json!({"type": "ping"})).await?;
         }
-        let pongs = || pupil.conn.messages_since(mark).iter().filter(|m| msg_type(m) == "pong").count();
+        let pongs = || {
+            pupil
+                .conn
+                .messages_since(mark)
+                .iter()
+                .filter(|m| msg_type(m) == "pong")
+                .count()
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while pongs() < n && pupil.conn.closed().is_none() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        ensure!(pongs() == n, "{} pongs for {n} pings (closed: {:?})", pongs(), pupil.conn.closed());
+        ensure!(
+            pongs() == n,
+            "{} pongs for {n} pings (closed: {:?})",
+            pongs(),
+            pupil.conn.closed()
+        );
         s.nothing_from(&pupil.id)?;
         s.control_keeps_receiving().await
     });
@@ -244,7 +301,12 @@ fn ping_flood_leaves_the_lesson_serving() {
 fn answer_for_unknown_stream_is_unknown_stream() {
     shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
-        expect_error(&pupil, json!({"type": "answer", "stream_id": "nope", "sdp": "v=0\r\n"}), "unknown_stream").await?;
+        expect_error(
+            &pupil,
+            json!({"type": "answer", "stream_id": "nope", "sdp": "v=0\r\n"}),
+            "unknown_stream",
+        )
+        .await?;
         s.control_keeps_receiving().await
     });
 }
@@ -254,7 +316,12 @@ fn candidate_before_publish_is_unknown_stream() {
     shared_case(|s| async move {
         let pupil = s.join_fresh().await?;
         let cand = json!({"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", "sdpMid": "0"});
-        expect_error(&pupil, json!({"type": "candidate", "stream_id": "later", "candidate": cand}), "unknown_stream").await?;
+        expect_error(
+            &pupil,
+            json!({"type": "candidate", "stream_id": "later", "candidate": cand}),
+            "unknown_stream",
+        )
+        .await?;
         s.nothing_from(&pupil.id)?;
         s.control_keeps_receiving().await
     });
@@ -272,11 +339,23 @@ fn unpublish_twice_is_unknown_stream() {
         pupil
             .conn
             .wait_for(mark, SIGNAL_TIMEOUT, "publishing nothing", move |m| {
-                msg_type(m) == "participant_updated" && m["participant"]["id"] == json!(me) && m["participant"]["publishing"] == json!([])
+                msg_type(m) == "participant_updated"
+                    && m["participant"]["id"] == json!(me)
+                    && m["participant"]["publishing"] == json!([])
             })
             .await?;
-        expect_error(&pupil, json!({"type": "unpublish", "stream_id": "mic"}), "unknown_stream").await?;
-        expect_error(&pupil, json!({"type": "candidate", "stream_id": "mic", "candidate": null}), "unknown_stream").await?;
+        expect_error(
+            &pupil,
+            json!({"type": "unpublish", "stream_id": "mic"}),
+            "unknown_stream",
+        )
+        .await?;
+        expect_error(
+            &pupil,
+            json!({"type": "candidate", "stream_id": "mic", "candidate": null}),
+            "unknown_stream",
+        )
+        .await?;
         drop(mic);
         s.control_keeps_receiving().await
     });
@@ -287,7 +366,12 @@ fn unpublish_twice_is_unknown_stream() {
 async fn publish_sdp(s: &Shared, sdp: &str, want: &str) -> Result<()> {
     let pupil = s.join_fresh().await?;
     grant(s, &pupil, "microphone").await?;
-    expect_error(&pupil, json!({"type": "publish", "stream_id": "m1", "kind": "microphone", "sdp": sdp}), want).await?;
+    expect_error(
+        &pupil,
+        json!({"type": "publish", "stream_id": "m1", "kind": "microphone", "sdp": sdp}),
+        want,
+    )
+    .await?;
     pupil.conn.ping_pong(SIGNAL_TIMEOUT).await?;
     s.nothing_from(&pupil.id)?;
     s.control_keeps_receiving().await
@@ -296,7 +380,12 @@ async fn publish_sdp(s: &Shared, sdp: &str, want: &str) -> Result<()> {
 #[test]
 fn malformed_sdp_is_bad_sdp() {
     shared_case(|s| async move {
-        for sdp in ["", "hello", "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n", "v=9\r\nm=audio x RTP/AVP\r\n\0\0\0"] {
+        for sdp in [
+            "",
+            "hello",
+            "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n",
+            "v=9\r\nm=audio x RTP/AVP\r\n\0\0\0",
+        ] {
             publish_sdp(s, sdp, "bad_sdp").await?;
         }
         Ok(())
@@ -310,7 +399,9 @@ fn oversized_sdp_is_refused() {
         // Over the 32 KiB SDP limit, inside the 64 KiB frame: a real offer padded with
         // attributes nobody knows.
         let offer = PendingPublisher::new("pad", false, true).await?;
-        let pad: String = (0..1000).map(|i| format!("a=x-pad{i}:{}\r\n", "z".repeat(30))).collect();
+        let pad: String = (0..1000)
+            .map(|i| format!("a=x-pad{i}:{}\r\n", "z".repeat(30)))
+            .collect();
         let sdp = format!("{}{}", offer.offer_sdp, pad);
         offer.close().await;
         ensure!(sdp.len() > 40_000 && sdp.len() < 50_000, "sdp is {} bytes", sdp.len());
@@ -365,10 +456,14 @@ fn garbage_answer_to_a_real_offer_is_refused() {
         // The pupil's client answers the camera offer properly; a second, garbage answer for
         // the same stream must not break the stream for anyone.
         let pupil = s.join_fresh().await?;
-        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        let sub = pupil
+            .wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT)
+            .await?;
         let sid = sub.stream_id.clone();
         let mark = pupil.conn.mark();
-        pupil.send("answer", json!({"stream_id": sid, "sdp": "v=0\r\ngarbage\r\n"})).await?;
+        pupil
+            .send("answer", json!({"stream_id": sid, "sdp": "v=0\r\ngarbage\r\n"}))
+            .await?;
         let err = pupil.conn.wait_error(mark, SIGNAL_TIMEOUT).await?;
         ensure!(code(&err) == "bad_sdp", "want bad_sdp, got {err}");
         s.control_keeps_receiving().await
@@ -382,10 +477,17 @@ fn compression_is_never_negotiated() {
         // without it, and the 64 KiB limit applies to what it sends.
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = s.server.ws_url("/ws").into_client_request()?;
-        req.headers_mut().insert("sec-websocket-extensions", "permessage-deflate; client_max_window_bits".parse()?);
+        req.headers_mut().insert(
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits".parse()?,
+        );
         let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
         ensure!(resp.status().as_u16() == 101, "upgrade: {}", resp.status());
-        ensure!(!resp.headers().contains_key("sec-websocket-extensions"), "the server agreed to {:?}", resp.headers().get("sec-websocket-extensions"));
+        ensure!(
+            !resp.headers().contains_key("sec-websocket-extensions"),
+            "the server agreed to {:?}",
+            resp.headers().get("sec-websocket-extensions")
+        );
         drop(ws);
         s.control_keeps_receiving().await
     });

@@ -9,7 +9,9 @@
 use crate::fixture::*;
 use anyhow::{anyhow, ensure, Context, Result};
 use livegate_tests::participant::start_lesson;
-use livegate_tests::recording::{fetch_stream, field, leader, open_view, recorder_bin, segment_path, try_open_view, wait_recording, DataDir};
+use livegate_tests::recording::{
+    fetch_stream, field, leader, open_view, recorder_bin, segment_path, try_open_view, wait_recording, DataDir,
+};
 use livegate_tests::{seed, Api, Server};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -55,9 +57,19 @@ impl Recorded {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let server = Server::launch_shared("demo", &args, &[]).await?;
         let leader = leader(&server).await?;
-        let (a, b) = tokio::join!(record(&server, &leader, seed::TEACHER, seed::CLASS_7A, 5), record(&server, &leader, seed::TEACHER2, seed::CLASS_8B, 5));
+        let (a, b) = tokio::join!(
+            record(&server, &leader, seed::TEACHER, seed::CLASS_7A, 5),
+            record(&server, &leader, seed::TEACHER2, seed::CLASS_8B, 5)
+        );
         let turn = Mutex::new(());
-        Ok(Recorded { dir, _server: server, leader, rec: a?, other: b?, turn })
+        Ok(Recorded {
+            dir,
+            _server: server,
+            leader,
+            rec: a?,
+            other: b?,
+            turn,
+        })
     }
 
     fn objects(&self) -> PathBuf {
@@ -72,10 +84,17 @@ impl Recorded {
 /// The recorded server lives in a `static`, so its data folder is never dropped: remove those
 /// of earlier runs whose test process has gone (`livegate-hostile-storage-<pid>-<n>`).
 fn remove_stale_folders() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix("livegate-hostile-storage-").and_then(|r| r.split('-').next()) else { continue };
+        let Some(pid) = name
+            .strip_prefix("livegate-hostile-storage-")
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
         if !Path::new("/proc").join(pid).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
@@ -85,7 +104,11 @@ fn remove_stale_folders() {
 /// A lesson of `class` with the teacher's camera for `secs`, ended; returns its recording id.
 async fn record(server: &Server, leader: &Api, teacher: &str, class: &str, secs: u64) -> Result<String> {
     let lesson = start_lesson(server, teacher, class).await?;
-    let camera = lesson.teacher.try_publish_with("cam", "camera", true, true, true).await?.map_err(|e| anyhow!("camera: {e}"))?;
+    let camera = lesson
+        .teacher
+        .try_publish_with("cam", "camera", true, true, true)
+        .await?
+        .map_err(|e| anyhow!("camera: {e}"))?;
     camera.wait_connected(Duration::from_secs(10)).await?;
     tokio::time::sleep(Duration::from_secs(secs)).await;
     lesson.teacher.send("end_lesson", json!({})).await?;
@@ -124,7 +147,11 @@ fn segments(objects: &Path, rec: &str) -> Result<Vec<PathBuf>> {
     let mut segs: Vec<PathBuf> = std::fs::read_dir(objects.join(rec))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('s') && n[1..].chars().all(|c| c.is_ascii_digit())))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('s') && n[1..].chars().all(|c| c.is_ascii_digit()))
+        })
         .collect();
     segs.sort();
     ensure!(segs.len() >= 2, "{rec} has {} segments; the cases need two", segs.len());
@@ -133,13 +160,32 @@ fn segments(objects: &Path, rec: &str) -> Result<Vec<PathBuf>> {
 
 /// Runs a command; returns whether it succeeded and its stdout and stderr.
 async fn run(cmd: &Path, args: &[String]) -> Result<(bool, String)> {
-    let out = tokio::process::Command::new(cmd).args(args).env("RUST_LOG", "warn").output().await.with_context(|| format!("running {}", cmd.display()))?;
-    Ok((out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    let out = tokio::process::Command::new(cmd)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .with_context(|| format!("running {}", cmd.display()))?;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
 }
 
 /// `livegate-recorder verify` on a copy must fail with `sentence`.
 async fn verify_fails(objects: &Path, key: &Path, rec: &str, extra: &[&str], sentence: &str) -> Result<()> {
-    let mut args = vec!["verify".into(), rec.into(), "--key-file".into(), key.display().to_string(), "--local".into(), objects.display().to_string()];
+    let mut args = vec![
+        "verify".into(),
+        rec.into(),
+        "--key-file".into(),
+        key.display().to_string(),
+        "--local".into(),
+        objects.display().to_string(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let (ok, text) = run(&recorder_bin(), &args).await?;
     ensure!(!ok, "verify accepted the tampered recording: {text}");
@@ -149,7 +195,14 @@ async fn verify_fails(objects: &Path, key: &Path, rec: &str, extra: &[&str], sen
 
 /// `livegate-recorder verify` passes on an untouched copy (so the failures are the tampering's).
 async fn verify_passes(objects: &Path, key: &Path, rec: &str) -> Result<()> {
-    let args = vec!["verify".into(), rec.into(), "--key-file".into(), key.display().to_string(), "--local".into(), objects.display().to_string()];
+    let args = vec![
+        "verify".into(),
+        rec.into(),
+        "--key-file".into(),
+        key.display().to_string(),
+        "--local".into(),
+        objects.display().to_string(),
+    ];
     let (ok, text) = run(&recorder_bin(), &args).await?;
     ensure!(ok, "verify failed on an untouched copy: {text}");
     Ok(())
@@ -219,7 +272,10 @@ fn segment_from_another_recording_fails_verify() {
 fn swapped_manifest_fails_verify() {
     storage_case(|r| async move {
         let copy = objects_copy(r, "manifest").await?;
-        std::fs::copy(copy.path.join(&r.other).join("manifest"), copy.path.join(&r.rec).join("manifest"))?;
+        std::fs::copy(
+            copy.path.join(&r.other).join("manifest"),
+            copy.path.join(&r.rec).join("manifest"),
+        )?;
         verify_fails(&copy.path, &r.key_file(), &r.rec, &[], "manifest:").await
     });
 }
@@ -229,7 +285,14 @@ fn manifest_not_matching_the_audit_chain_fails_verify() {
     storage_case(|r| async move {
         let copy = objects_copy(r, "hash").await?;
         let wrong = "0".repeat(64);
-        verify_fails(&copy.path, &r.key_file(), &r.rec, &["--manifest-sha256", &wrong], "is not the one in the audit chain").await
+        verify_fails(
+            &copy.path,
+            &r.key_file(),
+            &r.rec,
+            &["--manifest-sha256", &wrong],
+            "is not the one in the audit chain",
+        )
+        .await
     });
 }
 
@@ -256,7 +319,12 @@ async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) 
             // The player's way: segment after segment, until the damaged one is refused.
             let view = open_view(&r.leader, &r.rec, REASON).await?;
             let (_, refusal) = fetch_stream(&r.leader, &r.rec, &view, "s1").await?;
-            refused("media", refusal.ok_or_else(|| anyhow!("every segment was served"))?, 500, "recording_tampered")
+            refused(
+                "media",
+                refusal.ok_or_else(|| anyhow!("every segment was served"))?,
+                500,
+                "recording_tampered",
+            )
         }
     }
     .await;
@@ -264,7 +332,13 @@ async fn review_refuses(r: &Recorded, at_open: bool, tamper: impl FnOnce(&Path) 
     copy_dir(&backup.path.join(&r.rec), &live.join(&r.rec))?;
     result?;
     let view = open_view(&r.leader, &r.rec, REASON).await?;
-    let (status, _, _) = r.leader.get_raw(&segment_path(&r.rec, "s1", 0, field(&view, "view")?), Some("bytes=0-99")).await?;
+    let (status, _, _) = r
+        .leader
+        .get_raw(
+            &segment_path(&r.rec, "s1", 0, field(&view, "view")?),
+            Some("bytes=0-99"),
+        )
+        .await?;
     ensure!(status == 206, "after restoring, media is {status}");
     let (_, refusal) = fetch_stream(&r.leader, &r.rec, &view, "s1").await?;
     ensure!(refusal.is_none(), "after restoring, a segment is refused: {refusal:?}");
@@ -318,7 +392,10 @@ fn review_refuses_a_segment_from_another_recording() {
 fn review_refuses_a_re_sealed_older_manifest() {
     storage_case(|r| async move {
         // Another recording's genuine manifest under this one's name.
-        review_refuses(r, true, |live| Ok(std::fs::copy(live.join(&r.other).join("manifest"), live.join(&r.rec).join("manifest")).map(drop)?)).await
+        review_refuses(r, true, |live| {
+            Ok(std::fs::copy(live.join(&r.other).join("manifest"), live.join(&r.rec).join("manifest")).map(drop)?)
+        })
+        .await
     });
 }
 
@@ -343,8 +420,15 @@ async fn audit_fails(r: &Recorded, label: &str, sql: &[&str], sentence: &str) ->
     let (_copy, db) = db_copy(r, label).await?;
     let url = format!("sqlite:{}", db.display());
     let bin = livegate_tests::server::binary_path();
-    let (ok, text) = run(&bin, &["audit".into(), "verify".into(), "--database-url".into(), url.clone()]).await?;
-    ensure!(ok && text.contains("audit chain intact"), "the untouched copy does not verify: {text}");
+    let (ok, text) = run(
+        &bin,
+        &["audit".into(), "verify".into(), "--database-url".into(), url.clone()],
+    )
+    .await?;
+    ensure!(
+        ok && text.contains("audit chain intact"),
+        "the untouched copy does not verify: {text}"
+    );
     let pool = livegate_tests::recording::open_db(&db).await?;
     for q in sql {
         sqlx::query(q).execute(&pool).await.with_context(|| q.to_string())?;
@@ -352,28 +436,49 @@ async fn audit_fails(r: &Recorded, label: &str, sql: &[&str], sentence: &str) ->
     pool.close().await;
     let (ok, text) = run(&bin, &["audit".into(), "verify".into(), "--database-url".into(), url]).await?;
     ensure!(!ok, "audit verify accepted the changed chain: {text}");
-    ensure!(text.contains("audit chain broken at entry") && text.contains(sentence), "want {sentence:?}: {text}");
+    ensure!(
+        text.contains("audit chain broken at entry") && text.contains(sentence),
+        "want {sentence:?}: {text}"
+    );
     Ok(())
 }
 
 #[test]
 fn edited_audit_row_fails_audit_verify() {
     storage_case(|r| async move {
-        audit_fails(r, "audit-edit", &["UPDATE audit_log SET detail = '{\"reason\":\"nothing to see\"}' WHERE seq = 3"], "its contents were changed").await
+        audit_fails(
+            r,
+            "audit-edit",
+            &["UPDATE audit_log SET detail = '{\"reason\":\"nothing to see\"}' WHERE seq = 3"],
+            "its contents were changed",
+        )
+        .await
     });
 }
 
 #[test]
 fn edited_audit_actor_fails_audit_verify() {
     storage_case(|r| async move {
-        audit_fails(r, "audit-actor", &["UPDATE audit_log SET actor = 'usr_someoneelse' WHERE seq = (SELECT MAX(seq) FROM audit_log)"], "its contents were changed").await
+        audit_fails(
+            r,
+            "audit-actor",
+            &["UPDATE audit_log SET actor = 'usr_someoneelse' WHERE seq = (SELECT MAX(seq) FROM audit_log)"],
+            "its contents were changed",
+        )
+        .await
     });
 }
 
 #[test]
 fn deleted_audit_row_fails_audit_verify() {
     storage_case(|r| async move {
-        audit_fails(r, "audit-delete", &["DELETE FROM audit_log WHERE seq = 2"], "an entry is missing").await
+        audit_fails(
+            r,
+            "audit-delete",
+            &["DELETE FROM audit_log WHERE seq = 2"],
+            "an entry is missing",
+        )
+        .await
     });
 }
 
@@ -402,7 +507,11 @@ fn reordered_audit_rows_fail_audit_verify() {
         audit_fails(
             r,
             "audit-reorder",
-            &["UPDATE audit_log SET seq = -1 WHERE seq = 2", "UPDATE audit_log SET seq = 2 WHERE seq = 3", "UPDATE audit_log SET seq = 3 WHERE seq = -1"],
+            &[
+                "UPDATE audit_log SET seq = -1 WHERE seq = 2",
+                "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+                "UPDATE audit_log SET seq = 3 WHERE seq = -1",
+            ],
             "it does not follow the entry before it",
         )
         .await
@@ -421,7 +530,13 @@ async fn view_and_hold_entries(r: &Recorded) -> Result<Vec<livegate_tests::recor
 /// Places (or lifts) the legal hold on 7a's recording with a reason.
 async fn hold(r: &Recorded, on: bool, reason: &str) -> Result<(u16, serde_json::Value)> {
     let body = json!({"on": on, "reason": reason});
-    r.leader.request(reqwest::Method::POST, &format!("/api/recordings/{}/hold", r.rec), Some(body)).await
+    r.leader
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/recordings/{}/hold", r.rec),
+            Some(body),
+        )
+        .await
 }
 
 #[test]
@@ -431,21 +546,58 @@ fn reasons_that_say_nothing_open_no_recording_and_audit_nothing() {
         let _turn = r.turn.lock().await;
         let before = view_and_hold_entries(r).await?.len();
         // The reasons: six zero-width spaces, two emoji, "éé." (and decomposed).
-        for reason in ["\u{200B}".repeat(6), "\u{1F600}\u{1F600}".into(), "\u{E9}\u{E9}.".into(), "e\u{301}e\u{301}.".into(), "  ok  ".into()] {
-            refused(&format!("open with {reason:?}"), try_open_view(&r.leader, &r.rec, json!({"reason": reason})).await?, 400, "reason_required")?;
-            refused(&format!("hold with {reason:?}"), hold(r, true, &reason).await?, 400, "reason_required")?;
+        for reason in [
+            "\u{200B}".repeat(6),
+            "\u{1F600}\u{1F600}".into(),
+            "\u{E9}\u{E9}.".into(),
+            "e\u{301}e\u{301}.".into(),
+            "  ok  ".into(),
+        ] {
+            refused(
+                &format!("open with {reason:?}"),
+                try_open_view(&r.leader, &r.rec, json!({"reason": reason})).await?,
+                400,
+                "reason_required",
+            )?;
+            refused(
+                &format!("hold with {reason:?}"),
+                hold(r, true, &reason).await?,
+                400,
+                "reason_required",
+            )?;
         }
         // A reason that hides its words behind an override, or is far too long.
-        for (reason, why) in [("Checking \u{202E}gnihton".to_string(), "bidi_control"), ("x".repeat(1001), "too_long")] {
+        for (reason, why) in [
+            ("Checking \u{202E}gnihton".to_string(), "bidi_control"),
+            ("x".repeat(1001), "too_long"),
+        ] {
             let (status, body) = try_open_view(&r.leader, &r.rec, json!({"reason": reason})).await?;
             let e = &body["error"];
-            ensure!(status == 400 && e["code"] == "text_invalid" && e["field"] == "reason" && e["reason"] == why, "open, {why}: {status} {body}");
-            refused(&format!("hold, {why}"), hold(r, true, &reason).await?, 400, "text_invalid")?;
+            ensure!(
+                status == 400 && e["code"] == "text_invalid" && e["field"] == "reason" && e["reason"] == why,
+                "open, {why}: {status} {body}"
+            );
+            refused(
+                &format!("hold, {why}"),
+                hold(r, true, &reason).await?,
+                400,
+                "text_invalid",
+            )?;
         }
         let (status, list) = r.leader.request(reqwest::Method::GET, "/api/recordings", None).await?;
-        let held = list["recordings"].as_array().and_then(|l| l.iter().find(|x| x["id"] == r.rec.as_str()).map(|x| x["legal_hold"].clone()));
-        ensure!(status == 200 && held == Some(json!(false)), "a refused hold changed the recording: {held:?}");
-        ensure!(view_and_hold_entries(r).await?.len() == before, "a refused reason reached the audit chain");
+        let held = list["recordings"].as_array().and_then(|l| {
+            l.iter()
+                .find(|x| x["id"] == r.rec.as_str())
+                .map(|x| x["legal_hold"].clone())
+        });
+        ensure!(
+            status == 200 && held == Some(json!(false)),
+            "a refused hold changed the recording: {held:?}"
+        );
+        ensure!(
+            view_and_hold_entries(r).await?.len() == before,
+            "a refused reason reached the audit chain"
+        );
         Ok(())
     });
 }
@@ -455,7 +607,12 @@ fn a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact() {
     storage_case(|r| async move {
         let _turn = r.turn.lock().await;
         // 400 characters, 1,200 bytes: refused before the policy counted characters.
-        let reason: String = "\u{5BB6}\u{957F}\u{62A5}\u{544A}\u{4E86}\u{8BFE}\u{5802}\u{4E0A}\u{7684}\u{6B3A}\u{51CC}\u{4E8B}\u{4EF6}".chars().cycle().take(400).collect();
+        let reason: String =
+            "\u{5BB6}\u{957F}\u{62A5}\u{544A}\u{4E86}\u{8BFE}\u{5802}\u{4E0A}\u{7684}\u{6B3A}\u{51CC}\u{4E8B}\u{4EF6}"
+                .chars()
+                .cycle()
+                .take(400)
+                .collect();
         ensure!(reason.len() == 1200);
         let view = open_view(&r.leader, &r.rec, &reason).await?;
         ensure!(view["view"].is_string(), "no view: {view}");
@@ -465,7 +622,10 @@ fn a_long_reason_in_chinese_opens_the_recording_and_is_audited_intact() {
         }
         let entries = view_and_hold_entries(r).await?;
         let ours = entries.iter().filter(|e| e.detail["reason"] == reason.as_str()).count();
-        ensure!(ours == 3, "the view and two holds should be audited with the reason intact; found {ours}");
+        ensure!(
+            ours == 3,
+            "the view and two holds should be audited with the reason intact; found {ours}"
+        );
         Ok(())
     });
 }

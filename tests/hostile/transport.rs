@@ -9,7 +9,9 @@
 
 use crate::fixture::*;
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, MEDIA_TIMEOUT, MIN_VIDEO_PACKETS, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{
+    live_7a_with_camera, pupil_receives_teacher_camera, MEDIA_TIMEOUT, MIN_VIDEO_PACKETS, SIGNAL_TIMEOUT,
+};
 use livegate_tests::relay::{Impairment, Relay, RelayConfig};
 use livegate_tests::{seed, Api, Participant, Server, Subscription};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
@@ -41,7 +43,10 @@ async fn send_all_expect_silence(s: &Shared, datagrams: &[Vec<u8>]) -> Result<()
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
         received += n;
     }
-    ensure!(received == 0, "the hostile socket received {received} bytes from the media port");
+    ensure!(
+        received == 0,
+        "the hostile socket received {received} bytes from the media port"
+    );
     s.control_keeps_receiving().await
 }
 
@@ -58,7 +63,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -108,7 +117,9 @@ fn rtp(seq: u16) -> Vec<u8> {
 #[test]
 fn garbage_datagrams_get_no_answer() {
     shared_case(|s| async move {
-        let datagrams: Vec<Vec<u8>> = (0..300).map(|i| (0..(1 + (i * 37) % 1400)).map(|_| rand::random::<u8>()).collect()).collect();
+        let datagrams: Vec<Vec<u8>> = (0..300)
+            .map(|i| (0..(1 + (i * 37) % 1400)).map(|_| rand::random::<u8>()).collect())
+            .collect();
         send_all_expect_silence(s, &datagrams).await
     });
 }
@@ -136,7 +147,11 @@ fn stun_with_a_real_username_and_forged_integrity_gets_no_answer() {
 fn dtls_client_hello_from_an_unvalidated_port_gets_no_answer() {
     shared_case(|s| async move {
         let mut hello = vec![0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0];
-        let body: Vec<u8> = [vec![0x01, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x40, 0xfe, 0xfd], (0..50).map(|_| rand::random::<u8>()).collect()].concat();
+        let body: Vec<u8> = [
+            vec![0x01, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x40, 0xfe, 0xfd],
+            (0..50).map(|_| rand::random::<u8>()).collect(),
+        ]
+        .concat();
         hello.extend_from_slice(&(body.len() as u16).to_be_bytes());
         hello.extend_from_slice(&body);
         send_all_expect_silence(s, &vec![hello; 10]).await
@@ -178,7 +193,10 @@ fn udp_flood_leaves_the_lesson_serving() {
             let _ = sock.send(if i % 2 == 0 { &junk[..] } else { &junk[..64] }).await;
         }
         s.control_keeps_receiving().await.context("after the flood")?;
-        ensure!(s.control_sub.stats.video() > before, "the control pupil received nothing during the flood");
+        ensure!(
+            s.control_sub.stats.video() > before,
+            "the control pupil received nothing during the flood"
+        );
         Ok(())
     });
 }
@@ -194,10 +212,21 @@ fn within_budget(resent: u64, media: u64) -> bool {
 fn nacking_every_packet_gets_only_the_retransmission_budget() {
     shared_case(|s| async move {
         // Through an unimpaired relay, which counts what the server sends the pupil.
-        let relay = Relay::start(s.server.media_addr, RelayConfig { down: Impairment::default(), up: Impairment::default(), seed: 9, media_only: true }).await?;
+        let relay = Relay::start(
+            s.server.media_addr,
+            RelayConfig {
+                down: Impairment::default(),
+                up: Impairment::default(),
+                seed: 9,
+                media_only: true,
+            },
+        )
+        .await?;
         let email = s.fresh_pupil().await?;
         let pupil = Participant::join_through(&s.server, &email, &s.lesson.id, &relay).await?;
-        let sub = pupil.wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT).await?;
+        let sub = pupil
+            .wait_stream_from(0, &s.lesson.teacher.id, "camera", SIGNAL_TIMEOUT)
+            .await?;
         sub.wait_media(MIN_VIDEO_PACKETS, 0, MEDIA_TIMEOUT).await?;
         let before = relay.offered();
         // Every 50 ms for 5 s, a NACK of the 1,024 packets up to the newest (the whole history
@@ -205,16 +234,32 @@ fn nacking_every_packet_gets_only_the_retransmission_budget() {
         for _ in 0..100 {
             let (ssrc, newest) = sub.stats.video_newest().ok_or_else(|| anyhow!("no video"))?;
             let oldest = newest.wrapping_sub(1023);
-            let nacks = (0..61u16).map(|i| NackPair { packet_id: oldest.wrapping_add(i * 17), lost_packets: 0xffff }).collect();
-            sub.send_rtcp(vec![Box::new(TransportLayerNack { sender_ssrc: 1, media_ssrc: ssrc, nacks })]).await?;
+            let nacks = (0..61u16)
+                .map(|i| NackPair {
+                    packet_id: oldest.wrapping_add(i * 17),
+                    lost_packets: 0xffff,
+                })
+                .collect();
+            sub.send_rtcp(vec![Box::new(TransportLayerNack {
+                sender_ssrc: 1,
+                media_ssrc: ssrc,
+                nacks,
+            })])
+            .await?;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let after = relay.offered();
         let (resent, media) = (after.1 - before.1, (after.0 - before.0) - (after.1 - before.1));
-        eprintln!("NACKing everything for 5 s: {resent} bytes retransmitted for {media} bytes of media; {}", relay.stats.summary());
+        eprintln!(
+            "NACKing everything for 5 s: {resent} bytes retransmitted for {media} bytes of media; {}",
+            relay.stats.summary()
+        );
         ensure!(media > 0, "no media reached the pupil: {}", relay.stats.summary());
-        ensure!(within_budget(resent, media), "{resent} bytes retransmitted for {media} bytes of media");
+        ensure!(
+            within_budget(resent, media),
+            "{resent} bytes retransmitted for {media} bytes of media"
+        );
         s.control_keeps_receiving().await
     });
 }
@@ -227,11 +272,22 @@ async fn keeps_receiving(dev: &Participant, sub: &Subscription) -> Result<()> {
     let before = sub.stats.video();
     let deadline = Instant::now() + MARGIN;
     while sub.stats.video() < before + 15 {
-        ensure!(Instant::now() < deadline, "the control pupil stopped receiving ({})", sub.stats.summary());
+        ensure!(
+            Instant::now() < deadline,
+            "the control pupil stopped receiving ({})",
+            sub.stats.summary()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    dev.conn.ping_pong(SIGNAL_TIMEOUT).await.context("the control pupil's socket")?;
-    ensure!(dev.conn.closed().is_none(), "the control pupil's socket closed: {:?}", dev.conn.closed());
+    dev.conn
+        .ping_pong(SIGNAL_TIMEOUT)
+        .await
+        .context("the control pupil's socket")?;
+    ensure!(
+        dev.conn.closed().is_none(),
+        "the control pupil's socket closed: {:?}",
+        dev.conn.closed()
+    );
     Ok(())
 }
 
@@ -259,9 +315,19 @@ fn hostile_stun_leaves_no_ice_username_in_the_log() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let lines = server.log_lines();
         let leaked: Vec<&String> = lines.iter().filter(|l| l.contains(&ufrag)).collect();
-        ensure!(leaked.is_empty(), "{} log lines carry the server's ICE username, e.g. {:?}", leaked.len(), leaked.first());
+        ensure!(
+            leaked.is_empty(),
+            "{} log lines carry the server's ICE username, e.g. {:?}",
+            leaked.len(),
+            leaked.first()
+        );
         let burst = &lines[before..];
-        ensure!(burst.len() <= 5, "the burst of 500 datagrams wrote {} log lines, e.g. {:?}", burst.len(), burst.first());
+        ensure!(
+            burst.len() <= 5,
+            "the burst of 500 datagrams wrote {} log lines, e.g. {:?}",
+            burst.len(),
+            burst.first()
+        );
         server.finish();
         Ok(())
     });
@@ -274,7 +340,13 @@ const DEADLINE_SECS: u64 = 3;
 const PER_ADDRESS: usize = 20;
 
 /// A server, its live 7a lesson, the teacher's camera, and Dev receiving it.
-type Capped = (Server, livegate_tests::Lesson, livegate_tests::Publisher, Participant, std::sync::Arc<Subscription>);
+type Capped = (
+    Server,
+    livegate_tests::Lesson,
+    livegate_tests::Publisher,
+    Participant,
+    std::sync::Arc<Subscription>,
+);
 
 /// A server with short HTTP deadlines and small caps, its 7a lesson live with the teacher's
 /// camera, and Dev receiving it (all from 127.0.0.1).
@@ -288,7 +360,9 @@ async fn capped_server(max_total: usize) -> Result<Capped> {
     .map(|(k, v)| (k.to_string(), v));
     let server = Server::launch("demo", &[], &env).await?;
     let (lesson, camera) = live_7a_with_camera(&server).await.context("7a with camera")?;
-    let (dev, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await.context("Dev")?;
+    let (dev, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::DEV)
+        .await
+        .context("Dev")?;
     Ok((server, lesson, camera, dev, sub))
 }
 
@@ -296,7 +370,9 @@ async fn capped_server(max_total: usize) -> Result<Capped> {
 pub async fn connect_from(from: [u8; 4], to: SocketAddr) -> Result<TcpStream> {
     let sock = TcpSocket::new_v4()?;
     sock.bind(SocketAddr::new(IpAddr::from(from), 0))?;
-    sock.connect(to).await.with_context(|| format!("connecting from {from:?}"))
+    sock.connect(to)
+        .await
+        .with_context(|| format!("connecting from {from:?}"))
 }
 
 /// Reads until the server closes the connection (EOF or reset) or `deadline` passes; what it
@@ -338,12 +414,16 @@ async fn health_from(from: [u8; 4], server: &Server) -> Result<()> {
     let deadline = Instant::now() + MARGIN;
     loop {
         let mut tcp = connect_from(from, server.http_addr).await?;
-        tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\nConnection: close\r\n\r\n").await?;
+        tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\nConnection: close\r\n\r\n")
+            .await?;
         let said = closed_by(&mut tcp, deadline).await.unwrap_or_default();
         if said.starts_with("HTTP/1.1 200") {
             return Ok(());
         }
-        ensure!(said.contains("server_busy") && Instant::now() < deadline, "health: {said:?}");
+        ensure!(
+            said.contains("server_busy") && Instant::now() < deadline,
+            "health: {said:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -372,7 +452,8 @@ fn silent_and_slowloris_connections_are_closed_and_capped_per_address() {
                 }
                 _ => {
                     let head = "POST /api/session HTTP/1.1\r\nHost: livegate\r\nContent-Type: application/json\r\n";
-                    tcp.write_all(format!("{head}Content-Length: 900\r\n\r\n{{\"email\": \"").as_bytes()).await?;
+                    tcp.write_all(format!("{head}Content-Length: 900\r\n\r\n{{\"email\": \"").as_bytes())
+                        .await?;
                     stalled.push(tcp);
                 }
             }
@@ -381,28 +462,53 @@ fn silent_and_slowloris_connections_are_closed_and_capped_per_address() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         for i in 0..PER_ADDRESS {
             let mut over = connect_from(attacker, server.http_addr).await?;
-            over.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\n\r\n").await?;
+            over.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\n\r\n")
+                .await?;
             let said = closed_by(&mut over, Instant::now() + Duration::from_secs(5)).await;
-            let said = said.ok_or_else(|| anyhow!("connection {} past the cap from 127.0.0.2 was kept open", PER_ADDRESS + i))?;
-            ensure!(said.starts_with("HTTP/1.1 503") && said.contains("\"code\":\"server_busy\""), "past the cap: {said:?}");
+            let said = said.ok_or_else(|| {
+                anyhow!(
+                    "connection {} past the cap from 127.0.0.2 was kept open",
+                    PER_ADDRESS + i
+                )
+            })?;
+            ensure!(
+                said.starts_with("HTTP/1.1 503") && said.contains("\"code\":\"server_busy\""),
+                "past the cap: {said:?}"
+            );
         }
-        let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await.context("Ada during the attack")?;
+        let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA)
+            .await
+            .context("Ada during the attack")?;
         let deadline = opened + Duration::from_secs(DEADLINE_SECS) + MARGIN;
         for (i, tcp) in silent.iter_mut().enumerate() {
-            ensure!(closed_by(tcp, deadline).await.is_some(), "silent connection {i} still open {:?} after it opened", opened.elapsed());
+            ensure!(
+                closed_by(tcp, deadline).await.is_some(),
+                "silent connection {i} still open {:?} after it opened",
+                opened.elapsed()
+            );
         }
         for (i, (read, writer)) in dripping.iter_mut().enumerate() {
-            ensure!(closed_by(read, deadline).await.is_some(), "slowloris {i} still open {:?} after it opened", opened.elapsed());
+            ensure!(
+                closed_by(read, deadline).await.is_some(),
+                "slowloris {i} still open {:?} after it opened",
+                opened.elapsed()
+            );
             writer.abort();
         }
         for (i, tcp) in stalled.iter_mut().enumerate() {
             let said = closed_by(tcp, deadline).await;
-            let said = said.ok_or_else(|| anyhow!("stalled body {i} still open {:?} after it opened", opened.elapsed()))?;
-            ensure!(said.starts_with("HTTP/1.1 400") && said.contains("\"code\":\"bad_request\""), "stalled body {i}: {said:?}");
+            let said =
+                said.ok_or_else(|| anyhow!("stalled body {i} still open {:?} after it opened", opened.elapsed()))?;
+            ensure!(
+                said.starts_with("HTTP/1.1 400") && said.contains("\"code\":\"bad_request\""),
+                "stalled body {i}: {said:?}"
+            );
         }
         // Once the attacker hangs up too, its places are free: 127.0.0.2 is served again.
         drop((silent, dripping, stalled));
-        health_from(attacker, &server).await.context("127.0.0.2 after its connections closed")?;
+        health_from(attacker, &server)
+            .await
+            .context("127.0.0.2 after its connections closed")?;
         keeps_receiving(&ada, &ada_sub).await.context("Ada")?;
         keeps_receiving(&dev, &dev_sub).await.context("Dev")?;
         server.finish();
@@ -420,14 +526,23 @@ fn idle_keep_alive_is_closed_but_an_open_websocket_is_not() {
         let mut kept = TcpStream::connect(server.http_addr).await?;
         for _ in 0..2 {
             // Two requests on one connection: it is kept alive between them.
-            kept.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\n\r\n").await?;
+            kept.write_all(b"GET /api/health HTTP/1.1\r\nHost: livegate\r\n\r\n")
+                .await?;
             let mut buf = [0u8; 2048];
             let n = tokio::time::timeout(SIGNAL_TIMEOUT, kept.read(&mut buf)).await??;
-            ensure!(buf[..n].starts_with(b"HTTP/1.1 200"), "health: {:?}", String::from_utf8_lossy(&buf[..n]));
+            ensure!(
+                buf[..n].starts_with(b"HTTP/1.1 200"),
+                "health: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
         }
         let idle_since = Instant::now();
         let said = closed_by(&mut kept, idle_since + Duration::from_secs(DEADLINE_SECS) + MARGIN).await;
-        ensure!(said.is_some(), "the idle kept-alive connection is still open after {:?}", idle_since.elapsed());
+        ensure!(
+            said.is_some(),
+            "the idle kept-alive connection is still open after {:?}",
+            idle_since.elapsed()
+        );
         // Dev's socket has now outlived the idle deadline several times over.
         tokio::time::sleep(Duration::from_secs(3 * DEADLINE_SECS)).await;
         keeps_receiving(&dev, &dev_sub).await?;
@@ -453,26 +568,44 @@ fn connections_past_the_global_cap_get_server_busy_until_it_frees() {
             }
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let refused = reqwest::Client::builder().no_proxy().build()?.get(format!("{}/api/health", server.http_base)).send().await;
+        let refused = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .get(format!("{}/api/health", server.http_base))
+            .send()
+            .await;
         match refused {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                ensure!(status == 503 && code(&body["error"]) == "server_busy", "at the global cap: {status} {body}");
+                ensure!(
+                    status == 503 && code(&body["error"]) == "server_busy",
+                    "at the global cap: {status} {body}"
+                );
             }
             Err(e) => bail!("at the global cap: want 503 server_busy, got {e:?}"),
         }
         keeps_receiving(&dev, &dev_sub).await.context("Dev at the global cap")?;
         let deadline = opened + Duration::from_secs(DEADLINE_SECS) + MARGIN;
         for (i, tcp) in silent.iter_mut().enumerate() {
-            ensure!(closed_by(tcp, deadline).await.is_some(), "silent connection {i} still open {:?} after it opened", opened.elapsed());
+            ensure!(
+                closed_by(tcp, deadline).await.is_some(),
+                "silent connection {i} still open {:?} after it opened",
+                opened.elapsed()
+            );
         }
         drop(silent);
-        health_from([127, 0, 0, 1], &server).await.context("after the silent connections closed")?;
-        let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await.context("Ada after the cap freed")?;
+        health_from([127, 0, 0, 1], &server)
+            .await
+            .context("after the silent connections closed")?;
+        let (ada, ada_sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA)
+            .await
+            .context("Ada after the cap freed")?;
         keeps_receiving(&ada, &ada_sub).await?;
         let api = Api::new(&server);
-        api.sign_in(seed::BEN, seed::PUPIL_PASSWORD).await.context("Ben signs in")?;
+        api.sign_in(seed::BEN, seed::PUPIL_PASSWORD)
+            .await
+            .context("Ben signs in")?;
         server.finish();
         Ok(())
     });

@@ -4,8 +4,8 @@
 //! readiness list agrees; the export re-imports unchanged. And a 50 MB upload, declared or
 //! streamed, reliably gets its `payload_too_large` answer while the server keeps serving.
 
-use livegate_tests::{run_test, seed, Api, Server};
 use anyhow::{anyhow, ensure, Context, Result};
+use livegate_tests::{run_test, seed, Api, Server};
 use reqwest::cookie::CookieStore;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -26,15 +26,34 @@ struct Raw {
 impl Raw {
     async fn sign_in(server: &Server, email: &str, password: &str) -> Result<Raw> {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let client = reqwest::Client::builder().cookie_provider(jar.clone()).no_proxy().timeout(Duration::from_secs(20)).build()?;
-        let raw = Raw { client, base: server.http_base.clone(), jar };
-        let res = raw.client.post(format!("{}/api/session", raw.base)).json(&json!({"email": email, "password": password})).send().await?;
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()?;
+        let raw = Raw {
+            client,
+            base: server.http_base.clone(),
+            jar,
+        };
+        let res = raw
+            .client
+            .post(format!("{}/api/session", raw.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?;
         ensure!(res.status() == 200, "sign-in as {email}: {}", res.status());
         Ok(raw)
     }
 
     /// Sends a body with a content type; returns the status and the body as text.
-    async fn send(&self, method: Method, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Result<(u16, String)> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<(u16, String)> {
         let res = self
             .client
             .request(method.clone(), format!("{}{path}", self.base))
@@ -54,7 +73,14 @@ impl Raw {
         let res = req.send().await?;
         let status = res.status().as_u16();
         let text = res.text().await?;
-        Ok((status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? }))
+        Ok((
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text)?
+            },
+        ))
     }
 
     /// The session cookie, as a `Cookie` header value.
@@ -65,8 +91,18 @@ impl Raw {
     }
 
     async fn import(&self, csv: &str, apply: bool) -> Result<(u16, Value)> {
-        let (status, text) = self.send(Method::POST, &format!("/api/admin/roster/import?apply={apply}"), "text/csv", csv.to_owned()).await?;
-        Ok((status, serde_json::from_str(&text).with_context(|| format!("import answer: {text}"))?))
+        let (status, text) = self
+            .send(
+                Method::POST,
+                &format!("/api/admin/roster/import?apply={apply}"),
+                "text/csv",
+                csv.to_owned(),
+            )
+            .await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).with_context(|| format!("import answer: {text}"))?,
+        ))
     }
 }
 
@@ -80,11 +116,25 @@ async fn ticket_code(pupil: &Api, lesson: &str) -> Result<String> {
 
 /// Issues an invite for a user and sets their password through it.
 async fn set_password_by_invite(admin: &Raw, anon: &Api, user_id: &str, password: &str) -> Result<()> {
-    let (status, body) = admin.json(Method::POST, &format!("/api/admin/users/{user_id}/invite"), None).await?;
+    let (status, body) = admin
+        .json(Method::POST, &format!("/api/admin/users/{user_id}/invite"), None)
+        .await?;
     ensure!(status == 200, "invite: {status} {body}");
-    let url = body.pointer("/link/url").and_then(Value::as_str).ok_or_else(|| anyhow!("no link in {body}"))?;
-    let token = url.rsplit_once("token=").map(|(_, t)| t).ok_or_else(|| anyhow!("no token in {url}"))?;
-    let (status, body) = anon.request(Method::POST, "/api/account/password", Some(json!({"token": token, "password": password}))).await?;
+    let url = body
+        .pointer("/link/url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("no link in {body}"))?;
+    let token = url
+        .rsplit_once("token=")
+        .map(|(_, t)| t)
+        .ok_or_else(|| anyhow!("no token in {url}"))?;
+    let (status, body) = anon
+        .request(
+            Method::POST,
+            "/api/account/password",
+            Some(json!({"token": token, "password": password})),
+        )
+        .await?;
     ensure!(status == 204, "set password: {status} {body}");
     Ok(())
 }
@@ -161,7 +211,10 @@ async fn an_imported_pupil_is_admitted_as_the_directory_allows() {
 fn refused_as_too_large(what: &str, answer: Result<(u16, String)>) -> Result<()> {
     match answer {
         Ok((status, body)) => {
-            ensure!(status == 413 && body.contains("\"payload_too_large\""), "{what}: {status} {body}");
+            ensure!(
+                status == 413 && body.contains("\"payload_too_large\""),
+                "{what}: {status} {body}"
+            );
             Ok(())
         }
         Err(e) => Err(anyhow!("{what}: the client got no answer: {e:#}")),
@@ -196,7 +249,11 @@ async fn chunked_upload(server: &Server, cookie: &str, path: &str, total: usize)
     let _ = wr.write_all(b"0\r\n\r\n").await;
     let got = tokio::time::timeout(Duration::from_secs(10), reader).await??;
     let text = String::from_utf8_lossy(&got).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| anyhow!("no HTTP answer after {sent} bytes: {text:?}"))?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("no HTTP answer after {sent} bytes: {text:?}"))?;
     Ok((status, text))
 }
 
@@ -210,17 +267,31 @@ async fn a_50_mb_roster_upload_is_refused_and_the_server_keeps_serving() {
         refused_as_too_large("declared 50 MB", admin.send(Method::POST, path, "text/csv", big).await)?;
 
         // Streamed without a length: refused once past 5 MiB.
-        refused_as_too_large("streamed 50 MB", chunked_upload(&server, &admin.cookie()?, path, 50 * 1024 * 1024).await)?;
+        refused_as_too_large(
+            "streamed 50 MB",
+            chunked_upload(&server, &admin.cookie()?, path, 50 * 1024 * 1024).await,
+        )?;
 
         // Just over the limit, and a non-CSV body, on a connection of its own.
         let fresh = Raw::sign_in(&server, ADMIN, ADMIN_PASSWORD).await?;
-        refused_as_too_large("5 MiB + 1", fresh.send(Method::POST, path, "text/csv", vec![b'c'; 5 * 1024 * 1024 + 1]).await)?;
+        refused_as_too_large(
+            "5 MiB + 1",
+            fresh
+                .send(Method::POST, path, "text/csv", vec![b'c'; 5 * 1024 * 1024 + 1])
+                .await,
+        )?;
         let (status, body) = fresh.send(Method::POST, path, "application/json", "{}").await?;
-        ensure!(status == 400 && body.contains("bad_request"), "not CSV: {status} {body}");
+        ensure!(
+            status == 400 && body.contains("bad_request"),
+            "not CSV: {status} {body}"
+        );
 
         // Nothing changed and the server is fine.
         let (status, users) = fresh.json(Method::GET, "/api/admin/users", None).await?;
-        ensure!(status == 200 && users["users"].as_array().map(Vec::len) == Some(13), "users after: {status} {users}");
+        ensure!(
+            status == 200 && users["users"].as_array().map(Vec::len) == Some(13),
+            "users after: {status} {users}"
+        );
         let anon = Api::new(&server);
         let (status, _) = anon.request(Method::GET, "/api/health", None).await?;
         ensure!(status == 200, "health: {status}");

@@ -1,10 +1,12 @@
 //! The admission gate at the ticket route and at `join`: off-roster pupils, pupils of another
 //! class, users of another school, and single-use, unforgeable tickets.
 
-use livegate_tests::participant::{live_7a_with_camera, open_and_join, open_and_join_as, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use anyhow::{anyhow, ensure, Result};
+use livegate_tests::participant::{
+    live_7a_with_camera, open_and_join, open_and_join_as, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT,
+};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, HttpError, Server};
-use anyhow::{anyhow, ensure, Result};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -14,7 +16,11 @@ async fn expect_ticket_refused(api: &Api, lesson_id: &str, status: u16, code: &s
         Ok(t) => Err(anyhow!("ticket granted ({:?}); want {status} {code}", t.ticket)),
         Err(e) => {
             ensure!(e.code == code && e.status == status, "want {status} {code}, got {e}");
-            ensure!(e.message != "<missing error.message>", "error body lacks error.message: {}", e.body);
+            ensure!(
+                e.message != "<missing error.message>",
+                "error body lacks error.message: {}",
+                e.body
+            );
             Ok(e)
         }
     }
@@ -33,15 +39,26 @@ async fn owen_not_on_roster_is_refused_and_gets_no_media() {
         expect_ticket_refused(&owen, &lesson.id, 403, "not_on_roster").await?;
 
         // He cannot see the lesson either.
-        let (status, body) = owen.request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None).await?;
-        ensure!(!(200..300).contains(&status), "owen may read the lesson: {status} {body}");
+        let (status, body) = owen
+            .request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None)
+            .await?;
+        ensure!(
+            !(200..300).contains(&status),
+            "owen may read the lesson: {status} {body}"
+        );
 
         // Without a ticket of his own he cannot join over the socket, and is offered nothing.
         let (conn, reply) = open_and_join(&server, "owen", "/ws", "not-a-real-ticket-for-owen", 1).await?;
-        ensure!(msg_type(&reply) == "error" && reply.get("code").and_then(Value::as_str) == Some("ticket_invalid"), "owen's join: {reply}");
+        ensure!(
+            msg_type(&reply) == "error" && reply.get("code").and_then(Value::as_str) == Some("ticket_invalid"),
+            "owen's join: {reply}"
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
         let msgs = conn.messages();
-        ensure!(msgs.iter().all(|m| !matches!(msg_type(m), "joined" | "offer")), "owen got {msgs:?}");
+        ensure!(
+            msgs.iter().all(|m| !matches!(msg_type(m), "joined" | "offer")),
+            "owen got {msgs:?}"
+        );
         ensure!(conn.subscriptions().is_empty(), "owen has a media subscription");
         server.finish();
         Ok(())
@@ -97,8 +114,16 @@ async fn tickets_are_single_use_and_unforgeable() {
         let ada = Api::new(&server);
         ada.sign_in(seed::ADA, seed::PUPIL_PASSWORD).await?;
         let ticket = ada.must_ticket(&lesson.id).await?;
-        ensure!(ticket.expires_in_ms > 0 && ticket.expires_in_ms <= 30_000, "expires_in_ms = {}", ticket.expires_in_ms);
-        ensure!(ticket.ticket.len() >= 16, "ticket too short to carry 128 bits: {:?}", ticket.ticket);
+        ensure!(
+            ticket.expires_in_ms > 0 && ticket.expires_in_ms <= 30_000,
+            "expires_in_ms = {}",
+            ticket.expires_in_ms
+        );
+        ensure!(
+            ticket.ticket.len() >= 16,
+            "ticket too short to carry 128 bits: {:?}",
+            ticket.ticket
+        );
         let (first, reply) = open_and_join_as(&ada, &server, "ada#1", &ticket.ws_path, &ticket.ticket, 1).await?;
         ensure!(msg_type(&reply) == "joined", "first use of the ticket: {reply}");
 

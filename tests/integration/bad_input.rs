@@ -2,12 +2,12 @@
 //! exact stable error code, close the socket only where the spec says, and leave the server
 //! serving a normal pupil who receives media.
 
+use anyhow::{bail, ensure};
 use livegate_tests::participant::{
     live_7a_with_camera, open_and_join_as, pupil_receives_teacher_camera, start_lesson, Participant, SIGNAL_TIMEOUT,
 };
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Conn, Server};
-use anyhow::{bail, ensure};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -24,7 +24,9 @@ async fn bad_sdp_in_publish() {
         ];
         for (stream_id, sdp) in bad {
             let mark = teacher.conn.mark();
-            teacher.send("publish", json!({"stream_id": stream_id, "kind": "camera", "sdp": sdp})).await?;
+            teacher
+                .send("publish", json!({"stream_id": stream_id, "kind": "camera", "sdp": sdp}))
+                .await?;
             teacher.conn.expect_error(mark, "bad_sdp", SIGNAL_TIMEOUT).await?;
         }
         // The socket stays open and the same teacher can then publish properly.
@@ -63,7 +65,11 @@ async fn unknown_and_malformed_messages_are_bad_message() {
         ada.conn.ping_pong(SIGNAL_TIMEOUT).await?;
         let before = ada_sub.stats.video();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        ensure!(ada_sub.stats.video() > before + 10, "ada's media stalled after bad messages: {}", ada_sub.stats.summary());
+        ensure!(
+            ada_sub.stats.video() > before + 10,
+            "ada's media stalled after bad messages: {}",
+            ada_sub.stats.summary()
+        );
         pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
         server.finish();
         Ok(())
@@ -88,11 +94,19 @@ async fn message_before_join_is_not_joined_and_closes() {
                 .await
                 .map_err(|e| e.context(format!("first message {first}")))?;
             let closed = conn.wait_closed(SIGNAL_TIMEOUT).await?;
-            ensure!(closed.code == Some(1008), "first message {first}: want close 1008, got {closed:?}");
+            ensure!(
+                closed.code == Some(1008),
+                "first message {first}: want close 1008, got {closed:?}"
+            );
         }
         // The lesson did not end.
         ensure!(
-            lesson.teacher.conn.messages().iter().all(|m| msg_type(m) != "lesson_ended"),
+            lesson
+                .teacher
+                .conn
+                .messages()
+                .iter()
+                .all(|m| msg_type(m) != "lesson_ended"),
             "lesson ended by an unjoined socket"
         );
         pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
@@ -122,7 +136,10 @@ async fn oversized_frame_closes_socket() {
             .iter()
             .any(|m| msg_type(m) == "error" && m.get("code").and_then(Value::as_str) == Some("message_too_large"));
         if closed.code != Some(1009) && !too_large {
-            bail!("want close code 1009 (or error message_too_large), got close {closed:?} and messages {:?}", ada.conn.messages_since(mark));
+            bail!(
+                "want close code 1009 (or error message_too_large), got close {closed:?} and messages {:?}",
+                ada.conn.messages_since(mark)
+            );
         }
         // Closing the socket means ada left the lesson.
         let id = ada.id.clone();
@@ -130,7 +147,8 @@ async fn oversized_frame_closes_socket() {
             .teacher
             .conn
             .wait_for(t_mark, SIGNAL_TIMEOUT, "participant_left for ada", move |m| {
-                msg_type(m) == "participant_left" && m.get("participant_id").and_then(Value::as_str) == Some(id.as_str())
+                msg_type(m) == "participant_left"
+                    && m.get("participant_id").and_then(Value::as_str) == Some(id.as_str())
             })
             .await?;
         pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
@@ -149,13 +167,17 @@ async fn wrong_protocol_version_is_refused() {
         ada.sign_in(seed::ADA, seed::PUPIL_PASSWORD).await?;
         for version in [2, 0] {
             let ticket = ada.must_ticket(&lesson.id).await?;
-            let (conn, reply) = open_and_join_as(&ada, &server, "ada", &ticket.ws_path, &ticket.ticket, version).await?;
+            let (conn, reply) =
+                open_and_join_as(&ada, &server, "ada", &ticket.ws_path, &ticket.ticket, version).await?;
             ensure!(
                 msg_type(&reply) == "error" && reply.get("code").and_then(Value::as_str) == Some("protocol_mismatch"),
                 "protocol {version}: want error protocol_mismatch, got {reply}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
-            ensure!(conn.subscriptions().is_empty(), "protocol {version}: got offers without joining");
+            ensure!(
+                conn.subscriptions().is_empty(),
+                "protocol {version}: got offers without joining"
+            );
         }
         // Ada can still join properly and receives media.
         pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
@@ -193,20 +215,31 @@ async fn pupil_cannot_send_teacher_only_messages() {
         // Nothing changed: no grants for ada, the teacher was neither removed nor muted, the
         // lesson goes on and ada's media keeps flowing.
         let ada_msgs = ada.conn.messages_since(a_mark);
-        ensure!(ada_msgs.iter().all(|m| msg_type(m) != "grants"), "ada's grants changed: {ada_msgs:?}");
         ensure!(
-            ada_msgs.iter().all(|m| !matches!(msg_type(m), "lesson_ended" | "stream_ended")),
+            ada_msgs.iter().all(|m| msg_type(m) != "grants"),
+            "ada's grants changed: {ada_msgs:?}"
+        );
+        ensure!(
+            ada_msgs
+                .iter()
+                .all(|m| !matches!(msg_type(m), "lesson_ended" | "stream_ended")),
             "lesson or stream ended: {ada_msgs:?}"
         );
         let t_msgs = teacher.conn.messages_since(t_mark);
         ensure!(
-            t_msgs.iter().all(|m| !matches!(msg_type(m), "lesson_ended" | "removed" | "stream_ended")),
+            t_msgs
+                .iter()
+                .all(|m| !matches!(msg_type(m), "lesson_ended" | "removed" | "stream_ended")),
             "teacher was affected: {t_msgs:?}"
         );
         ensure!(teacher.conn.closed().is_none(), "teacher's socket closed");
         let before = ada_sub.stats.video();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        ensure!(ada_sub.stats.video() > before + 10, "ada's media stalled: {}", ada_sub.stats.summary());
+        ensure!(
+            ada_sub.stats.video() > before + 10,
+            "ada's media stalled: {}",
+            ada_sub.stats.summary()
+        );
         pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
         server.finish();
         Ok(())

@@ -4,10 +4,10 @@
 //! prints how long the `removed` message and the end of RTP took after the admin request was
 //! sent. Also: helpers the lobby and privacy tests share (the admin client, the RTP sampler).
 
+use anyhow::{anyhow, ensure, Context, Result};
 use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, Participant, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Server, Subscription};
-use anyhow::{anyhow, ensure, Context, Result};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,7 +58,9 @@ impl Admin {
     /// Withdrawing the pupil's current consent record.
     pub async fn consent_withdrawal(&self, email: &str) -> Result<Change> {
         let id = self.user_id(email).await?;
-        let consents = self.call(reqwest::Method::GET, &format!("/api/admin/pupils/{id}/consents"), None).await?;
+        let consents = self
+            .call(reqwest::Method::GET, &format!("/api/admin/pupils/{id}/consents"), None)
+            .await?;
         let consent = consents["records"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["withdrawn_at"].is_null()))
@@ -75,36 +77,66 @@ impl Admin {
     /// A parent's opt-out recorded for the pupil (policy 40.2).
     pub async fn opt_out(&self, email: &str) -> Result<Change> {
         let id = self.user_id(email).await?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as i64;
         let body = json!({"pupil_signed": false, "parent_name": "A Parent", "signed_on": now, "method": "paper", "conduct_version": 1, "opt_out": true});
-        Ok(Change { method: reqwest::Method::POST, path: format!("/api/admin/pupils/{id}/consents"), body: Some(body), what: "parent opted out".into() })
+        Ok(Change {
+            method: reqwest::Method::POST,
+            path: format!("/api/admin/pupils/{id}/consents"),
+            body: Some(body),
+            what: "parent opted out".into(),
+        })
     }
 
     /// Taking someone off a class's roster.
     pub async fn roster_removal(&self, class: &str, email: &str) -> Result<Change> {
         let id = self.user_id(email).await?;
-        Ok(Change { method: reqwest::Method::DELETE, path: format!("/api/admin/classes/{class}/members/{id}"), body: None, what: "taken off the roster".into() })
+        Ok(Change {
+            method: reqwest::Method::DELETE,
+            path: format!("/api/admin/classes/{class}/members/{id}"),
+            body: None,
+            what: "taken off the roster".into(),
+        })
     }
 
     /// Disabling an account.
     pub async fn disabling(&self, email: &str) -> Result<Change> {
         let id = self.user_id(email).await?;
-        Ok(Change { method: reqwest::Method::PATCH, path: format!("/api/admin/users/{id}"), body: Some(json!({"disabled": true})), what: "account disabled".into() })
+        Ok(Change {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/admin/users/{id}"),
+            body: Some(json!({"disabled": true})),
+            what: "account disabled".into(),
+        })
     }
 
     /// Removing a trusted domain.
     pub fn domain_removal(&self, domain: &str) -> Change {
-        Change { method: reqwest::Method::DELETE, path: format!("/api/admin/domains/{domain}"), body: None, what: format!("domain {domain} removed") }
+        Change {
+            method: reqwest::Method::DELETE,
+            path: format!("/api/admin/domains/{domain}"),
+            body: None,
+            what: format!("domain {domain} removed"),
+        }
     }
 
     /// Replacing a pupil's privacy profile.
     pub async fn privacy(&self, email: &str, profile: Value) -> Result<Change> {
         let id = self.user_id(email).await?;
-        Ok(Change { method: reqwest::Method::PUT, path: format!("/api/admin/pupils/{id}/privacy"), body: Some(profile), what: "privacy profile set".into() })
+        Ok(Change {
+            method: reqwest::Method::PUT,
+            path: format!("/api/admin/pupils/{id}/privacy"),
+            body: Some(profile),
+            what: "privacy profile set".into(),
+        })
     }
 
     pub async fn apply(&self, change: &Change) -> Result<()> {
-        self.call(change.method.clone(), &change.path, change.body.clone()).await.with_context(|| change.what.clone()).map(|_| ())
+        self.call(change.method.clone(), &change.path, change.body.clone())
+            .await
+            .with_context(|| change.what.clone())
+            .map(|_| ())
     }
 }
 
@@ -165,25 +197,43 @@ pub async fn measure_removal(
     tokio::time::sleep(Duration::from_millis(400)).await;
     let before = victim_rx.count();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    ensure!(victim_rx.count() > before, "{}: not receiving before the change, the test would prove nothing", victim.email);
+    ensure!(
+        victim_rx.count() > before,
+        "{}: not receiving before the change, the test would prove nothing",
+        victim.email
+    );
     let mark = victim.conn.mark();
     let t0 = Instant::now();
     admin.apply(change).await?;
     let (_, removed) = victim
         .conn
-        .wait_for(mark, DEADLINE, &format!("`removed` after {}", change.what), |m| msg_type(m) == "removed")
+        .wait_for(mark, DEADLINE, &format!("`removed` after {}", change.what), |m| {
+            msg_type(m) == "removed"
+        })
         .await?;
     let removed_after = t0.elapsed();
-    ensure!(removed["reason"] == code, "{}: want removed {code}, got {removed}", victim.email);
+    ensure!(
+        removed["reason"] == code,
+        "{}: want removed {code}, got {removed}",
+        victim.email
+    );
     victim.conn.wait_closed(SIGNAL_TIMEOUT).await?;
     let bystander_at_removal = bystander_rx.count();
     // Watch well past the deadline: the victim's RTP must have stopped, the bystander's not.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let last = victim_rx.last_growth().ok_or_else(|| anyhow!("no RTP sampled"))?;
     let rtp_stopped_after = last.saturating_duration_since(t0);
-    ensure!(rtp_stopped_after < DEADLINE, "{}: RTP still arrived {rtp_stopped_after:?} after {}", victim.email, change.what);
+    ensure!(
+        rtp_stopped_after < DEADLINE,
+        "{}: RTP still arrived {rtp_stopped_after:?} after {}",
+        victim.email,
+        change.what
+    );
     let grown = bystander_rx.count() - bystander_at_removal;
-    ensure!(grown > 60, "the unaffected pupil received only {grown} packets in 2.5 s after the removal");
+    ensure!(
+        grown > 60,
+        "the unaffected pupil received only {grown} packets in 2.5 s after the removal"
+    );
     eprintln!(
         "[enforcement] {} ({code}): `removed` {:.1} ms after the admin request was sent; last RTP packet at {:+.1} ms; bystander +{grown} packets in 2.5 s",
         change.what,
@@ -225,7 +275,9 @@ async fn withdrawn_consent_removes_the_pupil_within_two_seconds() {
         lesson
             .teacher
             .conn
-            .wait_for(0, SIGNAL_TIMEOUT, "participant_left for ada", move |m| msg_type(m) == "participant_left" && m["participant_id"] == id.as_str())
+            .wait_for(0, SIGNAL_TIMEOUT, "participant_left for ada", move |m| {
+                msg_type(m) == "participant_left" && m["participant_id"] == id.as_str()
+            })
             .await?;
         server.finish();
         Ok(())

@@ -10,11 +10,13 @@
 
 use anyhow::{anyhow, ensure, Result};
 use livegate_tests::participant::{
-    live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, MEDIA_TIMEOUT, MIN_AUDIO_PACKETS, MIN_VIDEO_PACKETS,
-    SIGNAL_TIMEOUT,
+    live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, MEDIA_TIMEOUT, MIN_AUDIO_PACKETS,
+    MIN_VIDEO_PACKETS, SIGNAL_TIMEOUT,
 };
 use livegate_tests::postgres::{self, PgCluster};
-use livegate_tests::recording::{field, leader, open_view, recorder_cli, wait_recording, DataDir, ADMIN, ADMIN_PASSWORD};
+use livegate_tests::recording::{
+    field, leader, open_view, recorder_cli, wait_recording, DataDir, ADMIN, ADMIN_PASSWORD,
+};
 use livegate_tests::relay::{Impairment, Relay, RelayConfig, RelayStats};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test_within, seed, Api, Participant, Server};
@@ -183,7 +185,9 @@ const PROMPT: Duration = Duration::from_secs(4);
 
 /// Milliseconds since the Unix epoch, as the log records times.
 fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn has_grant(m: &Value, media: &str) -> bool {
@@ -196,44 +200,77 @@ async fn grant_and_revoke(lesson: &livegate_tests::participant::Lesson, ada: &Pa
     let mark = ada.conn.mark();
     let asked = Instant::now();
     for ty in ["grant", "revoke"] {
-        lesson.teacher.send(ty, json!({"participant_id": ada.id, "media": "microphone"})).await?;
+        lesson
+            .teacher
+            .send(ty, json!({"participant_id": ada.id, "media": "microphone"}))
+            .await?;
     }
     let granted = |m: &Value| msg_type(m) == "grants" && has_grant(m, "microphone");
-    let (i, _) = ada.conn.wait_for(mark, PROMPT, "`grants` with the microphone", granted).await?;
+    let (i, _) = ada
+        .conn
+        .wait_for(mark, PROMPT, "`grants` with the microphone", granted)
+        .await?;
     let revoked = |m: &Value| msg_type(m) == "grants" && !has_grant(m, "microphone");
-    ada.conn.wait_for(i + 1, PROMPT, "`grants` without the microphone", revoked).await?;
+    ada.conn
+        .wait_for(i + 1, PROMPT, "`grants` without the microphone", revoked)
+        .await?;
     Ok(asked.elapsed())
 }
 
 /// Waits for the lesson's log to hold the three events made during the outage (`[from, to]`,
 /// UTC ms), in order and at their own times; returns the log.
 async fn wait_outage_events(api: &Api, lesson: &str, (from, to): (i64, i64), within: Duration) -> Result<Value> {
-    let want = [("granted", "Ada", "microphone"), ("revoked", "Ada", "microphone"), ("left", "Cara", "left")];
+    let want = [
+        ("granted", "Ada", "microphone"),
+        ("revoked", "Ada", "microphone"),
+        ("left", "Cara", "left"),
+    ];
     let deadline = Instant::now() + within;
     loop {
-        let (status, log) = api.request(Method::GET, &format!("/api/log/lessons/{lesson}"), None).await?;
+        let (status, log) = api
+            .request(Method::GET, &format!("/api/log/lessons/{lesson}"), None)
+            .await?;
         ensure!(status == 200, "the log after the outage: {status} {log}");
         let seen: Vec<(&str, &str, &str, i64)> = log["events"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|e| (e["kind"].as_str().unwrap_or(""), e["subject_name"].as_str().unwrap_or(""), e["detail"].as_str().unwrap_or(""), e["at"].as_i64().unwrap_or(0)))
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap_or(""),
+                    e["subject_name"].as_str().unwrap_or(""),
+                    e["detail"].as_str().unwrap_or(""),
+                    e["at"].as_i64().unwrap_or(0),
+                )
+            })
             .filter(|e| ["granted", "revoked", "left"].contains(&e.0))
             .collect();
         if seen.len() >= want.len() {
             let kinds: Vec<(&str, &str, &str)> = seen.iter().map(|e| (e.0, e.1, e.2)).collect();
             ensure!(kinds == want, "the outage's events, in order: {kinds:?} in {log}");
-            ensure!(seen.iter().all(|e| (from..=to).contains(&e.3)), "times inside the outage {from}..{to}: {seen:?}");
+            ensure!(
+                seen.iter().all(|e| (from..=to).contains(&e.3)),
+                "times inside the outage {from}..{to}: {seen:?}"
+            );
             return Ok(log);
         }
-        ensure!(Instant::now() < deadline, "the log never showed what happened during the outage: {log}");
+        ensure!(
+            Instant::now() < deadline,
+            "the log never showed what happened during the outage: {log}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 /// Adds a trusted domain as the superuser: `(status, body)`.
 async fn add_domain(admin: &Api, domain: &str) -> Result<(u16, Value)> {
-    admin.request(Method::POST, "/api/admin/domains", Some(json!({"domain": domain, "note": "failure test"}))).await
+    admin
+        .request(
+            Method::POST,
+            "/api/admin/domains",
+            Some(json!({"domain": domain, "note": "failure test"})),
+        )
+        .await
 }
 
 /// Adds a domain in the background.
@@ -380,16 +417,25 @@ impl CrashSite {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_lesson_recovers_recording_and_log() {
     run_test_within(LIMIT, async {
-        let pg = if postgres::enabled("kill_9_mid_lesson_recovers_recording_and_log (on PostgreSQL; running on SQLite)").unwrap_or(false) {
+        let pg = if postgres::enabled("kill_9_mid_lesson_recovers_recording_and_log (on PostgreSQL; running on SQLite)")
+            .unwrap_or(false)
+        {
             Some(PgCluster::start().await?)
         } else {
             None
         };
-        let site = CrashSite { dir: DataDir::new("failure-kill9")?, pg };
+        let site = CrashSite {
+            dir: DataDir::new("failure-kill9")?,
+            pg,
+        };
         let mut server = site.start_server().await?;
         let started = Instant::now();
         let lesson = start_lesson(&server, seed::TEACHER, seed::CLASS_7A).await?;
-        let camera = lesson.teacher.try_publish_with("cam", "camera", true, true, true).await?.map_err(|e| anyhow!("camera refused: {e}"))?;
+        let camera = lesson
+            .teacher
+            .try_publish_with("cam", "camera", true, true, true)
+            .await?
+            .map_err(|e| anyhow!("camera refused: {e}"))?;
         let (ada, sub) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
         // Long enough for several segments and a heartbeat of the log's open rows (every 5 s).
         tokio::time::sleep_until((started + Duration::from_secs(8)).into()).await;
@@ -403,19 +449,41 @@ async fn kill_9_mid_lesson_recovers_recording_and_log() {
         let server = site.start_server().await?;
         let leader = leader(&server).await?;
         let row = wait_recording(&leader, &lesson_id, &["interrupted"], Duration::from_secs(15)).await?;
-        let (rec, hash) = (field(&row, "id")?.to_owned(), field(&row, "manifest_sha256")?.to_owned());
+        let (rec, hash) = (
+            field(&row, "id")?.to_owned(),
+            field(&row, "manifest_sha256")?.to_owned(),
+        );
         let deadline = Instant::now() + Duration::from_secs(15);
         while site.dir.spool().join(&rec).exists() {
-            ensure!(Instant::now() < deadline, "the interrupted recording was never uploaded");
+            ensure!(
+                Instant::now() < deadline,
+                "the interrupted recording was never uploaded"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let view = open_view(&leader, &rec, "Checking the recording after a server crash").await?;
-        let lost_after = view["lost_after_ms"].as_i64().ok_or_else(|| anyhow!("no lost_after_ms: {view}"))?;
+        let lost_after = view["lost_after_ms"]
+            .as_i64()
+            .ok_or_else(|| anyhow!("no lost_after_ms: {view}"))?;
         eprintln!("killed at {kill_ms} ms; the recording keeps media up to {lost_after} ms");
-        ensure!(lost_after <= kill_ms && kill_ms - lost_after <= 3000, "killed at {kill_ms} ms, kept up to {lost_after} ms");
+        ensure!(
+            lost_after <= kill_ms && kill_ms - lost_after <= 3000,
+            "killed at {kill_ms} ms, kept up to {lost_after} ms"
+        );
         let key = site.dir.key_file("sch_demo").display().to_string();
         let objects = site.dir.objects_dir().display().to_string();
-        let args: Vec<String> = ["verify", &rec, "--key-file", &key, "--local", &objects, "--manifest-sha256", &hash].map(String::from).to_vec();
+        let args: Vec<String> = [
+            "verify",
+            &rec,
+            "--key-file",
+            &key,
+            "--local",
+            &objects,
+            "--manifest-sha256",
+            &hash,
+        ]
+        .map(String::from)
+        .to_vec();
         let said = recorder_cli(&args, &[]).await?;
         ensure!(said.contains("segments verified"), "verify said: {said}");
 
@@ -424,7 +492,12 @@ async fn kill_9_mid_lesson_recovers_recording_and_log() {
             .args(["audit", "verify", "--database-url", &site.database_url()])
             .output()
             .await?;
-        ensure!(out.status.success(), "audit verify: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        ensure!(
+            out.status.success(),
+            "audit verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (lesson, _camera) = live_7a_with_camera(&server).await?;
         ensure!(lesson.id != lesson_id, "the new lesson reused the crashed one's id");
         pupil_receives_teacher_camera(&server, &lesson, seed::BEN).await?;
@@ -435,24 +508,42 @@ async fn kill_9_mid_lesson_recovers_recording_and_log() {
         teacher.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         // On PostgreSQL another node might still own the lesson, so the sweep waits until its
         // rows are 30 s stale (STALE_MS in server/src/store/log.rs); SQLite closes them at start.
-        let within = if site.pg.is_some() { Duration::from_secs(45) } else { Duration::from_secs(15) };
+        let within = if site.pg.is_some() {
+            Duration::from_secs(45)
+        } else {
+            Duration::from_secs(15)
+        };
         let deadline = Instant::now() + within;
         let log = loop {
-            let (status, log) = teacher.request(Method::GET, &format!("/api/log/lessons/{lesson_id}"), None).await?;
+            let (status, log) = teacher
+                .request(Method::GET, &format!("/api/log/lessons/{lesson_id}"), None)
+                .await?;
             if status == 200 && !log["lesson"]["ended_at"].is_null() {
                 break log;
             }
-            ensure!(Instant::now() < deadline, "the log never closed the crashed lesson: {status} {log}");
+            ensure!(
+                Instant::now() < deadline,
+                "the log never closed the crashed lesson: {status} {log}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let l = &log["lesson"];
-        ensure!(l["end_reason"] == "server_stopped", "the log's lesson after the crash: {log}");
+        ensure!(
+            l["end_reason"] == "server_stopped",
+            "the log's lesson after the crash: {log}"
+        );
         let ended_at = l["ended_at"].as_i64().unwrap_or_default();
         let sessions = log["sessions"].as_array().cloned().unwrap_or_default();
         ensure!(sessions.len() == 2, "teacher's and Ada's sessions: {log}");
         for s in &sessions {
-            ensure!(s["recovered"] == true && s["left_at"].as_i64() == Some(ended_at), "session not closed at the last heartbeat: {s}");
-            ensure!(s["left_at"].as_i64() > s["joined_at"].as_i64(), "no heartbeat after the join: {s}");
+            ensure!(
+                s["recovered"] == true && s["left_at"].as_i64() == Some(ended_at),
+                "session not closed at the last heartbeat: {s}"
+            );
+            ensure!(
+                s["left_at"].as_i64() > s["joined_at"].as_i64(),
+                "no heartbeat after the join: {s}"
+            );
         }
         server.finish();
         Ok(())

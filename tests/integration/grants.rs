@@ -2,10 +2,10 @@
 //! microphone the pupil's audio reaches the teacher; after `revoke` the stream ends and its RTP
 //! stops reaching the teacher even though the pupil keeps sending.
 
+use anyhow::{anyhow, ensure};
 use livegate_tests::participant::{start_lesson, Participant, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Server};
-use anyhow::{anyhow, ensure};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -23,7 +23,10 @@ async fn pupil_without_grant_cannot_publish() {
         let teacher = &lesson.teacher;
         let ada = Participant::join(&server, seed::ADA, &lesson.id).await?;
         ensure!(
-            ada.joined.get("grants").and_then(Value::as_array).is_some_and(|g| g.is_empty()),
+            ada.joined
+                .get("grants")
+                .and_then(Value::as_array)
+                .is_some_and(|g| g.is_empty()),
             "ada should start with no grants: {}",
             ada.joined
         );
@@ -35,15 +38,23 @@ async fn pupil_without_grant_cannot_publish() {
             Ok(_) => return Err(anyhow!("publish without a grant was accepted")),
             Err(e) => e,
         };
-        ensure!(err.get("code").and_then(Value::as_str) == Some("not_granted"), "want not_granted, got {err}");
+        ensure!(
+            err.get("code").and_then(Value::as_str) == Some("not_granted"),
+            "want not_granted, got {err}"
+        );
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let leaked: Vec<Value> = teacher
             .conn
             .messages_since(t_mark)
             .into_iter()
-            .filter(|m| msg_type(m) == "offer" && m.get("publisher_id").and_then(Value::as_str) == Some(ada.id.as_str()))
+            .filter(|m| {
+                msg_type(m) == "offer" && m.get("publisher_id").and_then(Value::as_str) == Some(ada.id.as_str())
+            })
             .collect();
-        ensure!(leaked.is_empty(), "teacher was offered a stream from ada without a grant: {leaked:?}");
+        ensure!(
+            leaked.is_empty(),
+            "teacher was offered a stream from ada without a grant: {leaked:?}"
+        );
         ensure!(
             teacher.conn.subscriptions().iter().all(|s| s.publisher_id != ada.id),
             "teacher has a subscription from ada without a grant"
@@ -52,19 +63,31 @@ async fn pupil_without_grant_cannot_publish() {
         // 2. Grant the microphone: ada is told, publishes, and the teacher receives her audio.
         let a_mark = ada.conn.mark();
         let t_mark = teacher.conn.mark();
-        teacher.send("grant", json!({"participant_id": ada.id, "media": "microphone"})).await?;
+        teacher
+            .send("grant", json!({"participant_id": ada.id, "media": "microphone"}))
+            .await?;
         ada.conn
-            .wait_for(a_mark, SIGNAL_TIMEOUT, "`grants` with microphone", |m| msg_type(m) == "grants" && has_grant(m, "microphone"))
+            .wait_for(a_mark, SIGNAL_TIMEOUT, "`grants` with microphone", |m| {
+                msg_type(m) == "grants" && has_grant(m, "microphone")
+            })
             .await?;
         let mic = ada.publish("ada-mic-2", "microphone", false, true).await?;
-        let sub = teacher.wait_stream_from(t_mark, &ada.id, "microphone", SIGNAL_TIMEOUT).await?;
+        let sub = teacher
+            .wait_stream_from(t_mark, &ada.id, "microphone", SIGNAL_TIMEOUT)
+            .await?;
         sub.wait_media(0, 20, Duration::from_secs(10)).await?;
-        ensure!(sub.stats.video() == 0, "a microphone stream carried video: {}", sub.stats.summary());
+        ensure!(
+            sub.stats.video() == 0,
+            "a microphone stream carried video: {}",
+            sub.stats.summary()
+        );
 
         // 3. Revoke: the stream ends for both sides and RTP stops reaching the teacher.
         let a_mark = ada.conn.mark();
         let t_mark = teacher.conn.mark();
-        teacher.send("revoke", json!({"participant_id": ada.id, "media": "microphone"})).await?;
+        teacher
+            .send("revoke", json!({"participant_id": ada.id, "media": "microphone"}))
+            .await?;
         let sid = sub.stream_id.clone();
         teacher
             .conn
@@ -89,14 +112,24 @@ async fn pupil_without_grant_cannot_publish() {
         let sent_before = mic.tx.written();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = sub.stats.audio();
-        ensure!(mic.tx.written() > sent_before + 50, "ada's publisher stopped writing; the check below would prove nothing");
-        ensure!(after == before, "teacher still received {} audio packets from ada after revoke", after - before);
+        ensure!(
+            mic.tx.written() > sent_before + 50,
+            "ada's publisher stopped writing; the check below would prove nothing"
+        );
+        ensure!(
+            after == before,
+            "teacher still received {} audio packets from ada after revoke",
+            after - before
+        );
 
         // 4. With the grant gone, publishing again is refused.
         let again = ada.try_publish("ada-mic-3", "microphone", false, true).await?;
         match again {
             Ok(_) => return Err(anyhow!("publish after revoke was accepted")),
-            Err(e) => ensure!(e.get("code").and_then(Value::as_str) == Some("not_granted"), "want not_granted after revoke, got {e}"),
+            Err(e) => ensure!(
+                e.get("code").and_then(Value::as_str) == Some("not_granted"),
+                "want not_granted after revoke, got {e}"
+            ),
         }
         drop(mic);
         drop(ada);

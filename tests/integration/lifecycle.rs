@@ -1,10 +1,10 @@
 //! Participant and lesson lifecycle from PROTOCOL.md section 2: a reconnect replaces the old
 //! socket, `remove` keeps a pupil out, and `end_lesson` ends media and admission for everyone.
 
+use anyhow::{anyhow, ensure};
 use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Server};
-use anyhow::{anyhow, ensure};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -21,7 +21,11 @@ async fn reconnect_replaces_old_socket() {
         old.conn.wait_closed(SIGNAL_TIMEOUT).await?;
         let before = new_sub.stats.video();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        ensure!(new_sub.stats.video() > before + 10, "the new socket's media stalled: {}", new_sub.stats.summary());
+        ensure!(
+            new_sub.stats.video() > before + 10,
+            "the new socket's media stalled: {}",
+            new_sub.stats.summary()
+        );
         server.finish();
         Ok(())
     })
@@ -47,13 +51,17 @@ async fn removed_pupil_cannot_rejoin() {
         teacher
             .conn
             .wait_for(t_mark, SIGNAL_TIMEOUT, "participant_left for ada", move |m| {
-                msg_type(m) == "participant_left" && m.get("participant_id").and_then(Value::as_str) == Some(id.as_str())
+                msg_type(m) == "participant_left"
+                    && m.get("participant_id").and_then(Value::as_str) == Some(id.as_str())
             })
             .await?;
         // She cannot come back to this lesson.
         match ada.api.ticket(&lesson.id).await? {
             Ok(t) => return Err(anyhow!("removed pupil got a new ticket {:?}", t.ticket)),
-            Err(e) => ensure!(e.code == "removed_by_teacher" && (400..500).contains(&e.status), "want removed_by_teacher, got {e}"),
+            Err(e) => ensure!(
+                e.code == "removed_by_teacher" && (400..500).contains(&e.status),
+                "want removed_by_teacher, got {e}"
+            ),
         }
         // Others are unaffected.
         pupil_receives_teacher_camera(&server, &lesson, seed::BEN).await?;
@@ -80,7 +88,10 @@ async fn end_lesson_ends_it_for_everyone() {
         let before = (ada_sub.stats.video(), ben_sub.stats.video());
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let after = (ada_sub.stats.video(), ben_sub.stats.video());
-        ensure!(before == after, "media kept flowing after end_lesson: {before:?} → {after:?}");
+        ensure!(
+            before == after,
+            "media kept flowing after end_lesson: {before:?} → {after:?}"
+        );
 
         match ada.api.ticket(&lesson.id).await? {
             Ok(t) => return Err(anyhow!("ticket for an ended lesson: {:?}", t.ticket)),
@@ -88,13 +99,18 @@ async fn end_lesson_ends_it_for_everyone() {
         }
         let teacher_api = Api::new(&server);
         teacher_api.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
-        let (status, body) = teacher_api.request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None).await?;
+        let (status, body) = teacher_api
+            .request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None)
+            .await?;
         ensure!(
             status == 200 && body.pointer("/lesson/state").and_then(Value::as_str) == Some("ended"),
             "ended lesson reads as {status} {body}"
         );
         let (status, next) = teacher_api.start_lesson(seed::CLASS_7A).await?;
-        ensure!(status == 201 && next.get("id") != Some(&json!(lesson.id)), "a new lesson should start: {status} {next}");
+        ensure!(
+            status == 201 && next.get("id") != Some(&json!(lesson.id)),
+            "a new lesson should start: {status} {next}"
+        );
         server.finish();
         Ok(())
     })

@@ -4,10 +4,12 @@
 //! cannot come back; nobody off the trusted domains reaches the lobby; pupils cannot join
 //! before the teacher; and a lesson whose teacher stays away for the configured time ends.
 
-use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, Lesson, Participant, SIGNAL_TIMEOUT};
+use anyhow::{anyhow, bail, ensure, Result};
+use livegate_tests::participant::{
+    live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, Lesson, Participant, SIGNAL_TIMEOUT,
+};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Api, Conn, Server};
-use anyhow::{anyhow, bail, ensure, Result};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -31,15 +33,29 @@ pub async fn knock(server: &Server, email: &str, password: &str, lesson_id: &str
     api.sign_in(email, password).await?;
     let ticket = api.must_ticket(lesson_id).await?;
     let conn = Conn::connect_with(&server.ws_url(&ticket.ws_path), email, &api.ws_headers()).await?;
-    conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket})).await?;
+    conn.send(json!({"type": "join", "protocol": 1, "ticket": ticket.ticket}))
+        .await?;
     let (_, reply) = conn
-        .wait_for(0, SIGNAL_TIMEOUT, "`lobby`, `joined` or `error` after join", |m| matches!(msg_type(m), "lobby" | "joined" | "error"))
+        .wait_for(0, SIGNAL_TIMEOUT, "`lobby`, `joined` or `error` after join", |m| {
+            matches!(msg_type(m), "lobby" | "joined" | "error")
+        })
         .await?;
     ensure!(msg_type(&reply) == "lobby", "{email}: want `lobby`, got {reply}");
-    ensure!(reply["lesson"]["id"] == lesson_id, "{email}: lobby for the wrong lesson: {reply}");
+    ensure!(
+        reply["lesson"]["id"] == lesson_id,
+        "{email}: lobby for the wrong lesson: {reply}"
+    );
     conn.start_heartbeat(Duration::from_secs(5));
-    let id = reply["participant_id"].as_str().ok_or_else(|| anyhow!("lobby without participant_id: {reply}"))?.to_owned();
-    Ok(Waiter { api, conn, id, email: email.to_owned() })
+    let id = reply["participant_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("lobby without participant_id: {reply}"))?
+        .to_owned();
+    Ok(Waiter {
+        api,
+        conn,
+        id,
+        email: email.to_owned(),
+    })
 }
 
 /// The teacher's `lobby_updated` listing exactly these participant ids (from `from` on).
@@ -47,12 +63,20 @@ async fn teacher_sees_lobby(teacher: &Participant, from: usize, ids: &[&str]) ->
     let want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     let (_, m) = teacher
         .conn
-        .wait_for(from, SIGNAL_TIMEOUT, &format!("lobby_updated with {want:?}"), move |m| {
-            msg_type(m) == "lobby_updated"
-                && m["waiting"].as_array().is_some_and(|w| {
-                    w.iter().filter_map(|e| e["participant_id"].as_str().map(str::to_owned)).collect::<Vec<_>>() == want
-                })
-        })
+        .wait_for(
+            from,
+            SIGNAL_TIMEOUT,
+            &format!("lobby_updated with {want:?}"),
+            move |m| {
+                msg_type(m) == "lobby_updated"
+                    && m["waiting"].as_array().is_some_and(|w| {
+                        w.iter()
+                            .filter_map(|e| e["participant_id"].as_str().map(str::to_owned))
+                            .collect::<Vec<_>>()
+                            == want
+                    })
+            },
+        )
         .await?;
     Ok(m)
 }
@@ -62,10 +86,23 @@ pub async fn admitted_guest(server: &Server, lesson: &Lesson, email: &str) -> Re
     let waiter = knock(server, email, seed::password_for(email), &lesson.id).await?;
     teacher_sees_lobby(&lesson.teacher, 0, &[&waiter.id]).await?;
     let mark = waiter.conn.mark();
-    lesson.teacher.send("admit", json!({"participant_id": waiter.id})).await?;
+    lesson
+        .teacher
+        .send("admit", json!({"participant_id": waiter.id}))
+        .await?;
     let joined = waiter.conn.wait_type(mark, "joined", SIGNAL_TIMEOUT).await?;
-    ensure!(joined["role"] == "guest" && joined["participant_id"] == waiter.id.as_str(), "admitted: {joined}");
-    Ok(Participant { email: waiter.email, api: waiter.api, conn: waiter.conn, id: waiter.id, role: "guest".into(), joined })
+    ensure!(
+        joined["role"] == "guest" && joined["participant_id"] == waiter.id.as_str(),
+        "admitted: {joined}"
+    );
+    Ok(Participant {
+        email: waiter.email,
+        api: waiter.api,
+        conn: waiter.conn,
+        id: waiter.id,
+        role: "guest".into(),
+        joined,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,19 +116,39 @@ async fn visitor_waits_unseen_then_is_admitted_as_a_guest() {
         let waiter = knock(&server, VISITOR, seed::TEACHER_PASSWORD, &lesson.id).await?;
         let update = teacher_sees_lobby(teacher, t_mark, &[&waiter.id]).await?;
         let entry = &update["waiting"][0];
-        ensure!(entry["display_name"] == "Dr Chen (partner school)" && entry["domain"] == "partner.sch.uk" && entry["role"] == "external", "lobby entry: {entry}");
+        ensure!(
+            entry["display_name"] == "Dr Chen (partner school)"
+                && entry["domain"] == "partner.sch.uk"
+                && entry["role"] == "external",
+            "lobby entry: {entry}"
+        );
 
         // Waiting: no media, no participant list, and no request is served but `ping`.
         let w_mark = waiter.conn.mark();
-        waiter.conn.send(json!({"type": "publish", "stream_id": "cam", "kind": "camera", "sdp": "v=0"})).await?;
+        waiter
+            .conn
+            .send(json!({"type": "publish", "stream_id": "cam", "kind": "camera", "sdp": "v=0"}))
+            .await?;
         waiter.conn.expect_error(w_mark, "in_lobby", SIGNAL_TIMEOUT).await?;
         waiter.conn.ping_pong(SIGNAL_TIMEOUT).await?;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let seen = waiter.conn.messages();
-        ensure!(seen.iter().all(|m| !matches!(msg_type(m), "offer" | "joined" | "participant_joined" | "participant_updated")), "the lobby leaked: {seen:?}");
-        ensure!(waiter.conn.subscriptions().is_empty(), "a waiting visitor has a media subscription");
+        ensure!(
+            seen.iter().all(|m| !matches!(
+                msg_type(m),
+                "offer" | "joined" | "participant_joined" | "participant_updated"
+            )),
+            "the lobby leaked: {seen:?}"
+        );
+        ensure!(
+            waiter.conn.subscriptions().is_empty(),
+            "a waiting visitor has a media subscription"
+        );
         // Pupils are not told about the lobby.
-        ensure!(ada.conn.messages().iter().all(|m| !m.to_string().contains(&waiter.id)), "a pupil heard about the lobby");
+        ensure!(
+            ada.conn.messages().iter().all(|m| !m.to_string().contains(&waiter.id)),
+            "a pupil heard about the lobby"
+        );
         // Only a teacher admits.
         let a_mark = ada.conn.mark();
         ada.send("admit", json!({"participant_id": waiter.id})).await?;
@@ -103,7 +160,9 @@ async fn visitor_waits_unseen_then_is_admitted_as_a_guest() {
         let gid = guest.id.clone();
         ada.conn
             .wait_for(0, SIGNAL_TIMEOUT, "participant_joined for the guest", move |m| {
-                msg_type(m) == "participant_joined" && m["participant"]["id"] == gid.as_str() && m["participant"]["role"] == "guest"
+                msg_type(m) == "participant_joined"
+                    && m["participant"]["id"] == gid.as_str()
+                    && m["participant"]["role"] == "guest"
             })
             .await?;
         teacher_sees_lobby(teacher, 0, &[]).await?;
@@ -113,13 +172,29 @@ async fn visitor_waits_unseen_then_is_admitted_as_a_guest() {
             Err(e) => ensure!(e["code"] == "not_granted", "guest publish: {e}"),
         }
         let g_mark = guest.conn.mark();
-        guest.send("grant", json!({"participant_id": ada.id, "media": "microphone"})).await?;
-        guest.conn.expect_error(g_mark, "forbidden_role", SIGNAL_TIMEOUT).await?;
-        teacher.send("grant", json!({"participant_id": guest.id, "media": "microphone"})).await?;
-        guest.conn.wait_for(g_mark, SIGNAL_TIMEOUT, "grants", |m| msg_type(m) == "grants" && m["grants"] == json!(["microphone"])).await?;
+        guest
+            .send("grant", json!({"participant_id": ada.id, "media": "microphone"}))
+            .await?;
+        guest
+            .conn
+            .expect_error(g_mark, "forbidden_role", SIGNAL_TIMEOUT)
+            .await?;
+        teacher
+            .send("grant", json!({"participant_id": guest.id, "media": "microphone"}))
+            .await?;
+        guest
+            .conn
+            .wait_for(g_mark, SIGNAL_TIMEOUT, "grants", |m| {
+                msg_type(m) == "grants" && m["grants"] == json!(["microphone"])
+            })
+            .await?;
         let t_mark = teacher.conn.mark();
         let _mic = guest.publish("guest-mic-2", "microphone", false, true).await?;
-        teacher.wait_stream_from(t_mark, &guest.id, "microphone", SIGNAL_TIMEOUT).await?.wait_media(0, 20, Duration::from_secs(10)).await?;
+        teacher
+            .wait_stream_from(t_mark, &guest.id, "microphone", SIGNAL_TIMEOUT)
+            .await?
+            .wait_media(0, 20, Duration::from_secs(10))
+            .await?;
         server.finish();
         Ok(())
     })
@@ -132,7 +207,14 @@ async fn admitted_guest_from(waiter: Waiter, teacher: &Participant) -> Result<Pa
     teacher.send("admit", json!({"participant_id": waiter.id})).await?;
     let joined = waiter.conn.wait_type(mark, "joined", SIGNAL_TIMEOUT).await?;
     ensure!(joined["role"] == "guest", "admitted: {joined}");
-    Ok(Participant { email: waiter.email, api: waiter.api, conn: waiter.conn, id: waiter.id, role: "guest".into(), joined })
+    Ok(Participant {
+        email: waiter.email,
+        api: waiter.api,
+        conn: waiter.conn,
+        id: waiter.id,
+        role: "guest".into(),
+        joined,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,16 +230,33 @@ async fn refused_staff_are_told_and_cannot_knock_again() {
         let removed = waiter.conn.wait_type(0, "removed", SIGNAL_TIMEOUT).await?;
         ensure!(removed["reason"] == "refused_by_teacher", "{removed}");
         waiter.conn.wait_closed(SIGNAL_TIMEOUT).await?;
-        ensure!(waiter.conn.subscriptions().is_empty(), "a refused visitor received media");
+        ensure!(
+            waiter.conn.subscriptions().is_empty(),
+            "a refused visitor received media"
+        );
         teacher_sees_lobby(teacher, t_mark, &[]).await?;
         // Knocking again: the socket is refused with the same reason.
         let ticket = waiter.api.must_ticket(&lesson.id).await?;
-        let (_c, reply) = livegate_tests::participant::open_and_join_as(&waiter.api, &server, "leader again", &ticket.ws_path, &ticket.ticket, 1).await?;
-        ensure!(msg_type(&reply) == "error" && reply["code"] == "refused_by_teacher", "knocking again: {reply}");
+        let (_c, reply) = livegate_tests::participant::open_and_join_as(
+            &waiter.api,
+            &server,
+            "leader again",
+            &ticket.ws_path,
+            &ticket.ticket,
+            1,
+        )
+        .await?;
+        ensure!(
+            msg_type(&reply) == "error" && reply["code"] == "refused_by_teacher",
+            "knocking again: {reply}"
+        );
         // Unknown ids are refused plainly.
         let t_mark = teacher.conn.mark();
         teacher.send("admit", json!({"participant_id": waiter.id})).await?;
-        teacher.conn.expect_error(t_mark, "unknown_participant", SIGNAL_TIMEOUT).await?;
+        teacher
+            .conn
+            .expect_error(t_mark, "unknown_participant", SIGNAL_TIMEOUT)
+            .await?;
         server.finish();
         Ok(())
     })
@@ -181,8 +280,13 @@ async fn nobody_off_the_trusted_domains_reaches_the_lobby() {
             Ok(_) => bail!("a visitor off the trusted domains got a ticket"),
             Err(e) => ensure!(e.code == "domain_not_trusted" && e.status == 403, "{e}"),
         }
-        let (status, body) = visitor.request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None).await?;
-        ensure!(status == 403 && body["error"]["code"] == "not_on_roster", "an untrusted visitor read the lesson: {status} {body}");
+        let (status, body) = visitor
+            .request(reqwest::Method::GET, &format!("/api/lessons/{}", lesson.id), None)
+            .await?;
+        ensure!(
+            status == 403 && body["error"]["code"] == "not_on_roster",
+            "an untrusted visitor read the lesson: {status} {body}"
+        );
         // Another school's teacher is refused before any lobby too.
         let other = Api::new(&server);
         other.sign_in(seed::OTHER_TEACHER, seed::TEACHER_PASSWORD).await?;
@@ -191,7 +295,12 @@ async fn nobody_off_the_trusted_domains_reaches_the_lobby() {
             Err(e) => ensure!(e.code == "wrong_school", "{e}"),
         }
         ensure!(
-            lesson.teacher.conn.messages().iter().all(|m| msg_type(m) != "lobby_updated"),
+            lesson
+                .teacher
+                .conn
+                .messages()
+                .iter()
+                .all(|m| msg_type(m) != "lobby_updated"),
             "the teacher saw a lobby entry: {:?}",
             lesson.teacher.conn.messages()
         );
@@ -241,17 +350,26 @@ async fn a_lesson_without_its_teacher_ends_after_the_timeout() {
         api.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         let teacher = Participant::join_with(&server, api, seed::TEACHER, &id).await?;
         tokio::time::sleep(Duration::from_millis(1800)).await;
-        ensure!(ada.conn.closed().is_none(), "the lesson ended although the teacher came back in time");
+        ensure!(
+            ada.conn.closed().is_none(),
+            "the lesson ended although the teacher came back in time"
+        );
         // Away for good.
         drop(teacher);
         let gone = Instant::now();
         let ended = ada.conn.wait_type(0, "lesson_ended", Duration::from_secs(5)).await?;
         let after = gone.elapsed();
         eprintln!("[lobby] lesson ended {after:?} after the teacher left (timeout 2 s): {ended}");
-        ensure!(after >= Duration::from_millis(1500) && after < Duration::from_secs(4), "ended {after:?} after the teacher left");
+        ensure!(
+            after >= Duration::from_millis(1500) && after < Duration::from_secs(4),
+            "ended {after:?} after the teacher left"
+        );
         waiter.conn.wait_type(0, "lesson_ended", SIGNAL_TIMEOUT).await?;
         ada.conn.wait_closed(SIGNAL_TIMEOUT).await?;
-        let (status, body) = ada.api.request(reqwest::Method::GET, &format!("/api/lessons/{id}"), None).await?;
+        let (status, body) = ada
+            .api
+            .request(reqwest::Method::GET, &format!("/api/lessons/{id}"), None)
+            .await?;
         ensure!(status == 200 && body["lesson"]["state"] == "ended", "{status} {body}");
         server.finish();
         Ok(())

@@ -50,7 +50,14 @@ fn event_rows(log: &Value) -> Vec<(String, String, String, String)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| (s(e, "kind").into(), s(e, "actor_name").into(), s(e, "subject_name").into(), s(e, "detail").into()))
+        .map(|e| {
+            (
+                s(e, "kind").into(),
+                s(e, "actor_name").into(),
+                s(e, "subject_name").into(),
+                s(e, "detail").into(),
+            )
+        })
         .collect()
 }
 
@@ -61,7 +68,12 @@ fn row(kind: &str, actor: &str, subject: &str, detail: &str) -> (String, String,
 /// A local time as the log writes it: `YYYY-MM-DD HH:MM:SS GMT|BST`.
 fn is_local_time(cell: &str) -> bool {
     let b = cell.as_bytes();
-    cell.len() == 23 && (cell.ends_with(" GMT") || cell.ends_with(" BST")) && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && b[..4].iter().all(u8::is_ascii_digit)
+    cell.len() == 23
+        && (cell.ends_with(" GMT") || cell.ends_with(" BST"))
+        && b[4] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[..4].iter().all(u8::is_ascii_digit)
 }
 
 /// Replaces the cells that differ from run to run: local times by `TIME`, ids by labels,
@@ -113,7 +125,10 @@ async fn wait_ended(api: &Api, lesson: &str, within: Duration) -> Result<Value> 
         if !log["lesson"]["ended_at"].is_null() {
             return Ok(log);
         }
-        ensure!(Instant::now() < deadline, "the log never showed the lesson ended: {log}");
+        ensure!(
+            Instant::now() < deadline,
+            "the log never showed the lesson ended: {log}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -270,21 +285,44 @@ async fn a_crash_leaves_every_interval_closed_at_the_last_heartbeat_and_marked()
         let teacher = signed_in(&server, seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         let log = wait_ended(&teacher, &lesson_id, Duration::from_secs(10)).await?;
         let l = &log["lesson"];
-        ensure!(l["end_reason"] == "server_stopped" && l["ended_at"] == l["last_seen"], "lesson closed at its last heartbeat: {l}");
-        let sessions = log["sessions"].as_array().ok_or_else(|| anyhow!("no sessions: {log}"))?;
+        ensure!(
+            l["end_reason"] == "server_stopped" && l["ended_at"] == l["last_seen"],
+            "lesson closed at its last heartbeat: {l}"
+        );
+        let sessions = log["sessions"]
+            .as_array()
+            .ok_or_else(|| anyhow!("no sessions: {log}"))?;
         ensure!(sessions.len() == 2, "teacher and Ada: {log}");
         for sess in sessions {
-            ensure!(sess["recovered"] == true && sess["left_reason"] == "server_stopped", "marked: {sess}");
-            ensure!(sess["left_at"] == sess["last_seen"] && sess["left_at"] == l["ended_at"], "closed at the last heartbeat: {sess}");
-            ensure!(sess["left_at"].as_i64() > sess["joined_at"].as_i64(), "a heartbeat happened after the join: {sess}");
+            ensure!(
+                sess["recovered"] == true && sess["left_reason"] == "server_stopped",
+                "marked: {sess}"
+            );
+            ensure!(
+                sess["left_at"] == sess["last_seen"] && sess["left_at"] == l["ended_at"],
+                "closed at the last heartbeat: {sess}"
+            );
+            ensure!(
+                sess["left_at"].as_i64() > sess["joined_at"].as_i64(),
+                "a heartbeat happened after the join: {sess}"
+            );
         }
         for i in log["intervals"].as_array().into_iter().flatten() {
-            ensure!(i["recovered"] == true && !i["left_at"].is_null() && i["seconds"].as_i64() >= Some(1), "interval: {i}");
+            ensure!(
+                i["recovered"] == true && !i["left_at"].is_null() && i["seconds"].as_i64() >= Some(1),
+                "interval: {i}"
+            );
         }
-        ensure!(event_rows(&log).last() == Some(&row("lesson_ended", "", "", "server_stopped")), "events: {log}");
+        ensure!(
+            event_rows(&log).last() == Some(&row("lesson_ended", "", "", "server_stopped")),
+            "events: {log}"
+        );
         let csv = get_text(&teacher, "/api/log/intervals.csv").await?;
         let rows: Vec<&str> = csv.lines().skip(1).collect();
-        ensure!(rows.len() == 2 && rows.iter().all(|r| r.contains(",server_stopped,yes,")), "CSV marks recovery: {csv}");
+        ensure!(
+            rows.len() == 2 && rows.iter().all(|r| r.contains(",server_stopped,yes,")),
+            "CSV marks recovery: {csv}"
+        );
         server.finish();
         Ok(())
     })
@@ -297,7 +335,11 @@ fn log_routes(lesson: &str, pupil: &str) -> Vec<(Method, String, Option<Value>)>
     vec![
         (Method::GET, "/api/log/lessons".into(), None),
         (Method::GET, format!("/api/log/lessons/{lesson}"), None),
-        (Method::POST, format!("/api/log/lessons/{lesson}/notes"), Some(json!({"category": "concern", "text": "a note"}))),
+        (
+            Method::POST,
+            format!("/api/log/lessons/{lesson}/notes"),
+            Some(json!({"category": "concern", "text": "a note"})),
+        ),
         (Method::GET, format!("/api/log/pupils/{pupil}/attendance"), None),
         (Method::GET, "/api/log/intervals.csv".into(), None),
         (Method::GET, "/api/log/lessons.csv".into(), None),
@@ -314,16 +356,32 @@ async fn pupils_visitors_and_other_schools_never_read_the_log() {
         let ben = Participant::join(&server, seed::BEN, &lesson.id).await?;
         let t_mark = lesson.teacher.conn.mark();
         lesson.teacher.send("end_lesson", json!({})).await?;
-        lesson.teacher.conn.wait_type(t_mark, "lesson_ended", SIGNAL_TIMEOUT).await?;
+        lesson
+            .teacher
+            .conn
+            .wait_type(t_mark, "lesson_ended", SIGNAL_TIMEOUT)
+            .await?;
         let log = wait_ended(&lesson.teacher.api, &lesson.id, SIGNAL_TIMEOUT).await?;
-        let ada_id = log["sessions"].as_array().into_iter().flatten().find(|x| x["name"] == "Ada").map(|x| s(x, "user_id").to_owned());
+        let ada_id = log["sessions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["name"] == "Ada")
+            .map(|x| s(x, "user_id").to_owned());
         let ada_id = ada_id.ok_or_else(|| anyhow!("no Ada in {log}"))?;
 
         // Pupils (even one who was in the lesson, about themself) and visiting staff: forbidden everywhere.
-        for (who, api) in [("Ada", &ada.api), ("Ben", &ben.api), ("visitor", &signed_in(&server, VISITOR, seed::TEACHER_PASSWORD).await?)] {
+        for (who, api) in [
+            ("Ada", &ada.api),
+            ("Ben", &ben.api),
+            ("visitor", &signed_in(&server, VISITOR, seed::TEACHER_PASSWORD).await?),
+        ] {
             for (method, path, body) in log_routes(&lesson.id, &ada_id) {
                 let (status, body) = api.request(method.clone(), &path, body).await?;
-                ensure!(status == 403 && body["error"]["code"] == "forbidden_role", "{who}: {method} {path} gave {status} {body}");
+                ensure!(
+                    status == 403 && body["error"]["code"] == "forbidden_role",
+                    "{who}: {method} {path} gave {status} {body}"
+                );
             }
         }
         // Staff of another school, and a teacher of another class: nothing of this lesson, and
@@ -332,7 +390,10 @@ async fn pupils_visitors_and_other_schools_never_read_the_log() {
         let okafor = signed_in(&server, seed::TEACHER2, seed::TEACHER_PASSWORD).await?;
         for (who, api) in [("other school", &other), ("8b's teacher", &okafor)] {
             // (The CSV exports answer with a header row only: checked below.)
-            for (method, path, body) in log_routes(&lesson.id, &ada_id).into_iter().filter(|(_, p, _)| !p.ends_with(".csv")) {
+            for (method, path, body) in log_routes(&lesson.id, &ada_id)
+                .into_iter()
+                .filter(|(_, p, _)| !p.ends_with(".csv"))
+            {
                 let (status, body) = api.request(method.clone(), &path, body).await?;
                 let ok = match path.as_str() {
                     "/api/log/lessons" => status == 200 && body["lessons"] == json!([]),
@@ -343,12 +404,18 @@ async fn pupils_visitors_and_other_schools_never_read_the_log() {
             }
             for csv in ["/api/log/intervals.csv", "/api/log/lessons.csv"] {
                 let text = get_text(api, csv).await?;
-                ensure!(text.lines().count() == 1 && !text.contains(&lesson.id), "{who}: {csv} leaked: {text}");
+                ensure!(
+                    text.lines().count() == 1 && !text.contains(&lesson.id),
+                    "{who}: {csv} leaked: {text}"
+                );
             }
         }
         // The teacher, the leader and the superuser read it.
         let attendance = get_json(&lesson.teacher.api, &format!("/api/log/pupils/{ada_id}/attendance")).await?;
-        ensure!(attendance["lessons"][0]["present"] == true && attendance["pupil"]["display_name"] == "Ada", "attendance: {attendance}");
+        ensure!(
+            attendance["lessons"][0]["present"] == true && attendance["pupil"]["display_name"] == "Ada",
+            "attendance: {attendance}"
+        );
         for (email, password) in [(LEADER, LEADER_PASSWORD), (ADMIN, ADMIN_PASSWORD)] {
             let api = signed_in(&server, email, password).await?;
             let list = get_json(&api, "/api/log/lessons?class_id=7a").await?;
@@ -356,7 +423,13 @@ async fn pupils_visitors_and_other_schools_never_read_the_log() {
             get_json(&api, &format!("/api/log/lessons/{}", lesson.id)).await?;
         }
         let admin = signed_in(&server, ADMIN, ADMIN_PASSWORD).await?;
-        let (status, body) = admin.request(Method::POST, &format!("/api/log/lessons/{}/notes", lesson.id), Some(json!({"category": "concern", "text": "x"}))).await?;
+        let (status, body) = admin
+            .request(
+                Method::POST,
+                &format!("/api/log/lessons/{}/notes", lesson.id),
+                Some(json!({"category": "concern", "text": "x"})),
+            )
+            .await?;
         ensure!(status == 403, "a superuser writes no notes: {status} {body}");
         server.finish();
         Ok(())

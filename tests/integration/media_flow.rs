@@ -1,11 +1,11 @@
 //! Media fan-out: one teacher publishes VP8 + Opus, three pupils each receive it, all through the
 //! server's single UDP media port.
 
+use anyhow::{bail, ensure};
 use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
 use livegate_tests::rtc_client::{sdp_candidates, selected_remote_candidate};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Server};
-use anyhow::{bail, ensure};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -30,26 +30,47 @@ async fn one_teacher_three_pupils() {
         // Each pupil got its own stream of the teacher's camera, with real payload.
         let subs = [(&ada, &ada_sub), (&ben, &ben_sub), (&cara, &cara_sub)];
         for (pupil, sub) in subs {
-            ensure!(sub.publisher_id == teacher.id, "{}: offer publisher {} != teacher {}", pupil.email, sub.publisher_id, teacher.id);
+            ensure!(
+                sub.publisher_id == teacher.id,
+                "{}: offer publisher {} != teacher {}",
+                pupil.email,
+                sub.publisher_id,
+                teacher.id
+            );
             ensure!(sub.kind == "camera", "{}: offer kind {}", pupil.email, sub.kind);
-            ensure!(sub.stats.bytes() > 10_000, "{}: only {} bytes of media", pupil.email, sub.stats.bytes());
+            ensure!(
+                sub.stats.bytes() > 10_000,
+                "{}: only {} bytes of media",
+                pupil.email,
+                sub.stats.bytes()
+            );
             ensure!(
                 pupil.joined.pointer("/lesson/teacher_present").and_then(Value::as_bool) == Some(true),
                 "{}: `joined` says the teacher is absent: {}",
                 pupil.email,
                 pupil.joined
             );
-            ensure!(pupil.conn.non_json_frames().is_empty(), "{}: server sent non-JSON frames", pupil.email);
+            ensure!(
+                pupil.conn.non_json_frames().is_empty(),
+                "{}: server sent non-JSON frames",
+                pupil.email
+            );
         }
         let ids = [&ada_sub.stream_id, &ben_sub.stream_id, &cara_sub.stream_id];
-        ensure!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "stream ids not distinct: {ids:?}");
+        ensure!(
+            ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+            "stream ids not distinct: {ids:?}"
+        );
 
         // The teacher's own publishing connection also runs through the media port.
         camera.wait_connected(Duration::from_secs(5)).await?;
         let port = server.media_addr.port();
         let answer_cands = sdp_candidates(&camera.answer_sdp);
         ensure!(!answer_cands.is_empty(), "the server's answer has no candidate");
-        ensure!(answer_cands.iter().all(|(_, p)| *p == port), "answer candidates {answer_cands:?} != media port {port}");
+        ensure!(
+            answer_cands.iter().all(|(_, p)| *p == port),
+            "answer candidates {answer_cands:?} != media port {port}"
+        );
         match selected_remote_candidate(&camera.pc).await {
             Some((_, p)) if p == port => {}
             other => bail!("teacher's publisher selected remote candidate {other:?}, media port is {port}"),
@@ -60,10 +81,15 @@ async fn one_teacher_three_pupils() {
             let id = pupil.id.clone();
             teacher
                 .conn
-                .wait_for(0, SIGNAL_TIMEOUT, &format!("participant_joined for {}", pupil.email), move |m| {
-                    msg_type(m) == "participant_joined"
-                        && m.pointer("/participant/id").and_then(Value::as_str) == Some(id.as_str())
-                })
+                .wait_for(
+                    0,
+                    SIGNAL_TIMEOUT,
+                    &format!("participant_joined for {}", pupil.email),
+                    move |m| {
+                        msg_type(m) == "participant_joined"
+                            && m.pointer("/participant/id").and_then(Value::as_str) == Some(id.as_str())
+                    },
+                )
                 .await?;
         }
         drop((ada, ben, cara));
@@ -107,8 +133,14 @@ async fn new_receivers_get_a_keyframe_on_request() {
         let elapsed = started.elapsed().as_secs_f64();
         let requests = camera.tx.keyframe_requests();
         let allowed = (elapsed / 0.5).ceil() as u64 + 1;
-        eprintln!("keyframe requests: {requests} in {elapsed:.1} s; keyframes sent: {}", camera.tx.keyframes_sent());
-        ensure!(requests <= allowed, "{requests} keyframe requests in {elapsed:.1} s (max {allowed})");
+        eprintln!(
+            "keyframe requests: {requests} in {elapsed:.1} s; keyframes sent: {}",
+            camera.tx.keyframes_sent()
+        );
+        ensure!(
+            requests <= allowed,
+            "{requests} keyframe requests in {elapsed:.1} s (max {allowed})"
+        );
         server.finish();
         Ok(())
     })

@@ -4,10 +4,10 @@
 //! camera is always off cannot be granted the camera nor publish one, and a profile set
 //! mid-lesson closes a camera that was live.
 
+use anyhow::{bail, ensure, Result};
 use livegate_tests::participant::{live_7a_with_camera, Participant, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Server};
-use anyhow::{bail, ensure, Result};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -47,19 +47,40 @@ async fn pupils_see_the_alias_and_not_the_hidden_pupil_while_the_teacher_sees_al
         let ben = Participant::join(&server, seed::BEN, &lesson.id).await?;
 
         // A pupil's view: Ada is "Star", with no hint of a profile; Cara is not there at all.
-        let star = listed(&ben.joined, &ada.id).ok_or_else(|| anyhow::anyhow!("ben does not see ada: {}", ben.joined))?;
-        ensure!(star["display_name"] == "Star" && star.get("privacy").is_none(), "ben sees ada as {star}");
-        ensure!(listed(&ben.joined, &cara.id).is_none(), "ben's list has the hidden pupil: {}", ben.joined);
+        let star =
+            listed(&ben.joined, &ada.id).ok_or_else(|| anyhow::anyhow!("ben does not see ada: {}", ben.joined))?;
+        ensure!(
+            star["display_name"] == "Star" && star.get("privacy").is_none(),
+            "ben sees ada as {star}"
+        );
+        ensure!(
+            listed(&ben.joined, &cara.id).is_none(),
+            "ben's list has the hidden pupil: {}",
+            ben.joined
+        );
         // Cara sees Ada by the alias too, and herself in full.
-        ensure!(listed(&cara.joined, &ada.id).is_some_and(|p| p["display_name"] == "Star"), "cara's view: {}", cara.joined);
+        ensure!(
+            listed(&cara.joined, &ada.id).is_some_and(|p| p["display_name"] == "Star"),
+            "cara's view: {}",
+            cara.joined
+        );
         let me = listed(&cara.joined, &cara.id).ok_or_else(|| anyhow::anyhow!("cara not in her own list"))?;
-        ensure!(me["display_name"] == "Cara" && me["privacy"]["hidden_from_pupils"] == true, "cara's own entry: {me}");
+        ensure!(
+            me["display_name"] == "Cara" && me["privacy"]["hidden_from_pupils"] == true,
+            "cara's own entry: {me}"
+        );
 
         // The teacher's view: real names, with the profile.
         let a = teacher_saw_join(teacher, &ada.id).await?;
-        ensure!(a["display_name"] == "Ada" && a["privacy"]["alias"] == "Star", "teacher sees ada as {a}");
+        ensure!(
+            a["display_name"] == "Ada" && a["privacy"]["alias"] == "Star",
+            "teacher sees ada as {a}"
+        );
         let c = teacher_saw_join(teacher, &cara.id).await?;
-        ensure!(c["display_name"] == "Cara" && c["privacy"]["hidden_from_pupils"] == true, "teacher sees cara as {c}");
+        ensure!(
+            c["display_name"] == "Cara" && c["privacy"]["hidden_from_pupils"] == true,
+            "teacher sees cara as {c}"
+        );
 
         // Cara raises her hand: the teacher sees it, Ben hears nothing about her, ever.
         let t_mark = teacher.conn.mark();
@@ -68,20 +89,30 @@ async fn pupils_see_the_alias_and_not_the_hidden_pupil_while_the_teacher_sees_al
         teacher
             .conn
             .wait_for(t_mark, SIGNAL_TIMEOUT, "cara's raised hand", move |m| {
-                msg_type(m) == "participant_updated" && m["participant"]["id"] == cid.as_str() && m["participant"]["hand_raised"] == true
+                msg_type(m) == "participant_updated"
+                    && m["participant"]["id"] == cid.as_str()
+                    && m["participant"]["hand_raised"] == true
             })
             .await?;
         ada.send("hand", json!({"raised": true})).await?;
         let aid = ada.id.clone();
         ben.conn
             .wait_for(0, SIGNAL_TIMEOUT, "star's raised hand", move |m| {
-                msg_type(m) == "participant_updated" && m["participant"]["id"] == aid.as_str() && m["participant"]["display_name"] == "Star"
+                msg_type(m) == "participant_updated"
+                    && m["participant"]["id"] == aid.as_str()
+                    && m["participant"]["display_name"] == "Star"
             })
             .await?;
         for m in ben.conn.messages() {
             let text = m.to_string();
-            ensure!(!text.contains(cara.id.as_str()), "ben heard about the hidden pupil: {text}");
-            ensure!(!text.contains("\"Ada\"") && !text.contains("\"Cara\""), "ben saw a real name: {text}");
+            ensure!(
+                !text.contains(cara.id.as_str()),
+                "ben heard about the hidden pupil: {text}"
+            );
+            ensure!(
+                !text.contains("\"Ada\"") && !text.contains("\"Cara\""),
+                "ben saw a real name: {text}"
+            );
             ensure!(!text.contains("privacy"), "ben learned of a privacy profile: {text}");
         }
         server.finish();

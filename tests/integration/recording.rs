@@ -76,17 +76,27 @@ async fn start_recorded(server: &Server, teacher: &str, class: &str) -> Result<(
     let started = Instant::now();
     let (status, summary) = api.start_lesson(class).await?;
     ensure!(status == 201, "starting a lesson: {status} {summary}");
-    ensure!(summary["recording"] == json!(true), "the new lesson is not recorded: {summary}");
+    ensure!(
+        summary["recording"] == json!(true),
+        "the new lesson is not recorded: {summary}"
+    );
     let id = field(&summary, "id")?.to_owned();
     let teacher = Participant::join_with(server, api, teacher, &id).await?;
-    ensure!(teacher.joined.pointer("/lesson/recording") == Some(&json!(true)), "`joined` says not recorded: {}", teacher.joined);
+    ensure!(
+        teacher.joined.pointer("/lesson/recording") == Some(&json!(true)),
+        "`joined` says not recorded: {}",
+        teacher.joined
+    );
     Ok((Lesson { id, teacher }, started))
 }
 
 /// Publishes the teacher's camera the way a browser does: a keyframe at the start and
 /// whenever the server asks (it asks every 2 s for the recording's segments).
 async fn publish_camera(teacher: &Participant) -> Result<Publisher> {
-    let camera = teacher.try_publish_with("cam", "camera", true, true, true).await?.map_err(|e| anyhow!("camera refused: {e}"))?;
+    let camera = teacher
+        .try_publish_with("cam", "camera", true, true, true)
+        .await?
+        .map_err(|e| anyhow!("camera refused: {e}"))?;
     camera.wait_connected(SIGNAL_TIMEOUT).await?;
     Ok(camera)
 }
@@ -97,7 +107,15 @@ async fn live_lesson(server: &Server) -> Result<Live> {
     let camera = publish_camera(&lesson.teacher).await?;
     let (published, frames_at_publish) = (Instant::now(), video_frames(&camera));
     let (pupil, sub) = pupil_receives_teacher_camera(server, &lesson, seed::ADA).await?;
-    Ok(Live { lesson, camera, pupil, sub, started, published, frames_at_publish })
+    Ok(Live {
+        lesson,
+        camera,
+        pupil,
+        sub,
+        started,
+        published,
+        frames_at_publish,
+    })
 }
 
 /// The video frames a publisher has sent.
@@ -145,11 +163,17 @@ async fn assert_all_sealed(dir: &DataDir, bucket: &Bucket<'_>) -> Result<usize> 
     let found = find_plaintext_webm(&[dir.spool(), dir.objects_dir()])?;
     ensure!(found.is_empty(), "plaintext WebM on disk: {found:?}");
     let objects = bucket.objects()?;
-    let keys = objects.list_all().await.map_err(|e| anyhow!("listing the store: {e}"))?;
+    let keys = objects
+        .list_all()
+        .await
+        .map_err(|e| anyhow!("listing the store: {e}"))?;
     for key in &keys {
         let data = objects.get(key).await.map_err(|e| anyhow!("reading {key}: {e}"))?;
         ensure!(!contains_webm(&data), "object {key} is plaintext WebM");
-        ensure!(key.starts_with("rec_") && !key.contains('@'), "object key {key} is not opaque");
+        ensure!(
+            key.starts_with("rec_") && !key.contains('@'),
+            "object key {key} is not opaque"
+        );
     }
     Ok(keys.len())
 }
@@ -169,14 +193,21 @@ async fn verify_and_export(dir: &DataDir, bucket: &Bucket<'_>, rec: &str, hash: 
     ensure!(said.contains("segments verified"), "verify said: {said}");
     let mut wrong = base("verify")?;
     wrong.extend(["--manifest-sha256".into(), "0".repeat(64)]);
-    ensure!(recorder_cli(&wrong, &bucket.env()).await.is_err(), "verify accepted a wrong manifest hash");
+    ensure!(
+        recorder_cli(&wrong, &bucket.env()).await.is_err(),
+        "verify accepted a wrong manifest hash"
+    );
     let out = dir.path.join(format!("{rec}.webm"));
     let mut export = base("export")?;
     export.extend(["--out".into(), out.display().to_string()]);
     recorder_cli(&export, &bucket.env()).await?;
     let probe = ffprobe(&out).await?;
     let has = |kind: &str, codec: &str| probe.streams.iter().any(|(k, c)| k == kind && c == codec);
-    ensure!(has("video", "vp8") && has("audio", "opus"), "export streams: {:?}", probe.streams);
+    ensure!(
+        has("video", "vp8") && has("audio", "opus"),
+        "export streams: {:?}",
+        probe.streams
+    );
     Ok(probe)
 }
 
@@ -185,11 +216,24 @@ async fn verify_and_export(dir: &DataDir, bucket: &Bucket<'_>, rec: &str, hash: 
 fn check_coverage(manifest: &livegate_recorder::spool::Manifest, from: i64, span: i64) -> Result<()> {
     let c = coverage(manifest, "s1").ok_or_else(|| anyhow!("no s1 segments"))?;
     eprintln!("published {span} ms of media from {from} ms; {c:?}");
-    let segs: Vec<String> = manifest.segments.iter().map(|s| format!("#{} {}..{}", s.index, s.start_ms, s.end_ms)).collect();
+    let segs: Vec<String> = manifest
+        .segments
+        .iter()
+        .map(|s| format!("#{} {}..{}", s.index, s.start_ms, s.end_ms))
+        .collect();
     let segs = segs.join(", ");
-    ensure!(c.max_gap_ms <= MAX_GAP_MS, "a gap of {} ms between segments", c.max_gap_ms);
+    ensure!(
+        c.max_gap_ms <= MAX_GAP_MS,
+        "a gap of {} ms between segments",
+        c.max_gap_ms
+    );
     let covered = c.last_ms - c.first_ms;
-    ensure!(c.first_ms - from <= 1000 && span - covered <= 1000, "segments cover {}..{} ms of {span} ms from {from}: {segs}", c.first_ms, c.last_ms);
+    ensure!(
+        c.first_ms - from <= 1000 && span - covered <= 1000,
+        "segments cover {}..{} ms of {span} ms from {from}: {segs}",
+        c.first_ms,
+        c.last_ms
+    );
     ensure!(c.longest_ms <= MAX_SEGMENT_MS, "a segment of {} ms", c.longest_ms);
     Ok(())
 }
@@ -199,25 +243,45 @@ async fn record_and_check(server: &Server, dir: &DataDir, bucket: &Bucket<'_>) -
     let live = live_lesson(server).await?;
     until(live.published + Duration::from_secs(8)).await;
     // Mid-lesson the spool holds sealed segments, and nothing in it is plaintext.
-    ensure!(count_files(&dir.spool()) >= 3, "spool holds only {} files mid-lesson", count_files(&dir.spool()));
+    ensure!(
+        count_files(&dir.spool()) >= 3,
+        "spool holds only {} files mid-lesson",
+        count_files(&dir.spool())
+    );
     assert_all_sealed(dir, bucket).await?;
     let ended = live.end().await?;
     let published_s = ended.duration_since(live.published).as_secs_f64();
     let leader = leader(server).await?;
     let row = wait_recording(&leader, &live.lesson.id, &["complete"], COMPLETE_WITHIN).await?;
-    eprintln!("recording complete {:.1} s after the lesson ended: {row}", ended.elapsed().as_secs_f64());
-    ensure!(field(&row, "class_id")? == seed::CLASS_7A && row["legal_hold"] == json!(false), "row: {row}");
+    eprintln!(
+        "recording complete {:.1} s after the lesson ended: {row}",
+        ended.elapsed().as_secs_f64()
+    );
+    ensure!(
+        field(&row, "class_id")? == seed::CLASS_7A && row["legal_hold"] == json!(false),
+        "row: {row}"
+    );
     let (rec, hash) = (field(&row, "id")?, field(&row, "manifest_sha256")?);
     let probe = verify_and_export(dir, bucket, rec, hash).await?;
     let length = probe.duration_s - probe.start_s;
     eprintln!("export: {probe:?}; media {length:.2} s; published {published_s:.2} s");
-    ensure!((length - published_s).abs() <= 1.0, "exported {length:.2} s of media, published for {published_s:.2} s");
+    ensure!(
+        (length - published_s).abs() <= 1.0,
+        "exported {length:.2} s of media, published for {published_s:.2} s"
+    );
     let (manifest, read_hash) = read_manifest(&bucket.objects()?, &dir.key_file("sch_demo"), rec).await?;
     ensure!(read_hash == hash, "the stored manifest's hash differs from the row's");
     live.check_coverage(&manifest, ended)?;
-    ensure!(!dir.spool().join(rec).exists(), "the spool still holds the uploaded recording");
+    ensure!(
+        !dir.spool().join(rec).exists(),
+        "the spool still holds the uploaded recording"
+    );
     let objects = assert_all_sealed(dir, bucket).await?;
-    ensure!(objects == manifest.segments.len() + 2, "{objects} objects for {} segments", manifest.segments.len());
+    ensure!(
+        objects == manifest.segments.len() + 2,
+        "{objects} objects for {} segments",
+        manifest.segments.len()
+    );
     drop(live);
     Ok(())
 }
@@ -241,7 +305,10 @@ async fn recorded_to_garage_end_to_end() {
         let dir = DataDir::new("rec-garage")?;
         let server = start_server(&dir, &garage.env).await?;
         record_and_check(&server, &dir, &Bucket::Garage(&garage)).await?;
-        ensure!(count_files(&dir.objects_dir()) == 0, "objects went to the local folder, not Garage");
+        ensure!(
+            count_files(&dir.objects_dir()) == 0,
+            "objects went to the local folder, not Garage"
+        );
         server.finish();
         Ok(())
     })
@@ -260,16 +327,28 @@ async fn a_storage_outage_loses_nothing() {
         let live = live_lesson(&server).await?;
         until(live.published + Duration::from_secs(5)).await;
         let objects = garage.objects()?;
-        ensure!(!objects.list_all().await.map_err(|e| anyhow!("{e}"))?.is_empty(), "nothing uploaded before the outage");
+        ensure!(
+            !objects.list_all().await.map_err(|e| anyhow!("{e}"))?.is_empty(),
+            "nothing uploaded before the outage"
+        );
         garage.stop().await?;
         let down = Instant::now();
         let (video_before, spool_before) = (live.sub.stats.video(), count_files(&dir.spool()));
         until(down + Duration::from_secs(30)).await;
         // The lesson went on regardless, and the spool grew.
-        ensure!(live.pupil.conn.closed().is_none(), "the pupil was dropped during the outage");
-        ensure!(live.sub.stats.video() > video_before + 300, "the pupil's video stalled during the outage");
+        ensure!(
+            live.pupil.conn.closed().is_none(),
+            "the pupil was dropped during the outage"
+        );
+        ensure!(
+            live.sub.stats.video() > video_before + 300,
+            "the pupil's video stalled during the outage"
+        );
         let spool_after = count_files(&dir.spool());
-        ensure!(spool_after > spool_before + 10, "spool went from {spool_before} to {spool_after} files in 30 s");
+        ensure!(
+            spool_after > spool_before + 10,
+            "spool went from {spool_before} to {spool_after} files in 30 s"
+        );
         garage.restart().await?;
         until(Instant::now() + Duration::from_secs(4)).await;
         let ended = live.end().await?;
@@ -312,22 +391,42 @@ async fn a_crash_loses_at_most_the_segment_in_flight() {
         let (rec, hash) = (field(&row, "id")?, field(&row, "manifest_sha256")?);
         let deadline = Instant::now() + COMPLETE_WITHIN;
         while dir.spool().join(rec).exists() {
-            ensure!(Instant::now() < deadline, "the interrupted recording was never uploaded");
+            ensure!(
+                Instant::now() < deadline,
+                "the interrupted recording was never uploaded"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let view = open_view(&leader, rec, REASON).await?;
         ensure!(view["status"] == json!("interrupted"), "view: {view}");
-        let lost_after = view["lost_after_ms"].as_i64().ok_or_else(|| anyhow!("no lost_after_ms: {view}"))?;
-        eprintln!("killed at {kill_ms} ms; media kept up to {lost_after} ms ({} ms lost)", kill_ms - lost_after);
-        ensure!(lost_after <= kill_ms && kill_ms - lost_after <= MAX_SEGMENT_MS + 400, "killed at {kill_ms} ms, kept up to {lost_after} ms");
+        let lost_after = view["lost_after_ms"]
+            .as_i64()
+            .ok_or_else(|| anyhow!("no lost_after_ms: {view}"))?;
+        eprintln!(
+            "killed at {kill_ms} ms; media kept up to {lost_after} ms ({} ms lost)",
+            kill_ms - lost_after
+        );
+        ensure!(
+            lost_after <= kill_ms && kill_ms - lost_after <= MAX_SEGMENT_MS + 400,
+            "killed at {kill_ms} ms, kept up to {lost_after} ms"
+        );
         verify_and_export(&dir, &Bucket::Local(&dir), rec, hash).await?;
         assert_all_sealed(&dir, &Bucket::Local(&dir)).await?;
         // The audit chain came through the crash intact.
         let out = tokio::process::Command::new(livegate_tests::server::binary_path())
-            .args(["audit", "verify", "--database-url", &format!("sqlite:{}", dir.db_path().display())])
+            .args([
+                "audit",
+                "verify",
+                "--database-url",
+                &format!("sqlite:{}", dir.db_path().display()),
+            ])
             .output()
             .await?;
-        ensure!(out.status.success(), "audit verify: {}", String::from_utf8_lossy(&out.stdout));
+        ensure!(
+            out.status.success(),
+            "audit verify: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         server.finish();
         Ok(())
     })
@@ -364,7 +463,14 @@ async fn call(api: &Api, route: &str, rec: &str, view: &str) -> Result<(u16, Val
             let (status, _, body) = api.get_raw(&segment_path(rec, "s1", 1, view), None).await?;
             Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
         }
-        "hold" => api.request(Method::POST, &format!("/api/recordings/{rec}/hold"), Some(json!({"on": true, "reason": REASON}))).await,
+        "hold" => {
+            api.request(
+                Method::POST,
+                &format!("/api/recordings/{rec}/hold"),
+                Some(json!({"on": true, "reason": REASON})),
+            )
+            .await
+        }
         other => bail!("no route {other}"),
     }
 }
@@ -387,23 +493,62 @@ async fn other_school_leader(server: &Server, db: &sqlx::SqlitePool) -> Result<A
 /// Who may not see recordings: no reason, other roles, another school's leader, bad tokens.
 async fn refusals(server: &Server, leader: &Api, db: &sqlx::SqlitePool, rec: &str) -> Result<()> {
     for body in [json!({}), json!({"reason": ""}), json!({"reason": "  ok  "})] {
-        refused(&format!("open with {body}"), try_open_view(leader, rec, body.clone()).await?, 400, "reason_required")?;
+        refused(
+            &format!("open with {body}"),
+            try_open_view(leader, rec, body.clone()).await?,
+            400,
+            "reason_required",
+        )?;
     }
-    let hold = leader.request(reqwest::Method::POST, &format!("/api/recordings/{rec}/hold"), Some(json!({"on": true}))).await?;
+    let hold = leader
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/recordings/{rec}/hold"),
+            Some(json!({"on": true})),
+        )
+        .await?;
     refused("hold without a reason", hold, 400, "reason_required")?;
-    for (email, password) in [(seed::ADA, seed::PUPIL_PASSWORD), (seed::TEACHER, seed::TEACHER_PASSWORD), (ADMIN, ADMIN_PASSWORD)] {
+    for (email, password) in [
+        (seed::ADA, seed::PUPIL_PASSWORD),
+        (seed::TEACHER, seed::TEACHER_PASSWORD),
+        (ADMIN, ADMIN_PASSWORD),
+    ] {
         let api = Api::new(server);
         api.sign_in(email, password).await?;
         for route in ["list", "open", "media", "hold"] {
-            refused(&format!("{email} {route}"), call(&api, route, rec, "whatever").await?, 403, "forbidden_role")?;
+            refused(
+                &format!("{email} {route}"),
+                call(&api, route, rec, "whatever").await?,
+                403,
+                "forbidden_role",
+            )?;
         }
     }
     let other = other_school_leader(server, db).await?;
-    ensure!(list(&other).await?.is_empty(), "another school's leader sees our recordings");
-    refused("other school's leader opens", call(&other, "open", rec, "").await?, 404, "not_found")?;
-    refused("other school's leader holds", call(&other, "hold", rec, "").await?, 404, "not_found")?;
-    ensure!(audit(db, "recording.view").await?.is_empty(), "a refused view was audited as a view");
-    ensure!(audit(db, "recording.hold").await?.is_empty(), "a refused hold was audited");
+    ensure!(
+        list(&other).await?.is_empty(),
+        "another school's leader sees our recordings"
+    );
+    refused(
+        "other school's leader opens",
+        call(&other, "open", rec, "").await?,
+        404,
+        "not_found",
+    )?;
+    refused(
+        "other school's leader holds",
+        call(&other, "hold", rec, "").await?,
+        404,
+        "not_found",
+    )?;
+    ensure!(
+        audit(db, "recording.view").await?.is_empty(),
+        "a refused view was audited as a view"
+    );
+    ensure!(
+        audit(db, "recording.hold").await?.is_empty(),
+        "a refused hold was audited"
+    );
     Ok(())
 }
 
@@ -411,56 +556,149 @@ async fn refusals(server: &Server, leader: &Api, db: &sqlx::SqlitePool, rec: &st
 async fn bad_input(leader: &Api, db: &sqlx::SqlitePool, rec: &str) -> Result<()> {
     use reqwest::Method;
     for q in ["?from=yesterday", "?colour=red", "?to=1&to=2"] {
-        refused(q, leader.request(Method::GET, &format!("/api/recordings{q}"), None).await?, 400, "bad_request")?;
+        refused(
+            q,
+            leader
+                .request(Method::GET, &format!("/api/recordings{q}"), None)
+                .await?,
+            400,
+            "bad_request",
+        )?;
     }
-    let filtered = leader.request(Method::GET, "/api/recordings?class_id=8b&from=0", None).await?;
-    ensure!(filtered.0 == 200 && filtered.1["recordings"].as_array().is_some_and(|r| r.len() == 1), "filter by class: {filtered:?}");
-    let (status, _, body) = leader.get_raw(&format!("/api/recordings/{rec}/streams/s1/segments/0"), None).await?;
-    refused("media without a view", (status, serde_json::from_slice(&body).unwrap_or(Value::Null)), 409, "view_expired")?;
-    refused("open with a number", try_open_view(leader, rec, json!({"reason": 5})).await?, 400, "bad_request")?;
-    refused("open with extra fields", try_open_view(leader, rec, json!({"reason": REASON, "x": 1})).await?, 400, "bad_request")?;
-    refused("open an unknown recording", try_open_view(leader, "rec_nope", json!({"reason": REASON})).await?, 404, "not_found")?;
-    refused("open ../etc", try_open_view(leader, "..%2Fetc", json!({"reason": REASON})).await?, 404, "not_found")?;
-    ensure!(audit(db, "recording.view").await?.is_empty(), "bad input was audited as a view");
+    let filtered = leader
+        .request(Method::GET, "/api/recordings?class_id=8b&from=0", None)
+        .await?;
+    ensure!(
+        filtered.0 == 200 && filtered.1["recordings"].as_array().is_some_and(|r| r.len() == 1),
+        "filter by class: {filtered:?}"
+    );
+    let (status, _, body) = leader
+        .get_raw(&format!("/api/recordings/{rec}/streams/s1/segments/0"), None)
+        .await?;
+    refused(
+        "media without a view",
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        409,
+        "view_expired",
+    )?;
+    refused(
+        "open with a number",
+        try_open_view(leader, rec, json!({"reason": 5})).await?,
+        400,
+        "bad_request",
+    )?;
+    refused(
+        "open with extra fields",
+        try_open_view(leader, rec, json!({"reason": REASON, "x": 1})).await?,
+        400,
+        "bad_request",
+    )?;
+    refused(
+        "open an unknown recording",
+        try_open_view(leader, "rec_nope", json!({"reason": REASON})).await?,
+        404,
+        "not_found",
+    )?;
+    refused(
+        "open ../etc",
+        try_open_view(leader, "..%2Fetc", json!({"reason": REASON})).await?,
+        404,
+        "not_found",
+    )?;
+    ensure!(
+        audit(db, "recording.view").await?.is_empty(),
+        "bad input was audited as a view"
+    );
     Ok(())
 }
 
 /// Media needs the leader's own live token; the stream comes segment by segment, each a WebM
 /// that starts on a keyframe, and ranges serve exact slices of a segment.
-async fn media_and_ranges(server: &Server, leader: &Api, db: &sqlx::SqlitePool, rec: &str, opened: &Value) -> Result<()> {
+async fn media_and_ranges(
+    server: &Server,
+    leader: &Api,
+    db: &sqlx::SqlitePool,
+    rec: &str,
+    opened: &Value,
+) -> Result<()> {
     let view = field(opened, "view")?;
     let other = Api::new(server);
     other.sign_in("dsl@other.sch.uk", LEADER_PASSWORD).await?;
-    refused("another leader with our token", call(&other, "media", rec, view).await?, 409, "view_expired")?;
-    refused("a bogus token", call(leader, "media", rec, "bogus_token_123").await?, 409, "view_expired")?;
-    refused("the token on another recording", call(leader, "media", "rec_someotherone", view).await?, 409, "view_expired")?;
+    refused(
+        "another leader with our token",
+        call(&other, "media", rec, view).await?,
+        409,
+        "view_expired",
+    )?;
+    refused(
+        "a bogus token",
+        call(leader, "media", rec, "bogus_token_123").await?,
+        409,
+        "view_expired",
+    )?;
+    refused(
+        "the token on another recording",
+        call(leader, "media", "rec_someotherone", view).await?,
+        409,
+        "view_expired",
+    )?;
     let count = segment_count(opened, "s1")?;
     let (status, _, body) = leader.get_raw(&segment_path(rec, "s1", count, view), None).await?;
-    refused("a segment past the end", (status, serde_json::from_slice(&body).unwrap_or(Value::Null)), 404, "not_found")?;
+    refused(
+        "a segment past the end",
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        404,
+        "not_found",
+    )?;
     let (segments, refusal) = fetch_stream(leader, rec, opened, "s1").await?;
-    ensure!(refusal.is_none() && segments.len() == count && count >= 2, "{} of {count} segments served: {refusal:?}", segments.len());
+    ensure!(
+        refusal.is_none() && segments.len() == count && count >= 2,
+        "{} of {count} segments served: {refusal:?}",
+        segments.len()
+    );
     let total: usize = segments.iter().map(Vec::len).sum();
     ensure!(total > 20_000, "the stream is {total} bytes");
     for (n, seg) in segments.iter().enumerate() {
         let (_, frames) = livegate_recorder::webm::demux(seg).map_err(|e| anyhow!("segment {n}: {e}"))?;
         let first = frames.iter().find(|f| f.track == livegate_recorder::webm::Track::Video);
-        ensure!(first.is_some_and(|f| f.keyframe), "segment {n} does not start on a keyframe");
+        ensure!(
+            first.is_some_and(|f| f.keyframe),
+            "segment {n} does not start on a keyframe"
+        );
     }
     let (status, headers, full) = leader.get_raw(&segment_path(rec, "s1", 0, view), None).await?;
-    let header = |h: &reqwest::header::HeaderMap, k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let header =
+        |h: &reqwest::header::HeaderMap, k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     ensure!(status == 200 && full == segments[0], "segment 0 again: {status}");
-    ensure!(header(&headers, "content-type") == "video/webm" && header(&headers, "accept-ranges") == "bytes", "{headers:?}");
+    ensure!(
+        header(&headers, "content-type") == "video/webm" && header(&headers, "accept-ranges") == "bytes",
+        "{headers:?}"
+    );
     ensure!(header(&headers, "cache-control") == "no-store", "{headers:?}");
     let len = full.len();
-    let cases = [("bytes=100-1099".to_owned(), 100, 1099), (format!("bytes={}-", len - 700), len - 700, len - 1), ("bytes=-500".into(), len - 500, len - 1), (format!("bytes=0-{}", len + 50), 0, len - 1)];
+    let cases = [
+        ("bytes=100-1099".to_owned(), 100, 1099),
+        (format!("bytes={}-", len - 700), len - 700, len - 1),
+        ("bytes=-500".into(), len - 500, len - 1),
+        (format!("bytes=0-{}", len + 50), 0, len - 1),
+    ];
     for (range, a, b) in cases {
         let (status, headers, body) = leader.get_raw(&segment_path(rec, "s1", 0, view), Some(&range)).await?;
         ensure!(status == 206, "{range}: status {status}");
-        ensure!(header(&headers, "content-range") == format!("bytes {a}-{b}/{len}"), "{range}: {headers:?}");
-        ensure!(body == full[a..=b], "{range}: the bytes differ from the segment's slice");
+        ensure!(
+            header(&headers, "content-range") == format!("bytes {a}-{b}/{len}"),
+            "{range}: {headers:?}"
+        );
+        ensure!(
+            body == full[a..=b],
+            "{range}: the bytes differ from the segment's slice"
+        );
     }
     // Serving media adds no view: there is exactly one, from opening.
-    ensure!(audit(db, "recording.view").await?.len() == 1, "media requests changed the audit log");
+    ensure!(
+        audit(db, "recording.view").await?.len() == 1,
+        "media requests changed the audit log"
+    );
     Ok(())
 }
 
@@ -473,16 +711,28 @@ async fn tampering(leader: &Api, dir: &DataDir, rec: &str, other: &str) -> Resul
     bad[mid] ^= 0x01;
     std::fs::write(&segment, &bad)?;
     let view = open_view(leader, rec, REASON).await?;
-    refused("a changed segment", call(leader, "media", rec, field(&view, "view")?).await?, 500, "recording_tampered")?;
+    refused(
+        "a changed segment",
+        call(leader, "media", rec, field(&view, "view")?).await?,
+        500,
+        "recording_tampered",
+    )?;
     std::fs::write(&segment, &original)?;
     // Another recording's (genuine) manifest in this one's place.
     let manifest = dir.objects_dir().join(rec).join("manifest");
     let original = std::fs::read(&manifest)?;
     std::fs::copy(dir.objects_dir().join(other).join("manifest"), &manifest)?;
-    refused("a swapped manifest", try_open_view(leader, rec, json!({"reason": REASON})).await?, 500, "recording_tampered")?;
+    refused(
+        "a swapped manifest",
+        try_open_view(leader, rec, json!({"reason": REASON})).await?,
+        500,
+        "recording_tampered",
+    )?;
     std::fs::write(&manifest, &original)?;
     let view = open_view(leader, rec, REASON).await?;
-    let (status, _, _) = leader.get_raw(&segment_path(rec, "s1", 0, field(&view, "view")?), Some("bytes=0-99")).await?;
+    let (status, _, _) = leader
+        .get_raw(&segment_path(rec, "s1", 0, field(&view, "view")?), Some("bytes=0-99"))
+        .await?;
     ensure!(status == 206, "after restoring, media: {status}");
     Ok(())
 }
@@ -491,11 +741,25 @@ async fn tampering(leader: &Api, dir: &DataDir, rec: &str, other: &str) -> Resul
 async fn hold(leader: &Api, db: &sqlx::SqlitePool, rec: &str, on: bool) -> Result<()> {
     let path = format!("/api/recordings/{rec}/hold");
     let reason = format!("Police request ref 42 ({})", if on { "on" } else { "off" });
-    let (status, body) = leader.request(reqwest::Method::POST, &path, Some(json!({"on": on, "reason": reason}))).await?;
+    let (status, body) = leader
+        .request(reqwest::Method::POST, &path, Some(json!({"on": on, "reason": reason})))
+        .await?;
     ensure!(status == 204, "hold {on}: {status} {body}");
-    let last = audit(db, "recording.hold").await?.pop().ok_or_else(|| anyhow!("hold not audited"))?;
-    ensure!(last.detail["recording"] == json!(rec) && last.detail["on"] == json!(on) && last.detail["reason"] == json!(reason), "{last:?}");
-    let row = list(leader).await?.into_iter().find(|r| r["id"] == json!(rec)).ok_or_else(|| anyhow!("row gone"))?;
+    let last = audit(db, "recording.hold")
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow!("hold not audited"))?;
+    ensure!(
+        last.detail["recording"] == json!(rec)
+            && last.detail["on"] == json!(on)
+            && last.detail["reason"] == json!(reason),
+        "{last:?}"
+    );
+    let row = list(leader)
+        .await?
+        .into_iter()
+        .find(|r| r["id"] == json!(rec))
+        .ok_or_else(|| anyhow!("row gone"))?;
     ensure!(row["legal_hold"] == json!(on), "row after hold {on}: {row}");
     Ok(())
 }
@@ -513,16 +777,26 @@ async fn only_leaders_open_recordings_with_a_reason_audited_first() {
         refusals(&server, &leader, &db, &rec).await?;
         bad_input(&leader, &db, &rec).await?;
 
-        let (status, view) = try_open_view(&leader, &rec, json!({"reason": REASON, "concern_ref": "CPOMS-1234"})).await?;
+        let (status, view) =
+            try_open_view(&leader, &rec, json!({"reason": REASON, "concern_ref": "CPOMS-1234"})).await?;
         ensure!(status == 200, "open: {status} {view}");
         // The view is on the audit chain before any media is asked for.
         let views = audit(&db, "recording.view").await?;
         let leader_id = user_id(&db, LEADER).await?;
         ensure!(views.len() == 1 && views[0].actor == leader_id, "views: {views:?}");
-        ensure!(views[0].detail["recording"] == json!(rec) && views[0].detail["reason"] == json!(REASON), "{views:?}");
+        ensure!(
+            views[0].detail["recording"] == json!(rec) && views[0].detail["reason"] == json!(REASON),
+            "{views:?}"
+        );
         ensure!(views[0].detail["concern"] == json!("CPOMS-1234"), "{views:?}");
-        ensure!(view["status"] == json!("complete") && view["streams"][0]["label"] == json!("s1"), "view: {view}");
-        ensure!(view["streams"][0]["tracks"] == json!(["video", "audio"]), "view: {view}");
+        ensure!(
+            view["status"] == json!("complete") && view["streams"][0]["label"] == json!("s1"),
+            "view: {view}"
+        );
+        ensure!(
+            view["streams"][0]["tracks"] == json!(["video", "audio"]),
+            "view: {view}"
+        );
         media_and_ranges(&server, &leader, &db, &rec, &view).await?;
         tampering(&leader, &dir, &rec, &gone).await?;
 
@@ -537,30 +811,65 @@ async fn only_leaders_open_recordings_with_a_reason_audited_first() {
 /// Both recordings pass the school's retention period; a restart runs retention at once: the
 /// one on hold survives whole, the other is destroyed (objects deleted, then its key).
 async fn retention(server: Server, dir: &DataDir, db: &sqlx::SqlitePool, kept: &str, gone: &str) -> Result<()> {
-    sqlx::query("UPDATE schools SET retention_days = 1 WHERE id = 'sch_demo'").execute(db).await?;
-    sqlx::query("UPDATE recordings SET started_at = started_at - 2 * 86400000").execute(db).await?;
+    sqlx::query("UPDATE schools SET retention_days = 1 WHERE id = 'sch_demo'")
+        .execute(db)
+        .await?;
+    sqlx::query("UPDATE recordings SET started_at = started_at - 2 * 86400000")
+        .execute(db)
+        .await?;
     server.finish();
     let server = start_server(dir, &[]).await?;
     let leader = leader(&server).await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     let rows = loop {
         let rows = list(&leader).await?;
-        if rows.iter().any(|r| r["id"] == json!(gone) && r["status"] == json!("destroyed")) {
+        if rows
+            .iter()
+            .any(|r| r["id"] == json!(gone) && r["status"] == json!("destroyed"))
+        {
             break rows;
         }
         ensure!(Instant::now() < deadline, "retention did not destroy {gone}: {rows:?}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let held = rows.iter().find(|r| r["id"] == json!(kept)).ok_or_else(|| anyhow!("{kept} vanished"))?;
-    ensure!(held["status"] == json!("complete") && held["legal_hold"] == json!(true), "held: {held}");
-    let keys = dir.objects().map_err(|e| anyhow!("{e}"))?.list_all().await.map_err(|e| anyhow!("{e}"))?;
-    ensure!(keys.iter().all(|k| !k.starts_with(gone)), "objects of the destroyed recording remain: {keys:?}");
-    ensure!(keys.iter().any(|k| k.starts_with(kept)), "the held recording's objects were deleted");
-    let wrapped: Option<String> = sqlx::query_scalar("SELECT wrapped_key FROM recordings WHERE id = ?").bind(gone).fetch_one(db).await?;
+    let held = rows
+        .iter()
+        .find(|r| r["id"] == json!(kept))
+        .ok_or_else(|| anyhow!("{kept} vanished"))?;
+    ensure!(
+        held["status"] == json!("complete") && held["legal_hold"] == json!(true),
+        "held: {held}"
+    );
+    let keys = dir
+        .objects()
+        .map_err(|e| anyhow!("{e}"))?
+        .list_all()
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    ensure!(
+        keys.iter().all(|k| !k.starts_with(gone)),
+        "objects of the destroyed recording remain: {keys:?}"
+    );
+    ensure!(
+        keys.iter().any(|k| k.starts_with(kept)),
+        "the held recording's objects were deleted"
+    );
+    let wrapped: Option<String> = sqlx::query_scalar("SELECT wrapped_key FROM recordings WHERE id = ?")
+        .bind(gone)
+        .fetch_one(db)
+        .await?;
     ensure!(wrapped.is_none(), "the destroyed recording's key is still kept");
     let destroyed = audit(db, "recording.destroy").await?;
-    ensure!(destroyed.len() == 1 && destroyed[0].detail["recording"] == json!(gone), "{destroyed:?}");
-    refused("opening a destroyed recording", try_open_view(&leader, gone, json!({"reason": REASON})).await?, 409, "recording_unavailable")?;
+    ensure!(
+        destroyed.len() == 1 && destroyed[0].detail["recording"] == json!(gone),
+        "{destroyed:?}"
+    );
+    refused(
+        "opening a destroyed recording",
+        try_open_view(&leader, gone, json!({"reason": REASON})).await?,
+        409,
+        "recording_unavailable",
+    )?;
     let hash = field(held, "manifest_sha256")?;
     verify_and_export(dir, &Bucket::Local(dir), kept, hash).await?;
     server.finish();
@@ -573,10 +882,17 @@ async fn pupils_refused_without_recording(server: &Server) -> Result<()> {
     let api = Api::new(server);
     api.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
     let (status, summary) = api.start_lesson(seed::CLASS_7A).await?;
-    ensure!(status == 201 && summary["recording"] == json!(false), "lesson: {status} {summary}");
+    ensure!(
+        status == 201 && summary["recording"] == json!(false),
+        "lesson: {status} {summary}"
+    );
     let id = field(&summary, "id")?.to_owned();
     let teacher = Participant::join_with(server, api, seed::TEACHER, &id).await?;
-    ensure!(teacher.joined.pointer("/lesson/recording") == Some(&json!(false)), "`joined`: {}", teacher.joined);
+    ensure!(
+        teacher.joined.pointer("/lesson/recording") == Some(&json!(false)),
+        "`joined`: {}",
+        teacher.joined
+    );
     let pupil = Api::new(server);
     pupil.sign_in(seed::ADA, seed::PUPIL_PASSWORD).await?;
     match pupil.ticket(&id).await? {
@@ -592,7 +908,9 @@ async fn no_recording_no_pupils() {
         let dir = DataDir::new("rec-nospool")?;
         std::fs::write(dir.spool(), b"not a folder")?;
         let server = start_server(&dir, &[]).await?;
-        pupils_refused_without_recording(&server).await.context("spool cannot be created")?;
+        pupils_refused_without_recording(&server)
+            .await
+            .context("spool cannot be created")?;
         server.finish();
 
         // `livegate serve` on a database whose school has no key.
@@ -604,8 +922,13 @@ async fn no_recording_no_pupils() {
         let server = Server::launch("serve", &args, &[]).await?;
         pupils_refused_without_recording(&server).await.context("no key")?;
         let db = open_db(&dir.db_path()).await?;
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recordings").fetch_one(&db).await?;
-        ensure!(rows == 0 && !dir.key_file("sch_demo").exists(), "a recording was registered without a key");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recordings")
+            .fetch_one(&db)
+            .await?;
+        ensure!(
+            rows == 0 && !dir.key_file("sch_demo").exists(),
+            "a recording was registered without a key"
+        );
         server.finish();
         Ok(())
     })
@@ -621,16 +944,26 @@ async fn a_recording_failure_mid_lesson_removes_pupils() {
         let server = start_server(&dir, &[]).await?;
         let live = live_lesson(&server).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let rec_dir = std::fs::read_dir(dir.spool())?.flatten().map(|e| e.path()).find(|p| p.is_dir());
+        let rec_dir = std::fs::read_dir(dir.spool())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.is_dir());
         let rec_dir = rec_dir.ok_or_else(|| anyhow!("no recording in the spool"))?;
         let (pupil_mark, teacher_mark) = (live.pupil.conn.mark(), live.lesson.teacher.conn.mark());
         std::fs::remove_dir_all(&rec_dir)?;
         std::fs::write(&rec_dir, b"the disk failed")?;
         let within = Duration::from_secs(8);
         let removed = |m: &Value| msg_type(m) == "removed" && m["reason"] == json!("recording_unavailable");
-        live.pupil.conn.wait_for(pupil_mark, within, "`removed` recording_unavailable", removed).await?;
+        live.pupil
+            .conn
+            .wait_for(pupil_mark, within, "`removed` recording_unavailable", removed)
+            .await?;
         live.pupil.conn.wait_closed(SIGNAL_TIMEOUT).await?;
-        live.lesson.teacher.conn.expect_error(teacher_mark, "recording_unavailable", within).await?;
+        live.lesson
+            .teacher
+            .conn
+            .expect_error(teacher_mark, "recording_unavailable", within)
+            .await?;
         let ben = Api::new(&server);
         ben.sign_in(seed::BEN, seed::PUPIL_PASSWORD).await?;
         match ben.ticket(&live.lesson.id).await? {
@@ -639,7 +972,10 @@ async fn a_recording_failure_mid_lesson_removes_pupils() {
         }
         let leader = leader(&server).await?;
         let rows = list(&leader).await?;
-        ensure!(rows.len() == 1 && rows[0]["status"] == json!("failed"), "rows: {rows:?}");
+        ensure!(
+            rows.len() == 1 && rows[0]["status"] == json!("failed"),
+            "rows: {rows:?}"
+        );
         drop(live);
         server.finish();
         Ok(())
@@ -663,7 +999,11 @@ async fn cost_of_recording_in_the_server() {
         let camera = publish_camera(&lesson.teacher).await?;
         let (rec0, proc0, t0) = (threads_cpu_s(pid, "recorder")?, process_cpu_s(pid)?, Instant::now());
         tokio::time::sleep(Duration::from_secs(60)).await;
-        let (rec1, proc1, wall) = (threads_cpu_s(pid, "recorder")?, process_cpu_s(pid)?, t0.elapsed().as_secs_f64());
+        let (rec1, proc1, wall) = (
+            threads_cpu_s(pid, "recorder")?,
+            process_cpu_s(pid)?,
+            t0.elapsed().as_secs_f64(),
+        );
         let track_minutes = 2.0 * wall / 60.0;
         eprintln!(
             "COST server: {wall:.1} s lesson, {} frames; recorder thread {:.3} CPU s = {:.4} CPU s per track-minute; \

@@ -8,7 +8,9 @@
 //! this avoids; tests/FAILURE.md lists both.)
 
 use anyhow::{anyhow, ensure, Result};
-use livegate_tests::participant::{join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT};
+use livegate_tests::participant::{
+    join_on, live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, SIGNAL_TIMEOUT,
+};
 use livegate_tests::postgres::{self, PgCluster};
 use livegate_tests::recording::{field, leader, recorder_cli, start_server, wait_recording, DataDir};
 use livegate_tests::signal::Conn;
@@ -31,18 +33,49 @@ async fn ended_by_stop(conn: &Conn, mark: usize) -> Result<()> {
 
 /// The refusal an HTTP call met: its status and code.
 fn refusal(status: u16, body: &Value) -> (u16, &str) {
-    (status, body.pointer("/error/code").and_then(Value::as_str).unwrap_or(""))
+    (
+        status,
+        body.pointer("/error/code").and_then(Value::as_str).unwrap_or(""),
+    )
 }
 
 /// New work while the server stops: another class's lesson, a new ticket, and a join with a
 /// ticket issued before the stop are all refused with `server_stopping`.
-async fn new_work_is_refused(teacher2: &Api, ben: &Api, lesson_id: &str, server: &Server, ben_ticket: &str) -> Result<()> {
-    let (status, body) = teacher2.request(Method::POST, "/api/lessons", Some(serde_json::json!({"class_id": seed::CLASS_8B}))).await?;
-    ensure!(refusal(status, &body) == (503, "server_stopping"), "a new lesson while stopping: {status} {body}");
-    let (status, body) = ben.request(Method::POST, &format!("/api/lessons/{lesson_id}/ticket"), None).await?;
-    ensure!(refusal(status, &body) == (503, "server_stopping"), "a ticket while stopping: {status} {body}");
-    let (_conn, reply) = join_on(Conn::connect_with(&server.ws_url("/ws"), "ben", &ben.ws_headers()).await?, ben_ticket, 1).await?;
-    ensure!(reply["type"] == "error" && reply["code"] == "server_stopping", "a join while stopping: {reply}");
+async fn new_work_is_refused(
+    teacher2: &Api,
+    ben: &Api,
+    lesson_id: &str,
+    server: &Server,
+    ben_ticket: &str,
+) -> Result<()> {
+    let (status, body) = teacher2
+        .request(
+            Method::POST,
+            "/api/lessons",
+            Some(serde_json::json!({"class_id": seed::CLASS_8B})),
+        )
+        .await?;
+    ensure!(
+        refusal(status, &body) == (503, "server_stopping"),
+        "a new lesson while stopping: {status} {body}"
+    );
+    let (status, body) = ben
+        .request(Method::POST, &format!("/api/lessons/{lesson_id}/ticket"), None)
+        .await?;
+    ensure!(
+        refusal(status, &body) == (503, "server_stopping"),
+        "a ticket while stopping: {status} {body}"
+    );
+    let (_conn, reply) = join_on(
+        Conn::connect_with(&server.ws_url("/ws"), "ben", &ben.ws_headers()).await?,
+        ben_ticket,
+        1,
+    )
+    .await?;
+    ensure!(
+        reply["type"] == "error" && reply["code"] == "server_stopping",
+        "a join while stopping: {reply}"
+    );
     Ok(())
 }
 
@@ -77,9 +110,19 @@ async fn sigterm_ends_lessons_cleanly_and_exits_zero() {
         new_work_is_refused(&teacher2, &ben, &lesson.id, &server, &ben_ticket).await?;
         drop(idle);
         let status = server.wait_exit(STOP_DEADLINE + Duration::from_secs(5)).await?;
-        ensure!(status.code() == Some(0), "the server exited with {status}; log:\n{}", server.log_tail(40));
-        let spooled: Vec<_> = std::fs::read_dir(dir.spool())?.flatten().map(|e| e.file_name()).collect();
-        ensure!(spooled.is_empty(), "left in the spool for the next start-up: {spooled:?}");
+        ensure!(
+            status.code() == Some(0),
+            "the server exited with {status}; log:\n{}",
+            server.log_tail(40)
+        );
+        let spooled: Vec<_> = std::fs::read_dir(dir.spool())?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        ensure!(
+            spooled.is_empty(),
+            "left in the spool for the next start-up: {spooled:?}"
+        );
         let lesson_id = lesson.id.clone();
         drop((sub, ada, camera, lesson));
         server.finish();
@@ -97,12 +140,32 @@ async fn sigterm_ends_lessons_cleanly_and_exits_zero() {
 /// against the manifest hash on the audit chain.
 async fn recording_is_complete(server: &Server, dir: &DataDir, lesson_id: &str) -> Result<()> {
     let leader = leader(server).await?;
-    let row = wait_recording(&leader, lesson_id, &["complete", "interrupted", "failed"], SIGNAL_TIMEOUT).await?;
-    ensure!(field(&row, "status")? == "complete", "the recording after a graceful stop: {row}");
+    let row = wait_recording(
+        &leader,
+        lesson_id,
+        &["complete", "interrupted", "failed"],
+        SIGNAL_TIMEOUT,
+    )
+    .await?;
+    ensure!(
+        field(&row, "status")? == "complete",
+        "the recording after a graceful stop: {row}"
+    );
     let (rec, hash) = (field(&row, "id")?, field(&row, "manifest_sha256")?);
     let key = dir.key_file("sch_demo").display().to_string();
     let objects = dir.objects_dir().display().to_string();
-    let args: Vec<String> = ["verify", rec, "--key-file", &key, "--local", &objects, "--manifest-sha256", hash].map(String::from).to_vec();
+    let args: Vec<String> = [
+        "verify",
+        rec,
+        "--key-file",
+        &key,
+        "--local",
+        &objects,
+        "--manifest-sha256",
+        hash,
+    ]
+    .map(String::from)
+    .to_vec();
     let said = recorder_cli(&args, &[]).await?;
     ensure!(said.contains("segments verified"), "verify said: {said}");
     Ok(())
@@ -113,21 +176,38 @@ async fn recording_is_complete(server: &Server, dir: &DataDir, lesson_id: &str) 
 async fn log_is_closed(server: &Server, lesson_id: &str) -> Result<()> {
     let teacher = Api::new(server);
     teacher.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
-    let (status, log) = teacher.request(Method::GET, &format!("/api/log/lessons/{lesson_id}"), None).await?;
+    let (status, log) = teacher
+        .request(Method::GET, &format!("/api/log/lessons/{lesson_id}"), None)
+        .await?;
     ensure!(status == 200, "the lesson's log: {status} {log}");
-    ensure!(log["lesson"]["end_reason"] == "server_stopping", "the log's lesson: {log}");
-    let last = log["events"].as_array().and_then(|e| e.last()).ok_or_else(|| anyhow!("no events: {log}"))?;
-    ensure!(last["kind"] == "lesson_ended" && last["detail"] == "server_stopping", "the last event: {last}");
+    ensure!(
+        log["lesson"]["end_reason"] == "server_stopping",
+        "the log's lesson: {log}"
+    );
+    let last = log["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .ok_or_else(|| anyhow!("no events: {log}"))?;
+    ensure!(
+        last["kind"] == "lesson_ended" && last["detail"] == "server_stopping",
+        "the last event: {last}"
+    );
     let ended_at = log["lesson"]["ended_at"].as_i64();
     let sessions = log["sessions"].as_array().cloned().unwrap_or_default();
     ensure!(sessions.len() == 2, "the teacher's and Ada's sessions: {log}");
     for s in &sessions {
-        ensure!(s["left_at"].as_i64() == ended_at && s["left_reason"] == "lesson_ended" && s["recovered"] == false, "session: {s}");
+        ensure!(
+            s["left_at"].as_i64() == ended_at && s["left_reason"] == "lesson_ended" && s["recovered"] == false,
+            "session: {s}"
+        );
     }
     let intervals = log["intervals"].as_array().cloned().unwrap_or_default();
     ensure!(intervals.len() == 2, "the teacher's and Ada's presence: {log}");
     for i in &intervals {
-        ensure!(!i["left_at"].is_null() && i["end"] == "lesson_ended" && i["recovered"] == false, "interval: {i}");
+        ensure!(
+            !i["left_at"].is_null() && i["end"] == "lesson_ended" && i["recovered"] == false,
+            "interval: {i}"
+        );
     }
     Ok(())
 }
@@ -161,20 +241,54 @@ async fn sigterm_on_one_node_ends_only_its_lessons() {
         // B's lesson goes on.
         on_b.teacher.conn.ping_pong(SIGNAL_TIMEOUT).await?;
         let since: Vec<Value> = on_b.teacher.conn.messages_since(b_mark);
-        ensure!(!since.iter().any(|m| m["type"] == "lesson_ended"), "B's lesson ended too: {since:?}");
-        let (status, body) = on_b.teacher.api.request(Method::GET, &format!("/api/lessons/{}", on_b.id), None).await?;
-        ensure!(status == 200 && body["lesson"]["state"] == "live", "B's lesson after A stopped: {status} {body}");
-        let (status, log) = on_b.teacher.api.request(Method::GET, &format!("/api/log/lessons/{}", on_b.id), None).await?;
-        ensure!(status == 200 && log["lesson"]["ended_at"].is_null(), "B's lesson in the log: {status} {log}");
+        ensure!(
+            !since.iter().any(|m| m["type"] == "lesson_ended"),
+            "B's lesson ended too: {since:?}"
+        );
+        let (status, body) = on_b
+            .teacher
+            .api
+            .request(Method::GET, &format!("/api/lessons/{}", on_b.id), None)
+            .await?;
+        ensure!(
+            status == 200 && body["lesson"]["state"] == "live",
+            "B's lesson after A stopped: {status} {body}"
+        );
+        let (status, log) = on_b
+            .teacher
+            .api
+            .request(Method::GET, &format!("/api/log/lessons/{}", on_b.id), None)
+            .await?;
+        ensure!(
+            status == 200 && log["lesson"]["ended_at"].is_null(),
+            "B's lesson in the log: {status} {log}"
+        );
 
         // A's lesson, read through B.
         let rivera = Api::new(&b);
         rivera.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
-        let (status, log) = rivera.request(Method::GET, &format!("/api/log/lessons/{}", on_a.id), None).await?;
-        ensure!(status == 200 && log["lesson"]["end_reason"] == "server_stopping", "A's lesson in the log: {status} {log}");
+        let (status, log) = rivera
+            .request(Method::GET, &format!("/api/log/lessons/{}", on_a.id), None)
+            .await?;
+        ensure!(
+            status == 200 && log["lesson"]["end_reason"] == "server_stopping",
+            "A's lesson in the log: {status} {log}"
+        );
         let sessions = log["sessions"].as_array().cloned().unwrap_or_default();
-        ensure!(sessions.len() == 2 && sessions.iter().all(|s| s["left_reason"] == "lesson_ended" && s["recovered"] == false), "A's sessions: {log}");
-        let row = wait_recording(&leader(&b).await?, &on_a.id, &["complete", "interrupted", "failed"], SIGNAL_TIMEOUT).await?;
+        ensure!(
+            sessions.len() == 2
+                && sessions
+                    .iter()
+                    .all(|s| s["left_reason"] == "lesson_ended" && s["recovered"] == false),
+            "A's sessions: {log}"
+        );
+        let row = wait_recording(
+            &leader(&b).await?,
+            &on_a.id,
+            &["complete", "interrupted", "failed"],
+            SIGNAL_TIMEOUT,
+        )
+        .await?;
         ensure!(field(&row, "status")? == "complete", "A's recording: {row}");
         b.finish();
         Ok(())

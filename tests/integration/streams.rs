@@ -1,11 +1,11 @@
 //! Stream management over signalling: duplicate ids, unsupported codecs, unknown streams and
 //! participants, `unpublish`, `mute` (grants stay) and raised hands.
 
+use anyhow::{anyhow, ensure};
 use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, SIGNAL_TIMEOUT};
 use livegate_tests::rtc_client::PendingPublisher;
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Server};
-use anyhow::{anyhow, ensure};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -28,20 +28,42 @@ async fn stream_errors_have_stable_codes() {
 
         // A well-formed offer whose only video codec is H264.
         let pending = PendingPublisher::new("h264", true, false).await?;
-        ensure!(pending.offer_sdp.contains("VP8/90000"), "unexpected offer: {}", pending.offer_sdp);
+        ensure!(
+            pending.offer_sdp.contains("VP8/90000"),
+            "unexpected offer: {}",
+            pending.offer_sdp
+        );
         let h264 = pending.offer_sdp.replace("VP8/90000", "H264/90000");
         pending.close().await;
         let mark = teacher.conn.mark();
-        teacher.send("publish", json!({"stream_id": "h264", "kind": "screen", "sdp": h264})).await?;
-        teacher.conn.expect_error(mark, "unsupported_media", SIGNAL_TIMEOUT).await?;
+        teacher
+            .send("publish", json!({"stream_id": "h264", "kind": "screen", "sdp": h264}))
+            .await?;
+        teacher
+            .conn
+            .expect_error(mark, "unsupported_media", SIGNAL_TIMEOUT)
+            .await?;
 
         let mark = teacher.conn.mark();
-        teacher.send("unpublish", json!({"stream_id": "no-such-stream"})).await?;
-        teacher.conn.expect_error(mark, "unknown_stream", SIGNAL_TIMEOUT).await?;
+        teacher
+            .send("unpublish", json!({"stream_id": "no-such-stream"}))
+            .await?;
+        teacher
+            .conn
+            .expect_error(mark, "unknown_stream", SIGNAL_TIMEOUT)
+            .await?;
 
         let mark = teacher.conn.mark();
-        teacher.send("grant", json!({"participant_id": "p_does_not_exist", "media": "microphone"})).await?;
-        teacher.conn.expect_error(mark, "unknown_participant", SIGNAL_TIMEOUT).await?;
+        teacher
+            .send(
+                "grant",
+                json!({"participant_id": "p_does_not_exist", "media": "microphone"}),
+            )
+            .await?;
+        teacher
+            .conn
+            .expect_error(mark, "unknown_participant", SIGNAL_TIMEOUT)
+            .await?;
 
         teacher.conn.ping_pong(SIGNAL_TIMEOUT).await?;
         pupil_receives_teacher_camera(&server, &lesson, seed::DEV).await?;
@@ -65,20 +87,29 @@ async fn hand_mute_and_unpublish() {
         let id = ada.id.clone();
         teacher
             .conn
-            .wait_for(t_mark, SIGNAL_TIMEOUT, "participant_updated with ada's hand raised", move |m| {
-                msg_type(m) == "participant_updated"
-                    && m.pointer("/participant/id").and_then(Value::as_str) == Some(id.as_str())
-                    && m.pointer("/participant/hand_raised").and_then(Value::as_bool) == Some(true)
-            })
+            .wait_for(
+                t_mark,
+                SIGNAL_TIMEOUT,
+                "participant_updated with ada's hand raised",
+                move |m| {
+                    msg_type(m) == "participant_updated"
+                        && m.pointer("/participant/id").and_then(Value::as_str) == Some(id.as_str())
+                        && m.pointer("/participant/hand_raised").and_then(Value::as_bool) == Some(true)
+                },
+            )
             .await?;
 
         // Granted microphone, published, then muted: the stream ends but the grant stays.
         let a_mark = ada.conn.mark();
-        teacher.send("grant", json!({"participant_id": ada.id, "media": "microphone"})).await?;
+        teacher
+            .send("grant", json!({"participant_id": ada.id, "media": "microphone"}))
+            .await?;
         ada.conn.wait_type(a_mark, "grants", SIGNAL_TIMEOUT).await?;
         let t_mark = teacher.conn.mark();
         let _mic = ada.publish("ada-mic", "microphone", false, true).await?;
-        let mic_sub = teacher.wait_stream_from(t_mark, &ada.id, "microphone", SIGNAL_TIMEOUT).await?;
+        let mic_sub = teacher
+            .wait_stream_from(t_mark, &ada.id, "microphone", SIGNAL_TIMEOUT)
+            .await?;
         mic_sub.wait_media(0, 20, Duration::from_secs(10)).await?;
         let a_mark = ada.conn.mark();
         let t_mark = teacher.conn.mark();
@@ -96,7 +127,11 @@ async fn hand_mute_and_unpublish() {
             })
             .await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let lost_grant = ada.conn.messages_since(a_mark).into_iter().find(|m| msg_type(m) == "grants");
+        let lost_grant = ada
+            .conn
+            .messages_since(a_mark)
+            .into_iter()
+            .find(|m| msg_type(m) == "grants");
         ensure!(lost_grant.is_none(), "mute changed ada's grants: {lost_grant:?}");
         let again = ada.publish("ada-mic-2", "microphone", false, true).await;
         ensure!(again.is_ok(), "after mute the grant should stay: {:?}", again.err());
@@ -106,14 +141,22 @@ async fn hand_mute_and_unpublish() {
         teacher.send("unpublish", json!({"stream_id": "cam"})).await?;
         let sid = cam_sub.stream_id.clone();
         ada.conn
-            .wait_for(a_mark, SIGNAL_TIMEOUT, "stream_ended for the teacher's camera", move |m| {
-                msg_type(m) == "stream_ended" && m.get("stream_id").and_then(Value::as_str) == Some(sid.as_str())
-            })
+            .wait_for(
+                a_mark,
+                SIGNAL_TIMEOUT,
+                "stream_ended for the teacher's camera",
+                move |m| {
+                    msg_type(m) == "stream_ended" && m.get("stream_id").and_then(Value::as_str) == Some(sid.as_str())
+                },
+            )
             .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = cam_sub.stats.video();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        ensure!(cam_sub.stats.video() == before, "camera RTP still arriving after unpublish");
+        ensure!(
+            cam_sub.stats.video() == before,
+            "camera RTP still arriving after unpublish"
+        );
         server.finish();
         Ok(())
     })

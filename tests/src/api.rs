@@ -18,7 +18,11 @@ pub struct HttpError {
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {} {} ({}) body={}", self.status, self.code, self.message, self.body)
+        write!(
+            f,
+            "HTTP {} {} ({}) body={}",
+            self.status, self.code, self.message, self.body
+        )
     }
 }
 
@@ -42,7 +46,11 @@ pub struct Api {
     local: Option<std::net::IpAddr>,
 }
 
-fn client(jar: &std::sync::Arc<reqwest::cookie::Jar>, local: Option<std::net::IpAddr>, timeout: Duration) -> reqwest::Client {
+fn client(
+    jar: &std::sync::Arc<reqwest::cookie::Jar>,
+    local: Option<std::net::IpAddr>,
+    timeout: Duration,
+) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_provider(jar.clone())
         .local_address(local)
@@ -65,7 +73,12 @@ impl Api {
     /// on 127.0.0.1), so a test can be several client addresses.
     pub fn from_address(base: &str, local: Option<std::net::IpAddr>) -> Api {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-        Api { client: client(&jar, local, Duration::from_secs(10)), base: base.trim_end_matches('/').to_string(), jar, local }
+        Api {
+            client: client(&jar, local, Duration::from_secs(10)),
+            base: base.trim_end_matches('/').to_string(),
+            jar,
+            local,
+        }
     }
 
     /// The same client with another timeout for each request.
@@ -103,7 +116,10 @@ impl Api {
         }
         let resp = req.send().await.with_context(|| format!("{method} {url}"))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.with_context(|| format!("reading body of {method} {url}"))?;
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("reading body of {method} {url}"))?;
         let value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -124,7 +140,10 @@ impl Api {
         let resp = req.send().await.with_context(|| format!("GET {url}"))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.with_context(|| format!("reading body of GET {url}"))?;
+        let body = resp
+            .bytes()
+            .await
+            .with_context(|| format!("reading body of GET {url}"))?;
         Ok((status, headers, body.to_vec()))
     }
 
@@ -143,7 +162,12 @@ impl Api {
             .and_then(Value::as_str)
             .unwrap_or("<missing error.message>")
             .to_string();
-        Err(HttpError { status, code, message, body })
+        Err(HttpError {
+            status,
+            code,
+            message,
+            body,
+        })
     }
 
     /// A response's status and its `error.code` ("" on success), for matching.
@@ -155,19 +179,29 @@ impl Api {
     /// `POST /api/session`; returns the `user` object.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<Value> {
         let (status, body) = self
-            .request(reqwest::Method::POST, "/api/session", Some(json!({"email": email, "password": password})))
+            .request(
+                reqwest::Method::POST,
+                "/api/session",
+                Some(json!({"email": email, "password": password})),
+            )
             .await?;
         let body = Api::check(status, body).map_err(|e| anyhow!("sign-in as {email}: {e}"))?;
         if status != 200 {
             bail!("sign-in as {email}: expected 200, got {status}");
         }
-        body.get("user").cloned().ok_or_else(|| anyhow!("sign-in as {email}: no `user` in {body}"))
+        body.get("user")
+            .cloned()
+            .ok_or_else(|| anyhow!("sign-in as {email}: no `user` in {body}"))
     }
 
     /// `POST /api/lessons`; returns the status (201 new, 200 existing) and the LessonSummary.
     pub async fn start_lesson(&self, class_id: &str) -> Result<(u16, Value)> {
         let (status, body) = self
-            .request(reqwest::Method::POST, "/api/lessons", Some(json!({"class_id": class_id})))
+            .request(
+                reqwest::Method::POST,
+                "/api/lessons",
+                Some(json!({"class_id": class_id})),
+            )
             .await?;
         let body = Api::check(status, body).map_err(|e| anyhow!("start lesson for {class_id}: {e}"))?;
         let lesson = body
@@ -181,10 +215,20 @@ impl Api {
     /// The outer error is a transport failure; the inner one a refusal by the admission gate.
     pub async fn ticket(&self, lesson_id: &str) -> Result<std::result::Result<Ticket, HttpError>> {
         let url = format!("{}/api/lessons/{lesson_id}/ticket", self.base);
-        let resp = self.client.post(&url).header("origin", self.origin()).send().await.with_context(|| format!("POST {url}"))?;
+        let resp = self
+            .client
+            .post(&url)
+            .header("origin", self.origin())
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.with_context(|| format!("reading body of POST {url}"))?;
-        let body = serde_json::from_str(&text).map_err(|e| anyhow!("POST {url} → {status}: body is not JSON ({e}): {text:?}"))?;
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("reading body of POST {url}"))?;
+        let body = serde_json::from_str(&text)
+            .map_err(|e| anyhow!("POST {url} → {status}: body is not JSON ({e}): {text:?}"))?;
         match Api::check(status, body) {
             Err(e) => Ok(Err(e)),
             Ok(body) => {
@@ -195,7 +239,11 @@ impl Api {
                     .to_string();
                 let expires_in_ms = body.get("expires_in_ms").and_then(Value::as_u64).unwrap_or(0);
                 let ws_path = body.get("ws_path").and_then(Value::as_str).unwrap_or("/ws").to_string();
-                Ok(Ok(Ticket { ticket, expires_in_ms, ws_path }))
+                Ok(Ok(Ticket {
+                    ticket,
+                    expires_in_ms,
+                    ws_path,
+                }))
             }
         }
     }

@@ -14,7 +14,10 @@ pub struct Garage {
 }
 
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("infra").join("garage.sh")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("infra")
+        .join("garage.sh")
 }
 
 fn garage_installed() -> bool {
@@ -34,7 +37,11 @@ async fn run_script(args: &[&str]) -> Result<String> {
         .await
         .context("running infra/garage.sh")?;
     if !out.status.success() {
-        bail!("infra/garage.sh {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "infra/garage.sh {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -45,7 +52,11 @@ impl Garage {
         if !garage_installed() {
             bail!("Garage is not installed: run `bash infra/garage.sh install` (tests/run.sh does)");
         }
-        let dir = std::env::temp_dir().join(format!("livegate-garage-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir = std::env::temp_dir().join(format!(
+            "livegate-garage-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir_str = dir.to_str().ok_or_else(|| anyhow!("non-UTF-8 temp path"))?.to_owned();
         // From here on, dropping the fixture stops whatever was started.
@@ -57,7 +68,12 @@ impl Garage {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
             .collect();
-        for k in ["LIVEGATE_S3_ENDPOINT", "LIVEGATE_S3_BUCKET", "LIVEGATE_S3_ACCESS_KEY", "LIVEGATE_S3_SECRET_KEY"] {
+        for k in [
+            "LIVEGATE_S3_ENDPOINT",
+            "LIVEGATE_S3_BUCKET",
+            "LIVEGATE_S3_ACCESS_KEY",
+            "LIVEGATE_S3_SECRET_KEY",
+        ] {
             garage.var(k)?;
         }
         Ok(garage)
@@ -65,7 +81,11 @@ impl Garage {
 
     /// One of the `LIVEGATE_S3_*` settings.
     pub fn var(&self, key: &str) -> Result<&str> {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).ok_or_else(|| anyhow!("Garage env has no {key}"))
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| anyhow!("Garage env has no {key}"))
     }
 
     /// The bucket, opened the way the server opens it.

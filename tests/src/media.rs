@@ -43,10 +43,16 @@ pub fn clip_at(bits_per_second: u64) -> Result<Arc<Clip>> {
         .map(|f| {
             let mut data = f.data.to_vec();
             data.resize(data.len().max(frame_bytes), 0);
-            VideoFrame { data: Bytes::from(data), keyframe: f.keyframe }
+            VideoFrame {
+                data: Bytes::from(data),
+                keyframe: f.keyframe,
+            }
         })
         .collect();
-    Ok(Arc::new(Clip { video, opus: base.opus.clone() }))
+    Ok(Arc::new(Clip {
+        video,
+        opus: base.opus.clone(),
+    }))
 }
 
 fn encode_clip() -> Result<Clip> {
@@ -60,20 +66,59 @@ fn encode_clip() -> Result<Clip> {
         let ivf = dir.join("clip.ivf");
         let ogg = dir.join("clip.ogg");
         run_ffmpeg(&[
-            "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", "3",
-            "-c:v", "libvpx", "-g", "30", "-keyint_min", "30", "-b:v", "300k",
-            "-deadline", "realtime", "-cpu-used", "8", "-auto-alt-ref", "0",
-            "-f", "ivf", path_str(&ivf)?,
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+            "-t",
+            "3",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+            "-b:v",
+            "300k",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-auto-alt-ref",
+            "0",
+            "-f",
+            "ivf",
+            path_str(&ivf)?,
         ])?;
         run_ffmpeg(&[
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
-            "-ac", "2", "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20",
-            "-page_duration", "20000", "-f", "ogg", path_str(&ogg)?,
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "3",
+            "-ac",
+            "2",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "32k",
+            "-frame_duration",
+            "20",
+            "-page_duration",
+            "20000",
+            "-f",
+            "ogg",
+            path_str(&ogg)?,
         ])?;
         let video = parse_ivf(&std::fs::read(&ivf)?)?;
         let opus = parse_ogg_opus(&std::fs::read(&ogg)?)?;
         if video.len() < 60 || !video[0].keyframe {
-            bail!("unexpected VP8 clip: {} frames, first keyframe={}", video.len(), video.first().is_some_and(|f| f.keyframe));
+            bail!(
+                "unexpected VP8 clip: {} frames, first keyframe={}",
+                video.len(),
+                video.first().is_some_and(|f| f.keyframe)
+            );
         }
         if opus.len() < 100 {
             bail!("unexpected Opus clip: {} packets", opus.len());
@@ -121,7 +166,10 @@ pub fn parse_ivf(data: &[u8]) -> Result<Vec<VideoFrame>> {
         pos += size;
         // VP8 frame tag: bit 0 of the first byte is 0 for a keyframe.
         let keyframe = !frame.is_empty() && frame[0] & 0x01 == 0;
-        frames.push(VideoFrame { data: Bytes::copy_from_slice(frame), keyframe });
+        frames.push(VideoFrame {
+            data: Bytes::copy_from_slice(frame),
+            keyframe,
+        });
     }
     Ok(frames)
 }
@@ -165,10 +213,8 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<Vec<Bytes>> {
 mod tests {
     #[test]
     fn ready_line() {
-        let (h, m) = crate::server::parse_ready_line(
-            "livegate ready http=http://127.0.0.1:4321 media=127.0.0.1:5555",
-        )
-        .unwrap();
+        let (h, m) =
+            crate::server::parse_ready_line("livegate ready http=http://127.0.0.1:4321 media=127.0.0.1:5555").unwrap();
         assert_eq!(h.port(), 4321);
         assert_eq!(m.port(), 5555);
         assert!(crate::server::parse_ready_line("something else").is_none());

@@ -3,10 +3,10 @@
 //! camera; a pupil joins and must receive the teacher's media).
 
 use crate::api::Api;
+use crate::relay::Relay;
 use crate::rtc_client::{self, PublishRefused, Publisher, Subscription};
 use crate::seed;
 use crate::server::Server;
-use crate::relay::Relay;
 use crate::signal::{msg_type, Conn, OfferRewrite};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -35,14 +35,27 @@ pub struct Participant {
 
 /// Opens a socket without a session and sends `join` with the given ticket and protocol
 /// version. Returns the socket and the server's first reply to it (`joined` or `error`).
-pub async fn open_and_join(server: &Server, label: &str, ws_path: &str, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
+pub async fn open_and_join(
+    server: &Server,
+    label: &str,
+    ws_path: &str,
+    ticket: &str,
+    protocol: i64,
+) -> Result<(Conn, Value)> {
     let conn = Conn::connect(&server.ws_url(ws_path), label).await?;
     join_on(conn, ticket, protocol).await
 }
 
 /// Like [`open_and_join`], on a socket carrying `api`'s session and origin, as the browser of
 /// the ticket's holder opens it.
-pub async fn open_and_join_as(api: &Api, server: &Server, label: &str, ws_path: &str, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
+pub async fn open_and_join_as(
+    api: &Api,
+    server: &Server,
+    label: &str,
+    ws_path: &str,
+    ticket: &str,
+    protocol: i64,
+) -> Result<(Conn, Value)> {
     let conn = Conn::connect_with(&server.ws_url(ws_path), label, &api.ws_headers()).await?;
     join_on(conn, ticket, protocol).await
 }
@@ -50,7 +63,8 @@ pub async fn open_and_join_as(api: &Api, server: &Server, label: &str, ws_path: 
 /// Sends `join` on an open socket; returns it and the server's first reply (`joined` or `error`).
 pub async fn join_on(conn: Conn, ticket: &str, protocol: i64) -> Result<(Conn, Value)> {
     let mark = conn.mark();
-    conn.send(json!({"type": "join", "protocol": protocol, "ticket": ticket})).await?;
+    conn.send(json!({"type": "join", "protocol": protocol, "ticket": ticket}))
+        .await?;
     let (_, reply) = conn
         .wait_for(mark, SIGNAL_TIMEOUT, "`joined` or `error` after join", |m| {
             matches!(msg_type(m), "joined" | "error")
@@ -80,8 +94,17 @@ impl Participant {
         Participant::join_rewriting(server, api, email, lesson_id, Some(relay.sdp_rewrite())).await
     }
 
-    async fn join_rewriting(server: &Server, api: Api, email: &str, lesson_id: &str, rewrite: Option<OfferRewrite>) -> Result<Participant> {
-        let ticket = api.must_ticket(lesson_id).await.with_context(|| format!("{email}: ticket"))?;
+    async fn join_rewriting(
+        server: &Server,
+        api: Api,
+        email: &str,
+        lesson_id: &str,
+        rewrite: Option<OfferRewrite>,
+    ) -> Result<Participant> {
+        let ticket = api
+            .must_ticket(lesson_id)
+            .await
+            .with_context(|| format!("{email}: ticket"))?;
         let conn = Conn::connect_with(&server.ws_url(&ticket.ws_path), email, &api.ws_headers()).await?;
         if let Some(rewrite) = rewrite {
             conn.rewrite_offers(rewrite);
@@ -95,13 +118,30 @@ impl Participant {
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("{email}: `joined` without participant_id: {reply}"))?
             .to_string();
-        let role = reply.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
+        let role = reply
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         conn.start_heartbeat(Duration::from_secs(5));
-        Ok(Participant { email: email.to_string(), api, conn, id, role, joined: reply })
+        Ok(Participant {
+            email: email.to_string(),
+            api,
+            conn,
+            id,
+            role,
+            joined: reply,
+        })
     }
 
     /// Publishes a stream; `Ok(Err(error message))` if the server refuses it.
-    pub async fn try_publish(&self, stream_id: &str, kind: &str, video: bool, audio: bool) -> Result<std::result::Result<Publisher, Value>> {
+    pub async fn try_publish(
+        &self,
+        stream_id: &str,
+        kind: &str,
+        video: bool,
+        audio: bool,
+    ) -> Result<std::result::Result<Publisher, Value>> {
         self.try_publish_with(stream_id, kind, video, audio, false).await
     }
 
@@ -115,19 +155,37 @@ impl Participant {
         audio: bool,
         keyframes_on_request: bool,
     ) -> Result<std::result::Result<Publisher, Value>> {
-        let r = rtc_client::publish(&self.conn, stream_id, kind, video, audio, keyframes_on_request, None, SIGNAL_TIMEOUT)
-            .await
-            .with_context(|| format!("{}: publish {stream_id}", self.email))?;
+        let r = rtc_client::publish(
+            &self.conn,
+            stream_id,
+            kind,
+            video,
+            audio,
+            keyframes_on_request,
+            None,
+            SIGNAL_TIMEOUT,
+        )
+        .await
+        .with_context(|| format!("{}: publish {stream_id}", self.email))?;
         Ok(r.map_err(|PublishRefused::Error(v)| v))
     }
 
     /// Publishes a `camera` stream whose video runs at `bits_per_second` at least (the clip's
     /// frames padded), with Opus audio.
     pub async fn publish_camera_at(&self, stream_id: &str, bits_per_second: u64) -> Result<Publisher> {
-        rtc_client::publish(&self.conn, stream_id, "camera", true, true, false, Some(bits_per_second), SIGNAL_TIMEOUT)
-            .await
-            .with_context(|| format!("{}: publish {stream_id}", self.email))?
-            .map_err(|PublishRefused::Error(v)| anyhow!("{}: publish {stream_id} refused: {v}", self.email))
+        rtc_client::publish(
+            &self.conn,
+            stream_id,
+            "camera",
+            true,
+            true,
+            false,
+            Some(bits_per_second),
+            SIGNAL_TIMEOUT,
+        )
+        .await
+        .with_context(|| format!("{}: publish {stream_id}", self.email))?
+        .map_err(|PublishRefused::Error(v)| anyhow!("{}: publish {stream_id} refused: {v}", self.email))
     }
 
     /// Publishes a stream that must be accepted.
@@ -143,7 +201,13 @@ impl Participant {
     }
 
     /// Waits for an `offer` (index >= `from`) of `kind` from `publisher_id`.
-    pub async fn wait_stream_from(&self, from: usize, publisher_id: &str, kind: &str, timeout: Duration) -> Result<Arc<Subscription>> {
+    pub async fn wait_stream_from(
+        &self,
+        from: usize,
+        publisher_id: &str,
+        kind: &str,
+        timeout: Duration,
+    ) -> Result<Arc<Subscription>> {
         let what = format!("an `offer` of {kind} from {publisher_id}");
         self.conn
             .wait_offer(from, timeout, &what, |m| {
@@ -201,7 +265,11 @@ pub async fn live_7a_with_camera(server: &Server) -> Result<(Lesson, Publisher)>
 
 /// `email` joins `lesson` and must receive the teacher's camera: video (with a keyframe) and
 /// audio, through the server's single media port.
-pub async fn pupil_receives_teacher_camera(server: &Server, lesson: &Lesson, email: &str) -> Result<(Participant, Arc<Subscription>)> {
+pub async fn pupil_receives_teacher_camera(
+    server: &Server,
+    lesson: &Lesson,
+    email: &str,
+) -> Result<(Participant, Arc<Subscription>)> {
     let pupil = Participant::join(server, email, &lesson.id).await?;
     if pupil.role != "pupil" {
         bail!("{email} joined with role {:?}, want pupil", pupil.role);
@@ -213,8 +281,16 @@ pub async fn pupil_receives_teacher_camera(server: &Server, lesson: &Lesson, ema
     sub.wait_media(MIN_VIDEO_PACKETS, MIN_AUDIO_PACKETS, MEDIA_TIMEOUT)
         .await
         .with_context(|| format!("{email}: media from the teacher's camera"))?;
-    assert_media_port(server, &sub).await.with_context(|| format!("{email}: media port"))?;
-    eprintln!("[{email}] stream {} from {}: {} (media port {})", sub.stream_id, sub.publisher_id, sub.stats.summary(), server.media_addr.port());
+    assert_media_port(server, &sub)
+        .await
+        .with_context(|| format!("{email}: media port"))?;
+    eprintln!(
+        "[{email}] stream {} from {}: {} (media port {})",
+        sub.stream_id,
+        sub.publisher_id,
+        sub.stats.summary(),
+        server.media_addr.port()
+    );
     Ok((pupil, sub))
 }
 

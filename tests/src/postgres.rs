@@ -27,14 +27,20 @@ pub fn enabled(test: &str) -> Result<bool> {
 }
 
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("infra").join("postgres.sh")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("infra")
+        .join("postgres.sh")
 }
 
 impl PgCluster {
     /// Creates and starts a cluster in a fresh directory.
     pub async fn start() -> Result<PgCluster> {
         let dir = std::env::temp_dir().join(format!("livegate-pg-{}-{}", std::process::id(), rand::random::<u32>()));
-        let mut cluster = PgCluster { dir, url: String::new() };
+        let mut cluster = PgCluster {
+            dir,
+            url: String::new(),
+        };
         cluster.url = cluster.run("start").await?;
         Ok(cluster)
     }
@@ -70,6 +76,10 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("bash").arg(script()).arg("stop").env("LIVEGATE_PG_DIR", &self.dir).output();
+        let _ = std::process::Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .env("LIVEGATE_PG_DIR", &self.dir)
+            .output();
     }
 }

@@ -32,10 +32,18 @@ fn clock_ticks() -> f64 {
 fn stat_cpu_s(path: &Path) -> Result<f64> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = text.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| anyhow!("odd stat: {text}"))?;
+    let rest = text
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("odd stat: {text}"))?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).zip(f.get(12).and_then(|v| v.parse::<f64>().ok())).map(|(u, s): (f64, f64)| u + s).ok_or_else(|| anyhow!("odd stat: {text}"))?;
+    let ticks: f64 = f
+        .get(11)
+        .and_then(|v| v.parse().ok())
+        .zip(f.get(12).and_then(|v| v.parse::<f64>().ok()))
+        .map(|(u, s): (f64, f64)| u + s)
+        .ok_or_else(|| anyhow!("odd stat: {text}"))?;
     Ok(ticks / clock_ticks())
 }
 
@@ -48,7 +56,10 @@ pub fn process_cpu_s(pid: u32) -> Result<f64> {
 pub fn threads_cpu_s(pid: u32, name: &str) -> Result<f64> {
     let tasks = Path::new("/proc").join(pid.to_string()).join("task");
     let mut total = 0.0;
-    for t in std::fs::read_dir(&tasks).with_context(|| format!("reading {}", tasks.display()))?.flatten() {
+    for t in std::fs::read_dir(&tasks)
+        .with_context(|| format!("reading {}", tasks.display()))?
+        .flatten()
+    {
         if std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name) {
             total += stat_cpu_s(&t.path().join("stat"))?;
         }
@@ -58,7 +69,13 @@ pub fn threads_cpu_s(pid: u32, name: &str) -> Result<f64> {
 
 /// One RTP packet of the run.
 fn packet(seq: u16, ts: u32, marker: bool, payload: Bytes) -> rtp::Packet {
-    let header = rtp::header::Header { version: 2, sequence_number: seq, timestamp: ts, marker, ..Default::default() };
+    let header = rtp::header::Header {
+        version: 2,
+        sequence_number: seq,
+        timestamp: ts,
+        marker,
+        ..Default::default()
+    };
     rtp::Packet { header, payload }
 }
 
@@ -75,8 +92,13 @@ pub struct PipelineRun {
 pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<PipelineRun> {
     let kek = Kek::from_hex(&generate_hex().map_err(|e| anyhow!("{e}"))?).map_err(|e| anyhow!("{e}"))?;
     let spool = dir.join("spool");
-    let meta = Meta { recording: "rec_cost".into(), school: "sch_demo".into(), started_at: 0 };
-    let writer = RecordingWriter::create(&spool, meta, DataKey::generate().map_err(|e| anyhow!("{e}"))?, &kek).map_err(|e| anyhow!("{e}"))?;
+    let meta = Meta {
+        recording: "rec_cost".into(),
+        school: "sch_demo".into(),
+        started_at: 0,
+    };
+    let writer = RecordingWriter::create(&spool, meta, DataKey::generate().map_err(|e| anyhow!("{e}"))?, &kek)
+        .map_err(|e| anyhow!("{e}"))?;
     let (mut video, mut audio) = (Assembler::new(Track::Video), Assembler::new(Track::Audio));
     let mut segmenter = Segmenter::new(true, true);
     let mut payloader = Vp8Payloader::default();
@@ -88,7 +110,9 @@ pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<Pipeli
         if next_video <= next_audio {
             let f = &clip.video[vi % clip.video.len()];
             let ts = (next_video * 90) as u32;
-            let parts = payloader.payload(1200, &f.data).map_err(|e| anyhow!("packetizing: {e}"))?;
+            let parts = payloader
+                .payload(1200, &f.data)
+                .map_err(|e| anyhow!("packetizing: {e}"))?;
             let n = parts.len();
             for (i, p) in parts.into_iter().enumerate() {
                 vseq = vseq.wrapping_add(1);
@@ -100,7 +124,12 @@ pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<Pipeli
         } else {
             aseq = aseq.wrapping_add(1);
             packets += 1;
-            let p = packet(aseq, (next_audio * 48) as u32, true, clip.opus[ai % clip.opus.len()].clone());
+            let p = packet(
+                aseq,
+                (next_audio * 48) as u32,
+                true,
+                clip.opus[ai % clip.opus.len()].clone(),
+            );
             frames.extend(audio.push(&p, next_audio));
             ai += 1;
             next_audio = ai as i64 * 20;
@@ -115,13 +144,31 @@ pub async fn record_clip(clip: &Clip, seconds: u32, dir: &Path) -> Result<Pipeli
         segments += 1;
     }
     writer.finish(Status::Complete).map_err(|e| anyhow!("{e}"))?;
-    let objects = Objects::open(&ObjectStoreConfig::Local { path: dir.join("objects") }).map_err(|e| anyhow!("{e}"))?;
-    drain_once(&spool, &objects).await.map_err(|e| anyhow!("uploading: {e}"))?;
-    Ok(PipelineRun { media_s: f64::from(seconds), packets, segments })
+    let objects = Objects::open(&ObjectStoreConfig::Local {
+        path: dir.join("objects"),
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    drain_once(&spool, &objects)
+        .await
+        .map_err(|e| anyhow!("uploading: {e}"))?;
+    Ok(PipelineRun {
+        media_s: f64::from(seconds),
+        packets,
+        segments,
+    })
 }
 
 /// The bytes stored under a folder (the run's objects, counted after the measurement).
 pub fn bytes_under(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries.flatten().map(|e| if e.path().is_dir() { bytes_under(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                bytes_under(&e.path())
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
 }

@@ -32,7 +32,11 @@ pub struct DataDir {
 impl DataDir {
     /// A fresh, empty folder.
     pub fn new(label: &str) -> Result<DataDir> {
-        let path = std::env::temp_dir().join(format!("livegate-{label}-{}-{}", std::process::id(), rand::random::<u32>()));
+        let path = std::env::temp_dir().join(format!(
+            "livegate-{label}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(DataDir { path })
     }
@@ -43,7 +47,12 @@ impl DataDir {
 
     /// `--data-dir DIR --database-url sqlite:DIR/db.sqlite`.
     pub fn server_args(&self) -> Vec<String> {
-        vec!["--data-dir".into(), self.text(), "--database-url".into(), format!("sqlite:{}", self.db_path().display())]
+        vec![
+            "--data-dir".into(),
+            self.text(),
+            "--database-url".into(),
+            format!("sqlite:{}", self.db_path().display()),
+        ]
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -66,7 +75,9 @@ impl DataDir {
 
     /// The local object folder, opened the way the server opens it.
     pub fn objects(&self) -> Result<Objects> {
-        let config = livegate_recorder::objstore::ObjectStoreConfig::Local { path: self.objects_dir() };
+        let config = livegate_recorder::objstore::ObjectStoreConfig::Local {
+            path: self.objects_dir(),
+        };
         Objects::open(&config).map_err(|e| anyhow!("opening the object folder: {e}"))
     }
 }
@@ -97,7 +108,10 @@ pub async fn leader(server: &Server) -> Result<Api> {
 pub async fn list(api: &Api) -> Result<Vec<Value>> {
     let (status, body) = api.request(reqwest::Method::GET, "/api/recordings", None).await?;
     let body = Api::check(status, body).map_err(|e| anyhow!("listing recordings: {e}"))?;
-    body.get("recordings").and_then(Value::as_array).cloned().ok_or_else(|| anyhow!("no `recordings` in {body}"))
+    body.get("recordings")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| anyhow!("no `recordings` in {body}"))
 }
 
 /// Polls the leader's list until the recording of `lesson_id` has one of the `wanted`
@@ -107,7 +121,9 @@ pub async fn wait_recording(api: &Api, lesson_id: &str, wanted: &[&str], timeout
     let mut last = None;
     loop {
         let rows = list(api).await?;
-        let row = rows.into_iter().find(|r| r.get("lesson_id").and_then(Value::as_str) == Some(lesson_id));
+        let row = rows
+            .into_iter()
+            .find(|r| r.get("lesson_id").and_then(Value::as_str) == Some(lesson_id));
         if let Some(r) = &row {
             let status = r.get("status").and_then(Value::as_str).unwrap_or_default();
             if wanted.contains(&status) && r.get("manifest_sha256").is_some_and(Value::is_string) {
@@ -116,7 +132,9 @@ pub async fn wait_recording(api: &Api, lesson_id: &str, wanted: &[&str], timeout
         }
         last = row.or(last);
         if Instant::now() > deadline {
-            bail!("the recording of lesson {lesson_id} did not become {wanted:?} within {timeout:?}; last row: {last:?}");
+            bail!(
+                "the recording of lesson {lesson_id} did not become {wanted:?} within {timeout:?}; last row: {last:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -124,12 +142,19 @@ pub async fn wait_recording(api: &Api, lesson_id: &str, wanted: &[&str], timeout
 
 /// A row's string field.
 pub fn field<'a>(row: &'a Value, name: &str) -> Result<&'a str> {
-    row.get(name).and_then(Value::as_str).ok_or_else(|| anyhow!("no string `{name}` in {row}"))
+    row.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("no string `{name}` in {row}"))
 }
 
 /// `POST /api/recordings/{id}/views`: the status and body, whatever they are.
 pub async fn try_open_view(api: &Api, recording: &str, body: Value) -> Result<(u16, Value)> {
-    api.request(reqwest::Method::POST, &format!("/api/recordings/{recording}/views"), Some(body)).await
+    api.request(
+        reqwest::Method::POST,
+        &format!("/api/recordings/{recording}/views"),
+        Some(body),
+    )
+    .await
 }
 
 /// Opens a recording with a reason; the view must be granted.
@@ -145,23 +170,44 @@ pub fn segment_path(recording: &str, label: &str, n: usize, view: &str) -> Strin
 
 /// How many segments an opened view lists for a stream.
 pub fn segment_count(opened: &Value, label: &str) -> Result<usize> {
-    let streams = opened.get("streams").and_then(Value::as_array).ok_or_else(|| anyhow!("no `streams` in {opened}"))?;
-    let stream = streams.iter().find(|s| s.get("label").and_then(Value::as_str) == Some(label)).ok_or_else(|| anyhow!("no stream {label}"))?;
-    stream.get("segments").and_then(Value::as_array).map(Vec::len).ok_or_else(|| anyhow!("no `segments` in {stream}"))
+    let streams = opened
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("no `streams` in {opened}"))?;
+    let stream = streams
+        .iter()
+        .find(|s| s.get("label").and_then(Value::as_str) == Some(label))
+        .ok_or_else(|| anyhow!("no stream {label}"))?;
+    stream
+        .get("segments")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .ok_or_else(|| anyhow!("no `segments` in {stream}"))
 }
 
 /// Fetches a stream of an opened view segment by segment, in order, as the player does; stops
 /// at the first that is not served. Returns the segments served and the refusal, if any
 /// (its status and JSON body).
-pub async fn fetch_stream(api: &Api, recording: &str, opened: &Value, label: &str) -> Result<(Vec<Vec<u8>>, Option<(u16, Value)>)> {
+pub async fn fetch_stream(
+    api: &Api,
+    recording: &str,
+    opened: &Value,
+    label: &str,
+) -> Result<(Vec<Vec<u8>>, Option<(u16, Value)>)> {
     let view = field(opened, "view")?;
     let mut served = Vec::new();
     for n in 0..segment_count(opened, label)? {
         let (status, headers, body) = api.get_raw(&segment_path(recording, label, n, view), None).await?;
         if status != 200 {
-            return Ok((served, Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))));
+            return Ok((
+                served,
+                Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null))),
+            ));
         }
-        let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let kind = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         if kind != "video/webm" || !contains_webm(&body[..64.min(body.len())]) {
             bail!("segment {n} of {label} is {kind}, {} bytes, not WebM", body.len());
         }
@@ -175,14 +221,21 @@ pub fn recorder_bin() -> PathBuf {
     if let Ok(p) = std::env::var("LIVEGATE_RECORDER_BIN") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("debug").join("livegate-recorder")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("debug")
+        .join("livegate-recorder")
 }
 
 /// Runs `livegate-recorder` with these arguments; fails with its output unless it succeeds.
 pub async fn recorder_cli(args: &[String], env: &[(String, String)]) -> Result<String> {
     let bin = recorder_bin();
     if !bin.exists() {
-        bail!("{} not found (build it with `cargo build -p livegate-recorder` or set LIVEGATE_RECORDER_BIN)", bin.display());
+        bail!(
+            "{} not found (build it with `cargo build -p livegate-recorder` or set LIVEGATE_RECORDER_BIN)",
+            bin.display()
+        );
     }
     let out = tokio::process::Command::new(&bin)
         .args(args)
@@ -191,7 +244,11 @@ pub async fn recorder_cli(args: &[String], env: &[(String, String)]) -> Result<S
         .output()
         .await
         .with_context(|| format!("running {}", bin.display()))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if !out.status.success() {
         bail!("livegate-recorder {args:?} failed: {text}");
     }
@@ -210,13 +267,24 @@ pub struct Probe {
 /// Runs ffprobe on a file.
 pub async fn ffprobe(path: &Path) -> Result<Probe> {
     let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration,start_time:stream=codec_type,codec_name", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration,start_time:stream=codec_type,codec_name",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .await
         .context("running ffprobe (is ffmpeg installed?)")?;
     if !out.status.success() {
-        bail!("ffprobe {} failed: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "ffprobe {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let v: Value = serde_json::from_slice(&out.stdout).context("ffprobe output is not JSON")?;
     let num = |p: &str| v.pointer(p).and_then(Value::as_str).and_then(|s| s.parse::<f64>().ok());
@@ -243,9 +311,9 @@ pub async fn ffprobe(path: &Path) -> Result<Probe> {
 /// the `webm` DocType.
 pub fn contains_webm(data: &[u8]) -> bool {
     const MAGIC: [u8; 4] = [0x1a, 0x45, 0xdf, 0xa3];
-    data.windows(4).enumerate().any(|(i, w)| {
-        w == MAGIC && data[i + 4..data.len().min(i + 64)].windows(4).any(|d| d == b"webm")
-    })
+    data.windows(4)
+        .enumerate()
+        .any(|(i, w)| w == MAGIC && data[i + 4..data.len().min(i + 64)].windows(4).any(|d| d == b"webm"))
 }
 
 /// Every file under these folders that holds plaintext WebM (there must be none).
@@ -254,7 +322,10 @@ pub fn find_plaintext_webm(roots: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut stack: Vec<PathBuf> = roots.iter().filter(|r| r.exists()).cloned().collect();
     while let Some(p) = stack.pop() {
         if p.is_dir() {
-            for e in std::fs::read_dir(&p).with_context(|| format!("reading {}", p.display()))?.flatten() {
+            for e in std::fs::read_dir(&p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .flatten()
+            {
                 stack.push(e.path());
             }
         } else if let Ok(data) = std::fs::read(&p) {
@@ -270,13 +341,21 @@ pub fn find_plaintext_webm(roots: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// How many files are under a folder (recursively).
 pub fn count_files(root: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(root) else { return 0 };
-    entries.flatten().map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
+    entries
+        .flatten()
+        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+        .sum()
 }
 
 /// Opens the server's SQLite database (alongside the running server).
 pub async fn open_db(path: &Path) -> Result<SqlitePool> {
-    let opts = SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?.busy_timeout(Duration::from_secs(10));
-    SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.with_context(|| format!("opening {}", path.display()))
+    let opts =
+        SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?.busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 /// One audit-log entry.
@@ -290,7 +369,10 @@ pub struct AuditEntry {
 
 /// The audit-log entries with this action, oldest first.
 pub async fn audit(db: &SqlitePool, action: &str) -> Result<Vec<AuditEntry>> {
-    let rows = sqlx::query("SELECT seq, actor, action, detail FROM audit_log WHERE action = ? ORDER BY seq").bind(action).fetch_all(db).await?;
+    let rows = sqlx::query("SELECT seq, actor, action, detail FROM audit_log WHERE action = ? ORDER BY seq")
+        .bind(action)
+        .fetch_all(db)
+        .await?;
     rows.iter()
         .map(|r| {
             let detail: String = r.try_get("detail")?;
@@ -306,7 +388,10 @@ pub async fn audit(db: &SqlitePool, action: &str) -> Result<Vec<AuditEntry>> {
 
 /// A user's id by email, from the database.
 pub async fn user_id(db: &SqlitePool, email: &str) -> Result<String> {
-    let row = sqlx::query("SELECT id FROM users WHERE email = ?").bind(email).fetch_one(db).await?;
+    let row = sqlx::query("SELECT id FROM users WHERE email = ?")
+        .bind(email)
+        .fetch_one(db)
+        .await?;
     Ok(row.try_get("id")?)
 }
 

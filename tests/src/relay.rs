@@ -50,13 +50,24 @@ impl Impairment {
     /// "WiFi high loss" from reliability.md 5.5 with reordering: `loss` lost, 30 ms late, one
     /// datagram in ten up to 20 ms later still.
     pub fn lossy(loss: f64) -> Impairment {
-        Impairment { loss, delay: Duration::from_millis(30), jitter: Duration::from_millis(20), reorder: 0.1, ..Default::default() }
+        Impairment {
+            loss,
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(20),
+            reorder: 0.1,
+            ..Default::default()
+        }
     }
 
     /// A link of `rate` bits per second with a 150 ms queue (a home downlink's buffer) and 20 ms
     /// of delay.
     pub fn capped(rate: u64) -> Impairment {
-        Impairment { rate, queue: Duration::from_millis(150), delay: Duration::from_millis(20), ..Default::default() }
+        Impairment {
+            rate,
+            queue: Duration::from_millis(150),
+            delay: Duration::from_millis(20),
+            ..Default::default()
+        }
     }
 
     /// When a datagram of `len` bytes arriving `now` leaves a link that is free from `*free`,
@@ -222,12 +233,20 @@ impl Relay {
         let (tx, rx) = mpsc::unbounded_channel();
         let scheduler = tokio::spawn(schedule(rx, front.clone(), server, config, stats.clone()));
         let clients = tokio::spawn(accept(front, server, tx));
-        Ok(Relay { addr, server, stats, tasks: vec![scheduler, clients] })
+        Ok(Relay {
+            addr,
+            server,
+            stats,
+            tasks: vec![scheduler, clients],
+        })
     }
 
     /// What the relay carried from the server so far: (RTP bytes, of which retransmissions).
     pub fn offered(&self) -> (u64, u64) {
-        (RelayStats::load(&self.stats.down.rtp_bytes), RelayStats::load(&self.stats.down.retransmitted_bytes))
+        (
+            RelayStats::load(&self.stats.down.rtp_bytes),
+            RelayStats::load(&self.stats.down.retransmitted_bytes),
+        )
     }
 
     /// Moves every candidate on the server's media address to the relay's, for
@@ -247,7 +266,9 @@ async fn accept(front: Arc<UdpSocket>, server: SocketAddr, tx: mpsc::UnboundedSe
         let sock = match upstream.get(&client) {
             Some(s) => s.clone(),
             None => {
-                let Ok(s) = UdpSocket::bind("127.0.0.1:0").await else { continue };
+                let Ok(s) = UdpSocket::bind("127.0.0.1:0").await else {
+                    continue;
+                };
                 let s = Arc::new(s);
                 upstream.insert(client, s.clone());
                 readers.push(tokio::spawn(from_server(s.clone(), server, client, tx.clone())));
@@ -255,7 +276,11 @@ async fn accept(front: Arc<UdpSocket>, server: SocketAddr, tx: mpsc::UnboundedSe
             }
         };
         let data = buf[..n].to_vec();
-        let _ = tx.send(Arrival { down: false, dest: Dest::Server(sock), data });
+        let _ = tx.send(Arrival {
+            down: false,
+            dest: Dest::Server(sock),
+            data,
+        });
     }
     for r in readers {
         r.abort();
@@ -269,7 +294,14 @@ async fn from_server(sock: Arc<UdpSocket>, server: SocketAddr, client: SocketAdd
         if from != server {
             continue;
         }
-        if tx.send(Arrival { down: true, dest: Dest::Client(client), data: buf[..n].to_vec() }).is_err() {
+        if tx
+            .send(Arrival {
+                down: true,
+                dest: Dest::Client(client),
+                data: buf[..n].to_vec(),
+            })
+            .is_err()
+        {
             return;
         }
     }
@@ -415,7 +447,11 @@ mod tests {
     #[test]
     fn candidates_move_to_the_relay() {
         let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=candidate:2 1 udp 1 10.0.0.1 5000 typ host\r\n";
-        let out = rewrite_candidates(sdp, "127.0.0.1:5000".parse().unwrap(), "127.0.0.1:6000".parse().unwrap());
+        let out = rewrite_candidates(
+            sdp,
+            "127.0.0.1:5000".parse().unwrap(),
+            "127.0.0.1:6000".parse().unwrap(),
+        );
         assert_eq!(out, "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 6000 typ host\r\na=candidate:2 1 udp 1 10.0.0.1 5000 typ host\r\n");
     }
 
@@ -441,7 +477,10 @@ mod tests {
         assert!(out[16..].iter().all(Option::is_none));
         // Once the queue drains the link carries again, at its rate.
         let later = t0 + Duration::from_millis(500);
-        assert_eq!(imp.bottleneck(later, &mut free, 1000).map(|t| (t - later).as_millis()), Some(10));
+        assert_eq!(
+            imp.bottleneck(later, &mut free, 1000).map(|t| (t - later).as_millis()),
+            Some(10)
+        );
         // Uncapped: no wait, nothing dropped.
         assert_eq!(Impairment::default().bottleneck(t0, &mut free, 100_000), Some(t0));
     }
@@ -463,7 +502,9 @@ mod tests {
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             let mut buf = [0u8; 64];
-            while let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(500), server.recv_from(&mut buf)).await {
+            while let Ok(Ok((n, _))) =
+                tokio::time::timeout(Duration::from_millis(500), server.recv_from(&mut buf)).await
+            {
                 assert_eq!(n, 12);
                 got.push(u16::from_be_bytes([buf[2], buf[3]]));
             }
@@ -483,6 +524,10 @@ mod tests {
         assert_eq!(got.len() as u64 + dropped, 500, "{}", s.summary());
         assert!((60..=140).contains(&dropped), "{}", s.summary());
         let out_of_order = got.windows(2).filter(|w| w[1] < w[0]).count();
-        assert!(out_of_order > 0 && RelayStats::load(&s.up.reordered) > 0, "{}", s.summary());
+        assert!(
+            out_of_order > 0 && RelayStats::load(&s.up.reordered) > 0,
+            "{}",
+            s.summary()
+        );
     }
 }

@@ -5,10 +5,10 @@
 use crate::media::{self, Clip};
 use crate::signal::{msg_type, Conn};
 use anyhow::{anyhow, bail, Context, Result};
-use rtc::media::Sample;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use livegate_sfu::profile::{self, is_keyframe_request, Remb};
 use livegate_sfu::{is_vp8_keyframe_start, TrackKind};
+use rtc::media::Sample;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,9 +20,8 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState,
-    RTCSessionDescription, Registry,
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription, Registry,
 };
 
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,7 +88,10 @@ impl RxStats {
         let s = self.video_seqs.lock().unwrap();
         match s.first {
             Some(first) if mark >= first => {
-                let missing = (first..=mark).filter(|n| !s.seen.contains(n)).map(|n| n - first).collect();
+                let missing = (first..=mark)
+                    .filter(|n| !s.seen.contains(n))
+                    .map(|n| n - first)
+                    .collect();
                 (mark - first + 1, missing)
             }
             _ => (0, Vec::new()),
@@ -106,7 +108,8 @@ impl RxStats {
     /// The video's SSRC and newest sequence number, once some video arrived.
     pub fn video_newest(&self) -> Option<(u32, u16)> {
         let seqs = self.video_seqs.lock().unwrap();
-        seqs.first.map(|_| (self.video_ssrc.load(Ordering::Relaxed), seqs.last as u16))
+        seqs.first
+            .map(|_| (self.video_ssrc.load(Ordering::Relaxed), seqs.last as u16))
     }
 
     fn record(&self, kind: RtpCodecKind, payload: &[u8]) {
@@ -210,7 +213,13 @@ async fn build_pc(
     }
     let (gathered_tx, gathered) = watch::channel(false);
     let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-    let events = Events { gathered: gathered_tx, state: state_tx, rx, tasks, remote };
+    let events = Events {
+        gathered: gathered_tx,
+        state: state_tx,
+        rx,
+        tasks,
+        remote,
+    };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
@@ -220,7 +229,11 @@ async fn build_pc(
         .build()
         .await
         .context("building peer connection")?;
-    Ok(BuiltPc { pc: Arc::new(pc), gathered, state })
+    Ok(BuiltPc {
+        pc: Arc::new(pc),
+        gathered,
+        state,
+    })
 }
 
 async fn wait_gathered(rx: &mut watch::Receiver<bool>) -> Result<()> {
@@ -266,7 +279,13 @@ impl Subscription {
 
     /// Sends RTCP (a NACK, say) to the server about the received tracks.
     pub async fn send_rtcp(&self, packets: Vec<Box<dyn rtc::rtcp::Packet>>) -> Result<()> {
-        let track = self.remote.lock().unwrap().first().cloned().ok_or_else(|| anyhow!("no track received yet"))?;
+        let track = self
+            .remote
+            .lock()
+            .unwrap()
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("no track received yet"))?;
         track.write_rtcp(packets).await.context("writing RTCP")
     }
 
@@ -309,7 +328,11 @@ impl Subscription {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(e) = self.error() {
-                bail!("stream {} ({}): answering the offer failed: {e}", self.stream_id, self.kind);
+                bail!(
+                    "stream {} ({}): answering the offer failed: {e}",
+                    self.stream_id,
+                    self.kind
+                );
             }
             let s = &self.stats;
             if s.video() >= video && s.audio() >= audio && (video == 0 || s.keyframes() > 0) {
@@ -341,15 +364,34 @@ impl Drop for Subscription {
 pub async fn answer_offer(sub: &Arc<Subscription>) -> Result<String> {
     let mut me = MediaEngine::default();
     me.register_default_codecs()?;
-    let mut built = build_pc(me, Some(sub.stats.clone()), sub.tasks.clone(), sub.remote.clone(), false).await?;
+    let mut built = build_pc(
+        me,
+        Some(sub.stats.clone()),
+        sub.tasks.clone(),
+        sub.remote.clone(),
+        false,
+    )
+    .await?;
     *sub.pc.lock().unwrap() = Some(built.pc.clone());
     *sub.state.lock().unwrap() = Some(built.state.clone());
     let offer = RTCSessionDescription::offer(sub.offer_sdp.clone()).context("parsing the server's offer")?;
-    built.pc.set_remote_description(offer).await.context("applying the server's offer")?;
+    built
+        .pc
+        .set_remote_description(offer)
+        .await
+        .context("applying the server's offer")?;
     let answer = built.pc.create_answer(None).await.context("creating the answer")?;
-    built.pc.set_local_description(answer).await.context("setting the answer")?;
+    built
+        .pc
+        .set_local_description(answer)
+        .await
+        .context("setting the answer")?;
     wait_gathered(&mut built.gathered).await?;
-    let local = built.pc.local_description().await.ok_or_else(|| anyhow!("no local description"))?;
+    let local = built
+        .pc
+        .local_description()
+        .await
+        .ok_or_else(|| anyhow!("no local description"))?;
     Ok(local.sdp)
 }
 
@@ -395,7 +437,11 @@ impl Publisher {
         tokio::time::timeout(timeout, st.wait_for(|s| *s == RTCPeerConnectionState::Connected))
             .await
             .map_err(|_| {
-                anyhow!("publisher {} not connected within {timeout:?} (state {:?})", self.stream_id, *self.state.borrow())
+                anyhow!(
+                    "publisher {} not connected within {timeout:?} (state {:?})",
+                    self.stream_id,
+                    *self.state.borrow()
+                )
             })?
             .map_err(|_| anyhow!("publisher {} dropped", self.stream_id))?;
         Ok(())
@@ -442,7 +488,13 @@ pub struct PendingPublisher {
 
 /// One track of a pending offer: its kind, the track, its SSRC, its default payload type and
 /// its transceiver.
-type OfferedTrack = (RtpCodecKind, Arc<TrackLocalStaticSample>, u32, u8, Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>);
+type OfferedTrack = (
+    RtpCodecKind,
+    Arc<TrackLocalStaticSample>,
+    u32,
+    u8,
+    Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>,
+);
 
 impl PendingPublisher {
     /// Builds a sendonly peer connection with VP8 video and/or Opus audio and creates its offer
@@ -473,11 +525,21 @@ impl PendingPublisher {
         if audio {
             me.register_codec(profile::opus_codec(), RtpCodecKind::Audio)?;
         }
-        let mut built = build_pc(me, None, Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())), true).await?;
+        let mut built = build_pc(
+            me,
+            None,
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+            true,
+        )
+        .await?;
         let pc = built.pc.clone();
 
         let mut tracks = Vec::new();
-        for (enabled, kind, track_kind) in [(video, RtpCodecKind::Video, TrackKind::Video), (audio, RtpCodecKind::Audio, TrackKind::Audio)] {
+        for (enabled, kind, track_kind) in [
+            (video, RtpCodecKind::Video, TrackKind::Video),
+            (audio, RtpCodecKind::Audio, TrackKind::Audio),
+        ] {
             if !enabled {
                 continue;
             }
@@ -502,7 +564,10 @@ impl PendingPublisher {
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         wait_gathered(&mut built.gathered).await?;
-        let local = pc.local_description().await.ok_or_else(|| anyhow!("no local description"))?;
+        let local = pc
+            .local_description()
+            .await
+            .ok_or_else(|| anyhow!("no local description"))?;
         Ok(PendingPublisher {
             stream_id: stream_id.to_string(),
             offer_sdp: local.sdp,
@@ -539,10 +604,25 @@ impl PendingPublisher {
             };
             let want_key = Arc::new(AtomicBool::new(true));
             if kind_ == RtpCodecKind::Video {
-                pumps.push(tokio::spawn(watch_keyframe_requests(track.clone(), want_key.clone(), tx.clone())));
+                pumps.push(tokio::spawn(watch_keyframe_requests(
+                    track.clone(),
+                    want_key.clone(),
+                    tx.clone(),
+                )));
             }
-            let mode = PumpMode { on_request: self.keyframes_on_request, want_key };
-            pumps.push(tokio::spawn(pump(kind_, track, ssrc, pt, self.clip.clone(), tx.clone(), mode)));
+            let mode = PumpMode {
+                on_request: self.keyframes_on_request,
+                want_key,
+            };
+            pumps.push(tokio::spawn(pump(
+                kind_,
+                track,
+                ssrc,
+                pt,
+                self.clip.clone(),
+                tx.clone(),
+                mode,
+            )));
         }
         Ok(Publisher {
             stream_id: self.stream_id,
@@ -575,14 +655,19 @@ pub async fn publish(
     conn.send(json!({"type": "publish", "stream_id": stream_id, "kind": kind, "sdp": pending.offer_sdp}))
         .await?;
     let (_, reply) = conn
-        .wait_for(mark, timeout, &format!("`answer` or `error` for publish {stream_id}"), |m| {
-            let id = m.get("stream_id").and_then(Value::as_str);
-            match msg_type(m) {
-                "answer" => id == Some(stream_id),
-                "error" => id.is_none() || id == Some(stream_id),
-                _ => false,
-            }
-        })
+        .wait_for(
+            mark,
+            timeout,
+            &format!("`answer` or `error` for publish {stream_id}"),
+            |m| {
+                let id = m.get("stream_id").and_then(Value::as_str);
+                match msg_type(m) {
+                    "answer" => id == Some(stream_id),
+                    "error" => id.is_none() || id == Some(stream_id),
+                    _ => false,
+                }
+            },
+        )
         .await?;
     if msg_type(&reply) == "error" {
         pending.close().await;
@@ -633,7 +718,11 @@ async fn pump(
     mode: PumpMode,
 ) {
     let video = kind == RtpCodecKind::Video;
-    let period = if video { Duration::from_millis(33) } else { Duration::from_millis(20) };
+    let period = if video {
+        Duration::from_millis(33)
+    } else {
+        Duration::from_millis(20)
+    };
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let count = if video { clip.video.len() } else { clip.opus.len() };
@@ -656,7 +745,11 @@ async fn pump(
             (clip.video[i % count].data.clone(), clip.video[i % count].keyframe)
         };
         i += 1;
-        let sample = Sample { data, duration: period, ..Sample::new(Instant::now()) };
+        let sample = Sample {
+            data,
+            duration: period,
+            ..Sample::new(Instant::now())
+        };
         match track.sample_writer(ssrc, pt).write_sample(&sample).await {
             Ok(()) => {
                 let c = if video { &tx.video_frames } else { &tx.audio_packets };
@@ -724,7 +817,12 @@ mod tests {
     async fn loopback_publisher_to_subscriber() {
         let run = async {
             let pending = PendingPublisher::new("loop", true, true).await?;
-            let sub = Arc::new(Subscription::new("loop".into(), "me".into(), "camera".into(), pending.offer_sdp.clone()));
+            let sub = Arc::new(Subscription::new(
+                "loop".into(),
+                "me".into(),
+                "camera".into(),
+                pending.offer_sdp.clone(),
+            ));
             let answer = answer_offer(&sub).await?;
             let publisher = pending.start("camera", answer).await?;
             publisher.wait_connected(Duration::from_secs(10)).await?;
@@ -732,12 +830,21 @@ mod tests {
             let pc = sub.pc().unwrap();
             let sel = selected_remote_candidate(&pc).await;
             let cands = sdp_candidates(&sub.offer_sdp);
-            eprintln!("loopback ok: {} selected={sel:?} offer candidates={cands:?}", sub.stats.summary());
+            eprintln!(
+                "loopback ok: {} selected={sel:?} offer candidates={cands:?}",
+                sub.stats.summary()
+            );
             anyhow::ensure!(!cands.is_empty(), "no candidates in the offer");
-            anyhow::ensure!(sel.as_ref().map(|s| s.1) == Some(cands[0].1), "selected {sel:?} vs offered {cands:?}");
+            anyhow::ensure!(
+                sel.as_ref().map(|s| s.1) == Some(cands[0].1),
+                "selected {sel:?} vs offered {cands:?}"
+            );
             publisher.stop().await;
             Ok::<_, anyhow::Error>(())
         };
-        tokio::time::timeout(Duration::from_secs(30), run).await.expect("timed out").expect("loopback failed");
+        tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("timed out")
+            .expect("loopback failed");
     }
 }

@@ -92,7 +92,8 @@ impl Server {
         }
         let mut command = if tied {
             let mut c = Command::new("sh");
-            c.args(["-c", "\"$@\" & pid=$!; read _line; kill $pid 2>/dev/null", "sh"]).arg(&bin);
+            c.args(["-c", "\"$@\" & pid=$!; read _line; kill $pid 2>/dev/null", "sh"])
+                .arg(&bin);
             c.stdin(Stdio::piped());
             c
         } else {
@@ -112,7 +113,10 @@ impl Server {
             ])
             .args(extra)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("LIVEGATE_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(!tied)
@@ -186,7 +190,11 @@ impl Server {
 
     /// `ws://127.0.0.1:PORT{path}` (`wss://` for a server speaking HTTPS).
     pub fn ws_url(&self, path: &str) -> String {
-        let scheme = if self.http_base.starts_with("https://") { "wss" } else { "ws" };
+        let scheme = if self.http_base.starts_with("https://") {
+            "wss"
+        } else {
+            "ws"
+        };
         format!("{scheme}://{}{}", self.http_addr, path)
     }
 
@@ -209,8 +217,14 @@ impl Server {
 
     /// Sends the server SIGTERM (a graceful stop), without waiting for it to exit.
     pub fn terminate(&self) -> Result<()> {
-        let pid = self.child.id().ok_or_else(|| anyhow!("the server has already exited"))?;
-        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().context("running kill -TERM")?;
+        let pid = self
+            .child
+            .id()
+            .ok_or_else(|| anyhow!("the server has already exited"))?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .context("running kill -TERM")?;
         if !status.success() {
             bail!("kill -TERM {pid}: {status}");
         }

@@ -78,10 +78,13 @@ impl Conn {
     /// and origin (`Api::ws_headers`), without which its join ticket is `ticket_invalid`.
     pub async fn connect_with(url: &str, label: &str, headers: &[(String, String)]) -> Result<Conn> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = url.into_client_request().with_context(|| format!("{label}: WebSocket request for {url}"))?;
+        let mut req = url
+            .into_client_request()
+            .with_context(|| format!("{label}: WebSocket request for {url}"))?;
         for (name, value) in headers {
             let value = value.parse().with_context(|| format!("header value for {name}"))?;
-            let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse().with_context(|| format!("header {name}"))?;
+            let name: tokio_tungstenite::tungstenite::http::HeaderName =
+                name.parse().with_context(|| format!("header {name}"))?;
             req.headers_mut().append(name, value);
         }
         let (ws, _resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
@@ -108,16 +111,28 @@ impl Conn {
                             None
                         }
                         Some(Ok(Message::Close(frame))) => Some(match frame {
-                            Some(f) => CloseInfo { code: Some(u16::from(f.code)), reason: f.reason.to_string() },
-                            None => CloseInfo { code: None, reason: "close frame without code".into() },
+                            Some(f) => CloseInfo {
+                                code: Some(u16::from(f.code)),
+                                reason: f.reason.to_string(),
+                            },
+                            None => CloseInfo {
+                                code: None,
+                                reason: "close frame without code".into(),
+                            },
                         }),
                         Some(Ok(Message::Ping(_))) => {
                             inner.state.lock().unwrap().pings += 1;
                             None
                         }
                         Some(Ok(_)) => None, // binary, pong: not part of the protocol's flow
-                        Some(Err(e)) => Some(CloseInfo { code: None, reason: format!("read error: {e}") }),
-                        None => Some(CloseInfo { code: None, reason: "stream ended".into() }),
+                        Some(Err(e)) => Some(CloseInfo {
+                            code: None,
+                            reason: format!("read error: {e}"),
+                        }),
+                        None => Some(CloseInfo {
+                            code: None,
+                            reason: "stream ended".into(),
+                        }),
                     };
                     if let Some(info) = closed {
                         inner.state.lock().unwrap().closed = Some(info);
@@ -127,7 +142,10 @@ impl Conn {
                 }
             })
         };
-        Ok(Conn { inner, tasks: Mutex::new(vec![reader]) })
+        Ok(Conn {
+            inner,
+            tasks: Mutex::new(vec![reader]),
+        })
     }
 
     /// Rewrites the SDP of every later server `offer` before answering it, and of the server's
@@ -162,7 +180,9 @@ impl Conn {
 
     pub async fn send_message(&self, msg: Message) -> Result<()> {
         let mut sink = self.inner.sink.lock().await;
-        sink.send(msg).await.with_context(|| format!("{}: sending on the WebSocket", self.inner.label))
+        sink.send(msg)
+            .await
+            .with_context(|| format!("{}: sending on the WebSocket", self.inner.label))
     }
 
     /// Sends `ping` every `every` until the socket is dropped.
@@ -172,7 +192,11 @@ impl Conn {
             loop {
                 tokio::time::sleep(every).await;
                 let mut sink = inner.sink.lock().await;
-                if sink.send(Message::text(json!({"type": "ping"}).to_string())).await.is_err() {
+                if sink
+                    .send(Message::text(json!({"type": "ping"}).to_string()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -263,7 +287,10 @@ impl Conn {
 
     /// Waits for an `error` with the given code at index >= `from`. Fails on any other error.
     pub async fn expect_error(&self, from: usize, code: &str, timeout: Duration) -> Result<Value> {
-        let err = self.wait_error(from, timeout).await.with_context(|| format!("expecting error `{code}`"))?;
+        let err = self
+            .wait_error(from, timeout)
+            .await
+            .with_context(|| format!("expecting error `{code}`"))?;
         let got = err.get("code").and_then(Value::as_str).unwrap_or("<none>");
         if got != code {
             bail!("{}: expected error `{code}`, got {err}", self.inner.label);
@@ -313,7 +340,10 @@ impl Conn {
 
     /// RTP packets (video and audio) received on every stream offered to this socket.
     pub fn media_packets(&self) -> u64 {
-        self.subscriptions().iter().map(|s| s.stats.video() + s.stats.audio()).sum()
+        self.subscriptions()
+            .iter()
+            .map(|s| s.stats.video() + s.stats.audio())
+            .sum()
     }
 
     pub fn subscription(&self, stream_id: &str) -> Option<Arc<Subscription>> {
@@ -332,8 +362,12 @@ impl Conn {
             .wait_for(from, timeout, what, |m| msg_type(m) == "offer" && pred(m))
             .await?;
         let id = offer.get("stream_id").and_then(Value::as_str).unwrap_or_default();
-        self.subscription(id)
-            .ok_or_else(|| anyhow!("{}: offer {id} has no subscription (bad offer?): {offer}", self.inner.label))
+        self.subscription(id).ok_or_else(|| {
+            anyhow!(
+                "{}: offer {id} has no subscription (bad offer?): {offer}",
+                self.inner.label
+            )
+        })
     }
 }
 
@@ -394,15 +428,27 @@ fn handle_text(inner: &Arc<Inner>, text: &str) {
 
 /// Creates the subscription for a server `offer` and answers it in the background.
 fn start_answer(inner: &Arc<Inner>, offer: &Value) {
-    let stream_id = offer.get("stream_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let stream_id = offer
+        .get("stream_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let mut sdp = offer.get("sdp").and_then(Value::as_str).unwrap_or_default().to_string();
     if let Some(rewrite) = inner.offer_rewrite.lock().unwrap().clone() {
         sdp = rewrite(&sdp);
     }
     let sub = Arc::new(Subscription::new(
         stream_id.clone(),
-        offer.get("publisher_id").and_then(Value::as_str).unwrap_or_default().to_string(),
-        offer.get("kind").and_then(Value::as_str).unwrap_or_default().to_string(),
+        offer
+            .get("publisher_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        offer
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         sdp,
     ));
     inner.subs.lock().unwrap().insert(stream_id.clone(), sub.clone());

@@ -25,7 +25,10 @@ struct Case {
 }
 
 fn field_by_id(id: &str) -> Field {
-    *FIELDS.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("no field {id}"))
+    *FIELDS
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no field {id}"))
 }
 
 #[test]
@@ -35,7 +38,12 @@ fn shared_cases() {
     for case in &cases.cases {
         let input = case.input.repeat(case.repeat.unwrap_or(1));
         let got = clean(&field_by_id(&case.field), &input);
-        let shown = format!("{} {:?} ({})", case.field, case.input, case.why.as_deref().unwrap_or(""));
+        let shown = format!(
+            "{} {:?} ({})",
+            case.field,
+            case.input,
+            case.why.as_deref().unwrap_or("")
+        );
         match (&case.ok, case.ok_repeat, &case.problem) {
             (Some(value), false, None) => assert_eq!(got.as_deref(), Ok(value.as_str()), "{shown}"),
             (None, true, None) => assert_eq!(got.as_deref(), Ok(input.as_str()), "{shown}"),
@@ -61,7 +69,10 @@ fn the_issues_examples() {
     let forged = "Dr Chen \u{202E}(partner school)";
     assert_eq!(clean(&DISPLAY_NAME, forged).unwrap_err().problem, Problem::BidiControl);
     assert_eq!(clean(&CLASS_NAME, forged).unwrap_err().problem, Problem::BidiControl);
-    assert_eq!(clean(&DISPLAY_NAME, "\u{200B}\u{2060}").unwrap_err().problem, Problem::InvisibleCharacters);
+    assert_eq!(
+        clean(&DISPLAY_NAME, "\u{200B}\u{2060}").unwrap_err().problem,
+        Problem::InvisibleCharacters
+    );
 }
 
 #[test]
@@ -81,7 +92,10 @@ fn lengths_are_characters_after_normalisation() {
         let over = "é".repeat(f.max + 1);
         assert_eq!(clean(&f, &over).unwrap_err().problem, Problem::TooLong, "{}", f.id);
         // Far past the limit is refused before any work.
-        assert_eq!(clean(&f, &"a".repeat(f.max * 13 + 65)).unwrap_err().problem, Problem::TooLong);
+        assert_eq!(
+            clean(&f, &"a".repeat(f.max * 13 + 65)).unwrap_err().problem,
+            Problem::TooLong
+        );
     }
 }
 
@@ -100,7 +114,10 @@ fn line_breaks_only_where_several_lines_are_allowed() {
 fn optional_fields() {
     assert_eq!(clean_optional(&ALIAS, "  "), Ok(None));
     assert_eq!(clean_optional(&ALIAS, " Sam "), Ok(Some("Sam".to_owned())));
-    assert_eq!(clean_optional(&ALIAS, "\u{200B}").unwrap_err().problem, Problem::InvisibleCharacters);
+    assert_eq!(
+        clean_optional(&ALIAS, "\u{200B}").unwrap_err().problem,
+        Problem::InvisibleCharacters
+    );
 }
 
 #[test]
@@ -108,16 +125,34 @@ fn sentences_name_the_field_and_never_the_value() {
     let e = clean(&CLASS_NAME, &"a".repeat(101)).unwrap_err();
     assert_eq!(e.sentence(), "The class name is longer than 100 characters.");
     let e = clean(&DISPLAY_NAME, "Secret \u{202E}name").unwrap_err();
-    assert_eq!(e.sentence(), "The name contains a character that changes the direction of text.");
+    assert_eq!(
+        e.sentence(),
+        "The name contains a character that changes the direction of text."
+    );
     assert_eq!(e.to_string(), "display_name: bidi_control");
     let e = clean(&REASON, "éé.").unwrap_err();
     assert_eq!(e.sentence(), "The reason needs at least 5 letters or digits.");
     for problem in [
-        Problem::Empty, Problem::TooShort, Problem::TooLong, Problem::NoLetters, Problem::ControlCharacters, Problem::BidiControl,
-        Problem::InvisibleCharacters, Problem::UnsupportedCharacters, Problem::TooManyMarks,
+        Problem::Empty,
+        Problem::TooShort,
+        Problem::TooLong,
+        Problem::NoLetters,
+        Problem::ControlCharacters,
+        Problem::BidiControl,
+        Problem::InvisibleCharacters,
+        Problem::UnsupportedCharacters,
+        Problem::TooManyMarks,
     ] {
-        assert_eq!(serde_json::to_string(&problem).unwrap(), format!("\"{}\"", problem.as_str()));
-        assert!(TextError { field: LOG_NOTE, problem }.sentence().ends_with('.'));
+        assert_eq!(
+            serde_json::to_string(&problem).unwrap(),
+            format!("\"{}\"", problem.as_str())
+        );
+        assert!(TextError {
+            field: LOG_NOTE,
+            problem
+        }
+        .sentence()
+        .ends_with('.'));
     }
 }
 
@@ -125,9 +160,15 @@ fn sentences_name_the_field_and_never_the_value() {
 fn a_missing_reason_keeps_its_own_code() {
     assert_eq!(clean(&REASON, " ").unwrap_err().code(), ErrorCode::ReasonRequired);
     assert_eq!(clean(&REASON, "éé.").unwrap_err().code(), ErrorCode::ReasonRequired);
-    assert_eq!(clean(&REASON, "A real \u{202E}reason").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(
+        clean(&REASON, "A real \u{202E}reason").unwrap_err().code(),
+        ErrorCode::TextInvalid
+    );
     assert_eq!(clean(&LOG_NOTE, " ").unwrap_err().code(), ErrorCode::TextInvalid);
-    assert_eq!(clean(&DISPLAY_NAME, "\u{200B}").unwrap_err().code(), ErrorCode::TextInvalid);
+    assert_eq!(
+        clean(&DISPLAY_NAME, "\u{200B}").unwrap_err().code(),
+        ErrorCode::TextInvalid
+    );
 }
 
 /// The web client keeps a copy of the field table (`web/js/text.js`); this golden file is what
@@ -135,15 +176,48 @@ fn a_missing_reason_keeps_its_own_code() {
 #[test]
 fn field_table_golden() {
     let golden: serde_json::Value = serde_json::from_str(include_str!("fields.json")).unwrap();
-    assert_eq!(serde_json::to_value(FIELDS).unwrap(), golden, "update core/src/text/fields.json and web/js/text.js together");
+    assert_eq!(
+        serde_json::to_value(FIELDS).unwrap(),
+        golden,
+        "update core/src/text/fields.json and web/js/text.js together"
+    );
 }
 
 /// Any text at all, with a bias to the characters the rules are about.
 fn any_text() -> impl Strategy<Value = String> {
     let tricky = prop::sample::select(vec![
-        '\u{200B}', '\u{200C}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{200F}', '\u{FEFF}', '\u{FE0F}', '\u{E0067}', '\u{E007F}',
-        '\u{1F3F4}', '\u{301}', '\u{308}', '\n', '\r', '\t', '\u{2028}', ' ', '\u{3000}', 'e', 'Z', '山', 'ی', 'क', '्', '\u{3164}',
-        '.', '😀', '\u{E000}', '\u{378}', '\u{0}', '\u{FFF9}',
+        '\u{200B}',
+        '\u{200C}',
+        '\u{200D}',
+        '\u{202E}',
+        '\u{2066}',
+        '\u{200F}',
+        '\u{FEFF}',
+        '\u{FE0F}',
+        '\u{E0067}',
+        '\u{E007F}',
+        '\u{1F3F4}',
+        '\u{301}',
+        '\u{308}',
+        '\n',
+        '\r',
+        '\t',
+        '\u{2028}',
+        ' ',
+        '\u{3000}',
+        'e',
+        'Z',
+        '山',
+        'ی',
+        'क',
+        '्',
+        '\u{3164}',
+        '.',
+        '😀',
+        '\u{E000}',
+        '\u{378}',
+        '\u{0}',
+        '\u{FFF9}',
     ]);
     prop::collection::vec(prop_oneof![3 => tricky, 1 => any::<char>()], 0..80).prop_map(|v| v.into_iter().collect())
 }

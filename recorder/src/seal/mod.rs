@@ -97,7 +97,9 @@ fn segment_key(key: &DataKey, recording: &str, kind: Kind, index: u64) -> LessSa
     let info: [&[u8]; 3] = [b"livegate segment v1", &kind_byte, &index_bytes];
     let mut out = [0u8; 32];
     // HKDF-expand of 32 bytes from SHA-256 cannot fail.
-    prk.expand(&info, Len32).and_then(|okm| okm.fill(&mut out)).expect("hkdf length");
+    prk.expand(&info, Len32)
+        .and_then(|okm| okm.fill(&mut out))
+        .expect("hkdf length");
     LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &out).expect("aes-256 key length"))
 }
 
@@ -127,7 +129,14 @@ pub fn seal(key: &DataKey, recording: &str, kind: Kind, index: u64, plaintext: &
 }
 
 /// Seals with a given nonce prefix: for golden files only; a prefix must never repeat under a key.
-pub fn seal_with_prefix(key: &DataKey, recording: &str, kind: Kind, index: u64, prefix: &[u8; 7], plaintext: &[u8]) -> Vec<u8> {
+pub fn seal_with_prefix(
+    key: &DataKey,
+    recording: &str,
+    kind: Kind,
+    index: u64,
+    prefix: &[u8; 7],
+    plaintext: &[u8],
+) -> Vec<u8> {
     let sk = segment_key(key, recording, kind, index);
     let head = header(kind, index, prefix);
     let chunks = plaintext.len().div_ceil(CHUNK).max(1);

@@ -34,7 +34,10 @@ fn golden_files_freeze_the_format() {
             std::fs::write(&path, &sealed).unwrap();
         }
         let golden = std::fs::read(&path).unwrap();
-        assert_eq!(sealed, golden, "{name}: the sealed format changed; bump VERSION instead");
+        assert_eq!(
+            sealed, golden,
+            "{name}: the sealed format changed; bump VERSION instead"
+        );
         assert_eq!(open(&key(), REC, Kind::Media, 2, &golden).unwrap(), sample(len));
     }
 }
@@ -46,7 +49,10 @@ fn every_single_bit_flip_is_detected() {
         for bit in 0..8 {
             let mut bad = sealed.clone();
             bad[byte] ^= 1 << bit;
-            assert!(open(&key(), REC, Kind::Media, 1, &bad).is_err(), "flip at byte {byte} bit {bit} went unnoticed");
+            assert!(
+                open(&key(), REC, Kind::Media, 1, &bad).is_err(),
+                "flip at byte {byte} bit {bit} went unnoticed"
+            );
         }
     }
 }
@@ -56,7 +62,10 @@ fn every_truncation_and_extension_is_detected() {
     let plain = sample(2 * CHUNK + 5);
     let sealed = seal(&key(), REC, Kind::Media, 1, &plain).unwrap();
     for len in 0..sealed.len() {
-        assert!(open(&key(), REC, Kind::Media, 1, &sealed[..len]).is_err(), "truncated to {len}");
+        assert!(
+            open(&key(), REC, Kind::Media, 1, &sealed[..len]).is_err(),
+            "truncated to {len}"
+        );
     }
     let mut longer = sealed.clone();
     longer.extend_from_slice(&[0; 16]);
@@ -89,21 +98,37 @@ fn swapped_reordered_duplicated_or_dropped_chunks_are_detected() {
         vec![c[0].clone(), c[1].clone()],
     ];
     for (i, v) in variants.iter().enumerate() {
-        assert_eq!(open(&key(), REC, Kind::Media, 1, &assemble(head, v)), Err(SealError::Tampered), "variant {i}");
+        assert_eq!(
+            open(&key(), REC, Kind::Media, 1, &assemble(head, v)),
+            Err(SealError::Tampered),
+            "variant {i}"
+        );
     }
     // A chunk taken from another segment of the same recording does not fit either.
     let other = seal(&key(), REC, Kind::Media, 2, &sample(3 * CHUNK)).unwrap();
     let mixed = vec![c[0].clone(), chunks(&other)[1].clone(), c[2].clone()];
-    assert_eq!(open(&key(), REC, Kind::Media, 1, &assemble(head, &mixed)), Err(SealError::Tampered));
+    assert_eq!(
+        open(&key(), REC, Kind::Media, 1, &assemble(head, &mixed)),
+        Err(SealError::Tampered)
+    );
 }
 
 #[test]
 fn segments_cannot_move_between_positions_or_recordings() {
     let sealed = seal(&key(), REC, Kind::Media, 5, &sample(1000)).unwrap();
     assert_eq!(open(&key(), REC, Kind::Media, 6, &sealed), Err(SealError::WrongSegment));
-    assert_eq!(open(&key(), REC, Kind::Manifest, 5, &sealed), Err(SealError::WrongSegment));
-    assert_eq!(open(&key(), "rec_another", Kind::Media, 5, &sealed), Err(SealError::Tampered));
-    assert_eq!(open(&DataKey::from_bytes([8; 32]), REC, Kind::Media, 5, &sealed), Err(SealError::Tampered));
+    assert_eq!(
+        open(&key(), REC, Kind::Manifest, 5, &sealed),
+        Err(SealError::WrongSegment)
+    );
+    assert_eq!(
+        open(&key(), "rec_another", Kind::Media, 5, &sealed),
+        Err(SealError::Tampered)
+    );
+    assert_eq!(
+        open(&DataKey::from_bytes([8; 32]), REC, Kind::Media, 5, &sealed),
+        Err(SealError::Tampered)
+    );
     // Rewriting the index in the header does not help: the header is authenticated and the
     // key depends on the index.
     let mut moved = sealed.clone();
@@ -113,8 +138,17 @@ fn segments_cannot_move_between_positions_or_recordings() {
 
 #[test]
 fn garbage_never_panics() {
-    for bad in [&b""[..], b"LGSG", b"LGSG\x02\x00", b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", &[0u8; HEADER_LEN + 15]] {
+    for bad in [
+        &b""[..],
+        b"LGSG",
+        b"LGSG\x02\x00",
+        b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        &[0u8; HEADER_LEN + 15],
+    ] {
         assert!(open(&key(), REC, Kind::Media, 0, bad).is_err());
     }
-    assert_eq!(peek(b"LGSG\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), Err(SealError::Version(9)));
+    assert_eq!(
+        peek(b"LGSG\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+        Err(SealError::Version(9))
+    );
 }

@@ -104,21 +104,32 @@ impl Authenticator for PasswordSignIn {
             None => None,
         };
         // Verify against a decoy for unknown accounts so timing does not reveal which exist.
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_owned());
+        let stored = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| password::decoy().to_owned());
         let permit = password::permit().await.ok_or(ErrorCode::Internal)?;
         let check = self.limits.check(store, &claim.attempt, crate::store::now_ms()).await?;
         if check.wait.is_some() {
             return Err(ErrorCode::TooManyAttempts.into());
         }
         let password = claim.password;
-        let ok = permit.run(move || password::verify(&password, &stored)).await.unwrap_or(false);
+        let ok = permit
+            .run(move || password::verify(&password, &stored))
+            .await
+            .unwrap_or(false);
         match user.filter(|_| ok) {
             Some(user) => {
                 self.limits.succeeded(store, &claim.attempt, check.known_device).await?;
-                Ok(Proof { user, method: AuthMethod::Password })
+                Ok(Proof {
+                    user,
+                    method: AuthMethod::Password,
+                })
             }
             None => {
-                self.limits.failed(store, &claim.attempt, check.known_device, crate::store::now_ms()).await?;
+                self.limits
+                    .failed(store, &claim.attempt, check.known_device, crate::store::now_ms())
+                    .await?;
                 Err(ErrorCode::BadCredentials.into())
             }
         }
@@ -181,7 +192,12 @@ impl Sessions {
     }
 
     /// The user of a session token at time `now` (milliseconds).
-    pub async fn user_at(&self, store: &Store, token: Option<&str>, now: i64) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn user_at(
+        &self,
+        store: &Store,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<Option<UserRecord>, StoreError> {
         match token {
             Some(token) => store.session_user(&token_hash(token), now, self.times).await,
             None => Ok(None),
@@ -286,15 +302,27 @@ impl SignInLimits {
         let (per_email, window) = (self.per_email as usize, self.window_ms);
         // When a bucket whose failures are `times` (newest first) is back under `limit`.
         let reopens = |times: &[i64], limit: usize| (times.len() >= limit).then(|| times[limit - 1] + window);
-        let wait = |open_at: Option<i64>| open_at.filter(|t| *t > now).map(|t| Duration::from_millis((t - now) as u64));
+        let wait = |open_at: Option<i64>| {
+            open_at
+                .filter(|t| *t > now)
+                .map(|t| Duration::from_millis((t - now) as u64))
+        };
         if let Some(device) = &attempt.device {
             if store.known_device(device, now - DEVICE_LIFETIME_MS).await? {
                 let own = store.recent_failures(device, since, per_email as i64).await?;
-                return Ok(Check { known_device: true, wait: wait(reopens(&own, per_email)) });
+                return Ok(Check {
+                    known_device: true,
+                    wait: wait(reopens(&own, per_email)),
+                });
             }
         }
         let per_address = self.per_address as usize;
-        let mut open_at = reopens(&store.recent_failures(&attempt.address, since, per_address as i64).await?, per_address);
+        let mut open_at = reopens(
+            &store
+                .recent_failures(&attempt.address, since, per_address as i64)
+                .await?,
+            per_address,
+        );
         if let (Some(pair), Some(email)) = (&attempt.pair, &attempt.email) {
             let here = store.recent_failures(pair, since, per_email as i64).await?;
             open_at = open_at.max(reopens(&here, per_email));
@@ -305,19 +333,30 @@ impl SignInLimits {
                 open_at = open_at.max(everywhere.map(|t| t.min(newest_here + window)));
             }
         }
-        Ok(Check { known_device: false, wait: wait(open_at) })
+        Ok(Check {
+            known_device: false,
+            wait: wait(open_at),
+        })
     }
 
     /// Counts a failed attempt in each of its buckets (its device's only if known), and
     /// forgets failures that have left the window.
-    pub async fn failed(&self, store: &Store, attempt: &Attempt, known_device: bool, now: i64) -> Result<(), StoreError> {
+    pub async fn failed(
+        &self,
+        store: &Store,
+        attempt: &Attempt,
+        known_device: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut buckets: Vec<&str> = vec![&attempt.address];
         buckets.extend(attempt.email.as_deref());
         buckets.extend(attempt.pair.as_deref());
         if known_device {
             buckets.extend(attempt.device.as_deref());
         }
-        store.record_failure(&buckets, &random_token(16), now, now - self.window_ms).await
+        store
+            .record_failure(&buckets, &random_token(16), now, now - self.window_ms)
+            .await
     }
 
     /// A successful sign-in clears its known device's own failures. Nothing else: the owner
@@ -331,10 +370,23 @@ impl SignInLimits {
 
     /// Remembers this browser as a known device for `email` after a successful sign-in: the
     /// device cookie's token (the one it sent, or a new one) for the `Set-Cookie`.
-    pub async fn remember_device(&self, store: &Store, sent: Option<&str>, email: &Email, now: i64) -> Result<String, StoreError> {
+    pub async fn remember_device(
+        &self,
+        store: &Store,
+        sent: Option<&str>,
+        email: &Email,
+        now: i64,
+    ) -> Result<String, StoreError> {
         let token = sent.map_or_else(|| random_token(32), str::to_owned);
         let email_bucket = bucket("email", &[email.expose()]);
-        store.remember_device(&device_bucket(&token, email), &email_bucket, now, now - DEVICE_LIFETIME_MS).await?;
+        store
+            .remember_device(
+                &device_bucket(&token, email),
+                &email_bucket,
+                now,
+                now - DEVICE_LIFETIME_MS,
+            )
+            .await?;
         Ok(token)
     }
 }
@@ -390,7 +442,14 @@ impl Default for Tickets {
 impl Tickets {
     /// No tickets yet; each one issued stays valid for `lifetime`.
     pub fn with_lifetime(lifetime: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), lifetime, requests: super::budget::Budget::new(livegate_core::budget::Rate { burst: TICKET_BURST, per_second: TICKETS_PER_SECOND }) }
+        Self {
+            map: Mutex::new(HashMap::new()),
+            lifetime,
+            requests: super::budget::Budget::new(livegate_core::budget::Rate {
+                burst: TICKET_BURST,
+                per_second: TICKETS_PER_SECOND,
+            }),
+        }
     }
 
     /// Takes one ticket request from this person's budget: `Err` with how long to wait when
@@ -412,7 +471,15 @@ impl Tickets {
         let mut map = self.map.lock().expect("tickets lock");
         map.retain(|_, t| t.expires > now);
         let origin = origin.map(str::to_owned);
-        map.insert(token.clone(), Ticket { user, lesson, origin, expires: now + self.lifetime });
+        map.insert(
+            token.clone(),
+            Ticket {
+                user,
+                lesson,
+                origin,
+                expires: now + self.lifetime,
+            },
+        );
         token
     }
 

@@ -27,7 +27,10 @@ pub struct Budget<K> {
 impl<K: Hash + Eq + Clone> Budget<K> {
     /// `rate.burst` requests at once, then `rate.per_second` on average.
     pub fn new(rate: Rate) -> Self {
-        Self { rate, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one request from `key`'s budget at `now`: `Ok` if there was room, else how long
@@ -40,7 +43,9 @@ impl<K: Hash + Eq + Clone> Budget<K> {
                 return Ok(());
             }
         }
-        let bucket = buckets.entry(key.clone()).or_insert_with(|| TokenBucket::full(self.rate, now));
+        let bucket = buckets
+            .entry(key.clone())
+            .or_insert_with(|| TokenBucket::full(self.rate, now));
         if bucket.take(now) {
             return Ok(());
         }
@@ -54,12 +59,19 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_refill_rate() {
-        let budget = Budget::new(Rate { burst: 3, per_second: 2 });
+        let budget = Budget::new(Rate {
+            burst: 3,
+            per_second: 2,
+        });
         let t0 = Instant::now();
         for i in 0..3 {
             assert_eq!(budget.take(&"eve", t0), Ok(()), "request {i} of the burst");
         }
-        assert_eq!(budget.take(&"eve", t0), Err(Duration::from_millis(500)), "one more in half a second");
+        assert_eq!(
+            budget.take(&"eve", t0),
+            Err(Duration::from_millis(500)),
+            "one more in half a second"
+        );
         assert_eq!(budget.take(&"ada", t0), Ok(()), "each person has their own");
         assert_eq!(budget.take(&"eve", t0 + Duration::from_millis(500)), Ok(()));
         assert!(budget.take(&"eve", t0 + Duration::from_millis(600)).is_err());
@@ -73,7 +85,10 @@ mod tests {
 
     #[test]
     fn the_map_stays_bounded() {
-        let budget = Budget::new(Rate { burst: 2, per_second: 1 });
+        let budget = Budget::new(Rate {
+            burst: 2,
+            per_second: 1,
+        });
         let t0 = Instant::now();
         for key in 0..MAX_PEOPLE {
             budget.take(&key, t0).unwrap();

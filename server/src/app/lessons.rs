@@ -44,7 +44,11 @@ impl Lessons {
 
     /// The live lesson of a class, if any.
     pub fn live_of(&self, class: &ClassId) -> Option<LessonHandle> {
-        self.registry().lessons.values().find(|l| &l.info.class == class && l.is_live()).cloned()
+        self.registry()
+            .lessons
+            .values()
+            .find(|l| &l.info.class == class && l.is_live())
+            .cloned()
     }
 
     /// How many lessons this server holds (live or finishing).
@@ -98,7 +102,11 @@ impl Lessons {
         if registry.stopping {
             return Err(ErrorCode::ServerStopping);
         }
-        if let Some(live) = registry.lessons.values().find(|l| &l.info.class == class && l.is_live()) {
+        if let Some(live) = registry
+            .lessons
+            .values()
+            .find(|l| &l.info.class == class && l.is_live())
+        {
             return Ok(Started::Existing(live.summary()));
         }
         let handle = spawn();
@@ -129,9 +137,18 @@ impl Livegate {
     /// A teacher starts (or gets back) the live lesson of one of the classes they teach in
     /// their school. The lesson's recording begins first; if it cannot, the lesson still starts
     /// (so the teacher is told why) but admits no pupil.
-    pub async fn start_lesson(&self, user: &UserRecord, class: &ClassId, plan: (Option<i64>, Option<i64>)) -> Result<Started, AppError> {
+    pub async fn start_lesson(
+        &self,
+        user: &UserRecord,
+        class: &ClassId,
+        plan: (Option<i64>, Option<i64>),
+    ) -> Result<Started, AppError> {
         self.lessons.check_open()?;
-        let class = self.store.class(&user.school, class).await?.ok_or(ErrorCode::NotFound)?;
+        let class = self
+            .store
+            .class(&user.school, class)
+            .await?
+            .ok_or(ErrorCode::NotFound)?;
         let scheduled = scheduled(plan.0, plan.1)?;
         if self.store.membership(&class.id, &user.id).await? != Some(MemberKind::Teacher) {
             return Err(ErrorCode::ForbiddenRole.into());
@@ -154,7 +171,14 @@ impl Livegate {
             started_by: user.id.clone(),
             scheduled,
         };
-        let spawn = || lesson::spawn(info, self.media.clone(), self.store.clone(), self.config.teacher_absent_timeout());
+        let spawn = || {
+            lesson::spawn(
+                info,
+                self.media.clone(),
+                self.store.clone(),
+                self.config.teacher_absent_timeout(),
+            )
+        };
         let started = self.lessons.register(&class.id, spawn);
         match &started {
             Ok(Started::New(summary)) => tracing::info!(lesson = %summary.id, class = %class.id, "lesson started"),
@@ -170,7 +194,13 @@ impl Livegate {
 
     /// Starts the lesson's recording. `None` means recording is unavailable: the lesson still
     /// starts, so the teacher is told why, but the gate admits no pupil (fail closed).
-    async fn begin_recording(&self, school: &SchoolId, lesson: &LessonId, class: &ClassId, teacher: &UserId) -> Option<LessonRecorder> {
+    async fn begin_recording(
+        &self,
+        school: &SchoolId,
+        lesson: &LessonId,
+        class: &ClassId,
+        teacher: &UserId,
+    ) -> Option<LessonRecorder> {
         let service = self.recordings.as_ref()?;
         let id = format!("rec_{}", random_token(12));
         let recorder = match service.begin(school, &id, now_ms()) {
@@ -180,7 +210,11 @@ impl Livegate {
                 return None;
             }
         };
-        if let Err(e) = self.store.create_recording(school, &id, lesson, class, teacher, &recorder.wrapped_key).await {
+        if let Err(e) = self
+            .store
+            .create_recording(school, &id, lesson, class, teacher, &recorder.wrapped_key)
+            .await
+        {
             tracing::error!(lesson = %lesson, error = %e, "recording could not be registered; pupils will be refused");
             recorder.send(RecorderMsg::Finish);
             return None;
@@ -216,7 +250,9 @@ impl Livegate {
         };
         let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
         let Some(reason) = reason else {
-            self.store.audit(&lesson.info.school, user.id.as_str(), action, detail).await?;
+            self.store
+                .audit(&lesson.info.school, user.id.as_str(), action, detail)
+                .await?;
             return Ok(decision);
         };
         let e = NewEvent {
@@ -242,8 +278,17 @@ mod tests {
     fn a_schedule_is_both_or_neither_in_order_within_a_day() {
         assert_eq!(scheduled(None, None), Ok(None));
         assert_eq!(scheduled(Some(1), Some(2)), Ok(Some((1, 2))));
-        assert_eq!(scheduled(Some(1), Some(1 + 24 * 3_600_000)), Ok(Some((1, 1 + 24 * 3_600_000))));
-        for (s, e) in [(Some(1), None), (None, Some(2)), (Some(2), Some(1)), (Some(0), Some(1)), (Some(1), Some(2 + 24 * 3_600_000))] {
+        assert_eq!(
+            scheduled(Some(1), Some(1 + 24 * 3_600_000)),
+            Ok(Some((1, 1 + 24 * 3_600_000)))
+        );
+        for (s, e) in [
+            (Some(1), None),
+            (None, Some(2)),
+            (Some(2), Some(1)),
+            (Some(0), Some(1)),
+            (Some(1), Some(2 + 24 * 3_600_000)),
+        ] {
             assert_eq!(scheduled(s, e), Err(ErrorCode::BadRequest), "{s:?} {e:?}");
         }
     }

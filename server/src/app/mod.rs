@@ -55,7 +55,13 @@ pub type App = Arc<Livegate>;
 impl Livegate {
     /// The application over `store`, with sessions, tickets and sign-in limits from `config`.
     /// `shutdown` is the gate the recording service's completions are signalled on.
-    pub fn new(config: Config, store: Store, media: MediaHandle, recordings: Option<Arc<Recordings>>, shutdown: shutdown::Gate) -> App {
+    pub fn new(
+        config: Config,
+        store: Store,
+        media: MediaHandle,
+        recordings: Option<Arc<Recordings>>,
+        shutdown: shutdown::Gate,
+    ) -> App {
         Arc::new(Self {
             sessions: Sessions::new(&config.accounts),
             tickets: Tickets::with_lifetime(config.ticket_lifetime()),

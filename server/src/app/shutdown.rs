@@ -71,7 +71,13 @@ impl Gate {
     /// A gate, and the signal the recording service's completions are told on.
     pub fn with_signal() -> (Self, StoredSignal) {
         let stored = Arc::new(watch::Sender::new(0));
-        (Self { sockets: watch::Sender::new(0), stored: stored.clone() }, StoredSignal(stored))
+        (
+            Self {
+                sockets: watch::Sender::new(0),
+                stored: stored.clone(),
+            },
+            StoredSignal(stored),
+        )
     }
 
     /// WebSockets open now.
@@ -110,20 +116,35 @@ pub struct Report {
 pub async fn stop_lessons(app: &App, deadline: Instant) -> Report {
     let lessons = app.lessons.stop();
     let live: Vec<&LessonHandle> = lessons.iter().filter(|l| l.is_live()).collect();
-    tracing::info!(live = live.len(), "stopping: new lessons and joins are refused; ending every live lesson");
+    tracing::info!(
+        live = live.len(),
+        "stopping: new lessons and joins are refused; ending every live lesson"
+    );
     for lesson in &live {
         // A lesson that ended meanwhile has no task to tell: nothing to do.
         if timeout_at(deadline, lesson.send(LessonMsg::Stop)).await.is_err() {
             tracing::warn!(lesson = %lesson.info.id, "the lesson did not take the stop message in time");
         }
     }
-    let waits = lessons.iter().map(|l| finish_lesson(app, l, live.iter().any(|v| v.info.id == l.info.id), deadline));
-    let mut unfinished: Vec<String> = futures_util::future::join_all(waits).await.into_iter().flatten().collect();
-    tracing::info!(sockets = app.shutdown.sockets(), "lessons finished; waiting for the WebSockets to close");
+    let waits = lessons
+        .iter()
+        .map(|l| finish_lesson(app, l, live.iter().any(|v| v.info.id == l.info.id), deadline));
+    let mut unfinished: Vec<String> = futures_util::future::join_all(waits)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    tracing::info!(
+        sockets = app.shutdown.sockets(),
+        "lessons finished; waiting for the WebSockets to close"
+    );
     if timeout_at(deadline, sockets_closed(app)).await.is_err() {
         unfinished.push(format!("{} WebSocket(s) still open", app.shutdown.sockets()));
     }
-    Report { lessons_ended: live.len(), unfinished }
+    Report {
+        lessons_ended: live.len(),
+        unfinished,
+    }
 }
 
 /// Waits for one lesson's recorder, recording row (if it was live at the stop) and log writer;
@@ -133,13 +154,25 @@ async fn finish_lesson(app: &App, lesson: &LessonHandle, was_live: bool, deadlin
     let mut left = Vec::new();
     if let Some(r) = &lesson.info.recorder {
         if timeout_at(deadline, r.finished()).await.is_err() {
-            left.push(format!("lesson {id}: recording {} not sealed (the next start-up closes it as interrupted)", r.id));
-        } else if was_live && timeout_at(deadline, recording_stored(app, lesson, &r.id)).await.is_err() {
-            left.push(format!("lesson {id}: recording {} sealed but not yet uploaded (the next start-up uploads it)", r.id));
+            left.push(format!(
+                "lesson {id}: recording {} not sealed (the next start-up closes it as interrupted)",
+                r.id
+            ));
+        } else if was_live
+            && timeout_at(deadline, recording_stored(app, lesson, &r.id))
+                .await
+                .is_err()
+        {
+            left.push(format!(
+                "lesson {id}: recording {} sealed but not yet uploaded (the next start-up uploads it)",
+                r.id
+            ));
         }
     }
     if timeout_at(deadline, lesson.log_flushed.wait()).await.is_err() {
-        left.push(format!("lesson {id}: livestream log not fully written (the next start-up closes it as server_stopped)"));
+        left.push(format!(
+            "lesson {id}: livestream log not fully written (the next start-up closes it as server_stopped)"
+        ));
     }
     left
 }

@@ -19,9 +19,9 @@ use super::auth::is_token;
 use super::{App, CurrentUser};
 use crate::app::Livegate;
 use crate::http::error::ApiError;
-use livegate_core::ids::{random_token, UserId};
 use crate::password;
 use crate::store::{now_ms, token_hash, StoreError, TokenPurpose, UserRecord};
+use livegate_core::ids::{random_token, UserId};
 
 /// A one-time set-password link as the superuser receives it.
 #[derive(Debug, Clone, Serialize)]
@@ -36,14 +36,38 @@ pub struct SetPasswordLink {
 /// Issues a link for a user of the actor's school; `not_found` for anyone else. Only the
 /// invite and reset routes issue links: creating a user does not, so no live link exists that
 /// the superuser did not ask for.
-pub async fn issue_link(app: &Livegate, actor: &UserRecord, user: &UserId, purpose: TokenPurpose) -> Result<SetPasswordLink, ApiError> {
+pub async fn issue_link(
+    app: &Livegate,
+    actor: &UserRecord,
+    user: &UserId,
+    purpose: TokenPurpose,
+) -> Result<SetPasswordLink, ApiError> {
     let token = random_token(32);
-    let expires_at = app.store.issue_account_token(actor.id.as_str(), &actor.school, user, purpose, &token_hash(&token), now_ms()).await?;
+    let expires_at = app
+        .store
+        .issue_account_token(
+            actor.id.as_str(),
+            &actor.school,
+            user,
+            purpose,
+            &token_hash(&token),
+            now_ms(),
+        )
+        .await?;
     tracing::info!(user = %user, actor = %actor.id, purpose = purpose.as_str(), "set-password link issued");
-    Ok(SetPasswordLink { url: format!("/#/set-password?token={token}"), purpose, expires_at })
+    Ok(SetPasswordLink {
+        url: format!("/#/set-password?token={token}"),
+        purpose,
+        expires_at,
+    })
 }
 
-async fn issue(app: &Livegate, actor: &UserRecord, user_id: &str, purpose: TokenPurpose) -> Result<Json<serde_json::Value>, ApiError> {
+async fn issue(
+    app: &Livegate,
+    actor: &UserRecord,
+    user_id: &str,
+    purpose: TokenPurpose,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let user = UserId::parse(user_id).ok_or(ErrorCode::NotFound)?;
     let link = issue_link(app, actor, &user, purpose).await?;
     Ok(Json(serde_json::json!({"link": link})))
@@ -86,12 +110,17 @@ pub async fn set_password(State(app): State<App>, ApiJson(body): ApiJson<SetPass
     }
     let hash = token_hash(&body.token);
     // Check the token before the costly hashing, so junk tokens cost the server nothing.
-    app.store.account_token(&hash, now_ms()).await?.ok_or(ErrorCode::TokenInvalid)?;
+    app.store
+        .account_token(&hash, now_ms())
+        .await?
+        .ok_or(ErrorCode::TokenInvalid)?;
     if !acceptable_password(&body.password) {
         return Err(ErrorCode::WeakPassword.into());
     }
     let password = body.password;
-    let hashed = password::run_bounded(move || password::hash(&password)).await.ok_or(ErrorCode::Internal)?;
+    let hashed = password::run_bounded(move || password::hash(&password))
+        .await
+        .ok_or(ErrorCode::Internal)?;
     if hashed.is_empty() {
         return Err(ErrorCode::Internal.into());
     }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use livegate_core::codes::ErrorCode;
 
-use super::auth::{cleared_cookie, device_cookie, retry_after_secs, sent_device, session_cookie, session_token, ClientIp};
+use super::auth::{
+    cleared_cookie, device_cookie, retry_after_secs, sent_device, session_cookie, session_token, ClientIp,
+};
 use super::{App, CurrentUser};
 use crate::app::access::{Attempt, Authenticator, PasswordClaim, PasswordSignIn};
 use crate::app::lessons::Started;
@@ -29,7 +31,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(v) = Json::<T>::from_request(req, state).await.map_err(|_| ApiError(ErrorCode::BadRequest))?;
+        let Json(v) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|_| ApiError(ErrorCode::BadRequest))?;
         Ok(Self(v))
     }
 }
@@ -44,7 +48,11 @@ pub struct UserView {
 
 impl UserView {
     fn of(user: &UserRecord) -> Self {
-        Self { id: user.id.to_string(), display_name: user.display_name.clone(), role: user.role.as_str() }
+        Self {
+            id: user.id.to_string(),
+            display_name: user.display_name.clone(),
+            role: user.role.as_str(),
+        }
     }
 }
 
@@ -79,13 +87,22 @@ pub async fn sign_in(
     let device = sent_device(&headers);
     let attempt = Attempt::new(email.as_ref(), ip, device);
     let limits = app.sessions.limits;
-    let claim = PasswordClaim { email: email.clone(), password: body.password, attempt: attempt.clone() };
+    let claim = PasswordClaim {
+        email: email.clone(),
+        password: body.password,
+        attempt: attempt.clone(),
+    };
     let proof = match (PasswordSignIn { limits }).authenticate(&app.store, claim).await {
         Err(AppError::Refused(ErrorCode::TooManyAttempts)) => {
             tracing::info!("sign-in refused: too many failed attempts");
-            let wait = limits.check(&app.store, &attempt, now_ms()).await?.wait.unwrap_or(Duration::from_secs(1));
+            let wait = limits
+                .check(&app.store, &attempt, now_ms())
+                .await?
+                .wait
+                .unwrap_or(Duration::from_secs(1));
             let mut res = ApiError(ErrorCode::TooManyAttempts).into_response();
-            res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs(wait).into());
             return Ok(res);
         }
         other => other?,
@@ -97,10 +114,21 @@ pub async fn sign_in(
     let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
     let secure = app.config.secure_cookies;
     let session = session_cookie(&app.sessions, &token, secure);
-    let known = limits.remember_device(&app.store, device, &user.email, now_ms()).await?;
+    let known = limits
+        .remember_device(&app.store, device, &user.email, now_ms())
+        .await?;
     tracing::info!(user = %user.id, ?method, "signed in");
-    let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, device_cookie(&known, secure))]);
-    Ok((cookies, Json(SignedIn { user: UserView::of(&user) })).into_response())
+    let cookies = axum::response::AppendHeaders([
+        (header::SET_COOKIE, session),
+        (header::SET_COOKIE, device_cookie(&known, secure)),
+    ]);
+    Ok((
+        cookies,
+        Json(SignedIn {
+            user: UserView::of(&user),
+        }),
+    )
+        .into_response())
 }
 
 /// `DELETE /api/session`: ends the session on every node.
@@ -118,7 +146,10 @@ struct ClassSummary {
 }
 
 /// `GET /api/me`
-pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn me(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let classes: Vec<ClassSummary> = app
         .store
         .classes_of(&user.id)
@@ -131,7 +162,9 @@ pub async fn me(State(app): State<App>, Extension(CurrentUser(user)): Extension<
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
-    Ok(Json(serde_json::json!({"user": UserView::of(&user), "classes": classes})))
+    Ok(Json(
+        serde_json::json!({"user": UserView::of(&user), "classes": classes}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -152,7 +185,10 @@ pub async fn start_lesson(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<StartLesson>,
 ) -> Result<Response, ApiError> {
-    let (status, summary) = match app.start_lesson(&user, &body.class_id, (body.scheduled_start, body.scheduled_end)).await? {
+    let (status, summary) = match app
+        .start_lesson(&user, &body.class_id, (body.scheduled_start, body.scheduled_end))
+        .await?
+    {
         Started::New(summary) => (StatusCode::CREATED, summary),
         Started::Existing(summary) => (StatusCode::OK, summary),
     };
@@ -198,7 +234,8 @@ pub async fn ticket(
     if let Err(wait) = app.tickets.allow_request(&user.id) {
         tracing::debug!(user = %user.id, "ticket request over budget");
         let mut res = ApiError(ErrorCode::RateLimited).into_response();
-        res.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(wait).into());
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, retry_after_secs(wait).into());
         return Ok(res);
     }
     match app.admit(&user, &lesson, "ticket").await? {
@@ -206,7 +243,11 @@ pub async fn ticket(
         Decision::Admit(_) | Decision::Lobby => {
             let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone(), origin);
-            let body = TicketBody { ticket, expires_in_ms: app.tickets.lifetime().as_millis() as u64, ws_path: "/ws" };
+            let body = TicketBody {
+                ticket,
+                expires_in_ms: app.tickets.lifetime().as_millis() as u64,
+                ws_path: "/ws",
+            };
             Ok(Json(body).into_response())
         }
     }

@@ -22,12 +22,13 @@ use crate::store::StoreError;
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        BadRequest | BadDate | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia | WeakPassword => StatusCode::BAD_REQUEST,
+        BadRequest | BadDate | BadMessage | BadSdp | ProtocolMismatch | UnsupportedMedia | WeakPassword => {
+            StatusCode::BAD_REQUEST
+        }
         BadCredentials | NotSignedIn | TicketInvalid | TokenInvalid | NotJoined => StatusCode::UNAUTHORIZED,
         ForbiddenRole | NotOnRoster | WrongSchool | RemovedByTeacher | NotGranted | CrossSite | DomainNotTrusted
-        | ConsentMissing | ConsentWithdrawn | ConsentOptedOut | AccountDisabled | RefusedByTeacher | CameraAlwaysOff => {
-            StatusCode::FORBIDDEN
-        }
+        | ConsentMissing | ConsentWithdrawn | ConsentOptedOut | AccountDisabled | RefusedByTeacher
+        | CameraAlwaysOff => StatusCode::FORBIDDEN,
         NotFound | UnknownStream | UnknownParticipant => StatusCode::NOT_FOUND,
         LessonNotLive | TeacherAbsent | DuplicateStream | Replaced | Conflict | InLobby => StatusCode::CONFLICT,
         TooManyAttempts | RateLimited | TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
@@ -73,7 +74,12 @@ impl From<ErrorCode> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.0, message: self.0.message() } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.0,
+                message: self.0.message(),
+            },
+        };
         (status_of(self.0), Json(body)).into_response()
     }
 }
@@ -106,7 +112,10 @@ impl IntoResponse for TextRefusal {
     fn into_response(self) -> Response {
         let code = self.0.code();
         let error = TextErrorDetail {
-            base: ErrorDetail { code, message: code.message() },
+            base: ErrorDetail {
+                code,
+                message: code.message(),
+            },
             field: self.0.field.name,
             reason: self.0.problem,
             detail: self.0.sentence(),
@@ -186,7 +195,10 @@ mod tests {
     fn every_code_is_an_error_status() {
         for &code in ErrorCode::ALL {
             let status = status_of(code);
-            assert!(status.is_client_error() || status.is_server_error(), "{code:?}: {status}");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code:?}: {status}"
+            );
         }
     }
 
@@ -194,9 +206,18 @@ mod tests {
     #[test]
     fn every_code_has_a_row_in_protocol_md() {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md")).unwrap();
-        let section = doc.split("\n## 4. Error codes").nth(1).unwrap().split("\n## ").next().unwrap();
+        let section = doc
+            .split("\n## 4. Error codes")
+            .nth(1)
+            .unwrap()
+            .split("\n## ")
+            .next()
+            .unwrap();
         for &code in ErrorCode::ALL {
-            assert!(section.contains(&format!("\n| `{}` |", code.as_str())), "{code:?} has no row in PROTOCOL.md section 4");
+            assert!(
+                section.contains(&format!("\n| `{}` |", code.as_str())),
+                "{code:?} has no row in PROTOCOL.md section 4"
+            );
         }
     }
 }

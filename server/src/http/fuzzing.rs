@@ -27,10 +27,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_fuzzing_app_serves_requests() {
-        let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap(), Default::default()).await.unwrap();
+        let media = crate::media::start(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         let store = crate::store::tests::seeded_sqlite().await;
         let app = super::app(crate::config::Config::default(), store, media, None);
-        let res = super::super::router(app).oneshot(Request::get("/api/health").body(Body::empty()).unwrap()).await.unwrap();
+        let res = super::super::router(app)
+            .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
 }

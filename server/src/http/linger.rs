@@ -39,12 +39,18 @@ impl Lingering {
     /// A stream under no cap (the tests of this module).
     #[cfg(test)]
     pub fn new(tcp: TcpStream) -> Self {
-        Self { tcp: Some(tcp), slot: None }
+        Self {
+            tcp: Some(tcp),
+            slot: None,
+        }
     }
 
     /// A stream that holds `slot` until its socket is closed.
     pub fn counted(tcp: TcpStream, slot: Slot) -> Self {
-        Self { tcp: Some(tcp), slot: Some(slot) }
+        Self {
+            tcp: Some(tcp),
+            slot: Some(slot),
+        }
     }
 
     pub fn tcp(&self) -> &TcpStream {

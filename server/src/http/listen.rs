@@ -17,10 +17,10 @@
 //! ([`Stalling`]).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,9 +37,9 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::linger::Lingering;
+use crate::app::access::address_bucket as bucket;
 use crate::config::Config;
 use crate::logs::Throttle;
-use crate::app::access::address_bucket as bucket;
 
 /// Refused connections closed gently at once (their answer read before the close); past this
 /// they are closed straight, so refusing never holds many descriptors.
@@ -81,7 +81,9 @@ impl Limits {
 /// The global cap: `configured`, but at most the descriptor limit less a reserve (a quarter,
 /// at least 256) for everything else the server opens; never below 16.
 pub fn total_cap(configured: usize, descriptors: Option<u64>) -> usize {
-    let Some(limit) = descriptors else { return configured.max(1) };
+    let Some(limit) = descriptors else {
+        return configured.max(1);
+    };
     let room = limit.saturating_sub((limit / 4).max(256)).max(16);
     configured.clamp(1, usize::try_from(room).unwrap_or(usize::MAX))
 }
@@ -89,14 +91,20 @@ pub fn total_cap(configured: usize, descriptors: Option<u64>) -> usize {
 /// Raises the soft descriptor limit towards the hard one (up to [`WANTED_DESCRIPTORS`]) and
 /// returns the limit in force, if it can be read.
 pub fn descriptor_limit() -> Option<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit only writes into the struct it is given.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return None;
     }
     let wanted = lim.rlim_max.min(WANTED_DESCRIPTORS);
     if lim.rlim_cur < wanted {
-        let raised = libc::rlimit { rlim_cur: wanted, rlim_max: lim.rlim_max };
+        let raised = libc::rlimit {
+            rlim_cur: wanted,
+            rlim_max: lim.rlim_max,
+        };
         // SAFETY: setrlimit only reads the struct it is given.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             lim.rlim_cur = wanted;
@@ -134,7 +142,10 @@ pub struct Slot {
 
 impl Slots {
     pub fn new(limits: Limits) -> Arc<Self> {
-        Arc::new(Self { limits, open: Mutex::new(Open::default()) })
+        Arc::new(Self {
+            limits,
+            open: Mutex::new(Open::default()),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -154,7 +165,10 @@ impl Slots {
         }
         *from_here += 1;
         open.total += 1;
-        Ok(Slot { slots: self.clone(), address: Some(key) })
+        Ok(Slot {
+            slots: self.clone(),
+            address: Some(key),
+        })
     }
 
     /// A place for closing a refused connection gently, if few are being closed.
@@ -162,7 +176,10 @@ impl Slots {
         let mut open = self.lock();
         (open.refusals < GENTLE_REFUSALS).then(|| {
             open.refusals += 1;
-            Slot { slots: self.clone(), address: None }
+            Slot {
+                slots: self.clone(),
+                address: None,
+            }
         })
     }
 
@@ -219,7 +236,12 @@ pub async fn serve(
         };
         match slots.take(peer.ip()) {
             Ok(slot) => {
-                let conn = Connection { peer, router: router.clone(), limits: slots.limits.clone(), stop: stop.clone() };
+                let conn = Connection {
+                    peer,
+                    router: router.clone(),
+                    limits: slots.limits.clone(),
+                    stop: stop.clone(),
+                };
                 tokio::spawn(conn.run(tcp, slot, tls.clone(), alive_rx.clone()));
             }
             Err(cap) => refuse(tcp, cap, tls.is_none(), &slots),
@@ -240,7 +262,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 fn refuse(tcp: TcpStream, cap: Refused, plain: bool, slots: &Arc<Slots>) {
     static REFUSED: Throttle = Throttle::new();
     if let Some(connections) = REFUSED.hit(std::time::Instant::now()) {
-        tracing::warn!(connections, ?cap, open = slots.open(), "connections refused at a cap; one line per 10 s at most");
+        tracing::warn!(
+            connections,
+            ?cap,
+            open = slots.open(),
+            "connections refused at a cap; one line per 10 s at most"
+        );
     }
     // Gently (an answer, then a close the client reads to the end) while few are; past that,
     // closed straight.
@@ -359,7 +386,12 @@ struct Stalling {
 
 impl Stalling {
     fn new(inner: Incoming, stall: Duration) -> Self {
-        Self { inner, stall, deadline: None, waiting: false }
+        Self {
+            inner,
+            stall,
+            deadline: None,
+            waiting: false,
+        }
     }
 }
 
@@ -379,7 +411,9 @@ impl http_body::Body for Stalling {
             }
             Poll::Pending => {
                 let until = Instant::now() + this.stall;
-                let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
                 if !std::mem::replace(&mut this.waiting, true) {
                     deadline.as_mut().reset(until);
                 }
@@ -407,13 +441,22 @@ mod tests {
 
     fn limits(per_address: Option<usize>, total: usize) -> Limits {
         let ms = Duration::from_millis(300);
-        Limits { header: ms, idle: ms, per_address, total }
+        Limits {
+            header: ms,
+            idle: ms,
+            per_address,
+            total,
+        }
     }
 
     #[test]
     fn slots_count_per_address_and_in_all_and_free_on_drop() {
         let slots = Slots::new(limits(Some(2), 3));
-        let (a, b, c) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        let (a, b, c) = (
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        );
         let a1 = slots.take(a).unwrap();
         let _a2 = slots.take(a).unwrap();
         assert_eq!(slots.take(a).err(), Some(Refused::Address));
@@ -422,10 +465,19 @@ mod tests {
         drop(a1);
         assert_eq!(slots.open(), 2);
         let _c1 = slots.take(c).unwrap();
-        assert_eq!(slots.take("2001:db8::ffff".parse().unwrap()).err(), Some(Refused::Total));
+        assert_eq!(
+            slots.take("2001:db8::ffff".parse().unwrap()).err(),
+            Some(Refused::Total)
+        );
         // A whole IPv6 /64 is one address; an IPv4-mapped one is its IPv4 address.
-        assert_eq!(bucket("2001:db8::1".parse().unwrap()), bucket("2001:db8::ffff:1234".parse().unwrap()));
-        assert_ne!(bucket("2001:db8::1".parse().unwrap()), bucket("2001:db8:0:1::1".parse().unwrap()));
+        assert_eq!(
+            bucket("2001:db8::1".parse().unwrap()),
+            bucket("2001:db8::ffff:1234".parse().unwrap())
+        );
+        assert_ne!(
+            bucket("2001:db8::1".parse().unwrap()),
+            bucket("2001:db8:0:1::1".parse().unwrap())
+        );
         assert_eq!(bucket("::ffff:10.0.0.1".parse().unwrap()), a);
         let unlimited = Slots::new(limits(None, 10));
         let held: Vec<Slot> = (0..10).map(|_| unlimited.take(a).unwrap()).collect();
@@ -483,8 +535,13 @@ mod tests {
         let mut kept = TcpStream::connect(addr).await.unwrap();
         kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
         let mut over = TcpStream::connect(addr).await.unwrap();
-        let busy = closed_within(&mut over, Duration::from_secs(5)).await.expect("refused at once");
-        assert!(busy.starts_with("HTTP/1.1 503") && busy.contains("\"server_busy\""), "{busy}");
+        let busy = closed_within(&mut over, Duration::from_secs(5))
+            .await
+            .expect("refused at once");
+        assert!(
+            busy.starts_with("HTTP/1.1 503") && busy.contains("\"server_busy\""),
+            "{busy}"
+        );
         let dripping = tokio::spawn(async move {
             for b in b"GET / HTTP/1.1\r\nHost: x\r\n" {
                 if slow.write_all(&[*b]).await.is_err() {
@@ -494,11 +551,23 @@ mod tests {
             }
             slow
         });
-        assert_eq!(closed_within(&mut silent, Duration::from_secs(5)).await.as_deref(), Some(""), "silent");
-        let answered = closed_within(&mut kept, Duration::from_secs(5)).await.expect("idle kept-alive closed");
-        assert!(answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"), "{answered}");
+        assert_eq!(
+            closed_within(&mut silent, Duration::from_secs(5)).await.as_deref(),
+            Some(""),
+            "silent"
+        );
+        let answered = closed_within(&mut kept, Duration::from_secs(5))
+            .await
+            .expect("idle kept-alive closed");
+        assert!(
+            answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"),
+            "{answered}"
+        );
         let mut slow = dripping.await.unwrap();
-        assert!(closed_within(&mut slow, Duration::from_secs(5)).await.is_some(), "slowloris closed");
+        assert!(
+            closed_within(&mut slow, Duration::from_secs(5)).await.is_some(),
+            "slowloris closed"
+        );
     }
 
     /// A body promised by its head and then not sent fails its handler's read once it has
@@ -507,7 +576,9 @@ mod tests {
     async fn a_stalled_request_body_is_abandoned() {
         let (addr, _stop) = start(limits(None, 100)).await;
         let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nten bytes.").await.unwrap();
+        tcp.write_all(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nten bytes.")
+            .await
+            .unwrap();
         let answer = closed_within(&mut tcp, Duration::from_secs(5)).await.expect("closed");
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     }

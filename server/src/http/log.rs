@@ -20,10 +20,10 @@ use super::log_export::{counts, intervals_csv, lessons_csv, parse_day, zone_name
 use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
 use crate::http::error::ApiError;
-use livegate_core::ids::{LessonId, UserId};
 use crate::store::log::{NewNote, NoteCategory};
 use crate::store::log_read::{intervals, LessonLog, LessonRow};
 use crate::store::{now_ms, LogFilter, LogScope, UserRecord};
+use livegate_core::ids::{LessonId, UserId};
 use livegate_core::school::Role;
 
 /// What this user may read of the log; pupils and visiting staff may read none of it.
@@ -69,8 +69,15 @@ impl LogQuery {
     /// not a real `YYYY-MM-DD` day, or a range that ends before it starts, is `bad_date`.
     pub fn filter(&self, clock: &Clock) -> Result<LogFilter, ApiError> {
         let day = |s: &Option<String>| parse_day(s.as_deref().unwrap_or("")).map_err(|_| ApiError(ErrorCode::BadDate));
-        let (from, to) = clock.days(day(&self.from_date)?, day(&self.to_date)?).map_err(|_| ErrorCode::BadDate)?;
-        Ok(LogFilter { class_id: self.class_id.clone(), pupil_id: self.pupil_id.clone(), from, to })
+        let (from, to) = clock
+            .days(day(&self.from_date)?, day(&self.to_date)?)
+            .map_err(|_| ErrorCode::BadDate)?;
+        Ok(LogFilter {
+            class_id: self.class_id.clone(),
+            pupil_id: self.pupil_id.clone(),
+            from,
+            to,
+        })
     }
 }
 
@@ -79,7 +86,10 @@ fn lesson_json(l: &LessonRow, clock: &Clock) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.insert("started_local".into(), clock.local(l.started_at).into());
         o.insert("ended_local".into(), clock.local_opt(l.ended_at).into());
-        o.insert("scheduled_start_local".into(), clock.local_opt(l.scheduled_start).into());
+        o.insert(
+            "scheduled_start_local".into(),
+            clock.local_opt(l.scheduled_start).into(),
+        );
         o.insert("scheduled_end_local".into(), clock.local_opt(l.scheduled_end).into());
     }
     v
@@ -125,7 +135,10 @@ pub async fn list(
 
 async fn one(app: &App, user: &UserRecord, scope: &LogScope, id: &str) -> Result<LessonLog, ApiError> {
     let id = LessonId::parse(id).ok_or(ErrorCode::NotFound)?;
-    app.store.lesson_log(&user.school, scope, &id).await?.ok_or_else(|| ErrorCode::NotFound.into())
+    app.store
+        .lesson_log(&user.school, scope, &id)
+        .await?
+        .ok_or_else(|| ErrorCode::NotFound.into())
 }
 
 /// `GET /api/log/lessons/{lesson_id}`
@@ -169,33 +182,52 @@ pub async fn add_note(
     let log = one(&app, &user, &scope, &id).await?;
     let lesson = LessonId::parse(&log.lesson.id).ok_or(ErrorCode::NotFound)?;
     let at = now_ms();
-    let note = app.store.add_note(NewNote {
-        school: &user.school,
-        lesson: &lesson,
-        author: &user.id,
-        at,
-        category,
-        body: &text,
-        corrects: body.corrects.as_deref(),
-    }).await?;
+    let note = app
+        .store
+        .add_note(NewNote {
+            school: &user.school,
+            lesson: &lesson,
+            author: &user.id,
+            at,
+            category,
+            body: &text,
+            corrects: body.corrects.as_deref(),
+        })
+        .await?;
     if category == NoteCategory::Concern {
         tracing::info!(lesson = %lesson, note, "concern noted in the livestream log");
     }
-    Ok((StatusCode::CREATED, Json(json!({"note": {"id": note, "at": at, "category": category}}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"note": {"id": note, "at": at, "category": category}})),
+    )
+        .into_response())
 }
 
 /// Whether a teacher may read this person's attendance (and so their name): a pupil of a class
 /// they teach, or someone already in the log of a lesson they may see. Anyone else's is not
 /// theirs to read.
-async fn teacher_may_read(app: &App, school: &livegate_core::ids::SchoolId, teacher: &UserId, pupil: &UserId) -> Result<bool, ApiError> {
+async fn teacher_may_read(
+    app: &App,
+    school: &livegate_core::ids::SchoolId,
+    teacher: &UserId,
+    pupil: &UserId,
+) -> Result<bool, ApiError> {
     use crate::store::MemberKind;
     for (class, kind) in app.store.classes_of(teacher).await? {
         if kind == MemberKind::Teacher && app.store.membership(&class.id, pupil).await? == Some(MemberKind::Pupil) {
             return Ok(true);
         }
     }
-    let in_their_lessons = LogFilter { pupil_id: Some(pupil.to_string()), ..LogFilter::default() };
-    Ok(!app.store.log_lessons(school, &LogScope::Teacher(teacher.clone()), &in_their_lessons).await?.is_empty())
+    let in_their_lessons = LogFilter {
+        pupil_id: Some(pupil.to_string()),
+        ..LogFilter::default()
+    };
+    Ok(!app
+        .store
+        .log_lessons(school, &LogScope::Teacher(teacher.clone()), &in_their_lessons)
+        .await?
+        .is_empty())
 }
 
 /// `GET /api/log/pupils/{user_id}/attendance`: one pupil's presence across the lessons the
@@ -211,7 +243,12 @@ pub async fn attendance(
     let clock = clock(&app, &user).await?;
     let mut filter = query.filter(&clock)?;
     let pupil = UserId::parse(&pupil).ok_or(ErrorCode::NotFound)?;
-    let record = app.store.user(&pupil).await?.filter(|p| p.school == user.school).ok_or(ErrorCode::NotFound)?;
+    let record = app
+        .store
+        .user(&pupil)
+        .await?
+        .filter(|p| p.school == user.school)
+        .ok_or(ErrorCode::NotFound)?;
     if let LogScope::Teacher(teacher) = &scope {
         if !teacher_may_read(&app, &user.school, teacher, &pupil).await? {
             return Err(ErrorCode::NotFound.into());
@@ -223,7 +260,10 @@ pub async fn attendance(
     let mut total = 0;
     let mut rows = Vec::new();
     for log in app.store.lesson_logs(&user.school, &scope, &filter).await? {
-        let mine: Vec<_> = intervals(&log.sessions, now).into_iter().filter(|i| i.user_id == pupil.as_str()).collect();
+        let mine: Vec<_> = intervals(&log.sessions, now)
+            .into_iter()
+            .filter(|i| i.user_id == pupil.as_str())
+            .collect();
         let seconds: i64 = mine.iter().map(|i| i.seconds).sum();
         total += seconds;
         let refusals: Vec<&str> = log
@@ -249,24 +289,49 @@ pub async fn attendance(
 }
 
 /// `GET /api/log/concerns`: the leaders' concern list, newest first.
-pub async fn concerns(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<Value>, ApiError> {
+pub async fn concerns(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+) -> Result<Json<Value>, ApiError> {
     let clock = clock(&app, &user).await?;
     audit(&app, &user, &LogScope::School, "log.view", json!({"concerns": true})).await?;
     let rows = app.store.concerns(&user.school).await?;
-    let concerns: Vec<Value> = rows.iter().map(|c| with_local(c, &["at", "lesson_started_at"], &clock)).collect();
+    let concerns: Vec<Value> = rows
+        .iter()
+        .map(|c| with_local(c, &["at", "lesson_started_at"], &clock))
+        .collect();
     Ok(Json(json!({"time_zone": clock.zone, "concerns": concerns})))
 }
 
 fn csv_response(name: &str, body: String) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-async fn export(app: &App, user: &UserRecord, query: &LogQuery, what: &str) -> Result<(Vec<LessonLog>, Clock), ApiError> {
+async fn export(
+    app: &App,
+    user: &UserRecord,
+    query: &LogQuery,
+    what: &str,
+) -> Result<(Vec<LessonLog>, Clock), ApiError> {
     let scope = reader(user)?;
     let clock = clock(app, user).await?;
     let filter = query.filter(&clock)?;
-    audit(app, user, &scope, "log.export", json!({"export": what, "filter": query})).await?;
+    audit(
+        app,
+        user,
+        &scope,
+        "log.export",
+        json!({"export": what, "filter": query}),
+    )
+    .await?;
     let mut logs = app.store.lesson_logs(&user.school, &scope, &filter).await?;
     logs.reverse(); // oldest first reads best in a spreadsheet
     Ok((logs, clock))
@@ -279,7 +344,10 @@ pub async fn intervals_export(
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
     let (logs, clock) = export(&app, &user, &query, "intervals").await?;
-    Ok(csv_response("livestream-log-attendance.csv", intervals_csv(&logs, &clock, now_ms())))
+    Ok(csv_response(
+        "livestream-log-attendance.csv",
+        intervals_csv(&logs, &clock, now_ms()),
+    ))
 }
 
 /// `GET /api/log/lessons.csv`: one row per lesson.
@@ -299,7 +367,10 @@ pub struct ZoneBody {
 }
 
 /// `GET /api/admin/time-zone`: the school's time zone and the zones it may pick (superusers).
-pub async fn get_time_zone(State(app): State<App>, Extension(CurrentUser(user)): Extension<CurrentUser>) -> Result<Json<Value>, ApiError> {
+pub async fn get_time_zone(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+) -> Result<Json<Value>, ApiError> {
     let clock = clock(&app, &user).await?;
     Ok(Json(json!({"time_zone": clock.zone, "zones": zone_names()})))
 }
@@ -310,7 +381,9 @@ pub async fn set_time_zone(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<ZoneBody>,
 ) -> Result<StatusCode, ApiError> {
-    app.store.set_time_zone(&user.school, &user.id, body.time_zone.trim()).await?;
+    app.store
+        .set_time_zone(&user.school, &user.id, body.time_zone.trim())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,14 +398,31 @@ mod tests {
     #[tokio::test]
     async fn pupils_and_visitors_are_refused_on_every_log_route() {
         let app = app().await;
-        for (email, password) in [("ada@pupils.demo.sch.uk", "demo-pupil"), ("visitor@partner.sch.uk", "demo-teacher")] {
+        for (email, password) in [
+            ("ada@pupils.demo.sch.uk", "demo-pupil"),
+            ("visitor@partner.sch.uk", "demo-teacher"),
+        ] {
             let cookie = sign_in(&app, email, password).await;
-            let routes: Vec<_> = super::super::route_table().into_iter().filter(|(_, p, _, _)| p.starts_with("/api/log/")).collect();
+            let routes: Vec<_> = super::super::route_table()
+                .into_iter()
+                .filter(|(_, p, _, _)| p.starts_with("/api/log/"))
+                .collect();
             assert!(routes.len() >= 7);
             for (method, path, _, _) in routes {
                 let path = path.replace("{lesson_id}", "les_x").replace("{user_id}", "usr_x");
-                let (status, body) = call(&app, method.clone(), &path, Some(&cookie), r#"{"category":"concern","text":"x"}"#).await;
-                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_role")), "{email}: {method} {path}");
+                let (status, body) = call(
+                    &app,
+                    method.clone(),
+                    &path,
+                    Some(&cookie),
+                    r#"{"category":"concern","text":"x"}"#,
+                )
+                .await;
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (StatusCode::FORBIDDEN, Some("forbidden_role")),
+                    "{email}: {method} {path}"
+                );
             }
         }
     }
@@ -346,34 +436,96 @@ mod tests {
         let count = |action: &'static str| {
             let store = app.store.clone();
             let school = school.clone();
-            async move { store.audit_entries(&school, 100_000).await.unwrap().iter().filter(|e| e.action == action).count() }
+            async move {
+                store
+                    .audit_entries(&school, 100_000)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e.action == action)
+                    .count()
+            }
         };
-        assert_eq!(call(&app, Method::GET, "/api/log/lessons?class_id=7a", Some(&teacher), "").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, Method::GET, "/api/log/lessons?class_id=7a", Some(&teacher), "")
+                .await
+                .0,
+            StatusCode::OK
+        );
         assert_eq!(count("log.view").await, 0, "a teacher reading their own lessons");
-        assert_eq!(call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await.0, StatusCode::OK);
-        assert_eq!(call(&app, Method::GET, "/api/log/concerns", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&app, Method::GET, "/api/log/concerns", Some(&leader), "").await.0,
+            StatusCode::OK
+        );
         assert_eq!(count("log.view").await, 2);
-        assert_eq!(call(&app, Method::GET, "/api/log/intervals.csv", Some(&teacher), "").await.0, StatusCode::OK);
-        assert_eq!(call(&app, Method::GET, "/api/log/lessons.csv?from_date=2026-01-01", Some(&leader), "").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, Method::GET, "/api/log/intervals.csv", Some(&teacher), "")
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(
+                &app,
+                Method::GET,
+                "/api/log/lessons.csv?from_date=2026-01-01",
+                Some(&leader),
+                ""
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
         assert_eq!(count("log.export").await, 2);
         let (status, body) = call(&app, Method::GET, "/api/log/lessons?colour=red", Some(&leader), "").await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request"))
+        );
         let admin = sign_in(&app, "admin@demo.sch.uk", "demo-admin").await;
-        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"Mars/Olympus"}"#).await;
+        let (status, _) = call(
+            &app,
+            Method::PUT,
+            "/api/admin/time-zone",
+            Some(&admin),
+            r#"{"time_zone":"Mars/Olympus"}"#,
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"Europe/Dublin"}"#).await;
+        let (status, _) = call(
+            &app,
+            Method::PUT,
+            "/api/admin/time-zone",
+            Some(&admin),
+            r#"{"time_zone":"Europe/Dublin"}"#,
+        )
+        .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (_, body) = call(&app, Method::GET, "/api/log/lessons", Some(&leader), "").await;
         assert_eq!(body["time_zone"], "Europe/Dublin");
         let (status, body) = call(&app, Method::GET, "/api/admin/time-zone", Some(&admin), "").await;
-        assert_eq!((status, body["time_zone"].as_str()), (StatusCode::OK, Some("Europe/Dublin")));
-        assert!(body["zones"].as_array().is_some_and(|z| z.iter().any(|n| n == "Europe/London")));
+        assert_eq!(
+            (status, body["time_zone"].as_str()),
+            (StatusCode::OK, Some("Europe/Dublin"))
+        );
+        assert!(body["zones"]
+            .as_array()
+            .is_some_and(|z| z.iter().any(|n| n == "Europe/London")));
     }
 
     /// Lessons of 7a started at these instants (RFC 3339, UTC), as the lesson task logs them.
     async fn lessons_at(app: &crate::http::App, starts: &[&str]) -> Vec<String> {
         use livegate_core::ids::{ClassId, Email, LessonId};
-        let teacher = app.store.user_by_email(&Email::parse("teacher@demo.sch.uk").unwrap()).await.unwrap().unwrap();
+        let teacher = app
+            .store
+            .user_by_email(&Email::parse("teacher@demo.sch.uk").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         let mut ids = Vec::new();
         for start in starts {
             let id = LessonId::generate();
@@ -398,7 +550,10 @@ mod tests {
     async fn text(app: &crate::http::App, path: &str, cookie: &str) -> String {
         use http_body_util::BodyExt;
         use tower::ServiceExt;
-        let req = axum::http::Request::get(path).header("cookie", cookie).body(axum::body::Body::empty()).unwrap();
+        let req = axum::http::Request::get(path)
+            .header("cookie", cookie)
+            .body(axum::body::Body::empty())
+            .unwrap();
         let res = super::super::router(app.clone()).oneshot(req).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
@@ -407,7 +562,9 @@ mod tests {
     /// The ids a list answer holds, or its error code.
     fn ids(status: StatusCode, body: &serde_json::Value) -> Result<Vec<String>, String> {
         match body["lessons"].as_array() {
-            Some(ls) if status == StatusCode::OK => Ok(ls.iter().filter_map(|l| l["id"].as_str().map(str::to_owned)).collect()),
+            Some(ls) if status == StatusCode::OK => {
+                Ok(ls.iter().filter_map(|l| l["id"].as_str().map(str::to_owned)).collect())
+            }
             _ => Err(format!("{status} {}", body["error"]["code"].as_str().unwrap_or(""))),
         }
     }
@@ -431,22 +588,63 @@ mod tests {
                 ids(status, &body)
             }
         };
-        assert_eq!(list("from_date=2026-03-30&to_date=2026-03-30").await, Ok(vec![march.clone()]));
-        assert_eq!(list("from_date=2026-03-29&to_date=2026-03-29").await, Ok(vec![]), "not on the UTC day");
-        assert_eq!(list("from_date=2026-10-25&to_date=2026-10-25").await, Ok(vec![late.clone(), eve.clone()]), "the 25-hour day, newest first");
+        assert_eq!(
+            list("from_date=2026-03-30&to_date=2026-03-30").await,
+            Ok(vec![march.clone()])
+        );
+        assert_eq!(
+            list("from_date=2026-03-29&to_date=2026-03-29").await,
+            Ok(vec![]),
+            "not on the UTC day"
+        );
+        assert_eq!(
+            list("from_date=2026-10-25&to_date=2026-10-25").await,
+            Ok(vec![late.clone(), eve.clone()]),
+            "the 25-hour day, newest first"
+        );
         assert_eq!(list("from_date=2026-10-24&to_date=2026-10-24").await, Ok(vec![]));
         assert_eq!(list("from_date=2026-10-26").await, Ok(vec![dec.clone()]));
         assert_eq!(list("to_date=2026-03-30").await, Ok(vec![march.clone()]));
-        assert_eq!(list("from_date=2026-03-01&to_date=2026-12-31&class_id=7a").await.map(|v| v.len()), Ok(4));
-        assert_eq!(list("from_date=&to_date=").await.map(|v| v.len()), Ok(4), "empty is no bound");
+        assert_eq!(
+            list("from_date=2026-03-01&to_date=2026-12-31&class_id=7a")
+                .await
+                .map(|v| v.len()),
+            Ok(4)
+        );
+        assert_eq!(
+            list("from_date=&to_date=").await.map(|v| v.len()),
+            Ok(4),
+            "empty is no bound"
+        );
         // The exports take the same days.
-        let csv = text(&app, "/api/log/lessons.csv?from_date=2026-10-25&to_date=2026-10-25", &leader).await;
-        assert!(csv.contains(eve.as_str()) && csv.contains(late.as_str()) && !csv.contains(march.as_str()) && !csv.contains(dec.as_str()), "{csv}");
+        let csv = text(
+            &app,
+            "/api/log/lessons.csv?from_date=2026-10-25&to_date=2026-10-25",
+            &leader,
+        )
+        .await;
+        assert!(
+            csv.contains(eve.as_str())
+                && csv.contains(late.as_str())
+                && !csv.contains(march.as_str())
+                && !csv.contains(dec.as_str()),
+            "{csv}"
+        );
         // In New York the March lesson was on Sunday evening (19:30 EDT).
         let admin = sign_in(&app, "admin@demo.sch.uk", "demo-admin").await;
-        let (status, _) = call(&app, Method::PUT, "/api/admin/time-zone", Some(&admin), r#"{"time_zone":"America/New_York"}"#).await;
+        let (status, _) = call(
+            &app,
+            Method::PUT,
+            "/api/admin/time-zone",
+            Some(&admin),
+            r#"{"time_zone":"America/New_York"}"#,
+        )
+        .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        assert_eq!(list("from_date=2026-03-29&to_date=2026-03-29").await, Ok(vec![march.clone()]));
+        assert_eq!(
+            list("from_date=2026-03-29&to_date=2026-03-29").await,
+            Ok(vec![march.clone()])
+        );
         assert_eq!(list("from_date=2026-03-30&to_date=2026-03-30").await, Ok(vec![]));
     }
 
@@ -457,20 +655,46 @@ mod tests {
         let school = SchoolId::parse("sch_demo").unwrap();
         let before = app.store.audit_entries(&school, 100_000).await.unwrap().len();
         for q in [
-            "from_date=2026-02-30", "to_date=2026-13-01", "from_date=2026-3-1", "from_date=20260301", "from_date=2026-03-01T00:00",
-            "from_date=yesterday", "from_date=1774742400000", "from_date=2026-03-02&to_date=2026-03-01", "to_date=%202026-03-01",
+            "from_date=2026-02-30",
+            "to_date=2026-13-01",
+            "from_date=2026-3-1",
+            "from_date=20260301",
+            "from_date=2026-03-01T00:00",
+            "from_date=yesterday",
+            "from_date=1774742400000",
+            "from_date=2026-03-02&to_date=2026-03-01",
+            "to_date=%202026-03-01",
         ] {
-            for path in ["/api/log/lessons", "/api/log/lessons.csv", "/api/log/intervals.csv", "/api/log/pupils/usr_x/attendance"] {
+            for path in [
+                "/api/log/lessons",
+                "/api/log/lessons.csv",
+                "/api/log/intervals.csv",
+                "/api/log/pupils/usr_x/attendance",
+            ] {
                 let (status, body) = call(&app, Method::GET, &format!("{path}?{q}"), Some(&leader), "").await;
-                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_date")), "{path}?{q}");
-                assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("YYYY-MM-DD")));
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (StatusCode::BAD_REQUEST, Some("bad_date")),
+                    "{path}?{q}"
+                );
+                assert!(body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("YYYY-MM-DD")));
             }
         }
         // The old millisecond bounds are gone: one way to filter by date.
         for q in ["from=0", "to=1", "from_date=2026-03-01&from_date=2026-03-02"] {
             let (status, body) = call(&app, Method::GET, &format!("/api/log/lessons?{q}"), Some(&leader), "").await;
-            assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{q}");
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("bad_request")),
+                "{q}"
+            );
         }
-        assert_eq!(app.store.audit_entries(&school, 100_000).await.unwrap().len(), before, "nothing audited, nothing read");
+        assert_eq!(
+            app.store.audit_entries(&school, 100_000).await.unwrap().len(),
+            before,
+            "nothing audited, nothing read"
+        );
     }
 }

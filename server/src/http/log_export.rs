@@ -26,15 +26,24 @@ impl Clock {
     /// The clock of a zone by IANA name; an unknown name falls back to [`DEFAULT_ZONE`].
     pub fn new(zone: &str) -> Self {
         match TimeZone::get(zone) {
-            Ok(tz) => Clock { zone: zone.to_owned(), tz },
-            Err(_) => Clock { zone: DEFAULT_ZONE.to_owned(), tz: TimeZone::get(DEFAULT_ZONE).unwrap_or(TimeZone::UTC) },
+            Ok(tz) => Clock {
+                zone: zone.to_owned(),
+                tz,
+            },
+            Err(_) => Clock {
+                zone: DEFAULT_ZONE.to_owned(),
+                tz: TimeZone::get(DEFAULT_ZONE).unwrap_or(TimeZone::UTC),
+            },
         }
     }
 
     /// `2026-10-25 01:30:00 BST`.
     pub fn local(&self, ms: i64) -> String {
         match Timestamp::from_millisecond(ms) {
-            Ok(ts) => ts.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            Ok(ts) => ts
+                .to_zoned(self.tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S %Z")
+                .to_string(),
             Err(_) => String::new(),
         }
     }
@@ -47,7 +56,9 @@ impl Clock {
     /// first moment of the day where the clocks jump over midnight. `None` beyond the zone
     /// database's range.
     pub fn day_start(&self, day: Date) -> Option<i64> {
-        day.to_zoned(self.tz.clone()).ok().map(|z| z.timestamp().as_millisecond())
+        day.to_zoned(self.tz.clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
     }
 
     /// Whole school days `from..=to` (either may be absent) as UTC ms: `from` inclusive at the
@@ -69,7 +80,17 @@ impl Clock {
 /// The zones a school may pick, sorted: the bundled database's places (`Europe/London`)
 /// and `UTC`; old aliases (`GB`, `US/Eastern`) and `Etc/` offsets are left out.
 pub fn zone_names() -> Vec<String> {
-    const AREAS: &[&str] = &["Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/", "Pacific/"];
+    const AREAS: &[&str] = &[
+        "Africa/",
+        "America/",
+        "Antarctica/",
+        "Asia/",
+        "Atlantic/",
+        "Australia/",
+        "Europe/",
+        "Indian/",
+        "Pacific/",
+    ];
     let mut names: Vec<String> = jiff::tz::db()
         .available()
         .map(|n| n.as_str().to_owned())
@@ -114,7 +135,9 @@ pub fn cell(s: &str) -> String {
 }
 
 fn write_rows(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     // Writing to memory cannot fail; a failure would leave the export empty, not wrong.
     let _ = w.write_record(header);
     for row in rows {
@@ -125,8 +148,21 @@ fn write_rows(header: &[&str], rows: Vec<Vec<String>>) -> String {
 
 /// The header of the presence-interval export.
 pub const INTERVALS_HEADER: &[&str] = &[
-    "lesson_id", "class", "lesson_started", "participant", "user_id", "role", "joined", "left", "seconds_present",
-    "connections", "end", "closed_by_recovery", "consent", "conduct_version", "device",
+    "lesson_id",
+    "class",
+    "lesson_started",
+    "participant",
+    "user_id",
+    "role",
+    "joined",
+    "left",
+    "seconds_present",
+    "connections",
+    "end",
+    "closed_by_recovery",
+    "consent",
+    "conduct_version",
+    "device",
 ];
 
 /// One row per presence interval, lessons in the given order. `now` ends open intervals.
@@ -162,8 +198,23 @@ fn interval_row(log: &LessonLog, i: &Interval, clock: &Clock) -> Vec<String> {
 
 /// The header of the lesson export.
 pub const LESSONS_HEADER: &[&str] = &[
-    "lesson_id", "class", "started_by", "teachers", "scheduled_start", "scheduled_end", "started", "ended", "end_reason",
-    "recording_id", "recording_status", "pupils_present", "refusals", "lobby_admissions", "removals", "notes", "concerns",
+    "lesson_id",
+    "class",
+    "started_by",
+    "teachers",
+    "scheduled_start",
+    "scheduled_end",
+    "started",
+    "ended",
+    "end_reason",
+    "recording_id",
+    "recording_status",
+    "pupils_present",
+    "refusals",
+    "lobby_admissions",
+    "removals",
+    "notes",
+    "concerns",
 ];
 
 /// Counts of one lesson's facts, for the lesson export and list.
@@ -191,7 +242,13 @@ pub fn counts(log: &LessonLog) -> Counts {
         }
     }
     // An event repeated (a refusal asked for again and again) counts each time it happened.
-    let events = |k: EventKind| log.events.iter().filter(|e| e.kind == k.as_str()).map(|e| e.count.max(1) as usize).sum::<usize>();
+    let events = |k: EventKind| {
+        log.events
+            .iter()
+            .filter(|e| e.kind == k.as_str())
+            .map(|e| e.count.max(1) as usize)
+            .sum::<usize>()
+    };
     Counts {
         teachers,
         pupils_present: pupils.len(),

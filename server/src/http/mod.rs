@@ -7,21 +7,21 @@
 //! the router is built from that table, so a route without a declared access cannot exist.
 
 pub mod account;
-pub mod error;
 mod admin;
 mod api;
+mod auth;
+pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+mod linger;
+pub(crate) mod listen;
 mod log;
 mod log_export;
 mod recordings;
 mod rejection;
-mod auth;
-mod linger;
-pub(crate) mod listen;
 pub(crate) mod tls;
 mod web;
 mod ws;
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod fuzzing;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::Method;
@@ -35,8 +35,8 @@ pub use auth::CurrentUser;
 use livegate_core::codes::ErrorCode;
 
 use crate::app::App;
-use livegate_core::school::Role;
 use crate::http::error::ApiError;
+use livegate_core::school::Role;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,21 +62,66 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::POST, "/api/session", Access::Public, post(api::sign_in)),
         (Method::DELETE, "/api/session", Access::SignedIn, delete(api::sign_out)),
         (Method::GET, "/api/me", Access::SignedIn, get(api::me)),
-        (Method::POST, "/api/account/password", Access::Public, post(account::set_password)),
-        (Method::POST, "/api/admin/users/{user_id}/invite", Access::Superuser, post(account::invite)),
-        (Method::POST, "/api/admin/users/{user_id}/reset", Access::Superuser, post(account::reset)),
+        (
+            Method::POST,
+            "/api/account/password",
+            Access::Public,
+            post(account::set_password),
+        ),
+        (
+            Method::POST,
+            "/api/admin/users/{user_id}/invite",
+            Access::Superuser,
+            post(account::invite),
+        ),
+        (
+            Method::POST,
+            "/api/admin/users/{user_id}/reset",
+            Access::Superuser,
+            post(account::reset),
+        ),
         (Method::POST, "/api/lessons", Access::Teacher, post(api::start_lesson)),
-        (Method::GET, "/api/lessons/{lesson_id}", Access::SignedIn, get(api::get_lesson)),
-        (Method::POST, "/api/lessons/{lesson_id}/ticket", Access::SignedIn, post(api::ticket)),
+        (
+            Method::GET,
+            "/api/lessons/{lesson_id}",
+            Access::SignedIn,
+            get(api::get_lesson),
+        ),
+        (
+            Method::POST,
+            "/api/lessons/{lesson_id}/ticket",
+            Access::SignedIn,
+            post(api::ticket),
+        ),
         (Method::GET, "/ws", Access::Public, get(ws::upgrade)),
-        (Method::GET, "/api/classes/{class_id}/readiness", Access::Teacher, get(admin::people::readiness)),
+        (
+            Method::GET,
+            "/api/classes/{class_id}/readiness",
+            Access::Teacher,
+            get(admin::people::readiness),
+        ),
     ];
     routes.extend(admin_routes());
     routes.extend([
         (Method::GET, "/api/recordings", Access::Leader, get(recordings::list)),
-        (Method::POST, "/api/recordings/{recording_id}/views", Access::Leader, post(recordings::open)),
-        (Method::GET, "/api/recordings/{recording_id}/streams/{label}/segments/{n}", Access::Leader, get(recordings::segment)),
-        (Method::POST, "/api/recordings/{recording_id}/hold", Access::Leader, post(recordings::hold)),
+        (
+            Method::POST,
+            "/api/recordings/{recording_id}/views",
+            Access::Leader,
+            post(recordings::open),
+        ),
+        (
+            Method::GET,
+            "/api/recordings/{recording_id}/streams/{label}/segments/{n}",
+            Access::Leader,
+            get(recordings::segment),
+        ),
+        (
+            Method::POST,
+            "/api/recordings/{recording_id}/hold",
+            Access::Leader,
+            post(recordings::hold),
+        ),
     ]);
     routes.extend(log_routes());
     routes
@@ -89,14 +134,49 @@ fn log_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     use axum::routing::{post, put};
     vec![
         (Method::GET, "/api/log/lessons", Access::SignedIn, get(log::list)),
-        (Method::GET, "/api/log/lessons/{lesson_id}", Access::SignedIn, get(log::detail)),
-        (Method::POST, "/api/log/lessons/{lesson_id}/notes", Access::SignedIn, post(log::add_note)),
-        (Method::GET, "/api/log/pupils/{user_id}/attendance", Access::SignedIn, get(log::attendance)),
-        (Method::GET, "/api/log/intervals.csv", Access::SignedIn, get(log::intervals_export)),
-        (Method::GET, "/api/log/lessons.csv", Access::SignedIn, get(log::lessons_export)),
+        (
+            Method::GET,
+            "/api/log/lessons/{lesson_id}",
+            Access::SignedIn,
+            get(log::detail),
+        ),
+        (
+            Method::POST,
+            "/api/log/lessons/{lesson_id}/notes",
+            Access::SignedIn,
+            post(log::add_note),
+        ),
+        (
+            Method::GET,
+            "/api/log/pupils/{user_id}/attendance",
+            Access::SignedIn,
+            get(log::attendance),
+        ),
+        (
+            Method::GET,
+            "/api/log/intervals.csv",
+            Access::SignedIn,
+            get(log::intervals_export),
+        ),
+        (
+            Method::GET,
+            "/api/log/lessons.csv",
+            Access::SignedIn,
+            get(log::lessons_export),
+        ),
         (Method::GET, "/api/log/concerns", Access::Leader, get(log::concerns)),
-        (Method::GET, "/api/admin/time-zone", Access::Superuser, get(log::get_time_zone)),
-        (Method::PUT, "/api/admin/time-zone", Access::Superuser, put(log::set_time_zone)),
+        (
+            Method::GET,
+            "/api/admin/time-zone",
+            Access::Superuser,
+            get(log::get_time_zone),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/time-zone",
+            Access::Superuser,
+            put(log::set_time_zone),
+        ),
     ]
 }
 
@@ -112,20 +192,75 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/admin/classes", su, get(p::list_classes)),
         (Method::POST, "/api/admin/classes", su, post(p::create_class)),
         (Method::GET, "/api/admin/classes/{class_id}", su, get(p::class_detail)),
-        (Method::POST, "/api/admin/classes/{class_id}/members", su, post(p::add_member)),
-        (Method::DELETE, "/api/admin/classes/{class_id}/members/{user_id}", su, delete(p::remove_member)),
-        (Method::GET, "/api/admin/classes/{class_id}/roster.csv", su, get(r::export)),
-        (Method::GET, "/api/admin/classes/{class_id}/without-consent", su, get(c::without_consent)),
+        (
+            Method::POST,
+            "/api/admin/classes/{class_id}/members",
+            su,
+            post(p::add_member),
+        ),
+        (
+            Method::DELETE,
+            "/api/admin/classes/{class_id}/members/{user_id}",
+            su,
+            delete(p::remove_member),
+        ),
+        (
+            Method::GET,
+            "/api/admin/classes/{class_id}/roster.csv",
+            su,
+            get(r::export),
+        ),
+        (
+            Method::GET,
+            "/api/admin/classes/{class_id}/without-consent",
+            su,
+            get(c::without_consent),
+        ),
         // The one route with a larger body: it reads at most roster_csv::MAX_BYTES itself.
-        (Method::POST, "/api/admin/roster/import", su, post(r::import).layer(DefaultBodyLimit::max(livegate_core::roster_csv::MAX_BYTES))),
+        (
+            Method::POST,
+            "/api/admin/roster/import",
+            su,
+            post(r::import).layer(DefaultBodyLimit::max(livegate_core::roster_csv::MAX_BYTES)),
+        ),
         (Method::GET, "/api/admin/domains", su, get(c::list_domains)),
         (Method::POST, "/api/admin/domains", su, post(c::add_domain)),
-        (Method::DELETE, "/api/admin/domains/{domain}", su, delete(c::remove_domain)),
-        (Method::GET, "/api/admin/pupils/{user_id}/consents", su, get(c::pupil_consents)),
-        (Method::POST, "/api/admin/pupils/{user_id}/consents", su, post(c::record_consent)),
-        (Method::POST, "/api/admin/consents/{consent_id}/withdraw", su, post(c::withdraw_consent)),
-        (Method::GET, "/api/admin/pupils/{user_id}/privacy", su, get(c::get_privacy)),
-        (Method::PUT, "/api/admin/pupils/{user_id}/privacy", su, put(c::set_privacy)),
+        (
+            Method::DELETE,
+            "/api/admin/domains/{domain}",
+            su,
+            delete(c::remove_domain),
+        ),
+        (
+            Method::GET,
+            "/api/admin/pupils/{user_id}/consents",
+            su,
+            get(c::pupil_consents),
+        ),
+        (
+            Method::POST,
+            "/api/admin/pupils/{user_id}/consents",
+            su,
+            post(c::record_consent),
+        ),
+        (
+            Method::POST,
+            "/api/admin/consents/{consent_id}/withdraw",
+            su,
+            post(c::withdraw_consent),
+        ),
+        (
+            Method::GET,
+            "/api/admin/pupils/{user_id}/privacy",
+            su,
+            get(c::get_privacy),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/pupils/{user_id}/privacy",
+            su,
+            put(c::set_privacy),
+        ),
         (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
         (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
     ]
@@ -145,7 +280,9 @@ pub fn router(app: App) -> Router {
         .fallback(web::asset)
         // Inside the security headers, so the JSON answers it makes carry them too.
         .layer(middleware::from_fn(rejection::json_errors))
-        .layer(middleware::from_fn(move |req: Request, next: Next| web::security_headers(https, req, next)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            web::security_headers(https, req, next)
+        }))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
 }
@@ -159,7 +296,10 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         return Err(ErrorCode::CrossSite.into());
     }
     if access != Access::Public {
-        let user = app.sessions.user_from(&app.store, auth::session_token(req.headers())).await?;
+        let user = app
+            .sessions
+            .user_from(&app.store, auth::session_token(req.headers()))
+            .await?;
         let user = user.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
         let allowed = match access {
             Access::Teacher => user.role == Role::Teacher,

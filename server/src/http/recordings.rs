@@ -30,7 +30,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(v) = Query::<T>::from_request_parts(parts, state).await.map_err(|_| ApiError(ErrorCode::BadRequest))?;
+        let Query(v) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(ErrorCode::BadRequest))?;
         Ok(Self(v))
     }
 }
@@ -98,10 +100,22 @@ impl Opened {
                 start_ms: s.segments.iter().map(|g| g.start_ms).min().unwrap_or(0),
                 end_ms: s.segments.iter().map(|g| g.end_ms).max().unwrap_or(0),
                 tracks: s.tracks.clone(),
-                segments: s.segments.iter().map(|g| SegmentSpan { start_ms: g.start_ms, end_ms: g.end_ms }).collect(),
+                segments: s
+                    .segments
+                    .iter()
+                    .map(|g| SegmentSpan {
+                        start_ms: g.start_ms,
+                        end_ms: g.end_ms,
+                    })
+                    .collect(),
             })
             .collect();
-        Self { view: String::new(), status: playback.status, lost_after_ms: playback.lost_after_ms, streams }
+        Self {
+            view: String::new(),
+            status: playback.status,
+            lost_after_ms: playback.lost_after_ms,
+            streams,
+        }
     }
 }
 
@@ -114,16 +128,30 @@ pub async fn open(
     ApiJson(body): ApiJson<OpenBody>,
 ) -> Result<Json<Opened>, InputError> {
     let reason = text::clean(&text::REASON, &body.reason)?;
-    let concern = body.concern_ref.as_deref().map(|c| text::clean_optional(&text::CONCERN_REF, c)).transpose()?.flatten();
-    let row = app.store.recording(&user.school, &id).await?.ok_or(ErrorCode::NotFound)?;
+    let concern = body
+        .concern_ref
+        .as_deref()
+        .map(|c| text::clean_optional(&text::CONCERN_REF, c))
+        .transpose()?
+        .flatten();
+    let row = app
+        .store
+        .recording(&user.school, &id)
+        .await?
+        .ok_or(ErrorCode::NotFound)?;
     let audited = match row.manifest_sha256 {
         Some(hash) if row.status != "destroyed" => hash,
         _ => return Err(ErrorCode::RecordingUnavailable.into()),
     };
     let recordings = app.recordings.as_ref().ok_or(ErrorCode::RecordingUnavailable)?;
     // The audit entry commits before anything about the recording's content is read.
-    app.store.record_view(&user.school, &user.id, &id, &reason, concern.as_deref()).await?;
-    let playback = recordings.open_playback(&user.school, &id, &audited).await.map_err(|e| playback_error(&id, e))?;
+    app.store
+        .record_view(&user.school, &user.id, &id, &reason, concern.as_deref())
+        .await?;
+    let playback = recordings
+        .open_playback(&user.school, &id, &audited)
+        .await
+        .map_err(|e| playback_error(&id, e))?;
     let mut opened = Opened::of(&playback);
     opened.view = app.views.open(&user.id, &id, playback);
     Ok(Json(opened))
@@ -145,7 +173,10 @@ pub async fn segment(
     ApiQuery(q): ApiQuery<MediaQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let playback = app.views.playback(&q.view, &user.id, &id).ok_or(ErrorCode::ViewExpired)?;
+    let playback = app
+        .views
+        .playback(&q.view, &user.id, &id)
+        .ok_or(ErrorCode::ViewExpired)?;
     // A position that is not a number names no segment, like one past the end.
     let n: usize = n.parse().map_err(|_| ErrorCode::NotFound)?;
     let webm = playback.segment(&label, n).await.map_err(|e| playback_error(&id, e))?;
@@ -172,8 +203,15 @@ fn playback_error(recording: &str, e: PlaybackError) -> ApiError {
 /// Serves `file` whole or the one byte range the request asks for.
 fn ranged(file: &bytes::Bytes, headers: &HeaderMap) -> Response {
     let len = file.len();
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
-    let base = [(header::CONTENT_TYPE, "video/webm".to_owned()), (header::ACCEPT_RANGES, "bytes".to_owned()), (header::CACHE_CONTROL, "no-store".to_owned())];
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_range(v, len));
+    let base = [
+        (header::CONTENT_TYPE, "video/webm".to_owned()),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
     match range {
         Some((start, end)) => {
             let body = Body::from(file.slice(start..=end));
@@ -218,7 +256,9 @@ pub async fn hold(
     ApiJson(body): ApiJson<HoldBody>,
 ) -> Result<StatusCode, InputError> {
     let reason = text::clean(&text::REASON, &body.reason)?;
-    app.store.set_legal_hold(&user.school, &user.id, &id, body.on, &reason).await?;
+    app.store
+        .set_legal_hold(&user.school, &user.id, &id, body.on, &reason)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -29,7 +29,10 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     }
     if status.is_server_error() {
         // A rejection with a 5xx (a missing extension) is a bug in the route table, not input.
-        tracing::error!(status = status.as_u16(), "a route answered an error outside the JSON shape");
+        tracing::error!(
+            status = status.as_u16(),
+            "a route answered an error outside the JSON shape"
+        );
     }
     let mut out = ApiError(code_for(status)).into_response();
     for name in KEPT {
@@ -43,12 +46,20 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 /// The JSON error body of `code`, as bytes (for answers written below HTTP, such as a
 /// connection refused at a cap).
 pub fn body_bytes(code: ErrorCode) -> Vec<u8> {
-    let body = ErrorBody { error: ErrorDetail { code, message: code.message() } };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: code.message(),
+        },
+    };
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
 fn is_json(res: &Response) -> bool {
-    res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// The stable code for an error status axum chose. Malformed input of any kind (400, and the
@@ -88,7 +99,10 @@ mod tests {
 
     /// Marks a hand-built answer as JSON.
     fn json(res: &mut Response) {
-        res.headers_mut().insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
     }
 
     /// A router with one of each extractor axum rejects by itself, behind the layer.
@@ -99,27 +113,46 @@ mod tests {
             .route("/query", get(|Query(_q): Query<Q>| async { "ok" }))
             .route("/json", post(|Json(_v): Json<serde_json::Value>| async { "ok" }))
             .route("/ext", get(|Extension(_m): Extension<Missing>| async { "ok" }))
-            .route("/ws", get(|ws: axum::extract::WebSocketUpgrade| async move { ws.on_upgrade(|_| async {}) }))
+            .route(
+                "/ws",
+                get(|ws: axum::extract::WebSocketUpgrade| async move { ws.on_upgrade(|_| async {}) }),
+            )
             .route("/own", get(|| async { ApiError(ErrorCode::Conflict) }))
             .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
-            .route("/handmade", get(|| async {
-                let mut r = (StatusCode::CONFLICT, "{\"error\":{\"code\":\"x\",\"message\":\"y\"}}").into_response();
-                json(&mut r);
-                r
-            }))
+            .route(
+                "/handmade",
+                get(|| async {
+                    let mut r =
+                        (StatusCode::CONFLICT, "{\"error\":{\"code\":\"x\",\"message\":\"y\"}}").into_response();
+                    json(&mut r);
+                    r
+                }),
+            )
             .layer(DefaultBodyLimit::max(16))
             .layer(axum::middleware::from_fn(json_errors))
     }
 
-    async fn send(method: &str, uri: &str, ct: Option<&str>, body: &str) -> (StatusCode, header::HeaderMap, serde_json::Value) {
+    async fn send(
+        method: &str,
+        uri: &str,
+        ct: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, header::HeaderMap, serde_json::Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(ct) = ct {
             req = req.header(header::CONTENT_TYPE, ct);
         }
-        let res = router().oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let res = router()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
         let (status, headers) = (res.status(), res.headers().clone());
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Each of axum's own rejections answers the JSON shape with its stable code, and keeps its
@@ -136,7 +169,13 @@ mod tests {
             ("POST", "/json", None, "{}", "bad_request"),
             ("POST", "/json", Some("text/plain"), "{}", "bad_request"),
             ("POST", "/json", Some("application/json"), "{", "bad_request"),
-            ("POST", "/json", Some("application/json"), "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "payload_too_large"),
+            (
+                "POST",
+                "/json",
+                Some("application/json"),
+                "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
+                "payload_too_large",
+            ),
             ("PUT", "/json", Some("application/json"), "{}", "method_not_allowed"),
             ("DELETE", "/path/1", None, "", "method_not_allowed"),
             ("GET", "/ext", None, "", "internal"),
@@ -149,10 +188,20 @@ mod tests {
             let (status, headers, v) = send(method, uri, ct, body).await;
             let code = v["error"]["code"].as_str().unwrap_or("");
             assert_eq!(code, want, "{method} {uri}: {status} {v}");
-            assert!(v["error"]["message"].as_str().is_some_and(|m| m.ends_with('.')), "{method} {uri}: {v}");
+            assert!(
+                v["error"]["message"].as_str().is_some_and(|m| m.ends_with('.')),
+                "{method} {uri}: {v}"
+            );
             let wire: ErrorCode = serde_json::from_value(v["error"]["code"].clone()).unwrap();
-            assert_eq!(status, crate::http::error::status_of(wire), "{method} {uri}: the status is the code's");
-            assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+            assert_eq!(
+                status,
+                crate::http::error::status_of(wire),
+                "{method} {uri}: the status is the code's"
+            );
+            assert!(headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"));
             if want == "method_not_allowed" {
                 assert!(headers.contains_key(header::ALLOW), "{method} {uri}: Allow is kept");
             }
@@ -163,7 +212,10 @@ mod tests {
     #[tokio::test]
     async fn answers_already_in_shape_are_untouched() {
         let (status, _, v) = send("GET", "/own", None, "").await;
-        assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict"))
+        );
         let (status, _, v) = send("GET", "/handmade", None, "").await;
         assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("x")));
         let (status, _, _) = send("GET", "/path/7", None, "").await;

@@ -16,27 +16,60 @@ pub(super) async fn app() -> App {
 
 /// The app with a configuration of the test's choosing.
 pub(super) async fn app_with(config: Config) -> App {
-    let media = crate::media::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1".parse().unwrap(), Default::default()).await.unwrap();
+    let media = crate::media::start(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let recordings = Some(crate::recording::test_service());
-    crate::app::Livegate::new(config, crate::store::tests::seeded_sqlite().await, media, recordings, crate::app::shutdown::Gate::default())
+    crate::app::Livegate::new(
+        config,
+        crate::store::tests::seeded_sqlite().await,
+        media,
+        recordings,
+        crate::app::shutdown::Gate::default(),
+    )
 }
 
-pub(super) async fn call(app: &App, method: Method, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+pub(super) async fn call(
+    app: &App,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
-    let res = router(app.clone()).oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let res = router(app.clone())
+        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub(super) async fn sign_in(app: &App, email: &str, password: &str) -> String {
-    let mut req = Request::builder().method(Method::POST).uri("/api/session").header("content-type", "application/json");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/session")
+        .header("content-type", "application/json");
     req = req.header("host", "localhost");
     let body = serde_json::json!({"email": email, "password": password}).to_string();
-    let res = router(app.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let res = router(app.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{email}");
     let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
@@ -46,7 +79,13 @@ pub(super) async fn sign_in(app: &App, email: &str, password: &str) -> String {
 /// A declared path with every `{param}` filled in with a well-formed id that names nothing.
 fn concrete(path: &str) -> String {
     path.split('/')
-        .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "x_0000" } else { seg })
+        .map(|seg| {
+            if seg.starts_with('{') && seg.ends_with('}') {
+                "x_0000"
+            } else {
+                seg
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -66,12 +105,20 @@ async fn every_route_enforces_its_declared_access() {
             match access {
                 Access::Public => assert_ne!(code(&body), "not_signed_in", "{method} {path}"),
                 Access::SignedIn | Access::Teacher | Access::Superuser | Access::Leader => {
-                    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "not_signed_in"), "{method} {path}")
+                    assert_eq!(
+                        (status, code(&body)),
+                        (StatusCode::UNAUTHORIZED, "not_signed_in"),
+                        "{method} {path}"
+                    )
                 }
             }
             if matches!(access, Access::Teacher | Access::Superuser | Access::Leader) {
                 let (status, body) = call(&app, method.clone(), &concrete(path), Some(&pupil), "{}").await;
-                assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden_role"), "{method} {path} as pupil");
+                assert_eq!(
+                    (status, code(&body)),
+                    (StatusCode::FORBIDDEN, "forbidden_role"),
+                    "{method} {path} as pupil"
+                );
             }
         }
     }
@@ -81,23 +128,47 @@ async fn every_route_enforces_its_declared_access() {
 async fn another_school_cannot_reach_a_lesson() {
     let app = app().await;
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
     let outsider = sign_in(&app, "teacher@other.sch.uk", "demo-teacher").await;
     let outsider_pupil = sign_in(&app, "yan@pupils.other.sch.uk", "demo-pupil").await;
     for who in [&outsider, &outsider_pupil] {
-        for (method, path) in [(Method::GET, format!("/api/lessons/{lesson}")), (Method::POST, format!("/api/lessons/{lesson}/ticket"))] {
+        for (method, path) in [
+            (Method::GET, format!("/api/lessons/{lesson}")),
+            (Method::POST, format!("/api/lessons/{lesson}/ticket")),
+        ] {
             let (status, body) = call(&app, method, &path, Some(who), "").await;
             assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "wrong_school"), "{path}");
         }
     }
     // Another school's teacher cannot start a lesson for this school's class either.
-    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&outsider), r#"{"class_id":"7a"}"#).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&outsider),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     // And a teacher of this school who does not teach the class cannot start it.
     let other_teacher = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&other_teacher), r#"{"class_id":"7a"}"#).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&other_teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden_role"));
 }
 
@@ -107,20 +178,35 @@ async fn tickets_follow_the_gate() {
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
     let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
     let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
-    let (_, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let (_, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/lessons/{lesson}/ticket");
     let (status, body) = call(&app, Method::POST, &path, Some(&owen), "").await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_on_roster"));
     let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
-    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the teacher has not joined yet");
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "teacher_absent"),
+        "the teacher has not joined yet"
+    );
     let (status, body) = call(&app, Method::POST, &path, Some(&teacher), "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ticket"].as_str().unwrap().len(), 32);
     // Every decision is on the audit chain, refusals with their reason.
     let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let entries = app.store.audit_entries(&school, 10).await.unwrap();
-    let actions: Vec<(&str, String)> = entries.iter().take(3).map(|e| (e.action.as_str(), e.detail.clone())).collect();
+    let actions: Vec<(&str, String)> = entries
+        .iter()
+        .take(3)
+        .map(|e| (e.action.as_str(), e.detail.clone()))
+        .collect();
     assert_eq!(actions[0].0, "admission.admit");
     assert_eq!(actions[1].0, "admission.refuse");
     assert!(actions[1].1.contains("teacher_absent"), "{actions:?}");
@@ -131,17 +217,36 @@ async fn tickets_follow_the_gate() {
 #[tokio::test]
 async fn bad_bodies_get_stable_errors() {
     let app = app().await;
-    for body in ["", "{", r#"{"email":"x"}"#, r#"{"email":"a@b.uk","password":"p","admin":true}"#] {
+    for body in [
+        "",
+        "{",
+        r#"{"email":"x"}"#,
+        r#"{"email":"a@b.uk","password":"p","admin":true}"#,
+    ] {
         let (status, v) = call(&app, Method::POST, "/api/session", None, body).await;
         assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"), "{body}");
     }
-    let (status, v) = call(&app, Method::POST, "/api/session", None, r#"{"email":"ada@pupils.demo.sch.uk","password":"wrong"}"#).await;
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/session",
+        None,
+        r#"{"email":"ada@pupils.demo.sch.uk","password":"wrong"}"#,
+    )
+    .await;
     assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, "bad_credentials"));
     let huge = format!(r#"{{"email":"a@b.uk","password":"{}"}}"#, "x".repeat(100_000));
     let (status, _) = call(&app, Method::POST, "/api/session", None, &huge).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "bodies over 64 KiB are refused");
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, v) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"../../etc"}"#).await;
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"../../etc"}"#,
+    )
+    .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
     let (status, v) = call(&app, Method::GET, "/api/lessons/les%20x", Some(&teacher), "").await;
     assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
@@ -151,10 +256,16 @@ async fn bad_bodies_get_stable_errors() {
 async fn every_response_carries_security_headers() {
     let app = app().await;
     for path in ["/", "/api/health", "/api/me", "/nope.js"] {
-        let res = router(app.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let res = router(app.clone())
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let h = res.headers();
         let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
-        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{path}");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     }
@@ -165,23 +276,42 @@ async fn every_response_carries_security_headers() {
 /// the server over HTTPS.
 #[tokio::test]
 async fn security_headers_on_every_route_and_hsts_only_over_https() {
-    let https = Config { tls: Some(crate::config::TlsConfig { cert: "unused.pem".into(), key: "unused.pem".into() }), ..Config::default() };
+    let https = Config {
+        tls: Some(crate::config::TlsConfig {
+            cert: "unused.pem".into(),
+            key: "unused.pem".into(),
+        }),
+        ..Config::default()
+    };
     for (config, hsts) in [(Config::default(), false), (https, true)] {
         let app = app_with(config).await;
-        let mut calls: Vec<(Method, String, Option<&str>)> = route_table().into_iter().map(|(m, p, _, _)| (m, concrete(p), None)).collect();
+        let mut calls: Vec<(Method, String, Option<&str>)> = route_table()
+            .into_iter()
+            .map(|(m, p, _, _)| (m, concrete(p), None))
+            .collect();
         calls.extend(["/", "/nope.js", "/api/nope"].map(|p| (Method::GET, p.to_owned(), None)));
         calls.push((Method::POST, "/api/lessons".into(), Some("https://evil.example")));
         for (method, path, origin) in calls {
-            let mut req = Request::builder().method(method.clone()).uri(&path).header("content-type", "application/json").header("host", "school.example");
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header("content-type", "application/json")
+                .header("host", "school.example");
             if let Some(o) = origin {
                 req = req.header("origin", o);
             }
-            let res = router(app.clone()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap();
+            let res = router(app.clone())
+                .oneshot(req.body(Body::from("{}")).unwrap())
+                .await
+                .unwrap();
             let h = res.headers();
             let get = |k: &str| h.get(k).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
             let what = format!("{method} {path} ({})", res.status());
             let csp = get("content-security-policy");
-            assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{what}: {csp}");
+            assert!(
+                csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+                "{what}: {csp}"
+            );
             assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
             assert_eq!(get("x-frame-options"), "DENY", "{what}");
             assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
@@ -227,45 +357,87 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
     let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
     let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
-    let (_, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let (_, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/lessons/{lesson}/ticket");
     let (mut refused, mut limited) = (0, 0);
     for _ in 0..300 {
-        let req = Request::post(&path).header("cookie", &owen).body(Body::empty()).unwrap();
+        let req = Request::post(&path)
+            .header("cookie", &owen)
+            .body(Body::empty())
+            .unwrap();
         let res = router(app.clone()).oneshot(req).await.unwrap();
         let (status, retry) = (res.status(), res.headers().get("retry-after").cloned());
-        let body: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
         match (status, code(&body)) {
             (StatusCode::FORBIDDEN, "not_on_roster") => refused += 1,
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited") => {
-                assert!(retry.is_some_and(|r| r.to_str().unwrap().parse::<u64>().unwrap() >= 1), "Retry-After");
+                assert!(
+                    retry.is_some_and(|r| r.to_str().unwrap().parse::<u64>().unwrap() >= 1),
+                    "Retry-After"
+                );
                 limited += 1;
             }
             other => panic!("{other:?}"),
         }
     }
     // The burst, and what refilled while the loop ran (a second or two on a loaded machine).
-    assert!((crate::app::access::TICKET_BURST as usize..=crate::app::access::TICKET_BURST as usize + 20).contains(&refused), "{refused} gate runs");
+    assert!(
+        (crate::app::access::TICKET_BURST as usize..=crate::app::access::TICKET_BURST as usize + 20).contains(&refused),
+        "{refused} gate runs"
+    );
     assert_eq!(limited, 300 - refused);
     let (status, body) = call(&app, Method::POST, &path, Some(&ada), "").await;
-    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "teacher_absent"), "the classmate meets the gate");
-    let owen_id = app.store.user_by_email(&livegate_core::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap()).await.unwrap().unwrap().id;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "teacher_absent"),
+        "the classmate meets the gate"
+    );
+    let owen_id = app
+        .store
+        .user_by_email(&livegate_core::ids::Email::parse("owen@pupils.demo.sch.uk").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let lesson = LessonId::parse(&lesson).unwrap();
     let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
     let mut events = Vec::new();
     for _ in 0..100 {
         // The lesson's own row is written by its task; the refusals were written at once.
-        if let Some(log) = app.store.lesson_log(&school, &crate::store::LogScope::School, &lesson).await.unwrap() {
-            events = log.events.into_iter().filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str())).collect();
+        if let Some(log) = app
+            .store
+            .lesson_log(&school, &crate::store::LogScope::School, &lesson)
+            .await
+            .unwrap()
+        {
+            events = log
+                .events
+                .into_iter()
+                .filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str()))
+                .collect();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let got: Vec<(&str, Option<&str>, i64)> = events.iter().map(|e| (e.kind.as_str(), e.detail.as_deref(), e.count)).collect();
+    let got: Vec<(&str, Option<&str>, i64)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.detail.as_deref(), e.count))
+        .collect();
     assert_eq!(got, vec![("refused", Some("not_on_roster"), refused as i64)]);
     let audited = app.store.audit_entries(&school, 100_000).await.unwrap();
-    let owens = audited.iter().filter(|e| e.action == "admission.refuse" && e.detail.contains(owen_id.as_str())).count();
+    let owens = audited
+        .iter()
+        .filter(|e| e.action == "admission.refuse" && e.detail.contains(owen_id.as_str()))
+        .count();
     assert_eq!(owens, 1, "one audit entry for the run");
 }
 
@@ -277,23 +449,47 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     let app = app().await;
     let uid = |email: &'static str| {
         let store = app.store.clone();
-        async move { store.user_by_email(&livegate_core::ids::Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+        async move {
+            store
+                .user_by_email(&livegate_core::ids::Email::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
     };
-    let (ada, zoe, owen, admin) = (uid("ada@pupils.demo.sch.uk").await, uid("zoe@pupils.demo.sch.uk").await, uid("owen@pupils.demo.sch.uk").await, uid("admin@demo.sch.uk").await);
+    let (ada, zoe, owen, admin) = (
+        uid("ada@pupils.demo.sch.uk").await,
+        uid("zoe@pupils.demo.sch.uk").await,
+        uid("owen@pupils.demo.sch.uk").await,
+        uid("admin@demo.sch.uk").await,
+    );
     let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
     let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
     let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
     let read = |cookie: &str, who: &livegate_core::ids::UserId| {
-        let (app, cookie, path) = (app.clone(), cookie.to_owned(), format!("/api/log/pupils/{who}/attendance"));
+        let (app, cookie, path) = (
+            app.clone(),
+            cookie.to_owned(),
+            format!("/api/log/pupils/{who}/attendance"),
+        );
         async move { call(&app, Method::GET, &path, Some(&cookie), "").await }
     };
     for who in [&ada, &owen, &admin] {
         let (status, body) = read(&history, who).await;
-        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "teacher2 reads {who}");
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "teacher2 reads {who}"
+        );
         assert!(body.get("pupil").is_none(), "{body}");
     }
     let (status, body) = read(&history, &zoe).await;
-    assert_eq!((status, body["pupil"]["display_name"].as_str().is_some()), (StatusCode::OK, true), "{body}");
+    assert_eq!(
+        (status, body["pupil"]["display_name"].as_str().is_some()),
+        (StatusCode::OK, true),
+        "{body}"
+    );
     assert_eq!(read(&science, &ada).await.0, StatusCode::OK);
     // Owen, on no roster of teacher2's, was refused from teacher2's lesson: he is in its log.
     let lesson = LessonId::generate();
@@ -319,7 +515,11 @@ async fn teachers_read_only_their_own_pupils_attendance() {
         detail: Some("not_on_roster".into()),
     };
     app.store.log_event(&refused).await.unwrap();
-    assert_eq!(read(&history, &owen).await.0, StatusCode::OK, "someone in their own lesson's log");
+    assert_eq!(
+        read(&history, &owen).await.0,
+        StatusCode::OK,
+        "someone in their own lesson's log"
+    );
     for who in [&ada, &owen, &admin, &zoe] {
         assert_eq!(read(&leader, who).await.0, StatusCode::OK, "the leader reads {who}");
     }
@@ -332,24 +532,45 @@ async fn teachers_read_only_their_own_pupils_attendance() {
 async fn stopping_refuses_new_work_ends_lessons_and_names_what_is_left() {
     let app = app().await;
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(&app, Method::POST, "/api/lessons", Some(&teacher), r#"{"class_id":"7a"}"#).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(700);
     let report = crate::app::shutdown::stop_lessons(&app, deadline).await;
     assert_eq!(report.lessons_ended, 1);
     assert_eq!(report.unfinished.len(), 1, "{:?}", report.unfinished);
-    assert!(report.unfinished[0].contains("not yet uploaded"), "{:?}", report.unfinished);
+    assert!(
+        report.unfinished[0].contains("not yet uploaded"),
+        "{:?}",
+        report.unfinished
+    );
     let (status, body) = call(&app, Method::GET, &format!("/api/lessons/{lesson}"), Some(&teacher), "").await;
-    assert_eq!((status, body["lesson"]["state"].as_str()), (StatusCode::OK, Some("ended")));
+    assert_eq!(
+        (status, body["lesson"]["state"].as_str()),
+        (StatusCode::OK, Some("ended"))
+    );
     let refusals = [
         (Method::POST, "/api/lessons".to_owned(), r#"{"class_id":"7a"}"#),
         (Method::POST, format!("/api/lessons/{lesson}/ticket"), ""),
     ];
     for (method, path, body) in refusals {
         let (status, body) = call(&app, method, &path, Some(&teacher), body).await;
-        assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "server_stopping"), "{path}");
-        assert_eq!(body["error"]["message"], "Livegate is restarting; try again in a minute.");
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::SERVICE_UNAVAILABLE, "server_stopping"),
+            "{path}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            "Livegate is restarting; try again in a minute."
+        );
     }
     assert!(app.lessons.len() == 1, "no lesson started after the stop");
 }

@@ -24,7 +24,9 @@ pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, StartupError> {
         .collect::<Result<_, _>>()
         .map_err(|e| bad("certificate", &e))?;
     if certs.is_empty() {
-        return Err(StartupError::Config("TLS certificate: the file holds no certificate".into()));
+        return Err(StartupError::Config(
+            "TLS certificate: the file holds no certificate".into(),
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad("key", &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -56,7 +58,10 @@ mod tests {
     fn bad_certificates_and_keys_are_configuration_errors() {
         let dir = std::env::temp_dir().join(format!("livegate-tls-{}", livegate_core::ids::random_token(6)));
         std::fs::create_dir_all(&dir).unwrap();
-        let missing = TlsConfig { cert: dir.join("nope.pem"), key: dir.join("nope.key") };
+        let missing = TlsConfig {
+            cert: dir.join("nope.pem"),
+            key: dir.join("nope.key"),
+        };
         let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         let cases = [
             (missing, "certificate"),

@@ -60,7 +60,10 @@ pub async fn security_headers(https: bool, req: Request, next: Next) -> Response
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(self), microphone=(self), display-capture=(self)"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(self), display-capture=(self)"),
+    );
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -98,7 +101,10 @@ mod tests {
             assert!(ty.contains(mime), "{path}: {ty}");
         }
         for path in ["/tsconfig.json", "/README.md"] {
-            assert!(Assets::get(&path[1..]).is_some(), "{path} is in web/, so this test means something");
+            assert!(
+                Assets::get(&path[1..]).is_some(),
+                "{path} is in web/, so this test means something"
+            );
             assert_eq!(get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
         }
         assert_eq!(get("/js/nope.js").await.status(), StatusCode::NOT_FOUND);

@@ -26,13 +26,13 @@ use tokio::time::Instant;
 use livegate_core::codes::ErrorCode;
 
 use super::auth::session_token;
-use crate::app::access::Presenter;
 use super::App;
+use crate::app::access::Presenter;
+use crate::http::error::ApiError;
+use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use livegate_core::admission::Decision;
 use livegate_core::budget::{Budgets, Kind, Verdict};
-use crate::http::error::ApiError;
 use livegate_core::ids::{ParticipantId, StreamId};
-use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use livegate_core::proto::{ClientMsg, ServerMsg, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// How long a new socket has to send `join`.
@@ -64,7 +64,10 @@ struct Upgrade {
 /// `GET /ws`
 pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     // The server's own observation of the client, summarised for the livestream log.
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let device = crate::lesson::device_summary(ua);
     let mut kept = HeaderMap::new();
     for name in [header::COOKIE, header::ORIGIN] {
@@ -75,10 +78,12 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUp
     let upgrade = Upgrade { device, headers: kept };
     // Counted while open, so a graceful shutdown can wait for the sockets to close.
     let open = crate::app::shutdown::Socket::open(&app);
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
-        run(app, socket, upgrade).await;
-        drop(open);
-    })
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            run(app, socket, upgrade).await;
+            drop(open);
+        })
 }
 
 /// Writes one message within [`WRITE_DEADLINE`].
@@ -107,7 +112,10 @@ async fn close(mut socket: WebSocket, code: u16, error: Option<ErrorCode>) {
 }
 
 async fn close_frame(mut socket: WebSocket, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }));
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }));
     let _ = write_frame(&mut socket, frame).await;
 }
 
@@ -149,9 +157,16 @@ async fn next_frame(socket: &mut WebSocket) -> Frame {
             // but can still send the error and the close (the listener lingers on drop so
             // the rest of the frame does not turn the close into a reset: http/linger.rs).
             let too_big = e.into_inner().downcast::<tungstenite::Error>().is_ok_and(|e| {
-                matches!(*e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
+                matches!(
+                    *e,
+                    tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. })
+                )
             });
-            if too_big { Frame::TooBig } else { Frame::Closed }
+            if too_big {
+                Frame::TooBig
+            } else {
+                Frame::Closed
+            }
         }
         Some(Ok(Message::Text(text))) => match ClientMsg::parse(&text) {
             Ok(msg) => Frame::Msg(msg),
@@ -197,9 +212,16 @@ type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 /// leaves it usable), runs the gate again, and joins the lesson.
 async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, ErrorCode> {
     app.lessons.check_open()?;
-    let session = app.sessions.user_from(&app.store, session_token(&upgrade.headers)).await.map_err(|e| ApiError::from(e).0)?;
+    let session = app
+        .sessions
+        .user_from(&app.store, session_token(&upgrade.headers))
+        .await
+        .map_err(|e| ApiError::from(e).0)?;
     let origin = upgrade.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let by = Presenter { user: session.as_ref().map(|u| &u.id), origin };
+    let by = Presenter {
+        user: session.as_ref().map(|u| &u.id),
+        origin,
+    };
     let (_, lesson_id) = app.tickets.redeem(ticket, by).ok_or(ErrorCode::TicketInvalid)?;
     // The session's user is the ticket's: the one read just now.
     let user = session.ok_or(ErrorCode::TicketInvalid)?;
@@ -207,13 +229,21 @@ async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, Error
     let lesson = app.lessons.get(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
     // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
     // until the teacher admits them. The lesson runs the gate once more when it seats anyone.
-    let decision = app.admit(&user, &lesson, "join").await.map_err(|e| ApiError::from(e).0)?;
+    let decision = app
+        .admit(&user, &lesson, "join")
+        .await
+        .map_err(|e| ApiError::from(e).0)?;
     if let Decision::Refuse(code) = decision {
         return Err(code);
     }
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let req = JoinRequest { user, device, outbox: tx, reply };
+    let req = JoinRequest {
+        user,
+        device,
+        outbox: tx,
+        reply,
+    };
     if !lesson.send(LessonMsg::Join(req)).await {
         return Err(ErrorCode::LessonNotLive);
     }
@@ -251,7 +281,11 @@ enum Due {
 
 impl Liveness {
     fn new(now: Instant) -> Self {
-        Self { heard: now, spoke: now, pinged: None }
+        Self {
+            heard: now,
+            spoke: now,
+            pinged: None,
+        }
     }
 
     fn heard(&mut self, now: Instant) {
@@ -304,7 +338,14 @@ async fn relay(
     outbox: &mut mpsc::Receiver<Outgoing>,
 ) -> RelayEnd {
     let now = Instant::now();
-    let mut relay = Relay { socket, lesson, participant, live: Liveness::new(now), budgets: Budgets::new(now.into_std()), removing: None };
+    let mut relay = Relay {
+        socket,
+        lesson,
+        participant,
+        live: Liveness::new(now),
+        budgets: Budgets::new(now.into_std()),
+        removing: None,
+    };
     loop {
         let wake = relay.removing.unwrap_or_else(|| relay.live.next());
         let step = tokio::select! {
@@ -352,7 +393,13 @@ impl Relay<'_> {
         let kind = msg.as_ref().map_or(Kind::Bad, Kind::of);
         match self.budgets.check(kind, now.into_std()) {
             Verdict::Pass => {}
-            Verdict::Refuse => return write(self.socket, &ServerMsg::error(ErrorCode::RateLimited, msg.as_ref().and_then(stream_of))).await,
+            Verdict::Refuse => {
+                return write(
+                    self.socket,
+                    &ServerMsg::error(ErrorCode::RateLimited, msg.as_ref().and_then(stream_of)),
+                )
+                .await
+            }
             Verdict::Flooding => {
                 if !self.lesson.send(LessonMsg::Flooding(self.participant.clone())).await {
                     return Err(RelayEnd::LessonClosed);
@@ -363,7 +410,9 @@ impl Relay<'_> {
         }
         match msg {
             Some(ClientMsg::Ping) => write(self.socket, &ServerMsg::Pong).await,
-            Some(ClientMsg::Join { .. }) | None => write(self.socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await,
+            Some(ClientMsg::Join { .. }) | None => {
+                write(self.socket, &ServerMsg::error(ErrorCode::BadMessage, None)).await
+            }
             Some(msg) => match self.lesson.send(LessonMsg::Client(self.participant.clone(), msg)).await {
                 true => Ok(()),
                 false => Err(RelayEnd::LessonClosed),
@@ -417,9 +466,16 @@ mod tests {
         let mut pinged = live;
         pinged.pinged = Some(t0 + PING_AFTER);
         assert_eq!(pinged.next(), t0 + PING_AFTER + PONG_DEADLINE);
-        assert_eq!(pinged.due(t0 + PING_AFTER + s(1)), None, "no second ping while one is out");
+        assert_eq!(
+            pinged.due(t0 + PING_AFTER + s(1)),
+            None,
+            "no second ping while one is out"
+        );
         assert_eq!(pinged.due(t0 + PING_AFTER + PONG_DEADLINE), Some(Due::Dead));
-        assert!(PING_AFTER + PONG_DEADLINE < HEARTBEAT_TIMEOUT, "the ping finds a dead reader before the heartbeat");
+        assert!(
+            PING_AFTER + PONG_DEADLINE < HEARTBEAT_TIMEOUT,
+            "the ping finds a dead reader before the heartbeat"
+        );
     }
 
     #[test]

@@ -17,10 +17,10 @@ use livegate_core::codes::ErrorCode;
 
 use super::journal::Left;
 use super::Lesson;
+use crate::store::log::EventKind;
 use livegate_core::admission::Decision;
 use livegate_core::ids::{ParticipantId, SchoolId, UserId};
 use livegate_core::proto::{LessonRole, ServerMsg};
-use crate::store::log::EventKind;
 use livegate_core::school::PrivacyProfile;
 
 /// How soon a re-check that could not read the store is tried again.
@@ -30,7 +30,9 @@ const RETRY: Duration = Duration::from_millis(500);
 /// some, so it asks for a re-check too; once the store is gone it waits forever.
 pub(super) async fn next_change(changes: &mut Option<broadcast::Receiver<SchoolId>>, school: &SchoolId) {
     loop {
-        let Some(rx) = changes.as_mut() else { return std::future::pending().await };
+        let Some(rx) = changes.as_mut() else {
+            return std::future::pending().await;
+        };
         match rx.recv().await {
             Ok(s) if &s == school => return,
             Ok(_) => {}

@@ -14,10 +14,10 @@ use livegate_core::codes::ErrorCode;
 use super::journal_writer::Entry;
 use super::people::Seat;
 use super::Lesson;
-use livegate_core::ids::{ParticipantId, UserId};
-use livegate_core::proto::LessonRole;
 use crate::store::log::{EventKind, NewEvent, NewLesson, NewSession};
 use crate::store::now_ms;
+use livegate_core::ids::{ParticipantId, UserId};
+use livegate_core::proto::LessonRole;
 
 /// Why someone left the lesson, as the log records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +101,19 @@ pub fn device_summary(ua: &str) -> String {
         let v: String = ua[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
         (!v.is_empty()).then_some(v)
     };
-    let browser = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("CriOS/", "Chrome")]
-        .iter()
-        .find_map(|(marker, name)| version(marker).map(|v| format!("{name} {v}")))
-        .or_else(|| ua.contains("Safari/").then(|| version("Version/").map_or("Safari".to_owned(), |v| format!("Safari {v}"))));
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("CriOS/", "Chrome"),
+    ]
+    .iter()
+    .find_map(|(marker, name)| version(marker).map(|v| format!("{name} {v}")))
+    .or_else(|| {
+        ua.contains("Safari/")
+            .then(|| version("Version/").map_or("Safari".to_owned(), |v| format!("Safari {v}")))
+    });
     let system = [
         ("Android", "Android"),
         ("iPhone", "iPhone"),
@@ -143,7 +152,13 @@ impl Lesson {
     }
 
     /// Appends one event about this lesson.
-    pub(super) fn journal_event(&self, kind: EventKind, actor: Option<&UserId>, subject: Option<&UserId>, detail: Option<&str>) {
+    pub(super) fn journal_event(
+        &self,
+        kind: EventKind,
+        actor: Option<&UserId>,
+        subject: Option<&UserId>,
+        detail: Option<&str>,
+    ) {
         self.journal.push(Entry::Event(NewEvent {
             lesson: self.handle.info.id.clone(),
             school: self.handle.info.school.clone(),
@@ -157,7 +172,10 @@ impl Lesson {
 
     /// The user of a member or of someone waiting in the lobby.
     pub(super) fn user_of(&self, id: &ParticipantId) -> Option<UserId> {
-        self.members.get(id).map(|m| m.user.clone()).or_else(|| self.lobby.iter().find(|(w, _)| w == id).map(|(_, w)| w.user.clone()))
+        self.members
+            .get(id)
+            .map(|m| m.user.clone())
+            .or_else(|| self.lobby.iter().find(|(w, _)| w == id).map(|(_, w)| w.user.clone()))
     }
 
     /// Someone takes a seat: their session opens. A pupil's consent (state and code-of-conduct
@@ -172,17 +190,30 @@ impl Lesson {
             user: seat.user.clone(),
             role: role_name(role),
             at: now_ms(),
-            consent: if role == LessonRole::Pupil { "unknown" } else { "not_required" },
+            consent: if role == LessonRole::Pupil {
+                "unknown"
+            } else {
+                "not_required"
+            },
             conduct_version: None,
             device: seat.device.clone(),
         };
-        self.journal.push(Entry::Join { session, read_consent: role == LessonRole::Pupil });
+        self.journal.push(Entry::Join {
+            session,
+            read_consent: role == LessonRole::Pupil,
+        });
     }
 
     /// A member's session closes.
     pub(super) fn journal_leave(&self, id: &ParticipantId, why: Left) {
         let (school, lesson) = (self.handle.info.school.clone(), self.handle.info.id.clone());
-        self.journal.push(Entry::Leave { school, lesson, id: id.clone(), at: now_ms(), reason: why.as_str() });
+        self.journal.push(Entry::Leave {
+            school,
+            lesson,
+            id: id.clone(),
+            at: now_ms(),
+            reason: why.as_str(),
+        });
     }
 
     /// The lesson ends, and every open session with it. (The writer still writes this, and
@@ -190,7 +221,12 @@ impl Lesson {
     pub(super) fn journal_end(&self, why: Ended) {
         let reason = why.reason().as_str();
         let (school, lesson) = (self.handle.info.school.clone(), self.handle.info.id.clone());
-        self.journal.push(Entry::End { school, lesson, at: now_ms(), reason });
+        self.journal.push(Entry::End {
+            school,
+            lesson,
+            at: now_ms(),
+            reason,
+        });
     }
 
     /// The lesson and everyone in it are still here. The write runs beside the task, one at a

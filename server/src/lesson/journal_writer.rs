@@ -31,9 +31,9 @@ use tokio::sync::watch;
 
 use livegate_core::codes::ErrorCode;
 
-use livegate_core::ids::{LessonId, ParticipantId, SchoolId};
 use crate::store::log::{NewEvent, NewLesson, NewSession};
 use crate::store::{self, Store, StoreError};
+use livegate_core::ids::{LessonId, ParticipantId, SchoolId};
 use livegate_core::school::ConsentState;
 
 /// How many entries may wait for the database per lesson: at a few hundred bytes each, about
@@ -50,7 +50,10 @@ pub(super) struct Backoff {
 
 /// The writer's backoff. (Each attempt while PostgreSQL is down itself waits up to the
 /// store's acquire timeout, 5 s, before failing.)
-pub(super) const BACKOFF: Backoff = Backoff { first: Duration::from_millis(200), max: Duration::from_secs(5) };
+pub(super) const BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(200),
+    max: Duration::from_secs(5),
+};
 
 /// One row (or transaction) of the log, as the lesson observed it.
 #[derive(Debug, Clone)]
@@ -59,9 +62,23 @@ pub(super) enum Entry {
     Event(NewEvent),
     /// A seat taken. For a pupil (`read_consent`), their consent state and code-of-conduct
     /// version are read just before the row is written (see `consent_at_join`).
-    Join { session: NewSession, read_consent: bool },
-    Leave { school: SchoolId, lesson: LessonId, id: ParticipantId, at: i64, reason: &'static str },
-    End { school: SchoolId, lesson: LessonId, at: i64, reason: &'static str },
+    Join {
+        session: NewSession,
+        read_consent: bool,
+    },
+    Leave {
+        school: SchoolId,
+        lesson: LessonId,
+        id: ParticipantId,
+        at: i64,
+        reason: &'static str,
+    },
+    End {
+        school: SchoolId,
+        lesson: LessonId,
+        at: i64,
+        reason: &'static str,
+    },
 }
 
 impl Entry {
@@ -94,8 +111,19 @@ impl Sink for Store {
                 }
                 self.log_join(&s).await
             }
-            Entry::Leave { school, lesson, id, at, reason } => self.log_leave(school, lesson, id, *at, reason).await,
-            Entry::End { school, lesson, at, reason } => self.log_lesson_end(school, lesson, *at, reason).await,
+            Entry::Leave {
+                school,
+                lesson,
+                id,
+                at,
+                reason,
+            } => self.log_leave(school, lesson, id, *at, reason).await,
+            Entry::End {
+                school,
+                lesson,
+                at,
+                reason,
+            } => self.log_lesson_end(school, lesson, *at, reason).await,
         }
     }
 }
@@ -158,7 +186,12 @@ impl Journal {
         let (tx, rx) = mpsc::channel(capacity);
         let (done, flushed) = watch::channel(());
         let dropped = Arc::new(AtomicU64::new(0));
-        let writer = Writer { sink, lesson: lesson.clone(), backoff, dropped: dropped.clone() };
+        let writer = Writer {
+            sink,
+            lesson: lesson.clone(),
+            backoff,
+            dropped: dropped.clone(),
+        };
         tokio::spawn(async move {
             writer.run(rx).await;
             drop(done);

@@ -9,9 +9,9 @@ use livegate_core::codes::ErrorCode;
 use super::outbox::Outbox;
 use super::people::Seat;
 use super::{JoinRequest, Lesson, Refusal};
+use crate::store::log::EventKind;
 use livegate_core::ids::{ParticipantId, UserId};
 use livegate_core::proto::{LessonRole, LobbyEntry, ServerMsg};
-use crate::store::log::EventKind;
 use livegate_core::school::{PrivacyProfile, Role};
 
 /// Someone waiting to be let in.
@@ -46,24 +46,44 @@ impl Lesson {
         self.journal_event(EventKind::LobbyWaiting, None, Some(&waiting.user), None);
         self.lobby.push((id.clone(), waiting));
         tracing::info!(lesson = %self.handle.info.id, participant = %id, "waiting in the lobby");
-        self.send(&id, ServerMsg::Lobby { participant_id: id.clone(), lesson: self.handle.summary() });
+        self.send(
+            &id,
+            ServerMsg::Lobby {
+                participant_id: id.clone(),
+                lesson: self.handle.summary(),
+            },
+        );
         self.lobby_changed();
     }
 
     pub(super) fn lobby_entries(&self) -> Vec<LobbyEntry> {
         self.lobby
             .iter()
-            .map(|(id, w)| LobbyEntry { participant_id: id.clone(), display_name: w.name.clone(), role: w.role, domain: w.domain.clone() })
+            .map(|(id, w)| LobbyEntry {
+                participant_id: id.clone(),
+                display_name: w.name.clone(),
+                role: w.role,
+                domain: w.domain.clone(),
+            })
             .collect()
     }
 
     /// Sends the lobby as it is now to every teacher in the lesson.
     pub(super) fn lobby_changed(&mut self) {
         let waiting = self.lobby_entries();
-        let teachers: Vec<ParticipantId> =
-            self.members.iter().filter(|(_, m)| m.role == LessonRole::Teacher).map(|(id, _)| id.clone()).collect();
+        let teachers: Vec<ParticipantId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == LessonRole::Teacher)
+            .map(|(id, _)| id.clone())
+            .collect();
         for t in teachers {
-            self.send(&t, ServerMsg::LobbyUpdated { waiting: waiting.clone() });
+            self.send(
+                &t,
+                ServerMsg::LobbyUpdated {
+                    waiting: waiting.clone(),
+                },
+            );
         }
     }
 
@@ -82,12 +102,22 @@ impl Lesson {
     /// The teacher's `admit`: the waiting person joins as a guest, keeping their participant id.
     pub(super) async fn admit(&mut self, by: &ParticipantId, target: &ParticipantId) -> Result<(), Refusal> {
         let waiting = self.take_waiting(target).ok_or((ErrorCode::UnknownParticipant, None))?;
-        let teacher = self.members.get(by).map(|m| m.user.clone()).ok_or((ErrorCode::Internal, None))?;
+        let teacher = self
+            .members
+            .get(by)
+            .map(|m| m.user.clone())
+            .ok_or((ErrorCode::Internal, None))?;
         self.admitted_guests.insert(waiting.user.clone());
         self.audit(&teacher, "lobby.admit", &waiting.user, None).await;
         self.journal_event(EventKind::LobbyAdmitted, Some(&teacher), Some(&waiting.user), None);
-        let seat = Seat { user: waiting.user, name: waiting.name, outbox: waiting.outbox, device: waiting.device };
-        self.seat(target.clone(), seat, LessonRole::Guest, PrivacyProfile::default()).await;
+        let seat = Seat {
+            user: waiting.user,
+            name: waiting.name,
+            outbox: waiting.outbox,
+            device: waiting.device,
+        };
+        self.seat(target.clone(), seat, LessonRole::Guest, PrivacyProfile::default())
+            .await;
         self.lobby_changed();
         Ok(())
     }
@@ -98,13 +128,33 @@ impl Lesson {
         if !self.in_lobby(target) {
             return Err((ErrorCode::UnknownParticipant, None));
         }
-        let teacher = self.members.get(by).map(|m| m.user.clone()).ok_or((ErrorCode::Internal, None))?;
-        self.send(target, ServerMsg::Removed { reason: ErrorCode::RefusedByTeacher });
+        let teacher = self
+            .members
+            .get(by)
+            .map(|m| m.user.clone())
+            .ok_or((ErrorCode::Internal, None))?;
+        self.send(
+            target,
+            ServerMsg::Removed {
+                reason: ErrorCode::RefusedByTeacher,
+            },
+        );
         let waiting = self.take_waiting(target).ok_or((ErrorCode::UnknownParticipant, None))?;
         // Dropping the outbox closes their socket once the `removed` above is delivered.
         self.refused.insert(waiting.user.clone());
-        self.audit(&teacher, "lobby.refuse", &waiting.user, Some(ErrorCode::RefusedByTeacher)).await;
-        self.journal_event(EventKind::LobbyRefused, Some(&teacher), Some(&waiting.user), Some(ErrorCode::RefusedByTeacher.as_str()));
+        self.audit(
+            &teacher,
+            "lobby.refuse",
+            &waiting.user,
+            Some(ErrorCode::RefusedByTeacher),
+        )
+        .await;
+        self.journal_event(
+            EventKind::LobbyRefused,
+            Some(&teacher),
+            Some(&waiting.user),
+            Some(ErrorCode::RefusedByTeacher.as_str()),
+        );
         self.lobby_changed();
         Ok(())
     }

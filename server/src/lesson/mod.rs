@@ -33,12 +33,12 @@ use tokio::time::Instant;
 
 use livegate_core::codes::ErrorCode;
 
-use livegate_core::admission::Decision;
-use livegate_core::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
 use crate::media::{MediaEvent, MediaHandle, StreamKey};
-use livegate_core::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
 use crate::store::log::EventKind;
 use crate::store::{Store, UserRecord};
+use livegate_core::admission::Decision;
+use livegate_core::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, UserId};
+use livegate_core::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
 use livegate_core::school::PrivacyProfile;
 
 pub use journal::device_summary;
@@ -46,8 +46,8 @@ use journal::{Ended, Left};
 pub use journal_writer::Flushed;
 use journal_writer::Journal;
 use lobby::Waiting;
-use outbox::{Outbox, Unsent};
 pub use outbox::{Coalesced, Outgoing};
+use outbox::{Outbox, Unsent};
 use people::{Member, Seat};
 
 /// How many events may wait for one participant before they are dropped as too slow (state
@@ -121,7 +121,11 @@ impl LessonHandle {
             id: self.info.id.clone(),
             class_id: self.info.class.to_string(),
             class_name: self.info.class_name.clone(),
-            state: if shared.live { LessonState::Live } else { LessonState::Ended },
+            state: if shared.live {
+                LessonState::Live
+            } else {
+                LessonState::Ended
+            },
             teacher_present: shared.teacher_present,
             recording_notice: self.info.recording_notice.clone(),
             recording: crate::recording::LessonRecorder::healthy(self.info.recorder.as_ref()),
@@ -146,10 +150,23 @@ impl LessonHandle {
 pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_timeout: Duration) -> LessonHandle {
     let (tx, rx) = mpsc::channel(1024);
     let (media_tx, media_rx) = mpsc::channel(1024);
-    let shared = Arc::new(Mutex::new(Shared { live: true, ..Default::default() }));
+    let shared = Arc::new(Mutex::new(Shared {
+        live: true,
+        ..Default::default()
+    }));
     // The log's writer runs beside the task: the task queues entries and never waits for them.
-    let (journal, log_flushed) = Journal::start(store.clone(), info.id.clone(), journal_writer::QUEUE, journal_writer::BACKOFF);
-    let handle = LessonHandle { info: Arc::new(info), shared, tx, log_flushed };
+    let (journal, log_flushed) = Journal::start(
+        store.clone(),
+        info.id.clone(),
+        journal_writer::QUEUE,
+        journal_writer::BACKOFF,
+    );
+    let handle = LessonHandle {
+        info: Arc::new(info),
+        shared,
+        tx,
+        log_flushed,
+    };
     let changes = store.changes();
     let lesson = Lesson {
         handle: handle.clone(),
@@ -240,7 +257,13 @@ impl Lesson {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
             // While the recorder is healthy, check it every second: if it fails, the lesson
             // fails closed at once.
-            let recording_check = self.handle.info.recorder.as_ref().filter(|r| !r.failed()).map(|_| Instant::now() + Duration::from_secs(1));
+            let recording_check = self
+                .handle
+                .info
+                .recorder
+                .as_ref()
+                .filter(|r| !r.failed())
+                .map(|_| Instant::now() + Duration::from_secs(1));
             let wake = tokio::select! {
                 m = rx.recv() => match m {
                     Some(m) => Wake::Msg(m),
@@ -273,8 +296,12 @@ impl Lesson {
                         tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
                         let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
                         self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id));
-                        let teachers: Vec<ParticipantId> =
-                            self.members.iter().filter(|(_, m)| m.role == LessonRole::Teacher).map(|(id, _)| id.clone()).collect();
+                        let teachers: Vec<ParticipantId> = self
+                            .members
+                            .iter()
+                            .filter(|(_, m)| m.role == LessonRole::Teacher)
+                            .map(|(id, _)| id.clone())
+                            .collect();
                         for t in teachers {
                             self.send(&t, ServerMsg::error(ErrorCode::RecordingUnavailable, None));
                         }
@@ -358,14 +385,23 @@ impl Lesson {
             "at": "lesson",
             "reason": reason.map(ErrorCode::as_str),
         });
-        if let Err(e) = self.store.audit(&self.handle.info.school, actor.as_str(), action, detail).await {
+        if let Err(e) = self
+            .store
+            .audit(&self.handle.info.school, actor.as_str(), action, detail)
+            .await
+        {
             tracing::error!(lesson = %self.handle.info.id, error = %e, action, "could not write the audit entry");
         }
     }
 
     async fn join(&mut self, req: JoinRequest) {
         if self.cooling_down(&req.user.id) {
-            self.journal_event(EventKind::Refused, None, Some(&req.user.id), Some(ErrorCode::RateLimited.as_str()));
+            self.journal_event(
+                EventKind::Refused,
+                None,
+                Some(&req.user.id),
+                Some(ErrorCode::RateLimited.as_str()),
+            );
             let _ = req.reply.send(Err(ErrorCode::RateLimited));
             return;
         }
@@ -384,7 +420,12 @@ impl Lesson {
         let role = match decision {
             Decision::Admit(role) => role,
             Decision::Lobby if self.refused.contains(&user) => {
-                self.journal_event(EventKind::Refused, None, Some(&user), Some(ErrorCode::RefusedByTeacher.as_str()));
+                self.journal_event(
+                    EventKind::Refused,
+                    None,
+                    Some(&user),
+                    Some(ErrorCode::RefusedByTeacher.as_str()),
+                );
                 let _ = req.reply.send(Err(ErrorCode::RefusedByTeacher));
                 return;
             }
@@ -419,7 +460,12 @@ impl Lesson {
         if req.reply.send(Ok(id.clone())).is_err() {
             return; // the socket went away meanwhile
         }
-        let seat = Seat { user, name: req.user.display_name, outbox: Outbox::new(req.outbox), device: req.device };
+        let seat = Seat {
+            user,
+            name: req.user.display_name,
+            outbox: Outbox::new(req.outbox),
+            device: req.device,
+        };
         self.seat(id, seat, role, privacy).await;
     }
 
@@ -430,7 +476,12 @@ impl Lesson {
             .iter()
             .filter(|(_, m)| &m.user == user)
             .map(|(id, _)| id.clone())
-            .chain(self.lobby.iter().filter(|(_, w)| &w.user == user).map(|(id, _)| id.clone()))
+            .chain(
+                self.lobby
+                    .iter()
+                    .filter(|(_, w)| &w.user == user)
+                    .map(|(id, _)| id.clone()),
+            )
             .collect();
         for id in old {
             self.send(&id, ServerMsg::error(ErrorCode::Replaced, None));
@@ -444,7 +495,9 @@ impl Lesson {
             self.send(&from, ServerMsg::error(ErrorCode::InLobby, None));
             return;
         }
-        let Some(role) = self.members.get(&from).map(|m| m.role) else { return };
+        let Some(role) = self.members.get(&from).map(|m| m.role) else {
+            return;
+        };
         let teacher_only = matches!(
             msg,
             ClientMsg::Grant { .. }
@@ -508,8 +561,18 @@ impl Lesson {
         let Some(user) = self.user_of(who) else { return };
         tracing::warn!(lesson = %self.handle.info.id, participant = %who, "too many messages; removing them");
         self.flooders.insert(user.clone(), Instant::now());
-        self.journal_event(EventKind::Removed, None, Some(&user), Some(ErrorCode::TooManyMessages.as_str()));
-        self.send(who, ServerMsg::Removed { reason: ErrorCode::TooManyMessages });
+        self.journal_event(
+            EventKind::Removed,
+            None,
+            Some(&user),
+            Some(ErrorCode::TooManyMessages.as_str()),
+        );
+        self.send(
+            who,
+            ServerMsg::Removed {
+                reason: ErrorCode::TooManyMessages,
+            },
+        );
         self.leave(who, Left::Flooding).await;
     }
 
@@ -525,7 +588,12 @@ impl Lesson {
             s.removed.insert(user.clone());
         });
         self.journal_event(EventKind::Removed, self.user_of(by).as_ref(), Some(&user), None);
-        self.send(target, ServerMsg::Removed { reason: ErrorCode::RemovedByTeacher });
+        self.send(
+            target,
+            ServerMsg::Removed {
+                reason: ErrorCode::RemovedByTeacher,
+            },
+        );
         self.leave(target, Left::Removed).await;
         Ok(())
     }
@@ -543,8 +611,12 @@ impl Lesson {
             let _ = self.unpublish(who, &id, true).await;
         }
         // Only those who could see them hear that they left.
-        let watchers: Vec<ParticipantId> =
-            self.members.keys().filter(|v| *v != who && self.view_of(who, v).is_some()).cloned().collect();
+        let watchers: Vec<ParticipantId> = self
+            .members
+            .keys()
+            .filter(|v| *v != who && self.view_of(who, v).is_some())
+            .cloned()
+            .collect();
         self.journal_leave(who, why);
         let Some(member) = self.members.remove(who) else { return };
         for r in member.receiving.values() {
@@ -555,7 +627,12 @@ impl Lesson {
             self.teachers_changed();
         }
         for w in watchers {
-            self.send(&w, ServerMsg::ParticipantLeft { participant_id: who.clone() });
+            self.send(
+                &w,
+                ServerMsg::ParticipantLeft {
+                    participant_id: who.clone(),
+                },
+            );
         }
     }
 

@@ -43,13 +43,22 @@ pub(super) struct Outbox {
 
 impl Outbox {
     pub fn new(tx: mpsc::Sender<Outgoing>) -> Self {
-        Self { tx, state: Arc::new(Coalesced::default()) }
+        Self {
+            tx,
+            state: Arc::new(Coalesced::default()),
+        }
     }
 
     /// Queues a message, or folds it into the pending state.
     pub fn send(&self, msg: ServerMsg) -> Result<(), Unsent> {
         let item = match self.state.add(msg) {
-            Added::Folded => return if self.tx.is_closed() { Err(Unsent::Closed) } else { Ok(()) },
+            Added::Folded => {
+                return if self.tx.is_closed() {
+                    Err(Unsent::Closed)
+                } else {
+                    Ok(())
+                }
+            }
             Added::Marker => Outgoing::State(self.state.clone()),
             Added::Event(msg) => Outgoing::Msg(msg),
         };
@@ -113,8 +122,12 @@ struct Changes {
 impl Changes {
     fn add(&mut self, msg: ServerMsg) -> Added {
         match msg {
-            ServerMsg::ParticipantJoined { participant } => self.person(participant.id.clone(), false, Some(participant)),
-            ServerMsg::ParticipantUpdated { participant } => self.person(participant.id.clone(), true, Some(participant)),
+            ServerMsg::ParticipantJoined { participant } => {
+                self.person(participant.id.clone(), false, Some(participant))
+            }
+            ServerMsg::ParticipantUpdated { participant } => {
+                self.person(participant.id.clone(), true, Some(participant))
+            }
             ServerMsg::ParticipantLeft { participant_id } => self.person(participant_id, true, None),
             ServerMsg::LobbyUpdated { waiting } => self.lobby = Some(waiting),
             ServerMsg::Grants { grants } => self.grants = Some(grants),
@@ -141,13 +154,15 @@ impl Changes {
     fn take(&mut self) -> Vec<ServerMsg> {
         self.marked = false;
         self.index.clear();
-        let people = std::mem::take(&mut self.people).into_iter().filter_map(|(id, c)| match (c.was_known, c.now) {
-            (false, Some(participant)) => Some(ServerMsg::ParticipantJoined { participant }),
-            (true, Some(participant)) => Some(ServerMsg::ParticipantUpdated { participant }),
-            (true, None) => Some(ServerMsg::ParticipantLeft { participant_id: id }),
-            // Came and went before the reader heard of them.
-            (false, None) => None,
-        });
+        let people = std::mem::take(&mut self.people)
+            .into_iter()
+            .filter_map(|(id, c)| match (c.was_known, c.now) {
+                (false, Some(participant)) => Some(ServerMsg::ParticipantJoined { participant }),
+                (true, Some(participant)) => Some(ServerMsg::ParticipantUpdated { participant }),
+                (true, None) => Some(ServerMsg::ParticipantLeft { participant_id: id }),
+                // Came and went before the reader heard of them.
+                (false, None) => None,
+            });
         let lobby = self.lobby.take().map(|waiting| ServerMsg::LobbyUpdated { waiting });
         let grants = self.grants.take().map(|grants| ServerMsg::Grants { grants });
         people.chain(lobby).chain(grants).collect()
@@ -173,11 +188,15 @@ mod tests {
     }
 
     fn updated(id: &str, hand: bool) -> ServerMsg {
-        ServerMsg::ParticipantUpdated { participant: person(id, hand) }
+        ServerMsg::ParticipantUpdated {
+            participant: person(id, hand),
+        }
     }
 
     fn left(id: &str) -> ServerMsg {
-        ServerMsg::ParticipantLeft { participant_id: ParticipantId::parse(id).unwrap() }
+        ServerMsg::ParticipantLeft {
+            participant_id: ParticipantId::parse(id).unwrap(),
+        }
     }
 
     #[test]
@@ -190,12 +209,18 @@ mod tests {
         assert_eq!(c.add(updated("p_b", true)), Added::Folded);
         assert_eq!(c.take(), vec![updated("p_a", false), updated("p_b", true)]);
         assert_eq!(c.take(), vec![], "nothing left");
-        assert_eq!(c.add(updated("p_a", true)), Added::Marker, "a new change needs a new marker");
+        assert_eq!(
+            c.add(updated("p_a", true)),
+            Added::Marker,
+            "a new change needs a new marker"
+        );
     }
 
     #[test]
     fn joins_and_leaves_fold_by_what_the_reader_knew() {
-        let joined = |id: &str, hand| ServerMsg::ParticipantJoined { participant: person(id, hand) };
+        let joined = |id: &str, hand| ServerMsg::ParticipantJoined {
+            participant: person(id, hand),
+        };
         let mut c = Changes::default();
         // Joined then changed: joined, as they are now.
         c.add(joined("p_a", false));
@@ -216,11 +241,21 @@ mod tests {
     fn lobby_and_grants_keep_only_the_newest_and_events_stay_in_the_channel() {
         let mut c = Changes::default();
         for n in 0..50 {
-            c.add(ServerMsg::LobbyUpdated { waiting: Vec::with_capacity(n) });
-            c.add(ServerMsg::Grants { grants: vec![Media::Microphone] });
+            c.add(ServerMsg::LobbyUpdated {
+                waiting: Vec::with_capacity(n),
+            });
+            c.add(ServerMsg::Grants {
+                grants: vec![Media::Microphone],
+            });
         }
         c.add(ServerMsg::Grants { grants: vec![] });
-        assert_eq!(c.take(), vec![ServerMsg::LobbyUpdated { waiting: vec![] }, ServerMsg::Grants { grants: vec![] }]);
+        assert_eq!(
+            c.take(),
+            vec![
+                ServerMsg::LobbyUpdated { waiting: vec![] },
+                ServerMsg::Grants { grants: vec![] }
+            ]
+        );
         let event = ServerMsg::error(ErrorCode::RateLimited, None);
         assert_eq!(c.add(event.clone()), Added::Event(event));
         assert_eq!(c.add(ServerMsg::Pong), Added::Event(ServerMsg::Pong));

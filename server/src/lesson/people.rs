@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::outbox::Outbox;
 use super::Lesson;
-use livegate_core::ids::{ParticipantId, StreamId, UserId};
 use crate::media::{OfferSummary, StreamKey};
+use livegate_core::ids::{ParticipantId, StreamId, UserId};
 use livegate_core::proto::{LessonRole, Media, Participant, PrivacyView, ServerMsg, StreamKind};
 use livegate_core::school::PrivacyProfile;
 
@@ -122,7 +122,10 @@ impl Lesson {
 
     /// Every member's current view of `subject`.
     fn views_of(&self, subject: &ParticipantId) -> Views {
-        self.members.keys().map(|v| (v.clone(), self.view_of(subject, v))).collect()
+        self.members
+            .keys()
+            .map(|v| (v.clone(), self.view_of(subject, v)))
+            .collect()
     }
 
     /// Tells everyone who can see `who` how they look now.
@@ -142,7 +145,9 @@ impl Lesson {
             let was = before.get(&viewer).cloned().flatten();
             let msg = match (was, now) {
                 (None, Some(participant)) => ServerMsg::ParticipantJoined { participant },
-                (Some(_), None) => ServerMsg::ParticipantLeft { participant_id: who.clone() },
+                (Some(_), None) => ServerMsg::ParticipantLeft {
+                    participant_id: who.clone(),
+                },
                 (Some(old), Some(participant)) if old != participant => ServerMsg::ParticipantUpdated { participant },
                 _ => continue,
             };

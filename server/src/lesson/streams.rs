@@ -4,17 +4,23 @@
 
 use livegate_core::codes::ErrorCode;
 
-use crate::recording::RecorderMsg;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
-use livegate_core::ids::{ParticipantId, StreamId};
 use crate::media::{check_offer, MediaEvent, Tap};
+use crate::recording::RecorderMsg;
+use crate::store::log::EventKind;
+use livegate_core::ids::{ParticipantId, StreamId};
 use livegate_core::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use livegate_sfu::TrackKind;
-use crate::store::log::EventKind;
 
 impl Lesson {
-    pub(super) async fn publish(&mut self, from: &ParticipantId, stream_id: StreamId, kind: StreamKind, sdp: String) -> Result<(), Refusal> {
+    pub(super) async fn publish(
+        &mut self,
+        from: &ParticipantId,
+        stream_id: StreamId,
+        kind: StreamKind,
+        sdp: String,
+    ) -> Result<(), Refusal> {
         let fail = |code| (code, Some(stream_id.clone()));
         let member = self.members.get(from).ok_or(fail(ErrorCode::Internal))?;
         if member.uses(&stream_id) {
@@ -41,7 +47,11 @@ impl Lesson {
         let key = self.media.new_key();
         let recorder = self.handle.info.recorder.clone();
         if let Some(r) = &recorder {
-            r.send(RecorderMsg::StreamStarted { stream: key, video: summary.video, audio: summary.audio });
+            r.send(RecorderMsg::StreamStarted {
+                stream: key,
+                video: summary.video,
+                audio: summary.audio,
+            });
         }
         let tap = recorder.clone().map(|r| Box::new(r) as Box<dyn Tap>);
         let answer = match self.media.publish(key, sdp, self.media_tx.clone(), tap).await {
@@ -57,9 +67,17 @@ impl Lesson {
             self.media.close(key).await;
             return Ok(());
         };
-        member.publishing.insert(stream_id.clone(), Published { key, kind, summary });
+        member
+            .publishing
+            .insert(stream_id.clone(), Published { key, kind, summary });
         self.streams.insert(key, (from.clone(), stream_id.clone()));
-        self.send(from, ServerMsg::Answer { stream_id: stream_id.clone(), sdp: answer });
+        self.send(
+            from,
+            ServerMsg::Answer {
+                stream_id: stream_id.clone(),
+                sdp: answer,
+            },
+        );
         self.announce(from);
         let others: Vec<ParticipantId> = self.members.keys().filter(|id| *id != from).cloned().collect();
         for other in others {
@@ -70,7 +88,9 @@ impl Lesson {
 
     /// Opens a receive peer for `to` carrying `publisher`'s stream and sends its offer.
     pub(super) async fn offer_stream(&mut self, to: &ParticipantId, publisher: &ParticipantId, source: &StreamId) {
-        let Some(p) = self.members.get(publisher).and_then(|m| m.publishing.get(source)) else { return };
+        let Some(p) = self.members.get(publisher).and_then(|m| m.publishing.get(source)) else {
+            return;
+        };
         let (source_key, kind) = (p.key, p.kind);
         let mut kinds = Vec::new();
         if p.summary.video {
@@ -92,12 +112,32 @@ impl Lesson {
             return;
         };
         let stream_id = StreamId::generate();
-        member.receiving.insert(stream_id.clone(), Receiving { key, publisher: publisher.clone(), source: source.clone() });
+        member.receiving.insert(
+            stream_id.clone(),
+            Receiving {
+                key,
+                publisher: publisher.clone(),
+                source: source.clone(),
+            },
+        );
         self.streams.insert(key, (to.clone(), stream_id.clone()));
-        self.send(to, ServerMsg::Offer { stream_id, publisher_id: publisher.clone(), kind, sdp: offer });
+        self.send(
+            to,
+            ServerMsg::Offer {
+                stream_id,
+                publisher_id: publisher.clone(),
+                kind,
+                sdp: offer,
+            },
+        );
     }
 
-    pub(super) async fn answer(&mut self, from: &ParticipantId, stream_id: StreamId, sdp: String) -> Result<(), Refusal> {
+    pub(super) async fn answer(
+        &mut self,
+        from: &ParticipantId,
+        stream_id: StreamId,
+        sdp: String,
+    ) -> Result<(), Refusal> {
         let key = self
             .members
             .get(from)
@@ -110,7 +150,12 @@ impl Lesson {
         self.media.answer(key, sdp).await.map_err(|c| (c, Some(stream_id)))
     }
 
-    pub(super) async fn candidate(&mut self, from: &ParticipantId, stream_id: StreamId, candidate: Option<CandidateInit>) -> Result<(), Refusal> {
+    pub(super) async fn candidate(
+        &mut self,
+        from: &ParticipantId,
+        stream_id: StreamId,
+        candidate: Option<CandidateInit>,
+    ) -> Result<(), Refusal> {
         let member = self.members.get(from).ok_or((ErrorCode::Internal, None))?;
         let key = member
             .publishing
@@ -125,7 +170,12 @@ impl Lesson {
     }
 
     /// Ends a published stream everywhere. `by_client`: the publisher asked (no notice to them).
-    pub(super) async fn unpublish(&mut self, publisher: &ParticipantId, stream_id: &StreamId, by_client: bool) -> Result<(), Refusal> {
+    pub(super) async fn unpublish(
+        &mut self,
+        publisher: &ParticipantId,
+        stream_id: &StreamId,
+        by_client: bool,
+    ) -> Result<(), Refusal> {
         let published = self
             .members
             .get_mut(publisher)
@@ -137,7 +187,12 @@ impl Lesson {
             r.send(RecorderMsg::StreamEnded(published.key));
         }
         if !by_client {
-            self.send(publisher, ServerMsg::StreamEnded { stream_id: stream_id.clone() });
+            self.send(
+                publisher,
+                ServerMsg::StreamEnded {
+                    stream_id: stream_id.clone(),
+                },
+            );
         }
         let mut ended = Vec::new();
         for (pid, m) in self.members.iter_mut() {
@@ -163,7 +218,13 @@ impl Lesson {
     }
 
     /// The teacher's `grant` or `revoke`, for a pupil or a guest.
-    pub(super) async fn grant(&mut self, by: &ParticipantId, target: &ParticipantId, media: Media, allow: bool) -> Result<(), Refusal> {
+    pub(super) async fn grant(
+        &mut self,
+        by: &ParticipantId,
+        target: &ParticipantId,
+        media: Media,
+        allow: bool,
+    ) -> Result<(), Refusal> {
         let member = self.members.get(target).ok_or((ErrorCode::UnknownParticipant, None))?;
         if member.role == LessonRole::Teacher {
             return Err((ErrorCode::UnknownParticipant, None));
@@ -175,14 +236,21 @@ impl Lesson {
         self.set_grant(target, media, allow).await;
         self.announce(target);
         let kind = if allow { EventKind::Granted } else { EventKind::Revoked };
-        self.journal_event(kind, self.user_of(by).as_ref(), Some(&subject), Some(super::journal::media_name(media)));
+        self.journal_event(
+            kind,
+            self.user_of(by).as_ref(),
+            Some(&subject),
+            Some(super::journal::media_name(media)),
+        );
         Ok(())
     }
 
     /// Changes a grant, tells its holder, and ends at once every stream that relied on a
     /// grant now gone.
     pub(super) async fn set_grant(&mut self, target: &ParticipantId, media: Media, allow: bool) {
-        let Some(member) = self.members.get_mut(target) else { return };
+        let Some(member) = self.members.get_mut(target) else {
+            return;
+        };
         if allow {
             member.grants.insert(media);
         } else {
@@ -225,8 +293,12 @@ impl Lesson {
 
     pub(super) async fn media_event(&mut self, event: MediaEvent) {
         let MediaEvent::Gone(key) = event else { return };
-        let Some((owner, stream_id)) = self.streams.remove(&key) else { return };
-        let Some(member) = self.members.get_mut(&owner) else { return };
+        let Some((owner, stream_id)) = self.streams.remove(&key) else {
+            return;
+        };
+        let Some(member) = self.members.get_mut(&owner) else {
+            return;
+        };
         if member.publishing.contains_key(&stream_id) {
             let _ = self.unpublish(&owner, &stream_id, false).await;
         } else if member.receiving.remove(&stream_id).is_some() {

@@ -92,10 +92,22 @@ enum Command {
         events: EventSink,
         reply: oneshot::Sender<Result<String, ErrorCode>>,
     },
-    Answer { key: StreamKey, sdp: String, reply: oneshot::Sender<Result<(), ErrorCode>> },
-    Candidate { key: StreamKey, candidate: CandidateInit },
-    Close { key: StreamKey },
-    Stats { key: StreamKey, reply: oneshot::Sender<Option<StreamStats>> },
+    Answer {
+        key: StreamKey,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
+    },
+    Candidate {
+        key: StreamKey,
+        candidate: CandidateInit,
+    },
+    Close {
+        key: StreamKey,
+    },
+    Stats {
+        key: StreamKey,
+        reply: oneshot::Sender<Option<StreamStats>>,
+    },
 }
 
 /// A cheap, cloneable way to reach the media engine.
@@ -127,8 +139,22 @@ impl MediaHandle {
     /// With a `tap` (the lesson's recorder), a copy of every packet goes to it (never waiting),
     /// and the publisher is asked for the keyframes it needs (by the forwarder, with
     /// subscribers' requests), unless the engine's [`Options::tap_enabled`] is off.
-    pub async fn publish(&self, key: StreamKey, offer: String, events: EventSink, tap: Option<Box<dyn Tap>>) -> Result<String, ErrorCode> {
-        self.call(|reply| Command::Publish { key, offer, events, tap, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+    pub async fn publish(
+        &self,
+        key: StreamKey,
+        offer: String,
+        events: EventSink,
+        tap: Option<Box<dyn Tap>>,
+    ) -> Result<String, ErrorCode> {
+        self.call(|reply| Command::Publish {
+            key,
+            offer,
+            events,
+            tap,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::Internal))
     }
 
     /// Makes a receive peer forwarding `source`'s tracks of `kinds`; returns its offer.
@@ -139,12 +165,22 @@ impl MediaHandle {
         kinds: Vec<TrackKind>,
         events: EventSink,
     ) -> Result<String, ErrorCode> {
-        self.call(|reply| Command::Receive { key, source, kinds, events, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+        self.call(|reply| Command::Receive {
+            key,
+            source,
+            kinds,
+            events,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::Internal))
     }
 
     /// Applies a receiver's answer.
     pub async fn answer(&self, key: StreamKey, sdp: String) -> Result<(), ErrorCode> {
-        self.call(|reply| Command::Answer { key, sdp, reply }).await.unwrap_or(Err(ErrorCode::Internal))
+        self.call(|reply| Command::Answer { key, sdp, reply })
+            .await
+            .unwrap_or(Err(ErrorCode::Internal))
     }
 
     /// Adds a trickled candidate (best effort).
@@ -170,7 +206,11 @@ pub async fn start(bind: SocketAddr, advertise: std::net::IpAddr, options: Optio
     let (tx, rx) = mpsc::channel(1024);
     let engine = Engine::new(local_addr, options);
     tokio::spawn(engine.run(socket, rx));
-    Ok(MediaHandle { tx, next_key: Arc::new(AtomicU64::new(1)), local_addr })
+    Ok(MediaHandle {
+        tx,
+        next_key: Arc::new(AtomicU64::new(1)),
+        local_addr,
+    })
 }
 
 struct PublishedTrack {
@@ -231,7 +271,11 @@ impl Engine {
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             out: Vec::new(),
-            sender: if options.batched_sends { udp::Sender::default() } else { udp::Sender::unsegmented() },
+            sender: if options.batched_sends {
+                udp::Sender::default()
+            } else {
+                udp::Sender::unsegmented()
+            },
             hold: FrameHold::new(),
             options,
         }
@@ -321,8 +365,12 @@ impl Engine {
     }
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let Some(key) = self.demux.route(from, data) else { return };
-        let Some(stream) = self.streams.get_mut(&key) else { return };
+        let Some(key) = self.demux.route(from, data) else {
+            return;
+        };
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return;
+        };
         stream.peer.handle_datagram(now, from, data);
         self.touch(key);
         self.process_events(now, key);
@@ -330,7 +378,13 @@ impl Engine {
 
     fn handle_command(&mut self, now: Instant, cmd: Command) {
         match cmd {
-            Command::Publish { key, offer, events, tap, reply } => {
+            Command::Publish {
+                key,
+                offer,
+                events,
+                tap,
+                reply,
+            } => {
                 let result = Peer::publish(now, self.local_addr, offer).map(|(peer, answer)| {
                     self.insert_stream(key, peer, events, None, Vec::new());
                     if let Some(s) = self.streams.get_mut(&key) {
@@ -340,7 +394,13 @@ impl Engine {
                 });
                 let _ = reply.send(result.map_err(peer_error_code));
             }
-            Command::Receive { key, source, kinds, events, reply } => {
+            Command::Receive {
+                key,
+                source,
+                kinds,
+                events,
+                reply,
+            } => {
                 let label = format!("s{}", source.0);
                 let result = Peer::receive(now, self.local_addr, &kinds, &label).map(|(peer, sends, offer)| {
                     // Its sinks are attached when it connects (see `attach_sinks`).
@@ -351,7 +411,9 @@ impl Engine {
             }
             Command::Answer { key, sdp, reply } => {
                 let result = match self.streams.get_mut(&key) {
-                    Some(s) if s.peer.direction == Direction::Receive => s.peer.apply_answer(now, sdp).map_err(peer_error_code),
+                    Some(s) if s.peer.direction == Direction::Receive => {
+                        s.peer.apply_answer(now, sdp).map_err(peer_error_code)
+                    }
                     _ => Err(ErrorCode::UnknownStream),
                 };
                 let _ = reply.send(result);
@@ -378,7 +440,14 @@ impl Engine {
         }
     }
 
-    fn insert_stream(&mut self, key: StreamKey, peer: Peer, events: EventSink, source: Option<StreamKey>, sends: Vec<SendTrack>) {
+    fn insert_stream(
+        &mut self,
+        key: StreamKey,
+        peer: Peer,
+        events: EventSink,
+        source: Option<StreamKey>,
+        sends: Vec<SendTrack>,
+    ) {
         self.demux.add(peer.ufrag.clone(), key);
         let stream = Stream {
             peer,
@@ -405,15 +474,26 @@ impl Engine {
         if !stream.peer.is_connected() {
             return;
         }
-        let Some(source) = stream.source.and_then(|s| self.streams.get(&s)) else { return };
+        let Some(source) = stream.source.and_then(|s| self.streams.get(&s)) else {
+            return;
+        };
         let mut new = Vec::new();
         for (i, send) in stream.sends.iter().enumerate() {
-            if stream.sinks.iter().any(|s| self.sink_owner.get(s).is_some_and(|(_, idx)| *idx == i)) {
+            if stream
+                .sinks
+                .iter()
+                .any(|s| self.sink_owner.get(s).is_some_and(|(_, idx)| *idx == i))
+            {
                 continue;
             }
             if let Some((_, track)) = source.published.values().find(|(kind, _)| *kind == send.kind) {
                 let payload_type = livegate_sfu::profile::payload_type(send.kind);
-                let params = SinkParams { ssrc: send.ssrc, payload_type, first_seq: rand::random(), first_ts: rand::random() };
+                let params = SinkParams {
+                    ssrc: send.ssrc,
+                    payload_type,
+                    first_seq: rand::random(),
+                    first_ts: rand::random(),
+                };
                 new.push((i, track.key, params));
             }
         }
@@ -432,7 +512,9 @@ impl Engine {
 
     fn process_events(&mut self, now: Instant, key: StreamKey) {
         loop {
-            let Some(stream) = self.streams.get_mut(&key) else { return };
+            let Some(stream) = self.streams.get_mut(&key) else {
+                return;
+            };
             let Some(event) = stream.peer.poll_event() else { break };
             match event {
                 PeerEvent::Connected => {
@@ -449,20 +531,40 @@ impl Engine {
                     self.remove_stream(key, true);
                     return;
                 }
-                PeerEvent::TrackOpened { track_id, kind, ssrc, receiver } => {
-                    if stream.peer.direction != Direction::Publish || stream.published.values().any(|(k, _)| *k == kind) {
+                PeerEvent::TrackOpened {
+                    track_id,
+                    kind,
+                    ssrc,
+                    receiver,
+                } => {
+                    if stream.peer.direction != Direction::Publish || stream.published.values().any(|(k, _)| *k == kind)
+                    {
                         continue;
                     }
                     let track = TrackKey(self.next_id);
                     self.next_id += 1;
-                    stream.published.insert(track_id, (kind, PublishedTrack { key: track, receiver, ssrc }));
+                    stream.published.insert(
+                        track_id,
+                        (
+                            kind,
+                            PublishedTrack {
+                                key: track,
+                                receiver,
+                                ssrc,
+                            },
+                        ),
+                    );
                     self.forwarder.add_track(track, kind);
                     if let Some(rule) = stream.tap.as_ref().and_then(|tap| tap.keyframes()) {
                         self.forwarder.record_keyframes(now, track, rule);
                     }
                     self.track_owner.insert(track, key);
-                    let receivers: Vec<StreamKey> =
-                        self.streams.iter().filter(|(_, s)| s.source == Some(key)).map(|(k, _)| *k).collect();
+                    let receivers: Vec<StreamKey> = self
+                        .streams
+                        .iter()
+                        .filter(|(_, s)| s.source == Some(key))
+                        .map(|(k, _)| *k)
+                        .collect();
                     for r in receivers {
                         self.attach_sinks(now, r);
                     }
@@ -480,7 +582,12 @@ impl Engine {
                 }
                 PeerEvent::KeyframeRequest { track_id } => {
                     let idx = stream.sends.iter().position(|s| s.track_id == track_id);
-                    let sink = idx.and_then(|i| stream.sinks.iter().find(|s| self.sink_owner.get(s).is_some_and(|(_, j)| *j == i)));
+                    let sink = idx.and_then(|i| {
+                        stream
+                            .sinks
+                            .iter()
+                            .find(|s| self.sink_owner.get(s).is_some_and(|(_, j)| *j == i))
+                    });
                     if let Some(sink) = sink.copied() {
                         self.forwarder.handle_keyframe_request(now, sink);
                     }
@@ -522,8 +629,12 @@ impl Engine {
     fn handle_output(&mut self, now: Instant, out: Output) {
         match out {
             Output::KeyframeRequest(track) => {
-                let Some(&owner) = self.track_owner.get(&track) else { return };
-                let Some(stream) = self.streams.get_mut(&owner) else { return };
+                let Some(&owner) = self.track_owner.get(&track) else {
+                    return;
+                };
+                let Some(stream) = self.streams.get_mut(&owner) else {
+                    return;
+                };
                 if let Some((_, t)) = stream.published.values().find(|(_, t)| t.key == track) {
                     let (receiver, ssrc) = (t.receiver, t.ssrc);
                     stream.peer.request_keyframe(now, receiver, ssrc);
@@ -535,8 +646,12 @@ impl Engine {
     }
 
     fn send_sink(&mut self, now: Instant, sink: SinkKey) {
-        let Some(&(owner, idx)) = self.sink_owner.get(&sink) else { return };
-        let Some(stream) = self.streams.get_mut(&owner) else { return };
+        let Some(&(owner, idx)) = self.sink_owner.get(&sink) else {
+            return;
+        };
+        let Some(stream) = self.streams.get_mut(&owner) else {
+            return;
+        };
         if !stream.peer.is_connected() {
             self.forwarder.discard_queue(now, sink);
             return;
@@ -553,7 +668,9 @@ impl Engine {
     }
 
     fn remove_stream(&mut self, key: StreamKey, notify: bool) {
-        let Some(mut stream) = self.streams.remove(&key) else { return };
+        let Some(mut stream) = self.streams.remove(&key) else {
+            return;
+        };
         stream.peer.close();
         self.demux.remove(key);
         for sink in &stream.sinks {
@@ -581,7 +698,9 @@ impl Engine {
     fn flush(&mut self, socket: &UdpSocket) {
         let mut dirty = std::mem::take(&mut self.dirty);
         for key in dirty.drain(..) {
-            let Some(stream) = self.streams.get_mut(&key) else { continue };
+            let Some(stream) = self.streams.get_mut(&key) else {
+                continue;
+            };
             stream.dirty = false;
             while let Some(datagram) = stream.peer.poll_datagram() {
                 stream.stats.bytes_out += datagram.1.len() as u64;

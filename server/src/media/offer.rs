@@ -27,7 +27,10 @@ pub fn check_offer(kind: StreamKind, sdp: &str) -> Result<OfferSummary, ErrorCod
     }
     let desc = RTCSessionDescription::offer(sdp.to_owned()).map_err(|_| ErrorCode::BadSdp)?;
     let parsed = desc.unmarshal().map_err(|_| ErrorCode::BadSdp)?;
-    let mut summary = OfferSummary { audio: false, video: false };
+    let mut summary = OfferSummary {
+        audio: false,
+        video: false,
+    };
     for media in &parsed.media_descriptions {
         let sends = !media
             .attributes
@@ -41,7 +44,11 @@ pub fn check_offer(kind: StreamKind, sdp: &str) -> Result<OfferSummary, ErrorCod
             .filter_map(|a| a.value.as_ref())
             .map(|v| v.to_ascii_lowercase())
             .collect();
-        let has = |codec: &str| rtpmaps.iter().any(|v| v.split_whitespace().nth(1).is_some_and(|c| c.starts_with(codec)));
+        let has = |codec: &str| {
+            rtpmaps
+                .iter()
+                .any(|v| v.split_whitespace().nth(1).is_some_and(|c| c.starts_with(codec)))
+        };
         match media.media_name.media.as_str() {
             "audio" if sends => {
                 if summary.audio || kind == StreamKind::Screen || !has("opus/") {
@@ -92,28 +99,64 @@ mod tests {
 
     #[test]
     fn camera_with_audio_and_video_is_accepted() {
-        let o = offer(&[("audio", "sendonly", "opus/48000/2"), ("video", "sendonly", "VP8/90000")]);
-        assert_eq!(check_offer(StreamKind::Camera, &o), Ok(OfferSummary { audio: true, video: true }));
+        let o = offer(&[
+            ("audio", "sendonly", "opus/48000/2"),
+            ("video", "sendonly", "VP8/90000"),
+        ]);
+        assert_eq!(
+            check_offer(StreamKind::Camera, &o),
+            Ok(OfferSummary {
+                audio: true,
+                video: true
+            })
+        );
     }
 
     #[test]
     fn kinds_limit_sections() {
-        let av = offer(&[("audio", "sendonly", "opus/48000/2"), ("video", "sendonly", "VP8/90000")]);
-        assert_eq!(check_offer(StreamKind::Microphone, &av), Err(ErrorCode::UnsupportedMedia));
+        let av = offer(&[
+            ("audio", "sendonly", "opus/48000/2"),
+            ("video", "sendonly", "VP8/90000"),
+        ]);
+        assert_eq!(
+            check_offer(StreamKind::Microphone, &av),
+            Err(ErrorCode::UnsupportedMedia)
+        );
         assert_eq!(check_offer(StreamKind::Screen, &av), Err(ErrorCode::UnsupportedMedia));
         let two_video = offer(&[("video", "sendonly", "VP8/90000"), ("video", "sendrecv", "VP8/90000")]);
-        assert_eq!(check_offer(StreamKind::Camera, &two_video), Err(ErrorCode::UnsupportedMedia));
+        assert_eq!(
+            check_offer(StreamKind::Camera, &two_video),
+            Err(ErrorCode::UnsupportedMedia)
+        );
         let h264 = offer(&[("video", "sendonly", "H264/90000")]);
         assert_eq!(check_offer(StreamKind::Camera, &h264), Err(ErrorCode::UnsupportedMedia));
         let inactive = offer(&[("audio", "inactive", "opus/48000/2")]);
-        assert_eq!(check_offer(StreamKind::Microphone, &inactive), Err(ErrorCode::UnsupportedMedia));
-        let mic = offer(&[("audio", "sendonly", "opus/48000/2"), ("video", "recvonly", "VP8/90000")]);
-        assert_eq!(check_offer(StreamKind::Microphone, &mic), Ok(OfferSummary { audio: true, video: false }));
+        assert_eq!(
+            check_offer(StreamKind::Microphone, &inactive),
+            Err(ErrorCode::UnsupportedMedia)
+        );
+        let mic = offer(&[
+            ("audio", "sendonly", "opus/48000/2"),
+            ("video", "recvonly", "VP8/90000"),
+        ]);
+        assert_eq!(
+            check_offer(StreamKind::Microphone, &mic),
+            Ok(OfferSummary {
+                audio: true,
+                video: false
+            })
+        );
     }
 
     #[test]
     fn garbage_is_bad_sdp_and_never_panics() {
-        for bad in ["", "hello", "v=0\r\nm=", "v=0\r\nm=video x y z\r\n", &"v=0".repeat(20000)] {
+        for bad in [
+            "",
+            "hello",
+            "v=0\r\nm=",
+            "v=0\r\nm=video x y z\r\n",
+            &"v=0".repeat(20000),
+        ] {
             assert!(check_offer(StreamKind::Camera, bad).is_err(), "{bad:.20}");
         }
     }

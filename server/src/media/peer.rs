@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rtc::interceptor::{NackGeneratorBuilder, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder};
+use rtc::interceptor::{
+    NackGeneratorBuilder, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder,
+};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
@@ -53,7 +55,12 @@ pub enum PeerEvent {
     /// The connection failed or closed; the engine drops the peer.
     Gone,
     /// A published track started (publish peers only).
-    TrackOpened { track_id: String, kind: TrackKind, ssrc: u32, receiver: RTCRtpReceiverId },
+    TrackOpened {
+        track_id: String,
+        kind: TrackKind,
+        ssrc: u32,
+        receiver: RTCRtpReceiverId,
+    },
     /// RTP from the client on a published track.
     Rtp { track_id: String, packet: rtp::Packet },
     /// The client asked for a keyframe on a track we send (receive peers only).
@@ -107,7 +114,9 @@ impl Peer {
     pub fn publish(now: Instant, local_addr: SocketAddr, offer_sdp: String) -> Result<(Peer, String), PeerError> {
         let offer = RTCSessionDescription::offer(offer_sdp).map_err(|e| PeerError::BadSdp(e.to_string()))?;
         let mut peer = Self::build(now, local_addr, Direction::Publish)?;
-        peer.pc.set_remote_description(now, offer).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        peer.pc
+            .set_remote_description(now, offer)
+            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
         peer.add_host_candidate()?;
         let answer = peer.pc.create_answer(None).map_err(rtc_err)?;
         let sdp = answer.sdp.clone();
@@ -130,7 +139,12 @@ impl Peer {
             let track_id = format!("t{}", random_token(6));
             let track = profile::send_track(stream_label, &track_id, &track_id, *kind, Remb::Offered, ssrc);
             let sender = peer.pc.add_track(track).map_err(rtc_err)?;
-            tracks.push(SendTrack { kind: *kind, track_id, ssrc, sender });
+            tracks.push(SendTrack {
+                kind: *kind,
+                track_id,
+                ssrc,
+                sender,
+            });
         }
         peer.add_host_candidate()?;
         let offer = peer.pc.create_offer(None).map_err(rtc_err)?;
@@ -143,7 +157,9 @@ impl Peer {
     /// Applies the client's answer to our offer (receive peers).
     pub fn apply_answer(&mut self, now: Instant, sdp: String) -> Result<(), PeerError> {
         let answer = RTCSessionDescription::answer(sdp).map_err(|e| PeerError::BadSdp(e.to_string()))?;
-        self.pc.set_remote_description(now, answer).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(now, answer)
+            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.drain_events();
         for (from, data) in self.early.take().unwrap_or_default() {
             self.handle_datagram(now, from, &data);
@@ -223,11 +239,17 @@ impl Peer {
     /// Asks the client for a keyframe on a published track.
     pub fn request_keyframe(&mut self, now: Instant, receiver: RTCRtpReceiverId, ssrc: u32) {
         if let Some(mut r) = self.pc.rtp_receiver(receiver) {
-            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            };
             if r.write_rtcp(now, vec![Box::new(pli)]).is_err() {
                 static FAILED: crate::logs::Throttle = crate::logs::Throttle::new();
                 if let Some(times) = FAILED.hit(now) {
-                    tracing::debug!(times, "keyframe requests could not be written; one line per 10 s at most");
+                    tracing::debug!(
+                        times,
+                        "keyframe requests could not be written; one line per 10 s at most"
+                    );
                 }
             }
         }
@@ -263,7 +285,15 @@ impl Peer {
             .build();
         let pc = profile::peer_connection(now, settings, media, registry).map_err(rtc_err)?;
         let early = (direction == Direction::Receive).then(Vec::new);
-        Ok(Peer { pc, direction, ufrag, local_addr, events: VecDeque::new(), connected: false, early })
+        Ok(Peer {
+            pc,
+            direction,
+            ufrag,
+            local_addr,
+            events: VecDeque::new(),
+            connected: false,
+            early,
+        })
     }
 
     fn add_host_candidate(&mut self) -> Result<(), PeerError> {
@@ -286,7 +316,9 @@ impl Peer {
                     _ => {}
                 },
                 RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else { continue };
+                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else {
+                        continue;
+                    };
                     let track = receiver.track();
                     let kind = match track.kind() {
                         RtpCodecKind::Video => TrackKind::Video,
@@ -306,7 +338,9 @@ impl Peer {
         while let Some(msg) = self.pc.poll_read() {
             match msg.message {
                 RTCMessage::RtpPacket(track_id, packet) => self.events.push_back(PeerEvent::Rtp { track_id, packet }),
-                RTCMessage::RtcpPacket(track_id, packets) if packets.iter().any(|p| is_keyframe_request(p.as_ref())) => {
+                RTCMessage::RtcpPacket(track_id, packets)
+                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) =>
+                {
                     self.events.push_back(PeerEvent::KeyframeRequest { track_id });
                 }
                 _ => {}
@@ -356,7 +390,9 @@ mod tests {
             .with_media_engine(media_engine().unwrap())
             .build(now)
             .unwrap();
-        client.set_remote_description(now, RTCSessionDescription::offer(offer).unwrap()).unwrap();
+        client
+            .set_remote_description(now, RTCSessionDescription::offer(offer).unwrap())
+            .unwrap();
         let answer = client.create_answer(None).unwrap();
         client.set_local_description(now, answer.clone()).unwrap();
         peer.apply_answer(now, answer.sdp).unwrap();

@@ -39,7 +39,8 @@ pub struct RetransmitInterceptor {
 impl RetransmitInterceptor {
     fn receiver_reports(&mut self, now: Instant, reports: &[ReceptionReport]) {
         for r in reports {
-            self.policy.on_receiver_report(now, r.ssrc, r.fraction_lost, r.last_sender_report, r.delay);
+            self.policy
+                .on_receiver_report(now, r.ssrc, r.fraction_lost, r.last_sender_report, r.delay);
         }
     }
 }
@@ -56,7 +57,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RetransmitInterceptor {
             for p in packets {
                 let any = p.as_any();
                 if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
-                    self.policy.on_nack(msg.now, nack.media_ssrc, &nack.nacks, self.write.len());
+                    self.policy
+                        .on_nack(msg.now, nack.media_ssrc, &nack.nacks, self.write.len());
                     self.nacked_at = Some(msg.now);
                 } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
                     self.receiver_reports(msg.now, &rr.reports);
@@ -124,8 +126,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RetransmitInterceptor {
 
 impl Interceptor for RetransmitInterceptor {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
-        if info.rtcp_feedback.iter().any(|fb| fb.typ == "nack" && fb.parameter.is_empty()) {
-            let rtx = info.ssrc_rtx.zip(info.payload_type_rtx).map(|(ssrc, payload_type)| RtxParams { ssrc, payload_type });
+        if info
+            .rtcp_feedback
+            .iter()
+            .any(|fb| fb.typ == "nack" && fb.parameter.is_empty())
+        {
+            let rtx = info
+                .ssrc_rtx
+                .zip(info.payload_type_rtx)
+                .map(|(ssrc, payload_type)| RtxParams { ssrc, payload_type });
             self.policy.bind(info.ssrc, rtx, rand::random());
         }
     }

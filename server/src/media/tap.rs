@@ -42,6 +42,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { batched_sends: true, tap_enabled: true }
+        Self {
+            batched_sends: true,
+            tap_enabled: true,
+        }
     }
 }

@@ -42,7 +42,9 @@ pub struct Sender {
 
 impl Default for Sender {
     fn default() -> Self {
-        Self { gso: cfg!(all(target_os = "linux", target_pointer_width = "64")) }
+        Self {
+            gso: cfg!(all(target_os = "linux", target_pointer_width = "64")),
+        }
     }
 }
 
@@ -186,18 +188,33 @@ mod sys {
 
     /// One `sendmsg` of `run` to `to`: with `segment`, cut at the first datagram's size (which
     /// needs the kernel's UDP segmentation); without, `run` must be one datagram.
-    pub fn send(socket: &UdpSocket, to: SocketAddr, run: &[(SocketAddr, BytesMut)], segment: bool) -> io::Result<usize> {
+    pub fn send(
+        socket: &UdpSocket,
+        to: SocketAddr,
+        run: &[(SocketAddr, BytesMut)],
+        segment: bool,
+    ) -> io::Result<usize> {
         // On the stack: a run is at most MAX_SEGMENTS datagrams.
-        let mut iov = [IoVec { base: std::ptr::null(), len: 0 }; super::MAX_SEGMENTS];
+        let mut iov = [IoVec {
+            base: std::ptr::null(),
+            len: 0,
+        }; super::MAX_SEGMENTS];
         let run = &run[..run.len().min(super::MAX_SEGMENTS)];
         for (slot, (_, d)) in iov.iter_mut().zip(run) {
-            *slot = IoVec { base: d.as_ptr().cast(), len: d.len() };
+            *slot = IoVec {
+                base: d.as_ptr().cast(),
+                len: d.len(),
+            };
         }
         let total: usize = run.iter().map(|(_, d)| d.len()).sum();
         let segment_size = run[0].1.len() as u16;
         // A control buffer for one cmsg carrying a u16, 8-byte aligned: CMSG_SPACE(2) = 24.
         let mut control = [0u64; 3];
-        let header = CmsgHdr { len: size_of::<CmsgHdr>() + size_of::<u16>(), level: SOL_UDP, kind: UDP_SEGMENT };
+        let header = CmsgHdr {
+            len: size_of::<CmsgHdr>() + size_of::<u16>(),
+            level: SOL_UDP,
+            kind: UDP_SEGMENT,
+        };
         // SAFETY: `control` is 24 bytes, 8-aligned; the header takes 16 and the u16 follows it.
         unsafe {
             let p = control.as_mut_ptr().cast::<u8>();
@@ -208,7 +225,12 @@ mod sys {
         let v6;
         let (name, namelen): (*const c_void, u32) = match to {
             SocketAddr::V4(a) => {
-                v4 = SockaddrIn { family: AF_INET, port: a.port().to_be_bytes(), addr: a.ip().octets(), zero: [0; 8] };
+                v4 = SockaddrIn {
+                    family: AF_INET,
+                    port: a.port().to_be_bytes(),
+                    addr: a.ip().octets(),
+                    zero: [0; 8],
+                };
                 ((&v4 as *const SockaddrIn).cast(), size_of::<SockaddrIn>() as u32)
             }
             SocketAddr::V6(a) => {
@@ -227,7 +249,11 @@ mod sys {
             namelen,
             iov: iov.as_ptr(),
             iovlen: run.len(),
-            control: if segment { control.as_ptr().cast() } else { std::ptr::null() },
+            control: if segment {
+                control.as_ptr().cast()
+            } else {
+                std::ptr::null()
+            },
             controllen: if segment { size_of::<[u64; 3]>() } else { 0 },
             flags: 0,
         };
@@ -248,9 +274,17 @@ mod sys {
     use bytes::BytesMut;
     use tokio::net::UdpSocket;
 
-    pub fn send(socket: &UdpSocket, to: SocketAddr, run: &[(SocketAddr, BytesMut)], segment: bool) -> io::Result<usize> {
+    pub fn send(
+        socket: &UdpSocket,
+        to: SocketAddr,
+        run: &[(SocketAddr, BytesMut)],
+        segment: bool,
+    ) -> io::Result<usize> {
         if segment {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP segmentation on this platform"));
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no UDP segmentation on this platform",
+            ));
         }
         socket.try_send_to(&run[0].1, to)
     }
@@ -261,17 +295,31 @@ mod tests {
     use super::*;
 
     fn d(port: u16, len: usize, fill: u8) -> (SocketAddr, BytesMut) {
-        (SocketAddr::from(([127, 0, 0, 1], port)), BytesMut::from(&vec![fill; len][..]))
+        (
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            BytesMut::from(&vec![fill; len][..]),
+        )
     }
 
     #[test]
     fn runs_are_one_address_equal_sizes_and_a_shorter_tail() {
-        let out = vec![d(1, 100, 0), d(1, 100, 0), d(1, 60, 0), d(1, 100, 0), d(2, 100, 0), d(2, 120, 0)];
+        let out = vec![
+            d(1, 100, 0),
+            d(1, 100, 0),
+            d(1, 60, 0),
+            d(1, 100, 0),
+            d(2, 100, 0),
+            d(2, 120, 0),
+        ];
         assert_eq!(run_length(&out), 3, "the shorter datagram ends the run");
         assert_eq!(run_length(&out[3..]), 1, "another address");
         assert_eq!(run_length(&out[4..]), 1, "a longer datagram cannot follow");
         let many: Vec<_> = (0..100).map(|_| d(1, 1000, 0)).collect();
-        assert_eq!(run_length(&many), 64, "capped by bytes: 65 x 1000 > 65000, and by segments");
+        assert_eq!(
+            run_length(&many),
+            64,
+            "capped by bytes: 65 x 1000 > 65000, and by segments"
+        );
         assert_eq!(run_length(&[]), 0);
     }
 
@@ -296,15 +344,32 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!((sent.datagrams, sent.dropped), (8, 0));
         if cfg!(all(target_os = "linux", target_pointer_width = "64")) {
-            assert_eq!(sent.calls, 3, "one segmented send for the run of six, then two plain ones");
+            assert_eq!(
+                sent.calls, 3,
+                "one segmented send for the run of six, then two plain ones"
+            );
         }
         let mut buf = [0u8; 2048];
         let mut got = Vec::new();
         for _ in 0..7 {
-            let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv_from(&mut buf)).await.unwrap().unwrap();
+            let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
             got.push((n, buf[0]));
         }
-        assert_eq!(got, vec![(1100, 0), (1100, 1), (1100, 2), (1100, 3), (1100, 4), (300, 9), (1200, 8)]);
+        assert_eq!(
+            got,
+            vec![
+                (1100, 0),
+                (1100, 1),
+                (1100, 2),
+                (1100, 3),
+                (1100, 4),
+                (300, 9),
+                (1200, 8)
+            ]
+        );
         let (n, _) = other.recv_from(&mut buf).await.unwrap();
         assert_eq!((n, buf[0]), (50, 7));
     }

@@ -102,10 +102,19 @@ fn index(manifest: &spool::Manifest) -> Option<Vec<PlaybackStream>> {
         if info.object != spool::segment_key(&manifest.recording, info.index) {
             return None;
         }
-        let seg = SegmentRef { start_ms: info.start_ms, end_ms: info.end_ms, index: info.index, sha256: hash_bytes(&info.sha256)? };
+        let seg = SegmentRef {
+            start_ms: info.start_ms,
+            end_ms: info.end_ms,
+            index: info.index,
+            sha256: hash_bytes(&info.sha256)?,
+        };
         match streams.iter_mut().find(|s| s.label == info.stream) {
             Some(s) => s.segments.push(seg),
-            None => streams.push(PlaybackStream { label: info.stream.clone(), tracks: info.tracks.clone(), segments: vec![seg] }),
+            None => streams.push(PlaybackStream {
+                label: info.stream.clone(),
+                tracks: info.tracks.clone(),
+                segments: vec![seg],
+            }),
         }
     }
     streams.sort_by(|a, b| a.label.cmp(&b.label));
@@ -119,16 +128,25 @@ fn index(manifest: &spool::Manifest) -> Option<Vec<PlaybackStream>> {
 impl Recordings {
     /// Opens a recording of `school` for playback. Its manifest must hash to `audited`, the hash
     /// the audit chain holds for it. The caller audits the view first.
-    pub async fn open_playback(&self, school: &SchoolId, recording: &str, audited: &str) -> Result<Playback, PlaybackError> {
+    pub async fn open_playback(
+        &self,
+        school: &SchoolId,
+        recording: &str,
+        audited: &str,
+    ) -> Result<Playback, PlaybackError> {
         let kek = self.keyring.get(school.as_str()).ok_or(PlaybackError::NoKey)?;
-        let (manifest, key, hash) = spool::open_recording(&self.objects, &kek, recording).await.map_err(|e| match e {
-            SpoolError::Seal(_) | SpoolError::Meta(_) => PlaybackError::Tampered(e),
-            other => PlaybackError::Unavailable(other),
-        })?;
+        let (manifest, key, hash) =
+            spool::open_recording(&self.objects, &kek, recording)
+                .await
+                .map_err(|e| match e {
+                    SpoolError::Seal(_) | SpoolError::Meta(_) => PlaybackError::Tampered(e),
+                    other => PlaybackError::Unavailable(other),
+                })?;
         if hash != audited {
             return Err(PlaybackError::NotAudited);
         }
-        let streams = index(&manifest).ok_or(PlaybackError::Tampered(SpoolError::Seal(seal::SealError::WrongSegment)))?;
+        let streams =
+            index(&manifest).ok_or(PlaybackError::Tampered(SpoolError::Seal(seal::SealError::WrongSegment)))?;
         Ok(Playback {
             recording: recording.to_owned(),
             key,
@@ -150,14 +168,21 @@ impl Playback {
     /// Segment `n` (from 0, in time order) of a stream, as WebM: read from the store, checked
     /// against the manifest's hash and decrypted. Nothing of it is kept.
     pub async fn segment(&self, label: &str, n: usize) -> Result<Vec<u8>, PlaybackError> {
-        let seg = *self.stream(label).and_then(|s| s.segments.get(n)).ok_or(PlaybackError::NotFound)?;
+        let seg = *self
+            .stream(label)
+            .and_then(|s| s.segments.get(n))
+            .ok_or(PlaybackError::NotFound)?;
         // The semaphore is never closed, so this always waits for a permit.
         let _turn = self.reads.acquire().await;
-        let sealed = self.objects.get(&spool::segment_key(&self.recording, seg.index)).await.map_err(|e| match e {
-            // Listed in the audited manifest, so missing means removed.
-            StoreError::NotFound => PlaybackError::Tampered(SpoolError::Store(e)),
-            other => PlaybackError::Unavailable(SpoolError::Store(other)),
-        })?;
+        let sealed = self
+            .objects
+            .get(&spool::segment_key(&self.recording, seg.index))
+            .await
+            .map_err(|e| match e {
+                // Listed in the audited manifest, so missing means removed.
+                StoreError::NotFound => PlaybackError::Tampered(SpoolError::Store(e)),
+                other => PlaybackError::Unavailable(SpoolError::Store(other)),
+            })?;
         let (key, recording) = (self.key.clone(), self.recording.clone());
         // Hashing and decrypting a few hundred KiB stays off the threads that run lessons.
         tokio::task::spawn_blocking(move || {
@@ -190,12 +215,22 @@ impl Views {
     pub fn open(&self, user: &UserId, recording: &str, playback: Playback) -> String {
         let token = random_token(16);
         let now = Instant::now();
-        let view = View { user: user.clone(), recording: recording.to_owned(), opened: now, expires: now + VIEW_LIFETIME, playback: Arc::new(playback) };
+        let view = View {
+            user: user.clone(),
+            recording: recording.to_owned(),
+            opened: now,
+            expires: now + VIEW_LIFETIME,
+            playback: Arc::new(playback),
+        };
         let mut map = self.map.lock().expect("views lock");
         map.retain(|_, v| v.expires > now);
         let mine = map.values().filter(|v| &v.user == user).count();
         if mine >= VIEWS_PER_LEADER {
-            let oldest = map.iter().filter(|(_, v)| &v.user == user).min_by_key(|(_, v)| v.opened).map(|(t, _)| t.clone());
+            let oldest = map
+                .iter()
+                .filter(|(_, v)| &v.user == user)
+                .min_by_key(|(_, v)| v.opened)
+                .map(|(t, _)| t.clone());
             if let Some(t) = oldest {
                 map.remove(&t);
             }
@@ -213,7 +248,9 @@ impl Views {
     /// The playback behind a live token, if it was opened by `user` for `recording`.
     pub fn playback(&self, token: &str, user: &UserId, recording: &str) -> Option<Arc<Playback>> {
         let map = self.map.lock().expect("views lock");
-        let view = map.get(token).filter(|v| &v.user == user && v.recording == recording && v.expires > Instant::now())?;
+        let view = map
+            .get(token)
+            .filter(|v| &v.user == user && v.recording == recording && v.expires > Instant::now())?;
         Some(view.playback.clone())
     }
 
@@ -231,7 +268,11 @@ impl Views {
     #[cfg(test)]
     pub(crate) fn expire_all(&self) {
         let now = Instant::now();
-        self.map.lock().expect("views lock").values_mut().for_each(|v| v.expires = now);
+        self.map
+            .lock()
+            .expect("views lock")
+            .values_mut()
+            .for_each(|v| v.expires = now);
     }
 }
 

@@ -35,7 +35,11 @@ pub const DEVICES_PER_EMAIL: i64 = 20;
 
 /// The SHA-256 of a token (or any text), in lowercase hex.
 pub fn token_hash(token: &str) -> String {
-    digest(&SHA256, token.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    digest(&SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// How long sessions last, in milliseconds.
@@ -97,8 +101,10 @@ pub struct AccountToken {
 fn account_token(row: &AnyRow) -> Result<AccountToken> {
     let bad = StoreError::Invalid("malformed token row in database");
     Ok(AccountToken {
-        user: UserId::parse(&row.try_get::<String, _>("user_id")?).ok_or(StoreError::Invalid("malformed id in database"))?,
-        school: SchoolId::parse(&row.try_get::<String, _>("school_id")?).ok_or(StoreError::Invalid("malformed id in database"))?,
+        user: UserId::parse(&row.try_get::<String, _>("user_id")?)
+            .ok_or(StoreError::Invalid("malformed id in database"))?,
+        school: SchoolId::parse(&row.try_get::<String, _>("school_id")?)
+            .ok_or(StoreError::Invalid("malformed id in database"))?,
         purpose: TokenPurpose::parse(&row.try_get::<String, _>("purpose")?).ok_or(bad)?,
         expires_at: row.try_get("expires_at")?,
     })
@@ -153,25 +159,34 @@ impl Store {
 
     /// Ends one session. True if it existed.
     pub async fn end_session(&self, token_hash: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Ends every session of a user; returns how many there were.
     pub async fn end_sessions_of(&self, user: &UserId) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.as_str()).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
     /// The times of a bucket's failed sign-ins after `since`, newest first, at most `limit`.
     pub async fn recent_failures(&self, bucket: &str, since: i64, limit: i64) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT at FROM sign_in_failures WHERE bucket = $1 AND at > $2 ORDER BY at DESC LIMIT $3")
-            .bind(bucket)
-            .bind(since)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| r.try_get::<i64, _>("at").map_err(StoreError::from)).collect()
+        let rows =
+            sqlx::query("SELECT at FROM sign_in_failures WHERE bucket = $1 AND at > $2 ORDER BY at DESC LIMIT $3")
+                .bind(bucket)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("at").map_err(StoreError::from))
+            .collect()
     }
 
     /// Records one sign-in attempt as a failure in each bucket, and forgets failures from
@@ -179,7 +194,10 @@ impl Store {
     /// back with [`Store::forget_attempt`] if it succeeds, so parallel guesses are all counted.
     pub async fn record_failure(&self, buckets: &[&str], attempt: &str, now: i64, forget_before: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(forget_before).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
         for bucket in buckets {
             sqlx::query("INSERT INTO sign_in_failures (bucket, attempt, at) VALUES ($1, $2, $3)")
                 .bind(*bucket)
@@ -194,13 +212,19 @@ impl Store {
 
     /// Takes back one attempt's records (it succeeded, or it was refused unchecked).
     pub async fn forget_attempt(&self, attempt: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE attempt = $1").bind(attempt).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE attempt = $1")
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Forgets a bucket's failures (after a successful sign-in for that email).
     pub async fn clear_failures(&self, bucket: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE bucket = $1").bind(bucket).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE bucket = $1")
+            .bind(bucket)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -219,7 +243,10 @@ impl Store {
     /// device unused since `forget_before`, so the table stays bounded.
     pub async fn remember_device(&self, bucket: &str, email: &str, now: i64, forget_before: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sign_in_devices WHERE last_used <= $1").bind(forget_before).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sign_in_devices WHERE last_used <= $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO sign_in_devices (bucket, email, created_at, last_used) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (bucket) DO UPDATE SET last_used = $3",
@@ -283,18 +310,26 @@ impl Store {
         .await
         .map_err(super::conflict)?;
         let action = format!("account.{}", purpose.as_str());
-        append(&mut tx, school, actor, &action, &json!({"user": user, "expires_at": expires_at})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            &action,
+            &json!({"user": user, "expires_at": expires_at}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(expires_at)
     }
 
     /// The token with this hash if it is unused and unexpired.
     pub async fn account_token(&self, token_hash: &str, now: i64) -> Result<Option<AccountToken>> {
-        let row = sqlx::query("SELECT * FROM account_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT * FROM account_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(account_token).transpose()
     }
 
@@ -303,12 +338,17 @@ impl Store {
     /// expired; a token is spent at most once even when two nodes race for it.
     pub async fn use_account_token(&self, token_hash: &str, password_hash: &str, now: i64) -> Result<AccountToken> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT * FROM account_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let token = row.as_ref().map(account_token).transpose()?.ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT * FROM account_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let token = row
+            .as_ref()
+            .map(account_token)
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
         // The condition is checked again under the row lock: the loser of a race updates nothing.
         let spent = sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
             .bind(now)
@@ -327,7 +367,10 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(token.user.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(token.user.as_str())
+            .execute(&mut *tx)
+            .await?;
         let detail = json!({"user": token.user, "via": token.purpose});
         append(&mut tx, &token.school, token.user.as_str(), "user.password", &detail).await?;
         tx.commit().await?;

@@ -44,17 +44,31 @@ fn entry_hash(prev: &str, seq: i64, school: &str, at: i64, actor: &str, action: 
         buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
         buf.extend_from_slice(field.as_bytes());
     }
-    digest(&SHA256, &buf).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    digest(&SHA256, &buf)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Appends an entry inside the caller's transaction.
-pub async fn append(tx: &mut Transaction<'_, Any>, school: &SchoolId, actor: &str, action: &str, detail: &serde_json::Value) -> Result<()> {
+pub async fn append(
+    tx: &mut Transaction<'_, Any>,
+    school: &SchoolId,
+    actor: &str,
+    action: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
     if tx.backend_name() == "PostgreSQL" {
         // Appends from concurrent transactions (any node) queue here until the holder
         // commits, so each reads the true last entry and the chain never forks.
-        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7302)) AS l").execute(&mut **tx).await?;
+        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7302)) AS l")
+            .execute(&mut **tx)
+            .await?;
     }
-    let last: Option<AnyRow> = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+    let last: Option<AnyRow> = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
     let (seq, prev) = match last {
         Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get::<String, _>("hash")?),
         None => (1, GENESIS.to_owned()),
@@ -110,19 +124,30 @@ impl Store {
 
     /// Checks the whole chain. Returns the number of entries and the head hash.
     pub async fn verify_audit(&self) -> Result<std::result::Result<(i64, String), AuditFault>> {
-        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
         let mut prev = GENESIS.to_owned();
         let mut expected_seq = 1;
         for row in &rows {
             let e = entry(row)?;
             if e.seq != expected_seq {
-                return Ok(Err(AuditFault { seq: expected_seq, reason: "an entry is missing" }));
+                return Ok(Err(AuditFault {
+                    seq: expected_seq,
+                    reason: "an entry is missing",
+                }));
             }
             if e.prev_hash != prev {
-                return Ok(Err(AuditFault { seq: e.seq, reason: "it does not follow the entry before it" }));
+                return Ok(Err(AuditFault {
+                    seq: e.seq,
+                    reason: "it does not follow the entry before it",
+                }));
             }
             if entry_hash(&prev, e.seq, &e.school, e.at, &e.actor, &e.action, &e.detail) != e.hash {
-                return Ok(Err(AuditFault { seq: e.seq, reason: "its contents were changed" }));
+                return Ok(Err(AuditFault {
+                    seq: e.seq,
+                    reason: "its contents were changed",
+                }));
             }
             prev = e.hash;
             expected_seq += 1;

@@ -13,8 +13,8 @@ use sqlx::Row;
 use super::audit::append;
 use super::{flag, now_ms, Result, Store, StoreError};
 use livegate_core::ids::{random_token, SchoolId, UserId};
-use livegate_core::text;
 use livegate_core::school::{ConsentState, PrivacyProfile};
+use livegate_core::text;
 
 /// A version of a school's code of conduct and recording notice.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +47,10 @@ impl ConsentInput {
         match text::clean_optional(&text::PARENT_NAME, &self.parent_name)? {
             Some(name) => Ok(name),
             None if self.opt_out => Ok(String::new()),
-            None => Err(text::TextError { field: text::PARENT_NAME, problem: text::Problem::Empty }),
+            None => Err(text::TextError {
+                field: text::PARENT_NAME,
+                problem: text::Problem::Empty,
+            }),
         }
     }
 }
@@ -71,7 +74,10 @@ pub struct ConsentRecord {
 
 impl std::fmt::Debug for ConsentRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsentRecord").field("id", &self.id).field("pupil_id", &self.pupil_id).finish_non_exhaustive()
+        f.debug_struct("ConsentRecord")
+            .field("id", &self.id)
+            .field("pupil_id", &self.pupil_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +134,14 @@ impl Store {
 
     /// Publishes a new version of the code of conduct and recording notice. With
     /// `require_resign`, consent for older versions stops counting.
-    pub async fn publish_conduct(&self, actor: &str, school: &SchoolId, text: &str, notice: &str, require_resign: bool) -> Result<i64> {
+    pub async fn publish_conduct(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        text: &str,
+        notice: &str,
+        require_resign: bool,
+    ) -> Result<i64> {
         let conduct = text::clean(&text::CONDUCT_TEXT, text)?;
         let notice = text::clean(&text::RECORDING_NOTICE, notice)?;
         let mut tx = self.pool.begin().await?;
@@ -136,7 +149,10 @@ impl Store {
             .bind(school.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let version = last.and_then(|r| r.try_get::<Option<i64>, _>("v").ok().flatten()).unwrap_or(0) + 1;
+        let version = last
+            .and_then(|r| r.try_get::<Option<i64>, _>("v").ok().flatten())
+            .unwrap_or(0)
+            + 1;
         sqlx::query("INSERT INTO conduct_versions (school_id, version, conduct_text, recording_notice, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(school.as_str())
             .bind(version)
@@ -153,7 +169,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append(&mut tx, school, actor, "conduct.publish", &json!({"version": version, "require_resign": require_resign})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "conduct.publish",
+            &json!({"version": version, "require_resign": require_resign}),
+        )
+        .await?;
         tx.commit().await?;
         if require_resign {
             self.announce(school);
@@ -163,22 +186,34 @@ impl Store {
 
     /// A pupil's consent records, newest first.
     pub async fn consents(&self, school: &SchoolId, pupil: &UserId) -> Result<Vec<ConsentRecord>> {
-        let rows = sqlx::query("SELECT * FROM consents WHERE school_id = $1 AND pupil_id = $2 ORDER BY recorded_at DESC, id DESC")
-            .bind(school.as_str())
-            .bind(pupil.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM consents WHERE school_id = $1 AND pupil_id = $2 ORDER BY recorded_at DESC, id DESC",
+        )
+        .bind(school.as_str())
+        .bind(pupil.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(consent).collect()
     }
 
     /// A pupil's consent state now.
     pub async fn consent_state(&self, school: &SchoolId, pupil: &UserId) -> Result<ConsentState> {
-        let required = self.school(school).await?.ok_or(StoreError::NotFound)?.conduct_version_required;
+        let required = self
+            .school(school)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .conduct_version_required;
         Ok(consent_state(&self.consents(school, pupil).await?, required))
     }
 
     /// Records a signed (or opt-out) form for a pupil of this school.
-    pub async fn record_consent(&self, actor: &str, school: &SchoolId, pupil: &UserId, input: &ConsentInput) -> Result<String> {
+    pub async fn record_consent(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        pupil: &UserId,
+        input: &ConsentInput,
+    ) -> Result<String> {
         if !matches!(input.method.as_str(), "paper" | "digital") {
             return Err(StoreError::Invalid("method must be paper or digital"));
         }
@@ -218,7 +253,14 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, school, actor, "consent.record", &json!({"consent": id, "pupil": pupil, "opt_out": input.opt_out})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "consent.record",
+            &json!({"consent": id, "pupil": pupil, "opt_out": input.opt_out}),
+        )
+        .await?;
         tx.commit().await?;
         self.announce(school);
         Ok(id)
@@ -237,7 +279,14 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        append(&mut tx, school, actor, "consent.withdraw", &json!({"consent": consent_id})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "consent.withdraw",
+            &json!({"consent": consent_id}),
+        )
+        .await?;
         tx.commit().await?;
         self.announce(school);
         Ok(())
@@ -245,7 +294,10 @@ impl Store {
 
     /// A pupil's privacy profile (the default if none was set).
     pub async fn privacy(&self, pupil: &UserId) -> Result<PrivacyProfile> {
-        let row = sqlx::query("SELECT * FROM privacy_profiles WHERE pupil_id = $1").bind(pupil.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM privacy_profiles WHERE pupil_id = $1")
+            .bind(pupil.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| {
             Ok(PrivacyProfile {
                 camera_always_off: flag(&r, "camera_always_off")?,
@@ -269,7 +321,10 @@ impl Store {
         if is_pupil.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM privacy_profiles WHERE pupil_id = $1").bind(pupil.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM privacy_profiles WHERE pupil_id = $1")
+            .bind(pupil.as_str())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO privacy_profiles (pupil_id, school_id, camera_always_off, alias, hidden_from_pupils) VALUES ($1, $2, $3, $4, $5)")
             .bind(pupil.as_str())
             .bind(school.as_str())

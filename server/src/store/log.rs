@@ -312,7 +312,10 @@ async fn already_logged(conn: &mut sqlx::AnyConnection, e: &NewEvent) -> Result<
 /// The latest time a lesson's log holds: its events, and its connections' joins and leaves.
 async fn latest_in_lesson(conn: &mut sqlx::AnyConnection, lesson: &str) -> Result<Option<i64>> {
     use sqlx::Row;
-    let events = sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1").bind(lesson).fetch_one(&mut *conn).await?;
+    let events = sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1")
+        .bind(lesson)
+        .fetch_one(&mut *conn)
+        .await?;
     let sessions = sqlx::query("SELECT MAX(joined_at) AS j, MAX(left_at) AS l FROM log_sessions WHERE lesson_id = $1")
         .bind(lesson)
         .fetch_one(&mut *conn)
@@ -324,18 +327,22 @@ async fn latest_in_lesson(conn: &mut sqlx::AnyConnection, lesson: &str) -> Resul
 /// The latest event of a lesson about or by one person (a grant to them, a mute by them).
 async fn latest_of_person(conn: &mut sqlx::AnyConnection, lesson: &str, user: &str) -> Result<Option<i64>> {
     use sqlx::Row;
-    let row = sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1 AND (subject_id = $2 OR actor_id = $2)")
-        .bind(lesson)
-        .bind(user)
-        .fetch_one(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT MAX(at) AS m FROM log_events WHERE lesson_id = $1 AND (subject_id = $2 OR actor_id = $2)")
+            .bind(lesson)
+            .bind(user)
+            .fetch_one(conn)
+            .await?;
     Ok(row.try_get("m")?)
 }
 
 /// The highest sequence number a lesson's events hold.
 async fn last_seq(conn: &mut sqlx::AnyConnection, lesson: &str) -> Result<i64> {
     use sqlx::Row;
-    let row = sqlx::query("SELECT MAX(seq) AS s FROM log_events WHERE lesson_id = $1").bind(lesson).fetch_one(conn).await?;
+    let row = sqlx::query("SELECT MAX(seq) AS s FROM log_events WHERE lesson_id = $1")
+        .bind(lesson)
+        .fetch_one(conn)
+        .await?;
     Ok(row.try_get::<Option<i64>, _>("s")?.unwrap_or(0))
 }
 
@@ -393,13 +400,21 @@ impl Store {
     /// `last_at` moves on, instead of being written again, and is not audited again: a person
     /// asking again and again grows neither the log nor the chain, and both still show that
     /// they were refused, the log how often. Returns true if this began a new event.
-    pub async fn log_refusal(&self, e: &NewEvent, actor: &str, action: &str, detail: &serde_json::Value) -> Result<bool> {
+    pub async fn log_refusal(
+        &self,
+        e: &NewEvent,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<bool> {
         use sqlx::Row;
         let mut tx = self.pool.begin().await?;
         if tx.backend_name() == "PostgreSQL" {
             // Refusals of one person arriving together (on any node) take turns, so they
             // count on one event instead of each starting their own.
-            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7303)) AS l").execute(&mut *tx).await?;
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7303)) AS l")
+                .execute(&mut *tx)
+                .await?;
         }
         let subject = e.subject.as_ref().map_or("", |u| u.as_str()).to_owned();
         let latest = sqlx::query(
@@ -413,7 +428,9 @@ impl Store {
             Some(r) => {
                 let (kind, actor_id, detail): (String, Option<String>, Option<String>) =
                     (r.try_get("kind")?, r.try_get("actor_id")?, r.try_get("detail")?);
-                kind == e.kind.as_str() && actor_id == e.actor.as_ref().map(|u| u.as_str().to_owned()) && detail == e.detail
+                kind == e.kind.as_str()
+                    && actor_id == e.actor.as_ref().map(|u| u.as_str().to_owned())
+                    && detail == e.detail
             }
             None => false,
         };
@@ -474,13 +491,21 @@ impl Store {
 
     /// A participant's session closed, for `reason` (`left`, `reconnected`, `removed_by_teacher`,
     /// a gate reason, ...). Closing a closed session changes nothing.
-    pub async fn log_leave(&self, school: &SchoolId, lesson: &LessonId, id: &ParticipantId, at: i64, reason: &str) -> Result<()> {
+    pub async fn log_leave(
+        &self,
+        school: &SchoolId,
+        lesson: &LessonId,
+        id: &ParticipantId,
+        at: i64,
+        reason: &str,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<sqlx::any::AnyRow> = sqlx::query("SELECT user_id FROM log_sessions WHERE id = $1 AND lesson_id = $2 AND left_at IS NULL")
-            .bind(id.as_str())
-            .bind(lesson.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<sqlx::any::AnyRow> =
+            sqlx::query("SELECT user_id FROM log_sessions WHERE id = $1 AND lesson_id = $2 AND left_at IS NULL")
+                .bind(id.as_str())
+                .bind(lesson.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(row) = row else { return Ok(()) };
         let user: String = sqlx::Row::try_get(&row, "user_id")?;
         sqlx::query("UPDATE log_sessions SET left_at = $1, left_reason = $2, last_seen = $1 WHERE id = $3 AND lesson_id = $4 AND left_at IS NULL")
@@ -512,12 +537,14 @@ impl Store {
             .bind(lesson.as_str())
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("UPDATE log_lessons SET ended_at = $1, end_reason = $2, last_seen = $1 WHERE id = $3 AND ended_at IS NULL")
-            .bind(at)
-            .bind(reason)
-            .bind(lesson.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE log_lessons SET ended_at = $1, end_reason = $2, last_seen = $1 WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(at)
+        .bind(reason)
+        .bind(lesson.as_str())
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() > 0 {
             let e = NewEvent {
                 lesson: lesson.clone(),
@@ -543,11 +570,13 @@ impl Store {
             .bind(lesson.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE log_sessions SET last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL AND last_seen < $1")
-            .bind(at)
-            .bind(lesson.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE log_sessions SET last_seen = $1 WHERE lesson_id = $2 AND left_at IS NULL AND last_seen < $1",
+        )
+        .bind(at)
+        .bind(lesson.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -568,9 +597,12 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         for row in &open {
-            let (lesson, id, user): (String, String, String) = (row.try_get("lesson_id")?, row.try_get("id")?, row.try_get("user_id")?);
+            let (lesson, id, user): (String, String, String) =
+                (row.try_get("lesson_id")?, row.try_get("id")?, row.try_get("user_id")?);
             let (joined, seen): (i64, i64) = (row.try_get("joined_at")?, row.try_get("last_seen")?);
-            let at = seen.max(joined).max(latest_of_person(&mut tx, &lesson, &user).await?.unwrap_or(i64::MIN));
+            let at = seen
+                .max(joined)
+                .max(latest_of_person(&mut tx, &lesson, &user).await?.unwrap_or(i64::MIN));
             sqlx::query("UPDATE log_sessions SET left_at = $1, left_reason = 'server_stopped', recovered = 1 WHERE lesson_id = $2 AND id = $3 AND left_at IS NULL")
                 .bind(at)
                 .bind(&lesson)
@@ -578,14 +610,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let rows = sqlx::query("SELECT id, school_id, last_seen FROM log_lessons WHERE ended_at IS NULL AND last_seen < $1")
-            .bind(stale_before)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, school_id, last_seen FROM log_lessons WHERE ended_at IS NULL AND last_seen < $1")
+                .bind(stale_before)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut closed = 0;
         for row in &rows {
-            let (id, school, seen): (String, String, i64) = (row.try_get("id")?, row.try_get("school_id")?, row.try_get("last_seen")?);
-            let (Some(lesson), Some(school)) = (LessonId::parse(&id), SchoolId::parse(&school)) else { continue };
+            let (id, school, seen): (String, String, i64) =
+                (row.try_get("id")?, row.try_get("school_id")?, row.try_get("last_seen")?);
+            let (Some(lesson), Some(school)) = (LessonId::parse(&id), SchoolId::parse(&school)) else {
+                continue;
+            };
             let at = seen.max(latest_in_lesson(&mut tx, &id).await?.unwrap_or(i64::MIN));
             let done = sqlx::query("UPDATE log_lessons SET ended_at = $1, end_reason = 'server_stopped' WHERE id = $2 AND ended_at IS NULL")
                 .bind(at)
@@ -597,7 +633,15 @@ impl Store {
             }
             closed += 1;
             let seq = seq_after(last_seq(&mut tx, &id).await?);
-            let e = NewEvent { lesson, school, at, kind: EventKind::LessonEnded, actor: None, subject: None, detail: Some("server_stopped".into()) };
+            let e = NewEvent {
+                lesson,
+                school,
+                at,
+                kind: EventKind::LessonEnded,
+                actor: None,
+                subject: None,
+                detail: Some("server_stopped".into()),
+            };
             insert_event_seq(&mut tx, &e, seq).await?;
         }
         tx.commit().await?;
@@ -621,7 +665,10 @@ impl Store {
             let mut back_since = Some(i64::MIN);
             match store.recover_log(first).await {
                 Ok(0) => {}
-                Ok(n) => tracing::warn!(lessons = n, "closed lessons a stopped server left open in the livestream log"),
+                Ok(n) => tracing::warn!(
+                    lessons = n,
+                    "closed lessons a stopped server left open in the livestream log"
+                ),
                 Err(e) => {
                     back_since = None;
                     tracing::error!(error = %e, "could not recover the livestream log");
@@ -647,7 +694,15 @@ impl Store {
     /// Appends a note to a lesson's log (and its addition to the audit chain). A note may
     /// correct an earlier note of the same lesson; nothing is ever changed or removed.
     pub async fn add_note(&self, note: NewNote<'_>) -> Result<String> {
-        let NewNote { school, lesson, author, at, category, body, corrects } = note;
+        let NewNote {
+            school,
+            lesson,
+            author,
+            at,
+            category,
+            body,
+            corrects,
+        } = note;
         let body = text::clean(&text::LOG_NOTE, body)?;
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 AS one FROM log_lessons WHERE id = $1 AND school_id = $2")
@@ -693,8 +748,19 @@ impl Store {
             return Err(StoreError::Invalid("time zone"));
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE schools SET time_zone = $1 WHERE id = $2").bind(zone).bind(school.as_str()).execute(&mut *tx).await?;
-        append(&mut tx, school, actor.as_str(), "school.time_zone", &json!({"time_zone": zone})).await?;
+        sqlx::query("UPDATE schools SET time_zone = $1 WHERE id = $2")
+            .bind(zone)
+            .bind(school.as_str())
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            school,
+            actor.as_str(),
+            "school.time_zone",
+            &json!({"time_zone": zone}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -187,14 +187,17 @@ fn note_row(r: &AnyRow) -> Result<NoteRow> {
     })
 }
 
-const LESSON_SELECT: &str = "SELECT l.*, u.display_name AS started_by_name, r.status AS recording_status FROM log_lessons l \
+const LESSON_SELECT: &str =
+    "SELECT l.*, u.display_name AS started_by_name, r.status AS recording_status FROM log_lessons l \
      LEFT JOIN users u ON u.id = l.started_by LEFT JOIN recordings r ON r.id = l.recording_id";
 
 /// Merges each person's sessions into presence intervals, ordered by start. `now` ends the
 /// intervals of people still present.
 pub fn intervals(sessions: &[SessionRow], now: i64) -> Vec<Interval> {
     let mut sorted: Vec<&SessionRow> = sessions.iter().collect();
-    sorted.sort_by(|a, b| (a.user_id.as_str(), a.joined_at, a.id.as_str()).cmp(&(b.user_id.as_str(), b.joined_at, b.id.as_str())));
+    sorted.sort_by(|a, b| {
+        (a.user_id.as_str(), a.joined_at, a.id.as_str()).cmp(&(b.user_id.as_str(), b.joined_at, b.id.as_str()))
+    });
     let mut out: Vec<Interval> = Vec::new();
     let mut covered_to = 0; // the end of time already counted in the current interval
     for s in sorted {
@@ -276,7 +279,13 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let lesson = lesson_row(&row)?;
         if let LogScope::Teacher(t) = scope {
-            let teaches = self.membership(&livegate_core::ids::ClassId::parse(&lesson.class_id).ok_or(super::StoreError::Invalid("class id"))?, t).await?;
+            let teaches = self
+                .membership(
+                    &livegate_core::ids::ClassId::parse(&lesson.class_id)
+                        .ok_or(super::StoreError::Invalid("class id"))?,
+                    t,
+                )
+                .await?;
             if lesson.started_by != t.as_str() && teaches != Some(super::MemberKind::Teacher) {
                 return Ok(None);
             }
@@ -323,7 +332,12 @@ impl Store {
         .iter()
         .map(note_row)
         .collect::<Result<Vec<_>>>()?;
-        Ok(Some(LessonLog { lesson, sessions, events, notes }))
+        Ok(Some(LessonLog {
+            lesson,
+            sessions,
+            events,
+            notes,
+        }))
     }
 
     /// Every lesson `scope` may see under the filter, with its full log (for exports and

@@ -27,9 +27,9 @@ pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord};
 // The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
+pub use log_read::{LogFilter, LogScope};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
-pub use log_read::{LogFilter, LogScope};
 
 use livegate_core::codes::ErrorCode;
 
@@ -91,7 +91,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The database behind Livegate.
@@ -124,11 +127,23 @@ impl Store {
         // it is down a call waits up to PG_ACQUIRE_TIMEOUT for it, then fails `store_unavailable`.
         let pool = AnyPoolOptions::new()
             .test_before_acquire(true)
-            .acquire_timeout(if sqlite { std::time::Duration::from_secs(30) } else { PG_ACQUIRE_TIMEOUT })
+            .acquire_timeout(if sqlite {
+                std::time::Duration::from_secs(30)
+            } else {
+                PG_ACQUIRE_TIMEOUT
+            })
             .max_connections(if sqlite { 1 } else { 8 })
             .min_connections(if sqlite { 1 } else { 0 })
-            .idle_timeout(if sqlite { None } else { Some(std::time::Duration::from_secs(600)) })
-            .max_lifetime(if sqlite { None } else { Some(std::time::Duration::from_secs(1800)) })
+            .idle_timeout(if sqlite {
+                None
+            } else {
+                Some(std::time::Duration::from_secs(600))
+            })
+            .max_lifetime(if sqlite {
+                None
+            } else {
+                Some(std::time::Duration::from_secs(1800))
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
@@ -167,7 +182,10 @@ impl Store {
     pub fn follow_other_nodes(&self, every: std::time::Duration) {
         let store = self.clone();
         tokio::spawn(async move {
-            let mut last: i64 = match sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM audit_log").fetch_one(&store.pool).await {
+            let mut last: i64 = match sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM audit_log")
+                .fetch_one(&store.pool)
+                .await
+            {
                 Ok(row) => row.try_get("m").unwrap_or(0),
                 Err(_) => 0,
             };
@@ -208,15 +226,19 @@ impl Store {
         }
         let done = self.migrate_on(&mut conn).await;
         if postgres {
-            sqlx::query("SELECT pg_advisory_unlock(7301) AS unlocked").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_unlock(7301) AS unlocked")
+                .execute(&mut *conn)
+                .await?;
         }
         done
     }
 
     async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
         for (version, statements) in schema::MIGRATIONS {
             let done: Option<AnyRow> = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
@@ -249,7 +271,13 @@ const PG_LOCK_MIGRATIONS: &str = "SELECT 1 AS locked FROM (SELECT pg_advisory_lo
 pub fn affects_admission(action: &str) -> bool {
     matches!(
         action,
-        "user.update" | "roster.remove" | "domain.remove" | "consent.record" | "consent.withdraw" | "privacy.set" | "conduct.publish"
+        "user.update"
+            | "roster.remove"
+            | "domain.remove"
+            | "consent.record"
+            | "consent.withdraw"
+            | "privacy.set"
+            | "conduct.publish"
     ) || action.starts_with("roster.import")
 }
 

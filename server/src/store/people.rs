@@ -6,8 +6,8 @@ use sqlx::Row;
 
 use super::audit::append;
 use super::{conflict, flag, now_ms, Result, Store, StoreError};
-use livegate_core::school::Role;
 use livegate_core::ids::{ClassId, Email, SchoolId, UserId};
+use livegate_core::school::Role;
 use livegate_core::text;
 
 /// A user as stored. `Debug` prints only the id and role.
@@ -24,7 +24,10 @@ pub struct UserRecord {
 
 impl std::fmt::Debug for UserRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRecord").field("id", &self.id).field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,7 +115,10 @@ pub fn normalise_domain(s: &str) -> Option<String> {
 impl Store {
     /// A school.
     pub async fn school(&self, id: &SchoolId) -> Result<Option<SchoolRecord>> {
-        let row = sqlx::query("SELECT * FROM schools WHERE id = $1").bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM schools WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| {
             Ok(SchoolRecord {
                 id: id.clone(),
@@ -143,13 +149,19 @@ impl Store {
 
     /// A user by id.
     pub async fn user(&self, id: &UserId) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = $1").bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user).transpose()
     }
 
     /// A user by email.
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE email = $1").bind(email.expose()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE email = $1")
+            .bind(email.expose())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user).transpose()
     }
 
@@ -186,13 +198,27 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(conflict)?;
-        append(&mut tx, school, actor, "user.create", &json!({"user": id, "role": role})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "user.create",
+            &json!({"user": id, "role": role}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Changes a user's role or disabled flag (scoped by school).
-    pub async fn update_user(&self, actor: &str, school: &SchoolId, id: &UserId, role: Option<Role>, disabled: Option<bool>) -> Result<()> {
+    pub async fn update_user(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        id: &UserId,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled) WHERE id = $3 AND school_id = $4",
@@ -208,9 +234,19 @@ impl Store {
         }
         if disabled == Some(true) {
             // A disabled account is signed out everywhere, on every node.
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
-        append(&mut tx, school, actor, "user.update", &json!({"user": id, "role": role, "disabled": disabled})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "user.update",
+            &json!({"user": id, "role": role, "disabled": disabled}),
+        )
+        .await?;
         tx.commit().await?;
         self.announce(school);
         Ok(())
@@ -245,13 +281,19 @@ impl Store {
 
     /// A class by id alone (for lessons, which carry their school).
     pub async fn class_any(&self, id: &ClassId) -> Result<Option<ClassRecord>> {
-        let row = sqlx::query("SELECT * FROM classes WHERE id = $1").bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM classes WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(class).transpose()
     }
 
     /// A school's classes, by name.
     pub async fn classes(&self, school: &SchoolId) -> Result<Vec<ClassRecord>> {
-        let rows = sqlx::query("SELECT * FROM classes WHERE school_id = $1 ORDER BY name").bind(school.as_str()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM classes WHERE school_id = $1 ORDER BY name")
+            .bind(school.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(class).collect()
     }
 
@@ -265,7 +307,11 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let kind = if r.try_get::<String, _>("member")? == "teacher" { MemberKind::Teacher } else { MemberKind::Pupil };
+                let kind = if r.try_get::<String, _>("member")? == "teacher" {
+                    MemberKind::Teacher
+                } else {
+                    MemberKind::Pupil
+                };
                 Ok((class(r)?, kind))
             })
             .collect()
@@ -278,10 +324,13 @@ impl Store {
             .bind(user.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| r.try_get::<String, _>("member"))
-            .transpose()?
-            .map(|m| if m == "teacher" { MemberKind::Teacher } else { MemberKind::Pupil }))
+        Ok(row.map(|r| r.try_get::<String, _>("member")).transpose()?.map(|m| {
+            if m == "teacher" {
+                MemberKind::Teacher
+            } else {
+                MemberKind::Pupil
+            }
+        }))
     }
 
     /// A class's members with how they belong, by display name.
@@ -296,14 +345,24 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let kind = if r.try_get::<String, _>("member")? == "teacher" { MemberKind::Teacher } else { MemberKind::Pupil };
+                let kind = if r.try_get::<String, _>("member")? == "teacher" {
+                    MemberKind::Teacher
+                } else {
+                    MemberKind::Pupil
+                };
                 Ok((user(r)?, kind))
             })
             .collect()
     }
 
     /// Creates a class.
-    pub async fn create_class(&self, actor: &str, school: &SchoolId, id: Option<ClassId>, name: &str) -> Result<ClassId> {
+    pub async fn create_class(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        id: Option<ClassId>,
+        name: &str,
+    ) -> Result<ClassId> {
         let name = text::clean(&text::CLASS_NAME, name)?;
         let id = id.unwrap_or_else(ClassId::generate);
         let mut tx = self.pool.begin().await?;
@@ -320,7 +379,14 @@ impl Store {
     }
 
     /// Puts a user of this school on a class (as pupil or teacher).
-    pub async fn add_member(&self, actor: &str, school: &SchoolId, class: &ClassId, user: &UserId, kind: MemberKind) -> Result<()> {
+    pub async fn add_member(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        class: &ClassId,
+        user: &UserId,
+        kind: MemberKind,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let ok = sqlx::query("SELECT 1 AS one FROM users u, classes c WHERE u.id = $1 AND c.id = $2 AND u.school_id = $3 AND c.school_id = $3")
             .bind(user.as_str())
@@ -339,7 +405,14 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(conflict)?;
-        append(&mut tx, school, actor, "roster.add", &json!({"class": class, "user": user, "as": kind})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "roster.add",
+            &json!({"class": class, "user": user, "as": kind}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -356,7 +429,14 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        append(&mut tx, school, actor, "roster.remove", &json!({"class": class, "user": user})).await?;
+        append(
+            &mut tx,
+            school,
+            actor,
+            "roster.remove",
+            &json!({"class": class, "user": user}),
+        )
+        .await?;
         tx.commit().await?;
         self.announce(school);
         Ok(())
@@ -364,7 +444,10 @@ impl Store {
 
     /// A school's trusted domains.
     pub async fn trusted_domains(&self, school: &SchoolId) -> Result<Vec<DomainRecord>> {
-        let rows = sqlx::query("SELECT * FROM trusted_domains WHERE school_id = $1 ORDER BY domain").bind(school.as_str()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM trusted_domains WHERE school_id = $1 ORDER BY domain")
+            .bind(school.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(DomainRecord {
@@ -392,15 +475,17 @@ impl Store {
         let domain = normalise_domain(domain).ok_or(StoreError::Invalid("domain"))?;
         let note = text::clean(&text::DOMAIN_NOTE, note)?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO trusted_domains (school_id, domain, note, added_by, added_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(school.as_str())
-            .bind(&domain)
-            .bind(&note)
-            .bind(actor)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict)?;
+        sqlx::query(
+            "INSERT INTO trusted_domains (school_id, domain, note, added_by, added_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(school.as_str())
+        .bind(&domain)
+        .bind(&note)
+        .bind(actor)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
         append(&mut tx, school, actor, "domain.add", &json!({"domain": domain})).await?;
         tx.commit().await?;
         Ok(domain)

@@ -94,12 +94,23 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl Store {
     /// A recording began with its lesson.
-    pub async fn create_recording(&self, school: &SchoolId, id: &str, lesson: &LessonId, class: &ClassId, teacher: &UserId, wrapped_key: &[u8]) -> Result<()> {
+    pub async fn create_recording(
+        &self,
+        school: &SchoolId,
+        id: &str,
+        lesson: &LessonId,
+        class: &ClassId,
+        teacher: &UserId,
+        wrapped_key: &[u8],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO recordings (id, school_id, lesson_id, class_id, teacher_id, started_at, status, wrapped_key, legal_hold) \
@@ -114,7 +125,14 @@ impl Store {
         .bind(hex(wrapped_key))
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, school, teacher.as_str(), "recording.start", &json!({"recording": id, "lesson": lesson})).await?;
+        append(
+            &mut tx,
+            school,
+            teacher.as_str(),
+            "recording.start",
+            &json!({"recording": id, "lesson": lesson}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -123,7 +141,10 @@ impl Store {
     /// into the audit chain.
     pub async fn finish_recording(&self, id: &str, interrupted: bool, manifest_sha256: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("SELECT school_id FROM recordings WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+        let r = sqlx::query("SELECT school_id FROM recordings WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(r) = r else { return Err(StoreError::NotFound) };
         let school = SchoolId::parse(&r.try_get::<String, _>("school_id")?).ok_or(StoreError::Invalid("school id"))?;
         let status = if interrupted { "interrupted" } else { "complete" };
@@ -138,7 +159,14 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, &school, "system", "recording.manifest", &json!({"recording": id, "sha256": manifest_sha256, "interrupted": interrupted})).await?;
+        append(
+            &mut tx,
+            &school,
+            "system",
+            "recording.manifest",
+            &json!({"recording": id, "sha256": manifest_sha256, "interrupted": interrupted}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -146,7 +174,11 @@ impl Store {
     /// Marks a recording that stopped writing (fail closed).
     pub async fn fail_recording(&self, school: &SchoolId, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE recordings SET status = 'failed' WHERE id = $1 AND school_id = $2").bind(id).bind(school.as_str()).execute(&mut *tx).await?;
+        sqlx::query("UPDATE recordings SET status = 'failed' WHERE id = $1 AND school_id = $2")
+            .bind(id)
+            .bind(school.as_str())
+            .execute(&mut *tx)
+            .await?;
         append(&mut tx, school, "system", "recording.failed", &json!({"recording": id})).await?;
         tx.commit().await?;
         Ok(())
@@ -173,42 +205,80 @@ impl Store {
 
     /// One recording of this school.
     pub async fn recording(&self, school: &SchoolId, id: &str) -> Result<Option<RecordingRow>> {
-        let r = sqlx::query("SELECT * FROM recordings WHERE id = $1 AND school_id = $2").bind(id).bind(school.as_str()).fetch_optional(&self.pool).await?;
+        let r = sqlx::query("SELECT * FROM recordings WHERE id = $1 AND school_id = $2")
+            .bind(id)
+            .bind(school.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
     /// Records a leader's view, with its reason, before anything is served.
-    pub async fn record_view(&self, school: &SchoolId, leader: &UserId, id: &str, reason: &str, concern: Option<&str>) -> Result<()> {
+    pub async fn record_view(
+        &self,
+        school: &SchoolId,
+        leader: &UserId,
+        id: &str,
+        reason: &str,
+        concern: Option<&str>,
+    ) -> Result<()> {
         let reason = text::clean(&text::REASON, reason)?;
-        let concern = concern.map(|c| text::clean_optional(&text::CONCERN_REF, c)).transpose()?.flatten();
+        let concern = concern
+            .map(|c| text::clean_optional(&text::CONCERN_REF, c))
+            .transpose()?
+            .flatten();
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM recordings WHERE id = $1 AND school_id = $2 AND status <> 'destroyed'")
-            .bind(id)
-            .bind(school.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists =
+            sqlx::query("SELECT 1 AS one FROM recordings WHERE id = $1 AND school_id = $2 AND status <> 'destroyed'")
+                .bind(id)
+                .bind(school.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        append(&mut tx, school, leader.as_str(), "recording.view", &json!({"recording": id, "reason": reason, "concern": concern})).await?;
+        append(
+            &mut tx,
+            school,
+            leader.as_str(),
+            "recording.view",
+            &json!({"recording": id, "reason": reason, "concern": concern}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Places or lifts a legal hold.
-    pub async fn set_legal_hold(&self, school: &SchoolId, actor: &UserId, id: &str, on: bool, reason: &str) -> Result<()> {
+    pub async fn set_legal_hold(
+        &self,
+        school: &SchoolId,
+        actor: &UserId,
+        id: &str,
+        on: bool,
+        reason: &str,
+    ) -> Result<()> {
         let reason = text::clean(&text::REASON, reason)?;
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE recordings SET legal_hold = $1 WHERE id = $2 AND school_id = $3 AND status <> 'destroyed'")
-            .bind(i64::from(on))
-            .bind(id)
-            .bind(school.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET legal_hold = $1 WHERE id = $2 AND school_id = $3 AND status <> 'destroyed'",
+        )
+        .bind(i64::from(on))
+        .bind(id)
+        .bind(school.as_str())
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        append(&mut tx, school, actor.as_str(), "recording.hold", &json!({"recording": id, "on": on, "reason": reason})).await?;
+        append(
+            &mut tx,
+            school,
+            actor.as_str(),
+            "recording.hold",
+            &json!({"recording": id, "on": on, "reason": reason}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -235,7 +305,14 @@ impl Store {
             .bind(school.as_str())
             .execute(&mut *tx)
             .await?;
-        append(&mut tx, school, "system", "recording.destroy", &json!({"recording": id})).await?;
+        append(
+            &mut tx,
+            school,
+            "system",
+            "recording.destroy",
+            &json!({"recording": id}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -246,8 +323,19 @@ impl Store {
             return Err(StoreError::Invalid("retention days"));
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE schools SET retention_days = $1 WHERE id = $2").bind(days).bind(school.as_str()).execute(&mut *tx).await?;
-        append(&mut tx, school, actor.as_str(), "school.retention", &json!({"days": days})).await?;
+        sqlx::query("UPDATE schools SET retention_days = $1 WHERE id = $2")
+            .bind(days)
+            .bind(school.as_str())
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            school,
+            actor.as_str(),
+            "school.retention",
+            &json!({"days": days}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -259,8 +347,15 @@ mod tests {
     use crate::store::tests::{demo, stores};
 
     async fn new_recording(store: &Store, id: &str) {
-        let (lesson, class, teacher) = (LessonId::generate(), ClassId::parse("7a").unwrap(), UserId::parse("usr_t").unwrap());
-        store.create_recording(&demo(), id, &lesson, &class, &teacher, &[1, 2, 3]).await.unwrap();
+        let (lesson, class, teacher) = (
+            LessonId::generate(),
+            ClassId::parse("7a").unwrap(),
+            UserId::parse("usr_t").unwrap(),
+        );
+        store
+            .create_recording(&demo(), id, &lesson, &class, &teacher, &[1, 2, 3])
+            .await
+            .unwrap();
     }
 
     async fn status(store: &Store, id: &str) -> String {
@@ -291,8 +386,14 @@ mod tests {
             store.fail_recording(&demo(), "rec_fail").await.unwrap();
             store.finish_recording("rec_fail", false, "cc").await.unwrap();
             let row = store.recording(&demo(), "rec_fail").await.unwrap().unwrap();
-            assert_eq!((row.status.as_str(), row.manifest_sha256.as_deref()), ("failed", Some("cc")));
-            assert!(matches!(store.finish_recording("rec_none", false, "dd").await, Err(StoreError::NotFound)));
+            assert_eq!(
+                (row.status.as_str(), row.manifest_sha256.as_deref()),
+                ("failed", Some("cc"))
+            );
+            assert!(matches!(
+                store.finish_recording("rec_none", false, "dd").await,
+                Err(StoreError::NotFound)
+            ));
         }
     }
 
@@ -305,17 +406,42 @@ mod tests {
             let later = now_ms() + 31 * 86_400_000;
             let expired = |rows: Vec<RecordingRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
             assert_eq!(expired(store.expired_recordings(later).await.unwrap()), vec!["rec_old"]);
-            assert!(store.expired_recordings(now_ms()).await.unwrap().is_empty(), "not before its time");
-            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "ok").await, Err(StoreError::Text(_))));
-            store.set_legal_hold(&demo(), &leader, "rec_old", true, "police request").await.unwrap();
+            assert!(
+                store.expired_recordings(now_ms()).await.unwrap().is_empty(),
+                "not before its time"
+            );
+            assert!(matches!(
+                store.set_legal_hold(&demo(), &leader, "rec_old", true, "ok").await,
+                Err(StoreError::Text(_))
+            ));
+            store
+                .set_legal_hold(&demo(), &leader, "rec_old", true, "police request")
+                .await
+                .unwrap();
             assert!(store.expired_recordings(later).await.unwrap().is_empty(), "held");
-            store.set_legal_hold(&demo(), &leader, "rec_old", false, "released").await.unwrap();
+            store
+                .set_legal_hold(&demo(), &leader, "rec_old", false, "released")
+                .await
+                .unwrap();
             store.mark_destroyed(&demo(), "rec_old").await.unwrap();
             let row = store.recording(&demo(), "rec_old").await.unwrap().unwrap();
             assert_eq!((row.status.as_str(), row.wrapped_key), ("destroyed", None));
-            assert!(store.expired_recordings(later).await.unwrap().is_empty(), "destroyed once");
-            assert!(matches!(store.record_view(&demo(), &leader, "rec_old", "a good reason", None).await, Err(StoreError::NotFound)));
-            assert!(matches!(store.set_legal_hold(&demo(), &leader, "rec_old", true, "too late now").await, Err(StoreError::NotFound)));
+            assert!(
+                store.expired_recordings(later).await.unwrap().is_empty(),
+                "destroyed once"
+            );
+            assert!(matches!(
+                store
+                    .record_view(&demo(), &leader, "rec_old", "a good reason", None)
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                store
+                    .set_legal_hold(&demo(), &leader, "rec_old", true, "too late now")
+                    .await,
+                Err(StoreError::NotFound)
+            ));
         }
     }
 
@@ -324,19 +450,49 @@ mod tests {
         for store in stores().await {
             let leader = UserId::parse("usr_l").unwrap();
             new_recording(&store, "rec_v").await;
-            for bad in ["", "    ", "abc", "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}", "éé.", &"x".repeat(1001)] {
-                assert!(matches!(store.record_view(&demo(), &leader, "rec_v", bad, None).await, Err(StoreError::Text(_))), "{bad:?}");
+            for bad in [
+                "",
+                "    ",
+                "abc",
+                "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}",
+                "éé.",
+                &"x".repeat(1001),
+            ] {
+                assert!(
+                    matches!(
+                        store.record_view(&demo(), &leader, "rec_v", bad, None).await,
+                        Err(StoreError::Text(_))
+                    ),
+                    "{bad:?}"
+                );
             }
             let long_ref = "c".repeat(101);
-            assert!(matches!(store.record_view(&demo(), &leader, "rec_v", "a good reason", Some(&long_ref)).await, Err(StoreError::Text(_))));
+            assert!(matches!(
+                store
+                    .record_view(&demo(), &leader, "rec_v", "a good reason", Some(&long_ref))
+                    .await,
+                Err(StoreError::Text(_))
+            ));
             // Characters, not bytes: 400 characters of Chinese are 1,200 bytes.
             let chinese: String = "家长报告了课堂上的欺凌事件需要核实".chars().cycle().take(400).collect();
-            store.record_view(&demo(), &leader, "rec_v", &chinese, None).await.unwrap();
-            store.set_legal_hold(&demo(), &leader, "rec_v", true, &chinese).await.unwrap();
+            store
+                .record_view(&demo(), &leader, "rec_v", &chinese, None)
+                .await
+                .unwrap();
+            store
+                .set_legal_hold(&demo(), &leader, "rec_v", true, &chinese)
+                .await
+                .unwrap();
             let other = SchoolId::parse("sch_other").unwrap();
-            assert!(matches!(store.record_view(&other, &leader, "rec_v", "a good reason", None).await, Err(StoreError::NotFound)));
+            assert!(matches!(
+                store.record_view(&other, &leader, "rec_v", "a good reason", None).await,
+                Err(StoreError::NotFound)
+            ));
             assert!(store.recording(&other, "rec_v").await.unwrap().is_none());
-            store.record_view(&demo(), &leader, "rec_v", "a good reason", Some("CPOMS-1")).await.unwrap();
+            store
+                .record_view(&demo(), &leader, "rec_v", "a good reason", Some("CPOMS-1"))
+                .await
+                .unwrap();
         }
     }
 }

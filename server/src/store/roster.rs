@@ -19,9 +19,9 @@ use sqlx::{Any, Row as _, Transaction};
 use super::audit::append;
 use super::consent::consent_state;
 use super::{Result, Store, StoreError};
-use livegate_core::school::Role;
 use livegate_core::ids::{ClassId, SchoolId, UserId};
 use livegate_core::roster_csv::{Row, RowError};
+use livegate_core::school::Role;
 
 use super::people::{ClassRecord, MemberKind, UserRecord};
 
@@ -106,21 +106,35 @@ fn text(row: &AnyRow, col: &str) -> Result<String> {
 }
 
 async fn load_directory(tx: &mut Transaction<'_, Any>, school: &SchoolId, rows: &[Row]) -> Result<Directory> {
-    let domains = sqlx::query("SELECT domain FROM trusted_domains WHERE school_id = $1").bind(school.as_str()).fetch_all(&mut **tx).await?;
+    let domains = sqlx::query("SELECT domain FROM trusted_domains WHERE school_id = $1")
+        .bind(school.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     let trusted = domains.iter().map(|r| text(r, "domain")).collect::<Result<_>>()?;
-    let class_rows = sqlx::query("SELECT id, name FROM classes WHERE school_id = $1 ORDER BY name").bind(school.as_str()).fetch_all(&mut **tx).await?;
+    let class_rows = sqlx::query("SELECT id, name FROM classes WHERE school_id = $1 ORDER BY name")
+        .bind(school.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     let mut classes = HashMap::new();
     for r in &class_rows {
         let id = ClassId::parse(&text(r, "id")?).ok_or(StoreError::Invalid("malformed id in database"))?;
         // Of two classes whose names differ only in case, the first by name is used.
-        classes.entry(livegate_core::roster_csv::class_key(&text(r, "name")?)).or_insert(id);
+        classes
+            .entry(livegate_core::roster_csv::class_key(&text(r, "name")?))
+            .or_insert(id);
     }
-    let mut emails: Vec<&str> = rows.iter().filter_map(|r| r.email.as_ref().map(|e| e.expose())).collect();
+    let mut emails: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.email.as_ref().map(|e| e.expose()))
+        .collect();
     emails.sort_unstable();
     emails.dedup();
     let mut users = HashMap::new();
     for chunk in emails.chunks(CHUNK) {
-        let sql = format!("SELECT id, school_id, email, role FROM users WHERE email IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "SELECT id, school_id, email, role FROM users WHERE email IN ({})",
+            placeholders(1, chunk.len())
+        );
         let mut q = sqlx::query(&sql);
         for e in chunk {
             q = q.bind(*e);
@@ -133,9 +147,20 @@ async fn load_directory(tx: &mut Transaction<'_, Any>, school: &SchoolId, rows: 
             users.insert(text(&r, "email")?, (id, sch, role));
         }
     }
-    let member_rows = sqlx::query("SELECT class_id, user_id FROM class_members WHERE school_id = $1").bind(school.as_str()).fetch_all(&mut **tx).await?;
-    let members = member_rows.iter().map(|r| Ok((text(r, "class_id")?, text(r, "user_id")?))).collect::<Result<_>>()?;
-    Ok(Directory { trusted, classes, users, members })
+    let member_rows = sqlx::query("SELECT class_id, user_id FROM class_members WHERE school_id = $1")
+        .bind(school.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let members = member_rows
+        .iter()
+        .map(|r| Ok((text(r, "class_id")?, text(r, "user_id")?)))
+        .collect::<Result<_>>()?;
+    Ok(Directory {
+        trusted,
+        classes,
+        users,
+        members,
+    })
 }
 
 /// Plans one row against the directory: its errors and what it would create.
@@ -147,20 +172,32 @@ fn plan_row(row: &Row, school: &SchoolId, dir: &Directory) -> ImportRow {
         if !dir.trusted.contains(email.domain()) {
             untrusted = Some(RowError::new(
                 "email_not_trusted",
-                format!("The domain {} is not one of this school's trusted domains.", email.domain()),
+                format!(
+                    "The domain {} is not one of this school's trusted domains.",
+                    email.domain()
+                ),
             ));
         }
         match dir.users.get(email.expose()) {
             Some((_, sch, _)) if sch != school => {
                 untrusted = None; // beside this, the domain is noise
-                errors.push(RowError::new("email_in_use", "This email belongs to an account this school cannot manage."));
+                errors.push(RowError::new(
+                    "email_in_use",
+                    "This email belongs to an account this school cannot manage.",
+                ));
             }
             Some((_, _, role)) if *role != Role::Pupil => {
-                errors.push(RowError::new("not_a_pupil", "This email belongs to a staff account of this school, not a pupil."));
+                errors.push(RowError::new(
+                    "not_a_pupil",
+                    "This email belongs to a staff account of this school, not a pupil.",
+                ));
             }
             Some((id, _, _)) => user = Some(id.clone()),
             None if row.last_name.is_empty() => {
-                errors.push(RowError::new("bad_name", "The last name is empty; a new pupil needs a first and a last name."));
+                errors.push(RowError::new(
+                    "bad_name",
+                    "The last name is empty; a new pupil needs a first and a last name.",
+                ));
             }
             None => {}
         }
@@ -200,7 +237,10 @@ fn plan_row(row: &Row, school: &SchoolId, dir: &Directory) -> ImportRow {
 fn summarise(rows: &[Row], planned: &[ImportRow]) -> ImportSummary {
     let mut new_users = HashSet::new();
     let mut new_classes = HashSet::new();
-    let mut s = ImportSummary { rows: planned.len(), ..Default::default() };
+    let mut s = ImportSummary {
+        rows: planned.len(),
+        ..Default::default()
+    };
     for (row, p) in rows.iter().zip(planned) {
         if !p.errors.is_empty() {
             s.rows_with_errors += 1;
@@ -227,7 +267,14 @@ fn summarise(rows: &[Row], planned: &[ImportRow]) -> ImportSummary {
 impl Store {
     /// Plans an import of parsed roster rows and, with `apply` and no row in error, writes it
     /// in one transaction. `file_sha256` identifies the file in the audit entry.
-    pub async fn import_roster(&self, actor: &str, school: &SchoolId, rows: &[Row], apply: bool, file_sha256: &str) -> Result<ImportReport> {
+    pub async fn import_roster(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        rows: &[Row],
+        apply: bool,
+        file_sha256: &str,
+    ) -> Result<ImportReport> {
         let mut tx = self.pool.begin().await?;
         let mut dir = load_directory(&mut tx, school, rows).await?;
         let planned: Vec<ImportRow> = rows.iter().map(|r| plan_row(r, school, &dir)).collect();
@@ -235,7 +282,12 @@ impl Store {
         let ok = summary.rows_with_errors == 0;
         if !(apply && ok) {
             tx.rollback().await?;
-            return Ok(ImportReport { applied: false, ok, summary, rows: planned });
+            return Ok(ImportReport {
+                applied: false,
+                ok,
+                summary,
+                rows: planned,
+            });
         }
         for row in rows {
             write_row(&mut tx, actor, school, row, &mut dir).await?;
@@ -250,18 +302,27 @@ impl Store {
         });
         append(&mut tx, school, actor, "roster.import", &detail).await?;
         tx.commit().await?;
-        Ok(ImportReport { applied: true, ok, summary, rows: planned })
+        Ok(ImportReport {
+            applied: true,
+            ok,
+            summary,
+            rows: planned,
+        })
     }
 
     /// How many pupils and teachers each of the school's classes has.
     pub async fn class_counts(&self, school: &SchoolId) -> Result<HashMap<ClassId, (i64, i64)>> {
-        let rows = sqlx::query("SELECT class_id, member, COUNT(*) AS n FROM class_members WHERE school_id = $1 GROUP BY class_id, member")
-            .bind(school.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT class_id, member, COUNT(*) AS n FROM class_members WHERE school_id = $1 GROUP BY class_id, member",
+        )
+        .bind(school.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         let mut out: HashMap<ClassId, (i64, i64)> = HashMap::new();
         for r in &rows {
-            let Some(id) = ClassId::parse(&text(r, "class_id")?) else { continue };
+            let Some(id) = ClassId::parse(&text(r, "class_id")?) else {
+                continue;
+            };
             let n: i64 = r.try_get("n")?;
             let entry = out.entry(id).or_default();
             if text(r, "member")? == "teacher" {
@@ -274,31 +335,66 @@ impl Store {
     }
 
     /// A class with its pupils (by display name), for the roster export.
-    pub async fn class_pupils(&self, school: &SchoolId, class: &ClassId) -> Result<Option<(ClassRecord, Vec<UserRecord>)>> {
-        let Some(record) = self.class(school, class).await? else { return Ok(None) };
-        let pupils = self.members(school, class).await?.into_iter().filter(|(_, k)| *k == MemberKind::Pupil).map(|(u, _)| u).collect();
+    pub async fn class_pupils(
+        &self,
+        school: &SchoolId,
+        class: &ClassId,
+    ) -> Result<Option<(ClassRecord, Vec<UserRecord>)>> {
+        let Some(record) = self.class(school, class).await? else {
+            return Ok(None);
+        };
+        let pupils = self
+            .members(school, class)
+            .await?
+            .into_iter()
+            .filter(|(_, k)| *k == MemberKind::Pupil)
+            .map(|(u, _)| u)
+            .collect();
         Ok(Some((record, pupils)))
     }
 
     /// The pupils of a class with the directory's admission facts about each: whether their
     /// email domain is trusted and their consent state. `None` if the class is not this school's.
     pub async fn pupil_facts(&self, school: &SchoolId, class: &ClassId) -> Result<Option<Vec<PupilFacts>>> {
-        let Some((_, pupils)) = self.class_pupils(school, class).await? else { return Ok(None) };
-        let required = self.school(school).await?.ok_or(StoreError::NotFound)?.conduct_version_required;
-        let trusted: HashSet<String> = self.trusted_domains(school).await?.into_iter().map(|d| d.domain).collect();
+        let Some((_, pupils)) = self.class_pupils(school, class).await? else {
+            return Ok(None);
+        };
+        let required = self
+            .school(school)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .conduct_version_required;
+        let trusted: HashSet<String> = self
+            .trusted_domains(school)
+            .await?
+            .into_iter()
+            .map(|d| d.domain)
+            .collect();
         let mut out = Vec::with_capacity(pupils.len());
         for user in pupils {
             let consent = consent_state(&self.consents(school, &user.id).await?, required);
             let domain_trusted = trusted.contains(user.email.domain());
-            out.push(PupilFacts { user, domain_trusted, consent });
+            out.push(PupilFacts {
+                user,
+                domain_trusted,
+                consent,
+            });
         }
         Ok(Some(out))
     }
 }
 
 /// Writes what one planned row creates, updating `dir` so later rows see it.
-async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId, row: &Row, dir: &mut Directory) -> Result<()> {
-    let Some(email) = &row.email else { return Err(StoreError::Invalid("row without an email")) };
+async fn write_row(
+    tx: &mut Transaction<'_, Any>,
+    actor: &str,
+    school: &SchoolId,
+    row: &Row,
+    dir: &mut Directory,
+) -> Result<()> {
+    let Some(email) = &row.email else {
+        return Err(StoreError::Invalid("row without an email"));
+    };
     let key = row.class_key();
     let class = match dir.classes.get(&key) {
         Some(id) => id.clone(),
@@ -311,7 +407,14 @@ async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId
                 .execute(&mut **tx)
                 .await
                 .map_err(super::conflict)?;
-            append(tx, school, actor, "class.create", &json!({"class": id, "via": "import"})).await?;
+            append(
+                tx,
+                school,
+                actor,
+                "class.create",
+                &json!({"class": id, "via": "import"}),
+            )
+            .await?;
             dir.classes.insert(key, id.clone());
             id
         }
@@ -329,8 +432,16 @@ async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId
                 .execute(&mut **tx)
                 .await
                 .map_err(super::conflict)?;
-            append(tx, school, actor, "user.create", &json!({"user": id, "role": Role::Pupil, "via": "import"})).await?;
-            dir.users.insert(email.expose().to_owned(), (id.clone(), school.clone(), Role::Pupil));
+            append(
+                tx,
+                school,
+                actor,
+                "user.create",
+                &json!({"user": id, "role": Role::Pupil, "via": "import"}),
+            )
+            .await?;
+            dir.users
+                .insert(email.expose().to_owned(), (id.clone(), school.clone(), Role::Pupil));
             id
         }
     };
@@ -345,7 +456,14 @@ async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId
         .execute(&mut **tx)
         .await
         .map_err(super::conflict)?;
-    append(tx, school, actor, "roster.add", &json!({"class": class, "user": user, "as": MemberKind::Pupil, "via": "import"})).await?;
+    append(
+        tx,
+        school,
+        actor,
+        "roster.add",
+        &json!({"class": class, "user": user, "as": MemberKind::Pupil, "via": "import"}),
+    )
+    .await?;
     dir.members.insert(pair);
     Ok(())
 }
@@ -353,13 +471,16 @@ async fn write_row(tx: &mut Transaction<'_, Any>, actor: &str, school: &SchoolId
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::{demo, stores};
     use livegate_core::ids::Email;
     use livegate_core::roster_csv::parse;
-    use crate::store::tests::{demo, stores};
     use livegate_core::school::ConsentState;
 
     async fn count(store: &Store, table: &str) -> i64 {
-        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(store.pool()).await.unwrap();
+        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         row.try_get("n").unwrap()
     }
 
@@ -372,8 +493,19 @@ mod tests {
             let (users, audit) = (count(&store, "users").await, count(&store, "audit_log").await);
             let preview = store.import_roster("usr_admin", &s, &rows, false, "h").await.unwrap();
             assert!(preview.ok && !preview.applied);
-            assert_eq!((preview.summary.users_created, preview.summary.classes_created, preview.summary.memberships_created), (2, 1, 3));
-            assert_eq!((count(&store, "users").await, count(&store, "audit_log").await), (users, audit), "a preview writes nothing");
+            assert_eq!(
+                (
+                    preview.summary.users_created,
+                    preview.summary.classes_created,
+                    preview.summary.memberships_created
+                ),
+                (2, 1, 3)
+            );
+            assert_eq!(
+                (count(&store, "users").await, count(&store, "audit_log").await),
+                (users, audit),
+                "a preview writes nothing"
+            );
 
             let done = store.import_roster("usr_admin", &s, &rows, true, "h").await.unwrap();
             assert!(done.applied);
@@ -386,11 +518,25 @@ mod tests {
 
             // One bad row among good ones: nothing is written.
             let mixed = b"pupil email,first name,last name,class\nnew3@pupils.demo.sch.uk,New,Three,7A Science\nyan@pupils.other.sch.uk,Y,O,7A Science\n";
-            let (users, members, audit) = (count(&store, "users").await, count(&store, "class_members").await, count(&store, "audit_log").await);
-            let refused = store.import_roster("usr_admin", &s, &parse(mixed).unwrap(), true, "h").await.unwrap();
+            let (users, members, audit) = (
+                count(&store, "users").await,
+                count(&store, "class_members").await,
+                count(&store, "audit_log").await,
+            );
+            let refused = store
+                .import_roster("usr_admin", &s, &parse(mixed).unwrap(), true, "h")
+                .await
+                .unwrap();
             assert!(!refused.ok && !refused.applied);
             assert_eq!(refused.rows[1].errors[0].code, "email_in_use");
-            assert_eq!((count(&store, "users").await, count(&store, "class_members").await, count(&store, "audit_log").await), (users, members, audit));
+            assert_eq!(
+                (
+                    count(&store, "users").await,
+                    count(&store, "class_members").await,
+                    count(&store, "audit_log").await
+                ),
+                (users, members, audit)
+            );
             assert!(store.verify_audit().await.unwrap().is_ok());
         }
     }
@@ -402,15 +548,37 @@ mod tests {
             let c7a = ClassId::parse("7a").unwrap();
             let counts = store.class_counts(&s).await.unwrap();
             assert_eq!(counts.get(&c7a), Some(&(6, 1)));
-            assert!(!counts.contains_key(&ClassId::parse("9c").unwrap()), "only this school's classes");
+            assert!(
+                !counts.contains_key(&ClassId::parse("9c").unwrap()),
+                "only this school's classes"
+            );
             let facts = store.pupil_facts(&s, &c7a).await.unwrap().unwrap();
-            let of = |email: &str| facts.iter().find(|p| p.user.email == Email::parse(email).unwrap()).unwrap();
-            assert_eq!((of("ada@pupils.demo.sch.uk").consent, of("ada@pupils.demo.sch.uk").domain_trusted), (ConsentState::Current, true));
+            let of = |email: &str| {
+                facts
+                    .iter()
+                    .find(|p| p.user.email == Email::parse(email).unwrap())
+                    .unwrap()
+            };
+            assert_eq!(
+                (
+                    of("ada@pupils.demo.sch.uk").consent,
+                    of("ada@pupils.demo.sch.uk").domain_trusted
+                ),
+                (ConsentState::Current, true)
+            );
             assert_eq!(of("eve@pupils.demo.sch.uk").consent, ConsentState::Missing);
             assert!(!of("finn@home-mail.example").domain_trusted);
             assert_eq!(facts.len(), 6, "pupils only, not the teacher");
-            assert!(store.pupil_facts(&SchoolId::parse("sch_other").unwrap(), &c7a).await.unwrap().is_none());
-            assert!(store.class_pupils(&SchoolId::parse("sch_other").unwrap(), &c7a).await.unwrap().is_none());
+            assert!(store
+                .pupil_facts(&SchoolId::parse("sch_other").unwrap(), &c7a)
+                .await
+                .unwrap()
+                .is_none());
+            assert!(store
+                .class_pupils(&SchoolId::parse("sch_other").unwrap(), &c7a)
+                .await
+                .unwrap()
+                .is_none());
         }
     }
 }

@@ -21,7 +21,10 @@ fn packet(ssrc: u32, seq: u16, ts: u32, keyframe: bool) -> rtp::Packet {
             timestamp: ts,
             extension: true,
             extension_profile: 0xBEDE,
-            extensions: vec![Extension { id: 3, payload: Bytes::from_static(&[1, 2]) }],
+            extensions: vec![Extension {
+                id: 3,
+                payload: Bytes::from_static(&[1, 2]),
+            }],
             ..Default::default()
         },
         payload: Bytes::from(payload),
@@ -30,7 +33,12 @@ fn packet(ssrc: u32, seq: u16, ts: u32, keyframe: bool) -> rtp::Packet {
 
 /// A sink's parameters, starting near the wrap of both counters (the caller's random draw).
 fn params(ssrc: u32, payload_type: u8) -> SinkParams {
-    SinkParams { ssrc, payload_type, first_seq: 65_530, first_ts: u32::MAX - 5_000 }
+    SinkParams {
+        ssrc,
+        payload_type,
+        first_seq: 65_530,
+        first_ts: u32::MAX - 5_000,
+    }
 }
 
 fn drain(f: &mut Forwarder) -> Vec<Output> {
@@ -55,7 +63,11 @@ fn every_subscriber_gets_every_packet_rewritten_and_gap_free() {
     let t0 = Instant::now();
     let mut f = setup(t0, 3);
     for i in 0..100u16 {
-        f.handle_rtp(t0 + Duration::from_millis(i as u64 * 10), VIDEO, &packet(42, 60000u16.wrapping_add(i), i as u32 * 3000, i % 30 == 0));
+        f.handle_rtp(
+            t0 + Duration::from_millis(i as u64 * 10),
+            VIDEO,
+            &packet(42, 60000u16.wrapping_add(i), i as u32 * 3000, i % 30 == 0),
+        );
     }
     for i in 0..3u64 {
         let got = pop_all(&mut f, SinkKey(i));
@@ -64,8 +76,14 @@ fn every_subscriber_gets_every_packet_rewritten_and_gap_free() {
             assert_eq!(p.header.ssrc, 1000 + i as u32);
             assert_eq!(p.header.payload_type, 96);
             assert!(p.header.extensions.is_empty() && !p.header.extension);
-            assert_eq!(p.header.sequence_number, got[0].header.sequence_number.wrapping_add(n as u16));
-            assert_eq!(p.header.timestamp.wrapping_sub(got[0].header.timestamp), n as u32 * 3000);
+            assert_eq!(
+                p.header.sequence_number,
+                got[0].header.sequence_number.wrapping_add(n as u16)
+            );
+            assert_eq!(
+                p.header.timestamp.wrapping_sub(got[0].header.timestamp),
+                n as u32 * 3000
+            );
             assert_eq!(p.payload, packet(42, 0, 0, n % 30 == 0).payload);
         }
         assert_eq!(f.sink_stats(SinkKey(i)).unwrap().forwarded, 100);
@@ -182,7 +200,11 @@ fn nothing_is_repeated_for_a_subscriber_that_left() {
     f.add_sink(t0 + KEYFRAME_THROTTLE, SinkKey(1), VIDEO, params(7, 96));
     drain(&mut f);
     f.remove_sink(SinkKey(0));
-    assert_eq!(f.poll_timeout(), Some(t0 + KEYFRAME_THROTTLE + KEYFRAME_RETRY), "sink 1 still waits");
+    assert_eq!(
+        f.poll_timeout(),
+        Some(t0 + KEYFRAME_THROTTLE + KEYFRAME_RETRY),
+        "sink 1 still waits"
+    );
     f.remove_sink(SinkKey(1));
     assert_eq!(f.poll_timeout(), None);
 }
@@ -219,11 +241,17 @@ fn a_join_storm_starts_every_subscriber_with_requests_no_closer_than_the_throttl
             }
         }
         for (i, s) in started.iter_mut().enumerate() {
-            *s |= f.sink_stats(SinkKey(i as u64)).is_some_and(|st| st.queued > 0 || st.forwarded > 0);
+            *s |= f
+                .sink_stats(SinkKey(i as u64))
+                .is_some_and(|st| st.queued > 0 || st.forwarded > 0);
         }
     }
     assert!(started.iter().all(|s| *s), "every subscriber started: {started:?}");
-    assert!(sent.windows(2).all(|w| w[1] - w[0] >= KEYFRAME_THROTTLE.as_millis() as u64), "requests {sent:?}");
+    assert!(
+        sent.windows(2)
+            .all(|w| w[1] - w[0] >= KEYFRAME_THROTTLE.as_millis() as u64),
+        "requests {sent:?}"
+    );
 }
 
 #[test]
@@ -280,14 +308,25 @@ fn a_stalled_subscriber_does_not_delay_the_others() {
     let total = SINK_QUEUE_PACKETS as u16 * 3;
     let mut got = [0usize; 2];
     for i in 0..total {
-        f.handle_rtp(t0 + Duration::from_millis(i as u64), VIDEO, &packet(9, i, i as u32 * 90, i % 100 == 0));
+        f.handle_rtp(
+            t0 + Duration::from_millis(i as u64),
+            VIDEO,
+            &packet(9, i, i as u32 * 90, i % 100 == 0),
+        );
         for (s, n) in got.iter_mut().enumerate() {
             *n += pop_all(&mut f, SinkKey(s as u64)).len();
         }
     }
-    assert_eq!(got, [total as usize, total as usize], "healthy subscribers got every packet, at once");
+    assert_eq!(
+        got,
+        [total as usize, total as usize],
+        "healthy subscribers got every packet, at once"
+    );
     let stalled = f.sink_stats(SinkKey(2)).unwrap();
-    assert!(stalled.queued <= SINK_QUEUE_PACKETS, "the stalled queue is bounded: {stalled:?}");
+    assert!(
+        stalled.queued <= SINK_QUEUE_PACKETS,
+        "the stalled queue is bounded: {stalled:?}"
+    );
     assert!(stalled.dropped > 0);
     // The stall asked the publisher for a keyframe so the subscriber can recover.
     assert!(drain(&mut f).contains(&Output::KeyframeRequest(VIDEO)));
@@ -346,7 +385,10 @@ proptest::proptest! {
 }
 
 /// The recording's rule: a keyframe at least 1.5 s into a segment starts the next; ask 2 s on.
-const SEGMENTS: SegmentKeyframes = SegmentKeyframes { every: Duration::from_secs(2), shortest: Duration::from_millis(1500) };
+const SEGMENTS: SegmentKeyframes = SegmentKeyframes {
+    every: Duration::from_secs(2),
+    shortest: Duration::from_millis(1500),
+};
 
 /// A recorded video track whose first keyframe arrived at `t0`.
 fn recorded(t0: Instant) -> Forwarder {
@@ -366,7 +408,12 @@ fn run_timer(f: &mut Forwarder, t0: Instant, from: u64, to: u64) -> Vec<u64> {
         if f.poll_timeout().is_some_and(|t| t <= now) {
             f.handle_timeout(now);
         }
-        sent.extend(drain(f).into_iter().filter(|o| *o == Output::KeyframeRequest(VIDEO)).map(|_| ms));
+        sent.extend(
+            drain(f)
+                .into_iter()
+                .filter(|o| *o == Output::KeyframeRequest(VIDEO))
+                .map(|_| ms),
+        );
     }
     sent
 }
@@ -403,7 +450,11 @@ fn recording_requests_keep_coming_every_two_seconds_with_no_subscribers() {
         let got = run_timer(&mut f, t0, start, start + 2040);
         assert_eq!(got, vec![start + 2000], "period {period}");
         sent.extend(got);
-        f.handle_rtp(t0 + Duration::from_millis(start + 2040), VIDEO, &packet(5, period as u16 + 1, 0, true));
+        f.handle_rtp(
+            t0 + Duration::from_millis(start + 2040),
+            VIDEO,
+            &packet(5, period as u16 + 1, 0, true),
+        );
     }
     assert_eq!(sent, vec![2000, 4040, 6080, 8120, 10_160]);
 }
@@ -502,7 +553,10 @@ fn joins_during_a_recording_waste_no_request_and_segments_stay_about_two_seconds
     }
     assert_eq!(ignored, 0, "requests the browser ignored");
     for (i, at) in joins.iter().enumerate() {
-        assert!(f.sink_stats(SinkKey(i as u64)).unwrap().forwarded > 0, "pupil {i} joining at {at} ms started");
+        assert!(
+            f.sink_stats(SinkKey(i as u64)).unwrap().forwarded > 0,
+            "pupil {i} joining at {at} ms started"
+        );
     }
     // The recorder's cuts: the first keyframe at least 1.5 s into each segment.
     let mut cuts = vec![0u64];
@@ -511,5 +565,8 @@ fn joins_during_a_recording_waste_no_request_and_segments_stay_about_two_seconds
             cuts.push(k);
         }
     }
-    assert!(cuts.windows(2).all(|w| w[1] - w[0] <= 2040), "segments start at {cuts:?}");
+    assert!(
+        cuts.windows(2).all(|w| w[1] - w[0] <= 2040),
+        "segments start at {cuts:?}"
+    );
 }

@@ -58,7 +58,10 @@ pub enum ClientEvent {
     Connected,
     Failed,
     /// An RTP packet arrived on a received track.
-    Rtp { kind: TrackKind, packet: rtp::Packet },
+    Rtp {
+        kind: TrackKind,
+        packet: rtp::Packet,
+    },
     /// The SFU asked this publisher for a keyframe.
     KeyframeRequest,
 }
@@ -103,8 +106,19 @@ impl ClientPeer {
             .with_answering_dtls_role(RTCDtlsRole::Client)
             .with_ice_connection_attempts((check_ms > 0).then(|| std::time::Duration::from_millis(check_ms)), None)
             .build();
-        let pc = profile::peer_connection(now, settings, media, registry).map_err(|e| anyhow!("building a peer connection: {e}"))?;
-        Ok(ClientPeer { pc, sock, local, ice_connected: false, connected: false, failed: false, deadline: None, recv_tracks: Vec::new(), video_ssrc: None })
+        let pc = profile::peer_connection(now, settings, media, registry)
+            .map_err(|e| anyhow!("building a peer connection: {e}"))?;
+        Ok(ClientPeer {
+            pc,
+            sock,
+            local,
+            ice_connected: false,
+            connected: false,
+            failed: false,
+            deadline: None,
+            recv_tracks: Vec::new(),
+            video_ssrc: None,
+        })
     }
 
     /// A publisher sending VP8 and Opus; returns it, its tracks and its offer.
@@ -116,12 +130,19 @@ impl ClientPeer {
             let id = format!("{kind:?}").to_lowercase();
             let track = profile::send_track("loadgen", &id, &id, kind, Remb::Omitted, ssrc);
             let sender = peer.pc.add_track(track).map_err(|e| anyhow!("add_track: {e}"))?;
-            tracks.push(SendTrack { kind, sender, ssrc, payload_type: profile::payload_type(kind) });
+            tracks.push(SendTrack {
+                kind,
+                sender,
+                ssrc,
+                payload_type: profile::payload_type(kind),
+            });
         }
         peer.add_host_candidate()?;
         let offer = peer.pc.create_offer(None).map_err(|e| anyhow!("create_offer: {e}"))?;
         let sdp = offer.sdp.clone();
-        peer.pc.set_local_description(now, offer).map_err(|e| anyhow!("set_local_description: {e}"))?;
+        peer.pc
+            .set_local_description(now, offer)
+            .map_err(|e| anyhow!("set_local_description: {e}"))?;
         Ok((peer, tracks, sdp))
     }
 
@@ -130,23 +151,31 @@ impl ClientPeer {
         let mut peer = Self::build(now, sock, srtp)?;
         peer.video_ssrc = video_ssrc(offer_sdp);
         let offer = RTCSessionDescription::offer(offer_sdp.to_owned()).map_err(|e| anyhow!("bad offer: {e}"))?;
-        peer.pc.set_remote_description(now, offer).map_err(|e| anyhow!("set_remote_description(offer): {e}"))?;
+        peer.pc
+            .set_remote_description(now, offer)
+            .map_err(|e| anyhow!("set_remote_description(offer): {e}"))?;
         peer.add_host_candidate()?;
         let answer = peer.pc.create_answer(None).map_err(|e| anyhow!("create_answer: {e}"))?;
         let sdp = answer.sdp.clone();
-        peer.pc.set_local_description(now, answer).map_err(|e| anyhow!("set_local_description: {e}"))?;
+        peer.pc
+            .set_local_description(now, answer)
+            .map_err(|e| anyhow!("set_local_description: {e}"))?;
         Ok((peer, sdp))
     }
 
     /// Applies the SFU's answer to the publisher's offer.
     pub fn apply_answer(&mut self, now: Instant, sdp: &str) -> Result<()> {
         let answer = RTCSessionDescription::answer(sdp.to_owned()).map_err(|e| anyhow!("bad answer: {e}"))?;
-        self.pc.set_remote_description(now, answer).map_err(|e| anyhow!("set_remote_description(answer): {e}"))
+        self.pc
+            .set_remote_description(now, answer)
+            .map_err(|e| anyhow!("set_remote_description(answer): {e}"))
     }
 
     fn add_host_candidate(&mut self) -> Result<()> {
         let init = profile::host_candidate(self.local).map_err(|e| anyhow!("host candidate: {e}"))?;
-        self.pc.add_local_candidate(init).map_err(|e| anyhow!("add_local_candidate: {e}"))
+        self.pc
+            .add_local_candidate(init)
+            .map_err(|e| anyhow!("add_local_candidate: {e}"))
     }
 
     /// Feeds one datagram.
@@ -163,7 +192,9 @@ impl ClientPeer {
     pub fn drain(&mut self, out: &mut VecDeque<ClientEvent>) {
         while let Some(event) = self.pc.poll_event() {
             match event {
-                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(RTCIceConnectionState::Connected) if !self.ice_connected => {
+                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(RTCIceConnectionState::Connected)
+                    if !self.ice_connected =>
+                {
                     self.ice_connected = true;
                     out.push_back(ClientEvent::IceConnected);
                 }
@@ -179,7 +210,9 @@ impl ClientPeer {
                     _ => {}
                 },
                 RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else { continue };
+                    let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else {
+                        continue;
+                    };
                     let kind = match receiver.track().kind() {
                         RtpCodecKind::Video => TrackKind::Video,
                         _ => TrackKind::Audio,
@@ -196,7 +229,9 @@ impl ClientPeer {
                         out.push_back(ClientEvent::Rtp { kind: *kind, packet });
                     }
                 }
-                rtc::peer_connection::message::RTCMessage::RtcpPacket(_, packets) if packets.iter().any(|p| is_keyframe_request(p.as_ref())) => {
+                rtc::peer_connection::message::RTCMessage::RtcpPacket(_, packets)
+                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) =>
+                {
                     out.push_back(ClientEvent::KeyframeRequest);
                 }
                 _ => {}
@@ -228,11 +263,19 @@ impl ClientPeer {
         let Some(ssrc) = self.video_ssrc else { return false };
         let ids: Vec<_> = self.pc.get_receivers().collect();
         for id in ids {
-            let Some(mut r) = self.pc.rtp_receiver(id) else { continue };
+            let Some(mut r) = self.pc.rtp_receiver(id) else {
+                continue;
+            };
             if r.track().kind() == RtpCodecKind::Video {
                 // A compound packet (RFC 4585: a receiver report first), as browsers send.
-                let rr = ReceiverReport { ssrc: 1, ..Default::default() };
-                let pli = PictureLossIndication { sender_ssrc: 1, media_ssrc: ssrc };
+                let rr = ReceiverReport {
+                    ssrc: 1,
+                    ..Default::default()
+                };
+                let pli = PictureLossIndication {
+                    sender_ssrc: 1,
+                    media_ssrc: ssrc,
+                };
                 return r.write_rtcp(now, vec![Box::new(rr), Box::new(pli)]).is_ok();
             }
         }
@@ -251,16 +294,22 @@ impl ClientPeer {
 /// The first `a=ssrc` of the offer's video section.
 fn video_ssrc(sdp: &str) -> Option<u32> {
     let video = sdp.split("\nm=").find(|m| m.starts_with("video"))?;
-    video.lines().find_map(|l| l.trim().strip_prefix("a=ssrc:")?.split(' ').next()?.parse().ok())
+    video
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("a=ssrc:")?.split(' ').next()?.parse().ok())
 }
 
 fn media_engine() -> Result<MediaEngine> {
     let mut m = MediaEngine::default();
-    m.register_codec(profile::opus_codec(), RtpCodecKind::Audio).map_err(|e| anyhow!("{e}"))?;
-    m.register_codec(profile::vp8_codec(Remb::Omitted), RtpCodecKind::Video).map_err(|e| anyhow!("{e}"))?;
+    m.register_codec(profile::opus_codec(), RtpCodecKind::Audio)
+        .map_err(|e| anyhow!("{e}"))?;
+    m.register_codec(profile::vp8_codec(Remb::Omitted), RtpCodecKind::Video)
+        .map_err(|e| anyhow!("{e}"))?;
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         m.register_header_extension(
-            RTCRtpHeaderExtensionCapability { uri: rtc::sdp::extmap::SDES_MID_URI.to_owned() },
+            RTCRtpHeaderExtensionCapability {
+                uri: rtc::sdp::extmap::SDES_MID_URI.to_owned(),
+            },
             kind,
             None,
         )

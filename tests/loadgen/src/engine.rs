@@ -186,7 +186,11 @@ impl Engine {
         let id = self.insert(peer, Owner::Publisher(index))?;
         let state = |kind: TrackKind| {
             let track = *tracks.iter().find(|t| t.kind == kind).expect("track");
-            TxState { track, ts_base: rand::random(), tx: TxTrack::new(rand::random()) }
+            TxState {
+                track,
+                ts_base: rand::random(),
+                tx: TxTrack::new(rand::random()),
+            }
         };
         self.publishers.push(Publisher {
             peer: id,
@@ -258,7 +262,11 @@ impl Engine {
     fn next_deadline(&mut self, now: Instant) -> Instant {
         let mut next = now + Duration::from_millis(100);
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
-            let current = self.peers.get(id).and_then(|p| p.as_ref()).and_then(|(p, _)| p.deadline);
+            let current = self
+                .peers
+                .get(id)
+                .and_then(|p| p.as_ref())
+                .and_then(|(p, _)| p.deadline);
             if current != Some(t) {
                 self.timers.pop(); // stale
                 continue;
@@ -286,7 +294,9 @@ impl Engine {
             let id = token as PeerId;
             loop {
                 let n = {
-                    let Some(Some((peer, _))) = self.peers.get(id) else { break };
+                    let Some(Some((peer, _))) = self.peers.get(id) else {
+                        break;
+                    };
                     self.batch.recv(&peer.sock).unwrap_or(0)
                 };
                 if n == 0 {
@@ -294,7 +304,9 @@ impl Engine {
                 }
                 let now = Instant::now();
                 for i in 0..n {
-                    let Some(Some((peer, owner))) = self.peers.get_mut(id) else { break };
+                    let Some(Some((peer, owner))) = self.peers.get_mut(id) else {
+                        break;
+                    };
                     let owner = *owner;
                     let d = self.batch.get(i);
                     let rx_ns = if d.rx_ns != 0 { d.rx_ns } else { realtime_ns() };
@@ -326,7 +338,10 @@ impl Engine {
                     if !self.browser_keyframes {
                         p.requests_at.push(rx_ns);
                         p.jump_wanted = true;
-                    } else if p.last_accepted.is_none_or(|t| now.duration_since(t) >= BROWSER_KEYFRAME_INTERVAL) {
+                    } else if p
+                        .last_accepted
+                        .is_none_or(|t| now.duration_since(t) >= BROWSER_KEYFRAME_INTERVAL)
+                    {
                         p.last_accepted = Some(now);
                         p.requests_at.push(rx_ns);
                         p.jump_wanted = true;
@@ -357,7 +372,10 @@ impl Engine {
                     self.on_rtp(i, kind, &packet, rx_ns);
                     let s = &self.subscribers[i];
                     let delta_frame_first = self.browser_keyframes
-                        && kind == TrackKind::Video && packet.header.marker && s.first_keyframe_ns.is_none() && !s.asked_on_delta;
+                        && kind == TrackKind::Video
+                        && packet.header.marker
+                        && s.first_keyframe_ns.is_none()
+                        && !s.asked_on_delta;
                     if delta_frame_first {
                         self.subscribers[i].asked_on_delta = true;
                         self.send_pli(i, now);
@@ -414,7 +432,9 @@ impl Engine {
         dirty.sort_unstable();
         dirty.dedup();
         for &id in &dirty {
-            let Some(Some((peer, owner))) = self.peers.get_mut(id) else { continue };
+            let Some(Some((peer, owner))) = self.peers.get_mut(id) else {
+                continue;
+            };
             let owner = *owner;
             peer.drain(&mut self.events);
             peer.flush(|_| {});
@@ -466,16 +486,21 @@ impl Engine {
 
     /// Sends publisher `i`'s frames that are due.
     fn send_due(&mut self, i: usize, now: Instant) {
-        let Some(start) = self.publishers[i].started else { return };
+        let Some(start) = self.publishers[i].started else {
+            return;
+        };
         let trace = self.trace.clone();
         let id = self.publishers[i].peer;
-        let Some(Some((peer, _))) = self.peers.get_mut(id) else { return };
+        let Some(Some((peer, _))) = self.peers.get_mut(id) else {
+            return;
+        };
         let p = &mut self.publishers[i];
         let mut sent = false;
         while start + Duration::from_micros(p.video_frames * trace::VIDEO_FRAME_US) <= now {
             let mut jumped = false;
             // In the browser model a request was honoured when it came, so it jumps at once.
-            let may_jump = self.browser_keyframes || p.last_accepted.is_none_or(|t| now.duration_since(t) >= JUMP_INTERVAL);
+            let may_jump =
+                self.browser_keyframes || p.last_accepted.is_none_or(|t| now.duration_since(t) >= JUMP_INTERVAL);
             if p.jump_wanted && may_jump {
                 p.jump_wanted = false;
                 p.last_accepted = Some(now);
@@ -490,7 +515,10 @@ impl Engine {
             }
             p.scratch.clear();
             trace::packetize_vp8(&frame.data, p.picture_id, &mut p.scratch);
-            let ts = p.video.ts_base.wrapping_add((p.video_frames as u32).wrapping_mul(trace::VIDEO_FRAME_TICKS));
+            let ts = p
+                .video
+                .ts_base
+                .wrapping_add((p.video_frames as u32).wrapping_mul(trace::VIDEO_FRAME_TICKS));
             let last = p.scratch.len() - 1;
             for (k, payload) in p.scratch.drain(..).enumerate() {
                 send_one(peer, &mut p.video, now, ts, k == last, payload);
@@ -502,7 +530,10 @@ impl Engine {
         }
         while start + Duration::from_micros(p.audio_frames * trace::AUDIO_FRAME_US) <= now {
             let payload = trace.audio[p.audio_cursor].clone();
-            let ts = p.audio.ts_base.wrapping_add((p.audio_frames as u32).wrapping_mul(trace::AUDIO_FRAME_TICKS));
+            let ts = p
+                .audio
+                .ts_base
+                .wrapping_add((p.audio_frames as u32).wrapping_mul(trace::AUDIO_FRAME_TICKS));
             send_one(peer, &mut p.audio, now, ts, false, payload);
             p.audio_cursor = (p.audio_cursor + 1) % trace.audio.len();
             p.audio_frames += 1;
@@ -515,7 +546,11 @@ impl Engine {
 
     /// Starts the measured window.
     pub fn start_window(&mut self) {
-        self.window = Window { active: true, start_ns: realtime_ns(), ..Default::default() };
+        self.window = Window {
+            active: true,
+            start_ns: realtime_ns(),
+            ..Default::default()
+        };
         for p in &mut self.publishers {
             p.window_seq = [(p.video.tx.next_seq, 0), (p.audio.tx.next_seq, 0)];
         }
@@ -537,7 +572,11 @@ impl Engine {
 
     /// Loss over the window for every subscriber that connected.
     pub fn loss(&self) -> LossSummary {
-        let mut s = LossSummary { expected: 0, received: 0, unmatched: 0 };
+        let mut s = LossSummary {
+            expected: 0,
+            received: 0,
+            unmatched: 0,
+        };
         for sub in self.subscribers.iter().filter(|s| s.peer.is_some()) {
             let p = &self.publishers[sub.class];
             for (rx, (from, to)) in [(&sub.video, p.window_seq[0]), (&sub.audio, p.window_seq[1])] {
@@ -586,8 +625,10 @@ impl AsRawFd for Fd {
 pub async fn run(engine: Rc<RefCell<Engine>>) -> Result<()> {
     // SAFETY: the epoll fd belongs to the engine, which this function keeps alive (it holds an
     // Rc to it) for as long as the registration exists.
-    let fd = unsafe { AsyncFd::register_with_interest(Fd(engine.borrow().epoll.as_raw_fd()), tokio::io::Interest::READABLE) }
-        .map_err(|e| anyhow::anyhow!("registering the epoll fd: {e}"))?;
+    let fd = unsafe {
+        AsyncFd::register_with_interest(Fd(engine.borrow().epoll.as_raw_fd()), tokio::io::Interest::READABLE)
+    }
+    .map_err(|e| anyhow::anyhow!("registering the epoll fd: {e}"))?;
     let wake = engine.borrow().wake.clone();
     loop {
         let deadline = engine.borrow_mut().next_deadline(Instant::now());

@@ -39,11 +39,28 @@ impl Janus {
     pub async fn connect(base: &str, engine: Rc<RefCell<Engine>>) -> Result<Janus> {
         let base = base.trim_end_matches('/').to_owned();
         let http = reqwest::Client::builder().no_proxy().timeout(TIMEOUT).build()?;
-        let created: Value = http.post(&base).json(&json!({"janus": "create", "transaction": "c0"})).send().await?.json().await?;
-        let session = created["data"]["id"].as_u64().with_context(|| format!("janus create: {created}"))?;
+        let created: Value = http
+            .post(&base)
+            .json(&json!({"janus": "create", "transaction": "c0"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let session = created["data"]["id"]
+            .as_u64()
+            .with_context(|| format!("janus create: {created}"))?;
         let pending: Pending = Rc::default();
         let poller = tokio::task::spawn_local(long_poll(http.clone(), format!("{base}/{session}"), pending.clone()));
-        Ok(Janus { base, http, session, pending, next_tx: Cell::new(1), engine, rooms: RefCell::new(Vec::new()), poller })
+        Ok(Janus {
+            base,
+            http,
+            session,
+            pending,
+            next_tx: Cell::new(1),
+            engine,
+            rooms: RefCell::new(Vec::new()),
+            poller,
+        })
     }
 
     fn transaction(&self) -> String {
@@ -67,7 +84,9 @@ impl Janus {
             }
             return Ok(resp);
         }
-        let event = tokio::time::timeout(TIMEOUT, recv).await.map_err(|_| anyhow!("janus: no event for {body}"))??;
+        let event = tokio::time::timeout(TIMEOUT, recv)
+            .await
+            .map_err(|_| anyhow!("janus: no event for {body}"))??;
         if event["janus"] == "error" || event["plugindata"]["data"]["error"].is_string() {
             bail!("janus: {event}");
         }
@@ -75,7 +94,9 @@ impl Janus {
     }
 
     async fn attach(&self) -> Result<u64> {
-        let r = self.request("", json!({"janus": "attach", "plugin": "janus.plugin.videoroom"})).await?;
+        let r = self
+            .request("", json!({"janus": "attach", "plugin": "janus.plugin.videoroom"}))
+            .await?;
         r["data"]["id"].as_u64().with_context(|| format!("attach: {r}"))
     }
 
@@ -110,13 +131,27 @@ impl Janus {
         if r["plugindata"]["data"]["videoroom"] != "created" {
             bail!("room create: {r}");
         }
-        let joined = self.message(handle, json!({"request": "join", "ptype": "publisher", "room": room}), None).await?;
-        let feed = joined["plugindata"]["data"]["id"].as_u64().with_context(|| format!("publisher join: {joined}"))?;
+        let joined = self
+            .message(
+                handle,
+                json!({"request": "join", "ptype": "publisher", "room": room}),
+                None,
+            )
+            .await?;
+        let feed = joined["plugindata"]["data"]["id"]
+            .as_u64()
+            .with_context(|| format!("publisher join: {joined}"))?;
         let (index, offer) = self.engine.borrow_mut().new_publisher()?;
         let configured = self
-            .message(handle, json!({"request": "configure", "audio": true, "video": true}), Some(json!({"type": "offer", "sdp": offer})))
+            .message(
+                handle,
+                json!({"request": "configure", "audio": true, "video": true}),
+                Some(json!({"type": "offer", "sdp": offer})),
+            )
             .await?;
-        let answer = configured["jsep"]["sdp"].as_str().with_context(|| format!("configure: {configured}"))?;
+        let answer = configured["jsep"]["sdp"]
+            .as_str()
+            .with_context(|| format!("configure: {configured}"))?;
         self.engine.borrow_mut().publisher_answer(index, answer)?;
         self.trickle_done(handle).await?;
         let mut rooms = self.rooms.borrow_mut();
@@ -134,9 +169,16 @@ impl Janus {
         let handle = self.attach().await?;
         let join = json!({"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]});
         let attached = self.message(handle, join, None).await?;
-        let offer = attached["jsep"]["sdp"].as_str().with_context(|| format!("subscriber join: {attached}"))?;
+        let offer = attached["jsep"]["sdp"]
+            .as_str()
+            .with_context(|| format!("subscriber join: {attached}"))?;
         let answer = self.engine.borrow_mut().subscriber_offer(index, offer)?;
-        self.message(handle, json!({"request": "start"}), Some(json!({"type": "answer", "sdp": answer}))).await?;
+        self.message(
+            handle,
+            json!({"request": "start"}),
+            Some(json!({"type": "answer", "sdp": answer})),
+        )
+        .await?;
         self.trickle_done(handle).await?;
         Ok(index)
     }

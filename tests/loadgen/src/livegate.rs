@@ -39,7 +39,14 @@ impl Livegate {
         let ws_url = format!("{}/ws", base.replacen("http://", "ws://", 1));
         let http = reqwest::Client::builder().no_proxy().timeout(TIMEOUT).build()?;
         let (stop, _) = watch::channel(false);
-        Ok(Livegate { base, ws_url, http, engine, lessons: RefCell::new(Vec::new()), stop })
+        Ok(Livegate {
+            base,
+            ws_url,
+            http,
+            engine,
+            lessons: RefCell::new(Vec::new()),
+            stop,
+        })
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, body: Value) -> Result<(Value, Option<String>)> {
@@ -71,27 +78,50 @@ impl Livegate {
             Some(i) => format!("bench{}-{}@pupils.demo.sch.uk", class + 1, i + 1),
         };
         let password = if pupil.is_none() { "demo-teacher" } else { "demo-pupil" };
-        let (_, cookie) = self.post("/api/session", None, json!({"email": email, "password": password})).await?;
+        let (_, cookie) = self
+            .post("/api/session", None, json!({"email": email, "password": password}))
+            .await?;
         let cookie = cookie.ok_or_else(|| anyhow!("no session cookie for {email} (is this livegate-bench-server?)"))?;
         Ok(Account { cookie, class })
     }
 
     async fn join(&self, account: &Account) -> Result<Ws> {
-        let lesson = self.lessons.borrow().get(account.class).cloned().context("lesson not started")?;
+        let lesson = self
+            .lessons
+            .borrow()
+            .get(account.class)
+            .cloned()
+            .context("lesson not started")?;
         let trace = std::env::var_os("LOADGEN_TRACE_SIGNALLING").is_some();
         let t0 = std::time::Instant::now();
-        let (t, _) = self.post(&format!("/api/lessons/{lesson}/ticket"), Some(&account.cookie), json!({})).await?;
+        let (t, _) = self
+            .post(
+                &format!("/api/lessons/{lesson}/ticket"),
+                Some(&account.cookie),
+                json!({}),
+            )
+            .await?;
         let ticket = t["ticket"].as_str().context("no ticket")?.to_owned();
         let t1 = t0.elapsed();
         // The ticket is redeemed only on a socket carrying the session it was issued to.
-        let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(self.ws_url.as_str())?;
+        let mut req =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(self.ws_url.as_str())?;
         req.headers_mut().insert("cookie", account.cookie.parse()?);
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.context("WebSocket connect")?;
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .context("WebSocket connect")?;
         let t2 = t0.elapsed();
-        ws.send(Message::text(json!({"type": "join", "protocol": 1, "ticket": ticket}).to_string())).await?;
+        ws.send(Message::text(
+            json!({"type": "join", "protocol": 1, "ticket": ticket}).to_string(),
+        ))
+        .await?;
         let joined = next_of(&mut ws, "joined").await?;
         if trace {
-            eprintln!("loadgen: signalling ticket {t1:?}, websocket {:?}, joined {:?}", t2 - t1, t0.elapsed() - t2);
+            eprintln!(
+                "loadgen: signalling ticket {t1:?}, websocket {:?}, joined {:?}",
+                t2 - t1,
+                t0.elapsed() - t2
+            );
         }
         if joined["type"] != "joined" {
             bail!("join refused: {joined}");
@@ -101,7 +131,13 @@ impl Livegate {
 
     /// Starts class `class`'s lesson and publishes the teacher's camera. Returns once answered.
     pub async fn publish(&self, account: Account) -> Result<usize> {
-        let (v, _) = self.post("/api/lessons", Some(&account.cookie), json!({"class_id": format!("bench{}", account.class + 1)})).await?;
+        let (v, _) = self
+            .post(
+                "/api/lessons",
+                Some(&account.cookie),
+                json!({"class_id": format!("bench{}", account.class + 1)}),
+            )
+            .await?;
         let lesson = v["lesson"]["id"].as_str().context("no lesson id")?.to_owned();
         {
             let mut lessons = self.lessons.borrow_mut();
@@ -112,9 +148,14 @@ impl Livegate {
         }
         let mut ws = self.join(&account).await?;
         let (index, offer) = self.engine.borrow_mut().new_publisher()?;
-        ws.send(Message::text(json!({"type": "publish", "stream_id": "cam", "kind": "camera", "sdp": offer}).to_string())).await?;
+        ws.send(Message::text(
+            json!({"type": "publish", "stream_id": "cam", "kind": "camera", "sdp": offer}).to_string(),
+        ))
+        .await?;
         let answer = next_of(&mut ws, "answer").await?;
-        let sdp = answer["sdp"].as_str().with_context(|| format!("publish refused: {answer}"))?;
+        let sdp = answer["sdp"]
+            .as_str()
+            .with_context(|| format!("publish refused: {answer}"))?;
         self.engine.borrow_mut().publisher_answer(index, sdp)?;
         tokio::task::spawn_local(keep_alive(ws, self.stop.subscribe()));
         Ok(index)
@@ -145,7 +186,9 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 async fn next_of(ws: &mut Ws, ty: &str) -> Result<Value> {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next()).await.map_err(|_| anyhow!("timed out waiting for `{ty}`"))?;
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| anyhow!("timed out waiting for `{ty}`"))?;
         match msg {
             Some(Ok(Message::Text(t))) => {
                 let v: Value = serde_json::from_str(t.as_str())?;

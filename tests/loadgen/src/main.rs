@@ -35,7 +35,10 @@ use engine::Engine;
 use report::RunResult;
 
 #[derive(Parser)]
-#[command(name = "livegate-loadgen", about = "WebRTC SFU benchmark load generator (Livegate, Janus VideoRoom)")]
+#[command(
+    name = "livegate-loadgen",
+    about = "WebRTC SFU benchmark load generator (Livegate, Janus VideoRoom)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -140,7 +143,10 @@ fn main() -> Result<()> {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("loadgen: run failed: {e:#}");
-                    let mut r = RunResult::empty(&format!("{:?}", args.sfu).to_lowercase(), &format!("{:?}", args.scenario).to_lowercase());
+                    let mut r = RunResult::empty(
+                        &format!("{:?}", args.sfu).to_lowercase(),
+                        &format!("{:?}", args.scenario).to_lowercase(),
+                    );
                     r.sfu = args.sfu_label.clone().unwrap_or(r.sfu);
                     r.scenario = args.scenario_label.clone().unwrap_or(r.scenario);
                     r.error = Some(format!("{e:#}"));
@@ -172,7 +178,9 @@ impl Adapter {
     async fn subscribe(&self, class: usize, pupil: usize, per_class: usize) -> Result<usize> {
         match self {
             Adapter::Livegate(lg, accounts) => {
-                let account = accounts.borrow_mut()[class * per_class + pupil].take().context("pupil not signed in")?;
+                let account = accounts.borrow_mut()[class * per_class + pupil]
+                    .take()
+                    .context("pupil not signed in")?;
                 lg.subscribe(account).await
             }
             Adapter::Janus(j) => j.subscribe(class).await,
@@ -189,7 +197,11 @@ async fn run(args: RunArgs) -> Result<RunResult> {
         SrtpArg::Cm => Srtp::Cm,
         SrtpArg::Gcm => Srtp::Gcm,
     };
-    let classes = if args.scenario == Scenario::Classes { args.classes } else { 1 };
+    let classes = if args.scenario == Scenario::Classes {
+        args.classes
+    } else {
+        1
+    };
     let per_class = args.subscribers;
     let total = classes * per_class;
     let engine = Rc::new(RefCell::new(Engine::new(trace.clone(), srtp, args.media_ip)?));
@@ -213,8 +225,11 @@ async fn run(args: RunArgs) -> Result<RunResult> {
                 lg.publish(teacher).await?;
             }
             let ids: Vec<(usize, usize)> = (0..classes).flat_map(|k| (0..per_class).map(move |i| (k, i))).collect();
-            let accounts: Vec<Result<livegate::Account>> =
-                stream::iter(ids).map(|(k, i)| lg.sign_in(k, Some(i))).buffered(4).collect().await;
+            let accounts: Vec<Result<livegate::Account>> = stream::iter(ids)
+                .map(|(k, i)| lg.sign_in(k, Some(i)))
+                .buffered(4)
+                .collect()
+                .await;
             let accounts = accounts.into_iter().map(|a| a.map(Some)).collect::<Result<Vec<_>>>()?;
             Adapter::Livegate(lg, RefCell::new(accounts))
         }
@@ -226,9 +241,11 @@ async fn run(args: RunArgs) -> Result<RunResult> {
             Adapter::Janus(j)
         }
     };
-    wait_until(Duration::from_secs(20), || engine.borrow().publishers.iter().all(|p| p.connected))
-        .await
-        .context("publishers did not connect")?;
+    wait_until(Duration::from_secs(20), || {
+        engine.borrow().publishers.iter().all(|p| p.connected)
+    })
+    .await
+    .context("publishers did not connect")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = args.server_pid;
     let rss_base = pid.and_then(|p| procfs::rss_kib(p).ok());
@@ -247,19 +264,34 @@ async fn run(args: RunArgs) -> Result<RunResult> {
         });
         futures_util::future::join_all(futs).await
     } else {
-        stream::iter(jobs).map(|(k, i)| adapter.subscribe(k, i, per_class)).buffer_unordered(args.parallel.max(1)).collect().await
+        stream::iter(jobs)
+            .map(|(k, i)| adapter.subscribe(k, i, per_class))
+            .buffer_unordered(args.parallel.max(1))
+            .collect()
+            .await
     };
-    let failures: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().err().map(|e| format!("{e:#}"))).collect();
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|e| format!("{e:#}")))
+        .collect();
     if let Some(first) = failures.first() {
-        eprintln!("loadgen: {} of {total} subscriptions failed; first: {first}", failures.len());
+        eprintln!(
+            "loadgen: {} of {total} subscriptions failed; first: {first}",
+            failures.len()
+        );
     }
     let keyframe_timeout = Duration::from_secs(30) + Duration::from_millis(100 * total as u64);
     let all_media = wait_until(keyframe_timeout, || {
         let e = engine.borrow();
-        e.subscribers.iter().all(|s| s.first_keyframe_ns.is_some() || s.failed || s.peer.is_none())
+        e.subscribers
+            .iter()
+            .all(|s| s.first_keyframe_ns.is_some() || s.failed || s.peer.is_none())
     })
     .await;
-    eprintln!("loadgen: {total} subscriptions set up in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "loadgen: {total} subscriptions set up in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     if all_media.is_err() {
         eprintln!("loadgen: some subscribers got no keyframe in {keyframe_timeout:?}");
     }
@@ -291,7 +323,10 @@ async fn run(args: RunArgs) -> Result<RunResult> {
             .iter()
             .filter_map(|s| s.first_keyframe_ns.map(|k| (k - s.subscribe_ns) as f64 / 1e6))
             .collect();
-        let mut r = RunResult::empty(&format!("{:?}", args.sfu).to_lowercase(), &format!("{:?}", args.scenario).to_lowercase());
+        let mut r = RunResult::empty(
+            &format!("{:?}", args.sfu).to_lowercase(),
+            &format!("{:?}", args.scenario).to_lowercase(),
+        );
         r.label = args.label.clone();
         if let Some(sfu) = &args.sfu_label {
             r.sfu = sfu.clone();
@@ -309,14 +344,21 @@ async fn run(args: RunArgs) -> Result<RunResult> {
         r.subscribers_with_keyframe = e.subscribers.iter().filter(|s| s.first_keyframe_ns.is_some()).count();
         r.forwarded = e.window.forwarded;
         r.forwarded_pps = e.window.forwarded as f64 / elapsed;
-        r.loss_pct = if loss.expected > 0 { 100.0 * (1.0 - loss.received as f64 / loss.expected as f64) } else { 100.0 };
+        r.loss_pct = if loss.expected > 0 {
+            100.0 * (1.0 - loss.received as f64 / loss.expected as f64)
+        } else {
+            100.0
+        };
         r.unmatched = loss.unmatched;
         r.latency_p50_ms = e.window.latency.quantile_ms(0.50);
         r.latency_p99_ms = e.window.latency.quantile_ms(0.99);
         r.join_p50_ms = measure::quantile(&mut joins, 0.50);
         r.join_p99_ms = measure::quantile(&mut joins, 0.99);
-        let mut connects: Vec<f64> =
-            e.subscribers.iter().filter_map(|s| s.connected_ns.map(|c| (c - s.subscribe_ns) as f64 / 1e6)).collect();
+        let mut connects: Vec<f64> = e
+            .subscribers
+            .iter()
+            .filter_map(|s| s.connected_ns.map(|c| (c - s.subscribe_ns) as f64 / 1e6))
+            .collect();
         r.connect_p50_ms = measure::quantile(&mut connects, 0.50);
         r.timeline = Some(timeline::build(&e.publishers, &e.subscribers));
         if let Ok(path) = std::env::var("LOADGEN_TIMELINE_DUMP") {
@@ -346,7 +388,10 @@ async fn run(args: RunArgs) -> Result<RunResult> {
     }
     r.ok = r.subscribers_with_keyframe == total && r.forwarded > 0;
     if !r.ok && r.error.is_none() {
-        r.error = Some(format!("{} of {total} subscribers received a keyframe", r.subscribers_with_keyframe));
+        r.error = Some(format!(
+            "{} of {total} subscribers received a keyframe",
+            r.subscribers_with_keyframe
+        ));
     }
 
     match &adapter {

@@ -34,7 +34,13 @@ pub struct TxTrack {
 
 impl TxTrack {
     pub fn new(first_seq: u16) -> TxTrack {
-        TxTrack { sent_ns: vec![0; SEQ_SPACE], fp: vec![0; SEQ_SPACE], by_fp: HashMap::new(), next_seq: first_seq, sent: 0 }
+        TxTrack {
+            sent_ns: vec![0; SEQ_SPACE],
+            fp: vec![0; SEQ_SPACE],
+            by_fp: HashMap::new(),
+            next_seq: first_seq,
+            sent: 0,
+        }
     }
 
     /// Records a packet about to be sent; returns its sequence number.
@@ -75,7 +81,13 @@ pub enum Rx {
 
 impl RxTrack {
     pub fn new() -> RxTrack {
-        RxTrack { offset: None, got: vec![0; SEQ_SPACE / 64], packets: 0, duplicates: 0, unmatched: 0 }
+        RxTrack {
+            offset: None,
+            got: vec![0; SEQ_SPACE / 64],
+            packets: 0,
+            duplicates: 0,
+            unmatched: 0,
+        }
     }
 
     /// Maps a received packet (the subscriber's sequence number and payload) to the publisher's.
@@ -84,7 +96,11 @@ impl RxTrack {
         let fp = fingerprint(payload);
         let mapped = match self.offset {
             Some(off) if tx.fp[seq.wrapping_sub(off) as usize] == fp => Some(seq.wrapping_sub(off)),
-            _ => tx.by_fp.get(&fp).copied().inspect(|&p| self.offset = Some(seq.wrapping_sub(p))),
+            _ => tx
+                .by_fp
+                .get(&fp)
+                .copied()
+                .inspect(|&p| self.offset = Some(seq.wrapping_sub(p))),
         };
         let Some(p) = mapped else {
             self.unmatched += 1;
@@ -96,7 +112,9 @@ impl RxTrack {
             return Rx::Duplicate;
         }
         self.got[word] |= 1 << bit;
-        Rx::New { sent_ns: tx.sent_ns[p as usize] }
+        Rx::New {
+            sent_ns: tx.sent_ns[p as usize],
+        }
     }
 
     /// How many of the publisher's packets `from..to` (wrapping) arrived.
@@ -122,7 +140,12 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { fine: vec![0; 10_000], coarse: vec![0; 10_000], count: 0, negative: 0 }
+        Histogram {
+            fine: vec![0; 10_000],
+            coarse: vec![0; 10_000],
+            count: 0,
+            negative: 0,
+        }
     }
 }
 
@@ -188,12 +211,21 @@ mod tests {
         let mut rx = RxTrack::new();
         // The SFU adds 100 to sequence numbers, drops packet 5, then closes the gap (offset moves).
         for i in 0..5 {
-            assert!(matches!(rx.receive(&tx, seqs[i].wrapping_add(100), &payloads[i]), Rx::New { sent_ns: 1000 }));
+            assert!(matches!(
+                rx.receive(&tx, seqs[i].wrapping_add(100), &payloads[i]),
+                Rx::New { sent_ns: 1000 }
+            ));
         }
         for i in 6..20 {
-            assert!(matches!(rx.receive(&tx, seqs[i].wrapping_add(99), &payloads[i]), Rx::New { .. }));
+            assert!(matches!(
+                rx.receive(&tx, seqs[i].wrapping_add(99), &payloads[i]),
+                Rx::New { .. }
+            ));
         }
-        assert!(matches!(rx.receive(&tx, seqs[7].wrapping_add(99), &payloads[7]), Rx::Duplicate));
+        assert!(matches!(
+            rx.receive(&tx, seqs[7].wrapping_add(99), &payloads[7]),
+            Rx::Duplicate
+        ));
         assert!(matches!(rx.receive(&tx, 5, b"nothing sent this"), Rx::Unmatched));
         assert_eq!(rx.count_received(seqs[0], seqs[19].wrapping_add(1)), 19);
     }

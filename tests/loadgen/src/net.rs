@@ -30,7 +30,13 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
 
 fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     let r = unsafe {
-        libc::setsockopt(fd, level, name, &value as *const _ as *const libc::c_void, size_of::<libc::c_int>() as u32)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const _ as *const libc::c_void,
+            size_of::<libc::c_int>() as u32,
+        )
     };
     check(r).map(|_| ())
 }
@@ -67,19 +73,33 @@ impl Epoll {
     pub fn new() -> io::Result<Epoll> {
         let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         let events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        Ok(Epoll { fd: unsafe { OwnedFd::from_raw_fd(fd) }, events })
+        Ok(Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            events,
+        })
     }
 
     /// Watches `sock` for reading (level-triggered).
     pub fn add(&self, sock: &UdpSocket, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
-        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, sock.as_raw_fd(), &mut ev) }).map(|_| ())
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, sock.as_raw_fd(), &mut ev) })
+            .map(|_| ())
     }
 
     /// Tokens of the sockets ready now (never blocks).
     pub fn ready(&mut self, out: &mut Vec<u64>) -> io::Result<()> {
         out.clear();
-        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), self.events.as_mut_ptr(), self.events.len() as i32, 0) };
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                self.events.len() as i32,
+                0,
+            )
+        };
         let n = check(n)? as usize;
         out.extend(self.events[..n].iter().map(|e| e.u64));
         Ok(())
@@ -121,7 +141,10 @@ impl RecvBatch {
         self.iovs.clear();
         self.hdrs.clear();
         for i in 0..BATCH {
-            self.iovs.push(libc::iovec { iov_base: self.bufs[i].as_mut_ptr() as *mut libc::c_void, iov_len: DATAGRAM });
+            self.iovs.push(libc::iovec {
+                iov_base: self.bufs[i].as_mut_ptr() as *mut libc::c_void,
+                iov_len: DATAGRAM,
+            });
         }
         for i in 0..BATCH {
             let mut h: libc::mmsghdr = unsafe { zeroed() };
@@ -134,12 +157,22 @@ impl RecvBatch {
             self.hdrs.push(h);
         }
         let r = unsafe {
-            libc::recvmmsg(sock.as_raw_fd(), self.hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(
+                sock.as_raw_fd(),
+                self.hdrs.as_mut_ptr(),
+                BATCH as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
         if r < 0 {
             let e = io::Error::last_os_error();
             self.n = 0;
-            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
         }
         self.n = r as usize;
         Ok(self.n)
@@ -149,7 +182,10 @@ impl RecvBatch {
     pub fn get(&self, i: usize) -> Datagram<'_> {
         let h = &self.hdrs[i];
         let a = &self.addrs[i];
-        let from = SocketAddr::V4(SocketAddrV4::new(u32::from_be(a.sin_addr.s_addr).into(), u16::from_be(a.sin_port)));
+        let from = SocketAddr::V4(SocketAddrV4::new(
+            u32::from_be(a.sin_addr.s_addr).into(),
+            u16::from_be(a.sin_port),
+        ));
         let mut rx_ns = 0;
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&h.msg_hdr);
@@ -161,7 +197,11 @@ impl RecvBatch {
                 c = libc::CMSG_NXTHDR(&h.msg_hdr, c);
             }
         }
-        Datagram { from, data: &self.bufs[i][..h.msg_len as usize], rx_ns }
+        Datagram {
+            from,
+            data: &self.bufs[i][..h.msg_len as usize],
+            rx_ns,
+        }
     }
 }
 

@@ -14,7 +14,8 @@ fn ticks_per_second() -> f64 {
 
 /// User plus system CPU seconds of `pid` (all its threads, including ended ones).
 pub fn cpu_seconds(pid: u32) -> Result<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
+    let text =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = text.rsplit_once(')').map(|(_, r)| r).context("malformed stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -29,7 +30,8 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
 
 /// Resident set size of `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
     let line = text.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
     let kb = line.split_whitespace().nth(1).context("bad VmRSS")?;
     Ok(kb.parse()?)

@@ -65,7 +65,11 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn empty(sfu: &str, scenario: &str) -> RunResult {
-        RunResult { sfu: sfu.into(), scenario: scenario.into(), ..Default::default() }
+        RunResult {
+            sfu: sfu.into(),
+            scenario: scenario.into(),
+            ..Default::default()
+        }
     }
 
     /// A one-line human summary.
@@ -168,7 +172,14 @@ pub fn table(results: &[RunResult]) -> String {
     type BySfu<'a> = BTreeMap<&'a str, Vec<&'a RunResult>>;
     let mut groups: BTreeMap<&str, BTreeMap<(usize, usize), BySfu>> = BTreeMap::new();
     for r in results {
-        groups.entry(&r.scenario).or_default().entry((r.classes, r.subscribers)).or_default().entry(&r.sfu).or_default().push(r);
+        groups
+            .entry(&r.scenario)
+            .or_default()
+            .entry((r.classes, r.subscribers))
+            .or_default()
+            .entry(&r.sfu)
+            .or_default()
+            .push(r);
     }
     let mut out = String::new();
     out.push_str("| scenario | subscribers | SFU | runs ok | forwarded pkt/s | server CPU µs/pkt | server CPU % | server KiB/subscriber | loss % | added latency p50 ms | p99 ms | subscribe→keyframe p50 ms | p99 ms | generator CPU % | box load 1m |\n");
@@ -177,7 +188,11 @@ pub fn table(results: &[RunResult]) -> String {
     for (scenario, sizes) in &groups {
         let mut cap: BTreeMap<&str, Option<usize>> = BTreeMap::new();
         for ((classes, n), by_sfu) in sizes {
-            let size = if *classes > 1 { format!("{n} ({classes}×{})", n / classes) } else { n.to_string() };
+            let size = if *classes > 1 {
+                format!("{n} ({classes}×{})", n / classes)
+            } else {
+                n.to_string()
+            };
             let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
             for (sfu, runs) in by_sfu {
                 let r = row(runs);
@@ -209,7 +224,9 @@ pub fn table(results: &[RunResult]) -> String {
                 ("livegate", UNBATCHED, "*batched/unbatched*"),
             ];
             for (l, j, name) in pairs {
-                let (Some(l), Some(j)) = (rows.get(l), rows.get(j)) else { continue };
+                let (Some(l), Some(j)) = (rows.get(l), rows.get(j)) else {
+                    continue;
+                };
                 out.push_str(&format!(
                     "| {scenario} | {size} | {name} | | {} | {} | {} | {} | {} | {} | {} | {} | {} | | |\n",
                     ratio(l.pps, j.pps),
@@ -224,13 +241,26 @@ pub fn table(results: &[RunResult]) -> String {
                 ));
             }
         }
-        let show = |sfu: &str| cap.get(sfu).copied().flatten().map(|c| c.to_string()).unwrap_or_else(|| "none tested".into());
-        let r = match (cap.get("livegate").copied().flatten(), cap.get("janus").copied().flatten()) {
+        let show = |sfu: &str| {
+            cap.get(sfu)
+                .copied()
+                .flatten()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "none tested".into())
+        };
+        let r = match (
+            cap.get("livegate").copied().flatten(),
+            cap.get("janus").copied().flatten(),
+        ) {
             (Some(l), Some(j)) => format!(" (Livegate/Janus {:.2}x)", l as f64 / j as f64),
             _ => String::new(),
         };
         if cap.contains_key("janus") {
-            capacity.push(format!("- {scenario}: Livegate {}, Janus {}{r}", show("livegate"), show("janus")));
+            capacity.push(format!(
+                "- {scenario}: Livegate {}, Janus {}{r}",
+                show("livegate"),
+                show("janus")
+            ));
         } else {
             let all: Vec<String> = cap.keys().map(|sfu| format!("{sfu} {}", show(sfu))).collect();
             capacity.push(format!("- {scenario}: {}", all.join(", ")));
@@ -275,18 +305,30 @@ mod tests {
             result("janus", 100, 3.0, 80.0, 20.0),
         ];
         let t = table(&rs);
-        assert!(t.contains("| fanout | 10 | *Livegate/Janus* | | 1.00x | 0.25x |"), "{t}");
-        assert!(t.contains("- fanout: Livegate 100, Janus 10 (Livegate/Janus 10.00x)"), "{t}");
+        assert!(
+            t.contains("| fanout | 10 | *Livegate/Janus* | | 1.00x | 0.25x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("- fanout: Livegate 100, Janus 10 (Livegate/Janus 10.00x)"),
+            "{t}"
+        );
     }
 
     #[test]
     fn recording_on_off_has_its_own_ratio() {
-        let mut rs = vec![result("livegate", 30, 0.0, 2.0, 6.0), result(NO_RECORDING, 30, 0.0, 2.0, 5.0)];
+        let mut rs = vec![
+            result("livegate", 30, 0.0, 2.0, 6.0),
+            result(NO_RECORDING, 30, 0.0, 2.0, 5.0),
+        ];
         for r in &mut rs {
             r.scenario = "recording".into();
         }
         let t = table(&rs);
-        assert!(t.contains("| recording | 30 | *recording on/off* | | 1.00x | 1.20x |"), "{t}");
+        assert!(
+            t.contains("| recording | 30 | *recording on/off* | | 1.00x | 1.20x |"),
+            "{t}"
+        );
         assert!(t.contains("- recording: livegate 30, livegate-norec 30"), "{t}");
     }
 }

@@ -118,7 +118,13 @@ impl Timeline {
         let mut out = String::new();
         for p in &self.phases {
             let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
-            out.push_str(&format!("  {:<42} n={:<4} p50={:>8} p90={:>8} ms\n", p.name, p.n, f(p.p50_ms), f(p.p90_ms)));
+            out.push_str(&format!(
+                "  {:<42} n={:<4} p50={:>8} p90={:>8} ms\n",
+                p.name,
+                p.n,
+                f(p.p50_ms),
+                f(p.p90_ms)
+            ));
         }
         out.push_str(&format!(
             "  first keyframe was a requested one for {}, the trace's own for {}\n",

@@ -12,8 +12,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use bytes::{BufMut, Bytes, BytesMut};
 // The fixture's containers are read as the integration tests read their clip.
-use livegate_tests::media::{parse_ivf, parse_ogg_opus};
 pub use livegate_tests::media::VideoFrame;
+use livegate_tests::media::{parse_ivf, parse_ogg_opus};
 
 /// Largest VP8 fragment per RTP packet: with the 4-byte descriptor, the 12-byte RTP header and
 /// the 10-byte SRTP tag, a packet stays under 1,200 bytes.
@@ -36,8 +36,10 @@ pub struct Trace {
 impl Trace {
     /// Reads `dir/video.ivf` and `dir/audio.ogg`.
     pub fn load(dir: &Path) -> Result<Trace> {
-        let ivf = std::fs::read(dir.join("video.ivf")).with_context(|| format!("reading {}/video.ivf", dir.display()))?;
-        let ogg = std::fs::read(dir.join("audio.ogg")).with_context(|| format!("reading {}/audio.ogg", dir.display()))?;
+        let ivf =
+            std::fs::read(dir.join("video.ivf")).with_context(|| format!("reading {}/video.ivf", dir.display()))?;
+        let ogg =
+            std::fs::read(dir.join("audio.ogg")).with_context(|| format!("reading {}/audio.ogg", dir.display()))?;
         let video = parse_ivf(&ivf).context("video.ivf")?;
         let audio = parse_ogg_opus(&ogg).context("audio.ogg")?;
         if !video.first().is_some_and(|f| f.keyframe) {
@@ -46,7 +48,11 @@ impl Trace {
         if audio.is_empty() {
             bail!("audio.ogg has no Opus packets");
         }
-        Ok(Trace { video, audio, source: format!("fixture {}", dir.display()) })
+        Ok(Trace {
+            video,
+            audio,
+            source: format!("fixture {}", dir.display()),
+        })
     }
 
     /// A deterministic stand-in with the same shape: 10 s, keyframe every 60 frames, average
@@ -77,7 +83,10 @@ impl Trace {
             }
             let rest = size - b.len();
             fill(&mut b, rest);
-            video.push(VideoFrame { data: b.freeze(), keyframe });
+            video.push(VideoFrame {
+                data: b.freeze(),
+                keyframe,
+            });
         }
         let mut audio = Vec::new();
         for _ in 0..500 {
@@ -86,13 +95,20 @@ impl Trace {
             fill(&mut b, 79);
             audio.push(b.freeze());
         }
-        Trace { video, audio, source: "synthetic".into() }
+        Trace {
+            video,
+            audio,
+            source: "synthetic".into(),
+        }
     }
 
     /// Index of the first keyframe after `index` (wrapping).
     pub fn next_keyframe(&self, index: usize) -> usize {
         let n = self.video.len();
-        (1..=n).map(|d| (index + d) % n).find(|&i| self.video[i].keyframe).unwrap_or(0)
+        (1..=n)
+            .map(|d| (index + d) % n)
+            .find(|&i| self.video[i].keyframe)
+            .unwrap_or(0)
     }
 
     /// Average video bitrate in bit/s, for the report.

@@ -44,7 +44,12 @@ struct Args {
 
 fn args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
-    let mut a = Args { data: PathBuf::new(), leaders: 5, minutes: 60, route: "segments".into() };
+    let mut a = Args {
+        data: PathBuf::new(),
+        leaders: 5,
+        minutes: 60,
+        route: "segments".into(),
+    };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| anyhow!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
@@ -87,10 +92,20 @@ fn segment_frames(start_ms: i64, seed: u64) -> Vec<Frame> {
         } else {
             data[0] |= 1;
         }
-        frames.push(Frame { track: Track::Video, time_ms: start_ms + i * 1000 / FPS, keyframe: key, data });
+        frames.push(Frame {
+            track: Track::Video,
+            time_ms: start_ms + i * 1000 / FPS,
+            keyframe: key,
+            data,
+        });
     }
     for i in 0..100 {
-        frames.push(Frame { track: Track::Audio, time_ms: start_ms + i * 20, keyframe: true, data: filler(OPUS_BYTES, seed ^ i as u64) });
+        frames.push(Frame {
+            track: Track::Audio,
+            time_ms: start_ms + i * 20,
+            keyframe: true,
+            data: filler(OPUS_BYTES, seed ^ i as u64),
+        });
     }
     frames.sort_by_key(|f| f.time_ms);
     frames
@@ -100,29 +115,57 @@ fn segment_frames(start_ms: i64, seed: u64) -> Vec<Frame> {
 /// Returns the manifest's hash.
 async fn make_recording(dir: &Path, kek: &Kek, id: &str, minutes: i64) -> Result<String> {
     let spool = dir.join("bench-spool");
-    let meta = Meta { recording: id.to_owned(), school: "sch_demo".into(), started_at: livegate_now_ms() };
+    let meta = Meta {
+        recording: id.to_owned(),
+        school: "sch_demo".into(),
+        started_at: livegate_now_ms(),
+    };
     let key = DataKey::generate().map_err(|e| anyhow!("{e}"))?;
     let writer = RecordingWriter::create(&spool, meta, key, kek).map_err(|e| anyhow!("spool: {e}"))?;
-    let layout = Layout { video: Some((640, 480)), audio: true };
+    let layout = Layout {
+        video: Some((640, 480)),
+        audio: true,
+    };
     for n in 0..minutes * 30 {
         let start_ms = n * 2000;
-        let cut = Cut { layout, frames: segment_frames(start_ms, n as u64 * 7919), start_ms, end_ms: start_ms + 2000 };
-        writer.write_segment("s1", &cut).map_err(|e| anyhow!("segment {n}: {e}"))?;
+        let cut = Cut {
+            layout,
+            frames: segment_frames(start_ms, n as u64 * 7919),
+            start_ms,
+            end_ms: start_ms + 2000,
+        };
+        writer
+            .write_segment("s1", &cut)
+            .map_err(|e| anyhow!("segment {n}: {e}"))?;
     }
     writer.finish(Status::Complete).map_err(|e| anyhow!("manifest: {e}"))?;
-    let objects = Objects::open(&ObjectStoreConfig::Local { path: dir.join("recordings") }).map_err(|e| anyhow!("{e}"))?;
-    let done = spool::drain_once(&spool, &objects).await.map_err(|e| anyhow!("upload: {e}"))?;
-    done.into_iter().find(|u| u.recording == id).map(|u| u.manifest_sha256).ok_or_else(|| anyhow!("{id} was not uploaded"))
+    let objects = Objects::open(&ObjectStoreConfig::Local {
+        path: dir.join("recordings"),
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    let done = spool::drain_once(&spool, &objects)
+        .await
+        .map_err(|e| anyhow!("upload: {e}"))?;
+    done.into_iter()
+        .find(|u| u.recording == id)
+        .map(|u| u.manifest_sha256)
+        .ok_or_else(|| anyhow!("{id} was not uploaded"))
 }
 
 fn livegate_now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The bench's recordings, made on the first run and listed in `bench-recordings.json`.
 async fn recordings(dir: &Path, count: usize, minutes: i64) -> Result<Vec<(String, String)>> {
     let list = dir.join("bench-recordings.json");
-    let mut made: Vec<(String, String, i64)> = std::fs::read(&list).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mut made: Vec<(String, String, i64)> = std::fs::read(&list)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     made.retain(|(_, _, m)| *m == minutes);
     let kek = Kek::from_file(&dir.join("keys").join("sch_demo.key")).map_err(|e| anyhow!("the demo key: {e}"))?;
     while made.len() < count {
@@ -175,8 +218,15 @@ async fn register(db_path: &Path, recs: &[(String, String)], leaders: usize) -> 
 fn memory(pid: u32) -> Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| -> Result<u64> {
-        let line = status.lines().find(|l| l.starts_with(name)).ok_or_else(|| anyhow!("no {name}"))?;
-        Ok(line.split_whitespace().nth(1).ok_or_else(|| anyhow!("bad {name}"))?.parse()?)
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .ok_or_else(|| anyhow!("no {name}"))?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .ok_or_else(|| anyhow!("bad {name}"))?
+            .parse()?)
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
@@ -185,8 +235,16 @@ fn memory(pid: u32) -> Result<(u64, u64)> {
 /// alone takes about 19 MiB for a moment).
 async fn sign_in(base: &str, email: &str) -> Result<reqwest::Client> {
     // A long timeout: the old route joins the whole stream before it sends a byte.
-    let client = reqwest::Client::builder().cookie_store(true).no_proxy().timeout(Duration::from_secs(1800)).build()?;
-    let signed = client.post(format!("{base}/api/session")).json(&json!({"email": email, "password": LEADER_PASSWORD})).send().await?;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .no_proxy()
+        .timeout(Duration::from_secs(1800))
+        .build()?;
+    let signed = client
+        .post(format!("{base}/api/session"))
+        .json(&json!({"email": email, "password": LEADER_PASSWORD}))
+        .send()
+        .await?;
     if !signed.status().is_success() {
         bail!("sign-in as {email}: {}", signed.status());
     }
@@ -195,12 +253,23 @@ async fn sign_in(base: &str, email: &str) -> Result<reqwest::Client> {
 
 /// A leader's whole viewing: opens the recording and fetches every byte of it.
 async fn play(client: reqwest::Client, base: String, rec: String, route: String, served: Arc<AtomicU64>) -> Result<()> {
-    let opened = client.post(format!("{base}/api/recordings/{rec}/views")).json(&json!({"reason": "Benchmark of playback memory"})).send().await?;
+    let opened = client
+        .post(format!("{base}/api/recordings/{rec}/views"))
+        .json(&json!({"reason": "Benchmark of playback memory"}))
+        .send()
+        .await?;
     if !opened.status().is_success() {
-        bail!("opening {rec}: {} {}", opened.status(), opened.text().await.unwrap_or_default());
+        bail!(
+            "opening {rec}: {} {}",
+            opened.status(),
+            opened.text().await.unwrap_or_default()
+        );
     }
     let view: Value = opened.json().await?;
-    let token = view["view"].as_str().ok_or_else(|| anyhow!("no view token"))?.to_owned();
+    let token = view["view"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no view token"))?
+        .to_owned();
     let mut tasks = Vec::new();
     for stream in view["streams"].as_array().cloned().unwrap_or_default() {
         let label = stream["label"].as_str().unwrap_or_default().to_owned();
@@ -209,7 +278,9 @@ async fn play(client: reqwest::Client, base: String, rec: String, route: String,
             vec![format!("{prefix}?view={token}")]
         } else {
             let count = stream["segments"].as_array().map(Vec::len).unwrap_or(0);
-            (0..count).map(|n| format!("{prefix}/segments/{n}?view={token}")).collect()
+            (0..count)
+                .map(|n| format!("{prefix}/segments/{n}?view={token}"))
+                .collect()
         };
         let (client, served) = (client.clone(), served.clone());
         tasks.push(tokio::spawn(async move { fetch_all(&client, &urls, &served).await }));
@@ -239,7 +310,12 @@ async fn main() -> Result<()> {
     let a = args()?;
     std::fs::create_dir_all(&a.data)?;
     let data = a.data.canonicalize()?;
-    let flags = ["--data-dir".to_owned(), data.display().to_string(), "--database-url".into(), format!("sqlite:{}", data.join("db.sqlite").display())];
+    let flags = [
+        "--data-dir".to_owned(),
+        data.display().to_string(),
+        "--database-url".into(),
+        format!("sqlite:{}", data.join("db.sqlite").display()),
+    ];
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = Server::launch("demo", &flag_refs, &[]).await?;
     let pid = server.pid().context("the server has no pid")?;
@@ -267,7 +343,13 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let mut players = Vec::new();
     for (client, (rec, _)) in clients.into_iter().zip(&recs) {
-        players.push(tokio::spawn(play(client, server.http_base.clone(), rec.clone(), a.route.clone(), served.clone())));
+        players.push(tokio::spawn(play(
+            client,
+            server.http_base.clone(),
+            rec.clone(),
+            a.route.clone(),
+            served.clone(),
+        )));
     }
     for p in players {
         p.await??;

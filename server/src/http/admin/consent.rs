@@ -11,11 +11,11 @@ use serde_json::json;
 use livegate_core::codes::ErrorCode;
 
 use super::{school_class, school_pupil, AdminUser};
-use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
+use crate::http::error::{ApiError, InputError};
 use crate::http::{App, CurrentUser};
-use livegate_core::ids::is_token;
 use crate::store::ConsentInput;
+use livegate_core::ids::is_token;
 use livegate_core::school::{ConsentState, PrivacyProfile};
 use livegate_core::text;
 
@@ -25,7 +25,10 @@ const EARLIEST_SIGNED_MS: i64 = 946_684_800_000;
 const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
 
 /// `GET /api/admin/domains`
-pub async fn list_domains(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_domains(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"domains": app.store.trusted_domains(&me.school).await?})))
 }
 
@@ -43,7 +46,10 @@ pub async fn add_domain(
     ApiJson(body): ApiJson<NewDomain>,
 ) -> Result<Response, InputError> {
     let note = text::clean(&text::DOMAIN_NOTE, &body.note)?;
-    let domain = app.store.add_domain(me.id.as_str(), &me.school, &body.domain, &note).await?;
+    let domain = app
+        .store
+        .add_domain(me.id.as_str(), &me.school, &body.domain, &note)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"domain": domain}))).into_response())
 }
 
@@ -70,7 +76,9 @@ pub async fn pupil_consents(
     let pupil = school_pupil(&app, &me, &id).await?;
     let records = app.store.consents(&me.school, &pupil.id).await?;
     let state = app.store.consent_state(&me.school, &pupil.id).await?;
-    Ok(Json(json!({"pupil": AdminUser::of(&pupil), "state": state, "records": records})))
+    Ok(Json(
+        json!({"pupil": AdminUser::of(&pupil), "state": state, "records": records}),
+    ))
 }
 
 /// `POST /api/admin/pupils/{user_id}/consents`: records a signed form (or a parent's opt-out).
@@ -86,9 +94,16 @@ pub async fn record_consent(
         return Err(ErrorCode::BadRequest.into());
     }
     input.parent_name = input.clean_parent_name()?;
-    let consent_id = app.store.record_consent(me.id.as_str(), &me.school, &pupil.id, &input).await?;
+    let consent_id = app
+        .store
+        .record_consent(me.id.as_str(), &me.school, &pupil.id, &input)
+        .await?;
     let state = app.store.consent_state(&me.school, &pupil.id).await?;
-    Ok((StatusCode::CREATED, Json(json!({"consent_id": consent_id, "state": state}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"consent_id": consent_id, "state": state})),
+    )
+        .into_response())
 }
 
 /// `POST /api/admin/consents/{consent_id}/withdraw`: the pupil leaves any live lesson at once.
@@ -112,20 +127,31 @@ pub async fn without_consent(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let class = school_class(&app, &me, &id).await?;
-    let pupils = app.store.pupil_facts(&me.school, &class.id).await?.ok_or(ErrorCode::NotFound)?;
+    let pupils = app
+        .store
+        .pupil_facts(&me.school, &class.id)
+        .await?
+        .ok_or(ErrorCode::NotFound)?;
     let list: Vec<serde_json::Value> = pupils
         .iter()
         .filter(|p| p.consent != ConsentState::Current)
         .map(|p| json!({"user": AdminUser::of(&p.user), "consent": p.consent}))
         .collect();
-    Ok(Json(json!({"class": {"id": class.id, "name": class.name}, "pupils": list})))
+    Ok(Json(
+        json!({"class": {"id": class.id, "name": class.name}, "pupils": list}),
+    ))
 }
 
 /// `GET /api/admin/conduct`: the current code of conduct and the version consent must be for.
-pub async fn get_conduct(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_conduct(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let conduct = app.store.conduct(&me.school).await?;
     let school = app.store.school(&me.school).await?.ok_or(ErrorCode::NotFound)?;
-    Ok(Json(json!({"conduct": conduct, "required_version": school.conduct_version_required})))
+    Ok(Json(
+        json!({"conduct": conduct, "required_version": school.conduct_version_required}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -145,8 +171,15 @@ pub async fn publish_conduct(
 ) -> Result<Response, InputError> {
     let conduct = text::clean(&text::CONDUCT_TEXT, &body.text)?;
     let notice = text::clean(&text::RECORDING_NOTICE, &body.recording_notice)?;
-    let version = app.store.publish_conduct(me.id.as_str(), &me.school, &conduct, &notice, body.require_resign).await?;
-    Ok((StatusCode::CREATED, Json(json!({"version": version, "require_resign": body.require_resign}))).into_response())
+    let version = app
+        .store
+        .publish_conduct(me.id.as_str(), &me.school, &conduct, &notice, body.require_resign)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"version": version, "require_resign": body.require_resign})),
+    )
+        .into_response())
 }
 
 /// `GET /api/admin/pupils/{user_id}/privacy`
@@ -156,7 +189,9 @@ pub async fn get_privacy(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let pupil = school_pupil(&app, &me, &id).await?;
-    Ok(Json(json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?})))
+    Ok(Json(
+        json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?}),
+    ))
 }
 
 /// `PUT /api/admin/pupils/{user_id}/privacy`: replaces the pupil's privacy profile.
@@ -167,7 +202,15 @@ pub async fn set_privacy(
     ApiJson(mut profile): ApiJson<PrivacyProfile>,
 ) -> Result<Json<serde_json::Value>, InputError> {
     let pupil = school_pupil(&app, &me, &id).await?;
-    profile.alias = profile.alias.as_deref().map(|alias| text::clean(&text::ALIAS, alias)).transpose()?;
-    app.store.set_privacy(me.id.as_str(), &me.school, &pupil.id, &profile).await?;
-    Ok(Json(json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?})))
+    profile.alias = profile
+        .alias
+        .as_deref()
+        .map(|alias| text::clean(&text::ALIAS, alias))
+        .transpose()?;
+    app.store
+        .set_privacy(me.id.as_str(), &me.school, &pupil.id, &profile)
+        .await?;
+    Ok(Json(
+        json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?}),
+    ))
 }

@@ -19,8 +19,8 @@ use livegate_core::codes::ErrorCode;
 
 use super::App;
 use crate::http::error::ApiError;
-use livegate_core::ids::{ClassId, UserId};
 use crate::store::{ClassRecord, UserRecord};
+use livegate_core::ids::{ClassId, UserId};
 use livegate_core::school::Role;
 
 /// A user as a superuser sees them.

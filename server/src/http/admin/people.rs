@@ -11,17 +11,20 @@ use serde_json::json;
 use livegate_core::codes::ErrorCode;
 
 use super::{school_class, school_user, AdminUser};
-use livegate_core::admission::{decide, Decision, Facts};
-use crate::http::error::{ApiError, InputError};
 use crate::http::api::ApiJson;
+use crate::http::error::{ApiError, InputError};
 use crate::http::{App, CurrentUser};
-use livegate_core::ids::Email;
 use crate::store::MemberKind;
+use livegate_core::admission::{decide, Decision, Facts};
+use livegate_core::ids::Email;
 use livegate_core::school::Role;
 use livegate_core::text;
 
 /// `GET /api/admin/users`: the school's users by display name.
-pub async fn list_users(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_users(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let users: Vec<AdminUser> = app.store.users(&me.school).await?.iter().map(AdminUser::of).collect();
     Ok(Json(json!({"users": users})))
 }
@@ -42,12 +45,21 @@ pub async fn create_user(
 ) -> Result<Response, InputError> {
     let email = Email::parse(&body.email).ok_or(ErrorCode::BadRequest)?;
     let name = text::clean(&text::DISPLAY_NAME, &body.display_name)?;
-    let id = app.store.create_user(me.id.as_str(), &me.school, &email, &name, body.role, None).await?;
+    let id = app
+        .store
+        .create_user(me.id.as_str(), &me.school, &email, &name, body.role, None)
+        .await?;
     let user = app.store.user(&id).await?.ok_or(ErrorCode::Internal)?;
     tracing::info!(school = %me.school, user = %id, role = body.role.as_str(), "user created");
     // No invite link yet: a link is a live credential, issued (and audited) only when the
     // superuser asks for it to hand over (`POST /api/admin/users/{id}/invite`).
-    Ok((StatusCode::CREATED, Json(CreatedUser { user: AdminUser::of(&user) })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: AdminUser::of(&user),
+        }),
+    )
+        .into_response())
 }
 
 /// The answer to creating a user: the account, without a password or a link.
@@ -80,13 +92,18 @@ pub async fn update_user(
     if user.id == me.id && (body.role.is_some_and(|r| r != Role::Superuser) || body.disabled == Some(true)) {
         return Err(ErrorCode::CannotChangeSelf.into());
     }
-    app.store.update_user(me.id.as_str(), &me.school, &user.id, body.role, body.disabled).await?;
+    app.store
+        .update_user(me.id.as_str(), &me.school, &user.id, body.role, body.disabled)
+        .await?;
     let user = app.store.user(&user.id).await?.ok_or(ErrorCode::NotFound)?;
     Ok(Json(json!({"user": AdminUser::of(&user)})))
 }
 
 /// `GET /api/admin/classes`: the school's classes with how many pupils and teachers each has.
-pub async fn list_classes(State(app): State<App>, Extension(CurrentUser(me)): Extension<CurrentUser>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_classes(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = app.store.class_counts(&me.school).await?;
     let classes: Vec<serde_json::Value> = app
         .store
@@ -132,7 +149,9 @@ pub async fn class_detail(
         .iter()
         .map(|(u, kind)| json!({"user": AdminUser::of(u), "as": kind}))
         .collect();
-    Ok(Json(json!({"class": {"id": class.id, "name": class.name}, "members": members})))
+    Ok(Json(
+        json!({"class": {"id": class.id, "name": class.name}, "members": members}),
+    ))
 }
 
 /// How someone joins a class, as the request says it.
@@ -168,8 +187,14 @@ pub async fn add_member(
     if !fits {
         return Err(ErrorCode::RoleMismatch.into());
     }
-    app.store.add_member(me.id.as_str(), &me.school, &class.id, &user.id, kind).await?;
-    Ok((StatusCode::CREATED, Json(json!({"class_id": class.id, "user_id": user.id, "as": kind}))).into_response())
+    app.store
+        .add_member(me.id.as_str(), &me.school, &class.id, &user.id, kind)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"class_id": class.id, "user_id": user.id, "as": kind})),
+    )
+        .into_response())
 }
 
 /// `DELETE /api/admin/classes/{class_id}/members/{user_id}`: takes someone off a class; a
@@ -181,7 +206,9 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let class = school_class(&app, &me, &class_id).await?;
     let user = school_user(&app, &me, &user_id).await?;
-    app.store.remove_member(me.id.as_str(), &me.school, &class.id, &user.id).await?;
+    app.store
+        .remove_member(me.id.as_str(), &me.school, &class.id, &user.id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,7 +225,11 @@ pub async fn readiness(
     if app.store.membership(&class.id, &me.id).await? != Some(MemberKind::Teacher) {
         return Err(ErrorCode::ForbiddenRole.into());
     }
-    let pupils = app.store.pupil_facts(&me.school, &class.id).await?.ok_or(ErrorCode::NotFound)?;
+    let pupils = app
+        .store
+        .pupil_facts(&me.school, &class.id)
+        .await?
+        .ok_or(ErrorCode::NotFound)?;
     let list: Vec<serde_json::Value> = pupils
         .iter()
         .map(|p| {
@@ -229,5 +260,7 @@ pub async fn readiness(
             })
         })
         .collect();
-    Ok(Json(json!({"class": {"id": class.id, "name": class.name}, "pupils": list})))
+    Ok(Json(
+        json!({"class": {"id": class.id, "name": class.name}, "pupils": list}),
+    ))
 }

@@ -10,11 +10,11 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use futures_util::StreamExt;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use futures_util::StreamExt;
 use ring::digest::{digest, SHA256};
 use serde_json::json;
 
@@ -46,8 +46,15 @@ fn apply_flag(query: Option<&str>) -> Result<bool, ApiError> {
 }
 
 fn is_csv(headers: &HeaderMap) -> bool {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv")
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("text/csv")
 }
 
 /// The most of a refused upload that is read (and thrown away) so the client hears why.
@@ -57,7 +64,10 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(15);
 
 /// Reads the body up to [`MAX_BYTES`], or says it is too large (after draining, see above).
 async fn read_limited(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > DRAIN_CAP as u64) {
         return Err(ErrorCode::PayloadTooLarge.into());
     }
@@ -109,8 +119,15 @@ pub async fn import(
         Ok(rows) => rows,
         Err(e) => return Ok(file_error(e)),
     };
-    let sha256: String = digest(&SHA256, &bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    let report = app.store.import_roster(me.id.as_str(), &me.school, &rows, apply, &sha256).await?;
+    let sha256: String = digest(&SHA256, &bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let report = app
+        .store
+        .import_roster(me.id.as_str(), &me.school, &rows, apply, &sha256)
+        .await?;
     tracing::info!(
         school = %me.school,
         rows = report.summary.rows,
@@ -134,12 +151,33 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let class = school_class(&app, &me, &id).await?;
-    let (class, pupils) = app.store.class_pupils(&me.school, &class.id).await?.ok_or(ErrorCode::NotFound)?;
-    let csv = roster_csv::export(&class.name, pupils.iter().map(|u| (u.email.expose(), u.display_name.as_str())));
+    let (class, pupils) = app
+        .store
+        .class_pupils(&me.school, &class.id)
+        .await?
+        .ok_or(ErrorCode::NotFound)?;
+    let csv = roster_csv::export(
+        &class.name,
+        pupils.iter().map(|u| (u.email.expose(), u.display_name.as_str())),
+    );
     // Exports carry personal data out of Livegate, so each one is on the record.
-    app.store.audit(&me.school, me.id.as_str(), "roster.export", json!({"class": class.id, "pupils": pupils.len()})).await?;
+    app.store
+        .audit(
+            &me.school,
+            me.id.as_str(),
+            "roster.export",
+            json!({"class": class.id, "pupils": pupils.len()}),
+        )
+        .await?;
     let disposition = format!("attachment; filename=\"roster-{}.csv\"", class.id);
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -18,9 +18,17 @@ fn london() -> Clock {
 fn the_clock_follows_the_clock_changes() {
     let c = london();
     assert_eq!(c.local(SPRING), "2026-03-29 00:50:00 GMT");
-    assert_eq!(c.local(SPRING + 10 * MIN), "2026-03-29 02:00:00 BST", "01:00 GMT never happens");
+    assert_eq!(
+        c.local(SPRING + 10 * MIN),
+        "2026-03-29 02:00:00 BST",
+        "01:00 GMT never happens"
+    );
     assert_eq!(c.local(AUTUMN), "2026-10-25 01:30:00 BST");
-    assert_eq!(c.local(AUTUMN + 60 * MIN), "2026-10-25 01:30:00 GMT", "the repeated hour is told apart");
+    assert_eq!(
+        c.local(AUTUMN + 60 * MIN),
+        "2026-10-25 01:30:00 GMT",
+        "the repeated hour is told apart"
+    );
     assert_eq!(c.local(AUTUMN - 24 * 60 * MIN), "2026-10-24 01:30:00 BST");
     // Unknown zones fall back to the default; other zones work.
     assert_eq!(Clock::new("Mars/Olympus").zone, DEFAULT_ZONE);
@@ -46,9 +54,15 @@ fn days(c: &Clock, from: &str, to: &str) -> (Option<i64>, Option<i64>) {
 fn a_day_is_the_schools_day_across_the_clock_changes() {
     let c = london();
     // 29 March 2026, clocks forward: 23 hours, from 00:00 GMT to 00:00 BST (23:00 UTC).
-    assert_eq!(days(&c, "2026-03-29", "2026-03-29"), (Some(utc("2026-03-29T00:00:00Z")), Some(utc("2026-03-29T23:00:00Z"))));
+    assert_eq!(
+        days(&c, "2026-03-29", "2026-03-29"),
+        (Some(utc("2026-03-29T00:00:00Z")), Some(utc("2026-03-29T23:00:00Z")))
+    );
     // 25 October 2026, clocks back: 25 hours, from 00:00 BST (23:00 UTC the day before) to 00:00 GMT.
-    assert_eq!(days(&c, "2026-10-25", "2026-10-25"), (Some(utc("2026-10-24T23:00:00Z")), Some(utc("2026-10-26T00:00:00Z"))));
+    assert_eq!(
+        days(&c, "2026-10-25", "2026-10-25"),
+        (Some(utc("2026-10-24T23:00:00Z")), Some(utc("2026-10-26T00:00:00Z")))
+    );
     // A summer day starts at 23:00 UTC the day before; a winter day at midnight UTC.
     assert_eq!(days(&c, "2026-06-16", ""), (Some(utc("2026-06-15T23:00:00Z")), None));
     assert_eq!(days(&c, "", "2026-12-01"), (None, Some(utc("2026-12-02T00:00:00Z"))));
@@ -67,16 +81,25 @@ fn a_day_is_the_schools_day_across_the_clock_changes() {
     let saturday_night = utc("2026-03-28T23:30:00Z"); // 23:30 GMT on the 28th
     assert!(within(saturday_night, "2026-03-28", "2026-03-28") && !within(saturday_night, "2026-03-29", "2026-03-29"));
     // The same days in another zone are other instants.
-    assert_eq!(days(&Clock::new("UTC"), "2026-10-25", "2026-10-25"), (Some(utc("2026-10-25T00:00:00Z")), Some(utc("2026-10-26T00:00:00Z"))));
+    assert_eq!(
+        days(&Clock::new("UTC"), "2026-10-25", "2026-10-25"),
+        (Some(utc("2026-10-25T00:00:00Z")), Some(utc("2026-10-26T00:00:00Z")))
+    );
 }
 
 #[test]
 fn a_day_whose_midnight_never_happens_starts_when_the_clocks_land() {
     // Chile puts its clocks forward at midnight: 6 September 2026 starts at 01:00 -03.
     let santiago = Clock::new("America/Santiago");
-    assert_eq!(days(&santiago, "2026-09-06", "2026-09-06"), (Some(utc("2026-09-06T04:00:00Z")), Some(utc("2026-09-07T03:00:00Z"))));
+    assert_eq!(
+        days(&santiago, "2026-09-06", "2026-09-06"),
+        (Some(utc("2026-09-06T04:00:00Z")), Some(utc("2026-09-07T03:00:00Z")))
+    );
     // ... and back at midnight: 4 April 2026 runs 25 hours, to the one midnight of the 5th.
-    assert_eq!(days(&santiago, "2026-04-04", "2026-04-04"), (Some(utc("2026-04-04T03:00:00Z")), Some(utc("2026-04-05T04:00:00Z"))));
+    assert_eq!(
+        days(&santiago, "2026-04-04", "2026-04-04"),
+        (Some(utc("2026-04-04T03:00:00Z")), Some(utc("2026-04-05T04:00:00Z")))
+    );
 }
 
 #[test]
@@ -85,14 +108,33 @@ fn only_real_days_written_in_full_are_dates() {
     assert_eq!(parse_day("2028-02-29"), Ok(Date::new(2028, 2, 29).ok()), "a leap day");
     assert_eq!(parse_day(""), Ok(None), "no day");
     for bad in [
-        "2026-02-29", "2026-02-30", "2026-13-01", "2026-00-10", "2026-01-00", "2026-3-1", "26-03-01", "20260301", "2026/03/01",
-        "2026-03-01T00:00", "2026-03-01 ", " 2026-03-01", "+2026-03-01", "2026-0a-01", "yesterday", "1774742400000",
-        "\u{ff12}\u{ff10}\u{ff12}\u{ff16}-03-01", "2026-03-0\u{1d7ce}",
+        "2026-02-29",
+        "2026-02-30",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-01-00",
+        "2026-3-1",
+        "26-03-01",
+        "20260301",
+        "2026/03/01",
+        "2026-03-01T00:00",
+        "2026-03-01 ",
+        " 2026-03-01",
+        "+2026-03-01",
+        "2026-0a-01",
+        "yesterday",
+        "1774742400000",
+        "\u{ff12}\u{ff10}\u{ff12}\u{ff16}-03-01",
+        "2026-03-0\u{1d7ce}",
     ] {
         assert_eq!(parse_day(bad), Err(BadDate), "{bad:?}");
     }
     let c = london();
-    assert_eq!(c.days(day("2026-03-02"), day("2026-03-01")), Err(BadDate), "a range that ends before it starts");
+    assert_eq!(
+        c.days(day("2026-03-02"), day("2026-03-01")),
+        Err(BadDate),
+        "a range that ends before it starts"
+    );
     assert!(c.days(day("2026-03-01"), day("2026-03-01")).is_ok(), "one day");
     // The calendar's ends are no bound, not a panic.
     assert_eq!(days(&c, "0000-01-01", "9999-12-31").1, None);
@@ -102,24 +144,49 @@ fn only_real_days_written_in_full_are_dates() {
 #[test]
 fn the_zone_list_holds_places_not_aliases() {
     let zones = zone_names();
-    for z in ["Europe/London", "Europe/Dublin", "America/Santiago", "Asia/Kolkata", "UTC"] {
+    for z in [
+        "Europe/London",
+        "Europe/Dublin",
+        "America/Santiago",
+        "Asia/Kolkata",
+        "UTC",
+    ] {
         assert!(zones.iter().any(|n| n == z), "{z}");
     }
     for z in ["GB", "US/Eastern", "Etc/GMT+5", "posixrules"] {
         assert!(!zones.iter().any(|n| n == z), "{z}");
     }
     assert!(zones.windows(2).all(|w| w[0] < w[1]), "sorted, once each");
-    assert!(zones.iter().all(|z| Clock::new(z).zone == *z), "every one is a zone the clock knows");
+    assert!(
+        zones.iter().all(|z| Clock::new(z).zone == *z),
+        "every one is a zone the clock knows"
+    );
 }
 
 #[test]
 fn formula_cells_are_defused() {
-    for (raw, want) in [("=1+1", "'=1+1"), ("+44 1234", "'+44 1234"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("Ada", "Ada"), ("", "")] {
+    for (raw, want) in [
+        ("=1+1", "'=1+1"),
+        ("+44 1234", "'+44 1234"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("Ada", "Ada"),
+        ("", ""),
+    ] {
         assert_eq!(cell(raw), want);
     }
 }
 
-fn session(id: &str, user: &str, name: &str, role: &str, joined: i64, left: Option<i64>, reason: Option<&str>) -> SessionRow {
+fn session(
+    id: &str,
+    user: &str,
+    name: &str,
+    role: &str,
+    joined: i64,
+    left: Option<i64>,
+    reason: Option<&str>,
+) -> SessionRow {
     SessionRow {
         id: id.into(),
         user_id: user.into(),
@@ -138,7 +205,17 @@ fn session(id: &str, user: &str, name: &str, role: &str, joined: i64, left: Opti
 
 fn event(at: i64, kind: &str, subject: Option<&str>, detail: Option<&str>) -> EventRow {
     let (actor_id, actor_name, subject_name, count, last_at) = (None, None, None, 1, None);
-    EventRow { at, kind: kind.into(), actor_id, actor_name, subject_id: subject.map(Into::into), subject_name, detail: detail.map(Into::into), count, last_at }
+    EventRow {
+        at,
+        kind: kind.into(),
+        actor_id,
+        actor_name,
+        subject_id: subject.map(Into::into),
+        subject_name,
+        detail: detail.map(Into::into),
+        count,
+        last_at,
+    }
 }
 
 fn lesson(id: &str, class: &str, start: i64, end: Option<i64>, reason: Option<&str>) -> LessonRow {
@@ -164,14 +241,60 @@ fn lesson(id: &str, class: &str, start: i64, end: Option<i64>, reason: Option<&s
 fn fixtures() -> Vec<LessonLog> {
     let s = SPRING;
     let spring = LessonLog {
-        lesson: lesson("les_spring", "7A Science", s, Some(s + 30 * MIN), Some("ended_by_teacher")),
+        lesson: lesson(
+            "les_spring",
+            "7A Science",
+            s,
+            Some(s + 30 * MIN),
+            Some("ended_by_teacher"),
+        ),
         sessions: vec![
-            session("p1", "usr_rivera", "Ms Rivera", "teacher", s, Some(s + 30 * MIN), Some("lesson_ended")),
-            session("p2", "usr_ada", "Ada", "pupil", s + MIN, Some(s + 5 * MIN), Some("left")),
+            session(
+                "p1",
+                "usr_rivera",
+                "Ms Rivera",
+                "teacher",
+                s,
+                Some(s + 30 * MIN),
+                Some("lesson_ended"),
+            ),
+            session(
+                "p2",
+                "usr_ada",
+                "Ada",
+                "pupil",
+                s + MIN,
+                Some(s + 5 * MIN),
+                Some("left"),
+            ),
             // Back 10 s later: the same presence interval.
-            session("p3", "usr_ada", "Ada", "pupil", s + 5 * MIN + 10_000, Some(s + 30 * MIN), Some("lesson_ended")),
-            session("p4", "usr_ben", "=HYPERLINK(\"x\")", "pupil", s + 2 * MIN, Some(s + 12 * MIN), Some("removed_by_teacher")),
-            session("p5", "usr_chen", "Dr Chen, partner school", "guest", s + 15 * MIN, Some(s + 30 * MIN), Some("lesson_ended")),
+            session(
+                "p3",
+                "usr_ada",
+                "Ada",
+                "pupil",
+                s + 5 * MIN + 10_000,
+                Some(s + 30 * MIN),
+                Some("lesson_ended"),
+            ),
+            session(
+                "p4",
+                "usr_ben",
+                "=HYPERLINK(\"x\")",
+                "pupil",
+                s + 2 * MIN,
+                Some(s + 12 * MIN),
+                Some("removed_by_teacher"),
+            ),
+            session(
+                "p5",
+                "usr_chen",
+                "Dr Chen, partner school",
+                "guest",
+                s + 15 * MIN,
+                Some(s + 30 * MIN),
+                Some("lesson_ended"),
+            ),
         ],
         events: vec![
             event(s + 3 * MIN, "refused", Some("usr_eve"), Some("consent_missing")),
@@ -190,11 +313,36 @@ fn fixtures() -> Vec<LessonLog> {
         }],
     };
     let a = AUTUMN;
-    let mut crashed = session("q2", "usr_cara", "Cara", "pupil", a + 10 * MIN, Some(a + 70 * MIN), Some("server_stopped"));
+    let mut crashed = session(
+        "q2",
+        "usr_cara",
+        "Cara",
+        "pupil",
+        a + 10 * MIN,
+        Some(a + 70 * MIN),
+        Some("server_stopped"),
+    );
     crashed.recovered = true;
     let autumn = LessonLog {
-        lesson: lesson("les_autumn", "7A Science", a, Some(a + 70 * MIN), Some("server_stopped")),
-        sessions: vec![session("q1", "usr_rivera", "Ms Rivera", "teacher", a, Some(a + 70 * MIN), Some("server_stopped")), crashed],
+        lesson: lesson(
+            "les_autumn",
+            "7A Science",
+            a,
+            Some(a + 70 * MIN),
+            Some("server_stopped"),
+        ),
+        sessions: vec![
+            session(
+                "q1",
+                "usr_rivera",
+                "Ms Rivera",
+                "teacher",
+                a,
+                Some(a + 70 * MIN),
+                Some("server_stopped"),
+            ),
+            crashed,
+        ],
         events: vec![],
         notes: vec![],
     };
@@ -207,7 +355,10 @@ fn golden(name: &str, text: &str) {
         std::fs::write(&path, text).unwrap();
     }
     let want = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text, want, "the {name} export changed; if deliberate, document it in server/LOG.md and rerun with UPDATE_GOLDEN=1");
+    assert_eq!(
+        text, want,
+        "the {name} export changed; if deliberate, document it in server/LOG.md and rerun with UPDATE_GOLDEN=1"
+    );
 }
 
 #[test]

@@ -10,8 +10,8 @@ use tower::ServiceExt;
 use super::parse_range;
 use crate::http::tests::{app, call, code, sign_in};
 use crate::http::{router, App};
-use livegate_core::ids::{ClassId, LessonId, SchoolId};
 use crate::recording::playback::tests::{object_path, stored_recording};
+use livegate_core::ids::{ClassId, LessonId, SchoolId};
 use livegate_core::school::Role;
 
 #[test]
@@ -20,7 +20,14 @@ fn ranges() {
     assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
     assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
     assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
-    for bad in ["bytes=1000-", "bytes=5-1", "items=0-1", "bytes=0-1,4-5", "bytes=a-b", "bytes=-"] {
+    for bad in [
+        "bytes=1000-",
+        "bytes=5-1",
+        "items=0-1",
+        "bytes=0-1,4-5",
+        "bytes=a-b",
+        "bytes=-",
+    ] {
         assert_eq!(parse_range(bad, 1000), None, "{bad}");
     }
     assert_eq!(parse_range("bytes=0-0", 0), None);
@@ -28,13 +35,23 @@ fn ranges() {
 
 /// A GET with a cookie and an optional range: the status, the headers and the raw body.
 async fn get(app: &App, path: &str, cookie: &str, range: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let mut req = Request::builder().method(Method::GET).uri(path).header("cookie", cookie);
+    let mut req = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header("cookie", cookie);
     if let Some(r) = range {
         req = req.header("range", r);
     }
-    let res = router(app.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = router(app.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let (status, headers) = (res.status(), res.headers().clone());
-    (status, headers, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    (
+        status,
+        headers,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 fn error_code(body: &[u8]) -> String {
@@ -47,16 +64,30 @@ async fn recording(app: &App, school: &str, teacher: &str) -> String {
     let service = app.recordings.clone().unwrap();
     let (id, hash) = stored_recording(&service, school, 3).await;
     let school = SchoolId::parse(school).unwrap();
-    let teacher = app.store.user_by_email(&livegate_core::ids::Email::parse(teacher).unwrap()).await.unwrap().unwrap();
+    let teacher = app
+        .store
+        .user_by_email(&livegate_core::ids::Email::parse(teacher).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let (lesson, class) = (LessonId::generate(), ClassId::parse("7a").unwrap());
-    app.store.create_recording(&school, &id, &lesson, &class, &teacher.id, b"wrapped").await.unwrap();
+    app.store
+        .create_recording(&school, &id, &lesson, &class, &teacher.id, b"wrapped")
+        .await
+        .unwrap();
     app.store.finish_recording(&id, false, &hash).await.unwrap();
     id
 }
 
 async fn views_audited(app: &App) -> usize {
     let school = SchoolId::parse("sch_demo").unwrap();
-    app.store.audit_entries(&school, 1000).await.unwrap().iter().filter(|e| e.action == "recording.view").count()
+    app.store
+        .audit_entries(&school, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "recording.view")
+        .count()
 }
 
 /// A demo-school recording opened by its leader.
@@ -72,17 +103,40 @@ async fn viewing() -> Viewing {
     let app = app().await;
     let rec = recording(&app, "sch_demo", "teacher@demo.sch.uk").await;
     let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
-    let (status, opened) = call(&app, Method::POST, &format!("/api/recordings/{rec}/views"), Some(&leader), r#"{"reason":"Concern raised by a parent"}"#).await;
+    let (status, opened) = call(
+        &app,
+        Method::POST,
+        &format!("/api/recordings/{rec}/views"),
+        Some(&leader),
+        r#"{"reason":"Concern raised by a parent"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{opened}");
     let view = opened["view"].as_str().unwrap().to_owned();
-    Viewing { app, rec, leader, view, opened }
+    Viewing {
+        app,
+        rec,
+        leader,
+        view,
+        opened,
+    }
 }
 
 /// A new leader of `school`, signed in.
 async fn new_leader(app: &App, school: &str, email: &str) -> String {
     let school = SchoolId::parse(school).unwrap();
     let address = livegate_core::ids::Email::parse(email).unwrap();
-    app.store.create_user("test", &school, &address, "Another DSL", Role::Leader, Some(crate::password::hash("demo-leader"))).await.unwrap();
+    app.store
+        .create_user(
+            "test",
+            &school,
+            &address,
+            "Another DSL",
+            Role::Leader,
+            Some(crate::password::hash("demo-leader")),
+        )
+        .await
+        .unwrap();
     sign_in(app, email, "demo-leader").await
 }
 
@@ -92,12 +146,28 @@ fn segment_path(rec: &str, label: &str, n: &str, view: &str) -> String {
 
 #[tokio::test]
 async fn a_segment_is_served_on_the_leaders_own_view_with_ranges() {
-    let Viewing { app, rec, leader, view, opened } = viewing().await;
+    let Viewing {
+        app,
+        rec,
+        leader,
+        view,
+        opened,
+    } = viewing().await;
     let view = view.as_str();
     assert_eq!(views_audited(&app).await, 1, "the view is audited when it opens");
     let stream = &opened["streams"][0];
-    assert_eq!((stream["label"].as_str(), stream["start_ms"].as_i64(), stream["end_ms"].as_i64()), (Some("s1"), Some(0), Some(6000)));
-    assert_eq!(stream["segments"], serde_json::json!([{"start_ms": 0, "end_ms": 2000}, {"start_ms": 2000, "end_ms": 4000}, {"start_ms": 4000, "end_ms": 6000}]));
+    assert_eq!(
+        (
+            stream["label"].as_str(),
+            stream["start_ms"].as_i64(),
+            stream["end_ms"].as_i64()
+        ),
+        (Some("s1"), Some(0), Some(6000))
+    );
+    assert_eq!(
+        stream["segments"],
+        serde_json::json!([{"start_ms": 0, "end_ms": 2000}, {"start_ms": 2000, "end_ms": 4000}, {"start_ms": 4000, "end_ms": 6000}])
+    );
 
     let (status, headers, whole) = get(&app, &segment_path(&rec, "s1", "1", view), &leader, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -105,10 +175,22 @@ async fn a_segment_is_served_on_the_leaders_own_view_with_ranges() {
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["accept-ranges"], "bytes");
     let (_, frames) = livegate_recorder::webm::demux(&whole).unwrap();
-    assert!(!frames.is_empty() && frames.iter().all(|f| (2000..4000).contains(&f.time_ms)), "segment 1 is the second two seconds");
-    let (status, headers, part) = get(&app, &segment_path(&rec, "s1", "1", view), &leader, Some("bytes=10-109")).await;
+    assert!(
+        !frames.is_empty() && frames.iter().all(|f| (2000..4000).contains(&f.time_ms)),
+        "segment 1 is the second two seconds"
+    );
+    let (status, headers, part) = get(
+        &app,
+        &segment_path(&rec, "s1", "1", view),
+        &leader,
+        Some("bytes=10-109"),
+    )
+    .await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
-    assert_eq!(headers["content-range"], format!("bytes 10-109/{}", whole.len()).as_str());
+    assert_eq!(
+        headers["content-range"],
+        format!("bytes 10-109/{}", whole.len()).as_str()
+    );
     assert_eq!(part, whole[10..110]);
     // Media requests add no view: there is still exactly one.
     assert_eq!(views_audited(&app).await, 1);
@@ -116,20 +198,38 @@ async fn a_segment_is_served_on_the_leaders_own_view_with_ranges() {
 
 #[tokio::test]
 async fn a_segment_needs_the_leaders_own_live_view_of_that_recording() {
-    let Viewing { app, rec, leader, view, .. } = viewing().await;
+    let Viewing {
+        app, rec, leader, view, ..
+    } = viewing().await;
     let other_rec = recording(&app, "sch_demo", "teacher@demo.sch.uk").await;
-    let refused = |status: StatusCode, code: &'static str| move |(s, _, body): (StatusCode, _, Vec<u8>)| {
-        assert_eq!((s, error_code(&body).as_str()), (status, code));
+    let refused = |status: StatusCode, code: &'static str| {
+        move |(s, _, body): (StatusCode, _, Vec<u8>)| {
+            assert_eq!((s, error_code(&body).as_str()), (status, code));
+        }
     };
     let path = |rec: &str, view: &str| segment_path(rec, "s1", "0", view);
-    refused(StatusCode::CONFLICT, "view_expired")(get(&app, &format!("/api/recordings/{rec}/streams/s1/segments/0"), &leader, None).await);
+    refused(StatusCode::CONFLICT, "view_expired")(
+        get(
+            &app,
+            &format!("/api/recordings/{rec}/streams/s1/segments/0"),
+            &leader,
+            None,
+        )
+        .await,
+    );
     refused(StatusCode::CONFLICT, "view_expired")(get(&app, &path(&rec, "bogus_token_123"), &leader, None).await);
     refused(StatusCode::CONFLICT, "view_expired")(get(&app, &path(&other_rec, &view), &leader, None).await);
     for (label, n) in [("s1", "3"), ("s1", "x"), ("s1", "-1"), ("s2", "0")] {
-        refused(StatusCode::NOT_FOUND, "not_found")(get(&app, &segment_path(&rec, label, n, &view), &leader, None).await);
+        refused(StatusCode::NOT_FOUND, "not_found")(
+            get(&app, &segment_path(&rec, label, n, &view), &leader, None).await,
+        );
     }
     // Other roles, even holding the leader's token.
-    for (email, password) in [("teacher@demo.sch.uk", "demo-teacher"), ("ada@pupils.demo.sch.uk", "demo-pupil"), ("admin@demo.sch.uk", "demo-admin")] {
+    for (email, password) in [
+        ("teacher@demo.sch.uk", "demo-teacher"),
+        ("ada@pupils.demo.sch.uk", "demo-pupil"),
+        ("admin@demo.sch.uk", "demo-admin"),
+    ] {
         let who = sign_in(&app, email, password).await;
         refused(StatusCode::FORBIDDEN, "forbidden_role")(get(&app, &path(&rec, &view), &who, None).await);
     }
@@ -146,21 +246,49 @@ async fn a_segment_needs_the_leaders_own_live_view_of_that_recording() {
 async fn another_schools_leader_finds_nothing() {
     let Viewing { app, rec, view, .. } = viewing().await;
     let outsider = new_leader(&app, "sch_other", "dsl@other.sch.uk").await;
-    let (status, body) = call(&app, Method::POST, &format!("/api/recordings/{rec}/views"), Some(&outsider), r#"{"reason":"Concern raised by a parent"}"#).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/recordings/{rec}/views"),
+        Some(&outsider),
+        r#"{"reason":"Concern raised by a parent"}"#,
+    )
+    .await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     let (status, _, body) = get(&app, &segment_path(&rec, "s1", "0", &view), &outsider, None).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "view_expired"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "view_expired")
+    );
     // Its own recording's view does not reach ours either.
     let theirs = recording(&app, "sch_other", "teacher@other.sch.uk").await;
-    let (status, opened) = call(&app, Method::POST, &format!("/api/recordings/{theirs}/views"), Some(&outsider), r#"{"reason":"Their own concern here"}"#).await;
+    let (status, opened) = call(
+        &app,
+        Method::POST,
+        &format!("/api/recordings/{theirs}/views"),
+        Some(&outsider),
+        r#"{"reason":"Their own concern here"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = get(&app, &segment_path(&rec, "s1", "0", opened["view"].as_str().unwrap()), &outsider, None).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "view_expired"));
+    let (status, _, body) = get(
+        &app,
+        &segment_path(&rec, "s1", "0", opened["view"].as_str().unwrap()),
+        &outsider,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "view_expired")
+    );
 }
 
 #[tokio::test]
 async fn a_tampered_segment_is_refused_with_nothing_served() {
-    let Viewing { app, rec, leader, view, .. } = viewing().await;
+    let Viewing {
+        app, rec, leader, view, ..
+    } = viewing().await;
     let service = app.recordings.clone().unwrap();
     let path = object_path(&service, &rec, 1);
     let mut sealed = std::fs::read(&path).unwrap();
@@ -169,9 +297,19 @@ async fn a_tampered_segment_is_refused_with_nothing_served() {
     std::fs::write(&path, &sealed).unwrap();
     for range in [None, Some("bytes=0-99")] {
         let (status, headers, body) = get(&app, &segment_path(&rec, "s1", "1", &view), &leader, range).await;
-        assert_eq!((status, error_code(&body).as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "recording_tampered"));
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "recording_tampered")
+        );
         assert_ne!(headers["content-type"], "video/webm");
-        assert!(!body.windows(4).any(|w| w == [0x1a, 0x45, 0xdf, 0xa3]), "no WebM in the refusal");
+        assert!(
+            !body.windows(4).any(|w| w == [0x1a, 0x45, 0xdf, 0xa3]),
+            "no WebM in the refusal"
+        );
     }
-    assert_eq!(get(&app, &segment_path(&rec, "s1", "0", &view), &leader, None).await.0, StatusCode::OK, "an intact segment still plays");
+    assert_eq!(
+        get(&app, &segment_path(&rec, "s1", "0", &view), &leader, None).await.0,
+        StatusCode::OK,
+        "an intact segment still plays"
+    );
 }

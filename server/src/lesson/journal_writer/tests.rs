@@ -9,13 +9,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::*;
-use livegate_core::ids::{ClassId, Email, UserId};
 use crate::store::log::EventKind;
 use crate::store::log_read::LogScope;
 use crate::store::tests::{demo, stores};
+use livegate_core::ids::{ClassId, Email, UserId};
 
 /// Short waits, so a test sees many retries in a few milliseconds.
-const FAST: Backoff = Backoff { first: Duration::from_millis(1), max: Duration::from_millis(8) };
+const FAST: Backoff = Backoff {
+    first: Duration::from_millis(1),
+    max: Duration::from_millis(8),
+};
 /// The most any test waits for the writer.
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -48,7 +51,10 @@ impl Double {
             if f(&w) {
                 return w;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the writer never wrote what was expected: {w:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the writer never wrote what was expected: {w:?}"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
@@ -77,7 +83,11 @@ impl Sink for Double {
                 _ => {}
             }
         }
-        self.0.written.lock().unwrap().push((entry.what().to_owned(), at_of(entry)));
+        self.0
+            .written
+            .lock()
+            .unwrap()
+            .push((entry.what().to_owned(), at_of(entry)));
         Ok(())
     }
 }
@@ -127,15 +137,29 @@ fn join(lesson: &LessonId, id: &str, who: &UserId, pupil: bool, at: i64) -> Entr
         conduct_version: None,
         device: "Firefox 128 on Linux".into(),
     };
-    Entry::Join { session, read_consent: pupil }
+    Entry::Join {
+        session,
+        read_consent: pupil,
+    }
 }
 
 fn leave(lesson: &LessonId, id: &str, at: i64) -> Entry {
-    Entry::Leave { school: demo(), lesson: lesson.clone(), id: ParticipantId::parse(id).unwrap(), at, reason: "left" }
+    Entry::Leave {
+        school: demo(),
+        lesson: lesson.clone(),
+        id: ParticipantId::parse(id).unwrap(),
+        at,
+        reason: "left",
+    }
 }
 
 fn end(lesson: &LessonId, at: i64) -> Entry {
-    Entry::End { school: demo(), lesson: lesson.clone(), at, reason: "ended_by_teacher" }
+    Entry::End {
+        school: demo(),
+        lesson: lesson.clone(),
+        at,
+        reason: "ended_by_teacher",
+    }
 }
 
 fn pairs(w: &[(&str, i64)]) -> Vec<(String, i64)> {
@@ -145,10 +169,19 @@ fn pairs(w: &[(&str, i64)]) -> Vec<(String, i64)> {
 #[test]
 fn only_an_unreachable_store_is_retried() {
     let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-    for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::Io(refused())] {
+    for e in [
+        sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed,
+        sqlx::Error::Io(refused()),
+    ] {
         assert!(unreachable(&StoreError::Db(e)), "retried");
     }
-    for e in [StoreError::Conflict, StoreError::NotFound, StoreError::Invalid("x"), StoreError::Db(sqlx::Error::Protocol("bug".into()))] {
+    for e in [
+        StoreError::Conflict,
+        StoreError::NotFound,
+        StoreError::Invalid("x"),
+        StoreError::Db(sqlx::Error::Protocol("bug".into())),
+    ] {
         assert!(!unreachable(&e), "{e} is not retried");
     }
 }
@@ -168,10 +201,17 @@ async fn entries_wait_out_an_outage_in_order_with_their_own_times() {
         assert!(tokio::time::Instant::now() < deadline, "the writer stopped retrying");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    assert_eq!(db.written(), vec![], "nothing is written while the store is unreachable");
+    assert_eq!(
+        db.written(),
+        vec![],
+        "nothing is written while the store is unreachable"
+    );
     db.set_down(false);
     let written = db.until(|w| w.len() == 4).await;
-    assert_eq!(written, pairs(&[("lesson start", 100), ("join", 101), ("granted", 102), ("leave", 103)]));
+    assert_eq!(
+        written,
+        pairs(&[("lesson start", 100), ("join", 101), ("granted", 102), ("leave", 103)])
+    );
     assert_eq!(journal.dropped(), 0);
 }
 
@@ -184,7 +224,9 @@ async fn a_bad_row_is_reported_once_and_dropped_and_the_rest_written() {
     journal.push(event(&l, EventKind::Muted, 3, Some("bug")));
     journal.push(event(&l, EventKind::Muted, 4, None));
     drop(journal);
-    tokio::time::timeout(WAIT, flushed.wait()).await.expect("the writer finished");
+    tokio::time::timeout(WAIT, flushed.wait())
+        .await
+        .expect("the writer finished");
     assert_eq!(db.written(), pairs(&[("muted", 1), ("muted", 4)]));
     assert_eq!(db.attempts(), 4, "each bad row was tried once");
 }
@@ -197,9 +239,16 @@ async fn the_writer_drains_its_queue_after_the_lesson_ends_and_then_exits() {
     journal.push(join(&l, "p_t", &t, false, 10));
     journal.push(end(&l, 11));
     drop(journal); // the lesson task has finished
-    assert!(tokio::time::timeout(Duration::from_millis(50), flushed.wait()).await.is_err(), "the writer gave up during the outage");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), flushed.wait())
+            .await
+            .is_err(),
+        "the writer gave up during the outage"
+    );
     db.set_down(false);
-    tokio::time::timeout(WAIT, flushed.wait()).await.expect("the writer finished once the store was back");
+    tokio::time::timeout(WAIT, flushed.wait())
+        .await
+        .expect("the writer finished once the store was back");
     assert_eq!(db.written(), pairs(&[("join", 10), ("end", 11)]));
 }
 
@@ -219,9 +268,18 @@ async fn a_full_queue_drops_and_counts_but_never_blocks_and_keeps_the_end() {
     drop(journal);
     tokio::time::sleep(Duration::from_millis(20)).await;
     db.set_down(false);
-    tokio::time::timeout(WAIT, flushed.wait()).await.expect("the writer finished");
-    assert_eq!(db.written(), pairs(&[("muted", 0), ("muted", 1), ("muted", 2), ("muted", 3), ("end", 99)]));
-    assert_eq!(dropped.load(Ordering::SeqCst), 0, "the count was reported once the queue drained");
+    tokio::time::timeout(WAIT, flushed.wait())
+        .await
+        .expect("the writer finished");
+    assert_eq!(
+        db.written(),
+        pairs(&[("muted", 0), ("muted", 1), ("muted", 2), ("muted", 3), ("end", 99)])
+    );
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        0,
+        "the count was reported once the queue drained"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +287,14 @@ async fn a_lessons_entries_become_its_rows_with_consent_read_at_write_time() {
     for store in stores().await {
         let uid = |email: &'static str| {
             let store = store.clone();
-            async move { store.user_by_email(&Email::parse(email).unwrap()).await.unwrap().unwrap().id }
+            async move {
+                store
+                    .user_by_email(&Email::parse(email).unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            }
         };
         let (t, ada) = (uid("teacher@demo.sch.uk").await, uid("ada@pupils.demo.sch.uk").await);
         let l = LessonId::generate();
@@ -241,14 +306,39 @@ async fn a_lessons_entries_become_its_rows_with_consent_read_at_write_time() {
         journal.push(leave(&l, "p_a", 1_004));
         journal.push(end(&l, 1_005));
         drop(journal);
-        tokio::time::timeout(WAIT, flushed.wait()).await.expect("the writer finished");
-        let log = store.lesson_log(&demo(), &LogScope::School, &l).await.unwrap().expect("the lesson's log");
+        tokio::time::timeout(WAIT, flushed.wait())
+            .await
+            .expect("the writer finished");
+        let log = store
+            .lesson_log(&demo(), &LogScope::School, &l)
+            .await
+            .unwrap()
+            .expect("the lesson's log");
         let events: Vec<(&str, i64)> = log.events.iter().map(|e| (e.kind.as_str(), e.at)).collect();
-        assert_eq!(events, [("lesson_started", 1_000), ("admitted", 1_001), ("admitted", 1_002), ("granted", 1_003), ("left", 1_004), ("lesson_ended", 1_005)]);
+        assert_eq!(
+            events,
+            [
+                ("lesson_started", 1_000),
+                ("admitted", 1_001),
+                ("admitted", 1_002),
+                ("granted", 1_003),
+                ("left", 1_004),
+                ("lesson_ended", 1_005)
+            ]
+        );
         let sessions: Vec<_> = log
             .sessions
             .iter()
-            .map(|s| (s.id.as_str(), s.consent.as_str(), s.conduct_version, s.joined_at, s.left_at, s.left_reason.as_deref()))
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.consent.as_str(),
+                    s.conduct_version,
+                    s.joined_at,
+                    s.left_at,
+                    s.left_reason.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             sessions,
@@ -257,6 +347,9 @@ async fn a_lessons_entries_become_its_rows_with_consent_read_at_write_time() {
                 ("p_a", "current", Some(1), 1_002, Some(1_004), Some("left")),
             ]
         );
-        assert_eq!((log.lesson.ended_at, log.lesson.end_reason.as_deref()), (Some(1_005), Some("ended_by_teacher")));
+        assert_eq!(
+            (log.lesson.ended_at, log.lesson.end_reason.as_deref()),
+            (Some(1_005), Some("ended_by_teacher"))
+        );
     }
 }

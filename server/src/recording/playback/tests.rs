@@ -17,11 +17,29 @@ fn cut(start_ms: i64) -> Cut {
     for i in 0..100 {
         let t = start_ms + i * 20;
         if i % 4 == 0 {
-            frames.push(Frame { track: Track::Video, time_ms: t, keyframe: i == 0, data: vec![u8::from(i != 0), 1, 2, 3] });
+            frames.push(Frame {
+                track: Track::Video,
+                time_ms: t,
+                keyframe: i == 0,
+                data: vec![u8::from(i != 0), 1, 2, 3],
+            });
         }
-        frames.push(Frame { track: Track::Audio, time_ms: t, keyframe: true, data: vec![0xfc, i as u8] });
+        frames.push(Frame {
+            track: Track::Audio,
+            time_ms: t,
+            keyframe: true,
+            data: vec![0xfc, i as u8],
+        });
     }
-    Cut { layout: Layout { video: Some((320, 240)), audio: true }, frames, start_ms, end_ms: start_ms + 2000 }
+    Cut {
+        layout: Layout {
+            video: Some((320, 240)),
+            audio: true,
+        },
+        frames,
+        start_ms,
+        end_ms: start_ms + 2000,
+    }
 }
 
 /// Seals a recording of `school` with `segments` two-second segments of stream `s1` straight
@@ -30,7 +48,11 @@ pub(crate) async fn stored_recording(service: &Recordings, school: &str, segment
     let id = format!("rec_{}", random_token(8));
     let spool = std::env::temp_dir().join(format!("lg_play_{}", random_token(6)));
     let kek = service.keyring.get(school).expect("the test school's key");
-    let meta = Meta { recording: id.clone(), school: school.to_owned(), started_at: 0 };
+    let meta = Meta {
+        recording: id.clone(),
+        school: school.to_owned(),
+        started_at: 0,
+    };
     let writer = RecordingWriter::create(&spool, meta, DataKey::generate().unwrap(), &kek).unwrap();
     for n in 0..segments {
         writer.write_segment("s1", &cut(n * 2000)).unwrap();
@@ -69,9 +91,21 @@ async fn a_view_reads_each_segment_when_asked() {
     assert_eq!(spans, [(0, 2000), (2000, 4000), (4000, 6000)]);
     for (n, (start, end)) in spans.iter().enumerate() {
         let (layout, frames) = webm::demux(&playback.segment("s1", n).await.unwrap()).unwrap();
-        assert_eq!(layout, Layout { video: Some((320, 240)), audio: true });
-        assert!(frames.iter().all(|f| (*start..*end).contains(&f.time_ms)), "segment {n} keeps the recording's times");
-        assert!(frames.iter().find(|f| f.track == Track::Video).unwrap().keyframe, "segment {n} starts on a keyframe");
+        assert_eq!(
+            layout,
+            Layout {
+                video: Some((320, 240)),
+                audio: true
+            }
+        );
+        assert!(
+            frames.iter().all(|f| (*start..*end).contains(&f.time_ms)),
+            "segment {n} keeps the recording's times"
+        );
+        assert!(
+            frames.iter().find(|f| f.track == Track::Video).unwrap().keyframe,
+            "segment {n} starts on a keyframe"
+        );
     }
     assert!(matches!(playback.segment("s1", 3).await, Err(PlaybackError::NotFound)));
     assert!(matches!(playback.segment("s2", 0).await, Err(PlaybackError::NotFound)));
@@ -83,12 +117,24 @@ async fn a_manifest_the_audit_chain_does_not_hold_is_refused() {
     let (id, hash) = stored_recording(&service, "sch_demo", 1).await;
     let demo = SchoolId::parse("sch_demo").unwrap();
     let other = SchoolId::parse("sch_other").unwrap();
-    assert!(matches!(service.open_playback(&demo, &id, &"0".repeat(64)).await, Err(PlaybackError::NotAudited)));
+    assert!(matches!(
+        service.open_playback(&demo, &id, &"0".repeat(64)).await,
+        Err(PlaybackError::NotAudited)
+    ));
     // Another school's key does not open it.
-    assert!(matches!(service.open_playback(&other, &id, &hash).await, Err(PlaybackError::Tampered(_))));
-    assert!(matches!(service.open_playback(&demo, "rec_notthere", &hash).await, Err(PlaybackError::Unavailable(_))));
+    assert!(matches!(
+        service.open_playback(&other, &id, &hash).await,
+        Err(PlaybackError::Tampered(_))
+    ));
+    assert!(matches!(
+        service.open_playback(&demo, "rec_notthere", &hash).await,
+        Err(PlaybackError::Unavailable(_))
+    ));
     let nokey = SchoolId::parse("sch_nokey").unwrap();
-    assert!(matches!(service.open_playback(&nokey, &id, &hash).await, Err(PlaybackError::NoKey)));
+    assert!(matches!(
+        service.open_playback(&nokey, &id, &hash).await,
+        Err(PlaybackError::NoKey)
+    ));
 }
 
 #[tokio::test]
@@ -102,7 +148,10 @@ async fn a_changed_swapped_or_missing_segment_is_refused_and_the_others_still_pl
     std::fs::copy(path(3), path(2)).unwrap();
     std::fs::remove_file(path(0)).unwrap();
     for n in 0..3 {
-        assert!(matches!(playback.segment("s1", n).await, Err(PlaybackError::Tampered(_))), "segment {n}");
+        assert!(
+            matches!(playback.segment("s1", n).await, Err(PlaybackError::Tampered(_))),
+            "segment {n}"
+        );
     }
     assert!(playback.segment("s1", 3).await.is_ok(), "an intact segment still plays");
 }
@@ -139,9 +188,14 @@ async fn views_are_bounded_per_leader_and_in_all() {
     let service = test_service();
     let views = Views::default();
     let ann = UserId::parse("usr_ann").unwrap();
-    let tokens: Vec<String> = (0..VIEWS_PER_LEADER + 2).map(|_| views.open(&ann, "rec_one", empty_playback(&service, "rec_one"))).collect();
+    let tokens: Vec<String> = (0..VIEWS_PER_LEADER + 2)
+        .map(|_| views.open(&ann, "rec_one", empty_playback(&service, "rec_one")))
+        .collect();
     assert_eq!(views.len(), VIEWS_PER_LEADER);
-    assert!(tokens[..2].iter().all(|t| views.playback(t, &ann, "rec_one").is_none()), "the oldest two gave way");
+    assert!(
+        tokens[..2].iter().all(|t| views.playback(t, &ann, "rec_one").is_none()),
+        "the oldest two gave way"
+    );
     assert!(tokens[2..].iter().all(|t| views.playback(t, &ann, "rec_one").is_some()));
     for n in 0..MAX_VIEWS {
         let user = UserId::parse(&format!("usr_{n}")).unwrap();

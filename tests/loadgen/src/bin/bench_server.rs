@@ -69,7 +69,10 @@ async fn main() -> Result<()> {
     livegate::password::return_large_blocks_to_the_system();
     tracing_subscriber_init();
     let args = Args::parse();
-    let media = livegate::media::Options { batched_sends: !args.unbatched, tap_enabled: args.recording == Recording::On };
+    let media = livegate::media::Options {
+        batched_sends: !args.unbatched,
+        tap_enabled: args.recording == Recording::On,
+    };
     let mut config = Config::load(None)?;
     config.http = args.http;
     config.media_port = args.media_port;
@@ -113,7 +116,9 @@ async fn write_task_count(path: std::path::PathBuf) {
 /// Warnings only (Janus runs at debug_level 3), to standard error; `LIVEGATE_LOG` overrides.
 fn tracing_subscriber_init() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "warn,rtc=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIVEGATE_LOG").unwrap_or_else(|_| "warn,rtc=error".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
@@ -126,15 +131,42 @@ async fn seed_bench(store: &Store, classes: usize, pupils: usize) -> Result<()> 
     let pupil_hash = livegate::password::hash("demo-pupil");
     for k in 1..=classes {
         let class = store
-            .create_class("bench", &school, ClassId::parse(&format!("bench{k}")), &format!("Bench class {k}"))
+            .create_class(
+                "bench",
+                &school,
+                ClassId::parse(&format!("bench{k}")),
+                &format!("Bench class {k}"),
+            )
             .await?;
         let email = Email::parse(&format!("bench-teacher{k}@demo.sch.uk")).context("email")?;
-        let teacher = store.create_user("bench", &school, &email, &format!("Bench teacher {k}"), Role::Teacher, Some(teacher_hash.clone())).await?;
-        store.add_member("bench", &school, &class, &teacher, MemberKind::Teacher).await?;
+        let teacher = store
+            .create_user(
+                "bench",
+                &school,
+                &email,
+                &format!("Bench teacher {k}"),
+                Role::Teacher,
+                Some(teacher_hash.clone()),
+            )
+            .await?;
+        store
+            .add_member("bench", &school, &class, &teacher, MemberKind::Teacher)
+            .await?;
         for i in 1..=pupils {
             let email = Email::parse(&format!("bench{k}-{i}@pupils.demo.sch.uk")).context("email")?;
-            let pupil = store.create_user("bench", &school, &email, &format!("Pupil {k}-{i}"), Role::Pupil, Some(pupil_hash.clone())).await?;
-            store.add_member("bench", &school, &class, &pupil, MemberKind::Pupil).await?;
+            let pupil = store
+                .create_user(
+                    "bench",
+                    &school,
+                    &email,
+                    &format!("Pupil {k}-{i}"),
+                    Role::Pupil,
+                    Some(pupil_hash.clone()),
+                )
+                .await?;
+            store
+                .add_member("bench", &school, &class, &pupil, MemberKind::Pupil)
+                .await?;
             let consent = ConsentInput {
                 pupil_signed: true,
                 parent_name: "Bench Parent".into(),
