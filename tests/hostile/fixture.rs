@@ -422,22 +422,26 @@ pub fn routes() -> Result<Vec<(reqwest::Method, String, Access)>> {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/http/mod.rs");
     let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", src.display()))?;
     let mut out = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| l.starts_with("(Method::")) {
-        let mut parts = line.trim_start_matches("(Method::").splitn(3, ',');
-        let (Some(method), Some(path), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+    // An entry is `(Method::X, "path", access, handler)`, on one line or spread over several
+    // (rustfmt decides): every `Method::` whose previous non-blank character is `(`.
+    for (at, _) in text.match_indices("Method::") {
+        if !text[..at].trim_end().ends_with('(') {
+            continue;
+        }
+        let entry = &text[at + "Method::".len()..];
+        let mut parts = entry.splitn(4, ',').map(str::trim);
+        let (Some(method), Some(path), Some(access)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let path = path.trim().trim_matches('"').to_string();
-        let access = match rest.trim().split(',').next().unwrap_or("") {
+        let access = match access {
             "Access::Public" => Access::Public,
             "Access::SignedIn" => Access::SignedIn,
             _ => Access::Staff,
         };
-        out.push((
-            method.parse().map_err(|_| anyhow!("bad method in {line}"))?,
-            path,
-            access,
-        ));
+        let method = method
+            .parse()
+            .map_err(|_| anyhow!("bad method {method:?} in the route table"))?;
+        out.push((method, path.trim_matches('"').to_string(), access));
     }
     ensure!(out.len() >= 30, "found only {} routes in {}", out.len(), src.display());
     Ok(out)

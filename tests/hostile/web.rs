@@ -603,7 +603,6 @@ async fn directory(s: &Shared) -> Result<(Value, Value)> {
 fn forged_names_are_text_invalid_and_change_nothing() {
     shared_case(|s| async move {
         use reqwest::Method;
-        let before = directory(s).await?;
         let email = format!("forged-{:08x}@partner.sch.uk", rand::random::<u32>());
         for (name, reason) in [
             ("Dr Chen \u{202E}(partner school)", "bidi_control"),
@@ -667,7 +666,20 @@ fn forged_names_are_text_invalid_and_change_nothing() {
                 && row["reason"] == "bidi_control",
             "a roster row with an override: {status} {body}"
         );
-        ensure!(directory(s).await? == before, "refused names changed the directory");
+        // Other cases share this server and change the directory meanwhile (new pupils, class
+        // members), so what is checked is that nothing of the refused input was stored.
+        let (users, classes) = directory(s).await?;
+        let forged = |v: &Value| {
+            let text = v.to_string();
+            text.contains(&email)
+                || text.contains("forged@pupils")
+                || text.contains('\u{202E}')
+                || text.contains('\u{200B}')
+        };
+        ensure!(
+            !forged(&users) && !forged(&classes),
+            "a refused name was stored: {users} {classes}"
+        );
         s.control_keeps_receiving().await
     });
 }
