@@ -122,9 +122,9 @@ impl Assembler {
             return None;
         }
         let c = self.current.take()?;
-        // Shorter than a VP8 frame tag: no decoder takes it, and `webm::mux` refuses it (its
-        // keyframe flag would not survive an export), so it is dropped like a broken frame.
-        if c.broken || c.data.len() < crate::webm::VP8_MIN_FRAME || (self.need_keyframe && !c.keyframe) {
+        // No valid VP8 frame tag (under 3 bytes, or a version over 3): `webm::mux` refuses it
+        // (its keyframe flag would not survive an export), so it is dropped like a broken frame.
+        if c.broken || !crate::webm::vp8_tag_ok(&c.data) || (self.need_keyframe && !c.keyframe) {
             self.need_keyframe = true;
             return None;
         }
@@ -295,7 +295,7 @@ mod tests {
     /// A publisher's VP8 frame under 3 bytes (found through fuzz_webm_demux): dropped, and video
     /// waits for the next keyframe, so no segment holds one (`webm::mux` refuses it).
     #[test]
-    fn a_vp8_frame_shorter_than_its_tag_is_dropped() {
+    fn a_vp8_frame_without_a_valid_tag_is_dropped() {
         let mut a = Assembler::new(Track::Video);
         assert!(a.push(&rtp(1, 0, true, vp8(true, true)), 0).is_some());
         // Descriptor with the X byte (S bit, PID 0, no extensions), then a frame of 2 bytes.
@@ -310,6 +310,19 @@ mod tests {
         assert!(
             a.push(&rtp(4, 9000, true, vec![0x90, 0x00, 0x00, 0x07]), 100).is_none(),
             "a 2-byte keyframe"
+        );
+        assert!(
+            a.push(
+                &rtp(
+                    6,
+                    10000,
+                    true,
+                    vec![0x10, 0x0c, 0, 0, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+                ),
+                110
+            )
+            .is_none(),
+            "version 6"
         );
         let f = a.push(&rtp(5, 12000, true, vp8(true, true)), 133).unwrap();
         assert!(f.keyframe && f.data.len() >= crate::webm::VP8_MIN_FRAME);

@@ -55,14 +55,20 @@ pub enum WebmError {
 
 const MS: Rational = Rational(1, 1000);
 
-/// The shortest VP8 frame: its frame tag is 3 bytes. libavformat reads a VP8 frame's keyframe
-/// flag from that tag, and a shorter frame inherits the flag of the frame before it, so a
-/// remux or a join would change it; neither is written or read.
+/// The shortest VP8 frame: its frame tag is 3 bytes.
 pub const VP8_MIN_FRAME: usize = 3;
 
-/// Whether a frame is too short to be VP8 (see [`VP8_MIN_FRAME`]).
+/// Whether a frame's VP8 tag is one libavformat reads: at least 3 bytes and a version of at
+/// most 3 (RFC 6386 9.1). Its VP8 parser takes a frame's keyframe flag from the tag; from a
+/// frame without a valid one it keeps the flag of the frame before, so a remux or a join would
+/// change it. Such a frame is neither written nor read.
+pub fn vp8_tag_ok(frame: &[u8]) -> bool {
+    frame.len() >= VP8_MIN_FRAME && (frame[0] >> 1) & 7 <= 3
+}
+
+/// A video frame without a valid VP8 tag (see [`vp8_tag_ok`]).
 fn too_short(f: &Frame) -> bool {
-    f.track == Track::Video && f.data.len() < VP8_MIN_FRAME
+    f.track == Track::Video && !vp8_tag_ok(&f.data)
 }
 
 fn init() {
@@ -218,7 +224,7 @@ fn mux_as(format: &str, layout: &Layout, frames: &[Frame]) -> Result<Vec<u8>, We
         return Err(WebmError::BeforeStart);
     }
     if frames.iter().any(too_short) {
-        return Err(WebmError::Foreign("a VP8 frame shorter than its frame tag"));
+        return Err(WebmError::Foreign("a VP8 frame without a valid frame tag"));
     }
     init();
     let file = MemFile::default();
@@ -281,7 +287,7 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
             data: pkt.data().unwrap_or_default().to_vec(),
         };
         if too_short(&frame) {
-            return Err(WebmError::Foreign("a VP8 frame shorter than its frame tag"));
+            return Err(WebmError::Foreign("a VP8 frame without a valid frame tag"));
         }
         frames.push(frame);
     }
@@ -655,7 +661,7 @@ mod tests {
     /// Found by fuzz_webm_demux: a 2-byte VP8 frame marked a keyframe was read back from a
     /// join as an interframe (libavformat took the flag of the frame before it).
     #[test]
-    fn a_vp8_frame_shorter_than_its_tag_is_refused() {
+    fn a_vp8_frame_without_a_valid_tag_is_refused() {
         let layout = Layout {
             video: Some((320, 240)),
             audio: true,
@@ -680,6 +686,26 @@ mod tests {
         assert!(matches!(demux(&file), Err(WebmError::Foreign(_))));
         assert!(matches!(
             concat(&[mux(&layout, &frames(0, 1)).unwrap(), file]),
+            Err(WebmError::Foreign(_))
+        ));
+        // Found next: a tag whose version is over 3 (0xfc: version 6), also read with the flag
+        // of the frame before it.
+        let mut input = frames(0, 1);
+        input.push(Frame {
+            track: Track::Video,
+            time_ms: 1000,
+            keyframe: true,
+            data: vec![0xfc, 3, 0xa3, 0x86],
+        });
+        assert!(matches!(mux(&layout, &input), Err(WebmError::Foreign(_))));
+        let odd = vec![Frame {
+            track: Track::Video,
+            time_ms: 0,
+            keyframe: true,
+            data: vec![0xfc, 3, 0xa3, 0x86],
+        }];
+        assert!(matches!(
+            demux(&mux_unchecked(&layout, &odd)),
             Err(WebmError::Foreign(_))
         ));
     }

@@ -85,6 +85,8 @@ fn segment_frames(start_ms: i64, seed: u64) -> Vec<Frame> {
     for i in 0..2 * FPS {
         let key = i == 0;
         let mut data = filler(if key { KEYFRAME_BYTES } else { DELTA_BYTES }, seed + i as u64);
+        // Version 0 in the frame tag: the recorder refuses a tag it cannot read back (over 3).
+        data[0] &= 0xf1;
         if key {
             // A keyframe header: key bit clear, start code, 640x480.
             data[0] &= 0xfe;
