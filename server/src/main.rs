@@ -53,10 +53,8 @@ enum Command {
 enum AuditCommand {
     /// Verify the chain; exits non-zero and says where if it is broken.
     Verify {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -240,12 +238,8 @@ async fn main() -> anyhow::Result<()> {
         Command::School { command } => return school_command(command).await,
         Command::Keys { command } => return keys_command(command).await,
         Command::Audit {
-            command: AuditCommand::Verify { config, database_url },
-        } => {
-            let mut c = Config::load(config.as_deref())?;
-            c.database_url = database_url.or(c.database_url);
-            return audit_verify(&c).await;
-        }
+            command: AuditCommand::Verify { target },
+        } => return audit_verify(&target.config()?).await,
     };
     let store = livegate::serve::open_store(&config, demo).await?;
     // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
