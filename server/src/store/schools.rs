@@ -325,3 +325,104 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{demo, stores};
+    use crate::store::SessionTimes;
+
+    const TIMES: SessionTimes = SessionTimes {
+        idle_ms: 3_600_000,
+        lifetime_ms: 36_000_000,
+        touch_every_ms: 60_000,
+    };
+
+    async fn user_id(store: &Store, email: &str) -> UserId {
+        store
+            .user_by_email(&Email::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn disabling_a_school_ends_its_sessions_only_and_keeps_its_data() {
+        for store in stores().await {
+            let (mine, theirs) = (
+                user_id(&store, "teacher@demo.sch.uk").await,
+                user_id(&store, "teacher@other.sch.uk").await,
+            );
+            let now = now_ms();
+            store.create_session("h-mine", &mine, now, TIMES).await.unwrap();
+            store.create_session("h-theirs", &theirs, now, TIMES).await.unwrap();
+            let users_before = store.users(&demo()).await.unwrap().len();
+            assert!(!store.school_disabled(&demo()).await.unwrap());
+            assert!(store.disable_school("operator:it", &demo()).await.unwrap());
+            assert!(store.school_disabled(&demo()).await.unwrap());
+            assert!(store.session_user("h-mine", now, TIMES).await.unwrap().is_none());
+            // A session made as the school was being disabled is not live either.
+            store.create_session("h-late", &mine, now, TIMES).await.unwrap();
+            assert!(store.session_user("h-late", now, TIMES).await.unwrap().is_none());
+            let other = store.session_user("h-theirs", now, TIMES).await.unwrap();
+            assert_eq!(other.map(|u| u.id), Some(theirs), "another school is untouched");
+            assert_eq!(store.users(&demo()).await.unwrap().len(), users_before, "data kept");
+            assert!(
+                !store.disable_school("operator:it", &demo()).await.unwrap(),
+                "twice: no change"
+            );
+            let unknown = store
+                .disable_school("operator:it", &SchoolId::parse("sch_nope").unwrap())
+                .await;
+            assert!(matches!(unknown, Err(StoreError::NotFound)));
+            let entries = store.audit_entries(&demo(), 1000).await.unwrap();
+            let disabled: Vec<_> = entries.iter().filter(|e| e.action == "school.disable").collect();
+            assert_eq!(disabled.len(), 1);
+            assert_eq!(disabled[0].actor, "operator:it");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_school_is_made_whole_or_not_at_all() {
+        for store in stores().await {
+            let before = store.school_summaries().await.unwrap();
+            let id = SchoolId::generate();
+            let taken = Email::parse("ADMIN@demo.sch.uk").unwrap();
+            let fresh = Email::parse("head@brook.sch.uk").unwrap();
+            let name = store
+                .create_school_with_superuser("operator", &new(&id, "demo ACADEMY", &fresh))
+                .await;
+            assert!(matches!(name, Err(NewSchoolError::NameTaken)), "{name:?}");
+            let mail = store
+                .create_school_with_superuser("operator", &new(&id, "Brook", &taken))
+                .await;
+            assert!(matches!(mail, Err(NewSchoolError::EmailTaken)), "{mail:?}");
+            assert_eq!(store.school_summaries().await.unwrap(), before, "nothing half-made");
+            let (user, expires) = store
+                .create_school_with_superuser("operator", &new(&id, "Brook", &fresh))
+                .await
+                .unwrap();
+            let head = store.user(&user).await.unwrap().unwrap();
+            assert_eq!(
+                (head.role, head.school.clone(), head.password_hash),
+                (Role::Superuser, id.clone(), None)
+            );
+            let token = store.account_token("h-invite", now_ms()).await.unwrap().unwrap();
+            assert_eq!((token.user, token.expires_at), (user, expires));
+            assert_eq!(store.conduct(&id).await.unwrap().map(|c| c.version), Some(1));
+            assert_eq!(store.school_count().await.unwrap(), before.len() as i64 + 1);
+        }
+    }
+
+    fn new<'a>(id: &'a SchoolId, name: &'a str, superuser: &'a Email) -> NewSchool<'a> {
+        NewSchool {
+            id,
+            name,
+            time_zone: "Europe/London",
+            superuser,
+            superuser_name: "Head",
+            invite_hash: "h-invite",
+        }
+    }
+}
