@@ -4,8 +4,9 @@
 //! superuser's invite link sets a password and signs in, bad input changes nothing, `school
 //! invite` replaces a lost link, `school disable` ends the school's sessions and refuses
 //! sign-in and lesson starts at once, and every change is on the audit chain with the operator
-//! as actor. `keys rotate` is cut short with `kill -9` and resumed: no recording is ever left
-//! that no key opens, and afterwards the new key alone opens and plays every recording.
+//! as actor. `keys rotate` is cut short with `kill -9` and resumed beside a running server
+//! (which uploads half-rotated recordings meanwhile): no recording is ever left that no key
+//! opens, and afterwards the new key alone opens and plays every recording.
 //! `/healthz` and `/readyz` answer with typed bodies.
 
 use std::path::Path;
@@ -366,7 +367,7 @@ async fn make_recording(dir: &DataDir, db: &sqlx::AnyPool, school: &str, kek: &K
     let meta = Meta {
         recording: id.clone(),
         school: school.to_owned(),
-        started_at: 1,
+        started_at: 0,
     };
     let writer = RecordingWriter::create(&dir.spool(), meta, DataKey::generate()?, kek)?;
     let frames: Vec<Frame> = (0..50)
@@ -397,7 +398,8 @@ async fn make_recording(dir: &DataDir, db: &sqlx::AnyPool, school: &str, kek: &K
     )
     .bind(&id)
     .bind(school)
-    .bind(rand::random::<u32>() as i64)
+    // Recent: a running server's retention would destroy a recording older than 30 days.
+    .bind(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64)
     .bind(&hex)
     .bind(&manifest)
     .execute(db)
@@ -527,6 +529,22 @@ async fn rotation_survives_kill_9(dir: &DataDir, db: &str) -> Result<()> {
         "not interrupted mid-way: {on_old} old, {on_next} new"
     );
 
+    // A server starts beside the half-done rotation: it uploads the spooled recordings with
+    // whatever wrapping their keys had reached, and keeps running while the rotation resumes.
+    let server = serve(dir, db).await?;
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
+        while std::fs::read_dir(dir.spool())?
+            .flatten()
+            .any(|e| e.path().join("meta.json").exists())
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::Ok(())
+    });
+    drained
+        .await
+        .context("the server did not upload the spooled recordings")??;
+
     // Run again: it resumes with the same new key and finishes.
     let out = must(dir, db, &["keys", "rotate", "--school", &school]).await?;
     ensure!(out.contains("resuming the rotation"), "{out}");
@@ -570,6 +588,7 @@ async fn rotation_survives_kill_9(dir: &DataDir, db: &str) -> Result<()> {
     pool.close().await;
     let verified = must(dir, db, &["audit", "verify"]).await?;
     ensure!(verified.contains("intact"), "{verified}");
+    server.finish();
     Ok(())
 }
 
