@@ -329,7 +329,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{demo, stores};
+    use crate::store::tests::{demo, stores, uid as user_id};
     use crate::store::SessionTimes;
 
     const TIMES: SessionTimes = SessionTimes {
@@ -337,15 +337,6 @@ mod tests {
         lifetime_ms: 36_000_000,
         touch_every_ms: 60_000,
     };
-
-    async fn user_id(store: &Store, email: &str) -> UserId {
-        store
-            .user_by_email(&Email::parse(email).unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .id
-    }
 
     #[tokio::test]
     async fn disabling_a_school_ends_its_sessions_only_and_keeps_its_data() {
