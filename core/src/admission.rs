@@ -15,6 +15,8 @@ use crate::school::{ConsentState, Role};
 pub struct Facts {
     pub role: Role,
     pub account_disabled: bool,
+    /// The operator disabled the lesson's school (`livegate school disable`): nobody is let in.
+    pub school_disabled: bool,
     /// The user belongs to the school that owns the class.
     pub same_school: bool,
     /// The user's email domain is one of the school's trusted domains.
@@ -49,6 +51,9 @@ pub enum Decision {
 /// Decides whether this user may join this lesson now.
 pub fn decide(f: &Facts) -> Decision {
     use Decision::*;
+    if f.school_disabled {
+        return Refuse(ErrorCode::SchoolDisabled);
+    }
     if f.account_disabled {
         return Refuse(ErrorCode::AccountDisabled);
     }
@@ -99,6 +104,7 @@ mod tests {
         Facts {
             role: Role::Pupil,
             account_disabled: false,
+            school_disabled: false,
             same_school: true,
             domain_trusted: true,
             teaches_class: false,
@@ -115,6 +121,16 @@ mod tests {
     fn every_branch() {
         assert_eq!(decide(&pupil()), Decision::Admit(LessonRole::Pupil));
         let cases = [
+            (
+                Facts {
+                    school_disabled: true,
+                    account_disabled: true,
+                    role: Role::Teacher,
+                    teaches_class: true,
+                    ..pupil()
+                },
+                ErrorCode::SchoolDisabled,
+            ),
             (
                 Facts {
                     account_disabled: true,
@@ -256,14 +272,14 @@ mod tests {
         /// without its teacher); and no pupil is ever admitted as a teacher or sent to a lobby.
         #[test]
         fn no_pupil_admitted_without_every_condition(
-            account_disabled: bool, same_school: bool, domain_trusted: bool, teaches_class: bool,
+            account_disabled: bool, school_disabled: bool, same_school: bool, domain_trusted: bool, teaches_class: bool,
             on_roster: bool, consent in any_consent(), lesson_live: bool, teacher_present: bool, removed: bool, recording_ok: bool,
         ) {
-            let f = Facts { role: Role::Pupil, account_disabled, same_school, domain_trusted, teaches_class, on_roster, consent, lesson_live, teacher_present, removed, recording_ok };
+            let f = Facts { role: Role::Pupil, account_disabled, school_disabled, same_school, domain_trusted, teaches_class, on_roster, consent, lesson_live, teacher_present, removed, recording_ok };
             let d = decide(&f);
             if d == Decision::Admit(LessonRole::Pupil) {
                 prop_assert!(on_roster && domain_trusted && consent == ConsentState::Current);
-                prop_assert!(!account_disabled && same_school && lesson_live && teacher_present && !removed && recording_ok);
+                prop_assert!(!account_disabled && !school_disabled && same_school && lesson_live && teacher_present && !removed && recording_ok);
             }
             prop_assert!(d != Decision::Admit(LessonRole::Teacher) && d != Decision::Lobby);
         }

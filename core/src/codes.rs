@@ -88,6 +88,8 @@ error_codes! {
     TooManyMessages,
     MethodNotAllowed,
     ServerBusy,
+    /// The operator has disabled this school: nobody signs in and no lesson runs.
+    SchoolDisabled,
 }
 
 impl ErrorCode {
@@ -153,6 +155,7 @@ impl ErrorCode {
             TooManyMessages => "too_many_messages",
             MethodNotAllowed => "method_not_allowed",
             ServerBusy => "server_busy",
+            SchoolDisabled => "school_disabled",
         }
     }
 
@@ -218,6 +221,7 @@ impl ErrorCode {
             TooManyMessages => "Your device sent too many messages too quickly, so it was taken out of the lesson. Wait a minute, then join again.",
             MethodNotAllowed => "That address does not take this kind of request.",
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
+            SchoolDisabled => "This school's Livegate service is switched off. Please contact the school.",
         }
     }
 }

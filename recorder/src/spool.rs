@@ -279,7 +279,17 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
         let key_file = dir.join("key.wrapped");
         let key_sent = dir.join("key.uploaded");
         if key_file.exists() && !key_sent.exists() {
-            objects.put(&key_object(&recording), &std::fs::read(&key_file)?).await?;
+            // A key rotation may re-wrap the file while it is on its way: send it again until
+            // what was sent is what the file holds, so the store never keeps the older wrapping.
+            let mut sent = std::fs::read(&key_file)?;
+            loop {
+                objects.put(&key_object(&recording), &sent).await?;
+                let now = std::fs::read(&key_file)?;
+                if now == sent {
+                    break;
+                }
+                sent = now;
+            }
             std::fs::write(&key_sent, b"")?;
         }
         let mut sealed: Vec<PathBuf> = std::fs::read_dir(&dir)?

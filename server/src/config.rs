@@ -48,6 +48,10 @@ pub struct Config {
     pub ticket_lifetime_secs: u64,
     /// HTTP connection deadlines and caps (`[connections]` in the file).
     pub connections: ConnectionsConfig,
+    /// The address people open, such as `https://live.example.sch.uk` (behind a proxy, the
+    /// proxy's): the start of the invite links `livegate school add` prints. Default: this
+    /// server's own `http` address.
+    pub public_url: Option<String>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -87,6 +91,7 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             ticket_lifetime_secs: 30,
             connections: ConnectionsConfig::default(),
+            public_url: None,
         }
     }
 }
@@ -155,6 +160,9 @@ impl Config {
                 access_key: need("LIVEGATE_S3_ACCESS_KEY")?,
                 secret_key: need("LIVEGATE_S3_SECRET_KEY")?,
             });
+        }
+        if let Some(v) = get("LIVEGATE_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         if let Some(v) = get("LIVEGATE_TICKET_LIFETIME_SECS") {
             self.ticket_lifetime_secs = parse("LIVEGATE_TICKET_LIFETIME_SECS", v)?;

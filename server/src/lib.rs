@@ -21,6 +21,7 @@ pub mod http;
 pub mod lesson;
 pub mod logs;
 pub mod media;
+pub mod operator;
 pub mod password;
 pub mod recording;
 pub mod serve;

@@ -1,11 +1,16 @@
 //! The `livegate` command: `livegate demo` runs the gateway with the demo school on embedded
-//! defaults; `livegate serve` runs it from a configuration file.
+//! defaults; `livegate serve` runs it from a configuration file; `livegate school` and
+//! `livegate keys` are the operator's commands (`livegate::operator`); `livegate audit`
+//! checks the audit chain. This file parses and prints only.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use livegate::config::Config;
+use livegate::operator::keys::Progress;
+use livegate::operator::schools::{AddSchool, Invite};
+use livegate::operator::{Operator, OperatorError};
 use livegate::store::Store;
 
 #[derive(Parser)]
@@ -24,6 +29,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Create, list, disable schools and invite their superusers (the operator's commands).
+    School {
+        #[command(subcommand)]
+        command: SchoolCommand,
+    },
+    /// Rotate a school's key-encryption key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Run from a configuration file.
     Serve {
         /// A TOML configuration file.
@@ -38,10 +53,107 @@ enum Command {
 enum AuditCommand {
     /// Verify the chain; exits non-zero and says where if it is broken.
     Verify {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which installation an operator's command works on: the same configuration as the server's
+/// (file, then `LIVEGATE_*` variables), with these flags last.
+#[derive(Args)]
+struct Target {
+    /// The server's TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The database: `sqlite:path` or `postgres://...`.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Where Livegate keeps its files (spool, recordings, keys).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Target {
+    fn config(&self) -> Result<Config, livegate::config::StartupError> {
+        let mut c = Config::load(self.config.as_deref())?;
+        if let Some(v) = &self.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = &self.database_url {
+            c.database_url = Some(v.clone());
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Subcommand)]
+enum SchoolCommand {
+    /// Create a school, its key-encryption key and its first superuser; prints the
+    /// superuser's one-time invite link (valid 72 hours).
+    Add {
+        /// The school's name, as people will see it.
         #[arg(long)]
-        config: Option<PathBuf>,
+        name: String,
+        /// The school's time zone (an IANA name).
+        #[arg(long, default_value = "Europe/London")]
+        time_zone: String,
+        /// The first superuser's email address.
         #[arg(long)]
-        database_url: Option<String>,
+        superuser: String,
+        /// The first superuser's display name (default: the part of the email before the @).
+        #[arg(long)]
+        superuser_name: Option<String>,
+        /// Where people open Livegate, for the link (default: `public_url` in the
+        /// configuration, else the server's own address).
+        #[arg(long)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List the schools: id, name, users, classes, live lessons, whether the key is present.
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Disable a school: nobody signs in, no lesson runs, everyone in a live lesson is
+    /// removed; its data is kept.
+    Disable {
+        /// The school's id (see `livegate school list`).
+        #[arg(long)]
+        school: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print a new invite link for a superuser who lost theirs (their old link stops working).
+    Invite {
+        /// The school's id (see `livegate school list`).
+        #[arg(long)]
+        school: String,
+        /// The superuser's email address.
+        #[arg(long)]
+        email: String,
+        /// Where people open Livegate, for the link.
+        #[arg(long)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new key-encryption key for a school and re-wrap every recording's data key with
+    /// it; run it again to finish a rotation that was interrupted. The old key is kept until
+    /// you delete it.
+    Rotate {
+        /// The school's id (see `livegate school list`).
+        #[arg(long)]
+        school: String,
+        /// Wait this long between recordings, to spare a shared object store.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -123,13 +235,11 @@ async fn main() -> anyhow::Result<()> {
             overrides.apply(&mut c);
             (c, false)
         }
+        Command::School { command } => return school_command(command).await,
+        Command::Keys { command } => return keys_command(command).await,
         Command::Audit {
-            command: AuditCommand::Verify { config, database_url },
-        } => {
-            let mut c = Config::load(config.as_deref())?;
-            c.database_url = database_url.or(c.database_url);
-            return audit_verify(&c).await;
-        }
+            command: AuditCommand::Verify { target },
+        } => return audit_verify(&target.config()?).await,
     };
     let store = livegate::serve::open_store(&config, demo).await?;
     // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
@@ -163,4 +273,138 @@ async fn audit_verify(config: &Config) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+/// Opens the installation a command names, with a public URL if one was given.
+async fn operator(target: &Target, public_url: Option<String>) -> Result<Operator, OperatorError> {
+    let mut config = target.config()?;
+    if public_url.is_some() {
+        config.public_url = public_url;
+    }
+    Operator::open(&config).await
+}
+
+/// Prints an operator's error and exits 1: the command changed nothing (a rotation stopped
+/// where running it again resumes).
+fn fail(e: OperatorError) -> ! {
+    eprintln!("livegate: {e}");
+    std::process::exit(1);
+}
+
+fn print_invite(invite: &Invite, what: &str) {
+    let expires = jiff::Timestamp::from_millisecond(invite.expires_at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    println!("{what}");
+    println!("school: {}", invite.school);
+    println!("superuser: {}", invite.user);
+    println!("invite link (one use, until {expires}; give it to the superuser only):");
+    println!("{}", invite.url);
+}
+
+async fn school_command(command: SchoolCommand) -> anyhow::Result<()> {
+    match command {
+        SchoolCommand::Add {
+            name,
+            time_zone,
+            superuser,
+            superuser_name,
+            public_url,
+            target,
+        } => {
+            let op = operator(&target, public_url).await.unwrap_or_else(|e| fail(e));
+            let add = AddSchool {
+                name,
+                time_zone,
+                superuser,
+                superuser_name,
+            };
+            let invite = op.add_school(&add).await.unwrap_or_else(|e| fail(e));
+            print_invite(&invite, "school created, with its key and its first superuser");
+        }
+        SchoolCommand::List { target } => {
+            let op = operator(&target, None).await.unwrap_or_else(|e| fail(e));
+            let schools = op.list_schools().await.unwrap_or_else(|e| fail(e));
+            println!("id\tname\tusers\tclasses\tlive_lessons\tkey\tstate");
+            for s in schools {
+                let m = &s.summary;
+                let state = if m.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "in service"
+                };
+                let key = if s.key_present { "present" } else { "missing" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{key}\t{state}",
+                    m.id, m.name, m.users, m.classes, m.live_lessons
+                );
+            }
+        }
+        SchoolCommand::Disable { school, target } => {
+            let op = operator(&target, None).await.unwrap_or_else(|e| fail(e));
+            match op.disable_school(&school).await.unwrap_or_else(|e| fail(e)) {
+                true => println!(
+                    "school {school} disabled: its users are signed out, its lessons refused; its data is kept"
+                ),
+                false => println!("school {school} was already disabled; nothing changed"),
+            }
+        }
+        SchoolCommand::Invite {
+            school,
+            email,
+            public_url,
+            target,
+        } => {
+            let op = operator(&target, public_url).await.unwrap_or_else(|e| fail(e));
+            let invite = op.invite_superuser(&school, &email).await.unwrap_or_else(|e| fail(e));
+            print_invite(
+                &invite,
+                "a new invite link; any earlier link of this superuser no longer works",
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
+    let KeysCommand::Rotate {
+        school,
+        pause_ms,
+        target,
+    } = command;
+    let op = operator(&target, None).await.unwrap_or_else(|e| fail(e));
+    let pause = std::time::Duration::from_millis(pause_ms);
+    let done = op
+        .rotate_key(&school, pause, |p| {
+            match p {
+                Progress::Started {
+                    new_key,
+                    resumed,
+                    recordings,
+                } => {
+                    let how = if resumed { "resuming the rotation" } else { "rotating" };
+                    println!("{how} to key {new_key}: {recordings} recording(s)");
+                }
+                Progress::Rewrapped { recording, done, of } => println!("re-wrapped {recording} ({done} of {of})"),
+                Progress::Promoted => println!("the new key is now the school's current key"),
+            }
+            // Progress is for a person watching (and a test that interrupts it): no buffering.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        })
+        .await
+        .unwrap_or_else(|e| fail(e));
+    println!(
+        "school {}: every recording's data key now opens with key {} ({} recording(s); {} key copies re-wrapped by this run)",
+        done.school, done.new_key, done.recordings, done.rewrapped
+    );
+    match done.old_key {
+        Some((id, path)) => println!(
+            "the old key {id} is kept at {}; no recording needs it any more, so it can be deleted",
+            path.display()
+        ),
+        None => {
+            println!("(an earlier run had already replaced the old key; its file can be deleted once this finished)")
+        }
+    }
+    Ok(())
 }

@@ -13,11 +13,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use livegate_recorder::frames::{Assembler, Segmenter, SEGMENT_MS, SEGMENT_SLACK_MS};
-use livegate_recorder::keys::Kek;
 use livegate_recorder::objstore::{ObjectStoreConfig, Objects};
 use livegate_recorder::seal::DataKey;
 use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
@@ -28,7 +27,10 @@ use crate::media::{StreamKey, Tap};
 use livegate_core::ids::SchoolId;
 use livegate_sfu::{SegmentKeyframes, TrackKind};
 
+pub mod keys;
 pub mod playback;
+
+pub use keys::Keyring;
 
 /// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
 /// the recorder's segment length (`livegate_recorder::frames::SEGMENT_MS`).
@@ -54,58 +56,6 @@ pub enum RecordingError {
     Spool(String),
     #[error("object store: {0}")]
     Objects(String),
-}
-
-/// The schools' key-encryption keys: `<keys_dir>/<school id>.key`, or the environment
-/// variable `LIVEGATE_KEK_<SCHOOL ID IN CAPITALS>` (64 hex characters). Never the database.
-pub struct Keyring {
-    dir: PathBuf,
-    cache: Mutex<HashMap<String, Arc<Kek>>>,
-}
-
-impl Keyring {
-    /// A keyring reading from this folder.
-    pub fn new(dir: PathBuf) -> Self {
-        Self {
-            dir,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The school's KEK, if one is configured.
-    pub fn get(&self, school: &str) -> Option<Arc<Kek>> {
-        if let Some(k) = self.cache.lock().expect("keyring").get(school) {
-            return Some(k.clone());
-        }
-        let env = format!("LIVEGATE_KEK_{}", school.to_ascii_uppercase());
-        let kek = match std::env::var(&env) {
-            Ok(hex) => Kek::from_hex(&hex).ok()?,
-            Err(_) => Kek::from_file(&self.dir.join(format!("{school}.key"))).ok()?,
-        };
-        let kek = Arc::new(kek);
-        self.cache
-            .lock()
-            .expect("keyring")
-            .insert(school.to_owned(), kek.clone());
-        Some(kek)
-    }
-
-    /// Writes a new key file for a school that has none (the demo does this at start-up).
-    pub fn ensure(&self, school: &str) -> std::io::Result<()> {
-        let path = self.dir.join(format!("{school}.key"));
-        if self.get(school).is_some() {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&self.dir)?;
-        let hex = livegate_recorder::keys::generate_hex().map_err(std::io::Error::other)?;
-        livegate_recorder::objstore::write_durably(&path, format!("{hex}\n").as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
-        Ok(())
-    }
 }
 
 /// A recording that reached the object store whole, or was closed after a crash.
@@ -172,6 +122,20 @@ impl Recordings {
             },
         ));
         Ok(service)
+    }
+
+    /// True if the object store answers: a probe for an object that is never written comes
+    /// back found or not found (a local folder must also still be there).
+    pub async fn objects_reachable(&self) -> bool {
+        if let Objects::Local(root) = &*self.objects {
+            if !root.is_dir() {
+                return false;
+            }
+        }
+        matches!(
+            self.objects.get("readyz/probe").await,
+            Ok(_) | Err(livegate_recorder::objstore::StoreError::NotFound)
+        )
     }
 
     /// Starts recording a lesson. Fails if the school has no key or the spool cannot be written.

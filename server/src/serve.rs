@@ -35,8 +35,20 @@ pub async fn open_store(config: &Config, demo: bool) -> anyhow::Result<Store> {
             config.data_dir.display()
         );
     }
-    if config.database_url().starts_with("postgres") {
-        // Several nodes may share this database: hear about each other's changes.
+    if store.school_count().await? == 0 {
+        // A new installation: say how to begin, on the console and in the log.
+        tracing::warn!(
+            command = http::ops::CREATE_SCHOOL_COMMAND,
+            "this server has no school yet: create one with `livegate school add`"
+        );
+        eprintln!(
+            "Livegate has no school yet. Create the first one (it prints the superuser's invite link):\n  {}",
+            http::ops::CREATE_SCHOOL_COMMAND
+        );
+    }
+    if !config.database_url().contains(":memory:") {
+        // Several nodes may share this database, and the operator's commands (`livegate
+        // school disable`) change it from another process: hear about each other's changes.
         store.follow_other_nodes(std::time::Duration::from_millis(500));
     }
     Ok(store)

@@ -21,6 +21,7 @@ mod lobby;
 mod log;
 mod media_flow;
 mod multinode;
+mod operator;
 mod privacy;
 mod recording;
 mod shutdown;

@@ -7,30 +7,14 @@
 //! infra/postgres.sh). Without it the test says so loudly and passes, except under CI (`CI` set),
 //! where it fails.
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Result};
 use livegate_tests::{run_test, seed, Server};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 /// A fresh, empty database on the test PostgreSQL server.
 async fn fresh_database() -> Result<Option<String>> {
-    let Ok(admin) = std::env::var("LIVEGATE_TEST_POSTGRES_URL") else {
-        if std::env::var_os("CI").is_some() {
-            anyhow::bail!("CI must run the multi-node test: set LIVEGATE_TEST_POSTGRES_URL (tests/run.sh does)");
-        }
-        eprintln!("SKIPPED multinode: LIVEGATE_TEST_POSTGRES_URL is not set (run infra/postgres.sh start)");
-        return Ok(None);
-    };
-    let name = format!("lg_multinode_{:016x}", rand::random::<u64>());
-    let pool = sqlx::postgres::PgPool::connect(&admin)
-        .await
-        .context("connecting to LIVEGATE_TEST_POSTGRES_URL")?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
-    pool.close().await;
-    let (base, _) = admin
-        .rsplit_once('/')
-        .ok_or_else(|| anyhow!("odd LIVEGATE_TEST_POSTGRES_URL"))?;
-    Ok(Some(format!("{base}/{name}")))
+    livegate_tests::postgres::fresh_database("multinode").await
 }
 
 /// One HTTP call with an explicit cookie (no cookie jar, so nothing is shared by accident).

@@ -26,6 +26,25 @@ pub fn enabled(test: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// A fresh, empty database on the shared test server (`LIVEGATE_TEST_POSTGRES_URL`), named
+/// `lg_<label>_<random>`; `None` when PostgreSQL tests are not enabled (see [`enabled`]).
+pub async fn fresh_database(label: &str) -> Result<Option<String>> {
+    if !enabled(label)? {
+        return Ok(None);
+    }
+    let admin = std::env::var("LIVEGATE_TEST_POSTGRES_URL")?;
+    let name = format!("lg_{label}_{:016x}", rand::random::<u64>());
+    let pool = sqlx::postgres::PgPool::connect(&admin)
+        .await
+        .context("connecting to LIVEGATE_TEST_POSTGRES_URL")?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
+    pool.close().await;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("odd LIVEGATE_TEST_POSTGRES_URL"))?;
+    Ok(Some(format!("{base}/{name}")))
+}
+
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")

@@ -130,6 +130,19 @@ function showSignIn(note = '') {
   noteEl.hidden = !note;
   showView('signin');
   byId('signin-email').focus();
+  void showSetupNotice();
+}
+
+/** On a server with no school yet, says so above the sign-in form, with the command to run. */
+async function showSetupNotice() {
+  const notice = byId('signin-setup');
+  try {
+    const status = await api.setup();
+    byId('signin-setup-command').textContent = status.create_school_command || '';
+    notice.hidden = status.has_school;
+  } catch {
+    notice.hidden = true;
+  }
 }
 
 function onPasswordSet() {

@@ -149,6 +149,9 @@ impl Livegate {
             .class(&user.school, class)
             .await?
             .ok_or(ErrorCode::NotFound)?;
+        if self.store.school_disabled(&class.school).await? {
+            return Err(ErrorCode::SchoolDisabled.into());
+        }
         let scheduled = scheduled(plan.0, plan.1)?;
         if self.store.membership(&class.id, &user.id).await? != Some(MemberKind::Teacher) {
             return Err(ErrorCode::ForbiddenRole.into());

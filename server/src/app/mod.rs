@@ -17,6 +17,7 @@
 
 pub mod access;
 mod budget;
+pub mod health;
 pub mod lessons;
 pub mod shutdown;
 
@@ -74,6 +75,13 @@ impl Livegate {
             shutdown,
         })
     }
+}
+
+/// Where a one-time set-password link (an invite or a reset) leads, relative to the server's
+/// origin: the token sits in the fragment, which browsers never send to a server or put in a
+/// `Referer`. The superuser's page and the operator's `livegate school add` hand out the same.
+pub fn set_password_path(token: &str) -> String {
+    format!("/#/set-password?token={token}")
 }
 
 /// Why the school day refused or failed a request: a refusal with its stable code, or the store

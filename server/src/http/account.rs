@@ -56,7 +56,7 @@ pub async fn issue_link(
         .await?;
     tracing::info!(user = %user, actor = %actor.id, purpose = purpose.as_str(), "set-password link issued");
     Ok(SetPasswordLink {
-        url: format!("/#/set-password?token={token}"),
+        url: crate::app::set_password_path(&token),
         purpose,
         expires_at,
     })

@@ -111,6 +111,9 @@ pub async fn sign_in(
     if user.disabled {
         return Err(ErrorCode::AccountDisabled.into());
     }
+    if app.store.school_disabled(&user.school).await? {
+        return Err(ErrorCode::SchoolDisabled.into());
+    }
     let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
     let secure = app.config.secure_cookies;
     let session = session_cookie(&app.sessions, &token, secure);

@@ -46,6 +46,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         TextInvalid => StatusCode::BAD_REQUEST,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
+        SchoolDisabled => StatusCode::FORBIDDEN,
     }
 }
 

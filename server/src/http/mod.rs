@@ -17,6 +17,7 @@ mod linger;
 pub(crate) mod listen;
 mod log;
 mod log_export;
+pub mod ops;
 mod recordings;
 mod rejection;
 pub(crate) mod tls;
@@ -124,7 +125,18 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         ),
     ]);
     routes.extend(log_routes());
+    routes.extend(ops_routes());
     routes
+}
+
+/// The routes for those who run Livegate (README, "Run it for your school"): public, and
+/// free of personal data.
+fn ops_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
+    vec![
+        (Method::GET, "/healthz", Access::Public, get(ops::healthz)),
+        (Method::GET, "/readyz", Access::Public, get(ops::readyz)),
+        (Method::GET, "/api/setup", Access::Public, get(ops::setup)),
+    ]
 }
 
 /// The livestream log (server/LOG.md). `SignedIn` routes decide in the handler, once, who

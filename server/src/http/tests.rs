@@ -574,3 +574,75 @@ async fn stopping_refuses_new_work_ends_lessons_and_names_what_is_left() {
     }
     assert!(app.lessons.len() == 1, "no lesson started after the stop");
 }
+
+#[tokio::test]
+async fn a_disabled_school_starts_no_lesson_and_its_live_lesson_admits_nobody() {
+    use crate::app::lessons::Started;
+    use livegate_core::admission::{decide, Decision};
+    use livegate_core::codes::ErrorCode;
+    use livegate_core::ids::{Email, SchoolId};
+    let app = app().await;
+    let person = |email: &str| {
+        let (store, email) = (app.store.clone(), Email::parse(email).unwrap());
+        async move { store.user_by_email(&email).await.unwrap().unwrap() }
+    };
+    let (teacher, ada) = (
+        person("teacher@demo.sch.uk").await,
+        person("ada@pupils.demo.sch.uk").await,
+    );
+    let seven_a = ClassId::parse("7a").unwrap();
+    let Ok(Started::New(summary)) = app.start_lesson(&teacher, &seven_a, (None, None)).await else {
+        panic!("the lesson did not start");
+    };
+    let lesson = app.lessons.get(&summary.id).unwrap();
+    let before = decide(&app.facts(&ada, &lesson).await.unwrap());
+    assert_ne!(before, Decision::Refuse(ErrorCode::SchoolDisabled));
+
+    app.store
+        .disable_school("operator", &SchoolId::parse("sch_demo").unwrap())
+        .await
+        .unwrap();
+    for who in [&ada, &teacher] {
+        let facts = app.facts(who, &lesson).await.unwrap();
+        assert_eq!(decide(&facts), Decision::Refuse(ErrorCode::SchoolDisabled));
+    }
+    let refused = app
+        .start_lesson(&teacher, &ClassId::parse("8b").unwrap(), (None, None))
+        .await;
+    assert_eq!(refused.unwrap_err().code(), ErrorCode::SchoolDisabled);
+    // Another school is untouched.
+    let hale = person("teacher@other.sch.uk").await;
+    let other = app
+        .start_lesson(&hale, &ClassId::parse("9c").unwrap(), (None, None))
+        .await;
+    assert!(matches!(other, Ok(Started::New(_))), "{other:?}");
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_typed_bodies_without_personal_data() {
+    let app = app().await;
+    let (status, body) = call(&app, Method::GET, "/healthz", None, "").await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!({"status": "alive"})));
+    let (status, body) = call(&app, Method::GET, "/readyz", None, "").await;
+    let checks = serde_json::json!({"store": true, "object_store": true, "media_socket": true, "stopping": false});
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::json!({"ready": true, "checks": checks}))
+    );
+    let (status, body) = call(&app, Method::GET, "/api/setup", None, "").await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            serde_json::json!({"has_school": true, "create_school_command": null})
+        )
+    );
+    // Stopping: no longer ready, and says why.
+    app.lessons.stop();
+    let (status, body) = call(&app, Method::GET, "/readyz", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (body["ready"].as_bool(), body["checks"]["stopping"].as_bool()),
+        (Some(false), Some(true))
+    );
+}

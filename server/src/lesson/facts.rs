@@ -16,6 +16,7 @@ use crate::store::{self, MemberKind, Store, UserRecord};
 pub async fn gather(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> store::Result<Facts> {
     let membership = store.membership(&lesson.info.class, &user.id).await?;
     let domain_trusted = store.domain_trusted(&user.school, user.email.domain()).await?;
+    let school_disabled = store.school_disabled(&lesson.info.school).await?;
     let consent = if user.role == Role::Pupil {
         store.consent_state(&user.school, &user.id).await?
     } else {
@@ -25,6 +26,7 @@ pub async fn gather(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> 
     Ok(Facts {
         role: user.role,
         account_disabled: user.disabled,
+        school_disabled,
         same_school: user.school == lesson.info.school,
         domain_trusted,
         teaches_class: membership == Some(MemberKind::Teacher),

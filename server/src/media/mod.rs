@@ -129,6 +129,11 @@ impl MediaHandle {
         self.local_addr
     }
 
+    /// True while the engine task runs, owning the bound UDP socket.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.ok()?;

@@ -131,11 +131,13 @@ impl Store {
     }
 
     /// The user of a live session. An ended session is deleted; a live one has its
-    /// `last_seen` refreshed if it is older than `touch_every_ms`.
+    /// `last_seen` refreshed if it is older than `touch_every_ms`. No session of a disabled
+    /// school is live, even one that began as the school was being disabled.
     pub async fn session_user(&self, token_hash: &str, now: i64, times: SessionTimes) -> Result<Option<UserRecord>> {
         let row = sqlx::query(
             "SELECT u.*, s.created_at AS session_created, s.last_seen AS session_seen \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+             FROM sessions s JOIN users u ON u.id = s.user_id JOIN schools sc ON sc.id = u.school_id \
+             WHERE s.token_hash = $1 AND sc.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -279,7 +281,6 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<i64> {
-        let expires_at = now + purpose.lifetime_ms();
         let mut tx = self.pool.begin().await?;
         let found = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1 AND school_id = $2")
             .bind(user.as_str())
@@ -289,35 +290,7 @@ impl Store {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
-        // One outstanding link per user: a new one replaces the old. Spent and expired links go too.
-        sqlx::query("DELETE FROM account_tokens WHERE user_id = $1 OR used_at IS NOT NULL OR expires_at <= $2")
-            .bind(user.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO account_tokens (token_hash, user_id, school_id, purpose, created_by, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
-        )
-        .bind(token_hash)
-        .bind(user.as_str())
-        .bind(school.as_str())
-        .bind(purpose.as_str())
-        .bind(actor)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(super::conflict)?;
-        let action = format!("account.{}", purpose.as_str());
-        append(
-            &mut tx,
-            school,
-            actor,
-            &action,
-            &json!({"user": user, "expires_at": expires_at}),
-        )
-        .await?;
+        let expires_at = insert_account_token(&mut tx, actor, school, user, purpose, token_hash, now).await?;
         tx.commit().await?;
         Ok(expires_at)
     }
@@ -376,4 +349,48 @@ impl Store {
         tx.commit().await?;
         Ok(token)
     }
+}
+
+/// Stores a set-password token (by hash) for a user inside the caller's transaction, voiding
+/// their unused one, and audits it. Returns when it expires.
+pub(super) async fn insert_account_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &str,
+    school: &SchoolId,
+    user: &UserId,
+    purpose: TokenPurpose,
+    token_hash: &str,
+    now: i64,
+) -> Result<i64> {
+    let expires_at = now + purpose.lifetime_ms();
+    // One outstanding link per user: a new one replaces the old. Spent and expired links go too.
+    sqlx::query("DELETE FROM account_tokens WHERE user_id = $1 OR used_at IS NOT NULL OR expires_at <= $2")
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO account_tokens (token_hash, user_id, school_id, purpose, created_by, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+    )
+    .bind(token_hash)
+    .bind(user.as_str())
+    .bind(school.as_str())
+    .bind(purpose.as_str())
+    .bind(actor)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(super::conflict)?;
+    let action = format!("account.{}", purpose.as_str());
+    append(
+        tx,
+        school,
+        actor,
+        &action,
+        &json!({"user": user, "expires_at": expires_at}),
+    )
+    .await?;
+    Ok(expires_at)
 }

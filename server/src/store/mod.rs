@@ -15,6 +15,7 @@ mod people;
 mod recordings;
 pub mod roster;
 mod schema;
+pub mod schools;
 pub mod seed;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -278,6 +279,7 @@ pub fn affects_admission(action: &str) -> bool {
             | "consent.withdraw"
             | "privacy.set"
             | "conduct.publish"
+            | "school.disable"
     ) || action.starts_with("roster.import")
 }
 

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
     (4, super::log::MIGRATION),
     (5, super::log::REPEATS_MIGRATION),
     (6, super::accounts::DEVICES_MIGRATION),
+    (7, super::schools::MIGRATION),
 ];
 
 const V1: &[&str] = &[

@@ -66,7 +66,8 @@ macro_rules! both {
     };
 }
 
-async fn uid(store: &Store, email: &str) -> UserId {
+/// A seeded user's id by email.
+pub(crate) async fn uid(store: &Store, email: &str) -> UserId {
     store
         .user_by_email(&Email::parse(email).unwrap())
         .await

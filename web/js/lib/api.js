@@ -89,6 +89,15 @@ export function signOut() {
   return request('DELETE', '/api/session');
 }
 
+/**
+ * Whether the server has a school yet (PROTOCOL.md section 1, `GET /api/setup`): a new
+ * installation's sign-in page shows the operator the command that creates one.
+ * @returns {Promise<{has_school: boolean, create_school_command: string | null}>}
+ */
+export function setup() {
+  return request('GET', '/api/setup');
+}
+
 /** @returns {Promise<{user: User, classes: ClassSummary[]}>} */
 export function me() {
   return request('GET', '/api/me');

@@ -93,6 +93,10 @@ const EXPLANATIONS = {
     text: 'Too many connections are open just now. Wait a moment, then try again.',
     retry: true,
   },
+  school_disabled: {
+    title: "This school's Livegate is switched off",
+    text: 'Nobody from this school can sign in or join lessons at the moment. Please contact your school.',
+  },
   left: {
     title: 'You left the lesson',
     text: 'You can join again while the lesson is still live.',

@@ -55,6 +55,7 @@ const FINAL_CODES = new Set([
   'replaced', 'protocol_mismatch', 'forbidden_role', 'not_found', 'not_signed_in',
   'consent_missing', 'consent_withdrawn', 'consent_opted_out', 'domain_not_trusted',
   'account_disabled', 'refused_by_teacher', 'bad_request', 'recording_unavailable',
+  'school_disabled',
 ]);
 
 /**

@@ -236,6 +236,8 @@ pub async fn readiness(
             let facts = Facts {
                 role: p.user.role,
                 account_disabled: p.user.disabled,
+                // Only a superuser of a school that is not disabled can sign in to ask.
+                school_disabled: false,
                 same_school: p.user.school == class.school,
                 domain_trusted: p.domain_trusted,
                 teaches_class: false,
