@@ -60,9 +60,10 @@ export function ensureArtifacts() {
 
 /**
  * Starts `livegate demo` on ephemeral ports and waits for its ready line.
- * @param {{dataDir?: string, args?: string[], env?: Record<string, string>}} [opts] `dataDir`
- *   becomes `--data-dir` (recordings, keys and spool land there); `env` is added to the
- *   server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags.
+ * @param {{dataDir?: string, args?: string[], env?: Record<string, string>, advertiseIp?: string}} [opts]
+ *   `dataDir` becomes `--data-dir` (recordings, keys and spool land there); `env` is added to
+ *   the server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags; `advertiseIp` is
+ *   the media address (loopback unless given: Firefox needs another, lib/firefox.js).
  * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>,
  *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
@@ -72,7 +73,7 @@ export async function startServer(opts = {}) {
     throw new Error(`livegate binary not found at ${bin}; run \`cargo build -p livegate\` or set LIVEGATE_BIN`);
   }
   const child = spawn(bin, [
-    'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', '127.0.0.1',
+    'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', opts.advertiseIp || '127.0.0.1',
     ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
     ...(opts.args || []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...(opts.env || {}) } });
