@@ -121,7 +121,7 @@ fn has_codec(media: &MediaDescription, codec: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// An offer with one section per `(media, direction, codec)`, all bundled, on port 9.
@@ -370,5 +370,66 @@ mod tests {
             ("video", "inactive", VP8),
         ]);
         assert!(check_offer(StreamKind::Microphone, &four).is_ok());
+    }
+
+    /// The real offers in `server/golden/sdp/`, by file name: `<engine>-<major>-<kind>.sdp`.
+    pub(in crate::media) fn golden_offers() -> Vec<(String, StreamKind, String)> {
+        let dir = format!("{}/golden/sdp", env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            let kind = match name.rsplit('-').next() {
+                Some("camera.sdp") => StreamKind::Camera,
+                Some("screen.sdp") => StreamKind::Screen,
+                Some("microphone.sdp") => StreamKind::Microphone,
+                _ => continue,
+            };
+            out.push((
+                name.clone(),
+                kind,
+                std::fs::read_to_string(format!("{dir}/{name}")).unwrap(),
+            ));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Offers captured from each engine's run of the web client (issue 14): refusing any of
+    /// them fails the build, and each is still refused as a kind it is not.
+    #[test]
+    fn real_browser_offers_are_accepted() {
+        let offers = golden_offers();
+        for engine in ["chromium", "firefox"] {
+            for kind in ["camera", "screen", "microphone"] {
+                let n = offers
+                    .iter()
+                    .filter(|(name, ..)| name.starts_with(engine) && name.ends_with(&format!("-{kind}.sdp")))
+                    .count();
+                assert!(n >= 1, "no golden {kind} offer from {engine}");
+            }
+        }
+        for (name, kind, sdp) in &offers {
+            let want = match kind {
+                StreamKind::Camera => BOTH,
+                StreamKind::Screen => Ok(OfferSummary {
+                    audio: false,
+                    video: true,
+                }),
+                StreamKind::Microphone => Ok(OfferSummary {
+                    audio: true,
+                    video: false,
+                }),
+            };
+            assert_eq!(check_offer(*kind, sdp), want, "{name}");
+            let wrong = match kind {
+                StreamKind::Camera | StreamKind::Screen => StreamKind::Microphone,
+                StreamKind::Microphone => StreamKind::Screen,
+            };
+            assert_eq!(
+                check_offer(wrong, sdp),
+                Err(ErrorCode::UnsupportedMedia),
+                "{name} as {wrong:?}"
+            );
+        }
     }
 }
