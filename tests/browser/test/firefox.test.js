@@ -7,14 +7,22 @@
 // non-loopback address, since Firefox never pairs with a loopback candidate. Nothing skips:
 // without Firefox or Xvfb these tests fail (`infra/setup.sh test` installs both).
 //
+// The lesson is recorded like any other: once the teacher ends it, the recorder's export of it
+// holds VP8 and Opus (Firefox sends them on payload types 120 and 109, Chromium on 96 and 111).
+//
 // Each run also keeps every SDP the browsers sent in `artifacts/sdp/` (the source of the golden
 // offers in server/golden/sdp/, see its README).
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS, DEMO, ensureArtifacts, launchBrowser, newUser, startServer, waitUntil } from '../lib/harness.js';
+import {
+  ARTIFACTS, DEMO, ensureArtifacts, launchBrowser, newUser, REPO_ROOT, signIn, startServer, waitUntil,
+} from '../lib/harness.js';
 import {
   chromiumUser,
   clickWhenVisible,
@@ -33,6 +41,9 @@ import {
 
 /** @typedef {import('../lib/firefox.js').AnyUser} AnyUser */
 
+const run = promisify(execFile);
+const RECORDER = process.env.LIVEGATE_RECORDER_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livegate-recorder');
+
 /**
  * Everything one mixed lesson needs: a server on the non-loopback address, Chromium, and
  * Firefox on its own X display. `users` collects everyone for the logs.
@@ -44,10 +55,12 @@ function mixedSession() {
     /** @type {import('puppeteer-core').Browser | undefined} */ firefox: undefined,
     /** @type {Awaited<ReturnType<typeof startDisplay>> | undefined} */ display: undefined,
     /** @type {AnyUser[]} */ users: [],
+    dataDir: '',
     async open() {
       ensureArtifacts();
+      s.dataDir = mkdtempSync(path.join(os.tmpdir(), 'livegate-mixed-'));
       s.display = await startDisplay();
-      s.server = await startServer({ advertiseIp: nonLoopbackIPv4() });
+      s.server = await startServer({ advertiseIp: nonLoopbackIPv4(), dataDir: s.dataDir });
       s.chromium = await launchBrowser();
       s.firefox = await launchFirefox(s.display.display);
     },
@@ -68,6 +81,7 @@ function mixedSession() {
       await s.firefox?.close().catch(() => {});
       await s.server?.stop();
       await s.display?.stop();
+      if (s.dataDir) rmSync(s.dataDir, { recursive: true, force: true });
     },
   };
   return s;
@@ -160,6 +174,33 @@ async function sharedScreenReachesPupils(teacher, pupils, teacherId) {
   }
 }
 
+/**
+ * The teacher ends the lesson; a safeguarding leader (Chromium) waits for its recording to be
+ * complete; the recorder CLI exports it and ffprobe lists its codecs.
+ * @param {ReturnType<typeof mixedSession>} s
+ * @param {AnyUser} teacher
+ */
+async function recordedCodecs(s, teacher) {
+  await clickWhenVisible(teacher, '#t-end');
+  await waitUntil(() => teacher.page.evaluate(() => /Confirm/.test(document.querySelector('#t-end')?.textContent || '')),
+    { timeoutMs: 5_000, what: 'the end button to ask for confirmation' });
+  await clickWhenVisible(teacher, '#t-end');
+  await waitVisible(teacher, '#view-message');
+  const leader = await s.user('mixed-leader', 'chromium');
+  await signIn(/** @type {any} */ (leader), { email: 'dsl@demo.sch.uk', password: 'demo-leader' });
+  const id = await waitUntil(() => leader.page.evaluate(async () => {
+    const list = await (await fetch('/api/recordings')).json();
+    const done = list.recordings.find((/** @type {any} */ r) => r.status === 'complete');
+    return done ? String(done.id) : null;
+  }), { timeoutMs: 30_000, intervalMs: 500, what: 'the recording to be complete' });
+  const out = path.join(s.dataDir, 'export.webm');
+  const store = ['--key-file', path.join(s.dataDir, 'keys', 'sch_demo.key'), '--local', path.join(s.dataDir, 'recordings')];
+  await run(RECORDER, ['verify', id, ...store]);
+  await run(RECORDER, ['export', id, ...store, '--out', out]);
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', out]);
+  return [...new Set(JSON.parse(stdout).streams.map((/** @type {any} */ x) => String(x.codec_name)))].sort();
+}
+
 /** @param {{dir: string, type: string, kind?: string, sdp: string}[]} sdps */
 function published(sdps) {
   /** @param {string} kind */
@@ -214,6 +255,11 @@ for (const [teacherEngine, pupilEngine] of /** @type {const} */ ([['firefox', 'c
       await sharedScreenReachesPupils(teacher, pupils, teacherId);
       await teacher.page.screenshot({ path: path.join(ARTIFACTS, `${teacherEngine}-teacher-laptop-sharing.png`) });
       await pupils[0].page.screenshot({ path: path.join(ARTIFACTS, `${pupilEngine}-pupil-phone-screen.png`) });
+    });
+
+    it(`the ${teacherEngine} teacher's lesson is recorded: VP8 and Opus`, async () => {
+      assert.ok(pupils.length, 'needs the lesson from the previous tests');
+      assert.deepEqual(await recordedCodecs(s, teacher), ['opus', 'vp8']);
     });
 
     it('keeps the SDP each engine sent (artifacts/sdp)', async () => {
