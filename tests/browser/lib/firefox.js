@@ -95,13 +95,16 @@ export async function launchFirefox(display) {
 
 /**
  * Records the SDP a page sends (`publish` offers, `answer`s) and receives (`offer`s), so a test
- * can keep real offers of each engine as golden files (server/golden/sdp/README.md).
- * Runs in the page, before its scripts.
+ * can keep real offers of each engine as golden files (server/golden/sdp/README.md), and keeps
+ * each socket so a test can cut one as a network failure would. Runs in the page, before its
+ * scripts.
  */
 function recordSignalling() {
   const Original = window.WebSocket;
   /** @type {{dir: 'out' | 'in', type: string, kind?: string, sdp: string}[]} */
   const sdps = [];
+  /** @type {WebSocket[]} */
+  const sockets = [];
   /** @param {'out' | 'in'} dir @param {unknown} data */
   const note = (dir, data) => {
     try {
@@ -113,6 +116,7 @@ function recordSignalling() {
     /** @param {string | URL} url @param {string | string[]} [protocols] */
     constructor(url, protocols) {
       super(url, protocols);
+      sockets.push(this);
       this.addEventListener('message', (e) => note('in', e.data));
     }
 
@@ -123,6 +127,7 @@ function recordSignalling() {
     }
   };
   Object.defineProperty(window, 'testSdps', { get: () => sdps.slice() });
+  Object.defineProperty(window, 'testCutSocket', { value: () => sockets[sockets.length - 1]?.close() });
 }
 
 /**

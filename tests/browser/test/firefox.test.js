@@ -257,6 +257,23 @@ for (const [teacherEngine, pupilEngine] of /** @type {const} */ ([['firefox', 'c
       await pupils[0].page.screenshot({ path: path.join(ARTIFACTS, `${pupilEngine}-pupil-phone-screen.png`) });
     });
 
+    it(`a ${pupilEngine} pupil's raised hand shows to the teacher; after a dropped socket the pupil rejoins and decodes again`, async () => {
+      assert.ok(pupils.length, 'needs the pupils from the previous tests');
+      const ben = pupils[1];
+      const benId = (await lessonState(ben)).participant_id;
+      await clickWhenVisible(ben, '#p-hand');
+      await waitVisible(teacher, `#t-people li[data-participant-id="${benId}"] .badge-hand`);
+      await clickWhenVisible(ben, '#p-hand');
+      const before = (await streamCounters(ben)).map((x) => x.stream_id);
+      await ben.page.evaluate(() => /** @type {any} */ (window).testCutSocket());
+      await waitUntil(async () => (await lessonState(ben)).state !== 'joined',
+        { timeoutMs: 5_000, intervalMs: 20, what: `${ben.label} to notice the lost socket` });
+      const { later } = await waitForRisingMedia(ben, (x) => x.publisher_id === teacherId && x.kind === 'camera'
+        && !before.includes(x.stream_id), { video: true, audio: true, what: "the teacher's camera after rejoining" });
+      assert.equal(later.state, 'connected');
+      assert.equal((await lessonState(ben)).state, 'joined');
+    });
+
     it(`the ${teacherEngine} teacher's lesson is recorded: VP8 and Opus`, async () => {
       assert.ok(pupils.length, 'needs the lesson from the previous tests');
       assert.deepEqual(await recordedCodecs(s, teacher), ['opus', 'vp8']);
