@@ -3,6 +3,7 @@
 #
 #   infra/setup.sh run    system packages needed to build and run the server (ffmpeg-next's deps)
 #   infra/setup.sh test   the above, plus the test tools: ffmpeg CLI, Chromium + chromedriver,
+#                         Firefox ESR and Xvfb (the second browser engine, tests/browser/lib/firefox.js),
 #                         PostgreSQL (run by infra/postgres.sh, never as a system service),
 #                         Janus for the benchmark (started by tests/bench/bench.sh only),
 #                         Garage for the recording tests (infra/garage.sh install: built once
@@ -16,7 +17,7 @@ MODE="${1:-run}"
 case "$MODE" in
   run | test) ;;
   -h | --help)
-    sed -n '2,8p' "$0"
+    sed -n '2,9p' "$0"
     exit 0
     ;;
   *)
@@ -55,7 +56,8 @@ stamp_of() {
 
 RUN_PACKAGES=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev)
-TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv postgresql postgresql-client janus)
+TEST_PACKAGES=(ffmpeg chromium chromium-driver python3 python3-venv postgresql postgresql-client janus
+  firefox-esr xvfb)
 
 is_installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -299,7 +299,7 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
 /// and their times are exactly those of the segments, remuxed (never transcoded).
 pub struct Joiner<W> {
     sink: Option<W>,
-    /// The output, and the layout of the first segment, which every other must share.
+    /// The output, and the layout of the first segment, whose tracks every other must share.
     muxer: Option<(Muxer, Layout)>,
 }
 
@@ -314,6 +314,9 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
 
     /// Appends one segment's frames. Fails if it is not a segment the recorder writes, its
     /// tracks differ from the first's, or a frame is timed before the start (as [`mux`] does).
+    /// The video's size may change from one segment to the next: browsers scale what they
+    /// encode to the bandwidth and CPU they have (Firefox starts small and grows), each VP8
+    /// keyframe carries its own size, and the file's track header keeps the first.
     pub fn push(&mut self, segment: &[u8]) -> Result<(), WebmError> {
         let (layout, frames) = demux(segment)?;
         if frames.iter().any(|f| f.time_ms < 0) {
@@ -325,7 +328,7 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
         let Some((muxer, first)) = self.muxer.as_mut() else {
             return Err(WebmError::Empty);
         };
-        if *first != layout {
+        if first.video.is_some() != layout.video.is_some() || first.audio != layout.audio {
             return Err(WebmError::Mismatch);
         }
         frames.iter().try_for_each(|f| muxer.write(f))
@@ -473,6 +476,23 @@ mod tests {
         assert!(l == expected.0 && out == expected.1, "streamed to a file");
         assert_eq!(out.len(), 4 * (100 + 20));
         assert_eq!((out.first().unwrap().time_ms, out.last().unwrap().time_ms), (0, 7980));
+    }
+
+    /// Found with Firefox as the teacher (issue 14): the export of a lesson whose camera grew
+    /// from one segment to the next failed with `Mismatch`.
+    #[test]
+    fn a_join_takes_a_change_of_video_size() {
+        let sized = |w, h, start| {
+            let layout = Layout {
+                video: Some((w, h)),
+                audio: true,
+            };
+            mux(&layout, &frames(start, 2)).unwrap()
+        };
+        let segments = [sized(320, 240, 0), sized(640, 480, 2000), sized(320, 180, 4000)];
+        let (layout, out) = demux(&concat(&segments).unwrap()).unwrap();
+        assert_eq!(layout.video, Some((320, 240)), "the header keeps the first size");
+        assert_eq!(out.len(), 3 * (100 + 20), "every frame of every segment");
     }
 
     #[test]

@@ -434,6 +434,30 @@ fn video_offered_as_microphone_is_unsupported_media() {
     });
 }
 
+/// Issue 14: a section with port 0 and `a=bundle-only` inside the BUNDLE group sends (RFC 8843,
+/// as Firefox offers its second section), so video hidden that way in a microphone offer is
+/// refused. It was read as "not sending", and the media library took the video anyway.
+#[test]
+fn bundle_only_video_in_a_microphone_offer_is_unsupported_media() {
+    shared_case(|s| async move {
+        let offer = PendingPublisher::new("bov", true, true).await?;
+        let sdp = offer.offer_sdp.clone();
+        offer.close().await;
+        let at = sdp
+            .find("m=video 9 ")
+            .ok_or_else(|| anyhow::anyhow!("no video section in {sdp}"))?;
+        let line_end = at + sdp[at..].find("\r\n").unwrap_or(0) + 2;
+        let hidden = format!(
+            "{}m=video 0 {}a=bundle-only\r\n{}",
+            &sdp[..at],
+            &sdp[at + "m=video 9 ".len()..line_end],
+            &sdp[line_end..]
+        );
+        ensure!(hidden.contains("a=group:BUNDLE"), "the offer bundles: {hidden}");
+        publish_sdp(s, &hidden, "unsupported_media").await
+    });
+}
+
 #[test]
 fn duplicate_stream_id_is_duplicate_stream() {
     shared_case(|s| async move {

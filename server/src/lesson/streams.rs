@@ -54,7 +54,7 @@ impl Lesson {
             });
         }
         let tap = recorder.clone().map(|r| Box::new(r) as Box<dyn Tap>);
-        let answer = match self.media.publish(key, sdp, self.media_tx.clone(), tap).await {
+        let answer = match self.media.publish(key, sdp, summary, self.media_tx.clone(), tap).await {
             Ok(answer) => answer,
             Err(code) => {
                 if let Some(r) = &recorder {

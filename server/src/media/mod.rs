@@ -81,6 +81,7 @@ enum Command {
     Publish {
         key: StreamKey,
         offer: String,
+        accepts: OfferSummary,
         events: EventSink,
         tap: Option<Box<dyn Tap>>,
         reply: oneshot::Sender<Result<String, ErrorCode>>,
@@ -140,7 +141,9 @@ impl MediaHandle {
         rx.await.ok()
     }
 
-    /// Answers a publisher's offer. The caller has already checked the offer and the grants.
+    /// Answers a publisher's offer. The caller has already checked the offer and the grants;
+    /// `accepts` is what [`check_offer`] found it sends, and only tracks of those kinds open
+    /// (the library would also take media on a section the check calls disabled).
     /// With a `tap` (the lesson's recorder), a copy of every packet goes to it (never waiting),
     /// and the publisher is asked for the keyframes it needs (by the forwarder, with
     /// subscribers' requests), unless the engine's [`Options::tap_enabled`] is off.
@@ -148,12 +151,14 @@ impl MediaHandle {
         &self,
         key: StreamKey,
         offer: String,
+        accepts: OfferSummary,
         events: EventSink,
         tap: Option<Box<dyn Tap>>,
     ) -> Result<String, ErrorCode> {
         self.call(|reply| Command::Publish {
             key,
             offer,
+            accepts,
             events,
             tap,
             reply,
@@ -240,6 +245,8 @@ struct Stream {
     dirty: bool,
     /// Who gets a copy of its packets (publish streams of a recorded lesson).
     tap: Option<Box<dyn Tap>>,
+    /// Publish streams: the kinds of track its checked offer sends; no other kind opens.
+    accepts: OfferSummary,
 }
 
 struct Engine {
@@ -386,6 +393,7 @@ impl Engine {
             Command::Publish {
                 key,
                 offer,
+                accepts,
                 events,
                 tap,
                 reply,
@@ -394,6 +402,7 @@ impl Engine {
                     self.insert_stream(key, peer, events, None, Vec::new());
                     if let Some(s) = self.streams.get_mut(&key) {
                         s.tap = tap.filter(|_| self.options.tap_enabled);
+                        s.accepts = accepts;
                     }
                     answer
                 });
@@ -465,6 +474,10 @@ impl Engine {
             deadline: None,
             dirty: false,
             tap: None,
+            accepts: OfferSummary {
+                audio: false,
+                video: false,
+            },
         };
         self.streams.insert(key, stream);
         self.touch(key);
@@ -542,7 +555,13 @@ impl Engine {
                     ssrc,
                     receiver,
                 } => {
-                    if stream.peer.direction != Direction::Publish || stream.published.values().any(|(k, _)| *k == kind)
+                    let accepted = match kind {
+                        TrackKind::Video => stream.accepts.video,
+                        TrackKind::Audio => stream.accepts.audio,
+                    };
+                    if stream.peer.direction != Direction::Publish
+                        || !accepted
+                        || stream.published.values().any(|(k, _)| *k == kind)
                     {
                         continue;
                     }

@@ -455,4 +455,55 @@ mod tests {
         honest[2..4].copy_from_slice(&len.to_be_bytes());
         assert_eq!(demux.route(attacker, &honest), Some(1));
     }
+
+    /// Every golden offer (real browsers' publishes, `server/golden/sdp/`) gets an answer that
+    /// receives each section the offer sends: port 9, `recvonly`, its codec kept.
+    #[test]
+    fn real_browser_offers_get_answers_that_receive_them() {
+        let now = Instant::now();
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        for (name, _, offer) in super::super::offer::tests::golden_offers() {
+            let (_, answer) = Peer::publish(now, local, offer.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let sections: Vec<&str> = answer.split("m=").skip(1).collect();
+            assert_eq!(
+                sections.len(),
+                offer.matches("\r\nm=").count(),
+                "{name}: one answer section per offered one"
+            );
+            for section in sections {
+                assert!(
+                    section.starts_with("audio 9 ") || section.starts_with("video 9 "),
+                    "{name}: {section:.40}"
+                );
+                assert!(section.contains("a=recvonly"), "{name}: {section:.40}");
+                assert!(
+                    section.contains(" VP8/90000") || section.contains(" opus/48000/2"),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    /// The answers real browsers gave to the server's offer of a camera stream (video, then
+    /// audio) as a receive-only pupil apply to a fresh receive peer of the same kinds.
+    #[test]
+    fn real_browser_answers_apply() {
+        let dir = format!("{}/golden/sdp", env!("CARGO_MANIFEST_DIR"));
+        let mut engines = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if !name.ends_with("-answer.sdp") {
+                continue;
+            }
+            let answer = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            let now = Instant::now();
+            let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+            let (mut peer, _, _) = Peer::receive(now, local, &[TrackKind::Video, TrackKind::Audio], "s1").unwrap();
+            peer.apply_answer(now, answer).unwrap_or_else(|e| panic!("{name}: {e}"));
+            engines.push(name.split('-').next().unwrap_or_default().to_owned());
+        }
+        engines.sort();
+        engines.dedup();
+        assert_eq!(engines, ["chromium", "firefox"], "a golden answer from each engine");
+    }
 }

@@ -61,9 +61,10 @@ export function ensureArtifacts() {
 /**
  * Starts `livegate demo` (or `opts.command`, e.g. `serve` for a server with no demo seed) on
  * ephemeral ports and waits for its ready line.
- * @param {{dataDir?: string, args?: string[], env?: Record<string, string>, command?: string}} [opts]
+ * @param {{dataDir?: string, args?: string[], env?: Record<string, string>, command?: string, advertiseIp?: string}} [opts]
  *   `dataDir` becomes `--data-dir` (recordings, keys and spool land there); `env` is added to
- *   the server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags.
+ *   the server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags; `advertiseIp` is
+ *   the media address (loopback unless given: Firefox needs another, lib/firefox.js).
  * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>,
  *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
@@ -73,7 +74,7 @@ export async function startServer(opts = {}) {
     throw new Error(`livegate binary not found at ${bin}; run \`cargo build -p livegate\` or set LIVEGATE_BIN`);
   }
   const child = spawn(bin, [
-    opts.command || 'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', '127.0.0.1',
+    opts.command || 'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', opts.advertiseIp || '127.0.0.1',
     ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
     ...(opts.args || []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...(opts.env || {}) } });

@@ -1,5 +1,6 @@
 // Media helpers shared by the teacher console and the pupil view: tiles that play received
-// streams, autoplay handling, stopping local tracks, and plain reasons for device failures.
+// streams, autoplay handling, stopping local tracks, plain reasons for device failures, and
+// whether this browser can share a screen at all.
 // @ts-check
 
 import { h, tryPlay } from '../lib/dom.js';
@@ -40,13 +41,36 @@ export function mediaTile(received, name) {
 }
 
 /**
- * Starts playback of every media element in a container; reports whether all were allowed.
- * @param {ParentNode} root
+ * Plays a received stream with sound if the browser allows it, else muted: muted autoplay is
+ * always allowed (Safari, and every browser on iOS, refuse sound before a tap), so the picture
+ * shows at once while the caller offers a tap for the sound (`unmuteAll`). Resolves false
+ * when the sound is held back.
+ * @param {HTMLMediaElement} media
  */
-export async function playAll(root) {
-  const results = await Promise.all(
-    [...root.querySelectorAll('video, audio')].map((m) => tryPlay(/** @type {HTMLMediaElement} */ (m))),
-  );
+export async function playOrMute(media) {
+  if (await tryPlay(media)) return true;
+  media.muted = true;
+  media.dataset.heldBack = '1';
+  await tryPlay(media);
+  return false;
+}
+
+/**
+ * Turns on the sound `playOrMute` held back, in every media element under the given roots.
+ * Call it from the tap's handler itself: Safari allows sound only when `play()` runs inside the
+ * user's gesture, so every element is unmuted and started before the first `await`.
+ * @param {ParentNode[]} roots
+ * @returns {Promise<boolean>} whether every element now plays with sound
+ */
+export async function unmuteAll(roots) {
+  const media = roots.flatMap((r) => [...r.querySelectorAll('video, audio')]).map((m) => /** @type {HTMLMediaElement} */ (m));
+  for (const m of media) {
+    if (m.dataset.heldBack) {
+      m.muted = false;
+      delete m.dataset.heldBack;
+    }
+  }
+  const results = await Promise.all(media.map((m) => tryPlay(m)));
   return results.every(Boolean);
 }
 
@@ -68,4 +92,13 @@ export function deviceError(err) {
   if (name === 'NotFoundError') return 'No camera or microphone was found.';
   if (name === 'NotReadableError') return 'Another app may be using it.';
   return 'The browser could not start it.';
+}
+
+/**
+ * Whether this browser can share a screen. Safari on iPhone and iPad has no
+ * `getDisplayMedia` (nor have other iOS browsers, which are WebKit too), so the teacher's
+ * "Share screen" would only fail there: the console hides it and says why instead.
+ */
+export function canShareScreen() {
+  return typeof navigator.mediaDevices?.getDisplayMedia === 'function';
 }

@@ -6,7 +6,7 @@
 // @ts-check
 
 import { byId, h, tryPlay } from '../lib/dom.js';
-import { deviceError, mediaTile, playAll, stopTracks } from './media.js';
+import { deviceError, mediaTile, playOrMute, stopTracks, unmuteAll } from './media.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').ReceivedStream} ReceivedStream */
@@ -124,13 +124,13 @@ export class PupilView {
     }
     byId('p-waiting').hidden = Boolean(main);
     stage.classList.toggle('stage-live', Boolean(main));
-    void Promise.all(toPlay.map(tryPlay)).then((ok) => {
+    void Promise.all(toPlay.map(playOrMute)).then((ok) => {
       if (!ok.every(Boolean)) byId('p-sound').hidden = false;
     });
   }
 
   async unlockSound() {
-    const ok = (await playAll(byId('p-stage'))) && (await playAll(byId('p-others')));
+    const ok = await unmuteAll([byId('p-stage'), byId('p-others')]);
     byId('p-sound').hidden = ok;
   }
 

@@ -6,7 +6,7 @@
 // @ts-check
 
 import { byId, h, tryPlay, visuallyHidden } from '../lib/dom.js';
-import { deviceError, mediaTile, stopTracks } from './media.js';
+import { canShareScreen, deviceError, mediaTile, stopTracks } from './media.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').Participant} Participant */
@@ -191,6 +191,9 @@ export class TeacherConsole {
     const screen = byId('t-screen');
     screen.textContent = this.screen ? 'Stop sharing' : 'Share screen';
     screen.classList.toggle('is-on', Boolean(this.screen));
+    const canShare = canShareScreen();
+    screen.hidden = !canShare;
+    byId('t-screen-note').hidden = canShare;
   }
 
   // ---------------------------------------------------------------- pupils' streams
