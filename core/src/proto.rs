@@ -3,12 +3,17 @@
 //! `PROTOCOL.md` documents these; the golden test at the bottom freezes their JSON so a change
 //! to the wire is a deliberate act. Unknown fields are refused so a typo is an error rather
 //! than a silently ignored request.
+//!
+//! [`http`] holds the bodies of the HTTP API's section 1 (sign-in, lessons, tickets), which
+//! every Rust client reads too.
 
 use serde::{Deserialize, Serialize};
 
 use crate::codes::ErrorCode;
 use crate::ids::{LessonId, ParticipantId, StreamId};
 use crate::school::Role;
+
+pub mod http;
 
 /// The protocol version a client names in `join`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -293,10 +298,9 @@ mod tests {
         StreamId::parse(s).unwrap()
     }
 
-    /// Freezes the wire format: one example of every message, compared with a golden file.
-    #[test]
-    fn golden_wire_format() {
-        let lesson = LessonSummary {
+    /// The lesson of every golden example (the HTTP bodies' too).
+    pub(super) fn lesson() -> LessonSummary {
+        LessonSummary {
             id: LessonId::parse("les_1").unwrap(),
             class_id: "7a".into(),
             class_name: "7A Science".into(),
@@ -304,7 +308,13 @@ mod tests {
             teacher_present: true,
             recording_notice: "This lesson is recorded.".into(),
             recording: true,
-        };
+        }
+    }
+
+    /// Freezes the wire format: one example of every message, compared with a golden file.
+    #[test]
+    fn golden_wire_format() {
+        let lesson = lesson();
         let participant = Participant {
             id: pid("p_1"),
             display_name: "Ada".into(),
