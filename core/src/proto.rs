@@ -42,6 +42,17 @@ pub enum StreamKind {
     Screen,
 }
 
+impl StreamKind {
+    /// The kind as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Camera => "camera",
+            StreamKind::Microphone => "microphone",
+            StreamKind::Screen => "screen",
+        }
+    }
+}
+
 /// A participant's role inside one lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +62,17 @@ pub enum LessonRole {
     /// Staff from a trusted domain who do not teach the class, admitted from the lobby by the
     /// teacher: they receive the lesson and publish only what the teacher grants, like a pupil.
     Guest,
+}
+
+impl LessonRole {
+    /// The role as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LessonRole::Teacher => "teacher",
+            LessonRole::Pupil => "pupil",
+            LessonRole::Guest => "guest",
+        }
+    }
 }
 
 /// Why a lesson ended, as `lesson_ended` says and the livestream log records it.
@@ -472,6 +494,17 @@ mod tests {
             text, golden,
             "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file"
         );
+    }
+
+    /// The names the harness and the load generator print are the wire's own.
+    #[test]
+    fn role_and_kind_names_are_the_wire_names() {
+        for role in [LessonRole::Teacher, LessonRole::Pupil, LessonRole::Guest] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        for kind in [StreamKind::Camera, StreamKind::Microphone, StreamKind::Screen] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

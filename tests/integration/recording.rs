@@ -78,12 +78,9 @@ async fn start_recorded(server: &Server, teacher: &str, class: &str) -> Result<(
     api.sign_in(teacher, seed::password_for(teacher)).await?;
     let started = Instant::now();
     let (status, summary) = api.start_lesson(class).await?;
-    ensure!(status == 201, "starting a lesson: {status} {summary}");
-    ensure!(
-        summary["recording"] == json!(true),
-        "the new lesson is not recorded: {summary}"
-    );
-    let id = field(&summary, "id")?.to_owned();
+    ensure!(status == 201, "starting a lesson: {status} {summary:?}");
+    ensure!(summary.recording, "the new lesson is not recorded: {summary:?}");
+    let id = summary.id.to_string();
     let teacher = Participant::join_with(server, api, teacher, &id).await?;
     ensure!(
         teacher.joined.pointer("/lesson/recording") == Some(&json!(true)),
@@ -442,11 +439,8 @@ async fn pupils_refused_without_recording(server: &Server) -> Result<()> {
     let api = Api::new(server);
     api.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
     let (status, summary) = api.start_lesson(seed::CLASS_7A).await?;
-    ensure!(
-        status == 201 && summary["recording"] == json!(false),
-        "lesson: {status} {summary}"
-    );
-    let id = field(&summary, "id")?.to_owned();
+    ensure!(status == 201 && !summary.recording, "lesson: {status} {summary:?}");
+    let id = summary.id.to_string();
     let teacher = Participant::join_with(server, api, seed::TEACHER, &id).await?;
     ensure!(
         teacher.joined.pointer("/lesson/recording") == Some(&json!(false)),

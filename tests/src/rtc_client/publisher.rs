@@ -4,8 +4,9 @@
 
 use super::{build_pc, wait_gathered};
 use crate::media::{self, Clip};
-use crate::signal::{msg_type, Conn};
+use crate::signal::{server_msg, Conn};
 use anyhow::{anyhow, Context, Result};
+use livegate_core::proto::ServerMsg;
 use livegate_sfu::profile::{self, is_keyframe_request, Remb};
 use livegate_sfu::TrackKind;
 use rtc::media::Sample;
@@ -284,25 +285,20 @@ pub async fn publish(
             mark,
             timeout,
             &format!("`answer` or `error` for publish {stream_id}"),
-            |m| {
-                let id = m.get("stream_id").and_then(Value::as_str);
-                match msg_type(m) {
-                    "answer" => id == Some(stream_id),
-                    "error" => id.is_none() || id == Some(stream_id),
-                    _ => false,
-                }
+            |m| match server_msg(m) {
+                Some(ServerMsg::Answer { stream_id: id, .. }) => id.as_str() == stream_id,
+                Some(ServerMsg::Error { stream_id: id, .. }) => id.is_none_or(|id| id.as_str() == stream_id),
+                _ => false,
             },
         )
         .await?;
-    if msg_type(&reply) == "error" {
-        pending.close().await;
-        return Ok(Err(PublishRefused::Error(reply)));
-    }
-    let answer_sdp = reply
-        .get("sdp")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("answer without sdp: {reply}"))?
-        .to_string();
+    let answer_sdp = match server_msg(&reply) {
+        Some(ServerMsg::Answer { sdp, .. }) => sdp,
+        _ => {
+            pending.close().await;
+            return Ok(Err(PublishRefused::Error(reply)));
+        }
+    };
     let answer_sdp = conn.rewritten(answer_sdp);
     Ok(Ok(pending.start(kind, answer_sdp).await?))
 }
