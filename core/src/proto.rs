@@ -485,15 +485,21 @@ mod tests {
             text.push_str(&line);
             text.push('\n');
         }
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/golden/protocol-v1.jsonl");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(path, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(path).unwrap();
-        assert_eq!(
-            text, golden,
-            "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file"
+        golden(
+            "protocol-v1.jsonl",
+            &text,
+            "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file",
         );
+    }
+
+    /// Compares `text` with `core/golden/<name>` (`UPDATE_GOLDEN=1` rewrites the file first).
+    pub(super) fn golden(name: &str, text: &str, why: &str) {
+        let path = format!("{}/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, golden, "{why}");
     }
 
     /// The names the harness and the load generator print are the wire's own.

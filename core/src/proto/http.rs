@@ -120,14 +120,10 @@ mod tests {
         text += &line("GET /api/me", &me);
         text += &line("POST /api/lessons", &LessonBody { lesson });
         text += &line("POST /api/lessons/{lesson_id}/ticket", &ticket);
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/golden/http-v1.jsonl");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(path, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(path).unwrap();
-        assert_eq!(
-            text, golden,
-            "an HTTP body changed; if deliberate, update PROTOCOL.md and rerun with UPDATE_GOLDEN=1"
+        crate::proto::tests::golden(
+            "http-v1.jsonl",
+            &text,
+            "an HTTP body changed; if deliberate, update PROTOCOL.md and rerun with UPDATE_GOLDEN=1",
         );
     }
 
