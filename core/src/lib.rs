@@ -4,7 +4,8 @@
 //! - [`ids`]: identifiers and personal values as types that check themselves when built.
 //! - [`codes`]: the stable error codes and their sentences, shared by HTTP and the WebSocket.
 //! - [`school`]: roles, consent states and privacy profiles.
-//! - [`proto`]: the signalling messages, frozen by `golden/protocol-v1.jsonl`.
+//! - [`proto`]: the signalling messages, frozen by `golden/protocol-v1.jsonl`, and the HTTP
+//!   bodies clients read ([`proto::http`], frozen by `golden/http-v1.jsonl`).
 //! - [`admission`]: the gate that decides who may join a lesson.
 //! - [`budget`]: what one participant may send on the signalling socket.
 //! - [`roster_csv`]: roster files as a school's MIS exports them.

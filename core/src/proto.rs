@@ -3,12 +3,17 @@
 //! `PROTOCOL.md` documents these; the golden test at the bottom freezes their JSON so a change
 //! to the wire is a deliberate act. Unknown fields are refused so a typo is an error rather
 //! than a silently ignored request.
+//!
+//! [`http`] holds the bodies of the HTTP API's section 1 (sign-in, lessons, tickets), which
+//! every Rust client reads too.
 
 use serde::{Deserialize, Serialize};
 
 use crate::codes::ErrorCode;
 use crate::ids::{LessonId, ParticipantId, StreamId};
 use crate::school::Role;
+
+pub mod http;
 
 /// The protocol version a client names in `join`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -37,6 +42,17 @@ pub enum StreamKind {
     Screen,
 }
 
+impl StreamKind {
+    /// The kind as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Camera => "camera",
+            StreamKind::Microphone => "microphone",
+            StreamKind::Screen => "screen",
+        }
+    }
+}
+
 /// A participant's role inside one lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +62,17 @@ pub enum LessonRole {
     /// Staff from a trusted domain who do not teach the class, admitted from the lobby by the
     /// teacher: they receive the lesson and publish only what the teacher grants, like a pupil.
     Guest,
+}
+
+impl LessonRole {
+    /// The role as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LessonRole::Teacher => "teacher",
+            LessonRole::Pupil => "pupil",
+            LessonRole::Guest => "guest",
+        }
+    }
 }
 
 /// Why a lesson ended, as `lesson_ended` says and the livestream log records it.
@@ -293,10 +320,9 @@ mod tests {
         StreamId::parse(s).unwrap()
     }
 
-    /// Freezes the wire format: one example of every message, compared with a golden file.
-    #[test]
-    fn golden_wire_format() {
-        let lesson = LessonSummary {
+    /// The lesson of every golden example (the HTTP bodies' too).
+    pub(super) fn lesson() -> LessonSummary {
+        LessonSummary {
             id: LessonId::parse("les_1").unwrap(),
             class_id: "7a".into(),
             class_name: "7A Science".into(),
@@ -304,7 +330,13 @@ mod tests {
             teacher_present: true,
             recording_notice: "This lesson is recorded.".into(),
             recording: true,
-        };
+        }
+    }
+
+    /// Freezes the wire format: one example of every message, compared with a golden file.
+    #[test]
+    fn golden_wire_format() {
+        let lesson = lesson();
         let participant = Participant {
             id: pid("p_1"),
             display_name: "Ada".into(),
@@ -453,15 +485,32 @@ mod tests {
             text.push_str(&line);
             text.push('\n');
         }
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/golden/protocol-v1.jsonl");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(path, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(path).unwrap();
-        assert_eq!(
-            text, golden,
-            "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file"
+        golden(
+            "protocol-v1.jsonl",
+            &text,
+            "wire format changed; if deliberate, bump PROTOCOL_VERSION and the golden file",
         );
+    }
+
+    /// Compares `text` with `core/golden/<name>` (`UPDATE_GOLDEN=1` rewrites the file first).
+    pub(super) fn golden(name: &str, text: &str, why: &str) {
+        let path = format!("{}/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, golden, "{why}");
+    }
+
+    /// The names the harness and the load generator print are the wire's own.
+    #[test]
+    fn role_and_kind_names_are_the_wire_names() {
+        for role in [LessonRole::Teacher, LessonRole::Pupil, LessonRole::Guest] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        for kind in [StreamKind::Camera, StreamKind::Microphone, StreamKind::Screen] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

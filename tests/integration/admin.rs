@@ -165,7 +165,7 @@ async fn an_imported_pupil_is_admitted_as_the_directory_allows() {
         let teacher = Api::new(&server);
         teacher.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         let (_, lesson) = teacher.start_lesson(seed::CLASS_7A).await?;
-        let lesson = lesson["id"].as_str().unwrap_or_default().to_owned();
+        let lesson = lesson.id.to_string();
         ensure!(ticket_code(&pupil, &lesson).await? == "consent_missing", "a new pupil has no consent yet");
 
         let (_, conduct) = admin.json(Method::GET, "/api/admin/conduct", None).await?;

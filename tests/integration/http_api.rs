@@ -1,6 +1,9 @@
 //! The HTTP API's shapes and error codes (PROTOCOL.md section 1 and 4).
 
 use anyhow::{ensure, Result};
+use livegate_core::proto::http::Me;
+use livegate_core::proto::LessonState;
+use livegate_core::school::Role;
 use livegate_tests::{run_test, seed, Api, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -65,12 +68,8 @@ async fn http_api_shapes_and_errors() {
         let teacher = Api::new(&server);
         let user = teacher.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         ensure!(
-            user.get("role").and_then(Value::as_str) == Some("teacher"),
-            "teacher user: {user}"
-        );
-        ensure!(
-            user.get("display_name").and_then(Value::as_str) == Some("Ms Rivera"),
-            "teacher user: {user}"
+            user.role == Role::Teacher && user.display_name == "Ms Rivera",
+            "teacher user: {user:?}"
         );
         let (status, me) = teacher.request(Method::GET, "/api/me", None).await?;
         let class = me.get("classes").and_then(Value::as_array).and_then(|c| {
@@ -87,16 +86,13 @@ async fn http_api_shapes_and_errors() {
         let (status, lesson) = teacher.start_lesson("7a").await?;
         ensure!(status == 201, "first start: {status}");
         ensure!(
-            lesson.get("class_id") == Some(&json!("7a"))
-                && lesson.get("class_name") == Some(&json!("7A Science"))
-                && lesson.get("state") == Some(&json!("live"))
-                && lesson.get("recording_notice").and_then(Value::as_str).is_some(),
-            "LessonSummary: {lesson}"
+            lesson.class_id == "7a" && lesson.class_name == "7A Science" && lesson.state == LessonState::Live,
+            "LessonSummary: {lesson:?}"
         );
         let (status, again) = teacher.start_lesson("7a").await?;
         ensure!(
-            status == 200 && again.get("id") == lesson.get("id"),
-            "second start: {status} {again}"
+            status == 200 && again.id == lesson.id,
+            "second start: {status} {again:?}"
         );
         let (status, body) = teacher
             .request(Method::POST, "/api/lessons", Some(json!({"class_id": "no-such-class"})))
@@ -115,20 +111,18 @@ async fn http_api_shapes_and_errors() {
             .await?;
         expect_code("pupil starts a lesson", status, &body, "forbidden_role")?;
         let (_, me) = ada.request(Method::GET, "/api/me", None).await?;
+        let me: Me = serde_json::from_value(me)?;
         let live = me
-            .get("classes")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c.get("id") == Some(&json!("7a"))).cloned())
-            .and_then(|c| c.get("live_lesson_id").cloned());
+            .classes
+            .iter()
+            .find(|c| c.id == "7a")
+            .and_then(|c| c.live_lesson_id.as_ref());
         ensure!(
-            live == lesson.get("id").cloned(),
-            "ada's /api/me should show the live lesson: {me}"
+            live == Some(&lesson.id),
+            "ada's /api/me should show the live lesson: {me:?}"
         );
         // The teacher has not joined yet.
-        match ada
-            .ticket(lesson.get("id").and_then(Value::as_str).unwrap_or_default())
-            .await?
-        {
+        match ada.ticket(lesson.id.as_str()).await? {
             Ok(t) => anyhow::bail!("ticket while the teacher is absent: {:?}", t.ticket),
             Err(e) => ensure!(e.code == "teacher_absent", "want teacher_absent, got {e}"),
         }

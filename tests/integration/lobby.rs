@@ -319,7 +319,7 @@ async fn pupils_wait_for_the_teacher_to_start_and_join() {
         let teacher = Api::new(&server);
         teacher.sign_in(seed::TEACHER, seed::TEACHER_PASSWORD).await?;
         let (_, summary) = teacher.start_lesson(seed::CLASS_7A).await?;
-        let lesson_id = summary["id"].as_str().ok_or_else(|| anyhow!("no id"))?.to_owned();
+        let lesson_id = summary.id.to_string();
         // Started but the teacher has not joined: refused.
         match ada.ticket(&lesson_id).await? {
             Ok(_) => bail!("a pupil got a ticket before the teacher joined"),

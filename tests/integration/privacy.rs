@@ -5,6 +5,7 @@
 //! mid-lesson closes a camera that was live.
 
 use anyhow::{bail, ensure, Result};
+use livegate_core::proto::{Media, ServerMsg};
 use livegate_tests::participant::{live_7a_with_camera, Participant, SIGNAL_TIMEOUT};
 use livegate_tests::signal::msg_type;
 use livegate_tests::{run_test, seed, Server};
@@ -150,7 +151,7 @@ async fn camera_always_off_cannot_be_granted_published_or_kept() {
         ensure!(ada.conn.messages().iter().all(|m| !(msg_type(m) == "grants" && m["grants"].to_string().contains("camera"))), "ada was granted the camera");
         // Positive control: her microphone can be granted and is heard.
         teacher.send("grant", json!({"participant_id": ada.id, "media": "microphone"})).await?;
-        ada.conn.wait_for(0, SIGNAL_TIMEOUT, "microphone grant", |m| msg_type(m) == "grants" && m["grants"] == json!(["microphone"])).await?;
+        ada.conn.wait_msg(0, SIGNAL_TIMEOUT, "microphone grant", |m| matches!(m, ServerMsg::Grants { grants } if grants[..] == [Media::Microphone])).await?;
         let t_mark = teacher.conn.mark();
         let _mic = ada.publish("ada-mic", "microphone", false, true).await?;
         teacher.wait_stream_from(t_mark, &ada.id, "microphone", SIGNAL_TIMEOUT).await?.wait_media(0, 20, Duration::from_secs(10)).await?;
@@ -158,7 +159,7 @@ async fn camera_always_off_cannot_be_granted_published_or_kept() {
         // Ben shows his camera; then the superuser sets the profile: it closes within 2 s.
         let ben = Participant::join(&server, seed::BEN, &lesson.id).await?;
         teacher.send("grant", json!({"participant_id": ben.id, "media": "camera"})).await?;
-        ben.conn.wait_for(0, SIGNAL_TIMEOUT, "camera grant", |m| msg_type(m) == "grants" && m["grants"] == json!(["camera"])).await?;
+        ben.conn.wait_msg(0, SIGNAL_TIMEOUT, "camera grant", |m| matches!(m, ServerMsg::Grants { grants } if grants[..] == [Media::Camera])).await?;
         let t_mark = teacher.conn.mark();
         let ben_cam = ben.publish("ben-cam", "camera", true, false).await?;
         let seen = teacher.wait_stream_from(t_mark, &ben.id, "camera", SIGNAL_TIMEOUT).await?;

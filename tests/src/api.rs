@@ -1,8 +1,12 @@
 //! HTTP helper for the Livegate JSON API (PROTOCOL.md section 1): one cookie-holding client per
-//! signed-in user, with sign-in, lesson start and ticket requests.
+//! signed-in user, with sign-in, lesson start and ticket requests. Their answers are read as the
+//! protocol's types (`livegate_core::proto::http`), so a body that drifts from them fails here.
 
 use crate::server::Server;
 use anyhow::{anyhow, bail, Context, Result};
+use livegate_core::proto::http::{LessonBody, SignedIn, User};
+use livegate_core::proto::LessonSummary;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::fmt;
 use std::time::Duration;
@@ -29,11 +33,12 @@ impl fmt::Display for HttpError {
 impl std::error::Error for HttpError {}
 
 /// A WebSocket admission ticket from `POST /api/lessons/{id}/ticket`.
-#[derive(Debug, Clone)]
-pub struct Ticket {
-    pub ticket: String,
-    pub expires_in_ms: u64,
-    pub ws_path: String,
+pub use livegate_core::proto::http::Ticket;
+
+/// A successful answer's body as the type the protocol says it is.
+fn parse<T: DeserializeOwned>(what: &str, body: Value) -> Result<T> {
+    let text = body.to_string();
+    serde_json::from_value(body).map_err(|e| anyhow!("{what}: the answer is not the protocol's ({e}): {text}"))
 }
 
 #[derive(Clone)]
@@ -176,8 +181,8 @@ impl Api {
         (status, code)
     }
 
-    /// `POST /api/session`; returns the `user` object.
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Value> {
+    /// `POST /api/session`; returns the user who signed in.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<User> {
         let (status, body) = self
             .request(
                 reqwest::Method::POST,
@@ -189,13 +194,12 @@ impl Api {
         if status != 200 {
             bail!("sign-in as {email}: expected 200, got {status}");
         }
-        body.get("user")
-            .cloned()
-            .ok_or_else(|| anyhow!("sign-in as {email}: no `user` in {body}"))
+        let SignedIn { user } = parse(&format!("sign-in as {email}"), body)?;
+        Ok(user)
     }
 
     /// `POST /api/lessons`; returns the status (201 new, 200 existing) and the LessonSummary.
-    pub async fn start_lesson(&self, class_id: &str) -> Result<(u16, Value)> {
+    pub async fn start_lesson(&self, class_id: &str) -> Result<(u16, LessonSummary)> {
         let (status, body) = self
             .request(
                 reqwest::Method::POST,
@@ -204,10 +208,7 @@ impl Api {
             )
             .await?;
         let body = Api::check(status, body).map_err(|e| anyhow!("start lesson for {class_id}: {e}"))?;
-        let lesson = body
-            .get("lesson")
-            .cloned()
-            .ok_or_else(|| anyhow!("start lesson: no `lesson` in {body}"))?;
+        let LessonBody { lesson } = parse(&format!("start lesson for {class_id}"), body)?;
         Ok((status, lesson))
     }
 
@@ -231,20 +232,7 @@ impl Api {
             .map_err(|e| anyhow!("POST {url} → {status}: body is not JSON ({e}): {text:?}"))?;
         match Api::check(status, body) {
             Err(e) => Ok(Err(e)),
-            Ok(body) => {
-                let ticket = body
-                    .get("ticket")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| anyhow!("ticket response without `ticket`: {body}"))?
-                    .to_string();
-                let expires_in_ms = body.get("expires_in_ms").and_then(Value::as_u64).unwrap_or(0);
-                let ws_path = body.get("ws_path").and_then(Value::as_str).unwrap_or("/ws").to_string();
-                Ok(Ok(Ticket {
-                    ticket,
-                    expires_in_ms,
-                    ws_path,
-                }))
-            }
+            Ok(body) => Ok(Ok(parse(&format!("ticket for {lesson_id}"), body)?)),
         }
     }
 

@@ -7,8 +7,9 @@ use crate::relay::Relay;
 use crate::rtc_client::{self, PublishRefused, Publisher, Subscription};
 use crate::seed;
 use crate::server::Server;
-use crate::signal::{msg_type, Conn, OfferRewrite};
+use crate::signal::{server_msg, Conn, OfferRewrite};
 use anyhow::{anyhow, bail, Context, Result};
+use livegate_core::proto::ServerMsg;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +68,7 @@ pub async fn join_on(conn: Conn, ticket: &str, protocol: i64) -> Result<(Conn, V
         .await?;
     let (_, reply) = conn
         .wait_for(mark, SIGNAL_TIMEOUT, "`joined` or `error` after join", |m| {
-            matches!(msg_type(m), "joined" | "error")
+            matches!(server_msg(m), Some(ServerMsg::Joined { .. } | ServerMsg::Error { .. }))
         })
         .await?;
     Ok((conn, reply))
@@ -110,19 +111,13 @@ impl Participant {
             conn.rewrite_offers(rewrite);
         }
         let (conn, reply) = join_on(conn, &ticket.ticket, 1).await?;
-        if msg_type(&reply) != "joined" {
+        let Some(ServerMsg::Joined {
+            participant_id, role, ..
+        }) = server_msg(&reply)
+        else {
             bail!("{email}: join refused: {reply}");
-        }
-        let id = reply
-            .get("participant_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("{email}: `joined` without participant_id: {reply}"))?
-            .to_string();
-        let role = reply
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        };
+        let (id, role) = (participant_id.to_string(), role.as_str().to_string());
         conn.start_heartbeat(Duration::from_secs(5));
         Ok(Participant {
             email: email.to_string(),
@@ -211,8 +206,8 @@ impl Participant {
         let what = format!("an `offer` of {kind} from {publisher_id}");
         self.conn
             .wait_offer(from, timeout, &what, |m| {
-                m.get("publisher_id").and_then(Value::as_str) == Some(publisher_id)
-                    && m.get("kind").and_then(Value::as_str) == Some(kind)
+                matches!(server_msg(m), Some(ServerMsg::Offer { publisher_id: p, kind: k, .. })
+                    if p.as_str() == publisher_id && k.as_str() == kind)
             })
             .await
     }
@@ -242,13 +237,9 @@ pub async fn start_lesson(server: &Server, email: &str, class_id: &str) -> Resul
     api.sign_in(email, seed::password_for(email)).await?;
     let (status, lesson) = api.start_lesson(class_id).await?;
     if status != 201 {
-        bail!("starting a new lesson for {class_id}: expected 201, got {status}: {lesson}");
+        bail!("starting a new lesson for {class_id}: expected 201, got {status}: {lesson:?}");
     }
-    let id = lesson
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("lesson without id: {lesson}"))?
-        .to_string();
+    let id = lesson.id.to_string();
     let teacher = Participant::join_with(server, api, email, &id).await?;
     if teacher.role != "teacher" {
         bail!("{email} joined with role {:?}, want teacher", teacher.role);

@@ -1,12 +1,18 @@
 //! WebSocket signalling client for PROTOCOL.md section 2: keeps a log of every server message,
 //! records how the socket closed, answers server `offer`s automatically with a receiving WebRTC
-//! peer connection, and lets tests wait for messages matching a predicate.
+//! peer connection, and lets tests wait for messages matching a predicate. What the harness
+//! itself reads (offers, ended streams, errors) it reads as [`ServerMsg`], and what it sends on
+//! its own (answers, pings) it writes as [`ClientMsg`]; the log keeps each message as JSON too,
+//! for tests that look at it as the wire has it (and hostile ones that send what no type allows).
 
 use crate::rtc_client::{self, Subscription};
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::stream::{SplitSink, StreamExt};
 use futures_util::SinkExt;
-use serde_json::{json, Value};
+use livegate_core::ids::{ParticipantId, StreamId};
+use livegate_core::proto::{ClientMsg, ServerMsg, StreamKind};
+use serde::Deserialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -173,6 +179,11 @@ impl Conn {
         self.send_message(Message::text(msg.to_string())).await
     }
 
+    /// Sends one protocol message.
+    pub async fn send_msg(&self, msg: &ClientMsg) -> Result<()> {
+        self.send_message(Message::text(serde_json::to_string(msg)?)).await
+    }
+
     /// Sends a raw text frame.
     pub async fn send_text(&self, text: &str) -> Result<()> {
         self.send_message(Message::text(text.to_string())).await
@@ -188,15 +199,12 @@ impl Conn {
     /// Sends `ping` every `every` until the socket is dropped.
     pub fn start_heartbeat(&self, every: Duration) {
         let inner = self.inner.clone();
+        let ping = serde_json::to_string(&ClientMsg::Ping).unwrap_or_default();
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let mut sink = inner.sink.lock().await;
-                if sink
-                    .send(Message::text(json!({"type": "ping"}).to_string()))
-                    .await
-                    .is_err()
-                {
+                if sink.send(Message::text(ping.clone())).await.is_err() {
                     break;
                 }
             }
@@ -273,6 +281,21 @@ impl Conn {
         }
     }
 
+    /// Waits for the first protocol message at index >= `from` that satisfies `pred`.
+    pub async fn wait_msg(
+        &self,
+        from: usize,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&ServerMsg) -> bool,
+    ) -> Result<(usize, ServerMsg)> {
+        let (i, m) = self
+            .wait_for(from, timeout, what, |m| server_msg(m).is_some_and(|m| pred(&m)))
+            .await?;
+        let msg = server_msg(&m).ok_or_else(|| anyhow!("{}: not a server message: {m}", self.inner.label))?;
+        Ok((i, msg))
+    }
+
     /// Waits for a message of type `ty` at index >= `from`.
     pub async fn wait_type(&self, from: usize, ty: &str, timeout: Duration) -> Result<Value> {
         self.wait_for(from, timeout, &format!("`{ty}`"), |m| msg_type(m) == ty)
@@ -291,14 +314,11 @@ impl Conn {
             .wait_error(from, timeout)
             .await
             .with_context(|| format!("expecting error `{code}`"))?;
-        let got = err.get("code").and_then(Value::as_str).unwrap_or("<none>");
-        if got != code {
-            bail!("{}: expected error `{code}`, got {err}", self.inner.label);
+        match server_msg(&err) {
+            Some(ServerMsg::Error { code: got, .. }) if got.as_str() == code => Ok(err),
+            Some(ServerMsg::Error { .. }) => bail!("{}: expected error `{code}`, got {err}", self.inner.label),
+            _ => bail!("{}: an `error` that is not the protocol's: {err}", self.inner.label),
         }
-        if err.get("message").and_then(Value::as_str).is_none() {
-            bail!("{}: error without a `message` string: {err}", self.inner.label);
-        }
-        Ok(err)
     }
 
     /// Waits until the server closes the socket.
@@ -323,7 +343,7 @@ impl Conn {
     /// Proves the socket is open and served: sends `ping`, waits for a `pong`.
     pub async fn ping_pong(&self, timeout: Duration) -> Result<()> {
         let mark = self.mark();
-        self.send(json!({"type": "ping"})).await?;
+        self.send_msg(&ClientMsg::Ping).await?;
         self.wait_type(mark, "pong", timeout).await.map(|_| ())
     }
 
@@ -361,14 +381,22 @@ impl Conn {
         let (_, offer) = self
             .wait_for(from, timeout, what, |m| msg_type(m) == "offer" && pred(m))
             .await?;
-        let id = offer.get("stream_id").and_then(Value::as_str).unwrap_or_default();
-        self.subscription(id).ok_or_else(|| {
+        let id = match server_msg(&offer) {
+            Some(ServerMsg::Offer { stream_id, .. }) => stream_id.to_string(),
+            _ => String::new(),
+        };
+        self.subscription(&id).ok_or_else(|| {
             anyhow!(
                 "{}: offer {id} has no subscription (bad offer?): {offer}",
                 self.inner.label
             )
         })
     }
+}
+
+/// A logged message as the protocol's type; `None` if it is not one.
+pub fn server_msg(m: &Value) -> Option<ServerMsg> {
+    ServerMsg::deserialize(m).ok()
 }
 
 /// The `type` of a message, or "".
@@ -409,13 +437,16 @@ fn handle_text(inner: &Arc<Inner>, text: &str) {
             return;
         }
     };
-    match msg_type(&value) {
-        "offer" => start_answer(inner, &value),
-        "stream_ended" => {
-            if let Some(id) = value.get("stream_id").and_then(Value::as_str) {
-                if let Some(sub) = inner.subs.lock().unwrap().get(id) {
-                    sub.mark_ended();
-                }
+    match server_msg(&value) {
+        Some(ServerMsg::Offer {
+            stream_id,
+            publisher_id,
+            kind,
+            sdp,
+        }) => start_answer(inner, stream_id, publisher_id, kind, sdp),
+        Some(ServerMsg::StreamEnded { stream_id }) => {
+            if let Some(sub) = inner.subs.lock().unwrap().get(stream_id.as_str()) {
+                sub.mark_ended();
             }
         }
         _ => {}
@@ -427,39 +458,30 @@ fn handle_text(inner: &Arc<Inner>, text: &str) {
 }
 
 /// Creates the subscription for a server `offer` and answers it in the background.
-fn start_answer(inner: &Arc<Inner>, offer: &Value) {
-    let stream_id = offer
-        .get("stream_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let mut sdp = offer.get("sdp").and_then(Value::as_str).unwrap_or_default().to_string();
+fn start_answer(inner: &Arc<Inner>, stream_id: StreamId, publisher_id: ParticipantId, kind: StreamKind, sdp: String) {
+    let mut sdp = sdp;
     if let Some(rewrite) = inner.offer_rewrite.lock().unwrap().clone() {
         sdp = rewrite(&sdp);
     }
     let sub = Arc::new(Subscription::new(
-        stream_id.clone(),
-        offer
-            .get("publisher_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        offer
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        stream_id.to_string(),
+        publisher_id.to_string(),
+        kind.as_str().to_string(),
         sdp,
     ));
-    inner.subs.lock().unwrap().insert(stream_id.clone(), sub.clone());
+    inner.subs.lock().unwrap().insert(stream_id.to_string(), sub.clone());
     let inner2 = inner.clone();
     // The answer task ends by itself; the subscription's media tasks are aborted on drop.
     tokio::spawn(async move {
         match rtc_client::answer_offer(&sub).await {
             Ok(answer_sdp) => {
-                let msg = json!({"type": "answer", "stream_id": stream_id, "sdp": answer_sdp});
+                let msg = ClientMsg::Answer {
+                    stream_id,
+                    sdp: answer_sdp,
+                };
+                let text = serde_json::to_string(&msg).unwrap_or_default();
                 let mut sink = inner2.sink.lock().await;
-                if let Err(e) = sink.send(Message::text(msg.to_string())).await {
+                if let Err(e) = sink.send(Message::text(text)).await {
                     sub.set_error(format!("sending answer: {e}"));
                 }
             }

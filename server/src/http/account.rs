@@ -33,6 +33,12 @@ pub struct SetPasswordLink {
     pub expires_at: i64,
 }
 
+/// The answer to an invite or a reset: `{"link": SetPasswordLink}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkBody {
+    pub link: SetPasswordLink,
+}
+
 /// Issues a link for a user of the actor's school; `not_found` for anyone else. Only the
 /// invite and reset routes issue links: creating a user does not, so no live link exists that
 /// the superuser did not ask for.
@@ -67,10 +73,10 @@ async fn issue(
     actor: &UserRecord,
     user_id: &str,
     purpose: TokenPurpose,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LinkBody>, ApiError> {
     let user = UserId::parse(user_id).ok_or(ErrorCode::NotFound)?;
     let link = issue_link(app, actor, &user, purpose).await?;
-    Ok(Json(serde_json::json!({"link": link})))
+    Ok(Json(LinkBody { link }))
 }
 
 /// `POST /api/admin/users/{user_id}/invite`
@@ -78,7 +84,7 @@ pub async fn invite(
     State(app): State<App>,
     Extension(CurrentUser(actor)): Extension<CurrentUser>,
     Path(user_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LinkBody>, ApiError> {
     issue(&app, &actor, &user_id, TokenPurpose::Invite).await
 }
 
@@ -87,7 +93,7 @@ pub async fn reset(
     State(app): State<App>,
     Extension(CurrentUser(actor)): Extension<CurrentUser>,
     Path(user_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LinkBody>, ApiError> {
     issue(&app, &actor, &user_id, TokenPurpose::Reset).await
 }
 

@@ -1,5 +1,6 @@
 //! The JSON API handlers. Each sees only what its route's access allows, and scopes
-//! everything to the caller's school and classes.
+//! everything to the caller's school and classes. Their answers are the types of
+//! [`livegate_core::proto::http`], which the Rust clients read too.
 
 use std::time::Duration;
 
@@ -21,8 +22,8 @@ use crate::app::AppError;
 use crate::http::error::ApiError;
 use crate::store::{now_ms, MemberKind, UserRecord};
 use livegate_core::admission::Decision;
-use livegate_core::ids::{ClassId, Email, LessonId};
-use livegate_core::proto::{LessonSummary, PROTOCOL_VERSION};
+use livegate_core::ids::{ClassId, Email};
+use livegate_core::proto::http::{ClassSummary, Health, LessonBody, Me, SignedIn, Ticket, User};
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -38,27 +39,28 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
-/// A user as the API shows them.
-#[derive(Debug, Serialize)]
-pub struct UserView {
-    id: String,
-    display_name: String,
-    role: &'static str,
+/// An audit entry's detail from its type: the same JSON object (keys in sorted order) the
+/// chain has always stored. Serialising these plain structs cannot fail; if it ever did, the
+/// route answers `internal` rather than write an entry without its detail.
+pub fn audit_detail(detail: &impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(detail).map_err(|e| {
+        tracing::error!(error = %e, "an audit detail could not be serialised");
+        ApiError(ErrorCode::Internal)
+    })
 }
 
-impl UserView {
-    fn of(user: &UserRecord) -> Self {
-        Self {
-            id: user.id.to_string(),
-            display_name: user.display_name.clone(),
-            role: user.role.as_str(),
-        }
+/// A user as the API shows them to themself.
+fn user_view(user: &UserRecord) -> User {
+    User {
+        id: user.id.to_string(),
+        display_name: user.display_name.clone(),
+        role: user.role,
     }
 }
 
 /// `GET /api/health`
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok", "protocol": PROTOCOL_VERSION}))
+pub async fn health() -> Json<Health> {
+    Json(Health::ok())
 }
 
 #[derive(Deserialize)]
@@ -66,12 +68,6 @@ pub async fn health() -> Json<serde_json::Value> {
 pub struct SignIn {
     email: String,
     password: String,
-}
-
-/// The answer to a successful sign-in.
-#[derive(Serialize)]
-struct SignedIn {
-    user: UserView,
 }
 
 /// `POST /api/session`: password sign-in under the sign-in limits (`auth::SignInLimits`): a
@@ -125,13 +121,7 @@ pub async fn sign_in(
         (header::SET_COOKIE, session),
         (header::SET_COOKIE, device_cookie(&known, secure)),
     ]);
-    Ok((
-        cookies,
-        Json(SignedIn {
-            user: UserView::of(&user),
-        }),
-    )
-        .into_response())
+    Ok((cookies, Json(SignedIn { user: user_view(&user) })).into_response())
 }
 
 /// `DELETE /api/session`: ends the session on every node.
@@ -140,19 +130,11 @@ pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) ->
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
 }
 
-#[derive(Serialize)]
-struct ClassSummary {
-    id: String,
-    name: String,
-    live_lesson_id: Option<LessonId>,
-    can_teach: bool,
-}
-
 /// `GET /api/me`
 pub async fn me(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Me>, ApiError> {
     let classes: Vec<ClassSummary> = app
         .store
         .classes_of(&user.id)
@@ -165,9 +147,10 @@ pub async fn me(
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({"user": UserView::of(&user), "classes": classes}),
-    ))
+    Ok(Json(Me {
+        user: user_view(&user),
+        classes,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -195,7 +178,7 @@ pub async fn start_lesson(
         Started::New(summary) => (StatusCode::CREATED, summary),
         Started::Existing(summary) => (StatusCode::OK, summary),
     };
-    Ok((status, Json(serde_json::json!({"lesson": summary}))).into_response())
+    Ok((status, Json(LessonBody { lesson: summary })).into_response())
 }
 
 /// `GET /api/lessons/{id}`
@@ -203,7 +186,7 @@ pub async fn get_lesson(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LessonBody>, ApiError> {
     let lesson = app.visible_lesson(&user, &id)?;
     let facts = app.facts(&user, &lesson).await?;
     // Staff from a trusted domain may knock at the lobby, so they read the recording notice too.
@@ -211,16 +194,9 @@ pub async fn get_lesson(
     if !facts.teaches_class && !facts.on_roster && !may_knock {
         return Err(ErrorCode::NotOnRoster.into());
     }
-    let summary: LessonSummary = lesson.summary();
-    Ok(Json(serde_json::json!({"lesson": summary})))
-}
-
-/// A join ticket as the client receives it.
-#[derive(Serialize)]
-struct TicketBody {
-    ticket: String,
-    expires_in_ms: u64,
-    ws_path: &'static str,
+    Ok(Json(LessonBody {
+        lesson: lesson.summary(),
+    }))
 }
 
 /// `POST /api/lessons/{id}/ticket`: runs the admission gate and issues a join ticket, bound
@@ -246,10 +222,10 @@ pub async fn ticket(
         Decision::Admit(_) | Decision::Lobby => {
             let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
             let ticket = app.tickets.issue(user.id.clone(), lesson.info.id.clone(), origin);
-            let body = TicketBody {
+            let body = Ticket {
                 ticket,
                 expires_in_ms: app.tickets.lifetime().as_millis() as u64,
-                ws_path: "/ws",
+                ws_path: "/ws".into(),
             };
             Ok(Json(body).into_response())
         }

@@ -63,6 +63,16 @@ pub struct ErrorDetail {
     pub message: &'static str,
 }
 
+impl ErrorDetail {
+    /// A code with its standard sentence.
+    pub fn of(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.message(),
+        }
+    }
+}
+
 /// The one error type of the HTTP routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiError(pub ErrorCode);
@@ -76,10 +86,7 @@ impl From<ErrorCode> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.0,
-                message: self.0.message(),
-            },
+            error: ErrorDetail::of(self.0),
         };
         (status_of(self.0), Json(body)).into_response()
     }
@@ -113,10 +120,7 @@ impl IntoResponse for TextRefusal {
     fn into_response(self) -> Response {
         let code = self.0.code();
         let error = TextErrorDetail {
-            base: ErrorDetail {
-                code,
-                message: code.message(),
-            },
+            base: ErrorDetail::of(code),
             field: self.0.field.name,
             reason: self.0.problem,
             detail: self.0.sentence(),

@@ -10,21 +10,26 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use livegate_core::codes::ErrorCode;
 
-use super::api::ApiJson;
+use self::bodies::{
+    Attendance, AttendedLesson, ConcernList, ConcernView, EventView, Export, IntervalView, LessonList, LessonLogBody,
+    LessonView, NoteAdded, NoteRef, NoteView, PupilRef, Reading, SessionView, TimeZones,
+};
+use super::api::{audit_detail, ApiJson};
 use super::log_export::{counts, intervals_csv, lessons_csv, parse_day, zone_names, Clock};
 use super::recordings::ApiQuery;
 use super::{App, CurrentUser};
 use crate::http::error::ApiError;
 use crate::store::log::{NewNote, NoteCategory};
-use crate::store::log_read::{intervals, LessonLog, LessonRow};
+use crate::store::log_read::{intervals, LessonLog};
 use crate::store::{now_ms, LogFilter, LogScope, UserRecord};
 use livegate_core::ids::{LessonId, UserId};
 use livegate_core::school::Role;
+
+mod bodies;
 
 /// What this user may read of the log; pupils and visiting staff may read none of it.
 fn reader(user: &UserRecord) -> Result<LogScope, ApiError> {
@@ -36,8 +41,15 @@ fn reader(user: &UserRecord) -> Result<LogScope, ApiError> {
 }
 
 /// Audits a school-wide reading (leaders, superusers) or any export.
-async fn audit(app: &App, user: &UserRecord, scope: &LogScope, action: &str, detail: Value) -> Result<(), ApiError> {
+async fn audit(
+    app: &App,
+    user: &UserRecord,
+    scope: &LogScope,
+    action: &str,
+    detail: &impl Serialize,
+) -> Result<(), ApiError> {
     if matches!(scope, LogScope::School) || action == "log.export" {
+        let detail = audit_detail(detail)?;
         app.store.audit(&user.school, user.id.as_str(), action, detail).await?;
     }
     Ok(())
@@ -51,7 +63,7 @@ async fn clock(app: &App, user: &UserRecord) -> Result<Clock, ApiError> {
 /// The filters of the log's lists and exports as a reader sends them: `from_date` and
 /// `to_date` are calendar days (`YYYY-MM-DD`, both inclusive), whole days in the school's
 /// time zone, never the reader's. Unknown parameters are `bad_request`.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,41 +93,19 @@ impl LogQuery {
     }
 }
 
-fn lesson_json(l: &LessonRow, clock: &Clock) -> Value {
-    let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("started_local".into(), clock.local(l.started_at).into());
-        o.insert("ended_local".into(), clock.local_opt(l.ended_at).into());
-        o.insert(
-            "scheduled_start_local".into(),
-            clock.local_opt(l.scheduled_start).into(),
-        );
-        o.insert("scheduled_end_local".into(), clock.local_opt(l.scheduled_end).into());
+fn log_body(log: &LessonLog, clock: &Clock, now: i64) -> LessonLogBody {
+    LessonLogBody {
+        time_zone: clock.zone.clone(),
+        lesson: LessonView::new(&log.lesson, clock),
+        counts: counts(log),
+        intervals: intervals(&log.sessions, now)
+            .into_iter()
+            .map(|i| IntervalView::new(i, clock))
+            .collect(),
+        sessions: log.sessions.iter().map(|s| SessionView::new(s, clock)).collect(),
+        events: log.events.iter().map(|e| EventView::new(e, clock)).collect(),
+        notes: log.notes.iter().map(|n| NoteView::new(n, clock)).collect(),
     }
-    v
-}
-
-/// Adds `<field>_local` beside each of these time fields of a serialised row.
-fn with_local(row: impl serde::Serialize, fields: &[&str], clock: &Clock) -> Value {
-    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        for f in fields {
-            let local = clock.local_opt(o.get(*f).and_then(Value::as_i64));
-            o.insert(format!("{f}_local"), local.into());
-        }
-    }
-    v
-}
-
-fn log_json(log: &LessonLog, clock: &Clock, now: i64) -> Value {
-    json!({
-        "lesson": lesson_json(&log.lesson, clock),
-        "counts": counts(log),
-        "intervals": intervals(&log.sessions, now).iter().map(|i| with_local(i, &["joined_at", "left_at"], clock)).collect::<Vec<_>>(),
-        "sessions": log.sessions.iter().map(|s| with_local(s, &["joined_at", "left_at", "last_seen"], clock)).collect::<Vec<_>>(),
-        "events": log.events.iter().map(|e| with_local(e, &["at", "last_at"], clock)).collect::<Vec<_>>(),
-        "notes": log.notes.iter().map(|n| with_local(n, &["at"], clock)).collect::<Vec<_>>(),
-    })
 }
 
 /// `GET /api/log/lessons`
@@ -123,14 +113,17 @@ pub async fn list(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     ApiQuery(query): ApiQuery<LogQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LessonList>, ApiError> {
     let scope = reader(&user)?;
     let clock = clock(&app, &user).await?;
     let filter = query.filter(&clock)?;
-    audit(&app, &user, &scope, "log.view", json!({"list": query})).await?;
+    audit(&app, &user, &scope, "log.view", &Reading::List(&query)).await?;
     let rows = app.store.log_lessons(&user.school, &scope, &filter).await?;
-    let lessons: Vec<Value> = rows.iter().map(|l| lesson_json(l, &clock)).collect();
-    Ok(Json(json!({"time_zone": clock.zone, "lessons": lessons})))
+    let lessons = rows.iter().map(|l| LessonView::new(l, &clock)).collect();
+    Ok(Json(LessonList {
+        time_zone: clock.zone,
+        lessons,
+    }))
 }
 
 async fn one(app: &App, user: &UserRecord, scope: &LogScope, id: &str) -> Result<LessonLog, ApiError> {
@@ -146,14 +139,12 @@ pub async fn detail(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LessonLogBody>, ApiError> {
     let scope = reader(&user)?;
     let log = one(&app, &user, &scope, &id).await?;
-    audit(&app, &user, &scope, "log.view", json!({"lesson": log.lesson.id})).await?;
+    audit(&app, &user, &scope, "log.view", &Reading::Lesson(&log.lesson.id)).await?;
     let clock = clock(&app, &user).await?;
-    let mut body = log_json(&log, &clock, now_ms());
-    body["time_zone"] = clock.zone.clone().into();
-    Ok(Json(body))
+    Ok(Json(log_body(&log, &clock, now_ms())))
 }
 
 #[derive(Deserialize)]
@@ -199,7 +190,9 @@ pub async fn add_note(
     }
     Ok((
         StatusCode::CREATED,
-        Json(json!({"note": {"id": note, "at": at, "category": category}})),
+        Json(NoteAdded {
+            note: NoteRef { id: note, at, category },
+        }),
     )
         .into_response())
 }
@@ -238,7 +231,7 @@ pub async fn attendance(
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Path(pupil): Path<String>,
     ApiQuery(query): ApiQuery<LogQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Attendance>, ApiError> {
     let scope = reader(&user)?;
     let clock = clock(&app, &user).await?;
     let mut filter = query.filter(&clock)?;
@@ -255,7 +248,7 @@ pub async fn attendance(
         }
     }
     filter.pupil_id = Some(pupil.to_string());
-    audit(&app, &user, &scope, "log.view", json!({"pupil": pupil})).await?;
+    audit(&app, &user, &scope, "log.view", &Reading::Pupil(&pupil)).await?;
     let now = now_ms();
     let mut total = 0;
     let mut rows = Vec::new();
@@ -266,41 +259,44 @@ pub async fn attendance(
             .collect();
         let seconds: i64 = mine.iter().map(|i| i.seconds).sum();
         total += seconds;
-        let refusals: Vec<&str> = log
+        let refusals = log
             .events
             .iter()
             .filter(|e| e.subject_id.as_deref() == Some(pupil.as_str()) && e.kind == "refused")
-            .filter_map(|e| e.detail.as_deref())
+            .filter_map(|e| e.detail.clone())
             .collect();
-        rows.push(json!({
-            "lesson": lesson_json(&log.lesson, &clock),
-            "present": !mine.is_empty(),
-            "seconds": seconds,
-            "intervals": mine.iter().map(|i| with_local(i, &["joined_at", "left_at"], &clock)).collect::<Vec<_>>(),
-            "refusals": refusals,
-        }));
+        rows.push(AttendedLesson {
+            lesson: LessonView::new(&log.lesson, &clock),
+            present: !mine.is_empty(),
+            seconds,
+            intervals: mine.into_iter().map(|i| IntervalView::new(i, &clock)).collect(),
+            refusals,
+        });
     }
-    Ok(Json(json!({
-        "time_zone": clock.zone,
-        "pupil": {"id": record.id, "display_name": record.display_name},
-        "total_seconds": total,
-        "lessons": rows,
-    })))
+    Ok(Json(Attendance {
+        time_zone: clock.zone,
+        pupil: PupilRef {
+            id: record.id,
+            display_name: record.display_name,
+        },
+        total_seconds: total,
+        lessons: rows,
+    }))
 }
 
 /// `GET /api/log/concerns`: the leaders' concern list, newest first.
 pub async fn concerns(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConcernList>, ApiError> {
     let clock = clock(&app, &user).await?;
-    audit(&app, &user, &LogScope::School, "log.view", json!({"concerns": true})).await?;
+    audit(&app, &user, &LogScope::School, "log.view", &Reading::Concerns(true)).await?;
     let rows = app.store.concerns(&user.school).await?;
-    let concerns: Vec<Value> = rows
-        .iter()
-        .map(|c| with_local(c, &["at", "lesson_started_at"], &clock))
-        .collect();
-    Ok(Json(json!({"time_zone": clock.zone, "concerns": concerns})))
+    let concerns = rows.iter().map(|c| ConcernView::new(c, &clock)).collect();
+    Ok(Json(ConcernList {
+        time_zone: clock.zone,
+        concerns,
+    }))
 }
 
 fn csv_response(name: &str, body: String) -> Response {
@@ -329,7 +325,10 @@ async fn export(
         user,
         &scope,
         "log.export",
-        json!({"export": what, "filter": query}),
+        &Export {
+            export: what,
+            filter: query,
+        },
     )
     .await?;
     let mut logs = app.store.lesson_logs(&user.school, &scope, &filter).await?;
@@ -370,9 +369,12 @@ pub struct ZoneBody {
 pub async fn get_time_zone(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TimeZones>, ApiError> {
     let clock = clock(&app, &user).await?;
-    Ok(Json(json!({"time_zone": clock.zone, "zones": zone_names()})))
+    Ok(Json(TimeZones {
+        time_zone: clock.zone,
+        zones: zone_names(),
+    }))
 }
 
 /// `PUT /api/admin/time-zone`: the school's time zone for showing the log (superusers).

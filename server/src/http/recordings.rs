@@ -158,6 +158,7 @@ pub async fn open(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MediaQuery {
     /// Missing is the same as unknown: `view_expired`.
     #[serde(default)]

@@ -47,10 +47,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 /// connection refused at a cap).
 pub fn body_bytes(code: ErrorCode) -> Vec<u8> {
     let body = ErrorBody {
-        error: ErrorDetail {
-            code,
-            message: code.message(),
-        },
+        error: ErrorDetail::of(code),
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }

@@ -646,3 +646,64 @@ async fn health_and_readiness_answer_typed_bodies_without_personal_data() {
         (Some(false), Some(true))
     );
 }
+
+/// The answers of one family of routes, one line each (`{"route": ..., "body": ...}`),
+/// compared with `server/golden/<name>` (`UPDATE_GOLDEN=1` rewrites it): renaming a field of
+/// a body, or changing what one holds, fails the family's golden test.
+#[derive(Default)]
+pub(super) struct Golden {
+    text: String,
+}
+
+impl Golden {
+    pub(super) fn add(&mut self, route: &str, body: &impl serde::Serialize) {
+        #[derive(serde::Serialize)]
+        struct Line<'a, T> {
+            route: &'a str,
+            body: &'a T,
+        }
+        self.text += &serde_json::to_string(&Line { route, body }).unwrap();
+        self.text.push('\n');
+    }
+
+    pub(super) fn check(self, name: &str) {
+        let path = format!("{}/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &self.text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            self.text, want,
+            "a body in {name} changed; if deliberate, document it (server/PROTOCOL.md, server/LOG.md) and rerun with UPDATE_GOLDEN=1"
+        );
+    }
+}
+
+/// Every answer of a route is a typed body (`#[derive(Serialize)]` beside the route), never a
+/// `json!` map: this reads the non-test code of every file under `server/src/http` (a file's
+/// tests sit at its bottom, after `#[cfg(test)]`, or in a `tests.rs`).
+#[test]
+fn route_bodies_are_types_not_json_maps() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (n, line) in code.lines().enumerate() {
+                    if line.contains("json!") {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http")),
+        &mut found,
+    );
+    assert!(found.is_empty(), "untyped JSON bodies:\n{}", found.join("\n"));
+}

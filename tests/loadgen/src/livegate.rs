@@ -2,7 +2,8 @@
 //! fetches a ticket, joins over its own WebSocket and keeps it alive with `ping`. The teacher
 //! starts the class's lesson and publishes a camera stream; each pupil answers the offer the
 //! server sends it. Accounts come from `livegate-bench-server` (class `bench{k}`, teacher
-//! `bench-teacher{k}@demo.sch.uk`, pupils `bench{k}-{i}@pupils.demo.sch.uk`).
+//! `bench-teacher{k}@demo.sch.uk`, pupils `bench{k}-{i}@pupils.demo.sch.uk`). What the server
+//! answers is read as the protocol's own types (`livegate_core::proto`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,6 +11,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
+use livegate_core::ids::StreamId;
+use livegate_core::proto::http::{LessonBody, Ticket};
+use livegate_core::proto::{ClientMsg, ServerMsg, StreamKind, PROTOCOL_VERSION};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -101,7 +105,7 @@ impl Livegate {
                 json!({}),
             )
             .await?;
-        let ticket = t["ticket"].as_str().context("no ticket")?.to_owned();
+        let Ticket { ticket, .. } = serde_json::from_value(t).context("the ticket answer")?;
         let t1 = t0.elapsed();
         // The ticket is redeemed only on a socket carrying the session it was issued to.
         let mut req =
@@ -111,11 +115,12 @@ impl Livegate {
             .await
             .context("WebSocket connect")?;
         let t2 = t0.elapsed();
-        ws.send(Message::text(
-            json!({"type": "join", "protocol": 1, "ticket": ticket}).to_string(),
-        ))
-        .await?;
-        let joined = next_of(&mut ws, "joined").await?;
+        let join = ClientMsg::Join {
+            protocol: PROTOCOL_VERSION,
+            ticket,
+        };
+        send(&mut ws, &join).await?;
+        let joined = next_of(&mut ws, "joined", |m| matches!(m, ServerMsg::Joined { .. })).await?;
         if trace {
             eprintln!(
                 "loadgen: signalling ticket {t1:?}, websocket {:?}, joined {:?}",
@@ -123,8 +128,8 @@ impl Livegate {
                 t0.elapsed() - t2
             );
         }
-        if joined["type"] != "joined" {
-            bail!("join refused: {joined}");
+        if !matches!(joined, ServerMsg::Joined { .. }) {
+            bail!("join refused: {joined:?}");
         }
         Ok(ws)
     }
@@ -138,7 +143,8 @@ impl Livegate {
                 json!({"class_id": format!("bench{}", account.class + 1)}),
             )
             .await?;
-        let lesson = v["lesson"]["id"].as_str().context("no lesson id")?.to_owned();
+        let LessonBody { lesson } = serde_json::from_value(v).context("the lesson answer")?;
+        let lesson = lesson.id.to_string();
         {
             let mut lessons = self.lessons.borrow_mut();
             if lessons.len() <= account.class {
@@ -148,15 +154,17 @@ impl Livegate {
         }
         let mut ws = self.join(&account).await?;
         let (index, offer) = self.engine.borrow_mut().new_publisher()?;
-        ws.send(Message::text(
-            json!({"type": "publish", "stream_id": "cam", "kind": "camera", "sdp": offer}).to_string(),
-        ))
-        .await?;
-        let answer = next_of(&mut ws, "answer").await?;
-        let sdp = answer["sdp"]
-            .as_str()
-            .with_context(|| format!("publish refused: {answer}"))?;
-        self.engine.borrow_mut().publisher_answer(index, sdp)?;
+        let publish = ClientMsg::Publish {
+            stream_id: StreamId::parse("cam").context("stream id")?,
+            kind: StreamKind::Camera,
+            sdp: offer,
+        };
+        send(&mut ws, &publish).await?;
+        let sdp = match next_of(&mut ws, "answer", |m| matches!(m, ServerMsg::Answer { .. })).await? {
+            ServerMsg::Answer { sdp, .. } => sdp,
+            refused => bail!("publish refused: {refused:?}"),
+        };
+        self.engine.borrow_mut().publisher_answer(index, &sdp)?;
         tokio::task::spawn_local(keep_alive(ws, self.stop.subscribe()));
         Ok(index)
     }
@@ -165,11 +173,12 @@ impl Livegate {
     pub async fn subscribe(&self, account: Account) -> Result<usize> {
         let index = self.engine.borrow_mut().new_subscriber(account.class);
         let mut ws = self.join(&account).await?;
-        let offer = next_of(&mut ws, "offer").await?;
-        let sdp = offer["sdp"].as_str().context("offer without sdp")?;
-        let answer = self.engine.borrow_mut().subscriber_offer(index, sdp)?;
-        let msg = json!({"type": "answer", "stream_id": offer["stream_id"], "sdp": answer});
-        ws.send(Message::text(msg.to_string())).await?;
+        let (stream_id, sdp) = match next_of(&mut ws, "offer", |m| matches!(m, ServerMsg::Offer { .. })).await? {
+            ServerMsg::Offer { stream_id, sdp, .. } => (stream_id, sdp),
+            refused => bail!("no offer: {refused:?}"),
+        };
+        let answer = self.engine.borrow_mut().subscriber_offer(index, &sdp)?;
+        send(&mut ws, &ClientMsg::Answer { stream_id, sdp: answer }).await?;
         tokio::task::spawn_local(keep_alive(ws, self.stop.subscribe()));
         Ok(index)
     }
@@ -182,8 +191,14 @@ impl Livegate {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The next message of type `ty` (or an `error`), skipping others.
-async fn next_of(ws: &mut Ws, ty: &str) -> Result<Value> {
+/// Sends one protocol message.
+async fn send(ws: &mut Ws, msg: &ClientMsg) -> Result<()> {
+    ws.send(Message::text(serde_json::to_string(msg)?)).await?;
+    Ok(())
+}
+
+/// The next message that is `wanted` (`ty` names it) or an `error`, skipping others.
+async fn next_of(ws: &mut Ws, ty: &str, wanted: impl Fn(&ServerMsg) -> bool) -> Result<ServerMsg> {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
         let msg = tokio::time::timeout_at(deadline, ws.next())
@@ -191,9 +206,10 @@ async fn next_of(ws: &mut Ws, ty: &str) -> Result<Value> {
             .map_err(|_| anyhow!("timed out waiting for `{ty}`"))?;
         match msg {
             Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(t.as_str())?;
-                if v["type"] == ty || v["type"] == "error" {
-                    return Ok(v);
+                let m: ServerMsg =
+                    serde_json::from_str(t.as_str()).with_context(|| format!("not a server message: {t}"))?;
+                if wanted(&m) || matches!(m, ServerMsg::Error { .. }) {
+                    return Ok(m);
                 }
             }
             Some(Ok(Message::Close(f))) => bail!("socket closed waiting for `{ty}`: {f:?}"),
@@ -220,7 +236,7 @@ async fn keep_alive(mut ws: Ws, mut stop: watch::Receiver<bool>) {
                 _ => break,
             },
             _ = tick.tick() => {
-                if ws.send(Message::text(r#"{"type":"ping"}"#)).await.is_err() {
+                if send(&mut ws, &ClientMsg::Ping).await.is_err() {
                     break;
                 }
             }

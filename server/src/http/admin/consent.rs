@@ -6,10 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::json;
 
 use livegate_core::codes::ErrorCode;
 
+use super::bodies::{
+    ClassRef, Conduct, ConductPublished, ConsentRecorded, DomainAdded, DomainList, Privacy, PupilConsent,
+    PupilConsents, WithoutConsent,
+};
 use super::{school_class, school_pupil, AdminUser};
 use crate::http::api::ApiJson;
 use crate::http::error::{ApiError, InputError};
@@ -28,8 +31,10 @@ const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
 pub async fn list_domains(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"domains": app.store.trusted_domains(&me.school).await?})))
+) -> Result<Json<DomainList>, ApiError> {
+    Ok(Json(DomainList {
+        domains: app.store.trusted_domains(&me.school).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -50,7 +55,7 @@ pub async fn add_domain(
         .store
         .add_domain(me.id.as_str(), &me.school, &body.domain, &note)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"domain": domain}))).into_response())
+    Ok((StatusCode::CREATED, Json(DomainAdded { domain })).into_response())
 }
 
 /// `DELETE /api/admin/domains/{domain}`: anyone from it in a live lesson leaves at once.
@@ -72,13 +77,15 @@ pub async fn pupil_consents(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PupilConsents>, ApiError> {
     let pupil = school_pupil(&app, &me, &id).await?;
     let records = app.store.consents(&me.school, &pupil.id).await?;
     let state = app.store.consent_state(&me.school, &pupil.id).await?;
-    Ok(Json(
-        json!({"pupil": AdminUser::of(&pupil), "state": state, "records": records}),
-    ))
+    Ok(Json(PupilConsents {
+        pupil: AdminUser::of(&pupil),
+        state,
+        records,
+    }))
 }
 
 /// `POST /api/admin/pupils/{user_id}/consents`: records a signed form (or a parent's opt-out).
@@ -99,11 +106,7 @@ pub async fn record_consent(
         .record_consent(me.id.as_str(), &me.school, &pupil.id, &input)
         .await?;
     let state = app.store.consent_state(&me.school, &pupil.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"consent_id": consent_id, "state": state})),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(ConsentRecorded { consent_id, state })).into_response())
 }
 
 /// `POST /api/admin/consents/{consent_id}/withdraw`: the pupil leaves any live lesson at once.
@@ -125,33 +128,38 @@ pub async fn without_consent(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<WithoutConsent>, ApiError> {
     let class = school_class(&app, &me, &id).await?;
     let pupils = app
         .store
         .pupil_facts(&me.school, &class.id)
         .await?
         .ok_or(ErrorCode::NotFound)?;
-    let list: Vec<serde_json::Value> = pupils
+    let list: Vec<PupilConsent> = pupils
         .iter()
         .filter(|p| p.consent != ConsentState::Current)
-        .map(|p| json!({"user": AdminUser::of(&p.user), "consent": p.consent}))
+        .map(|p| PupilConsent {
+            user: AdminUser::of(&p.user),
+            consent: p.consent,
+        })
         .collect();
-    Ok(Json(
-        json!({"class": {"id": class.id, "name": class.name}, "pupils": list}),
-    ))
+    Ok(Json(WithoutConsent {
+        class: ClassRef::of(&class),
+        pupils: list,
+    }))
 }
 
 /// `GET /api/admin/conduct`: the current code of conduct and the version consent must be for.
 pub async fn get_conduct(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Conduct>, ApiError> {
     let conduct = app.store.conduct(&me.school).await?;
     let school = app.store.school(&me.school).await?.ok_or(ErrorCode::NotFound)?;
-    Ok(Json(
-        json!({"conduct": conduct, "required_version": school.conduct_version_required}),
-    ))
+    Ok(Json(Conduct {
+        conduct,
+        required_version: school.conduct_version_required,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -177,7 +185,10 @@ pub async fn publish_conduct(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"version": version, "require_resign": body.require_resign})),
+        Json(ConductPublished {
+            version,
+            require_resign: body.require_resign,
+        }),
     )
         .into_response())
 }
@@ -187,11 +198,12 @@ pub async fn get_privacy(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Privacy>, ApiError> {
     let pupil = school_pupil(&app, &me, &id).await?;
-    Ok(Json(
-        json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?}),
-    ))
+    Ok(Json(Privacy {
+        privacy: app.store.privacy(&pupil.id).await?,
+        pupil_id: pupil.id,
+    }))
 }
 
 /// `PUT /api/admin/pupils/{user_id}/privacy`: replaces the pupil's privacy profile.
@@ -200,7 +212,7 @@ pub async fn set_privacy(
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(mut profile): ApiJson<PrivacyProfile>,
-) -> Result<Json<serde_json::Value>, InputError> {
+) -> Result<Json<Privacy>, InputError> {
     let pupil = school_pupil(&app, &me, &id).await?;
     profile.alias = profile
         .alias
@@ -210,7 +222,8 @@ pub async fn set_privacy(
     app.store
         .set_privacy(me.id.as_str(), &me.school, &pupil.id, &profile)
         .await?;
-    Ok(Json(
-        json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?}),
-    ))
+    Ok(Json(Privacy {
+        privacy: app.store.privacy(&pupil.id).await?,
+        pupil_id: pupil.id,
+    }))
 }

@@ -7,8 +7,9 @@
 //! school can be learned. Changes go through store methods that append to the audit chain in
 //! the same transaction, with the superuser's id as the actor. Every name and note a person
 //! writes goes through the text policy ([`livegate_core::text`]) first: a refusal is `text_invalid`
-//! with the field and why, and changes nothing.
+//! with the field and why, and changes nothing. Every answer is a type of [`bodies`].
 
+pub mod bodies;
 pub mod consent;
 pub mod people;
 pub mod roster;

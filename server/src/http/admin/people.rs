@@ -6,10 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::json;
 
 use livegate_core::codes::ErrorCode;
 
+use super::bodies::{
+    ClassBody, ClassCounts, ClassList, ClassMembers, ClassRef, Member, Membership, Readiness, ReadyPupil, UserBody,
+    UserList,
+};
 use super::{school_class, school_user, AdminUser};
 use crate::http::api::ApiJson;
 use crate::http::error::{ApiError, InputError};
@@ -24,9 +27,9 @@ use livegate_core::text;
 pub async fn list_users(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserList>, ApiError> {
     let users: Vec<AdminUser> = app.store.users(&me.school).await?.iter().map(AdminUser::of).collect();
-    Ok(Json(json!({"users": users})))
+    Ok(Json(UserList { users }))
 }
 
 #[derive(Deserialize)]
@@ -55,17 +58,11 @@ pub async fn create_user(
     // superuser asks for it to hand over (`POST /api/admin/users/{id}/invite`).
     Ok((
         StatusCode::CREATED,
-        Json(CreatedUser {
+        Json(UserBody {
             user: AdminUser::of(&user),
         }),
     )
         .into_response())
-}
-
-/// The answer to creating a user: the account, without a password or a link.
-#[derive(serde::Serialize)]
-pub struct CreatedUser {
-    user: AdminUser,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +80,7 @@ pub async fn update_user(
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserChange>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserBody>, ApiError> {
     if body.role.is_none() && body.disabled.is_none() {
         return Err(ErrorCode::BadRequest.into());
     }
@@ -96,26 +93,33 @@ pub async fn update_user(
         .update_user(me.id.as_str(), &me.school, &user.id, body.role, body.disabled)
         .await?;
     let user = app.store.user(&user.id).await?.ok_or(ErrorCode::NotFound)?;
-    Ok(Json(json!({"user": AdminUser::of(&user)})))
+    Ok(Json(UserBody {
+        user: AdminUser::of(&user),
+    }))
 }
 
 /// `GET /api/admin/classes`: the school's classes with how many pupils and teachers each has.
 pub async fn list_classes(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ClassList>, ApiError> {
     let counts = app.store.class_counts(&me.school).await?;
-    let classes: Vec<serde_json::Value> = app
+    let classes: Vec<ClassCounts> = app
         .store
         .classes(&me.school)
         .await?
         .into_iter()
         .map(|c| {
             let (pupils, teachers) = counts.get(&c.id).copied().unwrap_or((0, 0));
-            json!({"id": c.id, "name": c.name, "pupils": pupils, "teachers": teachers})
+            ClassCounts {
+                id: c.id,
+                name: c.name,
+                pupils,
+                teachers,
+            }
         })
         .collect();
-    Ok(Json(json!({"classes": classes})))
+    Ok(Json(ClassList { classes }))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +136,8 @@ pub async fn create_class(
 ) -> Result<Response, InputError> {
     let name = text::clean(&text::CLASS_NAME, &body.name)?;
     let id = app.store.create_class(me.id.as_str(), &me.school, None, &name).await?;
-    Ok((StatusCode::CREATED, Json(json!({"class": {"id": id, "name": name}}))).into_response())
+    let class = ClassRef { id, name };
+    Ok((StatusCode::CREATED, Json(ClassBody { class })).into_response())
 }
 
 /// `GET /api/admin/classes/{class_id}`: a class with its members.
@@ -140,18 +145,22 @@ pub async fn class_detail(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ClassMembers>, ApiError> {
     let class = school_class(&app, &me, &id).await?;
-    let members: Vec<serde_json::Value> = app
+    let members: Vec<Member> = app
         .store
         .members(&me.school, &class.id)
         .await?
         .iter()
-        .map(|(u, kind)| json!({"user": AdminUser::of(u), "as": kind}))
+        .map(|(u, kind)| Member {
+            user: AdminUser::of(u),
+            kind: *kind,
+        })
         .collect();
-    Ok(Json(
-        json!({"class": {"id": class.id, "name": class.name}, "members": members}),
-    ))
+    Ok(Json(ClassMembers {
+        class: ClassRef::of(&class),
+        members,
+    }))
 }
 
 /// How someone joins a class, as the request says it.
@@ -192,7 +201,11 @@ pub async fn add_member(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"class_id": class.id, "user_id": user.id, "as": kind})),
+        Json(Membership {
+            class_id: class.id,
+            user_id: user.id,
+            kind,
+        }),
     )
         .into_response())
 }
@@ -220,7 +233,7 @@ pub async fn readiness(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Readiness>, ApiError> {
     let class = school_class(&app, &me, &id).await?;
     if app.store.membership(&class.id, &me.id).await? != Some(MemberKind::Teacher) {
         return Err(ErrorCode::ForbiddenRole.into());
@@ -230,7 +243,7 @@ pub async fn readiness(
         .pupil_facts(&me.school, &class.id)
         .await?
         .ok_or(ErrorCode::NotFound)?;
-    let list: Vec<serde_json::Value> = pupils
+    let list: Vec<ReadyPupil> = pupils
         .iter()
         .map(|p| {
             let facts = Facts {
@@ -253,16 +266,17 @@ pub async fn readiness(
                 Decision::Lobby => Some(ErrorCode::InLobby),
                 Decision::Refuse(code) => Some(code),
             };
-            json!({
-                "id": p.user.id,
-                "display_name": p.user.display_name,
-                "can_join": reason.is_none(),
-                "reason": reason,
-                "consent": p.consent,
-            })
+            ReadyPupil {
+                id: p.user.id.clone(),
+                display_name: p.user.display_name.clone(),
+                can_join: reason.is_none(),
+                reason,
+                consent: p.consent,
+            }
         })
         .collect();
-    Ok(Json(
-        json!({"class": {"id": class.id, "name": class.name}, "pupils": list}),
-    ))
+    Ok(Json(Readiness {
+        class: ClassRef::of(&class),
+        pupils: list,
+    }))
 }

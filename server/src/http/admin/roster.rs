@@ -16,20 +16,25 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::StreamExt;
 use ring::digest::{digest, SHA256};
-use serde_json::json;
 
 use livegate_core::codes::ErrorCode;
 
+use super::bodies::{FileErrorDetail, FileRefused, ImportRefused, Imported, RosterExported};
 use super::school_class;
-use crate::http::error::{status_of, ApiError};
+use crate::http::api::audit_detail;
+use crate::http::error::{status_of, ApiError, ErrorDetail};
 use crate::http::{App, CurrentUser};
 use livegate_core::roster_csv::{self, FileError, MAX_BYTES};
 
 /// A whole-file CSV problem as the API shows it: the usual error shape plus the line and a
 /// sentence naming the column or cell count at fault.
 fn file_error(e: FileError) -> Response {
-    let body = json!({"error": {"code": e.code, "message": e.code.message(), "line": e.line, "detail": e.detail}});
-    (status_of(e.code), Json(body)).into_response()
+    let error = FileErrorDetail {
+        base: ErrorDetail::of(e.code),
+        line: e.line,
+        detail: e.detail,
+    };
+    (status_of(e.code), Json(FileRefused { error })).into_response()
 }
 
 /// `apply=true|false` (default false); anything else is `bad_request`.
@@ -137,10 +142,13 @@ pub async fn import(
     );
     if apply && !report.ok {
         let code = ErrorCode::RosterInvalid;
-        let body = json!({"error": {"code": code, "message": code.message()}, "report": report});
+        let body = ImportRefused {
+            error: ErrorDetail::of(code),
+            report,
+        };
         return Ok((status_of(code), Json(body)).into_response());
     }
-    Ok(Json(json!({"report": report})).into_response())
+    Ok(Json(Imported { report }).into_response())
 }
 
 /// `GET /api/admin/classes/{class_id}/roster.csv`: the class's pupils in the import format.
@@ -166,7 +174,10 @@ pub async fn export(
             &me.school,
             me.id.as_str(),
             "roster.export",
-            json!({"class": class.id, "pupils": pupils.len()}),
+            audit_detail(&RosterExported {
+                class: class.id.clone(),
+                pupils: pupils.len(),
+            })?,
         )
         .await?;
     let disposition = format!("attachment; filename=\"roster-{}.csv\"", class.id);

@@ -1,0 +1,142 @@
+//! The bodies of the HTTP API's section 1 (PROTOCOL.md): health, sign-in, `me`, lessons and
+//! join tickets, as types the server writes and every Rust client (the test harness, the load
+//! generator) reads.
+//!
+//! They are answers, so reading them tolerates fields added later (no `deny_unknown_fields`
+//! here; the server refuses unknown fields on what it reads). The golden test at the bottom
+//! freezes their JSON beside the signalling messages': renaming a field fails it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{LessonSummary, PROTOCOL_VERSION};
+use crate::ids::LessonId;
+use crate::school::Role;
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok`: a server that answers at all is up.
+    pub status: String,
+    /// The signalling protocol version this server speaks ([`PROTOCOL_VERSION`]).
+    pub protocol: u32,
+}
+
+impl Health {
+    /// What a running server answers.
+    pub fn ok() -> Self {
+        Self {
+            status: "ok".into(),
+            protocol: PROTOCOL_VERSION,
+        }
+    }
+}
+
+/// A user as the API shows them to themself (PROTOCOL.md's `User`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// `POST /api/session`: who signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user: User,
+}
+
+/// One of the caller's classes in [`Me`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassSummary {
+    pub id: String,
+    pub name: String,
+    /// The class's live lesson, if one is live.
+    pub live_lesson_id: Option<LessonId>,
+    /// True for a teacher of the class (who may start its lesson).
+    pub can_teach: bool,
+}
+
+/// `GET /api/me`: the caller and their classes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: User,
+    pub classes: Vec<ClassSummary>,
+}
+
+/// `POST /api/lessons` and `GET /api/lessons/{lesson_id}`: one lesson.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LessonBody {
+    pub lesson: LessonSummary,
+}
+
+/// `POST /api/lessons/{lesson_id}/ticket`: a join ticket for the WebSocket's `join`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub ticket: String,
+    /// How long the ticket can be used for, from the answer.
+    pub expires_in_ms: u64,
+    /// Where the signalling WebSocket is (`/ws`).
+    pub ws_path: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One line per body, each tagged with its route, compared with a golden file.
+    #[test]
+    fn golden_http_bodies() {
+        let user = User {
+            id: "usr_ada".into(),
+            display_name: "Ada Lovelace".into(),
+            role: Role::Pupil,
+        };
+        let lesson = crate::proto::tests::lesson();
+        let me = Me {
+            user: user.clone(),
+            classes: vec![
+                ClassSummary {
+                    id: "7a".into(),
+                    name: "7A Science".into(),
+                    live_lesson_id: Some(LessonId::parse("les_1").unwrap()),
+                    can_teach: false,
+                },
+                ClassSummary {
+                    id: "8b".into(),
+                    name: "8B History".into(),
+                    live_lesson_id: None,
+                    can_teach: true,
+                },
+            ],
+        };
+        let ticket = Ticket {
+            ticket: "t".into(),
+            expires_in_ms: 30_000,
+            ws_path: "/ws".into(),
+        };
+        let mut text = String::new();
+        text += &line("GET /api/health", &Health::ok());
+        text += &line("POST /api/session", &SignedIn { user });
+        text += &line("GET /api/me", &me);
+        text += &line("POST /api/lessons", &LessonBody { lesson });
+        text += &line("POST /api/lessons/{lesson_id}/ticket", &ticket);
+        crate::proto::tests::golden(
+            "http-v1.jsonl",
+            &text,
+            "an HTTP body changed; if deliberate, update PROTOCOL.md and rerun with UPDATE_GOLDEN=1",
+        );
+    }
+
+    /// `{"route": ..., "body": ...}` and a newline, after checking the body reads back the same.
+    fn line<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(route: &str, body: &T) -> String {
+        #[derive(Serialize)]
+        struct Line<'a, T> {
+            route: &'a str,
+            body: &'a T,
+        }
+        let json = serde_json::to_string(&Line { route, body }).unwrap();
+        let back: T = serde_json::from_str(&serde_json::to_string(body).unwrap()).unwrap();
+        assert_eq!(&back, body, "{route}");
+        json + "\n"
+    }
+}
