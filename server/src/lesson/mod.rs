@@ -17,6 +17,7 @@
 
 mod enforce;
 pub mod facts;
+pub mod gate;
 mod journal;
 mod journal_writer;
 mod lobby;
@@ -63,6 +64,10 @@ pub struct Shared {
     pub live: bool,
     pub teacher_present: bool,
     pub removed: HashSet<UserId>,
+    /// How many times the gate's facts were gathered for each person: the tests' count of the
+    /// gate's runs (one at the ticket, one at the seat).
+    #[cfg(test)]
+    pub gathered: HashMap<UserId, usize>,
 }
 
 /// What everyone may know about a lesson without asking its task.
@@ -91,7 +96,8 @@ pub struct LessonHandle {
 }
 
 /// A request to join, from a WebSocket that presented a valid ticket. The lesson runs the
-/// gate again itself and decides: a seat in the lesson, a place in the lobby, or a refusal.
+/// gate's second stage itself ([`gate`]) and decides: a seat in the lesson, a place in the
+/// lobby, or a refusal.
 pub struct JoinRequest {
     pub user: UserRecord,
     /// A summary of the socket's User-Agent header ([`device_summary`]), for the log.
@@ -371,12 +377,6 @@ impl Lesson {
         }
     }
 
-    /// The gate for `user`, now, with this lesson's facts.
-    async fn gate(&self, user: &UserRecord) -> crate::store::Result<Decision> {
-        let facts = facts::gather(&self.store, user, &self.handle).await?;
-        Ok(livegate_core::admission::decide(&facts))
-    }
-
     /// Appends an admission event about `user` to the school's audit chain.
     async fn audit(&self, actor: &UserId, action: &str, user: &UserId, reason: Option<ErrorCode>) {
         let detail = serde_json::json!({
@@ -405,9 +405,10 @@ impl Lesson {
             let _ = req.reply.send(Err(ErrorCode::RateLimited));
             return;
         }
-        // The gate runs again here, in the task, so a directory change announced between the
-        // socket's check and this moment cannot let anyone in.
-        let decision = match self.gate(&req.user).await {
+        // The gate's second stage (the ticket was the first), here in the task, so a
+        // directory change announced since the ticket cannot let anyone in. It records its
+        // decision: the join's audit entry, and a refusal's log row (`gate`).
+        let decision = match gate::run(&self.store, &req.user, &self.handle, gate::Stage::Join).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(lesson = %self.handle.info.id, error = %e, "admission facts unavailable; refusing");
@@ -436,8 +437,6 @@ impl Lesson {
                 return;
             }
             Decision::Refuse(code) => {
-                self.audit(&user, "admission.refuse", &user, Some(code)).await;
-                self.journal_event(EventKind::Refused, None, Some(&user), Some(code.as_str()));
                 let _ = req.reply.send(Err(code));
                 return;
             }
