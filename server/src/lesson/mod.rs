@@ -234,7 +234,7 @@ enum Wake {
     Msg(LessonMsg),
     Recheck,
     TeacherAway,
-    RecordingCheck,
+    RecordingFailed,
     Heartbeat,
 }
 
@@ -242,6 +242,14 @@ enum Wake {
 async fn until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the recorder fails; never without one.
+async fn failure(recorder: Option<&crate::recording::LessonRecorder>) {
+    match recorder {
+        Some(r) => r.failure().await,
         None => std::future::pending().await,
     }
 }
@@ -258,18 +266,12 @@ impl Lesson {
     ) {
         let school = self.handle.info.school.clone();
         let mut changes = Some(changes);
+        // The recorder signals a failure (no poll): the lesson fails closed the moment it
+        // happens, once; after that it stops listening.
+        let mut recorder = self.handle.info.recorder.clone();
         self.journal_start();
         loop {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
-            // While the recorder is healthy, check it every second: if it fails, the lesson
-            // fails closed at once.
-            let recording_check = self
-                .handle
-                .info
-                .recorder
-                .as_ref()
-                .filter(|r| !r.failed())
-                .map(|_| Instant::now() + Duration::from_secs(1));
             let wake = tokio::select! {
                 m = rx.recv() => match m {
                     Some(m) => Wake::Msg(m),
@@ -279,7 +281,7 @@ impl Lesson {
                 () = enforce::next_change(&mut changes, &school) => Wake::Recheck,
                 () = until(self.recheck_at) => Wake::Recheck,
                 () = until(absent_deadline) => Wake::TeacherAway,
-                () = until(recording_check) => Wake::RecordingCheck,
+                () = failure(recorder.as_ref()) => Wake::RecordingFailed,
                 () = tokio::time::sleep_until(self.next_beat) => Wake::Heartbeat,
             };
             match wake {
@@ -297,8 +299,8 @@ impl Lesson {
                     enforce::drain(&mut changes);
                     self.recheck().await;
                 }
-                Wake::RecordingCheck => {
-                    if let Some(r) = self.handle.info.recorder.clone().filter(|r| r.failed()) {
+                Wake::RecordingFailed => {
+                    if let Some(r) = recorder.take() {
                         tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
                         let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
                         self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id));

@@ -8,6 +8,7 @@ mod enforce;
 mod lifecycle;
 mod lobby;
 mod privacy;
+mod recording;
 
 use std::time::Duration;
 
