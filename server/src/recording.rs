@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use livegate_recorder::seal::DataKey;
 use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::Track;
 use rtc::rtp;
+use tokio::sync::watch;
 
 use crate::media::{StreamKey, Tap};
 use livegate_core::ids::SchoolId;
@@ -183,11 +184,12 @@ pub struct LessonRecorder {
     /// The data key wrapped by the school's KEK (kept with the recording's row).
     pub wrapped_key: Vec<u8>,
     tx: std_mpsc::SyncSender<RecorderMsg>,
-    failed: Arc<AtomicBool>,
+    /// Raised once writing to the spool has failed; the lesson waits on it (never polls).
+    failed: Arc<watch::Sender<bool>>,
     dropped: Arc<AtomicU64>,
     segments: Arc<AtomicU64>,
     /// Closes when the recorder's thread has exited (after sealing the manifest).
-    done: tokio::sync::watch::Receiver<()>,
+    done: watch::Receiver<()>,
 }
 
 struct StreamState {
@@ -214,9 +216,9 @@ impl LessonRecorder {
 
     fn spawn(writer: RecordingWriter, wrapped_key: Vec<u8>, wake: Arc<tokio::sync::Notify>) -> Self {
         let (tx, rx) = std_mpsc::sync_channel(RECORDER_QUEUE);
-        let failed = Arc::new(AtomicBool::new(false));
+        let failed = Arc::new(watch::Sender::new(false));
         let segments = Arc::new(AtomicU64::new(0));
-        let (exited, done) = tokio::sync::watch::channel(());
+        let (exited, done) = watch::channel(());
         let dropped = Arc::new(AtomicU64::new(0));
         let me = Self {
             id: writer.id().to_owned(),
@@ -252,7 +254,20 @@ impl LessonRecorder {
 
     /// True once writing to the spool has failed: the lesson must fail closed.
     pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::Relaxed)
+        *self.failed.borrow()
+    }
+
+    /// Resolves once writing to the spool has failed (at once if it already has), so the
+    /// lesson hears of it the moment it happens and an idle lesson does no work for it.
+    pub async fn failure(&self) {
+        // The sender lives as long as `self`, so the wait ends only with a failure.
+        let _ = self.failed.subscribe().wait_for(|failed| *failed).await;
+    }
+
+    /// Marks the recording failed, as a failed spool write does: for tests of what follows.
+    #[cfg(test)]
+    pub(crate) fn fail_for_test(&self) {
+        self.failed.send_replace(true);
     }
 
     /// Segments written so far.
@@ -302,7 +317,7 @@ impl Tap for LessonRecorder {
 /// Where a lesson's segments go: the spool, and the counters the lesson watches.
 struct Sink {
     writer: RecordingWriter,
-    failed: Arc<AtomicBool>,
+    failed: Arc<watch::Sender<bool>>,
     segments: Arc<AtomicU64>,
     wake: Arc<tokio::sync::Notify>,
 }
@@ -318,7 +333,7 @@ impl Sink {
             }
             Err(e) => {
                 tracing::error!(recording = %self.writer.id(), error = %e, "recording failed; the lesson fails closed");
-                self.failed.store(true, Ordering::Relaxed);
+                self.failed.send_replace(true);
             }
         }
     }
@@ -326,7 +341,7 @@ impl Sink {
     /// Seals the manifest. A recording that lost a segment to a spool failure says so: media
     /// after its last durable segment is missing.
     fn finish(&self) {
-        let status = if self.failed.load(Ordering::Relaxed) {
+        let status = if *self.failed.borrow() {
             Status::Interrupted
         } else {
             Status::Complete

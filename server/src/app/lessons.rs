@@ -9,15 +9,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use livegate_core::admission::{decide, Decision, Facts};
+use livegate_core::admission::{Decision, Facts};
 use livegate_core::codes::ErrorCode;
 use livegate_core::ids::{random_token, ClassId, LessonId, SchoolId, UserId};
 use livegate_core::proto::LessonSummary;
 
 use super::{AppError, Livegate};
+use crate::lesson::gate::Stage;
 use crate::lesson::{self, LessonHandle, LessonInfo};
 use crate::recording::{LessonRecorder, RecorderMsg};
-use crate::store::log::{EventKind, NewEvent};
 use crate::store::{now_ms, MemberKind, StoreError, UserRecord};
 
 /// The lessons of this server (live, or ended and finishing), and whether it is stopping.
@@ -241,35 +241,10 @@ impl Livegate {
         lesson::facts::gather(&self.store, user, lesson).await
     }
 
-    /// Runs the gate and appends its decision to the audit chain (where: `ticket` or `join`). A
-    /// refusal also goes into the livestream log; the same refusal repeated is counted on its
-    /// first event and audited once (`Store::log_refusal`).
-    pub async fn admit(&self, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<Decision, StoreError> {
-        let decision = decide(&self.facts(user, lesson).await?);
-        let (action, reason) = match decision {
-            Decision::Admit(_) => ("admission.admit", None),
-            Decision::Lobby => ("admission.lobby", None),
-            Decision::Refuse(code) => ("admission.refuse", Some(code.as_str())),
-        };
-        let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
-        let Some(reason) = reason else {
-            self.store
-                .audit(&lesson.info.school, user.id.as_str(), action, detail)
-                .await?;
-            return Ok(decision);
-        };
-        let e = NewEvent {
-            lesson: lesson.info.id.clone(),
-            school: lesson.info.school.clone(),
-            at: now_ms(),
-            kind: EventKind::Refused,
-            actor: None,
-            subject: Some(user.id.clone()),
-            detail: Some(reason.to_owned()),
-        };
-        let first = self.store.log_refusal(&e, user.id.as_str(), action, &detail).await?;
-        tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, repeated = !first, "admission refused");
-        Ok(decision)
+    /// Runs the gate for a join ticket and records its decision (`lesson::gate`): the
+    /// ticket's stage of a join. The lesson runs the other when it seats the ticket's holder.
+    pub async fn admit(&self, user: &UserRecord, lesson: &LessonHandle) -> Result<Decision, StoreError> {
+        lesson::gate::run(&self.store, user, lesson, Stage::Ticket).await
     }
 }
 

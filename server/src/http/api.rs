@@ -217,7 +217,7 @@ pub async fn ticket(
             .insert(header::RETRY_AFTER, retry_after_secs(wait).into());
         return Ok(res);
     }
-    match app.admit(&user, &lesson, "ticket").await? {
+    match app.admit(&user, &lesson).await? {
         Decision::Refuse(code) => Err(code.into()),
         Decision::Admit(_) | Decision::Lobby => {
             let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());

@@ -29,6 +29,7 @@ use super::auth::session_token;
 use super::App;
 use crate::app::access::Presenter;
 use crate::http::error::ApiError;
+use crate::lesson::gate::{self, Stage};
 use crate::lesson::{JoinRequest, LessonHandle, LessonMsg, Outgoing, OUTBOX};
 use livegate_core::admission::Decision;
 use livegate_core::budget::{Budgets, Kind, Verdict};
@@ -209,7 +210,9 @@ async fn run(app: App, mut socket: WebSocket, upgrade: Upgrade) {
 type Joined = (LessonHandle, ParticipantId, mpsc::Receiver<Outgoing>);
 
 /// Redeems the ticket (only for its holder: checked before it is spent, so a thief's attempt
-/// leaves it usable), runs the gate again, and joins the lesson.
+/// leaves it usable) and asks the lesson to seat its holder. No gate runs here: the ticket
+/// carries the identity the gate admitted, and the lesson runs the gate's second stage itself
+/// when it seats them (`lesson::gate`), writing the join's audit entry or the refusal's log row.
 async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, ErrorCode> {
     app.lessons.check_open()?;
     let session = app
@@ -227,28 +230,30 @@ async fn join(app: &App, ticket: &str, upgrade: Upgrade) -> Result<Joined, Error
     let user = session.ok_or(ErrorCode::TicketInvalid)?;
     let device = upgrade.device;
     let lesson = app.lessons.get(&lesson_id).ok_or(ErrorCode::TicketInvalid)?;
-    // Staff the gate sends to the lobby join too: the lesson keeps them waiting (`lobby`)
-    // until the teacher admits them. The lesson runs the gate once more when it seats anyone.
-    let decision = app
-        .admit(&user, &lesson, "join")
-        .await
-        .map_err(|e| ApiError::from(e).0)?;
-    if let Decision::Refuse(code) = decision {
-        return Err(code);
-    }
     let (tx, rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
     let req = JoinRequest {
-        user,
+        user: user.clone(),
         device,
         outbox: tx,
         reply,
     };
-    if !lesson.send(LessonMsg::Join(req)).await {
+    // The lesson answers, or it has ended since the ticket (its task gone, or going with the
+    // request unread): a refusal the gate did not need to run for, recorded as the gate would.
+    let answered = if lesson.send(LessonMsg::Join(req)).await {
+        answer.await.ok()
+    } else {
+        None
+    };
+    let Some(answer) = answered else {
+        let refused = Decision::Refuse(ErrorCode::LessonNotLive);
+        gate::record(&app.store, &user, &lesson, Stage::Join, refused)
+            .await
+            .map_err(|e| ApiError::from(e).0)?;
         return Err(ErrorCode::LessonNotLive);
-    }
-    let participant = answer.await.map_err(|_| ErrorCode::LessonNotLive)??;
-    tracing::info!(lesson = %lesson_id, %participant, lobby = decision == Decision::Lobby, "joined");
+    };
+    let participant = answer?;
+    tracing::info!(lesson = %lesson_id, %participant, "joined");
     Ok((lesson, participant, rx))
 }
 
@@ -449,64 +454,4 @@ fn stream_of(msg: &ClientMsg) -> Option<StreamId> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-
-    #[test]
-    fn a_quiet_client_is_pinged_and_closed_if_nothing_answers() {
-        let t0 = Instant::now();
-        let live = Liveness::new(t0);
-        assert_eq!(live.next(), t0 + PING_AFTER);
-        assert_eq!(live.due(t0 + PING_AFTER - Duration::from_millis(1)), None);
-        assert_eq!(live.due(t0 + PING_AFTER), Some(Due::Ping));
-        let mut pinged = live;
-        pinged.pinged = Some(t0 + PING_AFTER);
-        assert_eq!(pinged.next(), t0 + PING_AFTER + PONG_DEADLINE);
-        assert_eq!(
-            pinged.due(t0 + PING_AFTER + s(1)),
-            None,
-            "no second ping while one is out"
-        );
-        assert_eq!(pinged.due(t0 + PING_AFTER + PONG_DEADLINE), Some(Due::Dead));
-        assert!(
-            PING_AFTER + PONG_DEADLINE < HEARTBEAT_TIMEOUT,
-            "the ping finds a dead reader before the heartbeat"
-        );
-    }
-
-    #[test]
-    fn a_client_answering_pings_lives_until_the_heartbeat() {
-        // Answers every Ping but sends no message: pinged, never dead by the ping, closed by
-        // the heartbeat (`heartbeat_timeout`) as before.
-        let t0 = Instant::now();
-        let mut live = Liveness::new(t0);
-        let mut t = t0;
-        while t < t0 + HEARTBEAT_TIMEOUT {
-            t = live.next();
-            match live.due(t) {
-                Some(Due::Ping) => {
-                    live.pinged = Some(t);
-                    live.heard(t + s(1));
-                }
-                Some(Due::Dead) => break,
-                None => {}
-            }
-        }
-        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT - Duration::from_millis(1)), None);
-        assert_eq!(live.due(t0 + HEARTBEAT_TIMEOUT), Some(Due::Dead));
-        // A client that sends its `ping` every 10 s is never dead.
-        let mut live = Liveness::new(t0);
-        for i in 1..1_000 {
-            let t = t0 + s(10 * i);
-            if live.due(t - s(5)) == Some(Due::Ping) {
-                live.pinged = Some(t - s(5));
-            }
-            assert_ne!(live.due(t), Some(Due::Dead), "at {i}0 s");
-            live.spoke(t);
-        }
-    }
-}
+mod tests;

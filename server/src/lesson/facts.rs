@@ -22,6 +22,11 @@ pub async fn gather(store: &Store, user: &UserRecord, lesson: &LessonHandle) -> 
     } else {
         ConsentState::Missing
     };
+    #[cfg(test)]
+    {
+        let mut shared = lesson.shared.lock().expect("lesson lock");
+        *shared.gathered.entry(user.id.clone()).or_default() += 1;
+    }
     let shared = lesson.shared.lock().expect("lesson lock");
     Ok(Facts {
         role: user.role,

@@ -17,6 +17,7 @@
 
 mod enforce;
 pub mod facts;
+pub mod gate;
 mod journal;
 mod journal_writer;
 mod lobby;
@@ -63,6 +64,10 @@ pub struct Shared {
     pub live: bool,
     pub teacher_present: bool,
     pub removed: HashSet<UserId>,
+    /// How many times the gate's facts were gathered for each person: the tests' count of the
+    /// gate's runs (one at the ticket, one at the seat).
+    #[cfg(test)]
+    pub gathered: HashMap<UserId, usize>,
 }
 
 /// What everyone may know about a lesson without asking its task.
@@ -91,7 +96,8 @@ pub struct LessonHandle {
 }
 
 /// A request to join, from a WebSocket that presented a valid ticket. The lesson runs the
-/// gate again itself and decides: a seat in the lesson, a place in the lobby, or a refusal.
+/// gate's second stage itself ([`gate`]) and decides: a seat in the lesson, a place in the
+/// lobby, or a refusal.
 pub struct JoinRequest {
     pub user: UserRecord,
     /// A summary of the socket's User-Agent header ([`device_summary`]), for the log.
@@ -228,7 +234,7 @@ enum Wake {
     Msg(LessonMsg),
     Recheck,
     TeacherAway,
-    RecordingCheck,
+    RecordingFailed,
     Heartbeat,
 }
 
@@ -236,6 +242,14 @@ enum Wake {
 async fn until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the recorder fails; never without one.
+async fn failure(recorder: Option<&crate::recording::LessonRecorder>) {
+    match recorder {
+        Some(r) => r.failure().await,
         None => std::future::pending().await,
     }
 }
@@ -252,18 +266,12 @@ impl Lesson {
     ) {
         let school = self.handle.info.school.clone();
         let mut changes = Some(changes);
+        // The recorder signals a failure (no poll): the lesson fails closed the moment it
+        // happens, once; after that it stops listening.
+        let mut recorder = self.handle.info.recorder.clone();
         self.journal_start();
         loop {
             let absent_deadline = self.absent_since.map(|t| t + self.absent_timeout);
-            // While the recorder is healthy, check it every second: if it fails, the lesson
-            // fails closed at once.
-            let recording_check = self
-                .handle
-                .info
-                .recorder
-                .as_ref()
-                .filter(|r| !r.failed())
-                .map(|_| Instant::now() + Duration::from_secs(1));
             let wake = tokio::select! {
                 m = rx.recv() => match m {
                     Some(m) => Wake::Msg(m),
@@ -273,7 +281,7 @@ impl Lesson {
                 () = enforce::next_change(&mut changes, &school) => Wake::Recheck,
                 () = until(self.recheck_at) => Wake::Recheck,
                 () = until(absent_deadline) => Wake::TeacherAway,
-                () = until(recording_check) => Wake::RecordingCheck,
+                () = failure(recorder.as_ref()) => Wake::RecordingFailed,
                 () = tokio::time::sleep_until(self.next_beat) => Wake::Heartbeat,
             };
             match wake {
@@ -291,8 +299,8 @@ impl Lesson {
                     enforce::drain(&mut changes);
                     self.recheck().await;
                 }
-                Wake::RecordingCheck => {
-                    if let Some(r) = self.handle.info.recorder.clone().filter(|r| r.failed()) {
+                Wake::RecordingFailed => {
+                    if let Some(r) = recorder.take() {
                         tracing::error!(lesson = %self.handle.info.id, "recording failed; removing pupils (fail closed)");
                         let _ = self.store.fail_recording(&self.handle.info.school, &r.id).await;
                         self.journal_event(EventKind::RecordingFailed, None, None, Some(&r.id));
@@ -371,12 +379,6 @@ impl Lesson {
         }
     }
 
-    /// The gate for `user`, now, with this lesson's facts.
-    async fn gate(&self, user: &UserRecord) -> crate::store::Result<Decision> {
-        let facts = facts::gather(&self.store, user, &self.handle).await?;
-        Ok(livegate_core::admission::decide(&facts))
-    }
-
     /// Appends an admission event about `user` to the school's audit chain.
     async fn audit(&self, actor: &UserId, action: &str, user: &UserId, reason: Option<ErrorCode>) {
         let detail = serde_json::json!({
@@ -405,9 +407,10 @@ impl Lesson {
             let _ = req.reply.send(Err(ErrorCode::RateLimited));
             return;
         }
-        // The gate runs again here, in the task, so a directory change announced between the
-        // socket's check and this moment cannot let anyone in.
-        let decision = match self.gate(&req.user).await {
+        // The gate's second stage (the ticket was the first), here in the task, so a
+        // directory change announced since the ticket cannot let anyone in. It records its
+        // decision: the join's audit entry, and a refusal's log row (`gate`).
+        let decision = match gate::run(&self.store, &req.user, &self.handle, gate::Stage::Join).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(lesson = %self.handle.info.id, error = %e, "admission facts unavailable; refusing");
@@ -436,8 +439,6 @@ impl Lesson {
                 return;
             }
             Decision::Refuse(code) => {
-                self.audit(&user, "admission.refuse", &user, Some(code)).await;
-                self.journal_event(EventKind::Refused, None, Some(&user), Some(code.as_str()));
                 let _ = req.reply.send(Err(code));
                 return;
             }

@@ -2,7 +2,7 @@
 //! whole-file and per-row refusal with its stable code and nothing partly applied, idempotent
 //! re-import, body limits that hold without reading a huge upload, and export round-trips; and
 //! the strict readers of the `apply` flag and the content type. The route helpers they share
-//! with the other admin tests live in `http/admin/tests.rs`.
+//! with the other admin tests live in `http/admin/tests/`.
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, StatusCode};
