@@ -156,7 +156,12 @@ pub async fn me(
         .await?
         .into_iter()
         .map(|(c, kind)| ClassSummary {
-            live_lesson_id: app.lessons.live_of(&c.id).map(|l| l.info.id.clone()),
+            // A lesson is live for pupils only once its teacher has been in it.
+            live_lesson_id: app
+                .lessons
+                .live_of(&c.id)
+                .filter(|l| kind == MemberKind::Teacher || l.opened())
+                .map(|l| l.info.id.clone()),
             id: c.id.to_string(),
             name: c.name,
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,

@@ -17,6 +17,7 @@ mod linger;
 pub(crate) mod listen;
 mod log;
 mod log_export;
+mod presence;
 mod recordings;
 mod rejection;
 pub(crate) mod tls;
@@ -263,6 +264,12 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         ),
         (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
         (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
+        (
+            Method::GET,
+            "/api/lessons/{lesson_id}/presence",
+            Access::SignedIn,
+            get(presence::watch),
+        ),
     ]
 }
 
