@@ -145,11 +145,21 @@ struct ClassSummary {
     can_teach: bool,
 }
 
+/// `GET /api/me`'s body.
+#[derive(Serialize)]
+pub struct Me {
+    user: UserView,
+    classes: Vec<ClassSummary>,
+    /// The school's recording notice, so a teacher reads it before a lesson is started (a
+    /// lesson is started only when they confirm it).
+    recording_notice: String,
+}
+
 /// `GET /api/me`
 pub async fn me(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Me>, ApiError> {
     let classes: Vec<ClassSummary> = app
         .store
         .classes_of(&user.id)
@@ -167,9 +177,12 @@ pub async fn me(
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({"user": UserView::of(&user), "classes": classes}),
-    ))
+    let notice = app.store.conduct(&user.school).await?.map(|c| c.recording_notice);
+    Ok(Json(Me {
+        user: UserView::of(&user),
+        classes,
+        recording_notice: notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned()),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -163,7 +163,7 @@ describe('the lobby, privacy profiles and live enforcement in real browsers', ()
     const item = by.teacher.page.locator('#t-lobby li', { hasText: LEADER.name });
     await item.waitFor({ state: 'visible', timeout: 5_000 });
     await item.getByRole('button', { name: /Refuse/ }).click();
-    await item.getByRole('button', { name: /Confirm refuse/ }).click();
+    await by.teacher.page.getByRole('dialog').getByRole('button', { name: /^Refuse/ }).click();
     await leader.page.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await leader.page.locator('#view-message').getAttribute('data-code'), 'refused_by_teacher');
     assert.equal(await leader.page.locator('#message-retry').isVisible(), false, 'no retry after a refusal');
