@@ -63,7 +63,7 @@ export function ensureArtifacts() {
  * @param {{dataDir?: string, args?: string[], env?: Record<string, string>}} [opts] `dataDir`
  *   becomes `--data-dir` (recordings, keys and spool land there); `env` is added to the
  *   server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags.
- * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>,
+ * @returns {Promise<{url: string, media: string, log: string[], pid: number, stop: () => Promise<void>,
  *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
 export async function startServer(opts = {}) {
@@ -122,7 +122,8 @@ export async function startServer(opts = {}) {
     }
     return { code: child.exitCode, signal: child.signalCode };
   };
-  return { url, media, log, stop, terminate };
+  // `pid` lets a test pause the whole server (SIGSTOP) as a frozen network would.
+  return { url, media, log, pid: /** @type {number} */ (child.pid), stop, terminate };
 }
 
 /** Launches headless Chromium with fake media devices. */

@@ -160,7 +160,7 @@ export class LessonView {
     else if (state === 'reconnecting') items.push({ key: 'reconnecting', text: 'Connection lost. Reconnecting…', warn: true });
     else if (state === 'waiting') items.push({ key: 'lobby', text: 'You are waiting for the teacher to let you in.' });
     else if (state === 'held') {
-      items.push({ key: 'held', text: 'Your teacher is not in the lesson yet. Keep this page open: you will go in by yourself when they arrive.' });
+      items.push({ key: 'held', text: 'Waiting for your teacher.' });
     } else if (state === 'joined' && conn.frozen) {
       items.push({ key: 'frozen', text: 'Your connection is frozen. Reconnecting…', warn: true });
     }

@@ -137,7 +137,7 @@ export class PupilView {
     }
     byId('p-waiting').hidden = Boolean(main);
     byId('p-waiting').textContent = this.teacherHere === false
-      ? 'Your teacher has stepped out. Stay here: the lesson carries on when they are back.'
+      ? 'Your teacher will be back soon.'
       : fromTeacher.some((t) => t.received.kind === 'microphone')
         ? "Your teacher's camera is off. You can still hear them."
         : "Waiting for your teacher's video…";

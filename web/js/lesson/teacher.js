@@ -391,7 +391,7 @@ function updatePersonItem(item, p) {
   const mute = /** @type {HTMLButtonElement} */ (q('button[data-action="mute"]'));
   const what = sharedWords(p.publishing);
   const short = what === 'microphone' ? 'mic' : what.replace('microphone', 'mic');
-  setLabel(mute, what ? `Turn off ${short}` : 'Nothing shared', p.display_name);
-  mute.disabled = !what;
+  setLabel(mute, `Turn off ${short}`, p.display_name);
+  mute.hidden = !what;
   setLabel(q('button[data-action="remove"]'), 'Remove', p.display_name);
 }
