@@ -321,7 +321,9 @@ function enterLesson(lesson, user) {
       showSignIn();
       return;
     }
-    showMessage(code, () => enterLesson(lesson, user));
+    // The class's teacher reads what stepping out or ending means for the class.
+    const words = lessonView.connection.role === 'teacher' ? explainFor(code, 'teacher') : explain(code);
+    showMessage(code, () => enterLesson(lesson, user), words);
   });
   app.lesson = lessonView;
   showView('lesson');

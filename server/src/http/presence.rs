@@ -4,7 +4,8 @@
 //! A pupil who arrives before the teacher (or while the teacher has stepped out) is refused a
 //! ticket with `teacher_absent`; their page then opens this stream and joins the moment an
 //! event says `teacher_present`, so they are moved in by the server's push, not by polling.
-//! Only people who could read the lesson (`GET /api/lessons/{id}`) may watch it. Each stream is
+//! Only people the teacher's arrival would let in may watch it (any other refusal of the gate is
+//! answered at once, with its code, and not logged: the ticket logs it). Each stream is
 //! bounded: it ends with the lesson, and after [`STREAM_LIFETIME`] (the browser's
 //! `EventSource` opens it again by itself, after the `retry` the stream names).
 
@@ -18,6 +19,7 @@ use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use livegate_core::admission::{decide, Decision};
 use livegate_core::codes::ErrorCode;
 
 use super::error::ApiError;
@@ -60,9 +62,12 @@ pub async fn watch(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let lesson = app.visible_lesson(&user, &id)?;
     let facts = app.facts(&user, &lesson).await?;
-    let may_knock = facts.role.is_staff() && facts.domain_trusted && !facts.account_disabled;
-    if !facts.teaches_class && !facts.on_roster && !may_knock {
-        return Err(ErrorCode::NotOnRoster.into());
+    // Only someone the teacher's arrival would let in may wait for it: any other refusal of the
+    // gate (not on the roster, no consent...) is answered now, as the ticket would answer it.
+    if let Decision::Refuse(code) = decide(&facts) {
+        if code != ErrorCode::TeacherAbsent {
+            return Err(code.into());
+        }
     }
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
     Ok(Sse::new(events(lesson.presence(), deadline)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
@@ -197,10 +202,14 @@ mod tests {
         let (_, me) = call(&app, Method::GET, "/api/me", Some(&teacher), "").await;
         assert_eq!(live_of(&me), id.as_str(), "the teacher can go back to it");
 
-        let (status, body) = open(&app, &id, &owen).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let body = body.collect().await.unwrap().to_bytes();
-        assert!(String::from_utf8_lossy(&body).contains("not_on_roster"));
+        // Only those the teacher's arrival would let in may wait for it.
+        let eve = sign_in(&app, "eve@pupils.demo.sch.uk", "demo-pupil").await;
+        for (who, code) in [(&owen, "not_on_roster"), (&eve, "consent_missing")] {
+            let (status, body) = open(&app, &id, who).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{code}");
+            let body = body.collect().await.unwrap().to_bytes();
+            assert!(String::from_utf8_lossy(&body).contains(code), "{code}");
+        }
         let (status, _) = open(&app, "les_nosuchlesson", &ada).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
