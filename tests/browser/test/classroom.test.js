@@ -247,8 +247,12 @@ describe('the classroom: lifecycle, teacher controls and status', () => {
       assert.ok(box && box.y >= 0 && box.y + box.height <= 768, `${sel} on screen: ${JSON.stringify(box)}`);
     }
     await shot(t, 'teacher-sharing-1366x768');
+    // The same console on a phone: every control still reachable, in one column.
+    await t.setViewportSize({ width: 390, height: 844 });
+    await shot(t, 'teacher-sharing-phone');
     await t.getByRole('button', { name: 'Stop sharing' }).click();
     await statusSays(t, 'sharing', false);
+    await t.setViewportSize({ width: 1366, height: 768 });
   });
 
   it('a teacher who steps out is "away" for pupils, who are told when she is back', async () => {
