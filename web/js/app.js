@@ -41,6 +41,8 @@ const app = {
   noticeClass: null,
   /** The school's recording notice (GET /api/me), shown before a teacher starts a lesson. */
   recordingNotice: '',
+  /** False when a lesson started now could not be recorded (GET /api/me). */
+  recordingReady: true,
   /** @type {ReturnType<typeof setInterval> | null} */
   homeTimer: null,
   /** Bumped on every navigation so late responses for an old route are ignored. */
@@ -105,7 +107,7 @@ async function route() {
 async function loadMe(nav) {
   try {
     const data = await api.me();
-    setUser(data.user, data.classes, data.recording_notice);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     return true;
   } catch (err) {
     if (nav !== app.navigation) return false;
@@ -115,11 +117,15 @@ async function loadMe(nav) {
   }
 }
 
-/** @param {User | null} user @param {ClassSummary[]} classes @param {string} [notice] */
-function setUser(user, classes, notice = '') {
+/**
+ * @param {User | null} user @param {ClassSummary[]} classes
+ * @param {string} [notice] @param {boolean} [recordingReady]
+ */
+function setUser(user, classes, notice = '', recordingReady = true) {
   app.user = user;
   app.classes = classes;
   app.recordingNotice = notice;
+  app.recordingReady = recordingReady !== false;
   byId('account').hidden = !user;
   byId('account-name').textContent = user ? user.display_name : '';
 }
@@ -161,7 +167,7 @@ async function onSignIn(/** @type {SubmitEvent} */ ev) {
     await api.signIn(email.value.trim(), password.value);
     password.value = '';
     const data = await api.me();
-    setUser(data.user, data.classes, data.recording_notice);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     await route();
   } catch (err) {
     const code = err instanceof ApiError ? err.code : 'internal';
@@ -207,7 +213,7 @@ async function refreshHome() {
   try {
     const data = await api.me();
     if (view() !== 'home') return;
-    setUser(data.user, data.classes, data.recording_notice);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     renderHome(data.user, data.classes, homeActions);
   } catch (err) {
     if (err instanceof ApiError && err.code === 'not_signed_in') showSignIn();
@@ -226,7 +232,7 @@ const homeActions = {
     stopHomeRefresh();
     app.noticeLesson = null;
     app.noticeClass = c;
-    showNotice(c.name, app.recordingNotice, true, false, false);
+    showNotice(c.name, app.recordingNotice, true, false, !app.recordingReady);
   },
   /** @param {string} lessonId */
   onOpen(lessonId) {

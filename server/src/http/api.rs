@@ -153,6 +153,9 @@ pub struct Me {
     /// The school's recording notice, so a teacher reads it before a lesson is started (a
     /// lesson is started only when they confirm it).
     recording_notice: String,
+    /// False when a lesson started now could not be recorded (so no pupil could join it): the
+    /// teacher is told before starting.
+    recording_ready: bool,
 }
 
 /// `GET /api/me`
@@ -182,6 +185,7 @@ pub async fn me(
         user: UserView::of(&user),
         classes,
         recording_notice: notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned()),
+        recording_ready: app.recordings.as_ref().is_some_and(|r| r.ready_for(&user.school)),
     }))
 }
 

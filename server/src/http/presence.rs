@@ -201,6 +201,8 @@ mod tests {
         );
         let (_, me) = call(&app, Method::GET, "/api/me", Some(&teacher), "").await;
         assert_eq!(live_of(&me), id.as_str(), "the teacher can go back to it");
+        assert_eq!(me["recording_ready"], true, "the demo school's key is there: {me}");
+        assert!(me["recording_notice"].as_str().unwrap().len() > 20, "{me}");
 
         // Only those the teacher's arrival would let in may wait for it.
         let eve = sign_in(&app, "eve@pupils.demo.sch.uk", "demo-pupil").await;

@@ -89,7 +89,7 @@ export function signOut() {
   return request('DELETE', '/api/session');
 }
 
-/** @returns {Promise<{user: User, classes: ClassSummary[], recording_notice: string}>} */
+/** @returns {Promise<{user: User, classes: ClassSummary[], recording_notice: string, recording_ready: boolean}>} */
 export function me() {
   return request('GET', '/api/me');
 }
