@@ -18,6 +18,9 @@ import { deviceError, mediaTile, playAll, stopTracks } from './media.js';
 
 /** @typedef {{tile: HTMLElement, media: HTMLMediaElement, received: ReceivedStream}} Tile */
 
+/** How long the teacher must be gone before the class is told they stepped out. */
+const AWAY_AFTER_MS = 1_500;
+
 export class PupilView {
   /**
    * @param {LessonConnection} conn
@@ -41,6 +44,8 @@ export class PupilView {
     this.teacherHere = null;
     /** The last device failure, said until the next attempt. */
     this.error = '';
+    /** @type {ReturnType<typeof setTimeout> | null} confirms the teacher's absence */
+    this.awayTimer = null;
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
     this.abort = new AbortController();
@@ -67,6 +72,7 @@ export class PupilView {
 
   destroy() {
     this.abort.abort();
+    if (this.awayTimer) clearTimeout(this.awayTimer);
     if (document.fullscreenElement) void document.exitFullscreen().catch(() => {});
     stopTracks(this.mic);
     stopTracks(this.cam);
@@ -168,8 +174,23 @@ export class PupilView {
     const me = this.conn.participantId ? this.conn.participants.get(this.conn.participantId) : undefined;
     if (me) this.hand = me.hand_raised;
     const here = [...this.conn.participants.values()].some((p) => p.role === 'teacher');
-    if (here && this.teacherHere === false) this.shell.note('teacher-back', 'Your teacher is back.');
-    this.teacherHere = here;
+    if (here) {
+      if (this.awayTimer) clearTimeout(this.awayTimer);
+      this.awayTimer = null;
+      if (this.teacherHere === false) this.shell.note('teacher-back', 'Your teacher is back.');
+      this.teacherHere = true;
+    } else if (this.teacherHere === null) {
+      this.teacherHere = false;
+    } else if (this.teacherHere && !this.awayTimer) {
+      // A teacher whose connection is replaced leaves and is back within a moment: only an
+      // absence that lasts is news for the class.
+      this.awayTimer = setTimeout(() => {
+        this.awayTimer = null;
+        this.teacherHere = false;
+        this.layout();
+        this.shell.refreshStatus();
+      }, AWAY_AFTER_MS);
+    }
     const people = [...this.conn.participants.values()];
     byId('p-people').replaceChildren(...people.map((p) => h('li', { class: 'person-compact' }, [
       p.display_name,
