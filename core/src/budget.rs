@@ -101,11 +101,12 @@ pub enum Kind {
     Hand,
     Admit,
     Refuse,
+    LowerHand,
 }
 
 impl Kind {
     /// Every kind, in the order of [`Budgets`]' buckets.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Ping,
         Kind::Bad,
         Kind::Publish,
@@ -120,6 +121,7 @@ impl Kind {
         Kind::Hand,
         Kind::Admit,
         Kind::Refuse,
+        Kind::LowerHand,
     ];
 
     /// The kind of a parsed message (`join` after joining is a bad message).
@@ -139,6 +141,7 @@ impl Kind {
             ClientMsg::Hand { .. } => Kind::Hand,
             ClientMsg::Admit { .. } => Kind::Admit,
             ClientMsg::Refuse { .. } => Kind::Refuse,
+            ClientMsg::LowerHand { .. } => Kind::LowerHand,
         }
     }
 
@@ -155,7 +158,9 @@ impl Kind {
             // One per offer the server sends: a burst when joining a lesson with many streams.
             Kind::Answer | Kind::Candidate => rate(200, 20),
             // A teacher's click each (pupils get `forbidden_role` for them, within this budget).
-            Kind::Grant | Kind::Revoke | Kind::Mute | Kind::Remove | Kind::Admit | Kind::Refuse => rate(30, 5),
+            Kind::Grant | Kind::Revoke | Kind::Mute | Kind::Remove | Kind::Admit | Kind::Refuse | Kind::LowerHand => {
+                rate(30, 5)
+            }
             Kind::EndLesson => rate(5, 1),
             // Each change goes to everyone; the web client sends at most 4 a second.
             Kind::Hand => rate(20, 5),

@@ -218,6 +218,10 @@ pub enum ClientMsg {
     Refuse {
         participant_id: ParticipantId,
     },
+    /// The teacher lowers a pupil's raised hand (added within version 1).
+    LowerHand {
+        participant_id: ParticipantId,
+    },
 }
 
 impl ClientMsg {
@@ -485,6 +489,17 @@ mod tests {
             text.push_str(&line);
             text.push('\n');
         }
+        // Client messages added within version 1 come after everything older, so the lines
+        // above (and the fuzz seeds made from them) keep their numbers.
+        let client_later = [ClientMsg::LowerHand {
+            participant_id: pid("p_1"),
+        }];
+        for m in &client_later {
+            let line = serde_json::to_string(m).unwrap();
+            assert_eq!(&serde_json::from_str::<ClientMsg>(&line).unwrap(), m);
+            text.push_str(&line);
+            text.push('\n');
+        }
         golden(
             "protocol-v1.jsonl",
             &text,
@@ -527,6 +542,8 @@ mod tests {
             r#"not json"#,
             r#"{"type":"ping","as":"teacher"}"#,
             r#"{"type":"end_lesson","force":true}"#,
+            r#"{"type":"lower_hand"}"#,
+            r#"{"type":"lower_hand","participant_id":"p_1","raised":true}"#,
         ] {
             assert!(ClientMsg::parse(bad).is_err(), "{bad}");
         }

@@ -139,6 +139,12 @@ impl Recordings {
         )
     }
 
+    /// Whether a lesson of `school` can be recorded, as far as can be told before one starts
+    /// (its key is there); a spool that cannot be written is found when a recording begins.
+    pub fn ready_for(&self, school: &SchoolId) -> bool {
+        self.keyring.get(school.as_str()).is_some()
+    }
+
     /// Starts recording a lesson. Fails if the school has no key or the spool cannot be written.
     pub fn begin(&self, school: &SchoolId, recording: &str, started_at: i64) -> Result<LessonRecorder, RecordingError> {
         let kek = self.keyring.get(school.as_str()).ok_or(RecordingError::NoKey)?;

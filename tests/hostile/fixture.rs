@@ -404,6 +404,7 @@ pub fn every_client_message(teacher_id: &str) -> Vec<Value> {
         json!({"type": "hand", "raised": true}),
         json!({"type": "admit", "participant_id": teacher_id}),
         json!({"type": "refuse", "participant_id": teacher_id}),
+        json!({"type": "lower_hand", "participant_id": teacher_id}),
     ]
 }
 

@@ -80,6 +80,13 @@ fn pupil_refuses_from_the_lobby() {
     );
 }
 
+#[test]
+fn pupil_lowers_another_pupils_hand() {
+    shared_case(
+        |s| async move { teacher_only(s, |_| json!({"type": "lower_hand", "participant_id": s.control.id})).await },
+    );
+}
+
 /// A pupil publishes `kind` without a grant: `not_granted`, and nobody is offered it.
 async fn publish_without_grant(s: &Shared, kind: &str, video: bool, audio: bool) -> Result<()> {
     let pupil = s.join_fresh().await?;

@@ -37,6 +37,12 @@ const app = {
   lesson: null,
   /** @type {LessonSummary | null} */
   noticeLesson: null,
+  /** @type {ClassSummary | null} a class whose lesson the teacher starts from the notice */
+  noticeClass: null,
+  /** The school's recording notice (GET /api/me), shown before a teacher starts a lesson. */
+  recordingNotice: '',
+  /** False when a lesson started now could not be recorded (GET /api/me). */
+  recordingReady: true,
   /** @type {ReturnType<typeof setInterval> | null} */
   homeTimer: null,
   /** Bumped on every navigation so late responses for an old route are ignored. */
@@ -101,7 +107,7 @@ async function route() {
 async function loadMe(nav) {
   try {
     const data = await api.me();
-    setUser(data.user, data.classes);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     return true;
   } catch (err) {
     if (nav !== app.navigation) return false;
@@ -111,10 +117,15 @@ async function loadMe(nav) {
   }
 }
 
-/** @param {User | null} user @param {ClassSummary[]} classes */
-function setUser(user, classes) {
+/**
+ * @param {User | null} user @param {ClassSummary[]} classes
+ * @param {string} [notice] @param {boolean} [recordingReady]
+ */
+function setUser(user, classes, notice = '', recordingReady = true) {
   app.user = user;
   app.classes = classes;
+  app.recordingNotice = notice;
+  app.recordingReady = recordingReady !== false;
   byId('account').hidden = !user;
   byId('account-name').textContent = user ? user.display_name : '';
 }
@@ -169,7 +180,7 @@ async function onSignIn(/** @type {SubmitEvent} */ ev) {
     await api.signIn(email.value.trim(), password.value);
     password.value = '';
     const data = await api.me();
-    setUser(data.user, data.classes);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     await route();
   } catch (err) {
     const code = err instanceof ApiError ? err.code : 'internal';
@@ -215,7 +226,7 @@ async function refreshHome() {
   try {
     const data = await api.me();
     if (view() !== 'home') return;
-    setUser(data.user, data.classes);
+    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
     renderHome(data.user, data.classes, homeActions);
   } catch (err) {
     if (err instanceof ApiError && err.code === 'not_signed_in') showSignIn();
@@ -223,17 +234,18 @@ async function refreshHome() {
 }
 
 const homeActions = {
-  /** @param {string} classId @param {HTMLButtonElement} button */
-  async onStart(classId, button) {
-    button.disabled = true;
-    try {
-      const { lesson } = await api.startLesson(classId);
-      go(`#/lessons/${lesson.id}`);
-    } catch (err) {
-      byId('home-error').textContent = explain(err instanceof ApiError ? err.code : 'internal').text;
-    } finally {
-      button.disabled = false;
-    }
+  /**
+   * The teacher reads the recording notice first; the lesson starts only when they confirm it
+   * ("Start teaching"), so going back from the notice leaves no lesson behind.
+   * @param {string} classId
+   */
+  onStart(classId) {
+    const c = app.classes.find((x) => x.id === classId);
+    if (!c) return;
+    stopHomeRefresh();
+    app.noticeLesson = null;
+    app.noticeClass = c;
+    showNotice(c.name, app.recordingNotice, true, false, !app.recordingReady);
   },
   /** @param {string} lessonId */
   onOpen(lessonId) {
@@ -258,12 +270,25 @@ async function openNotice(lessonId, nav) {
     return;
   }
   app.noticeLesson = lesson;
+  app.noticeClass = null;
   const mine = app.classes.find((c) => c.id === lesson.class_id);
   const teacher = Boolean(mine && mine.can_teach);
   // Staff who neither teach nor are on the class wait in the lobby until the teacher admits them.
   const visitor = !mine && app.user?.role !== 'pupil';
-  byId('notice-class').textContent = lesson.class_name;
-  byId('notice-text').textContent = lesson.recording_notice;
+  showNotice(lesson.class_name, lesson.recording_notice, teacher, visitor, lesson.recording === false);
+}
+
+/**
+ * The recording notice, before joining (or, for a teacher, before starting) a lesson.
+ * @param {string} className
+ * @param {string} text
+ * @param {boolean} teacher
+ * @param {boolean} visitor
+ * @param {boolean} notRecording
+ */
+function showNotice(className, text, teacher, visitor, notRecording) {
+  byId('notice-class').textContent = className;
+  byId('notice-text').textContent = text;
   byId('notice-role-text').textContent = teacher
     ? 'Your camera and microphone go live for the class when you join. You can share your screen too.'
     : visitor
@@ -272,16 +297,37 @@ async function openNotice(lessonId, nav) {
   byId('notice-join').textContent = teacher ? 'Start teaching' : visitor ? 'Ask to join' : 'Join lesson';
   // Pupils are only admitted while the lesson is recorded: the teacher must know before starting.
   const off = byId('notice-recording-off');
-  off.hidden = !(teacher && lesson.recording === false);
+  off.hidden = !(teacher && notRecording);
   off.textContent = off.hidden ? '' : explainFor('recording_unavailable', 'teacher').text;
   byId('notice-error').textContent = '';
   showView('notice');
 }
 
-function onJoin() {
+async function onJoin() {
+  const user = app.user;
+  const start = app.noticeClass;
+  if (start && user) {
+    // Confirmed: only now does the lesson start (and go live for pupils once we are in it).
+    const button = /** @type {HTMLButtonElement} */ (byId('notice-join'));
+    if (button.disabled) return;
+    button.disabled = true;
+    const nav = app.navigation;
+    try {
+      const { lesson } = await api.startLesson(start.id);
+      if (nav !== app.navigation || app.noticeClass !== start) return;
+      app.noticeClass = null;
+      history.replaceState(null, '', `#/lessons/${lesson.id}`);
+      enterLesson(lesson, user);
+    } catch (err) {
+      byId('notice-error').textContent = explain(err instanceof ApiError ? err.code : 'internal').text;
+    } finally {
+      button.disabled = false;
+    }
+    return;
+  }
   const lesson = app.noticeLesson;
-  if (!lesson || !app.user) return;
-  enterLesson(lesson, app.user);
+  if (!lesson || !user) return;
+  enterLesson(lesson, user);
 }
 
 /** @param {LessonSummary} lesson @param {User} user */
@@ -294,7 +340,9 @@ function enterLesson(lesson, user) {
       showSignIn();
       return;
     }
-    showMessage(code, () => enterLesson(lesson, user));
+    // The class's teacher reads what stepping out or ending means for the class.
+    const words = lessonView.connection.role === 'teacher' ? explainFor(code, 'teacher') : explain(code);
+    showMessage(code, () => enterLesson(lesson, user), words);
   });
   app.lesson = lessonView;
   showView('lesson');
@@ -363,7 +411,7 @@ Object.defineProperty(window, 'livegate', { value: debugHook, writable: false, c
 function init() {
   byId('signin-form').addEventListener('submit', (ev) => void onSignIn(/** @type {SubmitEvent} */ (ev)));
   byId('sign-out').addEventListener('click', () => void onSignOut());
-  byId('notice-join').addEventListener('click', onJoin);
+  byId('notice-join').addEventListener('click', () => void onJoin());
   byId('notice-back').addEventListener('click', () => go('#/'));
   byId('message-back').addEventListener('click', () => go('#/'));
   window.addEventListener('hashchange', () => void route());

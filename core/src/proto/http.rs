@@ -61,6 +61,12 @@ pub struct ClassSummary {
 pub struct Me {
     pub user: User,
     pub classes: Vec<ClassSummary>,
+    /// The school's recording notice, so a teacher reads it before a lesson is started (a
+    /// lesson is started only when they confirm it).
+    pub recording_notice: String,
+    /// False when a lesson started now could not be recorded (so no pupil could join it): the
+    /// teacher is told before starting.
+    pub recording_ready: bool,
 }
 
 /// `POST /api/lessons` and `GET /api/lessons/{lesson_id}`: one lesson.
@@ -108,6 +114,8 @@ mod tests {
                     can_teach: true,
                 },
             ],
+            recording_notice: "This lesson is recorded.".into(),
+            recording_ready: true,
         };
         let ticket = Ticket {
             ticket: "t".into(),

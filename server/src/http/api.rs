@@ -141,15 +141,23 @@ pub async fn me(
         .await?
         .into_iter()
         .map(|(c, kind)| ClassSummary {
-            live_lesson_id: app.lessons.live_of(&c.id).map(|l| l.info.id.clone()),
+            // A lesson is live for pupils only once its teacher has been in it.
+            live_lesson_id: app
+                .lessons
+                .live_of(&c.id)
+                .filter(|l| kind == MemberKind::Teacher || l.opened())
+                .map(|l| l.info.id.clone()),
             id: c.id.to_string(),
             name: c.name,
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
         })
         .collect();
+    let notice = app.store.conduct(&user.school).await?.map(|c| c.recording_notice);
     Ok(Json(Me {
         user: user_view(&user),
         classes,
+        recording_notice: notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned()),
+        recording_ready: app.recordings.as_ref().is_some_and(|r| r.ready_for(&user.school)),
     }))
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod listen;
 mod log;
 mod log_export;
 pub mod ops;
+mod presence;
 mod recordings;
 mod rejection;
 pub(crate) mod tls;
@@ -275,6 +276,12 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         ),
         (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
         (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
+        (
+            Method::GET,
+            "/api/lessons/{lesson_id}/presence",
+            Access::SignedIn,
+            get(presence::watch),
+        ),
     ]
 }
 

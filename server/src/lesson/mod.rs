@@ -20,16 +20,19 @@ pub mod facts;
 pub mod gate;
 mod journal;
 mod journal_writer;
+#[cfg(test)]
+mod lifecycle_tests;
 mod lobby;
 mod outbox;
 mod people;
+mod presence;
 mod streams;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use livegate_core::codes::ErrorCode;
@@ -50,6 +53,7 @@ use lobby::Waiting;
 pub use outbox::{Coalesced, Outgoing};
 use outbox::{Outbox, Unsent};
 use people::{Member, Seat};
+pub use presence::Presence;
 
 /// How many events may wait for one participant before they are dropped as too slow (state
 /// changes do not count: they are coalesced, see [`outbox`]).
@@ -91,6 +95,8 @@ pub struct LessonHandle {
     pub info: Arc<LessonInfo>,
     pub shared: Arc<Mutex<Shared>>,
     tx: mpsc::Sender<LessonMsg>,
+    /// Whether the lesson is live and its teacher in it, for those who wait ([`presence`]).
+    presence: Arc<watch::Sender<Presence>>,
     /// Resolves when the lesson's livestream log writer has written its last entry and exited.
     pub log_flushed: Flushed,
 }
@@ -171,6 +177,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         info: Arc::new(info),
         shared,
         tx,
+        presence: Arc::new(watch::Sender::new(Presence::started())),
         log_flushed,
     };
     let changes = store.changes();
@@ -377,6 +384,7 @@ impl Lesson {
         } else if self.absent_since.is_none() {
             self.absent_since = Some(Instant::now());
         }
+        self.publish_presence();
     }
 
     /// Appends an admission event about `user` to the school's audit chain.
@@ -508,6 +516,7 @@ impl Lesson {
                 | ClientMsg::EndLesson
                 | ClientMsg::Admit { .. }
                 | ClientMsg::Refuse { .. }
+                | ClientMsg::LowerHand { .. }
         );
         if teacher_only && role != LessonRole::Teacher {
             self.send(&from, ServerMsg::error(ErrorCode::ForbiddenRole, None));
@@ -531,6 +540,7 @@ impl Lesson {
                 Ok(())
             }
             ClientMsg::Hand { raised } => self.hand(&from, raised),
+            ClientMsg::LowerHand { participant_id } => self.lower_hand(&participant_id),
         };
         if let Err((code, stream_id)) = result {
             self.send(&from, ServerMsg::error(code, stream_id));
@@ -545,6 +555,22 @@ impl Lesson {
         // A hand raised again changes nothing, so nobody hears of it.
         if std::mem::replace(&mut member.hand, raised) != raised {
             self.announce(from);
+        }
+        Ok(())
+    }
+
+    /// The teacher's `lower_hand`: a pupil's or guest's raised hand goes down (a hand already
+    /// down changes nothing, so nobody hears of it).
+    fn lower_hand(&mut self, target: &ParticipantId) -> Result<(), Refusal> {
+        let member = self
+            .members
+            .get_mut(target)
+            .ok_or((ErrorCode::UnknownParticipant, None))?;
+        if member.role == LessonRole::Teacher {
+            return Err((ErrorCode::UnknownParticipant, None));
+        }
+        if std::mem::replace(&mut member.hand, false) {
+            self.announce(target);
         }
         Ok(())
     }
@@ -657,6 +683,7 @@ impl Lesson {
             s.live = false;
             s.teacher_present = false;
         });
+        self.publish_presence();
         if let Some(r) = &self.handle.info.recorder {
             r.send(crate::recording::RecorderMsg::Finish);
         }

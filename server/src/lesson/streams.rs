@@ -233,6 +233,12 @@ impl Lesson {
             return Err((ErrorCode::CameraAlwaysOff, None));
         }
         let subject = member.user.clone();
+        // A grant answers a raised hand: the hand goes down with it.
+        if allow {
+            if let Some(m) = self.members.get_mut(target) {
+                m.hand = false;
+            }
+        }
         self.set_grant(target, media, allow).await;
         self.announce(target);
         let kind = if allow { EventKind::Granted } else { EventKind::Revoked };

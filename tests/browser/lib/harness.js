@@ -65,7 +65,7 @@ export function ensureArtifacts() {
  *   `dataDir` becomes `--data-dir` (recordings, keys and spool land there); `env` is added to
  *   the server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags; `advertiseIp` is
  *   the media address (loopback unless given: Firefox needs another, lib/firefox.js).
- * @returns {Promise<{url: string, media: string, log: string[], stop: () => Promise<void>,
+ * @returns {Promise<{url: string, media: string, log: string[], pid: number, stop: () => Promise<void>,
  *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
 export async function startServer(opts = {}) {
@@ -124,7 +124,8 @@ export async function startServer(opts = {}) {
     }
     return { code: child.exitCode, signal: child.signalCode };
   };
-  return { url, media, log, stop, terminate };
+  // `pid` lets a test pause the whole server (SIGSTOP) as a frozen network would.
+  return { url, media, log, pid: /** @type {number} */ (child.pid), stop, terminate };
 }
 
 /** Launches headless Chromium with fake media devices. */

@@ -256,7 +256,7 @@ describe('a live lesson in real browsers', () => {
     const teacher = by.teacher.page;
     const ada = by.ada.page;
     const adaId = (await debugState(ada)).participant_id;
-    await teacher.getByRole('button', { name: 'Mute for Ada' }).click();
+    await teacher.getByRole('button', { name: 'Turn off mic for Ada' }).click();
     await waitUntil(async () => (await mediaStats(ada)).every((s) => s.direction !== 'send'),
       { timeoutMs: 5_000, what: "Ada's microphone stream to close" });
     await waitUntil(async () => (await mediaStats(teacher)).every((s) => s.publisher_id !== adaId),
@@ -437,7 +437,7 @@ describe('a live lesson in real browsers', () => {
     const teacher = by.teacher.page;
     const remove = teacher.getByRole('button', { name: 'Remove for Cara' });
     await remove.click();
-    await teacher.getByRole('button', { name: 'Confirm remove for Cara' }).click();
+    await teacher.getByRole('dialog').getByRole('button', { name: 'Remove Cara' }).click();
     await cara.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await cara.locator('#view-message').getAttribute('data-code'), 'removed_by_teacher');
     assert.deepEqual(await mediaStats(cara), []);
@@ -451,8 +451,8 @@ describe('a live lesson in real browsers', () => {
 
   it('ending the lesson ends it for everyone', async () => {
     const teacher = by.teacher.page;
-    await teacher.getByRole('button', { name: 'End lesson' }).click();
-    await teacher.getByRole('button', { name: 'Confirm: end for everyone' }).click();
+    await teacher.getByRole('button', { name: 'End lesson', exact: true }).click();
+    await teacher.getByRole('dialog').getByRole('button', { name: 'End lesson for everyone' }).click();
     for (const label of ['teacher', 'ada', 'ben']) {
       const { page } = by[label];
       await page.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });

@@ -138,6 +138,10 @@ describe('the lobby, privacy profiles and live enforcement in real browsers', ()
     await visitor.page.waitForTimeout(1_000);
     assert.deepEqual(await mediaStats(visitor.page), [], 'no media reaches the lobby');
 
+    // The teacher's status says who waits, while they wait (and not after: issue 13).
+    const waitingSaid = page.locator('#lesson-status [data-status="lobby-waiting"]');
+    await waitingSaid.waitFor({ state: 'visible', timeout: 5_000 });
+    assert.match((await waitingSaid.textContent()) || '', /Dr Chen \(partner school\) is waiting to join/);
     const teacherId = (await debugState(page)).participant_id;
     await item.getByRole('button', { name: /Admit/ }).click();
     const joined = await waitUntil(async () => {
@@ -153,6 +157,7 @@ describe('the lobby, privacy profiles and live enforcement in real browsers', ()
     assert.equal(await visitor.page.locator('#p-cam').isDisabled(), true, "a guest's camera waits for a grant");
     await page.locator('#t-people li', { hasText: 'Guest from the lobby' }).waitFor({ state: 'visible', timeout: 5_000 });
     await waitUntil(async () => (await page.locator('#t-lobby li').count()) === 0, { timeoutMs: 5_000, what: 'the lobby to empty' });
+    await waitingSaid.waitFor({ state: 'detached', timeout: 5_000 });
   });
 
   it('the teacher refuses someone, who is told so and cannot come back', async () => {
@@ -163,7 +168,7 @@ describe('the lobby, privacy profiles and live enforcement in real browsers', ()
     const item = by.teacher.page.locator('#t-lobby li', { hasText: LEADER.name });
     await item.waitFor({ state: 'visible', timeout: 5_000 });
     await item.getByRole('button', { name: /Refuse/ }).click();
-    await item.getByRole('button', { name: /Confirm refuse/ }).click();
+    await by.teacher.page.getByRole('dialog').getByRole('button', { name: /^Refuse/ }).click();
     await leader.page.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await leader.page.locator('#view-message').getAttribute('data-code'), 'refused_by_teacher');
     assert.equal(await leader.page.locator('#message-retry').isVisible(), false, 'no retry after a refusal');

@@ -162,9 +162,13 @@ async function recordLesson(s, opts = {}) {
   }
   const left = PUBLISH_MS - (Date.now() - publishedAt);
   if (left > 0) await new Promise((r) => setTimeout(r, left));
-  await tp.getByRole('button', { name: 'End lesson' }).click();
+  await tp.getByRole('button', { name: 'End lesson', exact: true }).click();
+  // The dialog's choice answers only once armed (a double click cannot end a lesson).
+  const confirm = tp.getByRole('dialog').getByRole('button', { name: 'End lesson for everyone' });
+  await confirm.waitFor();
+  await waitUntil(() => confirm.isEnabled(), { timeoutMs: 5_000, what: 'the end dialog to arm' });
   const endedAt = Date.now();
-  await tp.getByRole('button', { name: 'Confirm: end for everyone' }).click();
+  await confirm.click();
   for (const u of [teacher, ada]) {
     await u.page.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await u.page.locator('#view-message').getAttribute('data-code'), 'lesson_ended');

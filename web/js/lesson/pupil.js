@@ -2,7 +2,9 @@
 // teacher's video big (their screen, when shared, takes the stage and the camera moves to a
 // thumbnail), microphone and camera off by default and usable only after the teacher's grant
 // (the camera never, when the school's privacy setting keeps it off), raise hand, and the list
-// of people in the lesson as the server lets this person see it.
+// of people in the lesson as the server lets this person see it. Its status states (teacher
+// away, what the teacher turned off, what is on) are drawn by index.js's status area; the
+// stage has a full-screen control, and a phone on its side shows the stage alone (lesson.css).
 // @ts-check
 
 import { byId, h, tryPlay } from '../lib/dom.js';
@@ -11,9 +13,13 @@ import { deviceError, mediaTile, playOrMute, stopTracks, unmuteAll } from './med
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').ReceivedStream} ReceivedStream */
 /** @typedef {import('./index.js').LessonView} LessonView */
+/** @typedef {import('./status.js').StatusItem} StatusItem */
 /** @typedef {import('../lib/api.js').Media} Media */
 
 /** @typedef {{tile: HTMLElement, media: HTMLMediaElement, received: ReceivedStream}} Tile */
+
+/** How long the teacher must be gone before the class is told they stepped out. */
+const AWAY_AFTER_MS = 1_500;
 
 export class PupilView {
   /**
@@ -31,6 +37,15 @@ export class PupilView {
     this.hand = false;
     /** @type {Set<Media>} grants seen last time, to tell the pupil what changed */
     this.knownGrants = new Set();
+    /** @type {Set<string>} what the teacher turned off, until the pupil turns it on again */
+    this.turnedOff = new Set();
+    /** Whether a teacher was in the lesson at the last look (null before the first). */
+    /** @type {boolean | null} */
+    this.teacherHere = null;
+    /** The last device failure, said until the next attempt. */
+    this.error = '';
+    /** @type {ReturnType<typeof setTimeout> | null} confirms the teacher's absence */
+    this.awayTimer = null;
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
     this.abort = new AbortController();
@@ -45,6 +60,8 @@ export class PupilView {
     byId('p-cam').addEventListener('click', () => void this.toggleCam(), { signal });
     byId('p-leave').addEventListener('click', () => conn.leave(), { signal });
     byId('p-sound').addEventListener('click', () => void this.unlockSound(), { signal });
+    byId('p-fullscreen').addEventListener('click', () => void this.toggleFullscreen(), { signal });
+    document.addEventListener('fullscreenchange', () => this.updateControls(), { signal });
     conn.addEventListener('participants', () => this.onParticipants(), { signal });
     conn.addEventListener('grants', () => this.onGrants(), { signal });
     conn.addEventListener('stream-added', (ev) => this.addStream(/** @type {CustomEvent} */ (ev).detail.received), { signal });
@@ -55,6 +72,8 @@ export class PupilView {
 
   destroy() {
     this.abort.abort();
+    if (this.awayTimer) clearTimeout(this.awayTimer);
+    if (document.fullscreenElement) void document.exitFullscreen().catch(() => {});
     stopTracks(this.mic);
     stopTracks(this.cam);
     this.mic = null;
@@ -123,10 +142,25 @@ export class PupilView {
       }
     }
     byId('p-waiting').hidden = Boolean(main);
+    byId('p-waiting').textContent = this.teacherHere === false
+      ? 'Your teacher will be back soon.'
+      : fromTeacher.some((t) => t.received.kind === 'microphone')
+        ? "Your teacher's camera is off. You can still hear them."
+        : "Waiting for your teacher's video…";
     stage.classList.toggle('stage-live', Boolean(main));
     void Promise.all(toPlay.map(playOrMute)).then((ok) => {
       if (!ok.every(Boolean)) byId('p-sound').hidden = false;
     });
+  }
+
+  /** The stage (the teacher's video) fills the screen, or goes back. */
+  async toggleFullscreen() {
+    try {
+      if (document.fullscreenElement) await document.exitFullscreen();
+      else await byId('pupil-view').requestFullscreen({ navigationUI: 'hide' });
+    } catch (err) {
+      console.warn('livegate: full screen refused', err);
+    }
   }
 
   async unlockSound() {
@@ -139,6 +173,24 @@ export class PupilView {
   onParticipants() {
     const me = this.conn.participantId ? this.conn.participants.get(this.conn.participantId) : undefined;
     if (me) this.hand = me.hand_raised;
+    const here = [...this.conn.participants.values()].some((p) => p.role === 'teacher');
+    if (here) {
+      if (this.awayTimer) clearTimeout(this.awayTimer);
+      this.awayTimer = null;
+      if (this.teacherHere === false) this.shell.note('teacher-back', 'Your teacher is back.');
+      this.teacherHere = true;
+    } else if (this.teacherHere === null) {
+      this.teacherHere = false;
+    } else if (this.teacherHere && !this.awayTimer) {
+      // A teacher whose connection is replaced leaves and is back within a moment: only an
+      // absence that lasts is news for the class.
+      this.awayTimer = setTimeout(() => {
+        this.awayTimer = null;
+        this.teacherHere = false;
+        this.layout();
+        this.shell.refreshStatus();
+      }, AWAY_AFTER_MS);
+    }
     const people = [...this.conn.participants.values()];
     byId('p-people').replaceChildren(...people.map((p) => h('li', { class: 'person-compact' }, [
       p.display_name,
@@ -150,28 +202,63 @@ export class PupilView {
     byId('p-count').textContent = `(${people.length})`;
     this.layout();
     this.updateControls();
+    this.shell.refreshStatus();
+  }
+
+  /**
+   * What is true now, most important first (index.js draws it).
+   * @returns {StatusItem[]}
+   */
+  status() {
+    /** @type {StatusItem[]} */
+    const items = [];
+    if (this.teacherHere === false) {
+      items.push({ key: 'teacher-away', warn: true,
+        text: 'Your teacher has stepped out. Stay here: the lesson carries on when they are back.' });
+    }
+    if (this.error) items.push({ key: 'device', text: this.error, warn: true });
+    if (this.turnedOff.size > 0) {
+      const what = ['microphone', 'camera'].filter((k) => this.turnedOff.has(k)).join(' and ');
+      items.push({ key: 'turned-off', text: `Your teacher turned your ${what} off.`, warn: true });
+    }
+    const on = [this.mic ? 'microphone' : '', this.cam ? 'camera' : ''].filter(Boolean);
+    if (on.length > 0) {
+      items.push({ key: 'sharing', text: `Your ${on.join(' and ')} ${on.length > 1 ? 'are' : 'is'} on. The class can ${this.cam ? 'see' : 'hear'}${this.cam && this.mic ? ' and hear' : ''} you.` });
+    }
+    if (this.hand) items.push({ key: 'hand', text: 'Your hand is raised. Your teacher can see it.' });
+    if (items.length === 0) items.push({ key: 'in-lesson', text: 'You are in the lesson.' });
+    return items;
   }
 
   toggleHand() {
     this.hand = !this.hand;
     this.conn.setHand(this.hand);
-    this.shell.setStatus(this.hand ? 'Your hand is raised. Your teacher can see it.' : 'You lowered your hand.');
     this.updateControls();
+    this.shell.refreshStatus();
   }
 
+  /** Grants given and taken back, said in one sentence however many changed at once. */
   onGrants() {
     const grants = this.conn.grants;
+    /** @type {string[]} */
+    const given = [];
     for (const media of /** @type {Media[]} */ (['microphone', 'camera'])) {
-      const word = media === 'microphone' ? 'microphone' : 'camera';
       if (grants.has(media) && !this.knownGrants.has(media)) {
-        this.shell.setStatus(`Your teacher says you can use your ${word}. Turn it on when you are ready.`, true);
+        given.push(media);
+        this.turnedOff.delete(media);
       } else if (!grants.has(media) && this.knownGrants.has(media)) {
+        const was = media === 'microphone' ? this.mic : this.cam;
         this.stopLocal(media);
-        this.shell.setStatus(`Your teacher turned off your ${word}.`, true);
+        if (was) this.turnedOff.add(media);
       }
+    }
+    if (given.length > 0) {
+      const them = given.length > 1 ? 'them' : 'it';
+      this.shell.note('granted', `Your teacher says you can use your ${given.join(' and ')}. Turn ${them} on when you are ready.`);
     }
     this.knownGrants = new Set(grants);
     this.updateControls();
+    this.shell.refreshStatus();
   }
 
   // ---------------------------------------------------------------- own microphone and camera
@@ -179,7 +266,6 @@ export class PupilView {
   async toggleMic() {
     if (this.mic) {
       this.stopLocal('microphone');
-      this.shell.setStatus('Your microphone is off.');
       return;
     }
     await this.startLocal('microphone');
@@ -188,7 +274,6 @@ export class PupilView {
   async toggleCam() {
     if (this.cam) {
       this.stopLocal('camera');
-      this.shell.setStatus('Your camera is off.');
       return;
     }
     await this.startLocal('camera');
@@ -199,6 +284,8 @@ export class PupilView {
     if (!this.conn.grants.has(media) || this.busy[/** @type {'microphone' | 'camera'} */ (media)]) return;
     const which = /** @type {'microphone' | 'camera'} */ (media);
     this.busy[which] = true;
+    this.error = '';
+    this.turnedOff.delete(which);
     this.updateControls();
     try {
       const stream = await navigator.mediaDevices.getUserMedia(
@@ -220,10 +307,11 @@ export class PupilView {
       }
       this.conn.publish(which, stream);
     } catch (err) {
-      this.shell.setStatus(`Your ${which} did not start. ${deviceError(err)}`, true);
+      this.error = `Your ${which} did not start. ${deviceError(err)}`;
     } finally {
       this.busy[which] = false;
       this.updateControls();
+      this.shell.refreshStatus();
     }
   }
 
@@ -241,15 +329,14 @@ export class PupilView {
       byId('p-self-tile').hidden = true;
     }
     this.updateControls();
+    this.shell.refreshStatus();
   }
 
   /** @param {{kind: string, live: boolean, code?: string}} detail */
   onPublication(detail) {
     const word = detail.kind === 'microphone' ? 'microphone' : 'camera';
     if (detail.live) {
-      this.shell.setStatus(detail.kind === 'microphone'
-        ? 'Your microphone is on. The class can hear you.'
-        : 'Your camera is on. The class can see you.');
+      this.shell.refreshStatus();
       return;
     }
     const had = detail.kind === 'microphone' ? this.mic : this.cam;
@@ -264,10 +351,12 @@ export class PupilView {
       /** @type {HTMLVideoElement} */ (byId('p-self')).srcObject = null;
       byId('p-self-tile').hidden = true;
     }
-    this.shell.setStatus(detail.code === 'stream_ended'
-      ? `Your teacher turned your ${word} off.`
-      : `Your ${word} could not be shared.`, true);
+    // The server closed it: the teacher turned it off (one `mute` may end both, and the
+    // status says both in one sentence), or the stream was refused.
+    if (detail.code === 'stream_ended') this.turnedOff.add(word);
+    else this.error = `Your ${word} could not be shared.`;
     this.updateControls();
+    this.shell.refreshStatus();
   }
 
   updateControls() {
@@ -285,6 +374,7 @@ export class PupilView {
     cam.classList.toggle('is-on', Boolean(this.cam));
     hand.textContent = this.hand ? 'Lower hand' : 'Raise hand';
     hand.classList.toggle('is-on', this.hand);
+    byId('p-fullscreen').textContent = document.fullscreenElement ? 'Exit full screen' : 'Full screen';
     const allowed = [grants.has('microphone') ? 'microphone' : '', grants.has('camera') ? 'camera' : '']
       .filter(Boolean);
     const notes = [allowed.length === 0

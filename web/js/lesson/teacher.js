@@ -1,21 +1,25 @@
-// The teacher's lesson console: own camera preview and publishing (camera + mic), optional
-// screen share, pupils' streams, the lobby (staff waiting to join, with Admit and Refuse, and
-// the lesson's link to give them), and the list of pupils and guests with hand-raised state,
-// their privacy settings, and the controls grant/revoke microphone and camera, mute, remove;
-// end the lesson.
+// The teacher's lesson console: own camera, microphone (with a live level meter) and screen,
+// each on and off by itself (own-media.js), pupils' streams, the lobby (staff waiting to join,
+// with Admit and Refuse, and the lesson's link to give them), and the list of pupils and guests
+// in compact rows, raised hands first, with their privacy settings and the controls: lower a
+// hand, grant/revoke microphone and camera, turn off what they share (saying exactly what),
+// remove. Leaving asks whether to step out (the lesson goes on) or end it; ending and removing
+// ask in a dialog that a double click cannot answer (lib/dialog.js).
 // @ts-check
 
 import { byId, h, tryPlay, visuallyHidden } from '../lib/dom.js';
-import { canShareScreen, deviceError, mediaTile, stopTracks } from './media.js';
+import { choose } from '../lib/dialog.js';
+import { canShareScreen, mediaTile } from './media.js';
+import { OwnMedia } from './own-media.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').Participant} Participant */
 /** @typedef {import('../lib/signalling.js').ReceivedStream} ReceivedStream */
 /** @typedef {import('../lib/signalling.js').LobbyEntry} LobbyEntry */
 /** @typedef {import('./index.js').LessonView} LessonView */
+/** @typedef {import('./status.js').StatusItem} StatusItem */
 /** @typedef {import('../lib/api.js').Media} Media */
-
-const CONFIRM_MS = 4_000;
+/** @typedef {import('../lib/api.js').StreamKind} StreamKind */
 
 export class TeacherConsole {
   /**
@@ -25,17 +29,14 @@ export class TeacherConsole {
   constructor(conn, shell) {
     this.conn = conn;
     this.shell = shell;
-    /** @type {MediaStream | null} */
-    this.camera = null;
-    /** @type {MediaStream | null} */
-    this.screen = null;
+    this.own = new OwnMedia(conn, () => {
+      this.updateButtons();
+      shell.refreshStatus();
+    });
     /** @type {Map<string, HTMLElement>} list items by participant id */
     this.items = new Map();
     /** @type {Map<string, HTMLElement>} tiles by stream id */
     this.tiles = new Map();
-    /** @type {Set<string>} lobby entries already announced */
-    this.knocked = new Set();
-    this.cameraBusy = false;
     this.abort = new AbortController();
   }
 
@@ -44,38 +45,31 @@ export class TeacherConsole {
     const conn = this.conn;
     byId('t-people').replaceChildren();
     byId('t-remote').replaceChildren();
-    this.resetConfirm(byId('t-end'), 'End lesson');
     byId('t-lobby-link').textContent = `${location.origin}/#/lessons/${conn.lessonId}`;
     this.renderLobby();
     this.renderPeople();
     this.updateRemoteEmpty();
     this.updateButtons();
-    byId('t-camera').addEventListener('click', () => void this.toggleCamera(), { signal });
-    byId('t-screen').addEventListener('click', () => void this.toggleScreen(), { signal });
-    byId('t-leave').addEventListener('click', () => conn.leave(), { signal });
-    byId('t-end').addEventListener('click', (ev) => {
-      const button = /** @type {HTMLButtonElement} */ (ev.currentTarget);
-      if (this.confirmFirst(button, 'Confirm: end for everyone', 'End lesson')) conn.endLesson();
-    }, { signal });
-    byId('t-people').addEventListener('click', (ev) => this.onPeopleClick(ev), { signal });
-    byId('t-lobby').addEventListener('click', (ev) => this.onLobbyClick(ev), { signal });
+    byId('t-camera').addEventListener('click', () => void this.own.toggleCamera(), { signal });
+    byId('t-mic').addEventListener('click', () => void this.own.toggleMic(), { signal });
+    byId('t-screen').addEventListener('click', () => void this.own.toggleScreen(), { signal });
+    byId('t-leave').addEventListener('click', () => void this.leave(), { signal });
+    byId('t-end').addEventListener('click', () => void this.end(), { signal });
+    byId('t-people').addEventListener('click', (ev) => void this.onPeopleClick(ev), { signal });
+    byId('t-lobby').addEventListener('click', (ev) => void this.onLobbyClick(ev), { signal });
     conn.addEventListener('participants', () => this.renderPeople(), { signal });
     conn.addEventListener('lobby', () => this.renderLobby(), { signal });
     conn.addEventListener('stream-added', (ev) => this.addTile(/** @type {CustomEvent} */ (ev).detail.received), { signal });
     conn.addEventListener('stream-removed', (ev) => this.removeTile(/** @type {CustomEvent} */ (ev).detail.streamId), { signal });
     conn.addEventListener('publication', (ev) => this.onPublication(/** @type {CustomEvent} */ (ev).detail), { signal });
-    void this.startCamera();
+    void this.own.start();
   }
 
   destroy() {
     this.abort.abort();
-    stopTracks(this.camera);
-    stopTracks(this.screen);
-    this.camera = null;
-    this.screen = null;
-    /** @type {HTMLVideoElement} */ (byId('t-preview')).srcObject = null;
-    /** @type {HTMLVideoElement} */ (byId('t-screen-preview')).srcObject = null;
+    this.own.destroy();
     byId('t-screen-tile').hidden = true;
+    byId('teacher-console').classList.remove('is-sharing');
     for (const tile of this.tiles.values()) tile.remove();
     this.tiles.clear();
     this.items.clear();
@@ -83,114 +77,85 @@ export class TeacherConsole {
     byId('t-lobby').replaceChildren();
   }
 
-  // ---------------------------------------------------------------- own camera and screen
-
-  async startCamera() {
-    if (this.camera || this.cameraBusy) return;
-    this.cameraBusy = true;
-    this.updateButtons();
-    try {
-      const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-      if (this.abort.signal.aborted) {
-        stopTracks(media);
-        return;
-      }
-      this.camera = media;
-      const preview = /** @type {HTMLVideoElement} */ (byId('t-preview'));
-      preview.muted = true;
-      preview.srcObject = media;
-      void tryPlay(preview);
-      this.conn.publish('camera', media);
-    } catch (err) {
-      this.shell.setStatus(`Your camera and microphone did not start. ${deviceError(err)}`, true);
-    } finally {
-      this.cameraBusy = false;
-      this.updateButtons();
+  /**
+   * What is true now, most important first (index.js draws it).
+   * @returns {StatusItem[]}
+   */
+  status() {
+    /** @type {StatusItem[]} */
+    const items = [];
+    const waiting = this.conn.lobby;
+    if (waiting.length > 0) {
+      const names = waiting.map((w) => w.display_name).join(', ');
+      items.push({ key: 'lobby-waiting', warn: true,
+        text: `${names} ${waiting.length === 1 ? 'is' : 'are'} waiting to join. Admit or refuse them in the list.` });
     }
+    const own = this.own;
+    if (own.error) items.push({ key: 'device', text: own.error, warn: true });
+    if (own.screen) items.push({ key: 'sharing', text: 'Your screen is being shared with the class.' });
+    const cam = own.camOn;
+    const mic = Boolean(own.audio) && own.micOn;
+    if (own.busy) items.push({ key: 'starting', text: 'Starting your camera and microphone…' });
+    else if (cam && mic) items.push({ key: 'live', text: 'You are live. The class can see and hear you.' });
+    else if (mic) items.push({ key: 'camera-off', text: 'Your camera is off. The class can hear you.' });
+    else if (cam) items.push({ key: 'mic-off', text: 'Your microphone is off. The class can see you but not hear you.' });
+    else items.push({ key: 'all-off', text: 'Your camera and microphone are off. The class cannot see or hear you.' });
+    const hands = [...this.conn.participants.values()].filter((p) => p.hand_raised).length;
+    if (hands > 0) items.push({ key: 'hands', text: hands === 1 ? 'A hand is raised.' : `${hands} hands are raised.` });
+    return items;
   }
 
-  stopCamera() {
-    this.conn.unpublish('camera');
-    stopTracks(this.camera);
-    this.camera = null;
-    /** @type {HTMLVideoElement} */ (byId('t-preview')).srcObject = null;
-    this.updateButtons();
+  // ---------------------------------------------------------------- leaving and ending
+
+  /** Leave asks: step out (the lesson goes on, pupils are told) or end it for everyone. */
+  async leave() {
+    const answer = await choose({
+      title: 'Leave the lesson?',
+      text: 'Pupils stay in the lesson, and it is still recorded, until you come back or end it.',
+      choices: [
+        { value: 'step-out', label: 'Step out', cls: 'btn-primary',
+          hint: 'pupils are told you will be back; rejoin from your classes. The lesson ends by itself if you stay away.' },
+        { value: 'end', label: 'End lesson for everyone', cls: 'btn-danger' },
+      ],
+      cancel: 'Stay',
+    });
+    if (answer === 'step-out') this.conn.leave();
+    else if (answer === 'end') this.conn.endLesson();
   }
 
-  async toggleCamera() {
-    if (this.camera) this.stopCamera();
-    else await this.startCamera();
+  async end() {
+    const answer = await choose({
+      title: 'End the lesson for everyone?',
+      text: 'Everyone leaves the lesson and its recording stops. This cannot be undone.',
+      choices: [{ value: 'end', label: 'End lesson for everyone', cls: 'btn-danger' }],
+      cancel: 'Keep teaching',
+    });
+    if (answer === 'end') this.conn.endLesson();
   }
 
-  async toggleScreen() {
-    if (this.screen) {
-      this.stopScreen();
-      return;
-    }
-    let media;
-    try {
-      media = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    } catch (err) {
-      this.shell.setStatus(`Screen sharing did not start. ${deviceError(err)}`, true);
-      return;
-    }
-    if (this.abort.signal.aborted) {
-      stopTracks(media);
-      return;
-    }
-    this.screen = media;
-    for (const track of media.getVideoTracks()) {
-      // The browser's own "Stop sharing" bar ends the track.
-      track.addEventListener('ended', () => { if (this.screen === media) this.stopScreen(); });
-    }
-    const preview = /** @type {HTMLVideoElement} */ (byId('t-screen-preview'));
-    preview.muted = true;
-    preview.srcObject = media;
-    byId('t-screen-tile').hidden = false;
-    void tryPlay(preview);
-    this.conn.publish('screen', new MediaStream(media.getVideoTracks()));
-    this.updateButtons();
-  }
-
-  stopScreen() {
-    this.conn.unpublish('screen');
-    stopTracks(this.screen);
-    this.screen = null;
-    /** @type {HTMLVideoElement} */ (byId('t-screen-preview')).srcObject = null;
-    byId('t-screen-tile').hidden = true;
-    this.updateButtons();
-  }
+  // ---------------------------------------------------------------- own media
 
   /** @param {{kind: string, live: boolean, code?: string}} detail */
   onPublication(detail) {
-    if (detail.live) {
-      this.shell.setStatus(detail.kind === 'screen'
-        ? 'Your screen is being shared with the class.'
-        : 'You are live. The class can see and hear you.');
-      return;
-    }
-    if (detail.kind === 'camera' && this.camera) {
-      stopTracks(this.camera);
-      this.camera = null;
-      /** @type {HTMLVideoElement} */ (byId('t-preview')).srcObject = null;
-      this.shell.setStatus('Your camera stopped. Choose "Turn camera on" to try again.', true);
-    } else if (detail.kind === 'screen' && this.screen) {
-      stopTracks(this.screen);
-      this.screen = null;
-      byId('t-screen-tile').hidden = true;
-      this.shell.setStatus('Screen sharing stopped.', true);
-    }
-    this.updateButtons();
+    if (!detail.live) this.own.ended(detail.kind);
+    this.shell.refreshStatus();
   }
 
   updateButtons() {
+    const own = this.own;
     const cam = /** @type {HTMLButtonElement} */ (byId('t-camera'));
-    cam.textContent = this.camera ? 'Turn camera off' : 'Turn camera on';
-    cam.classList.toggle('is-on', Boolean(this.camera));
-    cam.disabled = this.cameraBusy;
+    cam.textContent = own.camOn ? 'Turn camera off' : 'Turn camera on';
+    cam.classList.toggle('is-on', own.camOn);
+    cam.disabled = own.busy;
+    const micOn = Boolean(own.audio) && own.micOn;
+    const mic = /** @type {HTMLButtonElement} */ (byId('t-mic'));
+    mic.textContent = micOn ? 'Mute microphone' : 'Unmute microphone';
+    mic.classList.toggle('is-on', micOn);
+    mic.disabled = own.busy;
+    byId('t-mic-label').textContent = micOn ? 'Microphone level' : 'Microphone off';
     const screen = byId('t-screen');
-    screen.textContent = this.screen ? 'Stop sharing' : 'Share screen';
-    screen.classList.toggle('is-on', Boolean(this.screen));
+    screen.textContent = own.screen ? 'Stop sharing' : 'Share screen';
+    screen.classList.toggle('is-on', Boolean(own.screen));
     const canShare = canShareScreen();
     screen.hidden = !canShare;
     byId('t-screen-note').hidden = canShare;
@@ -228,16 +193,11 @@ export class TeacherConsole {
     byId('t-lobby').replaceChildren(...waiting.map(lobbyItem));
     byId('t-lobby-count').textContent = waiting.length ? `(${waiting.length})` : '';
     byId('t-lobby-empty').hidden = waiting.length > 0;
-    const fresh = waiting.filter((w) => !this.knocked.has(w.participant_id));
-    if (fresh.length > 0) {
-      const names = fresh.map((w) => w.display_name).join(', ');
-      this.shell.setStatus(`${names} ${fresh.length === 1 ? 'is' : 'are'} waiting to join. Admit or refuse them in the list.`, true);
-    }
-    this.knocked = new Set(waiting.map((w) => w.participant_id));
+    this.shell.refreshStatus();
   }
 
   /** @param {Event} ev */
-  onLobbyClick(ev) {
+  async onLobbyClick(ev) {
     const target = /** @type {HTMLElement} */ (ev.target);
     const button = /** @type {HTMLButtonElement | null} */ (target.closest('button[data-action]'));
     const item = target.closest('li[data-participant-id]');
@@ -249,15 +209,18 @@ export class TeacherConsole {
       button.disabled = true;
       this.conn.admit(id);
     } else if (button.dataset.action === 'refuse') {
-      if (this.confirmFirst(button, 'Confirm refuse', 'Refuse', entry.display_name)) {
-        button.disabled = true;
-        this.conn.refuse(id);
-      }
+      const answer = await choose({
+        title: `Refuse ${entry.display_name}?`,
+        text: 'They are told you did not let them in, and cannot ask again in this lesson.',
+        choices: [{ value: 'refuse', label: `Refuse ${entry.display_name}`, cls: 'btn-danger' }],
+      });
+      if (answer === 'refuse' && this.conn.lobby.some((w) => w.participant_id === id)) this.conn.refuse(id);
     }
   }
 
   // ---------------------------------------------------------------- pupil list and controls
 
+  /** Compact rows, raised hands first (in the order they came), then by name. */
   renderPeople() {
     const list = byId('t-people');
     const pupils = [...this.conn.participants.values()]
@@ -268,7 +231,6 @@ export class TeacherConsole {
       if (!item) {
         item = personItem(p.id);
         this.items.set(p.id, item);
-        list.append(item);
       }
       updatePersonItem(item, p);
       seen.add(p.id);
@@ -279,14 +241,22 @@ export class TeacherConsole {
         this.items.delete(id);
       }
     }
+    const order = [...pupils].sort((a, b) => Number(b.hand_raised) - Number(a.hand_raised)
+      || a.display_name.localeCompare(b.display_name));
+    // Moving a row loses nothing: the buttons are the same elements, so focus stays.
+    order.forEach((p, i) => {
+      const item = this.items.get(p.id);
+      if (item && list.children[i] !== item) list.insertBefore(item, list.children[i] || null);
+    });
     byId('t-count').textContent = `(${pupils.length})`;
     byId('t-people-empty').hidden = pupils.length > 0;
     const hands = pupils.filter((p) => p.hand_raised).length;
     byId('t-people-title').dataset.hands = String(hands);
+    this.shell.refreshStatus();
   }
 
   /** @param {Event} ev */
-  onPeopleClick(ev) {
+  async onPeopleClick(ev) {
     const target = /** @type {HTMLElement} */ (ev.target);
     const button = /** @type {HTMLButtonElement | null} */ (target.closest('button[data-action]'));
     const item = target.closest('li[data-participant-id]');
@@ -299,42 +269,32 @@ export class TeacherConsole {
       const media = /** @type {Media} */ (action);
       if (p.grants.includes(media)) this.conn.revoke(id, media);
       else this.conn.grant(id, media);
+    } else if (action === 'lower') {
+      this.conn.lowerHand(id);
     } else if (action === 'mute') {
+      const what = sharedWords(p.publishing);
+      if (!what) return;
       this.conn.mute(id);
+      this.shell.note('muted', `You turned off ${p.display_name}'s ${what}. They can turn it on again while they have your permission.`);
     } else if (action === 'remove') {
-      if (this.confirmFirst(button, 'Confirm remove', 'Remove', p.display_name)) this.conn.remove(id);
+      const answer = await choose({
+        title: `Remove ${p.display_name} from the lesson?`,
+        text: 'They leave at once and cannot join this lesson again.',
+        choices: [{ value: 'remove', label: `Remove ${p.display_name}`, cls: 'btn-danger' }],
+      });
+      if (answer === 'remove' && this.conn.participants.has(id)) this.conn.remove(id);
     }
   }
+}
 
-  /**
-   * Two-step confirmation without a modal dialog: the first press changes the label, a second
-   * press within a few seconds confirms.
-   * @param {HTMLButtonElement} button
-   * @param {string} confirmLabel
-   * @param {string} label
-   * @param {string} [name] appended for screen readers ("Remove for Ada")
-   * @returns {boolean} true when confirmed
-   */
-  confirmFirst(button, confirmLabel, label, name) {
-    if (button.dataset.confirming === '1') {
-      this.resetConfirm(button, label, name);
-      return true;
-    }
-    button.dataset.confirming = '1';
-    button.classList.add('is-confirming');
-    setLabel(button, confirmLabel, name);
-    setTimeout(() => {
-      if (button.dataset.confirming === '1') this.resetConfirm(button, label, name);
-    }, CONFIRM_MS);
-    return false;
-  }
-
-  /** @param {HTMLElement} button @param {string} label @param {string} [name] */
-  resetConfirm(button, label, name) {
-    delete button.dataset.confirming;
-    button.classList.remove('is-confirming');
-    setLabel(button, label, name);
-  }
+/**
+ * "microphone", "camera", "microphone and camera"...: what a list of stream kinds shares.
+ * @param {StreamKind[]} kinds
+ */
+function sharedWords(kinds) {
+  const words = ['microphone', 'camera', 'screen'].filter((k) => kinds.includes(/** @type {StreamKind} */ (k)));
+  if (words.length <= 1) return words.join('');
+  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 /**
@@ -377,7 +337,7 @@ const ROLE_WORDS = {
 function personItem(id) {
   const button = (/** @type {string} */ action, /** @type {string} */ cls) =>
     h('button', { type: 'button', class: `btn btn-small ${cls}`, 'data-action': action });
-  return h('li', { class: 'person', 'data-participant-id': id }, [
+  return h('li', { class: 'person person-row', 'data-participant-id': id }, [
     h('div', { class: 'person-head' }, [
       h('span', { class: 'person-name' }),
       h('span', { class: 'badge badge-hand', hidden: true }, ['Hand raised']),
@@ -385,6 +345,7 @@ function personItem(id) {
     ]),
     h('p', { class: 'person-note hint', hidden: true }),
     h('div', { class: 'person-actions' }, [
+      button('lower', 'btn-secondary'),
       button('microphone', 'btn-secondary'),
       button('camera', 'btn-secondary'),
       button('mute', 'btn-secondary'),
@@ -408,6 +369,9 @@ function updatePersonItem(item, p) {
   const words = p.publishing.map((k) => (k === 'microphone' ? 'mic on' : `${k} on`));
   live.hidden = words.length === 0;
   live.textContent = words.join(', ');
+  const lower = q('button[data-action="lower"]');
+  setLabel(lower, 'Lower hand', p.display_name);
+  lower.hidden = !p.hand_raised;
   const mic = q('button[data-action="microphone"]');
   const cam = q('button[data-action="camera"]');
   const micGranted = p.grants.includes('microphone');
@@ -426,9 +390,11 @@ function updatePersonItem(item, p) {
   note.hidden = notes.length === 0;
   mic.classList.toggle('is-on', micGranted);
   cam.classList.toggle('is-on', camGranted);
+  // "Turn off" names exactly what it turns off; with nothing shared there is nothing to turn off.
   const mute = /** @type {HTMLButtonElement} */ (q('button[data-action="mute"]'));
-  setLabel(mute, 'Mute', p.display_name);
-  mute.disabled = p.publishing.length === 0;
-  const remove = q('button[data-action="remove"]');
-  if (remove.dataset.confirming !== '1') setLabel(remove, 'Remove', p.display_name);
+  const what = sharedWords(p.publishing);
+  const short = what === 'microphone' ? 'mic' : what.replace('microphone', 'mic');
+  setLabel(mute, `Turn off ${short}`, p.display_name);
+  mute.hidden = !what;
+  setLabel(q('button[data-action="remove"]'), 'Remove', p.display_name);
 }

@@ -98,7 +98,7 @@ export function setup() {
   return request('GET', '/api/setup');
 }
 
-/** @returns {Promise<{user: User, classes: ClassSummary[]}>} */
+/** @returns {Promise<{user: User, classes: ClassSummary[], recording_notice: string, recording_ready: boolean}>} */
 export function me() {
   return request('GET', '/api/me');
 }

@@ -238,6 +238,15 @@ const FOR_STAFF = {
       title: 'Recording is not working',
       text: 'This lesson is not being recorded, so pupils cannot join it (anyone already in it has been taken out). End the lesson and start it again. If this keeps happening, tell your IT support.',
     },
+    left: {
+      title: 'You stepped out of the lesson',
+      text: 'The lesson goes on and is still recorded. Your pupils have been told you will be back. Go back in with "Try again" (or "Rejoin lesson" on your classes), and end it from there when you are done. It ends by itself if nobody teaches it for a while.',
+      retry: true,
+    },
+    lesson_ended: {
+      title: 'The lesson has ended',
+      text: 'Everyone has left the lesson and its recording is being saved. You can start another from your classes.',
+    },
   },
   leader: {
     recording_unavailable: {

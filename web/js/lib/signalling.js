@@ -5,6 +5,8 @@
 // @ts-check
 
 import { ApiError, lessonTicket } from './api.js';
+import { watchFlow } from './flow.js';
+import { watchPresence } from './presence.js';
 
 /** @typedef {import('./api.js').Media} Media */
 /** @typedef {import('./api.js').StreamKind} StreamKind */
@@ -35,8 +37,9 @@ import { ApiError, lessonTicket } from './api.js';
  */
 /**
  * idle → connecting → (waiting →) joined ⇄ reconnecting → closed. `waiting`: in the lobby until
- * a teacher admits us. `closed` is final; `endCode` says why.
- * @typedef {'idle' | 'connecting' | 'waiting' | 'joined' | 'reconnecting' | 'closed'} ConnectionState
+ * a teacher admits us. `held`: no teacher is in the lesson yet (or they stepped out); we watch
+ * the lesson's presence and join the moment they are in. `closed` is final; `endCode` says why.
+ * @typedef {'idle' | 'connecting' | 'waiting' | 'held' | 'joined' | 'reconnecting' | 'closed'} ConnectionState
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -51,7 +54,7 @@ const HAND_INTERVAL_MS = 250;
 
 /** Codes that end the attempt to be in the lesson; retrying would not help. */
 const FINAL_CODES = new Set([
-  'not_on_roster', 'wrong_school', 'lesson_not_live', 'teacher_absent', 'removed_by_teacher',
+  'not_on_roster', 'wrong_school', 'lesson_not_live', 'removed_by_teacher',
   'replaced', 'protocol_mismatch', 'forbidden_role', 'not_found', 'not_signed_in',
   'consent_missing', 'consent_withdrawn', 'consent_opted_out', 'domain_not_trusted',
   'account_disabled', 'refused_by_teacher', 'bad_request', 'recording_unavailable',
@@ -59,14 +62,11 @@ const FINAL_CODES = new Set([
 ]);
 
 /**
- * Whether a refusal ends the attempt. `teacher_absent` is final for a first join (the pupil is
- * told to come back), but during a reconnection it usually means the teacher is reconnecting
- * too, so the client keeps trying until the lesson ends.
+ * Whether a refusal ends the attempt. (`teacher_absent` never does: we wait for the teacher,
+ * see `hold`.)
  * @param {string} code
- * @param {boolean} reconnecting
  */
-function isFinal(code, reconnecting) {
-  if (code === 'teacher_absent' && reconnecting) return false;
+function isFinal(code) {
   return FINAL_CODES.has(code);
 }
 
@@ -107,6 +107,8 @@ function preferServerCodecs(transceiver, trackKind) {
  * One participant's presence in one lesson. Events (all CustomEvent, details in brackets):
  * - `state` {state, attempt}: connection state changed
  * - `waiting` {participantId, lesson}: we are in the lobby until a teacher admits us
+ * - `held` {}: no teacher is in the lesson; we join by ourselves the moment one is
+ * - `flow` {frozen}: received media stopped arriving (`frozen`), or flows again
  * - `joined` {participantId, role, lesson}
  * - `participants` {}: the participant list changed (read `participants`)
  * - `lobby` {}: (teachers) who waits in the lobby changed (read `lobby`)
@@ -163,6 +165,12 @@ export class LessonConnection extends EventTarget {
     this.handWanted = null;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.handTimer = null;
+    /** True while received media has stopped arriving (lib/flow.js). */
+    this.frozen = false;
+    /** @type {(() => void) | null} stops watching received media */
+    this.stopFlow = null;
+    /** @type {(() => void) | null} stops watching the lesson's presence while held */
+    this.stopPresence = null;
   }
 
   /** Starts joining. Safe to call once. */
@@ -240,6 +248,11 @@ export class LessonConnection extends EventTarget {
     this.send({ type: 'mute', participant_id: participantId });
   }
 
+  /** Lowers a pupil's raised hand (teacher). @param {string} participantId */
+  lowerHand(participantId) {
+    this.send({ type: 'lower_hand', participant_id: participantId });
+  }
+
   /** @param {string} participantId */
   remove(participantId) {
     this.send({ type: 'remove', participant_id: participantId });
@@ -291,7 +304,8 @@ export class LessonConnection extends EventTarget {
     } catch (err) {
       if (generation !== this.generation || this.state === 'closed') return;
       const e = err instanceof ApiError ? err : new ApiError(0, 'network', String(err));
-      if (isFinal(e.code, this.joinedAt !== null)) this.finish(e.code, e.message);
+      if (e.code === 'teacher_absent') this.hold();
+      else if (isFinal(e.code)) this.finish(e.code, e.message);
       else this.scheduleReconnect();
       return;
     }
@@ -333,6 +347,34 @@ export class LessonConnection extends EventTarget {
     }, JOIN_TIMEOUT_MS);
   }
 
+  /**
+   * No teacher is in the lesson: wait for one, told by the server's push, then join. The
+   * socket and peer connections are already closed (a ticket was refused, or the join was).
+   */
+  hold() {
+    if (this.state === 'closed' || this.stopPresence) return;
+    this.setState('held');
+    this.emit('held', {});
+    this.stopPresence = watchPresence(this.lessonId, (p) => {
+      if (!p.live) {
+        this.finish('lesson_ended', 'The lesson has ended.');
+      } else if (p.teacher_present) {
+        this.unhold();
+        this.attempt = 0;
+        void this.connect();
+      }
+    }, () => {
+      // The stream was refused: a ticket request says why (or finds the teacher there).
+      this.unhold();
+      void this.connect();
+    });
+  }
+
+  unhold() {
+    if (this.stopPresence) this.stopPresence();
+    this.stopPresence = null;
+  }
+
   /** Drops the socket and every peer connection and tries again after the backoff delay. */
   restart() {
     if (this.state === 'closed') return;
@@ -369,6 +411,9 @@ export class LessonConnection extends EventTarget {
   }
 
   stopTimers() {
+    if (this.stopFlow) this.stopFlow();
+    this.stopFlow = null;
+    this.setFrozen(false);
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.joinTimer) clearTimeout(this.joinTimer);
     this.heartbeat = null;
@@ -387,6 +432,7 @@ export class LessonConnection extends EventTarget {
     this.generation++;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.unhold();
     this.dropConnection();
     for (const p of this.publications.values()) {
       this.emit('publication', { kind: p.kind, live: false, code });
@@ -488,6 +534,8 @@ export class LessonConnection extends EventTarget {
     this.joinedAt = Date.now();
     this.setState('joined');
     this.startHeartbeat();
+    if (this.stopFlow) this.stopFlow();
+    this.stopFlow = watchFlow(() => [...this.received.values()].map((r) => r.pc), (frozen) => this.setFrozen(frozen));
     this.emit('joined', { participantId: this.participantId, role: this.role, lesson: this.lesson });
     this.emit('participants', {});
     this.emit('grants', { grants: [...this.grants] });
@@ -495,6 +543,13 @@ export class LessonConnection extends EventTarget {
       if (this.mayPublish(p.kind, p.media)) void this.negotiatePublication(p);
       else this.dropPublication(p.kind, 'not_granted');
     }
+  }
+
+  /** @param {boolean} frozen */
+  setFrozen(frozen) {
+    if (this.frozen === frozen) return;
+    this.frozen = frozen;
+    this.emit('flow', { frozen });
   }
 
   tick() {
@@ -528,7 +583,13 @@ export class LessonConnection extends EventTarget {
     }
     if (this.state !== 'joined' && this.state !== 'waiting') {
       // Refused at the gate, or the ticket was stale: the socket is about to close.
-      if (isFinal(code, this.joinedAt !== null)) this.finish(code, message);
+      if (code === 'teacher_absent') {
+        this.generation++;
+        this.dropConnection();
+        this.hold();
+      } else if (isFinal(code)) {
+        this.finish(code, message);
+      }
       return;
     }
     if (code === 'replaced' || code === 'removed_by_teacher' || code === 'lesson_not_live'
