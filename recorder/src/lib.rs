@@ -3,11 +3,13 @@
 //!
 //! Modules: [`seal`] (the streaming AEAD format of segments and manifests), [`keys`] (the
 //! school's key-encryption key and wrapped data keys) and [`webm`] (remuxing frames to WebM
-//! segments, and joining segments for export).
+//! segments, and joining segments for export); [`timeline`] groups a recording's streams into one
+//! named timeline per person and kind.
 
 pub mod frames;
 pub mod keys;
 pub mod objstore;
 pub mod seal;
 pub mod spool;
+pub mod timeline;
 pub mod webm;
