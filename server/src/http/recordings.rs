@@ -70,13 +70,28 @@ pub struct SegmentSpan {
     end_ms: i64,
 }
 
-/// One stream of an opened view; its segments are fetched by their position in `segments`.
+/// One timeline of an opened view (a person's streams of one kind, or in a recording made
+/// before names were recorded one stream); its segments are fetched by their position in
+/// `segments`. Names are personal data: they go only to the leader who opened the view.
 #[derive(Serialize)]
 pub struct OpenedStream {
     label: String,
+    /// "Ms Rivera, camera", a pupil's privacy alias where one is set; "Stream s3" in an older
+    /// recording.
+    title: String,
+    /// `teacher`, `pupil` or `guest`; absent in an older recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    /// `camera`, `screen` or `microphone`; absent in an older recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    /// True when the title names a pupil by their privacy alias.
+    alias: bool,
     start_ms: i64,
     end_ms: i64,
     tracks: Vec<String>,
+    /// When it was on: one span per publish; between two is a gap (off, or away).
+    parts: Vec<SegmentSpan>,
     segments: Vec<SegmentSpan>,
 }
 
@@ -97,6 +112,15 @@ impl Opened {
             .iter()
             .map(|s| OpenedStream {
                 label: s.label.clone(),
+                title: s.title.clone(),
+                role: s.role.clone(),
+                kind: s.kind.clone(),
+                alias: s.alias,
+                parts: s
+                    .parts
+                    .iter()
+                    .map(|&(start_ms, end_ms)| SegmentSpan { start_ms, end_ms })
+                    .collect(),
                 start_ms: s.segments.iter().map(|g| g.start_ms).min().unwrap_or(0),
                 end_ms: s.segments.iter().map(|g| g.end_ms).max().unwrap_or(0),
                 tracks: s.tracks.clone(),
