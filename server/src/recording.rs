@@ -8,7 +8,7 @@
 //! and that assembles frames, cuts two-second segments, and seals them into the spool. If the
 //! spool cannot be written the recorder reports failure, and the lesson fails closed: pupils
 //! are refused with `recording_unavailable`. Leaders play recordings back segment by segment
-//! ([`playback`]).
+//! ([`playback`]) and download a timeline joined into one file ([`download`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ use livegate_core::ids::{Redacted, SchoolId, UserId};
 use livegate_core::proto::{LessonRole, StreamKind};
 use livegate_sfu::{SegmentKeyframes, TrackKind};
 
+pub mod download;
 pub mod playback;
 
 /// How often a recorded publisher is asked for a keyframe, so segments are about 2 s long:
@@ -126,6 +127,8 @@ pub struct Recordings {
     wake: Arc<tokio::sync::Notify>,
     /// Bounds the segments being read for playback at once ([`playback::SEGMENT_READS`]).
     playback_reads: Arc<tokio::sync::Semaphore>,
+    /// Bounds the downloads being joined at once ([`download::DOWNLOADS`]).
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Recordings {
@@ -145,6 +148,7 @@ impl Recordings {
             keyring: Keyring::new(keys_dir),
             wake: Arc::new(tokio::sync::Notify::new()),
             playback_reads: Arc::new(tokio::sync::Semaphore::new(playback::SEGMENT_READS)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(download::DOWNLOADS)),
         });
         let recovered = spool::recover(&service.spool, |school| service.keyring.get(school))
             .map_err(|e| RecordingError::Spool(e.to_string()))?;

@@ -4,7 +4,8 @@
 //! concern reference), and only then gets a short-lived view token: the view is written to the
 //! audit chain before a single byte of the recording is read. The view lists each stream's
 //! segments; the player fetches them one at a time (`.../segments/{n}`), each checked and
-//! decrypted from the store on request ([`crate::recording::playback`]), with range requests.
+//! decrypted from the store on request ([`crate::recording::playback`]), with range requests;
+//! or downloads a whole timeline as one named file (`.../download`, audited too).
 //! A leader can place or lift a legal hold, which stops retention from destroying the recording.
 
 use axum::body::Body;
@@ -207,6 +208,58 @@ pub async fn segment(
     Ok(ranged(&bytes::Bytes::from(webm), &headers))
 }
 
+/// `GET /api/recordings/{id}/streams/{label}/download?view=TOKEN`: the whole timeline as one
+/// WebM, joined as it streams, named as the player names it; audited before the first byte.
+pub async fn download(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path((id, label)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<MediaQuery>,
+) -> Result<Response, ApiError> {
+    let playback = app
+        .views
+        .playback(&q.view, &user.id, &id)
+        .ok_or(ErrorCode::ViewExpired)?;
+    if playback.stream(&label).is_none() {
+        return Err(ErrorCode::NotFound.into());
+    }
+    app.store.record_download(&user.school, &user.id, &id, &label).await?;
+    let d = playback.download(&label).map_err(|e| playback_error(&id, e))?;
+    let body = Body::from_stream(tokio_stream_of(d.body));
+    let headers = [
+        (header::CONTENT_TYPE, d.mime.to_owned()),
+        (header::CONTENT_DISPOSITION, disposition(&d.file_name)),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// A body stream from the download's channel.
+fn tokio_stream_of(
+    rx: tokio::sync::mpsc::Receiver<crate::recording::download::Part>,
+) -> impl futures_util::Stream<Item = crate::recording::download::Part> {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|part| (part, rx)) })
+}
+
+/// `attachment` with the file name (already a safe one: `timeline::file_name`) twice: plain
+/// ASCII for old clients (anything else, a quote, a backslash or a control character `_`), and
+/// in full as RFC 5987 UTF-8 (`filename*`), which browsers prefer.
+fn disposition(name: &str) -> String {
+    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+    let ascii: String = name.chars().map(|c| if plain(c) { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// The code for a recording that cannot be played: not there (yet), or no key, is
 /// `recording_unavailable`; anything that fails its hash, the audit chain or authentication
 /// (or a listed segment that is gone) is `recording_tampered`.
@@ -221,6 +274,7 @@ fn playback_error(recording: &str, e: PlaybackError) -> ApiError {
             ApiError(ErrorCode::RecordingTampered)
         }
         PlaybackError::NotFound => ApiError(ErrorCode::NotFound),
+        PlaybackError::Busy => ApiError(ErrorCode::ServerBusy),
     }
 }
 

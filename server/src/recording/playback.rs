@@ -53,6 +53,9 @@ pub enum PlaybackError {
     /// No such stream, or no such segment in it.
     #[error("no such stream or segment")]
     NotFound,
+    /// As many downloads as the server joins at once are under way.
+    #[error("too many downloads at once")]
+    Busy,
 }
 
 /// One segment as the index keeps it.
@@ -102,10 +105,12 @@ impl std::fmt::Debug for PlaybackStream {
 
 /// A recording opened for playback: its checked index and the means to read its segments.
 pub struct Playback {
-    recording: String,
+    pub(super) recording: String,
     key: DataKey,
     objects: Arc<Objects>,
     reads: Arc<tokio::sync::Semaphore>,
+    /// Bounds the downloads being joined at once ([`super::download::DOWNLOADS`]).
+    pub(super) downloads: Arc<tokio::sync::Semaphore>,
     pub status: Status,
     /// For an interrupted recording: media after this time was lost.
     pub lost_after_ms: Option<i64>,
@@ -184,6 +189,7 @@ impl Recordings {
             key,
             objects: self.objects.clone(),
             reads: self.playback_reads.clone(),
+            downloads: self.downloads.clone(),
             status: manifest.status,
             lost_after_ms: manifest.lost_after_ms,
             streams,

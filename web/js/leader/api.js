@@ -87,6 +87,17 @@ export function segmentUrl(id, label, n, view) {
 }
 
 /**
+ * Where a leader downloads a whole timeline of an opened recording as one WebM file, named as
+ * the player names it (the server logs the download first).
+ * @param {string} id
+ * @param {string} label
+ * @param {string} view the token from openRecording
+ */
+export function downloadUrl(id, label, view) {
+  return `/api/recordings/${encodeURIComponent(id)}/streams/${encodeURIComponent(label)}/download?view=${encodeURIComponent(view)}`;
+}
+
+/**
  * Places (`on`) or lifts a legal hold; retention never destroys a held recording.
  * @param {string} id
  * @param {boolean} on

@@ -19,6 +19,9 @@ import { renderRecording, closeRecording } from './recording.js';
 /** @typedef {import('./api.js').Recording} Recording */
 /** @typedef {import('./api.js').Concern} Concern */
 
+/** The newest concerns shown on the home; the rest are in the livestream log. */
+const CONCERNS_SHOWN = 5;
+
 
 /** @typedef {import('./api.js').RecordingFilter} RecordingFilter */
 
@@ -188,7 +191,7 @@ function concernSection(concerns, recordings) {
       title, h('p', { class: 'muted' }, ['No teacher has noted a safeguarding concern in a lesson.']),
     ]);
   }
-  const items = concerns.map((c) => {
+  const items = concerns.slice(0, CONCERNS_SHOWN).map((c) => {
     const rec = recordings.find((r) => r.id === c.recording_id);
     const moment = rec ? Math.max(0, c.at - rec.started_at) : 0;
     const where = rec && canOpen(rec)
@@ -202,9 +205,13 @@ function concernSection(concerns, recordings) {
       h('div', { class: 'item-actions' }, [where]),
     ]);
   });
+  const more = concerns.length > CONCERNS_SHOWN
+    ? h('p', {}, [h('a', { href: '/log.html' }, [`All ${concerns.length} concerns, in the livestream log`])])
+    : '';
   return h('section', { class: 'rec-concerns', 'aria-labelledby': 'rec-concerns-title' }, [
     title,
     h('ul', { class: 'rec-concern-list', 'aria-label': 'Concerns' }, items),
+    more,
   ]);
 }
 

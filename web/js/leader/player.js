@@ -14,6 +14,7 @@
 
 import { explainFor } from '../lib/messages.js';
 import { h, tryPlay, visuallyHidden } from '../lib/dom.js';
+import { downloadUrl } from './api.js';
 import { SegmentFeed } from './segments.js';
 
 /** @typedef {import('./api.js').OpenedRecording} OpenedRecording */
@@ -134,9 +135,13 @@ export class SyncPlayer {
     const hasVideo = !stream.tracks || stream.tracks.includes('video');
     const name = stream.title || `Stream ${stream.label}`;
     const state = h('span', { class: 'rec-tile-state', 'aria-live': 'polite' });
+    const download = h('a', {
+      class: 'rec-download', href: downloadUrl(this.recordingId, stream.label, this.opened.view), download: '',
+    }, ['Download', visuallyHidden(`: ${name}`)]);
     const caption = h('figcaption', {}, [
       h('span', { class: 'rec-tile-name' }, [name]),
       h('span', { class: 'rec-tile-sub' }, [describe(stream)]),
+      download,
       state,
     ]);
     const tile = h('figure', {
@@ -203,15 +208,17 @@ export class SyncPlayer {
     return wrap;
   }
 
-  /** @param {Track} track */
-  makeMain(track) {
+  /**
+   * @param {Track} track
+   * @param {number} [at] the common clock now (a seek's target), if not where it was
+   */
+  makeMain(track, at = this.now()) {
     const old = this.main;
     const i = this.tracks.indexOf(track);
     if (i <= 0) return;
     this.tracks[i] = old;
     this.tracks[0] = track;
     // Moving a playing element in the DOM pauses nothing, but keep the clock honest anyway.
-    const at = this.now();
     this.stage.replaceChildren(track.tile);
     this.sideBox.replaceChildren(...this.tracks.slice(1).map((t) => this.sideTile(t)));
     this.baseMs = at;
@@ -256,7 +263,7 @@ export class SyncPlayer {
     if (!this.following) return;
     const teacher = (/** @type {string} */ kind) => this.tracks.find((t) => t.stream.role === 'teacher' && t.stream.kind === kind && !t.failed && this.inPart(t, ms));
     const want = teacher('screen') || teacher('camera');
-    if (want && want !== this.main) this.makeMain(want);
+    if (want && want !== this.main) this.makeMain(want, ms);
   }
 
   play() {

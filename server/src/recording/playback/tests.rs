@@ -166,6 +166,7 @@ fn empty_playback(service: &Recordings, recording: &str) -> Playback {
         key: DataKey::from_bytes([7; 32]),
         objects: service.objects.clone(),
         reads: service.playback_reads.clone(),
+        downloads: service.downloads.clone(),
         status: Status::Complete,
         lost_after_ms: None,
         streams: Vec::new(),
