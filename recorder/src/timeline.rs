@@ -168,8 +168,11 @@ fn fallback_names(
 pub fn timelines(manifest: &Manifest) -> Vec<Timeline> {
     let mut groups: Vec<(Key, Vec<usize>)> = Vec::new();
     let mut at: HashMap<Key, usize> = HashMap::new();
+    // A stream belongs whole to the timeline its first segment names, so no label is in two
+    // timelines (and the label of each names one), whatever a manifest says.
+    let mut stream_key: HashMap<&str, Key> = HashMap::new();
     for (i, s) in manifest.segments.iter().enumerate() {
-        let key = key_of(s);
+        let key = stream_key.entry(s.stream.as_str()).or_insert_with(|| key_of(s)).clone();
         let g = *at.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1

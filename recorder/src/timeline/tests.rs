@@ -220,3 +220,26 @@ fn file_names_keep_the_words_and_nothing_a_path_could_use() {
     assert_eq!(file_name("..."), "stream.webm");
     assert_eq!(file_name(&"x".repeat(500)).len(), 125);
 }
+
+#[test]
+fn a_stream_stays_in_one_timeline_whatever_its_segments_say() {
+    // A manifest the recorder never writes: stream s2's segments name two people and kinds.
+    let mut odd = segments("s2", Some(("usr_b", "screen")), &["video"], 4000, 8000);
+    odd[1].source = None;
+    let m = manifest(
+        vec![
+            segments("s1", Some(("usr_a", "camera")), &["video"], 0, 4000),
+            segments("s2", Some(("usr_a", "camera")), &["video"], 0, 2000),
+            odd,
+        ],
+        vec![],
+    );
+    let t = timelines(&m);
+    let labels: Vec<&str> = t
+        .iter()
+        .flat_map(|t| t.parts.iter().map(|p| p.stream.as_str()))
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = labels.iter().collect();
+    assert_eq!(distinct.len(), labels.len(), "no stream in two timelines: {t:?}");
+    assert_eq!(t.iter().map(|t| t.segments.len()).sum::<usize>(), m.segments.len());
+}
