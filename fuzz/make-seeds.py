@@ -164,9 +164,12 @@ def manifest():
         return {"index": index, "stream": stream, "start_ms": start, "end_ms": end, "tracks": tracks,
                 "object": f"{RECORDING}/s{index:08}", "sha256": SEGMENT_SHA256[index]}
 
-    def doc(segments, status="complete", lost=None, recording=RECORDING):
-        return json.dumps({"version": 1, "recording": recording, "school": "sch_demo", "started_at": 1767000000000,
-                           "status": status, "lost_after_ms": lost, "segments": segments}, separators=(",", ":"))
+    def doc(segments, status="complete", lost=None, recording=RECORDING, people=None):
+        d = {"version": 2 if people else 1, "recording": recording, "school": "sch_demo", "started_at": 1767000000000,
+             "status": status, "lost_after_ms": lost, "segments": segments}
+        if people:
+            d["people"] = people
+        return json.dumps(d, separators=(",", ":"))
 
     av, audio, video = segment(0, "s1", 0, 1000, ["video", "audio"]), segment(1, "s2", 1000, 2000, ["audio"]), \
         segment(2, "s3", 2000, 3000, ["video"])
@@ -181,6 +184,13 @@ def manifest():
     write("fuzz_manifest", "seed-swapped-hash", doc([dict(video, sha256=SEGMENT_SHA256[0])]))
     write("fuzz_manifest", "seed-other-recording", doc([av], recording="rec_ffffffffffffffffffffffff"))
     write("fuzz_manifest", "seed-segment-lines", "\n".join(json.dumps(x) for x in [av, audio]))
+    # Version 2: who published each stream and their names, one a pupil's alias.
+    def src(person, kind):
+        return {"source": {"person": person, "kind": kind}}
+    people = [{"person": "usr_t", "role": "teacher", "name": "Ms Rivera", "alias": False},
+              {"person": "usr_p", "role": "pupil", "name": "Starling", "alias": True}]
+    named = [dict(av, **src("usr_t", "camera")), dict(audio, **src("usr_p", "microphone")), dict(video, **src("usr_t", "screen"))]
+    write("fuzz_manifest", "seed-named", doc(named, people=people))
 
 
 def rtp(pt, seq, ts, ssrc, payload, marker=False, ext=False):

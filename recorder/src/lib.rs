@@ -4,7 +4,8 @@
 //! Modules: [`seal`] (the streaming AEAD format of segments and manifests), [`keys`] (the
 //! school's key-encryption key and wrapped data keys), [`frames`] (media frames from RTP),
 //! [`spool`] (the sealed segments waiting on disk), [`objstore`] (the S3 bucket) and [`webm`]
-//! (remuxing frames to WebM segments, and joining segments for export).
+//! (remuxing frames to WebM segments, and joining segments for export); [`timeline`] groups a
+//! recording's streams into one named timeline per person and kind.
 //!
 //! **What may never come in here.** The server (`livegate`) and the media core
 //! (`livegate-sfu`): the server's media engine hands frames to the recorder through a small
@@ -15,4 +16,5 @@ pub mod keys;
 pub mod objstore;
 pub mod seal;
 pub mod spool;
+pub mod timeline;
 pub mod webm;

@@ -3,7 +3,9 @@
 //!
 //! One folder per recording holds `meta.json` (ids and times only), `key.wrapped` (the data key
 //! wrapped by the school's KEK), the sealed segments, `segments.jsonl` (one line per durable
-//! segment) and, once the recording ends, `manifest.sealed`. An object-store outage loses
+//! segment: ids, times and hashes), `people.lines` (who published, one sealed record per line
+//! in hex: names never touch the disk in the clear) and, once the recording ends,
+//! `manifest.sealed`. An object-store outage loses
 //! nothing: the spool keeps everything until the store takes it. After a crash, [`recover`]
 //! finds recordings that never finished and closes them as interrupted, recording the gap.
 
@@ -49,6 +51,46 @@ pub struct SegmentInfo {
     pub tracks: Vec<String>,
     pub object: String,
     pub sha256: String,
+    /// Who published the stream and what it is (manifest version 2; absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// Who published a stream and what kind of stream it is (manifest version 2). Ids only: the
+/// spool keeps these lines in plain text, so names go in the sealed [`Person`] records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Source {
+    /// An opaque reference to the person (their user id): the same across a rejoin, so their
+    /// streams of one kind make one timeline.
+    pub person: String,
+    /// `camera`, `screen` or `microphone`, as the lesson's signalling names it.
+    pub kind: String,
+}
+
+/// Someone who published in the lesson, named as the lesson showed them (manifest version 2).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// The [`Source::person`] this names.
+    pub person: String,
+    /// `teacher`, `pupil` or `guest`.
+    pub role: String,
+    /// Their name, or the pupil's privacy alias where one is set.
+    pub name: String,
+    /// True when `name` is a privacy alias.
+    #[serde(default)]
+    pub alias: bool,
+}
+
+/// Names are personal data: a `Person` prints without one.
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person")
+            .field("person", &self.person)
+            .field("role", &self.role)
+            .field("name", &"<redacted>")
+            .field("alias", &self.alias)
+            .finish()
+    }
 }
 
 /// How a recording ended.
@@ -70,7 +112,15 @@ pub struct Manifest {
     /// For an interrupted recording: media after this time (ms since start) was lost.
     pub lost_after_ms: Option<i64>,
     pub segments: Vec<SegmentInfo>,
+    /// Who published, by [`Source::person`] (version 2; absent in version 1 and when nobody
+    /// published).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Person>,
 }
+
+/// The manifest version this code writes. Version 1 (no `source`, no `people`) still reads:
+/// its streams are named by their labels.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// The plaintext facts kept beside a spooled recording (ids and times only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +161,17 @@ pub struct RecordingWriter {
     dir: PathBuf,
     next_index: AtomicU64,
     log: Mutex<std::fs::File>,
+    /// `people.lines` and how many records it holds.
+    people: Mutex<(std::fs::File, u64)>,
+}
+
+/// The sealed spool file of who published.
+const PEOPLE: &str = "people.lines";
+
+/// A person record is sealed as a part of the manifest: index 0 is the manifest itself, record
+/// `n` of `people.lines` is index `1 + n`, so no record opens as the manifest or as another.
+fn person_index(n: u64) -> u64 {
+    n + 1
 }
 
 impl RecordingWriter {
@@ -125,6 +186,10 @@ impl RecordingWriter {
             .create(true)
             .append(true)
             .open(dir.join("segments.jsonl"))?;
+        let people = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(PEOPLE))?;
         std::fs::File::open(&dir)?.sync_all()?;
         Ok(Self {
             meta,
@@ -132,7 +197,27 @@ impl RecordingWriter {
             dir,
             next_index: AtomicU64::new(0),
             log: Mutex::new(log),
+            people: Mutex::new((people, 0)),
         })
+    }
+
+    /// Records who someone is, sealed and durably, before their first segment: a crash keeps
+    /// the names of everyone whose media survives it. Called once per person.
+    pub fn add_person(&self, person: &Person) -> Result<(), SpoolError> {
+        let mut people = self.people.lock().expect("spool people");
+        let index = person_index(people.1);
+        let sealed = seal::seal(
+            &self.key,
+            &self.meta.recording,
+            Kind::Manifest,
+            index,
+            &serde_json::to_vec(person)?,
+        )?;
+        let line: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        writeln!(people.0, "{line}")?;
+        people.0.sync_all()?;
+        people.1 += 1;
+        Ok(())
     }
 
     /// The recording's id.
@@ -142,6 +227,16 @@ impl RecordingWriter {
 
     /// Muxes, seals and durably spools one segment of a stream.
     pub fn write_segment(&self, stream: &str, cut: &Cut) -> Result<SegmentInfo, SpoolError> {
+        self.write_segment_of(stream, None, cut)
+    }
+
+    /// [`write_segment`](Self::write_segment) of a stream whose publisher is known.
+    pub fn write_segment_of(
+        &self,
+        stream: &str,
+        source: Option<&Source>,
+        cut: &Cut,
+    ) -> Result<SegmentInfo, SpoolError> {
         let webm = webm::mux(&cut.layout, &cut.frames)?;
         let index = self.next_index.fetch_add(1, Ordering::SeqCst);
         let sealed = seal::seal(&self.key, &self.meta.recording, Kind::Media, index, &webm)?;
@@ -164,6 +259,7 @@ impl RecordingWriter {
             tracks,
             object: segment_key(&self.meta.recording, index),
             sha256: sha256_hex(&sealed),
+            source: source.cloned(),
         };
         let mut log = self.log.lock().expect("spool log");
         writeln!(log, "{}", serde_json::to_string(&info)?)?;
@@ -183,21 +279,54 @@ fn read_segments(dir: &Path) -> Result<Vec<SegmentInfo>, SpoolError> {
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
 
+/// The people the spool sealed, each once (the first record of a person stands). A line cut
+/// short by a crash, or one that does not open, is skipped: that person's streams are then
+/// named by their role.
+fn read_people(dir: &Path, meta: &Meta, key: &DataKey) -> Vec<Person> {
+    let text = std::fs::read_to_string(dir.join(PEOPLE)).unwrap_or_default();
+    let mut people: Vec<Person> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(sealed) = unhex(line) else { continue };
+        let Ok(plain) = seal::open(key, &meta.recording, Kind::Manifest, person_index(n as u64), &sealed) else {
+            continue;
+        };
+        if let Ok(p) = serde_json::from_slice::<Person>(&plain) {
+            if !people.iter().any(|q| q.person == p.person) {
+                people.push(p);
+            }
+        }
+    }
+    people
+}
+
+/// Lowercase or uppercase hex to bytes; `None` for anything else.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
 fn finish_dir(dir: &Path, meta: &Meta, key: &DataKey, status: Status) -> Result<String, SpoolError> {
     let mut segments = read_segments(dir)?;
     segments.retain(|s| {
         dir.join(format!("s{:08}.sealed", s.index)).exists() || dir.join(format!("s{:08}.uploaded", s.index)).exists()
     });
     segments.sort_by_key(|s| s.index);
+    let people = read_people(dir, meta, key);
     let lost_after_ms = (status == Status::Interrupted).then(|| segments.iter().map(|s| s.end_ms).max().unwrap_or(0));
     let manifest = Manifest {
-        version: 1,
+        version: MANIFEST_VERSION,
         recording: meta.recording.clone(),
         school: meta.school.clone(),
         started_at: meta.started_at,
         status,
         lost_after_ms,
         segments,
+        people,
     };
     let sealed = seal::seal(key, &meta.recording, Kind::Manifest, 0, &serde_json::to_vec(&manifest)?)?;
     write_durably(&dir.join("manifest.tmp"), &sealed)?;
@@ -399,3 +528,6 @@ pub fn tracks_of(info: &SegmentInfo) -> Vec<Track> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

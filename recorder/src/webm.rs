@@ -170,8 +170,23 @@ struct Muxer {
 
 impl Muxer {
     fn start(io: StreamIo, format: &str, layout: &Layout) -> Result<Self, WebmError> {
+        Self::start_titled(io, format, layout, None)
+    }
+
+    /// A muxer whose file and tracks carry `title` (Matroska's segment title and track names).
+    fn start_titled(io: StreamIo, format: &str, layout: &Layout, title: Option<&str>) -> Result<Self, WebmError> {
         let mut out = ff::format::output_to_stream(io, None, Some(format))?;
         let order = add_streams(&mut out, layout)?;
+        if let Some(title) = title {
+            let mut meta = ff::Dictionary::new();
+            meta.set("title", title);
+            out.set_metadata(meta.clone());
+            for i in 0..order.len() {
+                if let Some(mut s) = out.stream_mut(i) {
+                    s.set_metadata(meta.clone());
+                }
+            }
+        }
         out.write_header()?;
         Ok(Self { out, order, written: 0 })
     }
@@ -294,36 +309,57 @@ pub fn demux(webm: &[u8]) -> Result<(Layout, Vec<Frame>), WebmError> {
     Ok((layout, frames))
 }
 
-/// Joins segments into one WebM file as they come, one segment at a time, writing to `W` as
-/// it goes: an export of hours holds one segment in memory, never the recording. The frames
-/// and their times are exactly those of the segments, remuxed (never transcoded).
-pub struct Joiner<W> {
-    sink: Option<W>,
+/// Joins segments into one WebM file as they come, one segment at a time, writing to its sink
+/// as it goes: an export of hours holds one segment in memory, never the recording. The frames
+/// and their times are exactly those of the segments, remuxed (never transcoded), so where the
+/// segments leave a gap (a camera turned off, a rejoin) the file has the same gap.
+pub struct Joiner {
+    /// Opens the output on the first segment (nothing is written before).
+    open: Option<Box<dyn FnOnce() -> Result<StreamIo, ff::Error> + Send>>,
+    /// The title for the file and its tracks, if any.
+    title: Option<String>,
     /// The output, and the layout of the first segment, whose tracks every other must share.
     muxer: Option<(Muxer, Layout)>,
 }
 
-impl<W: Write + Seek + Send + 'static> Joiner<W> {
-    /// A joiner writing to `sink` (a file, usually); nothing is written before the first segment.
-    pub fn new(sink: W) -> Self {
+impl Joiner {
+    /// A joiner writing to `sink` (a file, usually), with cues for seeking.
+    pub fn new<W: Write + Seek + Send + 'static>(sink: W) -> Self {
+        Self::opening(Box::new(move || StreamIo::from_write_seek(sink)))
+    }
+
+    /// A joiner writing to a sink it cannot seek in (a download as it streams): the file has
+    /// no cues, so a player finds its way through it by reading.
+    pub fn streaming<W: Write + Send + 'static>(sink: W) -> Self {
+        Self::opening(Box::new(move || StreamIo::from_write(sink)))
+    }
+
+    fn opening(open: Box<dyn FnOnce() -> Result<StreamIo, ff::Error> + Send>) -> Self {
         Self {
-            sink: Some(sink),
+            open: Some(open),
+            title: None,
             muxer: None,
         }
     }
 
-    /// Appends one segment's frames. Fails if it is not a segment the recorder writes, its
-    /// tracks differ from the first's, or a frame is timed before the start (as [`mux`] does).
-    /// The video's size may change from one segment to the next: browsers scale what they
-    /// encode to the bandwidth and CPU they have (Firefox starts small and grows), each VP8
-    /// keyframe carries its own size, and the file's track header keeps the first.
+    /// Names the file and its tracks (Matroska's title and track names), as an export does
+    /// ("Ms Rivera, camera").
+    pub fn titled(mut self, title: &str) -> Self {
+        self.title = Some(title.to_owned());
+        self
+    }
+
+    /// Appends one segment's frames. Fails if it is not a segment the recorder writes, it has
+    /// other tracks than the first (a picture of another size is fine: each VP8 keyframe
+    /// carries its own), or a frame is timed before the start (as [`mux`] does).
     pub fn push(&mut self, segment: &[u8]) -> Result<(), WebmError> {
         let (layout, frames) = demux(segment)?;
         if frames.iter().any(|f| f.time_ms < 0) {
             return Err(WebmError::BeforeStart);
         }
-        if let Some(sink) = self.sink.take() {
-            self.muxer = Some((Muxer::start(StreamIo::from_write_seek(sink)?, "webm", &layout)?, layout));
+        if let Some(open) = self.open.take() {
+            let muxer = Muxer::start_titled(open()?, "webm", &layout, self.title.as_deref())?;
+            self.muxer = Some((muxer, layout));
         }
         let Some((muxer, first)) = self.muxer.as_mut() else {
             return Err(WebmError::Empty);
@@ -343,6 +379,21 @@ impl<W: Write + Seek + Send + 'static> Joiner<W> {
         }
         muxer.finish()
     }
+}
+
+/// The title of a WebM file and of each of its tracks, as [`Joiner::titled`] writes them.
+pub fn titles(webm: &[u8]) -> Result<(Option<String>, Vec<Option<String>>), WebmError> {
+    init();
+    let io = StreamIo::from_read_seek(Cursor::new(webm.to_vec()))?;
+    let mut only_webm = ff::Dictionary::new();
+    only_webm.set("format_whitelist", "matroska,webm");
+    let input = ff::format::input_from_stream(io, None, Some(only_webm))?;
+    let title = input.metadata().get("title").map(str::to_owned);
+    let tracks = input
+        .streams()
+        .map(|s| s.metadata().get("title").map(str::to_owned))
+        .collect();
+    Ok((title, tracks))
 }
 
 /// Joins segments (in order) into one WebM file in memory (small recordings and tests; an

@@ -10,8 +10,8 @@ use livegate_recorder::frames::Segmenter;
 use livegate_recorder::keys::{generate_hex, Kek};
 use livegate_recorder::objstore::{ObjectStoreConfig, Objects};
 use livegate_recorder::seal::DataKey;
-use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
-use livegate_recorder::webm::{Frame, Track};
+use livegate_recorder::spool::{self, Meta, Person, RecordingWriter, Source, Status};
+use livegate_recorder::webm::{self, Frame, Track};
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lg_{name}_{}", rand::random::<u64>()));
@@ -102,6 +102,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `args` and then where the recordings are: `--key-file key --local store`.
+fn with_store<'a>(args: &[&'a str], key: &'a str, store: &'a str) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--key-file", key, "--local", store]);
+    all
 }
 
 fn cli(args: &[&str]) -> (bool, String) {
@@ -275,4 +282,141 @@ async fn an_outage_loses_nothing() {
     let (manifest, _, _) = spool::open_recording(&good, &kek, "rec_outage").await.unwrap();
     assert_eq!(manifest.status, Status::Complete);
     assert_eq!(manifest.segments.iter().map(|s| s.end_ms).max().unwrap() / 1000, 4);
+}
+
+/// Spools one publish of `frames` (shifted to start at `from_ms`) as stream `label` of `source`.
+fn publish(writer: &RecordingWriter, label: &str, source: &Source, frames: Vec<Frame>, from_ms: i64, audio_only: bool) {
+    let mut seg = Segmenter::new(!audio_only, true);
+    let frames = frames.into_iter().filter(|f| !audio_only || f.track == Track::Audio);
+    for mut f in frames {
+        f.time_ms += from_ms;
+        if let Some(cut) = seg.push(f) {
+            writer.write_segment_of(label, Some(source), &cut).unwrap();
+        }
+    }
+    writer
+        .write_segment_of(label, Some(source), &seg.finish().unwrap())
+        .unwrap();
+}
+
+/// The teacher's camera on for 4 s, off, on again at 8 s for 4 s; a pupil with a privacy alias
+/// speaks from 2 s to 6 s and again after rejoining at 9 s. The CLI lists and exports one file
+/// per person and kind, named and titled as the leader's player names them, each with its gap;
+/// and no name is ever in the spool or the store in the clear.
+#[tokio::test]
+async fn export_names_each_timeline_as_the_player_does() {
+    let (spool_dir, store_dir, work) = (temp("spool"), temp("store"), temp("work"));
+    let key_file = work.join("school.key");
+    std::fs::write(&key_file, generate_hex().unwrap()).unwrap();
+    let kek = Kek::from_file(&key_file).unwrap();
+    let meta = Meta {
+        recording: "rec_named".into(),
+        school: "sch_demo".into(),
+        started_at: 0,
+    };
+    let writer = RecordingWriter::create(&spool_dir, meta, DataKey::generate().unwrap(), &kek).unwrap();
+    let teacher = Source {
+        person: "usr_rivera".into(),
+        kind: "camera".into(),
+    };
+    let pupil = Source {
+        person: "usr_ada".into(),
+        kind: "microphone".into(),
+    };
+    let person = |id: &str, role: &str, name: &str, alias| Person {
+        person: id.into(),
+        role: role.into(),
+        name: name.into(),
+        alias,
+    };
+    writer
+        .add_person(&person("usr_rivera", "teacher", "Ms Rivera", false))
+        .unwrap();
+    writer
+        .add_person(&person("usr_ada", "pupil", "Starling", true))
+        .unwrap();
+    publish(&writer, "s1", &teacher, camera(4), 0, false);
+    publish(&writer, "s2", &pupil, camera(4), 2000, true);
+    publish(&writer, "s3", &teacher, camera(4), 8000, false);
+    publish(&writer, "s4", &pupil, camera(2), 9000, true);
+    for file in walk(&spool_dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        for name in ["Ms Rivera", "Starling"] {
+            assert!(
+                !bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{name} in the clear in {}",
+                file.display()
+            );
+        }
+    }
+    writer.finish(Status::Complete).unwrap();
+    let objects = Objects::open(&ObjectStoreConfig::Local {
+        path: store_dir.clone(),
+    })
+    .unwrap();
+    spool::drain_once(&spool_dir, &objects).await.unwrap();
+    let (manifest, _, _) = spool::open_recording(&objects, &kek, "rec_named").await.unwrap();
+    assert_eq!((manifest.version, manifest.people.len()), (2, 2));
+
+    let (store, key) = (store_dir.to_str().unwrap(), key_file.to_str().unwrap());
+    let (ok, text) = cli(&with_store(&["list", "rec_named"], key, store));
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "s1\t0:00-0:12\t2 parts\tMs Rivera, camera and microphone",
+            "s2\t0:02-0:11\t2 parts\tStarling, microphone"
+        ]
+    );
+
+    let out = work.join("export");
+    let (ok, text) = cli(&with_store(
+        &["export", "rec_named", "--out-dir", out.to_str().unwrap()],
+        key,
+        store,
+    ));
+    assert!(ok, "{text}");
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["Ms Rivera, camera and microphone.webm", "Starling, microphone.webm"]
+    );
+    let camera_file = std::fs::read(out.join(&files[0])).unwrap();
+    let title = "Ms Rivera, camera and microphone".to_owned();
+    assert_eq!(
+        webm::titles(&camera_file).unwrap(),
+        (Some(title.clone()), vec![Some(title.clone()), Some(title)])
+    );
+    let (_, frames) = webm::demux(&camera_file).unwrap();
+    let video: Vec<i64> = frames
+        .iter()
+        .filter(|f| f.track == Track::Video)
+        .map(|f| f.time_ms)
+        .collect();
+    assert_eq!(
+        (video.first(), video.last()),
+        (Some(&0), Some(&11_960)),
+        "both publishes, in one file"
+    );
+    assert!(
+        !video.iter().any(|t| (4000..8000).contains(t)),
+        "the camera was off from 4 s to 8 s: a gap"
+    );
+    let mic = std::fs::read(out.join(&files[1])).unwrap();
+    assert_eq!(webm::titles(&mic).unwrap().0.as_deref(), Some("Starling, microphone"));
+
+    // One timeline by a stream's label: s3 is the teacher's camera after it came back on.
+    let one = work.join("one.webm");
+    let (ok, text) = cli(&with_store(
+        &["export", "rec_named", "--out", one.to_str().unwrap(), "--stream", "s3"],
+        key,
+        store,
+    ));
+    assert!(ok && text.contains("(Ms Rivera, camera and microphone)"), "{text}");
+    assert_eq!(webm::demux(&std::fs::read(&one).unwrap()).unwrap().1, frames);
 }

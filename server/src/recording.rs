@@ -8,7 +8,7 @@
 //! and that assembles frames, cuts two-second segments, and seals them into the spool. If the
 //! spool cannot be written the recorder reports failure, and the lesson fails closed: pupils
 //! are refused with `recording_unavailable`. Leaders play recordings back segment by segment
-//! ([`playback`]).
+//! ([`playback`]) and download a timeline joined into one file ([`download`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,9 +25,11 @@ use rtc::rtp;
 use tokio::sync::watch;
 
 use crate::media::{StreamKey, Tap};
-use livegate_core::ids::SchoolId;
+use livegate_core::ids::{Redacted, SchoolId, UserId};
+use livegate_core::proto::{LessonRole, StreamKind};
 use livegate_sfu::{SegmentKeyframes, TrackKind};
 
+pub mod download;
 pub mod keys;
 pub mod playback;
 
@@ -76,6 +78,8 @@ pub struct Recordings {
     wake: Arc<tokio::sync::Notify>,
     /// Bounds the segments being read for playback at once ([`playback::SEGMENT_READS`]).
     playback_reads: Arc<tokio::sync::Semaphore>,
+    /// Bounds the downloads being joined at once ([`download::DOWNLOADS`]).
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Recordings {
@@ -95,6 +99,7 @@ impl Recordings {
             keyring: Keyring::new(keys_dir),
             wake: Arc::new(tokio::sync::Notify::new()),
             playback_reads: Arc::new(tokio::sync::Semaphore::new(playback::SEGMENT_READS)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(download::DOWNLOADS)),
         });
         let recovered = spool::recover(&service.spool, |school| service.keyring.get(school))
             .map_err(|e| RecordingError::Spool(e.to_string()))?;
@@ -162,13 +167,28 @@ impl Recordings {
     }
 }
 
+/// Who published a recorded stream, as the lesson knows them: the recording names the stream
+/// after them ("Ms Rivera, camera"), and groups a person's streams of one kind into one
+/// timeline however often they turn it off and on or rejoin.
+pub struct StreamSource {
+    pub person: UserId,
+    pub role: LessonRole,
+    pub kind: StreamKind,
+    /// The name the lesson shows others: a pupil's privacy alias where one is set. Redacted in
+    /// any print.
+    pub name: Redacted<String>,
+    /// True when `name` is a privacy alias.
+    pub alias: bool,
+}
+
 /// What the media engine and the lesson send a lesson's recorder.
 pub enum RecorderMsg {
-    /// A stream was published, with these tracks.
+    /// A stream was published, with these tracks, by `source` (if the lesson says).
     StreamStarted {
         stream: StreamKey,
         video: bool,
         audio: bool,
+        source: Option<StreamSource>,
     },
     /// A copy of a published packet.
     Rtp {
@@ -200,6 +220,7 @@ pub struct LessonRecorder {
 
 struct StreamState {
     label: String,
+    source: Option<spool::Source>,
     video: Assembler,
     audio: Assembler,
     segmenter: Segmenter,
@@ -329,10 +350,19 @@ struct Sink {
 }
 
 impl Sink {
+    /// Seals who someone is into the spool (once per person, before their first segment). A
+    /// failure marks the recording failed, as a segment's would.
+    fn add_person(&self, person: &spool::Person) {
+        if let Err(e) = self.writer.add_person(person) {
+            tracing::error!(recording = %self.writer.id(), error = %e, "recording failed; the lesson fails closed");
+            self.failed.send_replace(true);
+        }
+    }
+
     /// Spools one segment and wakes the uploader; a failure marks the recording failed (the
     /// lesson then fails closed).
-    fn write(&self, label: &str, cut: livegate_recorder::frames::Cut) {
-        match self.writer.write_segment(label, &cut) {
+    fn write(&self, state: &StreamState, cut: livegate_recorder::frames::Cut) {
+        match self.writer.write_segment_of(&state.label, state.source.as_ref(), &cut) {
             Ok(_) => {
                 self.segments.fetch_add(1, Ordering::Relaxed);
                 self.wake.notify_one();
@@ -363,14 +393,30 @@ fn run(sink: Sink, rx: std_mpsc::Receiver<RecorderMsg>) {
     let start = Instant::now();
     let mut streams: HashMap<StreamKey, StreamState> = HashMap::new();
     let mut labels = 0usize;
+    let mut people: std::collections::HashSet<UserId> = std::collections::HashSet::new();
     while let Ok(msg) = rx.recv() {
         match msg {
-            RecorderMsg::StreamStarted { stream, video, audio } => {
+            RecorderMsg::StreamStarted {
+                stream,
+                video,
+                audio,
+                source,
+            } => {
                 labels += 1;
+                let source = source.map(|s| {
+                    if people.insert(s.person.clone()) {
+                        sink.add_person(&person_of(&s));
+                    }
+                    spool::Source {
+                        person: s.person.to_string(),
+                        kind: kind_name(s.kind).to_owned(),
+                    }
+                });
                 streams.insert(
                     stream,
                     StreamState {
                         label: format!("s{labels}"),
+                        source,
                         video: Assembler::new(Track::Video),
                         audio: Assembler::new(Track::Audio),
                         segmenter: Segmenter::new(video, audio),
@@ -392,13 +438,13 @@ fn run(sink: Sink, rx: std_mpsc::Receiver<RecorderMsg>) {
                     TrackKind::Audio => state.audio.push(&packet, ms),
                 };
                 if let Some(cut) = frame.and_then(|f| state.segmenter.push(f)) {
-                    sink.write(&state.label, cut);
+                    sink.write(state, cut);
                 }
             }
             RecorderMsg::StreamEnded(stream) => {
                 if let Some(mut s) = streams.remove(&stream) {
                     if let Some(cut) = s.segmenter.finish() {
-                        sink.write(&s.label, cut);
+                        sink.write(&s, cut);
                     }
                 }
             }
@@ -407,10 +453,34 @@ fn run(sink: Sink, rx: std_mpsc::Receiver<RecorderMsg>) {
     }
     for (_, mut s) in streams.drain() {
         if let Some(cut) = s.segmenter.finish() {
-            sink.write(&s.label, cut);
+            sink.write(&s, cut);
         }
     }
     sink.finish();
+}
+
+/// The wire name of a stream kind, as the manifest keeps it.
+fn kind_name(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Camera => "camera",
+        StreamKind::Screen => "screen",
+        StreamKind::Microphone => "microphone",
+    }
+}
+
+/// The sealed record of who published.
+fn person_of(s: &StreamSource) -> spool::Person {
+    spool::Person {
+        person: s.person.to_string(),
+        role: match s.role {
+            LessonRole::Teacher => "teacher",
+            LessonRole::Pupil => "pupil",
+            LessonRole::Guest => "guest",
+        }
+        .to_owned(),
+        name: s.name.0.clone(),
+        alias: s.alias,
+    }
 }
 
 /// Destroys recordings past their school's retention period (not on legal hold): their

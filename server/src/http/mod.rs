@@ -124,6 +124,12 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
             Access::Leader,
             post(recordings::hold),
         ),
+        (
+            Method::GET,
+            "/api/recordings/{recording_id}/streams/{label}/download",
+            Access::Leader,
+            get(recordings::download),
+        ),
     ]);
     routes.extend(log_routes());
     routes.extend(ops_routes());

@@ -4,7 +4,8 @@
 //! concern reference), and only then gets a short-lived view token: the view is written to the
 //! audit chain before a single byte of the recording is read. The view lists each stream's
 //! segments; the player fetches them one at a time (`.../segments/{n}`), each checked and
-//! decrypted from the store on request ([`crate::recording::playback`]), with range requests.
+//! decrypted from the store on request ([`crate::recording::playback`]), with range requests;
+//! or downloads a whole timeline as one named file (`.../download`, audited too).
 //! A leader can place or lift a legal hold, which stops retention from destroying the recording.
 
 use axum::body::Body;
@@ -70,13 +71,28 @@ pub struct SegmentSpan {
     end_ms: i64,
 }
 
-/// One stream of an opened view; its segments are fetched by their position in `segments`.
+/// One timeline of an opened view (a person's streams of one kind, or in a recording made
+/// before names were recorded one stream); its segments are fetched by their position in
+/// `segments`. Names are personal data: they go only to the leader who opened the view.
 #[derive(Serialize)]
 pub struct OpenedStream {
     label: String,
+    /// "Ms Rivera, camera", a pupil's privacy alias where one is set; "Stream s3" in an older
+    /// recording.
+    title: String,
+    /// `teacher`, `pupil` or `guest`; absent in an older recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    /// `camera`, `screen` or `microphone`; absent in an older recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    /// True when the title names a pupil by their privacy alias.
+    alias: bool,
     start_ms: i64,
     end_ms: i64,
     tracks: Vec<String>,
+    /// When it was on: one span per publish; between two is a gap (off, or away).
+    parts: Vec<SegmentSpan>,
     segments: Vec<SegmentSpan>,
 }
 
@@ -97,6 +113,15 @@ impl Opened {
             .iter()
             .map(|s| OpenedStream {
                 label: s.label.clone(),
+                title: s.title.clone(),
+                role: s.role.clone(),
+                kind: s.kind.clone(),
+                alias: s.alias,
+                parts: s
+                    .parts
+                    .iter()
+                    .map(|&(start_ms, end_ms)| SegmentSpan { start_ms, end_ms })
+                    .collect(),
                 start_ms: s.segments.iter().map(|g| g.start_ms).min().unwrap_or(0),
                 end_ms: s.segments.iter().map(|g| g.end_ms).max().unwrap_or(0),
                 tracks: s.tracks.clone(),
@@ -184,6 +209,58 @@ pub async fn segment(
     Ok(ranged(&bytes::Bytes::from(webm), &headers))
 }
 
+/// `GET /api/recordings/{id}/streams/{label}/download?view=TOKEN`: the whole timeline as one
+/// WebM, joined as it streams, named as the player names it; audited before the first byte.
+pub async fn download(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path((id, label)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<MediaQuery>,
+) -> Result<Response, ApiError> {
+    let playback = app
+        .views
+        .playback(&q.view, &user.id, &id)
+        .ok_or(ErrorCode::ViewExpired)?;
+    if playback.stream(&label).is_none() {
+        return Err(ErrorCode::NotFound.into());
+    }
+    app.store.record_download(&user.school, &user.id, &id, &label).await?;
+    let d = playback.download(&label).map_err(|e| playback_error(&id, e))?;
+    let body = Body::from_stream(tokio_stream_of(d.body));
+    let headers = [
+        (header::CONTENT_TYPE, d.mime.to_owned()),
+        (header::CONTENT_DISPOSITION, disposition(&d.file_name)),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// A body stream from the download's channel.
+fn tokio_stream_of(
+    rx: tokio::sync::mpsc::Receiver<crate::recording::download::Part>,
+) -> impl futures_util::Stream<Item = crate::recording::download::Part> {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|part| (part, rx)) })
+}
+
+/// `attachment` with the file name (already a safe one: `timeline::file_name`) twice: plain
+/// ASCII for old clients (anything else, a quote, a backslash or a control character `_`), and
+/// in full as RFC 5987 UTF-8 (`filename*`), which browsers prefer.
+fn disposition(name: &str) -> String {
+    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+    let ascii: String = name.chars().map(|c| if plain(c) { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// The code for a recording that cannot be played: not there (yet), or no key, is
 /// `recording_unavailable`; anything that fails its hash, the audit chain or authentication
 /// (or a listed segment that is gone) is `recording_tampered`.
@@ -198,6 +275,7 @@ fn playback_error(recording: &str, e: PlaybackError) -> ApiError {
             ApiError(ErrorCode::RecordingTampered)
         }
         PlaybackError::NotFound => ApiError(ErrorCode::NotFound),
+        PlaybackError::Busy => ApiError(ErrorCode::ServerBusy),
     }
 }
 

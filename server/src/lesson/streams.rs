@@ -7,11 +7,23 @@ use livegate_core::codes::ErrorCode;
 use super::people::{Published, Receiving};
 use super::{Lesson, Refusal};
 use crate::media::{check_offer, MediaEvent, Tap};
-use crate::recording::RecorderMsg;
+use crate::recording::{RecorderMsg, StreamSource as RecordedSource};
 use crate::store::log::EventKind;
-use livegate_core::ids::{ParticipantId, StreamId};
+use livegate_core::ids::{ParticipantId, Redacted, StreamId};
 use livegate_core::proto::{CandidateInit, LessonRole, Media, ServerMsg, StreamKind};
 use livegate_sfu::TrackKind;
+
+/// Who the recording says published a stream: the person (one timeline per person and kind
+/// across rejoins) and the name others see in the lesson, a pupil's alias where one is set.
+fn recorded_source(member: &super::people::Member, kind: StreamKind) -> RecordedSource {
+    RecordedSource {
+        person: member.user.clone(),
+        role: member.role,
+        kind,
+        name: Redacted(member.privacy.alias.clone().unwrap_or_else(|| member.name.clone())),
+        alias: member.privacy.alias.is_some(),
+    }
+}
 
 impl Lesson {
     pub(super) async fn publish(
@@ -51,6 +63,7 @@ impl Lesson {
                 stream: key,
                 video: summary.video,
                 audio: summary.audio,
+                source: Some(recorded_source(member, kind)),
             });
         }
         let tap = recorder.clone().map(|r| Box::new(r) as Box<dyn Tap>);

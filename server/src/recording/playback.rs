@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use livegate_recorder::objstore::{Objects, StoreError};
 use livegate_recorder::seal::{self, DataKey, Kind};
 use livegate_recorder::spool::{self, SpoolError, Status};
+use livegate_recorder::timeline::timelines;
 use ring::digest::{digest, SHA256};
 
 use super::Recordings;
@@ -52,6 +53,9 @@ pub enum PlaybackError {
     /// No such stream, or no such segment in it.
     #[error("no such stream or segment")]
     NotFound,
+    /// As many downloads as the server joins at once are under way.
+    #[error("too many downloads at once")]
+    Busy,
 }
 
 /// One segment as the index keeps it.
@@ -66,26 +70,52 @@ pub struct SegmentRef {
     sha256: [u8; 32],
 }
 
-/// One stream of a recording, its segments in time order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One timeline of a recording: a person's streams of one kind (a camera turned off and on,
+/// a rejoin), or in a version 1 manifest one stream, its segments in time order.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PlaybackStream {
-    /// `s1`, `s2`, ... in publish order.
+    /// The label of its first stream (`s1`, ...): how the segment route names it.
     pub label: String,
-    /// `video`, `audio`, as the first segment has them.
+    /// "Ms Rivera, camera" (a pupil's alias where set); "Stream s3" in a version 1 manifest.
+    pub title: String,
+    /// `teacher`, `pupil`, `guest`, if the manifest says.
+    pub role: Option<String>,
+    /// `camera`, `screen`, `microphone`, if the manifest says.
+    pub kind: Option<String>,
+    /// True when the title names a pupil by their privacy alias.
+    pub alias: bool,
+    /// `video`, `audio`, the same for every segment.
     pub tracks: Vec<String>,
+    /// Each publish's span (ms since the recording started), in time order: between two is a gap.
+    pub parts: Vec<(i64, i64)>,
     pub segments: Vec<SegmentRef>,
+}
+
+/// Titles are names: printed without them.
+impl std::fmt::Debug for PlaybackStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaybackStream")
+            .field("label", &self.label)
+            .field("kind", &self.kind)
+            .field("parts", &self.parts)
+            .field("segments", &self.segments.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A recording opened for playback: its checked index and the means to read its segments.
 pub struct Playback {
-    recording: String,
+    pub(super) recording: String,
     key: DataKey,
     objects: Arc<Objects>,
     reads: Arc<tokio::sync::Semaphore>,
+    /// Bounds the downloads being joined at once ([`super::download::DOWNLOADS`]).
+    pub(super) downloads: Arc<tokio::sync::Semaphore>,
     pub status: Status,
     /// For an interrupted recording: media after this time was lost.
     pub lost_after_ms: Option<i64>,
-    /// Sorted by label.
+    /// The teacher's timelines first, then everyone else's as they first published
+    /// ([`timelines`]).
     pub streams: Vec<PlaybackStream>,
 }
 
@@ -94,33 +124,40 @@ fn hash_bytes(hex: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// Sorts an authenticated manifest's segments into streams, refusing one that names objects
-/// other than its own segments' (which our writer never does).
+/// Sorts an authenticated manifest's segments into named timelines, refusing one that names
+/// objects other than its own segments' (which our writer never does).
 fn index(manifest: &spool::Manifest) -> Option<Vec<PlaybackStream>> {
-    let mut streams: Vec<PlaybackStream> = Vec::new();
-    for info in &manifest.segments {
-        if info.object != spool::segment_key(&manifest.recording, info.index) {
-            return None;
-        }
-        let seg = SegmentRef {
-            start_ms: info.start_ms,
-            end_ms: info.end_ms,
-            index: info.index,
-            sha256: hash_bytes(&info.sha256)?,
-        };
-        match streams.iter_mut().find(|s| s.label == info.stream) {
-            Some(s) => s.segments.push(seg),
-            None => streams.push(PlaybackStream {
-                label: info.stream.clone(),
-                tracks: info.tracks.clone(),
-                segments: vec![seg],
-            }),
-        }
+    let all = &manifest.segments;
+    if all
+        .iter()
+        .any(|info| info.object != spool::segment_key(&manifest.recording, info.index))
+    {
+        return None;
     }
-    streams.sort_by(|a, b| a.label.cmp(&b.label));
-    for s in &mut streams {
-        s.segments.sort_by_key(|seg| (seg.start_ms, seg.index));
-        s.segments.shrink_to_fit();
+    let mut streams = Vec::new();
+    for t in timelines(manifest) {
+        let segments = t
+            .segments
+            .iter()
+            .map(|&i| {
+                Some(SegmentRef {
+                    start_ms: all[i].start_ms,
+                    end_ms: all[i].end_ms,
+                    index: all[i].index,
+                    sha256: hash_bytes(&all[i].sha256)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        streams.push(PlaybackStream {
+            parts: t.parts.iter().map(|p| (p.start_ms, p.end_ms)).collect(),
+            label: t.label,
+            title: t.title,
+            role: t.role,
+            kind: t.kind,
+            alias: t.alias,
+            tracks: t.tracks,
+            segments,
+        });
     }
     Some(streams)
 }
@@ -152,6 +189,7 @@ impl Recordings {
             key,
             objects: self.objects.clone(),
             reads: self.playback_reads.clone(),
+            downloads: self.downloads.clone(),
             status: manifest.status,
             lost_after_ms: manifest.lost_after_ms,
             streams,

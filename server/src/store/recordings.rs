@@ -249,6 +249,22 @@ impl Store {
         Ok(())
     }
 
+    /// Records a leader's download of one timeline (by its label: never a name) of a recording
+    /// they have open, before anything is sent.
+    pub async fn record_download(&self, school: &SchoolId, leader: &UserId, id: &str, label: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        append(
+            &mut tx,
+            school,
+            leader.as_str(),
+            "recording.download",
+            &json!({"recording": id, "stream": label}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Places or lifts a legal hold.
     pub async fn set_legal_hold(
         &self,

@@ -311,3 +311,24 @@ export function median(values) {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+/**
+ * Calls the JSON API from a page, with that page's session cookie: the status, the content
+ * type and the parsed body (null if it is not JSON).
+ * @param {import('playwright-core').Page} page
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]
+ */
+export function callApi(page, method, url, body) {
+  return page.evaluate(async ([m, u, b]) => {
+    /** @type {RequestInit} */
+    const init = { method: String(m), headers: { 'content-type': 'application/json' } };
+    if (b !== undefined) init.body = JSON.stringify(b);
+    const res = await fetch(String(u), init);
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { json = null; }
+    return { status: res.status, type: res.headers.get('content-type') || '', body: json };
+  }, [method, url, body]);
+}

@@ -143,7 +143,8 @@ describe('the livestream log page on a phone', () => {
     await leader.page.goto('/log.html');
     const concern = leader.page.locator('#concern-list li', { hasText: 'Ada said something worrying' });
     await concern.waitFor({ state: 'visible' });
-    assert.match(await concern.textContent() || '', /recording rec_/);
+    const link = concern.getByRole('link', { name: 'Watch the recording at this moment' });
+    assert.match(String(await link.getAttribute('href')), /^\/#\/recordings\/rec_[0-9a-f]+\/at\/\d+$/, 'the concern links to its recording at its moment');
   });
 
   it('tells a pupil the log is for staff and shows no attendance', async () => {

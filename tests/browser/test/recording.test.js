@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
-  ARTIFACTS, DEMO, REPO_ROOT, debugState, ensureArtifacts, launchBrowser, mediaStats, newUser, signIn,
+  ARTIFACTS, DEMO, REPO_ROOT, callApi, debugState, ensureArtifacts, launchBrowser, mediaStats, newUser, signIn,
   startServer, waitUntil,
 } from '../lib/harness.js';
 
@@ -30,25 +30,7 @@ const PUBLISH_MS = 8_000;
 const SCREEN_AFTER_MS = 3_000;
 const RECORDER = process.env.LIVEGATE_RECORDER_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livegate-recorder');
 
-/**
- * Calls the JSON API from a page, with that page's session cookie.
- * @param {import('playwright-core').Page} page
- * @param {string} method
- * @param {string} url
- * @param {unknown} [body]
- */
-function call(page, method, url, body) {
-  return page.evaluate(async ([m, u, b]) => {
-    /** @type {RequestInit} */
-    const init = { method: String(m), headers: { 'content-type': 'application/json' } };
-    if (b !== undefined) init.body = JSON.stringify(b);
-    const res = await fetch(String(u), init);
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { json = null; }
-    return { status: res.status, type: res.headers.get('content-type') || '', body: json };
-  }, [method, url, body]);
-}
+const call = callApi;
 
 /**
  * ffprobe's view of a file: codecs, and the span of its media (duration minus start time).

@@ -1,6 +1,7 @@
 // REST calls of the safeguarding leader's recording pages (Access::Leader routes): list the
-// school's recordings, open one with a reason (which the server audits before serving a byte),
-// the URL of one segment of a stream of an opened recording, and placing or lifting a legal hold.
+// school's recordings and the concerns noted in lessons, open one with a reason (which the
+// server audits before serving a byte), the URLs of one segment of a timeline of an opened
+// recording and of the whole timeline as a download, and placing or lifting a legal hold.
 // @ts-check
 
 import { request } from '../lib/api.js';
@@ -25,10 +26,13 @@ import { request } from '../lib/api.js';
  */
 
 /**
- * One stream of an opened recording, with its segments in time order (fetched by position);
+ * One timeline of an opened recording (a person's streams of one kind, named as the lesson
+ * showed them; one stream in a recording made before names were recorded), with its segments in
+ * time order (fetched by position) and the spans it was on (`parts`: between two is a gap);
  * times are ms since the recording started.
- * @typedef {{label: string, start_ms: number, end_ms: number, tracks: string[] | null,
- *   segments: RecordedSegment[]}} RecordedStream
+ * @typedef {{label: string, title?: string, role?: 'teacher' | 'pupil' | 'guest', kind?: 'camera' | 'screen' | 'microphone',
+ *   alias?: boolean, start_ms: number, end_ms: number, tracks: string[] | null,
+ *   parts?: RecordedSegment[], segments: RecordedSegment[]}} RecordedStream
  */
 
 /**
@@ -83,6 +87,17 @@ export function segmentUrl(id, label, n, view) {
 }
 
 /**
+ * Where a leader downloads a whole timeline of an opened recording as one WebM file, named as
+ * the player names it (the server logs the download first).
+ * @param {string} id
+ * @param {string} label
+ * @param {string} view the token from openRecording
+ */
+export function downloadUrl(id, label, view) {
+  return `/api/recordings/${encodeURIComponent(id)}/streams/${encodeURIComponent(label)}/download?view=${encodeURIComponent(view)}`;
+}
+
+/**
  * Places (`on`) or lifts a legal hold; retention never destroys a held recording.
  * @param {string} id
  * @param {boolean} on
@@ -91,4 +106,19 @@ export function segmentUrl(id, label, n, view) {
  */
 export function setLegalHold(id, on, reason) {
   return request('POST', `/api/recordings/${encodeURIComponent(id)}/hold`, { on, reason });
+}
+
+/**
+ * A concern a teacher noted in a lesson's log, with the recording of that lesson if there is one.
+ * @typedef {{id: string, lesson_id: string, author_name: string | null, at: number, at_local: string,
+ *   body: string, class_name: string, lesson_started_at: number, recording_id: string | null}} Concern
+ */
+
+/**
+ * The concerns noted in the school's lessons, newest first (the server logs that the leader
+ * read them).
+ * @returns {Promise<{time_zone: string, concerns: Concern[]}>}
+ */
+export function listConcerns() {
+  return request('GET', '/api/log/concerns');
 }

@@ -1,7 +1,9 @@
-// The safeguarding leader's recording pages: routes `#/recordings` (the school's recordings,
+// The safeguarding leader's recording pages: routes `#/recordings` (the concerns teachers
+// noted in lessons, each linked to its recording at its moment; then the school's recordings,
 // newest first, filtered by class, teacher and dates, with their status and legal hold) and
-// `#/recordings/<id>` (one recording: give a reason to open it, then the player; legal hold),
-// the latter drawn by recording.js. A leader's home is `#/recordings`. Entry of the leader/
+// `#/recordings/<id>` or `#/recordings/<id>/at/<ms>` (one recording: give a reason to open it,
+// then the player, at that moment if one is given; legal hold), the latter drawn by
+// recording.js. A leader's home is `#/recordings`. Entry of the leader/
 // folder, which imports lib/ and its own files, never another role.
 // @ts-check
 
@@ -9,11 +11,18 @@ import { ApiError } from '../lib/api.js';
 import { explainFor } from '../lib/messages.js';
 import { byId, h, showView, view, visuallyHidden } from '../lib/dom.js';
 import { errorLine, field, selectField } from '../lib/widgets.js';
-import { listRecordings } from './api.js';
+import { listConcerns, listRecordings } from './api.js';
+import { clock } from './player.js';
 import { badges, canOpen, className, length, statusWords, teacherName, when } from './words.js';
 import { renderRecording, closeRecording } from './recording.js';
 
 /** @typedef {import('./api.js').Recording} Recording */
+/** @typedef {import('./api.js').Concern} Concern */
+
+/** The newest concerns shown on the home; the rest are in the livestream log. */
+const CONCERNS_SHOWN = 5;
+
+
 /** @typedef {import('./api.js').RecordingFilter} RecordingFilter */
 
 /**
@@ -26,13 +35,15 @@ const filters = { classId: '', teacherId: '', from: '', to: '' };
 let generation = 0;
 
 /**
- * The leader route in a location hash, or null if it is not one.
+ * The leader route in a location hash, or null if it is not one. `at` is a moment in the
+ * recording (ms since it started) to open it at.
  * @param {string} [hash]
- * @returns {{id: string | null} | null}
+ * @returns {{id: string | null, at?: number} | null}
  */
 export function leaderRoute(hash = location.hash) {
-  const m = /^#\/recordings(?:\/([A-Za-z0-9_-]{1,128}))?\/?$/.exec(hash);
-  return m ? { id: m[1] || null } : null;
+  const m = /^#\/recordings(?:\/([A-Za-z0-9_-]{1,128})(?:\/at\/(\d{1,10}))?)?\/?$/.exec(hash);
+  if (!m) return null;
+  return m[2] ? { id: m[1], at: Number(m[2]) } : { id: m[1] || null };
 }
 
 /** Stops any playing recording and forgets its view (on leaving the pages or signing out). */
@@ -49,7 +60,7 @@ export function resetLeader() {
 
 /**
  * Shows the list or one recording.
- * @param {{id: string | null}} route
+ * @param {{id: string | null, at?: number}} route
  * @param {(hash: string) => void} go
  * @param {() => void} onSignedOut called if the session has ended
  */
@@ -64,7 +75,7 @@ export async function openLeader(route, go, onSignedOut) {
   /** @type {LeaderContext} */
   const ctx = { panel, go, isCurrent: () => gen === generation && view() === 'recordings' };
   try {
-    if (route.id) await renderRecording(ctx, route.id);
+    if (route.id) await renderRecording(ctx, route.id, route.at);
     else await renderList(ctx);
   } catch (err) {
     if (!ctx.isCurrent()) return;
@@ -123,9 +134,11 @@ function options(rows, key, words) {
 
 /** @param {LeaderContext} ctx */
 async function renderList(ctx) {
-  // Every recording once, for the filters' choices; then the filtered list.
+  // Every recording once, for the filters' choices and the concerns' links; then the filtered list.
   const all = (await listRecordings()).recordings;
   const filtered = Object.values(currentFilter()).length ? (await listRecordings(currentFilter())).recordings : all;
+  // The concerns are worth showing even if they cannot be had: the recordings still are.
+  const concerns = await listConcerns().then((d) => d.concerns, () => null);
   if (!ctx.isCurrent()) return;
   const list = h('ul', { class: 'rec-list', 'aria-label': 'Recordings' });
   const count = h('p', { class: 'rec-count', role: 'status' });
@@ -151,11 +164,55 @@ async function renderList(ctx) {
       'Every live lesson is recorded from its first second. Opening a recording is written to the ',
       "school's audit log with your name and your reason.",
     ]),
+    concernSection(concerns, all),
+    h('h2', { class: 'rec-list-title' }, ['All recordings']),
     form,
     error,
     count,
     list,
   );
+}
+
+/**
+ * The concerns teachers noted in lessons, newest first, each linked to the moment in its
+ * recording it was noted at.
+ * @param {Concern[] | null} concerns null if they could not be had
+ * @param {Recording[]} recordings
+ */
+function concernSection(concerns, recordings) {
+  const title = h('h2', { id: 'rec-concerns-title' }, ['Concerns noted in lessons']);
+  if (!concerns) {
+    return h('section', { class: 'rec-concerns', 'aria-labelledby': 'rec-concerns-title' }, [
+      title, h('p', { class: 'form-error' }, ['The concerns could not be loaded. Reload the page to try again.']),
+    ]);
+  }
+  if (concerns.length === 0) {
+    return h('section', { class: 'rec-concerns', 'aria-labelledby': 'rec-concerns-title' }, [
+      title, h('p', { class: 'muted' }, ['No teacher has noted a safeguarding concern in a lesson.']),
+    ]);
+  }
+  const items = concerns.slice(0, CONCERNS_SHOWN).map((c) => {
+    const rec = recordings.find((r) => r.id === c.recording_id);
+    const moment = rec ? Math.max(0, c.at - rec.started_at) : 0;
+    const where = rec && canOpen(rec)
+      ? h('a', { class: 'btn btn-primary btn-small', href: `#/recordings/${rec.id}/at/${moment}` }, [
+        `Watch the moment (${clock(moment)})`, visuallyHidden(`: ${c.class_name}, concern noted at ${c.at_local}`),
+      ])
+      : h('span', { class: 'muted' }, [rec ? statusWords(rec).label : 'No recording of this lesson']);
+    return h('li', { class: 'rec-concern', 'data-concern-id': c.id, 'data-recording-id': c.recording_id || '' }, [
+      h('p', { class: 'rec-concern-head' }, [`${c.at_local} · ${c.class_name}${c.author_name ? ` · ${c.author_name}` : ''}`]),
+      h('p', { class: 'rec-concern-body' }, [c.body]),
+      h('div', { class: 'item-actions' }, [where]),
+    ]);
+  });
+  const more = concerns.length > CONCERNS_SHOWN
+    ? h('p', {}, [h('a', { href: '/log.html' }, [`All ${concerns.length} concerns, in the livestream log`])])
+    : '';
+  return h('section', { class: 'rec-concerns', 'aria-labelledby': 'rec-concerns-title' }, [
+    title,
+    h('ul', { class: 'rec-concern-list', 'aria-label': 'Concerns' }, items),
+    more,
+  ]);
 }
 
 /**

@@ -1,16 +1,20 @@
-// The recording player of the leader's pages: every stream of an opened recording in its own
-// <video> element (the first stream, normally the teacher's camera, large; the others beside
-// it), all driven by one play/pause, seek and skip control so they stay together in time. The
-// common timeline is "time since the recording started" (the streams' start_ms / end_ms); a
-// stream outside its own span is paused and says so. While the large stream is playing it is
-// the clock (so buffering holds everything back); otherwise, and through a hole in its media,
-// a wall clock is. Each element is fed segment by segment around the common clock
-// (segments.js), and every segment carries the recording's own times, so an
+// The recording player of the leader's pages: every timeline of an opened recording (one per
+// person and kind, named as the lesson showed them: "Ms Rivera, camera", a pupil's alias where
+// set; a camera turned off and on, or a rejoin, is one timeline with gaps) in its own <video>
+// element, one large and the others beside it, all driven by one play/pause, seek and skip
+// control so they stay together in time. The large view follows the teacher: her screen while
+// she shares it, otherwise her camera, until the leader picks another with "Show large" ("Follow
+// the teacher" hands it back). The common timeline is "time since the recording started"; a
+// timeline outside its spans is paused and says why (not started, off, ended). While the large
+// one is playing it is the clock (so buffering holds everything back); otherwise, and through a
+// gap or a hole in its media, a wall clock is. Each element is fed segment by segment around the
+// common clock (segments.js), and every segment carries the recording's own times, so an
 // element's time is the lesson's time.
 // @ts-check
 
 import { explainFor } from '../lib/messages.js';
 import { h, tryPlay, visuallyHidden } from '../lib/dom.js';
+import { downloadUrl } from './api.js';
 import { SegmentFeed } from './segments.js';
 
 /** @typedef {import('./api.js').OpenedRecording} OpenedRecording */
@@ -34,6 +38,38 @@ export function clock(ms) {
 }
 
 /**
+ * What a timeline holds and when it was on: "Video and sound, 0:00–0:10 and 0:20–0:50".
+ * @param {RecordedStream} stream
+ */
+export function describe(stream) {
+  const hasVideo = !stream.tracks || stream.tracks.includes('video');
+  const what = hasVideo ? (stream.tracks && stream.tracks.includes('audio') ? 'Video and sound' : 'Video') : 'Sound only';
+  const parts = stream.parts && stream.parts.length ? stream.parts : [stream];
+  const spans = parts.map((p) => `${clock(p.start_ms)}–${clock(p.end_ms)}`);
+  if (spans.length > 3) return `${what}, on ${spans.length} times between ${clock(stream.start_ms)} and ${clock(stream.end_ms)}`;
+  const list = spans.length === 1 ? spans[0] : `${spans.slice(0, -1).join(', ')} and ${spans[spans.length - 1]}`;
+  return `${what}, ${list}`;
+}
+
+/**
+ * Why a timeline shows nothing at `ms`, in the leader's words; empty while it plays.
+ * @param {RecordedStream} stream
+ * @param {number} ms
+ * @param {boolean} on
+ */
+function stateWords(stream, ms, on) {
+  if (on) return '';
+  if (ms < stream.start_ms) return `Starts at ${clock(stream.start_ms)}`;
+  if (ms >= stream.end_ms) return 'Ended';
+  const next = (stream.parts || []).find((p) => p.start_ms > ms);
+  const back = next ? `, back at ${clock(next.start_ms)}` : '';
+  /** @type {Record<string, string>} */
+  const words = { camera: 'Camera off', screen: 'Not sharing', microphone: 'Microphone off' };
+  const off = words[stream.kind || ''] || 'Off';
+  return `${off}${back}`;
+}
+
+/**
  * @typedef {{
  *   stream: RecordedStream, video: HTMLVideoElement, tile: HTMLElement, state: HTMLElement,
  *   feed: SegmentFeed | null, failed: boolean,
@@ -50,7 +86,8 @@ export class SyncPlayer {
     this.container = container;
     this.recordingId = recordingId;
     this.opened = opened;
-    const streams = [...opened.streams].sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }));
+    // The server's order: the teacher's timelines first, then everyone's as they first published.
+    const streams = [...opened.streams];
     this.startMs = Math.min(...streams.map((s) => s.start_ms));
     this.endMs = Math.max(...streams.map((s) => s.end_ms));
     /** The common clock: time `baseMs` at wall time `baseWall` (performance.now()). */
@@ -71,10 +108,14 @@ export class SyncPlayer {
     this.time = h('p', { class: 'rec-time' });
     this.status = h('p', { class: 'rec-player-status', role: 'status' });
     this.stage = h('div', { class: 'rec-stage' });
+    /** Whether the large view follows the teacher's screen or camera (until the leader picks one). */
+    this.following = streams.some((st) => st.role === 'teacher' && (st.kind === 'camera' || st.kind === 'screen'));
+    this.followButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'btn btn-quiet rec-follow', hidden: true }, ['Follow the teacher']));
     this.sideBox = h('div', { class: 'rec-side' });
     /** @type {Track[]} */
-    this.tracks = streams.map((s, i) => this.makeTrack(s, i));
+    this.tracks = streams.map((s) => this.makeTrack(s));
     this.build();
+    this.follow(this.baseMs);
     this.render();
   }
 
@@ -85,23 +126,27 @@ export class SyncPlayer {
 
   /**
    * @param {RecordedStream} stream
-   * @param {number} index
    * @returns {Track}
    */
-  makeTrack(stream, index) {
+  makeTrack(stream) {
     const video = /** @type {HTMLVideoElement} */ (h('video', {
       class: 'rec-video', playsinline: true, preload: 'auto', 'data-label': stream.label,
     }));
     const hasVideo = !stream.tracks || stream.tracks.includes('video');
-    const what = hasVideo ? (stream.tracks && stream.tracks.includes('audio') ? 'video and sound' : 'video') : 'sound only';
-    const name = index === 0 ? `Stream ${stream.label} (first published, normally the teacher's camera)` : `Stream ${stream.label}`;
+    const name = stream.title || `Stream ${stream.label}`;
     const state = h('span', { class: 'rec-tile-state', 'aria-live': 'polite' });
+    const download = h('a', {
+      class: 'rec-download', href: downloadUrl(this.recordingId, stream.label, this.opened.view), download: '',
+    }, ['Download', visuallyHidden(`: ${name}`)]);
     const caption = h('figcaption', {}, [
       h('span', { class: 'rec-tile-name' }, [name]),
-      h('span', { class: 'rec-tile-sub' }, [`${what}, ${clock(stream.start_ms)}–${clock(stream.end_ms)}`]),
+      h('span', { class: 'rec-tile-sub' }, [describe(stream)]),
+      download,
       state,
     ]);
-    const tile = h('figure', { class: hasVideo ? 'rec-tile' : 'rec-tile rec-tile-audio', 'data-label': stream.label }, [video, caption]);
+    const tile = h('figure', {
+      class: hasVideo ? 'rec-tile' : 'rec-tile rec-tile-audio', 'data-label': stream.label, 'aria-label': name,
+    }, [video, caption]);
     /** @type {Track} */
     const track = { stream, video, tile, state, feed: null, failed: false };
     const signal = this.abort.signal;
@@ -126,7 +171,7 @@ export class SyncPlayer {
     // The controls sit right under the large stream, so on a phone they stay near the picture.
     const controls = h('div', { class: 'rec-controls', role: 'group', 'aria-label': 'Playback' }, [
       h('div', { class: 'rec-seek-row' }, [this.seek, this.time]),
-      h('div', { class: 'rec-buttons' }, [this.playButton, this.back, this.fwd, this.mute]),
+      h('div', { class: 'rec-buttons' }, [this.playButton, this.back, this.fwd, this.mute, this.followButton]),
     ]);
     this.container.replaceChildren(
       lostNote,
@@ -139,6 +184,11 @@ export class SyncPlayer {
     this.back.addEventListener('click', () => this.seekTo(this.now() - SKIP_MS), { signal });
     this.fwd.addEventListener('click', () => this.seekTo(this.now() + SKIP_MS), { signal });
     this.mute.addEventListener('click', () => this.toggleMute(), { signal });
+    this.followButton.addEventListener('click', () => {
+      this.following = true;
+      this.followButton.hidden = true;
+      this.follow(this.now());
+    }, { signal });
     this.seek.addEventListener('input', () => this.seekTo(Number(this.seek.value)), { signal });
   }
 
@@ -147,21 +197,28 @@ export class SyncPlayer {
    * @param {Track} track
    */
   sideTile(track) {
-    const button = h('button', { type: 'button', class: 'btn btn-quiet rec-swap' }, ['Show large', visuallyHidden(`: stream ${track.stream.label}`)]);
-    button.addEventListener('click', () => this.makeMain(track), { signal: this.abort.signal });
+    const button = h('button', { type: 'button', class: 'btn btn-quiet rec-swap' }, ['Show large', visuallyHidden(`: ${track.stream.title || `stream ${track.stream.label}`}`)]);
+    button.addEventListener('click', () => {
+      // The leader's choice stands until they ask to follow the teacher again.
+      if (this.following) this.followButton.hidden = false;
+      this.following = false;
+      this.makeMain(track);
+    }, { signal: this.abort.signal });
     const wrap = h('div', { class: 'rec-side-item' }, [track.tile, button]);
     return wrap;
   }
 
-  /** @param {Track} track */
-  makeMain(track) {
+  /**
+   * @param {Track} track
+   * @param {number} [at] the common clock now (a seek's target), if not where it was
+   */
+  makeMain(track, at = this.now()) {
     const old = this.main;
     const i = this.tracks.indexOf(track);
     if (i <= 0) return;
     this.tracks[i] = old;
     this.tracks[0] = track;
     // Moving a playing element in the DOM pauses nothing, but keep the clock honest anyway.
-    const at = this.now();
     this.stage.replaceChildren(track.tile);
     this.sideBox.replaceChildren(...this.tracks.slice(1).map((t) => this.sideTile(t)));
     this.baseMs = at;
@@ -175,7 +232,7 @@ export class SyncPlayer {
     const m = this.main;
     // Waiting for media holds the clock back; a hole in the recording's media does not.
     const holding = m.video.readyState >= 2 && !(m.feed && m.feed.holeEnd() >= 0);
-    if (this.inSpan(m, this.baseMs) && !m.video.paused && !m.video.seeking && !m.failed && holding) {
+    if (this.inPart(m, this.baseMs) && !m.video.paused && !m.video.seeking && !m.failed && holding) {
       const t = m.video.currentTime * 1000;
       if (t >= m.stream.start_ms - 50) return Math.min(t, this.endMs);
     }
@@ -185,6 +242,28 @@ export class SyncPlayer {
   /** @param {Track} track @param {number} ms */
   inSpan(track, ms) {
     return ms >= track.stream.start_ms && ms < track.stream.end_ms;
+  }
+
+  /**
+   * Whether the timeline was on at `ms`: inside one of its parts, not in a gap between them.
+   * @param {Track} track @param {number} ms
+   */
+  inPart(track, ms) {
+    const parts = track.stream.parts;
+    if (!parts || parts.length === 0) return this.inSpan(track, ms);
+    return parts.some((p) => ms >= p.start_ms && ms < p.end_ms);
+  }
+
+  /**
+   * The large view follows the teacher: her screen while she shares it, otherwise her camera
+   * while it is on; when neither is on, it stays where it is.
+   * @param {number} ms
+   */
+  follow(ms) {
+    if (!this.following) return;
+    const teacher = (/** @type {string} */ kind) => this.tracks.find((t) => t.stream.role === 'teacher' && t.stream.kind === kind && !t.failed && this.inPart(t, ms));
+    const want = teacher('screen') || teacher('camera');
+    if (want && want !== this.main) this.makeMain(want, ms);
   }
 
   play() {
@@ -210,6 +289,7 @@ export class SyncPlayer {
     const at = Math.min(Math.max(ms, this.startMs), this.endMs);
     this.baseMs = at;
     this.baseWall = performance.now();
+    this.follow(at);
     for (const t of this.tracks) this.place(t, at, true);
     this.render();
   }
@@ -230,6 +310,7 @@ export class SyncPlayer {
       this.pause();
       return;
     }
+    this.follow(at);
     for (const t of this.tracks) this.place(t, at, false);
     this.render();
   }
@@ -246,7 +327,7 @@ export class SyncPlayer {
     // The feed fetches what covers the clock even before the element has anything to show.
     if (track.feed) track.feed.want(ms);
     if (v.readyState < 1) return;
-    const inside = this.inSpan(track, ms);
+    const inside = this.inPart(track, ms);
     const want = Math.min(Math.max(ms, track.stream.start_ms), track.stream.end_ms) / 1000;
     // In a hole in its media the element shows its last picture; its time follows the clock
     // at every tick, so it comes out of the hole together with the others.
@@ -259,8 +340,9 @@ export class SyncPlayer {
     } else if (!v.paused) {
       v.pause();
     }
-    const text = ms < track.stream.start_ms ? `Starts at ${clock(track.stream.start_ms)}` : inside ? '' : 'Ended';
+    const text = stateWords(track.stream, ms, inside);
     if (track.state.textContent !== text) track.state.textContent = text;
+    track.tile.classList.toggle('rec-tile-off', !inside);
   }
 
   render() {

@@ -12,7 +12,7 @@ import { announce, h } from '../lib/dom.js';
 import { errorLine, field, statusLine, textArea } from '../lib/widgets.js';
 import { REASON_MIN_LETTERS, checkInputs } from '../lib/text.js';
 import { listRecordings, openRecording, setLegalHold } from './api.js';
-import { SyncPlayer } from './player.js';
+import { SyncPlayer, clock } from './player.js';
 import { playbackSupported } from './segments.js';
 import { badges, canOpen, className, length, statusWords, teacherName, when } from './words.js';
 
@@ -43,11 +43,15 @@ function errorSentence(err) {
   return explainFor(codeOf(err), 'leader').text;
 }
 
+/** A concern's moment is played from this long before it, so the leader sees what led to it. */
+export const CONCERN_LEAD_MS = 30_000;
+
 /**
  * @param {LeaderContext} ctx
  * @param {string} id
+ * @param {number} [at] a moment to open it at (ms since the recording started): a concern's
  */
-export async function renderRecording(ctx, id) {
+export async function renderRecording(ctx, id, at) {
   const rows = (await listRecordings()).recordings;
   if (!ctx.isCurrent()) return;
   const rec = rows.find((r) => r.id === id);
@@ -62,7 +66,7 @@ export async function renderRecording(ctx, id) {
   }));
   drawHead();
   drawHold('');
-  const viewing = h('section', { class: 'rec-viewing', 'aria-labelledby': 'rec-open-title' }, openSection(ctx, rec));
+  const viewing = h('section', { class: 'rec-viewing', 'aria-labelledby': 'rec-open-title' }, openSection(ctx, rec, at));
   ctx.panel.replaceChildren(
     h('p', { class: 'rec-back' }, [h('a', { href: '#/recordings' }, ['All recordings'])]),
     head,
@@ -98,17 +102,21 @@ function summary(rec) {
  * The reason form, or why the recording cannot be opened.
  * @param {LeaderContext} ctx
  * @param {Recording} rec
- * @returns {HTMLElement[]}
+ * @param {number} [at] the moment of a concern
+ * @returns {(HTMLElement | string)[]}
  */
-function openSection(ctx, rec) {
+function openSection(ctx, rec, at) {
   const title = h('h3', { id: 'rec-open-title', tabindex: '-1' }, ['Watch the recording']);
+  const moment = at === undefined ? '' : h('p', { class: 'rec-moment' }, [
+    `A concern was noted ${clock(at)} into this lesson. Once you open the recording, it plays from ${clock(Math.max(0, at - CONCERN_LEAD_MS))}, shortly before.`,
+  ]);
   if (!canOpen(rec)) {
     const why = rec.status === 'recording'
       ? 'The lesson is still live. The recording can be opened once the lesson has ended and the recording is sealed.'
       : rec.status === 'destroyed'
         ? 'This recording has been destroyed. Only this record of it remains.'
         : 'This recording cannot be opened: nothing of it was sealed.';
-    return [title, h('p', { class: 'rec-cannot' }, [why])];
+    return [title, moment, h('p', { class: 'rec-cannot' }, [why])];
   }
   if (!playbackSupported()) {
     // Checked before the form, so no view is logged that this browser could not play.
@@ -144,9 +152,9 @@ function openSection(ctx, rec) {
   const body = h('div', {}, [form]);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    void onOpen(ctx, rec, { form, body, reason: reason.input, concern: concern.input, error, submit: /** @type {HTMLButtonElement} */ (submit) });
+    void onOpen(ctx, rec, { form, body, reason: reason.input, concern: concern.input, error, submit: /** @type {HTMLButtonElement} */ (submit) }, at);
   });
-  return [title, body];
+  return [title, moment, body];
 }
 
 /**
@@ -159,8 +167,9 @@ function openSection(ctx, rec) {
  * @param {LeaderContext} ctx
  * @param {Recording} rec
  * @param {OpenForm} f
+ * @param {number} [at] the moment of a concern: the player starts shortly before it
  */
-async function onOpen(ctx, rec, f) {
+async function onOpen(ctx, rec, f, at) {
   const checked = checkInputs(f.error, [['reason', f.reason], ['concern_ref', f.concern, { optional: true }]]);
   if (!checked) return;
   const [reason, concern] = checked;
@@ -177,6 +186,7 @@ async function onOpen(ctx, rec, f) {
       stage,
     );
     player = new SyncPlayer(stage, rec.id, opened);
+    if (at !== undefined) player.seekTo(Math.max(0, at - CONCERN_LEAD_MS));
     announce('Recording opened. Use Play to start it.');
     const play = stage.querySelector('.rec-play');
     if (play instanceof HTMLElement) play.focus();

@@ -134,7 +134,9 @@ async function drawConcerns() {
     h('p', { class: 'log-note-body' }, [c.body]),
     h('p', { class: 'log-meta' }, [
       h('a', { href: `#/lesson/${c.lesson_id}` }, ['Open the lesson log']),
-      c.recording_id ? ` · recording ${c.recording_id}` : '',
+      // The leader's recording page, at the moment the concern was noted.
+      c.recording_id ? ' · ' : '',
+      c.recording_id ? h('a', { href: `/#/recordings/${c.recording_id}/at/${Math.max(0, c.at - c.lesson_started_at)}` }, ['Watch the recording at this moment']) : '',
     ]),
   ]));
   byId('concern-list').replaceChildren(...items);

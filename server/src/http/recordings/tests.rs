@@ -313,3 +313,72 @@ async fn a_tampered_segment_is_refused_with_nothing_served() {
         "an intact segment still plays"
     );
 }
+
+/// A leader downloads a whole timeline of their open view as one WebM named as the player
+/// names it, audited first; without their own live view, or for a timeline that is not there,
+/// nothing is sent and nothing is audited.
+#[tokio::test]
+async fn a_timeline_downloads_as_one_named_file_audited_first() {
+    let Viewing {
+        app, rec, leader, view, ..
+    } = viewing().await;
+    let downloads = |app: App| async move {
+        let school = SchoolId::parse("sch_demo").unwrap();
+        let entries = app.store.audit_entries(&school, 1000).await.unwrap();
+        entries
+            .into_iter()
+            .filter(|e| e.action == "recording.download")
+            .collect::<Vec<_>>()
+    };
+    let path = |label: &str, view: &str| format!("/api/recordings/{rec}/streams/{label}/download?view={view}");
+    for (label, token, want) in [
+        ("s1", "not-the-view", "view_expired"),
+        ("s9", view.as_str(), "not_found"),
+    ] {
+        let (status, _, body) = get(&app, &path(label, token), &leader, None).await;
+        assert_eq!(
+            (status.is_client_error(), error_code(&body).as_str()),
+            (true, want),
+            "{label}"
+        );
+    }
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let (status, _, body) = get(&app, &path("s1", &view), &teacher, None).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "forbidden_role")
+    );
+    assert!(downloads(app.clone()).await.is_empty(), "nothing refused is audited");
+
+    let (status, headers, file) = get(&app, &path("s1", &view), &leader, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "video/webm");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"Stream s1.webm\"; filename*=UTF-8''Stream%20s1.webm"
+    );
+    let (_, frames) = livegate_recorder::webm::demux(&file).unwrap();
+    let times: Vec<i64> = frames.iter().map(|f| f.time_ms).collect();
+    assert_eq!(
+        (times.iter().min(), times.iter().max()),
+        (Some(&0), Some(&5980)),
+        "all three segments, joined"
+    );
+    let titles = livegate_recorder::webm::titles(&file).unwrap();
+    assert_eq!(titles.0.as_deref(), Some("Stream s1"));
+    let audited = downloads(app.clone()).await;
+    assert_eq!(audited.len(), 1);
+    assert!(audited[0].detail.contains("\"stream\":\"s1\""), "{}", audited[0].detail);
+}
+
+#[test]
+fn download_names_are_safe_in_a_header_and_whole_for_browsers() {
+    assert_eq!(
+        super::disposition("Zoë O'Neil, camera.webm"),
+        "attachment; filename=\"Zo_ O'Neil, camera.webm\"; filename*=UTF-8''Zo%C3%AB%20O%27Neil%2C%20camera.webm"
+    );
+    assert_eq!(
+        super::disposition("a\"b\r\n.webm"),
+        "attachment; filename=\"a_b__.webm\"; filename*=UTF-8''a%22b%0D%0A.webm"
+    );
+}

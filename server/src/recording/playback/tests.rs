@@ -9,7 +9,10 @@ use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::{self, Frame, Layout, Track};
 
 use super::*;
-use crate::recording::test_service;
+use crate::media::Tap;
+use crate::recording::{test_service, LessonRecorder, RecorderMsg, StreamSource};
+use livegate_core::ids::Redacted;
+use livegate_core::proto::{LessonRole, StreamKind};
 
 /// Two seconds of a small camera with sound from `start_ms`, starting on a keyframe.
 fn cut(start_ms: i64) -> Cut {
@@ -163,6 +166,7 @@ fn empty_playback(service: &Recordings, recording: &str) -> Playback {
         key: DataKey::from_bytes([7; 32]),
         objects: service.objects.clone(),
         reads: service.playback_reads.clone(),
+        downloads: service.downloads.clone(),
         status: Status::Complete,
         lost_after_ms: None,
         streams: Vec::new(),
@@ -202,4 +206,116 @@ async fn views_are_bounded_per_leader_and_in_all() {
         views.open(&user, "rec_one", empty_playback(&service, "rec_one"));
     }
     assert_eq!(views.len(), MAX_VIEWS);
+}
+
+/// Sends `seconds` of Opus on `stream` from `from_ms` (as the media engine taps it).
+fn speak(
+    recorder: &LessonRecorder,
+    stream: crate::media::StreamKey,
+    base: std::time::Instant,
+    from_ms: u64,
+    seconds: u64,
+) {
+    for n in 0..seconds * 50 {
+        let ms = from_ms + n * 20;
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                sequence_number: n as u16,
+                timestamp: (ms * 48) as u32,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::from(vec![0xfc, n as u8]),
+        };
+        recorder.offer(
+            stream,
+            livegate_sfu::TrackKind::Audio,
+            &packet,
+            base + Duration::from_millis(ms),
+        );
+    }
+}
+
+fn source(person: &UserId, role: LessonRole, name: &str, alias: bool) -> Option<StreamSource> {
+    Some(StreamSource {
+        person: person.clone(),
+        role,
+        kind: StreamKind::Microphone,
+        name: Redacted(name.to_owned()),
+        alias,
+    })
+}
+
+/// The lesson's recorder records who published each stream: a pupil who speaks, leaves and
+/// rejoins is one timeline with a gap, named by her alias; the teacher's by her name; and the
+/// leader's view lists them so, the teacher first.
+#[tokio::test]
+async fn the_recorder_names_each_stream_and_a_rejoin_continues_its_timeline() {
+    let service = test_service();
+    let school = SchoolId::parse("sch_demo").unwrap();
+    let id = format!("rec_{}", random_token(8));
+    let recorder = service.begin(&school, &id, 0).unwrap();
+    let base = std::time::Instant::now();
+    let (teacher, pupil) = (UserId::generate(), UserId::generate());
+    let started = |stream, source| RecorderMsg::StreamStarted {
+        stream,
+        video: false,
+        audio: true,
+        source,
+    };
+    let keys: Vec<crate::media::StreamKey> = (1..=3).map(crate::media::StreamKey).collect();
+    recorder.send(started(keys[0], source(&pupil, LessonRole::Pupil, "Starling", true)));
+    speak(&recorder, keys[0], base, 0, 3);
+    recorder.send(RecorderMsg::StreamEnded(keys[0]));
+    recorder.send(started(
+        keys[1],
+        source(&teacher, LessonRole::Teacher, "Ms Rivera", false),
+    ));
+    speak(&recorder, keys[1], base, 1000, 8);
+    // The pupil's rejoin: a new stream of the same person and kind.
+    recorder.send(started(keys[2], source(&pupil, LessonRole::Pupil, "Starling", true)));
+    speak(&recorder, keys[2], base, 6000, 3);
+    recorder.send(RecorderMsg::Finish);
+    recorder.finished().await;
+    // The uploader takes the sealed recording to the store.
+    let kek = service.keyring.get("sch_demo").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (manifest, _, hash) = loop {
+        match spool::open_recording(&service.objects, &kek, &id).await {
+            Ok(opened) => break opened,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "not uploaded: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(manifest.people.len(), 2, "each person once");
+    let playback = service.open_playback(&school, &id, &hash).await.unwrap();
+    let got: Vec<(&str, &str, Option<&str>, bool, usize)> = playback
+        .streams
+        .iter()
+        .map(|s| {
+            (
+                s.label.as_str(),
+                s.title.as_str(),
+                s.role.as_deref(),
+                s.alias,
+                s.parts.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("s2", "Ms Rivera, microphone", Some("teacher"), false, 1),
+            ("s1", "Starling, microphone", Some("pupil"), true, 2)
+        ]
+    );
+    let pupil_parts = &playback.streams[1].parts;
+    assert!(
+        pupil_parts[0].1 <= 3100 && pupil_parts[1].0 >= 5900,
+        "a gap while she was away: {pupil_parts:?}"
+    );
+    let last = playback.streams[1].segments.len() - 1;
+    assert!(
+        webm::demux(&playback.segment("s1", last).await.unwrap()).is_ok(),
+        "the rejoin's media plays under the timeline's label"
+    );
 }
