@@ -145,8 +145,12 @@ describe('recordings that say who is who: names, one timeline per person and kin
     await adaJoins(false);
     await pause(4_000);
 
-    await tp.getByRole('button', { name: 'End lesson' }).click();
-    await tp.getByRole('button', { name: 'Confirm: end for everyone' }).click();
+    await tp.getByRole('button', { name: 'End lesson', exact: true }).click();
+    // The dialog's choice answers only once armed (a double click cannot end a lesson).
+    const confirm = tp.getByRole('dialog').getByRole('button', { name: 'End lesson for everyone' });
+    await confirm.waitFor();
+    await waitUntil(() => confirm.isEnabled(), { timeoutMs: 5_000, what: 'the end dialog to arm' });
+    await confirm.click();
     await tp.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
   });
 
