@@ -182,9 +182,13 @@ async function sharedScreenReachesPupils(teacher, pupils, teacherId) {
  */
 async function recordedCodecs(s, teacher) {
   await clickWhenVisible(teacher, '#t-end');
-  await waitUntil(() => teacher.page.evaluate(() => /Confirm/.test(document.querySelector('#t-end')?.textContent || '')),
-    { timeoutMs: 5_000, what: 'the end button to ask for confirmation' });
-  await clickWhenVisible(teacher, '#t-end');
+  // The dialog's choice answers only once armed (a double click cannot end a lesson).
+  const confirm = 'dialog.choice-dialog button[data-value="end"]';
+  await waitUntil(() => teacher.page.evaluate((/** @type {string} */ sel) => {
+    const b = document.querySelector(sel);
+    return b instanceof HTMLButtonElement && !b.disabled;
+  }, confirm), { timeoutMs: 5_000, what: 'the end dialog to arm' });
+  await clickWhenVisible(teacher, confirm);
   await waitVisible(teacher, '#view-message');
   const leader = await s.user('mixed-leader', 'chromium');
   await signIn(/** @type {any} */ (leader), { email: 'dsl@demo.sch.uk', password: 'demo-leader' });
