@@ -115,6 +115,7 @@ fn log_json(log: &LessonLog, clock: &Clock, now: i64) -> Value {
         "sessions": log.sessions.iter().map(|s| with_local(s, &["joined_at", "left_at", "last_seen"], clock)).collect::<Vec<_>>(),
         "events": log.events.iter().map(|e| with_local(e, &["at", "last_at"], clock)).collect::<Vec<_>>(),
         "notes": log.notes.iter().map(|n| with_local(n, &["at"], clock)).collect::<Vec<_>>(),
+        "absent": log.absent,
     })
 }
 
