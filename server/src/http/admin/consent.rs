@@ -37,15 +37,22 @@ pub async fn list_domains(
 pub struct NewDomain {
     domain: String,
     note: String,
+    /// The superuser has been warned that the domain is public webmail and still trusts it.
+    #[serde(default)]
+    confirm_public: bool,
 }
 
-/// `POST /api/admin/domains`: trusts a domain, with a note of why.
+/// `POST /api/admin/domains`: trusts a domain, with a note of why. A public webmail domain
+/// (anyone can have an address there) is trusted only with `confirm_public`.
 pub async fn add_domain(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewDomain>,
 ) -> Result<Response, InputError> {
     let note = text::clean(&text::DOMAIN_NOTE, &body.note)?;
+    if livegate_core::webmail::is_public_webmail(&body.domain) && !body.confirm_public {
+        return Err(ErrorCode::PublicWebmailDomain.into());
+    }
     let domain = app
         .store
         .add_domain(me.id.as_str(), &me.school, &body.domain, &note)
@@ -214,3 +221,6 @@ pub async fn set_privacy(
         json!({"pupil_id": pupil.id, "privacy": app.store.privacy(&pupil.id).await?}),
     ))
 }
+
+#[cfg(test)]
+mod tests;
