@@ -132,6 +132,9 @@ export const publishConduct = (conduct) => request('POST', '/api/admin/conduct',
 /** @param {string} pupilId @returns {Promise<{pupil_id: string, privacy: Privacy}>} */
 export const getPrivacy = (pupilId) => request('GET', `/api/admin/pupils/${enc(pupilId)}/privacy`);
 
+/** The school's pupils with a privacy profile, by name. @returns {Promise<{profiles: {pupil_id: string, display_name: string, email: string, privacy: Privacy}[]}>} */
+export const listPrivacy = () => request('GET', '/api/admin/privacy');
+
 /** @param {string} pupilId @param {Privacy} privacy @returns {Promise<{pupil_id: string, privacy: Privacy}>} */
 export const setPrivacy = (pupilId, privacy) => request('PUT', `/api/admin/pupils/${enc(pupilId)}/privacy`, privacy);
 

@@ -201,6 +201,22 @@ pub async fn get_privacy(
     ))
 }
 
+/// The body of `GET /api/admin/privacy`.
+#[derive(serde::Serialize)]
+pub struct PrivacyList {
+    profiles: Vec<crate::store::PrivacyListed>,
+}
+
+/// `GET /api/admin/privacy`: the school's pupils who have a privacy profile, by name.
+pub async fn list_privacy(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<PrivacyList>, ApiError> {
+    Ok(Json(PrivacyList {
+        profiles: app.store.privacy_profiles(&me.school).await?,
+    }))
+}
+
 /// `PUT /api/admin/pupils/{user_id}/privacy`: replaces the pupil's privacy profile.
 pub async fn set_privacy(
     State(app): State<App>,
