@@ -246,18 +246,33 @@ impl Livegate {
     /// first event and audited once (`Store::log_refusal`).
     pub async fn admit(&self, user: &UserRecord, lesson: &LessonHandle, at: &str) -> Result<Decision, StoreError> {
         let decision = decide(&self.facts(user, lesson).await?);
-        let (action, reason) = match decision {
-            Decision::Admit(_) => ("admission.admit", None),
-            Decision::Lobby => ("admission.lobby", None),
-            Decision::Refuse(code) => ("admission.refuse", Some(code.as_str())),
+        let action = match decision {
+            Decision::Admit(_) => "admission.admit",
+            Decision::Lobby => "admission.lobby",
+            Decision::Refuse(code) => {
+                self.log_refused(user, lesson, code, at).await?;
+                return Ok(decision);
+            }
         };
+        let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": null});
+        self.store
+            .audit(&lesson.info.school, user.id.as_str(), action, detail)
+            .await?;
+        Ok(decision)
+    }
+
+    /// Puts a refusal of this person from this lesson in the livestream log (and on the audit
+    /// chain), wherever it was decided (`at`: `ticket`, `join`, or `lesson` for the lesson's
+    /// page): the same refusal repeated is counted on its first event (`Store::log_refusal`).
+    pub async fn log_refused(
+        &self,
+        user: &UserRecord,
+        lesson: &LessonHandle,
+        code: ErrorCode,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let (action, reason) = ("admission.refuse", code.as_str());
         let detail = serde_json::json!({"lesson": lesson.info.id, "user": user.id, "at": at, "reason": reason});
-        let Some(reason) = reason else {
-            self.store
-                .audit(&lesson.info.school, user.id.as_str(), action, detail)
-                .await?;
-            return Ok(decision);
-        };
         let e = NewEvent {
             lesson: lesson.info.id.clone(),
             school: lesson.info.school.clone(),
@@ -269,7 +284,7 @@ impl Livegate {
         };
         let first = self.store.log_refusal(&e, user.id.as_str(), action, &detail).await?;
         tracing::info!(lesson = %lesson.info.id, user = %user.id, reason, at, repeated = !first, "admission refused");
-        Ok(decision)
+        Ok(())
     }
 }
 
