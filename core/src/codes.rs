@@ -90,6 +90,8 @@ error_codes! {
     ServerBusy,
     /// The operator has disabled this school: nobody signs in and no lesson runs.
     SchoolDisabled,
+    /// Trusting a public webmail domain (`core::webmail`) was asked for without confirming it.
+    PublicWebmailDomain,
 }
 
 impl ErrorCode {
@@ -156,6 +158,7 @@ impl ErrorCode {
             MethodNotAllowed => "method_not_allowed",
             ServerBusy => "server_busy",
             SchoolDisabled => "school_disabled",
+            PublicWebmailDomain => "public_webmail_domain",
         }
     }
 
@@ -222,6 +225,7 @@ impl ErrorCode {
             MethodNotAllowed => "That address does not take this kind of request.",
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
             SchoolDisabled => "This school's Livegate service is switched off. Please contact the school.",
+            PublicWebmailDomain => "That is a public webmail domain: anyone can make an account on it. Trust it only if you mean to, and confirm; nothing was changed.",
         }
     }
 }

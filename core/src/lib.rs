@@ -10,6 +10,7 @@
 //! - [`budget`]: what one participant may send on the signalling socket.
 //! - [`roster_csv`]: roster files as a school's MIS exports them.
 //! - [`text`]: the one policy for text that people write.
+//! - [`webmail`]: public webmail domains, which a school trusts only when it confirms.
 //!
 //! **What may never come in here.** No tokio, sqlx or axum, and nothing else that does I/O: no
 //! socket, file, database, lock or channel, and no clock (a rule that needs the time takes it as
@@ -27,3 +28,4 @@ pub mod proto;
 pub mod roster_csv;
 pub mod school;
 pub mod text;
+pub mod webmail;

@@ -414,12 +414,39 @@ fn off_roster_ticket_is_not_on_roster() {
     shared_case(|s| async move {
         let owen = s.signed_in(seed::OWEN).await?;
         ticket_refused(&owen, &s.lesson.id, 403, "not_on_roster").await?;
+        let before = owens_refusals(s).await?;
         let got = owen
             .request(reqwest::Method::GET, &format!("/api/lessons/{}", s.lesson.id), None)
             .await?;
         refused("owen reads the lesson", got, 403, "not_on_roster")?;
+        // Opening the lesson's link is in the log too, counted on the same one event.
+        let after = owens_refusals(s).await?;
+        ensure!(
+            before.len() == 1 && after.len() == 1 && after[0].1 > before[0].1,
+            "Owen's refusals in the log: {before:?} then {after:?}"
+        );
         s.control_keeps_receiving().await
     });
+}
+
+/// Owen's `refused` events in the shared lesson's log, as the teacher reads it: (reason, count).
+async fn owens_refusals(s: &Shared) -> Result<Vec<(String, i64)>> {
+    let teacher = s.signed_in(seed::TEACHER).await?;
+    let (status, log) = teacher
+        .request(reqwest::Method::GET, &format!("/api/log/lessons/{}", s.lesson.id), None)
+        .await?;
+    ensure!(status == 200, "the teacher reads the log: {status} {log}");
+    let events = log["events"].as_array().cloned().unwrap_or_default();
+    Ok(events
+        .iter()
+        .filter(|e| e["kind"] == "refused" && e["subject_name"] == "Owen")
+        .map(|e| {
+            (
+                e["detail"].as_str().unwrap_or("").to_owned(),
+                e["count"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect())
 }
 
 #[test]

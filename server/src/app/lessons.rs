@@ -246,6 +246,18 @@ impl Livegate {
     pub async fn admit(&self, user: &UserRecord, lesson: &LessonHandle) -> Result<Decision, StoreError> {
         lesson::gate::run(&self.store, user, lesson, Stage::Ticket).await
     }
+
+    /// Puts a refusal decided outside the gate's two stages in the livestream log and on the
+    /// audit chain: someone of the school opening the page of another class's lesson
+    /// (`Stage::Page`). The same refusal repeated is counted on its first event.
+    pub async fn log_refused(
+        &self,
+        user: &UserRecord,
+        lesson: &LessonHandle,
+        code: ErrorCode,
+    ) -> Result<(), StoreError> {
+        lesson::gate::record(&self.store, user, lesson, Stage::Page, Decision::Refuse(code)).await
+    }
 }
 
 #[cfg(test)]

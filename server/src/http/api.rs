@@ -200,6 +200,8 @@ pub async fn get_lesson(
     // Staff from a trusted domain may knock at the lobby, so they read the recording notice too.
     let may_knock = facts.role.is_staff() && facts.domain_trusted && !facts.account_disabled;
     if !facts.teaches_class && !facts.on_roster && !may_knock {
+        // Opening another class's lesson link is a refusal the log keeps, like the gate's.
+        app.log_refused(&user, &lesson, ErrorCode::NotOnRoster).await?;
         return Err(ErrorCode::NotOnRoster.into());
     }
     Ok(Json(LessonBody {

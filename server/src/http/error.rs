@@ -47,6 +47,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         SchoolDisabled => StatusCode::FORBIDDEN,
+        PublicWebmailDomain => StatusCode::CONFLICT,
     }
 }
 

@@ -105,6 +105,7 @@ fn log_body(log: &LessonLog, clock: &Clock, now: i64) -> LessonLogBody {
         sessions: log.sessions.iter().map(|s| SessionView::new(s, clock)).collect(),
         events: log.events.iter().map(|e| EventView::new(e, clock)).collect(),
         notes: log.notes.iter().map(|n| NoteView::new(n, clock)).collect(),
+        absent: log.absent.clone(),
     }
 }
 

@@ -282,6 +282,7 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         ),
         (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
         (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
+        (Method::GET, "/api/admin/privacy", su, get(c::list_privacy)),
         (
             Method::GET,
             "/api/lessons/{lesson_id}/presence",

@@ -408,26 +408,12 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
         .unwrap()
         .unwrap()
         .id;
-    let lesson = LessonId::parse(&lesson).unwrap();
     let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
-    let mut events = Vec::new();
-    for _ in 0..100 {
-        // The lesson's own row is written by its task; the refusals were written at once.
-        if let Some(log) = app
-            .store
-            .lesson_log(&school, &crate::store::LogScope::School, &lesson)
-            .await
-            .unwrap()
-        {
-            events = log
-                .events
-                .into_iter()
-                .filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str()))
-                .collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let events: Vec<_> = lesson_events(&app, &lesson)
+        .await
+        .into_iter()
+        .filter(|e| e.subject_id.as_deref() == Some(owen_id.as_str()))
+        .collect();
     let got: Vec<(&str, Option<&str>, i64)> = events
         .iter()
         .map(|e| (e.kind.as_str(), e.detail.as_deref(), e.count))
@@ -709,4 +695,70 @@ fn route_bodies_are_types_not_json_maps() {
         &mut found,
     );
     assert!(found.is_empty(), "untyped JSON bodies:\n{}", found.join("\n"));
+}
+
+/// Opening another class's lesson link is refused (`not_on_roster`) and the refusal is in the
+/// lesson's log: one event for Owen however often he opens the page or asks for a ticket, its
+/// count telling how often. Ada, on the roster, opens the same page beside him and is neither
+/// refused nor logged as refused.
+#[tokio::test]
+async fn opening_another_class_lesson_link_is_a_logged_refusal() {
+    let app = app().await;
+    let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/lessons",
+        Some(&teacher),
+        r#"{"class_id":"7a"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
+    let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
+    let page = format!("/api/lessons/{id}");
+    let (status, _) = call(&app, Method::GET, &page, Some(&ada), "").await;
+    assert_eq!(status, StatusCode::OK, "the pupil on the roster opens the lesson");
+    for (method, path) in [
+        (Method::GET, page.clone()),
+        (Method::GET, page.clone()),
+        (Method::POST, format!("{page}/ticket")),
+    ] {
+        let (status, body) = call(&app, method, &path, Some(&owen), "").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "not_on_roster"),
+            "{path}"
+        );
+    }
+    let refused: Vec<_> = lesson_events(&app, &id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "refused")
+        .collect();
+    let got: Vec<(Option<&str>, Option<&str>, i64)> = refused
+        .iter()
+        .map(|e| (e.subject_name.as_deref(), e.detail.as_deref(), e.count))
+        .collect();
+    assert_eq!(got, vec![(Some("Owen"), Some("not_on_roster"), 3)]);
+}
+
+/// The events of a demo-school lesson's log, once its row is there (the lesson's own row is
+/// written by its task; refusals are written at once, maybe before it). Waits up to 5 s.
+async fn lesson_events(app: &App, id: &str) -> Vec<crate::store::log_read::EventRow> {
+    let school = livegate_core::ids::SchoolId::parse("sch_demo").unwrap();
+    let lesson = LessonId::parse(id).unwrap();
+    for _ in 0..250 {
+        if let Some(log) = app
+            .store
+            .lesson_log(&school, &crate::store::LogScope::School, &lesson)
+            .await
+            .unwrap()
+        {
+            return log.events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the lesson's log row never appeared");
 }

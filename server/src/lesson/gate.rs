@@ -26,6 +26,9 @@ pub enum Stage {
     Ticket,
     /// The lesson task, seating the holder of a redeemed ticket.
     Join,
+    /// `GET /api/lessons/{id}`: the lesson's page, opened by someone the gate would refuse
+    /// (a link to another class's lesson). Only refusals are recorded here.
+    Page,
 }
 
 impl Stage {
@@ -34,6 +37,7 @@ impl Stage {
         match self {
             Stage::Ticket => "ticket",
             Stage::Join => "join",
+            Stage::Page => "page",
         }
     }
 }

@@ -298,15 +298,32 @@ impl Store {
             .bind(pupil.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(PrivacyProfile {
-                camera_always_off: flag(&r, "camera_always_off")?,
-                alias: r.try_get("alias")?,
-                hidden_from_pupils: flag(&r, "hidden_from_pupils")?,
+        row.as_ref().map(privacy_row).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// The school's pupils whose privacy profile sets anything (a profile saved back to all
+    /// defaults is no profile), by name; at most [`MAX_PRIVACY_LIST`].
+    pub async fn privacy_profiles(&self, school: &SchoolId) -> Result<Vec<PrivacyListed>> {
+        let rows = sqlx::query(
+            "SELECT p.*, u.display_name, u.email FROM privacy_profiles p JOIN users u ON u.id = p.pupil_id \
+             WHERE p.school_id = $1 AND u.school_id = $1 \
+             AND (p.camera_always_off <> 0 OR p.alias IS NOT NULL OR p.hidden_from_pupils <> 0) \
+             ORDER BY u.display_name, u.id LIMIT $2",
+        )
+        .bind(school.as_str())
+        .bind(MAX_PRIVACY_LIST)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PrivacyListed {
+                    pupil_id: r.try_get("pupil_id")?,
+                    display_name: r.try_get("display_name")?,
+                    email: r.try_get("email")?,
+                    privacy: privacy_row(r)?,
+                })
             })
-        })
-        .transpose()
-        .map(Option::unwrap_or_default)
+            .collect()
     }
 
     /// Sets a pupil's privacy profile.
@@ -338,4 +355,25 @@ impl Store {
         self.announce(school);
         Ok(())
     }
+}
+
+/// A `privacy_profiles` row's settings.
+fn privacy_row(r: &AnyRow) -> Result<PrivacyProfile> {
+    Ok(PrivacyProfile {
+        camera_always_off: flag(r, "camera_always_off")?,
+        alias: r.try_get("alias")?,
+        hidden_from_pupils: flag(r, "hidden_from_pupils")?,
+    })
+}
+
+/// The most privacy profiles one list returns (far more than a school's vulnerable pupils).
+pub const MAX_PRIVACY_LIST: i64 = 2_000;
+
+/// A pupil with a privacy profile, as the admin list shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrivacyListed {
+    pub pupil_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub privacy: PrivacyProfile,
 }

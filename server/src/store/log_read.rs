@@ -84,6 +84,16 @@ pub struct LessonLog {
     pub sessions: Vec<SessionRow>,
     pub events: Vec<EventRow>,
     pub notes: Vec<NoteRow>,
+    /// The class's pupils (its roster as it is now: the roster keeps no history) who never
+    /// joined this lesson, by name.
+    pub absent: Vec<Absentee>,
+}
+
+/// A rostered pupil who never joined a lesson.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Absentee {
+    pub user_id: String,
+    pub name: String,
 }
 
 /// A participant's continuous presence: sessions less than [`RECONNECT_GRACE_MS`] apart merged.
@@ -332,12 +342,37 @@ impl Store {
         .iter()
         .map(note_row)
         .collect::<Result<Vec<_>>>()?;
+        let absent = self.absentees(&lesson.class_id, id).await?;
         Ok(Some(LessonLog {
             lesson,
             sessions,
             events,
             notes,
+            absent,
         }))
+    }
+
+    /// The class's rostered pupils with no session in this lesson (a refused or lobby-only
+    /// pupil never joined, so they are here too; their refusals are among the events).
+    async fn absentees(&self, class_id: &str, lesson: &LessonId) -> Result<Vec<Absentee>> {
+        sqlx::query(
+            "SELECT m.user_id, u.display_name FROM class_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.class_id = $1 AND m.member = 'pupil' AND u.disabled = 0 \
+             AND NOT EXISTS (SELECT 1 FROM log_sessions s WHERE s.lesson_id = $2 AND s.user_id = m.user_id) \
+             ORDER BY u.display_name, m.user_id",
+        )
+        .bind(class_id)
+        .bind(lesson.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Absentee {
+                user_id: r.try_get("user_id")?,
+                name: r.try_get("display_name")?,
+            })
+        })
+        .collect()
     }
 
     /// Every lesson `scope` may see under the filter, with its full log (for exports and
@@ -375,3 +410,6 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 
 pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
-pub use consent::{ConductText, ConsentInput, ConsentRecord};
+pub use consent::{ConductText, ConsentInput, ConsentRecord, PrivacyListed};
 // The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
 pub use log_read::{LogFilter, LogScope};
 pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};

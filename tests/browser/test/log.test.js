@@ -2,7 +2,8 @@
 // Debian's Chromium against the livegate binary in demo mode. A teacher and a pupil join a
 // lesson over the signalling socket (from their own pages, so the server sees a real browser's
 // User-Agent), the teacher ends it and notes a concern; the teacher's log lists the lesson,
-// shows the attendance with times in the school's zone and the device the server observed,
+// shows the attendance with times in the school's zone and the device the server observed
+// (and the rostered pupils who never joined, absent),
 // takes a new note (which cannot be edited), and prints cleanly (no navigation or forms). The
 // leader sees the concern on their list. A pupil is told the log is for staff and sees no
 // attendance. Screenshots go to the artifacts folder. Run with `npm test` in tests/browser.
@@ -106,6 +107,10 @@ describe('the livestream log page on a phone', () => {
     assert.match(adaText, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (GMT|BST)/, 'local time with its zone');
     assert.match(await page.locator('#events').textContent() || '', /Joined: Ada — pupil/);
     assert.match(await page.locator('#notes').textContent() || '', /Ada said something worrying/);
+    // 7A's other rostered pupils never joined: the absent list names them, and not Ada.
+    const absent = await page.locator('#absent li').allTextContents();
+    assert.deepEqual(absent, ['Ben', 'Cara', 'Dev', 'Eve', 'Finn']);
+    assert.equal(await page.locator('#absent-empty').isVisible(), false);
 
     await page.getByLabel('Kind of note').selectOption('technical');
     await page.getByLabel('Note', { exact: true }).fill('Ada\'s sound dropped twice');

@@ -95,8 +95,12 @@ export const rosterCsvUrl = (classId) => `/api/admin/classes/${enc(classId)}/ros
 /** @returns {Promise<{domains: Domain[]}>} */
 export const listDomains = () => request('GET', '/api/admin/domains');
 
-/** @param {string} domain @param {string} note @returns {Promise<{domain: string}>} */
-export const addDomain = (domain, note) => request('POST', '/api/admin/domains', { domain, note });
+/**
+ * Trusts a domain; a public webmail domain only with `confirmPublic` (else `public_webmail_domain`).
+ * @param {string} domain @param {string} note @param {boolean} [confirmPublic]
+ * @returns {Promise<{domain: string}>}
+ */
+export const addDomain = (domain, note, confirmPublic = false) => request('POST', '/api/admin/domains', { domain, note, confirm_public: confirmPublic });
 
 /** @param {string} domain */
 export const removeDomain = (domain) => request('DELETE', `/api/admin/domains/${enc(domain)}`);
@@ -127,6 +131,9 @@ export const publishConduct = (conduct) => request('POST', '/api/admin/conduct',
 
 /** @param {string} pupilId @returns {Promise<{pupil_id: string, privacy: Privacy}>} */
 export const getPrivacy = (pupilId) => request('GET', `/api/admin/pupils/${enc(pupilId)}/privacy`);
+
+/** The school's pupils with a privacy profile, by name. @returns {Promise<{profiles: {pupil_id: string, display_name: string, email: string, privacy: Privacy}[]}>} */
+export const listPrivacy = () => request('GET', '/api/admin/privacy');
 
 /** @param {string} pupilId @param {Privacy} privacy @returns {Promise<{pupil_id: string, privacy: Privacy}>} */
 export const setPrivacy = (pupilId, privacy) => request('PUT', `/api/admin/pupils/${enc(pupilId)}/privacy`, privacy);

@@ -1,9 +1,12 @@
 // Admin section "Trusted domains": the email domains whose accounts may join live lessons
 // (policy 40.4.3: trust only domains you know), each with a note of why, and adding or
-// removing one. Removing a domain takes its people out of live lessons at once.
+// removing one. Removing a domain takes its people out of live lessons at once. A public
+// webmail domain (gmail.com, outlook.com...) is trusted only after a warning the superuser
+// confirms: the server refuses it without the confirmation (`public_webmail_domain`).
 // @ts-check
 
 import { h } from '../lib/dom.js';
+import { ApiError } from '../lib/api.js';
 import { confirmButton, day, errorLine, errorText, field, statusLine } from '../lib/widgets.js';
 import { checkInputs } from '../lib/text.js';
 import { addDomain, listDomains, removeDomain } from './api.js';
@@ -51,25 +54,57 @@ function addForm(ctx) {
   const domain = field('Domain', { required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'pupils.example.sch.uk' });
   const note = field('Why it is trusted', { required: true }, 'For example: "Staff of our partner school, who co-teach Year 9 science."');
   const error = errorLine();
+  const warning = h('div', { class: 'notice-warn admin-webmail', role: 'alert', hidden: true }, []);
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, ['Trust this domain']);
-  const form = h('form', { class: 'form admin-form', novalidate: true }, [domain.row, note.row, error, submit]);
+  const form = h('form', { class: 'form admin-form', novalidate: true }, [domain.row, note.row, error, warning, submit]);
+  // Any change to the domain withdraws a warning given for the old one.
+  domain.input.addEventListener('input', () => { warning.hidden = true; });
+  /** @param {string} name @param {string} why @param {boolean} confirmed */
+  const trust = async (name, why, confirmed) => {
+    try {
+      const added = await addDomain(name, why, confirmed);
+      await renderDomains(ctx);
+      const line = ctx.panel.querySelector('.admin-ok');
+      if (line) line.textContent = `${added.domain} is now trusted.`;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'public_webmail_domain' && !confirmed) {
+        warn(warning, name, () => trust(name, why, true));
+      } else {
+        error.textContent = errorText(err);
+      }
+    }
+  };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
+    warning.hidden = true;
     if (!domain.input.value.trim() || !note.input.value.trim()) {
       error.textContent = 'Enter the domain and why it is trusted.';
       return;
     }
     const [why] = checkInputs(error, [['domain_note', note.input]]) || [];
     if (!why) return;
-    try {
-      const added = await addDomain(domain.input.value.trim(), why);
-      await renderDomains(ctx);
-      const line = ctx.panel.querySelector('.admin-ok');
-      if (line) line.textContent = `${added.domain} is now trusted.`;
-    } catch (err) {
-      error.textContent = errorText(err);
-    }
+    await trust(domain.input.value.trim(), why, false);
   });
   return h('details', { class: 'admin-box' }, [h('summary', {}, ['Trust another domain']), form]);
+}
+
+/**
+ * Shows why a public webmail domain is risky, with the one button that trusts it anyway.
+ * @param {HTMLElement} box @param {string} name @param {() => Promise<void>} onConfirm
+ */
+function warn(box, name, onConfirm) {
+  const go = h('button', { type: 'button', class: 'btn btn-danger btn-small' }, [`Trust ${name} anyway`]);
+  go.addEventListener('click', async () => {
+    go.disabled = true;
+    await onConfirm();
+    go.disabled = false;
+  });
+  box.replaceChildren(
+    h('p', {}, [`${name} is a public webmail domain: anyone can make an account there. Trusting it lets every account on it that is on a class roster join live lessons, with nothing to show it belongs to a real pupil or parent.`]),
+    h('p', {}, ['Prefer your school accounts or a partner school\'s domain. Trust it only if you mean to.']),
+    go,
+  );
+  box.hidden = false;
+  go.focus();
 }

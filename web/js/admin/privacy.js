@@ -1,12 +1,13 @@
 // Admin section "Privacy profiles" (policy 40.8): for a vulnerable pupil, keep the camera
 // always off, show them to other pupils by an alias, or keep them out of lists other pupils
-// see. Livegate records the settings only, never the reason.
+// see. Livegate records the settings only, never the reason. The pupils who have a profile are
+// listed first (refreshed after each save), each opening their profile.
 // @ts-check
 
 import { h } from '../lib/dom.js';
 import { checkbox, errorLine, errorText, field, statusLine } from '../lib/widgets.js';
 import { checkInputs } from '../lib/text.js';
-import { getPrivacy, setPrivacy } from './api.js';
+import { getPrivacy, listPrivacy, setPrivacy } from './api.js';
 import { picker } from './people.js';
 
 /** @typedef {import('./index.js').AdminContext} AdminContext */
@@ -18,21 +19,61 @@ export async function renderPrivacy(ctx) {
   if (!ctx.isCurrent()) return;
   const pupils = users.filter((u) => u.role === 'pupil');
   const box = h('section', { class: 'admin-box', id: 'privacy-pupil', 'aria-live': 'polite' });
+  const list = h('ul', { class: 'admin-list', id: 'privacy-list' });
+  /** @param {AdminUser} u */
+  const open = (u) => void showProfile(box, u, () => void drawList(list, pupils, open));
   ctx.panel.replaceChildren(
     h('h2', { tabindex: '-1' }, ['Privacy profiles']),
     h('p', { class: 'muted' }, ['For pupils who need extra privacy, such as looked-after children or pupils in a sensitive family situation. Do not write the reason here.']),
-    h('div', { class: 'admin-box' }, [picker(pupils, 'Find a pupil', (u) => void showProfile(box, u))]),
+    h('h3', {}, ['Pupils with a privacy profile']),
+    list,
+    h('div', { class: 'admin-box' }, [picker(pupils, 'Find a pupil', open)]),
     box,
   );
+  await drawList(list, pupils, open);
   const preset = ctx.param ? pupils.find((u) => u.id === ctx.param) : undefined;
-  if (preset) await showProfile(box, preset);
+  if (preset) open(preset);
+}
+
+/**
+ * The pupils who have a privacy profile, each with what it sets and a button opening it.
+ * @param {HTMLElement} list @param {AdminUser[]} pupils @param {(u: AdminUser) => void} open
+ */
+async function drawList(list, pupils, open) {
+  let profiles;
+  try {
+    profiles = (await listPrivacy()).profiles;
+  } catch (err) {
+    list.replaceChildren(h('li', { class: 'form-error', role: 'alert' }, [errorText(err)]));
+    return;
+  }
+  if (profiles.length === 0) {
+    list.replaceChildren(h('li', { class: 'empty' }, ['No pupil has a privacy profile.']));
+    return;
+  }
+  list.replaceChildren(...profiles.map((p) => {
+    const sets = [
+      p.privacy.camera_always_off ? 'camera always off' : '',
+      p.privacy.alias ? `shown to pupils as "${p.privacy.alias}"` : '',
+      p.privacy.hidden_from_pupils ? "left out of pupils' lists" : '',
+    ].filter(Boolean).join(', ');
+    const pupil = pupils.find((u) => u.id === p.pupil_id);
+    const edit = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'aria-label': `Open ${p.display_name}'s profile` }, ['Open']);
+    if (pupil) edit.addEventListener('click', () => open(pupil));
+    else edit.disabled = true;
+    return h('li', { class: 'admin-item admin-item-row', 'data-pupil': p.pupil_id }, [
+      h('div', {}, [h('span', { class: 'item-name' }, [p.display_name]), h('p', { class: 'item-sub' }, [sets])]),
+      edit,
+    ]);
+  }));
 }
 
 /**
  * @param {HTMLElement} box
  * @param {AdminUser} pupil
+ * @param {() => void} saved called after each save (the list above refreshes)
  */
-async function showProfile(box, pupil) {
+async function showProfile(box, pupil, saved) {
   box.replaceChildren(h('p', { class: 'muted' }, ['Loading…']));
   let privacy;
   try {
@@ -62,6 +103,7 @@ async function showProfile(box, pupil) {
         hidden_from_pupils: hidden.input.checked,
       });
       done.textContent = `Saved for ${pupil.display_name}. It applies in live lessons at once.`;
+      saved();
     } catch (err) {
       error.textContent = errorText(err);
     }

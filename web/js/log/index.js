@@ -179,6 +179,11 @@ function attendanceRow(i) {
   ]);
 }
 
+/** A rostered pupil who never joined, linked to their attendance across lessons. @param {any} a */
+function absentItem(a) {
+  return h('li', {}, [h('a', { href: `#/pupil/${a.user_id}` }, [a.name])]);
+}
+
 /** @param {any} e an event */
 function eventItem(e) {
   const who = [e.subject_name, e.actor_name && e.subject_name ? `by ${e.actor_name}` : e.actor_name].filter(Boolean).join(' ');
@@ -201,6 +206,9 @@ async function drawLesson(id) {
   byId('log-title').textContent = `Livestream log: ${log.lesson.class_name}, ${log.lesson.started_local}`;
   byId('lesson-facts').replaceChildren(...facts(log.lesson, log.counts));
   byId('attendance').replaceChildren(...log.intervals.map(attendanceRow));
+  const absent = log.absent || [];
+  byId('absent').replaceChildren(...absent.map(absentItem));
+  byId('absent-empty').hidden = absent.length > 0;
   byId('events').replaceChildren(...log.events.map(eventItem));
   byId('notes').replaceChildren(...log.notes.map(noteItem));
   byId('notes-empty').hidden = log.notes.length > 0;

@@ -42,15 +42,22 @@ pub async fn list_domains(
 pub struct NewDomain {
     domain: String,
     note: String,
+    /// The superuser has been warned that the domain is public webmail and still trusts it.
+    #[serde(default)]
+    confirm_public: bool,
 }
 
-/// `POST /api/admin/domains`: trusts a domain, with a note of why.
+/// `POST /api/admin/domains`: trusts a domain, with a note of why. A public webmail domain
+/// (anyone can have an address there) is trusted only with `confirm_public`.
 pub async fn add_domain(
     State(app): State<App>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     ApiJson(body): ApiJson<NewDomain>,
 ) -> Result<Response, InputError> {
     let note = text::clean(&text::DOMAIN_NOTE, &body.note)?;
+    if livegate_core::webmail::is_public_webmail(&body.domain) && !body.confirm_public {
+        return Err(ErrorCode::PublicWebmailDomain.into());
+    }
     let domain = app
         .store
         .add_domain(me.id.as_str(), &me.school, &body.domain, &note)
@@ -206,6 +213,22 @@ pub async fn get_privacy(
     }))
 }
 
+/// The body of `GET /api/admin/privacy`.
+#[derive(serde::Serialize)]
+pub struct PrivacyList {
+    profiles: Vec<crate::store::PrivacyListed>,
+}
+
+/// `GET /api/admin/privacy`: the school's pupils who have a privacy profile, by name.
+pub async fn list_privacy(
+    State(app): State<App>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+) -> Result<Json<PrivacyList>, ApiError> {
+    Ok(Json(PrivacyList {
+        profiles: app.store.privacy_profiles(&me.school).await?,
+    }))
+}
+
 /// `PUT /api/admin/pupils/{user_id}/privacy`: replaces the pupil's privacy profile.
 pub async fn set_privacy(
     State(app): State<App>,
@@ -227,3 +250,6 @@ pub async fn set_privacy(
         pupil_id: pupil.id,
     }))
 }
+
+#[cfg(test)]
+mod tests;

@@ -150,6 +150,8 @@ pub struct LessonLogBody {
     pub sessions: Vec<SessionView>,
     pub events: Vec<EventView>,
     pub notes: Vec<NoteView>,
+    /// The class's rostered pupils who never joined, by name (server/LOG.md).
+    pub absent: Vec<crate::store::log_read::Absentee>,
 }
 
 /// The note a `POST /api/log/lessons/{lesson_id}/notes` wrote.

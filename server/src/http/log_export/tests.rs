@@ -311,6 +311,7 @@ fn fixtures() -> Vec<LessonLog> {
             body: "Ben shared an unsuitable image".into(),
             corrects: None,
         }],
+        absent: vec![],
     };
     let a = AUTUMN;
     let mut crashed = session(
@@ -345,6 +346,7 @@ fn fixtures() -> Vec<LessonLog> {
         ],
         events: vec![],
         notes: vec![],
+        absent: vec![],
     };
     vec![spring, autumn]
 }

@@ -99,6 +99,10 @@ fn log_body(clock: &Clock) -> LessonLogBody {
         sessions: vec![SessionView::new(&session, clock)],
         events: vec![EventView::new(&event, clock)],
         notes: vec![NoteView::new(&note(), clock)],
+        absent: vec![crate::store::log_read::Absentee {
+            user_id: "usr_cara".into(),
+            name: "Cara".into(),
+        }],
     }
 }
 

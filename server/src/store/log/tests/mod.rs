@@ -64,7 +64,7 @@ fn ev(
     }
 }
 
-fn seat(lesson: &LessonId, id: &str, user: &UserId, role: &'static str, at: i64) -> NewSession {
+pub(crate) fn seat(lesson: &LessonId, id: &str, user: &UserId, role: &'static str, at: i64) -> NewSession {
     NewSession {
         id: ParticipantId::parse(id).unwrap(),
         lesson: lesson.clone(),
@@ -79,7 +79,7 @@ fn seat(lesson: &LessonId, id: &str, user: &UserId, role: &'static str, at: i64)
 }
 
 /// A lesson of 7a started by `teacher` at `T0`, unplanned and unrecorded.
-fn plain_lesson(lesson: &LessonId, teacher: &UserId) -> NewLesson {
+pub(crate) fn plain_lesson(lesson: &LessonId, teacher: &UserId) -> NewLesson {
     NewLesson {
         id: lesson.clone(),
         school: demo(),
