@@ -147,6 +147,7 @@ function showSignIn(note = '') {
 /** On a server with no school yet, says so above the sign-in form, with the command to run. */
 async function showSetupNotice() {
   const notice = byId('signin-setup');
+  notice.hidden = true; // never the last page's answer while this one is asked
   try {
     const status = await api.setup();
     byId('signin-setup-command').textContent = status.create_school_command || '';

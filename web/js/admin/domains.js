@@ -94,7 +94,7 @@ function addForm(ctx) {
  * @param {HTMLElement} box @param {string} name @param {() => Promise<void>} onConfirm
  */
 function warn(box, name, onConfirm) {
-  const go = h('button', { type: 'button', class: 'btn btn-danger btn-small' }, [`Trust ${name} anyway`]);
+  const go = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'btn btn-danger btn-small' }, [`Trust ${name} anyway`]));
   go.addEventListener('click', async () => {
     go.disabled = true;
     await onConfirm();

@@ -58,7 +58,7 @@ async function drawList(list, pupils, open) {
       p.privacy.hidden_from_pupils ? "left out of pupils' lists" : '',
     ].filter(Boolean).join(', ');
     const pupil = pupils.find((u) => u.id === p.pupil_id);
-    const edit = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'aria-label': `Open ${p.display_name}'s profile` }, ['Open']);
+    const edit = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'aria-label': `Open ${p.display_name}'s profile` }, ['Open']));
     if (pupil) edit.addEventListener('click', () => open(pupil));
     else edit.disabled = true;
     return h('li', { class: 'admin-item admin-item-row', 'data-pupil': p.pupil_id }, [
