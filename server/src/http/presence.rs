@@ -176,15 +176,7 @@ mod tests {
         let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
         let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
         let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
-        let (_, body) = call(
-            &app,
-            Method::POST,
-            "/api/lessons",
-            Some(&teacher),
-            r#"{"class_id":"7a"}"#,
-        )
-        .await;
-        let id = body["lesson"]["id"].as_str().unwrap().to_owned();
+        let id = crate::http::tests::start_7a(&app, &teacher).await;
         let live_of = |me: &serde_json::Value| {
             me["classes"]
                 .as_array()

@@ -59,6 +59,13 @@ pub(super) async fn call(
     )
 }
 
+/// The teacher (signed in as `teacher`) starts 7A's lesson over HTTP; its id.
+pub(super) async fn start_7a(app: &App, teacher: &str) -> String {
+    let (status, body) = call(app, Method::POST, "/api/lessons", Some(teacher), r#"{"class_id":"7a"}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["lesson"]["id"].as_str().unwrap().to_owned()
+}
+
 pub(super) async fn sign_in(app: &App, email: &str, password: &str) -> String {
     let mut req = Request::builder()
         .method(Method::POST)
@@ -128,16 +135,7 @@ async fn every_route_enforces_its_declared_access() {
 async fn another_school_cannot_reach_a_lesson() {
     let app = app().await;
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/lessons",
-        Some(&teacher),
-        r#"{"class_id":"7a"}"#,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let lesson = start_7a(&app, &teacher).await;
     let outsider = sign_in(&app, "teacher@other.sch.uk", "demo-teacher").await;
     let outsider_pupil = sign_in(&app, "yan@pupils.other.sch.uk", "demo-pupil").await;
     for who in [&outsider, &outsider_pupil] {
@@ -178,15 +176,7 @@ async fn tickets_follow_the_gate() {
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
     let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
     let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
-    let (_, body) = call(
-        &app,
-        Method::POST,
-        "/api/lessons",
-        Some(&teacher),
-        r#"{"class_id":"7a"}"#,
-    )
-    .await;
-    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let lesson = start_7a(&app, &teacher).await;
     let path = format!("/api/lessons/{lesson}/ticket");
     let (status, body) = call(&app, Method::POST, &path, Some(&owen), "").await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_on_roster"));
@@ -357,15 +347,7 @@ async fn ticket_requests_over_budget_are_rate_limited_and_refusals_counted_once(
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
     let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
     let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
-    let (_, body) = call(
-        &app,
-        Method::POST,
-        "/api/lessons",
-        Some(&teacher),
-        r#"{"class_id":"7a"}"#,
-    )
-    .await;
-    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let lesson = start_7a(&app, &teacher).await;
     let path = format!("/api/lessons/{lesson}/ticket");
     let (mut refused, mut limited) = (0, 0);
     for _ in 0..300 {
@@ -518,16 +500,7 @@ async fn teachers_read_only_their_own_pupils_attendance() {
 async fn stopping_refuses_new_work_ends_lessons_and_names_what_is_left() {
     let app = app().await;
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/lessons",
-        Some(&teacher),
-        r#"{"class_id":"7a"}"#,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let lesson = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let lesson = start_7a(&app, &teacher).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(700);
     let report = crate::app::shutdown::stop_lessons(&app, deadline).await;
     assert_eq!(report.lessons_ended, 1);
@@ -705,16 +678,7 @@ fn route_bodies_are_types_not_json_maps() {
 async fn opening_another_class_lesson_link_is_a_logged_refusal() {
     let app = app().await;
     let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/lessons",
-        Some(&teacher),
-        r#"{"class_id":"7a"}"#,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let id = body["lesson"]["id"].as_str().unwrap().to_owned();
+    let id = start_7a(&app, &teacher).await;
     let owen = sign_in(&app, "owen@pupils.demo.sch.uk", "demo-pupil").await;
     let ada = sign_in(&app, "ada@pupils.demo.sch.uk", "demo-pupil").await;
     let page = format!("/api/lessons/{id}");
