@@ -395,11 +395,12 @@ impl Store {
     }
 
     /// Records a refusal by the admission gate, and its place on the audit chain (`actor`,
-    /// `action`, `detail`). The same refusal again (same lesson, person and reason, with
-    /// nothing else about that person logged since) is counted on the earlier event, whose
-    /// `last_at` moves on, instead of being written again, and is not audited again: a person
-    /// asking again and again grows neither the log nor the chain, and both still show that
-    /// they were refused, the log how often. Returns true if this began a new event.
+    /// `action`, `detail`). A lesson holds one event per person and reason: the same refusal
+    /// again (same lesson, person and reason), whatever else happened in between (another
+    /// reason, a join), is counted on the first event, whose `last_at` moves on, instead of
+    /// being written again, and is not audited again. So a person asking again and again, or
+    /// alternating between two reasons, grows neither the log nor the chain, and both still
+    /// show that they were refused, the log how often. Returns true if this began a new event.
     pub async fn log_refusal(
         &self,
         e: &NewEvent,
@@ -417,24 +418,21 @@ impl Store {
                 .await?;
         }
         let subject = e.subject.as_ref().map_or("", |u| u.as_str()).to_owned();
-        let latest = sqlx::query(
-            "SELECT seq, kind, actor_id, detail FROM log_events WHERE lesson_id = $1 AND subject_id = $2 ORDER BY at DESC, seq DESC LIMIT 1",
+        // The first event of this kind for this person and reason, however long ago: comparing
+        // with their latest event alone let A, B, A alternating reasons write a row each time.
+        let earlier = sqlx::query(
+            "SELECT seq FROM log_events WHERE lesson_id = $1 AND subject_id = $2 AND kind = $3 \
+             AND COALESCE(actor_id, '') = $4 AND COALESCE(detail, '') = $5 ORDER BY at, seq LIMIT 1",
         )
         .bind(e.lesson.as_str())
         .bind(&subject)
+        .bind(e.kind.as_str())
+        .bind(e.actor.as_ref().map_or("", |u| u.as_str()).to_owned())
+        .bind(e.detail.clone().unwrap_or_default())
         .fetch_optional(&mut *tx)
         .await?;
-        let same = match &latest {
-            Some(r) => {
-                let (kind, actor_id, detail): (String, Option<String>, Option<String>) =
-                    (r.try_get("kind")?, r.try_get("actor_id")?, r.try_get("detail")?);
-                kind == e.kind.as_str()
-                    && actor_id == e.actor.as_ref().map(|u| u.as_str().to_owned())
-                    && detail == e.detail
-            }
-            None => false,
-        };
-        if let (true, Some(row)) = (same, &latest) {
+        let same = earlier.is_some();
+        if let Some(row) = &earlier {
             sqlx::query(
                 "UPDATE log_events SET count = count + 1, \
                  last_at = CASE WHEN COALESCE(last_at, at) < $3 THEN $3 ELSE COALESCE(last_at, at) END \

@@ -31,9 +31,10 @@ async fn a_refusal_may_be_logged_before_the_lesson_row() {
     }
 }
 
-/// The same refusal again and again is one event with a count, audited once; another reason,
-/// or anything else about the person in between, starts a new event. Refusals arriving
-/// together (many nodes' connections on PostgreSQL) still count on one event.
+/// The same refusal again and again is one event with a count, audited once; another reason
+/// starts a new event, and the first reason again after it (or after a join) counts on the
+/// first event: one per person, reason and lesson. Refusals arriving together (many nodes'
+/// connections on PostgreSQL) still count on one event.
 #[tokio::test]
 async fn a_repeated_refusal_is_one_event_with_a_count_and_one_audit_entry() {
     for store in stores().await {
@@ -84,8 +85,12 @@ async fn a_repeated_refusal_is_one_event_with_a_count_and_one_audit_entry() {
             .await
             .unwrap();
         assert!(
-            refuse(T0 + 5_000, "not_on_roster").await,
-            "after she was seated, a new event"
+            !refuse(T0 + 5_000, "not_on_roster").await,
+            "after she was seated, the same reason still counts on its first event"
+        );
+        assert!(
+            !refuse(T0 + 6_000, "consent_missing").await,
+            "the first reason again, after another, counts on its first event"
         );
         let log = store
             .lesson_log(&demo(), &LogScope::School, &lesson)
@@ -108,16 +113,92 @@ async fn a_repeated_refusal_is_one_event_with_a_count_and_one_audit_entry() {
         assert_eq!(
             refusals,
             vec![
-                (1_000, "consent_missing", 51, Some(2_049)),
-                (3_000, "not_on_roster", 1, None),
-                (5_000, "not_on_roster", 1, None)
+                (1_000, "consent_missing", 52, Some(6_000)),
+                (3_000, "not_on_roster", 2, Some(5_000)),
             ]
         );
-        assert_eq!(audited(store.clone()).await, before + 3);
+        assert_eq!(audited(store.clone()).await, before + 2);
         assert!(log
             .events
             .iter()
             .filter(|e| e.kind != "refused")
             .all(|e| e.count == 1 && e.last_at.is_none()));
+    }
+}
+
+/// A pupil whose reason alternates (A, B, A, B: consent withdrawn and granted again between
+/// tries, or the lesson's page and its ticket refusing for different reasons) is one event per
+/// reason, however the reasons interleave, each counting its own attempts.
+#[tokio::test]
+async fn alternating_reasons_are_one_event_per_reason() {
+    for store in stores().await {
+        let lesson = LessonId::generate();
+        store
+            .log_lesson_start(&plain_lesson(&lesson, &uid(&store, "teacher@demo.sch.uk").await))
+            .await
+            .unwrap();
+        let (eve, ben) = (
+            uid(&store, "eve@pupils.demo.sch.uk").await,
+            uid(&store, "ben@pupils.demo.sch.uk").await,
+        );
+        let reasons = [
+            "consent_missing",
+            "not_on_roster",
+            "consent_missing",
+            "not_on_roster",
+            "consent_missing",
+        ];
+        let mut began = Vec::new();
+        for (i, reason) in reasons.iter().enumerate() {
+            for who in [&eve, &ben] {
+                let e = ev(
+                    &lesson,
+                    T0 + 1_000 * i as i64,
+                    EventKind::Refused,
+                    None,
+                    Some(who),
+                    Some(reason),
+                );
+                let detail = serde_json::json!({"lesson": lesson, "user": who, "reason": reason});
+                let first = store
+                    .log_refusal(&e, who.as_str(), "admission.refuse", &detail)
+                    .await
+                    .unwrap();
+                if who == &eve {
+                    began.push(first);
+                }
+            }
+        }
+        assert_eq!(began, vec![true, true, false, false, false]);
+        let log = store
+            .lesson_log(&demo(), &LogScope::School, &lesson)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut rows: Vec<(String, &str, i64)> = log
+            .events
+            .iter()
+            .filter(|e| e.kind == "refused")
+            .map(|e| {
+                (
+                    e.subject_id.clone().unwrap_or_default(),
+                    e.detail.as_deref().unwrap_or(""),
+                    e.count,
+                )
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(rows.len(), 4, "two people, two reasons each: {rows:?}");
+        let counts: Vec<(&str, i64)> = rows.iter().map(|r| (r.1, r.2)).collect();
+        assert_eq!(
+            counts.iter().filter(|c| **c == ("consent_missing", 3)).count(),
+            2,
+            "{counts:?}"
+        );
+        assert_eq!(
+            counts.iter().filter(|c| **c == ("not_on_roster", 2)).count(),
+            2,
+            "{counts:?}"
+        );
     }
 }
