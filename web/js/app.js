@@ -4,7 +4,8 @@
 // notice and then the lesson itself (lesson/), `#/set-password?token=...` the page an invite or
 // reset link opens, no sign-in needed (account/), `#/admin/<section>` the superuser's
 // administration pages (admin/; a superuser's home), `#/recordings[/<id>]` the safeguarding
-// leader's recording pages (leader/; a leader's home). The livestream log is its own page
+// leader's recording pages (leader/; a leader's home), `#/conduct` the school's code of conduct
+// for anyone signed in (home/). The livestream log is its own page
 // (log.html, log/).
 //
 // Imports only go down (web/README.md): this module may import lib/ and each role folder's
@@ -14,9 +15,9 @@
 
 import * as api from './lib/api.js';
 import { ApiError } from './lib/api.js';
-import { explain, explainFor } from './lib/messages.js';
-import { announce, byId, showView, view } from './lib/dom.js';
-import { renderHome, renderReadiness } from './home/index.js';
+import { ASK_WORDS, explain, explainFor } from './lib/messages.js';
+import { announce, byId, firstView, showView, view } from './lib/dom.js';
+import { openConduct, renderHome, renderReadiness } from './home/index.js';
 import { openSetPassword, setPasswordToken } from './account/index.js';
 import { LessonView } from './lesson/index.js';
 import { adminRoute, openAdmin, resetAdmin } from './admin/index.js';
@@ -75,6 +76,10 @@ async function route() {
   }
   if (!app.user && !(await loadMe(nav))) return;
   if (nav !== app.navigation) return;
+  if (location.hash === '#/conduct') {
+    await openConduct();
+    return;
+  }
   const admin = adminRoute();
   if (admin || (!lessonId && app.user?.role === 'superuser')) {
     if (app.user?.role !== 'superuser') {
@@ -140,7 +145,8 @@ function showSignIn(note = '') {
   noteEl.textContent = note;
   noteEl.hidden = !note;
   showView('signin');
-  byId('signin-email').focus();
+  // Not on the page's first view, where the first Tab goes to the skip link.
+  if (!firstView()) byId('signin-email').focus();
   void showSetupNotice();
 }
 
@@ -251,6 +257,10 @@ const homeActions = {
   /** @param {string} lessonId */
   onOpen(lessonId) {
     go(`#/lessons/${lessonId}`);
+  },
+  /** An account the school does not accept for lessons: sign out, to use the school one. */
+  onSignOut() {
+    void onSignOut();
   },
 };
 
@@ -374,6 +384,13 @@ function showMessage(code, retry, words = explain(code)) {
   const retryButton = byId('message-retry');
   retryButton.hidden = !retry;
   retryButton.onclick = retry ? () => retry() : null;
+  // The next step that fits this refusal: who can fix it, the code of conduct to read, or
+  // signing out of an account the school does not accept (never for other refusals).
+  const ask = byId('message-ask');
+  ask.textContent = words.ask ? `Who can help: ${ASK_WORDS[words.ask]}.` : '';
+  ask.hidden = !words.ask;
+  byId('message-conduct').hidden = !(words.conduct && app.user);
+  byId('message-sign-out').hidden = !(words.signOut && app.user);
   byId('message-back').hidden = !app.user;
   showView('message');
   announce(`${title}. ${text}`);
@@ -415,6 +432,8 @@ function init() {
   byId('notice-join').addEventListener('click', () => void onJoin());
   byId('notice-back').addEventListener('click', () => go('#/'));
   byId('message-back').addEventListener('click', () => go('#/'));
+  byId('message-sign-out').addEventListener('click', () => void onSignOut());
+  byId('conduct-back').addEventListener('click', () => (history.length > 1 ? history.back() : go('#/')));
   window.addEventListener('hashchange', () => void route());
   void route();
 }

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{LessonSummary, PROTOCOL_VERSION};
+use crate::admission::Decision;
+use crate::codes::ErrorCode;
 use crate::ids::LessonId;
 use crate::school::Role;
 
@@ -54,6 +56,61 @@ pub struct ClassSummary {
     pub live_lesson_id: Option<LessonId>,
     /// True for a teacher of the class (who may start its lesson).
     pub can_teach: bool,
+    /// For a pupil of the class: what "Join" would meet now, from the admission gate (run
+    /// without recording anything), so the home page says why before they try. `None` for its
+    /// teachers, and from servers before this field.
+    #[serde(default)]
+    pub join: Option<JoinCheck>,
+}
+
+/// What a pupil's Join would meet (PROTOCOL.md `JoinCheck`): for the class's live lesson, or,
+/// with none live, for one live with its teacher in it (so only the directory counts: roster,
+/// trusted domain, consent, account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinCheck {
+    pub state: JoinState,
+    /// The gate's code when the state is not `ready` (`teacher_absent` for `wait`).
+    pub reason: Option<ErrorCode>,
+}
+
+/// Whether a Join would let the pupil in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinState {
+    /// The gate admits them.
+    Ready,
+    /// Not yet, but the lesson page waits and moves them in by itself (the teacher stepped out).
+    Wait,
+    /// The gate refuses them, for `reason`: no Join button, and who to ask instead.
+    Refused,
+}
+
+impl From<Decision> for JoinCheck {
+    fn from(decision: Decision) -> Self {
+        let (state, reason) = match decision {
+            Decision::Admit(_) => (JoinState::Ready, None),
+            Decision::Refuse(ErrorCode::TeacherAbsent) => (JoinState::Wait, Some(ErrorCode::TeacherAbsent)),
+            Decision::Lobby => (JoinState::Wait, Some(ErrorCode::InLobby)),
+            Decision::Refuse(code) => (JoinState::Refused, Some(code)),
+        };
+        Self { state, reason }
+    }
+}
+
+/// `GET /api/conduct`: the school's code of conduct for live lessons as it stands (the current
+/// version's text), for anyone of the school to read; `None` before a school has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConductBody {
+    pub conduct: Option<ConductView>,
+}
+
+/// One version of the code of conduct, as pupils, parents and staff read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConductView {
+    pub version: i64,
+    pub text: String,
+    /// When it was published (UTC ms).
+    pub published_at: i64,
 }
 
 /// `GET /api/me`: the caller and their classes.
@@ -106,12 +163,17 @@ mod tests {
                     name: "7A Science".into(),
                     live_lesson_id: Some(LessonId::parse("les_1").unwrap()),
                     can_teach: false,
+                    join: Some(JoinCheck {
+                        state: JoinState::Refused,
+                        reason: Some(ErrorCode::ConsentMissing),
+                    }),
                 },
                 ClassSummary {
                     id: "8b".into(),
                     name: "8B History".into(),
                     live_lesson_id: None,
                     can_teach: true,
+                    join: None,
                 },
             ],
             recording_notice: "This lesson is recorded.".into(),
@@ -128,11 +190,43 @@ mod tests {
         text += &line("GET /api/me", &me);
         text += &line("POST /api/lessons", &LessonBody { lesson });
         text += &line("POST /api/lessons/{lesson_id}/ticket", &ticket);
+        let conduct = ConductBody {
+            conduct: Some(ConductView {
+                version: 2,
+                text: "Be kind.".into(),
+                published_at: 1_700_000_000_000,
+            }),
+        };
+        text += &line("GET /api/conduct", &conduct);
         crate::proto::tests::golden(
             "http-v1.jsonl",
             &text,
             "an HTTP body changed; if deliberate, update PROTOCOL.md and rerun with UPDATE_GOLDEN=1",
         );
+    }
+
+    /// The gate's decisions as the home page reads them: admitted is ready, a teacher away is a
+    /// wait (the page moves the pupil in), every other refusal keeps its code.
+    #[test]
+    fn a_join_check_follows_the_gate() {
+        use crate::proto::LessonRole;
+        let check = |d| JoinCheck::from(d);
+        assert_eq!(check(Decision::Admit(LessonRole::Pupil)).state, JoinState::Ready);
+        assert_eq!(check(Decision::Admit(LessonRole::Pupil)).reason, None);
+        let away = check(Decision::Refuse(ErrorCode::TeacherAbsent));
+        assert_eq!(
+            (away.state, away.reason),
+            (JoinState::Wait, Some(ErrorCode::TeacherAbsent))
+        );
+        for code in [
+            ErrorCode::NotOnRoster,
+            ErrorCode::ConsentMissing,
+            ErrorCode::DomainNotTrusted,
+            ErrorCode::RecordingUnavailable,
+        ] {
+            let c = check(Decision::Refuse(code));
+            assert_eq!((c.state, c.reason), (JoinState::Refused, Some(code)));
+        }
     }
 
     /// `{"route": ..., "body": ...}` and a newline, after checking the body reads back the same.

@@ -247,6 +247,27 @@ impl Livegate {
         lesson::gate::run(&self.store, user, lesson, Stage::Ticket).await
     }
 
+    /// What a pupil's Join would meet on each of their classes (`None` where they teach it),
+    /// from the gate without recording anything (`lesson::gate::preview`): for the class's live
+    /// lesson if it is open to pupils, else as if it were live with its teacher in it. The
+    /// person's own facts are read once for all their classes.
+    pub async fn preview_joins(
+        &self,
+        user: &UserRecord,
+        classes: &[(MemberKind, Option<&LessonHandle>)],
+    ) -> Result<Vec<Option<Decision>>, StoreError> {
+        if classes.iter().all(|(kind, _)| *kind != MemberKind::Pupil) {
+            return Ok(vec![None; classes.len()]);
+        }
+        let person = lesson::facts::person(&self.store, user, &user.school).await?;
+        Ok(classes
+            .iter()
+            .map(|(kind, live)| {
+                (*kind == MemberKind::Pupil).then(|| lesson::gate::preview(person, &user.id, Some(*kind), *live))
+            })
+            .collect())
+    }
+
     /// Puts a refusal decided outside the gate's two stages in the livestream log and on the
     /// audit chain: someone of the school opening the page of another class's lesson
     /// (`Stage::Page`). The same refusal repeated is counted on its first event.

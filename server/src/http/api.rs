@@ -23,7 +23,9 @@ use crate::http::error::ApiError;
 use crate::store::{now_ms, MemberKind, UserRecord};
 use livegate_core::admission::Decision;
 use livegate_core::ids::{ClassId, Email};
-use livegate_core::proto::http::{ClassSummary, Health, LessonBody, Me, SignedIn, Ticket, User};
+use livegate_core::proto::http::{
+    ClassSummary, ConductBody, ConductView, Health, JoinCheck, LessonBody, Me, SignedIn, Ticket, User,
+};
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -130,26 +132,37 @@ pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) ->
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
 }
 
-/// `GET /api/me`
+/// `GET /api/me`: the caller and their classes, each with its live lesson and, for a pupil,
+/// what Join would meet there (`JoinCheck`, from the gate, recording nothing).
 pub async fn me(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
 ) -> Result<Json<Me>, ApiError> {
-    let classes: Vec<ClassSummary> = app
+    let rows: Vec<_> = app
         .store
         .classes_of(&user.id)
         .await?
         .into_iter()
-        .map(|(c, kind)| ClassSummary {
+        .map(|(c, kind)| {
             // A lesson is live for pupils only once its teacher has been in it.
-            live_lesson_id: app
+            let live = app
                 .lessons
                 .live_of(&c.id)
-                .filter(|l| kind == MemberKind::Teacher || l.opened())
-                .map(|l| l.info.id.clone()),
+                .filter(|l| kind == MemberKind::Teacher || l.opened());
+            (c, kind, live)
+        })
+        .collect();
+    let asks: Vec<_> = rows.iter().map(|(_, kind, live)| (*kind, live.as_ref())).collect();
+    let checks = app.preview_joins(&user, &asks).await?;
+    let classes: Vec<ClassSummary> = rows
+        .into_iter()
+        .zip(checks)
+        .map(|((c, kind, live), check)| ClassSummary {
+            live_lesson_id: live.map(|l| l.info.id.clone()),
             id: c.id.to_string(),
             name: c.name,
             can_teach: kind == MemberKind::Teacher && user.role == livegate_core::school::Role::Teacher,
+            join: check.map(JoinCheck::from),
         })
         .collect();
     let notice = app.store.conduct(&user.school).await?.map(|c| c.recording_notice);
@@ -159,6 +172,20 @@ pub async fn me(
         recording_notice: notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned()),
         recording_ready: app.recordings.as_ref().is_some_and(|r| r.ready_for(&user.school)),
     }))
+}
+
+/// `GET /api/conduct`: the school's code of conduct for live lessons, its current version's
+/// text, for anyone of the school (a pupil told to sign it reads it here first).
+pub async fn conduct(
+    State(app): State<App>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+) -> Result<Json<ConductBody>, ApiError> {
+    let conduct = app.store.conduct(&user.school).await?.map(|c| ConductView {
+        version: c.version,
+        text: c.text,
+        published_at: c.created_at,
+    });
+    Ok(Json(ConductBody { conduct }))
 }
 
 #[derive(Deserialize)]

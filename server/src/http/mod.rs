@@ -133,6 +133,8 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     ]);
     routes.extend(log_routes());
     routes.extend(ops_routes());
+    // The school's code of conduct, for everyone of the school to read (PROTOCOL.md section 1).
+    routes.push((Method::GET, "/api/conduct", Access::SignedIn, get(api::conduct)));
     routes
 }
 

@@ -726,3 +726,5 @@ async fn lesson_events(app: &App, id: &str) -> Vec<crate::store::log_read::Event
     }
     panic!("the lesson's log row never appeared");
 }
+
+mod home;

@@ -5,6 +5,9 @@
 //! gate of its own: the ticket it redeems already carries the admitted identity, bound to the
 //! session and `Origin` that asked for it, for 30 s, once.
 //!
+//! The home page asks the gate too, before any join ([`preview`]): that answer is recorded
+//! nowhere, since nobody asked to join.
+//!
 //! Each run appends its decision to the audit chain (`admission.admit`, `admission.lobby`,
 //! `admission.refuse`, with `at`: the stage). A refusal also goes into the livestream log, and
 //! the same refusal repeated is counted on its first event and audited once
@@ -12,12 +15,12 @@
 
 use serde::Serialize;
 
-use livegate_core::admission::{decide, Decision};
+use livegate_core::admission::{decide, Decision, Facts};
 use livegate_core::ids::{LessonId, UserId};
 
 use super::{facts, LessonHandle};
 use crate::store::log::{EventKind, NewEvent};
-use crate::store::{self, now_ms, Store, UserRecord};
+use crate::store::{self, now_ms, MemberKind, Store, UserRecord};
 
 /// Where in a join the gate runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +59,23 @@ pub async fn run(store: &Store, user: &UserRecord, lesson: &LessonHandle, stage:
     let decision = decide(&facts::gather(store, user, lesson).await?);
     record(store, user, lesson, stage, decision).await?;
     Ok(decision)
+}
+
+/// What the gate would decide for `user`, whose own facts are `person` ([`facts::person`]), on
+/// a class where they are `membership`, for its live `lesson` or, with none, for one live with
+/// its teacher in it. Records nothing: the home page shows it so a pupil who cannot join is
+/// told why, and who to ask, before they try (and only trying is a refusal the log keeps).
+pub fn preview(
+    person: Facts,
+    user: &UserId,
+    membership: Option<MemberKind>,
+    lesson: Option<&LessonHandle>,
+) -> Decision {
+    let facts = facts::member_of(person, membership);
+    decide(&match lesson {
+        Some(lesson) => facts::in_lesson(facts, user, lesson),
+        None => facts,
+    })
 }
 
 /// Appends a decision taken at `stage` to the audit chain and, for a refusal, the livestream

@@ -61,10 +61,12 @@ export function ensureArtifacts() {
 /**
  * Starts `livegate demo` (or `opts.command`, e.g. `serve` for a server with no demo seed) on
  * ephemeral ports and waits for its ready line.
- * @param {{dataDir?: string, args?: string[], env?: Record<string, string>, command?: string, advertiseIp?: string}} [opts]
+ * @param {{dataDir?: string, args?: string[], env?: Record<string, string>, command?: string, advertiseIp?: string,
+ *   http?: string}} [opts]
  *   `dataDir` becomes `--data-dir` (recordings, keys and spool land there); `env` is added to
  *   the server's environment (e.g. LIVEGATE_S3_*); `args` are extra flags; `advertiseIp` is
- *   the media address (loopback unless given: Firefox needs another, lib/firefox.js).
+ *   the media address (loopback unless given: Firefox needs another, lib/firefox.js); `http` the
+ *   address HTTP listens on (`127.0.0.1:0` unless given: another makes the page insecure).
  * @returns {Promise<{url: string, media: string, log: string[], pid: number, stop: () => Promise<void>,
  *   terminate: (timeoutMs?: number) => Promise<{code: number | null, signal: NodeJS.Signals | null}>}>}
  */
@@ -74,7 +76,7 @@ export async function startServer(opts = {}) {
     throw new Error(`livegate binary not found at ${bin}; run \`cargo build -p livegate\` or set LIVEGATE_BIN`);
   }
   const child = spawn(bin, [
-    opts.command || 'demo', '--http', '127.0.0.1:0', '--media-port', '0', '--advertise-ip', opts.advertiseIp || '127.0.0.1',
+    opts.command || 'demo', '--http', opts.http || '127.0.0.1:0', '--media-port', '0', '--advertise-ip', opts.advertiseIp || '127.0.0.1',
     ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
     ...(opts.args || []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...(opts.env || {}) } });
@@ -331,4 +333,20 @@ export function callApi(page, method, url, body) {
     try { json = JSON.parse(text); } catch { json = null; }
     return { status: res.status, type: res.headers.get('content-type') || '', body: json };
   }, [method, url, body]);
+}
+
+/**
+ * The class's teacher, signed in on her home page, starts its lesson from the class card and
+ * confirms the recording notice ("Start teaching"); resolves with her debug state once she is
+ * in the lesson.
+ * @param {import('playwright-core').Page} page
+ * @param {string} [classId]
+ */
+export async function startTeaching(page, classId = '7a') {
+  await page.locator(`li[data-class-id="${classId}"]`).getByRole('button', { name: /Start lesson/ }).click();
+  await page.getByRole('button', { name: 'Start teaching' }).click();
+  return waitUntil(async () => {
+    const st = await debugState(page);
+    return st.state === 'joined' ? st : null;
+  }, { timeoutMs: 15_000, what: 'the teacher in her lesson' });
 }

@@ -8,7 +8,13 @@
 /** @typedef {'microphone' | 'camera' | 'screen'} Media */
 /** @typedef {'camera' | 'microphone' | 'screen'} StreamKind */
 /** @typedef {{id: string, display_name: string, role: Role}} User */
-/** @typedef {{id: string, name: string, live_lesson_id: string | null, can_teach: boolean}} ClassSummary */
+/**
+ * A pupil's `join` says what Join would meet (JoinCheck, PROTOCOL.md section 1); null for the
+ * class's teachers.
+ * @typedef {{state: 'ready' | 'wait' | 'refused', reason: string | null}} JoinCheck
+ * @typedef {{id: string, name: string, live_lesson_id: string | null, can_teach: boolean,
+ *   join?: JoinCheck | null}} ClassSummary
+ */
 /**
  * @typedef {{id: string, class_id: string, class_name: string, state: 'live' | 'ended',
  *   teacher_present: boolean, recording_notice: string, recording: boolean}} LessonSummary

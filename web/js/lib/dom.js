@@ -36,22 +36,34 @@ export function visuallyHidden(text) {
   return h('span', { class: 'visually-hidden' }, [text]);
 }
 
-const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'recordings', 'notice', 'message', 'lesson'];
+const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'recordings', 'notice', 'message', 'lesson', 'conduct'];
 
 /** @type {string} */
 let currentView = 'loading';
+/** How many views have been shown since the page loaded. */
+let viewsShown = 0;
 
 /**
- * Shows one view, hides the others, and moves focus to its heading so keyboard and
- * screen-reader users start at the top of the new content.
+ * True while the page shows the first view it drew after loading: nothing has moved focus
+ * yet, so a keyboard user's first Tab reaches the skip link, which comes first on every page.
+ */
+export function firstView() {
+  return viewsShown <= 1;
+}
+
+/**
+ * Shows one view, hides the others, and (after the page's first view) moves focus to its
+ * heading so keyboard and screen-reader users start at the top of the new content. The page's
+ * first view takes no focus: the first Tab then goes to the skip link.
  * @param {string} name
  */
 export function showView(name) {
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== name;
   currentView = name;
+  viewsShown += 1;
   document.body.dataset.view = name;
   const heading = byId(`view-${name}`).querySelector('h1');
-  if (heading instanceof HTMLElement) heading.focus({ preventScroll: true });
+  if (heading instanceof HTMLElement && !firstView()) heading.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
 

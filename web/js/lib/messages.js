@@ -2,13 +2,21 @@
 // the ways a lesson can end, written for pupils as young as eleven.
 // @ts-check
 
-/** @typedef {{title: string, text: string, retry?: boolean}} Explanation */
+/**
+ * `ask`: who can fix it (the teacher for the class list and removals, the school office for
+ * accounts, trusted domains and consent forms); `conduct`: the page offers the school's code of
+ * conduct to read; `signOut`: the page offers to sign out, for an account whose email domain
+ * the school does not trust (so another, school, account may work).
+ * @typedef {{title: string, text: string, retry?: boolean, ask?: 'teacher' | 'office',
+ *   conduct?: boolean, signOut?: boolean}} Explanation
+ */
 
 /** @type {Record<string, Explanation>} */
 const EXPLANATIONS = {
   not_on_roster: {
     title: 'This lesson is not for your class',
-    text: "You are not on this class's list, so you can't join this lesson. If you think that is wrong, tell your teacher.",
+    text: "You are not on this class's list, so you can't join this lesson. If you think that is wrong, ask your teacher to add you to the class list.",
+    ask: 'teacher',
   },
   lesson_not_live: {
     title: 'This lesson is not live',
@@ -22,7 +30,8 @@ const EXPLANATIONS = {
   },
   removed_by_teacher: {
     title: 'You were removed from the lesson',
-    text: 'Your teacher removed you from this lesson, so you cannot join it again.',
+    text: 'Your teacher removed you from this lesson, so you cannot join it again. Talk to your teacher if you need to.',
+    ask: 'teacher',
   },
   refused_by_teacher: {
     title: 'The teacher did not let you in',
@@ -34,15 +43,20 @@ const EXPLANATIONS = {
   },
   consent_withdrawn: {
     title: 'You cannot join live lessons now',
-    text: 'The permission for you to join live lessons has been withdrawn. Ask your school what to do next.',
+    text: 'The permission for you to join live lessons has been withdrawn. Ask the school office what to do next.',
+    ask: 'office',
+    conduct: true,
   },
   consent_opted_out: {
     title: 'Live lessons are not for you right now',
-    text: 'Your parent or carer has chosen another way for you to learn. Your school will tell you what to do.',
+    text: 'Your parent or carer has chosen another way for you to learn. The school office can tell you what to do instead.',
+    ask: 'office',
+    conduct: true,
   },
   account_disabled: {
     title: 'This account is switched off',
-    text: 'Your account cannot be used at the moment. Please contact your school.',
+    text: 'Your account cannot be used at the moment. Ask the school office to switch it back on.',
+    ask: 'office',
   },
   camera_always_off: {
     title: 'Camera stays off',
@@ -54,11 +68,15 @@ const EXPLANATIONS = {
   },
   consent_missing: {
     title: 'A form is missing',
-    text: 'You and your parent or carer need to sign the live lesson agreement before you can join. Ask your school.',
+    text: "You and your parent or carer need to sign the school's code of conduct for live lessons before you can join. Read it here, then ask the school office for the form.",
+    ask: 'office',
+    conduct: true,
   },
   domain_not_trusted: {
     title: 'This account cannot join',
-    text: 'Only school accounts can join live lessons. Sign in with your school account.',
+    text: "This account's email address is not one your school uses for live lessons. If you have a school account, sign out and sign in with it. If not, ask the school office.",
+    ask: 'office',
+    signOut: true,
   },
   replaced: {
     title: 'You joined somewhere else',
@@ -296,4 +314,25 @@ const READINESS = {
  */
 export function readinessReason(code) {
   return READINESS[code] || `They cannot join yet (${code}).`;
+}
+
+/** Who to ask, as the pages name them. */
+export const ASK_WORDS = { teacher: 'your teacher', office: 'the school office' };
+
+/**
+ * What a pupil's home page says about one class, from the server's JoinCheck
+ * (PROTOCOL.md): for a refusal, the same wording as when joining is refused.
+ * @param {{state: 'ready' | 'wait' | 'refused', reason: string | null} | null | undefined} check
+ * @param {boolean} live whether the class's lesson is live for pupils now
+ * @returns {{canJoin: boolean, note: string, words: Explanation | null}}
+ */
+export function joinAdvice(check, live) {
+  if (!check || check.state === 'ready') return { canJoin: live, note: '', words: null };
+  if (check.state === 'wait') {
+    return { canJoin: live, words: null,
+      note: live ? 'Your teacher has stepped out. You can join and wait: you will go in by yourself when they are back.' : '' };
+  }
+  const words = explain(check.reason || 'internal');
+  const note = live ? '' : 'When your teacher starts a lesson, you will not be able to join it yet.';
+  return { canJoin: false, note, words };
 }

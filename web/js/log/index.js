@@ -232,6 +232,9 @@ async function drawPupil(id) {
   show('log-pupil');
 }
 
+/** How many times the page has been drawn since it loaded. */
+let drawn = 0;
+
 async function render() {
   byId('log-error').textContent = '';
   byId('filter-error').textContent = '';
@@ -240,7 +243,8 @@ async function render() {
     if (r.kind === 'lesson') await drawLesson(r.id);
     else if (r.kind === 'pupil') await drawPupil(r.id);
     else await drawList();
-    byId('log-title').focus({ preventScroll: true });
+    // Not on the first drawing, so the first Tab reaches the skip link (first on every page).
+    if (drawn++ > 0) byId('log-title').focus({ preventScroll: true });
   } catch (err) {
     if (r.kind === 'list' && err instanceof ApiError && err.code === 'bad_date') {
       // Keep the filter on screen so the dates can be put right.
