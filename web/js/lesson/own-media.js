@@ -7,6 +7,7 @@
 // @ts-check
 
 import { byId, tryPlay } from '../lib/dom.js';
+import { httpsAdvice, needsHttps } from '../lib/secure.js';
 import { deviceError, stopTracks } from './media.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
@@ -64,6 +65,12 @@ export class OwnMedia {
   /** @param {MediaStreamConstraints} want */
   async acquire(want) {
     if (this.busy) return;
+    if (needsHttps()) {
+      // Not a secure address: the browser has no camera to give; say why, not "it failed".
+      this.error = httpsAdvice('teacher');
+      this.changed();
+      return;
+    }
     this.busy = true;
     this.error = '';
     this.changed();
@@ -158,6 +165,11 @@ export class OwnMedia {
   async toggleScreen() {
     if (this.screen) {
       this.stopScreen();
+      return;
+    }
+    if (needsHttps()) {
+      this.error = httpsAdvice('teacher');
+      this.changed();
       return;
     }
     let media;

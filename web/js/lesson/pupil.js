@@ -9,6 +9,8 @@
 
 import { byId, h, tryPlay } from '../lib/dom.js';
 import { deviceError, mediaTile, playOrMute, stopTracks, unmuteAll } from './media.js';
+import { SpeakingWatch } from './speaking.js';
+import { httpsAdvice, needsHttps } from '../lib/secure.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').ReceivedStream} ReceivedStream */
@@ -49,6 +51,8 @@ export class PupilView {
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
     this.abort = new AbortController();
+    /** @type {SpeakingWatch | null} who is speaking, in words */
+    this.speaking = null;
   }
 
   start() {
@@ -67,11 +71,13 @@ export class PupilView {
     conn.addEventListener('stream-added', (ev) => this.addStream(/** @type {CustomEvent} */ (ev).detail.received), { signal });
     conn.addEventListener('stream-removed', (ev) => this.removeStream(/** @type {CustomEvent} */ (ev).detail.streamId), { signal });
     conn.addEventListener('publication', (ev) => this.onPublication(/** @type {CustomEvent} */ (ev).detail), { signal });
+    this.speaking = new SpeakingWatch(conn, 'p-speaking', (id) => this.shell.nameOf(id), () => [byId('p-stage'), byId('p-others')]);
     this.updateControls();
   }
 
   destroy() {
     this.abort.abort();
+    this.speaking?.stop();
     if (this.awayTimer) clearTimeout(this.awayTimer);
     if (document.fullscreenElement) void document.exitFullscreen().catch(() => {});
     stopTracks(this.mic);
@@ -283,6 +289,12 @@ export class PupilView {
   async startLocal(media) {
     if (!this.conn.grants.has(media) || this.busy[/** @type {'microphone' | 'camera'} */ (media)]) return;
     const which = /** @type {'microphone' | 'camera'} */ (media);
+    if (needsHttps()) {
+      this.error = httpsAdvice('pupil');
+      this.updateControls();
+      this.shell.refreshStatus();
+      return;
+    }
     this.busy[which] = true;
     this.error = '';
     this.turnedOff.delete(which);

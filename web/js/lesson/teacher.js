@@ -11,6 +11,8 @@ import { byId, h, tryPlay, visuallyHidden } from '../lib/dom.js';
 import { choose } from '../lib/dialog.js';
 import { canShareScreen, mediaTile } from './media.js';
 import { OwnMedia } from './own-media.js';
+import { SpeakingWatch } from './speaking.js';
+import { needsHttps } from '../lib/secure.js';
 
 /** @typedef {import('../lib/signalling.js').LessonConnection} LessonConnection */
 /** @typedef {import('../lib/signalling.js').Participant} Participant */
@@ -38,6 +40,8 @@ export class TeacherConsole {
     /** @type {Map<string, HTMLElement>} tiles by stream id */
     this.tiles = new Map();
     this.abort = new AbortController();
+    /** @type {SpeakingWatch | null} which pupils are speaking, in words */
+    this.speaking = null;
   }
 
   start() {
@@ -62,11 +66,13 @@ export class TeacherConsole {
     conn.addEventListener('stream-added', (ev) => this.addTile(/** @type {CustomEvent} */ (ev).detail.received), { signal });
     conn.addEventListener('stream-removed', (ev) => this.removeTile(/** @type {CustomEvent} */ (ev).detail.streamId), { signal });
     conn.addEventListener('publication', (ev) => this.onPublication(/** @type {CustomEvent} */ (ev).detail), { signal });
+    this.speaking = new SpeakingWatch(conn, 't-speaking', (id) => this.shell.nameOf(id), () => [byId('t-remote')]);
     void this.own.start();
   }
 
   destroy() {
     this.abort.abort();
+    this.speaking?.stop();
     this.own.destroy();
     byId('t-screen-tile').hidden = true;
     byId('teacher-console').classList.remove('is-sharing');
@@ -156,7 +162,8 @@ export class TeacherConsole {
     const screen = byId('t-screen');
     screen.textContent = own.screen ? 'Stop sharing' : 'Share screen';
     screen.classList.toggle('is-on', Boolean(own.screen));
-    const canShare = canShareScreen();
+    // On an http:// address the browser hides screen sharing too: the button stays, and says why.
+    const canShare = canShareScreen() || needsHttps();
     screen.hidden = !canShare;
     byId('t-screen-note').hidden = canShare;
   }
@@ -242,7 +249,7 @@ export class TeacherConsole {
       }
     }
     const order = [...pupils].sort((a, b) => Number(b.hand_raised) - Number(a.hand_raised)
-      || a.display_name.localeCompare(b.display_name));
+      || a.display_name.localeCompare(b.display_name, undefined, { numeric: true }));
     // Moving a row loses nothing: the buttons are the same elements, so focus stays.
     order.forEach((p, i) => {
       const item = this.items.get(p.id);
