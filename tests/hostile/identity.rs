@@ -459,8 +459,9 @@ fn other_class_pupil_ticket_is_not_on_roster() {
 
 /// A refused pupil calls every route of the route table: staff routes answer
 /// `forbidden_role`, the ticket their own refusal, and nothing else succeeds beyond their own
-/// profile, the health, readiness and set-up checks and the lesson summary a rostered pupil may
-/// read.
+/// profile, the health, readiness and set-up checks, the school's code of conduct (which a
+/// pupil refused for a missing form is asked to read) and the lesson summary a rostered pupil
+/// may read.
 async fn every_route(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
     let api = s.signed_in(email).await?;
     for (method, path, access) in routes()? {
@@ -475,7 +476,7 @@ async fn every_route(s: &Shared, email: &str, ticket_code: &str) -> Result<()> {
         // The health, readiness and set-up answers are public and say nothing about anyone.
         let allowed = matches!(
             path.as_str(),
-            "/api/health" | "/api/me" | "/healthz" | "/readyz" | "/api/setup"
+            "/api/health" | "/api/me" | "/healthz" | "/readyz" | "/api/setup" | "/api/conduct"
         ) || (path == "/api/lessons/{lesson_id}" && ticket_code != "not_on_roster");
         if path == "/api/lessons/{lesson_id}/ticket" {
             refused(&what, (status, reply), 403, ticket_code)?;
