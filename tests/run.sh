@@ -136,13 +136,20 @@ if [ ${#build[@]} -gt 0 ] && ! "${build[@]}"; then
 fi
 echo "server binary: $LIVEGATE_BIN"
 
-# --- gates: formatting (rustfmt.toml) and lints, both fail the run -----------------------------
+# --- gates: formatting (rustfmt.toml), lints and the systemd unit; each fails the run ----------
 
 if wants rust; then
-  banner "gates (cargo fmt --all --check; cargo clippy --workspace --all-targets -- -D warnings)"
+  banner "gates (cargo fmt --all --check; cargo clippy --workspace --all-targets -- -D warnings; systemd-analyze verify)"
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
   gate_passed=0 gate_failed=0
-  for gate in "cargo fmt --all --check" "cargo clippy --workspace --all-targets -- -D warnings"; do
+  gates=("cargo fmt --all --check" "cargo clippy --workspace --all-targets -- -D warnings")
+  # The systemd unit (infra/systemd/livegate.service) against this machine's systemd.
+  if command -v systemd-analyze >/dev/null 2>&1; then
+    gates+=("bash infra/systemd/verify.sh $LIVEGATE_BIN")
+  else
+    echo "gate: SKIPPED systemd-analyze verify infra/systemd/livegate.service (systemd-analyze is not installed)"
+  fi
+  for gate in "${gates[@]}"; do
     if $gate; then
       echo "gate: PASS $gate"
       gate_passed=$((gate_passed + 1))

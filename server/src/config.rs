@@ -52,6 +52,9 @@ pub struct Config {
     /// proxy's): the start of the invite links `livegate school add` prints. Default: this
     /// server's own `http` address.
     pub public_url: Option<String>,
+    /// How the server's log lines are written: `"text"` (the default) or `"json"`, one object
+    /// per line (`crate::logs::LogFormat`).
+    pub log_format: crate::logs::LogFormat,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -92,6 +95,7 @@ impl Default for Config {
             ticket_lifetime_secs: 30,
             connections: ConnectionsConfig::default(),
             public_url: None,
+            log_format: crate::logs::LogFormat::Text,
         }
     }
 }
@@ -169,6 +173,9 @@ impl Config {
         }
         if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
             self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("LIVEGATE_LOG_FORMAT") {
+            self.log_format = parse("LIVEGATE_LOG_FORMAT", v)?;
         }
         let c = &mut self.connections;
         for (key, field) in [
@@ -413,6 +420,72 @@ mod tests {
             toml::from_str::<Config>("[connections]\nmax_conections = 5\n").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn log_format_from_file_and_env() {
+        use crate::logs::LogFormat;
+        assert_eq!(Config::default().log_format, LogFormat::Text);
+        let mut c: Config = toml::from_str("log_format = \"json\"\n").unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        c.apply_env(|k| (k == "LIVEGATE_LOG_FORMAT").then(|| "text".to_string()))
+            .unwrap();
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(toml::from_str::<Config>("log_format = \"xml\"\n").is_err());
+        assert!(c
+            .apply_env(|k| (k == "LIVEGATE_LOG_FORMAT").then(|| "JSON!".to_string()))
+            .is_err());
+    }
+
+    /// The fields a table of the configuration accepts, as the parser itself names them when
+    /// it refuses the unknown `no_such_key` in `doc`.
+    fn fields_of(doc: &str) -> Vec<String> {
+        let refusal = toml::from_str::<Config>(doc).unwrap_err().to_string();
+        let expected = refusal.rsplit("expected").next().unwrap_or_default();
+        expected.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    }
+
+    /// The example configurations (`infra/config/`) load through the real parser, so a key
+    /// renamed or removed here fails this test, and say what they must; between them they set
+    /// or mention (commented out) every key the parser knows, so a new key gets explained.
+    #[test]
+    fn the_example_configurations_load_and_explain_every_key() {
+        use livegate_recorder::objstore::ObjectStoreConfig;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config");
+        let one = Config::load(Some(&dir.join("one-school.toml"))).unwrap();
+        assert!(one.database_url().starts_with("sqlite:/var/lib/livegate/"));
+        assert!(matches!(one.objects(), ObjectStoreConfig::Local { .. }));
+        assert!(one.tls.is_some() && one.https() && one.secure_cookies);
+        assert_eq!(one.http.port(), 443);
+        assert!(!one.accounts.trust_forwarded_for);
+        let trust = Config::load(Some(&dir.join("trust.toml"))).unwrap();
+        assert!(trust.database_url().starts_with("postgres://"));
+        assert!(matches!(trust.objects(), ObjectStoreConfig::S3 { .. }));
+        assert!(trust.tls.is_none() && trust.secure_cookies && trust.accounts.trust_forwarded_for);
+        assert!(trust.http.ip().is_loopback(), "behind a proxy, on loopback only");
+        assert_eq!(trust.log_format, crate::logs::LogFormat::Json);
+
+        let text = ["one-school.toml", "trust.toml"]
+            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+            .join("\n");
+        let mentioned = |key: &str| {
+            text.match_indices(key).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + key.len()..].trim_start_matches(' ');
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('=')
+            })
+        };
+        let tables = ["", "[tls]\n", "[recording]\n", "[accounts]\n", "[connections]\n"];
+        let docs = tables.map(|t| format!("{t}no_such_key = 1\n")).into_iter().chain(
+            ["s3", "local"].map(|kind| format!("[recording]\nobjects = {{ kind = \"{kind}\", no_such_key = 1 }}\n")),
+        );
+        for doc in docs {
+            let fields = fields_of(&doc);
+            assert!(!fields.is_empty(), "{doc}");
+            for key in fields {
+                assert!(mentioned(&key), "`{key}` ({doc:?}) is in no example in infra/config/");
+            }
+        }
     }
 
     #[test]

@@ -241,17 +241,19 @@ async fn main() -> anyhow::Result<()> {
             command: AuditCommand::Verify { target },
         } => return audit_verify(&target.config()?).await,
     };
+    // The server's lines from here on are in its configured format (the operator's commands log as text).
+    livegate::logs::set_format(config.log_format);
     let store = livegate::serve::open_store(&config, demo).await?;
     // Listening for SIGTERM before the ready line, so a signal sent just after it is not missed.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let running = livegate::serve::serve(config, store).await?;
     if demo {
-        eprintln!(
+        livegate::logs::console(&format!(
             "Livegate demo is running. Open {}://{} and sign in as teacher@demo.sch.uk / demo-teacher,\n\
              then in another browser (or a private window) as ada@pupils.demo.sch.uk / demo-pupil.",
             if running.https { "https" } else { "http" },
             running.http
-        );
+        ));
     }
     let scheme = if running.https { "https" } else { "http" };
     println!(

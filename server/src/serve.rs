@@ -23,17 +23,17 @@ pub async fn open_store(config: &Config, demo: bool) -> anyhow::Result<Store> {
     }
     let store = Store::open(&config.database_url()).await?;
     if demo && store::seed::seed_if_empty(&store).await? {
-        eprintln!("Loaded the demo school.");
+        crate::logs::console("Loaded the demo school.");
     }
     if demo {
         let keyring = crate::recording::Keyring::new(config.keys_dir());
         for school in ["sch_demo", "sch_other"] {
             keyring.ensure(school)?;
         }
-        eprintln!(
+        crate::logs::console(&format!(
             "Demo data (encrypted recordings, keys) is in {}",
             config.data_dir.display()
-        );
+        ));
     }
     if store.school_count().await? == 0 {
         // A new installation: say how to begin, on the console and in the log.
@@ -41,10 +41,10 @@ pub async fn open_store(config: &Config, demo: bool) -> anyhow::Result<Store> {
             command = http::ops::CREATE_SCHOOL_COMMAND,
             "this server has no school yet: create one with `livegate school add`"
         );
-        eprintln!(
+        crate::logs::console(&format!(
             "Livegate has no school yet. Create the first one (it prints the superuser's invite link):\n  {}",
             http::ops::CREATE_SCHOOL_COMMAND
-        );
+        ));
     }
     if !config.database_url().contains(":memory:") {
         // Several nodes may share this database, and the operator's commands (`livegate
@@ -64,6 +64,8 @@ pub struct Running {
     app: App,
     /// Tells the HTTP server to stop accepting and finish its open requests.
     stop_http: tokio::sync::watch::Sender<bool>,
+    /// Tells systemd when this server is ready and when it stops.
+    notifier: app::notify::Notifier,
 }
 
 impl Running {
@@ -71,6 +73,7 @@ impl Running {
     /// lesson with `server_stopping`, waits for their recordings and logs and sockets, then
     /// stops HTTP. Says what was left unfinished if the time ran out.
     pub async fn stop(mut self, within: std::time::Duration) -> app::shutdown::Report {
+        self.notifier.stopping();
         let deadline = tokio::time::Instant::now() + within;
         let mut report = app::shutdown::stop_lessons(&self.app, deadline).await;
         let _ = self.stop_http.send(true);
@@ -114,6 +117,7 @@ pub async fn serve_with(config: Config, store: Store, options: crate::media::Opt
         http::router(app.clone()),
         stopping,
     ));
+    let notifier = app::notify::Notifier::start(app.clone());
     Ok(Running {
         http,
         https,
@@ -121,6 +125,7 @@ pub async fn serve_with(config: Config, store: Store, options: crate::media::Opt
         task,
         app,
         stop_http,
+        notifier,
     })
 }
 
@@ -164,10 +169,10 @@ pub async fn until_signal(mut running: Running, mut term: tokio::signal::unix::S
         _ = tokio::signal::ctrl_c() => "Ctrl-C",
         _ = term.recv() => "SIGTERM",
     };
-    eprintln!(
+    crate::logs::console(&format!(
         "{signal}: stopping (ending live lessons, at most {} s; a second signal exits at once)",
         DEADLINE.as_secs()
-    );
+    ));
     let report = tokio::select! {
         report = running.stop(DEADLINE) => report,
         _ = tokio::signal::ctrl_c() => stop_now(),
@@ -178,25 +183,25 @@ pub async fn until_signal(mut running: Running, mut term: tokio::signal::unix::S
             lessons = report.lessons_ended,
             "stopped cleanly: every lesson ended, its recording and log finished"
         );
-        eprintln!(
+        crate::logs::console(&format!(
             "livegate stopped cleanly ({} live lesson(s) ended)",
             report.lessons_ended
-        );
+        ));
         return Ok(());
     }
     for what in &report.unfinished {
         tracing::warn!(unfinished = %what, "left unfinished at the shutdown deadline");
     }
-    eprintln!(
+    crate::logs::console(&format!(
         "livegate stopped at the {} s deadline with {} thing(s) unfinished",
         DEADLINE.as_secs(),
         report.unfinished.len()
-    );
+    ));
     std::process::exit(1);
 }
 
 /// A second signal during a graceful stop: exit now, leaving the rest to the next start-up.
 fn stop_now() -> ! {
-    eprintln!("a second signal: exiting now; the next start-up closes what is still open");
+    crate::logs::console("a second signal: exiting now; the next start-up closes what is still open");
     std::process::exit(1);
 }

@@ -12,6 +12,7 @@
 mod admin;
 mod admission;
 mod bad_input;
+mod deploy;
 mod enforcement;
 mod failure;
 mod grants;
