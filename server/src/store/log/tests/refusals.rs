@@ -38,11 +38,7 @@ async fn a_refusal_may_be_logged_before_the_lesson_row() {
 #[tokio::test]
 async fn a_repeated_refusal_is_one_event_with_a_count_and_one_audit_entry() {
     for store in stores().await {
-        let lesson = LessonId::generate();
-        store
-            .log_lesson_start(&plain_lesson(&lesson, &uid(&store, "teacher@demo.sch.uk").await))
-            .await
-            .unwrap();
+        let lesson = started(&store).await;
         let eve = uid(&store, "eve@pupils.demo.sch.uk").await;
         let refuse = |at: i64, reason: &'static str| {
             let (store, e) = (
@@ -132,11 +128,7 @@ async fn a_repeated_refusal_is_one_event_with_a_count_and_one_audit_entry() {
 #[tokio::test]
 async fn alternating_reasons_are_one_event_per_reason() {
     for store in stores().await {
-        let lesson = LessonId::generate();
-        store
-            .log_lesson_start(&plain_lesson(&lesson, &uid(&store, "teacher@demo.sch.uk").await))
-            .await
-            .unwrap();
+        let lesson = started(&store).await;
         let (eve, ben) = (
             uid(&store, "eve@pupils.demo.sch.uk").await,
             uid(&store, "ben@pupils.demo.sch.uk").await,
@@ -201,4 +193,14 @@ async fn alternating_reasons_are_one_event_per_reason() {
             "{counts:?}"
         );
     }
+}
+
+/// A new lesson of the demo teacher, its log opened.
+async fn started(store: &Store) -> LessonId {
+    let lesson = LessonId::generate();
+    store
+        .log_lesson_start(&plain_lesson(&lesson, &uid(store, "teacher@demo.sch.uk").await))
+        .await
+        .unwrap();
+    lesson
 }
