@@ -473,7 +473,7 @@ mod tests {
                 let before = text[..at].chars().next_back();
                 let after = text[at + key.len()..].trim_start_matches(' ');
                 !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('=')
-            })
+            }) || text.contains(&format!("[{key}]"))
         };
         let tables = ["", "[tls]\n", "[recording]\n", "[accounts]\n", "[connections]\n"];
         let docs = tables.map(|t| format!("{t}no_such_key = 1\n")).into_iter().chain(
