@@ -11,6 +11,7 @@
 
 mod admin;
 mod admission;
+mod backup;
 mod bad_input;
 mod enforcement;
 mod failure;

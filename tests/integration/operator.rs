@@ -23,7 +23,7 @@ use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::{Frame, Layout, Track};
 use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, Participant};
 use livegate_tests::recording::DataDir;
-use livegate_tests::server::binary_path;
+use livegate_tests::server::{binary_path, run_livegate, Ran};
 use livegate_tests::{postgres, run_test_within, seed, Api, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -33,27 +33,16 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 const LIMIT: Duration = Duration::from_secs(120);
 const PASSWORD: &str = "a long enough passphrase";
 
-/// What a command printed and how it ended.
-struct Ran {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `livegate <args>` on this data folder and database.
 async fn cli(dir: &DataDir, db: &str, args: &[&str]) -> Result<Ran> {
-    let out = tokio::process::Command::new(binary_path())
-        .args(args)
-        .args(["--data-dir", &dir.path.display().to_string(), "--database-url", db])
-        .env("LOGNAME", "ops-tester")
-        .output()
-        .await
-        .context("running livegate")?;
-    Ok(Ran {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend([
+        "--data-dir".to_owned(),
+        dir.path.display().to_string(),
+        "--database-url".to_owned(),
+        db.to_owned(),
+    ]);
+    run_livegate(&all, &[("LOGNAME", "ops-tester")]).await
 }
 
 /// Runs a command that must succeed; returns its standard output.
