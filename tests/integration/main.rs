@@ -27,3 +27,4 @@ mod privacy;
 mod recording;
 mod shutdown;
 mod streams;
+mod upgrade;
