@@ -85,6 +85,8 @@ pub enum EndReason {
     TeacherAbsent,
     /// The server is stopping (a deploy or a restart); the lesson can be started again soon.
     ServerStopping,
+    /// The operator disabled the school (`livegate school disable`): its lessons end at once.
+    SchoolDisabled,
 }
 
 impl EndReason {
@@ -94,6 +96,7 @@ impl EndReason {
             EndReason::EndedByTeacher => "ended_by_teacher",
             EndReason::TeacherAbsent => "teacher_absent",
             EndReason::ServerStopping => "server_stopping",
+            EndReason::SchoolDisabled => "school_disabled",
         }
     }
 }
@@ -497,6 +500,16 @@ mod tests {
         for m in &client_later {
             let line = serde_json::to_string(m).unwrap();
             assert_eq!(&serde_json::from_str::<ClientMsg>(&line).unwrap(), m);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        // Server messages added within version 1 after that, for the same reason.
+        let server_later = [ServerMsg::LessonEnded {
+            reason: EndReason::SchoolDisabled,
+        }];
+        for m in &server_later {
+            let line = serde_json::to_string(m).unwrap();
+            assert_eq!(&serde_json::from_str::<ServerMsg>(&line).unwrap(), m);
             text.push_str(&line);
             text.push('\n');
         }

@@ -1,13 +1,14 @@
 //! The `livegate` command: `livegate demo` runs the gateway with the demo school on embedded
 //! defaults; `livegate serve` runs it from a configuration file; `livegate school` and
-//! `livegate keys` are the operator's commands (`livegate::operator`); `livegate audit`
-//! checks the audit chain. This file parses and prints only.
+//! `livegate keys`, `livegate backup` and `livegate restore` are the operator's commands
+//! (`livegate::operator`); `livegate audit` checks the audit chain. This file parses and prints only.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use livegate::config::Config;
+use livegate::operator::archive;
 use livegate::operator::keys::Progress;
 use livegate::operator::schools::{AddSchool, Invite};
 use livegate::operator::{Operator, OperatorError};
@@ -39,6 +40,33 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Back up the database and the keys folder (sealed to a passphrase) into a new folder,
+    /// while the server runs or not.
+    #[command(long_about = BACKUP_ABOUT)]
+    Backup {
+        /// The new folder to write (it must not exist, or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// A file holding the passphrase that seals the keys (at least 12 characters). Without
+        /// it, the environment variable LIVEGATE_BACKUP_PASSPHRASE. Never on the command line.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Restore a backup onto a fresh data folder and an empty database.
+    #[command(long_about = RESTORE_ABOUT)]
+    Restore {
+        /// The backup folder `livegate backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+        /// A file holding the backup's passphrase. Without it, the environment variable
+        /// LIVEGATE_BACKUP_PASSPHRASE.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Run from a configuration file.
     Serve {
         /// A TOML configuration file.
@@ -48,6 +76,28 @@ enum Command {
         overrides: Overrides,
     },
 }
+
+const BACKUP_ABOUT: &str = "Back up the database and the keys folder into a new folder, while the \
+server runs or not.
+
+The folder gets a consistent snapshot of the database (SQLite: an online copy; PostgreSQL: \
+`pg_dump`, which must be on PATH), the keys folder sealed to your passphrase (Argon2id and \
+AES-256-GCM), and manifest.json (format, schema version, store, time, Livegate version, digests).
+
+Recordings are NOT copied: they stay in the object store (the recordings folder or the S3 \
+bucket); back that up by its own means. A restore points at the same store. Recordings still \
+in the spool (not yet uploaded) are not in the backup either. Keys given by LIVEGATE_KEK_* \
+variables are not in the keys folder: keep them safe separately (the command names those \
+schools).";
+
+const RESTORE_ABOUT: &str = "Restore a backup onto a fresh data folder and an empty database.
+
+Give the target as for the server (--config, --data-dir, --database-url): its keys folder must \
+be empty or absent and its database absent (SQLite) or without tables (PostgreSQL; \
+`pg_restore` must be on PATH). The backup is checked first (format, schema version no newer \
+than this Livegate's, every file's digest, the passphrase); nothing is written unless all pass, \
+and a restore is never left half-done. The database is then brought to this Livegate's schema \
+and its audit chain verified. Recordings are not in a backup: configure the same object store.";
 
 #[derive(Subcommand)]
 enum AuditCommand {
@@ -237,6 +287,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::School { command } => return school_command(command).await,
         Command::Keys { command } => return keys_command(command).await,
+        Command::Backup {
+            out,
+            passphrase_file,
+            target,
+        } => return backup_command(&out, passphrase_file.as_deref(), &target).await,
+        Command::Restore {
+            from,
+            passphrase_file,
+            target,
+        } => return restore_command(&from, passphrase_file.as_deref(), &target).await,
         Command::Audit {
             command: AuditCommand::Verify { target },
         } => return audit_verify(&target.config()?).await,
@@ -408,5 +468,53 @@ async fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
             println!("(an earlier run had already replaced the old key; its file can be deleted once this finished)")
         }
     }
+    Ok(())
+}
+
+/// The passphrase from its file or the environment, or exit 1 saying how to give it.
+fn passphrase(file: Option<&std::path::Path>) -> Vec<u8> {
+    let env = std::env::var(archive::PASSPHRASE_ENV).ok();
+    archive::passphrase(file, env).unwrap_or_else(|e| fail(e.into()))
+}
+
+async fn backup_command(out: &std::path::Path, file: Option<&std::path::Path>, target: &Target) -> anyhow::Result<()> {
+    let passphrase = passphrase(file);
+    let op = operator(target, None).await.unwrap_or_else(|e| fail(e));
+    let done = op.backup(out, &passphrase).await.unwrap_or_else(|e| fail(e));
+    let m = &done.manifest;
+    println!(
+        "backup written to {}: {} database at schema version {}, {} key file(s) sealed",
+        done.dir.display(),
+        m.store.name(),
+        m.schema_version,
+        done.key_files
+    );
+    println!("recordings are not in it: they stay in the object store");
+    for school in &done.keys_elsewhere {
+        println!("warning: school {school}'s key is not in the keys folder (an environment variable?): keep it safe separately");
+    }
+    Ok(())
+}
+
+async fn restore_command(
+    from: &std::path::Path,
+    file: Option<&std::path::Path>,
+    target: &Target,
+) -> anyhow::Result<()> {
+    let passphrase = passphrase(file);
+    let config = target.config().unwrap_or_else(|e| fail(e.into()));
+    let done = livegate::operator::restore::restore(&config, from, &passphrase)
+        .await
+        .unwrap_or_else(|e| fail(e));
+    println!(
+        "restored the backup of {} (Livegate {}, schema version {}): database now at schema version {}, {} key file(s), audit chain intact ({} entries)",
+        done.manifest.created_at,
+        done.manifest.livegate_version,
+        done.manifest.schema_version,
+        done.schema_version,
+        done.key_files,
+        done.audit_entries
+    );
+    println!("recordings were not in the backup: point this installation at the same object store");
     Ok(())
 }

@@ -11,6 +11,7 @@
 
 mod admin;
 mod admission;
+mod backup;
 mod bad_input;
 mod deploy;
 mod enforcement;
@@ -27,3 +28,4 @@ mod privacy;
 mod recording;
 mod shutdown;
 mod streams;
+mod upgrade;

@@ -7,7 +7,8 @@
 //! as actor. `keys rotate` is cut short with `kill -9` and resumed beside a running server
 //! (which uploads half-rotated recordings meanwhile): no recording is ever left that no key
 //! opens, and afterwards the new key alone opens and plays every recording.
-//! `/healthz` and `/readyz` answer with typed bodies.
+//! `/healthz` and `/readyz` answer with typed bodies. `school disable` run beside a live
+//! lesson ends it for everyone in it within seconds; another school's lesson goes on.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -20,9 +21,10 @@ use livegate_recorder::objstore::Objects;
 use livegate_recorder::seal::DataKey;
 use livegate_recorder::spool::{self, Meta, RecordingWriter, Status};
 use livegate_recorder::webm::{Frame, Layout, Track};
+use livegate_tests::participant::{live_7a_with_camera, pupil_receives_teacher_camera, start_lesson, Participant};
 use livegate_tests::recording::DataDir;
-use livegate_tests::server::binary_path;
-use livegate_tests::{postgres, run_test_within, Api, Server};
+use livegate_tests::server::{binary_path, run_livegate, Ran};
+use livegate_tests::{postgres, run_test_within, seed, Api, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -31,27 +33,16 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 const LIMIT: Duration = Duration::from_secs(120);
 const PASSWORD: &str = "a long enough passphrase";
 
-/// What a command printed and how it ended.
-struct Ran {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `livegate <args>` on this data folder and database.
 async fn cli(dir: &DataDir, db: &str, args: &[&str]) -> Result<Ran> {
-    let out = tokio::process::Command::new(binary_path())
-        .args(args)
-        .args(["--data-dir", &dir.path.display().to_string(), "--database-url", db])
-        .env("LOGNAME", "ops-tester")
-        .output()
-        .await
-        .context("running livegate")?;
-    Ok(Ran {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend([
+        "--data-dir".to_owned(),
+        dir.path.display().to_string(),
+        "--database-url".to_owned(),
+        db.to_owned(),
+    ]);
+    run_livegate(&all, &[("LOGNAME", "ops-tester")]).await
 }
 
 /// Runs a command that must succeed; returns its standard output.
@@ -610,6 +601,84 @@ async fn key_rotation_resumes_after_kill_9_on_postgres() {
         };
         let dir = DataDir::new("ops-rotate-pg")?;
         rotation_survives_kill_9(&dir, &db).await
+    })
+    .await;
+}
+
+/// Waits for `lesson_ended` with `reason` on a participant's socket.
+async fn ended_with(who: &Participant, from: usize, reason: &str) -> Result<()> {
+    let (_, msg) = who
+        .conn
+        .wait_for(from, Duration::from_secs(10), "`lesson_ended`", |m| {
+            m["type"] == "lesson_ended" || m["type"] == "removed"
+        })
+        .await?;
+    ensure!(
+        msg == json!({"type": "lesson_ended", "reason": reason}),
+        "{}: {msg}",
+        who.email
+    );
+    Ok(())
+}
+
+/// `school disable` from another process ends that school's live lessons for everyone in them
+/// within seconds (the server hears of it through the audit chain it follows), while another
+/// school's lesson beside them keeps going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn school_disable_ends_its_live_lessons_at_once() {
+    run_test_within(LIMIT, async {
+        let dir = DataDir::new("ops-disable-live")?;
+        let db = format!("sqlite:{}", dir.db_path().display());
+        let server = livegate_tests::recording::start_server(&dir, &[]).await?;
+        let (lesson, _camera) = live_7a_with_camera(&server).await?;
+        let (ada, _) = pupil_receives_teacher_camera(&server, &lesson, seed::ADA).await?;
+        let other = start_lesson(&server, seed::OTHER_TEACHER, "9c").await?;
+        let _other_camera = other.teacher.publish_camera("cam").await?;
+        let (yan, yan_sub) = pupil_receives_teacher_camera(&server, &other, "yan@pupils.other.sch.uk").await?;
+        let (teacher_mark, ada_mark, yan_mark) = (lesson.teacher.conn.mark(), ada.conn.mark(), yan.conn.mark());
+
+        let out = must(&dir, &db, &["school", "disable", "--school", "sch_demo"]).await?;
+        ensure!(out.contains("disabled"), "{out}");
+        ended_with(&lesson.teacher, teacher_mark, "school_disabled").await?;
+        ended_with(&ada, ada_mark, "school_disabled").await?;
+        // The log says why it ended, and it ended at once, not at the teacher-absent timeout.
+        let pool = livegate_tests::recording::open_db(&dir.db_path()).await?;
+        let mut reason: Option<String> = None;
+        for _ in 0..40 {
+            let row = sqlx::query("SELECT end_reason FROM log_lessons WHERE id = ?")
+                .bind(&lesson.id)
+                .fetch_one(&pool)
+                .await?;
+            reason = row.try_get("end_reason")?;
+            if reason.is_some() {
+                break;
+            }
+            // The log's writer runs beside the lesson; give it a moment.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        ensure!(reason.as_deref() == Some("school_disabled"), "{reason:?}");
+
+        // The other school's pupil still receives media and was told nothing.
+        let before = yan_sub.stats.video();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ensure!(
+            yan_sub.stats.video() > before,
+            "the other school's lesson stopped: {}",
+            yan_sub.stats.summary()
+        );
+        let told: Vec<Value> = yan
+            .conn
+            .messages_since(yan_mark)
+            .into_iter()
+            .filter(|m| m["type"] == "lesson_ended" || m["type"] == "removed")
+            .collect();
+        ensure!(told.is_empty(), "the other school's pupil was told {told:?}");
+        ensure!(
+            other.teacher.conn.closed().is_none(),
+            "the other teacher's socket closed"
+        );
+        server.finish();
+        Ok(())
     })
     .await;
 }

@@ -279,3 +279,28 @@ impl Drop for Server {
         }
     }
 }
+
+/// What a one-shot `livegate` command (an operator's command) printed and how it ended.
+pub struct Ran {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `livegate <args>` to its end with these extra environment variables (and without
+/// `LIVEGATE_BACKUP_PASSPHRASE` from the test's own environment).
+pub async fn run_livegate(args: &[String], env: &[(&str, &str)]) -> Result<Ran> {
+    let out = Command::new(binary_path())
+        .args(args)
+        .env_remove("LIVEGATE_BACKUP_PASSPHRASE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running livegate")?;
+    Ok(Ran {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}

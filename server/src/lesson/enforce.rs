@@ -5,6 +5,11 @@
 //! with the gate's reason and their streams closed, and the revocation goes on the audit chain.
 //! Pupils who stay get their current privacy profile applied.
 //!
+//! A school the operator has disabled (`livegate school disable`, perhaps from another process:
+//! the store follows the audit chain for that) ends the lesson itself, for everyone at once,
+//! rather than removing each person and leaving an empty lesson live until the teacher-absent
+//! timeout.
+//!
 //! Whether the teacher happens to be connected is not a directory change, so the re-check
 //! treats the teacher as present: pupils are not thrown out while their teacher reconnects.
 
@@ -65,6 +70,19 @@ impl Lesson {
     /// Runs the gate again for every member and everyone in the lobby.
     pub(super) async fn recheck(&mut self) {
         self.recheck_at = None;
+        match self.store.school_disabled(&self.handle.info.school).await {
+            Ok(true) => {
+                tracing::info!(lesson = %self.handle.info.id, "the school was disabled; ending the lesson");
+                self.end(super::journal::Ended::SchoolDisabled).await;
+                return;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(lesson = %self.handle.info.id, error = %e, "re-check could not read the store; retrying");
+                self.recheck_at = Some(Instant::now() + RETRY);
+                return;
+            }
+        }
         let people: Vec<(ParticipantId, UserId, Option<LessonRole>)> = self
             .members
             .iter()

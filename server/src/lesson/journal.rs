@@ -56,6 +56,9 @@ pub(super) enum Ended {
     TeacherAway,
     /// The server is stopping (SIGTERM or Ctrl-C): it ends every live lesson of its own first.
     ServerStopping,
+    /// The operator disabled the school, perhaps from another process (`livegate school
+    /// disable`); the lesson hears of it as a directory change.
+    SchoolDisabled,
 }
 
 impl Ended {
@@ -66,6 +69,7 @@ impl Ended {
             Ended::ByTeacher => EndReason::EndedByTeacher,
             Ended::TeacherAway => EndReason::TeacherAbsent,
             Ended::ServerStopping => EndReason::ServerStopping,
+            Ended::SchoolDisabled => EndReason::SchoolDisabled,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The operator's commands, run on the server's machine by the people who run Livegate (the
 //! trust's IT team; they have no web role): creating a school with its first superuser and
 //! key ([`schools`]), listing, disabling and re-inviting, and rotating a school's
-//! key-encryption key ([`keys`]). `main.rs` parses the command line and prints; the work is
+//! key-encryption key ([`keys`]), and backing up and restoring an installation ([`backup`],
+//! [`restore`], in the format of [`archive`]). `main.rs` parses the command line and prints; the work is
 //! here, over the store and the recording keys.
 //!
 //! Every command works on SQLite and PostgreSQL, with the server running (sharing the
@@ -10,7 +11,10 @@
 //! (a key) is written whole or not at all, before the transaction that refers to it, and
 //! removed again if that transaction fails.
 
+pub mod archive;
+pub mod backup;
 pub mod keys;
+pub mod restore;
 pub mod schools;
 
 use std::path::PathBuf;
@@ -80,12 +84,16 @@ pub enum OperatorError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Config(#[from] crate::config::StartupError),
+    #[error(transparent)]
+    Backup(#[from] archive::BackupError),
 }
 
 /// What the commands work on: the database, the key folder, the spool and the object store
 /// of the configuration the server runs with, and who is acting.
 pub struct Operator {
     pub store: Store,
+    /// The database's URL (a backup names its kind, and `pg_dump` connects with it).
+    pub database_url: String,
     pub keys_dir: PathBuf,
     pub spool_dir: PathBuf,
     pub objects: ObjectStoreConfig,
@@ -112,6 +120,7 @@ impl Operator {
         }
         Ok(Self {
             store: Store::open(&url).await?,
+            database_url: url,
             keys_dir: config.keys_dir(),
             spool_dir: config.spool_dir(),
             objects: config.objects(),

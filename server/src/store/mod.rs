@@ -264,6 +264,11 @@ impl Store {
     }
 }
 
+/// The schema version this build migrates a database to (its newest migration).
+pub fn latest_schema_version() -> i64 {
+    schema::MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
 /// Takes the session-level advisory lock that serialises migrations across nodes. (The lock
 /// function returns `void`, which the `Any` driver cannot decode, hence the wrapper.)
 const PG_LOCK_MIGRATIONS: &str = "SELECT 1 AS locked FROM (SELECT pg_advisory_lock(7301)) AS l";

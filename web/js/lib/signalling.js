@@ -490,6 +490,8 @@ export class LessonConnection extends EventTarget {
       case 'lesson_ended':
         // A server stopping for a restart ends its lessons with a reason of its own.
         if (msg.reason === 'server_stopping') return this.finish('server_stopping', 'Livegate is restarting.');
+        // The operator switched the school off: say so rather than a plain end.
+        if (msg.reason === 'school_disabled') return this.finish('school_disabled', 'The school is switched off.');
         return this.finish('lesson_ended', 'The lesson has ended.');
       case 'pong': return undefined;
       case 'error': return this.onError(msg);

@@ -60,6 +60,7 @@ const WORDS = {
   recording_failed: 'Recording failed', reconnected: 'reconnected', removed_by_teacher: 'removed by the teacher',
   lesson_ended_reason: 'lesson ended', ended_by_teacher: 'ended by the teacher', teacher_absent: 'teacher away too long',
   server_stopped: 'server stopped (closed at its last heartbeat)', too_slow: 'connection too slow',
+  server_stopping: 'the server was stopping', school_disabled: 'school disabled by the operator',
   too_many_messages: 'sent too many messages', rate_limited: 'too many requests',
   consent_missing: 'no signed code of conduct', consent_withdrawn: 'consent withdrawn', consent_opted_out: 'opted out by parent or carer',
   not_on_roster: 'not on the class list', domain_not_trusted: 'email domain not trusted', teacher_absent_code: 'teacher not there yet',
