@@ -11,6 +11,7 @@ use crate::store::roster::ImportReport;
 use crate::store::{ClassRecord, ConductText, ConsentRecord, DomainRecord, MemberKind};
 use livegate_core::codes::ErrorCode;
 use livegate_core::ids::{ClassId, UserId};
+use livegate_core::roster_columns::ColumnMap;
 use livegate_core::school::{ConsentState, PrivacyProfile};
 
 /// A class as a reference inside another answer: `{"id", "name"}`.
@@ -195,6 +196,36 @@ pub struct FileErrorDetail {
     pub base: ErrorDetail,
     pub line: Option<u64>,
     pub detail: String,
+}
+
+/// Which columns of a roster file were read, in the answers to a JSON import.
+#[derive(Debug, Serialize)]
+pub struct Columns {
+    /// The file's header names as written (trimmed, at most 80 characters each).
+    pub header: Vec<String>,
+    /// The columns read: the request's mapping, or the server's proposal.
+    pub mapping: ColumnMap,
+    /// True when `mapping` is the server's proposal (the request had none).
+    pub proposed: bool,
+    /// True when the header is exactly Livegate's own four columns.
+    pub own_header: bool,
+    /// Required fields without a column, by name (`email`, `first_name`, `last_name`, `class`).
+    pub missing: Vec<&'static str>,
+}
+
+/// `POST /api/admin/roster/import` with a JSON body: the columns read and the report.
+#[derive(Debug, Serialize)]
+pub struct MappedImport {
+    pub columns: Columns,
+    pub report: ImportReport,
+}
+
+/// A JSON import whose columns do not fit (`csv_unmapped_header`, `roster_mapping_invalid`):
+/// the error with its line and detail, and the columns so the superuser can choose.
+#[derive(Debug, Serialize)]
+pub struct ColumnsRefused {
+    pub error: FileErrorDetail,
+    pub columns: Columns,
 }
 
 /// The audit entry's detail of a roster export (`roster.export`): ids and counts, no names.
