@@ -286,6 +286,12 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/admin/privacy", su, get(c::list_privacy)),
         (Method::GET, "/api/admin/roster/template.csv", su, get(r::template)),
         (
+            Method::POST,
+            "/api/admin/classes/{class_id}/invite-sheet",
+            su,
+            post(admin::invites::sheet),
+        ),
+        (
             Method::GET,
             "/api/lessons/{lesson_id}/presence",
             Access::SignedIn,

@@ -34,6 +34,10 @@ import { ApiError, request } from '../lib/api.js';
  *   class: number | null, role: number | null}} ColumnMap
  * @typedef {{header: string[], mapping: ColumnMap, proposed: boolean, own_header: boolean,
  *   missing: string[]}} Columns
+ * @typedef {{user_id: string, display_name: string}} PupilRef
+ * @typedef {{class: {id: string, name: string}, expires_at: number | null,
+ *   cards: {user_id: string, display_name: string, url: string, qr_svg: string}[],
+ *   already_set_up: PupilRef[], disabled: PupilRef[]}} InviteSheet
  */
 
 /** A failed roster import: the server's code plus what it said about the file or rows. */
@@ -97,6 +101,13 @@ export const removeMember = (classId, userId) => request('DELETE', `/api/admin/c
 
 /** The address of a class's roster export (a download link; the session cookie goes along). @param {string} classId */
 export const rosterCsvUrl = (classId) => `/api/admin/classes/${enc(classId)}/roster.csv`;
+
+/**
+ * Makes a class's invite sheet: a new one-time link for each pupil without a password.
+ * @param {string} classId
+ * @returns {Promise<InviteSheet>}
+ */
+export const inviteSheet = (classId) => request('POST', `/api/admin/classes/${enc(classId)}/invite-sheet`);
 
 /** @returns {Promise<{domains: Domain[]}>} */
 export const listDomains = () => request('GET', '/api/admin/domains');

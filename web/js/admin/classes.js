@@ -10,6 +10,7 @@ import {
   addMember, classDetail, createClass, listClasses, removeMember, rosterCsvUrl,
 } from './api.js';
 import { importBox } from './import.js';
+import { inviteBox } from './invites.js';
 import { picker } from './people.js';
 
 /** @typedef {import('./index.js').AdminContext} AdminContext */
@@ -139,5 +140,6 @@ async function renderClass(ctx, classId) {
     h('h3', {}, [`Pupils (${pupils.length})`]),
     h('ul', { class: 'admin-list', id: 'class-pupils' }, pupils.length ? pupils.map(item) : [h('li', { class: 'hint' }, ['No pupils yet.'])]),
     h('section', { class: 'admin-box', 'aria-label': 'Add to this class' }, [add]),
+    inviteBox(c),
   );
 }

@@ -228,6 +228,34 @@ pub struct ColumnsRefused {
     pub columns: Columns,
 }
 
+/// A pupil by id and name, in [`InviteSheet`].
+#[derive(Debug, Serialize)]
+pub struct PupilRef {
+    pub user_id: UserId,
+    pub display_name: String,
+}
+
+/// One pupil's card on an invite sheet: the link (absolute, one use) and its QR code as SVG.
+#[derive(Debug, Serialize)]
+pub struct InviteCard {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub url: String,
+    pub qr_svg: String,
+}
+
+/// `POST /api/admin/classes/{class_id}/invite-sheet`: a card for each pupil without a password
+/// (by display name), and those left out: already set up, or disabled.
+#[derive(Debug, Serialize)]
+pub struct InviteSheet {
+    pub class: ClassRef,
+    /// When the links stop working (UTC milliseconds); null when none was issued.
+    pub expires_at: Option<i64>,
+    pub cards: Vec<InviteCard>,
+    pub already_set_up: Vec<PupilRef>,
+    pub disabled: Vec<PupilRef>,
+}
+
 /// The audit entry's detail of a roster export (`roster.export`): ids and counts, no names.
 #[derive(Debug, Serialize)]
 pub struct RosterExported {

@@ -28,7 +28,7 @@ use livegate_core::codes::ErrorCode;
 use super::bodies::{
     Columns, ColumnsRefused, FileErrorDetail, FileRefused, ImportRefused, Imported, MappedImport, RosterExported,
 };
-use super::school_class;
+use super::school_class_pupils;
 use crate::http::api::audit_detail;
 use crate::http::error::{status_of, ApiError, ErrorDetail};
 use crate::http::{App, CurrentUser};
@@ -276,12 +276,7 @@ pub async fn export(
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let class = school_class(&app, &me, &id).await?;
-    let (class, pupils) = app
-        .store
-        .class_pupils(&me.school, &class.id)
-        .await?
-        .ok_or(ErrorCode::NotFound)?;
+    let (class, pupils) = school_class_pupils(&app, &me, &id).await?;
     let csv = roster_csv::export(
         &class.name,
         pupils.iter().map(|u| (u.email.expose(), u.display_name.as_str())),

@@ -259,6 +259,22 @@ fn admin_bodies_are_frozen() {
         },
     };
     g.add("POST /api/admin/users/{user_id}/invite", &link);
+    let sheet = InviteSheet {
+        class: class(),
+        expires_at: Some(1_767_484_800_000),
+        cards: vec![InviteCard {
+            user_id: UserId::parse("usr_nia").unwrap(),
+            display_name: "Nia Obi".into(),
+            url: "https://live.demo.sch.uk/#/set-password?token=t".into(),
+            qr_svg: "<?xml version=\"1.0\" standalone=\"yes\"?><svg ...></svg>".into(),
+        }],
+        already_set_up: vec![PupilRef {
+            user_id: UserId::parse("usr_ada").unwrap(),
+            display_name: "Ada Lovelace".into(),
+        }],
+        disabled: vec![],
+    };
+    g.add("POST /api/admin/classes/{class_id}/invite-sheet", &sheet);
     g.check("admin-bodies.jsonl");
 }
 
