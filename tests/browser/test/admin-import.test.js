@@ -3,7 +3,9 @@
 // SIMS-like header (legal names, a registration group, a teaching group, UPN), sees the columns
 // Livegate matched (the teaching group as the class), changes the class to the registration
 // group, sees the preview follow, imports, and the class list shows the new class at once.
-// The template downloads with Livegate's header. Screenshots: admin-import-{phone,laptop}.png.
+// The template downloads with Livegate's header. Then, after each kind of change (adding a
+// person, a class place, a consent form, a trusted domain), the list showing it follows without
+// a reload. Screenshots: admin-import-{phone,laptop}.png, admin-lists-laptop.png.
 // Run with `node --test test/admin-import.test.js` in tests/browser.
 
 import assert from 'node:assert/strict';
@@ -84,4 +86,62 @@ describe('the roster import of an MIS export', () => {
       assert.equal(user.display_name, 'Ravi Madeup');
     });
   }
+
+  it('every list follows the change that concerns it, without a reload (laptop)', async () => {
+    const admin = await newUser(browser, server.url, 'lists-laptop');
+    users.push(admin);
+    const { page } = admin;
+    await signIn(admin, ADMIN);
+    // A mark on the window: a reload would lose it.
+    await page.evaluate(() => { /** @type {any} */ (window).sameDocument = true; });
+
+    // Adding a person: the list and its count include them, and a search finds them.
+    await page.locator('#admin-users li').first().waitFor();
+    const count = async () => Number((await page.locator('#view-admin p.hint[role="status"]').textContent() || '').split(' ')[0]);
+    const before = await count();
+    await page.getByText('Add a person').click();
+    await page.getByLabel('Email address').fill('maxim.lists@pupils.demo.sch.uk');
+    await page.getByLabel('Name shown in lessons').fill('Maxim Listed');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await page.locator('#admin-users li', { hasText: 'Maxim Listed' }).waitFor();
+    assert.equal(await count(), before + 1);
+    await page.getByLabel('Find a person').fill('Maxim');
+    await page.locator('#view-admin p.hint[role="status"]', { hasText: '1 person.' }).waitFor();
+
+    // A class place: the class page's pupils, then the class list's count.
+    await page.getByRole('link', { name: 'Classes & rosters' }).click();
+    const row = page.locator('#admin-classes li', { hasText: '8B History' });
+    const pupilsIn = async () => Number(((await row.textContent()) || '').match(/(\d+) pupils?/)?.[1]);
+    await row.waitFor();
+    const seated = await pupilsIn();
+    await row.locator('a.item-name').click();
+    await page.getByRole('heading', { name: '8B History', level: 2 }).waitFor();
+    await page.getByLabel('Add someone to this class').fill('Maxim');
+    await page.getByRole('button', { name: 'Add Maxim Listed (pupil)' }).click();
+    await page.locator('#class-pupils li', { hasText: 'Maxim Listed' }).waitFor();
+    await page.getByRole('link', { name: '← All classes' }).click();
+    await row.waitFor();
+    assert.equal(await pupilsIn(), seated + 1);
+
+    // A consent form: the class's "without a signed form" list drops the pupil.
+    await page.getByRole('link', { name: 'Consent', exact: true }).first().click();
+    await page.getByLabel('Class', { exact: true }).selectOption({ label: '8B History' });
+    const missing = page.locator('#consent-missing li', { hasText: 'Maxim Listed' });
+    await missing.waitFor();
+    await missing.getByRole('button').click();
+    await page.getByLabel('Parent or carer who signed').fill('M. Parent');
+    await page.getByRole('button', { name: 'Record form' }).click();
+    await missing.waitFor({ state: 'detached' });
+
+    // A trusted domain: the list shows it.
+    await page.getByRole('link', { name: 'Trusted domains' }).click();
+    await page.locator('#admin-domains li').first().waitFor();
+    await page.getByText('Trust another domain').click();
+    await page.getByLabel('Domain', { exact: true }).fill('lists.partner.sch.uk');
+    await page.getByLabel('Why it is trusted').fill('Partner staff for the lists test');
+    await page.getByRole('button', { name: 'Trust this domain' }).click();
+    await page.locator('#admin-domains li[data-domain="lists.partner.sch.uk"]').waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-lists-laptop.png'), fullPage: true });
+    assert.equal(await page.evaluate(() => /** @type {any} */ (window).sameDocument), true, 'the page was never reloaded');
+  });
 });

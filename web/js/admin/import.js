@@ -10,6 +10,7 @@ import { explain } from '../lib/messages.js';
 import { button, errorLine, errorText, field, statusLine } from '../lib/widgets.js';
 import { importMapped, RosterError, rosterTemplateUrl } from './api.js';
 import { columnsBox } from './columns.js';
+import { changed } from './changes.js';
 
 /** @typedef {import('./api.js').ImportReport} ImportReport */
 /** @typedef {import('./api.js').ImportRow} ImportRow */
@@ -29,10 +30,10 @@ const MAX_BYTES = 5 * 1024 * 1024;
  */
 
 /**
- * @param {() => void} onImported called after an import changed something
+ * The import box; an import announces its changes (changes.js), so the lists redraw.
  * @returns {HTMLElement}
  */
-export function importBox(onImported) {
+export function importBox() {
   const file = field('Roster file (CSV)', { type: 'file', accept: '.csv,text/csv' },
     "Your MIS export as it is, or Livegate's template (pupil email, first name, last name, class). A class that does not exist yet is created.");
   /** @type {ImportState} */
@@ -56,7 +57,7 @@ export function importBox(onImported) {
     st.mapping = null;
   });
   st.check.addEventListener('click', () => void checkFile(st));
-  st.apply.addEventListener('click', () => void applyFile(st, onImported));
+  st.apply.addEventListener('click', () => void applyFile(st));
   return h('section', { class: 'admin-box', 'aria-labelledby': 'import-title' }, [
     h('h3', { id: 'import-title' }, ['Import rosters from your MIS']),
     h('p', { class: 'hint' }, ['Nothing changes until you check the file and press Import. Importing only adds pupils and class places; it never removes anyone.']),
@@ -143,8 +144,8 @@ function showColumns(st, columns) {
   }));
 }
 
-/** Imports the checked file with the columns of its preview. @param {ImportState} st @param {() => void} onImported */
-async function applyFile(st, onImported) {
+/** Imports the checked file with the columns of its preview. @param {ImportState} st */
+async function applyFile(st) {
   if (!st.ready || !st.base64) return;
   st.apply.disabled = true;
   st.error.textContent = '';
@@ -155,7 +156,7 @@ async function applyFile(st, onImported) {
     st.result.replaceChildren();
     st.columns.replaceChildren();
     st.done.textContent = `Imported. ${sentence(report)}`;
-    onImported();
+    changed('users', 'classes', 'members');
   } catch (err) {
     // The directory may have changed since the check: show the fresh report.
     if (err instanceof RosterError && err.report) st.result.replaceChildren(...preview(err.report));
