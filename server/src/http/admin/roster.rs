@@ -11,7 +11,8 @@
 //! [`DRAIN_CAP`], for at most [`DRAIN_TIME`]): a server that answers while the client is still
 //! sending, then closes, makes the client's kernel discard the answer, so the person would see
 //! a broken connection instead of the reason. Anything declared larger than the cap is refused
-//! at once. A huge upload never costs more than 5 MiB of memory.
+//! at once. A huge upload never costs more than 5 MiB of memory (a JSON one, its at most
+//! [`MAX_JSON_BYTES`] of body and then the decoded file of at most 5 MiB).
 
 use std::time::Duration;
 
