@@ -6,13 +6,13 @@
 //! Either way the answer is the same preview or import report; the JSON one also says which
 //! columns were read ([`Columns`]). Further source formats are further [`RosterSource`] variants.
 //!
-//! The import body is kept only up to [`MAX_BYTES`] (for JSON, its base64 size). Past that the upload is refused with
-//! `payload_too_large`, but the rest of the body is first read and thrown away (up to
+//! The import body is kept only up to [`MAX_BYTES`] (a JSON one up to [`MAX_JSON_BYTES`]). Past
+//! that the upload is refused with `payload_too_large`, but the rest of the body is first read and thrown away (up to
 //! [`DRAIN_CAP`], for at most [`DRAIN_TIME`]): a server that answers while the client is still
 //! sending, then closes, makes the client's kernel discard the answer, so the person would see
 //! a broken connection instead of the reason. Anything declared larger than the cap is refused
-//! at once. A huge upload never costs more than 5 MiB of memory (a JSON one, its at most
-//! [`MAX_JSON_BYTES`] of body and then the decoded file of at most 5 MiB).
+//! at once. A huge upload never costs more than 5 MiB of memory (a JSON one, its body and
+//! then the decoded file of at most 5 MiB).
 
 use std::time::Duration;
 
