@@ -92,6 +92,12 @@ error_codes! {
     SchoolDisabled,
     /// Trusting a public webmail domain (`core::webmail`) was asked for without confirming it.
     PublicWebmailDomain,
+    /// A roster file's columns could not all be matched to Livegate's fields.
+    CsvUnmappedHeader,
+    /// A roster column mapping names a column the file lacks, or one column twice.
+    RosterMappingInvalid,
+    /// A class has more pupils to invite than one invite sheet holds.
+    InviteSheetTooLarge,
 }
 
 impl ErrorCode {
@@ -159,6 +165,9 @@ impl ErrorCode {
             ServerBusy => "server_busy",
             SchoolDisabled => "school_disabled",
             PublicWebmailDomain => "public_webmail_domain",
+            CsvUnmappedHeader => "csv_unmapped_header",
+            RosterMappingInvalid => "roster_mapping_invalid",
+            InviteSheetTooLarge => "invite_sheet_too_large",
         }
     }
 
@@ -226,6 +235,9 @@ impl ErrorCode {
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
             SchoolDisabled => "This school's Livegate service is switched off. Please contact the school.",
             PublicWebmailDomain => "That is a public webmail domain: anyone can make an account on it. Trust it only if you mean to, and confirm; nothing was changed.",
+            CsvUnmappedHeader => "Livegate could not tell which columns hold the pupil's email, first name and class; choose them and check the file again.",
+            RosterMappingInvalid => "The column choices do not fit this file: each field needs a different column of the file.",
+            InviteSheetTooLarge => "An invite sheet holds at most 120 pupils; this class has more without a password.",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`admission`]: the gate that decides who may join a lesson.
 //! - [`budget`]: what one participant may send on the signalling socket.
 //! - [`roster_csv`]: roster files as a school's MIS exports them.
+//! - [`roster_columns`]: which column of an MIS export holds which roster field.
 //! - [`text`]: the one policy for text that people write.
 //! - [`webmail`]: public webmail domains, which a school trusts only when it confirms.
 //!
@@ -25,6 +26,7 @@ pub mod budget;
 pub mod codes;
 pub mod ids;
 pub mod proto;
+pub mod roster_columns;
 pub mod roster_csv;
 pub mod school;
 pub mod text;

@@ -8,12 +8,15 @@
 //! [`RowError`] on that row, and [`parse`] reports every row so the superuser can fix them all
 //! at once. What the rows mean for the school's directory (new users, classes, memberships) is
 //! decided by the store against the database; this module only checks what the file alone can
-//! tell. [`export`] writes the same format, safe to open in a spreadsheet.
+//! tell. [`export`] writes the same format, safe to open in a spreadsheet. A file with an MIS's
+//! own header is read with [`parse_with`] and a [`ColumnMap`] (see [`roster_columns`]); then
+//! other columns are ignored, since the superuser has seen and chosen the columns.
 
 use std::collections::HashMap;
 
 use crate::codes::ErrorCode;
 use crate::ids::Email;
+use crate::roster_columns::{self, ColumnMap};
 use crate::text::{self, Field, TextError};
 
 /// The most data rows one file may have.
@@ -39,7 +42,7 @@ pub struct FileError {
 }
 
 impl FileError {
-    fn new(code: ErrorCode, line: Option<u64>, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, line: Option<u64>, detail: impl Into<String>) -> Self {
         Self {
             code,
             line,
@@ -52,7 +55,7 @@ impl FileError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowError {
     /// Stable: `bad_email`, `email_not_trusted`, `duplicate_row`, `conflicting_names`,
-    /// `bad_name`, `bad_class`, `email_in_use`, `not_a_pupil`.
+    /// `bad_name`, `bad_class`, `email_in_use`, `not_a_pupil`, `role_not_pupil`.
     pub code: &'static str,
     pub message: String,
     /// For `bad_name` and `bad_class`: the text policy's reason (`too_long`, `bidi_control`...).
@@ -122,9 +125,55 @@ fn header_key(s: &str) -> String {
         .collect()
 }
 
-/// Reads a roster file. `Err` for a problem with the whole file; otherwise every data row,
-/// each with its own errors (possibly none).
+/// Reads a roster file with Livegate's own header. `Err` for a problem with the whole file;
+/// otherwise every data row, each with its own errors (possibly none).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
+    let text = decode(bytes)?;
+    let mut reader = reader(text);
+    let header = reader.headers().map_err(|e| malformed(e, text))?.clone();
+    let order = columns(&header)?;
+    let map = ColumnMap {
+        email: Some(order[0]),
+        first_name: Some(order[1]),
+        last_name: Some(order[2]),
+        class: Some(order[3]),
+        role: None,
+    };
+    read_rows(reader, text, &map)
+}
+
+/// The header row of a roster file as written (trimmed), for choosing a [`ColumnMap`].
+pub fn header(bytes: &[u8]) -> Result<Vec<String>, FileError> {
+    let text = decode(bytes)?;
+    let header = reader(text).headers().map_err(|e| malformed(e, text))?.clone();
+    if header.len() > roster_columns::MAX_COLUMNS {
+        return Err(FileError::new(
+            ErrorCode::CsvMalformed,
+            Some(1),
+            format!(
+                "The header has {} columns; a roster file may have at most {}.",
+                header.len(),
+                roster_columns::MAX_COLUMNS
+            ),
+        ));
+    }
+    Ok(header.iter().map(|h| h.trim().to_owned()).collect())
+}
+
+/// Reads a roster file whose columns are given by `map` (any header; columns not in the map
+/// are ignored). `Err` if the map does not fit the header (see [`roster_columns::check`]) or
+/// for a problem with the whole file; otherwise every data row with its errors.
+pub fn parse_with(bytes: &[u8], map: &ColumnMap) -> Result<Vec<Row>, FileError> {
+    let columns = header(bytes)?.len();
+    roster_columns::check(map, columns)?;
+    let text = decode(bytes)?;
+    let mut reader = reader(text);
+    reader.headers().map_err(|e| malformed(e, text))?;
+    read_rows(reader, text, map)
+}
+
+/// The file as text: UTF-8 without a byte-order mark, not blank.
+fn decode(bytes: &[u8]) -> Result<&str, FileError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64 + 1;
         FileError::new(
@@ -137,12 +186,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
     if text.trim().is_empty() {
         return Err(FileError::new(ErrorCode::CsvEmpty, None, "The file is empty."));
     }
-    let mut reader = csv::ReaderBuilder::new()
+    Ok(text)
+}
+
+fn reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| malformed(e, text))?.clone();
-    let order = columns(&header)?;
+        .from_reader(text.as_bytes())
+}
+
+/// Every data row after the header, its fields picked by `map`.
+fn read_rows(mut reader: csv::Reader<&[u8]>, text: &str, map: &ColumnMap) -> Result<Vec<Row>, FileError> {
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::default();
@@ -163,8 +218,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
                 format!("A file may have at most {MAX_ROWS} pupils; split it into smaller files."),
             ));
         }
-        let field = |i: usize| record.get(order[i]).unwrap_or("").trim().to_owned();
-        rows.push(check_row(line, field(0), field(1), field(2), field(3)));
+        let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim().to_owned();
+        let mut row = check_row(
+            line,
+            field(map.email),
+            field(map.first_name),
+            field(map.last_name),
+            field(map.class),
+        );
+        if map.role.is_some() {
+            check_role(&mut row, &field(map.role));
+        }
+        rows.push(row);
     }
     if rows.is_empty() {
         return Err(FileError::new(
@@ -175,6 +240,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
     }
     mark_duplicates(&mut rows);
     Ok(rows)
+}
+
+/// A row the file marks as someone other than a pupil (a member of staff in a whole-school
+/// export) is refused: the roster import makes pupil accounts only.
+fn check_role(row: &mut Row, role: &str) {
+    if !roster_columns::is_pupil_role(role) {
+        let shown: String = role.chars().filter(|c| !c.is_control()).take(30).collect();
+        row.errors.push(RowError::new(
+            "role_not_pupil",
+            format!("The file gives this row the role \"{shown}\"; only pupils are imported."),
+        ));
+    }
 }
 
 /// Turns byte offsets (which only grow) into 1-based line numbers without rescanning.
@@ -361,6 +438,31 @@ pub fn export<'a>(class: &str, pupils: impl IntoIterator<Item = (&'a str, &'a st
     w.into_inner().unwrap_or_default()
 }
 
+/// The invented pupils of [`template`]: (email, first name, last name, class).
+pub const TEMPLATE_ROWS: [[&str; 4]; 2] = [
+    ["example.pupil@pupils.example.sch.uk", "Example", "Pupil", "7A Science"],
+    [
+        "sample.learner@pupils.example.sch.uk",
+        "Sample",
+        "Learner",
+        "7A Science",
+    ],
+];
+
+/// A roster file to start from: Livegate's header and two example rows with obviously
+/// invented names, to be replaced by the school's pupils.
+pub fn template() -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(COLUMNS);
+    for row in TEMPLATE_ROWS {
+        let _ = w.write_record(row);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,6 +611,17 @@ mod tests {
             [("bad_class", Some("bidi_control"))],
             "Arabic names pass, the class does not"
         );
+    }
+
+    #[test]
+    fn the_template_reads_back_clean() {
+        let rows = parse(&template()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.errors.is_empty()), "{rows:?}");
+        assert_eq!(rows[1].display_name(), "Sample Learner");
+        assert!(String::from_utf8(template())
+            .unwrap()
+            .starts_with("pupil email,first name,last name,class\r\n"));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         TooManyAttempts | RateLimited | TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         CsvNotUtf8 | CsvEmpty | CsvBadHeader | CsvMalformed | CsvTooManyRows | RoleMismatch => StatusCode::BAD_REQUEST,
+        CsvUnmappedHeader | RosterMappingInvalid => StatusCode::BAD_REQUEST,
+        InviteSheetTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
         RosterInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         CannotChangeSelf => StatusCode::FORBIDDEN,
         MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

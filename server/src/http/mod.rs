@@ -237,12 +237,13 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
             su,
             get(c::without_consent),
         ),
-        // The one route with a larger body: it reads at most roster_csv::MAX_BYTES itself.
+        // The one route with a larger body: it reads at most roster_csv::MAX_BYTES of CSV (or its
+        // base64 in JSON) itself.
         (
             Method::POST,
             "/api/admin/roster/import",
             su,
-            post(r::import).layer(DefaultBodyLimit::max(livegate_core::roster_csv::MAX_BYTES)),
+            post(r::import).layer(DefaultBodyLimit::max(r::MAX_JSON_BYTES)),
         ),
         (Method::GET, "/api/admin/domains", su, get(c::list_domains)),
         (Method::POST, "/api/admin/domains", su, post(c::add_domain)),
@@ -285,6 +286,13 @@ fn admin_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/api/admin/conduct", su, get(c::get_conduct)),
         (Method::POST, "/api/admin/conduct", su, post(c::publish_conduct)),
         (Method::GET, "/api/admin/privacy", su, get(c::list_privacy)),
+        (Method::GET, "/api/admin/roster/template.csv", su, get(r::template)),
+        (
+            Method::POST,
+            "/api/admin/classes/{class_id}/invite-sheet",
+            su,
+            post(admin::invites::sheet),
+        ),
         (
             Method::GET,
             "/api/lessons/{lesson_id}/presence",

@@ -362,6 +362,30 @@ pub(super) async fn insert_account_token(
     token_hash: &str,
     now: i64,
 ) -> Result<i64> {
+    let expires_at = store_account_token(tx, actor, school, user, purpose, token_hash, now).await?;
+    let action = format!("account.{}", purpose.as_str());
+    append(
+        tx,
+        school,
+        actor,
+        &action,
+        &json!({"user": user, "expires_at": expires_at}),
+    )
+    .await?;
+    Ok(expires_at)
+}
+
+/// Stores a set-password token as [`insert_account_token`] does, without its audit entry (for
+/// a caller that audits a batch once). Returns when it expires.
+pub(super) async fn store_account_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &str,
+    school: &SchoolId,
+    user: &UserId,
+    purpose: TokenPurpose,
+    token_hash: &str,
+    now: i64,
+) -> Result<i64> {
     let expires_at = now + purpose.lifetime_ms();
     // One outstanding link per user: a new one replaces the old. Spent and expired links go too.
     sqlx::query("DELETE FROM account_tokens WHERE user_id = $1 OR used_at IS NOT NULL OR expires_at <= $2")
@@ -383,14 +407,5 @@ pub(super) async fn insert_account_token(
     .execute(&mut **tx)
     .await
     .map_err(super::conflict)?;
-    let action = format!("account.{}", purpose.as_str());
-    append(
-        tx,
-        school,
-        actor,
-        &action,
-        &json!({"user": user, "expires_at": expires_at}),
-    )
-    .await?;
     Ok(expires_at)
 }

@@ -468,6 +468,47 @@ async fn write_row(
     Ok(())
 }
 
+impl Store {
+    /// Stores one invite sheet's tokens (by hash) in one transaction, each for a pupil of the
+    /// class who still has no password and is not disabled (anyone else, say a pupil who set
+    /// their password a moment ago, is skipped), each replacing the pupil's unused link; then
+    /// one audit entry for the sheet. Returns the pupils issued a link, with its expiry.
+    pub async fn issue_invite_sheet(
+        &self,
+        actor: &str,
+        school: &SchoolId,
+        class: &ClassId,
+        tokens: &[(UserId, String)],
+        now: i64,
+    ) -> Result<Vec<(UserId, i64)>> {
+        let mut tx = self.pool.begin().await?;
+        let mut issued = Vec::with_capacity(tokens.len());
+        for (user, hash) in tokens {
+            let still = sqlx::query(
+                "SELECT 1 AS one FROM users u JOIN class_members m ON m.user_id = u.id \
+                 WHERE u.id = $1 AND u.school_id = $2 AND m.class_id = $3 AND m.school_id = $2 \
+                 AND m.member = 'pupil' AND u.password_hash IS NULL AND u.disabled = 0",
+            )
+            .bind(user.as_str())
+            .bind(school.as_str())
+            .bind(class.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if still.is_some() {
+                let purpose = super::TokenPurpose::Invite;
+                let expires_at =
+                    super::accounts::store_account_token(&mut tx, actor, school, user, purpose, hash, now).await?;
+                issued.push((user.clone(), expires_at));
+            }
+        }
+        // The class and the count, never a token or a name.
+        let detail = json!({"class": class, "issued": issued.len(), "expires_at": issued.first().map(|(_, at)| *at)});
+        append(&mut tx, school, actor, "account.invite_sheet", &detail).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,7 +200,7 @@ export async function newUser(browser, baseURL, label, opts = {}) {
 
 /**
  * Signs in through the form and waits for the home view (a safeguarding leader's home is the
- * recordings view).
+ * recordings view, a superuser's the admin pages).
  * @param {User} user
  * @param {{email: string, password: string}} who
  */
@@ -211,7 +211,7 @@ export async function signIn(user, who) {
   await page.getByLabel('Email', { exact: true }).fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#view-home:not([hidden]), #view-recordings:not([hidden])').waitFor({ state: 'visible', timeout: 10_000 });
+  await page.locator('#view-home:not([hidden]), #view-recordings:not([hidden]), #view-admin:not([hidden])').waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 /**

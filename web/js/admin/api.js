@@ -1,7 +1,7 @@
 // REST calls of the school administration API (PROTOCOL.md section 5): one function per
 // route, failures as ApiError with the server's stable code. The roster import sends the file
-// itself as text/csv and keeps the server's report. The teacher's readiness list, though
-// listed in section 5, is a home page call (home/api.js).
+// as JSON (its bytes in base64, with the columns to read) and keeps the server's report. The
+// teacher's readiness list, though listed in section 5, is a home page call (home/api.js).
 // @ts-check
 
 import { ApiError, request } from '../lib/api.js';
@@ -30,6 +30,14 @@ import { ApiError, request } from '../lib/api.js';
  *   memberships_created: number, unchanged: number, rows_with_errors: number}} ImportSummary
  * @typedef {{applied: boolean, ok: boolean, summary: ImportSummary, rows: ImportRow[]}} ImportReport
  * @typedef {{url: string, purpose: 'invite' | 'reset', expires_at: number}} SetPasswordLink
+ * @typedef {{email: number | null, first_name: number | null, last_name: number | null,
+ *   class: number | null, role: number | null}} ColumnMap
+ * @typedef {{header: string[], mapping: ColumnMap, proposed: boolean, own_header: boolean,
+ *   missing: string[]}} Columns
+ * @typedef {{user_id: string, display_name: string}} PupilRef
+ * @typedef {{class: {id: string, name: string}, expires_at: number | null,
+ *   cards: {user_id: string, display_name: string, url: string, qr_svg: string}[],
+ *   already_set_up: PupilRef[], disabled: PupilRef[]}} InviteSheet
  */
 
 /** A failed roster import: the server's code plus what it said about the file or rows. */
@@ -38,13 +46,15 @@ export class RosterError extends ApiError {
    * @param {number} status
    * @param {string} code
    * @param {string} message
-   * @param {{line?: number | null, detail?: string, report?: ImportReport}} extra
+   * @param {{line?: number | null, detail?: string, report?: ImportReport, columns?: Columns}} extra
    */
   constructor(status, code, message, extra) {
     super(status, code, message);
     this.line = extra.line ?? null;
     this.detail = extra.detail || '';
     this.report = extra.report || null;
+    /** The file's columns, when the server could not use them as chosen. */
+    this.columns = extra.columns || null;
   }
 }
 
@@ -91,6 +101,13 @@ export const removeMember = (classId, userId) => request('DELETE', `/api/admin/c
 
 /** The address of a class's roster export (a download link; the session cookie goes along). @param {string} classId */
 export const rosterCsvUrl = (classId) => `/api/admin/classes/${enc(classId)}/roster.csv`;
+
+/**
+ * Makes a class's invite sheet: a new one-time link for each pupil without a password.
+ * @param {string} classId
+ * @returns {Promise<InviteSheet>}
+ */
+export const inviteSheet = (classId) => request('POST', `/api/admin/classes/${enc(classId)}/invite-sheet`);
 
 /** @returns {Promise<{domains: Domain[]}>} */
 export const listDomains = () => request('GET', '/api/admin/domains');
@@ -145,19 +162,33 @@ export const getTimeZone = () => request('GET', '/api/admin/time-zone');
 export const setTimeZone = (zone) => request('PUT', '/api/admin/time-zone', { time_zone: zone });
 
 /**
- * Sends a roster file for a preview (`apply` false) or the import itself.
- * @param {Blob} file
+ * Sends any roster CSV, in base64, with the columns to read (null: the server proposes them),
+ * for a preview (`apply` false) or the import.
+ * @param {string} base64 the file's bytes
+ * @param {ColumnMap | null} mapping
  * @param {boolean} apply
- * @returns {Promise<ImportReport>}
+ * @returns {Promise<{columns: Columns, report: ImportReport}>}
  */
-export async function importRoster(file, apply) {
+export function importMapped(base64, mapping, apply) {
+  const body = JSON.stringify({ format: 'csv', file: base64, mapping });
+  return sendImport(body, 'application/json', apply);
+}
+
+/** The address of the roster template (a download link). */
+export const rosterTemplateUrl = '/api/admin/roster/template.csv';
+
+/**
+ * @param {BodyInit} body @param {string} contentType @param {boolean} apply
+ * @returns {Promise<any>} the answer's JSON
+ */
+async function sendImport(body, contentType, apply) {
   let res;
   try {
     res = await fetch(`/api/admin/roster/import?apply=${apply}`, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { accept: 'application/json', 'content-type': 'text/csv' },
-      body: file,
+      headers: { accept: 'application/json', 'content-type': contentType },
+      body,
     });
   } catch (err) {
     throw new ApiError(0, 'network', `could not reach the server: ${err}`);
@@ -169,9 +200,9 @@ export async function importRoster(file, apply) {
   } catch {
     data = null;
   }
-  if (res.ok && data && data.report) return data.report;
+  if (res.ok && data && data.report) return data;
   const e = data && typeof data === 'object' ? data.error : null;
   const code = e && typeof e.code === 'string' ? e.code : res.status === 413 ? 'payload_too_large' : 'internal';
   const message = e && typeof e.message === 'string' ? e.message : `HTTP ${res.status}`;
-  throw new RosterError(res.status, code, message, { line: e?.line, detail: e?.detail, report: data?.report });
+  throw new RosterError(res.status, code, message, { line: e?.line, detail: e?.detail, report: data?.report, columns: data?.columns });
 }

@@ -10,6 +10,8 @@ import {
   addMember, classDetail, createClass, listClasses, removeMember, rosterCsvUrl,
 } from './api.js';
 import { importBox } from './import.js';
+import { inviteBox } from './invites.js';
+import { changed, onChange } from './changes.js';
 import { picker } from './people.js';
 
 /** @typedef {import('./index.js').AdminContext} AdminContext */
@@ -25,15 +27,15 @@ export async function renderClasses(ctx) {
   if (!ctx.isCurrent()) return;
   const list = h('ul', { class: 'admin-list', id: 'admin-classes' });
   drawClasses(list, classes);
-  const refresh = async () => {
-    void ctx.users(true);
+  // An import (or any change of classes or places) redraws the list with fresh counts.
+  onChange(['classes', 'members'], async () => {
     const fresh = await listClasses().catch(() => null);
     if (fresh && ctx.isCurrent()) drawClasses(list, fresh.classes);
-  };
+  }, ctx.isCurrent);
   ctx.panel.replaceChildren(
     h('h2', { tabindex: '-1' }, ['Classes and rosters']),
     h('p', { class: 'muted' }, ["A class's roster decides which pupils may join its lessons."]),
-    importBox(() => void refresh()),
+    importBox(),
     addClassForm(ctx),
     list,
   );
@@ -72,6 +74,7 @@ function addClassForm(ctx) {
     if (!className) return;
     try {
       const created = await createClass(className);
+      changed('classes');
       ctx.go(`#/admin/classes/${created.class.id}`);
     } catch (err) {
       error.textContent = errorText(err);
@@ -105,6 +108,7 @@ async function renderClass(ctx, classId) {
       b.disabled = true;
       try {
         await removeMember(c.id, m.user.id);
+        changed('members');
         reload(`Removed ${m.user.display_name} from ${c.name}.`);
       } catch (err) {
         b.disabled = false;
@@ -120,6 +124,7 @@ async function renderClass(ctx, classId) {
     error.textContent = '';
     try {
       await addMember(c.id, u.id, u.role === 'teacher' ? 'teacher' : 'pupil');
+      changed('members');
       reload(`Added ${u.display_name} to ${c.name}.`);
     } catch (err) {
       error.textContent = errorText(err);
@@ -139,5 +144,6 @@ async function renderClass(ctx, classId) {
     h('h3', {}, [`Pupils (${pupils.length})`]),
     h('ul', { class: 'admin-list', id: 'class-pupils' }, pupils.length ? pupils.map(item) : [h('li', { class: 'hint' }, ['No pupils yet.'])]),
     h('section', { class: 'admin-box', 'aria-label': 'Add to this class' }, [add]),
+    inviteBox(c),
   );
 }

@@ -16,6 +16,7 @@ import { renderConsent } from './consent.js';
 import { renderConduct } from './conduct.js';
 import { renderPrivacy } from './privacy.js';
 import { renderTimeZone } from './timezone.js';
+import { onChange } from './changes.js';
 
 /** @typedef {import('./api.js').AdminUser} AdminUser */
 
@@ -56,6 +57,9 @@ export function adminRoute(hash = location.hash) {
 let generation = 0;
 /** @type {AdminUser[] | null} */
 let usersCache = null;
+
+// A change to the people forgets the cached list, so the next `ctx.users()` fetches it again.
+onChange(['users'], () => { usersCache = null; }, () => true);
 
 /** Forgets what was loaded for the last superuser (on sign-out). */
 export function resetAdmin() {

@@ -8,6 +8,7 @@ import { button, confirmButton, errorLine, errorText, field, selectField, status
 import { checkInputs } from '../lib/text.js';
 import { createUser, issueLink, updateUser } from './api.js';
 import { ROLE_NAMES, matching } from './people.js';
+import { changed, onChange } from './changes.js';
 
 /** @typedef {import('./index.js').AdminContext} AdminContext */
 /** @typedef {import('./api.js').AdminUser} AdminUser */
@@ -18,7 +19,7 @@ const ROLE_OPTIONS = /** @type {[string, string][]} */ (Object.entries(ROLE_NAME
 
 /** @param {AdminContext} ctx */
 export async function renderUsers(ctx) {
-  const users = await ctx.users(true);
+  let users = await ctx.users(true);
   if (!ctx.isCurrent()) return;
   const list = h('ul', { class: 'admin-list', id: 'admin-users' });
   const count = h('p', { class: 'hint', role: 'status' });
@@ -33,6 +34,11 @@ export async function renderUsers(ctx) {
   };
   search.input.addEventListener('input', draw);
   roleFilter.input.addEventListener('change', draw);
+  // People added here or by an import, and changed accounts, show at once (keeping the search).
+  onChange(['users'], () => void ctx.users().then((fresh) => {
+    users = fresh;
+    if (ctx.isCurrent()) draw();
+  }), ctx.isCurrent);
   ctx.panel.replaceChildren(
     h('h2', { tabindex: '-1' }, ['Users']),
     h('p', { class: 'muted' }, ['Everyone who can sign in at your school. Give each person the role they need and no more.']),
@@ -69,7 +75,7 @@ function addForm(ctx) {
     submit.disabled = true;
     try {
       const { user } = await createUser({ email: email.input.value.trim(), display_name: displayName, role: /** @type {Role} */ (role.input.value) });
-      await ctx.users(true);
+      changed('users');
       done.textContent = `Added ${user.display_name}. They need an invite link to choose a password.`;
       invite.append(linkButton(user, 'invite'));
       email.input.value = '';

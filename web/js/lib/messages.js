@@ -232,6 +232,18 @@ const EXPLANATIONS = {
     text: 'Something went wrong on our side. Please try again.',
     retry: true,
   },
+  csv_unmapped_header: {
+    title: 'Choose the columns',
+    text: "Livegate could not tell which columns hold the pupil's email, names and class. Choose them below and the file is checked again.",
+  },
+  roster_mapping_invalid: {
+    title: 'Columns do not fit',
+    text: 'Each field needs its own column of the file. Choose the columns again.',
+  },
+  invite_sheet_too_large: {
+    title: 'Class too large for one sheet',
+    text: 'An invite sheet holds at most 120 pupils. Invite the rest from the Users page, or split the class.',
+  },
 };
 
 /**

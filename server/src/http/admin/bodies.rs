@@ -11,6 +11,7 @@ use crate::store::roster::ImportReport;
 use crate::store::{ClassRecord, ConductText, ConsentRecord, DomainRecord, MemberKind};
 use livegate_core::codes::ErrorCode;
 use livegate_core::ids::{ClassId, UserId};
+use livegate_core::roster_columns::ColumnMap;
 use livegate_core::school::{ConsentState, PrivacyProfile};
 
 /// A class as a reference inside another answer: `{"id", "name"}`.
@@ -195,6 +196,64 @@ pub struct FileErrorDetail {
     pub base: ErrorDetail,
     pub line: Option<u64>,
     pub detail: String,
+}
+
+/// Which columns of a roster file were read, in the answers to a JSON import.
+#[derive(Debug, Serialize)]
+pub struct Columns {
+    /// The file's header names as written (trimmed, at most 80 characters each).
+    pub header: Vec<String>,
+    /// The columns read: the request's mapping, or the server's proposal.
+    pub mapping: ColumnMap,
+    /// True when `mapping` is the server's proposal (the request had none).
+    pub proposed: bool,
+    /// True when the header is exactly Livegate's own four columns.
+    pub own_header: bool,
+    /// Required fields without a column, by name (`email`, `first_name`, `last_name`, `class`).
+    pub missing: Vec<&'static str>,
+}
+
+/// `POST /api/admin/roster/import` with a JSON body: the columns read and the report.
+#[derive(Debug, Serialize)]
+pub struct MappedImport {
+    pub columns: Columns,
+    pub report: ImportReport,
+}
+
+/// A JSON import whose columns do not fit (`csv_unmapped_header`, `roster_mapping_invalid`):
+/// the error with its line and detail, and the columns so the superuser can choose.
+#[derive(Debug, Serialize)]
+pub struct ColumnsRefused {
+    pub error: FileErrorDetail,
+    pub columns: Columns,
+}
+
+/// A pupil by id and name, in [`InviteSheet`].
+#[derive(Debug, Serialize)]
+pub struct PupilRef {
+    pub user_id: UserId,
+    pub display_name: String,
+}
+
+/// One pupil's card on an invite sheet: the link (absolute, one use) and its QR code as SVG.
+#[derive(Debug, Serialize)]
+pub struct InviteCard {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub url: String,
+    pub qr_svg: String,
+}
+
+/// `POST /api/admin/classes/{class_id}/invite-sheet`: a card for each pupil without a password
+/// (by display name), and those left out: already set up, or disabled.
+#[derive(Debug, Serialize)]
+pub struct InviteSheet {
+    pub class: ClassRef,
+    /// When the links stop working (UTC milliseconds); null when none was issued.
+    pub expires_at: Option<i64>,
+    pub cards: Vec<InviteCard>,
+    pub already_set_up: Vec<PupilRef>,
+    pub disabled: Vec<PupilRef>,
 }
 
 /// The audit entry's detail of a roster export (`roster.export`): ids and counts, no names.

@@ -11,6 +11,7 @@
 
 pub mod bodies;
 pub mod consent;
+pub mod invites;
 pub mod people;
 pub mod roster;
 
@@ -73,6 +74,20 @@ pub async fn school_pupil(app: &App, me: &UserRecord, id: &str) -> Result<UserRe
 pub async fn school_class(app: &App, me: &UserRecord, id: &str) -> Result<ClassRecord, ApiError> {
     let id = ClassId::parse(id).ok_or(ErrorCode::NotFound)?;
     Ok(app.store.class(&me.school, &id).await?.ok_or(ErrorCode::NotFound)?)
+}
+
+/// A class of this school by the id in a path, with its pupils by display name.
+pub async fn school_class_pupils(
+    app: &App,
+    me: &UserRecord,
+    id: &str,
+) -> Result<(ClassRecord, Vec<UserRecord>), ApiError> {
+    let class = school_class(app, me, id).await?;
+    Ok(app
+        .store
+        .class_pupils(&me.school, &class.id)
+        .await?
+        .ok_or(ErrorCode::NotFound)?)
 }
 
 #[cfg(test)]

@@ -131,6 +131,45 @@ fn admin_bodies_are_frozen() {
         },
     };
     g.add("POST /api/admin/roster/import (400)", &file);
+    let mapping = ColumnMap {
+        email: Some(5),
+        first_name: Some(1),
+        last_name: Some(0),
+        class: Some(3),
+        role: None,
+    };
+    let request = crate::http::admin::roster::RosterSource::Csv {
+        file: "U3VybmFtZSxGb3JlbmFtZS4uLg==".into(),
+        mapping: Some(mapping),
+    };
+    g.add("POST /api/admin/roster/import (application/json request)", &request);
+    let columns = || Columns {
+        header: ["Surname", "Forename", "NC Year", "Tutor Group", "UPN", "E-mail"]
+            .map(String::from)
+            .to_vec(),
+        mapping,
+        proposed: true,
+        own_header: false,
+        missing: vec![],
+    };
+    let mapped = MappedImport {
+        columns: columns(),
+        report: report(true),
+    };
+    g.add("POST /api/admin/roster/import (application/json)", &mapped);
+    let unmapped = ColumnsRefused {
+        error: FileErrorDetail {
+            base: ErrorDetail::of(ErrorCode::CsvUnmappedHeader),
+            line: Some(1),
+            detail: "No column was chosen for the pupil's email.".into(),
+        },
+        columns: Columns {
+            mapping: ColumnMap { email: None, ..mapping },
+            missing: vec!["email"],
+            ..columns()
+        },
+    };
+    g.add("POST /api/admin/roster/import (application/json, 400)", &unmapped);
     let domain = DomainRecord {
         domain: "partner.sch.uk".into(),
         note: "Our partner school".into(),
@@ -220,6 +259,22 @@ fn admin_bodies_are_frozen() {
         },
     };
     g.add("POST /api/admin/users/{user_id}/invite", &link);
+    let sheet = InviteSheet {
+        class: class(),
+        expires_at: Some(1_767_484_800_000),
+        cards: vec![InviteCard {
+            user_id: UserId::parse("usr_nia").unwrap(),
+            display_name: "Nia Obi".into(),
+            url: "https://live.demo.sch.uk/#/set-password?token=t".into(),
+            qr_svg: "<?xml version=\"1.0\" standalone=\"yes\"?><svg ...></svg>".into(),
+        }],
+        already_set_up: vec![PupilRef {
+            user_id: UserId::parse("usr_ada").unwrap(),
+            display_name: "Ada Lovelace".into(),
+        }],
+        disabled: vec![],
+    };
+    g.add("POST /api/admin/classes/{class_id}/invite-sheet", &sheet);
     g.check("admin-bodies.jsonl");
 }
 

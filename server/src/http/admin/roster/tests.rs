@@ -17,6 +17,8 @@ use crate::http::App;
 use livegate_core::codes::ErrorCode;
 use livegate_core::roster_csv::{MAX_BYTES, MAX_ROWS};
 
+mod mapped;
+
 const HEADER: &str = "pupil email,first name,last name,class\n";
 
 async fn import(app: &App, cookie: &str, apply: bool, csv: impl Into<Body>) -> (StatusCode, Value) {

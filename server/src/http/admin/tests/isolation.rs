@@ -62,6 +62,12 @@ fn cross_calls(f: &Foreign) -> Vec<(Method, &'static str, String, String)> {
             String::new(),
         ),
         (
+            Method::POST,
+            "/api/admin/classes/{class_id}/invite-sheet",
+            format!("/api/admin/classes/{c}/invite-sheet"),
+            String::new(),
+        ),
+        (
             Method::GET,
             "/api/admin/classes/{class_id}/without-consent",
             format!("/api/admin/classes/{c}/without-consent"),
