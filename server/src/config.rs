@@ -52,6 +52,9 @@ pub struct Config {
     /// proxy's): the start of the invite links `livegate school add` prints. Default: this
     /// server's own `http` address.
     pub public_url: Option<String>,
+    /// Where `GET /metrics` (Prometheus text format) listens, such as `127.0.0.1:9464`: an
+    /// address of its own, apart from `http`, so it is never on the public side. Off by default.
+    pub metrics_http: Option<SocketAddr>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -92,6 +95,7 @@ impl Default for Config {
             ticket_lifetime_secs: 30,
             connections: ConnectionsConfig::default(),
             public_url: None,
+            metrics_http: None,
         }
     }
 }
@@ -163,6 +167,9 @@ impl Config {
         }
         if let Some(v) = get("LIVEGATE_PUBLIC_URL") {
             self.public_url = Some(v);
+        }
+        if let Some(v) = get("LIVEGATE_METRICS_HTTP") {
+            self.metrics_http = Some(parse("LIVEGATE_METRICS_HTTP", v)?);
         }
         if let Some(v) = get("LIVEGATE_TICKET_LIFETIME_SECS") {
             self.ticket_lifetime_secs = parse("LIVEGATE_TICKET_LIFETIME_SECS", v)?;
