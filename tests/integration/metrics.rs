@@ -304,17 +304,39 @@ async fn counts_move_with_a_lesson_and_name_nobody() {
             ended.get("livegate_forwarded_packets_total", &[])
         );
 
+        // A second lesson: the counters go on from what the first forwarded (a stream that
+        // closes leaves its counts behind), by at least what Ben received in it.
+        let (lesson2, _camera2) = live_7a_with_camera(&server).await?;
+        let (ben, ben_sub) = pupil_receives_teacher_camera(&server, &lesson2, seed::BEN).await?;
+        lesson2.teacher.send("end_lesson", json!({})).await?;
+        let second = scrape_until(addr, "the second lesson's end", |s| {
+            s.get("livegate_lessons_live", &[]) == 0.0
+                && s.get("livegate_media_streams", &[("direction", "receive")]) == 0.0
+        })
+        .await?;
+        let ben_got = (ben_sub.stats.video() + ben_sub.stats.audio()) as f64;
+        let (first, both) = (
+            ended.get("livegate_forwarded_packets_total", &[]),
+            second.get("livegate_forwarded_packets_total", &[]),
+        );
+        // A tenth of slack for packets Ben's client counted twice (a retransmission).
+        ensure!(
+            both - first >= ben_got * 0.9,
+            "forwarded packets {first} → {both} over a lesson in which Ben received {ben_got}"
+        );
+
         // Nobody is named in any scrape.
         let mut people = Vec::new();
-        for email in [seed::TEACHER, seed::ADA] {
+        for email in [seed::TEACHER, seed::ADA, seed::BEN] {
             let user = Api::new(&server).sign_in(email, seed::password_for(email)).await?;
             people.push((email.to_owned(), user.display_name, user.id));
         }
         people.push((seed::OWEN.to_owned(), owen_user.display_name, owen_user.id));
-        for s in [&before, &during, &later, &after_owen, &ended] {
+        for s in [&before, &during, &later, &after_owen, &ended, &second] {
             names_nobody(s, &people, &lesson.id)?;
+            names_nobody(s, &people, &lesson2.id)?;
         }
-        drop(ada);
+        drop((ada, ben));
         server.finish();
         Ok(())
     })
