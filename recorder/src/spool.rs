@@ -447,6 +447,41 @@ pub async fn drain_once(spool: &Path, objects: &Objects) -> Result<Vec<Uploaded>
     Ok(done)
 }
 
+/// What waits in the spool for the object store: for the operator's upload-backlog metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Recordings with a folder in the spool (live, or finished and not yet wholly uploaded).
+    pub recordings: u64,
+    /// Sealed segments not yet uploaded, and their bytes.
+    pub segments: u64,
+    pub bytes: u64,
+}
+
+/// Counts what waits in the spool (reads the folders, not the files). A folder that vanishes
+/// while it is read (the uploader finished it) counts as empty.
+pub fn backlog(spool: &Path) -> Backlog {
+    let mut b = Backlog::default();
+    let Ok(entries) = std::fs::read_dir(spool) else {
+        return b;
+    };
+    for dir in entries.flatten().map(|e| e.path()) {
+        if !dir.join("meta.json").exists() {
+            continue;
+        }
+        b.recordings += 1;
+        let Ok(files) = std::fs::read_dir(&dir) else { continue };
+        for f in files.flatten() {
+            let path = f.path();
+            let segment = path.extension().is_some_and(|x| x == "sealed") && !path.ends_with("manifest.sealed");
+            if segment {
+                b.segments += 1;
+                b.bytes += f.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    b
+}
+
 /// The longest wait between upload attempts while the store is failing.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 

@@ -55,6 +55,9 @@ pub struct Config {
     /// How the server's log lines are written: `"text"` (the default) or `"json"`, one object
     /// per line (`crate::logs::LogFormat`).
     pub log_format: crate::logs::LogFormat,
+    /// Where `GET /metrics` (Prometheus text format) listens, such as `127.0.0.1:9464`: an
+    /// address of its own, apart from `http`, so it is never on the public side. Off by default.
+    pub metrics_http: Option<SocketAddr>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -96,6 +99,7 @@ impl Default for Config {
             connections: ConnectionsConfig::default(),
             public_url: None,
             log_format: crate::logs::LogFormat::Text,
+            metrics_http: None,
         }
     }
 }
@@ -167,6 +171,9 @@ impl Config {
         }
         if let Some(v) = get("LIVEGATE_PUBLIC_URL") {
             self.public_url = Some(v);
+        }
+        if let Some(v) = get("LIVEGATE_METRICS_HTTP") {
+            self.metrics_http = Some(parse("LIVEGATE_METRICS_HTTP", v)?);
         }
         if let Some(v) = get("LIVEGATE_TICKET_LIFETIME_SECS") {
             self.ticket_lifetime_secs = parse("LIVEGATE_TICKET_LIFETIME_SECS", v)?;

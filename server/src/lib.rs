@@ -26,3 +26,4 @@ pub mod password;
 pub mod recording;
 pub mod serve;
 pub mod store;
+pub mod telemetry;

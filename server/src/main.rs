@@ -316,8 +316,12 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     let scheme = if running.https { "https" } else { "http" };
+    let metrics = running
+        .metrics
+        .map(|a| format!(" metrics=http://{a}"))
+        .unwrap_or_default();
     println!(
-        "livegate ready http={scheme}://{} media={}",
+        "livegate ready http={scheme}://{} media={}{metrics}",
         running.http, running.media
     );
     livegate::serve::until_signal(running, term).await

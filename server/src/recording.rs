@@ -337,6 +337,7 @@ impl Tap for LessonRecorder {
             .is_err()
         {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::recorder_dropped();
         }
     }
 }

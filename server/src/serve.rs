@@ -60,6 +60,8 @@ pub struct Running {
     /// True when this server speaks HTTPS itself (`tls` configured).
     pub https: bool,
     pub media: std::net::SocketAddr,
+    /// Where `GET /metrics` listens, when `metrics_http` is set.
+    pub metrics: Option<std::net::SocketAddr>,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     app: App,
     /// Tells the HTTP server to stop accepting and finish its open requests.
@@ -110,6 +112,7 @@ pub async fn serve_with(config: Config, store: Store, options: crate::media::Opt
     let limits = http::listen::Limits::new(&app.config, http::listen::descriptor_limit());
     tracing::info!(?limits, "HTTP connection limits");
     let (stop_http, stopping) = tokio::sync::watch::channel(false);
+    let metrics = serve_metrics(&app, limits.clone(), stopping.clone()).await?;
     let task = tokio::spawn(http::listen::serve(
         listener,
         acceptor,
@@ -122,11 +125,37 @@ pub async fn serve_with(config: Config, store: Store, options: crate::media::Opt
         http,
         https,
         media: media.local_addr(),
+        metrics,
         task,
         app,
         stop_http,
         notifier,
     })
+}
+
+/// Serves `GET /metrics` on `metrics_http`, its own address, if set (off by default: no
+/// recorder installed, no port opened). It stops with the application's HTTP.
+async fn serve_metrics(
+    app: &App,
+    limits: http::listen::Limits,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<std::net::SocketAddr>, StartupError> {
+    let Some(addr) = app.config.metrics_http else {
+        return Ok(None);
+    };
+    if addr == app.config.http && addr.port() != 0 {
+        return Err(StartupError::Config(
+            "metrics_http must be an address of its own, not the same as http".into(),
+        ));
+    }
+    let handle = crate::telemetry::install()
+        .ok_or_else(|| StartupError::Config("metrics: another metrics recorder is installed".into()))?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let router = http::metrics::router(app.clone(), handle);
+    tokio::spawn(http::listen::serve(listener, None, limits, router, stopping));
+    tracing::info!(%bound, "metrics listening (GET /metrics)");
+    Ok(Some(bound))
 }
 
 /// Starts the recording service; a failure is logged and lessons then refuse pupils.

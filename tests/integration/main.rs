@@ -22,6 +22,7 @@ mod lifecycle;
 mod lobby;
 mod log;
 mod media_flow;
+mod metrics;
 mod multinode;
 mod operator;
 mod privacy;

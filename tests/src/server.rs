@@ -23,6 +23,8 @@ pub struct Server {
     pub http_addr: SocketAddr,
     /// The one UDP port all media goes through.
     pub media_addr: SocketAddr,
+    /// Where `GET /metrics` listens, when the server was started with `metrics_http`.
+    pub metrics_addr: Option<SocketAddr>,
     log: Arc<Mutex<Vec<String>>>,
     finished: bool,
     /// Runs under `sh` (see [`Server::launch_shared`]).
@@ -55,6 +57,13 @@ pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
         }
     }
     Some((http?, media?))
+}
+
+/// The `metrics=http://127.0.0.1:PORT` field a ready line ends with when `metrics_http` is set.
+pub fn parse_metrics_field(line: &str) -> Option<SocketAddr> {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("metrics=http://"))
+        .and_then(|v| v.parse().ok())
 }
 
 impl Server {
@@ -142,7 +151,7 @@ impl Server {
                 match lines.next_line().await {
                     Ok(Some(line)) => {
                         if let Some(addrs) = parse_ready_line(&line) {
-                            return Ok((addrs, line.contains("http=https://")));
+                            return Ok((addrs, line.contains("http=https://"), parse_metrics_field(&line)));
                         }
                         log.lock().unwrap().push(format!("[stdout] {line}"));
                     }
@@ -153,7 +162,7 @@ impl Server {
         })
         .await;
 
-        let ((http_addr, media_addr), https) = match ready {
+        let ((http_addr, media_addr), https, metrics_addr) = match ready {
             Ok(Ok(ready)) => ready,
             Ok(Err(e)) => {
                 let tail = tail(&log, LOG_TAIL);
@@ -182,6 +191,7 @@ impl Server {
             http_base: format!("{scheme}://{http_addr}"),
             http_addr,
             media_addr,
+            metrics_addr,
             log,
             finished: false,
             tied,

@@ -132,3 +132,29 @@ fn people_are_sealed_in_the_spool_and_survive_recovery() {
     assert_eq!(m.people, vec![version_2().people[1].clone()]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_backlog_counts_sealed_segments_not_uploaded_ones_or_manifests() {
+    let dir = std::env::temp_dir().join(format!("lg_backlog_{}", rand::random::<u64>()));
+    assert_eq!(backlog(&dir), Backlog::default(), "no spool yet: nothing waits");
+    let rec = dir.join("rec_a");
+    std::fs::create_dir_all(&rec).unwrap();
+    std::fs::write(rec.join("meta.json"), b"{}").unwrap();
+    std::fs::write(rec.join("s00000000.uploaded"), [0u8; 7]).unwrap();
+    std::fs::write(rec.join("s00000001.sealed"), [0u8; 10]).unwrap();
+    std::fs::write(rec.join("s00000002.sealed"), [0u8; 5]).unwrap();
+    std::fs::write(rec.join("s00000003.tmp"), [0u8; 3]).unwrap();
+    std::fs::write(rec.join("manifest.sealed"), [0u8; 100]).unwrap();
+    // A folder without meta.json is not a recording (the uploader skips it too).
+    std::fs::create_dir_all(dir.join("stray")).unwrap();
+    std::fs::write(dir.join("stray").join("s00000000.sealed"), [0u8; 9]).unwrap();
+    assert_eq!(
+        backlog(&dir),
+        Backlog {
+            recordings: 1,
+            segments: 2,
+            bytes: 15
+        }
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

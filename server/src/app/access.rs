@@ -111,6 +111,7 @@ impl Authenticator for PasswordSignIn {
         let permit = password::permit().await.ok_or(ErrorCode::Internal)?;
         let check = self.limits.check(store, &claim.attempt, crate::store::now_ms()).await?;
         if check.wait.is_some() {
+            crate::telemetry::sign_in_failed(ErrorCode::TooManyAttempts);
             return Err(ErrorCode::TooManyAttempts.into());
         }
         let password = claim.password;
@@ -130,6 +131,7 @@ impl Authenticator for PasswordSignIn {
                 self.limits
                     .failed(store, &claim.attempt, check.known_device, crate::store::now_ms())
                     .await?;
+                crate::telemetry::sign_in_failed(ErrorCode::BadCredentials);
                 Err(ErrorCode::BadCredentials.into())
             }
         }

@@ -19,6 +19,7 @@ pub mod access;
 mod budget;
 pub mod health;
 pub mod lessons;
+pub mod metrics;
 pub mod notify;
 pub mod shutdown;
 

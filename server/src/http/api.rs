@@ -107,9 +107,11 @@ pub async fn sign_in(
     };
     let (user, method) = (proof.user, proof.method);
     if user.disabled {
+        crate::telemetry::sign_in_failed(ErrorCode::AccountDisabled);
         return Err(ErrorCode::AccountDisabled.into());
     }
     if app.store.school_disabled(&user.school).await? {
+        crate::telemetry::sign_in_failed(ErrorCode::SchoolDisabled);
         return Err(ErrorCode::SchoolDisabled.into());
     }
     let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;

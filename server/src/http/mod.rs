@@ -17,6 +17,7 @@ mod linger;
 pub(crate) mod listen;
 mod log;
 mod log_export;
+pub mod metrics;
 pub mod ops;
 mod presence;
 mod recordings;
@@ -145,6 +146,7 @@ fn ops_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
         (Method::GET, "/healthz", Access::Public, get(ops::healthz)),
         (Method::GET, "/readyz", Access::Public, get(ops::readyz)),
         (Method::GET, "/api/setup", Access::Public, get(ops::setup)),
+        (Method::GET, "/metrics", Access::Public, get(metrics::elsewhere)),
     ]
 }
 

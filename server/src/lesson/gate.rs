@@ -88,6 +88,9 @@ pub async fn record(
     stage: Stage,
     decision: Decision,
 ) -> store::Result<()> {
+    if let Decision::Refuse(code) = decision {
+        crate::telemetry::join_refused(code);
+    }
     let (action, reason) = match decision {
         Decision::Admit(_) => ("admission.admit", None),
         Decision::Lobby => ("admission.lobby", None),

@@ -15,6 +15,7 @@
 //! participant sees of the others by pupils' privacy profiles ([`people`]), and ends a lesson
 //! whose teacher has been away for the configured time.
 
+mod census;
 mod enforce;
 pub mod facts;
 pub mod gate;
@@ -45,6 +46,7 @@ use livegate_core::ids::{ClassId, LessonId, ParticipantId, SchoolId, StreamId, U
 use livegate_core::proto::{ClientMsg, LessonRole, LessonState, LessonSummary, ServerMsg};
 use livegate_core::school::PrivacyProfile;
 
+pub use census::Census;
 pub use journal::device_summary;
 use journal::{Ended, Left};
 pub use journal_writer::Flushed;
@@ -68,6 +70,8 @@ pub struct Shared {
     pub live: bool,
     pub teacher_present: bool,
     pub removed: HashSet<UserId>,
+    /// How many people it holds, by role (`census`).
+    pub census: Census,
     /// How many times the gate's facts were gathered for each person: the tests' count of the
     /// gate's runs (one at the ticket, one at the seat).
     #[cfg(test)]
@@ -199,6 +203,7 @@ pub fn spawn(info: LessonInfo, media: MediaHandle, store: Store, teacher_absent_
         next_beat: Instant::now() + crate::store::log::HEARTBEAT,
         beating: None,
         journal,
+        census: Census::default(),
     };
     tokio::spawn(lesson.run(rx, media_rx, changes));
     handle
@@ -234,6 +239,8 @@ struct Lesson {
     /// The livestream log's queue to its writer (`journal_writer`); dropped with the task, and
     /// the writer then finishes what is queued.
     journal: Journal,
+    /// The counts last put in `Shared` (`census`).
+    census: Census,
 }
 
 /// What woke the lesson task.
@@ -335,6 +342,7 @@ impl Lesson {
             while let Some(slow) = self.dropped.pop() {
                 self.leave(&slow, Left::Slow).await;
             }
+            self.take_census();
             if !self.handle.is_live() {
                 break;
             }
@@ -412,6 +420,7 @@ impl Lesson {
                 Some(&req.user.id),
                 Some(ErrorCode::RateLimited.as_str()),
             );
+            crate::telemetry::join_refused(ErrorCode::RateLimited);
             let _ = req.reply.send(Err(ErrorCode::RateLimited));
             return;
         }
@@ -437,6 +446,7 @@ impl Lesson {
                     Some(&user),
                     Some(ErrorCode::RefusedByTeacher.as_str()),
                 );
+                crate::telemetry::join_refused(ErrorCode::RefusedByTeacher);
                 let _ = req.reply.send(Err(ErrorCode::RefusedByTeacher));
                 return;
             }

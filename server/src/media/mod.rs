@@ -21,6 +21,7 @@ mod offer;
 mod peer;
 mod retransmit;
 mod tap;
+mod totals;
 mod udp;
 
 use std::cmp::Reverse;
@@ -36,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use offer::{check_offer, OfferSummary, MAX_SDP_BYTES};
 pub use peer::Direction;
 pub use tap::{Options, Tap};
+pub use totals::{Dropped, MediaTotals};
 /// The peer connection as the engine drives it, for the fuzz target `fuzz_media_engine` (the
 /// cargo feature `fuzzing`, never in the `livegate` binary).
 #[cfg(feature = "fuzzing")]
@@ -108,6 +110,9 @@ enum Command {
     Stats {
         key: StreamKey,
         reply: oneshot::Sender<Option<StreamStats>>,
+    },
+    Totals {
+        reply: oneshot::Sender<MediaTotals>,
     },
 }
 
@@ -207,6 +212,11 @@ impl MediaHandle {
     pub async fn stats(&self, key: StreamKey) -> Option<StreamStats> {
         self.call(|reply| Command::Stats { key, reply }).await.flatten()
     }
+
+    /// The engine's totals, for the operator's metrics; `None` if it has stopped.
+    pub async fn totals(&self) -> Option<MediaTotals> {
+        self.call(|reply| Command::Totals { reply }).await
+    }
 }
 
 /// Binds the media socket and starts the engine task, with `options` for its whole life.
@@ -268,6 +278,8 @@ struct Engine {
     hold: FrameHold,
     /// Fixed at start (always the default, outside the benchmark).
     options: Options,
+    /// Drops counted where they happen, and what gone streams counted (`totals`).
+    ledger: totals::Ledger,
 }
 
 impl Engine {
@@ -290,6 +302,7 @@ impl Engine {
             },
             hold: FrameHold::new(),
             options,
+            ledger: totals::Ledger::default(),
         }
     }
 
@@ -378,9 +391,11 @@ impl Engine {
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let Some(key) = self.demux.route(from, data) else {
+            self.ledger.dropped.unknown_peer += 1;
             return;
         };
         let Some(stream) = self.streams.get_mut(&key) else {
+            self.ledger.dropped.unknown_peer += 1;
             return;
         };
         stream.peer.handle_datagram(now, from, data);
@@ -450,6 +465,9 @@ impl Engine {
             Command::Close { key } => self.remove_stream(key, false),
             Command::Stats { key, reply } => {
                 let _ = reply.send(self.streams.get(&key).map(|s| s.stats));
+            }
+            Command::Totals { reply } => {
+                let _ = reply.send(self.totals());
             }
         }
     }
@@ -602,6 +620,8 @@ impl Engine {
                         }
                         self.forwarder.handle_rtp(now, track_key, &packet);
                         self.forward_rtp(now, track_key, kind == TrackKind::Video, packet.header.marker);
+                    } else {
+                        self.ledger.dropped.track_not_accepted += 1;
                     }
                 }
                 PeerEvent::KeyframeRequest { track_id } => {
@@ -677,6 +697,7 @@ impl Engine {
             return;
         };
         if !stream.peer.is_connected() {
+            self.ledger.dropped.not_connected += self.forwarder.sink_stats(sink).map_or(0, |s| s.queued as u64);
             self.forwarder.discard_queue(now, sink);
             return;
         }
@@ -697,12 +718,15 @@ impl Engine {
         };
         stream.peer.close();
         self.demux.remove(key);
+        self.ledger.stream_gone(stream.peer.direction, &stream.stats);
         for sink in &stream.sinks {
+            self.ledger.sink_gone(self.forwarder.sink_stats(*sink));
             self.forwarder.remove_sink(*sink);
             self.sink_owner.remove(sink);
         }
         for (_, track) in stream.published.values() {
             for sink in self.forwarder.sinks_of(track.key).to_vec() {
+                self.ledger.sink_gone(self.forwarder.sink_stats(sink));
                 if let Some((owner, _)) = self.sink_owner.remove(&sink) {
                     if let Some(s) = self.streams.get_mut(&owner) {
                         s.sinks.retain(|k| *k != sink);
@@ -731,7 +755,7 @@ impl Engine {
                 self.out.push(datagram);
             }
             // A full socket buffer drops datagrams: better than waiting for it.
-            self.sender.send(socket, &mut self.out);
+            self.ledger.dropped.socket_full += self.sender.send(socket, &mut self.out).dropped as u64;
             let next = stream.peer.poll_timeout();
             if next != stream.deadline {
                 stream.deadline = next;

@@ -40,7 +40,7 @@ use livegate_core::ids::SchoolId;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[source] sqlx::Error),
     #[error("no such record")]
     NotFound,
     #[error("already exists")]
@@ -68,6 +68,14 @@ impl StoreError {
             StoreError::Db(_) | StoreError::BadUrl => ErrorCode::Internal,
             StoreError::Text(e) => e.code(),
         }
+    }
+}
+
+/// Every database error is counted for the operator's metrics as it becomes a store error.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        crate::telemetry::store_error(is_unavailable(&e));
+        StoreError::Db(e)
     }
 }
 
@@ -297,7 +305,7 @@ fn flag(row: &AnyRow, col: &str) -> Result<bool> {
 fn conflict(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Db(e),
+        _ => e.into(),
     }
 }
 

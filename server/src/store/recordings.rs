@@ -355,6 +355,17 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// How many recordings are in each state, across every school: the operator's metrics
+    /// (counts only; no school, lesson or person).
+    pub async fn recording_states(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM recordings GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -384,6 +395,20 @@ mod tests {
         assert_eq!(unhex(&hex(&[1, 2, 254])), Some(vec![1, 2, 254]));
         for bad in ["+f+f", "0", "0g", " f", "-0", "é0"] {
             assert_eq!(unhex(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn recordings_are_counted_by_state() {
+        for store in stores().await {
+            let before = store.recording_states().await.unwrap();
+            new_recording(&store, "rec_count_a").await;
+            new_recording(&store, "rec_count_b").await;
+            store.finish_recording("rec_count_b", false, "aa").await.unwrap();
+            let after = store.recording_states().await.unwrap();
+            let n = |v: &[(String, i64)], state: &str| v.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+            assert_eq!(n(&after, "recording") - n(&before, "recording"), 1, "{after:?}");
+            assert_eq!(n(&after, "complete") - n(&before, "complete"), 1, "{after:?}");
         }
     }
 
