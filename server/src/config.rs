@@ -6,6 +6,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod sso;
+pub use sso::{AppRegistration, SsoConfig};
+
 /// Why Livegate could not start: a configuration it refuses (file, environment or flags), or an
 /// I/O failure while reading its files or binding its sockets. A refusal on the wire is a
 /// `livegate_core::codes::ErrorCode` instead; this one only ever reaches the operator.
@@ -52,6 +55,9 @@ pub struct Config {
     /// proxy's): the start of the invite links `livegate school add` prints. Default: this
     /// server's own `http` address.
     pub public_url: Option<String>,
+    /// The app registrations for sign-in with Microsoft or Google (`[sso.microsoft]`,
+    /// `[sso.google]`; `config/sso.rs`).
+    pub sso: SsoConfig,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -92,6 +98,7 @@ impl Default for Config {
             ticket_lifetime_secs: 30,
             connections: ConnectionsConfig::default(),
             public_url: None,
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -170,6 +177,7 @@ impl Config {
         if let Some(v) = get("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS") {
             self.teacher_absent_timeout_secs = parse("LIVEGATE_TEACHER_ABSENT_TIMEOUT_SECS", v)?;
         }
+        self.sso.apply_env(&get);
         let c = &mut self.connections;
         for (key, field) in [
             ("LIVEGATE_HEADER_TIMEOUT_SECS", &mut c.header_timeout_secs),

@@ -25,4 +25,5 @@ mod operator;
 mod privacy;
 mod recording;
 mod shutdown;
+mod sso;
 mod streams;

@@ -20,6 +20,7 @@ mod budget;
 pub mod health;
 pub mod lessons;
 pub mod shutdown;
+pub mod sso;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct Livegate {
     pub views: Views,
     /// What a graceful stop waits for: open WebSockets, and recordings reaching the store.
     pub shutdown: shutdown::Gate,
+    /// Sign-in with the school's Microsoft or Google account.
+    pub sso: sso::Sso,
 }
 
 /// The shared state as the handlers receive it.
@@ -63,7 +66,9 @@ impl Livegate {
         recordings: Option<Arc<Recordings>>,
         shutdown: shutdown::Gate,
     ) -> App {
+        let sso = sso::Sso::from_config(&config);
         Arc::new(Self {
+            sso,
             sessions: Sessions::new(&config.accounts),
             tickets: Tickets::with_lifetime(config.ticket_lifetime()),
             config,

@@ -16,6 +16,7 @@ import { renderConsent } from './consent.js';
 import { renderConduct } from './conduct.js';
 import { renderPrivacy } from './privacy.js';
 import { renderTimeZone } from './timezone.js';
+import { renderSso } from './sso.js';
 
 /** @typedef {import('./api.js').AdminUser} AdminUser */
 
@@ -39,6 +40,7 @@ const SECTIONS = {
   conduct: renderConduct,
   privacy: renderPrivacy,
   timezone: renderTimeZone,
+  sso: (ctx) => renderSso(ctx),
 };
 
 /**
