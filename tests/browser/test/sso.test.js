@@ -218,4 +218,21 @@ describe('sign-in with a school Microsoft account, phone first', () => {
     await page.getByRole('button', { name: 'Try again' }).click();
     await page.locator('#view-signin').waitFor({ state: 'visible' });
   });
+
+  it("the superuser's School sign-in page shows the settings and the linked pupil, on a phone", async () => {
+    const admin = await newUser(browser, server.url, 'sso-admin', { phone: true });
+    users.push(admin);
+    await admin.page.goto('/');
+    await admin.page.getByLabel('Email', { exact: true }).fill('admin@demo.sch.uk');
+    await admin.page.getByLabel('Password', { exact: true }).fill('demo-admin');
+    await admin.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await admin.page.locator('#view-admin').waitFor({ state: 'visible', timeout: 10_000 });
+    await admin.page.goto('/#/admin/sso');
+    await admin.page.getByRole('heading', { name: 'School sign-in' }).waitFor({ state: 'visible' });
+    assert.equal(await admin.page.getByLabel('Tenant id or Workspace domain').inputValue(), TENANT);
+    const linked = admin.page.locator('#sso-linked li');
+    assert.equal(await linked.count(), 1, 'Ada is linked; the newcomer is not');
+    assert.match(await linked.first().textContent() || '', /ada@pupils\.demo\.sch\.uk/);
+    await admin.page.screenshot({ path: path.join(ARTIFACTS, 'sso-admin-phone.png'), fullPage: true });
+  });
 });
