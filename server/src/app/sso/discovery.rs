@@ -83,10 +83,4 @@ impl Cache {
             },
         );
     }
-
-    /// How many issuers are cached (for tests).
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.map.lock().expect("discovery cache lock").len()
-    }
 }
