@@ -6,6 +6,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod sso;
+pub use sso::{AppRegistration, SsoConfig};
+
 /// Why Livegate could not start: a configuration it refuses (file, environment or flags), or an
 /// I/O failure while reading its files or binding its sockets. A refusal on the wire is a
 /// `livegate_core::codes::ErrorCode` instead; this one only ever reaches the operator.
@@ -58,6 +61,9 @@ pub struct Config {
     /// Where `GET /metrics` (Prometheus text format) listens, such as `127.0.0.1:9464`: an
     /// address of its own, apart from `http`, so it is never on the public side. Off by default.
     pub metrics_http: Option<SocketAddr>,
+    /// The app registrations for sign-in with Microsoft or Google (`[sso.microsoft]`,
+    /// `[sso.google]`; `config/sso.rs`).
+    pub sso: SsoConfig,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -100,6 +106,7 @@ impl Default for Config {
             public_url: None,
             log_format: crate::logs::LogFormat::Text,
             metrics_http: None,
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -184,6 +191,7 @@ impl Config {
         if let Some(v) = get("LIVEGATE_LOG_FORMAT") {
             self.log_format = parse("LIVEGATE_LOG_FORMAT", v)?;
         }
+        self.sso.apply_env(&get);
         let c = &mut self.connections;
         for (key, field) in [
             ("LIVEGATE_HEADER_TIMEOUT_SECS", &mut c.header_timeout_secs),

@@ -93,13 +93,30 @@ pub async fn serve(config: Config, store: Store) -> Result<Running, StartupError
 }
 
 /// [`serve`] with the media engine's options: only the benchmark's server changes them.
-pub async fn serve_with(config: Config, store: Store, options: crate::media::Options) -> Result<Running, StartupError> {
+pub async fn serve_with(
+    mut config: Config,
+    store: Store,
+    options: crate::media::Options,
+) -> Result<Running, StartupError> {
+    // Sign-in registrations whose secret cannot be read stop start-up too.
+    app::sso::Sso::check(&config)?;
     // A bad certificate or key stops start-up before anything listens.
     let acceptor = config.tls.as_ref().map(http::tls::acceptor).transpose()?;
     let media_bind = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), config.media_port);
     let media = crate::media::start(media_bind, config.advertise_ip(), options).await?;
     let listener = tokio::net::TcpListener::bind(config.http).await?;
     let http = listener.local_addr()?;
+    if config.public_url.is_none() {
+        // Where a sign-in provider sends people back, when no public URL is configured: the
+        // address actually bound (port 0 picks one).
+        let scheme = if config.https() { "https" } else { "http" };
+        let host = if http.ip().is_unspecified() {
+            format!("localhost:{}", http.port())
+        } else {
+            http.to_string()
+        };
+        config.public_url = Some(format!("{scheme}://{host}"));
+    }
     let (gate, stored) = app::shutdown::Gate::with_signal();
     let recordings = start_recordings(&config, &store, stored).await;
     let app = Livegate::new(config, store, media.clone(), recordings, gate);

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The case modules (the catalogue's chapters).
-const MODULES: [&str; 7] = [
+const MODULES: [&str; 8] = [
     "identity",
     "privilege",
     "signalling",
@@ -15,6 +15,7 @@ const MODULES: [&str; 7] = [
     "storage",
     "web",
     "flood",
+    "sso",
 ];
 
 fn repo() -> PathBuf {

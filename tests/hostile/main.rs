@@ -17,6 +17,7 @@ mod flood;
 mod identity;
 mod privilege;
 mod signalling;
+mod sso;
 mod storage;
 mod transport;
 mod web;

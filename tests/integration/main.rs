@@ -28,5 +28,6 @@ mod operator;
 mod privacy;
 mod recording;
 mod shutdown;
+mod sso;
 mod streams;
 mod upgrade;

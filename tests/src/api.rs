@@ -104,6 +104,14 @@ impl Api {
         self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
+    /// Adds a cookie the server set to another client of the same person (the session a
+    /// sign-in with a school account started, `oidc_provider::SsoBrowser::session_cookie`).
+    pub fn add_cookie(&self, set_cookie: &str) {
+        if let Ok(url) = self.base.parse() {
+            self.jar.add_cookie_str(set_cookie, &url);
+        }
+    }
+
     /// The headers a browser on the server's page sends with its WebSocket upgrade: the
     /// session cookie and the page's `Origin`. A join ticket is redeemed only with both.
     pub fn ws_headers(&self) -> Vec<(String, String)> {

@@ -18,7 +18,7 @@ import { ApiError } from './lib/api.js';
 import { ASK_WORDS, explain, explainFor } from './lib/messages.js';
 import { announce, byId, firstView, showView, view } from './lib/dom.js';
 import { openConduct, renderHome, renderReadiness } from './home/index.js';
-import { openSetPassword, setPasswordToken } from './account/index.js';
+import { explainSso, openSetPassword, setPasswordToken, showSsoButtons, ssoRefusal } from './account/index.js';
 import { LessonView } from './lesson/index.js';
 import { adminRoute, openAdmin, resetAdmin } from './admin/index.js';
 import { leaderRoute, leaveLeader, openLeader, resetLeader } from './leader/index.js';
@@ -69,6 +69,12 @@ async function route() {
   const lessonId = lessonIdFromHash();
   if (app.lesson && app.lesson.lessonId !== lessonId) leaveLesson();
   if (app.lesson) return; // already in this lesson
+  const refused = ssoRefusal();
+  if (refused) {
+    // Back from the school's sign-in page without a session: say why, then sign in again.
+    showMessage(refused, () => { history.replaceState(null, '', '#/'); void route(); }, explainSso(refused));
+    return;
+  }
   const token = setPasswordToken();
   if (token !== null) {
     openSetPassword(token, onPasswordSet);
@@ -148,6 +154,8 @@ function showSignIn(note = '') {
   // Not on the page's first view, where the first Tab goes to the skip link.
   if (!firstView()) byId('signin-email').focus();
   void showSetupNotice();
+  const email = /** @type {HTMLInputElement} */ (byId('signin-email'));
+  void showSsoButtons(() => email.value, (text) => { byId('signin-error').textContent = text; });
 }
 
 /** On a server with no school yet, says so above the sign-in form, with the command to run. */
@@ -191,7 +199,7 @@ async function onSignIn(/** @type {SubmitEvent} */ ev) {
     await route();
   } catch (err) {
     const code = err instanceof ApiError ? err.code : 'internal';
-    error.textContent = explain(code).text;
+    error.textContent = explainSso(code).text;
     password.focus();
   } finally {
     submit.disabled = false;

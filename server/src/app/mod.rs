@@ -22,6 +22,7 @@ pub mod lessons;
 pub mod metrics;
 pub mod notify;
 pub mod shutdown;
+pub mod sso;
 
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub struct Livegate {
     pub views: Views,
     /// What a graceful stop waits for: open WebSockets, and recordings reaching the store.
     pub shutdown: shutdown::Gate,
+    /// Sign-in with the school's Microsoft or Google account.
+    pub sso: sso::Sso,
 }
 
 /// The shared state as the handlers receive it.
@@ -65,7 +68,9 @@ impl Livegate {
         recordings: Option<Arc<Recordings>>,
         shutdown: shutdown::Gate,
     ) -> App {
+        let sso = sso::Sso::from_config(&config);
         Arc::new(Self {
+            sso,
             sessions: Sessions::new(&config.accounts),
             tickets: Tickets::with_lifetime(config.ticket_lifetime()),
             config,

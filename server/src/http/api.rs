@@ -106,6 +106,8 @@ pub async fn sign_in(
         other => other?,
     };
     let (user, method) = (proof.user, proof.method);
+    // A school may sign its pupils in with their school account only (app::sso).
+    crate::app::sso::password_allowed(&app.store, &user).await?;
     if user.disabled {
         crate::telemetry::sign_in_failed(ErrorCode::AccountDisabled);
         return Err(ErrorCode::AccountDisabled.into());

@@ -50,6 +50,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         SchoolDisabled => StatusCode::FORBIDDEN,
         PublicWebmailDomain => StatusCode::CONFLICT,
+        SsoStateMismatch | SsoCodeInvalid | SsoBadToken | SsoWrongIssuer | SsoWrongAudience | SsoTokenExpired
+        | SsoBadSignature | SsoUnsignedToken | SsoUnknownKey | SsoNonceMismatch | SsoCancelled => {
+            StatusCode::UNAUTHORIZED
+        }
+        SsoOtherOrganisation | SsoConsumerAccount | SsoEmailUnverified | SsoUnknownPerson | SsoOtherSchool
+        | PasswordSignInOff => StatusCode::FORBIDDEN,
+        SsoNotConfigured => StatusCode::NOT_FOUND,
+        SsoUnavailable | SsoDomainTaken => StatusCode::CONFLICT,
+        SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
+        SsoSettingsInvalid => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod ops;
 mod presence;
 mod recordings;
 mod rejection;
+mod sso;
 pub(crate) mod tls;
 mod web;
 mod ws;
@@ -136,7 +137,27 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     routes.extend(ops_routes());
     // The school's code of conduct, for everyone of the school to read (PROTOCOL.md section 1).
     routes.push((Method::GET, "/api/conduct", Access::SignedIn, get(api::conduct)));
+    routes.extend(sso_routes());
     routes
+}
+
+/// Sign-in with the school's Microsoft or Google account (PROTOCOL.md section 7): public until
+/// signed in; the settings are the superuser's.
+fn sso_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
+    use axum::routing::{delete, post, put};
+    vec![
+        (Method::GET, "/api/sso/providers", Access::Public, get(sso::providers)),
+        (Method::POST, "/api/sso/start", Access::Public, post(sso::start)),
+        (Method::GET, "/api/sso/callback", Access::Public, get(sso::callback)),
+        (Method::GET, "/api/admin/sso", Access::Superuser, get(sso::get_settings)),
+        (Method::PUT, "/api/admin/sso", Access::Superuser, put(sso::put_settings)),
+        (
+            Method::DELETE,
+            "/api/admin/users/{user_id}/identities",
+            Access::Superuser,
+            delete(sso::unlink),
+        ),
+    ]
 }
 
 /// The routes for those who run Livegate (README, "Run it for your school"): public, and

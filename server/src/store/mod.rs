@@ -17,6 +17,7 @@ pub mod roster;
 mod schema;
 pub mod schools;
 pub mod seed;
+pub mod sso;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +30,7 @@ pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord, PrivacyListed};
 // The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
 pub use log_read::{LogFilter, LogScope};
-pub use people::{ClassRecord, DomainRecord, MemberKind, UserRecord};
+pub use people::{normalise_domain, ClassRecord, DomainRecord, MemberKind, UserRecord};
 pub use recordings::{unhex, RecordingFilter, RecordingRow};
 
 use livegate_core::codes::ErrorCode;

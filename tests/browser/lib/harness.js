@@ -210,7 +210,7 @@ export async function signIn(user, who) {
   // Exact labels: other views (set password, admin forms) have fields with similar names.
   await page.getByLabel('Email', { exact: true }).fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.locator('#view-home:not([hidden]), #view-recordings:not([hidden]), #view-admin:not([hidden])').waitFor({ state: 'visible', timeout: 10_000 });
 }
 

@@ -1,4 +1,4 @@
-// The account role: the set-password page that a superuser's invite or reset link opens
+// The account role: sign-in with the school's Microsoft or Google account (sso.js), and the set-password page that a superuser's invite or reset link opens
 // (`#/set-password?token=...`), needing no sign-in. The token stays in the URL fragment, which
 // the browser never sends to the server. Issuing those links is the admin's (admin/api.js).
 // Imports lib/ only, never another role's folder (web/README.md).
@@ -7,6 +7,8 @@
 import { ApiError, request } from '../lib/api.js';
 import { explain } from '../lib/messages.js';
 import { byId, showView } from '../lib/dom.js';
+
+export { explainSso, showSsoButtons, ssoRefusal } from './sso.js';
 
 const MIN_LENGTH = 10;
 const MAX_LENGTH = 256;

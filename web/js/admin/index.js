@@ -17,6 +17,7 @@ import { renderConduct } from './conduct.js';
 import { renderPrivacy } from './privacy.js';
 import { renderTimeZone } from './timezone.js';
 import { onChange } from './changes.js';
+import { renderSso } from './sso.js';
 
 /** @typedef {import('./api.js').AdminUser} AdminUser */
 
@@ -40,6 +41,7 @@ const SECTIONS = {
   conduct: renderConduct,
   privacy: renderPrivacy,
   timezone: renderTimeZone,
+  sso: (ctx) => renderSso(ctx),
 };
 
 /**

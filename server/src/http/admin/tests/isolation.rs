@@ -109,6 +109,12 @@ fn cross_calls(f: &Foreign) -> Vec<(Method, &'static str, String, String)> {
             format!("/api/admin/pupils/{p}/privacy"),
             privacy,
         ),
+        (
+            Method::DELETE,
+            "/api/admin/users/{user_id}/identities",
+            format!("/api/admin/users/{p}/identities"),
+            String::new(),
+        ),
     ]
 }
 
@@ -199,6 +205,20 @@ async fn no_admin_route_reaches_another_school() {
         }
     }
 
+    // Both pupils have a linked school account, which the other school's superuser cannot unlink.
+    for (school, pupil) in [
+        ("sch_demo", &other_reaching_demo.pupil),
+        ("sch_other", &demo_reaching_other.pupil),
+    ] {
+        let (school, pupil) = (
+            SchoolId::parse(school).unwrap(),
+            livegate_core::ids::UserId::parse(pupil).unwrap(),
+        );
+        app.store
+            .link_identity(&school, &pupil, "https://issuer.example", pupil.as_str(), 1)
+            .await
+            .unwrap();
+    }
     let before = fingerprint(&app).await;
     for (cookie, foreign) in [(&demo_su, &demo_reaching_other), (&other_su, &other_reaching_demo)] {
         for (method, template, path, body) in cross_calls(foreign) {
@@ -239,6 +259,14 @@ async fn no_admin_route_reaches_another_school() {
         before,
         "nothing changed in either school, and nothing was audited"
     );
+    for school in ["sch_demo", "sch_other"] {
+        let linked = app
+            .store
+            .linked_identities(&SchoolId::parse(school).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(linked.len(), 1, "{school}'s linked identity is still there");
+    }
 
     // Lists show only one's own school.
     for (path, needle) in [
