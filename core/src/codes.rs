@@ -92,6 +92,18 @@ error_codes! {
     SchoolDisabled,
     /// Trusting a public webmail domain (`core::webmail`) was asked for without confirming it.
     PublicWebmailDomain,
+    /// The route needs a session signed in with two factors (opening recordings).
+    MfaRequired,
+    /// A second-factor code (authenticator or recovery) that does not match.
+    CodeInvalid,
+    /// An authenticator code for a time step already used: RFC 6238 allows each code once.
+    CodeReused,
+    /// The pending sign-in between the password and the code is unknown, used or expired.
+    PendingSignInInvalid,
+    /// Enrolling a second factor on an account that already has one.
+    MfaAlreadyEnrolled,
+    /// A superuser resetting their own second factor (another superuser must).
+    MfaResetOwn,
 }
 
 impl ErrorCode {
@@ -159,6 +171,12 @@ impl ErrorCode {
             ServerBusy => "server_busy",
             SchoolDisabled => "school_disabled",
             PublicWebmailDomain => "public_webmail_domain",
+            MfaRequired => "mfa_required",
+            CodeInvalid => "code_invalid",
+            CodeReused => "code_reused",
+            PendingSignInInvalid => "pending_sign_in_invalid",
+            MfaAlreadyEnrolled => "mfa_already_enrolled",
+            MfaResetOwn => "mfa_reset_own",
         }
     }
 
@@ -226,6 +244,12 @@ impl ErrorCode {
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
             SchoolDisabled => "This school's Livegate service is switched off. Please contact the school.",
             PublicWebmailDomain => "That is a public webmail domain: anyone can make an account on it. Trust it only if you mean to, and confirm; nothing was changed.",
+            MfaRequired => "This needs two-step sign-in. Set up an authenticator app under Account, Two-step sign-in, then sign out and sign in again with its code.",
+            CodeInvalid => "That code is not right. Enter the 6-digit code your authenticator app shows now, or one of your unused recovery codes.",
+            CodeReused => "That code has already been used. Wait for your authenticator app to show the next one.",
+            PendingSignInInvalid => "This sign-in has expired or was already finished. Please sign in again with your email and password.",
+            MfaAlreadyEnrolled => "Two-step sign-in is already set up for this account. To replace it, ask a superuser to reset it.",
+            MfaResetOwn => "You cannot reset your own two-step sign-in; ask another superuser.",
         }
     }
 }

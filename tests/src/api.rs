@@ -181,15 +181,27 @@ impl Api {
         (status, code)
     }
 
-    /// `POST /api/session`; returns the user who signed in.
+    /// `POST /api/session`; returns the user who signed in. An account the harness enrolled
+    /// an authenticator for (`crate::mfa`) answers the second step with a fresh code.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<User> {
-        let (status, body) = self
+        let (mut status, mut body) = self
             .request(
                 reqwest::Method::POST,
                 "/api/session",
                 Some(json!({"email": email, "password": password})),
             )
             .await?;
+        if status == 202 {
+            let pending = body["pending"].as_str().unwrap_or_default().to_owned();
+            let code = crate::mfa::next_code(&self.base, email).await?;
+            (status, body) = self
+                .request(
+                    reqwest::Method::POST,
+                    "/api/session/second-factor",
+                    Some(json!({"pending": pending, "code": code})),
+                )
+                .await?;
+        }
         let body = Api::check(status, body).map_err(|e| anyhow!("sign-in as {email}: {e}"))?;
         if status != 200 {
             bail!("sign-in as {email}: expected 200, got {status}");

@@ -48,6 +48,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         SchoolDisabled => StatusCode::FORBIDDEN,
         PublicWebmailDomain => StatusCode::CONFLICT,
+        MfaRequired | MfaResetOwn => StatusCode::FORBIDDEN,
+        CodeInvalid | CodeReused | PendingSignInInvalid => StatusCode::UNAUTHORIZED,
+        MfaAlreadyEnrolled => StatusCode::CONFLICT,
     }
 }
 
