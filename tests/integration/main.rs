@@ -20,6 +20,7 @@ mod lifecycle;
 mod lobby;
 mod log;
 mod media_flow;
+mod mfa;
 mod multinode;
 mod operator;
 mod privacy;

@@ -17,10 +17,12 @@ use serde_json::json;
 use totp_rs::{Algorithm, Builder, Secret};
 
 use crate::api::Api;
+use crate::server::Server;
 
 /// A secret the harness enrolled, and the last step it offered a code for.
 struct Enrolled {
     secret: String,
+    recovery_codes: Vec<String>,
     last_step: u64,
 }
 
@@ -84,10 +86,31 @@ pub async fn enrol_totp(api: &Api, email: &str) -> Result<Enrolment> {
         (api.origin().to_owned(), email.to_owned()),
         Enrolled {
             secret: secret.clone(),
+            recovery_codes: recovery_codes.clone(),
             last_step: step,
         },
     );
     Ok(Enrolment { secret, recovery_codes })
+}
+
+/// What the harness enrolled for `email` on this server: its secret and recovery codes.
+fn enrolled<T>(server: &Server, email: &str, read: impl FnOnce(&Enrolled) -> T) -> Result<T> {
+    let map = ENROLLED.lock().expect("harness lock");
+    let key = (server.http_base.trim_end_matches('/').to_owned(), email.to_owned());
+    let found = map.as_ref().and_then(|m| m.get(&key));
+    found
+        .map(read)
+        .with_context(|| format!("the harness enrolled no factor for {email}"))
+}
+
+/// The secret the harness enrolled for `email` on this server.
+pub fn enrol_secret(server: &Server, email: &str) -> Result<String> {
+    enrolled(server, email, |e| e.secret.clone())
+}
+
+/// The recovery codes the enrolment of `email` on this server handed out.
+pub fn recovery_codes(server: &Server, email: &str) -> Result<Vec<String>> {
+    enrolled(server, email, |e| e.recovery_codes.clone())
 }
 
 /// A fresh code for an account the harness enrolled on this server: the earliest step the
