@@ -78,7 +78,7 @@ async function route() {
   if (!app.user && !(await loadMe(nav))) return;
   if (nav !== app.navigation) return;
   if (location.hash === TWO_STEP) {
-    await openTwoStep(() => go('#/'));
+    await openTwoStep(() => void api.me().then((data) => markTwoStep(data.sign_in), () => {}).finally(() => go('#/')));
     return;
   }
   const admin = adminRoute();
@@ -234,7 +234,7 @@ function needsTwoStep(state) {
 function markTwoStep(state) {
   const link = byId('account-two-step');
   const needed = needsTwoStep(state);
-  link.textContent = needed ? 'Set up two-step sign-in' : 'Two-step sign-in';
+  link.textContent = needed ? 'Set up two-step' : 'Two-step sign-in';
   link.classList.toggle('btn-primary', needed);
   link.classList.toggle('btn-quiet', !needed);
 }
