@@ -244,7 +244,7 @@ impl ErrorCode {
             ServerBusy => "Livegate has too many connections open just now; please try again in a moment.",
             SchoolDisabled => "This school's Livegate service is switched off. Please contact the school.",
             PublicWebmailDomain => "That is a public webmail domain: anyone can make an account on it. Trust it only if you mean to, and confirm; nothing was changed.",
-            MfaRequired => "This needs two-step sign-in. Set up an authenticator app under Account, Two-step sign-in, then sign out and sign in again with its code.",
+            MfaRequired => "This needs two-step sign-in. Set up an authenticator app under Two-step sign-in at the top of the page, then sign out and sign in again with its code.",
             CodeInvalid => "That code is not right. Enter the 6-digit code your authenticator app shows now, or one of your unused recovery codes.",
             CodeReused => "That code has already been used. Wait for your authenticator app to show the next one.",
             PendingSignInInvalid => "This sign-in has expired or was already finished. Please sign in again with your email and password.",

@@ -82,7 +82,7 @@ async fn a_leader_opens_a_recording_only_with_a_second_factor() {
         );
         let list = leader.request(Method::GET, "/api/recordings", None).await?;
         let message = refused("listing with a password session", list, 403, "mfa_required")?;
-        ensure!(message.contains("Account, Two-step sign-in"), "the refusal says how to enrol: {message}");
+        ensure!(message.contains("under Two-step sign-in"), "the refusal says how to enrol: {message}");
         let open = try_open_view(&leader, "rec_0000", json!({"reason": "Concern raised by a parent"})).await?;
         refused("opening with a password session", open, 403, "mfa_required")?;
 

@@ -191,12 +191,15 @@ pub struct FactorStatus {
     recovery_codes_left: i64,
 }
 
-/// `GET /api/account/second-factor`: the caller's factor and session.
+/// `GET /api/account/second-factor`: the caller's factor and session (staff; pupils have none).
 pub async fn status(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
     Extension(CurrentMethod(method)): Extension<CurrentMethod>,
 ) -> Result<Json<FactorStatus>, ApiError> {
+    if !user.role.is_staff() {
+        return Err(ErrorCode::ForbiddenRole.into());
+    }
     Ok(Json(FactorStatus {
         state: sign_in_state(&app, &user, method).await?,
         recovery_codes_left: app.store.recovery_codes_left(&user.id).await?,
