@@ -182,7 +182,8 @@ impl Api {
     }
 
     /// `POST /api/session`; returns the user who signed in. An account the harness enrolled
-    /// an authenticator for (`crate::mfa`) answers the second step with a fresh code.
+    /// an authenticator for (`crate::mfa`) answers the second step with a fresh code (or a
+    /// recovery code when the clock has none fresh).
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<User> {
         let (mut status, mut body) = self
             .request(
@@ -192,14 +193,10 @@ impl Api {
             )
             .await?;
         if status == 202 {
-            let pending = body["pending"].as_str().unwrap_or_default().to_owned();
-            let code = crate::mfa::next_code(&self.base, email).await?;
+            let mut answer = crate::mfa::next_answer(&self.base, email)?;
+            answer["pending"] = body["pending"].clone();
             (status, body) = self
-                .request(
-                    reqwest::Method::POST,
-                    "/api/session/second-factor",
-                    Some(json!({"pending": pending, "code": code})),
-                )
+                .request(reqwest::Method::POST, "/api/session/second-factor", Some(answer))
                 .await?;
         }
         let body = Api::check(status, body).map_err(|e| anyhow!("sign-in as {email}: {e}"))?;

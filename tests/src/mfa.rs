@@ -134,6 +134,28 @@ pub async fn next_code(base: &str, email: &str) -> Result<String> {
     }
 }
 
+/// The second step's answer for an account the harness enrolled on this server, as the fields
+/// of `POST /api/session/second-factor`: a fresh code when the server would take one now, else
+/// (both steps the server accepts already used) one of the enrolment's unused recovery codes, so
+/// a test never waits for the clock.
+pub fn next_answer(base: &str, email: &str) -> Result<serde_json::Value> {
+    let now = unix_secs() / 30;
+    let mut map = ENROLLED.lock().expect("harness lock");
+    let enrolled = map
+        .get_or_insert_with(HashMap::new)
+        .get_mut(&(base.to_owned(), email.to_owned()))
+        .with_context(|| format!("{email} has a second factor the harness did not enrol"))?;
+    if let Some(step) = (now..=now + 1).find(|s| *s > enrolled.last_step) {
+        enrolled.last_step = step;
+        return Ok(json!({"code": code_for_step(&enrolled.secret, step)?}));
+    }
+    let code = enrolled
+        .recovery_codes
+        .pop()
+        .with_context(|| format!("{email}: no fresh code and no recovery code left"))?;
+    Ok(json!({"recovery_code": code}))
+}
+
 /// Signs in with a password and, if the account's session is not two-factor yet, enrols an
 /// authenticator for it: the demo leader or superuser ready to open recordings.
 pub async fn sign_in_two_factor(api: &Api, email: &str, password: &str) -> Result<()> {
