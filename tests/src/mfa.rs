@@ -113,6 +113,20 @@ pub fn recovery_codes(server: &Server, email: &str) -> Result<Vec<String>> {
     enrolled(server, email, |e| e.recovery_codes.clone())
 }
 
+/// The same database is now served from `to` (a server restarted on its data folder, on a new
+/// port): the accounts the harness enrolled at `from` are found there.
+pub fn server_moved(from: &str, to: &str) {
+    let (from, to) = (from.trim_end_matches('/'), to.trim_end_matches('/'));
+    let mut map = ENROLLED.lock().expect("harness lock");
+    let map = map.get_or_insert_with(HashMap::new);
+    let moved: Vec<(String, String)> = map.keys().filter(|(base, _)| base == from).cloned().collect();
+    for key in moved {
+        if let Some(entry) = map.remove(&key) {
+            map.insert((to.to_owned(), key.1), entry);
+        }
+    }
+}
+
 /// A fresh code for an account the harness enrolled on this server: the earliest step the
 /// server still accepts (now or the next, one step of skew) that the harness has not used,
 /// waiting for a new step when both are used.
