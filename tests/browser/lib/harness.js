@@ -235,12 +235,14 @@ export async function signIn(user, who) {
 export async function enrolTotp(user, email) {
   const { page } = user;
   await page.locator('#two-step-start').click();
+  // The key is shown once the server answers.
+  await page.locator('#two-step-form').waitFor({ state: 'visible', timeout: 10_000 });
   const shown = (await page.locator('#two-step-secret').textContent()) || '';
   const secret = shown.replace(/\s+/g, '');
   const step = stepNow();
   await page.locator('#two-step-code').fill(totpAt(secret, step));
   await page.locator('#two-step-confirm').click();
-  await page.locator('#two-step-codes li').first().waitFor({ state: 'visible', timeout: 10_000 });
+  await page.locator('#two-step-codes li').first().waitFor({ state: 'visible', timeout: 20_000 });
   rememberKey(new URL(page.url()).origin, email, secret, step);
   return page.locator('#two-step-codes li').allTextContents();
 }
