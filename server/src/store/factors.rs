@@ -103,11 +103,10 @@ impl Store {
     /// if the user already has a confirmed authenticator.
     pub async fn start_totp(&self, school: &SchoolId, user: &UserId, secret: &str, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NULL")
+        sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NULL")
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
-        let _ = done;
         sqlx::query(
             "INSERT INTO totp_factors (user_id, school_id, secret, confirmed_at, last_step, created_at) \
              VALUES ($1, $2, $3, NULL, 0, $4)",
