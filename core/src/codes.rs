@@ -121,6 +121,18 @@ error_codes! {
     PasswordSignInOff,
     SsoSettingsInvalid,
     SsoDomainTaken,
+    /// The route needs a session signed in with two factors (opening recordings).
+    MfaRequired,
+    /// A second-factor code (authenticator or recovery) that does not match.
+    CodeInvalid,
+    /// An authenticator code for a time step already used: RFC 6238 allows each code once.
+    CodeReused,
+    /// The pending sign-in between the password and the code is unknown, used or expired.
+    PendingSignInInvalid,
+    /// Enrolling a second factor on an account that already has one.
+    MfaAlreadyEnrolled,
+    /// A superuser resetting their own second factor (another superuser must).
+    MfaResetOwn,
 }
 
 impl ErrorCode {
@@ -213,6 +225,12 @@ impl ErrorCode {
             PasswordSignInOff => "password_sign_in_off",
             SsoSettingsInvalid => "sso_settings_invalid",
             SsoDomainTaken => "sso_domain_taken",
+            MfaRequired => "mfa_required",
+            CodeInvalid => "code_invalid",
+            CodeReused => "code_reused",
+            PendingSignInInvalid => "pending_sign_in_invalid",
+            MfaAlreadyEnrolled => "mfa_already_enrolled",
+            MfaResetOwn => "mfa_reset_own",
         }
     }
 
@@ -305,6 +323,12 @@ impl ErrorCode {
             PasswordSignInOff => "Your school signs pupils in with their school Microsoft or Google account: use the button for it.",
             SsoSettingsInvalid => "Those sign-in settings cannot be used: a Microsoft tenant is a directory (tenant) id of your organisation, not the personal-account one; a Google domain is your Workspace's primary domain; nothing was changed.",
             SsoDomainTaken => "One of those email domains already signs in through another school's settings; nothing was changed.",
+            MfaRequired => "This needs two-step sign-in. Set up an authenticator app under Two-step sign-in at the top of the page, then sign out and sign in again with its code.",
+            CodeInvalid => "That code is not right. Enter the 6-digit code your authenticator app shows now, or one of your unused recovery codes.",
+            CodeReused => "That code has already been used. Wait for your authenticator app to show the next one.",
+            PendingSignInInvalid => "This sign-in has expired or was already finished. Please sign in again with your email and password.",
+            MfaAlreadyEnrolled => "Two-step sign-in is already set up for this account. To replace it, ask a superuser to reset it.",
+            MfaResetOwn => "You cannot reset your own two-step sign-in; ask another superuser.",
         }
     }
 }

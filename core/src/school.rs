@@ -47,6 +47,48 @@ impl Role {
     }
 }
 
+/// How a session's person signed in (stored with the session, shown by `GET /api/me`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// Email and password only.
+    Password,
+    /// Email and password, then an authenticator (TOTP) or recovery code.
+    PasswordTotp,
+    /// The school's identity provider (OpenID Connect), no MFA asserted.
+    Sso,
+    /// The school's identity provider, whose token asserts it did MFA (`amr`).
+    SsoMfa,
+}
+
+impl SignInMethod {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::PasswordTotp => "password_totp",
+            SignInMethod::Sso => "sso",
+            SignInMethod::SsoMfa => "sso_mfa",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "password" => SignInMethod::Password,
+            "password_totp" => SignInMethod::PasswordTotp,
+            "sso" => SignInMethod::Sso,
+            "sso_mfa" => SignInMethod::SsoMfa,
+            _ => return None,
+        })
+    }
+
+    /// True when the session was proved with two factors (what opening a recording needs).
+    pub fn two_factors(self) -> bool {
+        matches!(self, SignInMethod::PasswordTotp | SignInMethod::SsoMfa)
+    }
+}
+
 /// A pupil's consent, as the admission gate sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,5 +127,20 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("Teacher"), None);
+    }
+
+    #[test]
+    fn sign_in_methods_are_the_wire_names_and_only_two_count_as_two_factors() {
+        use SignInMethod::*;
+        for m in [Password, PasswordTotp, Sso, SsoMfa] {
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.as_str()));
+            assert_eq!(SignInMethod::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(SignInMethod::parse("totp"), None);
+        let two: Vec<_> = [Password, PasswordTotp, Sso, SsoMfa]
+            .into_iter()
+            .filter(|m| m.two_factors())
+            .collect();
+        assert_eq!(two, [PasswordTotp, SsoMfa]);
     }
 }

@@ -746,3 +746,52 @@ fn superuser_reaches_into_another_school_gets_not_found() {
         s.control_keeps_receiving().await
     });
 }
+
+/// The second step of a leader's sign-in: a forged pending token, a replayed code and a replayed
+/// pending token each sign nobody in (and set no session cookie); the honest second step works.
+#[test]
+fn replayed_or_forged_second_factor_signs_nobody_in() {
+    shared_case(|s| async move {
+        use livegate_tests::recording::{LEADER, LEADER_PASSWORD};
+        let owner = Api::new(&s.server);
+        livegate_tests::mfa::sign_in_two_factor(&owner, LEADER, LEADER_PASSWORD).await?;
+        let step = |api: Api, body: Value| async move {
+            api.request(reqwest::Method::POST, "/api/session/second-factor", Some(body))
+                .await
+        };
+        let password = json!({"email": LEADER, "password": LEADER_PASSWORD});
+        let thief = Api::new(&s.server);
+        let forged = json!({"pending": "f".repeat(64), "code": "123456"});
+        refused(
+            "a forged pending token",
+            step(thief.clone(), forged).await?,
+            401,
+            "pending_sign_in_invalid",
+        )?;
+        let (status, body) = thief
+            .request(reqwest::Method::POST, "/api/session", Some(password.clone()))
+            .await?;
+        ensure!(status == 202, "the password alone: {status} {body}");
+        ensure!(
+            thief.cookie().is_none_or(|c| !c.contains("livegate_session")),
+            "a session before the code"
+        );
+        let pending = body["pending"].clone();
+        let code = livegate_tests::mfa::next_code(thief.origin(), LEADER).await?;
+        let (status, _) = step(thief.clone(), json!({"pending": pending, "code": code})).await?;
+        ensure!(status == 200, "the honest second step: {status}");
+        let again = step(thief.clone(), json!({"pending": pending, "code": code})).await?;
+        refused("the pending token replayed", again, 401, "pending_sign_in_invalid")?;
+        let replayer = Api::new(&s.server);
+        let (_, body) = replayer
+            .request(reqwest::Method::POST, "/api/session", Some(password))
+            .await?;
+        let replay = step(replayer.clone(), json!({"pending": body["pending"], "code": code})).await?;
+        refused("the code replayed", replay, 401, "code_reused")?;
+        ensure!(
+            replayer.cookie().is_none_or(|c| !c.contains("livegate_session")),
+            "a session from a replay"
+        );
+        s.control_keeps_receiving().await
+    });
+}

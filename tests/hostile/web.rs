@@ -110,6 +110,20 @@ async fn session_with(s: &Shared, email: &str, password: &str) -> Result<reqwest
     Ok(client)
 }
 
+/// A client holding the demo leader's session signed in with two factors, as the leader's routes
+/// need (an authenticator enrolled through the harness the first time).
+async fn leader_session(s: &Shared) -> Result<reqwest::Client> {
+    use livegate_tests::recording::{LEADER, LEADER_PASSWORD};
+    let api = livegate_tests::Api::with_base(&s.server.http_base);
+    livegate_tests::mfa::sign_in_two_factor(&api, LEADER, LEADER_PASSWORD).await?;
+    let cookie = api
+        .cookie()
+        .ok_or_else(|| anyhow!("no session cookie for the leader"))?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse()?);
+    Ok(reqwest::Client::builder().default_headers(headers).no_proxy().build()?)
+}
+
 async fn status_and_code(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json::<Value>().await.unwrap_or(Value::Null))
@@ -162,12 +176,7 @@ type Malformed<'a> = (
 fn malformed_requests_answer_the_json_error_shape() {
     shared_case(|s| async move {
         let base = s.server.http_base.as_str();
-        let leader = session_with(
-            s,
-            livegate_tests::recording::LEADER,
-            livegate_tests::recording::LEADER_PASSWORD,
-        )
-        .await?;
+        let leader = leader_session(s).await?;
         let staff = [session(s, ADMIN).await?, leader, session(s, seed::TEACHER).await?];
         let mut walked = 0;
         for (method, path, _) in routes()?.into_iter().filter(|(_, p, _)| p.contains('{')) {

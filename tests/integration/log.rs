@@ -224,7 +224,8 @@ async fn a_scripted_lesson_gives_exactly_the_expected_log_and_csv() {
         drop((ada, ada_again, ben, guest));
 
         // The concern is on the leaders' list at once, with its lesson and recording.
-        let leader = signed_in(&server, LEADER, LEADER_PASSWORD).await?;
+        // Concerns are a leader route: it needs a two-factor session.
+        let leader = livegate_tests::recording::leader(&server).await?;
         let concerns = get_json(&leader, "/api/log/concerns").await?;
         let c = &concerns["concerns"][0];
         ensure!(c["id"] == note_id.as_str() && c["lesson_id"] == lesson.id.as_str(), "concern list: {concerns}");

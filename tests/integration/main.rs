@@ -23,6 +23,7 @@ mod lobby;
 mod log;
 mod media_flow;
 mod metrics;
+mod mfa;
 mod multinode;
 mod operator;
 mod privacy;

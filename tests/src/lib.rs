@@ -6,6 +6,7 @@
 pub mod api;
 pub mod garage;
 pub mod media;
+pub mod mfa;
 pub mod oidc_provider;
 pub mod participant;
 pub mod postgres;

@@ -97,10 +97,11 @@ pub async fn start_server(dir: &DataDir, env: &[(String, String)]) -> Result<Ser
     Server::launch("demo", &args, env).await
 }
 
-/// The demo leader, signed in.
+/// The demo leader, signed in with two factors (an authenticator enrolled the first time), as
+/// opening recordings needs.
 pub async fn leader(server: &Server) -> Result<Api> {
     let api = Api::new(server);
-    api.sign_in(LEADER, LEADER_PASSWORD).await?;
+    crate::mfa::sign_in_two_factor(&api, LEADER, LEADER_PASSWORD).await?;
     Ok(api)
 }
 

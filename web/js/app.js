@@ -18,7 +18,9 @@ import { ApiError } from './lib/api.js';
 import { ASK_WORDS, explain, explainFor } from './lib/messages.js';
 import { announce, byId, firstView, showView, view } from './lib/dom.js';
 import { openConduct, renderHome, renderReadiness } from './home/index.js';
-import { explainSso, openSetPassword, setPasswordToken, showSsoButtons, ssoRefusal } from './account/index.js';
+import {
+  explainSso, openSecondFactor, openSetPassword, openTwoStep, setPasswordToken, showSsoButtons, ssoRefusal,
+} from './account/index.js';
 import { LessonView } from './lesson/index.js';
 import { adminRoute, openAdmin, resetAdmin } from './admin/index.js';
 import { leaderRoute, leaveLeader, openLeader, resetLeader } from './leader/index.js';
@@ -28,6 +30,8 @@ import { leaderRoute, leaveLeader, openLeader, resetLeader } from './leader/inde
 /** @typedef {import('./lib/api.js').LessonSummary} LessonSummary */
 
 const HOME_REFRESH_MS = 8_000;
+/** The account's two-step sign-in page (account/second-factor.js). */
+const TWO_STEP = '#/account/two-step';
 
 const app = {
   /** @type {User | null} */
@@ -86,6 +90,10 @@ async function route() {
     await openConduct();
     return;
   }
+  if (location.hash === TWO_STEP) {
+    await openTwoStep(() => void api.me().then((data) => markTwoStep(data.sign_in), () => {}).finally(() => go('#/')));
+    return;
+  }
   const admin = adminRoute();
   if (admin || (!lessonId && app.user?.role === 'superuser')) {
     if (app.user?.role !== 'superuser') {
@@ -119,6 +127,7 @@ async function loadMe(nav) {
   try {
     const data = await api.me();
     setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
+    markTwoStep(data.sign_in);
     return true;
   } catch (err) {
     if (nav !== app.navigation) return false;
@@ -139,6 +148,7 @@ function setUser(user, classes, notice = '', recordingReady = true) {
   app.recordingReady = recordingReady !== false;
   byId('account').hidden = !user;
   byId('account-name').textContent = user ? user.display_name : '';
+  byId('account-two-step').hidden = !user || user.role === 'pupil';
 }
 
 // ---------------------------------------------------------------- sign-in and sign-out
@@ -192,11 +202,14 @@ async function onSignIn(/** @type {SubmitEvent} */ ev) {
   submit.disabled = true;
   error.textContent = '';
   try {
-    await api.signIn(email.value.trim(), password.value);
+    const answer = await api.signIn(email.value.trim(), password.value);
     password.value = '';
-    const data = await api.me();
-    setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
-    await route();
+    // An account with two-step sign-in answers a correct password with a pending sign-in.
+    if (answer && 'pending' in answer) {
+      openSecondFactor(answer.pending, () => void afterSignIn(), () => showSignIn());
+      return;
+    }
+    await afterSignIn();
   } catch (err) {
     const code = err instanceof ApiError ? err.code : 'internal';
     error.textContent = explainSso(code).text;
@@ -204,6 +217,42 @@ async function onSignIn(/** @type {SubmitEvent} */ ev) {
   } finally {
     submit.disabled = false;
   }
+}
+
+/**
+ * Loads who signed in and goes on: to the two-step set-up first when their role needs it and
+ * they have none (superusers and leaders, teachers where the school says), else where they were
+ * going.
+ */
+async function afterSignIn() {
+  const data = await api.me();
+  setUser(data.user, data.classes, data.recording_notice, data.recording_ready);
+  const state = data.sign_in;
+  markTwoStep(state);
+  // A leader's pages (recordings) need two factors, so they set it up first; a superuser's
+  // pages do not yet, so the top bar asks them to (markTwoStep).
+  if (needsTwoStep(state) && data.user.role !== 'superuser') go(TWO_STEP);
+  else await route();
+}
+
+/**
+ * True when the person's role needs two-step sign-in and they have none.
+ * @param {import('./lib/api.js').SignInState | undefined} state
+ */
+function needsTwoStep(state) {
+  return Boolean(state && state.second_factor_required && !state.totp_enrolled && !state.two_factors);
+}
+
+/**
+ * The top bar's two-step link: a call to set it up while the role needs it and it is not.
+ * @param {import('./lib/api.js').SignInState | undefined} state
+ */
+function markTwoStep(state) {
+  const link = byId('account-two-step');
+  const needed = needsTwoStep(state);
+  link.textContent = needed ? 'Set up two-step' : 'Two-step sign-in';
+  link.classList.toggle('btn-primary', needed);
+  link.classList.toggle('btn-quiet', !needed);
 }
 
 async function onSignOut() {

@@ -12,7 +12,7 @@ use super::{LessonSummary, PROTOCOL_VERSION};
 use crate::admission::Decision;
 use crate::codes::ErrorCode;
 use crate::ids::LessonId;
-use crate::school::Role;
+use crate::school::{Role, SignInMethod};
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,30 @@ pub struct Me {
     /// False when a lesson started now could not be recorded (so no pupil could join it): the
     /// teacher is told before starting.
     pub recording_ready: bool,
+    /// How this session signed in, and what the account's second factor is.
+    pub sign_in: SignInState,
+}
+
+/// The second-factor side of [`Me`]: the web client leads a person whose factor is required
+/// but not set up to enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInState {
+    pub method: SignInMethod,
+    /// True when this session counts as two factors (`password_totp`, `sso_mfa`).
+    pub two_factors: bool,
+    /// True when the account has a confirmed authenticator (TOTP).
+    pub totp_enrolled: bool,
+    /// True when this person's role needs two factors: superusers and leaders always,
+    /// teachers where their school says so.
+    pub second_factor_required: bool,
+}
+
+/// `POST /api/session` when the account has a second factor (202): no session yet, but a
+/// short-lived, single-use token for `POST /api/session/second-factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorNeeded {
+    pub pending: String,
+    pub expires_in_ms: u64,
 }
 
 /// `POST /api/lessons` and `GET /api/lessons/{lesson_id}`: one lesson.
@@ -178,6 +202,12 @@ mod tests {
             ],
             recording_notice: "This lesson is recorded.".into(),
             recording_ready: true,
+            sign_in: SignInState {
+                method: SignInMethod::PasswordTotp,
+                two_factors: true,
+                totp_enrolled: true,
+                second_factor_required: false,
+            },
         };
         let ticket = Ticket {
             ticket: "t".into(),
@@ -188,6 +218,11 @@ mod tests {
         text += &line("GET /api/health", &Health::ok());
         text += &line("POST /api/session", &SignedIn { user });
         text += &line("GET /api/me", &me);
+        let pending = SecondFactorNeeded {
+            pending: "p".into(),
+            expires_in_ms: 300_000,
+        };
+        text += &line("POST /api/session (second factor needed)", &pending);
         text += &line("POST /api/lessons", &LessonBody { lesson });
         text += &line("POST /api/lessons/{lesson_id}/ticket", &ticket);
         let conduct = ConductBody {

@@ -47,12 +47,8 @@ pub struct Proof {
     pub method: AuthMethod,
 }
 
-/// How a person proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// Email and password checked against the stored Argon2id hash.
-    Password,
-}
+/// How a person proved who they are: the session records it (`SignInMethod`, in the core).
+pub use livegate_core::school::SignInMethod as AuthMethod;
 
 /// One way for a person to prove who they are. Sign-in is: an authenticator turns a claim
 /// into a [`Proof`], then the sign-in route applies account policy (disabled accounts are
@@ -180,11 +176,36 @@ impl Sessions {
         self.times
     }
 
-    /// Starts a session for a user; returns the token for the cookie.
-    pub async fn create(&self, store: &Store, user: &UserId, now: i64) -> Result<String, StoreError> {
+    /// Starts a session for a user, recording how they signed in; returns the token for the
+    /// cookie.
+    pub async fn create(
+        &self,
+        store: &Store,
+        user: &UserId,
+        method: AuthMethod,
+        now: i64,
+    ) -> Result<String, StoreError> {
         let token = random_token(32);
-        store.create_session(&token_hash(&token), user, now, self.times).await?;
+        store
+            .create_session(&token_hash(&token), user, method, now, self.times)
+            .await?;
         Ok(token)
+    }
+
+    /// The user of a session token and how they signed in, if the session is live now.
+    pub async fn session_from(
+        &self,
+        store: &Store,
+        token: Option<&str>,
+    ) -> Result<Option<(UserRecord, AuthMethod)>, StoreError> {
+        match token {
+            Some(token) => {
+                store
+                    .session_of(&token_hash(token), crate::store::now_ms(), self.times)
+                    .await
+            }
+            None => Ok(None),
+        }
     }
 
     /// The user of a session token (from the request's cookie, if it sent one), if the

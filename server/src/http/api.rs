@@ -26,6 +26,7 @@ use livegate_core::ids::{ClassId, Email};
 use livegate_core::proto::http::{
     ClassSummary, ConductBody, ConductView, Health, JoinCheck, LessonBody, Me, SignedIn, Ticket, User,
 };
+use livegate_core::school::SignInMethod;
 
 /// A JSON body whose rejection is our `bad_request` rather than axum's text.
 pub struct ApiJson<T>(pub T);
@@ -105,7 +106,7 @@ pub async fn sign_in(
         }
         other => other?,
     };
-    let (user, method) = (proof.user, proof.method);
+    let user = proof.user;
     // A school may sign its pupils in with their school account only (app::sso).
     crate::app::sso::password_allowed(&app.store, &user).await?;
     if user.disabled {
@@ -116,10 +117,27 @@ pub async fn sign_in(
         crate::telemetry::sign_in_failed(ErrorCode::SchoolDisabled);
         return Err(ErrorCode::SchoolDisabled.into());
     }
-    let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
+    // An account with a second factor gets a pending sign-in, not a session (`http::mfa`).
+    if let Some(pending) = super::mfa::second_step(&app, &user).await? {
+        return Ok(pending);
+    }
+    start_session(&app, &user, proof.method, device).await
+}
+
+/// Starts a session for a signed-in person: the session cookie, and this browser remembered as
+/// a known device for the account. Password sign-in and the second factor's step end here.
+pub(super) async fn start_session(
+    app: &App,
+    user: &UserRecord,
+    method: SignInMethod,
+    device: Option<&str>,
+) -> Result<Response, ApiError> {
+    let token = app.sessions.create(&app.store, &user.id, method, now_ms()).await?;
     let secure = app.config.secure_cookies;
     let session = session_cookie(&app.sessions, &token, secure);
-    let known = limits
+    let known = app
+        .sessions
+        .limits
         .remember_device(&app.store, device, &user.email, now_ms())
         .await?;
     tracing::info!(user = %user.id, ?method, "signed in");
@@ -127,7 +145,7 @@ pub async fn sign_in(
         (header::SET_COOKIE, session),
         (header::SET_COOKIE, device_cookie(&known, secure)),
     ]);
-    Ok((cookies, Json(SignedIn { user: user_view(&user) })).into_response())
+    Ok((cookies, Json(SignedIn { user: user_view(user) })).into_response())
 }
 
 /// `DELETE /api/session`: ends the session on every node.
@@ -141,6 +159,7 @@ pub async fn sign_out(State(app): State<App>, headers: axum::http::HeaderMap) ->
 pub async fn me(
     State(app): State<App>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Extension(super::mfa::CurrentMethod(method)): Extension<super::mfa::CurrentMethod>,
 ) -> Result<Json<Me>, ApiError> {
     let rows: Vec<_> = app
         .store
@@ -175,6 +194,7 @@ pub async fn me(
         classes,
         recording_notice: notice.unwrap_or_else(|| crate::store::seed::RECORDING_NOTICE.to_owned()),
         recording_ready: app.recordings.as_ref().is_some_and(|r| r.ready_for(&user.school)),
+        sign_in: super::mfa::sign_in_state(&app, &user, method).await?,
     }))
 }
 

@@ -60,6 +60,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         SsoUnavailable | SsoDomainTaken => StatusCode::CONFLICT,
         SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
         SsoSettingsInvalid => StatusCode::BAD_REQUEST,
+        MfaRequired | MfaResetOwn => StatusCode::FORBIDDEN,
+        CodeInvalid | CodeReused | PendingSignInInvalid => StatusCode::UNAUTHORIZED,
+        MfaAlreadyEnrolled => StatusCode::CONFLICT,
     }
 }
 

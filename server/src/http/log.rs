@@ -433,7 +433,7 @@ mod tests {
     #[tokio::test]
     async fn school_wide_readings_and_every_export_are_audited() {
         let app = app().await;
-        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let leader = crate::http::mfa::tests::two_factor_session(&app, "dsl@demo.sch.uk", "demo-leader").await;
         let teacher = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await;
         let school = SchoolId::parse("sch_demo").unwrap();
         let count = |action: &'static str| {
@@ -583,7 +583,7 @@ mod tests {
         let winter = "2026-12-01T12:00:00Z";
         let all = lessons_at(&app, &[late_march, eve_of_autumn, late_autumn, winter]).await;
         let [march, eve, late, dec] = [&all[0], &all[1], &all[2], &all[3]];
-        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let leader = crate::http::mfa::tests::two_factor_session(&app, "dsl@demo.sch.uk", "demo-leader").await;
         let list = |q: &'static str| {
             let (app, leader) = (app.clone(), leader.clone());
             async move {
@@ -654,7 +654,7 @@ mod tests {
     #[tokio::test]
     async fn bad_dates_are_refused_with_a_stable_code_and_change_nothing() {
         let app = app().await;
-        let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+        let leader = crate::http::mfa::tests::two_factor_session(&app, "dsl@demo.sch.uk", "demo-leader").await;
         let school = SchoolId::parse("sch_demo").unwrap();
         let before = app.store.audit_entries(&school, 100_000).await.unwrap().len();
         for q in [

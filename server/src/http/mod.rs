@@ -18,6 +18,7 @@ pub(crate) mod listen;
 mod log;
 mod log_export;
 pub mod metrics;
+mod mfa;
 pub mod ops;
 mod presence;
 mod recordings;
@@ -54,7 +55,8 @@ pub enum Access {
     Teacher,
     /// Signed-in superusers only (the school's administrators).
     Superuser,
-    /// Signed-in safeguarding leaders only (recordings).
+    /// Signed-in safeguarding leaders only (recordings), in a session signed in with two
+    /// factors (`mfa_required` otherwise).
     Leader,
 }
 
@@ -138,6 +140,7 @@ pub fn route_table() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
     // The school's code of conduct, for everyone of the school to read (PROTOCOL.md section 1).
     routes.push((Method::GET, "/api/conduct", Access::SignedIn, get(api::conduct)));
     routes.extend(sso_routes());
+    routes.extend(mfa_routes());
     routes
 }
 
@@ -156,6 +159,56 @@ fn sso_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
             "/api/admin/users/{user_id}/identities",
             Access::Superuser,
             delete(sso::unlink),
+        ),
+    ]
+}
+
+/// The staff second factor (`mfa`): enrolment, the sign-in's second step, the superuser's reset
+/// and the school's setting.
+fn mfa_routes() -> Vec<(Method, &'static str, Access, MethodRouter<App>)> {
+    use axum::routing::{post, put};
+    vec![
+        (
+            Method::POST,
+            "/api/session/second-factor",
+            Access::Public,
+            post(mfa::second_factor),
+        ),
+        (
+            Method::GET,
+            "/api/account/second-factor",
+            Access::SignedIn,
+            get(mfa::status),
+        ),
+        (
+            Method::POST,
+            "/api/account/second-factor/totp",
+            Access::SignedIn,
+            post(mfa::start),
+        ),
+        (
+            Method::POST,
+            "/api/account/second-factor/totp/confirm",
+            Access::SignedIn,
+            post(mfa::confirm),
+        ),
+        (
+            Method::POST,
+            "/api/admin/users/{user_id}/second-factor/reset",
+            Access::Superuser,
+            post(mfa::reset),
+        ),
+        (
+            Method::GET,
+            "/api/admin/second-factor",
+            Access::Superuser,
+            get(mfa::get_setting),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/second-factor",
+            Access::Superuser,
+            put(mfa::put_setting),
         ),
     ]
 }
@@ -355,11 +408,11 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         return Err(ErrorCode::CrossSite.into());
     }
     if access != Access::Public {
-        let user = app
+        let session = app
             .sessions
-            .user_from(&app.store, auth::session_token(req.headers()))
+            .session_from(&app.store, auth::session_token(req.headers()))
             .await?;
-        let user = user.filter(|u| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
+        let (user, method) = session.filter(|(u, _)| !u.disabled).ok_or(ErrorCode::NotSignedIn)?;
         let allowed = match access {
             Access::Teacher => user.role == Role::Teacher,
             Access::Superuser => user.role == Role::Superuser,
@@ -369,9 +422,24 @@ async fn authorize(access: Access, State(app): State<App>, mut req: Request, nex
         if !allowed {
             return Err(ErrorCode::ForbiddenRole.into());
         }
+        if !method.two_factors() && needs_two_factors(access, &app, &user).await? {
+            return Err(ErrorCode::MfaRequired.into());
+        }
         req.extensions_mut().insert(CurrentUser(user));
+        req.extensions_mut().insert(mfa::CurrentMethod(method));
     }
     Ok(next.run(req).await)
+}
+
+/// Whether a route of this access needs a two-factor session from this (allowed) user: the
+/// leaders' routes (recordings, concerns) always; the teachers' (starting a lesson) where the
+/// school requires it of teachers.
+async fn needs_two_factors(access: Access, app: &App, user: &crate::store::UserRecord) -> Result<bool, ApiError> {
+    Ok(match access {
+        Access::Leader => true,
+        Access::Teacher => app.store.teachers_need_second_factor(&user.school).await?,
+        Access::Public | Access::SignedIn | Access::Superuser => false,
+    })
 }
 
 #[cfg(test)]

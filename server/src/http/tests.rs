@@ -434,7 +434,7 @@ async fn teachers_read_only_their_own_pupils_attendance() {
     );
     let history = sign_in(&app, "teacher2@demo.sch.uk", "demo-teacher").await; // teaches 8b only
     let science = sign_in(&app, "teacher@demo.sch.uk", "demo-teacher").await; // teaches 7a
-    let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+    let leader = crate::http::mfa::tests::two_factor_session(&app, "dsl@demo.sch.uk", "demo-leader").await;
     let read = |cookie: &str, who: &livegate_core::ids::UserId| {
         let (app, cookie, path) = (
             app.clone(),

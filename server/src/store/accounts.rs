@@ -16,6 +16,7 @@ use super::audit::append;
 use super::people::user;
 use super::{Result, Store, StoreError, UserRecord};
 use livegate_core::ids::{SchoolId, UserId};
+use livegate_core::school::SignInMethod;
 
 /// Known devices (migration 6): a browser that signed in to an account, by the hash of its
 /// device cookie with the account's email (`bucket`), and the hashed email it belongs to.
@@ -111,21 +112,32 @@ fn account_token(row: &AnyRow) -> Result<AccountToken> {
 }
 
 impl Store {
-    /// Records a new session (by its token's hash) and drops sessions that have ended.
-    pub async fn create_session(&self, token_hash: &str, user: &UserId, now: i64, times: SessionTimes) -> Result<()> {
+    /// Records a new session (by its token's hash), with how its person signed in, and drops
+    /// sessions that have ended.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user: &UserId,
+        method: SignInMethod,
+        now: i64,
+        times: SessionTimes,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE last_seen <= $1 OR created_at <= $2")
             .bind(now - times.idle_ms)
             .bind(now - times.lifetime_ms)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES ($1, $2, $3, $3)")
-            .bind(token_hash)
-            .bind(user.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(super::conflict)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen, method) VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(now)
+        .bind(method.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(super::conflict)?;
         tx.commit().await?;
         Ok(())
     }
@@ -134,8 +146,18 @@ impl Store {
     /// `last_seen` refreshed if it is older than `touch_every_ms`. No session of a disabled
     /// school is live, even one that began as the school was being disabled.
     pub async fn session_user(&self, token_hash: &str, now: i64, times: SessionTimes) -> Result<Option<UserRecord>> {
+        Ok(self.session_of(token_hash, now, times).await?.map(|(user, _)| user))
+    }
+
+    /// The user of a live session and how they signed in (as [`Store::session_user`]).
+    pub async fn session_of(
+        &self,
+        token_hash: &str,
+        now: i64,
+        times: SessionTimes,
+    ) -> Result<Option<(UserRecord, SignInMethod)>> {
         let row = sqlx::query(
-            "SELECT u.*, s.created_at AS session_created, s.last_seen AS session_seen \
+            "SELECT u.*, s.created_at AS session_created, s.last_seen AS session_seen, s.method AS session_method \
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN schools sc ON sc.id = u.school_id \
              WHERE s.token_hash = $1 AND sc.disabled_at IS NULL",
         )
@@ -145,6 +167,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let created: i64 = row.try_get("session_created")?;
         let seen: i64 = row.try_get("session_seen")?;
+        let method = SignInMethod::parse(&row.try_get::<String, _>("session_method")?)
+            .ok_or(StoreError::Invalid("malformed session method in database"))?;
         if now - seen >= times.idle_ms || now - created >= times.lifetime_ms {
             self.end_session(token_hash).await?;
             return Ok(None);
@@ -156,7 +180,18 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        user(&row).map(Some)
+        Ok(Some((user(&row)?, method)))
+    }
+
+    /// Raises a live session to `method` (a second factor was just proved in it). True if the
+    /// session exists.
+    pub async fn upgrade_session(&self, token_hash: &str, method: SignInMethod) -> Result<bool> {
+        let done = sqlx::query("UPDATE sessions SET method = $1 WHERE token_hash = $2")
+            .bind(method.as_str())
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Ends one session. True if it existed.

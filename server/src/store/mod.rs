@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod consent;
+mod factors;
 pub mod log;
 pub mod log_read;
 mod people;
@@ -28,6 +29,7 @@ use tokio::sync::broadcast;
 pub use accounts::{token_hash, AccountToken, SessionTimes, TokenPurpose};
 pub use audit::{AuditEntry, AuditFault};
 pub use consent::{ConductText, ConsentInput, ConsentRecord, PrivacyListed};
+pub use factors::{FactorUse, TotpFactor};
 // The school's vocabulary lives in the core; re-exported while the rest of the server moves over.
 pub use log_read::{LogFilter, LogScope};
 pub use people::{normalise_domain, ClassRecord, DomainRecord, MemberKind, UserRecord};

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
     (5, super::log::REPEATS_MIGRATION),
     (6, super::accounts::DEVICES_MIGRATION),
     (7, super::schools::MIGRATION),
+    (8, super::factors::MIGRATION),
     (9, super::sso::MIGRATION),
 ];
 

@@ -346,15 +346,42 @@ mod tests {
                 user_id(&store, "teacher@other.sch.uk").await,
             );
             let now = now_ms();
-            store.create_session("h-mine", &mine, now, TIMES).await.unwrap();
-            store.create_session("h-theirs", &theirs, now, TIMES).await.unwrap();
+            store
+                .create_session(
+                    "h-mine",
+                    &mine,
+                    livegate_core::school::SignInMethod::Password,
+                    now,
+                    TIMES,
+                )
+                .await
+                .unwrap();
+            store
+                .create_session(
+                    "h-theirs",
+                    &theirs,
+                    livegate_core::school::SignInMethod::Password,
+                    now,
+                    TIMES,
+                )
+                .await
+                .unwrap();
             let users_before = store.users(&demo()).await.unwrap().len();
             assert!(!store.school_disabled(&demo()).await.unwrap());
             assert!(store.disable_school("operator:it", &demo()).await.unwrap());
             assert!(store.school_disabled(&demo()).await.unwrap());
             assert!(store.session_user("h-mine", now, TIMES).await.unwrap().is_none());
             // A session made as the school was being disabled is not live either.
-            store.create_session("h-late", &mine, now, TIMES).await.unwrap();
+            store
+                .create_session(
+                    "h-late",
+                    &mine,
+                    livegate_core::school::SignInMethod::Password,
+                    now,
+                    TIMES,
+                )
+                .await
+                .unwrap();
             assert!(store.session_user("h-late", now, TIMES).await.unwrap().is_none());
             let other = store.session_user("h-theirs", now, TIMES).await.unwrap();
             assert_eq!(other.map(|u| u.id), Some(theirs), "another school is untouched");

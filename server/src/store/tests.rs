@@ -251,7 +251,10 @@ async fn last_seen(store: &Store, hash: &str) -> Option<i64> {
 both!(sessions_idle_out_and_expire, |store: Store| async move {
     let ada = uid(&store, "ada@pupils.demo.sch.uk").await;
     let h = token_hash("session one");
-    store.create_session(&h, &ada, T0, TIMES).await.unwrap();
+    store
+        .create_session(&h, &ada, livegate_core::school::SignInMethod::Password, T0, TIMES)
+        .await
+        .unwrap();
     assert_eq!(store.session_user(&h, T0 + 1, TIMES).await.unwrap().unwrap().id, ada);
     // Within a minute nothing is written; after it, last_seen moves.
     store.session_user(&h, T0 + 30_000, TIMES).await.unwrap().unwrap();
@@ -267,7 +270,10 @@ both!(sessions_idle_out_and_expire, |store: Store| async move {
     assert_eq!(last_seen(&store, &h).await, None);
     // Used every hour it still ends 12 hours after sign-in.
     let h = token_hash("session two");
-    store.create_session(&h, &ada, T0, TIMES).await.unwrap();
+    store
+        .create_session(&h, &ada, livegate_core::school::SignInMethod::Password, T0, TIMES)
+        .await
+        .unwrap();
     for hour in 1..12 {
         assert!(
             store
@@ -286,9 +292,18 @@ both!(sessions_idle_out_and_expire, |store: Store| async move {
         .is_none());
     // Creating a session sweeps ended ones.
     let h3 = token_hash("session three");
-    store.create_session(&h3, &ada, T0, TIMES).await.unwrap();
     store
-        .create_session(&token_hash("session four"), &ada, T0 + 721 * MIN, TIMES)
+        .create_session(&h3, &ada, livegate_core::school::SignInMethod::Password, T0, TIMES)
+        .await
+        .unwrap();
+    store
+        .create_session(
+            &token_hash("session four"),
+            &ada,
+            livegate_core::school::SignInMethod::Password,
+            T0 + 721 * MIN,
+            TIMES,
+        )
         .await
         .unwrap();
     assert_eq!(last_seen(&store, &h3).await, None);
@@ -299,7 +314,10 @@ both!(sign_out_and_disabling_end_sessions, |store: Store| async move {
     let ben = uid(&store, "ben@pupils.demo.sch.uk").await;
     let (a1, a2, b1) = (token_hash("a1"), token_hash("a2"), token_hash("b1"));
     for (h, u) in [(&a1, &ada), (&a2, &ada), (&b1, &ben)] {
-        store.create_session(h, u, T0, TIMES).await.unwrap();
+        store
+            .create_session(h, u, livegate_core::school::SignInMethod::Password, T0, TIMES)
+            .await
+            .unwrap();
     }
     assert!(store.end_session(&a1).await.unwrap());
     assert!(!store.end_session(&a1).await.unwrap());
@@ -430,7 +448,13 @@ both!(set_password_tokens_are_single_use, |store: Store| async move {
     ));
     // Spending it sets the password, signs the user out everywhere and is audited.
     store
-        .create_session(&token_hash("ada session"), &ada, T0, TIMES)
+        .create_session(
+            &token_hash("ada session"),
+            &ada,
+            livegate_core::school::SignInMethod::Password,
+            T0,
+            TIMES,
+        )
         .await
         .unwrap();
     store.use_account_token(&h, "new-hash", T0 + 5).await.unwrap();

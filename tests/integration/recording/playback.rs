@@ -58,7 +58,7 @@ async fn other_school_leader(server: &Server, db: &sqlx::SqlitePool) -> Result<A
     .execute(db)
     .await?;
     let api = Api::new(server);
-    api.sign_in("dsl@other.sch.uk", LEADER_PASSWORD).await?;
+    livegate_tests::mfa::sign_in_two_factor(&api, "dsl@other.sch.uk", LEADER_PASSWORD).await?;
     Ok(api)
 }
 
@@ -195,7 +195,7 @@ async fn media_and_ranges(
 ) -> Result<()> {
     let view = field(opened, "view")?;
     let other = Api::new(server);
-    other.sign_in("dsl@other.sch.uk", LEADER_PASSWORD).await?;
+    livegate_tests::mfa::sign_in_two_factor(&other, "dsl@other.sch.uk", LEADER_PASSWORD).await?;
     refused(
         "another leader with our token",
         call(&other, "media", rec, view).await?,
@@ -389,8 +389,11 @@ async fn retention(server: Server, dir: &DataDir, db: &sqlx::SqlitePool, kept: &
     sqlx::query("UPDATE recordings SET started_at = started_at - 2 * 86400000")
         .execute(db)
         .await?;
+    let old = server.http_base.clone();
     server.finish();
     let server = start_server(dir, &[]).await?;
+    // The leader's authenticator, enrolled on the first run, is in the same database.
+    livegate_tests::mfa::server_moved(&old, &server.http_base);
     let leader = leader(&server).await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     let rows = loop {

@@ -233,7 +233,7 @@ fn memory(pid: u32) -> Result<(u64, u64)> {
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// A leader's client, signed in (before the idle figure is taken: a sign-in's password hash
+/// A leader's client, signed in with two factors (before the idle figure is taken: a sign-in's password hash
 /// alone takes about 19 MiB for a moment).
 async fn sign_in(base: &str, email: &str) -> Result<reqwest::Client> {
     // A long timeout: the old route joins the whole stream before it sends a byte.
@@ -249,6 +249,24 @@ async fn sign_in(base: &str, email: &str) -> Result<reqwest::Client> {
         .await?;
     if !signed.status().is_success() {
         bail!("sign-in as {email}: {}", signed.status());
+    }
+    // Opening recordings needs a two-factor session: enrol an authenticator, which raises it.
+    let enrolment: serde_json::Value = client
+        .post(format!("{base}/api/account/second-factor/totp"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let secret = enrolment["secret"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no secret for {email}"))?;
+    let confirmed = client
+        .post(format!("{base}/api/account/second-factor/totp/confirm"))
+        .json(&json!({"code": livegate_tests::mfa::code_now(secret)?}))
+        .send()
+        .await?;
+    if !confirmed.status().is_success() {
+        bail!("enrolling {email}: {}", confirmed.status());
     }
     Ok(client)
 }

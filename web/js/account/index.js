@@ -94,3 +94,5 @@ async function onSubmit(ev) {
 }
 
 byId('password-form').addEventListener('submit', (ev) => void onSubmit(/** @type {SubmitEvent} */ (ev)));
+
+export { openSecondFactor, openTwoStep } from './second-factor.js';

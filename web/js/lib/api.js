@@ -84,7 +84,8 @@ export async function request(method, path, body) {
 /**
  * @param {string} email
  * @param {string} password
- * @returns {Promise<{user: User}>}
+ * @returns {Promise<{user: User} | {pending: string, expires_in_ms: number}>} the user, or (202)
+ *   a pending sign-in that waits for the account's second factor
  */
 export function signIn(email, password) {
   return request('POST', '/api/session', { email, password });
@@ -104,7 +105,14 @@ export function setup() {
   return request('GET', '/api/setup');
 }
 
-/** @returns {Promise<{user: User, classes: ClassSummary[], recording_notice: string, recording_ready: boolean}>} */
+/**
+ * How the session signed in (`GET /api/me`'s `sign_in`).
+ * @typedef {{method: string, two_factors: boolean, totp_enrolled: boolean, second_factor_required: boolean}} SignInState
+ */
+
+/**
+ * @returns {Promise<{user: User, classes: ClassSummary[], recording_notice: string, recording_ready: boolean, sign_in: SignInState}>}
+ */
 export function me() {
   return request('GET', '/api/me');
 }

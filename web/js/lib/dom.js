@@ -36,7 +36,7 @@ export function visuallyHidden(text) {
   return h('span', { class: 'visually-hidden' }, [text]);
 }
 
-const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'recordings', 'notice', 'message', 'lesson', 'conduct'];
+const VIEWS = ['loading', 'signin', 'password', 'home', 'admin', 'recordings', 'notice', 'message', 'lesson', 'conduct', 'second-factor', 'two-step'];
 
 /** @type {string} */
 let currentView = 'loading';

@@ -243,6 +243,29 @@ const EXPLANATIONS = {
   invite_sheet_too_large: {
     title: 'Class too large for one sheet',
     text: 'An invite sheet holds at most 120 pupils. Invite the rest from the Users page, or split the class.',
+  mfa_required: {
+    title: 'Two-step sign-in needed',
+    text: 'This needs two-step sign-in. Set up an authenticator app under Two-step sign-in (at the top of the page), then sign out and sign in again with its code.',
+  },
+  code_invalid: {
+    title: 'That code is not right',
+    text: 'That code is not right. Enter the 6-digit code your authenticator app shows now, or one of your unused recovery codes.',
+  },
+  code_reused: {
+    title: 'That code was already used',
+    text: 'That code has already been used. Wait for your authenticator app to show the next one.',
+  },
+  pending_sign_in_invalid: {
+    title: 'Please sign in again',
+    text: 'This sign-in has expired or was already finished. Please sign in again with your email and password.',
+  },
+  mfa_already_enrolled: {
+    title: 'Already set up',
+    text: 'Two-step sign-in is already set up for this account. To replace it, ask a superuser to reset it.',
+  },
+  mfa_reset_own: {
+    title: 'Not allowed',
+    text: 'You cannot reset your own two-step sign-in; ask another superuser.',
   },
 };
 

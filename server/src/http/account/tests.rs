@@ -154,7 +154,13 @@ async fn forged_expired_and_ended_sessions_are_not_signed_in() {
     let ada = id_of(&app, "ada@pupils.demo.sch.uk").await;
     let token = livegate_core::ids::random_token(32);
     app.store
-        .create_session(&token_hash(&token), &ada, now_ms() - 121 * 60_000, app.sessions.times())
+        .create_session(
+            &token_hash(&token),
+            &ada,
+            livegate_core::school::SignInMethod::Password,
+            now_ms() - 121 * 60_000,
+            app.sessions.times(),
+        )
         .await
         .unwrap();
     let (status, v) = me(format!("livegate_session={token}")).await;

@@ -112,7 +112,7 @@ async fn sessions_need_a_live_well_formed_cookie() {
     let store = seeded_sqlite().await;
     let s = Sessions::default();
     let ada = email_of(&store, "ada@pupils.demo.sch.uk").await;
-    let token = s.create(&store, &ada.id, T0).await.unwrap();
+    let token = s.create(&store, &ada.id, AuthMethod::Password, T0).await.unwrap();
     assert!(is_token(&token));
     let h = with_cookie(&token);
     assert_eq!(
@@ -145,7 +145,7 @@ async fn sessions_need_a_live_well_formed_cookie() {
         .await
         .unwrap()
         .is_none());
-    let token = s.create(&store, &ada.id, T0).await.unwrap();
+    let token = s.create(&store, &ada.id, AuthMethod::Password, T0).await.unwrap();
     let h = with_cookie(&token);
     s.end(&store, session_token(&h)).await.unwrap();
     assert!(
@@ -169,7 +169,7 @@ async fn configured_lifetimes_apply() {
     };
     let s = Sessions::new(&config);
     let ada = email_of(&store, "ada@pupils.demo.sch.uk").await;
-    let h = with_cookie(&s.create(&store, &ada.id, T0).await.unwrap());
+    let h = with_cookie(&s.create(&store, &ada.id, AuthMethod::Password, T0).await.unwrap());
     for minute in [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56] {
         assert!(
             s.user_at(&store, session_token(&h), T0 + minute * MIN)

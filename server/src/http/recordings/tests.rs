@@ -102,7 +102,7 @@ struct Viewing {
 async fn viewing() -> Viewing {
     let app = app().await;
     let rec = recording(&app, "sch_demo", "teacher@demo.sch.uk").await;
-    let leader = sign_in(&app, "dsl@demo.sch.uk", "demo-leader").await;
+    let leader = crate::http::mfa::tests::two_factor_session(&app, "dsl@demo.sch.uk", "demo-leader").await;
     let (status, opened) = call(
         &app,
         Method::POST,
@@ -137,7 +137,7 @@ async fn new_leader(app: &App, school: &str, email: &str) -> String {
         )
         .await
         .unwrap();
-    sign_in(app, email, "demo-leader").await
+    crate::http::mfa::tests::two_factor_session(app, email, "demo-leader").await
 }
 
 fn segment_path(rec: &str, label: &str, n: &str, view: &str) -> String {

@@ -17,6 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use livegate_core::school::SignInMethod;
 use serde::{Deserialize, Serialize};
 
 use livegate_core::codes::ErrorCode;
@@ -163,9 +164,14 @@ async fn finish(app: &App, headers: &HeaderMap, q: Callback) -> Result<String, A
         .finish(&app.store, &state, &code, sent_binding(headers), now_ms())
         .await?;
     let user = signed_in.user;
-    // TODO(merge): session method sso/sso_mfa (`signed_in.mfa`), once sessions record how the
-    // person signed in (issue 16 item 3).
-    let token = app.sessions.create(&app.store, &user.id, now_ms()).await?;
+    // The session records how the person signed in: with the provider's second factor (its
+    // `amr`) it counts as two factors, as a password with TOTP does.
+    let method = if signed_in.mfa {
+        SignInMethod::SsoMfa
+    } else {
+        SignInMethod::Sso
+    };
+    let token = app.sessions.create(&app.store, &user.id, method, now_ms()).await?;
     tracing::info!(user = %user.id, mfa = signed_in.mfa, linked = signed_in.linked, "signed in with a school account");
     Ok(session_cookie(&app.sessions, &token, app.config.https()))
 }
