@@ -243,6 +243,7 @@ const EXPLANATIONS = {
   invite_sheet_too_large: {
     title: 'Class too large for one sheet',
     text: 'An invite sheet holds at most 120 pupils. Invite the rest from the Users page, or split the class.',
+  },
   mfa_required: {
     title: 'Two-step sign-in needed',
     text: 'This needs two-step sign-in. Set up an authenticator app under Two-step sign-in (at the top of the page), then sign out and sign in again with its code.',
