@@ -23,6 +23,7 @@ use livegate::recording::Recordings;
 use livegate::store::Store;
 use livegate_core::codes::ErrorCode;
 use livegate_core::ids::{ClassId, Email, LessonId, SchoolId};
+use livegate_core::school::SignInMethod;
 use livegate_recorder::objstore::ObjectStoreConfig;
 use tower::ServiceExt;
 
@@ -198,14 +199,18 @@ fn remove_stale(base: &Path) {
     }
 }
 
-/// Signs in through the router; returns the cookie as a request sends it.
+/// Signs in through the router (the password), then holds a session that counts two factors,
+/// as after an authenticator's code, so that the routes which need two (a leader's recordings)
+/// are reached; returns the cookie as a request sends it.
 async fn sign_in(app: &App, email: &str, password: &str) -> String {
     let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
     let req = Request::post("/api/session").header("content-type", "application/json").header("host", "localhost");
     let res = router(app.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "sign in as {email}");
-    let cookie = res.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    let user = app.store.user_by_email(&Email::parse(email).expect("an email")).await.unwrap().expect("the user");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let token = app.sessions.create(&app.store, &user.id, SignInMethod::PasswordTotp, now).await.expect("a session");
+    format!("livegate_session={token}")
 }
 
 /// Users and consent records of both schools, and a finished recording of 7A.
@@ -279,7 +284,9 @@ struct ErrorDetail {
 /// Checks one answer: a non-2xx answer is the JSON error shape with a known code, that code's
 /// status and sentence; a 5xx only for the codes that are one by design. Returns the code.
 pub fn check(what: &str, status: StatusCode, body: &[u8]) -> Option<ErrorCode> {
-    if status.is_success() {
+    // A 303 is the school-account sign-in's callback sending the browser to the sign-in page
+    // (PROTOCOL.md section 7): an answer, not an error body.
+    if status.is_success() || status == StatusCode::SEE_OTHER {
         return None;
     }
     let shape: ErrorShape = serde_json::from_slice(body).unwrap_or_else(|e| {

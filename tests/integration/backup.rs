@@ -120,6 +120,7 @@ async fn a_backup_restores_onto_a_fresh_folder_and_everything_works() {
         let work = DataDir::new("bk-work")?;
         let server = start_server(&source, &[]).await?;
         record_a_lesson(&server).await?;
+        let source_base = server.http_base.clone();
         let pass = passphrase_file(&work.path, PASSPHRASE)?;
         let out = work.path.join("backup");
         let out_text = out.display().to_string();
@@ -159,6 +160,8 @@ async fn a_backup_restores_onto_a_fresh_folder_and_everything_works() {
         serve_args.extend(to.iter().cloned());
         let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
         let server = Server::launch("serve", &serve_args, &[]).await?;
+        // The leader's authenticator, enrolled on the source, signs in on the restored copy.
+        livegate_tests::mfa::server_moved(&source_base, &server.http_base);
         let (recordings, segments) = every_recording_plays(&server).await?;
         ensure!(
             recordings >= 1 && segments >= 2,

@@ -456,11 +456,17 @@ describe('recording: when it cannot start, pupils are refused and the teacher is
     assert.equal(await tp.locator('#rec-badge-text').textContent(), 'Not recording');
     assert.match(String(await tp.locator('#lesson-status').textContent()), /pupils cannot join/);
 
+    // Ada's home page says so before she tries (no Join button), and the lesson's link refuses her.
     const ada = await s.user('ada', { phone: true });
     await signIn(ada, DEMO.ada);
-    const join = ada.page.locator('li[data-class-id="7a"]').getByRole('button', { name: /Join lesson/ });
-    await join.waitFor({ state: 'visible', timeout: 10_000 });
-    await join.click();
+    const card = ada.page.locator('li[data-class-id="7a"]');
+    const why = card.locator('.card-refusal');
+    await why.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal(await why.getAttribute('data-reason'), 'recording_unavailable');
+    assert.equal(await card.getByRole('button', { name: /Join lesson/ }).count(), 0, 'no Join button');
+    const lessonId = /#\/lessons\/([^/?]+)/.exec(tp.url())?.[1];
+    assert.ok(lessonId, `the teacher's page names the lesson: ${tp.url()}`);
+    await ada.page.goto(`/#/lessons/${lessonId}`);
     await ada.page.getByRole('button', { name: 'Join lesson', exact: true }).click();
     await ada.page.locator('#view-message').waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await ada.page.locator('#view-message').getAttribute('data-code'), 'recording_unavailable');
