@@ -385,6 +385,15 @@ async fn teacher_joins_over_wss(server: &Server, tls: &tokio_rustls::TlsConnecto
     let creds = json!({"email": seed::TEACHER, "password": seed::TEACHER_PASSWORD}).to_string();
     let (status, head, _) = https(server, tls, "POST", "/api/session", "", &creds).await?;
     ensure!(status == 200, "sign-in over HTTPS: {status}");
+    // Served over TLS, the session cookie is never sent over plain HTTP.
+    let set = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_default();
+    ensure!(
+        set.to_ascii_lowercase().contains("; secure"),
+        "the session cookie over HTTPS lacks Secure: {set}"
+    );
     let cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))

@@ -133,7 +133,9 @@ pub(super) async fn start_session(
     device: Option<&str>,
 ) -> Result<Response, ApiError> {
     let token = app.sessions.create(&app.store, &user.id, method, now_ms()).await?;
-    let secure = app.config.secure_cookies;
+    // Secure whenever the browser reaches us over HTTPS (built-in TLS, or a proxy that
+    // `secure_cookies` declares), as the school-account sign-in's cookie is.
+    let secure = app.config.https();
     let session = session_cookie(&app.sessions, &token, secure);
     let known = app
         .sessions
